@@ -1,0 +1,24 @@
+"""theory: what is true -- models, losses, objectives, closed forms and the SymPy reference.
+
+Imports nothing from ``numerics`` or ``proofs_check`` (DESIGN.md: imports point one way).
+"""
+
+from .arrays import common_kind, entry_kind, to_kind
+from .losses import SquareLoss, WhitenedSquare
+from .models import DeepLinear, LayeredNet, ReLUNet
+from .objective import Objective, ParamSpace
+from .quadratic import Quadratic
+
+__all__ = [
+    "DeepLinear",
+    "LayeredNet",
+    "Objective",
+    "ParamSpace",
+    "Quadratic",
+    "ReLUNet",
+    "SquareLoss",
+    "WhitenedSquare",
+    "common_kind",
+    "entry_kind",
+    "to_kind",
+]

@@ -1,0 +1,166 @@
+"""Entry kinds of arrays and the validation of user input.
+
+gfgd computes in three arithmetics, chosen by the entries of the arrays the user passes:
+
+* ``"float"``  -- numpy float64 arrays (ints are accepted and promoted);
+* ``"mp"``     -- numpy object arrays of ``mpmath.mpf`` (precision from the caller's mpmath context
+  or an explicit ``dps``);
+* ``"exact"``  -- numpy object arrays of ``fractions.Fraction`` (Python ``int`` entries count as
+  exact too).
+
+Mixing kinds inside one call is refused: a float silently entering an exact computation would make
+the "exact" result a lie.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from numbers import Integral, Real
+from typing import Any, Iterable, Sequence
+
+import mpmath
+import numpy as np
+
+KINDS = ("float", "exact", "mp")
+
+
+def entry_kind(a: Any, name: str = "array") -> str:
+    """Return the arithmetic kind ("float", "exact" or "mp") of the entries of ``a``.
+
+    Raises ``TypeError`` for unsupported or mixed entry types, naming ``name``.
+    """
+    arr = np.asarray(a)
+    if arr.dtype.kind in "fiub":
+        return "float"
+    if arr.dtype.kind != "O":
+        raise TypeError(f"{name}: unsupported dtype {arr.dtype}; use float64, Fraction or mpmath.mpf entries")
+    kinds = set()
+    for x in arr.flat:
+        if isinstance(x, mpmath.mpf):
+            kinds.add("mp")
+        elif isinstance(x, (Fraction, Integral)) and not isinstance(x, bool):
+            kinds.add("int" if isinstance(x, Integral) else "exact")
+        elif isinstance(x, (float, np.floating)):
+            kinds.add("float")
+        else:
+            raise TypeError(
+                f"{name}: unsupported entry {x!r} of type {type(x).__name__}; "
+                "use float64, fractions.Fraction or mpmath.mpf entries"
+            )
+    if "int" in kinds:
+        kinds.discard("int")
+        if not kinds:
+            return "exact"
+    if len(kinds) > 1:
+        raise TypeError(f"{name}: mixed entry types {sorted(kinds)}; convert every entry to one kind")
+    return kinds.pop() if kinds else "float"
+
+
+def common_kind(arrays: Iterable[Any], name: str = "theta") -> str:
+    """The one entry kind shared by all ``arrays`` (TypeError if they differ)."""
+    kinds = {}
+    for i, a in enumerate(arrays):
+        kinds.setdefault(entry_kind(a, f"{name}[{i}]"), i)
+    if len(kinds) > 1:
+        raise TypeError(
+            f"{name}: mixed entry types across arrays ({', '.join(f'{k} at index {i}' for k, i in kinds.items())}); "
+            "convert every array to one kind"
+        )
+    return next(iter(kinds)) if kinds else "float"
+
+
+def to_kind(a: Any, kind: str) -> np.ndarray:
+    """Convert ``a`` to an array of entry kind ``kind``.
+
+    float -> exact is exact (every float64 is a rational); anything -> mp rounds at the current
+    mpmath precision; exact/mp -> float rounds to nearest float64.
+    """
+    arr = np.asarray(a)
+    if kind == "float":
+        if arr.dtype.kind in "fiub":
+            return arr.astype(np.float64)
+        return np.vectorize(float, otypes=[np.float64])(arr) if arr.size else arr.astype(np.float64)
+    if kind == "exact":
+        def conv(x):
+            if isinstance(x, Fraction):
+                return x
+            if isinstance(x, mpmath.mpf):
+                sign, man, exp, _ = x._mpf_  # exact binary value; man_exp drops the sign
+                if not man:
+                    return Fraction(0)
+                return (-1) ** sign * Fraction(int(man)) * Fraction(2) ** int(exp)
+            if isinstance(x, (Integral, np.integer)):
+                return Fraction(int(x))
+            return Fraction(float(x))
+        out = np.empty(arr.shape, dtype=object)
+        for idx, x in np.ndenumerate(arr):
+            out[idx] = conv(x)
+        return out
+    if kind == "mp":
+        out = np.empty(arr.shape, dtype=object)
+        for idx, x in np.ndenumerate(arr):
+            out[idx] = mpf_of(x)
+        return out
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def mpf_of(x: Any) -> mpmath.mpf:
+    """``x`` (float, int, Fraction, mpf, numpy scalar) as an mpf at the current mpmath precision."""
+    if isinstance(x, Fraction):
+        return mpmath.mpf(x.numerator) / x.denominator
+    if isinstance(x, (np.floating, np.integer)):
+        return mpmath.mpf(x.item())
+    return mpmath.mpf(x)
+
+
+def require_finite(a: Any, name: str) -> None:
+    """ValueError naming ``name`` if any entry of ``a`` is NaN or infinite."""
+    arr = np.asarray(a)
+    if arr.dtype.kind in "fc":
+        ok = bool(np.all(np.isfinite(arr)))
+    elif arr.dtype.kind == "O":
+        ok = all(
+            (not isinstance(x, mpmath.mpf) or mpmath.isfinite(x))
+            and (not isinstance(x, (float, np.floating)) or math.isfinite(x))
+            for x in arr.flat
+        )
+    else:
+        ok = True
+    if not ok:
+        raise ValueError(f"{name} has non-finite entries (NaN or inf)")
+
+
+def as_matrix(a: Any, name: str) -> np.ndarray:
+    """A 2-D array from ``a`` (a 1-D input is taken as one row), checked finite."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiubO":
+        raise TypeError(f"{name}: expected a real array, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array, got shape {arr.shape}")
+    if arr.dtype.kind in "iub":
+        arr = arr.astype(np.float64)
+    entry_kind(arr, name)
+    require_finite(arr, name)
+    return arr
+
+
+def check_positive_int_tuple(values: Sequence[int], name: str, min_len: int) -> tuple[int, ...]:
+    """A tuple of positive ints of length >= ``min_len``, else ValueError naming ``name``."""
+    try:
+        out = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of positive integers, got {values!r}") from None
+    if any(o != v for o, v in zip(out, values)):
+        raise TypeError(f"{name} must hold integers, got {values!r}")
+    if len(out) < min_len:
+        raise ValueError(f"{name} needs at least {min_len} entries (depth >= {min_len - 1}), got {values!r}")
+    if any(v < 1 for v in out):
+        raise ValueError(f"{name} must be positive, got {values!r}")
+    return out
+
+
+def is_real_scalar(x: Any) -> bool:
+    return isinstance(x, (Real, mpmath.mpf)) and not isinstance(x, bool)

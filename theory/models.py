@@ -1,0 +1,70 @@
+"""Network models: bias-free layered networks x -> W_N σ(W_{N-1} ⋯ σ(W_1 x)).
+
+``W_j`` has shape ``(d_j, d_{j-1})``; ``widths = (d_0, ..., d_N)``; depth ``N = len(widths) - 1``.
+The activation σ is the leaky ReLU σ(z) = z for z > 0 and α·z otherwise (α = 0: ReLU, α = 1:
+linear). Every such network is positively 1-homogeneous in each layer, which is what THEORY.md B2,
+B3 and B4 rely on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from numbers import Real
+
+from .arrays import check_positive_int_tuple
+
+
+@dataclass(frozen=True)
+class LayeredNet:
+    """Common part of the layered models: widths and the leaky slope ``alpha`` of the hidden layers."""
+
+    widths: tuple[int, ...]
+    alpha: Real = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", check_positive_int_tuple(self.widths, "widths", 2))
+        if not isinstance(self.alpha, (Real, Fraction)) or isinstance(self.alpha, bool):
+            raise TypeError(f"alpha must be a real number, got {self.alpha!r}")
+        if not -1 <= self.alpha <= 1:
+            raise ValueError(f"alpha (leaky slope) must lie in [-1, 1], got {self.alpha!r}")
+
+    @property
+    def depth(self) -> int:
+        """N, the number of weight matrices."""
+        return len(self.widths) - 1
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]:
+        """``(d_j, d_{j-1})`` for j = 1..N."""
+        w = self.widths
+        return tuple((w[j], w[j - 1]) for j in range(1, len(w)))
+
+    @property
+    def is_linear(self) -> bool:
+        return self.alpha == 1
+
+
+@dataclass(frozen=True)
+class DeepLinear(LayeredNet):
+    """Deep linear network: end-to-end matrix W = W_N ⋯ W_1 (EC21 §4–5, THEORY.md B1, B3–B5, C)."""
+
+    alpha: Real = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.alpha != 1:
+            raise ValueError("DeepLinear has no activation; use ReLUNet(widths, alpha) for a leaky ReLU net")
+
+    def __repr__(self) -> str:
+        return f"DeepLinear({self.widths})"
+
+
+@dataclass(frozen=True)
+class ReLUNet(LayeredNet):
+    """Bias-free leaky-ReLU network (THEORY.md B2); ``alpha = 0`` is ReLU, ``alpha = 1`` linear."""
+
+    alpha: Real = 0
+
+    def __repr__(self) -> str:
+        return f"ReLUNet({self.widths}, alpha={self.alpha})"
