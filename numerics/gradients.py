@@ -1,0 +1,168 @@
+"""Loss value and gradient, written once for every arithmetic (DESIGN.md "write each formula once").
+
+Layered networks (deep linear, leaky ReLU) use backpropagation on the output matrix. With inputs as
+columns a_0 = X_in (``None`` = identity, the whitened loss), z_j = W_j a_{j-1}, a_j = m_j ⊙ z_j
+(m_j = 1 where z_j > 0, α elsewhere; all ones when α = 1), f = (c/2)‖z_N − T‖²:
+
+    δ_N = c (z_N − T),   ∇_{W_j} f = δ_j a_{j-1}ᵀ,   δ_{j-1} = m_{j-1} ⊙ (W_jᵀ δ_j).
+
+For a deep linear net with whitened loss this is ∇_{W_j} f = S_{j+1}ᵀ (W − Φ) P_{j-1}ᵀ (THEORY.md
+notation). Inside an activation region a ReLU net is multilinear in the weights, so the masks are
+constants decided at the primal point; at an exact kink (z = 0) the derivative from the z < 0 side is
+taken (PyTorch's relu'(0) = 0 convention), where f is not differentiable.
+
+Quadratics: ∇f = Aθ − b.
+
+The same code runs on float64 arrays, object arrays of mpf, exact flint rationals and on
+:class:`~numerics.duals.Dual` matrices of any of them (Hessian-vector products).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Any, Sequence
+
+import mpmath
+import numpy as np
+
+from theory import Objective, ParamSpace, Quadratic
+
+from .backends import BACKENDS, Backend, QMat, positive, sumsq
+from .duals import Dual, primal
+
+_CONSTS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def check_objective(obj: Any) -> ParamSpace:
+    if not isinstance(obj, (Objective, Quadratic)):
+        raise TypeError(f"obj must be a theory.Objective or theory.Quadratic, got {type(obj).__name__}")
+    return obj
+
+
+def precision(kind: str, dps: int | None):
+    """Context for the call's arithmetic: ``mpmath.workdps(dps)`` for mp when ``dps`` is given."""
+    if dps is not None:
+        if kind != "mp":
+            raise ValueError(f"dps applies to mpmath.mpf entries only; theta has {kind} entries")
+        if int(dps) != dps or dps < 1:
+            raise ValueError(f"dps must be a positive integer, got {dps!r}")
+        return mpmath.workdps(int(dps))
+    return contextlib.nullcontext()
+
+
+def _consts(obj: ParamSpace, b: Backend) -> dict:
+    """The objective's data converted to backend ``b`` (cached per kind and mp precision)."""
+    key = (b.kind, mpmath.mp.prec if b.kind == "mp" else None)
+    cache = _CONSTS.setdefault(obj, {})
+    if key not in cache:
+        if isinstance(obj, Quadratic):
+            P = obj.A.shape[0]
+            cache[key] = {"A": b.matrix(obj.A), "b": b.matrix(np.asarray(obj.b).reshape(P, 1)), "half": b.scalar(0.5)}
+        else:
+            loss = obj.loss
+            cache[key] = {
+                "X": None if loss.inputs is None else b.matrix(loss.inputs),
+                "XT": None if loss.inputs is None else b.matrix(loss.inputs.T),
+                "T": b.matrix(loss.target),
+                "c": b.scalar(loss.weight),
+                "half_c": b.scalar(loss.weight / 2),
+            }
+    return cache[key]
+
+
+def _entry(m: Any) -> Any:
+    return m.m[0, 0] if isinstance(m, QMat) else m[0, 0]
+
+
+def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = True) -> tuple[Any, list]:
+    """The generic formula on backend matrices (or Duals of them): returns (f or None, [∇_{W_j} f]).
+
+    ``Ws`` are already in the backend's matrix type; a quadratic's θ is a (P, 1) column.
+    """
+    k = _consts(obj, b)
+    if isinstance(obj, Quadratic):
+        (x,) = Ws
+        Ax = k["A"] @ x
+        g = Ax - k["b"]
+        val = None
+        if want_value and not isinstance(x, Dual):
+            # ½xᵀAx − bᵀx = xᵀ(½Ax − b)
+            val = _entry(x.T @ (Ax * k["half"] - k["b"]))
+        return val, [g]
+
+    N = len(Ws)
+    alpha = obj.model.alpha
+    acts: list[Any] = [k["X"]]
+    masks: list[Any] = []
+    z = Ws[0] if k["X"] is None else Ws[0] @ k["X"]
+    for j in range(1, N):
+        if alpha != 1:
+            m = b.mask(positive(primal(z)), alpha)
+            masks.append(m)
+            z = z * m
+        acts.append(z)
+        z = Ws[j] @ z
+    r = z - k["T"]
+    val = None
+    if want_value and not isinstance(r, Dual):
+        val = k["half_c"] * sumsq(r)
+    delta = r * k["c"]
+    grads: list[Any] = [None] * N
+    for j in range(N - 1, -1, -1):
+        a = acts[j]
+        if a is None:
+            grads[j] = delta
+        elif j == 0:
+            grads[j] = delta @ k["XT"]
+        else:
+            grads[j] = delta @ a.T
+        if j > 0:
+            delta = Ws[j].T @ delta
+            if alpha != 1:
+                delta = delta * masks[j - 1]
+    return val, grads
+
+
+def prepare(obj: Any, theta: Sequence[Any], name: str = "theta") -> tuple[ParamSpace, Backend, list]:
+    """Validate θ and convert it to its backend: returns (obj, backend, backend matrices)."""
+    obj = check_objective(obj)
+    arrays = obj.check_theta(theta, name)
+    b = BACKENDS[obj.kind(arrays)]
+    return obj, b, to_backend(obj, arrays, b)
+
+
+def to_backend(obj: ParamSpace, arrays: Sequence[Any], b: Backend) -> list:
+    if isinstance(obj, Quadratic):
+        return [b.matrix(np.asarray(arrays[0]).reshape(-1, 1))]
+    return [b.matrix(a) for a in arrays]
+
+
+def from_backend(obj: ParamSpace, mats: Sequence[Any], b: Backend) -> list[np.ndarray]:
+    out = [b.output(m) for m in mats]
+    if isinstance(obj, Quadratic):
+        out = [out[0].reshape(-1)]
+    return out
+
+
+def value(obj: Any, theta: Sequence[Any], dps: int | None = None) -> Any:
+    """f(θ) in the arithmetic of θ's entries (float, ``mpf`` or ``Fraction``).
+
+    ``dps``: decimal digits for mpf entries (default: the caller's mpmath context).
+    """
+    return value_and_gradient(obj, theta, dps)[0]
+
+
+def gradient(obj: Any, theta: Sequence[Any], dps: int | None = None) -> list[np.ndarray]:
+    """∇f(θ) as a list shaped like θ, in the arithmetic of θ's entries (module docstring has the formula)."""
+    return value_and_gradient(obj, theta, dps)[1]
+
+
+def value_and_gradient(obj: Any, theta: Sequence[Any], dps: int | None = None) -> tuple[Any, list[np.ndarray]]:
+    """(f(θ), ∇f(θ)) from one forward/backward pass."""
+    obj = check_objective(obj)
+    kind = obj.kind(theta)
+    with precision(kind, dps):
+        obj, b, Ws = prepare(obj, theta)
+        val, grads = evaluate(obj, Ws, b)
+        return b.scalar_out(val), from_backend(obj, grads, b)
