@@ -1,6 +1,33 @@
-"""numerics: how it is computed -- one generic formula per quantity, run in exact, mp and float64."""
+"""numerics: how it is computed -- one generic formula per quantity, run in exact, mp and float64.
 
+The entry type of θ decides the arithmetic: float64 arrays, object arrays of ``mpmath.mpf`` (at the
+caller's mpmath precision, or ``dps=``), object arrays of ``fractions.Fraction`` (exact).
+"""
+
+from .backends import QMat
+from .duals import Dual
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
+from .inits import balanced_init, gaussian_init
+from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
+from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_min
 
-__all__ = ["gradient", "hessian", "hvp", "value", "value_and_gradient"]
+__all__ = [
+    "ConvergenceError",
+    "Dual",
+    "EigenResult",
+    "QMat",
+    "balanced_init",
+    "balancedness",
+    "gaussian_init",
+    "gd_drift",
+    "gradient",
+    "hessian",
+    "hvp",
+    "hvp_operator",
+    "lambda_min",
+    "layer_norm_gaps",
+    "neuron_norm_gaps",
+    "value",
+    "value_and_gradient",
+]

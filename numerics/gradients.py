@@ -65,6 +65,7 @@ def _consts(obj: ParamSpace, b: Backend) -> dict:
                 "X": None if loss.inputs is None else b.matrix(loss.inputs),
                 "XT": None if loss.inputs is None else b.matrix(loss.inputs.T),
                 "T": b.matrix(loss.target),
+                "TT": b.matrix(loss.target.T),
                 "c": b.scalar(loss.weight),
                 "half_c": b.scalar(loss.weight / 2),
             }
@@ -91,11 +92,21 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
             val = _entry(x.T @ (Ax * k["half"] - k["b"]))
         return val, [g]
 
-    N = len(Ws)
     alpha = obj.model.alpha
-    acts: list[Any] = [k["X"]]
+    if k["X"] is None and alpha == 1 and obj.widths[-1] < obj.widths[0]:
+        # Linear net, identity input: f = ½‖Wᵀ − Φᵀ‖² is the same loss for the transposed net
+        # W_1ᵀ⋯W_Nᵀ, whose passes carry d_N columns instead of d_0 (O(d²) per layer, not O(d³),
+        # for scalar output). Its gradients are the transposes of ours.
+        val, g = _backprop([w.T for w in reversed(Ws)], None, None, k["TT"], k, alpha, b, want_value)
+        return val, [gi.T for gi in reversed(g)]
+    return _backprop(list(Ws), k["X"], k["XT"], k["T"], k, alpha, b, want_value)
+
+
+def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend, want_value: bool) -> tuple[Any, list]:
+    N = len(Ws)
+    acts: list[Any] = [X]
     masks: list[Any] = []
-    z = Ws[0] if k["X"] is None else Ws[0] @ k["X"]
+    z = Ws[0] if X is None else Ws[0] @ X
     for j in range(1, N):
         if alpha != 1:
             m = b.mask(positive(primal(z)), alpha)
@@ -103,7 +114,7 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
             z = z * m
         acts.append(z)
         z = Ws[j] @ z
-    r = z - k["T"]
+    r = z - T
     val = None
     if want_value and not isinstance(r, Dual):
         val = k["half_c"] * sumsq(r)
@@ -114,7 +125,7 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
         if a is None:
             grads[j] = delta
         elif j == 0:
-            grads[j] = delta @ k["XT"]
+            grads[j] = delta @ XT
         else:
             grads[j] = delta @ a.T
         if j > 0:
