@@ -74,25 +74,22 @@ def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
 
 
 def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:
+    """Exact path: one HVP per basis direction E_p (a single 1 in one layer, other tangents zero)."""
+    from .backends import QMat, flint
+
     P = obj.num_params
+    shapes = _shapes(obj)
+    zero = flint.fmpq(0)
     rows = []
-    for layer, s in enumerate(_shapes(obj)):
-        for idx in range(s[0] * s[1]):
-            e = np.zeros(s, dtype=object)
-            e.fill(0)
-            e.flat[idx] = 1
+    for layer, (r, c) in enumerate(shapes):
+        for idx in range(r * c):
+            e = flint.fmpq_mat(r, c)
+            e[idx // c, idx % c] = 1
             tans = [None] * len(Ws)
-            tans[layer] = b.matrix(e)
+            tans[layer] = QMat(e)
             _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, tans)], b, want_value=False)
-            parts = []
-            for gi, si in zip(g, _shapes(obj)):
-                if gi.tan is None:
-                    z = np.empty(si[0] * si[1], dtype=object)
-                    z.fill(b.scalar_out(b.scalar(0)))
-                    parts.append(z)
-                else:
-                    parts.append(b.output(gi.tan).reshape(-1))
-            rows.append(np.concatenate(parts))
-    H = np.array(rows, dtype=object)
-    assert H.shape == (P, P)
-    return H
+            row = []
+            for gi, (ri, ci) in zip(g, shapes):
+                row.extend([zero] * (ri * ci) if gi.tan is None else gi.tan.m.entries())
+            rows.append(row)
+    return QMat(flint.fmpq_mat(P, P, [x for row in rows for x in row])).to_numpy()
