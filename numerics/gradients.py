@@ -54,7 +54,8 @@ def precision(kind: str, dps: int | None):
 def _consts(obj: ParamSpace, b: Backend) -> dict:
     """The objective's data converted to backend ``b`` (cached per kind and mp precision)."""
     key = (b.kind, mpmath.mp.prec if b.kind == "mp" else None)
-    cache = _CONSTS.setdefault(obj, {})
+    # a tracing backend's constants belong to one tape: never cache them
+    cache = _CONSTS.setdefault(obj, {}) if b.kind in BACKENDS else {}
     if key not in cache:
         if isinstance(obj, Quadratic):
             P = obj.A.shape[0]

@@ -1,0 +1,267 @@
+"""Ground-truth gradient flow at any precision: a Taylor-series integrator on the generic formulas.
+
+θ' = F(θ) with F = −∇f (or the modified flow F = −∇f − (η/2)∇²f∇f of THEORY.md A4) is recorded
+once on a tape (:mod:`numerics.series`) and expanded in power series order by order. Each step:
+
+* order p = ⌈1.15·dps⌉ + 2 (so e^{−2p} ≤ 10^{−dps});
+* radius estimate ρ = min_{j∈{p−1,p}} (s/‖c_j‖)^{1/j}, s = max(1, ‖θ‖∞), step h = ρ/e² (Jorba & Zou
+  2005), rounded to a binary fraction and kept exact, so the time grid adds no error;
+* the polynomial is kept as dense output; the new state is its value at h, recentred to the
+  midpoints of the arb balls (which stops the wrapping effect over many steps).
+
+Error estimate (``Trajectory.error_estimate``, max-norm): per step, local = ‖c_{p−1}‖h^{p−1} +
+‖c_p‖h^p (the last two terms stand for the tail, which decays like e^{−2k} beyond them) plus the
+rigorous arb rounding radius of the step; errors carried from earlier steps grow at most like
+exp(∫ L), L = max(0, −λ_min(∇²f)) bounded from above by THEORY.md B1 with Frobenius norms for linear
+nets (‖·‖₂ ≤ ‖·‖_F) and by max(0, −λ_min(A)) for quadratics. That is the linearised error equation
+e' = −∇²f e. It is an estimate, not a certificate: the tail term is extrapolated. The tests check it
+against closed forms and against runs at higher precision.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import combinations
+from typing import Any, Callable, Sequence
+
+import flint
+import mpmath
+import numpy as np
+
+from theory import Objective, Quadratic, to_kind
+
+from .duals import Dual
+from .gradients import check_objective, evaluate
+from .series import (
+    Tape,
+    TracingBackend,
+    arb_mat_to_mpf,
+    arb_precision,
+    max_abs,
+    max_rad,
+    series_coefficients,
+    to_arb,
+    to_arb_mat,
+)
+
+MIN_DPS = 15
+
+
+@dataclass
+class Trajectory:
+    """Dense output of a Taylor integration: ``at(t)`` anywhere in [0, t_end] at full precision."""
+
+    obj: Any
+    dps: int
+    order: int
+    t_end: Fraction
+    starts: list[Fraction]
+    steps: list[Fraction]
+    coeffs: list[list[list[flint.arb_mat]]]  # per step, per state component, coefficients 0..p
+    errors: list[float]  # accumulated error estimate at the end of each step
+    conservation_defects: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    shapes: tuple = ()
+
+    @property
+    def times(self) -> list[Fraction]:
+        """Step boundaries 0 = t_0 < t_1 < … = t_end, exact."""
+        return self.starts + [self.t_end]
+
+    @property
+    def error_estimate(self) -> float:
+        """Estimated bound on max-norm |computed − true| over the whole trajectory."""
+        return max(self.errors, default=0.0)
+
+    def _locate(self, t: Any) -> tuple[int, Any]:
+        tq = t if isinstance(t, Fraction) else None
+        if tq is None:
+            if isinstance(t, mpmath.mpf):
+                tq = None
+            else:
+                tq = Fraction(t)
+        tv = tq if tq is not None else t
+        if tv < 0 or tv > self.t_end:
+            raise ValueError(f"t = {t} is outside the integrated range [0, {float(self.t_end)}]")
+        i = max(0, bisect.bisect_right(self.starts, tv) - 1)
+        return i, tv
+
+    def at(self, t: Any) -> list[np.ndarray]:
+        """θ(t) as object arrays of mpf at ``dps`` digits (t: float, Fraction or mpf, kept exact)."""
+        i, tv = self._locate(t)
+        with arb_precision(self.dps), mpmath.workdps(self.dps):
+            s = to_arb(tv - self.starts[i]) if isinstance(tv, Fraction) else \
+                to_arb(tv) - to_arb(self.starts[i])
+            out = []
+            for comp, shape in zip(self.coeffs[i], self.shapes):
+                acc = comp[-1]
+                for c in reversed(comp[:-1]):
+                    acc = acc * s + c
+                out.append(arb_mat_to_mpf(acc).reshape(shape))
+            return out
+
+
+def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
+    """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for linear nets: THEORY.md B1 with Frobenius norms."""
+    loss = obj.loss
+    X = None if loss.inputs is None else to_kind(loss.inputs, "float")
+    T = to_kind(loss.target, "float")
+    c = float(loss.weight)
+    N = obj.depth
+
+    def L(Ws: list[np.ndarray]) -> float:
+        if N < 2:
+            return 0.0
+        W = Ws[0]
+        for M in Ws[1:]:
+            W = M @ W
+        # ∇φ(W) for φ(W) = (c/2)‖W X − T‖²: c(W X − T)Xᵀ (X = I for the whitened loss)
+        gphi = c * (W - T) if X is None else c * (W @ X - T) @ X.T
+        norms = [np.linalg.norm(M) for M in Ws]
+        best = max(math.prod(s for i, s in enumerate(norms) if i not in pair) for pair in combinations(range(N), 2))
+        return (N - 1) * float(np.linalg.norm(gphi)) * best
+
+    return L
+
+
+def _growth(obj: Any) -> Callable[[list[np.ndarray]], float]:
+    if isinstance(obj, Quadratic):
+        lam = float(np.linalg.eigvalsh(to_kind(obj.A, "float"))[0])
+        return lambda Ws: max(0.0, -lam)
+    return _b1_growth(obj)
+
+
+def _gradient_tape(obj: Any, modified_eta: Any = None) -> tuple[Tape, list[int]]:
+    """Record F = −∇f (or −∇f − (η/2)∇²f∇f) on a tape with one input per parameter block."""
+    tape = Tape()
+    b = TracingBackend(tape)
+    n = 1 if isinstance(obj, Quadratic) else len(obj.shapes)
+    Ws = [tape.input(j) for j in range(n)]
+    _, g = evaluate(obj, Ws, b, want_value=False)
+    if modified_eta is None:
+        F = [-gi for gi in g]
+    else:
+        _, hg = evaluate(obj, [Dual(w, gi) for w, gi in zip(Ws, g)], b, want_value=False)
+        half_eta = to_arb(modified_eta) / 2
+        F = [-gi - d.tan * half_eta for gi, d in zip(g, hg)]
+    return tape, [f.i for f in F]
+
+
+def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int) -> tuple[Any, list, Fraction]:
+    obj = check_objective(obj)
+    if isinstance(obj, Objective) and not obj.model.is_linear:
+        raise ValueError(
+            "the Taylor integrator needs a polynomial vector field (deep linear nets or quadratics); "
+            "a ReLU net's field changes at activation boundaries: use numerics.gradient_flow_generic"
+        )
+    theta0 = obj.check_theta(theta0, "theta0")
+    if not isinstance(dps, (int, np.integer)) or dps < MIN_DPS:
+        raise ValueError(f"dps must be an integer >= {MIN_DPS} (float64 paths cover lower precision), got {dps!r}")
+    try:
+        t_end_q = t_end if isinstance(t_end, Fraction) else Fraction(t_end)
+    except (TypeError, ValueError):
+        raise TypeError(f"t_end must be a real number, got {t_end!r}") from None
+    if t_end_q < 0:
+        raise ValueError(f"t_end must be >= 0, got {t_end!r}")
+    return obj, theta0, t_end_q
+
+
+def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, order: int | None = None,
+                  progress: Callable[[float, float], None] | None = None) -> Trajectory:
+    """Ground-truth GF θ' = −∇f(θ), θ(0) = theta0, on [0, t_end] at ``dps`` digits (Taylor method).
+
+    Returns a :class:`Trajectory` (dense output ``at(t)``, exact ``times``, ``error_estimate``,
+    ``conservation_defects`` for linear nets). ``progress(t, t_end)`` is called after each step.
+    """
+    obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
+    return _integrate(obj, theta0, t_end_q, dps, order, _gradient_tape(obj), progress)
+
+
+def modified_flow(obj: Any, theta0: Sequence[Any], eta: Any, t_end: Any, dps: int = 30, order: int | None = None,
+                  progress: Callable[[float, float], None] | None = None) -> Trajectory:
+    """The modified flow of GD, θ' = −∇f − (η/2)∇²f∇f (THEORY.md A4), by the same Taylor method.
+
+    It follows GD with global error O(η²) (vs O(η) for GF). The error growth factor uses GF's bound
+    L; the extra term's Jacobian is O(η) and is covered by doubling L (η·‖∇²f‖ ≤ 1 assumed).
+    """
+    if not eta > 0:
+        raise ValueError(f"eta must be > 0, got {eta!r}")
+    obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
+    return _integrate(obj, theta0, t_end_q, dps, order, _gradient_tape(obj, eta), progress, growth_factor=2.0)
+
+
+def _integrate(obj, theta0, t_end: Fraction, dps: int, order: int | None, tape_outs, progress,
+               growth_factor: float = 1.0) -> Trajectory:
+    t0 = time.perf_counter()
+    tape, outs = tape_outs
+    p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
+    if p < 4:
+        raise ValueError(f"order must be >= 4, got {p}")
+    is_quad = isinstance(obj, Quadratic)
+    shapes = tuple((obj.A.shape[0],),) if is_quad else tuple(tuple(s) for s in obj.shapes)
+    growth = _growth(obj)
+    linear_net = isinstance(obj, Objective) and obj.depth >= 2
+    starts: list[Fraction] = []
+    steps: list[Fraction] = []
+    all_coeffs = []
+    errors: list[float] = []
+    defects: list[float] = []
+    e2 = math.exp(2)
+    with arb_precision(dps):
+        y = [to_arb_mat(np.asarray(w).reshape(-1, 1) if is_quad else w) for w in theta0]
+        D0 = _balancedness(y) if linear_net else None
+        t = Fraction(0)
+        err = 0.0
+        while t < t_end:
+            cs = series_coefficients(tape, outs, y, p)
+            scale = max(1.0, max(max_abs(c[0]) for c in cs))
+            rho = math.inf
+            for j in (p - 1, p):
+                nj = max(max_abs(c[j]) for c in cs)
+                if nj > 0:
+                    rho = min(rho, (scale / nj) ** (1.0 / j))
+            h = Fraction(min(rho / e2, 1e6)) if math.isfinite(rho) else t_end - t
+            h = min(h, t_end - t)
+            if h <= 0:
+                raise FloatingPointError(f"step size underflow at t = {float(t)} (the solution may blow up)")
+            ha = to_arb(h)
+            new = []
+            for comp in cs:
+                acc = comp[-1]
+                for c in reversed(comp[:-1]):
+                    acc = acc * ha + c
+                new.append(acc)
+            hf = float(h)
+            local = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (p - 1, p))
+            local += max(max_rad(m) for m in new)
+            Ws = [np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in y]
+            Ws_new = [np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in new]
+            if not all(np.all(np.isfinite(W)) for W in Ws_new):
+                raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
+            L = growth_factor * max(growth(Ws), growth(Ws_new))
+            err = err * math.exp(hf * L) + local
+            starts.append(t)
+            steps.append(h)
+            all_coeffs.append([[c.mid() for c in comp] for comp in cs])
+            errors.append(err)
+            y = [m.mid() for m in new]
+            t += h
+            if linear_net:
+                defects.append(max(max_abs(a - b) for a, b in zip(_balancedness(y), D0)))
+            if progress:
+                progress(float(t), float(t_end))
+        if not starts:  # t_end = 0: a single zero-length step keeps at() working
+            starts.append(Fraction(0))
+            steps.append(Fraction(0))
+            all_coeffs.append([[m] for m in y])
+            errors.append(0.0)
+    return Trajectory(obj, dps, p, t_end, starts, steps, all_coeffs, errors, defects,
+                      time.perf_counter() - t0, shapes)
+
+
+def _balancedness(Ws: list[flint.arb_mat]) -> list[flint.arb_mat]:
+    return [Ws[j + 1].transpose() * Ws[j + 1] - Ws[j] * Ws[j].transpose() for j in range(len(Ws) - 1)]

@@ -1,0 +1,244 @@
+"""Taylor coefficients of ODE solutions from the generic formulas, order by order.
+
+The gradient formula is run once on :class:`Tracer` matrices, which record every ``@``, ``+``,
+``−``, transpose and scaling on a :class:`Tape`. The tape is then evaluated on truncated power
+series: coefficient k of a product is the Cauchy sum Σ_{i≤k} A_i B_{k−i}, of a sum the sum of the
+coefficients. For y' = F(y) with F on the tape, coefficient k of F(y(t)) needs only y_0..y_k, so
+y_{k+1} = F_k/(k+1) follows order by order (the Taylor method; Jorba & Zou 2005). Each node keeps
+its coefficients, so order k costs O(k) products per product node: O(p²) for p orders, not O(p³).
+
+Matrices on the tape are python-flint ``arb_mat`` (C multiprecision); the precision is
+``flint.ctx.prec`` set by the caller through :func:`arb_precision`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from fractions import Fraction
+from typing import Any, Callable, Iterator, Sequence
+
+import flint
+import mpmath
+import numpy as np
+
+from .backends import Backend
+
+
+@contextlib.contextmanager
+def arb_precision(dps: int, guard_bits: int = 32) -> Iterator[int]:
+    """Set flint's working precision to ``dps`` digits plus guard bits, restoring it afterwards."""
+    old = flint.ctx.prec
+    bits = int(math.ceil(dps * math.log2(10))) + guard_bits
+    flint.ctx.prec = bits
+    try:
+        yield bits
+    finally:
+        flint.ctx.prec = old
+
+
+def to_arb(x: Any) -> flint.arb:
+    """An exact arb for a float, int, Fraction or mpf (no decimal strings: they cost digits)."""
+    if isinstance(x, flint.arb):
+        return x
+    if isinstance(x, Fraction):
+        return flint.arb(flint.fmpq(x.numerator, x.denominator))
+    if isinstance(x, mpmath.mpf):
+        sign, man, exp, _ = x._mpf_
+        return flint.arb((int(man) * (-1) ** sign, int(exp))) if man else flint.arb(0)
+    if isinstance(x, (int, np.integer)):
+        return flint.arb(int(x))
+    return flint.arb(float(x))
+
+
+def to_arb_mat(a: Any) -> flint.arb_mat:
+    a = np.asarray(a)
+    if a.ndim == 1:
+        a = a.reshape(-1, 1)
+    r, c = a.shape
+    return flint.arb_mat(r, c, [to_arb(x) for x in a.flat])
+
+
+def arb_to_mpf(x: flint.arb) -> mpmath.mpf:
+    """The midpoint of ``x`` as an exact mpf (rounded to the caller's mpmath precision)."""
+    man, exp = x.mid().man_exp()
+    return mpmath.mpf((int(man), int(exp)))
+
+
+def arb_mat_to_mpf(m: flint.arb_mat) -> np.ndarray:
+    out = np.empty((m.nrows(), m.ncols()), dtype=object)
+    for k, x in enumerate(m.entries()):
+        out.flat[k] = arb_to_mpf(x)
+    return out
+
+
+def max_abs(m: flint.arb_mat) -> float:
+    """max |entry| of the midpoints, as a float (for step-size heuristics only)."""
+    return max((abs(float(x.mid())) for x in m.entries()), default=0.0)
+
+
+def max_rad(m: flint.arb_mat) -> float:
+    """max radius of the entries (rigorous rounding error of an arb computation), as a float upper bound."""
+    return max((float(x.rad()) for x in m.entries()), default=0.0)
+
+
+# ---------------------------------------------------------------------------------------- tape
+def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list) -> Any:
+    """Order-0 value of a node that depends on no input."""
+    if op == "const":
+        return payload
+    x = coef[a][0]
+    if op == "matmul":
+        return x * coef[b][0]
+    if op == "add":
+        return x + coef[b][0]
+    if op == "sub":
+        return x - coef[b][0]
+    if op == "neg":
+        return -x
+    if op == "T":
+        return x.transpose()
+    if op == "scale":
+        return x * payload
+    raise AssertionError(op)
+
+
+class Tape:
+    """A straight-line program of matrix operations, in creation (= topological) order."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple] = []
+
+    def add(self, op: str, a: int | None = None, b: int | None = None, payload: Any = None) -> "Tracer":
+        self.ops.append((op, a, b, payload))
+        return Tracer(self, len(self.ops) - 1)
+
+    def input(self, j: int) -> "Tracer":
+        return self.add("input", payload=j)
+
+    def const(self, value: Any) -> "Tracer":
+        return self.add("const", payload=value)
+
+
+class Tracer:
+    """A node of a :class:`Tape` with numpy-like operators (see module docstring)."""
+
+    __slots__ = ("tape", "i")
+    __array_priority__ = 300
+
+    def __init__(self, tape: Tape, i: int) -> None:
+        self.tape, self.i = tape, i
+
+    def _node(self, o: Any) -> int:
+        if isinstance(o, Tracer):
+            return o.i
+        return self.tape.const(o).i
+
+    def __matmul__(self, o):
+        return self.tape.add("matmul", self.i, self._node(o))
+
+    def __rmatmul__(self, o):
+        return self.tape.add("matmul", self._node(o), self.i)
+
+    def __add__(self, o):
+        return self.tape.add("add", self.i, self._node(o))
+
+    __radd__ = __add__
+
+    def __sub__(self, o):
+        return self.tape.add("sub", self.i, self._node(o))
+
+    def __rsub__(self, o):
+        return self.tape.add("sub", self._node(o), self.i)
+
+    def __neg__(self):
+        return self.tape.add("neg", self.i)
+
+    def __mul__(self, s):
+        if isinstance(s, (Tracer, np.ndarray)):
+            raise TypeError("entrywise products are not supported on the Taylor tape (linear nets only)")
+        return self.tape.add("scale", self.i, payload=to_arb(s))
+
+    __rmul__ = __mul__
+
+    @property
+    def T(self):
+        return self.tape.add("T", self.i)
+
+
+class TracingBackend(Backend):
+    """Backend whose "matrices" are tape constants: runs the generic formula to record it."""
+
+    kind = "trace"
+    batched = False
+
+    def __init__(self, tape: Tape) -> None:
+        self.tape = tape
+
+    def matrix(self, a: Any) -> Tracer:
+        return self.tape.const(to_arb_mat(a))
+
+    def output(self, m: Any) -> Any:
+        return m
+
+    def scalar(self, x: Any) -> flint.arb:
+        return to_arb(x)
+
+
+def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.arb_mat], order: int,
+                        combine: Callable[[int, list, list], list] | None = None) -> list[list[flint.arb_mat]]:
+    """Taylor coefficients y_0..y_order of y' = F(y), F the tape's ``outputs`` of its ``input`` nodes.
+
+    ``combine(k, F_k, ys)`` may map the coefficient-k outputs (and the coefficients ``ys`` known so
+    far) to the derivative coefficients of every state component (default: the outputs themselves,
+    one per input); y_{k+1} = combine(...)[j] / (k + 1). A ``None`` coefficient means zero.
+    """
+    ops = tape.ops
+    n = len(ops)
+    # A node is constant when it depends on no input: its coefficients beyond order 0 are zero,
+    # so its products need one term, not a Cauchy sum. Input-dependent coefficients are never None.
+    const = [False] * n
+    for i, (op, a, b, _) in enumerate(ops):
+        const[i] = op == "const" or (op != "input" and const[a] and (b is None or const[b]))
+    coef: list[list[Any]] = [[] for _ in range(n)]
+    ys = [[m] for m in y0]
+    for k in range(order):
+        for i, (op, a, b, payload) in enumerate(ops):
+            if const[i]:
+                v = _const_value(op, a, b, payload, coef) if k == 0 else None
+            elif op == "input":
+                v = ys[payload][k]
+            elif op == "matmul":
+                A, B = coef[a], coef[b]
+                if const[a]:
+                    v = A[0] * B[k]
+                elif const[b]:
+                    v = A[k] * B[0]
+                else:
+                    v = A[0] * B[k]
+                    for p in range(1, k + 1):
+                        v += A[p] * B[k - p]
+            elif op == "add" or op == "sub":
+                x, y = coef[a][k], coef[b][k]
+                if y is None:
+                    v = x
+                elif x is None:
+                    v = y if op == "add" else -y
+                else:
+                    v = x + y if op == "add" else x - y
+            elif op == "neg":
+                v = -coef[a][k]
+            elif op == "T":
+                v = coef[a][k].transpose()
+            elif op == "scale":
+                v = coef[a][k] * payload
+            else:  # pragma: no cover - the tape only records the ops above
+                raise AssertionError(op)
+            coef[i].append(v)
+        F = [coef[o][k] for o in outputs]
+        if combine is not None:
+            F = combine(k, F, ys)
+        inv = flint.arb(1) / (k + 1)
+        for j, f in enumerate(F):
+            ys[j].append((f * inv) if f is not None else ys[j][0] * 0)
+    return ys
