@@ -34,6 +34,7 @@ import numpy as np
 
 from theory import Objective, Quadratic, to_kind
 
+from .distances import _exact_time
 from .duals import Dual
 from .gradients import check_objective, evaluate
 from .series import (
@@ -77,27 +78,27 @@ class Trajectory:
         """Estimated bound on max-norm |computed − true| over the whole trajectory."""
         return max(self.errors, default=0.0)
 
-    def _locate(self, t: Any) -> tuple[int, Any]:
-        tq = t if isinstance(t, Fraction) else None
-        if tq is None:
-            if isinstance(t, mpmath.mpf):
-                tq = None
-            else:
-                tq = Fraction(t)
-        tv = tq if tq is not None else t
-        if tv < 0 or tv > self.t_end:
-            raise ValueError(f"t = {t} is outside the integrated range [0, {float(self.t_end)}]")
-        i = max(0, bisect.bisect_right(self.starts, tv) - 1)
-        return i, tv
+    def _locate(self, t: Any) -> tuple[int, Fraction]:
+        tq = _exact_time(t)
+        if tq < 0 or tq > self.t_end:
+            raise ValueError(
+                f"t = {float(tq)!r} is outside the integrated range [0, {float(self.t_end)!r}]; "
+                "integrate to at least the last time you need (e.g. K*eta, formed exactly)"
+            )
+        return max(0, bisect.bisect_right(self.starts, tq) - 1), tq
 
     def at(self, t: Any) -> list[np.ndarray]:
         """θ(t) as object arrays of mpf at ``dps`` digits (t: float, Fraction or mpf, kept exact)."""
+        return self.state_at(t)[: len(self.shapes)]
+
+    def state_at(self, t: Any) -> list[np.ndarray]:
+        """The whole state at t: θ, then θ' for the second-order (momentum) flows."""
         i, tv = self._locate(t)
+        shapes = self.shapes * (len(self.coeffs[i]) // len(self.shapes))
         with arb_precision(self.dps), mpmath.workdps(self.dps):
-            s = to_arb(tv - self.starts[i]) if isinstance(tv, Fraction) else \
-                to_arb(tv) - to_arb(self.starts[i])
+            s = to_arb(tv - self.starts[i])
             out = []
-            for comp, shape in zip(self.coeffs[i], self.shapes):
+            for comp, shape in zip(self.coeffs[i], shapes):
                 acc = comp[-1]
                 for c in reversed(comp[:-1]):
                     acc = acc * s + c
@@ -178,33 +179,143 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     ``conservation_defects`` for linear nets). ``progress(t, t_end)`` is called after each step.
     """
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
-    return _integrate(obj, theta0, t_end_q, dps, order, _gradient_tape(obj), progress)
+    return _integrate(obj, theta0, None, t_end_q, dps, order, lambda: _gradient_tape(obj), progress,
+                      growth=_growth(obj), conserved=True)
 
 
 def modified_flow(obj: Any, theta0: Sequence[Any], eta: Any, t_end: Any, dps: int = 30, order: int | None = None,
                   progress: Callable[[float, float], None] | None = None) -> Trajectory:
     """The modified flow of GD, θ' = −∇f − (η/2)∇²f∇f (THEORY.md A4), by the same Taylor method.
 
-    It follows GD with global error O(η²) (vs O(η) for GF). The error growth factor uses GF's bound
-    L; the extra term's Jacobian is O(η) and is covered by doubling L (η·‖∇²f‖ ≤ 1 assumed).
+    It follows GD with global error O(η²) (vs O(η) for GF). Error growth: GF's bound L doubled, which
+    covers the extra term's Jacobian (η/2)(∇²f² + D³f[∇f]) while η·‖∇²f‖ ≤ 1 and
+    η‖D³f[∇f]‖ ≤ ‖∇²f‖ (small steps; the regime where the modified flow is meant).
     """
-    if not eta > 0:
-        raise ValueError(f"eta must be > 0, got {eta!r}")
+    _check_positive(eta, "eta")
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
-    return _integrate(obj, theta0, t_end_q, dps, order, _gradient_tape(obj, eta), progress, growth_factor=2.0)
+    g = _growth(obj)
+    return _integrate(obj, theta0, None, t_end_q, dps, order, lambda: _gradient_tape(obj, eta), progress,
+                      growth=lambda Ws: 2.0 * g(Ws))
 
 
-def _integrate(obj, theta0, t_end: Fraction, dps: int, order: int | None, tape_outs, progress,
-               growth_factor: float = 1.0) -> Trajectory:
+def heavy_ball_flow(obj: Any, theta0: Sequence[Any], b: Any, t_end: Any, v0: Sequence[Any] | None = None,
+                    dps: int = 30, order: int | None = None,
+                    progress: Callable[[float, float], None] | None = None) -> Trajectory:
+    """θ'' + bθ' + ∇f(θ) = 0 (the heavy-ball ODE, THEORY.md D2/D3), θ(0) = theta0, θ'(0) = v0 (default 0).
+
+    State (θ, v = θ'); ``at(t)`` gives θ, ``state_at(t)`` gives (θ, v). The error estimate compares
+    with a second run at dps + 10 on the step times (no growth bound is derived for this system).
+    """
+    _check_positive(b, "b")
+    obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
+    v0 = _velocity(obj, theta0, v0)
+
+    def build():
+        tape, n = _state_tape(obj)
+        _, g = evaluate(obj, tape._theta, tape._b, want_value=False)
+        bb = to_arb(b)
+        outs = [tape._v[j].i for j in range(n)] + [(-gj - tape._v[j] * bb).i for j, gj in enumerate(g)]
+        return tape, outs
+
+    return _integrate(obj, theta0, v0, t_end_q, dps, order, build, progress, growth=None)
+
+
+def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: int = 30,
+                  order: int | None = None, progress: Callable[[float, float], None] | None = None) -> Trajectory:
+    """θ'' + (r/t)θ' + ∇f(θ) = 0, θ(0) = theta0, θ'(0) = 0 (Su, Boyd & Candès; THEORY.md D4).
+
+    The damping r/t is singular at t = 0. The first step uses the series solution there: with
+    v = θ' = Σ v_k t^k, t·v' + r·v = −t·∇f gives (k + r)v_k = −[∇f]_{k−1}, v_0 = 0, a regular
+    recursion on the same tape. Later steps expand 1/t = 1/(t_0 + s) = Σ (−s)^i / t_0^{i+1} around
+    the step start t_0 > 0 and take the Cauchy product with v. Error estimate: rerun at dps + 10.
+    """
+    _check_positive(r, "r")
+    obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
+    v0 = _velocity(obj, theta0, None)
+
+    def build():
+        tape, n = _state_tape(obj)
+        _, g = evaluate(obj, tape._theta, tape._b, want_value=False)
+        outs = [tape._v[j].i for j in range(n)] + [(-gj).i for gj in g]
+        return tape, outs
+
+    def combine_for(t0: Fraction):
+        rr = to_arb(r)
+        if t0 == 0:
+            def combine(k, F, ys):
+                n = len(F) // 2
+                # y_{k+1} = combine/(k+1): v_{k+1} = −g_k/(k+1+r) ⇒ combine = −g_k·(k+1)/(k+1+r)
+                fac = to_arb(k + 1) / (to_arb(k + 1) + rr)
+                return F[:n] + [f * fac for f in F[n:]]
+            return combine
+        inv = to_arb(t0) ** -1
+        powers = [inv]  # (−1)^i / t0^{i+1}
+
+        def combine(k, F, ys):
+            n = len(F) // 2
+            while len(powers) <= k:
+                powers.append(-powers[-1] * inv)
+            out = list(F[:n])
+            for j in range(n):
+                vs = ys[n + j]
+                acc = vs[k] * powers[0]
+                for i in range(1, k + 1):
+                    acc += vs[k - i] * powers[i]
+                out.append(F[n + j] - acc * rr)
+            return out
+        return combine
+
+    return _integrate(obj, theta0, v0, t_end_q, dps, order, build, progress, growth=None,
+                      combine_for=combine_for)
+
+
+def _check_positive(x: Any, name: str) -> None:
+    try:
+        ok = x > 0
+    except TypeError:
+        raise TypeError(f"{name} must be a real number, got {x!r}") from None
+    if not ok:
+        raise ValueError(f"{name} must be > 0, got {x!r}")
+
+
+def _velocity(obj, theta0, v0):
+    if v0 is None:
+        return [np.zeros(np.asarray(w).shape) for w in theta0]
+    return obj.check_theta(v0, "v0")
+
+
+def _state_tape(obj):
+    """A tape with inputs θ_1..θ_n then v_1..v_n (v = θ'), and the tracing backend attached."""
+    tape = Tape()
+    n = 1 if isinstance(obj, Quadratic) else len(obj.shapes)
+    tape._theta = [tape.input(j) for j in range(n)]
+    tape._v = [tape.input(n + j) for j in range(n)]
+    tape._b = TracingBackend(tape)
+    return tape, n
+
+
+def _to_state(obj, arrays) -> list[flint.arb_mat]:
+    is_quad = isinstance(obj, Quadratic)
+    return [to_arb_mat(np.asarray(w).reshape(-1, 1) if is_quad else w) for w in arrays]
+
+
+def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, build_tape: Callable, progress,
+               growth: Callable | None, conserved: bool = False, combine_for: Callable | None = None,
+               _rerun: bool = True) -> Trajectory:
+    """Taylor steps from the initial state to t_end (module docstring).
+
+    The tape is recorded inside the working precision (its constants, e.g. η/2 or a non-dyadic Φ
+    entry, would otherwise round at 53 bits). ``growth=None`` means no error-growth bound is known:
+    the estimate is then the larger of the accumulated local errors and the difference to a run at
+    dps + 10 on this run's step times.
+    """
     t0 = time.perf_counter()
-    tape, outs = tape_outs
     p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
     if p < 4:
         raise ValueError(f"order must be >= 4, got {p}")
-    is_quad = isinstance(obj, Quadratic)
-    shapes = tuple((obj.A.shape[0],),) if is_quad else tuple(tuple(s) for s in obj.shapes)
-    growth = _growth(obj)
-    linear_net = isinstance(obj, Objective) and obj.depth >= 2
+    shapes = ((obj.A.shape[0],),) if isinstance(obj, Quadratic) else tuple(tuple(s) for s in obj.shapes)
+    n_theta = len(shapes)
+    linear_net = conserved and isinstance(obj, Objective) and obj.depth >= 2
     starts: list[Fraction] = []
     steps: list[Fraction] = []
     all_coeffs = []
@@ -212,12 +323,14 @@ def _integrate(obj, theta0, t_end: Fraction, dps: int, order: int | None, tape_o
     defects: list[float] = []
     e2 = math.exp(2)
     with arb_precision(dps):
-        y = [to_arb_mat(np.asarray(w).reshape(-1, 1) if is_quad else w) for w in theta0]
-        D0 = _balancedness(y) if linear_net else None
+        tape, outs = build_tape()
+        y = _to_state(obj, theta0) + (_to_state(obj, v0) if v0 is not None else [])
+        D0 = _balancedness(y[:n_theta]) if linear_net else None
         t = Fraction(0)
         err = 0.0
         while t < t_end:
-            cs = series_coefficients(tape, outs, y, p)
+            combine = combine_for(t) if combine_for is not None else None
+            cs = series_coefficients(tape, outs, y, p, combine)
             scale = max(1.0, max(max_abs(c[0]) for c in cs))
             rho = math.inf
             for j in (p - 1, p):
@@ -238,11 +351,11 @@ def _integrate(obj, theta0, t_end: Fraction, dps: int, order: int | None, tape_o
             hf = float(h)
             local = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (p - 1, p))
             local += max(max_rad(m) for m in new)
-            Ws = [np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in y]
-            Ws_new = [np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in new]
-            if not all(np.all(np.isfinite(W)) for W in Ws_new):
+            if not all(math.isfinite(max_abs(m)) for m in new):
                 raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
-            L = growth_factor * max(growth(Ws), growth(Ws_new))
+            L = 0.0
+            if growth is not None:
+                L = max(growth(_floats(y[:n_theta])), growth(_floats(new[:n_theta])))
             err = err * math.exp(hf * L) + local
             starts.append(t)
             steps.append(h)
@@ -251,7 +364,7 @@ def _integrate(obj, theta0, t_end: Fraction, dps: int, order: int | None, tape_o
             y = [m.mid() for m in new]
             t += h
             if linear_net:
-                defects.append(max(max_abs(a - b) for a, b in zip(_balancedness(y), D0)))
+                defects.append(max(max_abs(a - b) for a, b in zip(_balancedness(y[:n_theta]), D0)))
             if progress:
                 progress(float(t), float(t_end))
         if not starts:  # t_end = 0: a single zero-length step keeps at() working
@@ -259,8 +372,22 @@ def _integrate(obj, theta0, t_end: Fraction, dps: int, order: int | None, tape_o
             steps.append(Fraction(0))
             all_coeffs.append([[m] for m in y])
             errors.append(0.0)
-    return Trajectory(obj, dps, p, t_end, starts, steps, all_coeffs, errors, defects,
+    traj = Trajectory(obj, dps, p, t_end, starts, steps, all_coeffs, errors, defects,
                       time.perf_counter() - t0, shapes)
+    if growth is None and _rerun and t_end > 0:
+        fine = _integrate(obj, theta0, v0, t_end, dps + 10, None, build_tape, None, None,
+                          combine_for=combine_for, _rerun=False)
+        with mpmath.workdps(dps + 10):
+            for i, tk in enumerate(traj.times[1:]):
+                a, b = traj.state_at(tk), fine.state_at(tk)
+                diff = max(abs(x - z) for A, B in zip(a, b) for x, z in zip(A.flat, B.flat))
+                traj.errors[i] = max(traj.errors[i], float(diff))
+        traj.seconds = time.perf_counter() - t0
+    return traj
+
+
+def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:
+    return [np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in ms]
 
 
 def _balancedness(Ws: list[flint.arb_mat]) -> list[flint.arb_mat]:

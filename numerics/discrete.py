@@ -1,0 +1,187 @@
+"""Discrete methods in every arithmetic: gradient descent, heavy ball, Nesterov.
+
+* GD:         θ_{k+1} = θ_k − η∇f(θ_k).
+* Heavy ball: θ_{k+1} = θ_k − η∇f(θ_k) + β(θ_k − θ_{k−1}), θ_{−1} = θ_0 (Polyak).
+* Nesterov (Su, Boyd & Candès 2016): x_0 = y_0 = θ_0, x_k = y_{k−1} − η∇f(y_{k−1}),
+  y_k = x_k + μ_k(x_k − x_{k−1}) with μ_k = (k−1)/(k+r−1) (r = 3: the classical (k−1)/(k+2), whose
+  ODE limit is θ'' + (r/t)θ' + ∇f = 0 at t = k√η), or a constant μ_k = β.
+
+The iteration runs on the backend matrices of θ's entry kind (float64 / mpf / exact rationals), with
+the same gradient formula as everything else. Divergence (a non-finite loss, or a loss above
+``diverge_factor``·max(1, f(θ_0))) stops the run and is reported in the result, never returned as NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Sequence
+
+import mpmath
+import numpy as np
+
+from .gradients import check_objective, evaluate, from_backend, precision, prepare
+
+
+@dataclass
+class Iterates:
+    """Result of a discrete method: θ_0..θ_K (``thetas``), f at each (``losses``), and status."""
+
+    method: str
+    params: dict
+    thetas: list[list[np.ndarray]] = field(default_factory=list)
+    losses: list[Any] = field(default_factory=list)
+    diverged: bool = False
+    message: str = ""
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses) - 1
+
+    def __getitem__(self, k: int) -> list[np.ndarray]:
+        return self.thetas[k]
+
+
+def _check_steps(steps: Any) -> int:
+    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    return int(steps)
+
+
+def _check_eta(eta: Any) -> None:
+    try:
+        ok = eta > 0 and (not isinstance(eta, float) or math.isfinite(eta))
+    except TypeError:
+        raise TypeError(f"eta must be a real number, got {eta!r}") from None
+    if not ok:
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
+
+
+def _check_beta(beta: Any, name: str = "beta") -> None:
+    try:
+        ok = 0 <= beta < 1
+    except TypeError:
+        raise TypeError(f"{name} must be a real number, got {beta!r}") from None
+    if not ok:
+        raise ValueError(f"{name} must lie in [0, 1), got {beta!r}")
+
+
+def _finite(x: Any) -> bool:
+    if isinstance(x, Fraction):
+        return True
+    if isinstance(x, mpmath.mpf):
+        return bool(mpmath.isfinite(x))
+    return math.isfinite(float(x))
+
+
+def _run(obj: Any, theta0: Sequence[Any], dps: int | None, method: str, params: dict, steps: int,
+         update: Callable, diverge_factor: float, keep: str, callback: Callable | None) -> Iterates:
+    if keep not in ("all", "last"):
+        raise ValueError(f"keep must be 'all' or 'last', got {keep!r}")
+    obj = check_objective(obj)
+    kind = obj.kind(theta0)
+    res = Iterates(method, params)
+    with precision(kind, dps):
+        obj, b, Ws = prepare(obj, theta0, "theta0")
+        sc = {k: b.scalar(params[k]) for k in ("eta", "beta") if params.get(k) is not None}
+        state = {"prev": Ws, "cur": Ws, "y": Ws, "k": 0}
+        f0, g = evaluate(obj, Ws, b)
+        limit = diverge_factor * max(1.0, float(f0))
+        res.losses.append(b.scalar_out(f0))
+        res.thetas.append(from_backend(obj, Ws, b))
+        for k in range(1, steps + 1):
+            state["k"] = k
+            new = update(state, g, sc, b)
+            if method == "nesterov":
+                # the loss is reported at x_k; the next gradient step starts from y_k
+                fk, _ = evaluate(obj, new, b)
+                _, g = evaluate(obj, state["y"], b, want_value=False)
+            else:
+                fk, g = evaluate(obj, new, b)
+            fo = b.scalar_out(fk)
+            if not _finite(fo) or float(fo) > limit:
+                res.diverged = True
+                res.message = (f"{method} diverged at step {k}: loss {float(fo):.3e} exceeds "
+                               f"{diverge_factor:g}·max(1, f(θ_0)) = {limit:.3e}")
+                break
+            res.losses.append(fo)
+            if keep == "all":
+                res.thetas.append(from_backend(obj, new, b))
+            elif k == steps:
+                res.thetas = [res.thetas[0], from_backend(obj, new, b)]
+            if callback is not None:
+                callback(k, fo)
+        return res
+
+
+def gradient_descent(obj: Any, theta0: Sequence[Any], eta: Any, steps: int, dps: int | None = None,
+                     diverge_factor: float = 1e8, keep: str = "all",
+                     callback: Callable[[int, Any], None] | None = None) -> Iterates:
+    """GD iterates θ_0..θ_steps, θ_{k+1} = θ_k − η∇f(θ_k), in θ's arithmetic.
+
+    ``keep="last"`` stores only θ_0 and the final iterate (losses are always all kept).
+    """
+    _check_eta(eta)
+    steps = _check_steps(steps)
+
+    def update(state, g, sc, b):
+        new = [w - gi * sc["eta"] for w, gi in zip(state["cur"], g)]
+        state["cur"] = new
+        return new
+
+    return _run(obj, theta0, dps, "gd", {"eta": eta}, steps, update, diverge_factor, keep, callback)
+
+
+def heavy_ball(obj: Any, theta0: Sequence[Any], eta: Any, beta: Any, steps: int, dps: int | None = None,
+               diverge_factor: float = 1e8, keep: str = "all",
+               callback: Callable[[int, Any], None] | None = None) -> Iterates:
+    """Heavy ball θ_{k+1} = θ_k − η∇f(θ_k) + β(θ_k − θ_{k−1}), θ_{−1} = θ_0; β ∈ [0, 1)."""
+    _check_eta(eta)
+    _check_beta(beta)
+    steps = _check_steps(steps)
+
+    def update(state, g, sc, b):
+        cur, prev = state["cur"], state["prev"]
+        new = [w - gi * sc["eta"] + (w - p) * sc["beta"] for w, gi, p in zip(cur, g, prev)]
+        state["prev"], state["cur"] = cur, new
+        return new
+
+    return _run(obj, theta0, dps, "heavy_ball", {"eta": eta, "beta": beta}, steps, update, diverge_factor,
+                keep, callback)
+
+
+def nesterov(obj: Any, theta0: Sequence[Any], eta: Any, steps: int, r: Any = 3, beta: Any = None,
+             dps: int | None = None, diverge_factor: float = 1e8, keep: str = "all",
+             callback: Callable[[int, Any], None] | None = None) -> Iterates:
+    """Nesterov's method (module docstring): momentum (k−1)/(k+r−1), or constant ``beta`` if given.
+
+    Returns the x_k iterates (the points where the gradient step lands).
+    """
+    _check_eta(eta)
+    steps = _check_steps(steps)
+    if beta is not None:
+        _check_beta(beta)
+    else:
+        try:
+            ok = r > 0
+        except TypeError:
+            raise TypeError(f"r must be a real number, got {r!r}") from None
+        if not ok:
+            raise ValueError(f"r must be > 0, got {r!r}")
+
+    def update(state, g, sc, b):
+        k = state["k"]
+        x_prev = state["cur"]
+        x = [y - gi * sc["eta"] for y, gi in zip(state["y"], g)]
+        if beta is not None:
+            mu = sc["beta"]
+        else:
+            # exact for rational r (an int or Fraction); float r gives a float momentum
+            mu = b.scalar(Fraction(k - 1) / (k + r - 1) if not isinstance(r, float) else (k - 1) / (k + r - 1))
+        state["y"] = [xn + (xn - xp) * mu for xn, xp in zip(x, x_prev)]
+        state["cur"] = x
+        return x
+
+    params = {"eta": eta, "r": r} if beta is None else {"eta": eta, "beta": beta}
+    return _run(obj, theta0, dps, "nesterov", params, steps, update, diverge_factor, keep, callback)
