@@ -5,7 +5,12 @@ caller's mpmath precision, or ``dps=``), object arrays of ``fractions.Fraction``
 """
 
 from .backends import QMat
+from .discrete import Iterates, gradient_descent, heavy_ball, nesterov
+from .distances import gf_gd_distance, trajectory_distances
 from .duals import Dual
+from .float_flows import FloatTrajectory, gradient_flow_float
+from .flows import Trajectory, gradient_flow, heavy_ball_flow, modified_flow, nesterov_flow
+from .generic_flow import GenericTrajectory, gradient_flow_generic
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init
@@ -16,7 +21,22 @@ __all__ = [
     "ConvergenceError",
     "Dual",
     "EigenResult",
+    "FloatTrajectory",
+    "GenericTrajectory",
+    "Iterates",
     "QMat",
+    "Trajectory",
+    "gf_gd_distance",
+    "gradient_descent",
+    "gradient_flow",
+    "gradient_flow_float",
+    "gradient_flow_generic",
+    "heavy_ball",
+    "heavy_ball_flow",
+    "modified_flow",
+    "nesterov",
+    "nesterov_flow",
+    "trajectory_distances",
     "balanced_init",
     "balancedness",
     "gaussian_init",

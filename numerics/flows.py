@@ -88,14 +88,17 @@ class Trajectory:
         return max(0, bisect.bisect_right(self.starts, tq) - 1), tq
 
     def at(self, t: Any) -> list[np.ndarray]:
-        """θ(t) as object arrays of mpf at ``dps`` digits (t: float, Fraction or mpf, kept exact)."""
+        """θ(t) as object arrays of mpf (``dps`` digits plus guard bits; t: float, Fraction or mpf,
+        taken exactly)."""
         return self.state_at(t)[: len(self.shapes)]
 
     def state_at(self, t: Any) -> list[np.ndarray]:
         """The whole state at t: θ, then θ' for the second-order (momentum) flows."""
         i, tv = self._locate(t)
         shapes = self.shapes * (len(self.coeffs[i]) // len(self.shapes))
-        with arb_precision(self.dps), mpmath.workdps(self.dps):
+        # returned at the working precision (dps digits + guard bits), so converting the result
+        # costs no digits beyond what error_estimate accounts for
+        with arb_precision(self.dps) as bits, mpmath.workprec(bits):
             s = to_arb(tv - self.starts[i])
             out = []
             for comp, shape in zip(self.coeffs[i], shapes):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import mpmath
 import numpy as np
@@ -178,3 +178,23 @@ def value_and_gradient(obj: Any, theta: Sequence[Any], dps: int | None = None) -
         obj, b, Ws = prepare(obj, theta)
         val, grads = evaluate(obj, Ws, b)
         return b.scalar_out(val), from_backend(obj, grads, b)
+
+
+def flat_gradient_function(obj: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """A fast float64 map y ↦ ∇f(unflatten(y)) on flat vectors (no per-call validation).
+
+    For inner loops (ODE right-hand sides, matvecs) where θ is known to be well formed.
+    """
+    obj = check_objective(obj)
+    b = BACKENDS["float"]
+    shapes = [(obj.A.shape[0], 1)] if isinstance(obj, Quadratic) else [tuple(s) for s in obj.shapes]
+    sizes = [r * c for r, c in shapes]
+    offsets = np.cumsum([0] + sizes)
+
+    def grad(y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        Ws = [y[offsets[i]:offsets[i + 1]].reshape(shapes[i]) for i in range(len(shapes))]
+        _, g = evaluate(obj, Ws, b, want_value=False)
+        return np.concatenate([gi.reshape(-1) for gi in g])
+
+    return grad

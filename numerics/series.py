@@ -23,6 +23,7 @@ import mpmath
 import numpy as np
 
 from .backends import Backend
+from .duals import Dual
 
 
 @contextlib.contextmanager
@@ -135,17 +136,24 @@ class Tracer:
         return self.tape.const(o).i
 
     def __matmul__(self, o):
+        if isinstance(o, Dual):
+            return NotImplemented  # Dual(Tracer) @ ...: let the dual rule split value and tangent
         return self.tape.add("matmul", self.i, self._node(o))
 
     def __rmatmul__(self, o):
         return self.tape.add("matmul", self._node(o), self.i)
 
     def __add__(self, o):
+        if isinstance(o, Dual):
+            return NotImplemented
         return self.tape.add("add", self.i, self._node(o))
 
-    __radd__ = __add__
+    def __radd__(self, o):
+        return self.tape.add("add", self._node(o), self.i)
 
     def __sub__(self, o):
+        if isinstance(o, Dual):
+            return NotImplemented
         return self.tape.add("sub", self.i, self._node(o))
 
     def __rsub__(self, o):

@@ -155,8 +155,9 @@ def _run_b1(budget: int, seed: int, progress=None, constant: Any = None):
             rhs = b1_rhs(norms, gphi, constant)
             if kind == "exact":
                 H = numerics.hessian(obj, theta)
-                iv = symbolic.lambda_min_interval(H)
-                # certified: λ_min ∈ [lo, hi]; the claim −λ_min ≤ rhs can fail only if −hi > rhs.
+                # certified: λ_min ∈ [lo, hi], hi − lo ≤ 1e-45 < tol, so an instance on the
+                # equality case (−λ_min = rhs exactly) is decided "holds within tol", not undecided
+                iv = symbolic.lambda_min_interval(H, eps=Fraction(1, 10**45))
                 lhs_lo, lhs_hi = -mpmath.mpf(iv.hi.numerator) / iv.hi.denominator, \
                     -mpmath.mpf(iv.lo.numerator) / iv.lo.denominator
                 tol = mpmath.mpf(10) ** -40  # mp norms at 50 digits: relative error < 1e-45 each

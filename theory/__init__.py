@@ -3,7 +3,7 @@
 Imports nothing from ``numerics`` or ``proofs_check`` (DESIGN.md: imports point one way).
 """
 
-from . import bounds
+from . import bounds, symbolic
 from .arrays import common_kind, entry_kind, to_kind
 from .losses import SquareLoss, WhitenedSquare
 from .models import DeepLinear, LayeredNet, ReLUNet
