@@ -2,7 +2,8 @@
 
 ``gfgd check [CLAIM ...] [--budget N] [--seed S] [--json FILE]`` runs claims on their default
 instance families, prints one table and exits 1 if any claim is violated (0 otherwise, 2 on a usage
-error). Progress goes to stderr.
+error). ``gfgd flow --widths ... --t-end T --out FILE`` integrates ground-truth GF and writes JSON.
+Progress goes to stderr (on a terminal, or when GFGD_PROGRESS is set).
 """
 
 from __future__ import annotations
@@ -79,6 +80,86 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if any(r.verdict == "violated" for r in results) else 0
 
 
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"gfgd: {name} must be comma-separated numbers, got {text!r}") from None
+
+
+def cmd_flow(args: argparse.Namespace) -> int:
+    """Ground-truth GF from a spec, written as JSON with numbers as decimal strings."""
+    import mpmath
+    import numpy as np
+
+    import numerics
+    import theory
+
+    try:
+        widths = tuple(int(x) for x in args.widths.split(","))
+    except ValueError:
+        print(f"gfgd flow: --widths must be comma-separated integers, got {args.widths!r}", file=sys.stderr)
+        return 2
+    try:
+        if not args.t_end >= 0:
+            raise ValueError(f"--t-end must be >= 0, got {args.t_end}")
+        if args.phi is not None:
+            Phi = np.array(_floats(args.phi, "--phi"), dtype=float).reshape(widths[-1], widths[0])
+        else:
+            rng = np.random.default_rng(args.phi_seed)
+            Phi = rng.standard_normal((widths[-1], widths[0]))
+            Phi /= np.linalg.norm(Phi)
+        obj = theory.Objective(theory.DeepLinear(widths), theory.WhitenedSquare(Phi))
+        init = numerics.balanced_init if args.init == "balanced" else numerics.gaussian_init
+        theta0 = init(obj, args.scale, seed=args.seed)
+        times = _floats(args.times, "--times") if args.times else \
+            [args.t_end * i / args.samples for i in range(args.samples + 1)]
+        if any(t < 0 or t > args.t_end for t in times):
+            raise ValueError("--times must lie in [0, t_end]")
+        traj = numerics.gradient_flow(obj, theta0, args.t_end, dps=args.dps, progress=_progress_time("flow"))
+    except (ValueError, TypeError) as e:
+        print(f"gfgd flow: {e}", file=sys.stderr)
+        return 2
+    digits = args.dps
+    with mpmath.workdps(args.dps + 10):
+        def dec(x):
+            return mpmath.nstr(mpmath.mpf(x), digits, min_fixed=-4, max_fixed=6)
+
+        states = [traj.at(t) for t in times]
+        record = {
+            "version": 1,
+            "kind": "gfgd.flow",
+            "model": "DeepLinear",
+            "loss": "WhitenedSquare",
+            "widths": list(widths),
+            "Phi": [[repr(float(x)) for x in row] for row in Phi],
+            "init": {"kind": args.init, "scale": args.scale, "seed": args.seed, "phi_seed": args.phi_seed},
+            "theta0": [[[repr(float(x)) for x in row] for row in W] for W in theta0],
+            "dps": args.dps,
+            "t_end": repr(float(args.t_end)),
+            "steps": len(traj.steps),
+            "order": traj.order,
+            "error_estimate": f"{traj.error_estimate:.3e}",
+            "conservation_defect_max": f"{max(traj.conservation_defects, default=0.0):.3e}",
+            "seconds": round(traj.seconds, 4),
+            "times": [repr(float(t)) for t in times],
+            "losses": [dec(numerics.value(obj, st)) for st in states],
+            "states": [[[[dec(x) for x in row] for row in W] for W in st] for st in states],
+        }
+    write_json(args.out, record)
+    print(f"wrote {args.out}: {len(times)} states, {len(traj.steps)} Taylor steps of order {traj.order}, "
+          f"error estimate {traj.error_estimate:.2e}, {traj.seconds:.2f}s", file=sys.stderr)
+    return 0
+
+
+def _progress_time(label: str):
+    def show(t: float, t_end: float) -> None:
+        if sys.stderr.isatty() or os.environ.get("GFGD_PROGRESS"):
+            print(f"\r  {label}: t = {t:.4g} / {t_end:.4g}", end="\n" if t >= t_end else "",
+                  file=sys.stderr, flush=True)
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gfgd", description="Check GF vs GD theory of deep networks, exactly.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -89,6 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of every instance draw (recorded in results)")
     c.add_argument("--json", metavar="FILE", help="write one JSON record per claim")
     c.set_defaults(func=cmd_check)
+    f = sub.add_parser("flow", help="ground-truth gradient flow of a deep linear net, to JSON")
+    f.add_argument("--widths", required=True, help="d_0,...,d_N, e.g. 3,3,3,1")
+    f.add_argument("--phi", help="Phi entries row-major (d_N*d_0 numbers); default: random unit-norm")
+    f.add_argument("--phi-seed", type=int, default=0, help="seed of the random Phi (default 0)")
+    f.add_argument("--init", choices=("gaussian", "balanced"), default="gaussian")
+    f.add_argument("--scale", type=float, default=0.1, help="init scale (default 0.1)")
+    f.add_argument("--seed", type=int, default=0, help="init seed (default 0)")
+    f.add_argument("--t-end", type=float, required=True, help="integrate on [0, t_end]")
+    f.add_argument("--dps", type=int, default=30, help="decimal digits (default 30, at least 15)")
+    f.add_argument("--times", help="comma-separated output times (default: --samples equispaced)")
+    f.add_argument("--samples", type=int, default=10, help="number of equispaced intervals (default 10)")
+    f.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
+    f.set_defaults(func=cmd_flow)
     return p
 
 
