@@ -139,20 +139,21 @@ def _growth(obj: Any) -> Callable[[list[np.ndarray]], float]:
     return _b1_growth(obj)
 
 
-def _gradient_tape(obj: Any, modified_eta: Any = None) -> tuple[Tape, list[int]]:
+def _gradient_tape(obj: Any, modified_eta: Any = None) -> tuple[Tape, list[int], int]:
     """Record F = −∇f (or −∇f − (η/2)∇²f∇f) on a tape with one input per parameter block."""
     tape = Tape()
     b = TracingBackend(tape)
     n = 1 if isinstance(obj, Quadratic) else len(obj.shapes)
     Ws = [tape.input(j) for j in range(n)]
     _, g = evaluate(obj, Ws, b, want_value=False)
+    # the field is −G; the sign is applied when coefficients are formed (no negation nodes)
     if modified_eta is None:
-        F = [-gi for gi in g]
+        G = g
     else:
         _, hg = evaluate(obj, [Dual(w, gi) for w, gi in zip(Ws, g)], b, want_value=False)
         half_eta = to_arb(modified_eta) / 2
-        F = [-gi - d.tan * half_eta for gi, d in zip(g, hg)]
-    return tape, [f.i for f in F]
+        G = [gi + d.tan * half_eta for gi, d in zip(g, hg)]
+    return tape, [x.i for x in G], -1
 
 
 def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int) -> tuple[Any, list, Fraction]:
@@ -218,7 +219,7 @@ def heavy_ball_flow(obj: Any, theta0: Sequence[Any], b: Any, t_end: Any, v0: Seq
         _, g = evaluate(obj, tape._theta, tape._b, want_value=False)
         bb = to_arb(b)
         outs = [tape._v[j].i for j in range(n)] + [(-gj - tape._v[j] * bb).i for j, gj in enumerate(g)]
-        return tape, outs
+        return tape, outs, 1
 
     return _integrate(obj, theta0, v0, t_end_q, dps, order, build, progress, growth=None)
 
@@ -240,7 +241,7 @@ def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: 
         tape, n = _state_tape(obj)
         _, g = evaluate(obj, tape._theta, tape._b, want_value=False)
         outs = [tape._v[j].i for j in range(n)] + [(-gj).i for gj in g]
-        return tape, outs
+        return tape, outs, 1
 
     def combine_for(t0: Fraction):
         rr = to_arb(r)
@@ -326,14 +327,14 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
     defects: list[float] = []
     e2 = math.exp(2)
     with arb_precision(dps):
-        tape, outs = build_tape()
+        tape, outs, sign = build_tape()
         y = _to_state(obj, theta0) + (_to_state(obj, v0) if v0 is not None else [])
         D0 = _balancedness(y[:n_theta]) if linear_net else None
         t = Fraction(0)
         err = 0.0
         while t < t_end:
             combine = combine_for(t) if combine_for is not None else None
-            cs = series_coefficients(tape, outs, y, p, combine)
+            cs = series_coefficients(tape, outs, y, p, combine, sign)
             scale = max(1.0, max(max_abs(c[0]) for c in cs))
             rho = math.inf
             for j in (p - 1, p):

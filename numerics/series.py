@@ -104,15 +104,46 @@ def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list
     raise AssertionError(op)
 
 
+def _stacked_outer(A: list, B: list, EA: list, EB: list, k: int, reverse_left: bool = False) -> flint.arb_mat:
+    """Σ_{j≤k} A_j B_{k−j} for columns A_j (m×1) and rows B_j (1×n) as one product of an m×(k+1) and a
+    (k+1)×n matrix (one C call instead of k+1 products and k additions of m×n matrices).
+
+    With ``reverse_left`` the roles are Σ_j A_{k−j} B_j for A rows read as columns — used for the
+    transpose (Σ_j a_j b_{k−j}ᵀ)ᵀ = Σ_j b_{k−j} a_jᵀ with A = b-coefficients, B = a-coefficients.
+    """
+    while len(EA) <= k:
+        EA.append(A[len(EA)].entries())
+    while len(EB) <= k:
+        EB.append(B[len(EB)].entries())
+    m, n = len(EA[0]), len(EB[0])
+    if reverse_left:
+        left = flint.arb_mat(m, k + 1, [EA[k - j][r] for r in range(m) for j in range(k + 1)])
+        right = flint.arb_mat(k + 1, n, [x for j in range(k + 1) for x in EB[j]])
+    else:
+        left = flint.arb_mat(m, k + 1, [EA[j][r] for r in range(m) for j in range(k + 1)])
+        right = flint.arb_mat(k + 1, n, [x for j in range(k, -1, -1) for x in EB[j]])
+    return left * right
+
+
 class Tape:
     """A straight-line program of matrix operations, in creation (= topological) order."""
 
     def __init__(self) -> None:
         self.ops: list[tuple] = []
+        self._transposes: dict[int, int] = {}
 
     def add(self, op: str, a: int | None = None, b: int | None = None, payload: Any = None) -> "Tracer":
+        if op == "T":
+            # (Xᵀ)ᵀ = X, and one transpose node per source: both save a matrix transpose per order
+            if self.ops[a][0] == "T":
+                return Tracer(self, self.ops[a][1])
+            if a in self._transposes:
+                return Tracer(self, self._transposes[a])
         self.ops.append((op, a, b, payload))
-        return Tracer(self, len(self.ops) - 1)
+        i = len(self.ops) - 1
+        if op == "T":
+            self._transposes[a] = i
+        return Tracer(self, i)
 
     def input(self, j: int) -> "Tracer":
         return self.add("input", payload=j)
@@ -194,12 +225,14 @@ class TracingBackend(Backend):
 
 
 def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.arb_mat], order: int,
-                        combine: Callable[[int, list, list], list] | None = None) -> list[list[flint.arb_mat]]:
+                        combine: Callable[[int, list, list], list] | None = None,
+                        sign: int = 1) -> list[list[flint.arb_mat]]:
     """Taylor coefficients y_0..y_order of y' = F(y), F the tape's ``outputs`` of its ``input`` nodes.
 
     ``combine(k, F_k, ys)`` may map the coefficient-k outputs (and the coefficients ``ys`` known so
     far) to the derivative coefficients of every state component (default: the outputs themselves,
-    one per input); y_{k+1} = combine(...)[j] / (k + 1). A ``None`` coefficient means zero.
+    one per input); y_{k+1} = sign·combine(...)[j] / (k + 1). A ``None`` coefficient means zero.
+    ``sign = −1`` integrates y' = −F without a negation node (one m×n operation less per order).
     """
     ops = tape.ops
     n = len(ops)
@@ -209,8 +242,26 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
     for i, (op, a, b, _) in enumerate(ops):
         const[i] = op == "const" or (op != "input" and const[a] and (b is None or const[b]))
     coef: list[list[Any]] = [[] for _ in range(n)]
+    ent: list[list[Any]] = [[] for _ in range(n)]  # cached entry lists of coefficients (outer products)
+    outer = [False] * n
+    fused_t = [False] * n
+    uses = [0] * n  # how many nodes (or outputs) read each node
+    for op, a, b, _ in ops:
+        for x in (a, b):
+            if x is not None and op not in ("input", "const"):
+                uses[x] += 1
+    for o in outputs:
+        uses[o] += 1
     ys = [[m] for m in y0]
     for k in range(order):
+        if k == 1:
+            for i, (op, a, b, _) in enumerate(ops):
+                if op == "matmul" and not const[i] and not const[a] and not const[b]:
+                    A0, B0 = coef[a][0], coef[b][0]
+                    outer[i] = A0.ncols() == 1 and A0.nrows() * B0.ncols() >= 4
+            for i, (op, a, b, _) in enumerate(ops):
+                if op == "T" and outer[a]:
+                    fused_t[a] = True
         for i, (op, a, b, payload) in enumerate(ops):
             if const[i]:
                 v = _const_value(op, a, b, payload, coef) if k == 0 else None
@@ -222,6 +273,9 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
                     v = A[0] * B[k]
                 elif const[b]:
                     v = A[k] * B[0]
+                elif outer[i]:
+                    # only read through its fused transpose? then skip it (see the "T" branch)
+                    v = None if uses[i] == 1 and fused_t[i] else _stacked_outer(A, B, ent[a], ent[b], k)
                 else:
                     v = A[0] * B[k]
                     for p in range(1, k + 1):
@@ -237,7 +291,12 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
             elif op == "neg":
                 v = -coef[a][k]
             elif op == "T":
-                v = coef[a][k].transpose()
+                if outer[a] and uses[a] == 1:
+                    # (Σ_j a_j b_{k−j}ᵀ)ᵀ = [b_k … b_0]ᵀ-stack · [a_0 … a_k]ᵀ-stack: no m×n transpose
+                    sa, sb = ops[a][1], ops[a][2]
+                    v = _stacked_outer(coef[sb], coef[sa], ent[sb], ent[sa], k, reverse_left=True)
+                else:
+                    v = coef[a][k].transpose()
             elif op == "scale":
                 v = coef[a][k] * payload
             else:  # pragma: no cover - the tape only records the ops above
@@ -246,7 +305,7 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
         F = [coef[o][k] for o in outputs]
         if combine is not None:
             F = combine(k, F, ys)
-        inv = flint.arb(1) / (k + 1)
+        inv = flint.arb(sign) / (k + 1)
         for j, f in enumerate(F):
             ys[j].append((f * inv) if f is not None else ys[j][0] * 0)
     return ys
