@@ -21,6 +21,8 @@ from typing import Any, Callable, Sequence
 import mpmath
 import numpy as np
 
+from theory.arrays import check_range
+
 from .gradients import check_objective, evaluate, from_backend, precision, prepare
 
 
@@ -50,21 +52,13 @@ def _check_steps(steps: Any) -> int:
 
 
 def _check_eta(eta: Any) -> None:
-    try:
-        ok = eta > 0 and (not isinstance(eta, float) or math.isfinite(eta))
-    except TypeError:
-        raise TypeError(f"eta must be a real number, got {eta!r}") from None
-    if not ok:
-        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
+    check_range(eta, "eta", lo=0, lo_strict=True)
+    if isinstance(eta, float) and not math.isfinite(eta):
+        raise ValueError(f"eta must be finite, got {eta!r}")
 
 
-def _check_beta(beta: Any, name: str = "beta") -> None:
-    try:
-        ok = 0 <= beta < 1
-    except TypeError:
-        raise TypeError(f"{name} must be a real number, got {beta!r}") from None
-    if not ok:
-        raise ValueError(f"{name} must lie in [0, 1), got {beta!r}")
+def _check_beta(beta: Any) -> None:
+    check_range(beta, "beta", lo=0, hi=1, hi_strict=True)
 
 
 def _finite(x: Any) -> bool:
@@ -163,12 +157,7 @@ def nesterov(obj: Any, theta0: Sequence[Any], eta: Any, steps: int, r: Any = 3, 
     if beta is not None:
         _check_beta(beta)
     else:
-        try:
-            ok = r > 0
-        except TypeError:
-            raise TypeError(f"r must be a real number, got {r!r}") from None
-        if not ok:
-            raise ValueError(f"r must be > 0, got {r!r}")
+        check_range(r, "r", lo=0, lo_strict=True)
 
     def update(state, g, sc, b):
         k = state["k"]

@@ -33,6 +33,7 @@ import mpmath
 import numpy as np
 
 from theory import Objective, Quadratic, to_kind
+from theory.arrays import check_range
 
 from .distances import _exact_time
 from .duals import Dual
@@ -274,12 +275,7 @@ def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: 
 
 
 def _check_positive(x: Any, name: str) -> None:
-    try:
-        ok = x > 0
-    except TypeError:
-        raise TypeError(f"{name} must be a real number, got {x!r}") from None
-    if not ok:
-        raise ValueError(f"{name} must be > 0, got {x!r}")
+    check_range(x, name, lo=0, lo_strict=True)
 
 
 def _velocity(obj, theta0, v0):

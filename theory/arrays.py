@@ -164,3 +164,24 @@ def check_positive_int_tuple(values: Sequence[int], name: str, min_len: int) -> 
 
 def is_real_scalar(x: Any) -> bool:
     return isinstance(x, (Real, mpmath.mpf)) and not isinstance(x, bool)
+
+
+def check_range(x: Any, name: str, lo: Any = None, hi: Any = None, lo_strict: bool = False,
+                hi_strict: bool = False) -> None:
+    """TypeError unless ``x`` is a real number; ValueError (naming ``name`` and the range) unless
+    lo ≤ x ≤ hi (strict where asked). NaN fails every range."""
+    if isinstance(x, bool) or not is_real_scalar(x) and not isinstance(x, (np.floating, np.integer)):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    ok = True
+    if lo is not None:
+        ok = ok and (x > lo if lo_strict else x >= lo)
+    if hi is not None:
+        ok = ok and (x < hi if hi_strict else x <= hi)
+    if not ok:
+        if hi is None:
+            want = f"{'>' if lo_strict else '>='} {lo}"
+        elif lo is None:
+            want = f"{'<' if hi_strict else '<='} {hi}"
+        else:
+            want = f"lie in {'(' if lo_strict else '['}{lo}, {hi}{')' if hi_strict else ']'}"
+        raise ValueError(f"{name} must {'be ' if hi is None or lo is None else ''}{want}, got {x!r}")

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import mpmath
 import numpy as np
 
-from .arrays import as_matrix, common_kind, mpf_of, to_kind
+from .arrays import as_matrix, check_range, common_kind, mpf_of, to_kind
 from .objective import ParamSpace
 
 
@@ -162,18 +162,8 @@ class _nullctx:
 
 
 def _check_eta(eta: Any) -> None:
-    try:
-        ok = eta > 0
-    except TypeError:
-        raise TypeError(f"eta must be a real number, got {eta!r}") from None
-    if not ok:
-        raise ValueError(f"eta must be > 0, got {eta!r}")
+    check_range(eta, "eta", lo=0, lo_strict=True)
 
 
 def _check_time(t: Any, name: str) -> None:
-    try:
-        ok = t >= 0
-    except TypeError:
-        raise TypeError(f"{name} must be a real number, got {t!r}") from None
-    if not ok:
-        raise ValueError(f"{name} must be >= 0, got {t!r}")
+    check_range(t, name, lo=0)
