@@ -32,6 +32,27 @@ def test_b1_with_a_wrong_constant_is_violated_with_a_counterexample():
     assert r.counterexample and r.counterexample["ratio"] > 1
 
 
+@pytest.mark.parametrize("label,option,value", [("B2", "constant", 0.25), ("B4", "exponent", 1),
+                                                ("B5", "power", 2)])
+def test_mutated_claims_are_violated_and_replay(label, option, value):
+    """Mutation sanity for every checkable constant: a wrong one is caught, with a counterexample
+    that replays to a violation from its JSON alone."""
+    from fractions import Fraction
+
+    c = claims()[label]
+    v = Fraction(1, 4) if value == 0.25 else value
+    assert c.check(budget=6, seed=0).verdict == "holds"
+    r = c.check(budget=6, seed=0, **{option: v})
+    assert r.verdict == "violated" and r.counterexample
+    replayed = c.replay(json.loads(json.dumps(r.counterexample)), **{option: v})
+    assert replayed.status(c.resolution) == "violated"
+
+
+def test_unknown_claim_option_is_refused():
+    with pytest.raises(TypeError, match="takes options"):
+        claims()["B3"].check(budget=1, constant=2)
+
+
 def test_b3_identity_holds():
     assert claims()["B3"].check(budget=3, seed=2).verdict == "holds"
 
@@ -46,7 +67,10 @@ def test_cli_check_json_and_exit_codes(tmp_path, capsys):
     for r in recs:
         assert r["verdict"] == "holds" and r["seed"] == 3 and r["instances"] >= 1 and r["version"] == 1
     assert recs[0]["worst_ratio"] is None
-    assert recs[1]["worst_ratio"] is not None and recs[1]["worst_instance"]["theta"]
+    assert recs[1]["worst_ratio"] is not None and recs[1]["worst_instance"]["instance"]["theta"]
+    # the worst instance replays from its JSON to the same ratio
+    m = claims()["B1"].replay(recs[1]["worst_instance"])
+    assert abs(m.ratio - recs[1]["worst_ratio"]) <= 1e-12 * abs(recs[1]["worst_ratio"])
 
 
 def test_cli_usage_errors():
