@@ -1,7 +1,7 @@
 """The registry of claims: THEORY.md label -> :class:`~proofs_check.engine.Claim`.
 
-Claims live in modules named after what they are about: :mod:`proofs_check.curvature` (B1, B2),
-:mod:`proofs_check.conservation` (B3, B4, B5). The engine is :mod:`proofs_check.engine`.
+Claims live in modules named after what they are about: :mod:`proofs_check.euler` (A1–A4, GD as
+Euler's method), :mod:`proofs_check.curvature` (B1, B2), :mod:`proofs_check.conservation` (B3–B5). The engine is :mod:`proofs_check.engine`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from .conservation import B3, B4, B5
 from .curvature import B1, B2
 from .engine import Claim, ClaimResult, Measurement
+from .euler import A1, A2, A3, A4
 
-_REGISTRY: dict[str, Claim] = {c.label: c for c in (B1, B2, B3, B4, B5)}
+_REGISTRY: dict[str, Claim] = {c.label: c for c in (A1, A2, A3, A4, B1, B2, B3, B4, B5)}
 
 
 def claims() -> dict[str, Claim]:

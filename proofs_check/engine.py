@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings, target
 from hypothesis import seed as hyp_seed
 from hypothesis import strategies as st
 
@@ -98,6 +98,16 @@ class _Violation(Exception):
     pass
 
 
+class NotApplicable(Exception):
+    """The instance does not satisfy the claim's hypotheses (e.g. ηλ_max > 1 for A1)."""
+
+
+def require(condition: bool, why: str = "") -> None:
+    """In a claim's ``measure``: give up on an instance outside the claim's hypotheses."""
+    if not condition:
+        raise NotApplicable(why)
+
+
 @dataclass
 class Claim:
     """A statement of THEORY.md with everything needed to check it (module docstring)."""
@@ -131,7 +141,10 @@ class Claim:
         s = {"n": 0, "worst": None, "worst_inst": None, "cex": None, "inconclusive": 0, "notes": []}
 
         def probe(inst: Any) -> None:
-            m = self.measure(inst, **options)
+            try:
+                m = self.measure(inst, **options)
+            except NotApplicable:
+                reject()
             s["n"] += 1
             status = m.status(self.resolution)
             r = m.ratio

@@ -33,14 +33,15 @@ def test_b1_with_a_wrong_constant_is_violated_with_a_counterexample():
 
 
 @pytest.mark.parametrize("label,option,value", [("B2", "constant", 0.25), ("B4", "exponent", 1),
-                                                ("B5", "power", 2)])
+                                                ("B5", "power", 2), ("A1", "local_factor", 0.25),
+                                                ("A2", "factor", 100), ("A3", "constant", 0.25)])
 def test_mutated_claims_are_violated_and_replay(label, option, value):
     """Mutation sanity for every checkable constant: a wrong one is caught, with a counterexample
     that replays to a violation from its JSON alone."""
     from fractions import Fraction
 
     c = claims()[label]
-    v = Fraction(1, 4) if value == 0.25 else value
+    v = Fraction(1, 4) if value == 0.25 and label == "B2" else value
     assert c.check(budget=6, seed=0).verdict == "holds"
     r = c.check(budget=6, seed=0, **{option: v})
     assert r.verdict == "violated" and r.counterexample
@@ -111,3 +112,15 @@ def test_cli_flow_usage_errors(tmp_path):
     assert main(["flow", "--widths", "3,x", "--t-end", "1", "--out", str(tmp_path / "a.json")]) == 2
     assert main(["flow", "--widths", "3,1", "--t-end", "-1", "--out", str(tmp_path / "a.json")]) == 2
     assert main(["flow", "--widths", "3,1", "--t-end", "1", "--dps", "5", "--out", str(tmp_path / "a.json")]) == 2
+
+
+def test_a_claims_hold_and_a1_is_tight_on_quadratics():
+    """A1's recursion is nearly exact on 1-D quadratics (worst ratio close to 1); A3's constant 0.158
+    holds with room (the exact infimum over its region is larger)."""
+    reg = claims()
+    a1 = reg["A1"].check(seed=0)
+    assert a1.verdict == "holds" and a1.worst_ratio > 0.9
+    a3 = reg["A3"].check(seed=0)
+    assert a3.verdict == "holds" and a3.worst_ratio < 1
+    a4 = reg["A4"].check(budget=2, seed=0)
+    assert a4.verdict == "holds"
