@@ -126,6 +126,7 @@ class Claim:
     decode: Callable[[dict], Any]
     default_budget: int = 20
     resolution: float = 1e-6
+    abs_resolution: float = 1e-30  # an err below this always resolves (see Measurement.status)
     options: tuple[str, ...] = ()  # keyword options ``measure`` accepts (e.g. a mutated constant)
 
     def check(self, budget: int | None = None, seed: int = 0,
@@ -146,7 +147,7 @@ class Claim:
             except NotApplicable:
                 reject()
             s["n"] += 1
-            status = m.status(self.resolution)
+            status = m.status(self.resolution, self.abs_resolution)
             r = m.ratio
             if r is not None and math.isfinite(r):
                 target(r, label=f"{self.label} ratio")

@@ -124,3 +124,23 @@ def test_a_claims_hold_and_a1_is_tight_on_quadratics():
     assert a3.verdict == "holds" and a3.worst_ratio < 1
     a4 = reg["A4"].check(budget=2, seed=0)
     assert a4.verdict == "holds"
+
+
+def test_b6_pointwise_bound_and_integrated_negativity_growth():
+    """B6: the pointwise bound holds along GF; I₋ grows like ((N−1)/N)·ln(1/‖w(0)‖): over
+    ‖w(0)‖ = 1e-1, 1e-2, 1e-3 the slope of I₋ in ln(1/‖w(0)‖) is within 15% of (N−1)/N. (The
+    trapezoid rule on 600 samples and rtol 1e-10 put I₋'s error near 1e-3, far inside 15%.)"""
+    import math
+
+    from proofs_check.curvature import b6_trajectory
+
+    r = claims()["B6"].check(budget=4, seed=0)
+    assert r.verdict == "holds", r.counterexample
+    for N in (2, 3):
+        widths = (3,) * N + (1,)
+        scales = (1e-1, 1e-2, 1e-3)
+        I = [b6_trajectory(widths, s, 1)["I_minus"] for s in scales]
+        slope = (I[-1] - I[0]) / math.log(scales[0] / scales[-1])
+        assert abs(slope - (N - 1) / N) <= 0.15 * (N - 1) / N
+    bad = claims()["B6"].check(budget=4, seed=0, constant=0.5)
+    assert bad.verdict == "violated" and bad.counterexample
