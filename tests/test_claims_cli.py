@@ -144,3 +144,14 @@ def test_b6_pointwise_bound_and_integrated_negativity_growth():
         assert abs(slope - (N - 1) / N) <= 0.15 * (N - 1) / N
     bad = claims()["B6"].check(budget=4, seed=0, constant=0.5)
     assert bad.verdict == "violated" and bad.counterexample
+
+
+def test_parallel_check_matches_serial(tmp_path):
+    """--workers runs claims in processes; seeded searches give the same results as serially."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["check", "A3", "B4", "--seed", "7", "--json", str(a)]) == 0
+    assert main(["check", "A3", "B4", "--seed", "7", "--workers", "2", "--json", str(b)]) == 0
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    for x, y in zip(ra, rb):
+        assert (x["claim"], x["verdict"], x["worst_ratio"], x["instances"]) == \
+            (y["claim"], y["verdict"], y["worst_ratio"], y["instances"])
