@@ -67,8 +67,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         print(f"gfgd check: unknown claim(s) {unknown}; known: {sorted(registry)}", file=sys.stderr)
         return 2
-    budgets = {n: None if args.budget is None else max(1, int(round(args.budget * registry[n].default_budget)))
-               for n in names}
+    from .profiles import CLAIM_BUDGET_FACTOR, PROFILES, active_profile
+
+    try:
+        profile = args.profile or active_profile()
+    except ValueError as e:
+        print(f"gfgd check: {e}", file=sys.stderr)
+        return 2
+    if profile not in PROFILES:
+        print(f"gfgd check: --profile must be one of {sorted(PROFILES)}", file=sys.stderr)
+        return 2
+    factor = args.budget if args.budget is not None else CLAIM_BUDGET_FACTOR[profile]
+    budgets = {n: max(1, int(round(factor * registry[n].default_budget))) for n in names}
     if args.workers > 1 or args.scheduler:
         results = _check_parallel(names, budgets, args)
     else:
@@ -198,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run claims on their default instances and print the table")
     c.add_argument("claims", nargs="*", help="THEORY.md labels (default: all registered claims)")
     c.add_argument("--budget", type=float, default=None,
-                   help="multiplier of each claim's default number of instances (default 1)")
+                   help="multiplier of each claim's default number of instances (default: from the profile)")
+    c.add_argument("--profile", choices=("ci", "dev", "thorough"), default=None,
+                   help="budget profile: ci ×1, dev ×5, thorough ×50 (default: HYPOTHESIS_PROFILE or ci)")
     c.add_argument("--seed", type=int, default=0, help="seed of every instance draw (recorded in results)")
     c.add_argument("--json", metavar="FILE", help="write one JSON record per claim")
     c.add_argument("--workers", type=int, default=1, help="run claims in this many local processes")

@@ -23,6 +23,10 @@ PROFILES = {
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
 }
 
+# Claim budgets follow the profile too: a claim runs default_budget × this factor instances, so the
+# tests (ci), `gfgd check --profile dev` and long runs (thorough) share one mechanism.
+CLAIM_BUDGET_FACTOR = {"ci": 1, "dev": 5, "thorough": 50}
+
 for _name, _kw in PROFILES.items():
     settings.register_profile(_name, **_kw)
 
