@@ -259,7 +259,7 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
                 if op == "matmul" and not const[i] and not const[a] and not const[b]:
                     A0, B0 = coef[a][0], coef[b][0]
                     outer[i] = A0.ncols() == 1 and A0.nrows() * B0.ncols() >= 4
-            for i, (op, a, b, _) in enumerate(ops):
+            for op, a, _, _ in ops:
                 if op == "T" and outer[a]:
                     fused_t[a] = True
         for i, (op, a, b, payload) in enumerate(ops):

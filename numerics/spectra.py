@@ -24,7 +24,7 @@ from theory import to_kind
 
 from .backends import BACKENDS
 from .duals import Dual
-from .gradients import check_objective, evaluate, from_backend, to_backend
+from .gradients import check_objective, evaluate, to_backend
 from .hessians import hessian
 
 

@@ -24,7 +24,7 @@ import theory
 from theory import symbolic
 
 from .engine import Claim, Measurement
-from .instances import decode_instance, encode_instance, encode_number, decode_number
+from .instances import decode_instance, encode_instance
 from .strategies import at_kink, matrices, small_rationals
 
 

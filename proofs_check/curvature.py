@@ -29,7 +29,7 @@ from theory.bounds import b1_rhs, spectral_norm_mp
 
 from .engine import Claim, Measurement
 from .instances import decode_instance, encode_instance
-from .strategies import at_kink, matrices, small_rationals
+from .strategies import at_kink, matrices
 
 EPS = np.finfo(float).eps
 

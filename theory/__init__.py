@@ -11,6 +11,8 @@ from .objective import Objective, ParamSpace
 from .quadratic import Quadratic
 
 __all__ = [
+    "bounds",
+    "symbolic",
     "DeepLinear",
     "LayeredNet",
     "Objective",
