@@ -3,6 +3,8 @@
 ``gfgd check [CLAIM ...] [--budget N] [--seed S] [--json FILE]`` runs claims on their default
 instance families, prints one table and exits 1 if any claim is violated (0 otherwise, 2 on a usage
 error). ``gfgd flow --widths ... --t-end T --out FILE`` integrates ground-truth GF and writes JSON.
+``gfgd validate KIND TARGET`` validates an implementation (exit 0 pass, 1 fail, 2 usage error);
+``gfgd golden --out FILE`` writes reference vectors (docs/validation.md).
 Progress goes to stderr (on a terminal, or when GFGD_PROGRESS is set).
 """
 
@@ -194,6 +196,96 @@ def cmd_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_target(spec: str):
+    """``module:function`` (importable from the current directory or PYTHONPATH) or
+    ``path/to/file.py:function``; the function part may be dotted (``obj.method``)."""
+    import importlib
+    import importlib.util
+
+    mod_name, sep, attr = spec.rpartition(":")
+    if not sep or not mod_name or not attr:
+        raise ValueError(f"TARGET must be module:function or path/to/file.py:function, got {spec!r}")
+    if mod_name.endswith(".py") or "/" in mod_name or os.sep in mod_name:
+        path = os.path.abspath(mod_name)
+        if not os.path.isfile(path):
+            raise ValueError(f"TARGET file {mod_name!r} does not exist")
+        folder = os.path.dirname(path)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # so the file can import its neighbours
+        name = "_gfgd_target_" + os.path.splitext(os.path.basename(path))[0]
+        spec_ = importlib.util.spec_from_file_location(name, path)
+        if spec_ is None or spec_.loader is None:
+            raise ValueError(f"cannot import {mod_name!r} as a Python file")
+        module = importlib.util.module_from_spec(spec_)
+        sys.modules[name] = module
+        spec_.loader.exec_module(module)
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        module = importlib.import_module(mod_name)
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate an implementation (TARGET) of KIND against gfgd's references; exit 0/1/2."""
+    from .profiles import load_profile
+    from .validate import KINDS, validate
+
+    if args.kind not in KINDS:
+        print(f"gfgd validate: unknown KIND {args.kind!r}; one of {list(KINDS)}", file=sys.stderr)
+        return 2
+    try:
+        load_profile()
+        impl = _load_target(args.target)
+        if args.factory:
+            impl = impl()
+        if not callable(impl):
+            raise ValueError(f"{args.target} is not callable (got {type(impl).__name__})")
+    except Exception as e:  # noqa: BLE001 - any import-time failure is the user's setup
+        print(f"gfgd validate: cannot load TARGET {args.target!r}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    try:
+        widths = None if args.widths is None else tuple(int(x) for x in args.widths.split(","))
+    except ValueError:
+        print(f"gfgd validate: --widths must be comma-separated integers, got {args.widths!r}", file=sys.stderr)
+        return 2
+    print(f"validating {args.kind} {args.target} ...", file=sys.stderr, flush=True)
+    try:
+        report = validate(args.kind, impl, budget=args.budget, seed=args.seed, rtol=args.rtol,
+                          atol=args.atol or 0.0, model=args.model, widths=widths, slack=args.slack,
+                          name=args.target)
+    except (ValueError, TypeError) as e:
+        print(f"gfgd validate: {e}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    if args.json:
+        write_json(args.json, report.to_json())
+        print(f"wrote {args.json}", file=sys.stderr)
+    return {"pass": 0, "fail": 1}.get(report.verdict, 2)
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    """Golden reference vectors (40 significant digits, versioned JSON schema) to --out."""
+    from .golden import write
+
+    if args.seed < 0:
+        print("gfgd golden: --seed must be >= 0", file=sys.stderr)
+        return 2
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        print(f"gfgd golden: folder {folder!r} does not exist", file=sys.stderr)
+        return 2
+    doc = write(args.out, seed=args.seed)
+    print(f"wrote {args.out}: {len(doc['cases'])} cases (schema {doc['schema']} v{doc['version']}, "
+          f"{doc['digits']} digits, seed {doc['seed']})", file=sys.stderr)
+    return 0
+
+
 def _progress_time(label: str):
     def show(t: float, t_end: float) -> None:
         if sys.stderr.isatty() or os.environ.get("GFGD_PROGRESS"):
@@ -229,6 +321,30 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--samples", type=int, default=10, help="number of equispaced intervals (default 10)")
     f.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
     f.set_defaults(func=cmd_flow)
+    v = sub.add_parser("validate", help="validate your implementation against gfgd's references",
+                       description="Validate an implementation of KIND (see docs/validation.md for the signatures). "
+                                   "Exit 0 on pass, 1 on a failed validation, 2 on a usage error.")
+    v.add_argument("kind", metavar="KIND",
+                   help="gradient | hvp | hessian | lambda_min | gd | heavy_ball | nesterov | gf")
+    v.add_argument("target", metavar="TARGET", help="module:function or path/to/file.py:function")
+    v.add_argument("--budget", type=int, default=None,
+                   help="instances to draw (default: the Hypothesis profile's max_examples, 20 in ci)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the instance draw (default 0)")
+    v.add_argument("--rtol", type=float, default=None,
+                   help="gf: accuracy asked of the solver (default 1e-8); lambda_min: eigensolver allowance")
+    v.add_argument("--atol", type=float, default=None, help="gf: absolute allowance (default 0)")
+    v.add_argument("--model", choices=("linear", "relu"), default="linear",
+                   help="deep linear net (default) or ReLU between the layers")
+    v.add_argument("--widths", help="fix the architecture, e.g. 3,4,1 (default: drawn)")
+    v.add_argument("--slack", type=float, default=1.0, help="multiply every tolerance (default 1)")
+    v.add_argument("--factory", action="store_true",
+                   help="TARGET is a factory: call it with no arguments to get the implementation")
+    v.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    v.set_defaults(func=cmd_validate)
+    g = sub.add_parser("golden", help="reference vectors (40 digits) as versioned JSON for other test suites")
+    g.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
+    g.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
+    g.set_defaults(func=cmd_golden)
     return p
 
 

@@ -225,7 +225,9 @@ def abs_hessian_norm(inst: Instance) -> float:
     import numerics
 
     obj = theory.Objective(theory.DeepLinear(inst.widths), theory.WhitenedSquare(-np.abs(inst.Phi)))
-    return float(np.linalg.norm(numerics.hessian(obj, [np.abs(w) for w in inst.weights])))
+    H = numerics.hessian(obj, [np.abs(w) for w in inst.weights])
+    m = float(np.abs(H).max())
+    return m * float(np.linalg.norm(H / m)) if m > 0 else 0.0
 
 
 @st.composite
