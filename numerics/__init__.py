@@ -16,6 +16,9 @@ from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
 from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_min
+from . import ntk_training
+from .ntk_training import (NetworkFlow, TrainingRun, network_gradient_flow, train, train_gd, train_heavy_ball,
+                           train_nesterov)
 
 __all__ = [
     "ConvergenceError",
@@ -50,4 +53,12 @@ __all__ = [
     "neuron_norm_gaps",
     "value",
     "value_and_gradient",
+    "ntk_training",
+    "NetworkFlow",
+    "TrainingRun",
+    "network_gradient_flow",
+    "train",
+    "train_gd",
+    "train_heavy_ball",
+    "train_nesterov",
 ]

@@ -294,6 +294,13 @@ def _progress_time(label: str):
     return show
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """``gfgd report momentum [...]``: the wide-network momentum experiment (THEORY.md D)."""
+    from .experiments import main as experiment_main
+
+    return experiment_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gfgd", description="Check GF vs GD theory of deep networks, exactly.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -321,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--samples", type=int, default=10, help="number of equispaced intervals (default 10)")
     f.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
     f.set_defaults(func=cmd_flow)
+    r = sub.add_parser("report", help="experiments: 'momentum' trains wide ReLU nets with GD/HB/NAG "
+                                      "and reports fitted vs predicted rates (options: --quick --seed "
+                                      "--widths --n --repeats --json)")
+    r.add_argument("experiment", choices=("momentum",))
+    r.add_argument("rest", nargs=argparse.REMAINDER, help="options of the experiment")
+    r.set_defaults(func=cmd_report)
     v = sub.add_parser("validate", help="validate your implementation against gfgd's references",
                        description="Validate an implementation of KIND (see docs/validation.md for the signatures). "
                                    "Exit 0 on pass, 1 on a failed validation, 2 on a usage error.")

@@ -155,3 +155,8 @@ def test_parallel_check_matches_serial(tmp_path):
     for x, y in zip(ra, rb):
         assert (x["claim"], x["verdict"], x["worst_ratio"], x["instances"]) == \
             (y["claim"], y["verdict"], y["worst_ratio"], y["instances"])
+
+
+def test_cli_report_momentum_usage():
+    assert main(["report", "momentum", "--widths", "x"]) == 2
+    assert main(["report", "nonsense"]) == 2

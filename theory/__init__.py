@@ -9,6 +9,8 @@ from .losses import SquareLoss, WhitenedSquare
 from .models import DeepLinear, LayeredNet, ReLUNet
 from .objective import Objective, ParamSpace
 from .quadratic import Quadratic
+from . import momentum, ntk
+from .ntk import TwoLayerReLU
 
 __all__ = [
     "bounds",
@@ -24,4 +26,7 @@ __all__ = [
     "common_kind",
     "entry_kind",
     "to_kind",
+    "momentum",
+    "ntk",
+    "TwoLayerReLU",
 ]
