@@ -215,14 +215,8 @@ def heavy_ball_flow(obj: Any, theta0: Sequence[Any], b: Any, t_end: Any, v0: Seq
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
     v0 = _velocity(obj, theta0, v0)
 
-    def build():
-        tape, n = _state_tape(obj)
-        _, g = evaluate(obj, tape._theta, tape._b, want_value=False)
-        bb = to_arb(b)
-        outs = [tape._v[j].i for j in range(n)] + [(-gj - tape._v[j] * bb).i for j, gj in enumerate(g)]
-        return tape, outs, 1
-
-    return _integrate(obj, theta0, v0, t_end_q, dps, order, build, progress, growth=None)
+    return _integrate(obj, theta0, v0, t_end_q, dps, order, lambda: _momentum_tape(obj, b), progress,
+                      growth=None)
 
 
 def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: int = 30,
@@ -237,12 +231,6 @@ def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: 
     _check_positive(r, "r")
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
     v0 = _velocity(obj, theta0, None)
-
-    def build():
-        tape, n = _state_tape(obj)
-        _, g = evaluate(obj, tape._theta, tape._b, want_value=False)
-        outs = [tape._v[j].i for j in range(n)] + [(-gj).i for gj in g]
-        return tape, outs, 1
 
     def combine_for(t0: Fraction):
         rr = to_arb(r)
@@ -270,8 +258,8 @@ def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: 
             return out
         return combine
 
-    return _integrate(obj, theta0, v0, t_end_q, dps, order, build, progress, growth=None,
-                      combine_for=combine_for)
+    return _integrate(obj, theta0, v0, t_end_q, dps, order, lambda: _momentum_tape(obj, None), progress,
+                      growth=None, combine_for=combine_for)
 
 
 def _check_positive(x: Any, name: str) -> None:
@@ -284,14 +272,22 @@ def _velocity(obj, theta0, v0):
     return obj.check_theta(v0, "v0")
 
 
-def _state_tape(obj):
-    """A tape with inputs θ_1..θ_n then v_1..v_n (v = θ'), and the tracing backend attached."""
+def _momentum_tape(obj, damping: Any) -> tuple[Tape, list[int], int]:
+    """The field of θ'' + dθ' + ∇f = 0 as a first-order system on (θ, v): θ' = v, v' = −∇f − d·v.
+
+    Inputs θ_1..θ_n then v_1..v_n. ``damping=None`` records v' = −∇f only (Nesterov's r/t term is
+    added per step by its ``combine``)."""
     tape = Tape()
     n = 1 if isinstance(obj, Quadratic) else len(obj.shapes)
-    tape._theta = [tape.input(j) for j in range(n)]
-    tape._v = [tape.input(n + j) for j in range(n)]
-    tape._b = TracingBackend(tape)
-    return tape, n
+    theta = [tape.input(j) for j in range(n)]
+    v = [tape.input(n + j) for j in range(n)]
+    _, g = evaluate(obj, theta, TracingBackend(tape), want_value=False)
+    if damping is None:
+        acc = [-gj for gj in g]
+    else:
+        d = to_arb(damping)
+        acc = [-gj - vj * d for gj, vj in zip(g, v)]
+    return tape, [vj.i for vj in v] + [a.i for a in acc], 1
 
 
 def _to_state(obj, arrays) -> list[flint.arb_mat]:

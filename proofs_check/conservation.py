@@ -24,7 +24,7 @@ import theory
 from theory import symbolic
 
 from .engine import Claim, Measurement
-from .instances import decode_instance, encode_instance
+from .instances import codec, decode_instance, encode_instance
 from .strategies import at_kink, matrices, small_rationals
 
 
@@ -77,14 +77,7 @@ def _b4_relu(draw):
     return obj, theta, draw(small_rationals(9, 50).filter(lambda x: x > 0))
 
 
-def _enc3(inst):
-    obj, theta, eta = inst
-    return encode_instance(obj, theta, eta=eta)
-
-
-def _dec3(d):
-    obj, theta, extra = decode_instance(d)
-    return obj, theta, extra["eta"]
+_enc3, _dec3 = codec("eta")
 
 
 # ------------------------------------------------------------------------------------------ B5

@@ -38,7 +38,7 @@ import numerics
 import theory
 
 from .engine import Claim, Measurement, require
-from .instances import decode_instance, encode_instance
+from .instances import codec, decode_instance, encode_instance
 
 EPS = np.finfo(float).eps
 
@@ -129,14 +129,7 @@ def _a1_net(draw):
     return obj, theta0, eta, K
 
 
-def _enc_a(inst):
-    obj, theta, eta, K = inst
-    return encode_instance(obj, theta, eta=Fraction(eta), K=int(K))
-
-
-def _dec_a(d):
-    obj, theta, extra = decode_instance(d)
-    return obj, theta, extra["eta"], int(extra["K"])
+_enc_a, _dec_a = codec("eta", "K", casts={"eta": Fraction, "K": int})
 
 
 # ------------------------------------------------------------------------------------------ A2
@@ -212,14 +205,7 @@ def _a2_instances(draw):
     return obj, theta0, T, eps
 
 
-def _enc_a2(inst):
-    obj, theta, T, eps = inst
-    return encode_instance(obj, theta, T=float(T), eps=float(eps))
-
-
-def _dec_a2(d):
-    obj, theta, extra = decode_instance(d)
-    return obj, theta, extra["T"], extra["eps"]
+_enc_a2, _dec_a2 = codec("T", "eps", casts={"T": float, "eps": float})
 
 
 # ------------------------------------------------------------------------------------------ A3

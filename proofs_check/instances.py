@@ -87,3 +87,19 @@ def decode_instance(d: dict) -> tuple[Any, list[np.ndarray], dict]:
     extra = {k: (decode_number(v) if isinstance(v, str) and k not in ("family",) else v)
              for k, v in d.items() if k not in ("objective", "theta")}
     return decode_objective(d["objective"]), [decode_array(w) for w in d["theta"]], extra
+
+
+def codec(*names: str, casts: dict | None = None):
+    """(encode, decode) for instances ``(obj, θ, *extras)`` whose extras are named ``names``;
+    ``casts`` maps a name to a function applied after decoding (e.g. ``int`` for a step count)."""
+    casts = casts or {}
+
+    def encode(inst: tuple) -> dict:
+        obj, theta, *extra = inst
+        return encode_instance(obj, theta, **dict(zip(names, extra)))
+
+    def decode(d: dict) -> tuple:
+        obj, theta, extra = decode_instance(d)
+        return (obj, theta, *(casts.get(k, lambda x: x)(extra[k]) for k in names))
+
+    return encode, decode
