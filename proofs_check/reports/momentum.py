@@ -287,7 +287,7 @@ def format_experiment(result: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proofs_check.experiments [--quick] [--seed S] [--widths 500,1000] [--json FILE]``:
+    """``python -m proofs_check.reports.momentum [--quick] [--seed S] [--widths 500,1000] [--json FILE]``:
     run :func:`momentum_experiment`, print the table, optionally write the JSON record (whole file:
     a temporary file, then a rename)."""
     import argparse
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
     import tempfile
 
-    ap = argparse.ArgumentParser(prog="python -m proofs_check.experiments", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.momentum", description=main.__doc__)
     ap.add_argument("--quick", action="store_true", help="the small test configuration")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", type=str, default=None, help="comma-separated widths (default 500,1000,2000,5000)")
