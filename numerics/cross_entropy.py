@@ -43,11 +43,12 @@ def _is_tracer(x: Any) -> bool:
     return type(x).__name__ == "Tracer"
 
 
-def softmax(Z: Any) -> Any:
-    """Column-wise softmax P_ki = e^{Z_ki} / Σ_l e^{Z_li} of a float, mp or tape matrix."""
+def softmax(Z: Any, rows: int | None = None) -> Any:
+    """Column-wise softmax P_ki = e^{Z_ki} / Σ_l e^{Z_li} of a float, mp or tape matrix (a tape
+    matrix does not know its shape: pass its number of ``rows``)."""
     if _is_tracer(Z):
         from . import series_elementwise as se
-        return se.softmax(Z)
+        return se.softmax(Z, rows)
     if not isinstance(Z, np.ndarray):
         raise TypeError(EXACT_REFUSAL if type(Z).__name__ == "QMat" else
                         f"softmax: unsupported matrix type {type(Z).__name__}")
@@ -78,21 +79,28 @@ def _emul(a: Any, b: Any) -> Any:
     return a * b
 
 
-def _colsum_broadcast(A: Any) -> Any:
+def _rows(E: Any) -> int:
+    if _is_tracer(E):  # the one-hot matrix is a tape constant: its payload has the shape
+        return E.tape.ops[E.i][3].nrows()
+    return E.shape[0]
+
+
+def _colsum_broadcast(A: Any, rows: int) -> Any:
     """1·(1ᵀA): every entry replaced by its column's sum (a leading batch axis is kept)."""
     if _is_tracer(A):
         from . import series_elementwise as se
-        return se.colsum_broadcast(A)
+        return se.colsum_broadcast(A, rows)
     return A.sum(axis=-2, keepdims=True)
 
 
 def output_gradient(Z: Any, E: Any, c: Any) -> Any:
     """∇_Z f = c (softmax(Z) − E), and its tangent when Z is a Dual (module docstring)."""
+    d = _rows(E)
     if isinstance(Z, Dual):
-        P = softmax(Z.val)
+        P = softmax(Z.val, d)
         val = (P - E) * c
         if Z.tan is None:
             return Dual(val, None)
         PT = _emul(P, Z.tan)
-        return Dual(val, (PT - _emul(P, _colsum_broadcast(PT))) * c)
-    return (softmax(Z) - E) * c
+        return Dual(val, (PT - _emul(P, _colsum_broadcast(PT, d))) * c)
+    return (softmax(Z, d) - E) * c
