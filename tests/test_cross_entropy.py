@@ -106,10 +106,11 @@ def test_float64_matches_mp(model):
     assert np.abs(H - Hm).max() <= gamma * obj.depth * max(1.0, np.abs(Hm).sum(axis=1).max())
 
 
-def magnitude_bound(obj, theta):
+def magnitude_bound(obj, theta, head=None):
     """The backprop chain on absolute values (|W_j|, |X|, |P| + |E|), flattened: Σ|terms| per entry.
 
-    Leaky-ReLU masks (|m| ≤ 1) are dropped, which only enlarges the magnitudes."""
+    Leaky-ReLU masks (|m| ≤ 1) are dropped, which only enlarges the magnitudes. ``head``: |T| for a
+    square loss (then the output gradient is c(z − T), magnitude c(|z| + |T|)); None for cross-entropy."""
     X = np.abs(obj.loss.X.T)
     acts, z = [X], np.abs(theta[0]) @ X
     for W in theta[1:]:
@@ -117,7 +118,10 @@ def magnitude_bound(obj, theta):
         z = np.abs(W) @ z
     # |p_k| + |e_k| ≤ 2 per entry, plus the forward error of the logits carried through the softmax
     # (its Jacobian has norm ≤ 1/2 ≤ 1): ≤ Σ_k |z|_ki in units of γ
-    delta = (2.0 + z.sum(axis=0, keepdims=True)) / obj.loss.num_samples * np.ones_like(z)
+    if head is None:
+        delta = (2.0 + z.sum(axis=0, keepdims=True)) / obj.loss.num_samples * np.ones_like(z)
+    else:
+        delta = (z + head) / obj.loss.num_samples
     grads = []
     for j in range(obj.depth - 1, -1, -1):
         grads.append(delta @ acts[j].T)
