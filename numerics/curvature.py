@@ -239,8 +239,15 @@ def a1_bound(obj: Any, flow: Any, gd: Iterates, method: str = "eigsh", tol: floa
         raise ValueError("segment_points and flow_points must be >= 2")
     eta = gd.params["eta"]
     eq = Fraction(eta) if not isinstance(eta, Fraction) else eta
-    if K * eq > Fraction(flow.t_end):
+    if K * eq > Fraction(flow.t_end) * (1 + Fraction(1, 10**12)):
         raise ValueError(f"the flow ends at t = {float(flow.t_end)} before K·η = {float(K * eq)}")
+    # kη formed exactly from η's binary value may pass t_end by rounding (η = 0.05 is not 1/20): clamp
+    # times within 1e-12 relative of t_end to it
+    t_end = Fraction(flow.t_end)
+
+    def at(t: Fraction) -> list[np.ndarray]:
+        return _floats(flow.at(min(t, t_end)))
+
     ef = float(eta)
     b = np.zeros(K + 1)
     dist = np.zeros(K + 1)
@@ -248,7 +255,7 @@ def a1_bound(obj: Any, flow: Any, gd: Iterates, method: str = "eigsh", tol: floa
     M = np.full(K + 1, np.nan)
     ok = np.ones(K + 1, dtype=bool)
     for k in range(K + 1):
-        gf_k = _floats(flow.at(k * eq))
+        gf_k = at(k * eq)
         gd_k = _floats(gd.thetas[k])
         dist[k] = math.sqrt(sum(float(np.sum((a - c) ** 2)) for a, c in zip(gf_k, gd_k)))
         if k == K:
@@ -260,7 +267,7 @@ def a1_bound(obj: Any, flow: Any, gd: Iterates, method: str = "eigsh", tol: floa
             lmax = max(lmax, lambda_max(obj, th, method=method, tol=tol, seed=seed))
         M_k = 0.0
         for i in range(flow_points):
-            th = _floats(flow.at(k * eq + Fraction(i, flow_points - 1) * eq))
+            th = at(k * eq + Fraction(i, flow_points - 1) * eq)
             hg = hvp(obj, th, gradient(obj, th))
             M_k = max(M_k, math.sqrt(sum(float(np.sum(x * x)) for x in hg)))
         m[k], M[k], ok[k] = m_k, M_k, ef * lmax <= 1
