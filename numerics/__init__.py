@@ -5,6 +5,7 @@ caller's mpmath precision, or ``dps=``), object arrays of ``fractions.Fraction``
 """
 
 from .backends import QMat
+from .curvature import A1Bound, CurvatureAlong, a1_bound, curvature_along, negativity_integral
 from .discrete import Iterates, gradient_descent, heavy_ball, nesterov
 from .distances import gf_gd_distance, trajectory_distances
 from .duals import Dual
@@ -15,12 +16,17 @@ from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
-from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_min
+from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_max, lambda_min
 from . import ntk_training
 from .ntk_training import (NetworkFlow, TrainingRun, network_gradient_flow, train, train_gd, train_heavy_ball,
                            train_nesterov)
 
 __all__ = [
+    "A1Bound",
+    "CurvatureAlong",
+    "a1_bound",
+    "curvature_along",
+    "negativity_integral",
     "ConvergenceError",
     "Dual",
     "EigenResult",
@@ -48,6 +54,7 @@ __all__ = [
     "hessian",
     "hvp",
     "hvp_operator",
+    "lambda_max",
     "lambda_min",
     "layer_norm_gaps",
     "neuron_norm_gaps",

@@ -1,8 +1,8 @@
-"""The smallest Hessian eigenvalue λ_min(∇²f(θ)) in float64, dense or matrix-free.
+"""The extreme Hessian eigenvalues λ_min(∇²f(θ)) and λ_max(∇²f(θ)) in float64, dense or matrix-free.
 
 Small problems: the Hessian from the batched dual pass and LAPACK ``eigh``. Large ones: the HVP of
 :mod:`numerics.hessians` as a ``scipy.sparse.linalg.LinearOperator`` and ARPACK ``eigsh`` (Lanczos,
-``which="SA"``), with no P×P matrix ever formed.
+``which="SA"``, or ``"LA"`` for λ_max), with no P×P matrix ever formed.
 
 Every result carries an a-posteriori error statement: for a symmetric H, a unit vector v and
 λ = vᵀHv, some eigenvalue of H lies within ‖Hv − λv‖ of λ (the residual bound; Parlett, *The
@@ -84,6 +84,29 @@ def lambda_min(
     ``seed`` fixes the Lanczos start vector. With ``return_info`` an :class:`EigenResult` is returned
     with the residual bound. Raises :class:`ConvergenceError` when ARPACK does not converge.
     """
+    res = _extreme(obj, theta, "SA", method, tol, dense_max, maxiter, seed)
+    return res if return_info else res.value
+
+
+def lambda_max(
+    obj: Any,
+    theta: Sequence[Any],
+    method: str = "auto",
+    tol: float = 1e-10,
+    dense_max: int = 800,
+    maxiter: int | None = None,
+    seed: int = 0,
+    return_info: bool = False,
+) -> float | EigenResult:
+    """λ_max(∇²f(θ)) in float64: the other end of the spectrum, same methods and the same residual
+    bound as :func:`lambda_min` (ARPACK ``which="LA"``; dense ``eigh`` of the top index). The
+    quantity of the A1 hypothesis η·λ_max ≤ 1 and of GD's stability edge η·λ_max < 2 (THEORY.md A1)."""
+    res = _extreme(obj, theta, "LA", method, tol, dense_max, maxiter, seed)
+    return res if return_info else res.value
+
+
+def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float, dense_max: int,
+             maxiter: int | None, seed: int) -> EigenResult:
     obj = check_objective(obj)
     if method not in ("auto", "dense", "eigsh"):
         raise ValueError(f"method must be 'auto', 'dense' or 'eigsh', got {method!r}")
@@ -98,12 +121,13 @@ def lambda_min(
         method = "dense"  # ARPACK needs k < P - 1
     if method == "dense":
         H = hessian(obj, arrays)
-        w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0])
+        idx = 0 if which == "SA" else P - 1
+        w, V = scipy.linalg.eigh(H, subset_by_index=[idx, idx])
         lam, vec = float(w[0]), V[:, 0]
     else:
         rng = np.random.default_rng(seed)
         try:
-            w, V = sla.eigsh(op, k=1, which="SA", tol=tol, maxiter=maxiter, v0=rng.standard_normal(P))
+            w, V = sla.eigsh(op, k=1, which=which, tol=tol, maxiter=maxiter, v0=rng.standard_normal(P))
         except sla.ArpackNoConvergence as e:
             raise ConvergenceError(
                 f"eigsh did not converge to tol={tol} within maxiter={maxiter} ({op.calls} HVPs); "
@@ -114,5 +138,4 @@ def lambda_min(
     vec = vec / np.linalg.norm(vec)
     lam = float(vec @ op.matvec(vec))  # Rayleigh quotient: the best estimate for this vector
     residual = float(np.linalg.norm(op.matvec(vec) - lam * vec))
-    res = EigenResult(lam, residual, method, calls, vec)
-    return res if return_info else res.value
+    return EigenResult(lam, residual, method, calls, vec)
