@@ -44,23 +44,19 @@ CURVE_POINTS = 300
 
 
 def digits_unit_features(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """n digits (seeded draw without replacement), centred by the mean of all digits, unit norm;
-    labels ±1 (digits ≥ 5 are +1). Returns (X, y, indices)."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError('the digits data need scikit-learn: python -m pip install -e ".[data]"') from exc
-    images, labels = load_digits(return_X_y=True)
-    if not (isinstance(n, int) and 2 <= n <= len(images)):
-        raise ValueError(f"n must be an integer in [2, {len(images)}], got {n!r}")
-    idx = np.sort(np.random.default_rng(seed).choice(len(images), size=n, replace=False))
-    Z = images[idx].astype(np.float64) - images.mean(axis=0)
+    """n digits (seeded draw without replacement, :func:`theory.data.digits`), centred by the mean
+    of all 1,797 digits, unit norm; labels ±1 (digits ≥ 5 are +1). Returns (X, y, indices)."""
+    from theory import data
+
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 1797:
+        raise ValueError(f"n must be an integer in [2, 1797], got {n!r}")
+    everything = data.digits(n=None, normalize="none")
+    sub = data.digits(n=n, seed=seed, normalize="none", stratified=False)
+    Z = sub.X - everything.X.mean(axis=0)
     norms = np.linalg.norm(Z, axis=1)
     if np.any(norms == 0):
         raise ValueError("a drawn digit equals the mean image; draw another subset (seed)")
-    X = Z / norms[:, None]
-    y = np.where(labels[idx] >= 5, 1.0, -1.0)
-    return X, y, idx.tolist()
+    return Z / norms[:, None], np.where(sub.labels >= 5, 1.0, -1.0), sub.provenance["indices"]
 
 
 def run(out_dir: str, quick: bool = False, seed: int = 0, widths: Sequence[int] | None = None,
