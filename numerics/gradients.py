@@ -23,13 +23,15 @@ import contextlib
 import weakref
 from typing import Any, Callable, Sequence
 
-import mpmath
 import numpy as np
 
 from theory import Objective, ParamSpace, Quadratic
 
 from .backends import BACKENDS, Backend, QMat, positive, sumsq
 from .duals import Dual, primal
+from theory.lazy import lazy_module
+
+mpmath = lazy_module("mpmath")
 
 _CONSTS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
