@@ -256,6 +256,8 @@ def _arb(x: Any) -> Any:
 
 def _mpf_of_arb(x: Any) -> Any:
     """The mpf of the midpoint of ``x``, at mpmath's precision (exactly, when it fits)."""
+    if not x.is_finite():  # reported as a non-finite loss (divergence), never a silent NaN
+        return mpmath.mpf("nan") if x.is_nan() else mpmath.mpf("inf") * (1 if x.mid() > 0 else -1)
     man, exp = x.mid().man_exp()
     return mpmath.mpf((int(man), int(exp)))
 

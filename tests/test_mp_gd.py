@@ -73,3 +73,11 @@ def test_mp_gd_keeps_callers_precision_and_flint_precision():
         r = numerics.gradient_descent(obj, thm, 0.1, 3, dps=40, keep=2)
         assert mpmath.mp.dps == 25
     assert flint.ctx.prec == old and r.kept == [0, 2, 3]
+
+
+def test_mp_gd_reports_divergence():
+    obj, th = _objective("whitened-scalar", 1)
+    with mpmath.workdps(30):
+        r = numerics.gradient_descent(obj, [theory.to_kind(5 * w, "mp") for w in th], 10.0, 100)
+    assert r.diverged and "gd diverged at step" in r.message
+    assert all(mpmath.isfinite(x) for x in r.losses)
