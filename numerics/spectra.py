@@ -1,8 +1,8 @@
-"""The extreme Hessian eigenvalues λ_min(∇²f(θ)) and λ_max(∇²f(θ)) in float64, dense or matrix-free.
+"""The extreme Hessian eigenvalues λ_min, λ_max of ∇²f(θ) in float64, dense or matrix-free.
 
 Small problems: the Hessian from the batched dual pass and LAPACK ``eigh``. Large ones: the HVP of
 :mod:`numerics.hessians` as a ``scipy.sparse.linalg.LinearOperator`` and ARPACK ``eigsh`` (Lanczos,
-``which="SA"``, or ``"LA"`` for λ_max), with no P×P matrix ever formed.
+``which="SA"``), with no P×P matrix ever formed.
 
 Every result carries an a-posteriori error statement: for a symmetric H, a unit vector v and
 λ = vᵀHv, some eigenvalue of H lies within ‖Hv − λv‖ of λ (the residual bound; Parlett, *The
@@ -55,10 +55,15 @@ def hvp_operator(obj: Any, theta: Sequence[Any]) -> sla.LinearOperator:
     b = BACKENDS["float"]
     Ws = to_backend(obj, arrays, b)
     P = obj.num_params
+    # the tangent blocks as views of x (unflatten's own checks and copies cost ~25 % of an HVP)
+    shapes = [w.shape for w in Ws]
+    ends = np.cumsum([w.size for w in Ws]).tolist()
+    starts = [0] + ends[:-1]
 
     def matvec(x: np.ndarray) -> np.ndarray:
         op.calls += 1
-        vs = to_backend(obj, obj.unflatten(np.asarray(x, dtype=np.float64).reshape(-1)), b)
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        vs = [x[i:j].reshape(s) for i, j, s in zip(starts, ends, shapes)]
         _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, vs)], b, want_value=False)
         return np.concatenate([gi.tan.reshape(-1) for gi in g])
 
@@ -76,16 +81,17 @@ def lambda_min(
     maxiter: int | None = None,
     seed: int = 0,
     return_info: bool = False,
+    v0: np.ndarray | None = None,
 ) -> float | EigenResult:
     """λ_min(∇²f(θ)) in float64 (θ of any entry kind is rounded to float64 first).
 
     ``method``: ``"dense"`` (``eigh`` of the full Hessian), ``"eigsh"`` (matrix-free Lanczos on
     HVPs), or ``"auto"`` (dense when P ≤ ``dense_max``). ``tol`` is ARPACK's relative tolerance.
-    ``seed`` fixes the Lanczos start vector. With ``return_info`` an :class:`EigenResult` is returned
+    ``seed`` fixes the Lanczos start vector (or pass ``v0``, e.g. the eigenvector at a nearby point:
+    a warm start). With ``return_info`` an :class:`EigenResult` is returned
     with the residual bound. Raises :class:`ConvergenceError` when ARPACK does not converge.
     """
-    res = _extreme(obj, theta, "SA", method, tol, dense_max, maxiter, seed)
-    return res if return_info else res.value
+    return _extreme(obj, theta, "SA", method, tol, dense_max, maxiter, seed, return_info, v0)
 
 
 def lambda_max(
@@ -97,16 +103,14 @@ def lambda_max(
     maxiter: int | None = None,
     seed: int = 0,
     return_info: bool = False,
+    v0: np.ndarray | None = None,
 ) -> float | EigenResult:
-    """λ_max(∇²f(θ)) in float64: the other end of the spectrum, same methods and the same residual
-    bound as :func:`lambda_min` (ARPACK ``which="LA"``; dense ``eigh`` of the top index). The
-    quantity of the A1 hypothesis η·λ_max ≤ 1 and of GD's stability edge η·λ_max < 2 (THEORY.md A1)."""
-    res = _extreme(obj, theta, "LA", method, tol, dense_max, maxiter, seed)
-    return res if return_info else res.value
+    """λ_max(∇²f(θ)) in float64: as :func:`lambda_min` at the other end of the spectrum (``which="LA"``)."""
+    return _extreme(obj, theta, "LA", method, tol, dense_max, maxiter, seed, return_info, v0)
 
 
 def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float, dense_max: int,
-             maxiter: int | None, seed: int) -> EigenResult:
+             maxiter: int | None, seed: int, return_info: bool, v0: np.ndarray | None) -> float | EigenResult:
     obj = check_objective(obj)
     if method not in ("auto", "dense", "eigsh"):
         raise ValueError(f"method must be 'auto', 'dense' or 'eigsh', got {method!r}")
@@ -121,13 +125,16 @@ def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float
         method = "dense"  # ARPACK needs k < P - 1
     if method == "dense":
         H = hessian(obj, arrays)
-        idx = 0 if which == "SA" else P - 1
-        w, V = scipy.linalg.eigh(H, subset_by_index=[idx, idx])
+        i = 0 if which == "SA" else P - 1
+        w, V = scipy.linalg.eigh(H, subset_by_index=[i, i])
         lam, vec = float(w[0]), V[:, 0]
     else:
-        rng = np.random.default_rng(seed)
+        if v0 is None:
+            v0 = np.random.default_rng(seed).standard_normal(P)
+        elif np.shape(v0) != (P,):
+            raise ValueError(f"v0 must be a vector of length {P} (the number of parameters), got shape {np.shape(v0)}")
         try:
-            w, V = sla.eigsh(op, k=1, which=which, tol=tol, maxiter=maxiter, v0=rng.standard_normal(P))
+            w, V = sla.eigsh(op, k=1, which=which, tol=tol, maxiter=maxiter, v0=np.asarray(v0, dtype=np.float64))
         except sla.ArpackNoConvergence as e:
             raise ConvergenceError(
                 f"eigsh did not converge to tol={tol} within maxiter={maxiter} ({op.calls} HVPs); "
@@ -136,6 +143,8 @@ def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float
         lam, vec = float(w[0]), V[:, 0]
     calls = op.calls
     vec = vec / np.linalg.norm(vec)
-    lam = float(vec @ op.matvec(vec))  # Rayleigh quotient: the best estimate for this vector
-    residual = float(np.linalg.norm(op.matvec(vec) - lam * vec))
-    return EigenResult(lam, residual, method, calls, vec)
+    Hv = op.matvec(vec)
+    lam = float(vec @ Hv)  # Rayleigh quotient: the best estimate for this vector
+    residual = float(np.linalg.norm(Hv - lam * vec))
+    res = EigenResult(lam, residual, method, calls, vec)
+    return res if return_info else res.value

@@ -17,9 +17,9 @@ import importlib
 from typing import Any
 
 from . import claims  # a callable package: proofs_check.claims() is the registry
-from .engine.registry import register
 
 _LAZY = {
+    "register": ("engine.registry", "register"),
     "Claim": ("engine.claim", "Claim"),
     "ClaimResult": ("engine.claim", "ClaimResult"),
     "Measurement": ("engine.claim", "Measurement"),
