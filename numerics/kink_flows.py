@@ -1,0 +1,528 @@
+"""Ground-truth gradient flow of (leaky) ReLU networks, with and without biases: the Taylor method
+of :mod:`numerics.flows` run region by region, with exact kink events (THEORY.md E1; docs/theory.md E).
+
+Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
+:mod:`numerics.series` expands it order by order. The parts, one job each:
+
+* **series** — :func:`_relu_tape` records the generic gradient (:func:`numerics.gradients.evaluate`)
+  with one :class:`LayerMask` per hidden layer as the activation pattern and watches the
+  pre-activations z_j; one :func:`~numerics.series.series_coefficients` pass gives the state's and
+  the z_j's Taylor coefficients. A mask is itself a power series while units slide (below).
+* **step controller** — :func:`numerics.flows.taylor_step` (coefficient decay, exact binary h).
+* **event locator** — :func:`_first_root`: the first root on [0, h] of each watched polynomial
+  (σ·z for a unit on side σ; μ − α and 1 − μ for a sliding weight), screened by a bound, isolated by
+  the float roots of the scaled polynomial and refined to the working precision by bracketing in mp.
+  The step is cut at the earliest root (an exact binary time).
+* **event handler** — :meth:`_KinkFlow.handle`: the rates a = ż under the z < 0 field, b = ż under the
+  z > 0 field decide (E1): same sign → cross; a > 0 > b → slide; a < 0 < b → repelling kink, the
+  solution is not unique: :class:`NonUniqueFlowError`. A sliding weight reaching α or 1 → leave.
+* **error estimator** — a second, independent run at dps + 10 (its own steps, its own event
+  times); the estimate is the larger of the accumulated local errors and |run − rerun| on the step
+  ends and midpoints plus the rerun's own local errors (docs/theory.md E3 has the argument).
+* **dense output** — the step polynomials (:class:`numerics.flows.Trajectory`), valid across kinks
+  because every step ends at an event.
+* **witnesses** — the per-neuron law of THEORY.md E2 (‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖²),
+  its drift per step in ``conservation_defects``.
+
+**Sliding (Filippov).** At z = z_{j,u,i} = 0 the gradient is affine in that entry's mask value m
+(the forward pass does not see m, since m·z = 0; the backward pass multiplies δ_j[u,i] by m), so the
+Filippov combination (1 − λ)F₋ + λF₊ is the field with m = μ = α + λ(1 − α). For several sliding
+entries of the first hidden layer the field is affine in the vector μ (each μ multiplies a different
+entry of δ_1 and no products of μ's occur), and ż_{1}[u,i] = −Σ_{i'} δ_1[u,i'](x_{i'}·x_i + β)
+(β = 1 with biases, 0 without). Keeping every sliding z at 0 order by order is a linear system in
+the order-k coefficients d = [δ_1]_k on the sliding entries of each unit u, K_SS d = −K_{S,·}·(known
+part), K = XᵀX + β11ᵀ; the weight series follows from d by the division recurrence
+μ_k = (d − Σ_{p<k} μ_p g_{k−p}) / g_0 (g the node δ_1 = μ ⊙ g multiplies). So μ(t) — a rational
+function of the state's series — is computed exactly to the order of the step. Sliding of a deeper
+layer's pre-activation makes the constraint non-linear in the μ's; it is reported
+(:class:`UnsupportedKinkError`), not approximated.
+
+A pre-activation that is identically zero (every coefficient exactly zero: a sample on which all
+incoming units are dead, or x_i = 0 without biases) stays zero; its mask is α (relu'(0) = α, the
+left derivative, PyTorch's relu'(0) = 0 for α = 0); it cannot change f or the flow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Sequence
+
+import flint
+import mpmath
+import numpy as np
+
+from theory import Objective
+
+from .gradients import evaluate
+from .series import SeriesMask, Tape, TracingBackend, arb_precision, series_coefficients, to_arb, to_arb_mat
+
+__all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
+
+
+class NonUniqueFlowError(RuntimeError):
+    """The flow reached a repelling kink (both adjacent fields point away): θ' ∈ −∂f(θ) has more
+    than one solution from there (THEORY.md E1), so there is no ground truth to return."""
+
+
+class UnsupportedKinkError(RuntimeError):
+    """A kink configuration this integrator does not handle exactly (it says which) — never a guess."""
+
+
+@dataclass
+class KinkEvent:
+    """One switch of the activation pattern: at time ``t`` (exact binary fraction, located to the
+    working precision), ``kind`` "cross", "enter sliding" or "leave sliding", of hidden unit
+    ``unit`` (0-based) of hidden layer ``layer`` (1-based) on sample ``sample`` (0-based).
+    ``t_uncertainty``: |t − t of the dps + 10 rerun| (nan until the estimator has run)."""
+
+    t: Fraction
+    kind: str
+    layer: int
+    sample: int
+    unit: int
+    t_uncertainty: float = math.nan
+
+    def key(self) -> tuple:
+        return (self.kind, self.layer, self.sample, self.unit)
+
+
+class LayerMask(SeriesMask):
+    """The activation pattern of one hidden layer, as a (power-series) mask on the tape.
+
+    ``side[idx]`` is +1 (z > 0, mask 1) or −1 (z < 0, mask α) for entry idx = u·n + i (unit u, sample
+    i); entries in ``sliding`` carry a series μ(t) solved from the sliding constraint (first layer
+    only, module docstring). On the forward node (input z) a sliding entry's output is 0: m·z = 0
+    on the kink whatever m is.
+    """
+
+    def __init__(self, layer: int, rows: int, cols: int, alpha: flint.arb, gram: flint.arb_mat | None) -> None:
+        self.layer, self.rows, self.cols = layer, rows, cols
+        self.alpha = alpha
+        self.one = flint.arb(1)
+        self.zero = flint.arb(0)
+        self.side = np.ones(rows * cols, dtype=np.int8)
+        self.dead = np.zeros(rows * cols, dtype=bool)
+        self.sliding: set[int] = set()
+        self.gram = gram  # K = XᵀX + β11ᵀ (first layer), for the sliding constraint
+        self.z_node: int | None = None
+        self.mu: dict[int, list] = {}
+        self._g: list = []
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.base = [self.one if s > 0 else self.alpha for s in self.side]
+
+    def set_side(self, idx: int, side: int) -> None:
+        self.side[idx] = side
+        self._refresh()
+
+    def coefficient(self, k: int, A: list, a: int) -> flint.arb_mat:
+        E = A[k].entries()
+        out = [e * m for e, m in zip(E, self.base)]
+        if self.sliding:
+            if a == self.z_node:
+                for idx in self.sliding:
+                    out[idx] = self.zero
+            else:
+                if k == 0:
+                    self.mu = {idx: [] for idx in self.sliding}
+                    self._g = []
+                self._g.append(E)
+                self._solve(k, out)
+        return flint.arb_mat(self.rows, self.cols, out)
+
+    def _solve(self, k: int, out: list) -> None:
+        """[δ_1]_k on the sliding entries from ż = 0 at order k, then μ_k by the division recurrence."""
+        n = self.cols
+        by_unit: dict[int, list[int]] = {}
+        for idx in sorted(self.sliding):
+            by_unit.setdefault(idx // n, []).append(idx % n)
+        K = self.gram
+        for u, S in by_unit.items():
+            Sset = set(S)
+            free = [i2 for i2 in range(n) if i2 not in Sset]
+            rhs = flint.arb_mat(len(S), 1, [-sum((out[u * n + i2] * K[i2, i] for i2 in free), self.zero) for i in S])
+            KSS = flint.arb_mat(len(S), len(S), [K[i2, i] for i in S for i2 in S])
+            try:
+                d = KSS.solve(rhs)
+            except ZeroDivisionError:
+                raise UnsupportedKinkError(
+                    f"layer {self.layer}, unit {u}: the samples {S} sliding at once have linearly dependent "
+                    "(x_i, bias) vectors, so the Filippov weights are not determined"
+                ) from None
+            for r, i in enumerate(S):
+                idx = u * n + i
+                g0 = self._g[0][idx]
+                if g0.contains(0):
+                    raise UnsupportedKinkError(
+                        f"layer {self.layer}, unit {u}, sample {i}: both adjacent fields agree on the kink "
+                        "(g = 0), a degenerate sliding configuration"
+                    )
+                acc = d[r, 0]
+                mus = self.mu[idx]
+                for q in range(k):
+                    acc -= mus[q] * self._g[k - q][idx]
+                mus.append(acc / g0)
+                out[idx] = d[r, 0]
+
+
+def _relu_tape(obj: Objective, masks: list[LayerMask]) -> tuple[Tape, list[int], list[int]]:
+    """The field's tape (θ blocks as inputs, biases as columns), outputs ∇f, watched z_1..z_{N−1}."""
+    tape = Tape()
+    b = TracingBackend(tape)
+    ins = [tape.input(j) for j in range(len(obj.shapes))]
+    watch: list = []
+    _, g = evaluate(obj, ins, b, want_value=False, masks=masks if masks else None, watch=watch)
+    return tape, [x.i for x in g], [w.i for w in watch]
+
+
+def _gram(obj: Objective) -> flint.arb_mat:
+    loss = obj.loss
+    n = loss.num_samples
+    X = to_arb_mat(loss.inputs) if loss.inputs is not None else flint.arb_mat(n, n, [int(i == j) for i in range(n) for j in range(n)])
+    K = X.transpose() * X
+    if obj.model.bias:
+        K = K + flint.arb_mat(n, n, [1] * (n * n))
+    return K
+
+
+def _mpf(x: flint.arb) -> mpmath.mpf:
+    man, exp = x.mid().man_exp()
+    return mpmath.mpf((int(man), int(exp)))
+
+
+def _first_root(coefs: list[flint.arb], sigma: int, h: Fraction, skip: int, bits: int) -> Fraction | None:
+    """First s ∈ (0, h] with σ·q(s) ≤ 0, q(s) = Σ_{k≥skip} c_k s^{k−skip} (the watched series with
+    its first ``skip`` coefficients known to vanish at the step start), or None.
+
+    Screen: σq(0) > Σ_{k≥1}|q_k|h^k means no root. Otherwise the real parts of the float roots of the
+    scaled polynomial in u = s/h (well conditioned on [0, 1]: h is e^{−2} of the coefficient-decay
+    radius) give sample points; the first point where σq ≤ 0 is bracketed with the point before it
+    and the bracket is refined in mp at the working precision (Illinois steps with bisection).
+    """
+    hf = float(h)
+    c = [float(x.mid()) for x in coefs[skip:]]
+    b = [ck * hf**k for k, ck in enumerate(c)]
+    if sigma * b[0] > sum(abs(x) for x in b[1:]) * (1 + 1e-9):
+        return None
+    nz = [k for k, x in enumerate(b) if x != 0]
+    if not nz:
+        return None
+    top = nz[-1]
+    pts = [1.0]
+    if top >= 1:
+        for r in np.roots(b[: top + 1][::-1]):
+            if 0 < r.real < 1 and abs(r.imag) <= 0.25:
+                pts.append(float(r.real))
+    pts = sorted(set(pts))
+
+    def qf(u: float) -> float:
+        acc = 0.0
+        for x in reversed(b):
+            acc = acc * u + x
+        return sigma * acc
+
+    prev = 0.0
+    hit = None
+    for u in pts:
+        if qf(u) <= 0:
+            hit = u
+            break
+        prev = u
+    if hit is None:
+        return None
+    with mpmath.workprec(bits + 20):
+        cm = [_mpf(x) * sigma for x in coefs[skip:]]
+        hm = mpmath.mpf(h.numerator) / h.denominator
+
+        def q(s):
+            return mpmath.polyval(cm[::-1], s)
+
+        lo, hi = hm * prev, hm * hit
+        flo, fhi = q(lo), q(hi)
+        if flo <= 0:  # the float screen said > 0 at prev; at u = 0 (prev = 0) σq(0) ≤ 0 means a root at 0
+            return Fraction(0)
+        tol = hm * mpmath.ldexp(1, -(bits + 4))
+        side = 0
+        for it in range(4 * bits):
+            if hi - lo <= tol:
+                break
+            if it % 3 == 2:
+                m = (lo + hi) / 2
+            else:
+                m = (lo * fhi - hi * flo) / (fhi - flo)
+                if not lo < m < hi:
+                    m = (lo + hi) / 2
+            fm = q(m)
+            if fm > 0:
+                lo, flo = m, fm
+                if side == 1:
+                    fhi /= 2
+                side = 1
+            else:
+                hi, fhi = m, fm
+                if side == -1:
+                    flo /= 2
+                side = -1
+        s = hi  # σq(hi) ≤ 0: the step ends on (or just past) the kink, never before it
+        man, exp = s.man_exp
+        return Fraction(int(man)) * (Fraction(2) ** int(exp)) if man else Fraction(0)
+
+
+class _KinkFlow:
+    """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""
+
+    def __init__(self, obj: Objective, theta0: Sequence[Any], dps: int, order: int | None) -> None:
+        self.obj, self.dps = obj, dps
+        self.p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
+        self.theta0 = theta0
+        self.events: list[KinkEvent] = []
+
+    # -- series --------------------------------------------------------------------------------------
+    def _pass(self, y: list, order: int) -> tuple[list, dict]:
+        watched = {i: None for i in self.watch}
+        cs = series_coefficients(self.tape, self.outs, y, order, sign=-1, watched=watched)
+        return cs, watched
+
+    def _z(self, watched: dict, j: int) -> list:
+        return watched[self.watch[j]]
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _setup(self) -> list:
+        obj = self.obj
+        n = obj.loss.num_samples
+        alpha = to_arb(obj.model.alpha)
+        gram = _gram(obj)
+        self.masks = [] if obj.model.is_linear else [
+            LayerMask(j + 1, obj.widths[j + 1], n, alpha, gram if j == 0 else None) for j in range(obj.depth - 1)]
+        self.tape, self.outs, self.watch = _relu_tape(obj, self.masks)
+        if obj.model.is_linear:
+            self.watch = []
+        for m, zi in zip(self.masks, self.watch):
+            m.z_node = zi
+        y = [to_arb_mat(np.asarray(w).reshape(-1, 1) if np.ndim(w) == 1 else w) for w in self.theta0]
+        # initial pattern layer by layer (z_j at t = 0 depends on the masks of layers < j only)
+        for j, m in enumerate(self.masks):
+            _, w = self._pass(y, 2)
+            z = self._z(w, j)
+            for idx, x in enumerate(z[0].entries()):
+                if x.is_zero() and z[1].entries()[idx].is_zero():
+                    m.side[idx] = -1  # decided below: identically zero, or a kink at t = 0
+                else:
+                    m.side[idx] = 1 if x > 0 else -1 if x < 0 else (1 if z[1].entries()[idx] > 0 else -1)
+            m._refresh()
+        # identically zero entries (all coefficients exactly 0) stay put with mask α; an entry that is
+        # 0 at t = 0 but moves is a kink at t = 0 (handled like an event reached from no side)
+        cs, w = self._pass(y, self.p)
+        for j, m in enumerate(self.masks):
+            z = self._z(w, j)
+            E = [zk.entries() for zk in z]
+            for idx in range(len(E[0])):
+                if all(Ek[idx].is_zero() for Ek in E):
+                    m.dead[idx] = True
+                elif E[0][idx].is_zero():
+                    self._kink(y, j, idx, Fraction(0), from_side=0)
+        return y
+
+    # -- event handler -------------------------------------------------------------------------------
+    def _rates(self, y: list, j: int, idx: int) -> tuple[flint.arb, flint.arb]:
+        """(a, b) = ż of entry idx under the z < 0 field (mask α) and the z > 0 field (mask 1)."""
+        m = self.masks[j]
+        old = m.side[idx]
+        out = []
+        for s in (-1, 1):
+            m.set_side(idx, s)
+            _, w = self._pass(y, 2)
+            out.append(self._z(w, j)[1].entries()[idx])
+        m.set_side(idx, old)
+        return out[0], out[1]
+
+    def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int) -> None:
+        m = self.masks[j]
+        n = m.cols
+        u, i = divmod(idx, n)
+        a, b = self._rates(y, j, idx)
+        if a.contains(0) or b.contains(0):
+            raise UnsupportedKinkError(
+                f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially "
+                f"(rates {float(a.mid()):.3g}, {float(b.mid()):.3g} not separated from 0 at {self.dps} digits)"
+            )
+        if a > 0 and b > 0 or a < 0 and b < 0:
+            new = 1 if a > 0 else -1
+            if from_side != 0 and new == from_side:
+                raise UnsupportedKinkError(
+                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} reached its kink while "
+                    "both fields point back to its side (inconsistent event)")
+            m.set_side(idx, new)
+            self.skip[(j, idx)] = 1
+            if from_side != 0:
+                self.events.append(KinkEvent(t, "cross", j + 1, i, u))
+            return
+        if a < 0 < b:
+            raise NonUniqueFlowError(
+                f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink (both "
+                "adjacent fields point away from z = 0); the gradient flow θ' ∈ −∂f(θ) is not unique from here"
+            )
+        # a > 0 > b: attracting from both sides -> Filippov sliding
+        if j != 0:
+            raise UnsupportedKinkError(
+                f"t = {float(t):.17g}: unit {u} of hidden layer {j + 1} on sample {i} starts sliding; exact "
+                "sliding is implemented for first-layer pre-activations only (deeper ones make the Filippov "
+                "constraint non-linear in the weights)"
+            )
+        m.sliding.add(idx)
+        m.set_side(idx, -1)
+        self._pass(y, 1)
+        for s in m.sliding:
+            mu0 = m.mu[s][0]
+            if mu0 < m.alpha or mu0 > 1:
+                raise UnsupportedKinkError(
+                    f"t = {float(t):.17g}: the Filippov weights of the units sliding in layer 1 leave [α, 1] "
+                    "as soon as unit {u} on sample {i} joins them (a simultaneous-kink configuration)")
+        self.events.append(KinkEvent(t, "enter sliding", j + 1, i, u))
+
+    def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
+        m = self.masks[j]
+        m.sliding.discard(idx)
+        m.set_side(idx, to_side)
+        self.skip[(j, idx)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
+        u, i = divmod(idx, m.cols)
+        self.events.append(KinkEvent(t, "leave sliding", j + 1, i, u))
+
+    # -- event locator -------------------------------------------------------------------------------
+    def _locate(self, watched: dict, h: Fraction, bits: int) -> tuple[Fraction, tuple] | None:
+        best = None
+        for j, m in enumerate(self.masks):
+            z = self._z(watched, j)
+            E = [zk.entries() for zk in z]
+            for idx in range(m.rows * m.cols):
+                if m.dead[idx] or idx in m.sliding:
+                    continue
+                skip = self.skip.get((j, idx), 0)
+                s = _first_root([Ek[idx] for Ek in E], int(m.side[idx]), h, skip, bits)
+                if s is not None and (best is None or s < best[0]):
+                    best = (s, ("z", j, idx))
+            for idx in m.sliding:
+                mus = m.mu[idx]
+                lo = [mus[0] - m.alpha] + mus[1:]
+                hi = [1 - mus[0]] + [-x for x in mus[1:]]
+                for coefs, side in ((lo, -1), (hi, 1)):
+                    s = _first_root(coefs, 1, h, 0, bits)
+                    if s is not None and (best is None or s < best[0]):
+                        best = (s, ("mu", j, idx, side))
+        return best
+
+    # -- witnesses -----------------------------------------------------------------------------------
+    def _neuron_gaps(self, y: list) -> list[flint.arb]:
+        """E2: ‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖² for every hidden neuron, from the state."""
+        bias = self.obj.model.bias
+        Ws = y[0::2] if bias else y
+        bs = y[1::2] if bias else None
+        out = []
+        for j in range(len(Ws) - 1):
+            Win, Wout = Ws[j], Ws[j + 1]
+            for u in range(Win.nrows()):
+                g = sum((Win[u, c] ** 2 for c in range(Win.ncols())), flint.arb(0))
+                if bias:
+                    g += bs[j][u, 0] ** 2
+                g -= sum((Wout[r, u] ** 2 for r in range(Wout.nrows())), flint.arb(0))
+                out.append(g)
+        return out
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def run(self, t_end: Fraction, progress: Callable | None):
+        from .flows import Trajectory, local_error, taylor_eval, taylor_step
+
+        t0 = time.perf_counter()
+        shapes = tuple(tuple(s) for s in self.obj.shapes)
+        starts, steps, coeffs, errors, defects = [], [], [], [], []
+        with arb_precision(self.dps) as bits:
+            self.skip: dict = {}
+            y = self._setup()
+            gaps0 = self._neuron_gaps(y)
+            t = Fraction(0)
+            err = 0.0
+            zero_steps = 0
+            while t < t_end:
+                cs, watched = self._pass(y, self.p)
+                h = taylor_step(cs, self.p, t_end - t, t)
+                ev = self._locate(watched, h, bits) if self.masks else None
+                if ev is not None:
+                    h = ev[0]
+                    zero_steps = zero_steps + 1 if h == 0 else 0
+                    if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:
+                        raise UnsupportedKinkError(f"t = {float(t):.17g}: kink events without progress in time")
+                new = taylor_eval(cs, h)
+                if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
+                    raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
+                err += local_error(cs, self.p, h, new)
+                if h > 0:
+                    starts.append(t)
+                    steps.append(h)
+                    coeffs.append([[c.mid() for c in comp] for comp in cs])
+                    errors.append(err)
+                y = [mm.mid() for mm in new]
+                t += h
+                self.skip = {}
+                if ev is not None:
+                    info = ev[1]
+                    if info[0] == "z":
+                        _, j, idx = info
+                        self._kink(y, j, idx, t, from_side=int(self.masks[j].side[idx]))
+                    else:
+                        _, j, idx, side = info
+                        self._leave(j, idx, side, t)
+                if gaps0:
+                    defects.append(max(float(abs((a - b).mid())) for a, b in zip(self._neuron_gaps(y), gaps0)))
+                if progress:
+                    progress(float(t), float(t_end))
+            if not starts:
+                starts.append(Fraction(0))
+                steps.append(Fraction(0))
+                coeffs.append([[m] for m in y])
+                errors.append(0.0)
+        traj = Trajectory(self.obj, self.dps, self.p, t_end, starts, steps, coeffs, errors, defects,
+                          time.perf_counter() - t0, shapes)
+        traj.events = self.events
+        return traj
+
+
+def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, dps: int, order: int | None = None,
+                       progress: Callable | None = None, rerun: bool = True):
+    """GF θ' ∈ −∂f(θ) of a (leaky) ReLU or biased net on [0, t_end] at ``dps`` digits (module docstring).
+
+    Called by :func:`numerics.gradient_flow` (which validates the input). ``rerun=False`` skips the
+    dps + 10 rerun; the estimate is then the accumulated local errors only, without propagation.
+    """
+    t0 = time.perf_counter()
+    traj = _KinkFlow(obj, theta0, dps, order).run(t_end, progress)
+    if not rerun or t_end == 0:
+        return traj
+    fine = _KinkFlow(obj, theta0, dps + 10, None).run(t_end, None)
+    ka, kb = [e.key() for e in traj.events], [e.key() for e in fine.events]
+    if ka != kb:
+        raise UnsupportedKinkError(
+            f"the kink events at {dps} and {dps + 10} digits differ ({len(ka)} vs {len(kb)} events; first "
+            f"difference {next((x, y) for x, y in zip(ka + [None], kb + [None]) if x != y)}): the event "
+            "sequence is not resolved at this precision; raise dps"
+        )
+    for e, f in zip(traj.events, fine.events):
+        e.t_uncertainty = float(abs(e.t - f.t))
+    fine_local = fine.error_estimate
+    with mpmath.workdps(dps + 10):
+        ends = traj.times[1:]
+        mids = [a + (b - a) / 2 for a, b in zip(traj.times[:-1], traj.times[1:])]
+        for i, (tm, te) in enumerate(zip(mids, ends)):
+            diff = 0.0
+            for tk in (tm, te):
+                a, b = traj.at(tk), fine.at(tk)
+                diff = max(diff, float(max(abs(x - z) for A, B in zip(a, b) for x, z in zip(A.flat, B.flat))))
+            traj.errors[i] = max(traj.errors[i], diff + fine_local)
+    # the estimate at a step covers everything before it (errors are carried forward)
+    for i in range(1, len(traj.errors)):
+        traj.errors[i] = max(traj.errors[i], traj.errors[i - 1])
+    traj.seconds = time.perf_counter() - t0
+    return traj
