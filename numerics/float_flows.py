@@ -90,7 +90,7 @@ def gradient_flow_float(obj: Any, theta0: Sequence[Any], t_end: float, method: s
         fine = solve(max(rtol / 100, 100 * np.finfo(float).eps), max(atol / 100, 1e-16))
         err = float(max(np.abs(sol.sol(t) - fine.sol(t)).max() for t in sol.t))
     defects = []
-    if isinstance(obj, Objective) and obj.depth >= 2 and obj.model.is_linear:
+    if isinstance(obj, Objective) and obj.depth >= 2 and obj.model.is_linear and not obj.model.bias:
         D0 = balancedness(theta0)
         defects = [max(float(np.abs(a - b).max()) for a, b in zip(balancedness(obj.unflatten(y)), D0))
                    for y in sol.y.T]

@@ -105,6 +105,7 @@ class LayerMask(SeriesMask):
         self.zero = flint.arb(0)
         self.side = np.ones(rows * cols, dtype=np.int8)
         self.dead = np.zeros(rows * cols, dtype=bool)
+        self.pinned: set[int] = set()  # at z = 0 under a field that does not move it (see _kink)
         self.sliding: set[int] = set()
         self.gram = gram  # K = XᵀX + β11ᵀ (first layer), for the sliding constraint
         self.z_node: int | None = None
@@ -344,6 +345,17 @@ class _KinkFlow:
         n = m.cols
         u, i = divmod(idx, n)
         a, b = self._rates(y, j, idx)
+        if a.is_zero() and (b < 0 or b.is_zero()):
+            # The z ≤ 0 field does not move z at all (exactly: every path from this entry to the
+            # parameters is multiplied by a zero mask, e.g. the last active sample of a ReLU unit, or
+            # orthogonal inputs). Filippov: λ = a/(a − b) = 0, the flow continues with F₋, which keeps
+            # z at 0. The entry is "pinned": mask α, not watched for roots while its series stays
+            # constant; once another event makes it move, it is decided again (_unpin).
+            m.set_side(idx, -1)
+            m.pinned.add(idx)
+            if from_side != 0:
+                self.events.append(KinkEvent(t, "cross", j + 1, i, u))
+            return
         if a.contains(0) or b.contains(0):
             raise UnsupportedKinkError(
                 f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially "
@@ -383,6 +395,21 @@ class _KinkFlow:
                     "as soon as unit {u} on sample {i} joins them (a simultaneous-kink configuration)")
         self.events.append(KinkEvent(t, "enter sliding", j + 1, i, u))
 
+    def _unpin(self, y: list, watched: dict, t: Fraction) -> bool:
+        """Pinned entries whose series is no longer constant (another switch changed the field): decide
+        them again as a kink reached from no side. True if a pattern changed."""
+        changed = False
+        for j, m in enumerate(self.masks):
+            if not m.pinned:
+                continue
+            z = self._z(watched, j)
+            for idx in sorted(m.pinned):
+                if any(not zk.entries()[idx].is_zero() for zk in z[1:]):
+                    m.pinned.discard(idx)
+                    self._kink(y, j, idx, t, from_side=0)
+                    changed = True
+        return changed
+
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
         m = self.masks[j]
         m.sliding.discard(idx)
@@ -398,7 +425,7 @@ class _KinkFlow:
             z = self._z(watched, j)
             E = [zk.entries() for zk in z]
             for idx in range(m.rows * m.cols):
-                if m.dead[idx] or idx in m.sliding:
+                if m.dead[idx] or idx in m.sliding or idx in m.pinned:
                     continue
                 skip = self.skip.get((j, idx), 0)
                 s = _first_root([Ek[idx] for Ek in E], int(m.side[idx]), h, skip, bits)
@@ -447,6 +474,8 @@ class _KinkFlow:
             zero_steps = 0
             while t < t_end:
                 cs, watched = self._pass(y, self.p)
+                if self._unpin(y, watched, t):
+                    cs, watched = self._pass(y, self.p)
                 h = taylor_step(cs, self.p, t_end - t, t)
                 ev = self._locate(watched, h, bits) if self.masks else None
                 if ev is not None:

@@ -123,6 +123,7 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
     masks = net.pattern(p)
     pieces, events = [], []
     sliding = None  # (u, i) of the first-layer entry held at 0
+    frozen = set()  # first-layer entries at 0 under a z ≤ 0 field that does not move them (a = 0)
     while t0 < t_end and len(events) <= max_events:
         if sliding is None:
             mk = _copy(masks)
@@ -153,7 +154,7 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
             for j, z in enumerate(zs):
                 for uu, row in enumerate(z):
                     for ii, v in enumerate(row):
-                        if sliding == (uu, ii) and j == 0:
+                        if j == 0 and (sliding == (uu, ii) or (uu, ii) in frozen):
                             continue
                         out.append(((j, uu, ii), masks[j][uu][ii], v if masks[j][uu][ii] == 1 else -v))
             return out
@@ -192,7 +193,11 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
         lo, hi = _copy(masks), _copy(masks)
         lo[0][u][i], hi[0][u][i] = 0, 1
         a, b = net.zdot(p, lo, u, i), net.zdot(p, hi, u, i)
-        if (a > 0) == (b > 0):
+        if a == 0 and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
+            masks[0][u][i] = 0
+            frozen.add((u, i))
+            events.append((ts, "cross", 1, i, u))
+        elif (a > 0) == (b > 0):
             masks[0][u][i] = 1 if a > 0 else 0
             events.append((ts, "cross", 1, i, u))
         elif a > 0 > b:

@@ -126,6 +126,19 @@ def test_bias_leaky_second_layer():
     compare(obj, th, net, Fraction(1, 2), [Fraction(1, 4), Fraction(1, 2)])
 
 
+def test_unit_dies_on_orthogonal_inputs():
+    """X = I: when z_1[0, 0] reaches 0 from above, the z ≤ 0 field does not move it at all (a = 0
+    exactly): Filippov's λ = 0, the entry stays at 0 under F₋ (a "pinned" entry)."""
+    rng = np.random.default_rng(0)
+    X, Y = np.eye(3), rng.standard_normal(3)
+    obj = theory.Objective(theory.ReLUNet((3, 2, 1), 0), theory.SquareLoss(X, Y))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    net = R.Net((3, 2, 1), 0, False, X, Y.reshape(-1, 1))
+    traj = compare(obj, th, net, Fraction(1, 2), [Fraction(1, 4), Fraction(1, 2)])
+    with mpmath.workdps(DPS):
+        assert abs(traj.at(Fraction(1, 2))[0][0, 0]) <= traj.error_estimate  # W_1[0,0] = z stays at 0
+
+
 # ---- sliding ----------------------------------------------------------------------------------------
 # Built by hand: one hidden unit, x_1 = (1, 0), x_2 = (1, 1), x_3 = (−1, 2), targets y = (−1, 0.2, 1),
 # f = (1/3)Σ ½(v·relu(w·x_i) − y_i)². On z_1 = w·x_1 = w_1 = 0 (samples 2, 3 active, p = v·w_2):
