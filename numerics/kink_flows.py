@@ -93,12 +93,13 @@ class LayerMask(SeriesMask):
     """The activation pattern of one hidden layer, as a (power-series) mask on the tape.
 
     ``side[idx]`` is +1 (z > 0, mask 1) or −1 (z < 0, mask α) for entry idx = u·n + i (unit u, sample
-    i); entries in ``sliding`` carry a series μ(t) solved from the sliding constraint (first layer
-    only, module docstring). On the forward node (input z) a sliding entry's output is 0: m·z = 0
-    on the kink whatever m is.
+    i). An entry in ``sliding`` carries the series μ(t) of its Filippov mask value in ``mu[idx]``
+    (μ_0 set before a pass; μ_k, k ≥ 1, enters as 0 and is solved after order k, module docstring).
+    Products with the nodes in ``zero_inputs`` (z and ż: the forward pass and its tangent) are 0 at a
+    sliding entry, since m·z = 0 and m·ż = 0 on the kink whatever m is.
     """
 
-    def __init__(self, layer: int, rows: int, cols: int, alpha: flint.arb, gram: flint.arb_mat | None) -> None:
+    def __init__(self, layer: int, rows: int, cols: int, alpha: flint.arb) -> None:
         self.layer, self.rows, self.cols = layer, rows, cols
         self.alpha = alpha
         self.one = flint.arb(1)
@@ -107,8 +108,7 @@ class LayerMask(SeriesMask):
         self.dead = np.zeros(rows * cols, dtype=bool)
         self.pinned: set[int] = set()  # at z = 0 under a field that does not move it (see _kink)
         self.sliding: set[int] = set()
-        self.gram = gram  # K = XᵀX + β11ᵀ (first layer), for the sliding constraint
-        self.z_node: int | None = None
+        self.zero_inputs: set[int] = set()
         self.mu: dict[int, list] = {}
         self._g: list = []
         self._refresh()
@@ -124,70 +124,55 @@ class LayerMask(SeriesMask):
         E = A[k].entries()
         out = [e * m for e, m in zip(E, self.base)]
         if self.sliding:
-            if a == self.z_node:
+            if a in self.zero_inputs:
                 for idx in self.sliding:
                     out[idx] = self.zero
             else:
                 if k == 0:
-                    self.mu = {idx: [] for idx in self.sliding}
                     self._g = []
                 self._g.append(E)
-                self._solve(k, out)
+                for idx in self.sliding:
+                    mus = self.mu[idx]
+                    if len(mus) <= k:
+                        mus.append(self.zero)  # tentative μ_k = 0; _KinkFlow._after_order solves it
+                    acc = mus[0] * E[idx]
+                    for q in range(1, k + 1):
+                        acc += mus[q] * self._g[k - q][idx]
+                    out[idx] = acc
         return flint.arb_mat(self.rows, self.cols, out)
 
-    def _solve(self, k: int, out: list) -> None:
-        """[δ_1]_k on the sliding entries from ż = 0 at order k, then μ_k by the division recurrence."""
-        n = self.cols
-        by_unit: dict[int, list[int]] = {}
-        for idx in sorted(self.sliding):
-            by_unit.setdefault(idx // n, []).append(idx % n)
-        K = self.gram
-        for u, S in by_unit.items():
-            Sset = set(S)
-            free = [i2 for i2 in range(n) if i2 not in Sset]
-            rhs = flint.arb_mat(len(S), 1, [-sum((out[u * n + i2] * K[i2, i] for i2 in free), self.zero) for i in S])
-            KSS = flint.arb_mat(len(S), len(S), [K[i2, i] for i in S for i2 in S])
-            try:
-                d = KSS.solve(rhs)
-            except ZeroDivisionError:
-                raise UnsupportedKinkError(
-                    f"layer {self.layer}, unit {u}: the samples {S} sliding at once have linearly dependent "
-                    "(x_i, bias) vectors, so the Filippov weights are not determined"
-                ) from None
-            for r, i in enumerate(S):
-                idx = u * n + i
-                g0 = self._g[0][idx]
-                if g0.contains(0):
-                    raise UnsupportedKinkError(
-                        f"layer {self.layer}, unit {u}, sample {i}: both adjacent fields agree on the kink "
-                        "(g = 0), a degenerate sliding configuration"
-                    )
-                acc = d[r, 0]
-                mus = self.mu[idx]
-                for q in range(k):
-                    acc -= mus[q] * self._g[k - q][idx]
-                mus.append(acc / g0)
-                out[idx] = d[r, 0]
 
-
-def _relu_tape(obj: Objective, masks: list[LayerMask]) -> tuple[Tape, list[int], list[int]]:
-    """The field's tape (θ blocks as inputs, biases as columns), outputs ∇f, watched z_1..z_{N−1}."""
+def _relu_tape(obj: Objective, masks: list[LayerMask]) -> tuple[Tape, list[int], list[int], list[int]]:
+    """The field's tape (θ blocks as inputs, biases as columns): outputs ∇f; watched z_1..z_{N−1}
+    and their rates ż_j = Ẇ_j a_{j−1} + W_j ȧ_{j−1} + ḃ_j 1ᵀ along θ' = −∇f (ȧ_j = m_j ⊙ ż_j), the
+    tangent of the forward pass, which the sliding constraint keeps at 0."""
     tape = Tape()
     b = TracingBackend(tape)
     ins = [tape.input(j) for j in range(len(obj.shapes))]
     watch: list = []
     _, g = evaluate(obj, ins, b, want_value=False, masks=masks if masks else None, watch=watch)
-    return tape, [x.i for x in g], [w.i for w in watch]
-
-
-def _gram(obj: Objective) -> flint.arb_mat:
-    loss = obj.loss
-    n = loss.num_samples
-    X = to_arb_mat(loss.inputs) if loss.inputs is not None else flint.arb_mat(n, n, [int(i == j) for i in range(n) for j in range(n)])
-    K = X.transpose() * X
-    if obj.model.bias:
-        K = K + flint.arb_mat(n, n, [1] * (n * n))
-    return K
+    zdots = []
+    if masks:
+        bias = obj.model.bias
+        minus = to_arb(-1)
+        F = [gi * minus for gi in g]
+        Ws, Fw = (ins[0::2], F[0::2]) if bias else (ins, F)
+        Fb = F[1::2] if bias else None
+        loss = obj.loss
+        a_prev = None if loss.inputs is None else b.matrix(loss.inputs)
+        ones = b.matrix(np.ones((1, loss.num_samples), dtype=np.int64).astype(object)) if bias else None
+        adot_prev = None
+        for j, m in enumerate(masks):
+            zd = Fw[j] if a_prev is None else Fw[j] @ a_prev
+            if adot_prev is not None:
+                zd = zd + Ws[j] @ adot_prev
+            if bias:
+                zd = zd + Fb[j] @ ones
+            zdots.append(zd)
+            m.zero_inputs = {watch[j].i, zd.i}
+            a_prev = watch[j] * m
+            adot_prev = zd * m
+    return tape, [x.i for x in g], [w.i for w in watch], [z.i for z in zdots]
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:
@@ -283,9 +268,88 @@ class _KinkFlow:
 
     # -- series --------------------------------------------------------------------------------------
     def _pass(self, y: list, order: int) -> tuple[list, dict]:
-        watched = {i: None for i in self.watch}
-        cs = series_coefficients(self.tape, self.outs, y, order, sign=-1, watched=watched)
+        """One series pass to ``order``; with units sliding, their μ_0 is solved first and μ_k after
+        each order k (:meth:`_after_order`)."""
+        sliding = self._sliding()
+        if sliding:
+            self._solve_mu0(y, sliding)
+            for m in self.masks:
+                for idx in m.sliding:
+                    m.mu[idx] = m.mu[idx][:1]
+        watched = {i: None for i in self.watch + self.zdot}
+        cs = series_coefficients(self.tape, self.outs, y, order, sign=-1, watched=watched,
+                                 after_order=self._after_order if sliding else None)
         return cs, watched
+
+    def _sliding(self) -> list[tuple[int, int]]:
+        return [(j, idx) for j, m in enumerate(self.masks) for idx in sorted(m.sliding)]
+
+    def _nodes0(self, y: list) -> dict:
+        """Order-0 values of every tape node at the current masks (μ's held at their μ_0)."""
+        watched = {i: None for i in range(len(self.tape.ops))}
+        series_coefficients(self.tape, self.outs, y, 1, sign=-1, watched=watched)
+        return {i: c[0] for i, c in watched.items() if c and c[0] is not None}
+
+    def _solve_mu0(self, y: list, sliding: list) -> None:
+        """μ_0 of the sliding entries: ż_s = 0 for every s (Newton; one step is exact when they share
+        a layer, where ż is affine in the μ's), and D_s = ∂(node)/∂μ_s at order 0 for every node —
+        also the derivative of order k in μ_k (module docstring) — for :meth:`_after_order`."""
+        bits = flint.ctx.prec
+        for m in self.masks:
+            for idx in m.sliding:
+                if not m.mu.get(idx):
+                    m.mu[idx] = [(m.alpha + 1) / 2]
+        for _ in range(60):
+            for m in self.masks:
+                for idx in m.sliding:
+                    m.mu[idx] = m.mu[idx][:1]
+            base = self._nodes0(y)
+            D = []
+            for j, idx in sliding:
+                m = self.masks[j]
+                m.mu[idx][0] += 1
+                bumped = self._nodes0(y)
+                m.mu[idx][0] -= 1
+                D.append({i: bumped[i] - v for i, v in base.items() if i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
+            r = flint.arb_mat(len(sliding), 1, [base[self.zdot[j]].entries()[idx] for j, idx in sliding])
+            A = flint.arb_mat(len(sliding), len(sliding),
+                              [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0
+                               for j, idx in sliding for c in range(len(sliding))])
+            try:
+                delta = A.solve(-r)
+            except ZeroDivisionError:
+                raise UnsupportedKinkError(
+                    f"the Filippov weights of the sliding entries {[(j + 1, idx) for j, idx in sliding]} "
+                    "(layer, unit·n + sample) are not determined: the sliding constraints are degenerate"
+                ) from None
+            big = 0.0
+            for c, (j, idx) in enumerate(sliding):
+                m = self.masks[j]
+                m.mu[idx][0] = (m.mu[idx][0] + delta[c, 0]).mid()
+                big = max(big, abs(float(delta[c, 0].mid())))
+            if big <= 2.0 ** -(bits - 8) * max(1.0, max(abs(float(self.masks[j].mu[idx][0].mid())) for j, idx in sliding)):
+                break
+        else:
+            raise UnsupportedKinkError("the Filippov weights of several sliding layers did not converge")
+        self._D, self._A = D, A
+
+    def _after_order(self, k: int, coef: list) -> list[int]:
+        """Solve μ_k (k ≥ 1) from [ż_s]_k = 0 (linear: A μ_k = −[ż]_k with A from μ_0) and add
+        Σ_s μ_{s,k} D_s to the order-k coefficient of every node it reaches."""
+        if k == 0:
+            return []
+        sliding = self._sliding()
+        r = flint.arb_mat(len(sliding), 1, [coef[self.zdot[j]][k].entries()[idx] for j, idx in sliding])
+        mu = self._A.solve(-r)
+        changed = set()
+        for c, (j, idx) in enumerate(sliding):
+            val = mu[c, 0]
+            self.masks[j].mu[idx][k] = val
+            for i, d in self._D[c].items():
+                if coef[i][k] is not None:
+                    coef[i][k] = coef[i][k] + d * val
+                    changed.add(i)
+        return sorted(changed)
 
     def _z(self, watched: dict, j: int) -> list:
         return watched[self.watch[j]]
@@ -295,14 +359,11 @@ class _KinkFlow:
         obj = self.obj
         n = obj.loss.num_samples
         alpha = to_arb(obj.model.alpha)
-        gram = _gram(obj)
         self.masks = [] if obj.model.is_linear else [
-            LayerMask(j + 1, obj.widths[j + 1], n, alpha, gram if j == 0 else None) for j in range(obj.depth - 1)]
-        self.tape, self.outs, self.watch = _relu_tape(obj, self.masks)
+            LayerMask(j + 1, obj.widths[j + 1], n, alpha) for j in range(obj.depth - 1)]
+        self.tape, self.outs, self.watch, self.zdot = _relu_tape(obj, self.masks)
         if obj.model.is_linear:
             self.watch = []
-        for m, zi in zip(self.masks, self.watch):
-            m.z_node = zi
         y = [to_arb_mat(np.asarray(w).reshape(-1, 1) if np.ndim(w) == 1 else w) for w in self.theta0]
         # initial pattern layer by layer (z_j at t = 0 depends on the masks of layers < j only)
         for j, m in enumerate(self.masks):
@@ -335,8 +396,8 @@ class _KinkFlow:
         out = []
         for s in (-1, 1):
             m.set_side(idx, s)
-            _, w = self._pass(y, 2)
-            out.append(self._z(w, j)[1].entries()[idx])
+            _, w = self._pass(y, 1)
+            out.append(w[self.zdot[j]][0].entries()[idx])
         m.set_side(idx, old)
         return out[0], out[1]
 
@@ -377,22 +438,18 @@ class _KinkFlow:
                 f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink (both "
                 "adjacent fields point away from z = 0); the gradient flow θ' ∈ −∂f(θ) is not unique from here"
             )
-        # a > 0 > b: attracting from both sides -> Filippov sliding
-        if j != 0:
-            raise UnsupportedKinkError(
-                f"t = {float(t):.17g}: unit {u} of hidden layer {j + 1} on sample {i} starts sliding; exact "
-                "sliding is implemented for first-layer pre-activations only (deeper ones make the Filippov "
-                "constraint non-linear in the weights)"
-            )
+        # a > 0 > b: attracting from both sides -> Filippov sliding, λ = a/(a − b), μ = α + λ(1 − α)
         m.sliding.add(idx)
         m.set_side(idx, -1)
-        self._pass(y, 1)
-        for s in m.sliding:
-            mu0 = m.mu[s][0]
-            if mu0 < m.alpha or mu0 > 1:
-                raise UnsupportedKinkError(
-                    f"t = {float(t):.17g}: the Filippov weights of the units sliding in layer 1 leave [α, 1] "
-                    "as soon as unit {u} on sample {i} joins them (a simultaneous-kink configuration)")
+        m.mu[idx] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
+        self._solve_mu0(y, self._sliding())
+        for jj, mm in enumerate(self.masks):
+            for s in mm.sliding:
+                mu0 = mm.mu[s][0]
+                if mu0 < mm.alpha or mu0 > 1:
+                    raise UnsupportedKinkError(
+                        f"t = {float(t):.17g}: the Filippov weights of the sliding units leave [α, 1] as soon "
+                        f"as unit {u} of layer {j + 1} on sample {i} joins them (a simultaneous-kink configuration)")
         self.events.append(KinkEvent(t, "enter sliding", j + 1, i, u))
 
     def _unpin(self, y: list, watched: dict, t: Fraction) -> bool:
@@ -413,6 +470,7 @@ class _KinkFlow:
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
         m = self.masks[j]
         m.sliding.discard(idx)
+        m.mu.pop(idx, None)
         m.set_side(idx, to_side)
         self.skip[(j, idx)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
         u, i = divmod(idx, m.cols)

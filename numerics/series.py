@@ -243,7 +243,8 @@ class TracingBackend(Backend):
 
 def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.arb_mat], order: int,
                         combine: Callable[[int, list, list], list] | None = None,
-                        sign: int = 1, watched: dict[int, list] | None = None) -> list[list[flint.arb_mat]]:
+                        sign: int = 1, watched: dict[int, list] | None = None,
+                        after_order: Callable[[int, list], Sequence[int]] | None = None) -> list[list[flint.arb_mat]]:
     """Taylor coefficients y_0..y_order of y' = F(y), F the tape's ``outputs`` of its ``input`` nodes.
 
     ``combine(k, F_k, ys)`` may map the coefficient-k outputs (and the coefficients ``ys`` known so
@@ -252,6 +253,9 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
     ``sign = −1`` integrates y' = −F without a negation node (one m×n operation less per order).
     ``watched``: a dict whose keys are node indices; it is filled with their coefficients 0..order−1
     (e.g. the pre-activations, whose roots are the kink events of a ReLU net).
+    ``after_order(k, coef)`` runs after every node's coefficient k is known and before the outputs
+    are read; it may correct ``coef[i][k]`` in place and returns the indices it changed (an unknown
+    that enters order k linearly, e.g. a Filippov weight, is solved there).
     """
     ops = tape.ops
     n = len(ops)
@@ -325,6 +329,9 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
             else:  # pragma: no cover - the tape only records the ops above
                 raise AssertionError(op)
             coef[i].append(v)
+        if after_order is not None:
+            for i in after_order(k, coef):
+                del ent[i][k:]  # cached entry lists of a corrected coefficient are stale
         F = [coef[o][k] for o in outputs]
         if combine is not None:
             F = combine(k, F, ys)
