@@ -34,6 +34,7 @@ import bench_float_paths  # noqa: E402
 import bench_flows  # noqa: E402
 import bench_hessian  # noqa: E402
 import bench_lambda_min  # noqa: E402
+import bench_relu_flows  # noqa: E402
 
 COMMAND = "python benchmarks/run.py"
 SECTIONS = ("lambda", "hessian", "flows", "float")
@@ -352,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(h, lam, fl, machine_facts(), started, wall, load0, load1)
     if fp is not None:
         text += "\n" + bench_float_paths.section(fp)
+    text += ("\n" + bench_relu_flows.markdown(bench_relu_flows.run(bench_relu_flows.CASES[:1] if args.quick else bench_relu_flows.CASES))) if "flows" in sections else ""
     write_atomic(args.output, text)
     print(f"\nwrote {args.output}")
     return 0

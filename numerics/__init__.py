@@ -20,6 +20,7 @@ from .duals import Dual
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init, xavier_init
+from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
 
 # name -> submodule that defines it (imported on first access)
@@ -47,6 +48,9 @@ __all__ = [
     "ConvergenceError",
     "Dual",
     "EigenResult",
+    "KinkEvent",
+    "NonUniqueFlowError",
+    "UnsupportedKinkError",
     "FloatTrajectory",
     "GenericTrajectory",
     "Iterates",
