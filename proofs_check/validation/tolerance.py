@@ -55,14 +55,17 @@ SAFETY = 2.0
 DEFAULT_GF_RTOL = 1e-8
 MP_DPS = 50
 EXACT_LAMBDA_MAX_P = 40
-FAILURES = ("mismatch", "raised", "wrong_type", "wrong_shape", "non_finite", "nondeterministic")
+FAILURES = ("mismatch", "raised", "wrong_type", "wrong_shape", "non_finite", "nondeterministic", "timeout")
 DEFAULT_SHRINK_LIMIT = {"gradient": 1000, "hvp": 1000, "hessian": 600, "lambda_min": 400, "gd": 400,
                         "heavy_ball": 400, "nesterov": 400, "gf": 300}
 
 
-def gamma(m: float) -> float:
-    """γ_m = mε/(1 − mε), ε = 2^−53: the bound on m rounded operations in sequence."""
-    return m * EPS / (1 - m * EPS)
+def gamma(m: float, u: float = EPS) -> float:
+    """γ_m = mu/(1 − mu) (u the unit roundoff, 2^−53 for float64): the bound on m rounded
+    operations in sequence."""
+    if m * u >= 1:
+        return float("inf")  # the model says nothing: callers skip such instances
+    return m * u / (1 - m * u)
 
 
 def chain_length(widths: Sequence[int]) -> int:
@@ -116,9 +119,11 @@ def frobenius(A: np.ndarray) -> float:
     return m * float(np.sqrt(np.sum((np.asarray(A) / m) ** 2))) * (1 + 4 * EPS * np.size(A))
 
 
-def _floor(K: int, quantity: np.ndarray) -> np.ndarray:
-    """Underflow term: S·K·2^−1074·(1 + quantity), quantity the formula at max(|θ|, 1)."""
-    return SAFETY * K * UNDERFLOW * (1.0 + quantity)
+def _floor(K: int, quantity: np.ndarray, unit: float = UNDERFLOW) -> np.ndarray:
+    """Underflow term: S·K·unit·(1 + quantity), quantity the formula at max(|θ|, 1); unit is the
+    absolute error one operation can make through underflow (2^−1074 for float64 with gradual
+    underflow; :meth:`Precision.underflow_unit` in general, 2·(smallest normal) under flush-to-zero)."""
+    return SAFETY * K * unit * (1.0 + quantity)
 
 
 
