@@ -27,7 +27,10 @@ exact evaluation order):
   below rtol/1000.
 
 Every bound also carries an underflow term (S·K·2^−1074 times the formula at max(|θ|, 1)), which
-only matters for subnormal inputs. ``slack`` multiplies every bound. The decision quantity reported
+only matters for subnormal inputs. Other precisions (``validate(precision=...)``, module
+:mod:`.precision`) replace ε by their unit roundoff u and 2^−1074 by their subnormal spacing, or by
+2·(smallest normal) under ``flush_to_zero``; the runner adds one smallest normal to every entry
+(subnormal-vs-zero differences are not failures). Derivation: docs/validation.md, "Precisions". ``slack`` multiplies every bound. The decision quantity reported
 is ``worst_ratio`` = max over instances and entries of error/tolerance (pass iff ≤ 1); the report
 also gives ``worst_relative_error``, the normwise relative error ‖got − ref‖∞/‖ref‖∞ (per iterate or
 time for the methods and flows).
