@@ -98,7 +98,7 @@ def test_missing_half_and_mse_mean_are_named():
 
 
 def test_dampening_equal_to_momentum_is_recognised_with_the_fitted_value():
-    r = validate("heavy_ball", sgd_damped(0.9), seed=0, families=("generic",))
+    r = validate("heavy_ball", sgd_damped(0.9), seed=0, families=("generic",), shrink_limit=60)
     assert r.failure == "mismatch" and "dampening=0.9" in r.message, r.message
 
 
@@ -162,6 +162,15 @@ def test_a_different_bug_gets_no_misleading_hint():
 
     r = validate("gradient", transposed, seed=0)
     assert r.failure == "mismatch" and "hint" not in r.message, r.message
+
+    # on a one-entry minimal instance any wrong value is "c × expected": the confirmation
+    # instances refuse the factor for an additive error
+    r = validate("gradient", lambda w, P: [g + 0.1 for g in F("gradient")(w, P)], seed=0)
+    assert r.failure == "mismatch" and r.counterexample["instance"]["widths"] == [1, 1]
+    assert "× expected" not in r.message, r.message
+    # the linear-net Hessian on a ReLU net: a 3/2 ratio on the minimal instance, not a factor
+    r = validate("hessian", F("hessian"), model="relu", seed=0, shrink_limit=100)
+    assert r.failure == "mismatch" and "× expected" not in r.message, r.message
 
     def noisy_hessian(weights, Phi):
         Hm = F("hessian")(weights, Phi)

@@ -29,6 +29,18 @@ from .report import Outcome
 from .strategies import Instance
 from .tolerance import MP_DPS
 
+class _Hint(str):
+    """A hint's text with the value it was fitted with (a factor), for :func:`_confirm`."""
+
+    value: float | None = None
+
+
+def _hint(text: str, value: float | None = None) -> _Hint:
+    h = _Hint(text)
+    h.value = value
+    return h
+
+
 MATCH = 4.0
 """A mistaken convention "matches" when the output is within MATCH × the tolerance of its
 reference: the mistaken computation is evaluated with the same rounding, so a correct
@@ -52,11 +64,58 @@ def _diagnose(kind: str, impl: Callable, inst: Instance, model: str, o: Outcome,
     for check in _CHECKS.get(kind, []) + [_precision_hint, _factor_hint]:
         try:
             h = check(kind, inst, model, ref, got, opts, tiny)
+            if h and check in _CONFIRMED and not _confirm(check, h, kind, impl, inst, model, opts):
+                h = None
         except Exception:  # noqa: BLE001 - a hint is optional; never let it mask the verdict
             h = None
         if h:
             hints.append(h)
     return hints
+
+
+def confirmation_instances(inst: Instance, count: int = 2) -> list[Instance]:
+    """Instances of the same widths (and η, β, steps, times) with fixed pseudo-random entries,
+    uniform in [−1, 1] (seeded; full 53-bit values, so that lower-precision code rounds): where a hint that a single small instance cannot pin down
+    (a constant factor, float32 rounding) is checked again before it is given."""
+    from dataclasses import replace
+
+    out = []
+    for k in range(1, count + 1):
+        rng = np.random.default_rng(1000 + k)
+
+        def draw(shape):
+            return rng.uniform(-1.0, 1.0, size=shape)
+
+        ws = [draw(w.shape) for w in inst.weights]
+        new = replace(inst, family="confirmation", Phi=draw(inst.Phi.shape), weights=ws,
+                      v=None if inst.v is None else [draw(w.shape) for w in inst.v])
+        out.append(new)
+    return out
+
+
+def _confirm(check, first, kind, impl, inst, model, opts) -> bool:
+    """The hint ``check`` also holds for ``impl`` on the confirmation instances (where they are in
+    the reference's domain and the implementation is wrong there; at least one must be)."""
+    from .runner import _run_one
+
+    checked = 0
+    for c in confirmation_instances(inst):
+        o2 = _run_one(kind, impl, c, model, opts, 1.0)
+        if o2 is None or o2.failure is not None and o2.failure != "mismatch":
+            if o2 is not None:
+                return False  # raised, wrong shape...: not the same mistake
+            continue
+        if o2.ratio <= 1:
+            continue  # correct there (e.g. a zero gradient hides a factor): no evidence either way
+        h = check(kind, o2._inst, model, o2._ref, o2._got, opts, opts.get("tiny", 0.0))
+        if not h:
+            return False
+        want = getattr(first, "value", None)
+        if want is not None and not (getattr(h, "value", None) is not None
+                                     and abs(h.value - want) <= 1e-4 * abs(want)):
+            return False  # a factor, but not the same one
+        checked += 1
+    return checked > 0
 
 
 # ----------------------------------------------------------------------------------- utilities
@@ -229,8 +288,8 @@ def _step_factor(kind, inst, model, ref, got, opts, tiny):
         with mpmath.workdps(MP_DPS):
             thetas = _run_method(kind, obj, inst, int(inst.steps), eta=mpmath.mpf(inst.eta) * mpmath.mpf(cs)).thetas
             if _matches(kind, got, thetas, ref, tiny):
-                return (f"the iterates match the method with the step size {_fmt_c(cs)} × η: "
-                        + _factor_reason(cs, inst, "the loss or gradient"))
+                return _hint(f"the iterates match the method with the step size {_fmt_c(cs)} × η: "
+                             + _factor_reason(cs, inst, "the loss or gradient"), cs)
     return None
 
 
@@ -386,10 +445,15 @@ def _factor_hint(kind, inst, model, ref, got, opts, tiny):
                 ratio = _ratio(kind, got, _scale(rref.values, cs), tol, rref)
             if ratio <= 1:
                 within = "" if prec is cur else f" (within the {prec.name} rounding model)"
-                return (f"got = {_fmt_c(cs)} × expected (least-squares factor {c:.6g}; the residual after scaling is "
-                        f"within the tolerance{within}): " + _factor_reason(cs, inst, "the loss"))
+                return _hint(f"got = {_fmt_c(cs)} × expected (least-squares factor {c:.6g}; the residual after "
+                             f"scaling is within the tolerance{within}): " + _factor_reason(cs, inst, "the loss"), cs)
     return None
 
+
+_CONFIRMED = (_precision_hint, _factor_hint, _step_factor)
+"""Hints whose test on one (small, minimal) instance is weak: with one nonzero entry any wrong value
+is "a constant factor", and a small error may be "consistent with float32"; they are given only if
+they hold on the confirmation instances too."""
 
 _CHECKS: dict[str, list[Callable[..., Any]]] = {
     "hessian": [_asymmetric, _gauss_newton],
