@@ -75,8 +75,9 @@ def _diagnose(kind: str, impl: Callable, inst: Instance, model: str, o: Outcome,
 
 def confirmation_instances(inst: Instance, count: int = 2) -> list[Instance]:
     """Instances of the same widths (and η, β, steps, times) with fixed pseudo-random entries,
-    uniform in [−1, 1] (seeded; full 53-bit values, so that lower-precision code rounds): where a hint that a single small instance cannot pin down
-    (a constant factor, float32 rounding) is checked again before it is given."""
+    uniform in [−1, 1] (seeded; full 53-bit values, so that lower-precision code rounds): where a
+    hint that one small instance cannot pin down (a constant factor, float32 rounding) is checked
+    again before it is given."""
     from dataclasses import replace
 
     out = []

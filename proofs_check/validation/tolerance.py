@@ -131,11 +131,11 @@ def _floor(K: int, quantity: np.ndarray, unit: float = UNDERFLOW) -> np.ndarray:
 
 
 TOLERANCE_TEXT = {
-    "gradient": "|g - g_ref| <= 2*gamma_K*g_abs(|theta|) entrywise (float64 rounding, K = 2*sum(d)+d_0+3)",
+    "gradient": "|g - g_ref| <= 2*gamma_K*g_abs(|theta|) entrywise (K = 2*sum(d)+d_0+3)",
     "hvp": "|Hv - ref| <= 2*gamma_(2K+P)*H_abs(|theta|)|v| entrywise",
     "hessian": "|H - H_ref| <= 2*gamma_2K*H_abs(|theta|) entrywise",
     "lambda_min": "|lambda - [lo, hi]| <= 2*(gamma_2K + P*eps)*||H_abs||_F (Weyl + backward-stable eigh)",
-    "gd": "entrywise bound propagated per step with the local Lipschitz matrix H_abs (float64 rounding)",
+    "gd": "entrywise bound propagated per step with the local Lipschitz matrix H_abs",
     "heavy_ball": "entrywise bound propagated per step (two-term recursion, H_abs local Lipschitz matrix)",
     "nesterov": "entrywise bound propagated per step on (x_k, y_k) (H_abs local Lipschitz matrix)",
     "gf": "max-norm error at each time <= rtol*||theta(t)||_inf + atol (solver accuracy is the user's choice)",
