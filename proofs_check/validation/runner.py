@@ -353,7 +353,8 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
     except Unsatisfiable:
         verdict = "error"
         message = (f"no valid instance could be drawn ({state['rejected']} rejected: ReLU kinks within rounding "
-                   "distance, diverging methods or unreachable flow accuracy); widen the families or the widths")
+                   "distance, diverging methods, unreachable flow accuracy, or beyond the precision's range or rounding "
+                   "model: m·u ≥ 1 for long chains in bfloat16); widen the families or change the widths")
     except _InternalError as e:
         verdict, message = "error", f"internal error in gfgd's reference (please report): {e}"
     if state["explicit_fail"] is not None and verdict in ("pass", "fail") and failure is None:
