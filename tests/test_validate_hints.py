@@ -82,7 +82,7 @@ def lambda_smallest_magnitude(weights, Phi):
     ("gd", lambda w, P, e, s: F("gd")(w, P, 0.5 * e, s), "step size 1/2 × η"),
 ])
 def test_each_common_mistake_gets_its_hint(kind, impl, text):
-    r = validate(kind, impl, seed=0)
+    r = validate(kind, impl, seed=0, shrink_limit=100)
     assert r.failure == "mismatch", r.summary()
     assert "hint: " in r.message and text in r.message, r.message
 
@@ -160,7 +160,7 @@ def test_a_different_bug_gets_no_misleading_hint():
             delta = weights[j] @ delta if weights[j].shape[0] == weights[j].shape[1] else weights[j].T @ delta
         return out
 
-    r = validate("gradient", transposed, seed=0)
+    r = validate("gradient", transposed, seed=0, shrink_limit=100)
     assert r.failure == "mismatch" and "hint" not in r.message, r.message
 
     # on a one-entry minimal instance any wrong value is "c × expected": the confirmation
@@ -176,5 +176,5 @@ def test_a_different_bug_gets_no_misleading_hint():
         Hm = F("hessian")(weights, Phi)
         return Hm + 1e-3 * np.abs(Hm).max() * np.eye(Hm.shape[0])
 
-    r = validate("hessian", noisy_hessian, seed=0)
+    r = validate("hessian", noisy_hessian, seed=0, shrink_limit=100)
     assert r.failure == "mismatch" and "Gauss" not in r.message and "×" not in r.message, r.message

@@ -47,7 +47,7 @@ def test_mse_mean_loss_fails_at_any_precision_with_the_factor_hint(precision):
 
 def test_torch_dampening_and_nesterov_parameters_get_their_hints():
     damped = ta.heavy_ball(optimizer=lambda ps, eta, beta: torch.optim.SGD(ps, lr=eta, momentum=beta, dampening=0.3))
-    r = validate("heavy_ball", damped, seed=0)
+    r = validate("heavy_ball", damped, seed=0, shrink_limit=60)
     assert r.failure == "mismatch" and "dampening=0.3" in r.message, r.message
 
     def raw_parameters(weights, Phi, eta, beta, steps):  # torch's p_k = y_k, not x_k
@@ -55,7 +55,7 @@ def test_torch_dampening_and_nesterov_parameters_get_their_hints():
             (lambda ps: torch.optim.SGD(ps, lr=eta))
         return ta._run(ta.TorchNet(), weights, Phi, steps, make)
 
-    r = validate("nesterov", raw_parameters, seed=0)
+    r = validate("nesterov", raw_parameters, seed=0, shrink_limit=60)
     assert r.failure == "mismatch" and "look-ahead points y_k" in r.message, r.message
 
 
