@@ -3,6 +3,8 @@ flat float64 vector -- or naming precisely what is wrong with it (type, shape, N
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -29,10 +31,22 @@ class _InternalError(Exception):
     """A reference computation failed: gfgd's problem, not the implementation's."""
 
 
+class _TimedOut(Exception):
+    """The implementation did not return within the per-call timeout."""
+
+
+class _StopRun(BaseException):
+    """Raised inside the Hypothesis test after a timeout: a BaseException, so Hypothesis neither
+    shrinks nor replays (each further call could leave another hung thread behind)."""
+
+
 # -------------------------------------------------------------------------- output normalisation
 def _as_array(x: Any, what: str) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):  # a torch tensor
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if str(getattr(x, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+            x = x.float()  # numpy has no bfloat16; float32 holds every bfloat16/float16 value exactly
+        x = x.numpy()
     try:
         a = np.asarray(x)
     except Exception as e:  # noqa: BLE001 - anything the user returns
@@ -141,19 +155,53 @@ def _copy(ws: Sequence[np.ndarray] | None) -> list[np.ndarray] | None:
     return None if ws is None else [np.array(w, dtype=np.float64, copy=True) for w in ws]
 
 
-def _call(kind: str, impl: Callable, inst: Instance) -> tuple[Any, bool]:
-    """Call ``impl`` on copies of the instance's arrays; returns (output, modified_inputs)."""
-    ws, Phi, v = _copy(inst.weights), np.array(inst.Phi, dtype=np.float64, copy=True), _copy(inst.v)
+def _with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
+    """``fn()``, or :class:`_TimedOut` if it has not returned after ``timeout`` seconds.
+
+    The call runs in a daemon thread (in a copy of the caller's context, so numpy error states and
+    other context variables carry over) and the caller waits with a timeout. Python cannot kill a
+    thread: a call that times out keeps running in the background until it returns or the process
+    exits (a daemon thread does not keep the interpreter alive). ``timeout=None`` calls directly."""
+    if timeout is None:
+        return fn()
+    box: dict[str, Any] = {}
+    ctx = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            box["out"] = ctx.run(fn)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["exc"] = e
+
+    th = threading.Thread(target=target, name="gfgd-validate-call", daemon=True)
+    th.start()
+    th.join(timeout)
+    if th.is_alive():
+        raise _TimedOut(f"the implementation did not return within the timeout of {timeout:g} s")
+    if "exc" in box:
+        raise box["exc"]
+    return box["out"]
+
+
+def _call(kind: str, impl: Callable, inst: Instance, container: type = np.float64,
+          timeout: float | None = None) -> tuple[Any, bool]:
+    """Call ``impl`` on copies of the instance's arrays (numpy arrays of dtype ``container``);
+    returns (output, modified_inputs). Raises :class:`_TimedOut` after ``timeout`` seconds."""
+    def cp(ws):
+        return None if ws is None else [np.array(w, dtype=container, copy=True) for w in ws]
+
+    ws, Phi, v = cp(inst.weights), np.array(inst.Phi, dtype=container, copy=True), cp(inst.v)
     if kind in ("gradient", "hessian", "lambda_min"):
-        out = impl(ws, Phi)
+        args: tuple = (ws, Phi)
     elif kind == "hvp":
-        out = impl(ws, Phi, v)
+        args = (ws, Phi, v)
     elif kind == "gd":
-        out = impl(ws, Phi, float(inst.eta), int(inst.steps))
+        args = (ws, Phi, float(inst.eta), int(inst.steps))
     elif kind in ("heavy_ball", "nesterov"):
-        out = impl(ws, Phi, float(inst.eta), float(inst.beta), int(inst.steps))
+        args = (ws, Phi, float(inst.eta), float(inst.beta), int(inst.steps))
     else:
-        out = impl(ws, Phi, [float(t) for t in inst.times])
+        args = (ws, Phi, [float(t) for t in inst.times])
+    out = _with_timeout(lambda: impl(*args), timeout)
     modified = any(not np.array_equal(a, b) for a, b in zip(ws, inst.weights)) or not np.array_equal(Phi, inst.Phi) \
         or (v is not None and any(not np.array_equal(a, b) for a, b in zip(v, inst.v)))
     return out, modified

@@ -31,13 +31,21 @@ class _Ref:
     extra: dict = field(default_factory=dict)
 
 
+def _units(opts: dict) -> tuple[float, float]:
+    """(unit roundoff, underflow unit) of the precision being validated (float64 by default)."""
+    return opts.get("u", EPS), opts.get("underflow", UNDERFLOW)
+
+
 def _exact(ws: Sequence[np.ndarray]) -> list[np.ndarray]:
     return [theory.to_kind(w, "exact") for w in ws]
 
 
-def _relu_margin_ok(inst: Instance, theta: Sequence[np.ndarray], bound: np.ndarray | None, A: _Abs) -> bool:
+def _relu_margin_ok(inst: Instance, theta: Sequence[np.ndarray], bound: np.ndarray | None, A: _Abs,
+                    opts: dict) -> bool:
     """ReLU: every hidden pre-activation z of the reference point must be farther from 0 than a
-    float64 evaluation at a point within ``bound`` can move it, so both take the same branch."""
+    float evaluation (in the precision validated) at a point within ``bound`` can move it, so both
+    take the same branch."""
+    u, un = _units(opts)
     if len(inst.widths) < 3:
         return True
     M0 = np.concatenate([_up(np.array([float(x) for x in np.asarray(w).flat])) for w in theta])
@@ -47,7 +55,7 @@ def _relu_margin_ok(inst: Instance, theta: Sequence[np.ndarray], bound: np.ndarr
     margin_ok = True
     for j, W in enumerate(theta[1:]):
         zf = np.array([float(abs(x)) for x in np.asarray(z).flat]).reshape(np.shape(z))
-        need = SAFETY * (za_M[j] - za_0[j] + gamma(A.K) * za_M[j]) + _floor(A.K, 0 * za_M[j])
+        need = SAFETY * (za_M[j] - za_0[j] + gamma(A.K, u) * za_M[j]) + _floor(A.K, 0 * za_M[j], un)
         if not np.all(zf > need):
             margin_ok = False
             break
@@ -56,39 +64,42 @@ def _relu_margin_ok(inst: Instance, theta: Sequence[np.ndarray], bound: np.ndarr
 
 
 def _ref_gradient(inst: Instance, model: str, opts: dict) -> _Ref | None:
+    u, un = _units(opts)
     obj, A = inst.objective(model), _Abs(inst)
     ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A):
+    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
         return None
     g = _flat_exact(numerics.gradient(obj, ex))
     M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
-    tol = SAFETY * gamma(A.K) * A.grad(M) + _floor(A.K, A.grad(np.maximum(M, 1.0)))
+    tol = SAFETY * gamma(A.K, u) * A.grad(M) + _floor(A.K, A.grad(np.maximum(M, 1.0)), un)
     labels = _layer_labels([w.shape for w in inst.weights])
     return _Ref(g, tol, lambda i: labels[i])
 
 
 def _ref_hvp(inst: Instance, model: str, opts: dict) -> _Ref | None:
+    u, un = _units(opts)
     obj, A = inst.objective(model), _Abs(inst)
     ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A):
+    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
         return None
     hv = _flat_exact(numerics.hvp(obj, ex, _exact(inst.v)))
     M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
     V = np.concatenate([_up(w).reshape(-1) for w in inst.v])
     K2 = 2 * A.K + A.P
-    tol = SAFETY * gamma(K2) * (A.hess(M) @ V) + _floor(K2, A.hess(np.maximum(M, 1.0)) @ np.maximum(V, 1.0))
+    tol = SAFETY * gamma(K2, u) * (A.hess(M) @ V) + _floor(K2, A.hess(np.maximum(M, 1.0)) @ np.maximum(V, 1.0), un)
     labels = _layer_labels([w.shape for w in inst.weights])
     return _Ref(hv, tol, lambda i: labels[i])
 
 
 def _ref_hessian(inst: Instance, model: str, opts: dict) -> _Ref | None:
+    u, un = _units(opts)
     obj, A = inst.objective(model), _Abs(inst)
     ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A):
+    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
         return None
     H = numerics.hessian(obj, ex)
     M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
-    tol = SAFETY * gamma(2 * A.K) * A.hess(M) + _floor(2 * A.K, A.hess(np.maximum(M, 1.0)))
+    tol = SAFETY * gamma(2 * A.K, u) * A.hess(M) + _floor(2 * A.K, A.hess(np.maximum(M, 1.0)), un)
     labels, P = _layer_labels([w.shape for w in inst.weights]), A.P
     return _Ref(H.reshape(-1), tol.reshape(-1), lambda i: f"H[{i // P},{i % P}] ({labels[i // P]}, {labels[i % P]})",
                 extra={"tol_matrix": tol})
@@ -141,16 +152,17 @@ def lambda_min_reference(H: np.ndarray) -> tuple[Fraction, Fraction, str]:
 
 
 def _ref_lambda_min(inst: Instance, model: str, opts: dict) -> _Ref | None:
+    u, un = _units(opts)
     obj, A = inst.objective(model), _Abs(inst)
     ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A):
+    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
         return None
     H = numerics.hessian(obj, ex)
     lo, hi, method = lambda_min_reference(H)
     M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
     Habs = frobenius(A.hess(M))
-    under = float(_floor(2 * A.K, frobenius(A.hess(np.maximum(M, 1.0)))))
-    tol = SAFETY * (gamma(2 * A.K) + A.P * EPS) * Habs + under
+    under = float(_floor(2 * A.K, frobenius(A.hess(np.maximum(M, 1.0))), un))
+    tol = SAFETY * (gamma(2 * A.K, u) + A.P * u) * Habs + under
     if opts.get("rtol"):
         Hf = np.vectorize(float, otypes=[np.float64])(H)
         m = float(np.abs(Hf).max())
@@ -186,6 +198,7 @@ def _run_method(kind: str, obj: theory.Objective, inst: Instance, steps: int, et
 
 def _ref_method(kind: str):
     def ref(inst: Instance, model: str, opts: dict) -> _Ref | None:
+        u, un = _units(opts)
         obj, A = inst.objective(model), _Abs(inst)
         steps, eta = int(inst.steps), float(inst.eta)
         beta = float(inst.beta or 0.0)
@@ -199,34 +212,34 @@ def _ref_method(kind: str):
             if kind == "nesterov":
                 ys = [xs[0]] + [xs[k] + (xs[k] - xs[k - 1]) * mpmath.mpf(inst.beta) for k in range(1, len(xs))]
                 absy = [_up(np.vectorize(float, otypes=[np.float64])(y)) for y in ys]
-            bx = [np.full(P, SAFETY * UNDERFLOW)]  # θ_0 must be returned as given
-            by = [np.full(P, SAFETY * UNDERFLOW)]
+            bx = [np.full(P, SAFETY * un)]  # θ_0 must be returned as given
+            by = [np.full(P, SAFETY * un)]
             for k in range(steps):
                 base = absy[k] + by[k] if kind == "nesterov" else absx[k] + bx[k]
                 bcur = by[k] if kind == "nesterov" else bx[k]
                 if model == "relu":
                     pt = obj.unflatten(ys[k] if kind == "nesterov" else xs[k])
-                    if not _relu_margin_ok(inst, pt, bcur, A):
+                    if not _relu_margin_ok(inst, pt, bcur, A, opts):
                         return None
                 Hk, gk = A.hess(base), A.grad(base)
-                floor = _floor(K + 4, A.grad(np.maximum(base, 1.0)) * max(eta, 1.0) + np.maximum(base, 1.0))
-                common = eta * (Hk @ bcur) + SAFETY * eta * gamma(K) * gk + floor
+                floor = _floor(K + 4, A.grad(np.maximum(base, 1.0)) * max(eta, 1.0) + np.maximum(base, 1.0), un)
+                common = eta * (Hk @ bcur) + SAFETY * eta * gamma(K, u) * gk + floor
                 if kind == "gd":
-                    bnew = bx[k] + common + SAFETY * gamma(2) * (base + eta * gk)
+                    bnew = bx[k] + common + SAFETY * gamma(2, u) * (base + eta * gk)
                 elif kind == "heavy_ball":
                     prev = bx[k - 1] if k > 0 else bx[0]
                     Mprev = (absx[k - 1] + prev) if k > 0 else base
                     bnew = (1 + beta) * bx[k] + beta * prev + common + \
-                        SAFETY * gamma(4) * (base + eta * gk + beta * (base + Mprev))
+                        SAFETY * gamma(4, u) * (base + eta * gk + beta * (base + Mprev))
                 else:
-                    bnew = by[k] + common + SAFETY * gamma(2) * (base + eta * gk)
+                    bnew = by[k] + common + SAFETY * gamma(2, u) * (base + eta * gk)
                 bx.append(bnew)
                 if kind == "nesterov":
                     Mx1, Mx0 = absx[k + 1] + bnew, absx[k] + bx[k]
-                    by.append((1 + beta) * bnew + beta * bx[k] + SAFETY * gamma(3) * ((1 + beta) * Mx1 + beta * Mx0))
+                    by.append((1 + beta) * bnew + beta * bx[k] + SAFETY * gamma(3, u) * ((1 + beta) * Mx1 + beta * Mx0))
             if kind == "nesterov":
                 # the x_k may be reconstructed from another state (e.g. torch: x = p + lr·μ·buf)
-                tol = [bx[0]] + [bx[k] + SAFETY * gamma(3) * (absy[k] + by[k] + absx[k] + bx[k]
+                tol = [bx[0]] + [bx[k] + SAFETY * gamma(3, u) * (absy[k] + by[k] + absx[k] + bx[k]
                                                               + absx[k - 1] + bx[k - 1])
                                  for k in range(1, steps + 1)]
             else:

@@ -19,8 +19,8 @@ class ValidationReport:
     ``verdict``: ``"pass"`` (every instance within tolerance), ``"fail"`` (a counterexample was
     found and shrunk: see ``failure``, ``message`` and ``counterexample``) or ``"error"`` (the
     validation itself could not run, e.g. no valid instance could be drawn; ``message`` says why).
-    ``failure``: ``"mismatch"``, ``"raised"``, ``"wrong_type"``, ``"wrong_shape"``, ``"non_finite"``
-    or ``"nondeterministic"`` (None on a pass).
+    ``failure``: ``"mismatch"``, ``"raised"``, ``"wrong_type"``, ``"wrong_shape"``, ``"non_finite"``,
+    ``"nondeterministic"`` or ``"timeout"`` (None on a pass).
     """
 
     kind: str
@@ -43,6 +43,9 @@ class ValidationReport:
     counterexample: dict | None = None
     worst_instance: dict | None = None
     notes: list[str] = field(default_factory=list)
+    precision: str = "float64"
+    flush_to_zero: bool = False
+    timeout: float | None = None
 
     @property
     def passed(self) -> bool:

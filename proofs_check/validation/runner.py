@@ -10,46 +10,103 @@ import traceback
 from fractions import Fraction
 from typing import Any, Callable, Sequence
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
+
+import numpy as np
 
 import theory
 
 from . import strategies as vs
 from .protocols import SIGNATURES
 from .strategies import Instance
-from .tolerance import DEFAULT_GF_RTOL, DEFAULT_SHRINK_LIMIT, KINDS, TOLERANCE_TEXT
+from .tolerance import DEFAULT_GF_RTOL, DEFAULT_SHRINK_LIMIT, KINDS, SAFETY, TOLERANCE_TEXT
 from .report import ValidationReport, _fmt
-from .outputs import _Failed, _ImplProblem, _InternalError, _Out, _call, _normalize
+from .outputs import _Failed, _ImplProblem, _InternalError, _Out, _StopRun, _TimedOut, _call, _normalize
+from .precision import PRECISIONS, Precision, get_precision, round_to
 from .compare import _Cmp, _compare, _num_str
 from .references import REFERENCES
 from .hints import _diagnose
 from .report import Outcome
 
+DEFAULT_TIMEOUT = 60.0
+"""Seconds one call of the implementation may take before it is reported as failure ``timeout``
+(the instances are tiny: a correct implementation takes milliseconds; 60 s leaves room for a cold
+JIT compilation or a first CUDA initialisation)."""
+
+
 def check_instance(kind: str, impl: Callable, instance: Instance | dict, model: str = "linear",
-                   rtol: float | None = None, atol: float = 0.0, slack: float = 1.0) -> Outcome | None:
+                   rtol: float | None = None, atol: float = 0.0, slack: float = 1.0,
+                   precision: str = "float64", flush_to_zero: bool = False,
+                   timeout: float | None = DEFAULT_TIMEOUT) -> Outcome | None:
     """Validate ``impl`` on one instance (an :class:`Instance` or its JSON, e.g. a report's
     counterexample). Returns None if the instance is outside the reference's domain (a ReLU kink
-    within rounding distance, a diverging method, an unreachable GF accuracy)."""
+    within rounding distance, a diverging method, an unreachable GF accuracy, the precision's range)."""
     _check_kind(kind)
     inst = Instance.from_json(instance["instance"] if "instance" in instance else instance) \
         if isinstance(instance, dict) else instance
-    opts = _options(kind, rtol, atol, model)
+    opts = _options(kind, rtol, atol, model, precision, flush_to_zero, timeout)
     return _run_one(kind, impl, inst, model, opts, slack)
 
 
+def round_instance(inst: Instance, prec: Precision) -> Instance | None:
+    """``inst`` with every input (weights, Φ, v, η, β, times) rounded to nearest in ``prec`` (the
+    values an implementation computing in ``prec`` is given; the reference is computed on exactly
+    these). None if an input overflows the format. Rounding is idempotent: a rounded instance
+    (e.g. a report's counterexample) comes back unchanged."""
+    if prec.name == "float64":
+        return inst
+
+    def r(a):
+        return None if a is None else round_to(a, prec)
+
+    def rl(ws):
+        return None if ws is None else [r(w) for w in ws]
+
+    def rs(x):
+        return None if x is None else float(r(x))
+
+    out = Instance(inst.widths, r(inst.Phi), rl(inst.weights), inst.family, rl(inst.v), rs(inst.eta), rs(inst.beta),
+                   inst.steps, None if inst.times is None else tuple(float(t) for t in r(np.array(inst.times))),
+                   dict(inst.extra))
+    arrays = [out.Phi, *out.weights, *(out.v or [])]
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        return None
+    return out
+
+
+def _out_of_range(ref, prec: Precision) -> bool:
+    """An instance outside the format's range: the derived bounds (which dominate every
+    intermediate value of the computation, see docs/validation.md) reach the overflow threshold.
+    tol ≥ S·γ_1·(bound formula), so tol/(S·u) bounds the formula from above."""
+    if prec.name == "float64":
+        return False
+    t = np.asarray(ref.tol, dtype=np.float64)
+    return bool(np.any(t / (SAFETY * prec.u) >= prec.overflow / 4))
+
+
 def _run_one(kind: str, impl: Callable, inst: Instance, model: str, opts: dict, slack: float) -> Outcome | None:
+    prec: Precision = opts["prec"]
+    inst = round_instance(inst, prec)
+    if inst is None:
+        return None
     try:
         ref = REFERENCES[kind](inst, model, opts)
     except Exception as e:  # noqa: BLE001
         raise _InternalError(f"reference computation failed on {inst!r}: {type(e).__name__}: {e}") from e
-    if ref is None:
+    if ref is None or (kind != "gf" and _out_of_range(ref, prec)):
         return None
     notes: list[str] = []
     try:
-        out, modified = _call(kind, impl, inst)
+        out, modified = _call(kind, impl, inst, prec.container, opts["timeout"])
+    except _TimedOut as e:
+        o = Outcome(math.inf, math.inf, "timeout", f"{e} (the call was abandoned in a background daemon thread, "
+                    "which Python cannot stop: it may keep running until the process exits; no further calls "
+                    "were made)", {"timeout": opts["timeout"]})
+        o._inst = inst
+        return o
     except Exception as e:  # noqa: BLE001 - report whatever the implementation raised
         tb = traceback.format_exception(type(e), e, e.__traceback__)
         return Outcome(math.inf, math.inf, "raised", f"the implementation raised {type(e).__name__}: {e}",
@@ -61,9 +118,14 @@ def _run_one(kind: str, impl: Callable, inst: Instance, model: str, opts: dict, 
         got = _normalize(kind, out, inst, norm)
     except _ImplProblem as p:
         return Outcome(math.inf, math.inf, p.failure, p.message, {}, notes)
-    if norm.dtypes - {"float64"}:
-        notes.append(f"the implementation returned dtype(s) {sorted(norm.dtypes)}; the tolerance model assumes float64")
-    tol = ref.tol * slack
+    accepted = {"float64"} if prec.name == "float64" else {"float64", "float32"}
+    if norm.dtypes - accepted:
+        notes.append(f"the implementation returned dtype(s) {sorted(norm.dtypes)}; the tolerance model assumes "
+                     f"{prec.name} arithmetic" + (" (validate with precision='float32' if it computes in float32 "
+                                                  "by design)" if prec.name == "float64" else ""))
+    # the tolerance model, plus the smallest normal: a difference below it (a subnormal result
+    # returned as 0 or vice versa) is not a failure (docs/validation.md, "Precisions")
+    tol = ref.tol * slack + opts["tiny"]
     if kind == "lambda_min":
         lo, hi = ref.extra["lo"], ref.extra["hi"]
         gq = Fraction(float(got[0]))
@@ -84,7 +146,8 @@ def _run_one(kind: str, impl: Callable, inst: Instance, model: str, opts: dict, 
         msg = (f"mismatch at {cmp.where}: expected {cmp.expected}, got {cmp.got!r}; error {cmp.error:.3g} "
                f"exceeds the tolerance {cmp.tolerance:.3g} by a factor {cmp.ratio:.3g}")
     o = Outcome(cmp.ratio, cmp.relerr, None, msg, detail, notes)
-    o._ref, o._got = ref, got  # kept for the diagnosis of the final counterexample
+    o._ref, o._got, o._inst = ref, got, inst  # kept for the diagnosis of the final counterexample
+    o._tol = tol
     return o
 
 
@@ -95,7 +158,8 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
 
 
-def _options(kind: str, rtol: float | None, atol: float, model: str) -> dict:
+def _options(kind: str, rtol: float | None, atol: float, model: str, precision: str = "float64",
+             flush_to_zero: bool = False, timeout: float | None = DEFAULT_TIMEOUT) -> dict:
     if model not in vs.MODELS:
         raise ValueError(f"model must be one of {vs.MODELS}, got {model!r}")
     if model == "relu" and kind == "gf":
@@ -111,7 +175,15 @@ def _options(kind: str, rtol: float | None, atol: float, model: str) -> dict:
         raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
     if atol and kind != "gf":
         raise ValueError("atol applies to kind 'gf' only")
-    return {"rtol": rtol, "atol": float(atol)}
+    prec = get_precision(precision)
+    if not isinstance(flush_to_zero, (bool, np.bool_)):
+        raise TypeError(f"flush_to_zero must be True or False, got {flush_to_zero!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not (0 < timeout < math.inf)):
+        raise ValueError(f"timeout must be a positive number of seconds or None (no timeout), got {timeout!r}")
+    return {"rtol": rtol, "atol": float(atol), "prec": prec, "u": prec.u, "ftz": bool(flush_to_zero),
+            "underflow": prec.underflow_unit(bool(flush_to_zero)), "tiny": prec.tiny,
+            "timeout": None if timeout is None else float(timeout)}
 
 
 def default_strategy(kind: str, model: str = "linear", families: Sequence[str] | None = None,
@@ -166,7 +238,8 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
              atol: float = 0.0, model: str = "linear", families: Sequence[str] | None = None,
              widths: Sequence[int] | None = None, max_depth: int = 3, max_width: int = 3, slack: float = 1.0,
              strategy: st.SearchStrategy[Instance] | None = None, shrink_limit: int | None = None,
-             name: str | None = None) -> ValidationReport:
+             name: str | None = None, precision: str = "float64", flush_to_zero: bool = False,
+             timeout: float | None = DEFAULT_TIMEOUT) -> ValidationReport:
     """Validate ``impl`` (a callable with the signature of ``kind``, see :mod:`proofs_check.validation.protocols`)
     against gfgd's references on ``budget`` Hypothesis-drawn instances; shrink the first failure.
 
@@ -185,13 +258,24 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
     slack:    multiplies every tolerance (1 = the derived float64 model).
     strategy: a Hypothesis strategy of :class:`Instance` replacing the default one.
     shrink_limit: evaluations allowed after the first failure while shrinking (deterministic cap).
+    precision: ``"float64"`` (default), ``"float32"`` or ``"bfloat16"``: the arithmetic the
+              implementation computes in. Inputs are rounded to it (handed over as float32 arrays
+              below float64), the reference is computed exactly on the rounded inputs, and the
+              tolerance model uses that format's unit roundoff and range (docs/validation.md,
+              "Precisions").
+    flush_to_zero: the implementation may flush subnormal inputs and results to zero (JAX/XLA on
+              CPU, FTZ/DAZ modes): every operation may then err by the smallest normal. Without it,
+              differences below the smallest normal are still accepted.
+    timeout:  seconds one call may take (default 60); a call that does not return in time is a
+              failure ``timeout`` and ends the run (the call is abandoned in a daemon thread).
+              None calls the implementation directly, without a timeout.
 
     Returns a :class:`ValidationReport` (truthy iff it passed).
     """
     _check_kind(kind)
     if not callable(impl):
         raise TypeError(f"impl must be callable with signature {SIGNATURES[kind]}, got {type(impl).__name__}")
-    opts = _options(kind, rtol, atol, model)
+    opts = _options(kind, rtol, atol, model, precision, flush_to_zero, timeout)
     if budget is None:
         budget = settings().max_examples
     if isinstance(budget, bool) or int(budget) != budget or budget < 1:
@@ -203,21 +287,20 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
         widths = tuple(int(w) for w in widths)
         theory.DeepLinear(widths)  # validates
     strat = strategy if strategy is not None else default_strategy(kind, model, families, widths, max_depth, max_width)
+    # degenerate instances (all zero, zero weights, zero Φ, rank-deficient) tried by every seed
+    examples = [] if strategy is not None else vs.degenerate_instances(kind, widths, max_depth, max_width)
+    # a failure on one of them is recorded, not raised, so that Hypothesis still generates and
+    # shrinks: a generated failure is usually smaller; if none is found, this one is reported
+    explicit_keys = {json.dumps(e.to_json(), sort_keys=True) for e in examples}
     limit = DEFAULT_SHRINK_LIMIT[kind] if shrink_limit is None else int(shrink_limit)
     target_name = name or _impl_name(impl)
 
     state: dict[str, Any] = {"n": 0, "rejected": 0, "worst": None, "worst_rel": 0.0, "worst_inst": None,
-                             "fail": None, "fail_keys": set(), "after_fail": 0, "notes": set(), "n_first_fail": None}
+                             "fail": None, "fail_keys": set(), "after_fail": 0, "notes": set(), "n_first_fail": None,
+                             "explicit_fail": None}
     t0 = time.perf_counter()
 
-    @settings(max_examples=budget, deadline=None, database=None, derandomize=False, report_multiple_bugs=False,
-              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False,
-              # no Phase.target: Hypothesis' hill climbing on error/tolerance spun for minutes on
-              # some 1000-instance gd runs without finding anything the generate phase misses
-              phases=(Phase.explicit, Phase.generate, Phase.shrink))
-    @hypothesis_seed(seed)
-    @given(strat)
-    def run(inst: Instance) -> None:
+    def body(inst: Instance) -> None:
         key = json.dumps(inst.to_json(), sort_keys=True)
         if state["fail"] is not None:
             state["after_fail"] += 1
@@ -228,8 +311,16 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
             state["rejected"] += 1
             reject()
         state["n"] += 1
+        if o.failure == "timeout":
+            state["fail"] = (inst, o)
+            state["n_first_fail"] = state["n_first_fail"] or state["n"]
+            raise _StopRun()
         for n in o.notes:
             state["notes"].add(n)
+        if not o.ok and key in explicit_keys and state["fail"] is None:
+            if state["explicit_fail"] is None:
+                state["explicit_fail"] = (inst, o)
+            return
         if not o.ok:
             if state["fail"] is None or _smaller(inst, state["fail"][0]) or key in state["fail_keys"]:
                 state["fail"] = (inst, o)
@@ -241,21 +332,37 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
             state["worst"], state["worst_inst"] = o.ratio, inst
         state["worst_rel"] = max(state["worst_rel"], o.relerr)
 
+    run = given(strat)(body)
+    for ex in reversed(examples):
+        run = example(ex)(run)
+    run = settings(max_examples=budget, deadline=None, database=None, derandomize=False, report_multiple_bugs=False,
+                   suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False,
+                   # no Phase.target: Hypothesis' hill climbing on error/tolerance spun for minutes on
+                   # some 1000-instance gd runs without finding anything the generate phase misses
+                   phases=(Phase.explicit, Phase.generate, Phase.shrink))(hypothesis_seed(seed)(run))
+
     verdict, failure, message, cex = "pass", None, "", None
     notes: list[str] = []
     try:
         with _without_local_constants():
             run()
-    except _Failed:
+    except (_Failed, _StopRun):
         verdict = "fail"
     except Flaky:
         verdict, failure = "fail", "nondeterministic"
     except Unsatisfiable:
         verdict = "error"
         message = (f"no valid instance could be drawn ({state['rejected']} rejected: ReLU kinks within rounding "
-                   "distance, diverging methods or unreachable flow accuracy); widen the families or the widths")
+                   "distance, diverging methods, unreachable flow accuracy, or beyond the precision's range or rounding "
+                   "model: m·u ≥ 1 for long chains in bfloat16); widen the families or change the widths")
     except _InternalError as e:
         verdict, message = "error", f"internal error in gfgd's reference (please report): {e}"
+    if state["explicit_fail"] is not None and verdict in ("pass", "fail") and failure is None:
+        # report the degenerate instance if nothing generated failed, or if it is the smaller one
+        if state["fail"] is None or _smaller(state["explicit_fail"][0], state["fail"][0]):
+            state["fail"] = state["explicit_fail"]
+            if verdict == "pass":
+                verdict, state["n_first_fail"] = "fail", state["n"]
     if verdict == "fail":
         inst, o = state["fail"] if state["fail"] is not None else (None, None)
         if o is not None:
@@ -266,11 +373,14 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
                 failure = o.failure or "mismatch"
                 what = {"mismatch": "wrong result", "raised": "the implementation raised an exception",
                         "wrong_type": "wrong output type", "wrong_shape": "wrong output shape",
-                        "non_finite": "the output contains NaN or inf"}[failure]
-                message = f"FAILED ({what}) on a minimal instance {inst!r}: {o.message}"
+                        "non_finite": "the output contains NaN or inf",
+                        "timeout": "the implementation did not return in time"}[failure]
+                which = "the instance" if failure == "timeout" else "a minimal instance"  # a timeout is not shrunk
+                message = f"FAILED ({what}) on {which} {inst!r}: {o.message}"
                 if failure == "raised" and o.detail.get("traceback"):
                     message += "\n" + o.detail["traceback"].rstrip()
-                hints = _diagnose(kind, impl, inst, model, o) if failure == "mismatch" else []
+                inst = getattr(o, "_inst", inst)  # as handed over (rounded to the precision)
+                hints = _diagnose(kind, impl, inst, model, o, opts) if failure == "mismatch" else []
                 for h in hints:
                     message += f"\nhint: {h}"
             cex = {"instance": inst.to_json(), "failure": failure, "detail": o.detail,
@@ -295,9 +405,17 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
         worst_ratio=None if worst is None else float(worst),
         worst_relative_error=float(state["worst_rel"]) if worst is not None else None,
         rtol=opts["rtol"], atol=opts["atol"] if kind == "gf" else None,
-        tolerance=TOLERANCE_TEXT[kind] + ("" if slack == 1 else f", times slack {slack:g}"),
+        tolerance=TOLERANCE_TEXT[kind] + ("" if slack == 1 else f", times slack {slack:g}") + _precision_text(opts),
         seconds=time.perf_counter() - t0, counterexample=cex,
-        worst_instance=None if state["worst_inst"] is None else state["worst_inst"].to_json(), notes=notes)
+        worst_instance=None if state["worst_inst"] is None else state["worst_inst"].to_json(), notes=notes,
+        precision=opts["prec"].name, flush_to_zero=opts["ftz"], timeout=opts["timeout"])
+
+
+def _precision_text(opts: dict) -> str:
+    prec: Precision = opts["prec"]
+    ftz = (f"flush-to-zero allowed: each operation may err by 2*{prec.tiny:.3g}" if opts["ftz"]
+           else f"differences below the smallest normal {prec.tiny:.3g} accepted")
+    return f"; {prec.name} (u = 2^-{prec.p}), {ftz}"
 
 
 def _smaller(a: Instance, b: Instance) -> bool:

@@ -251,3 +251,47 @@ def with_steps(draw, base: st.SearchStrategy[Instance], momentum: bool = False, 
     steps = draw(st.integers(1, max_steps))
     beta = draw(st.floats(0.0, max_beta)) if momentum else None
     return replace(inst, eta=eta, steps=steps, beta=beta)
+
+
+def degenerate_instances(kind: str, widths: Sequence[int] | None = None, max_depth: int = 3,
+                         max_width: int = 3) -> list[Instance]:
+    """Degenerate instances every validation run tries first (Hypothesis explicit examples), so that
+    every seed covers them: all zero (zero Hessian: ARPACK's eigsh refuses a zero starting vector),
+    zero weights with Φ ≠ 0 (a saddle with an indefinite Hessian for depth ≥ 2), zero Φ, and exactly
+    rank-one layers and Φ (singular Hessian). Widths: ``widths`` if fixed, else (2, 2, 2) within
+    ``max_depth``/``max_width``. Small dyadic entries, so every reference is cheap and exact."""
+    if widths is None:
+        w = max(1, min(2, max_width))
+        widths = (w,) * (max(1, min(2, max_depth)) + 1)
+    ws = tuple(int(x) for x in widths)
+    shapes = [(ws[j], ws[j - 1]) for j in range(1, len(ws))]
+
+    def pattern(shape: tuple[int, int], k: int) -> np.ndarray:
+        # a fixed full-rank-ish dyadic pattern (entries in {±1/2, ±1, ±3/4, ±1/4})
+        vals = np.array([0.5, -1.0, 0.75, -0.25, 1.0, -0.5])
+        return vals[(np.arange(shape[0] * shape[1]) + k) % len(vals)].reshape(shape)
+
+    def rank_one(shape: tuple[int, int], k: int) -> np.ndarray:
+        a = np.array([1.0, -0.5, 0.25, 2.0])[(np.arange(shape[0]) + k) % 4]
+        b = np.array([0.5, 1.0, -1.0, 0.75])[(np.arange(shape[1]) + k) % 4]
+        return np.outer(a, b)
+
+    Phi_shape = (ws[-1], ws[0])
+    zero_w = [np.zeros(s) for s in shapes]
+    cases = [
+        Instance(ws, np.zeros(Phi_shape), [w.copy() for w in zero_w], "degenerate"),
+        Instance(ws, pattern(Phi_shape, 1), [w.copy() for w in zero_w], "degenerate"),
+        Instance(ws, np.zeros(Phi_shape), [pattern(s, j) for j, s in enumerate(shapes)], "degenerate"),
+        Instance(ws, rank_one(Phi_shape, 3), [rank_one(s, j) for j, s in enumerate(shapes)], "degenerate"),
+    ]
+    out = []
+    for inst in cases:
+        if kind == "hvp":
+            inst = replace(inst, v=[pattern(s, j + 2) for j, s in enumerate(shapes)])
+        elif kind in ("gd", "heavy_ball", "nesterov"):
+            eta = 0.25 / max(1.0, abs_hessian_norm(inst))
+            inst = replace(inst, eta=eta, steps=2, beta=0.5 if kind != "gd" else None)
+        elif kind == "gf":
+            inst = replace(inst, times=(0.5, 1.0))
+        out.append(inst)
+    return out

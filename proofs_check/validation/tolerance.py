@@ -27,7 +27,10 @@ exact evaluation order):
   below rtol/1000.
 
 Every bound also carries an underflow term (S·K·2^−1074 times the formula at max(|θ|, 1)), which
-only matters for subnormal inputs. ``slack`` multiplies every bound. The decision quantity reported
+only matters for subnormal inputs. Other precisions (``validate(precision=...)``, module
+:mod:`.precision`) replace ε by their unit roundoff u and 2^−1074 by their subnormal spacing, or by
+2·(smallest normal) under ``flush_to_zero``; the runner adds one smallest normal to every entry
+(subnormal-vs-zero differences are not failures). Derivation: docs/validation.md, "Precisions". ``slack`` multiplies every bound. The decision quantity reported
 is ``worst_ratio`` = max over instances and entries of error/tolerance (pass iff ≤ 1); the report
 also gives ``worst_relative_error``, the normwise relative error ‖got − ref‖∞/‖ref‖∞ (per iterate or
 time for the methods and flows).
@@ -55,14 +58,17 @@ SAFETY = 2.0
 DEFAULT_GF_RTOL = 1e-8
 MP_DPS = 50
 EXACT_LAMBDA_MAX_P = 40
-FAILURES = ("mismatch", "raised", "wrong_type", "wrong_shape", "non_finite", "nondeterministic")
+FAILURES = ("mismatch", "raised", "wrong_type", "wrong_shape", "non_finite", "nondeterministic", "timeout")
 DEFAULT_SHRINK_LIMIT = {"gradient": 1000, "hvp": 1000, "hessian": 600, "lambda_min": 400, "gd": 400,
                         "heavy_ball": 400, "nesterov": 400, "gf": 300}
 
 
-def gamma(m: float) -> float:
-    """γ_m = mε/(1 − mε), ε = 2^−53: the bound on m rounded operations in sequence."""
-    return m * EPS / (1 - m * EPS)
+def gamma(m: float, u: float = EPS) -> float:
+    """γ_m = mu/(1 − mu) (u the unit roundoff, 2^−53 for float64): the bound on m rounded
+    operations in sequence."""
+    if m * u >= 1:
+        return float("inf")  # the model says nothing: callers skip such instances
+    return m * u / (1 - m * u)
 
 
 def chain_length(widths: Sequence[int]) -> int:
@@ -116,18 +122,20 @@ def frobenius(A: np.ndarray) -> float:
     return m * float(np.sqrt(np.sum((np.asarray(A) / m) ** 2))) * (1 + 4 * EPS * np.size(A))
 
 
-def _floor(K: int, quantity: np.ndarray) -> np.ndarray:
-    """Underflow term: S·K·2^−1074·(1 + quantity), quantity the formula at max(|θ|, 1)."""
-    return SAFETY * K * UNDERFLOW * (1.0 + quantity)
+def _floor(K: int, quantity: np.ndarray, unit: float = UNDERFLOW) -> np.ndarray:
+    """Underflow term: S·K·unit·(1 + quantity), quantity the formula at max(|θ|, 1); unit is the
+    absolute error one operation can make through underflow (2^−1074 for float64 with gradual
+    underflow; :meth:`Precision.underflow_unit` in general, 2·(smallest normal) under flush-to-zero)."""
+    return SAFETY * K * unit * (1.0 + quantity)
 
 
 
 TOLERANCE_TEXT = {
-    "gradient": "|g - g_ref| <= 2*gamma_K*g_abs(|theta|) entrywise (float64 rounding, K = 2*sum(d)+d_0+3)",
+    "gradient": "|g - g_ref| <= 2*gamma_K*g_abs(|theta|) entrywise (K = 2*sum(d)+d_0+3)",
     "hvp": "|Hv - ref| <= 2*gamma_(2K+P)*H_abs(|theta|)|v| entrywise",
     "hessian": "|H - H_ref| <= 2*gamma_2K*H_abs(|theta|) entrywise",
     "lambda_min": "|lambda - [lo, hi]| <= 2*(gamma_2K + P*eps)*||H_abs||_F (Weyl + backward-stable eigh)",
-    "gd": "entrywise bound propagated per step with the local Lipschitz matrix H_abs (float64 rounding)",
+    "gd": "entrywise bound propagated per step with the local Lipschitz matrix H_abs",
     "heavy_ball": "entrywise bound propagated per step (two-term recursion, H_abs local Lipschitz matrix)",
     "nesterov": "entrywise bound propagated per step on (x_k, y_k) (H_abs local Lipschitz matrix)",
     "gf": "max-norm error at each time <= rtol*||theta(t)||_inf + atol (solver accuracy is the user's choice)",

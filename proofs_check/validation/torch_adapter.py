@@ -174,8 +174,16 @@ class TorchNet:
         return 0.5 * ((out - target) ** 2).sum()
 
 
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A detached CPU copy as numpy; bfloat16/float16 via float32 (exact: numpy has no bfloat16)."""
+    t = t.detach().cpu()
+    if t.dtype in (torch.bfloat16, torch.float16):
+        t = t.float()
+    return t.numpy().copy()
+
+
 def _numpy(ts: Sequence[torch.Tensor]) -> list[np.ndarray]:
-    return [t.detach().cpu().numpy().copy() for t in ts]
+    return [_to_numpy(t) for t in ts]
 
 
 def gradient(model: Any = None, relu: bool = False) -> Callable:
@@ -227,7 +235,7 @@ def hessian(model: Any = None, relu: bool = False) -> Callable:
     net = TorchNet(model, relu)
 
     def torch_hessian(weights, Phi):
-        return _hessian_matrix(net, weights, Phi).numpy().copy()
+        return _to_numpy(_hessian_matrix(net, weights, Phi))
 
     return torch_hessian
 
@@ -294,7 +302,7 @@ def nesterov_x(opt: Any, params: list[torch.Tensor]) -> list[np.ndarray]:
         buf = opt.state[p].get("momentum_buffer")
         if buf is None:
             raise ValueError("the optimiser keeps no 'momentum_buffer'; nesterov() reads x_k from torch SGD's buffer")
-        out.append((p.detach() + (lr * mu) * buf).cpu().numpy().copy())
+        out.append(_to_numpy(p.detach() + (lr * mu) * buf))
     return out
 
 
