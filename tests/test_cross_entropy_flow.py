@@ -102,9 +102,6 @@ def _relu_xent():
     return obj, [rng.standard_normal(s) for s in obj.shapes]
 
 
-@pytest.mark.xfail(strict=True, reason="finding: the kink integrator's rerun estimate |run − run(dps+10)| + the "
-                   "rerun's local errors falls short of the true error by ~1e-11 relative here (2.24747484463948e-35 "
-                   "true vs 2.24747484462099e-35 estimate): the rerun's propagated error is not covered")
 def test_gradient_flow_relu_cross_entropy_matches_odefun_without_kinks():
     # ReLU + cross-entropy on the kink integrator. Where no kink is met the field is analytic, and
     # mpmath.odefun on the generic mp gradient (checked against SymPy elsewhere) is an independent integrator.
