@@ -27,6 +27,7 @@ import mpmath
 import numpy as np
 
 from theory import Objective, ParamSpace, Quadratic
+from theory.arrays import check_dps
 
 from .backends import BACKENDS, Backend, QMat, positive, sumsq
 from .duals import Dual, primal
@@ -45,9 +46,7 @@ def precision(kind: str, dps: int | None):
     if dps is not None:
         if kind != "mp":
             raise ValueError(f"dps applies to mpmath.mpf entries only; theta has {kind} entries")
-        if int(dps) != dps or dps < 1:
-            raise ValueError(f"dps must be a positive integer, got {dps!r}")
-        return mpmath.workdps(int(dps))
+        return mpmath.workdps(check_dps(dps))
     return contextlib.nullcontext()
 
 

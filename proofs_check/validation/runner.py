@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import time
 import traceback
 from fractions import Fraction
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
 
 import theory
+from theory.arrays import check_seed
 
 from . import strategies as vs
 from .protocols import SIGNATURES
@@ -189,6 +191,9 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
     Returns a :class:`ValidationReport` (truthy iff it passed).
     """
     _check_kind(kind)
+    seed = check_seed(seed)
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, numbers.Integral)):
+        raise TypeError(f"budget must be a positive integer, got {budget!r}")
     if not callable(impl):
         raise TypeError(f"impl must be callable with signature {SIGNATURES[kind]}, got {type(impl).__name__}")
     opts = _options(kind, rtol, atol, model)
