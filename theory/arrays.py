@@ -190,22 +190,23 @@ def check_range(x: Any, name: str, lo: Any = None, hi: Any = None, lo_strict: bo
 
 
 # Hard ceiling on decimal digits, and the measured cost model behind it. The mp Taylor integrator
-# (numerics.flows, the most expensive consumer of dps) was timed on deep linear nets with P = 6 and
-# 21 parameters at dps = 15…480, t_end = 2 (script and numbers: docs/cli.md, "Cost of precision").
-# The step count hardly moves with dps (order p ∝ dps keeps the step h ≈ ρ/e²), while the seconds
-# per step per parameter grow like dps^a: a least-squares fit over dps = 30…480 gives a ≈ 2.4
-# (theory: ∝ p² series products, each a dps-digit multiplication, so a → 3 at large dps), with
-# 1e-3 s at 30 digits. The model is rough (a factor of ~3 either way on a shared machine); it is
-# used only to refuse hopeless precisions and to warn before long runs.
-FLOW_STEP_SECONDS_30 = 1.0e-3   # seconds per Taylor step per parameter at dps = 30 (measured)
-FLOW_COST_EXPONENT = 2.4        # fitted exponent a
-MAX_DPS = 10_000                # one step of a 6-parameter flow here: ~1e3 s (model); nothing needs more
+# (numerics.flows, the most expensive consumer of dps) was timed on deep linear nets with P = 6, 21
+# and 36 parameters at dps = 15…480, t_end = 2 (benchmarks/dps_cost.py; table in docs/cli.md,
+# "Cost of precision"). The step count hardly moves with dps (order p ∝ dps keeps h ≈ ρ/e²); the
+# seconds per step per parameter grow like (dps/30)^a. Least squares on log time: a = 2.53,
+# c = 5.3e-4 s over dps = 30…480 (every point within 3.1x), but a = 3.56, c = 5.9e-5 s over
+# dps >= 120 (p² series products of dps-digit numbers: a → 3-4). The model takes the larger of the
+# two, so it does not underestimate large precisions. It is rough (x3 on a shared machine) and used
+# only to refuse hopeless precisions and to warn before long runs.
+FLOW_COST_FITS = ((5.3e-4, 2.53), (5.9e-5, 3.56))  # (c seconds at dps 30, exponent a), measured
+MAX_DPS = 10_000  # one step of a 6-parameter flow: ~4 days by the model; nothing in gfgd needs this
 
 
 def flow_step_seconds(dps: int, parameters: int = 1) -> float:
     """Estimated seconds of one mp Taylor step of a gradient flow with ``parameters`` parameters at
-    ``dps`` digits: FLOW_STEP_SECONDS_30·P·(dps/30)^a (measured model above; rough)."""
-    return FLOW_STEP_SECONDS_30 * parameters * (max(dps, 30) / 30) ** FLOW_COST_EXPONENT
+    ``dps`` digits: P·max_i c_i·(dps/30)^{a_i} (measured fits above; rough, x3)."""
+    r = max(dps, 30) / 30
+    return parameters * max(c * r**a for c, a in FLOW_COST_FITS)
 
 
 class CostWarning(UserWarning):
@@ -246,8 +247,8 @@ def check_dps(dps: Any, name: str = "dps", minimum: int = 1, allow_none: bool = 
     if dps > maximum:
         raise ValueError(
             f"{name}={dps} is above gfgd's limit of {maximum} digits: the cost of high precision grows "
-            f"about like dps^{FLOW_COST_EXPONENT} (one gradient-flow step at {dps} digits: "
-            f"~{flow_step_seconds(dps):.2g} s per parameter, against {FLOW_STEP_SECONDS_30:g} s at 30 digits); "
+            f"about like dps^3.5 (one gradient-flow step at {dps} digits: ~{flow_step_seconds(dps):.2g} s per "
+            f"parameter, against {flow_step_seconds(30):.1g} s at 30 digits; measured model); "
             f"a few hundred digits are enough for every check in gfgd")
     return dps
 
