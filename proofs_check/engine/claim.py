@@ -29,13 +29,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-import mpmath
-import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings, target
 from hypothesis import seed as hyp_seed
 from hypothesis import strategies as st
-
-from theory.arrays import check_seed, is_real_scalar
 
 VERDICTS = ("holds", "violated", "inconclusive")
 
@@ -143,6 +139,8 @@ class Claim:
         budget = self.default_budget if budget is None else int(budget)
         if budget < 1:
             raise ValueError(f"budget must be >= 1, got {budget}")
+        from theory.arrays import check_seed  # lazily: `gfgd --help` must not import theory (sympy)
+
         seed = check_seed(seed)
         unknown = set(options) - set(self.options)
         if unknown:
@@ -205,6 +203,11 @@ def _check_option(claim: Claim, key: str, value: Any) -> None:
     """Mutation options are real numbers (a replaced constant, exponent or factor) unless the
     measure's annotation says ``str``; checked here so a wrong type fails at the call, naming the
     option, not deep inside a bound's arithmetic."""
+    import mpmath
+    import numpy as np
+
+    from theory.arrays import is_real_scalar
+
     if value is None:
         return
     param = inspect.signature(claim.measure).parameters.get(key)
