@@ -240,8 +240,12 @@ def test_check_exit_status_maps_verdicts():
     assert _check_exit(v("holds"), failed=["B1"]) == 3
 
 
-def test_sigint_exits_130_with_one_line_and_no_debris(tmp_path):
-    """Ctrl-C during a long flow: exit 130, one line, no traceback, no output or temporary file."""
+@pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "gfgd flow: interrupted; no output file was changed"),
+                                             (signal.SIGTERM, 143, "gfgd flow: terminated (SIGTERM); no output file "
+                                                                   "was changed")], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_exits_with_one_line_and_no_debris(tmp_path, sig, code, line):
+    """Ctrl-C (or SIGTERM) during a long flow: exit 130 (143), one line, no traceback, no output or
+    temporary file."""
     p = subprocess.Popen([sys.executable, "-m", "proofs_check", "flow", "--widths", "4,4,4,1", "--t-end", "50",
                           "--dps", "200", "--out", "big.json"], cwd=tmp_path, env={**ENV, "GFGD_PROGRESS": "1"},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -249,12 +253,12 @@ def test_sigint_exits_130_with_one_line_and_no_debris(tmp_path):
     deadline = time.time() + 60
     while b"flow" not in seen and time.time() < deadline:  # the progress bar: main() is running
         seen += os.read(p.stderr.fileno(), 256)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     err = (seen + err).decode()
-    assert p.returncode == 130, err
+    assert p.returncode == code, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert err.strip().splitlines()[-1] == "gfgd flow: interrupted; no output file was changed"
+    assert err.strip().splitlines()[-1] == line
     assert os.listdir(tmp_path) == []
 
 
