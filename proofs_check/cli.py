@@ -41,7 +41,7 @@ from . import argtypes as at
 from . import progress as pg
 from .engine.claim import ClaimResult
 from .engine.registry import claims
-from .files import OutputError, check_output, write_json, write_text
+from .files import OutputError, check_output, write_json
 from .provenance import provenance, version
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from fractions import Fraction
 from types import SimpleNamespace
 
 import mpmath
@@ -241,8 +240,8 @@ def test_check_exit_status_maps_verdicts():
 
 
 @pytest.mark.parametrize("sig, code, line", [(signal.SIGINT, 130, "gfgd flow: interrupted; no output file was changed"),
-                                             (signal.SIGTERM, 143, "gfgd flow: terminated (SIGTERM); no output file "
-                                                                   "was changed")], ids=["SIGINT", "SIGTERM"])
+                                             (signal.SIGTERM, 143, ("gfgd flow: terminated (SIGTERM); no output file "
+                                                                    "was changed"))], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_exits_with_one_line_and_no_debris(tmp_path, sig, code, line):
     """Ctrl-C (or SIGTERM) during a long flow: exit 130 (143), one line, no traceback, no output or
     temporary file."""
@@ -254,7 +253,7 @@ def test_interrupt_exits_with_one_line_and_no_debris(tmp_path, sig, code, line):
     while b"flow" not in seen and time.time() < deadline:  # the progress bar: main() is running
         seen += os.read(p.stderr.fileno(), 256)
     p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
+    _, err = p.communicate(timeout=60)
     err = (seen + err).decode()
     assert p.returncode == code, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
