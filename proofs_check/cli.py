@@ -456,6 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------------------------------ running
+def _fresh_line() -> str:
+    return "\n" if pg.enabled() else ""
+
+
 def _debug_traceback() -> None:
     if os.environ.get("GFGD_DEBUG"):
         traceback.print_exc(file=sys.stderr)
@@ -519,10 +523,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{verb}: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"\n{verb}: interrupted; no output file was changed", file=sys.stderr)
+        # a fresh line: a progress bar (or the terminal's ^C) may hold the cursor mid-line
+        print(f"{_fresh_line()}{verb}: interrupted; no output file was changed", file=sys.stderr)
         return EXIT_INTERRUPTED
     except _Terminated:
-        print(f"{verb}: terminated (SIGTERM); no output file was changed", file=sys.stderr)
+        print(f"{_fresh_line()}{verb}: terminated (SIGTERM); no output file was changed", file=sys.stderr)
         return EXIT_TERMINATED
     except (ArithmeticError, MemoryError) as e:
         print(f"{verb}: numerical failure: {type(e).__name__}: {e}", file=sys.stderr)
