@@ -33,7 +33,7 @@ import mpmath
 import numpy as np
 
 from theory import CrossEntropy, Objective, Quadratic, to_kind
-from theory.arrays import check_range
+from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
@@ -215,8 +215,11 @@ def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int,
             "nets with biases use numerics.gradient_flow (exact kink events)"
         )
     theta0 = obj.check_theta(theta0, "theta0")
-    if not isinstance(dps, (int, np.integer)) or dps < MIN_DPS:
-        raise ValueError(f"dps must be an integer >= {MIN_DPS} (float64 paths cover lower precision), got {dps!r}")
+    check_dps(dps, minimum=MIN_DPS)  # float64 paths cover lower precision
+    check_range(t_end, "t_end", lo=0)  # before Fraction(), which would accept '5' and choke on inf
+    if math.isinf(float(t_end)):
+        raise ValueError(f"t_end must be finite, got {t_end!r}")
+    warn_if_costly(dps, sum(np.asarray(w).size for w in theta0))
     try:
         t_end_q = t_end if isinstance(t_end, Fraction) else Fraction(t_end)
     except (TypeError, ValueError):

@@ -20,6 +20,7 @@ import mpmath
 import numpy as np
 
 from theory import Objective, to_kind
+from theory.arrays import check_dps
 
 from .distances import _exact_time
 from .gradients import check_objective, gradient
@@ -62,8 +63,7 @@ def gradient_flow_generic(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int 
             "honest error estimate); gradient_flow_generic is for user-supplied smooth gradients (grad=...)"
         )
     theta0 = obj.check_theta(theta0, "theta0")
-    if not isinstance(dps, (int, np.integer)) or dps < 15:
-        raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
+    check_dps(dps, minimum=15)
     t_end_q = _exact_time(t_end)
     if t_end_q < 0:
         raise ValueError(f"t_end must be >= 0, got {t_end!r}")

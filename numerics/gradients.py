@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from theory import CrossEntropy, Objective, ParamSpace, Quadratic
+from theory.arrays import check_dps
 
 from . import cross_entropy
 from .backends import BACKENDS, AMat, Backend, QMat, positive, sumsq
@@ -56,9 +57,7 @@ def precision(kind: str, dps: int | None):
     if dps is not None:
         if kind != "mp":
             raise ValueError(f"dps applies to mpmath.mpf entries only; theta has {kind} entries")
-        if int(dps) != dps or dps < 1:
-            raise ValueError(f"dps must be a positive integer, got {dps!r}")
-        return mpmath.workdps(int(dps))
+        return mpmath.workdps(check_dps(dps))
     return contextlib.nullcontext()
 
 

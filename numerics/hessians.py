@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from theory import Quadratic
+from theory.arrays import common_kind
 
 from .backends import Backend
 from .duals import Dual
@@ -22,9 +22,7 @@ def hvp(obj: Any, theta: Sequence[Any], v: Sequence[Any], dps: int | None = None
     """∇²f(θ)·v, shaped like θ, in θ's arithmetic (``v`` must have θ's shapes and entry kind)."""
     obj = check_objective(obj)
     kind = obj.kind(theta)
-    vkind = obj.kind(v) if isinstance(v, (list, tuple)) else None
-    if vkind is None:
-        obj.check_theta(v, "v")
+    vkind = common_kind(obj.check_theta(v, "v"), "v")  # errors name v, not theta
     if vkind != kind:
         raise TypeError(f"v has {vkind} entries but theta has {kind} entries; use one kind for both")
     with precision(kind, dps):

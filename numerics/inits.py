@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from theory import Objective
+from theory.arrays import check_seed
 
 from .gradients import check_objective
 
@@ -47,7 +48,7 @@ def balanced_init(obj: Any, scale: float = 1e-2, seed: int = 0) -> list[np.ndarr
             f"balanced_init needs every hidden width >= min(d_0, d_N) = {r}, got widths {d}; "
             "use gaussian_init for bottleneck architectures"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     G = rng.standard_normal((d[-1], d[0]))
     W0 = scale * G / np.linalg.norm(G)
     U, s, Vt = np.linalg.svd(W0, full_matrices=False)
@@ -67,7 +68,7 @@ def gaussian_init(obj: Any, scale: float = 1e-2, seed: int = 0) -> list[np.ndarr
     """Independent N(0, scale²) entries in every layer (approximately balanced when small)."""
     obj = _layered(obj)
     scale = _check_scale(scale)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return [scale * rng.standard_normal(s) for s in obj.shapes]
 
 

@@ -1,32 +1,58 @@
 """The ``gfgd`` command line (also ``python -m proofs_check``).
 
-``gfgd check [CLAIM ...] [--budget N] [--seed S] [--json FILE]`` runs claims on their default
-instance families, prints one table and exits 1 if any claim is violated (0 otherwise, 2 on a usage
-error). ``gfgd flow --widths ... --t-end T --out FILE`` integrates ground-truth GF and writes JSON.
-``gfgd validate KIND TARGET`` validates an implementation (exit 0 pass, 1 fail, 2 usage error);
-``gfgd golden --out FILE`` writes reference vectors (docs/validation.md).
-Progress goes to stderr (on a terminal, or when GFGD_PROGRESS is set).
+Verbs: ``check`` (claims on their default instances, one table), ``flow`` (ground-truth GF to JSON),
+``validate`` (an implementation against the references), ``golden`` (reference vectors),
+``report`` (experiments).
+
+The contract, the same on every verb (README, "Exit status"):
+
+* exit 0: the claims hold / the validation passed / the file was written;
+  1: a claim is violated / the validation failed;
+  2: a usage error -- a bad option, a bad input, an output path that cannot be written (checked
+     before the work), an unreachable scheduler; one line naming the flag, no traceback;
+  3: a numerical or internal failure (one line; ``GFGD_DEBUG=1`` adds the traceback);
+  130: interrupted (Ctrl-C: one line, no traceback; no temporary file left behind); 143 on SIGTERM.
+* Output files are checked before the work and written whole (:mod:`proofs_check.files`), carry
+  provenance (:mod:`proofs_check.provenance`); progress bars (tqdm) go to stderr
+  (:mod:`proofs_check.progress`).
+* Hypothesis keeps its files in a temporary folder, never in a ``.hypothesis/`` of the current
+  directory (unless ``HYPOTHESIS_STORAGE_DIRECTORY`` says where).
+
+Size: one command function per verb, the parser and the running contract (exit codes, signals,
+Hypothesis' folder) in one place, so every verb visibly follows the same contract.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import json
 import os
+import shutil
+import signal
+import socket
 import sys
 import tempfile
-from typing import Sequence
+import traceback
+from typing import Iterator, Sequence
 
+from . import argtypes as at
+from . import progress as pg
 from .engine.claim import ClaimResult
 from .engine.registry import claims
+from .files import OutputError, check_output, write_json
+from .provenance import provenance, version
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
 
-def _progress(label: str):
-    def show(i: int, n: int) -> None:
-        if sys.stderr.isatty() or os.environ.get("GFGD_PROGRESS"):
-            end = "\n" if i == n else ""
-            print(f"\r  {label}: {i}/{n} instances", end=end, file=sys.stderr, flush=True)
-    return show
+class UsageError(Exception):
+    """A user's mistake found after parsing (exit 2, one line)."""
+
+
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so ``finally`` blocks remove temporary files."""
 
 
 def _fmt(x: float | None) -> str:
@@ -49,18 +75,16 @@ def format_table(results: Sequence[ClaimResult]) -> str:
     return "\n".join(out)
 
 
-def write_json(path: str, payload: object) -> None:
-    """Write whole: a temporary file in the target folder, then an atomic rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+# ------------------------------------------------------------------------------------------ check
+def _check_exit(results: Sequence[ClaimResult], failed: Sequence[str] = ()) -> int:
+    """Any claim "violated" -> 1; else any "error" verdict or a claim that could not run -> 3; else 0
+    ("holds", "holds within error" and "inconclusive" all exit 0; the table says which)."""
+    verdicts = {r.verdict for r in results}
+    if "violated" in verdicts:
+        return EXIT_FAIL
+    if "error" in verdicts or failed:
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -68,33 +92,43 @@ def cmd_check(args: argparse.Namespace) -> int:
     names = args.claims or list(registry)
     unknown = [n for n in names if n not in registry]
     if unknown:
-        print(f"gfgd check: unknown claim(s) {unknown}; known: {sorted(registry)}", file=sys.stderr)
-        return 2
-    from .engine.profiles import CLAIM_BUDGET_FACTOR, PROFILES, active_profile
+        raise UsageError(f"unknown claim(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
+    from .engine.profiles import CLAIM_BUDGET_FACTOR, active_profile
 
     try:
         profile = args.profile or active_profile()
     except ValueError as e:
-        print(f"gfgd check: {e}", file=sys.stderr)
-        return 2
-    if profile not in PROFILES:
-        print(f"gfgd check: --profile must be one of {sorted(PROFILES)}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
+    if args.json:
+        check_output(args.json, "--json")
     factor = args.budget if args.budget is not None else CLAIM_BUDGET_FACTOR[profile]
     budgets = {n: max(1, int(round(factor * registry[n].default_budget))) for n in names}
+    failed: list[str] = []
     if args.workers > 1 or args.scheduler:
-        results = _check_parallel(names, budgets, args)
+        results = _check_parallel(names, budgets, args, failed)
     else:
         results = []
         for name in names:
             c = registry[name]
             print(f"checking {name}: {c.name} ...", file=sys.stderr, flush=True)
-            results.append(c.check(budget=budgets[name], seed=args.seed, progress=_progress(name)))
-    print(format_table(results))
+            with pg.bar(total=budgets[name], desc=f"  {name}", unit="inst") as b:
+                def show(i: int, n: int, b=b) -> None:
+                    if i > b.n:
+                        b.update(i - b.n)
+                try:
+                    results.append(c.check(budget=budgets[name], seed=args.seed, progress=show))
+                except Exception as e:  # noqa: BLE001 - one claim's crash must not hide the others
+                    failed.append(name)
+                    print(f"gfgd check: claim {name} could not run: {type(e).__name__}: {e}", file=sys.stderr)
+                    _debug_traceback()
+    if results:
+        print(format_table(results))
     if args.json:
-        write_json(args.json, [r.to_json() for r in results])
+        prov = provenance(args.argv, {"seed": args.seed}, budget_factor=factor, profile=profile,
+                          budgets=budgets, claims_failed=failed)
+        write_json(args.json, [{**r.to_json(), "provenance": prov} for r in results], "--json")
         print(f"wrote {args.json}", file=sys.stderr)
-    return 1 if any(r.verdict == "violated" for r in results) else 0
+    return _check_exit(results, failed)
 
 
 def _check_one(name: str, budget: int | None, seed: int) -> ClaimResult:
@@ -102,36 +136,61 @@ def _check_one(name: str, budget: int | None, seed: int) -> ClaimResult:
     return claims()[name].check(budget=budget, seed=seed)
 
 
-def _check_parallel(names: list[str], budgets: dict, args: argparse.Namespace) -> list[ClaimResult]:
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent (which stops them): no traceback per worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _probe_scheduler(text: str, host: str, port: int, timeout: float) -> None:
+    """Fail fast (one line, exit 2) when nothing answers at the scheduler's address."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as e:
+        raise UsageError(f"--scheduler {text}: nothing answers at {host}:{port} within {timeout:g} s "
+                         f"({e.strerror or type(e).__name__})") from None
+
+
+def _check_parallel(names: list[str], budgets: dict, args: argparse.Namespace,
+                    failed: list[str]) -> list[ClaimResult]:
     """One claim per task on a ``concurrent.futures`` executor: local processes (``--workers``) or a
     Dask cluster (``--scheduler ADDRESS``, needs the ``dask`` extra)."""
     if args.scheduler:
+        text, host, port = args.scheduler
+        _probe_scheduler(text, host, port, args.scheduler_timeout)
         try:
             from dask.distributed import Client
         except ImportError:
-            raise SystemExit("gfgd check --scheduler needs dask: python -m pip install -e '.[dask]'") from None
-        client = Client(args.scheduler)
+            raise UsageError("--scheduler needs dask: python -m pip install -e '.[dask]'") from None
+        client = Client(text, timeout=args.scheduler_timeout)
         executor = client.get_executor()
     else:
         from concurrent.futures import ProcessPoolExecutor
 
-        executor = ProcessPoolExecutor(max_workers=args.workers)
-    with executor:
+        executor = ProcessPoolExecutor(max_workers=args.workers, initializer=_ignore_sigint)
+    try:
         futures = {n: executor.submit(_check_one, n, budgets[n], args.seed) for n in names}
         results = []
-        for i, n in enumerate(names, 1):
-            results.append(futures[n].result())
-            print(f"  done {n} ({i}/{len(names)})", file=sys.stderr, flush=True)
+        with pg.bar(total=len(names), desc="claims", unit="claim") as b:
+            for n in names:
+                try:
+                    results.append(futures[n].result())
+                except Exception as e:  # noqa: BLE001 - as in the serial loop
+                    failed.append(n)
+                    print(f"gfgd check: claim {n} could not run: {type(e).__name__}: {e}", file=sys.stderr)
+                b.set_postfix_str(n)
+                b.update(1)
+    except BaseException:
+        # Ctrl-C / SIGTERM: cancel what has not started and stop the running workers now
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(executor, "_processes", {}).values()):
+            proc.terminate()
+        raise
+    executor.shutdown(wait=True)
     return results
 
 
-def _floats(text: str, name: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SystemExit(f"gfgd: {name} must be comma-separated numbers, got {text!r}") from None
-
-
+# ------------------------------------------------------------------------------------------ flow
 def cmd_flow(args: argparse.Namespace) -> int:
     """Ground-truth GF from a spec, written as JSON with numbers as decimal strings."""
     import mpmath
@@ -139,17 +198,20 @@ def cmd_flow(args: argparse.Namespace) -> int:
 
     import numerics
     import theory
+    from theory.arrays import flow_step_seconds
 
+    widths = args.widths
+    if args.phi is not None and len(args.phi) != widths[-1] * widths[0]:
+        raise UsageError(f"--phi needs d_N*d_0 = {widths[-1]}*{widths[0]} = {widths[-1] * widths[0]} numbers "
+                         f"(row-major), got {len(args.phi)}")
+    times = args.times if args.times else [args.t_end * i / args.samples for i in range(args.samples + 1)]
+    bad = [t for t in times if t > args.t_end]
+    if bad:
+        raise UsageError(f"--times must lie in [0, --t-end = {args.t_end:g}], got {bad[0]:g}")
+    check_output(args.out, "--out")
     try:
-        widths = tuple(int(x) for x in args.widths.split(","))
-    except ValueError:
-        print(f"gfgd flow: --widths must be comma-separated integers, got {args.widths!r}", file=sys.stderr)
-        return 2
-    try:
-        if not args.t_end >= 0:
-            raise ValueError(f"--t-end must be >= 0, got {args.t_end}")
         if args.phi is not None:
-            Phi = np.array(_floats(args.phi, "--phi"), dtype=float).reshape(widths[-1], widths[0])
+            Phi = np.array(args.phi, dtype=float).reshape(widths[-1], widths[0])
         else:
             rng = np.random.default_rng(args.phi_seed)
             Phi = rng.standard_normal((widths[-1], widths[0]))
@@ -157,20 +219,33 @@ def cmd_flow(args: argparse.Namespace) -> int:
         obj = theory.Objective(theory.DeepLinear(widths), theory.WhitenedSquare(Phi))
         init = numerics.balanced_init if args.init == "balanced" else numerics.gaussian_init
         theta0 = init(obj, args.scale, seed=args.seed)
-        times = _floats(args.times, "--times") if args.times else \
-            [args.t_end * i / args.samples for i in range(args.samples + 1)]
-        if any(t < 0 or t > args.t_end for t in times):
-            raise ValueError("--times must lie in [0, t_end]")
-        traj = numerics.gradient_flow(obj, theta0, args.t_end, dps=args.dps, progress=_progress_time("flow"))
     except (ValueError, TypeError) as e:
-        print(f"gfgd flow: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
+    P = sum(np.asarray(w).size for w in theta0)
+    est = flow_step_seconds(args.dps, P)
+    if est > 10:
+        print(f"gfgd flow: note: --dps {args.dps} with {P} parameters: ~{est:.3g} s per Taylor step "
+              f"(measured model, +-3x); a run takes many steps", file=sys.stderr)
+    bar, callback = pg.time_bar(args.t_end, "flow")
+    with bar:
+        try:
+            traj = numerics.gradient_flow(obj, theta0, args.t_end, dps=args.dps, progress=callback)
+        except FloatingPointError as e:
+            raise FloatingPointError(f"{e}; the initial scale --scale {args.scale:g} may be too large for "
+                                  f"depth {len(widths) - 1}") from None
+        callback(args.t_end)
     digits = args.dps
     with mpmath.workdps(args.dps + 10):
         def dec(x):
             return mpmath.nstr(mpmath.mpf(x), digits, min_fixed=-4, max_fixed=6)
 
-        states = [traj.at(t) for t in times]
+        states, losses = [], []
+        with pg.bar(total=len(times), desc="format", unit="state") as b:
+            for t in times:
+                st = traj.at(t)
+                losses.append(dec(numerics.value(obj, st)))
+                states.append([[[dec(x) for x in row] for row in W] for W in st])
+                b.update(1)
         record = {
             "version": 1,
             "kind": "gfgd.flow",
@@ -188,15 +263,18 @@ def cmd_flow(args: argparse.Namespace) -> int:
             "conservation_defect_max": f"{max(traj.conservation_defects, default=0.0):.3e}",
             "seconds": round(traj.seconds, 4),
             "times": [repr(float(t)) for t in times],
-            "losses": [dec(numerics.value(obj, st)) for st in states],
-            "states": [[[[dec(x) for x in row] for row in W] for W in st] for st in states],
+            "losses": losses,
+            "states": states,
+            "provenance": provenance(args.argv, {"seed": args.seed, "phi_seed": args.phi_seed}, dps=args.dps),
         }
-    write_json(args.out, record)
+    with pg.bar(desc="write", unit="B", unit_scale=True) as b:
+        write_json(args.out, record, "--out", progress=b)
     print(f"wrote {args.out}: {len(times)} states, {len(traj.steps)} Taylor steps of order {traj.order}, "
           f"error estimate {traj.error_estimate:.2e}, {traj.seconds:.2f}s", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
+# ------------------------------------------------------------------------------------------ validate
 def _load_target(spec: str):
     """``module:function`` (importable from the current directory or PYTHONPATH) or
     ``path/to/file.py:function``; the function part may be dotted (``obj.method``)."""
@@ -232,146 +310,236 @@ def _load_target(spec: str):
     return obj
 
 
+# flags of features the validation layer may or may not have yet: passed only when given
+_VALIDATE_EXTRAS = {"precision": "--precision", "flush_to_zero": "--flush-to-zero", "timeout": "--timeout"}
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate an implementation (TARGET) of KIND against gfgd's references; exit 0/1/2."""
+    """Validate an implementation (TARGET) of KIND against gfgd's references; exit 0/1/2/3."""
     from .engine.profiles import load_profile
     from .validation import KINDS, validate
 
     if args.kind not in KINDS:
-        print(f"gfgd validate: unknown KIND {args.kind!r}; one of {list(KINDS)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown KIND {args.kind!r}; one of {', '.join(KINDS)}")
+    extras = {k: getattr(args, k) for k in _VALIDATE_EXTRAS if getattr(args, k) not in (None, False)}
+    accepted = inspect.signature(validate).parameters
+    missing = [_VALIDATE_EXTRAS[k] for k in extras if k not in accepted]
+    if missing:
+        raise UsageError(f"{', '.join(missing)} is not supported by this version's validate()")
+    if args.json:
+        check_output(args.json, "--json")
     try:
-        load_profile()
+        profile = load_profile()
         impl = _load_target(args.target)
         if args.factory:
             impl = impl()
         if not callable(impl):
             raise ValueError(f"{args.target} is not callable (got {type(impl).__name__})")
-    except Exception as e:  # noqa: BLE001 - any import-time failure is the user's setup
-        print(f"gfgd validate: cannot load TARGET {args.target!r}: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
-    try:
-        widths = None if args.widths is None else tuple(int(x) for x in args.widths.split(","))
-    except ValueError:
-        print(f"gfgd validate: --widths must be comma-separated integers, got {args.widths!r}", file=sys.stderr)
-        return 2
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - any import-time failure is the user's setup
+        raise UsageError(f"cannot load TARGET {args.target!r}: {type(e).__name__}: {e}") from None
     print(f"validating {args.kind} {args.target} ...", file=sys.stderr, flush=True)
     try:
         report = validate(args.kind, impl, budget=args.budget, seed=args.seed, rtol=args.rtol,
-                          atol=args.atol or 0.0, model=args.model, widths=widths, slack=args.slack,
-                          name=args.target)
+                          atol=args.atol or 0.0, model=args.model, widths=args.widths, slack=args.slack,
+                          name=args.target, **extras)
     except (ValueError, TypeError) as e:
-        print(f"gfgd validate: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(str(e)) from None
     print(report.summary())
     if args.json:
-        write_json(args.json, report.to_json())
+        doc = report.to_json()
+        doc["provenance"] = provenance(args.argv, {"seed": args.seed}, budget=report.budget, profile=profile,
+                                       **{k: v for k, v in extras.items()})
+        write_json(args.json, doc, "--json")
         print(f"wrote {args.json}", file=sys.stderr)
-    return {"pass": 0, "fail": 1}.get(report.verdict, 2)
+    return {"pass": EXIT_OK, "fail": EXIT_FAIL}.get(report.verdict, EXIT_ERROR)
 
 
+# ------------------------------------------------------------------------------------------ golden
 def cmd_golden(args: argparse.Namespace) -> int:
     """Golden reference vectors (40 significant digits, versioned JSON schema) to --out."""
     from .validation.golden import write
 
-    if args.seed < 0:
-        print("gfgd golden: --seed must be >= 0", file=sys.stderr)
-        return 2
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        print(f"gfgd golden: folder {folder!r} does not exist", file=sys.stderr)
-        return 2
-    doc = write(args.out, seed=args.seed)
+    check_output(args.out, "--out")
+    doc = write(args.out, seed=args.seed, argv=args.argv)
     print(f"wrote {args.out}: {len(doc['cases'])} cases (schema {doc['schema']} v{doc['version']}, "
           f"{doc['digits']} digits, seed {doc['seed']})", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
-def _progress_time(label: str):
-    def show(t: float, t_end: float) -> None:
-        if sys.stderr.isatty() or os.environ.get("GFGD_PROGRESS"):
-            print(f"\r  {label}: t = {t:.4g} / {t_end:.4g}", end="\n" if t >= t_end else "",
-                  file=sys.stderr, flush=True)
-    return show
-
-
+# ------------------------------------------------------------------------------------------ report
 def cmd_report(args: argparse.Namespace) -> int:
     """``gfgd report momentum [...]``: the wide-network momentum experiment (THEORY.md D)."""
     from .reports.momentum import main as experiment_main
 
-    return experiment_main(args.rest)
+    return experiment_main(args.rest, argv_for_provenance=args.argv)
 
 
+# ------------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gfgd", description="Check GF vs GD theory of deep networks, exactly.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--progress", action="store_true",
+                        help="show progress bars on stderr even when it is not a terminal (also GFGD_PROGRESS=1)")
+    p = argparse.ArgumentParser(prog="gfgd", description="Check GF vs GD theory of deep networks, exactly.",
+                                epilog="exit status: 0 holds/pass, 1 violated/fail, 2 usage error, "
+                                       "3 numerical or internal failure, 130 interrupted")
+    p.add_argument("--version", action="version", version=f"gfgd {version()}")
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="run claims on their default instances and print the table")
+    c = sub.add_parser("check", parents=[common], help="run claims on their default instances and print the table")
     c.add_argument("claims", nargs="*", help="THEORY.md labels (default: all registered claims)")
-    c.add_argument("--budget", type=float, default=None,
+    c.add_argument("--budget", type=at.real(0, lo_strict=True), default=None,
                    help="multiplier of each claim's default number of instances (default: from the profile)")
     c.add_argument("--profile", choices=("ci", "dev", "thorough"), default=None,
                    help="budget profile: ci ×1, dev ×5, thorough ×50 (default: HYPOTHESIS_PROFILE or ci)")
-    c.add_argument("--seed", type=int, default=0, help="seed of every instance draw (recorded in results)")
+    c.add_argument("--seed", type=at.seed, default=0, help="seed of every instance draw (recorded in results)")
     c.add_argument("--json", metavar="FILE", help="write one JSON record per claim")
-    c.add_argument("--workers", type=int, default=1, help="run claims in this many local processes")
-    c.add_argument("--scheduler", metavar="ADDRESS", help="run claims on a Dask cluster (dask extra)")
+    c.add_argument("--workers", type=at.positive_int, default=1, help="run claims in this many local processes")
+    c.add_argument("--scheduler", metavar="ADDRESS", type=at.address,
+                   help="run claims on a Dask cluster, e.g. tcp://host:8786 (dask extra)")
+    c.add_argument("--scheduler-timeout", type=at.real(0, lo_strict=True), default=5.0, metavar="SECONDS",
+                   help="give up on an unreachable scheduler after this long (default 5)")
     c.set_defaults(func=cmd_check)
-    f = sub.add_parser("flow", help="ground-truth gradient flow of a deep linear net, to JSON")
-    f.add_argument("--widths", required=True, help="d_0,...,d_N, e.g. 3,3,3,1")
-    f.add_argument("--phi", help="Phi entries row-major (d_N*d_0 numbers); default: random unit-norm")
-    f.add_argument("--phi-seed", type=int, default=0, help="seed of the random Phi (default 0)")
+    f = sub.add_parser("flow", parents=[common], help="ground-truth gradient flow of a deep linear net, to JSON")
+    f.add_argument("--widths", required=True, type=at.integers(1, 2), help="d_0,...,d_N, e.g. 3,3,3,1")
+    f.add_argument("--phi", type=at.reals(), help="Phi entries row-major (d_N*d_0 numbers); default: random unit-norm")
+    f.add_argument("--phi-seed", type=at.seed, default=0, help="seed of the random Phi (default 0)")
     f.add_argument("--init", choices=("gaussian", "balanced"), default="gaussian")
-    f.add_argument("--scale", type=float, default=0.1, help="init scale (default 0.1)")
-    f.add_argument("--seed", type=int, default=0, help="init seed (default 0)")
-    f.add_argument("--t-end", type=float, required=True, help="integrate on [0, t_end]")
-    f.add_argument("--dps", type=int, default=30, help="decimal digits (default 30, at least 15)")
-    f.add_argument("--times", help="comma-separated output times (default: --samples equispaced)")
-    f.add_argument("--samples", type=int, default=10, help="number of equispaced intervals (default 10)")
+    f.add_argument("--scale", type=at.real(0, lo_strict=True), default=0.1, help="init scale (default 0.1)")
+    f.add_argument("--seed", type=at.seed, default=0, help="init seed (default 0)")
+    f.add_argument("--t-end", type=at.real(0), required=True, help="integrate on [0, t_end]")
+    f.add_argument("--dps", type=at.dps, default=30, help="decimal digits (default 30; 15 to 10000)")
+    f.add_argument("--times", type=at.reals(0), help="comma-separated output times in [0, t_end] "
+                                                      "(default: --samples equispaced)")
+    f.add_argument("--samples", type=at.positive_int, default=10,
+                   help="number of equispaced intervals (default 10)")
     f.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
     f.set_defaults(func=cmd_flow)
     r = sub.add_parser("report", help="experiments: 'momentum' trains wide ReLU nets with GD/HB/NAG "
                                       "and reports fitted vs predicted rates (options: --quick --seed "
-                                      "--widths --n --repeats --json)")
+                                      "--widths --n --repeats --json --progress)")
     r.add_argument("experiment", choices=("momentum",))
     r.add_argument("rest", nargs=argparse.REMAINDER, help="options of the experiment")
     r.set_defaults(func=cmd_report)
-    v = sub.add_parser("validate", help="validate your implementation against gfgd's references",
+    v = sub.add_parser("validate", parents=[common], help="validate your implementation against gfgd's references",
                        description="Validate an implementation of KIND (see docs/validation.md for the signatures). "
-                                   "Exit 0 on pass, 1 on a failed validation, 2 on a usage error.")
+                                   "Exit 0 on pass, 1 on a failed validation, 2 on a usage error, 3 on an "
+                                   "internal error.")
     v.add_argument("kind", metavar="KIND",
                    help="gradient | hvp | hessian | lambda_min | gd | heavy_ball | nesterov | gf")
     v.add_argument("target", metavar="TARGET", help="module:function or path/to/file.py:function")
-    v.add_argument("--budget", type=int, default=None,
+    v.add_argument("--budget", type=at.positive_int, default=None,
                    help="instances to draw (default: the Hypothesis profile's max_examples, 20 in ci)")
-    v.add_argument("--seed", type=int, default=0, help="seed of the instance draw (default 0)")
-    v.add_argument("--rtol", type=float, default=None,
+    v.add_argument("--seed", type=at.seed, default=0, help="seed of the instance draw (default 0)")
+    v.add_argument("--rtol", type=at.real(0), default=None,
                    help="gf: accuracy asked of the solver (default 1e-8); lambda_min: eigensolver allowance")
-    v.add_argument("--atol", type=float, default=None, help="gf: absolute allowance (default 0)")
+    v.add_argument("--atol", type=at.real(0), default=None, help="gf: absolute allowance (default 0)")
     v.add_argument("--model", choices=("linear", "relu"), default="linear",
                    help="deep linear net (default) or ReLU between the layers")
-    v.add_argument("--widths", help="fix the architecture, e.g. 3,4,1 (default: drawn)")
-    v.add_argument("--slack", type=float, default=1.0, help="multiply every tolerance (default 1)")
+    v.add_argument("--widths", type=at.integers(1, 2), help="fix the architecture, e.g. 3,4,1 (default: drawn)")
+    v.add_argument("--slack", type=at.real(0, lo_strict=True), default=1.0,
+                   help="multiply every tolerance (default 1)")
+    v.add_argument("--precision", choices=("float64", "float32", "bfloat16"), default=None,
+                   help="the arithmetic of the implementation; sets the tolerance model (default float64)")
+    v.add_argument("--flush-to-zero", action="store_true",
+                   help="the implementation flushes subnormals to zero (JAX on CPU, many GPUs)")
+    v.add_argument("--timeout", type=at.real(0, lo_strict=True), default=None, metavar="SECONDS",
+                   help="per-call time limit for TARGET; a call over it is a failure of that call")
     v.add_argument("--factory", action="store_true",
                    help="TARGET is a factory: call it with no arguments to get the implementation")
     v.add_argument("--json", metavar="FILE", help="write the report as JSON")
     v.set_defaults(func=cmd_validate)
-    g = sub.add_parser("golden", help="reference vectors (40 digits) as versioned JSON for other test suites")
+    g = sub.add_parser("golden", parents=[common],
+                       help="reference vectors (40 digits) as versioned JSON for other test suites")
     g.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
-    g.add_argument("--seed", type=int, default=0, help="seed of the instances (default 0)")
+    g.add_argument("--seed", type=at.seed, default=0, help="seed of the instances (default 0)")
     g.set_defaults(func=cmd_golden)
     return p
 
 
+# ------------------------------------------------------------------------------------------ running
+def _fresh_line() -> str:
+    return "\n" if pg.enabled() else ""
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("GFGD_DEBUG"):
+        traceback.print_exc(file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _hypothesis_home() -> Iterator[None]:
+    """Hypothesis' files (its constants cache) in a temporary folder, removed afterwards, so no
+    ``.hypothesis/`` appears in the user's directory; HYPOTHESIS_STORAGE_DIRECTORY wins if set."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis import configuration
+
+    previous = vars(configuration).get("__hypothesis_home_directory")
+    folder = tempfile.mkdtemp(prefix="gfgd-hypothesis-")
+    configuration.set_hypothesis_home_dir(folder)
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = folder  # worker processes too
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(previous)
+        os.environ.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM raises :class:`_Terminated` (so temporary files are removed); SIGINT stays Python's
+    KeyboardInterrupt. Handlers are installed only in the main thread and restored afterwards."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        raise _Terminated()
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
-        return int(e.code or 0)
-    if getattr(args, "budget", None) is not None and not args.budget > 0:
-        print("gfgd: --budget must be > 0", file=sys.stderr)
-        return 2
-    return args.func(args)
+    except SystemExit as e:  # argparse: 2 on usage errors (message printed), 0 on --help/--version
+        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_USAGE
+    args.argv = argv
+    pg.force(True if getattr(args, "progress", False) else None)
+    verb = f"gfgd {args.command}"
+    try:
+        with _signals(), _hypothesis_home():
+            return args.func(args)
+    except (UsageError, OutputError) as e:
+        print(f"{verb}: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        # a fresh line: a progress bar (or the terminal's ^C) may hold the cursor mid-line
+        print(f"{_fresh_line()}{verb}: interrupted; no output file was changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print(f"{_fresh_line()}{verb}: terminated (SIGTERM); no output file was changed", file=sys.stderr)
+        return EXIT_TERMINATED
+    except (ArithmeticError, MemoryError) as e:
+        print(f"{verb}: numerical failure: {type(e).__name__}: {e}", file=sys.stderr)
+        _debug_traceback()
+        return EXIT_ERROR
+    except Exception as e:  # noqa: BLE001 - the contract: one line and exit 3, traceback on request
+        print(f"{verb}: internal error: {type(e).__name__}: {e} (GFGD_DEBUG=1 shows the traceback; "
+              "please report it)", file=sys.stderr)
+        _debug_traceback()
+        return EXIT_ERROR
+    finally:
+        pg.force(None)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from fractions import Fraction
 import flint
 import mpmath
 import numpy as np
-import pytest
 
 import numerics
 import theory

@@ -9,7 +9,6 @@ a short horizon; every test asserts the reference's events exist, so none is vac
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import mpmath
@@ -18,7 +17,7 @@ import pytest
 
 import numerics
 import theory
-from numerics.kink_events import NonUniqueFlowError, UnsupportedKinkError
+from numerics.kink_events import NonUniqueFlowError
 
 import relu_reference as R
 

@@ -10,8 +10,6 @@ import time
 import numpy as np
 import pytest
 
-import numerics
-import theory
 from proofs_check import check_instance, float64_implementation, validate
 from proofs_check.validation import KINDS
 from proofs_check.validation.precision import PRECISIONS, round_to

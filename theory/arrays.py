@@ -152,6 +152,8 @@ def as_matrix(a: Any, name: str) -> np.ndarray:
 def check_positive_int_tuple(values: Sequence[int], name: str, min_len: int) -> tuple[int, ...]:
     """A tuple of positive ints of length >= ``min_len``, else ValueError naming ``name``."""
     try:
+        if any(isinstance(v, (bool, np.bool_)) for v in values):  # int(True) == 1 would pass silently
+            raise TypeError
         out = tuple(int(v) for v in values)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a sequence of positive integers, got {values!r}") from None
@@ -187,3 +189,76 @@ def check_range(x: Any, name: str, lo: Any = None, hi: Any = None, lo_strict: bo
         else:
             want = f"lie in {'(' if lo_strict else '['}{lo}, {hi}{')' if hi_strict else ']'}"
         raise ValueError(f"{name} must {'be ' if hi is None or lo is None else ''}{want}, got {x!r}")
+
+
+# Hard ceiling on decimal digits, and the measured cost model behind it. The mp Taylor integrator
+# (numerics.flows, the most expensive consumer of dps) was timed on deep linear nets with P = 6, 21
+# and 36 parameters at dps = 15…480, t_end = 2 (benchmarks/dps_cost.py; table in docs/cli.md,
+# "Cost of precision"). The step count hardly moves with dps (order p ∝ dps keeps h ≈ ρ/e²); the
+# seconds per step per parameter grow like (dps/30)^a. Least squares on log time: a = 2.53,
+# c = 5.3e-4 s over dps = 30…480 (every point within 3.1x), but a = 3.56, c = 5.9e-5 s over
+# dps >= 120 (p² series products of dps-digit numbers: a → 3-4). The model takes the larger of the
+# two, so it does not underestimate large precisions. It is rough (x3 on a shared machine) and used
+# only to refuse hopeless precisions and to warn before long runs.
+FLOW_COST_FITS = ((5.3e-4, 2.53), (5.9e-5, 3.56))  # (c seconds at dps 30, exponent a), measured
+MAX_DPS = 10_000  # one step of a 6-parameter flow: ~4 days by the model; nothing in gfgd needs this
+
+
+def flow_step_seconds(dps: int, parameters: int = 1) -> float:
+    """Estimated seconds of one mp Taylor step of a gradient flow with ``parameters`` parameters at
+    ``dps`` digits: P·max_i c_i·(dps/30)^{a_i} (measured fits above; rough, x3)."""
+    r = max(dps, 30) / 30
+    return parameters * max(c * r**a for c, a in FLOW_COST_FITS)
+
+
+class CostWarning(UserWarning):
+    """A requested precision makes a computation very long (estimate from :func:`flow_step_seconds`)."""
+
+
+def warn_if_costly(dps: int, parameters: int, limit_seconds: float = 10.0) -> float:
+    """Warn (:class:`CostWarning`) when one Taylor step is estimated above ``limit_seconds``; return
+    the estimate. A run takes many steps (typically ~4 per unit time for nets of scale ~1)."""
+    est = flow_step_seconds(dps, parameters)
+    if est > limit_seconds:
+        import warnings
+
+        warnings.warn(f"dps={dps} with {parameters} parameters: about {est:.3g} s per Taylor step (measured "
+                      f"model, +-3x); a run takes many steps. Lower dps unless you need these digits.",
+                      CostWarning, stacklevel=4)
+    return est
+
+
+def check_dps(dps: Any, name: str = "dps", minimum: int = 1, allow_none: bool = False,
+              maximum: int = MAX_DPS) -> int | None:
+    """The one check of a decimal-precision argument: ``dps`` as an ``int`` in [minimum, maximum].
+
+    TypeError unless an integer (bool and float refused: ``dps=30.5`` or ``dps="30"`` is a mistake,
+    never rounded); ValueError naming ``name`` when below ``minimum`` (≤ 0 would otherwise make
+    mpmath silently fall back to a few bits and return wrong numbers) or above ``maximum`` (the
+    cost grows like dps³; see :data:`MAX_DPS`). ``None`` passes only when ``allow_none`` (float64).
+    """
+    if dps is None and allow_none:
+        return None
+    if isinstance(dps, (bool, np.bool_)) or not isinstance(dps, (Integral, np.integer)):
+        extra = " (or None for float64)" if allow_none else ""
+        raise TypeError(f"{name} must be an integer number of decimal digits{extra}, got {dps!r}")
+    dps = int(dps)
+    if dps < minimum:
+        want = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {want}, got {dps!r}")
+    if dps > maximum:
+        raise ValueError(
+            f"{name}={dps} is above gfgd's limit of {maximum} digits: the cost of high precision grows "
+            f"about like dps^3.5 (one gradient-flow step at {dps} digits: ~{flow_step_seconds(dps):.2g} s per "
+            f"parameter, against {flow_step_seconds(30):.1g} s at 30 digits; measured model); "
+            f"a few hundred digits are enough for every check in gfgd")
+    return dps
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed as a non-negative ``int`` (numpy's and Hypothesis' seeds); TypeError/ValueError naming ``name``."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (Integral, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+    return int(seed)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import mpmath
 import numpy as np
 
-from .arrays import to_kind
+from .arrays import check_dps, to_kind
 
 
 def b1_rhs(layer_norms: Sequence[Any], grad_phi_norm: Any, constant: Any = None) -> Any:
@@ -33,6 +33,7 @@ def b1_rhs(layer_norms: Sequence[Any], grad_phi_norm: Any, constant: Any = None)
 
 def spectral_norm_mp(M: Any, dps: int = 50) -> mpmath.mpf:
     """‖M‖₂ (largest singular value) at ``dps`` digits via mpmath's SVD; entries converted exactly."""
+    check_dps(dps)
     M = np.asarray(M)
     with mpmath.workdps(dps):
         A = mpmath.matrix(to_kind(M, "mp").tolist())

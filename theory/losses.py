@@ -59,6 +59,8 @@ class SquareLoss:
         Y = as_matrix(Yarr.reshape(-1, 1) if Yarr.ndim == 1 else Yarr, "Y")
         if X.shape[0] != Y.shape[0]:
             raise ValueError(f"X and Y must have the same number of rows (samples): {X.shape[0]} vs {Y.shape[0]}")
+        if X.shape[0] == 0:
+            raise ValueError("X and Y must hold at least one sample (row); got 0 (the mean loss is undefined)")
         self.X, self.Y = X, Y
         self.inputs = X.T
         self.target = Y.T

@@ -53,7 +53,7 @@ import mpmath
 import numpy as np
 from scipy import special
 
-from .arrays import as_matrix, check_range, mpf_of, to_kind
+from .arrays import as_matrix, check_dps, check_range, mpf_of, to_kind
 
 __all__ = [
     "BesselSup",
@@ -94,8 +94,7 @@ def _exact(x: Any) -> Fraction:
 
 
 def _check_dps(dps: Any) -> None:
-    if dps is not None and (isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or dps < 1):
-        raise ValueError(f"dps must be a positive integer (or None for float64), got {dps!r}")
+    check_dps(dps, allow_none=True)
 
 
 class _Ctx:
@@ -354,6 +353,7 @@ def nag_bound(lam0: Any, t: Any, e0_norm: Any = 1, r: Any = 3, dps: int | None =
               constant: Any = None) -> Any:
     """Bound on ½‖e(t)‖² for NAG with damping r/t: ½Γ(ν+1)²4^ν c_ν²‖e₀‖²/(λ₀^{ν+½}t^{2ν+1});
     r = 3: 2c²‖e₀‖²/(λ₀^{3/2}t³). ``constant`` overrides c_ν (for mutation tests). inf at t = 0."""
+    _check_dps(dps)
     check_range(lam0, "lam0", lo=0, lo_strict=True)
     _check_r(r)
     nu_q = (_exact(r) - 1) / 2

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .arrays import as_matrix, check_range, common_kind, mpf_of, to_kind
+from .arrays import as_matrix, check_dps, check_range, common_kind, mpf_of, to_kind
 from .objective import ParamSpace
 from .lazy import lazy_module
 
@@ -79,6 +79,7 @@ class Quadratic(ParamSpace):
 
     def gf(self, theta0: Sequence[Any], t: Any, dps: int | None = None) -> list[np.ndarray]:
         """Exact gradient flow θ(t) from θ(0) = theta0 (float64, or mp at ``dps`` digits)."""
+        check_dps(dps, allow_none=True)
         _check_time(t, "t")
         m = mpmath if dps is not None else _fl
 
@@ -91,6 +92,7 @@ class Quadratic(ParamSpace):
 
     def gd(self, theta0: Sequence[Any], eta: Any, k: int, dps: int | None = None) -> list[np.ndarray]:
         """The k-th GD iterate θ_k = θ_{k−1} − η∇f(θ_{k−1}) in closed form."""
+        check_dps(dps, allow_none=True)
         _check_eta(eta)
         if int(k) != k or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
@@ -110,6 +112,7 @@ class Quadratic(ParamSpace):
 
         Needs ηλ < 1 for every eigenvalue λ (else (1 − ηλ)^{t/η} is not real).
         """
+        check_dps(dps, allow_none=True)
         _check_eta(eta)
         _check_time(t, "t")
         m = mpmath if dps is not None else _fl

@@ -300,7 +300,7 @@ def _mutated_rate(lam0, b, mode: str):
     return 2 * lam0 / (bb + mpmath.sqrt(bb * bb - 4 * lam0))
 
 
-def d3_measure(inst: dict, rate: Any = None, prefactor: Any = None) -> Measurement:
+def d3_measure(inst: dict, rate: str | None = None, prefactor: str | None = None) -> Measurement:
     spec = inst["spec"]
     H = build_kernel(spec)
     e0 = _initial_error(H, spec)

@@ -126,7 +126,7 @@ def _slope(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
-def d5_measure(inst: dict, coefficient: Any = None, init: Any = None) -> Measurement:
+def d5_measure(inst: dict, coefficient: Any = None, init: str | None = None) -> Measurement:
     obj = decode_objective(inst["objective"]) if isinstance(inst["objective"], dict) else inst["objective"]
     theta0 = [np.array(w, dtype=float) for w in inst["theta0"]]
     beta = Fraction(inst["beta"])

@@ -21,8 +21,10 @@ which is reported with its JSON. Budgets and seeds are explicit; profiles (``ci`
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import numbers
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -132,12 +134,19 @@ class Claim:
     def check(self, budget: int | None = None, seed: int = 0,
               progress: Callable[[int, int], None] | None = None, **options: Any) -> ClaimResult:
         """Run on ``budget`` drawn instances (default: the claim's own) with Hypothesis seeded by ``seed``."""
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, numbers.Integral)):
+            raise TypeError(f"budget must be a positive integer, got {budget!r}")
         budget = self.default_budget if budget is None else int(budget)
         if budget < 1:
             raise ValueError(f"budget must be >= 1, got {budget}")
+        from theory.arrays import check_seed  # lazily: `gfgd --help` must not import theory (sympy)
+
+        seed = check_seed(seed)
         unknown = set(options) - set(self.options)
         if unknown:
             raise TypeError(f"claim {self.label} takes options {sorted(self.options)}, not {sorted(unknown)}")
+        for key, value in options.items():
+            _check_option(self, key, value)
         t0 = time.perf_counter()
         s = {"n": 0, "worst": None, "worst_inst": None, "cex": None, "inconclusive": 0, "notes": []}
 
@@ -188,6 +197,28 @@ class Claim:
         just its ``instance`` field)."""
         inst = record.get("instance", record)
         return self.measure(self.decode(inst), **options)
+
+
+def _check_option(claim: Claim, key: str, value: Any) -> None:
+    """Mutation options are real numbers (a replaced constant, exponent or factor) unless the
+    measure's annotation says ``str``; checked here so a wrong type fails at the call, naming the
+    option, not deep inside a bound's arithmetic."""
+    import mpmath
+    import numpy as np
+
+    from theory.arrays import is_real_scalar
+
+    if value is None:
+        return
+    param = inspect.signature(claim.measure).parameters.get(key)
+    annotation = "" if param is None else str(param.annotation)
+    if isinstance(value, str) and "str" in annotation:
+        return
+    if isinstance(value, bool) or not is_real_scalar(value) and not isinstance(value, (np.floating, np.integer)):
+        raise TypeError(f"claim {claim.label} option {key!r} must be a real number (int, float, Fraction or "
+                        f"mpmath.mpf), got {type(value).__name__} {value!r}")
+    if not mpmath.isfinite(value if not isinstance(value, (np.floating, np.integer)) else value.item()):
+        raise ValueError(f"claim {claim.label} option {key!r} must be finite, got {value!r}")
 
 
 def _num(x: Any) -> Any:

@@ -9,6 +9,7 @@ GD as Euler's method), ``curvature`` (B1, B2, B6), ``conservation`` (B3–B5), `
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from .claim import Claim
 
@@ -34,10 +35,24 @@ def _load() -> None:
     _LOADED = True
 
 
-def claims() -> dict[str, Claim]:
+class UnknownClaim(KeyError):
+    """A label that is not registered; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError's own str() would show only the repr of the key
+        return str(self.args[0]) if self.args else "unknown claim"
+
+
+class ClaimRegistry(dict):
+    """``dict`` of label -> :class:`Claim` whose missing-key error names the known labels."""
+
+    def __missing__(self, key: Any) -> Claim:
+        raise UnknownClaim(f"no claim {key!r}; known claims: {', '.join(sorted(self))} (THEORY.md labels)")
+
+
+def claims() -> ClaimRegistry:
     """The registry: label -> :class:`Claim` (a copy; add your own with :func:`register`)."""
     _load()
-    return dict(_REGISTRY)
+    return ClaimRegistry(_REGISTRY)
 
 
 def register(claim: Claim) -> None:
@@ -48,4 +63,4 @@ def register(claim: Claim) -> None:
     _REGISTRY[claim.label] = claim
 
 
-__all__ = ["SECTIONS", "claims", "register"]
+__all__ = ["SECTIONS", "ClaimRegistry", "UnknownClaim", "claims", "register"]

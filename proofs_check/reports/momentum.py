@@ -329,44 +329,65 @@ def format_experiment(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proofs_check.reports.momentum [--quick] [--seed S] [--widths 500,1000] [--json FILE]``:
-    run :func:`momentum_experiment`, print the table, optionally write the JSON record (whole file:
-    a temporary file, then a rename)."""
+def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
+    """``gfgd report momentum [--quick] [--seed S] [--widths 500,1000] [--n N] [--repeats R] [--json FILE]
+    [--progress]``: run :func:`momentum_experiment`, print the table, optionally write the JSON record
+    (checked before the run, written whole, with provenance: :mod:`proofs_check.files`)."""
     import argparse
-    import json
-    import os
     import sys
-    import tempfile
 
-    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.momentum", description=main.__doc__)
+    from .. import argtypes as at
+    from .. import progress as pg
+    from ..files import check_output, write_json
+    from ..provenance import provenance
+
+    ap = argparse.ArgumentParser(prog="gfgd report momentum", description=main.__doc__)
     ap.add_argument("--quick", action="store_true", help="the small test configuration")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--widths", type=str, default=None, help="comma-separated widths (default 500,1000,2000,5000)")
-    ap.add_argument("--n", type=int, default=50)
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seed", type=at.seed, default=0)
+    ap.add_argument("--widths", type=at.integers(1, 1), default=None,
+                    help="comma-separated widths (default 500,1000,2000,5000)")
+    ap.add_argument("--n", type=at.positive_int, default=50, help="number of data points (default 50)")
+    ap.add_argument("--repeats", type=at.positive_int, default=1, help="model seeds per width (default 1)")
     ap.add_argument("--json", type=str, default=None, help="write the result record here")
-    args = ap.parse_args(argv)
-    kw: dict[str, Any] = {"seed": args.seed, "n": args.n, "repeats": args.repeats, "quick": args.quick,
-                          "progress": lambda msg: print(msg, file=sys.stderr, flush=True)}
-    if args.widths:
-        try:
-            kw["widths"] = tuple(int(w) for w in args.widths.split(","))
-        except ValueError:
-            print(f"--widths must be comma-separated integers, got {args.widths!r}", file=sys.stderr)
-            return 2
+    ap.add_argument("--progress", action="store_true", help="progress bar even off a terminal")
     try:
-        res = momentum_experiment(**kw)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        args = ap.parse_args(argv)
+    except SystemExit as e:  # usage errors exit 2 (message printed), --help 0
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    if args.progress:
+        pg.force(True)
+    if args.json:
+        try:
+            check_output(args.json, "--json")
+        except ValueError as e:
+            print(f"gfgd report momentum: {e}", file=sys.stderr)
+            return 2
+    widths = (250, 1000, 4000) if args.quick else (args.widths or (500, 1000, 2000, 5000))
+    repeats = 3 if args.quick else args.repeats
+    kw: dict[str, Any] = {"seed": args.seed, "n": args.n, "repeats": args.repeats, "quick": args.quick}
+    if args.widths:
+        kw["widths"] = args.widths
+    # three messages per trained net (HB, NAG, done): one bar step each
+    with pg.bar(total=3 * len(widths) * repeats, desc="momentum", unit="run") as bar:
+        def progress(msg: str) -> None:
+            bar.set_postfix_str(msg)
+            bar.update(1)
+            if not pg.enabled() and msg.endswith(" s"):
+                print(msg, file=sys.stderr, flush=True)
+
+        try:
+            res = momentum_experiment(progress=progress, **kw)
+        except ValueError as exc:
+            print(f"gfgd report momentum: {exc}", file=sys.stderr)
+            return 2
     print(format_experiment(res))
     if args.json:
-        d = os.path.dirname(os.path.abspath(args.json))
-        fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(res, f, indent=1)
-        os.replace(tmp, args.json)
+        res["provenance"] = provenance(argv_for_provenance if argv_for_provenance is not None
+                                       else ["report", "momentum", *(argv or [])],
+                                       {"seed": args.seed}, quick=args.quick, repeats=repeats)
+        with pg.bar(desc="write", unit="B", unit_scale=True) as bar:
+            write_json(args.json, res, "--json", progress=bar)
+        print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
 

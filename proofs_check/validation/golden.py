@@ -177,31 +177,19 @@ def _dump(x: Any, level: int) -> str:
     return json.dumps(x, ensure_ascii=True)
 
 
-def write(path: str, seed: int = 0) -> dict:
-    """Generate for ``seed`` and write ``path`` whole (temporary file, then rename). Returns the doc."""
+def write(path: str, seed: int = 0, argv: list[str] | None = None) -> dict:
+    """Generate for ``seed`` and write ``path`` whole (:mod:`proofs_check.files`: checked first,
+    temporary file, then rename), with a ``provenance`` record (``argv``: gfgd's arguments when
+    called from the command line). Returns the doc. Everything but ``provenance`` is deterministic
+    for a seed."""
+    from ..files import check_output, write_text
+    from ..provenance import provenance
+
+    check_output(path, "path")
     doc = generate(seed)
-    _write_whole(path, dumps(doc))
+    doc["provenance"] = provenance(argv, {"seed": seed})
+    write_text(path, dumps(doc), "path")
     return doc
-
-
-def _write_whole(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    import os
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ----------------------------------------------------------------------------------------- loading

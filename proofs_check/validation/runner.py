@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import time
 import traceback
 from fractions import Fraction
@@ -18,6 +19,7 @@ from hypothesis.errors import Flaky, Unsatisfiable
 import numpy as np
 
 import theory
+from theory.arrays import check_seed
 
 from . import strategies as vs
 from .protocols import SIGNATURES
@@ -25,7 +27,7 @@ from .strategies import Instance
 from .tolerance import DEFAULT_GF_RTOL, DEFAULT_SHRINK_LIMIT, KINDS, SAFETY, TOLERANCE_TEXT
 from .report import ValidationReport, _fmt
 from .outputs import _Failed, _ImplProblem, _InternalError, _Out, _StopRun, _TimedOut, _call, _normalize
-from .precision import PRECISIONS, Precision, get_precision, round_to
+from .precision import Precision, get_precision, round_to
 from .compare import _Cmp, _compare, _num_str
 from .references import REFERENCES
 from .hints import _diagnose
@@ -273,6 +275,9 @@ def validate(kind: str, impl: Callable, *, budget: int | None = None, seed: int 
     Returns a :class:`ValidationReport` (truthy iff it passed).
     """
     _check_kind(kind)
+    seed = check_seed(seed)
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, numbers.Integral)):
+        raise TypeError(f"budget must be a positive integer, got {budget!r}")
     if not callable(impl):
         raise TypeError(f"impl must be callable with signature {SIGNATURES[kind]}, got {type(impl).__name__}")
     opts = _options(kind, rtol, atol, model, precision, flush_to_zero, timeout)
