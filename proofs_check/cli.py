@@ -367,11 +367,17 @@ def cmd_golden(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------ report
-def cmd_report(args: argparse.Namespace) -> int:
-    """``gfgd report momentum [...]``: the wide-network momentum experiment (THEORY.md D)."""
-    from .reports.momentum import main as experiment_main
+REPORTS = {
+    "momentum": "proofs_check.reports.momentum",  # synthetic sphere data, table only
+    "bxc21": "proofs_check.reports.bxc21",  # momentum in the NTK regime on digits, with figures
+}
 
-    return experiment_main(args.rest, argv_for_provenance=args.argv)
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``gfgd report NAME [...]``: one of :data:`REPORTS`; its own options follow the name."""
+    import importlib
+
+    return importlib.import_module(REPORTS[args.experiment]).main(args.rest, argv_for_provenance=args.argv)
 
 
 # ------------------------------------------------------------------------------------------ parser
@@ -413,10 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of equispaced intervals (default 10)")
     f.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
     f.set_defaults(func=cmd_flow)
-    r = sub.add_parser("report", help="experiments: 'momentum' trains wide ReLU nets with GD/HB/NAG "
-                                      "and reports fitted vs predicted rates (options: --quick --seed "
-                                      "--widths --n --repeats --json --progress)")
-    r.add_argument("experiment", choices=("momentum",))
+    r = sub.add_parser("report", help="experiments with figures: 'bxc21' (momentum in the NTK regime on digits, "
+                                      "--out DIR), 'momentum' (the same on sphere data, a table); "
+                                      "'gfgd report NAME --help' lists each one's options")
+    r.add_argument("experiment", choices=tuple(REPORTS))
     r.add_argument("rest", nargs=argparse.REMAINDER, help="options of the experiment")
     r.set_defaults(func=cmd_report)
     v = sub.add_parser("validate", parents=[common], help="validate your implementation against gfgd's references",

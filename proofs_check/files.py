@@ -159,3 +159,51 @@ def _batched(chunks: Iterable[str], size: int = 1 << 16) -> Iterable[str]:
 
 __all__ = ["OutputError", "TEMP_MARK", "check_output", "remove_stale", "resolve", "temp_name", "write_chunks",
            "write_json", "write_text"]
+
+
+def write_with(path: str, writer: Callable[[str], None], flag: str = "--out") -> str:
+    """Write ``path`` whole through ``writer(temporary_path)`` (e.g. a figure's ``savefig``): the
+    same guarantees as :func:`write_chunks` for files another library writes."""
+    target = check_output(path, flag)
+    tmp = temp_name(target)
+    try:
+        writer(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def check_output_dir(path: str, flag: str = "--out") -> str:
+    """Check before the work that files can be written into the folder ``path`` (created if its
+    parent exists); return it resolved. Raises :class:`OutputError` naming ``flag`` and ``path``."""
+    if not isinstance(path, str) or not path.strip():
+        raise OutputError(f"{flag}: an output folder is needed, got {path!r}")
+    folder = resolve(path)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise OutputError(f"{flag} {path!r} is a file; give a folder")
+    if not os.path.isdir(folder):
+        if not os.path.isdir(os.path.dirname(folder)):
+            raise OutputError(f"{flag} {path!r}: its parent folder {os.path.dirname(folder)!r} does not exist")
+        try:
+            os.mkdir(folder)
+        except OSError as e:
+            raise OutputError(f"{flag} {path!r} cannot be created ({e.strerror or e})") from None
+    check_output(os.path.join(folder, ".gfgd-probe"), flag)
+    return folder
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

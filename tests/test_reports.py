@@ -81,3 +81,14 @@ def test_bxc21_digits_data_is_seeded_and_unit_norm():
     assert set(np.unique(y)) <= {-1.0, 1.0}
     with pytest.raises(ValueError, match="n must be"):
         bxc21.digits_unit_features(1)
+
+
+def test_report_cli_checks_the_folder_before_the_work(tmp_path, capsys):
+    from proofs_check.cli import main
+
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    assert main(["report", "bxc21", "--out", str(a_file)]) == 2
+    assert main(["report", "bxc21", "--out", str(tmp_path / "missing" / "deeper")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "does not exist" in err and "Traceback" not in err

@@ -24,7 +24,6 @@ y = +1 for digits 5–9 and −1 for 0–4. The fitted rates and their windows a
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -35,6 +34,7 @@ import numpy as np
 
 from theory import momentum as mo
 
+from ..files import write_json
 from . import figures
 from .momentum import momentum_experiment
 
@@ -80,7 +80,7 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, widths: Sequence[int] 
     res["data"]["indices"] = idx
     res["provenance"] = provenance or {}
     res["figures"] = {"bxc21_losses": _draw_losses(res, out_dir), "bxc21_widths": _draw_widths(res, out_dir)}
-    _write_json(os.path.join(out_dir, "bxc21.json"), res)
+    write_json(os.path.join(out_dir, "bxc21.json"), res, "--out")
     return res
 
 
@@ -164,30 +164,71 @@ def _finite_list(a: np.ndarray) -> list:
     return [float(x) if math.isfinite(x) else None for x in a]
 
 
-def _write_json(path: str, payload: dict) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.gfgd-tmp-{os.getpid()}")
+def dask_map(address: str, timeout: float = 5.0) -> Callable:
+    """A ``map_runs`` that sends each seeded job to the Dask scheduler at ``address`` and returns
+    the records in job order (so the report equals the serial one)."""
     try:
-        with open(tmp, "w") as fh:
-            json.dump(payload, fh, indent=1)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError('--scheduler needs dask: python -m pip install -e ".[dask]"') from exc
+    client = Client(address, timeout=timeout)
+
+    def map_runs(function: Callable, jobs: Sequence) -> list:
+        return client.gather(client.map(function, list(jobs), pure=False))
+
+    return map_runs
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proofs_check.reports.bxc21 --out DIR [--quick] [--seed S]``."""
+def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
+    """``gfgd report bxc21 --out DIR [--quick] [--seed S] [--widths 500,1000] [--n N] [--repeats R]
+    [--scheduler ADDRESS] [--progress]``: run :func:`run` (the folder is checked before the work;
+    every file is written whole; the JSON carries provenance)."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.bxc21", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    from .. import argtypes as at
+    from .. import progress as pg
+    from ..files import OutputError, check_output_dir
+    from ..provenance import provenance
+
+    ap = argparse.ArgumentParser(prog="gfgd report bxc21", description=main.__doc__)
+    ap.add_argument("--out", required=True, help="folder for the figures and bxc21.json (created if missing)")
+    ap.add_argument("--quick", action="store_true", help="the CI-sized configuration (about a minute)")
+    ap.add_argument("--seed", type=at.seed, default=0, help="data and model seed (default 0)")
+    ap.add_argument("--widths", type=at.integers(1, 1), default=None, help="comma-separated widths")
+    ap.add_argument("--n", type=at.positive_int, default=None, help="number of digits (default 50; quick 20)")
+    ap.add_argument("--repeats", type=at.positive_int, default=None, help="model seeds per width (default 2)")
+    ap.add_argument("--scheduler", type=at.address, default=None, help="run the per-width jobs on this Dask scheduler")
+    ap.add_argument("--progress", action="store_true", help="progress bar even off a terminal")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    if args.progress:
+        pg.force(True)
+    try:
+        folder = check_output_dir(args.out, "--out")
+    except OutputError as e:
+        print(f"gfgd report bxc21: {e}", file=sys.stderr)
+        return 2
+    cfg = dict(QUICK if args.quick else DEFAULT)
+    runs = len(args.widths or cfg["widths"]) * (args.repeats or cfg["repeats"])
+    map_runs = dask_map(args.scheduler) if args.scheduler else None
+    prov = provenance(argv_for_provenance if argv_for_provenance is not None else ["report", "bxc21", *(argv or [])],
+                      {"seed": args.seed}, quick=args.quick)
     t0 = time.perf_counter()
-    res = run(args.out, quick=args.quick, seed=args.seed, progress=lambda m: print(m, file=sys.stderr))
-    print(f"wrote {', '.join(f for fig in res['figures'].values() for f in fig['files'])} and bxc21.json "
-          f"to {args.out} in {time.perf_counter() - t0:.0f} s")
+    with pg.bar(total=runs, desc="bxc21", unit="net") as bar:
+        def progress(msg: str) -> None:
+            bar.set_postfix_str(msg)
+            bar.update(1)
+
+        try:
+            res = run(folder, quick=args.quick, seed=args.seed, widths=args.widths, n=args.n, repeats=args.repeats,
+                      map_runs=map_runs, progress=progress, provenance=prov)
+        except ValueError as exc:
+            print(f"gfgd report bxc21: {exc}", file=sys.stderr)
+            return 2
+    files = [f for fig in res["figures"].values() for f in fig["files"]] + ["bxc21.json"]
+    print(f"wrote {', '.join(files)} to {folder} in {time.perf_counter() - t0:.0f} s")
     return 0
 
 

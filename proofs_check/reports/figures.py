@@ -36,22 +36,20 @@ def curve(ax: Any, x: Sequence[float], y: Sequence[float], name: str, registry: 
 
 
 def save(fig: Any, folder: str, name: str) -> list[str]:
-    """Write ``fig`` as ``folder/name.png`` and ``folder/name.svg``, each whole; returns the paths."""
+    """Write ``fig`` as ``folder/name.png`` and ``folder/name.svg``, each whole
+    (:func:`proofs_check.files.write_with`); returns the paths."""
+    from ..files import write_with
+
     plt = pyplot()
     paths = []
     for fmt in FORMATS:
-        path = os.path.join(folder, f"{name}.{fmt}")
-        tmp = os.path.join(folder, f".{name}.{fmt}.gfgd-tmp-{os.getpid()}")
-        try:
+        def draw(tmp: str, fmt: str = fmt) -> None:
             # svg.hashsalt fixes the SVG's generated ids, so the same run gives the same file
             with plt.rc_context({"svg.hashsalt": "gfgd", "svg.fonttype": "none"}):
                 fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight",
                             metadata={"Date": None} if fmt == "svg" else None)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        paths.append(path)
+
+        paths.append(write_with(os.path.join(folder, f"{name}.{fmt}"), draw))
     plt.close(fig)
     return paths
 
