@@ -32,7 +32,7 @@ import flint
 import mpmath
 import numpy as np
 
-from theory import Objective, Quadratic, to_kind
+from theory import CrossEntropy, Objective, Quadratic, to_kind
 from theory.arrays import check_range
 
 from .distances import _exact_time
@@ -113,6 +113,8 @@ class Trajectory:
 def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
     """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for linear nets: THEORY.md B1 with Frobenius norms."""
     loss = obj.loss
+    if isinstance(loss, CrossEntropy):
+        return _b1_growth_cross_entropy(obj)
     X = None if loss.inputs is None else to_kind(loss.inputs, "float")
     T = to_kind(loss.target, "float")
     c = float(loss.weight)
@@ -129,6 +131,48 @@ def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
         norms = [np.linalg.norm(M) for M in Ws]
         best = max(math.prod(s for i, s in enumerate(norms) if i not in pair) for pair in combinations(range(N), 2))
         return (N - 1) * float(np.linalg.norm(gphi)) * best
+
+    return L
+
+
+def _b1_growth_cross_entropy(obj: Objective) -> Callable[[list[np.ndarray]], float]:
+    """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for a deep linear net with cross-entropy (THEORY.md B1, E3).
+
+    Derivation. f(θ) = φ(W), W = W_N⋯W_1, φ(W) = (1/n)Σ_i ℓ(W x_i, c_i). φ is convex and C^∞: its
+    Hessian D²φ(W)[Δ, Δ] = (1/n)Σ_i (Δx_i)ᵀ J_i (Δx_i) with J_i = diag(p_i) − p_i p_iᵀ ⪰ 0, so B1 holds:
+    λ_min(∇²f) ≥ −(N−1)‖∇φ(W)‖₂ max_{j<j'} ∏_{i∉{j,j'}} ‖W_i‖₂, here with Frobenius norms (≥ spectral).
+    ∇φ(W) = (1/n)Σ_i (p_i − e_{c_i}) x_iᵀ (p_i = softmax(W x_i)), and two bounds on its norm hold:
+    * pointwise, evaluated at the step's endpoints (as for the square losses; the error estimate is an
+      estimate, see the module docstring). Between them ∇φ moves by at most ‖D²φ‖·‖ΔW‖ with
+      ‖D²φ‖ ≤ ‖X‖₂²/(2n), because ‖J_i‖₂ ≤ 1/2: for a unit u, uᵀJ_iu = Σ_k p_k u_k² − (Σ_k p_k u_k)²
+      is the variance of u_K with K ~ p_i, at most (max_k u_k − min_k u_k)²/4 (Popoviciu), and
+      (u_a − u_b)² ≤ 2(u_a² + u_b²) ≤ 2 for a ≠ b; with Σ_i‖Δx_i‖² ≤ ‖Δ‖_F²‖X‖₂² this gives
+      D²φ[Δ, Δ] ≤ ‖X‖₂²‖Δ‖_F²/(2n). So ∇φ is (‖X‖₂²/2n)-Lipschitz and one step of size h
+      (‖ΔW‖ = O(h‖Ẇ‖), h = ρ/e² a small fraction of the convergence radius) changes it little;
+    * globally, ‖p_i − e_c‖² = (1 − p_c)² + Σ_{k≠c} p_k² ≤ 2(1 − p_c)² ≤ 2, so
+      ‖∇φ(W)‖_F ≤ (1/n)Σ_i ‖p_i − e_{c_i}‖‖x_i‖ ≤ (√2/n)Σ_i ‖x_i‖ for every W.
+    The pointwise value is used, capped by the global bound (which holds along the whole step).
+    """
+    loss = obj.loss
+    X = to_kind(loss.inputs, "float")  # (d_0, n), columns are samples
+    E = loss.onehot(obj.widths[-1])
+    n = X.shape[1]
+    cap = math.sqrt(2) / n * float(np.linalg.norm(X, axis=0).sum())
+    N = obj.depth
+
+    def L(Ws: list[np.ndarray]) -> float:
+        if N < 2:
+            return 0.0
+        W = Ws[0]
+        for M in Ws[1:]:
+            W = M @ W
+        Z = W @ X
+        P = np.exp(Z - Z.max(axis=0, keepdims=True))
+        P /= P.sum(axis=0, keepdims=True)
+        gphi = min(float(np.linalg.norm((P - E) @ X.T)) / n, cap)
+        norms = [np.linalg.norm(M) for M in Ws]
+        best = max(math.prod(s for i, s in enumerate(norms) if i not in pair) for pair in combinations(range(N), 2))
+        return (N - 1) * gphi * best
 
     return L
 
@@ -318,7 +362,7 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
     errors: list[float] = []
     defects: list[float] = []
     e2 = math.exp(2)
-    with arb_precision(dps):
+    with arb_precision(dps, _guard_bits(obj, p)):
         tape, outs, sign = build_tape()
         y = _to_state(obj, theta0) + (_to_state(obj, v0) if v0 is not None else [])
         D0 = _balancedness(y[:n_theta]) if linear_net else None
@@ -380,6 +424,22 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
                 traj.errors[i] = max(traj.errors[i], float(diff))
         traj.seconds = time.perf_counter() - t0
     return traj
+
+
+def _guard_bits(obj: Any, order: int) -> int:
+    """Guard bits of the tape's arb arithmetic: 32, and 2 more per order for cross-entropy.
+
+    Why: the exp and quotient recurrences (:mod:`numerics.series_elementwise`) feed each coefficient's
+    ball into every later one, and ball arithmetic bounds that feedback by the majorant series, whose
+    radius of convergence is smaller than the true one. The radii then grow geometrically with the order
+    (measured ≈ 1.3 bits per order on a 3-4-3-3 net: radius/|coefficient| ≈ 10^3 at order 37 from
+    2^{−132} relative input radii), and the radius term of the error estimate — rigorous, but for this
+    reason ~10^4 times the true rounding error — swamped the truncation term. Two bits per order
+    absorb that growth; the radius stays in the estimate, so this only tightens it.
+    """
+    if isinstance(obj, Objective) and isinstance(obj.loss, CrossEntropy):
+        return 32 + 2 * order
+    return 32
 
 
 def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:

@@ -11,6 +11,10 @@ notation). Inside an activation region a ReLU net is multilinear in the weights,
 constants decided at the primal point; at an exact kink (z = 0) the derivative from the z < 0 side is
 taken (PyTorch's relu'(0) = 0 convention), where f is not differentiable.
 
+Cross-entropy (THEORY.md E3): the same backpropagation from δ_N = c (softmax(z_N) − E), E the one-hot
+labels, and f = c Σ_i [log Σ_k e^{z_ki} − z_{c_i i}] (:mod:`numerics.cross_entropy`; float64 and mp only,
+exact rationals are refused since e^z is irrational).
+
 Quadratics: ∇f = Aθ − b.
 
 The same code runs on float64 arrays, object arrays of mpf, exact flint rationals and on
@@ -26,8 +30,9 @@ from typing import Any, Callable, Sequence
 import mpmath
 import numpy as np
 
-from theory import Objective, ParamSpace, Quadratic
+from theory import CrossEntropy, Objective, ParamSpace, Quadratic
 
+from . import cross_entropy
 from .backends import BACKENDS, Backend, QMat, positive, sumsq
 from .duals import Dual, primal
 
@@ -62,13 +67,18 @@ def _consts(obj: ParamSpace, b: Backend) -> dict:
             cache[key] = {"A": b.matrix(obj.A), "b": b.matrix(np.asarray(obj.b).reshape(P, 1)), "half": b.scalar(0.5)}
         else:
             loss = obj.loss
+            xent = isinstance(loss, CrossEntropy)
+            if xent and b.kind == "exact":
+                raise TypeError(cross_entropy.EXACT_REFUSAL)
+            target = loss.onehot(obj.widths[-1]) if xent else loss.target
             cache[key] = {
                 "X": None if loss.inputs is None else b.matrix(loss.inputs),
                 "XT": None if loss.inputs is None else b.matrix(loss.inputs.T),
-                "T": b.matrix(loss.target),
-                "TT": b.matrix(loss.target.T),
+                "T": b.matrix(target),
+                "TT": b.matrix(target.T),
                 "c": b.scalar(loss.weight),
                 "half_c": b.scalar(loss.weight / 2),
+                "labels": loss.labels if xent else None,
             }
     return cache[key]
 
@@ -115,11 +125,17 @@ def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend
             z = z * m
         acts.append(z)
         z = Ws[j] @ z
-    r = z - T
     val = None
-    if want_value and not isinstance(r, Dual):
-        val = k["half_c"] * sumsq(r)
-    delta = r * k["c"]
+    if k.get("labels") is not None:
+        # softmax cross-entropy: only the output gradient differs (numerics.cross_entropy)
+        if want_value and not isinstance(z, Dual):
+            val = cross_entropy.value(z, k["labels"], k["c"])
+        delta = cross_entropy.output_gradient(z, T, k["c"])
+    else:
+        r = z - T
+        if want_value and not isinstance(r, Dual):
+            val = k["half_c"] * sumsq(r)
+        delta = r * k["c"]
     grads: list[Any] = [None] * N
     for j in range(N - 1, -1, -1):
         a = acts[j]

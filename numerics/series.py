@@ -84,6 +84,12 @@ def max_rad(m: flint.arb_mat) -> float:
 
 
 # ---------------------------------------------------------------------------------------- tape
+# Coefficient rules of further (entrywise) tape operations, registered by their own modules (e.g.
+# numerics.series_elementwise: exp, ⊙, ÷). rule(k, coef, ent, i, a, b, payload) returns coefficient k
+# of node i from the coefficients of its operands a, b (coef[x][j], None = zero) and of node i below k.
+EXTRA_OPS: dict[str, Callable] = {}
+
+
 def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list) -> Any:
     """Order-0 value of a node that depends on no input."""
     if op == "const":
@@ -101,6 +107,8 @@ def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list
         return x.transpose()
     if op == "scale":
         return x * payload
+    if op in EXTRA_OPS:
+        return EXTRA_OPS[op](0, coef, [[] for _ in coef], None, a, b, payload)
     raise AssertionError(op)
 
 
@@ -299,6 +307,8 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
                     v = coef[a][k].transpose()
             elif op == "scale":
                 v = coef[a][k] * payload
+            elif op in EXTRA_OPS:
+                v = EXTRA_OPS[op](k, coef, ent, i, a, b, payload)
             else:  # pragma: no cover - the tape only records the ops above
                 raise AssertionError(op)
             coef[i].append(v)

@@ -3,9 +3,9 @@
 Imports nothing from ``numerics`` or ``proofs_check`` (DESIGN.md: imports point one way).
 """
 
-from . import bounds, symbolic
+from . import bounds, data, symbolic
 from .arrays import common_kind, entry_kind, to_kind
-from .losses import SquareLoss, WhitenedSquare
+from .losses import CrossEntropy, SquareLoss, WhitenedSquare
 from .models import DeepLinear, LayeredNet, ReLUNet
 from .objective import Objective, ParamSpace
 from .quadratic import Quadratic
@@ -14,6 +14,8 @@ from .ntk import TwoLayerReLU
 
 __all__ = [
     "bounds",
+    "data",
+    "CrossEntropy",
     "symbolic",
     "DeepLinear",
     "LayeredNet",

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .arrays import common_kind, require_finite
-from .losses import SquareLoss, WhitenedSquare
+from .losses import CrossEntropy, SquareLoss, WhitenedSquare
 from .models import LayeredNet
 
 
@@ -69,14 +69,17 @@ class Objective(ParamSpace):
     The widths must chain with the loss: d_0 is the loss's input dimension and d_N its output one.
     """
 
-    def __init__(self, model: LayeredNet, loss: WhitenedSquare | SquareLoss) -> None:
+    def __init__(self, model: LayeredNet, loss: WhitenedSquare | SquareLoss | CrossEntropy) -> None:
         if not isinstance(model, LayeredNet):
             raise TypeError(f"model must be DeepLinear or ReLUNet, got {type(model).__name__}")
-        if not isinstance(loss, (WhitenedSquare, SquareLoss)):
-            raise TypeError(f"loss must be WhitenedSquare or SquareLoss, got {type(loss).__name__}")
+        if not isinstance(loss, (WhitenedSquare, SquareLoss, CrossEntropy)):
+            raise TypeError(f"loss must be WhitenedSquare, SquareLoss or CrossEntropy, got {type(loss).__name__}")
         d = model.widths
-        name = "Phi" if isinstance(loss, WhitenedSquare) else "X/Y"
-        if loss.in_dim != d[0] or loss.out_dim != d[-1]:
+        name = {WhitenedSquare: "Phi", SquareLoss: "X/Y", CrossEntropy: "X/labels"}[type(loss)]
+        if isinstance(loss, CrossEntropy):
+            # d_N is the number of classes; labels must index into it
+            loss.check_classes(d[-1])
+        if loss.in_dim != d[0] or (loss.out_dim is not None and loss.out_dim != d[-1]):
             raise ValueError(
                 f"{name} does not chain with widths {d}: the loss has input dimension {loss.in_dim} and "
                 f"output dimension {loss.out_dim}, the network d_0 = {d[0]} and d_N = {d[-1]}"

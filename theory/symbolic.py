@@ -42,6 +42,7 @@ from sympy.polys.domains import QQ
 from sympy.polys.rings import PolyElement, PolyRing, ring
 
 from .arrays import to_kind
+from .losses import CrossEntropy
 from .objective import Objective
 from .quadratic import Quadratic
 
@@ -49,7 +50,9 @@ __all__ = [
     "EigenInterval",
     "conservation_derivatives",
     "gradient",
+    "gradient_mp",
     "hessian",
+    "hessian_mp",
     "lambda_min_interval",
     "loss_expr",
     "neuron_conservation_derivatives",
@@ -94,6 +97,13 @@ def _square_loss(Z: Matrix, T: Matrix, half_weight: Any) -> Any:
     """(c/2)·‖Z − T‖_F², with ``half_weight`` = c/2 as a constant of the scalar type."""
     residuals = [Z[i][k] - T[i][k] for i in range(len(Z)) for k in range(len(Z[0]))]
     return _sum([r * r for r in residuals]) * half_weight
+
+
+def _cross_entropy(Z: Matrix, labels: Sequence[int], weight: Any) -> Any:
+    """c·Σ_i [log Σ_k e^{Z_ki} − Z_{c_i i}] from the definition (THEORY.md E3), SymPy scalars only."""
+    terms = [sympy.log(_sum([sympy.exp(Z[k][i]) for k in range(len(Z))])) - Z[int(c)][i]
+             for i, c in enumerate(labels)]
+    return _sum(terms) * weight
 
 
 def _quadratic(x: Sequence[Any], A: Matrix, b: Sequence[Any], half: Any) -> Any:
@@ -210,7 +220,14 @@ def _build_loss(obj: Objective | Quadratic, flat_vars: Sequence[Any], const: Cal
         return _quadratic(flat_vars, A, b, const(Fraction(1, 2)))
     loss = obj.loss
     inputs = None if loss.inputs is None else _rows(_exact(loss.inputs), const)
-    target = _rows(_exact(loss.target), const)
+    if isinstance(loss, CrossEntropy):
+        if const is not _sympy_const:
+            # the ℚ[δ] jets cannot hold exp/log: the exact gradient does not exist in ℚ
+            raise TypeError("cross-entropy has no exact rational gradient or Hessian (exp/log are irrational); "
+                            "use theory.symbolic.gradient_mp / hessian_mp (SymPy derivatives at dps digits)")
+        target = None
+    else:
+        target = _rows(_exact(loss.target), const)
     cmasks = None if masks is None else [[[const(m) for m in row] for row in mask] for mask in masks]
 
     def apply(j: int, A: Matrix) -> Matrix:
@@ -219,6 +236,8 @@ def _build_loss(obj: Objective | Quadratic, flat_vars: Sequence[Any], const: Cal
         return [[z * m for z, m in zip(row, mrow)] for row, mrow in zip(A, cmasks[j - 1])]
 
     Z = _forward(_layers(flat_vars, obj.shapes), inputs, apply)
+    if isinstance(loss, CrossEntropy):
+        return _cross_entropy(Z, loss.labels, const(Fraction(loss.weight)))
     return _square_loss(Z, target, const(Fraction(loss.weight) / 2))
 
 
@@ -233,6 +252,7 @@ def loss_expr(
     Returns ``(f, symbols)`` with ``symbols`` in ``obj.flatten`` order (see :func:`parameter_symbols`).
 
     * network: f = (c/2)‖Z − T‖_F² with Z = W_N σ(⋯σ(W_1 X)) (whitened: ½‖W_N⋯W_1 − Φ‖_F²);
+      cross-entropy: f = c·Σ_i [log Σ_k e^{Z_ki} − Z_{c_i i}] (THEORY.md E3);
     * quadratic: f = ½θᵀAθ − bᵀθ.
 
     For a leaky-ReLU net (α ≠ 1) σ is piecewise linear, so ``theta`` is required: the activation
@@ -472,3 +492,9 @@ def neuron_conservation_derivatives(widths: Sequence[int], n_samples: int) -> li
             for a in range(len(W_in))
         ])
     return out
+
+
+# ---- 5. cross-entropy: SymPy derivatives evaluated at high precision ---------------------------------
+# exp/log leave ℚ, so the exact jets above cannot serve; the reference is SymPy's own differentiation
+# of the loss expression (built from the definition), evaluated at θ (taken exactly) at dps digits.
+from .symbolic_xent import gradient_mp, hessian_mp  # noqa: E402  (needs the helpers above)

@@ -339,3 +339,103 @@ def validate_model(kind: str, model: nn.Sequential | None = None, optimizer: Opt
     impl = factory(model, optimizer, relu) if kind in ("gd", "heavy_ball", "nesterov") else factory(model, relu)
     kwargs.setdefault("name", f"torch {kind}" + (" (ReLU)" if relu else ""))
     return validate(kind, impl, model="relu" if relu else "linear", **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A user's own torch net as a gfgd objective (issue 12). Self-contained block: it only needs torch,
+# numpy and theory.
+
+
+def from_torch_sequential(model: nn.Sequential, X: Any, labels_or_Y: Any,
+                          loss: str = "cross_entropy") -> tuple[Any, list[np.ndarray]]:
+    """``(obj, theta)``: a gfgd :class:`theory.Objective` and its θ = [W_1, …, W_N] equal to ``model``.
+
+    ``model`` is an ``nn.Sequential`` of ``nn.Linear``, ``nn.ReLU``, ``nn.LeakyReLU`` and
+    ``nn.Identity`` (Identity is skipped). Between two Linear layers there is either no activation
+    (a deep linear net, :class:`theory.DeepLinear`) or one ReLU/LeakyReLU, the same slope α
+    everywhere (:class:`theory.ReLUNet` (widths, α); ReLU is α = 0, LeakyReLU(negative_slope=α)).
+    Nothing may follow the last Linear: its output is the prediction (the logits for cross-entropy).
+    ``nn.Linear(d_{j−1}, d_j).weight`` has shape (d_j, d_{j−1}), gfgd's W_j; it is copied exactly
+    (float32 → float64 is exact). Anything else is refused with a ``TypeError``/``ValueError`` naming
+    the layer. Linear layers with a bias are refused for now (``ValueError``): gfgd's bias support
+    (θ = [W_1, b_1, …]) is pending in a parallel change.
+
+    ``X``: (n, d_0) inputs, rows are samples (tensor or array). ``loss``:
+
+    * ``"cross_entropy"``: ``labels_or_Y`` are n integer classes; f = (1/n)Σ_i ℓ(h(x_i), c_i), which is
+      ``torch.nn.functional.cross_entropy(model(X), labels)`` (mean reduction);
+    * ``"square"``: ``labels_or_Y`` are (n, d_N) targets; f = (1/n)Σ_i ½‖h(x_i) − y_i‖², which is
+      ``0.5·((model(X) − Y)²).sum(1).mean()`` (note: ``nn.MSELoss()`` is (2/d_N) times this).
+    """
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model must be a torch.nn.Sequential, got {type(model).__name__}")
+    if loss not in ("cross_entropy", "square"):
+        raise ValueError(f"loss must be 'cross_entropy' or 'square', got {loss!r}")
+    import theory
+
+    linears: list[nn.Linear] = []
+    slopes: list[tuple[int, Any]] = []  # (position in model, α) of each activation
+    pending: tuple[int, Any] | None = None  # activation seen since the last Linear
+    for i, m in enumerate(model):
+        if isinstance(m, nn.Identity):
+            continue
+        if isinstance(m, nn.Linear):
+            if m.bias is not None:
+                raise ValueError(
+                    f"layer {i} ({m}) has a bias: gfgd's bias support (theory.ReLUNet(..., bias=True), "
+                    "θ = [W_1, b_1, W_2, b_2, ...]) is pending; convert a bias-free net (bias=False) for now"
+                )
+            if linears and m.in_features != linears[-1].out_features:
+                raise ValueError(f"layer {i} ({m}) does not chain: the previous Linear has "
+                                 f"{linears[-1].out_features} outputs")
+            if pending is not None:
+                slopes.append(pending)
+                pending = None
+            elif linears:
+                slopes.append((i, 1.0))  # no activation: identity, α = 1
+            linears.append(m)
+        elif isinstance(m, (nn.ReLU, nn.LeakyReLU)):
+            alpha = 0.0 if isinstance(m, nn.ReLU) else float(m.negative_slope)
+            if not linears:
+                raise ValueError(f"layer {i} ({m}) comes before the first Linear; the input enters a Linear first")
+            if pending is not None:
+                raise ValueError(f"layer {i} ({m}) follows another activation (layer {pending[0]}); "
+                                 "use one activation between two Linear layers")
+            pending = (i, alpha)
+        else:
+            raise TypeError(f"layer {i} is {type(m).__name__} ({m}); only nn.Linear, nn.ReLU, nn.LeakyReLU "
+                            "and nn.Identity are supported")
+    if not linears:
+        raise ValueError("model has no nn.Linear layer")
+    if pending is not None:
+        raise ValueError(f"layer {pending[0]} ({model[pending[0]]}) follows the last Linear; the last Linear's "
+                         "output must be the prediction (drop the final activation)")
+    alphas = {a for _, a in slopes}
+    if len(alphas) > 1:
+        where = ", ".join(f"layer {i}: α = {a:g}" for i, a in slopes)
+        raise ValueError(f"the hidden activations differ ({where}); gfgd's ReLUNet has one slope α for every "
+                         "hidden layer (α = 1 means no activation)")
+    widths = (linears[0].in_features,) + tuple(m.out_features for m in linears)
+    alpha = alphas.pop() if alphas else 1.0
+    net = theory.DeepLinear(widths) if alpha == 1.0 else theory.ReLUNet(widths, alpha=alpha)
+    Xn = _as_float64(X, "X")
+    target = labels_or_Y.detach().cpu().numpy() if isinstance(labels_or_Y, torch.Tensor) else np.asarray(labels_or_Y)
+    if loss == "cross_entropy":
+        lossobj = theory.CrossEntropy(Xn, target)
+    else:
+        lossobj = theory.SquareLoss(Xn, _as_float64(target, "labels_or_Y"))
+    obj = theory.Objective(net, lossobj)
+    theta = [m.weight.detach().to(torch.float64).cpu().numpy().copy() for m in linears]
+    return obj, theta
+
+
+def _as_float64(a: Any, name: str) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        if a.is_floating_point():
+            a = a.to(torch.float64)
+        a = a.numpy()
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real array or tensor, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
