@@ -13,9 +13,9 @@ from .flows import Trajectory, gradient_flow, heavy_ball_flow, modified_flow, ne
 from .generic_flow import GenericTrajectory, gradient_flow_generic
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
-from .inits import balanced_init, gaussian_init
+from .inits import balanced_init, gaussian_init, xavier_init
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
-from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_min
+from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_max, lambda_min
 from . import ntk_training
 from .ntk_training import (NetworkFlow, TrainingRun, network_gradient_flow, train, train_gd, train_heavy_ball,
                            train_nesterov)
@@ -43,12 +43,14 @@ __all__ = [
     "balanced_init",
     "balancedness",
     "gaussian_init",
+    "xavier_init",
     "gd_drift",
     "gradient",
     "hessian",
     "hvp",
     "hvp_operator",
     "lambda_min",
+    "lambda_max",
     "layer_norm_gaps",
     "neuron_norm_gaps",
     "value",

@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Sequence
 
-import mpmath
 import numpy as np
 
 from theory.arrays import check_range
 
+from . import float_gd
 from .gradients import check_objective, evaluate, from_backend, precision, prepare
+from theory.lazy import lazy_module
+
+mpmath = lazy_module("mpmath")
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Iterates:
     losses: list[Any] = field(default_factory=list)
     diverged: bool = False
     message: str = ""
+    kept: list[int] = field(default_factory=list)  # the step number of each entry of ``thetas``
 
     @property
     def steps(self) -> int:
@@ -43,6 +47,14 @@ class Iterates:
 
     def __getitem__(self, k: int) -> list[np.ndarray]:
         return self.thetas[k]
+
+    def iterate(self, k: int) -> list[np.ndarray]:
+        """θ_k by step number (KeyError naming the kept steps if θ_k was not kept)."""
+        try:
+            return self.thetas[self.kept.index(k)]
+        except ValueError:
+            raise KeyError(f"step {k} was not kept (keep={self.params.get('keep')!r}); "
+                           f"kept steps: {self.kept[:3]}...{self.kept[-2:]}") from None
 
 
 def _check_steps(steps: Any) -> int:
@@ -69,13 +81,40 @@ def _finite(x: Any) -> bool:
     return math.isfinite(float(x))
 
 
+def _check_keep(keep: Any) -> int:
+    """``"all"`` -> 1, ``"last"`` -> 0 (θ_0 and the last only), a positive int k -> k (every k-th)."""
+    if keep == "all":
+        return 1
+    if keep == "last":
+        return 0
+    if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool) and keep >= 1:
+        return int(keep)
+    raise ValueError(f"keep must be 'all', 'last' or a positive integer k (every k-th iterate), got {keep!r}")
+
+
+class _Keeper:
+    """Which iterates a run stores: θ_0, every ``every``-th (0: none in between) and the last."""
+
+    def __init__(self, res: Iterates, every: int, steps: int) -> None:
+        self.res, self.every, self.steps = res, every, steps
+
+    def wants(self, k: int) -> bool:
+        return k == 0 or k == self.steps or (self.every > 0 and k % self.every == 0)
+
+    def add(self, k: int, theta: list[np.ndarray]) -> None:
+        self.res.thetas.append(theta)
+        self.res.kept.append(k)
+
+
 def _run(obj: Any, theta0: Sequence[Any], dps: int | None, method: str, params: dict, steps: int,
-         update: Callable, diverge_factor: float, keep: str, callback: Callable | None) -> Iterates:
-    if keep not in ("all", "last"):
-        raise ValueError(f"keep must be 'all' or 'last', got {keep!r}")
+         update: Callable, diverge_factor: float, keep: Any, callback: Callable | None) -> Iterates:
+    every = _check_keep(keep)
     obj = check_objective(obj)
     kind = obj.kind(theta0)
     res = Iterates(method, params)
+    keeper = _Keeper(res, every, steps)
+    if method == "gd" and float_gd.applies(obj, kind) and dps is None:
+        return _run_float_gd(obj, theta0, params, steps, diverge_factor, keeper, callback)
     with precision(kind, dps):
         obj, b, Ws = prepare(obj, theta0, "theta0")
         sc = {k: b.scalar(params[k]) for k in ("eta", "beta") if params.get(k) is not None}
@@ -83,7 +122,7 @@ def _run(obj: Any, theta0: Sequence[Any], dps: int | None, method: str, params: 
         f0, g = evaluate(obj, Ws, b)
         limit = diverge_factor * max(1.0, float(f0))
         res.losses.append(b.scalar_out(f0))
-        res.thetas.append(from_backend(obj, Ws, b))
+        keeper.add(0, from_backend(obj, Ws, b))
         for k in range(1, steps + 1):
             state["k"] = k
             new = update(state, g, sc, b)
@@ -94,27 +133,58 @@ def _run(obj: Any, theta0: Sequence[Any], dps: int | None, method: str, params: 
             else:
                 fk, g = evaluate(obj, new, b)
             fo = b.scalar_out(fk)
-            if not _finite(fo) or float(fo) > limit:
-                res.diverged = True
-                res.message = (f"{method} diverged at step {k}: loss {float(fo):.3e} exceeds "
-                               f"{diverge_factor:g}·max(1, f(θ_0)) = {limit:.3e}")
+            if _diverged(res, method, k, fo, diverge_factor, limit):
                 break
             res.losses.append(fo)
-            if keep == "all":
-                res.thetas.append(from_backend(obj, new, b))
-            elif k == steps:
-                res.thetas = [res.thetas[0], from_backend(obj, new, b)]
+            if keeper.wants(k):
+                keeper.add(k, from_backend(obj, new, b))
             if callback is not None:
                 callback(k, fo)
         return res
 
 
+def _diverged(res: Iterates, method: str, k: int, fo: Any, diverge_factor: float, limit: float) -> bool:
+    if _finite(fo) and float(fo) <= limit:
+        return False
+    res.diverged = True
+    res.message = (f"{method} diverged at step {k}: loss {float(fo):.3e} exceeds "
+                   f"{diverge_factor:g}·max(1, f(θ_0)) = {limit:.3e}")
+    return True
+
+
+def _run_float_gd(obj: Any, theta0: Sequence[Any], params: dict, steps: int, diverge_factor: float,
+                  keeper: _Keeper, callback: Callable | None) -> Iterates:
+    """GD on float64 layered nets in place (:mod:`numerics.float_gd`); same result as the generic loop."""
+    res = keeper.res
+    chain = float_gd.FloatChain(obj, obj.check_theta(theta0, "theta0"))
+    eta = float(params["eta"])
+    f0 = chain.forward()
+    limit = diverge_factor * max(1.0, f0)
+    res.losses.append(f0)
+    keeper.add(0, chain.theta())
+    losses, every = res.losses, keeper.every
+    for k in range(1, steps + 1):
+        chain.step(eta)
+        fk = chain.forward()
+        if not (fk <= limit) and _diverged(res, "gd", k, fk, diverge_factor, limit):
+            break
+        losses.append(fk)
+        if k == steps or (every and k % every == 0):
+            keeper.add(k, chain.theta())
+        if callback is not None:
+            callback(k, fk)
+    return res
+
+
 def gradient_descent(obj: Any, theta0: Sequence[Any], eta: Any, steps: int, dps: int | None = None,
-                     diverge_factor: float = 1e8, keep: str = "all",
+                     diverge_factor: float = 1e8, keep: str | int = "all",
                      callback: Callable[[int, Any], None] | None = None) -> Iterates:
     """GD iterates θ_0..θ_steps, θ_{k+1} = θ_k − η∇f(θ_k), in θ's arithmetic.
 
-    ``keep="last"`` stores only θ_0 and the final iterate (losses are always all kept).
+    ``keep``: ``"all"`` (every iterate), ``"last"`` (θ_0 and the final one) or an int k (θ_0, every
+    k-th and the final one; a 10⁴-step run on 6k parameters keeps 10⁴/k·48 kB). Losses are always all
+    kept; ``Iterates.kept`` lists the step number of each stored iterate. float64 layered nets run
+    in place (:mod:`numerics.float_gd`), other arithmetics and objectives on the generic formula.
     """
     _check_eta(eta)
     steps = _check_steps(steps)
@@ -128,7 +198,7 @@ def gradient_descent(obj: Any, theta0: Sequence[Any], eta: Any, steps: int, dps:
 
 
 def heavy_ball(obj: Any, theta0: Sequence[Any], eta: Any, beta: Any, steps: int, dps: int | None = None,
-               diverge_factor: float = 1e8, keep: str = "all",
+               diverge_factor: float = 1e8, keep: str | int = "all",
                callback: Callable[[int, Any], None] | None = None) -> Iterates:
     """Heavy ball θ_{k+1} = θ_k − η∇f(θ_k) + β(θ_k − θ_{k−1}), θ_{−1} = θ_0; β ∈ [0, 1)."""
     _check_eta(eta)
@@ -146,7 +216,7 @@ def heavy_ball(obj: Any, theta0: Sequence[Any], eta: Any, beta: Any, steps: int,
 
 
 def nesterov(obj: Any, theta0: Sequence[Any], eta: Any, steps: int, r: Any = 3, beta: Any = None,
-             dps: int | None = None, diverge_factor: float = 1e8, keep: str = "all",
+             dps: int | None = None, diverge_factor: float = 1e8, keep: str | int = "all",
              callback: Callable[[int, Any], None] | None = None) -> Iterates:
     """Nesterov's method (module docstring): momentum (k−1)/(k+r−1), or constant ``beta`` if given.
 

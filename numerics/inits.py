@@ -1,4 +1,4 @@
-"""Near-zero initialisations (THEORY.md C1): balanced and Gaussian, seeded.
+"""Initialisations, seeded: near-zero balanced and Gaussian (THEORY.md C1), and Xavier/Glorot.
 
 Balanced (D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ = 0 for all j, THEORY.md B3/B5): draw the end-to-end
 matrix W(0) = scale·G/‖G‖_F (G Gaussian), take its thin SVD W(0) = U Σ Vᵀ of rank r = min(d_0, d_N),
@@ -66,3 +66,27 @@ def gaussian_init(obj: Any, scale: float = 1e-2, seed: int = 0) -> list[np.ndarr
     scale = _check_scale(scale)
     rng = np.random.default_rng(seed)
     return [scale * rng.standard_normal(s) for s in obj.shapes]
+
+
+def xavier_init(obj: Any, seed: int = 0, distribution: str = "uniform", gain: float = 1.0) -> list[np.ndarray]:
+    """Glorot & Bengio (2010) initialisation, seeded, for W_j of shape (fan_out, fan_in) = (d_j, d_{j−1}).
+
+    ``"uniform"``: entries U(−a, a), a = gain·√(6/(fan_in + fan_out)) (their eq. 16, "normalized
+    initialization"); ``"normal"``: N(0, σ²), σ² = gain²·2/(fan_in + fan_out). Both have variance
+    gain²·2/(fan_in + fan_out) (uniform: a²/3). The same convention as ``torch.nn.init.xavier_*_``.
+    """
+    obj = _layered(obj)
+    if distribution not in ("uniform", "normal"):
+        raise ValueError(f"distribution must be 'uniform' or 'normal', got {distribution!r}")
+    gain = float(gain)
+    if not (np.isfinite(gain) and gain > 0):
+        raise ValueError(f"gain must be a finite number > 0, got {gain!r}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for fan_out, fan_in in obj.shapes:
+        if distribution == "uniform":
+            a = gain * np.sqrt(6.0 / (fan_in + fan_out))
+            out.append(rng.uniform(-a, a, size=(fan_out, fan_in)))
+        else:
+            out.append(gain * np.sqrt(2.0 / (fan_in + fan_out)) * rng.standard_normal((fan_out, fan_in)))
+    return out

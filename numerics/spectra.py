@@ -1,4 +1,4 @@
-"""The smallest Hessian eigenvalue λ_min(∇²f(θ)) in float64, dense or matrix-free.
+"""The extreme Hessian eigenvalues λ_min, λ_max of ∇²f(θ) in float64, dense or matrix-free.
 
 Small problems: the Hessian from the batched dual pass and LAPACK ``eigh``. Large ones: the HVP of
 :mod:`numerics.hessians` as a ``scipy.sparse.linalg.LinearOperator`` and ARPACK ``eigsh`` (Lanczos,
@@ -84,6 +84,25 @@ def lambda_min(
     ``seed`` fixes the Lanczos start vector. With ``return_info`` an :class:`EigenResult` is returned
     with the residual bound. Raises :class:`ConvergenceError` when ARPACK does not converge.
     """
+    return _extreme(obj, theta, "SA", method, tol, dense_max, maxiter, seed, return_info)
+
+
+def lambda_max(
+    obj: Any,
+    theta: Sequence[Any],
+    method: str = "auto",
+    tol: float = 1e-10,
+    dense_max: int = 800,
+    maxiter: int | None = None,
+    seed: int = 0,
+    return_info: bool = False,
+) -> float | EigenResult:
+    """λ_max(∇²f(θ)) in float64: as :func:`lambda_min` at the other end of the spectrum (``which="LA"``)."""
+    return _extreme(obj, theta, "LA", method, tol, dense_max, maxiter, seed, return_info)
+
+
+def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float, dense_max: int,
+             maxiter: int | None, seed: int, return_info: bool) -> float | EigenResult:
     obj = check_objective(obj)
     if method not in ("auto", "dense", "eigsh"):
         raise ValueError(f"method must be 'auto', 'dense' or 'eigsh', got {method!r}")
@@ -98,12 +117,13 @@ def lambda_min(
         method = "dense"  # ARPACK needs k < P - 1
     if method == "dense":
         H = hessian(obj, arrays)
-        w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0])
+        i = 0 if which == "SA" else P - 1
+        w, V = scipy.linalg.eigh(H, subset_by_index=[i, i])
         lam, vec = float(w[0]), V[:, 0]
     else:
         rng = np.random.default_rng(seed)
         try:
-            w, V = sla.eigsh(op, k=1, which="SA", tol=tol, maxiter=maxiter, v0=rng.standard_normal(P))
+            w, V = sla.eigsh(op, k=1, which=which, tol=tol, maxiter=maxiter, v0=rng.standard_normal(P))
         except sla.ArpackNoConvergence as e:
             raise ConvergenceError(
                 f"eigsh did not converge to tol={tol} within maxiter={maxiter} ({op.calls} HVPs); "
@@ -112,7 +132,8 @@ def lambda_min(
         lam, vec = float(w[0]), V[:, 0]
     calls = op.calls
     vec = vec / np.linalg.norm(vec)
-    lam = float(vec @ op.matvec(vec))  # Rayleigh quotient: the best estimate for this vector
-    residual = float(np.linalg.norm(op.matvec(vec) - lam * vec))
+    Hv = op.matvec(vec)
+    lam = float(vec @ Hv)  # Rayleigh quotient: the best estimate for this vector
+    residual = float(np.linalg.norm(Hv - lam * vec))
     res = EigenResult(lam, residual, method, calls, vec)
     return res if return_info else res.value
