@@ -5,6 +5,7 @@ caller's mpmath precision, or ``dps=``), object arrays of ``fractions.Fraction``
 """
 
 from .backends import QMat
+from .curvature import A1Bound, CurvatureAlong, a1_bound, curvature_along, negativity_integral
 from .discrete import Iterates, gradient_descent, heavy_ball, nesterov
 from .distances import gf_gd_distance, trajectory_distances
 from .duals import Dual
@@ -21,6 +22,11 @@ from .ntk_training import (NetworkFlow, TrainingRun, network_gradient_flow, trai
                            train_nesterov)
 
 __all__ = [
+    "A1Bound",
+    "CurvatureAlong",
+    "a1_bound",
+    "curvature_along",
+    "negativity_integral",
     "ConvergenceError",
     "Dual",
     "EigenResult",
@@ -49,6 +55,7 @@ __all__ = [
     "hessian",
     "hvp",
     "hvp_operator",
+    "lambda_max",
     "lambda_min",
     "lambda_max",
     "layer_norm_gaps",

@@ -192,6 +192,8 @@ def test_bad_shapes_and_classes():
         theory.Objective(theory.DeepLinear((2, 4)), theory.CrossEntropy(X, [0, 1, 2], num_classes=3))
     with pytest.raises(ValueError, match="does not chain"):
         theory.Objective(theory.DeepLinear((5, 3)), theory.CrossEntropy(X, [0, 1, 2]))
+    with pytest.raises(ValueError, match="identity-input"):
+        theory.CrossEntropy(None, [0, 1])
     with pytest.raises(ValueError, match="num_classes"):
         theory.CrossEntropy(X, [0, 1, 2], num_classes=1)
     # integer-valued floats are accepted (np.loadtxt gives floats)

@@ -99,6 +99,9 @@ class CrossEntropy:
     """
 
     def __init__(self, X: Any, labels: Any, num_classes: int | None = None) -> None:
+        if X is None:
+            raise ValueError("X is required: CrossEntropy(X, labels) takes the (n, d_0) inputs; it has no "
+                             "identity-input form like WhitenedSquare(Phi)")
         X = as_matrix(X, "X")
         self.X = X
         self.labels = _check_labels(labels, X.shape[0])
