@@ -17,11 +17,13 @@ from abc import ABC, abstractmethod
 from fractions import Fraction
 from typing import Any
 
-import flint
-import mpmath
 import numpy as np
 
 from theory.arrays import mpf_of, to_kind
+from theory.lazy import lazy_module
+
+flint = lazy_module("flint")
+mpmath = lazy_module("mpmath")
 
 
 def _fmpq(x: Any) -> flint.fmpq:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any, Sequence
 
-import mpmath
 import numpy as np
 
 from theory import to_kind
+from theory.lazy import lazy_module
+
+mpmath = lazy_module("mpmath")
 
 
 def _exact_time(x: Any) -> Fraction:

@@ -27,7 +27,6 @@ import contextlib
 import weakref
 from typing import Any, Callable, Sequence
 
-import mpmath
 import numpy as np
 
 from theory import CrossEntropy, Objective, ParamSpace, Quadratic
@@ -35,6 +34,9 @@ from theory import CrossEntropy, Objective, ParamSpace, Quadratic
 from . import cross_entropy
 from .backends import BACKENDS, Backend, QMat, positive, sumsq
 from .duals import Dual, primal
+from theory.lazy import lazy_module
+
+mpmath = lazy_module("mpmath")
 
 _CONSTS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 

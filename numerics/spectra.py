@@ -55,10 +55,15 @@ def hvp_operator(obj: Any, theta: Sequence[Any]) -> sla.LinearOperator:
     b = BACKENDS["float"]
     Ws = to_backend(obj, arrays, b)
     P = obj.num_params
+    # the tangent blocks as views of x (unflatten's own checks and copies cost ~25 % of an HVP)
+    shapes = [w.shape for w in Ws]
+    ends = np.cumsum([w.size for w in Ws]).tolist()
+    starts = [0] + ends[:-1]
 
     def matvec(x: np.ndarray) -> np.ndarray:
         op.calls += 1
-        vs = to_backend(obj, obj.unflatten(np.asarray(x, dtype=np.float64).reshape(-1)), b)
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        vs = [x[i:j].reshape(s) for i, j, s in zip(starts, ends, shapes)]
         _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, vs)], b, want_value=False)
         return np.concatenate([gi.tan.reshape(-1) for gi in g])
 
@@ -76,15 +81,17 @@ def lambda_min(
     maxiter: int | None = None,
     seed: int = 0,
     return_info: bool = False,
+    v0: np.ndarray | None = None,
 ) -> float | EigenResult:
     """λ_min(∇²f(θ)) in float64 (θ of any entry kind is rounded to float64 first).
 
     ``method``: ``"dense"`` (``eigh`` of the full Hessian), ``"eigsh"`` (matrix-free Lanczos on
     HVPs), or ``"auto"`` (dense when P ≤ ``dense_max``). ``tol`` is ARPACK's relative tolerance.
-    ``seed`` fixes the Lanczos start vector. With ``return_info`` an :class:`EigenResult` is returned
+    ``seed`` fixes the Lanczos start vector (or pass ``v0``, e.g. the eigenvector at a nearby point:
+    a warm start). With ``return_info`` an :class:`EigenResult` is returned
     with the residual bound. Raises :class:`ConvergenceError` when ARPACK does not converge.
     """
-    return _extreme(obj, theta, "SA", method, tol, dense_max, maxiter, seed, return_info)
+    return _extreme(obj, theta, "SA", method, tol, dense_max, maxiter, seed, return_info, v0)
 
 
 def lambda_max(
@@ -96,13 +103,14 @@ def lambda_max(
     maxiter: int | None = None,
     seed: int = 0,
     return_info: bool = False,
+    v0: np.ndarray | None = None,
 ) -> float | EigenResult:
     """λ_max(∇²f(θ)) in float64: as :func:`lambda_min` at the other end of the spectrum (``which="LA"``)."""
-    return _extreme(obj, theta, "LA", method, tol, dense_max, maxiter, seed, return_info)
+    return _extreme(obj, theta, "LA", method, tol, dense_max, maxiter, seed, return_info, v0)
 
 
 def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float, dense_max: int,
-             maxiter: int | None, seed: int, return_info: bool) -> float | EigenResult:
+             maxiter: int | None, seed: int, return_info: bool, v0: np.ndarray | None) -> float | EigenResult:
     obj = check_objective(obj)
     if method not in ("auto", "dense", "eigsh"):
         raise ValueError(f"method must be 'auto', 'dense' or 'eigsh', got {method!r}")
@@ -121,9 +129,12 @@ def _extreme(obj: Any, theta: Sequence[Any], which: str, method: str, tol: float
         w, V = scipy.linalg.eigh(H, subset_by_index=[i, i])
         lam, vec = float(w[0]), V[:, 0]
     else:
-        rng = np.random.default_rng(seed)
+        if v0 is None:
+            v0 = np.random.default_rng(seed).standard_normal(P)
+        elif np.shape(v0) != (P,):
+            raise ValueError(f"v0 must be a vector of length {P} (the number of parameters), got shape {np.shape(v0)}")
         try:
-            w, V = sla.eigsh(op, k=1, which=which, tol=tol, maxiter=maxiter, v0=rng.standard_normal(P))
+            w, V = sla.eigsh(op, k=1, which=which, tol=tol, maxiter=maxiter, v0=np.asarray(v0, dtype=np.float64))
         except sla.ArpackNoConvergence as e:
             raise ConvergenceError(
                 f"eigsh did not converge to tol={tol} within maxiter={maxiter} ({op.calls} HVPs); "

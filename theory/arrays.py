@@ -19,8 +19,10 @@ from fractions import Fraction
 from numbers import Integral, Real
 from typing import Any, Iterable, Sequence
 
-import mpmath
 import numpy as np
+from .lazy import lazy_module
+
+mpmath = lazy_module("mpmath")
 
 KINDS = ("float", "exact", "mp")
 

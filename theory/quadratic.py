@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import mpmath
 import numpy as np
 
 from .arrays import as_matrix, check_range, common_kind, mpf_of, to_kind
 from .objective import ParamSpace
+from .lazy import lazy_module
+
+mpmath = lazy_module("mpmath")
 
 
 class Quadratic(ParamSpace):
