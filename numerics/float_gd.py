@@ -4,6 +4,7 @@ This is :func:`numerics.gradients._backprop` (the one formula for the gradient o
 on preallocated float64 buffers, with the GD update fused into the backward pass:
 
     forward:   z_j = V_j a_{j-1},  a_j = m_j ⊙ z_j,  r = z_N − T,  f = (c/2)‖r‖²
+               (cross-entropy, THEORY.md E3: r = softmax(z_N) − E, f = c Σ_i [lse(z_i) − z_{c_i i}])
     backward:  δ_N = c·r;  for j = N..1:  δ_{j-1} = m_{j-1} ⊙ (V_jᵀ δ_j)  (with V_j before its update),
                then V_j ← V_j − η δ_j a_{j-1}ᵀ  (BLAS ger/gemm on V_j's memory: no temporary).
 
@@ -24,12 +25,14 @@ import numpy as np
 
 from theory import Objective
 
+from . import cross_entropy
 from .backends import BACKENDS, positive, sumsq
 from .gradients import _consts
 
 
 def applies(obj: Any, kind: str) -> bool:
-    """The fast path serves float64 layered nets (deep linear and leaky ReLU, any square loss)."""
+    """The fast path serves float64 layered nets (deep linear and leaky ReLU; square losses and
+    cross-entropy)."""
     return kind == "float" and isinstance(obj, Objective)
 
 
@@ -76,6 +79,7 @@ class FloatChain:
         self.W = [np.array(w, dtype=np.float64, order="C") for w in Ws]
         self.alpha = obj.model.alpha
         self.half_c, self.c = k["half_c"], k["c"]
+        self.labels = k["labels"]  # cross-entropy: the head is softmax − one-hot, not z − T
         # the same choice of net as numerics.gradients.evaluate
         if k["X"] is None and self.alpha == 1 and obj.widths[-1] < obj.widths[0]:
             self.V, self.X, self.T = [w.T for w in reversed(self.W)], None, k["TT"]
@@ -105,6 +109,10 @@ class FloatChain:
                 z = np.multiply(z, m, out=self.z[j - 1])
             self.acts[j] = z
             z = np.matmul(V[j], z, out=self.z[j])
+        if self.labels is not None:
+            f = float(cross_entropy.value(z, self.labels, self.c))
+            np.subtract(cross_entropy.softmax(z), self.T, out=self.r)
+            return f
         r = np.subtract(z, self.T, out=self.r)
         return float(self.half_c * sumsq(r))
 
