@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE))
 import bench_flows  # noqa: E402
 import bench_hessian  # noqa: E402
 import bench_lambda_min  # noqa: E402
+import bench_relu_flows  # noqa: E402
 
 COMMAND = "python benchmarks/run.py"
 SECTIONS = ("lambda", "hessian", "flows")
@@ -348,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
     text = render(h, lam, fl, machine_facts(), started, wall, load0, load1)
+    text += ("\n" + bench_relu_flows.markdown(bench_relu_flows.run(bench_relu_flows.CASES[:1] if args.quick else bench_relu_flows.CASES))) if "flows" in sections else ""
     write_atomic(args.output, text)
     print(f"\nwrote {args.output}")
     return 0

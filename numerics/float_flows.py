@@ -151,7 +151,7 @@ class FloatTrajectory:
         """max_j ‖D_j(θ(t_i)) − D_j(θ_0)‖_max at every step time t_i (deep linear nets; else [])."""
         if self._defects is None:
             obj = self.obj
-            if isinstance(obj, Objective) and obj.depth >= 2 and obj.model.is_linear:
+            if isinstance(obj, Objective) and obj.depth >= 2 and obj.model.is_linear and not obj.model.bias:
                 D0 = balancedness(self.theta0)
                 self._defects = [max(float(np.abs(a - b).max()) for a, b in zip(balancedness(obj.unflatten(y)), D0))
                                  for y in self.states.T]

@@ -33,7 +33,8 @@ from .gradients import _consts
 def applies(obj: Any, kind: str) -> bool:
     """The fast path serves float64 layered nets (deep linear and leaky ReLU; square losses and
     cross-entropy)."""
-    return kind == "float" and isinstance(obj, Objective)
+    # biases (θ = [W_1, b_1, ...]) take the generic formula: the chain below holds weights only
+    return kind == "float" and isinstance(obj, Objective) and not obj.model.bias
 
 
 _BLAS: list = []

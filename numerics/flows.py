@@ -68,6 +68,7 @@ class Trajectory:
     conservation_defects: list[float] = field(default_factory=list)
     seconds: float = 0.0
     shapes: tuple = ()
+    events: list = field(default_factory=list)  # ReLU nets: KinkEvent records (numerics.kink_flows)
 
     @property
     def times(self) -> list[Fraction]:
@@ -201,12 +202,17 @@ def _gradient_tape(obj: Any, modified_eta: Any = None) -> tuple[Tape, list[int],
     return tape, [x.i for x in G], -1
 
 
-def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int) -> tuple[Any, list, Fraction]:
+def _has_kinks_or_bias(obj: Any) -> bool:
+    return isinstance(obj, Objective) and (not obj.model.is_linear or obj.model.bias)
+
+
+def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int,
+                  allow_kinks: bool = False) -> tuple[Any, list, Fraction]:
     obj = check_objective(obj)
-    if isinstance(obj, Objective) and not obj.model.is_linear:
+    if _has_kinks_or_bias(obj) and not allow_kinks:
         raise ValueError(
-            "the Taylor integrator needs a polynomial vector field (deep linear nets or quadratics); "
-            "a ReLU net's field changes at activation boundaries: use numerics.gradient_flow_generic"
+            "this flow is implemented for bias-free deep linear nets and quadratics; for ReLU nets and "
+            "nets with biases use numerics.gradient_flow (exact kink events)"
         )
     theta0 = obj.check_theta(theta0, "theta0")
     if not isinstance(dps, (int, np.integer)) or dps < MIN_DPS:
@@ -226,8 +232,19 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
 
     Returns a :class:`Trajectory` (dense output ``at(t)``, exact ``times``, ``error_estimate``,
     ``conservation_defects`` for linear nets). ``progress(t, t_end)`` is called after each step.
+
+    (Leaky) ReLU nets and nets with biases: the region-by-region Taylor method with exact kink
+    events (transversal crossings, Filippov sliding) of :mod:`numerics.kink_flows`; ``traj.events``
+    lists the switches, ``conservation_defects`` the drift of the per-neuron law (THEORY.md E2), and
+    ``error_estimate`` comes from an independent rerun at dps + 10 (docs/theory.md E3). The flow is
+    θ' ∈ −∂f(θ) (Clarke subdifferential; Filippov at kinks); a repelling kink raises
+    :class:`numerics.kink_flows.NonUniqueFlowError`.
     """
-    obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps)
+    obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps, allow_kinks=True)
+    if _has_kinks_or_bias(obj):
+        from .kink_flows import relu_gradient_flow  # kink_flows imports this module's step parts
+
+        return relu_gradient_flow(obj, theta0, t_end_q, dps, order, progress)
     return _integrate(obj, theta0, None, t_end_q, dps, order, lambda: _gradient_tape(obj), progress,
                       growth=_growth(obj), conserved=True)
 
@@ -361,7 +378,6 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
     all_coeffs = []
     errors: list[float] = []
     defects: list[float] = []
-    e2 = math.exp(2)
     with arb_precision(dps, _guard_bits(obj, p)):
         tape, outs, sign = build_tape()
         y = _to_state(obj, theta0) + (_to_state(obj, v0) if v0 is not None else [])
@@ -371,26 +387,10 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
         while t < t_end:
             combine = combine_for(t) if combine_for is not None else None
             cs = series_coefficients(tape, outs, y, p, combine, sign)
-            scale = max(1.0, max(max_abs(c[0]) for c in cs))
-            rho = math.inf
-            for j in (p - 1, p):
-                nj = max(max_abs(c[j]) for c in cs)
-                if nj > 0:
-                    rho = min(rho, (scale / nj) ** (1.0 / j))
-            h = Fraction(min(rho / e2, 1e6)) if math.isfinite(rho) else t_end - t
-            h = min(h, t_end - t)
-            if h <= 0:
-                raise FloatingPointError(f"step size underflow at t = {float(t)} (the solution may blow up)")
-            ha = to_arb(h)
-            new = []
-            for comp in cs:
-                acc = comp[-1]
-                for c in reversed(comp[:-1]):
-                    acc = acc * ha + c
-                new.append(acc)
+            h = taylor_step(cs, p, t_end - t, t)
+            new = taylor_eval(cs, h)
             hf = float(h)
-            local = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (p - 1, p))
-            local += max(max_rad(m) for m in new)
+            local = local_error(cs, p, h, new)
             if not all(math.isfinite(max_abs(m)) for m in new):
                 raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
             L = 0.0
@@ -440,6 +440,42 @@ def _guard_bits(obj: Any, order: int) -> int:
     if isinstance(obj, Objective) and isinstance(obj.loss, CrossEntropy):
         return 32 + 2 * order
     return 32
+
+
+# ---- the parts of a Taylor step, shared with the kink integrator (numerics.kink_flows) ----------
+def taylor_step(cs: list[list[flint.arb_mat]], p: int, remaining: Fraction, t: Fraction) -> Fraction:
+    """Step controller: h = ρ/e², ρ = min_{j∈{p−1,p}} (s/‖c_j‖)^{1/j}, s = max(1, ‖y_0‖∞) (Jorba & Zou
+    2005), as an exact binary fraction, at most ``remaining``."""
+    scale = max(1.0, max(max_abs(c[0]) for c in cs))
+    rho = math.inf
+    for j in (p - 1, p):
+        nj = max(max_abs(c[j]) for c in cs)
+        if nj > 0:
+            rho = min(rho, (scale / nj) ** (1.0 / j))
+    h = Fraction(min(rho / math.exp(2), 1e6)) if math.isfinite(rho) else remaining
+    h = min(h, remaining)
+    if h <= 0:
+        raise FloatingPointError(f"step size underflow at t = {float(t)} (the solution may blow up)")
+    return h
+
+
+def taylor_eval(cs: list[list[flint.arb_mat]], h: Fraction) -> list[flint.arb_mat]:
+    """Dense output: every component's polynomial at offset ``h`` (Horner, in arb)."""
+    ha = to_arb(h)
+    new = []
+    for comp in cs:
+        acc = comp[-1]
+        for c in reversed(comp[:-1]):
+            acc = acc * ha + c
+        new.append(acc)
+    return new
+
+
+def local_error(cs: list[list[flint.arb_mat]], p: int, h: Fraction, new: list[flint.arb_mat]) -> float:
+    """Local error estimate of one step: ‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p (the tail) + the arb radius."""
+    hf = float(h)
+    local = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (p - 1, p))
+    return local + max(max_rad(m) for m in new)
 
 
 def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:

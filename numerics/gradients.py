@@ -15,6 +15,10 @@ Cross-entropy (THEORY.md E3): the same backpropagation from δ_N = c (softmax(z_
 labels, and f = c Σ_i [log Σ_k e^{z_ki} − z_{c_i i}] (:mod:`numerics.cross_entropy`; float64 and mp only,
 exact rationals are refused since e^z is irrational).
 
+Biases (``bias=True``): z_j = W_j a_{j-1} + b_j 1ᵀ (1ᵀ the row of n ones, one column per sample), and
+∇_{b_j} f = δ_j 1. Both are matrix products, so every backend (and the Taylor tape) runs them unchanged;
+a bias is carried internally as a (d_j, 1) column and handed back as a (d_j,) vector.
+
 Quadratics: ∇f = Aθ − b.
 
 The same code runs on float64 arrays, object arrays of mpf, exact flint rationals and on
@@ -73,7 +77,11 @@ def _consts(obj: ParamSpace, b: Backend) -> dict:
             if xent and b.kind == "exact":
                 raise TypeError(cross_entropy.EXACT_REFUSAL)
             target = loss.onehot(obj.widths[-1]) if xent else loss.target
+            n = loss.num_samples
+            ones = np.ones((1, n), dtype=np.int64).astype(object) * 1
             cache[key] = {
+                "ones_row": b.matrix(ones) if obj.model.bias else None,
+                "ones_col": b.matrix(ones.T) if obj.model.bias else None,
                 "X": None if loss.inputs is None else b.matrix(loss.inputs),
                 "XT": None if loss.inputs is None else b.matrix(loss.inputs.T),
                 "T": b.matrix(target),
@@ -89,10 +97,14 @@ def _entry(m: Any) -> Any:
     return m.m[0, 0] if isinstance(m, QMat) else m[0, 0]
 
 
-def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = True) -> tuple[Any, list]:
-    """The generic formula on backend matrices (or Duals of them): returns (f or None, [∇_{W_j} f]).
+def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = True,
+             masks: Sequence[Any] | None = None, watch: list | None = None) -> tuple[Any, list]:
+    """The generic formula on backend matrices (or Duals of them): returns (f or None, [∇_θ f blocks]).
 
-    ``Ws`` are already in the backend's matrix type; a quadratic's θ is a (P, 1) column.
+    ``Ws`` are already in the backend's matrix type (biases as (d_j, 1) columns); a quadratic's θ is
+    a (P, 1) column. ``masks`` (one per hidden layer) replace the activation pattern read off the
+    primal pre-activations (the Taylor tape, where the pattern is fixed per region, passes them);
+    ``watch``, a list, receives the pre-activations z_1..z_{N−1} (for the kink events).
     """
     k = _consts(obj, b)
     if isinstance(obj, Quadratic):
@@ -106,27 +118,41 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
         return val, [g]
 
     alpha = obj.model.alpha
-    if k["X"] is None and alpha == 1 and obj.widths[-1] < obj.widths[0]:
+    if obj.model.bias:
+        val, g = _backprop(list(Ws[0::2]), k["X"], k["XT"], k["T"], k, alpha, b, want_value,
+                           biases=list(Ws[1::2]), masks=masks, watch=watch)
+        return val, [x for gw, gb in zip(g[0::2], g[1::2]) for x in (gw, gb)]
+    if k["X"] is None and alpha == 1 and obj.widths[-1] < obj.widths[0] and masks is None and watch is None:
         # Linear net, identity input: f = ½‖Wᵀ − Φᵀ‖² is the same loss for the transposed net
         # W_1ᵀ⋯W_Nᵀ, whose passes carry d_N columns instead of d_0 (O(d²) per layer, not O(d³),
         # for scalar output). Its gradients are the transposes of ours.
         val, g = _backprop([w.T for w in reversed(Ws)], None, None, k["TT"], k, alpha, b, want_value)
         return val, [gi.T for gi in reversed(g)]
-    return _backprop(list(Ws), k["X"], k["XT"], k["T"], k, alpha, b, want_value)
+    return _backprop(list(Ws), k["X"], k["XT"], k["T"], k, alpha, b, want_value, masks=masks, watch=watch)
 
 
-def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend, want_value: bool) -> tuple[Any, list]:
+def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend, want_value: bool,
+              biases: list | None = None, masks: Sequence[Any] | None = None,
+              watch: list | None = None) -> tuple[Any, list]:
+    """Forward and backward pass (module docstring). With ``biases`` the gradient list interleaves
+    [∇W_1, ∇b_1, ...]; ``masks``/``watch`` as in :func:`evaluate`."""
     N = len(Ws)
     acts: list[Any] = [X]
-    masks: list[Any] = []
+    used: list[Any] = []
     z = Ws[0] if X is None else Ws[0] @ X
+    if biases is not None:
+        z = z + biases[0] @ k["ones_row"]
     for j in range(1, N):
+        if watch is not None:
+            watch.append(z)
         if alpha != 1:
-            m = b.mask(positive(primal(z)), alpha)
-            masks.append(m)
+            m = masks[j - 1] if masks is not None else b.mask(positive(primal(z)), alpha)
+            used.append(m)
             z = z * m
         acts.append(z)
         z = Ws[j] @ z
+        if biases is not None:
+            z = z + biases[j] @ k["ones_row"]
     val = None
     if k.get("labels") is not None:
         # softmax cross-entropy: only the output gradient differs (numerics.cross_entropy)
@@ -139,6 +165,7 @@ def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend
             val = k["half_c"] * sumsq(r)
         delta = r * k["c"]
     grads: list[Any] = [None] * N
+    bgrads: list[Any] = [None] * N
     for j in range(N - 1, -1, -1):
         a = acts[j]
         if a is None:
@@ -147,10 +174,14 @@ def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend
             grads[j] = delta @ XT
         else:
             grads[j] = delta @ a.T
+        if biases is not None:
+            bgrads[j] = delta @ k["ones_col"]
         if j > 0:
             delta = Ws[j].T @ delta
             if alpha != 1:
-                delta = delta * masks[j - 1]
+                delta = delta * used[j - 1]
+    if biases is not None:
+        return val, [x for pair in zip(grads, bgrads) for x in pair]
     return val, grads
 
 
@@ -163,16 +194,12 @@ def prepare(obj: Any, theta: Sequence[Any], name: str = "theta") -> tuple[ParamS
 
 
 def to_backend(obj: ParamSpace, arrays: Sequence[Any], b: Backend) -> list:
-    if isinstance(obj, Quadratic):
-        return [b.matrix(np.asarray(arrays[0]).reshape(-1, 1))]
-    return [b.matrix(a) for a in arrays]
+    """θ's blocks as backend matrices; 1-D blocks (a quadratic's θ, biases) become columns."""
+    return [b.matrix(np.asarray(a).reshape(-1, 1) if np.ndim(a) == 1 else a) for a in arrays]
 
 
 def from_backend(obj: ParamSpace, mats: Sequence[Any], b: Backend) -> list[np.ndarray]:
-    out = [b.output(m) for m in mats]
-    if isinstance(obj, Quadratic):
-        out = [out[0].reshape(-1)]
-    return out
+    return [b.output(m).reshape(s) for m, s in zip(mats, obj.shapes)]
 
 
 def value(obj: Any, theta: Sequence[Any], dps: int | None = None) -> Any:
@@ -205,7 +232,7 @@ def flat_gradient_function(obj: Any) -> Callable[[np.ndarray], np.ndarray]:
     """
     obj = check_objective(obj)
     b = BACKENDS["float"]
-    shapes = [(obj.A.shape[0], 1)] if isinstance(obj, Quadratic) else [tuple(s) for s in obj.shapes]
+    shapes = [(s[0], 1) if len(s) == 1 else tuple(s) for s in obj.shapes]
     sizes = [r * c for r, c in shapes]
     offsets = np.cumsum([0] + sizes)
 

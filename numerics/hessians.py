@@ -51,9 +51,8 @@ def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None) -> np.ndarra
 
 
 def _shapes(obj) -> list[tuple[int, int]]:
-    if isinstance(obj, Quadratic):
-        return [(obj.A.shape[0], 1)]
-    return [tuple(s) for s in obj.shapes]
+    """Backend shapes of θ's blocks: 1-D blocks (a quadratic's θ, biases) are columns."""
+    return [(s[0], 1) if len(s) == 1 else tuple(s) for s in obj.shapes]
 
 
 def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:

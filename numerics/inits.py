@@ -57,7 +57,10 @@ def balanced_init(obj: Any, scale: float = 1e-2, seed: int = 0) -> list[np.ndarr
         frames.append(Q * np.sign(np.diag(R)))  # sign fix: Q is then Haar distributed
     frames.append(U)
     root = s ** (1.0 / N)
-    return [(frames[j] * root) @ frames[j - 1].T for j in range(1, N + 1)]
+    Ws = [(frames[j] * root) @ frames[j - 1].T for j in range(1, N + 1)]
+    if obj.model.bias:  # zero biases keep every neuron balanced in the sense of THEORY.md E2
+        return [x for W in Ws for x in (W, np.zeros(W.shape[0]))]
+    return Ws
 
 
 def gaussian_init(obj: Any, scale: float = 1e-2, seed: int = 0) -> list[np.ndarray]:

@@ -28,10 +28,23 @@ def layer_norm_gaps(theta: Sequence[Any]) -> list[Any]:
     return [(W[j + 1] * W[j + 1]).sum() - (W[j] * W[j]).sum() for j in range(len(W) - 1)]
 
 
-def neuron_norm_gaps(theta: Sequence[Any]) -> list[np.ndarray]:
-    """Per hidden layer j: the vector (‖W_j[i,:]‖² − ‖W_{j+1}[:,i]‖²)_i over its d_j neurons."""
-    W = [np.asarray(w) for w in theta]
-    return [(W[j] * W[j]).sum(axis=1) - (W[j + 1] * W[j + 1]).sum(axis=0) for j in range(len(W) - 1)]
+def neuron_norm_gaps(theta: Sequence[Any], bias: bool | None = None) -> list[np.ndarray]:
+    """Per hidden layer j: the vector (‖W_j[i,:]‖² − ‖W_{j+1}[:,i]‖²)_i over its d_j neurons.
+
+    With biases (θ = [W_1, b_1, W_2, b_2, ...]; ``bias=None`` detects them by the 1-D blocks) the
+    incoming part includes the bias: ‖(W_j[i,:], b_j[i])‖² − ‖W_{j+1}[:,i]‖² (THEORY.md E2).
+    """
+    blocks = [np.asarray(w) for w in theta]
+    if bias is None:
+        bias = len(blocks) >= 2 and blocks[1].ndim == 1
+    W = blocks[0::2] if bias else blocks
+    out = []
+    for j in range(len(W) - 1):
+        gap = (W[j] * W[j]).sum(axis=1) - (W[j + 1] * W[j + 1]).sum(axis=0)
+        if bias:
+            gap = gap + blocks[2 * j + 1] * blocks[2 * j + 1]
+        out.append(gap)
+    return out
 
 
 def gd_drift(grads: Sequence[Any], eta: Any) -> list[np.ndarray]:

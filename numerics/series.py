@@ -109,6 +109,8 @@ def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list
         return x * payload
     if op in EXTRA_OPS:
         return EXTRA_OPS[op](0, coef, [[] for _ in coef], None, a, b, payload)
+    if op == "hadamard":
+        return payload.coefficient(0, coef[a], a)
     raise AssertionError(op)
 
 
@@ -202,8 +204,11 @@ class Tracer:
         return self.tape.add("neg", self.i)
 
     def __mul__(self, s):
+        if hasattr(s, "coefficient"):
+            # an entrywise product with a mask series (activation pattern; see SeriesMask)
+            return self.tape.add("hadamard", self.i, payload=s)
         if isinstance(s, (Tracer, np.ndarray)):
-            raise TypeError("entrywise products are not supported on the Taylor tape (linear nets only)")
+            raise TypeError("entrywise products on the Taylor tape need a SeriesMask (activation patterns)")
         return self.tape.add("scale", self.i, payload=to_arb(s))
 
     __rmul__ = __mul__
@@ -211,6 +216,18 @@ class Tracer:
     @property
     def T(self):
         return self.tape.add("T", self.i)
+
+
+class SeriesMask:
+    """Protocol of the payload of a ``hadamard`` tape node: the entrywise product M ⊙ A of a node A
+    with a mask M that may itself be a power series (a Filippov weight while a unit slides).
+
+    ``coefficient(k, A, a)`` returns [M ⊙ A]_k = Σ_{p≤k} M_p ⊙ A_{k−p} given A's coefficients
+    ``A[0..k]`` (``a`` is A's node index, so one mask can serve the forward and the backward pass).
+    """
+
+    def coefficient(self, k: int, A: list, a: int) -> flint.arb_mat:  # pragma: no cover - protocol
+        raise NotImplementedError
 
 
 class TracingBackend(Backend):
@@ -234,13 +251,19 @@ class TracingBackend(Backend):
 
 def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.arb_mat], order: int,
                         combine: Callable[[int, list, list], list] | None = None,
-                        sign: int = 1) -> list[list[flint.arb_mat]]:
+                        sign: int = 1, watched: dict[int, list] | None = None,
+                        after_order: Callable[[int, list], Sequence[int]] | None = None) -> list[list[flint.arb_mat]]:
     """Taylor coefficients y_0..y_order of y' = F(y), F the tape's ``outputs`` of its ``input`` nodes.
 
     ``combine(k, F_k, ys)`` may map the coefficient-k outputs (and the coefficients ``ys`` known so
     far) to the derivative coefficients of every state component (default: the outputs themselves,
     one per input); y_{k+1} = sign·combine(...)[j] / (k + 1). A ``None`` coefficient means zero.
     ``sign = −1`` integrates y' = −F without a negation node (one m×n operation less per order).
+    ``watched``: a dict whose keys are node indices; it is filled with their coefficients 0..order−1
+    (e.g. the pre-activations, whose roots are the kink events of a ReLU net).
+    ``after_order(k, coef)`` runs after every node's coefficient k is known and before the outputs
+    are read; it may correct ``coef[i][k]`` in place and returns the indices it changed (an unknown
+    that enters order k linearly, e.g. a Filippov weight, is solved there).
     """
     ops = tape.ops
     n = len(ops)
@@ -259,6 +282,8 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
             if x is not None and op not in ("input", "const"):
                 uses[x] += 1
     for o in outputs:
+        uses[o] += 1
+    for o in watched or ():
         uses[o] += 1
     ys = [[m] for m in y0]
     for k in range(order):
@@ -309,13 +334,21 @@ def series_coefficients(tape: Tape, outputs: Sequence[int], y0: Sequence[flint.a
                 v = coef[a][k] * payload
             elif op in EXTRA_OPS:
                 v = EXTRA_OPS[op](k, coef, ent, i, a, b, payload)
+            elif op == "hadamard":
+                v = payload.coefficient(k, coef[a], a)
             else:  # pragma: no cover - the tape only records the ops above
                 raise AssertionError(op)
             coef[i].append(v)
+        if after_order is not None:
+            for i in after_order(k, coef):
+                del ent[i][k:]  # cached entry lists of a corrected coefficient are stale
         F = [coef[o][k] for o in outputs]
         if combine is not None:
             F = combine(k, F, ys)
         inv = flint.arb(sign) / (k + 1)
         for j, f in enumerate(F):
             ys[j].append((f * inv) if f is not None else ys[j][0] * 0)
+    if watched is not None:
+        for o in watched:
+            watched[o] = coef[o]
     return ys

@@ -219,8 +219,8 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="steps"):
         numerics.gradient_descent(obj, th, 0.1, -2)
     relu = theory.Objective(theory.ReLUNet((2, 2, 1)), theory.SquareLoss(np.ones((1, 2)), np.ones((1, 1))))
-    with pytest.raises(ValueError, match="gradient_flow_generic"):
-        numerics.gradient_flow(relu, th, 1.0)
+    with pytest.raises(ValueError, match="use numerics.gradient_flow"):
+        numerics.modified_flow(relu, th, 0.1, 1.0)
     tr = numerics.gradient_flow(obj, th, 1.0)
     with pytest.raises(ValueError, match="outside the integrated range"):
         tr.at(1.5)

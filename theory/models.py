@@ -1,6 +1,7 @@
-"""Network models: bias-free layered networks x -> W_N σ(W_{N-1} ⋯ σ(W_1 x)).
+"""Network models: layered networks x -> W_N σ(W_{N-1} ⋯ σ(W_1 x + b_1) + b_{N-1}) + b_N.
 
 ``W_j`` has shape ``(d_j, d_{j-1})``; ``widths = (d_0, ..., d_N)``; depth ``N = len(widths) - 1``.
+Biases are optional (``bias=True``): b_j has shape ``(d_j,)`` and θ = [W_1, b_1, W_2, b_2, ...].
 The activation σ is the leaky ReLU σ(z) = z for z > 0 and α·z otherwise (α = 0: ReLU, α = 1:
 linear). Every such network is positively 1-homogeneous in each layer, which is what THEORY.md B2,
 B3 and B4 rely on.
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from numbers import Real
 
+import numpy as np
+
 from .arrays import check_positive_int_tuple
 
 
@@ -21,8 +24,12 @@ class LayeredNet:
 
     widths: tuple[int, ...]
     alpha: Real = 1
+    bias: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False, got {self.bias!r}")
+        object.__setattr__(self, "bias", bool(self.bias))
         object.__setattr__(self, "widths", check_positive_int_tuple(self.widths, "widths", 2))
         if not isinstance(self.alpha, (Real, Fraction)) or isinstance(self.alpha, bool):
             raise TypeError(f"alpha must be a real number, got {self.alpha!r}")
@@ -35,10 +42,17 @@ class LayeredNet:
         return len(self.widths) - 1
 
     @property
-    def shapes(self) -> tuple[tuple[int, int], ...]:
-        """``(d_j, d_{j-1})`` for j = 1..N."""
+    def weight_shapes(self) -> tuple[tuple[int, int], ...]:
+        """``(d_j, d_{j-1})`` for j = 1..N (the weight matrices only)."""
         w = self.widths
         return tuple((w[j], w[j - 1]) for j in range(1, len(w)))
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Shapes of the blocks of θ: ``(d_j, d_{j-1})``, and ``(d_j,)`` after it when ``bias``."""
+        if not self.bias:
+            return self.weight_shapes
+        return tuple(s for ws in self.weight_shapes for s in (ws, (ws[0],)))
 
     @property
     def is_linear(self) -> bool:
@@ -57,14 +71,14 @@ class DeepLinear(LayeredNet):
             raise ValueError("DeepLinear has no activation; use ReLUNet(widths, alpha) for a leaky ReLU net")
 
     def __repr__(self) -> str:
-        return f"DeepLinear({self.widths})"
+        return f"DeepLinear({self.widths}{', bias=True' if self.bias else ''})"
 
 
 @dataclass(frozen=True)
 class ReLUNet(LayeredNet):
-    """Bias-free leaky-ReLU network (THEORY.md B2); ``alpha = 0`` is ReLU, ``alpha = 1`` linear."""
+    """Leaky-ReLU network (THEORY.md B2, E); ``alpha = 0`` is ReLU, ``alpha = 1`` linear; biases if ``bias``."""
 
     alpha: Real = 0
 
     def __repr__(self) -> str:
-        return f"ReLUNet({self.widths}, alpha={self.alpha})"
+        return f"ReLUNet({self.widths}, alpha={self.alpha}{', bias=True' if self.bias else ''})"

@@ -52,11 +52,14 @@ class ParamSpace:
         for j, (w, s) in enumerate(zip(theta, self.shapes)):
             a = np.asarray(w)
             if a.shape != tuple(s):
-                raise ValueError(f"{name}[{j}] must have shape {tuple(s)}, got {a.shape}")
+                raise ValueError(f"{name}[{j}]{self._block_label(j)} must have shape {tuple(s)}, got {a.shape}")
             require_finite(a, f"{name}[{j}]")
             out.append(a)
         common_kind(out, name)
         return out
+
+    def _block_label(self, j: int) -> str:
+        return ""
 
     def kind(self, theta: Sequence[Any]) -> str:
         """Entry kind of θ ("float", "exact" or "mp")."""
@@ -74,6 +77,11 @@ class Objective(ParamSpace):
             raise TypeError(f"model must be DeepLinear or ReLUNet, got {type(model).__name__}")
         if not isinstance(loss, (WhitenedSquare, SquareLoss, CrossEntropy)):
             raise TypeError(f"loss must be WhitenedSquare, SquareLoss or CrossEntropy, got {type(loss).__name__}")
+        if model.bias and isinstance(loss, WhitenedSquare):
+            raise ValueError(
+                "loss: WhitenedSquare is a loss of the end-to-end matrix W_N⋯W_1, which a network with "
+                "biases does not have; use SquareLoss(X, Y) for a net with bias=True"
+            )
         d = model.widths
         name = {WhitenedSquare: "Phi", SquareLoss: "X/Y", CrossEntropy: "X/labels"}[type(loss)]
         if isinstance(loss, CrossEntropy):
@@ -88,6 +96,21 @@ class Objective(ParamSpace):
         self.loss = loss
         self.shapes = model.shapes
 
+    def _block_label(self, j: int) -> str:
+        if not self.model.bias:
+            return ""
+        return f" (bias b_{j // 2 + 1})" if j % 2 else f" (weight W_{j // 2 + 1})"
+
+    @property
+    def has_bias(self) -> bool:
+        return self.model.bias
+
+    def split(self, theta: Sequence[Any]) -> tuple[list[Any], list[Any] | None]:
+        """(weights [W_1..W_N], biases [b_1..b_N] or None) from θ = [W_1, b_1, W_2, b_2, ...]."""
+        theta = list(theta)
+        if not self.model.bias:
+            return theta, None
+        return theta[0::2], theta[1::2]
     @property
     def depth(self) -> int:
         return self.model.depth

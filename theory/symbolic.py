@@ -80,16 +80,22 @@ def _matmul(A: Matrix, B: Matrix) -> Matrix:
     return [[_sum([A[i][l] * B[l][k] for l in range(inner)]) for k in range(len(B[0]))] for i in range(len(A))]
 
 
-def _forward(Ws: Sequence[Matrix], inputs: Matrix | None, activation: Callable[[int, Matrix], Matrix]) -> Matrix:
-    """Z = W_N σ(W_{N−1} ⋯ σ(W_1 X)); ``inputs`` None means X = I (then W_1 X = W_1).
+def _forward(Ws: Sequence[Matrix], inputs: Matrix | None, activation: Callable[[int, Matrix], Matrix],
+             biases: Sequence[Sequence[Any]] | None = None) -> Matrix:
+    """Z = W_N σ(W_{N−1} ⋯ σ(W_1 X + b_1 1ᵀ) ⋯) + b_N 1ᵀ; ``inputs`` None means X = I (then W_1 X = W_1).
 
-    ``activation(j, A_j)`` applies σ to the pre-activation A_j = W_j H_{j−1} of hidden layer j
-    (1-based, j < N); it is a callback so the same forward pass can record the activation pattern
-    at a rational point and replay it with symbols.
+    ``activation(j, A_j)`` applies σ to the pre-activation A_j = W_j H_{j−1} (+ b_j 1ᵀ) of hidden
+    layer j (1-based, j < N); it is a callback so the same forward pass can record the activation
+    pattern at a rational point and replay it with symbols. ``biases``: b_1..b_N as lists, or None.
     """
-    H = [list(row) for row in Ws[0]] if inputs is None else _matmul(Ws[0], inputs)
+    def affine(j: int, H: Matrix) -> Matrix:
+        if biases is None:
+            return H
+        return [[z + biases[j][r] for z in row] for r, row in enumerate(H)]
+
+    H = affine(0, [list(row) for row in Ws[0]] if inputs is None else _matmul(Ws[0], inputs))
     for j in range(1, len(Ws)):
-        H = _matmul(Ws[j], activation(j, H))
+        H = affine(j, _matmul(Ws[j], activation(j, H)))
     return H
 
 
@@ -144,26 +150,41 @@ def parameter_symbols(obj: Objective | Quadratic) -> list[sympy.Symbol]:
     """The real SymPy symbols of θ in ``obj.flatten`` order.
 
     Networks: ``W{j}_{r}_{c}`` is entry (r, c) (0-based) of W_j (1-based j), W_1 row-major first.
-    Quadratic: ``theta_{i}``.
+    Quadratic: ``theta_{i}``. Biases (``bias=True``): ``b{j}_{r}``, after W_j.
     """
     _check_obj(obj)
     if isinstance(obj, Quadratic):
         return list(sympy.symbols(f"theta_0:{obj.num_params}", real=True))
-    return [
-        sympy.Symbol(f"W{j}_{r}_{c}", real=True)
-        for j, (rows, cols) in enumerate(obj.shapes, start=1)
-        for r in range(rows)
-        for c in range(cols)
-    ]
+    out = []
+    for j, (rows, cols) in enumerate(obj.model.weight_shapes, start=1):
+        out += [sympy.Symbol(f"W{j}_{r}_{c}", real=True) for r in range(rows) for c in range(cols)]
+        if obj.model.bias:
+            out += [sympy.Symbol(f"b{j}_{r}", real=True) for r in range(rows)]
+    return out
 
 
 def _layers(flat: Sequence[Any], shapes: Sequence[tuple[int, ...]]) -> list[Matrix]:
-    """Cut a flat parameter list into W_1..W_N (lists of rows), inverse of row-major flatten."""
+    """Cut a flat parameter list into θ's blocks, inverse of row-major flatten: a matrix block as a
+    list of rows, a 1-D block (a bias) as a flat list."""
     out, i = [], 0
-    for rows, cols in shapes:
+    for shape in shapes:
+        if len(shape) == 1:
+            out.append(list(flat[i : i + shape[0]]))
+            i += shape[0]
+            continue
+        rows, cols = shape
         out.append([list(flat[i + r * cols : i + (r + 1) * cols]) for r in range(rows)])
         i += rows * cols
     return out
+
+
+def _net_forward(obj: Objective, flat: Sequence[Any], inputs: Matrix | None,
+                 activation: Callable[[int, Matrix], Matrix]) -> Matrix:
+    """:func:`_forward` on θ = flat, split into weights and (if the model has them) biases."""
+    blocks = _layers(flat, obj.shapes)
+    if obj.model.bias:
+        return _forward(blocks[0::2], inputs, activation, blocks[1::2])
+    return _forward(blocks, inputs, activation)
 
 
 def _theta_exact(obj: Objective | Quadratic, theta: Sequence[Any]) -> list[Fraction]:
@@ -207,7 +228,7 @@ def _activation_masks(obj: Objective, flat: list[Fraction] | None) -> list[Matri
         return [[z * m for z, m in zip(row, mrow)] for row, mrow in zip(A, mask)]
 
     inputs = None if obj.loss.inputs is None else _rows(_exact(obj.loss.inputs), Fraction)
-    _forward(_layers(flat, obj.shapes), inputs, record)
+    _net_forward(obj, flat, inputs, record)
     return masks
 
 
@@ -235,7 +256,7 @@ def _build_loss(obj: Objective | Quadratic, flat_vars: Sequence[Any], const: Cal
             return A
         return [[z * m for z, m in zip(row, mrow)] for row, mrow in zip(A, cmasks[j - 1])]
 
-    Z = _forward(_layers(flat_vars, obj.shapes), inputs, apply)
+    Z = _net_forward(obj, flat_vars, inputs, apply)
     if isinstance(loss, CrossEntropy):
         return _cross_entropy(Z, loss.labels, const(Fraction(loss.weight)))
     return _square_loss(Z, target, const(Fraction(loss.weight) / 2))
@@ -451,7 +472,8 @@ def conservation_derivatives(
     return out
 
 
-def neuron_conservation_derivatives(widths: Sequence[int], n_samples: int) -> list[list[sympy.Expr]]:
+def neuron_conservation_derivatives(widths: Sequence[int], n_samples: int,
+                                    bias: bool = False) -> list[list[sympy.Expr]]:
     """Per-neuron B3 for leaky-ReLU nets inside a fixed activation region, as polynomial identities.
 
     Square loss f = (1/n)Σ_i ½‖h(x_i) − y_i‖² with h(x) = W_N M_{N−1}⊙(W_{N−1} ⋯ M_1⊙(W_1 x)):
@@ -465,6 +487,9 @@ def neuron_conservation_derivatives(widths: Sequence[int], n_samples: int) -> li
     along Ẇ = −∂f/∂W, expanded; THEORY.md B3 says each is identically 0 (incoming minus outgoing
     squared norm per neuron: rescaling a neuron's row by s > 0 and its column by 1/s leaves h
     unchanged). Symbols: ``W{j}_{r}_{c}``, ``X_{r}_{i}``, ``Y_{r}_{i}``, ``m{j}_{a}_{i}``.
+
+    ``bias=True`` (THEORY.md E2): z_j = W_j a_{j−1} + b_j 1ᵀ with free symbols ``b{j}_{r}``, and the
+    quantity is ‖W_j[a,:]‖² + b_j[a]² − ‖W_{j+1}[:,a]‖² (the rescaling acts on (row, bias) jointly).
     """
     widths = _check_widths(widths)
     if int(n_samples) != n_samples or n_samples < 1:
@@ -474,23 +499,31 @@ def neuron_conservation_derivatives(widths: Sequence[int], n_samples: int) -> li
         [_symbol_grid(f"W{j}", widths[j], widths[j - 1]) for j in range(1, N + 1)]
         + [_symbol_grid("X", widths[0], n), _symbol_grid("Y", widths[-1], n)]
         + [_symbol_grid(f"m{j}", widths[j], n) for j in range(1, N)]
+        + ([[[sympy.Symbol(f"b{j}_{r}", real=True)] for r in range(widths[j])] for j in range(1, N + 1)]
+           if bias else [])
     )
     ring_grids = _in_ring(grids)
-    layers, (X, Y), masks = ring_grids[:N], ring_grids[N : N + 2], ring_grids[N + 2 :]
+    layers, (X, Y), masks = ring_grids[:N], ring_grids[N : N + 2], ring_grids[N + 2 : 2 * N + 1]
+    bias_cols = ring_grids[2 * N + 1 :] if bias else None
+    biases = [[row[0] for row in col] for col in bias_cols] if bias else None
 
     def apply(j: int, A: Matrix) -> Matrix:
         return [[z * m for z, m in zip(row, mrow)] for row, mrow in zip(A, masks[j - 1])]
 
-    f = _square_loss(_forward(layers, X, apply), Y, QQ(1, 2 * n))
+    f = _square_loss(_forward(layers, X, apply, biases), Y, QQ(1, 2 * n))
     dW = _flow(f, layers)
+    db = _flow(f, bias_cols) if bias else None
     out = []
     for j in range(N - 1):
         W_in, dW_in, W_out, dW_out = layers[j], dW[j], layers[j + 1], dW[j + 1]
-        out.append([
-            (2 * (_sum([w * dw for w, dw in zip(W_in[a], dW_in[a])])
-                  - _sum([W_out[r][a] * dW_out[r][a] for r in range(len(W_out))]))).as_expr()
-            for a in range(len(W_in))
-        ])
+        row = []
+        for a in range(len(W_in)):
+            incoming = [w * dw for w, dw in zip(W_in[a], dW_in[a])]
+            if bias:
+                incoming.append(bias_cols[j][a][0] * db[j][a][0])
+            outgoing = [W_out[r][a] * dW_out[r][a] for r in range(len(W_out))]
+            row.append((2 * (_sum(incoming) - _sum(outgoing))).as_expr())
+        out.append(row)
     return out
 
 

@@ -1,0 +1,227 @@
+"""An independent reference for (leaky) ReLU gradient flow, written for the tests only.
+
+Nothing here uses numerics: the loss, its gradient for a *given* activation pattern, and the flow are
+written from their definitions with plain mpmath numbers.
+
+* inside a region the flow is integrated with ``mpmath.odefun`` (its own Taylor method);
+* the region's end is found by scanning the pre-activations on a grid of the dense output and
+  ``mpmath.findroot`` (Anderson's bracketing method) on the sign change;
+* at a kink of a first-layer pre-activation z the rates a = ż under the z < 0 field and b = ż under
+  the z > 0 field decide (THEORY.md E1): same sign -> cross; a > 0 > b -> slide: the Filippov field
+  (1 − λ)F₋ + λF₊ with λ = a/(a − b) is integrated (pointwise formula, not series) until λ leaves
+  [0, 1], then the flow leaves on that side. One sliding entry at a time (what the test cases need).
+
+Parameters are a flat list in numerics' order: W_1 row-major, (b_1), W_2, (b_2), ...
+"""
+
+from __future__ import annotations
+
+import mpmath
+
+
+class Net:
+    def __init__(self, widths, alpha, bias, X, Y):
+        self.widths, self.alpha, self.bias = list(widths), mpmath.mpf(alpha), bias
+        self.X = [[mpmath.mpf(v) for v in row] for row in X]  # n rows of d_0
+        self.Y = [[mpmath.mpf(v) for v in (row if hasattr(row, "__len__") else [row])] for row in Y]
+        self.n = len(self.X)
+
+    def unpack(self, p):
+        Ws, bs, k = [], [], 0
+        for j in range(1, len(self.widths)):
+            r, c = self.widths[j], self.widths[j - 1]
+            Ws.append([[p[k + a * c + q] for q in range(c)] for a in range(r)])
+            k += r * c
+            if self.bias:
+                bs.append([p[k + a] for a in range(r)])
+                k += r
+            else:
+                bs.append([0] * r)
+        return Ws, bs
+
+    def preacts(self, p, pattern=None):
+        """z[j][u][i] for hidden layers j = 0..N-2, and the outputs (activation by sign, or by
+        ``pattern`` 1/0 when given)."""
+        Ws, bs = self.unpack(p)
+        acts = [[self.X[i][q] for i in range(self.n)] for q in range(self.widths[0])]  # d_0 x n
+        zs = []
+        for j, (W, b) in enumerate(zip(Ws, bs)):
+            z = [[sum(W[u][q] * acts[q][i] for q in range(len(acts))) + b[u] for i in range(self.n)] for u in range(len(W))]
+            if j < len(Ws) - 1:
+                zs.append(z)
+                if pattern is None:
+                    acts = [[v if v > 0 else self.alpha * v for v in row] for row in z]
+                else:
+                    acts = [[v if pattern[j][u][i] == 1 else self.alpha * v for i, v in enumerate(row)]
+                            for u, row in enumerate(z)]
+            else:
+                return zs, z
+        return zs, None
+
+    def pattern(self, p):
+        zs, _ = self.preacts(p)
+        return [[[1 if v > 0 else 0 for v in row] for row in z] for z in zs]
+
+    def grad(self, p, masks):
+        """∇f for f = (1/n) Σ_i ½‖h(x_i) − y_i‖², with σ'(z) = 1 or α given by ``masks`` (1 = positive
+        side; a float in between is a Filippov mask value)."""
+        Ws, bs = self.unpack(p)
+        N = len(Ws)
+        acts = [[[self.X[i][q] for i in range(self.n)] for q in range(self.widths[0])]]
+        slopes = []
+        for j in range(N):
+            W, b, a = Ws[j], bs[j], acts[-1]
+            z = [[sum(W[u][q] * a[q][i] for q in range(len(a))) + b[u] for i in range(self.n)] for u in range(len(W))]
+            if j < N - 1:
+                s = [[self._slope(masks[j][u][i]) for i in range(self.n)] for u in range(len(W))]
+                slopes.append(s)
+                acts.append([[s[u][i] * z[u][i] if masks[j][u][i] in (0, 1) else 0 * z[u][i] for i in range(self.n)]
+                             for u in range(len(W))])
+            else:
+                out = z
+        c = mpmath.mpf(1) / self.n
+        delta = [[c * (out[u][i] - self.Y[i][u]) for i in range(self.n)] for u in range(len(out))]
+        gW, gb = [None] * N, [None] * N
+        for j in range(N - 1, -1, -1):
+            a = acts[j]
+            gW[j] = [[sum(delta[u][i] * a[q][i] for i in range(self.n)) for q in range(len(a))] for u in range(len(delta))]
+            gb[j] = [sum(delta[u]) for u in range(len(delta))]
+            if j > 0:
+                W = Ws[j]
+                back = [[sum(W[u][q] * delta[u][i] for u in range(len(W))) for i in range(self.n)] for q in range(len(W[0]))]
+                delta = [[slopes[j - 1][q][i] * back[q][i] for i in range(self.n)] for q in range(len(back))]
+        flat = []
+        for j in range(N):
+            flat += [x for row in gW[j] for x in row]
+            if self.bias:
+                flat += gb[j]
+        return flat
+
+    def _slope(self, m):
+        if m == 1:
+            return mpmath.mpf(1)
+        if m == 0:
+            return self.alpha
+        return m  # a Filippov mask value, already in [α, 1]
+
+    def zdot(self, p, masks, u, i, j=0):
+        """Rate of the pre-activation z_{j+1}[u, i] under the field −∇f(p; masks): the derivative of
+        e ↦ z(p − e∇f) at e = 0. z_{j+1} is a polynomial of degree j + 1 in θ, so the five-point
+        stencil (exact for degree ≤ 4) with a binary step gives it up to rounding only."""
+        if j + 1 > 4:
+            raise ValueError("the reference's rate stencil is exact up to 4 hidden layers")
+        g = self.grad(p, masks)
+        pat = self.pattern_of(masks)
+
+        def z(e):
+            return self.preacts([x - e * gx for x, gx in zip(p, g)], pat)[0][j][u][i]
+        h = mpmath.mpf(1) / 8
+        return (z(-2 * h) - 8 * z(-h) + 8 * z(h) - z(2 * h)) / (12 * h)
+
+    @staticmethod
+    def pattern_of(masks):
+        return [[[1 if m == 1 else 0 for m in row] for row in layer] for layer in masks]
+
+
+def _copy(masks):
+    return [[list(r) for r in m] for m in masks]
+
+
+def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
+    """Region-by-region reference; returns (pieces, events). pieces: list of (t0, t1, fun) with
+    fun(t) -> flat state; events: (t, kind, layer, sample, unit) with layer 1-based."""
+    mpmath.mp.dps = dps
+    t0 = mpmath.mpf(0)
+    p = [mpmath.mpf(x) for x in p0]
+    masks = net.pattern(p)
+    pieces, events = [], []
+    sliding = None  # (j, u, i) of the entry held at 0
+    frozen = set()  # first-layer entries at 0 under a z ≤ 0 field that does not move them (a = 0)
+    while t0 < t_end and len(events) <= max_events:
+        if sliding is None:
+            mk = _copy(masks)
+            F = lambda t, y, mk=mk: [-v for v in net.grad(y, mk)]  # noqa: E731
+        else:
+            js, u, i = sliding
+
+            def F(t, y, js=js, u=u, i=i, base=_copy(masks)):
+                lo, hi = _copy(base), _copy(base)
+                lo[js][u][i], hi[js][u][i] = 0, 1
+                a, b = net.zdot(y, lo, u, i, js), net.zdot(y, hi, u, i, js)
+                lam = a / (a - b)
+                gl, gh = net.grad(y, lo), net.grad(y, hi)
+                return [-((1 - lam) * x + lam * z) for x, z in zip(gl, gh)]
+        sol = mpmath.odefun(F, t0, p)
+
+        def watch(t):
+            y = sol(t)
+            out = []
+            if sliding is not None:
+                js, u, i = sliding
+                lo, hi = _copy(masks), _copy(masks)
+                lo[js][u][i], hi[js][u][i] = 0, 1
+                a, b = net.zdot(y, lo, u, i, js), net.zdot(y, hi, u, i, js)
+                lam = a / (a - b)
+                out += [("lam0", (u, i), lam), ("lam1", (u, i), 1 - lam)]
+            zs, _ = net.preacts(y, masks)
+            for j, z in enumerate(zs):
+                for uu, row in enumerate(z):
+                    for ii, v in enumerate(row):
+                        if (j, uu, ii) in frozen or sliding == (j, uu, ii):
+                            continue
+                        out.append(((j, uu, ii), masks[j][uu][ii], v if masks[j][uu][ii] == 1 else -v))
+            return out
+
+        # scan the grid for the first watched quantity that turns negative
+        t = t0
+        hit = None
+        while t < t_end and hit is None:
+            tn = min(t + grid, t_end)
+            vals = watch(tn)
+            for k, entry in enumerate(vals):
+                if entry[-1] < 0:
+                    f = lambda s, k=k: watch(s)[k][-1]  # noqa: E731
+                    ts = mpmath.findroot(f, (t, tn), solver="anderson")
+                    if hit is None or ts < hit[0]:
+                        hit = (ts, entry)
+            t = tn
+        if hit is None:
+            pieces.append((t0, t_end, sol))
+            break
+        ts, entry = hit
+        pieces.append((t0, ts, sol))
+        p = sol(ts)
+        t0 = ts
+        if sliding is not None and entry[0] in ("lam0", "lam1"):
+            js, u, i = sliding
+            masks[js][u][i] = 0 if entry[0] == "lam0" else 1
+            events.append((ts, "leave sliding", js + 1, i, u))
+            sliding = None
+            continue
+        (j, u, i) = entry[0]
+        if sliding is not None:
+            raise RuntimeError("the reference handles one sliding entry at a time; a kink was met while sliding")
+        lo, hi = _copy(masks), _copy(masks)
+        lo[j][u][i], hi[j][u][i] = 0, 1
+        a, b = net.zdot(p, lo, u, i, j), net.zdot(p, hi, u, i, j)
+        tiny = mpmath.mpf(10) ** (-mpmath.mp.dps + 5)
+        if abs(a) <= tiny and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
+            masks[j][u][i] = 0
+            frozen.add((j, u, i))
+            events.append((ts, "cross", j + 1, i, u))
+        elif (a > 0) == (b > 0):
+            masks[j][u][i] = 1 if a > 0 else 0
+            events.append((ts, "cross", j + 1, i, u))
+        elif a > 0 > b:
+            sliding = (j, u, i)
+            events.append((ts, "enter sliding", j + 1, i, u))
+        else:
+            raise RuntimeError("repelling kink in the reference")
+    return pieces, events
+
+
+def at(pieces, t):
+    for t0, t1, sol in pieces:
+        if t0 <= t <= t1:
+            return sol(t)
+    raise ValueError(t)

@@ -1,0 +1,296 @@
+"""Ground-truth GF of (leaky) ReLU nets with kinks (THEORY.md E1, E2; numerics.kink_flows) against
+references written separately here: tests/relu_reference.py (mpmath.odefun region by region,
+findroot on its dense output, Filippov's λ = a/(a − b) pointwise) and, for the sliding case built by
+hand, the reduced ODE on the kink written out by hand.
+
+Instances: seeds were chosen by running the *reference* (not gfgd) and keeping ones with events in
+a short horizon; every test asserts the reference's events exist, so none is vacuous.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+import numerics
+import theory
+from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+
+import relu_reference as R
+
+DPS = 30
+REF_DPS = 34  # the reference runs at more digits, so its own error is below what is compared
+
+
+def instance(seed, widths, alpha, bias, n=4):
+    """Random data and θ0 (seeded; the same draw as the instance search)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, widths[0]))
+    Y = rng.standard_normal((n, widths[-1]))
+    P = sum(widths[j] * widths[j - 1] + (widths[j] if bias else 0) for j in range(1, len(widths)))
+    p = rng.standard_normal(P)
+    obj = theory.Objective(theory.ReLUNet(widths, alpha, bias), theory.SquareLoss(X, Y))
+    return obj, obj.unflatten(p), R.Net(widths, alpha, bias, X, Y)
+
+
+def mpq(q: Fraction):
+    return mpmath.mpf(q.numerator) / q.denominator
+
+
+def z_sensitivity(net, p, layer, unit, sample, pieces, t):
+    """(‖∇_θ z‖₁, |ż|) of a pre-activation at the reference state: central differences in mp (z is a
+    polynomial in θ; at 34 digits a 1e-12 step leaves ~1e-12 relative error, enough for a tolerance)."""
+    def z(q):
+        return net.preacts(q)[0][layer - 1][unit][sample]
+    h = mpmath.mpf(10) ** -12
+    grad1 = 0
+    for k in range(len(p)):
+        a, b = list(p), list(p)
+        a[k] += h
+        b[k] -= h
+        grad1 += abs((z(a) - z(b)) / (2 * h))
+    zdot = abs((z(R.at(pieces, t + h)) - z(R.at(pieces, t - h))) / (2 * h))
+    return grad1, zdot
+
+
+def compare(obj, theta0, net, t_end, check_times):
+    with mpmath.workdps(REF_DPS):
+        pieces, ref_events = R.flow(net, list(obj.flatten(theta0)), mpq(Fraction(t_end)), dps=REF_DPS)
+    traj = numerics.gradient_flow(obj, theta0, Fraction(t_end), dps=DPS)
+    assert ref_events, "the reference finds no kink: the instance does not test what it should"
+    assert [(e.kind, e.layer, e.sample, e.unit) for e in traj.events] == [e[1:] for e in ref_events]
+    est = traj.error_estimate
+    with mpmath.workdps(REF_DPS):
+        true = max(
+            max(abs(x - y) for x, y in zip(obj.flatten(traj.at(t)), R.at(pieces, mpq(Fraction(t)))))
+            for t in check_times
+        )
+        for e, r in zip(traj.events, ref_events):
+            dt = abs(mpq(e.t) - r[0])
+            p = R.at(pieces, r[0])
+            g1, zdot = (1, 1)
+            if e.kind != "leave sliding":
+                g1, zdot = z_sensitivity(net, p, e.layer, e.unit, e.sample, pieces, r[0])
+            # |δt| ≤ |δz|/|ż| and |δz| ≤ ‖∇z‖₁‖δθ‖∞ ≤ ‖∇z‖₁·estimate (+ the reference's last digits)
+            tol = float((est * g1 + 10.0 ** -REF_DPS) / max(float(zdot), 1e-300)) if e.kind != "leave sliding" else None
+            print(f"event {e.kind} layer {e.layer} unit {e.unit} sample {e.sample}: t = {float(r[0]):.6f}, "
+                  f"|t - t_ref| = {float(dt):.2e}" + (f", bound {tol:.2e}" if tol else ""))
+            if tol is not None:
+                assert dt <= tol
+            else:  # leaving sliding: λ → 0 at a simple root, δt ≲ δλ/|λ'|; compare at working precision
+                assert dt <= 10.0 ** -(DPS - 4)
+    print(f"estimate {est:.3e}, true {float(true):.3e}, ratio estimate/true {est / max(float(true), 1e-300):.3g}")
+    # honest down to the reference's own resolution (it runs at REF_DPS digits)
+    assert true <= est + 10.0 ** -(REF_DPS - 1), "dishonest error estimate"
+    # useful: within 1000x of the true error (or of the digits asked)
+    assert est <= 1000 * max(float(true), 10.0 ** -DPS)
+    return traj
+
+
+def test_relu_crossings_first_layer():
+    obj, th, net = instance(4, (2, 2, 1), 0, False)
+    compare(obj, th, net, Fraction(5, 8), [Fraction(1, 4), Fraction(1, 2), Fraction(5, 8)])
+
+
+def test_leaky_relu_crossings():
+    obj, th, net = instance(4, (2, 2, 1), 0.25, False)
+    compare(obj, th, net, Fraction(3, 8), [Fraction(1, 8), Fraction(3, 8)])
+
+
+@pytest.mark.thorough
+def test_leaky_negative_slope_second_layer_crossings():
+    obj, th, net = instance(0, (2, 2, 2, 1), -0.5, False)
+    compare(obj, th, net, Fraction(9, 16), [Fraction(1, 4), Fraction(9, 16)])
+
+
+def test_bias_crossings_and_e2_conservation():
+    obj, th, net = instance(1, (2, 2, 1), 0, True)
+    traj = compare(obj, th, net, Fraction(1, 2), [Fraction(1, 4), Fraction(1, 2)])
+    # E2 along the trajectory, also across the kinks: drift at the working precision
+    with mpmath.workdps(DPS + 5):
+        g0 = numerics.neuron_norm_gaps(traj.at(0))
+        for t in traj.times:
+            g = numerics.neuron_norm_gaps(traj.at(t))
+            drift = max(abs(a - b) for A, B in zip(g, g0) for a, b in zip(A, B))
+            # δ(Σθ²) ≤ 2‖θ‖₁‖δθ‖∞ to first order, at both ends
+            assert drift <= 2 * traj.error_estimate * sum(abs(x) for x in obj.flatten(traj.at(t))) + 10.0 ** -DPS
+    assert max(traj.conservation_defects) <= 10.0 ** -(DPS - 2)
+
+
+@pytest.mark.thorough
+def test_bias_leaky_second_layer():
+    obj, th, net = instance(5, (2, 2, 2, 1), 0.25, True)
+    compare(obj, th, net, Fraction(1, 2), [Fraction(1, 4), Fraction(1, 2)])
+
+
+def test_unit_dies_on_orthogonal_inputs():
+    """X = I: when z_1[0, 0] reaches 0 from above, the z ≤ 0 field does not move it at all (a = 0
+    exactly): Filippov's λ = 0, the entry stays at 0 under F₋ (a "pinned" entry)."""
+    rng = np.random.default_rng(0)
+    X, Y = np.eye(3), rng.standard_normal(3)
+    obj = theory.Objective(theory.ReLUNet((3, 2, 1), 0), theory.SquareLoss(X, Y))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    net = R.Net((3, 2, 1), 0, False, X, Y.reshape(-1, 1))
+    traj = compare(obj, th, net, Fraction(1, 2), [Fraction(1, 4), Fraction(1, 2)])
+    with mpmath.workdps(DPS):
+        assert abs(traj.at(Fraction(1, 2))[0][0, 0]) <= traj.error_estimate  # W_1[0,0] = z stays at 0
+
+
+# ---- sliding ----------------------------------------------------------------------------------------
+# Built by hand: one hidden unit, x_1 = (1, 0), x_2 = (1, 1), x_3 = (−1, 2), targets y = (−1, 0.2, 1),
+# f = (1/3)Σ ½(v·relu(w·x_i) − y_i)². On z_1 = w·x_1 = w_1 = 0 (samples 2, 3 active, p = v·w_2):
+#   a = ż_1 under relu'(z_1) = 0:  ẇ_1 = −(v/3)(r_2 − r_3) = (v/3)(p − 0.8),
+#   b = ż_1 under relu'(z_1) = 1:  a + (v/3)·y_1 = (v/3)(p − 1.8),
+# so the kink attracts from both sides while 0.8 < p < 1.8; the flow slides with w_1 ≡ 0 and
+#   ẇ_2 = −(v/3)(r_2·1 + r_3·2),  v̇ = −(1/3)(r_2·w_2 + r_3·2w_2),  r_2 = p − 0.2, r_3 = 2p − 1,
+# (the Filippov field on the kink: sample 1 contributes only to ẇ_1, which the weight cancels) until
+# p = 0.8 (λ = a/(a − b) reaches 0), where it leaves to z_1 < 0. Start: z_1 = 0.05 > 0, p = 1.5.
+X_S = np.array([[1.0, 0.0], [1.0, 1.0], [-1.0, 2.0]])
+Y_S = np.array([-1.0, 0.2, 1.0])
+TH_S = [np.array([[0.05, 1.2]]), np.array([[1.25]])]
+
+
+def hand_reduced(t_entry, state_entry):
+    """The reduced ODE on the kink from the entry state (w_1 = 0): returns its odefun solution."""
+    def F(t, y):
+        w2, v = y
+        r2, r3 = v * w2 - mpmath.mpf(0.2), 2 * v * w2 - 1
+        return [-(v / 3) * (r2 + 2 * r3), -(r2 * w2 + r3 * 2 * w2) / 3]
+    return mpmath.odefun(F, t_entry, [state_entry[1], state_entry[2]])
+
+
+def test_sliding_by_hand_vs_reduced_ode():
+    obj = theory.Objective(theory.ReLUNet((2, 1, 1), 0), theory.SquareLoss(X_S, Y_S))
+    traj = numerics.gradient_flow(obj, TH_S, Fraction(1, 2), dps=DPS)
+    kinds = [e.kind for e in traj.events]
+    assert kinds == ["enter sliding", "leave sliding"]
+    net = R.Net((2, 1, 1), 0, False, X_S, Y_S.reshape(-1, 1))
+    with mpmath.workdps(REF_DPS):
+        # before the kink: the full-region ODE, entry where z_1 = w_1 = 0
+        pieces, ev = R.flow(net, list(obj.flatten(TH_S)), mpmath.mpf("0.5"), dps=REF_DPS)
+        assert [e[1] for e in ev] == ["enter sliding", "leave sliding"]
+        t_in = ev[0][0]
+        # the by-hand reduced ODE from the entry; its exit where p = v·w_2 = 0.8
+        red = hand_reduced(t_in, R.at(pieces, t_in))
+        def gap(t):
+            return red(t)[0] * red(t)[1] - (1 - mpmath.mpf(0.2))
+        t_out = mpmath.findroot(gap, (t_in + mpmath.mpf("0.05"), t_in + mpmath.mpf(0.2)), solver="anderson")
+        t_out = mpmath.findroot(gap, t_out)  # secant polish to the full precision
+        d_in, d_out = abs(mpq(traj.events[0].t) - t_in), abs(mpq(traj.events[1].t) - t_out)
+        print(f"entry {float(t_in):.8f} (|Δ| {float(d_in):.1e}), exit {float(t_out):.8f} (|Δ| {float(d_out):.1e})")
+        # entry: z_1 = w_1 with |∇z|₁ = 1 and |ż_1| = |b|; exit: λ = a/(a − b) with a = (v/3)(p − 0.8)
+        p_in = R.at(pieces, t_in)
+        b_in = abs(p_in[2] / 3 * (p_in[2] * p_in[1] - (2 - mpmath.mpf(0.2))))
+        assert d_in <= traj.error_estimate / b_in + 10.0 ** -REF_DPS
+        y = red(t_out)
+        dp = abs(y[0] * (-(y[1] / 3) * ((y[0] * y[1] - mpmath.mpf(0.2)) + 2 * (2 * y[0] * y[1] - 1)))
+                 + y[1] * (-(y[0] * y[1] - mpmath.mpf(0.2)) * y[0] / 3 - (2 * y[0] * y[1] - 1) * 2 * y[0] / 3))
+        # |δt| ≤ |δp|/|ṗ|, |δp| ≤ (|v| + |w_2|)·‖δθ‖∞ (to first order)
+        assert d_out <= (abs(y[0]) + abs(y[1])) * traj.error_estimate / dp + 10.0 ** -REF_DPS
+        # state during sliding (w_1 held at 0) and after the exit, vs the two references
+        worst = 0
+        for t in (t_in + (t_out - t_in) / 3, t_in + 2 * (t_out - t_in) / 3):
+            got = obj.flatten(traj.at(Fraction(float(t))))
+            tq = mpq(Fraction(float(t)))
+            w2, v = red(tq)
+            worst = max(worst, abs(got[0]), abs(got[1] - w2), abs(got[2] - v))
+        for t in (Fraction(3, 8), Fraction(1, 2)):
+            got = obj.flatten(traj.at(t))
+            worst = max(worst, max(abs(x - y) for x, y in zip(got, R.at(pieces, mpq(t)))))
+    est = traj.error_estimate
+    print(f"estimate {est:.3e}, true {float(worst):.3e}, ratio {est / max(float(worst), 1e-300):.3g}")
+    assert worst <= est
+    assert est <= 1000 * max(float(worst), 10.0 ** -DPS)
+
+
+def test_sliding_scipy_chatters_gfgd_reaches_horizon():
+    """DOP853 at rtol 1e-12 with a budget of 20,000 gradient evaluations does not get past the
+    entry into sliding (t ≈ 0.19 of 1); gfgd reaches t = 1."""
+    from scipy.integrate import solve_ivp
+
+    obj = theory.Objective(theory.ReLUNet((2, 1, 1), 0), theory.SquareLoss(X_S, Y_S))
+    g = numerics.gradients.flat_gradient_function(obj)
+    count = [0]
+
+    class Budget(Exception):
+        pass
+
+    def rhs(t, y):
+        count[0] += 1
+        if count[0] > 20000:
+            raise Budget(t)
+        return -g(y)
+
+    reached = None
+    try:
+        sol = solve_ivp(rhs, (0.0, 1.0), obj.flatten(TH_S), method="DOP853", rtol=1e-12, atol=1e-12)
+        reached = float(sol.t[-1])
+    except Budget as b:
+        reached = float(b.args[0])
+    print(f"DOP853: {count[0]} evaluations, reached t = {reached:.6f} of 1")
+    assert reached < 0.5
+    traj = numerics.gradient_flow(obj, TH_S, 1, dps=20)
+    assert traj.t_end == 1 and traj.times[-1] == 1
+
+
+def test_second_layer_sliding_vs_filippov_reference():
+    obj, th, net = instance(5, (2, 3, 3, 1), 0, False, n=5)
+    traj = compare(obj, th, net, Fraction(1, 8), [Fraction(1, 16), Fraction(1, 8)])
+    assert [(e.kind, e.layer) for e in traj.events] == [("enter sliding", 2)]
+
+
+@pytest.mark.thorough
+def test_biased_second_layer_sliding_enter_and_leave():
+    obj, th, net = instance(8, (2, 3, 3, 1), 0, True, n=5)
+    traj = compare(obj, th, net, Fraction(5, 8), [Fraction(1, 4), Fraction(5, 8)])
+    assert [(e.kind, e.layer) for e in traj.events][-2:] == [("enter sliding", 2), ("leave sliding", 2)]
+
+
+def test_random_sliding_vs_filippov_reference():
+    obj, th, net = instance(6, (2, 2, 1), 0, False)
+    compare(obj, th, net, Fraction(1, 8), [Fraction(1, 16), Fraction(1, 8)])
+
+
+def test_biased_sliding_and_e2():
+    """A biased net that slides (instance picked by the reference), checked against it; E2 holds."""
+    obj, th, net = instance(14, (2, 2, 1), 0, True)
+    traj = compare(obj, th, net, Fraction(5, 16), [Fraction(1, 4), Fraction(5, 16)])
+    assert [e.kind for e in traj.events] == ["cross", "enter sliding"]
+    assert max(traj.conservation_defects) <= 10.0 ** -(DPS - 2)
+
+
+# ---- errors -----------------------------------------------------------------------------------------
+def test_bad_input():
+    X, Y = np.ones((3, 2)), np.ones(3)
+    obj = theory.Objective(theory.ReLUNet((2, 2, 1), 0, bias=True), theory.SquareLoss(X, Y))
+    th = [np.ones((2, 2)), np.ones(3), np.ones((1, 2)), np.ones(1)]
+    with pytest.raises(ValueError, match=r"theta0\[1\] \(bias b_1\) must have shape \(2,\)"):
+        numerics.gradient_flow(obj, th, 1)
+    with pytest.raises(ValueError, match=r"theta\[1\] \(bias b_1\)"):
+        numerics.gradient(obj, th)
+    with pytest.raises(ValueError, match="alpha"):
+        theory.ReLUNet((2, 2, 1), alpha=1.5, bias=True)
+    with pytest.raises(ValueError, match="alpha"):
+        theory.ReLUNet((2, 2, 1), alpha=-2)
+    with pytest.raises(ValueError, match="loss: WhitenedSquare"):
+        theory.Objective(theory.ReLUNet((2, 2, 1), 0, bias=True), theory.WhitenedSquare(np.ones((1, 2))))
+    with pytest.raises(TypeError, match="bias"):
+        theory.ReLUNet((2, 2, 1), 0, bias="yes")
+    with pytest.raises(ValueError, match="gradient_flow"):
+        numerics.gradient_flow_generic(obj, [np.ones((2, 2)), np.ones(2), np.ones((1, 2)), np.ones(1)], 1)
+
+
+def test_repelling_kink_is_reported():
+    """d_0 = 1, one hidden unit with bias, x = (1, 2), y = (1, 0.5), θ: w = 1, b = −1, v = 1, c = 0.
+    z_1 = w + b = 0, z_2 = 1 (active). ż_1 = −(∂f/∂w + ∂f/∂b) = −(3δ_2 + 2m·½r_1), r_1 = −1, r_2 = 0.5:
+    a (m = 0) = −0.75 < 0 < b (m = 1) = 0.25 — both fields push away from z_1 = 0: not unique."""
+    X = np.array([[1.0], [2.0]])
+    Y = np.array([1.0, 0.5])
+    obj = theory.Objective(theory.ReLUNet((1, 1, 1), 0, bias=True), theory.SquareLoss(X, Y))
+    th = [np.array([[1.0]]), np.array([-1.0]), np.array([[1.0]]), np.array([0.0])]
+    with pytest.raises(NonUniqueFlowError, match="repelling"):
+        numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
