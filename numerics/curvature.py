@@ -28,7 +28,7 @@ A1 (THEORY.md A1): b_0 = 0, b_{k+1} = (1 − η m_k) b_k + (η²/2) M_k, with m_
 the segment [θ_k, θ(kη)] and M_k = sup over [kη, (k+1)η] of ‖∇²f ∇f‖(θ(s)); ‖e_k‖ ≤ b_k holds where
 η·λ_max ≤ 1 on the segments. Here m_k is the minimum over ``segment_points`` points of the segment and
 M_k the maximum over ``flow_points`` points of the GF step: sampled, not certified (as in
-``proofs_check.euler``); ``hypothesis_ok[k]`` records whether η·λ_max ≤ 1 held at the sampled points.
+``proofs_check.claims.euler``); ``hypothesis_ok[k]`` records whether η·λ_max ≤ 1 held at the sampled points.
 """
 
 from __future__ import annotations

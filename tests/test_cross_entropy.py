@@ -199,3 +199,27 @@ def test_bad_shapes_and_classes():
     # integer-valued floats are accepted (np.loadtxt gives floats)
     loss = theory.CrossEntropy(X, np.array([0.0, 2.0, 1.0]))
     assert loss.labels.dtype == np.int64 and list(loss.labels) == [0, 2, 1]
+
+
+from hypothesis import HealthCheck, given, settings, target  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(widths=st.lists(st.integers(1, 5), min_size=1, max_size=3), classes=st.integers(2, 4),
+       n=st.integers(1, 8), alpha=st.sampled_from([1, 0, 0.1, -0.5]), scale=st.sampled_from([0.1, 1.0, 5.0]),
+       seed=st.integers(0, 2**16))
+def test_float64_gradient_within_derived_bound_of_mp_on_drawn_nets(widths, classes, n, alpha, scale, seed):
+    d = (widths[0], *widths[1:], classes) if len(widths) > 1 else (widths[0], classes)
+    model = theory.DeepLinear(d) if alpha == 1 else theory.ReLUNet(d, alpha=alpha)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d[0]))
+    obj = theory.Objective(model, theory.CrossEntropy(X, rng.integers(0, classes, size=n)))
+    theta = [scale * rng.standard_normal(s) for s in obj.shapes]
+    g = obj.flatten(numerics.gradient(obj, theta))
+    with mpmath.workdps(40):
+        gm = np.array(obj.flatten(numerics.gradient(obj, mp(theta))), dtype=float)
+    gamma = (2 * sum(obj.widths) + n + 10) * EPS
+    ratio = float(np.max(np.abs(g - gm) / (gamma * magnitude_bound(obj, theta))))
+    target(ratio, label="float64 error / derived bound")
+    assert ratio <= 1.0

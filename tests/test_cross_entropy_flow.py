@@ -114,3 +114,14 @@ def test_modified_flow_with_cross_entropy_runs_and_is_close_to_gf_for_small_eta(
         d = max(abs(x - y) for x, y in zip(a, b))
         # the extra term is (η/2)∇²f∇f: over t = 1 it moves θ by O(η) (nonzero, and far below 1)
         assert mpmath.mpf(10) ** -8 < d < 10 * mpmath.mpf(eta.numerator) / eta.denominator
+
+
+def test_float_tier_flow_with_cross_entropy_agrees_with_the_taylor_flow():
+    obj, theta0 = _problem(seed=3, widths=(3, 4, 3), n=6)
+    ft = numerics.gradient_flow_float(obj, theta0, 2.0)
+    tr = numerics.gradient_flow(obj, theta0, 2, dps=20)
+    err = max(float(np.abs(a - np.array(b, dtype=float)).max()) for a, b in zip(ft.at(2.0), tr.at(2)))
+    print(f"\nfloat DOP853 vs Taylor (CE): {err:.1e}, float estimate {ft.error_estimate:.1e}")
+    # DOP853 at rtol = atol = 1e-12 against its own two-tolerance estimate; the slack is float64
+    # rounding of θ = O(1) entries (a few ulps)
+    assert err <= ft.error_estimate + 8 * np.finfo(float).eps

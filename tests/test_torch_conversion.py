@@ -1,4 +1,4 @@
-"""proofs_check.torch_adapter.from_torch_sequential: a user's nn.Sequential as a gfgd objective.
+"""proofs_check.validation.torch_adapter.from_torch_sequential: a user's nn.Sequential as a gfgd objective.
 
 Round trip: gfgd's loss and gradient on the converted objective equal torch's float64 autograd on the
 same net. Both are float64 with different summation orders, so each is within γ·M of the exact value,
@@ -17,7 +17,7 @@ import theory
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from proofs_check.torch_adapter import from_torch_sequential  # noqa: E402
+from proofs_check.validation.torch_adapter import from_torch_sequential  # noqa: E402
 from test_cross_entropy import EPS, magnitude_bound  # noqa: E402
 
 

@@ -65,7 +65,7 @@ try:
     import torch
     from torch import nn
 except ImportError as e:  # pragma: no cover - exercised only without torch
-    raise ImportError("proofs_check.torch_adapter needs PyTorch: python -m pip install -e \".[torch]\" "
+    raise ImportError("proofs_check.validation.torch_adapter needs PyTorch: python -m pip install -e \".[torch]\" "
                       "(torch==2.13.0)") from e
 
 ModelSpec = "nn.Sequential | Callable[[tuple[int, ...]], nn.Sequential] | None"
