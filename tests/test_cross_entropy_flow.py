@@ -96,11 +96,36 @@ def test_gradient_flow_longer_horizon_estimate_vs_higher_precision_and_conservat
     assert all(b <= a + 1e-12 for a, b in zip(losses, losses[1:]))
 
 
-def test_gradient_flow_relu_cross_entropy_is_refused_clearly():
+def _relu_xent():
     rng = np.random.default_rng(0)
     obj = theory.Objective(theory.ReLUNet((2, 3, 2)), theory.CrossEntropy(rng.standard_normal((3, 2)), [0, 1, 1]))
-    with pytest.raises(ValueError, match="polynomial vector field"):
-        numerics.gradient_flow(obj, [rng.standard_normal(s) for s in obj.shapes], 1)
+    return obj, [rng.standard_normal(s) for s in obj.shapes]
+
+
+@pytest.mark.xfail(strict=True, reason="finding: the kink integrator's rerun estimate |run − run(dps+10)| + the "
+                   "rerun's local errors falls short of the true error by ~1e-11 relative here (2.24747484463948e-35 "
+                   "true vs 2.24747484462099e-35 estimate): the rerun's propagated error is not covered")
+def test_gradient_flow_relu_cross_entropy_matches_odefun_without_kinks():
+    # ReLU + cross-entropy on the kink integrator. Where no kink is met the field is analytic, and
+    # mpmath.odefun on the generic mp gradient (checked against SymPy elsewhere) is an independent integrator.
+    obj, theta0 = _relu_xent()
+    traj = numerics.gradient_flow(obj, theta0, Fraction(1, 4), dps=25)
+    assert traj.events == []  # this instance meets no kink before t = 1/4 (checked, not assumed below)
+    with mpmath.workdps(50):  # the reference must be far more accurate than the estimate it checks
+        x0 = list(obj.flatten([theory.to_kind(w, "mp") for w in theta0]))
+        sol = mpmath.odefun(lambda t, y: [-g for g in obj.flatten(numerics.gradient(
+            obj, obj.unflatten(np.array(y, dtype=object))))], 0, x0)
+        ref = sol(mpmath.mpf(1) / 4)
+        err = max(abs(a - b) for a, b in zip(obj.flatten(traj.at(Fraction(1, 4))), ref))
+    assert float(err) <= traj.error_estimate <= 1e4 * max(float(err), 1e-30)
+
+
+def test_gradient_flow_relu_cross_entropy_crosses_kinks_and_conserves():
+    # across kinks the per-neuron law (THEORY B3) is the witness
+    obj, theta0 = _relu_xent()
+    long = numerics.gradient_flow(obj, theta0, 10, dps=25)
+    assert len(long.events) > 0
+    assert max(long.conservation_defects) < 1e-20  # dps 25: the law holds to rounding
 
 
 def test_modified_flow_with_cross_entropy_runs_and_is_close_to_gf_for_small_eta():
