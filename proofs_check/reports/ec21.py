@@ -65,11 +65,11 @@ from .bxc21 import _write_json
 ETA_FACTOR = 0.5
 LOSS_FALL = 10.0
 LINEAR = dict(widths=(64, 50, 50, 10))
-RELU = dict(widths=(64, 8, 8, 10), n=50, t_cap=1.0)
+RELU = dict(widths=(64, 4, 4, 10), n=50, t_cap=1.0, eos=False)
 DEFAULT = dict(n=500, grid=40, curvature_points=17, gd_curvature_points=9, max_steps=20000,
                linear=LINEAR, relu=RELU)
 QUICK = dict(n=100, grid=20, curvature_points=9, gd_curvature_points=5, max_steps=5000,
-             linear=dict(widths=(64, 12, 12, 10)), relu=dict(widths=(64, 4, 4, 10), n=20, t_cap=0.25))
+             linear=dict(widths=(64, 12, 12, 10)), relu=dict(widths=(64, 4, 4, 10), n=20, t_cap=0.25, eos=False))
 RELU_DPS = 16
 GF_TOL = 1e-12
 
@@ -145,8 +145,9 @@ def gf_job(spec: dict) -> dict:
 
             def at(t):
                 from fractions import Fraction
-                return [np.asarray(w, dtype=float) for w in
-                        __import__("theory").to_kind(traj.at(min(Fraction(t), traj.t_end)), "float")]
+
+                from theory import to_kind
+                return [to_kind(w, "float") for w in traj.at(min(Fraction(t), traj.t_end))]
         thetas = [_flat([np.asarray(w, dtype=float) for w in at(t)]) for t in spec["times"]]
         err_inf = float(traj.error_estimate)
         losses = [float(numerics.value(obj, obj.unflatten(th))) for th in thetas]
@@ -171,23 +172,28 @@ def _choose(obj, theta0, cfg, spec, say) -> dict:
     import numerics
 
     lam0, lam0_err = _lam_max(obj, _flat(theta0), 0)
-    eta0 = ETA_FACTOR / lam0
-    m = int(math.floor(2 / ETA_FACTOR)) + 1
+    eta_guess = ETA_FACTOR / lam0
+    G = cfg["grid"]
     cap = spec.get("t_cap")
-    max_steps = cfg["max_steps"] if cap is None else int(math.ceil(cap / eta0))
-    run = numerics.gradient_descent(obj, theta0, eta0, max_steps, keep="last")
-    L = np.array([float(x) for x in run.losses])
-    hit = np.flatnonzero(L <= L[0] / LOSS_FALL)
-    k_star = int(hit[0]) if hit.size else len(L) - 1
-    unit = cfg["grid"] * m // math.gcd(cfg["grid"], m)
-    K0 = unit * max(1, math.ceil(k_star / unit))
-    if cap is not None:
-        K0 = max(unit, min(K0, unit * (max_steps // unit)))
-    say(f"  {spec['net']}: λ_max(θ₀) = {lam0:.4g}, η₀ = {eta0:.4g}, loss/10 at k* = "
-        f"{k_star if hit.size else 'not reached'}, K₀ = {K0}, t_end = {K0 * eta0:.4g}")
+    if cap is None:
+        run = numerics.gradient_descent(obj, theta0, eta_guess, cfg["max_steps"], keep="last")
+        L = np.array([float(x) for x in run.losses])
+        hit = np.flatnonzero(L <= L[0] / LOSS_FALL)
+        k_star = int(hit[0]) if hit.size else None
+        K0 = G * max(1, math.ceil((k_star if hit.size else len(L) - 1) / G))
+        eta0 = eta_guess
+    else:  # the ground truth is affordable only up to t_cap (module docstring): K0 steps of η₀ ≤ c/λ₀
+        k_star = None
+        K0 = G * max(1, math.ceil(cap / (eta_guess * G)))
+        eta0 = cap / K0
+    m = int(math.floor(2 / (eta0 * lam0))) + 1  # least integer with m·η₀·λ_max(θ₀) > 2
+    t_end = K0 * eta0
+    K_e = max(1, int(math.floor(t_end / (m * eta0)))) if spec.get("eos", True) else 0
+    say(f"  {spec['net']}: λ_max(θ₀) = {lam0:.4g}, η₀ = {eta0:.4g} (η₀λ_max = {eta0 * lam0:.3g}), loss/10 at "
+        f"k* = {k_star}, K₀ = {K0}, t_end = {t_end:.4g}"
+        + (f", edge-of-stability run {m}η₀ for {K_e} steps" if K_e else ", no edge-of-stability run"))
     return {"lambda_max_init": lam0, "lambda_max_init_error": lam0_err, "eta0": eta0, "eos_multiple": m,
-            "k_star": k_star if hit.size else None, "K0": K0, "t_end": K0 * eta0,
-            "loss_fall_reached_by_gd_eta0": bool(hit.size and k_star <= K0)}
+            "eos_steps": K_e, "k_star": k_star, "K0": K0, "t_end": t_end, "t_cap": cap}
 
 
 def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | None, say: Callable,
@@ -203,19 +209,21 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
     grid_t = [i * K0 // G * eta0 for i in range(G + 1)]
     etas = [(1, eta0)] + [(r, eta0 / r) for r in ratios]
     jobs = [dict(spec, eta=e, steps=r * K0, keep=r * K0 // G) for r, e in etas]
-    eos = dict(spec, eta=m * eta0, steps=K0 // m, keep="all")
-    eos_t = [k * m * eta0 for k in range(K0 // m + 1)]
-    gf_spec = dict(spec, t_end=t_end, times=sorted(set(grid_t) | set(eos_t)))
+    K_e = ch["eos_steps"]
+    eos = dict(spec, eta=m * eta0, steps=K_e, keep="all")
+    eos_t = [k * m * eta0 for k in range(K_e + 1)] if K_e else []
+    gf_spec = dict(spec, t_end=max([t_end] + eos_t), times=sorted(set(grid_t) | set(eos_t)))
     mapper = map_runs or (lambda f, xs: list(map(f, xs)))
     bar = _bar(len(jobs) + 2, f"ec21 {spec['net']}: GD and GF jobs", show)
     results = []
-    for res in mapper(_job, [("gf", gf_spec)] + [("gd", j) for j in jobs + [eos]]):
+    for res in mapper(_job, [("gf", gf_spec)] + [("gd", j) for j in jobs + ([eos] if K_e else [])]):
         results.append(res)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    gf, gds, gd_eos = results[0], results[1:-1], results[-1]
+    gf, gds = results[0], results[1:len(jobs) + 1]
+    gd_eos = results[-1] if K_e else None
     gf_at = dict(zip(gf["times"], gf["thetas"]))
     gf_grid = np.array([gf_at[t] for t in grid_t])
     th0 = _flat(theta0)
@@ -233,11 +241,13 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
         runs.append({"r": r, "eta": e, "steps": g["steps"], "t": grid_t, "loss": losses.tolist(),
                      "gf_gd_distance": d_gf.tolist(), "gd_gd_distance": None if d_gd is None else d_gd.tolist(),
                      "distance_from_init": np.linalg.norm(th - th0, axis=1).tolist(), "diverged": g["diverged"]})
-    th_e = np.array(gd_eos["thetas"])
-    gf_e = np.array([gf_at[t] for t in eos_t])
-    eos_run = {"eta": m * eta0, "multiple": m, "steps": K0 // m, "t": eos_t, "loss": gd_eos["losses"],
-               "gf_gd_distance": np.linalg.norm(th_e - gf_e, axis=1).tolist(),
-               "distance_from_init": np.linalg.norm(th_e - th0, axis=1).tolist(), "diverged": gd_eos["diverged"]}
+    eos_run = None
+    if K_e:
+        th_e = np.array(gd_eos["thetas"])
+        gf_e = np.array([gf_at[t] for t in eos_t])
+        eos_run = {"eta": m * eta0, "multiple": m, "steps": K_e, "t": eos_t, "loss": gd_eos["losses"],
+                   "gf_gd_distance": np.linalg.norm(th_e - gf_e, axis=1).tolist(),
+                   "distance_from_init": np.linalg.norm(th_e - th0, axis=1).tolist(), "diverged": gd_eos["diverged"]}
 
     # curvature along the GF (c) and sharpness along GD (d)
     C = cfg["curvature_points"]
@@ -264,11 +274,13 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
                                                         "eta_lambda_max": [e * x for x in lm]}
             if bar is not None:
                 bar.update(len(gsel))
-        esel = list(range(0, len(eos_t), max(1, len(eos_t) // (2 * cfg["gd_curvature_points"]))))
-        lm_e = [_lam_max(obj, gd_eos["thetas"][i], 0)[0] for i in esel]
-        if bar is not None:
-            bar.update(len(esel))
-        sharp["eos"] = {"eta": m * eta0, "t": [eos_t[i] for i in esel], "eta_lambda_max": [m * eta0 * x for x in lm_e]}
+        if K_e:
+            esel = list(range(0, len(eos_t), max(1, len(eos_t) // (2 * cfg["gd_curvature_points"]))))
+            lm_e = [_lam_max(obj, gd_eos["thetas"][i], 0)[0] for i in esel]
+            if bar is not None:
+                bar.update(len(esel))
+            sharp["eos"] = {"eta": m * eta0, "t": [eos_t[i] for i in esel],
+                            "eta_lambda_max": [m * eta0 * x for x in lm_e]}
         # max ηλ_max per run: sampled on the GD runs where measured, else η·max λ_max along the GF
         lam_gf_max = float(np.max(ca.lambda_max))
     if bar is not None:
@@ -298,7 +310,8 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
         key = "eta0" if run_["r"] == 1 else f"eta0/{run_['r']}"
         mx = (max(sharp[key]["eta_lambda_max"]) if key in sharp else run_["eta"] * lam_gf_max)
         records.append(_record(spec, run_, t_end, gf, mx, key in sharp))
-    records.append(_record(spec, eos_run, t_end, gf, max(sharp["eos"]["eta_lambda_max"]), True, eos=True))
+    if K_e:
+        records.append(_record(spec, eos_run, t_end, gf, max(sharp["eos"]["eta_lambda_max"]), True, eos=True))
     gf_fall = gf_loss_grid[0] / gf_loss_grid[-1]
     return {"net": spec["net"], "widths": list(spec.get("widths", [])), "parameters": int(P), "data": prov,
             "choice": ch, "grid_t": grid_t, "gf": {"tier": gf["tier"], "loss": gf_loss_grid,
@@ -372,7 +385,7 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
                 raise ValueError(f"nets must name 'linear' or 'relu', got {net!r}")
             sub = cfg[net]
             specs.append(dict(net=net, widths=tuple(sub["widths"]), n=int(sub.get("n", cfg["n"])), seed=seed,
-                              loss=loss, bias=bool(bias), t_cap=sub.get("t_cap")))
+                              loss=loss, bias=bool(bias), t_cap=sub.get("t_cap"), eos=sub.get("eos", True)))
     out = {"experiment": "ec21", "settings": {"quick": quick, "seed": seed, "loss": loss, "bias": bias,
                                                "ratios": list(ratios), "eta_factor": ETA_FACTOR,
                                                "loss_fall": LOSS_FALL, "grid": cfg["grid"],
@@ -418,8 +431,9 @@ def _draw_loss(out, out_dir):
             figures.curve(ax, run_["t"], run_["loss"], f"{net['net']} {lab}", reg, label=f"{lab} = {run_['eta']:.3g}",
                           ls="--", lw=1)
         e = net["eos_run"]
-        figures.curve(ax, e["t"], e["loss"], f"{net['net']} GD eos", reg, label=f"GD {e['multiple']}η₀ (edge of stability)",
-                      ls=":", color="r")
+        if e is not None:
+            figures.curve(ax, e["t"], e["loss"], f"{net['net']} GD eos", reg,
+                          label=f"GD {e['multiple']}η₀ (edge of stability)", ls=":", color="r")
         ax.set_yscale("log")
         ax.set_xlabel("t = kη")
         ax.set_title(_title(net), fontsize=10)
@@ -482,7 +496,8 @@ def _draw_sharpness(out, out_dir):
     reg: list = []
     for ax, net in zip(axes, out["nets"]):
         for key, s in net["sharpness"].items():
-            lab = {"eta0": "η₀", "eos": f"{net['eos_run']['multiple']}η₀ (edge of stability)"}.get(key, key.replace("eta0", "η₀"))
+            lab = ("η₀" if key == "eta0" else f"{net['eos_run']['multiple']}η₀ (edge of stability)" if key == "eos"
+                   else key.replace("eta0", "η₀"))
             figures.curve(ax, s["t"], s["eta_lambda_max"], f"{net['net']} eta lambda_max {key}", reg,
                           label=f"GD {lab}", marker="o", ms=3)
             t, v = np.array(s["t"]), np.array(s["eta_lambda_max"])
