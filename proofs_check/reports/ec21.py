@@ -301,6 +301,8 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
     a1 = {"eta": eta0, "k": list(range(K0 + 1)), "b": b.tolist(), "k_measured": kept0,
           "measured": runs[0]["gf_gd_distance"],
           "hypothesis_eta_lambda_max_le_1": bool(eta0 * lam_gf_max <= 1),
+          # A1 needs f C² on the segments; at a ReLU kink ∇f jumps and GD's local error is O(η), not O(η²)
+          "kinks_crossed_by_gf": gf["events"], "applies": not gf["events"],
           "tightness": float(max((d / b[k] for k, d in zip(kept0, runs[0]["gf_gd_distance"]) if b[k] > 0),
                                  default=0.0))}
 
@@ -525,7 +527,8 @@ def _draw_a1(out, out_dir):
                       f"{net['net']} measured GF-GD distance", reg, label="measured ‖θ(kη₀) − θ_k‖", marker="o", ms=3)
         ax.set_yscale("log")
         ax.set_xlabel("t = kη₀")
-        ax.set_title(f"{_title(net)}: tightness {a['tightness']:.2g}", fontsize=10)
+        note = "" if a["applies"] else f" — A1 needs f C²: {a['kinks_crossed_by_gf']} kinks crossed"
+        ax.set_title(f"{_title(net)}: tightness {a['tightness']:.2g}{note}", fontsize=9)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("distance")
     return _save(fig, out_dir, "ec21_a1", reg)
