@@ -131,3 +131,29 @@ def test_ec21_bad_input():
         ec21.run("/nonexistent", loss="hinge")
     with pytest.raises(ValueError, match="ratios"):
         ec21.run("/nonexistent", ratios=(3, 5))
+
+
+def test_track_torch_model_and_npz_data_flags_the_edge(tmp_path):
+    """gfgd track on a torch nn.Sequential with npz data: η = 2.5/λ_max(θ₀) puts GD above the stability
+    edge at t = 0 (measured here, not assumed), and the table flags it; the figure matches the JSON."""
+    torch = pytest.importorskip("torch")
+    import numerics
+    from theory import data as tdata
+    from proofs_check.reports import track
+    from proofs_check.validation.torch_adapter import from_torch_sequential
+
+    ds = tdata.digits(30, seed=2)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=ds.X, labels=ds.labels)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 6, bias=False), torch.nn.Linear(6, 10, bias=False))
+    obj, th = from_torch_sequential(model, ds.X, ds.labels)
+    eta = 2.5 / numerics.lambda_max(obj, th)
+    res = track.run(str(tmp_path / "out"), eta, 20, model=model, data=str(path), points=5)
+    assert res["eta_lambda_max"][0] > 2 and res["edge_of_stability_at"][0] == 0.0
+    assert res["gf_error_estimate"] < 1e-3 * max(res["distance"])
+    lines = track.report_lines(res)
+    assert "EDGE" in lines[2]
+    _check_figure(tmp_path / "out", res["figures"]["track"], 4)
+    with pytest.raises(ValueError, match="eta"):
+        track.run(str(tmp_path), -1.0, 5, objective=obj, theta0=th)
