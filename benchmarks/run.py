@@ -30,13 +30,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bench_float_paths  # noqa: E402
 import bench_flows  # noqa: E402
 import bench_hessian  # noqa: E402
 import bench_lambda_min  # noqa: E402
 import bench_relu_flows  # noqa: E402
 
 COMMAND = "python benchmarks/run.py"
-SECTIONS = ("lambda", "hessian", "flows")
+SECTIONS = ("lambda", "hessian", "flows", "float")
 LAMBDA_SECONDS_TARGET = 60.0
 
 
@@ -346,10 +347,13 @@ def main(argv: list[str] | None = None) -> int:
         h = bench_hessian.run(h_cases, sympy_budget=args.sympy_budget)
     if "flows" in sections:
         fl = bench_flows.run(f_cases, odefun_budget=args.odefun_budget)
+    fp = bench_float_paths.run() if "float" in sections else None
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()[0]
     text = render(h, lam, fl, machine_facts(), started, wall, load0, load1)
     text += ("\n" + bench_relu_flows.markdown(bench_relu_flows.run(bench_relu_flows.CASES[:1] if args.quick else bench_relu_flows.CASES))) if "flows" in sections else ""
+    if fp is not None:
+        text += "\n" + bench_float_paths.section(fp)
     write_atomic(args.output, text)
     print(f"\nwrote {args.output}")
     return 0

@@ -190,15 +190,131 @@ class ExactBackend(Backend):
 BACKENDS: dict[str, Backend] = {"float": FloatBackend(), "mp": MpBackend(), "exact": ExactBackend()}
 
 
+class AMat:
+    """A matrix of prec-bit binary floating-point numbers, computed with python-flint's ``arb_mat``
+    C kernels and recentred after every operation (``.mid()``: the radius is dropped).
+
+    So this is floating-point arithmetic at flint's working precision, like mpmath's, not interval
+    arithmetic (the wrapping effect would make iterated balls useless: DESIGN.md). Products are
+    formed by arb's dot products, which round once per entry, as ``mpmath.fdot`` does.
+    """
+
+    __slots__ = ("m",)
+    __array_priority__ = 100
+
+    def __init__(self, m: Any) -> None:
+        self.m = m
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.m.nrows(), self.m.ncols())
+
+    @property
+    def T(self) -> "AMat":
+        return AMat(self.m.transpose())
+
+    def __matmul__(self, o: "AMat") -> "AMat":
+        return AMat((self.m * o.m).mid()) if isinstance(o, AMat) else NotImplemented
+
+    def __add__(self, o: "AMat") -> "AMat":
+        return AMat((self.m + o.m).mid()) if isinstance(o, AMat) else NotImplemented
+
+    def __sub__(self, o: "AMat") -> "AMat":
+        return AMat((self.m - o.m).mid()) if isinstance(o, AMat) else NotImplemented
+
+    def __neg__(self) -> "AMat":
+        return AMat(-self.m)
+
+    def __mul__(self, s: Any) -> "AMat":
+        if isinstance(s, np.ndarray):  # an activation mask of constants
+            if s.shape != self.shape:
+                raise ValueError(f"mask shape {s.shape} does not match matrix shape {self.shape}")
+            r, c = self.shape
+            return AMat(flint.arb_mat(r, c, [x * _arb(k) for x, k in zip(self.m.entries(), s.flat)]).mid())
+        return AMat((self.m * s).mid())
+
+    __rmul__ = __mul__
+
+    def sumsq(self) -> Any:
+        return sum((x * x for x in self.m.entries()), flint.arb(0)).mid()
+
+    def positive(self) -> np.ndarray:
+        return np.array([x.mid() > 0 for x in self.m.entries()], dtype=bool).reshape(self.shape)
+
+
+def _arb(x: Any) -> Any:
+    """An exact arb for an mpf, float, int or Fraction (binary values, never decimal strings)."""
+    if isinstance(x, mpmath.mpf):
+        sign, man, exp, _ = x._mpf_
+        return flint.arb((int(man) * (-1) ** sign, int(exp))) if man else flint.arb(0)
+    if isinstance(x, Fraction):
+        return flint.arb(flint.fmpq(x.numerator, x.denominator))
+    if isinstance(x, (int, np.integer)):
+        return flint.arb(int(x))
+    return flint.arb(float(x))
+
+
+def _mpf_of_arb(x: Any) -> Any:
+    """The mpf of the midpoint of ``x``, at mpmath's precision (exactly, when it fits)."""
+    if not x.is_finite():  # reported as a non-finite loss (divergence), never a silent NaN
+        return mpmath.mpf("nan") if x.is_nan() else mpmath.mpf("inf") * (1 if x.mid() > 0 else -1)
+    man, exp = x.mid().man_exp()
+    return mpmath.mpf((int(man), int(exp)))
+
+
+class ArbMidBackend(Backend):
+    """mp arithmetic (user-facing mpf object arrays) computed on :class:`AMat` at ``mpmath.mp.prec``
+    bits: the same formulas, C speed. Callers set ``flint.ctx.prec`` (:func:`arb_prec`)."""
+
+    kind = "mp"
+    variant = "arb"
+    batched = False
+
+    def matrix(self, a: Any) -> AMat:
+        arr = np.asarray(a)
+        r, c = arr.shape
+        return AMat(flint.arb_mat(r, c, [_arb(x) for x in arr.flat]))
+
+    def output(self, m: AMat) -> np.ndarray:
+        out = np.empty(m.shape, dtype=object)
+        for k, x in enumerate(m.m.entries()):
+            out.flat[k] = _mpf_of_arb(x)
+        return out
+
+    def scalar(self, x: Any) -> Any:
+        return _arb(x)
+
+    def scalar_out(self, x: Any) -> Any:
+        return _mpf_of_arb(x)
+
+    def mask(self, positive: np.ndarray, alpha: Any) -> np.ndarray:
+        return np.where(positive, 1, alpha)
+
+
+ARB_MID = ArbMidBackend()
+
+
+class arb_prec:
+    """Context: flint's working precision = mpmath's current ``mp.prec`` (restored on exit)."""
+
+    def __enter__(self) -> int:
+        self.old = flint.ctx.prec
+        flint.ctx.prec = mpmath.mp.prec
+        return flint.ctx.prec
+
+    def __exit__(self, *exc: Any) -> None:
+        flint.ctx.prec = self.old
+
+
 def sumsq(m: Any) -> Any:
     """Σ entries², the squared Frobenius norm, in the matrix's own arithmetic."""
-    if isinstance(m, QMat):
+    if isinstance(m, (QMat, AMat)):
         return m.sumsq()
     return (m * m).sum()
 
 
 def positive(m: Any) -> np.ndarray:
     """Boolean array of entries > 0 (exact comparison in every kind)."""
-    if isinstance(m, QMat):
+    if isinstance(m, (QMat, AMat)):
         return m.positive()
     return np.asarray(m > 0, dtype=bool)

@@ -13,6 +13,7 @@ the same gradient formula as everything else. Divergence (a non-finite loss, or 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,7 +24,8 @@ import numpy as np
 from theory.arrays import check_range
 
 from . import float_gd
-from .gradients import check_objective, evaluate, from_backend, precision, prepare
+from .backends import ARB_MID, arb_prec
+from .gradients import check_objective, evaluate, from_backend, precision, prepare, to_backend
 from theory.lazy import lazy_module
 
 mpmath = lazy_module("mpmath")
@@ -115,8 +117,14 @@ def _run(obj: Any, theta0: Sequence[Any], dps: int | None, method: str, params: 
     keeper = _Keeper(res, every, steps)
     if method == "gd" and float_gd.applies(obj, kind) and dps is None:
         return _run_float_gd(obj, theta0, params, steps, diverge_factor, keeper, callback)
-    with precision(kind, dps):
-        obj, b, Ws = prepare(obj, theta0, "theta0")
+    with precision(kind, dps), (arb_prec() if kind == "mp" else contextlib.nullcontext()):
+        if kind == "mp":
+            # mp runs on arb's C kernels at mpmath's precision, recentred every operation
+            # (backends.AMat): the same formulas, mpf in and out
+            b = ARB_MID
+            Ws = to_backend(obj, obj.check_theta(theta0, "theta0"), b)
+        else:
+            obj, b, Ws = prepare(obj, theta0, "theta0")
         sc = {k: b.scalar(params[k]) for k in ("eta", "beta") if params.get(k) is not None}
         state = {"prev": Ws, "cur": Ws, "y": Ws, "k": 0}
         f0, g = evaluate(obj, Ws, b)

@@ -36,7 +36,7 @@ import numpy as np
 from theory import CrossEntropy, Objective, ParamSpace, Quadratic
 
 from . import cross_entropy
-from .backends import BACKENDS, Backend, QMat, positive, sumsq
+from .backends import BACKENDS, AMat, Backend, QMat, positive, sumsq
 from .duals import Dual, primal
 from theory.lazy import lazy_module
 
@@ -64,7 +64,7 @@ def precision(kind: str, dps: int | None):
 
 def _consts(obj: ParamSpace, b: Backend) -> dict:
     """The objective's data converted to backend ``b`` (cached per kind and mp precision)."""
-    key = (b.kind, mpmath.mp.prec if b.kind == "mp" else None)
+    key = (b.kind, getattr(b, "variant", ""), mpmath.mp.prec if b.kind == "mp" else None)
     # a tracing backend's constants belong to one tape: never cache them
     cache = _CONSTS.setdefault(obj, {}) if b.kind in BACKENDS else {}
     if key not in cache:
@@ -94,7 +94,7 @@ def _consts(obj: ParamSpace, b: Backend) -> dict:
 
 
 def _entry(m: Any) -> Any:
-    return m.m[0, 0] if isinstance(m, QMat) else m[0, 0]
+    return m.m[0, 0] if isinstance(m, (QMat, AMat)) else m[0, 0]
 
 
 def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = True,
