@@ -21,7 +21,7 @@ from .duals import Dual
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init, xavier_init
-from .kink_flows import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
 
 # name -> submodule that defines it (imported on first access)
