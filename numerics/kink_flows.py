@@ -433,12 +433,12 @@ class _KinkFlow:
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, t_end: Fraction, progress: Callable | None):
-        from .flows import Trajectory, local_error, taylor_eval, taylor_step
+        from .flows import Trajectory, _guard_bits, local_error, taylor_eval, taylor_step
 
         t0 = time.perf_counter()
         shapes = tuple(tuple(s) for s in self.obj.shapes)
         starts, steps, coeffs, errors, defects = [], [], [], [], []
-        with arb_precision(self.dps) as bits:
+        with arb_precision(self.dps, _guard_bits(self.obj, self.p)) as bits:
             self.skip: dict = {}
             y = self._setup()
             gaps0 = self._neuron_gaps(y)

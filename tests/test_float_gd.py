@@ -153,3 +153,22 @@ def test_fast_path_reports_divergence_without_nan():
     assert r.diverged and "gd diverged at step" in r.message
     assert all(np.isfinite(x) for x in r.losses)
     assert r.steps < 100
+
+
+def test_fast_path_cross_entropy_is_cross_entropy():
+    # Regression: after the xent/perf merge the fast path computed ½‖z − E‖² for CrossEntropy objectives.
+    # Its loss at θ_0 and one step must be the cross-entropy ones; both paths run the same products, so
+    # they agree within the forward-error bound γ_M of the module docstring (relative, per quantity).
+    rng = np.random.default_rng(3)
+    X, labels = rng.standard_normal((9, 4)), rng.integers(0, 3, 9)
+    for model in (theory.DeepLinear((4, 5, 3)), theory.ReLUNet((4, 5, 3))):
+        obj = theory.Objective(model, theory.CrossEntropy(X, labels))
+        th = numerics.gaussian_init(obj, 0.6, seed=1)
+        M = sum(obj.widths) + X.shape[0] + obj.depth + 4
+        gam = M * U / (1 - M * U)
+        gd = numerics.gradient_descent(obj, th, 0.1, 1)
+        f0 = float(numerics.value(obj, th))
+        assert abs(float(gd.losses[0]) - f0) <= 4 * gam * abs(f0)
+        step = [w - 0.1 * g for w, g in zip(th, numerics.gradient(obj, th))]
+        scale = max(float(np.abs(w).max()) for w in th) + 0.1 * max(float(np.abs(g).max()) for g in numerics.gradient(obj, th))
+        assert max(float(np.abs(a - b).max()) for a, b in zip(gd.thetas[-1], step)) <= 4 * gam * scale

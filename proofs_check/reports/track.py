@@ -1,0 +1,243 @@
+"""``gfgd track``: GD at a given η beside the ground-truth GF on a user's net, with the curvature along both.
+
+It answers "where does my GD stop being a discretisation of gradient flow?" (issue 12 item 6):
+
+* along GD, at the kept iterates, λ_min and λ_max of ∇²f (:func:`numerics.curvature_along`, matrix-free
+  Lanczos with residual bounds) and η·λ_max: where η·λ_max > 1 the hypothesis of THEORY A1/A2 fails
+  (their contraction ‖I − ηH‖ ≤ 1 − ηλ_min needs it); where η·λ_max > 2 GD is unstable in the top
+  direction (the edge of stability, EC21 §3; Cohen et al. 2021);
+* the ground-truth GF from the same θ₀ (:func:`numerics.gradient_flow_float` for nets without kinks,
+  DOP853 with its error estimate; :func:`numerics.gradient_flow` — arb Taylor with exact kink events —
+  for (leaky) ReLU nets), λ_min along it and I₋(t) = ∫ max(0, −λ_min);
+* the distance ‖θ_GD(t) − θ_GF(t)‖ at t = kη. "GD leaves the flow" is flagged at the first kept time
+  where η·λ_max > 2 and the distance grows to the next kept time (a catapult or edge-of-stability
+  oscillation); without such a time none is claimed.
+
+The net: gfgd's own (``objective``, ``theta0``), or a torch ``nn.Sequential`` (``model``; converted by
+:func:`proofs_check.validation.torch_adapter.from_torch_sequential`, weights copied exactly) with
+``data`` a :class:`theory.data.Dataset` or a ``.npz`` path (:func:`theory.data.load_npz`). Writes
+``track.png``/``track.svg`` (three panels) and ``track.json`` (every plotted number).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import figures
+from .bxc21 import _write_json
+from .ec21 import _blas_one, _has_kinks
+
+GF_TOL = 1e-12
+
+
+def _objective(objective, theta0, model, data, loss):
+    if objective is not None:
+        if theta0 is None:
+            raise ValueError("theta0: give the initial parameters with objective")
+        return objective, [np.asarray(w, dtype=float) for w in theta0], {"source": "objective"}
+    if model is None:
+        raise ValueError("give objective and theta0, or a torch model with data")
+    from theory import data as tdata
+
+    ds = tdata.load_npz(data) if isinstance(data, (str, os.PathLike)) else data
+    if ds is None:
+        raise ValueError("data: a torch model needs data (a theory.data.Dataset or an .npz path)")
+    from proofs_check.validation.torch_adapter import from_torch_sequential
+
+    target = ds.labels if loss == "cross_entropy" else (ds.Y if ds.Y is not None else np.eye(ds.num_classes)[ds.labels])
+    obj, theta = from_torch_sequential(model, ds.X, target, loss=loss)
+    return obj, theta, dict(ds.provenance, source="torch nn.Sequential")
+
+
+def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Sequence[Any] | None = None,
+        model: Any = None, data: Any = None, loss: str = "cross_entropy", points: int = 33, dps: int = 16,
+        seed: int = 0, progress: Callable[[str], None] | None = None, provenance: dict | None = None) -> dict:
+    """Run GD at ``eta`` for ``steps`` beside the GF (module docstring); write the figure and JSON."""
+    import numerics
+
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if isinstance(points, bool) or int(points) != points or points < 3:
+        raise ValueError(f"points must be an integer >= 3, got {points!r}")
+    steps = int(steps)
+    say = progress or (lambda m: None)
+    t0 = time.perf_counter()
+    obj, th0, prov = _objective(objective, theta0, model, data, loss)
+    stride = max(1, steps // (points - 1))
+    steps = stride * (steps // stride)  # every kept iterate on the stride (Iterates need even spacing)
+    t_end = steps * eta
+    os.makedirs(out_dir, exist_ok=True)
+    with _blas_one():
+        say(f"track: GD at η = {eta:g} for {steps} steps (t_end = {t_end:.4g})")
+        gd = numerics.gradient_descent(obj, th0, eta, steps, keep=stride)
+        if gd.diverged:
+            say(f"track: GD diverged: {gd.message}")
+        say("track: ground-truth GF")
+        if _has_kinks(obj):
+            traj = numerics.gradient_flow(obj, th0, t_end, dps=dps)
+            tier = f"gradient_flow (arb Taylor with kink events, dps {dps})"
+        else:
+            traj = numerics.gradient_flow_float(obj, th0, t_end, rtol=GF_TOL, atol=GF_TOL, dense_output=True)
+            tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
+        P = sum(np.size(w) for w in th0)
+        err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
+        say("track: curvature along GD and GF")
+        along_gd = numerics.curvature_along(obj, gd, eta=eta, seed=seed)
+        times = [k * eta for k in gd.kept]
+        along_gf = numerics.curvature_along(obj, _FloatPath(traj, t_end), times, seed=seed)
+        dist = [float(d) for d in numerics.gf_gd_distance(traj, gd)]
+        gf_loss = [float(numerics.value(obj, _floats(traj.at(_time(traj, t))))) for t in times]
+    gd_loss = [float(gd.losses[k]) for k in gd.kept]
+    el = along_gd.eta_lambda_max
+    a1_fail = [t for t, v in zip(times, el) if v > 1]
+    edge = [t for t, v in zip(times, el) if v > 2]
+    leaves = next((times[i] for i in range(len(times) - 1) if el[i] > 2 and dist[i + 1] > dist[i]), None)
+    out = {"experiment": "track", "eta": eta, "steps": steps, "t_end": t_end, "stride": stride,
+           "parameters": int(P), "data": prov, "provenance": provenance or {}, "gf_tier": tier,
+           "gf_error_estimate": err, "gd_diverged": bool(gd.diverged), "t": times, "gd_loss": gd_loss,
+           "gf_loss": gf_loss, "distance": dist,
+           "gd_lambda_min": along_gd.lambda_min.tolist(), "gd_lambda_max": along_gd.lambda_max.tolist(),
+           "gd_lambda_max_error": along_gd.lambda_max_error.tolist(), "eta_lambda_max": el.tolist(),
+           "gf_lambda_min": along_gf.lambda_min.tolist(), "gf_negativity": along_gf.negativity.tolist(),
+           "gf_negativity_error": along_gf.negativity_error.tolist(),
+           "a1_hypothesis_fails_at": a1_fail, "edge_of_stability_at": edge, "leaves_flow_at": leaves}
+    out["figures"] = {"track": _draw(out, out_dir)}
+    out["seconds"] = time.perf_counter() - t0
+    _write_json(os.path.join(out_dir, "track.json"), out)
+    return out
+
+
+def _time(traj, t):
+    from fractions import Fraction
+    if isinstance(getattr(traj, "t_end", None), Fraction):
+        return min(Fraction(t), traj.t_end)
+    return min(float(t), float(traj.t_end))
+
+
+def _floats(theta):
+    from theory import to_kind
+    return [to_kind(w, "float") for w in theta]
+
+
+class _FloatPath:
+    """A trajectory whose ``at`` takes float times (clamped to t_end), for curvature_along."""
+
+    def __init__(self, traj, t_end):
+        self.traj, self.t_end = traj, t_end
+
+    def at(self, t):
+        return _floats(self.traj.at(_time(self.traj, t)))
+
+
+def report_lines(out: dict) -> list[str]:
+    """The printed table: one line per kept time, flags where A1/A2's hypothesis fails or GD is unstable."""
+    lines = [f"GD eta = {out['eta']:g}, {out['steps']} steps; GF: {out['gf_tier']}, error <= {out['gf_error_estimate']:.2e}",
+             f"{'t':>9} {'loss GD':>10} {'loss GF':>10} {'|GD-GF|':>10} {'lmin(GD)':>10} {'eta*lmax':>9}  flags"]
+    for i, t in enumerate(out["t"]):
+        v = out["eta_lambda_max"][i]
+        flags = ("EDGE (eta*lmax > 2)" if v > 2 else "A1/A2 hypothesis fails (eta*lmax > 1)" if v > 1 else "")
+        if out["leaves_flow_at"] is not None and t == out["leaves_flow_at"]:
+            flags += "  <- GD leaves the flow"
+        lines.append(f"{t:9.4g} {out['gd_loss'][i]:10.4g} {out['gf_loss'][i]:10.4g} {out['distance'][i]:10.3e} "
+                     f"{out['gd_lambda_min'][i]:10.4g} {v:9.3g}  {flags}")
+    return lines
+
+
+def _draw(out: dict, out_dir: str) -> dict:
+    plt = figures.pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    reg: list = []
+    t = np.array(out["t"])
+    figures.curve(axes[0], t, out["gf_loss"], "GF loss", reg, label="GF", color="k", lw=2)
+    figures.curve(axes[0], t, out["gd_loss"], "GD loss", reg, label=f"GD η = {out['eta']:g}", ls="--")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("loss")
+    figures.curve(axes[1], t[1:], out["distance"][1:], "GD-GF distance", reg, label="‖θ_GD(t) − θ_GF(t)‖", marker="o", ms=3)
+    axes[1].axhline(out["gf_error_estimate"], color="k", ls="-.", lw=0.8, label="GF error estimate")
+    axes[1].set_yscale("log")
+    figures.curve(axes[2], t, out["eta_lambda_max"], "eta lambda_max along GD", reg, label="η·λ_max(∇²f(θ_k))",
+                  marker="o", ms=3)
+    axes[2].axhline(1, color="g", ls="--", lw=0.8, label="A1/A2 hypothesis: 1")
+    axes[2].axhline(2, color="r", ls="--", lw=0.8, label="stability edge: 2")
+    for ts in out["edge_of_stability_at"]:
+        axes[2].axvline(ts, color="r", alpha=0.15)
+    if out["leaves_flow_at"] is not None:
+        for ax in axes[1:]:
+            ax.axvline(out["leaves_flow_at"], color="r", lw=1.2)
+        axes[1].text(out["leaves_flow_at"], out["distance"][-1], " GD leaves the flow", color="r", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("t = kη")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"gfgd track: GD at η = {out['eta']:g} beside gradient flow ({out['parameters']} parameters)",
+                 fontsize=11)
+    paths = figures.save(fig, out_dir, "track")
+    return {"files": [os.path.basename(p) for p in paths], "curves": len(reg), "registry": reg}
+
+
+def _load_model(ref: str):
+    """``file.py:function`` → the nn.Sequential that function returns (the user's own code, run here)."""
+    import importlib.util
+
+    path, _, name = ref.rpartition(":")
+    if not path or not name:
+        raise ValueError(f"--model must be FILE.py:FUNCTION, got {ref!r}")
+    spec = importlib.util.spec_from_file_location("gfgd_user_model", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"--model: cannot load {path!r}")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return getattr(mod, name)()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m proofs_check.reports.track --out DIR --eta ETA --steps K (--model F.py:fn --data D.npz |
+    --net linear|relu --widths 64,50,50,10 [--n 500])``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.track", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--eta", type=float, required=True)
+    ap.add_argument("--steps", type=int, required=True)
+    ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential")
+    ap.add_argument("--data", help=".npz with X and labels (or Y); default: sklearn digits")
+    ap.add_argument("--net", choices=("linear", "relu"), default="linear")
+    ap.add_argument("--widths", default="64,50,50,10")
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--loss", choices=("cross_entropy", "square"), default="cross_entropy")
+    ap.add_argument("--points", type=int, default=33)
+    ap.add_argument("--dps", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    say = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    prov = {"command": "python -m proofs_check.reports.track " + " ".join(argv or sys.argv[1:])}
+    if args.model:
+        if not args.data:
+            ap.error("--model needs --data FILE.npz")
+        res = run(args.out, args.eta, args.steps, model=_load_model(args.model), data=args.data, loss=args.loss,
+                  points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov)
+    else:
+        import numerics
+        import theory
+        from theory import data as tdata
+
+        ds = tdata.load_npz(args.data) if args.data else tdata.digits(args.n, seed=args.seed)
+        widths = tuple(int(w) for w in args.widths.split(","))
+        model = theory.DeepLinear(widths) if args.net == "linear" else theory.ReLUNet(widths)
+        obj = theory.Objective(model, ds.loss(args.loss))
+        res = run(args.out, args.eta, args.steps, objective=obj, theta0=numerics.xavier_init(obj, seed=args.seed),
+                  loss=args.loss, points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov)
+    print("\n".join(report_lines(res)))
+    print(f"wrote {', '.join(res['figures']['track']['files'])} and track.json to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
