@@ -370,7 +370,15 @@ def cmd_golden(args: argparse.Namespace) -> int:
 REPORTS = {
     "momentum": "proofs_check.reports.momentum",  # synthetic sphere data, table only
     "bxc21": "proofs_check.reports.bxc21",  # momentum in the NTK regime on digits, with figures
+    "ec21": "proofs_check.reports.ec21",  # GD at eta0 and eta0/r against the ground-truth GF on digits
 }
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """``gfgd track [...]``: GD at a step size beside the ground-truth GF on a user's net (or gfgd's)."""
+    from .reports.track import main as track_main
+
+    return track_main(args.rest, argv_for_provenance=args.argv)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -419,12 +427,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of equispaced intervals (default 10)")
     f.add_argument("--out", required=True, metavar="FILE", help="JSON output file")
     f.set_defaults(func=cmd_flow)
-    r = sub.add_parser("report", help="experiments with figures: 'bxc21' (momentum in the NTK regime on digits, "
-                                      "--out DIR), 'momentum' (the same on sphere data, a table); "
+    r = sub.add_parser("report", help="experiments with figures: 'ec21' (GD vs the true GF on digits, --out DIR), "
+                                      "'bxc21' (momentum in the NTK regime on digits, --out DIR), "
+                                      "'momentum' (the same on sphere data, a table); "
                                       "'gfgd report NAME --help' lists each one's options")
     r.add_argument("experiment", choices=tuple(REPORTS))
     r.add_argument("rest", nargs=argparse.REMAINDER, help="options of the experiment")
     r.set_defaults(func=cmd_report)
+    tr = sub.add_parser("track", help="GD at a step size beside the ground-truth GF on your torch net and npz data "
+                                      "(or gfgd's): where A1/A2's hypotheses fail and where GD leaves the flow; "
+                                      "'gfgd track --help' lists the options", add_help=False)
+    tr.add_argument("rest", nargs=argparse.REMAINDER, help="options of track")
+    tr.set_defaults(func=cmd_track)
     v = sub.add_parser("validate", parents=[common], help="validate your implementation against gfgd's references",
                        description="Validate an implementation of KIND (see docs/validation.md for the signatures). "
                                    "Exit 0 on pass, 1 on a failed validation, 2 on a usage error, 3 on an "
@@ -516,7 +530,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        if argv[:1] == ["track"]:  # every option belongs to track's own parser (argparse's REMAINDER
+            args = argparse.Namespace(command="track", func=cmd_track, rest=argv[1:])  # needs a positional)
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: 2 on usage errors (message printed), 0 on --help/--version
         return int(e.code or 0) if not isinstance(e.code, str) else EXIT_USAGE
     args.argv = argv

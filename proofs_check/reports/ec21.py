@@ -68,7 +68,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import figures
-from .bxc21 import _write_json
+from ..files import write_json
 
 ETA_FACTOR = 0.5
 LOSS_FALL = 10.0
@@ -410,7 +410,7 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
                       "ec21_curvature": _draw_curvature(out, out_dir), "ec21_sharpness": _draw_sharpness(out, out_dir),
                       "ec21_a1": _draw_a1(out, out_dir)}
     out["seconds"] = time.perf_counter() - t_start
-    _write_json(os.path.join(out_dir, "ec21.json"), out)
+    write_json(os.path.join(out_dir, "ec21.json"), out, "--out")
     return out
 
 
@@ -542,23 +542,35 @@ def _draw_a1(out, out_dir):
     return _save(fig, out_dir, "ec21_a1", reg)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
     """``python -m proofs_check.reports.ec21 --out DIR [--quick] [--seed S] [--loss square] [--bias]``."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.ec21", description=__doc__.split("\n")[0])
+    from .. import argtypes as at
+    from ..files import OutputError, check_output_dir
+    from ..provenance import provenance
+
+    ap = argparse.ArgumentParser(prog="gfgd report ec21", description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=at.seed, default=0)
     ap.add_argument("--loss", choices=("cross_entropy", "square"), default="cross_entropy")
     ap.add_argument("--bias", action="store_true")
     ap.add_argument("--nets", default="linear,relu")
-    ap.add_argument("--n", type=int, default=None)
-    args = ap.parse_args(argv)
+    ap.add_argument("--n", type=at.positive_int, default=None)
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:  # usage errors exit 2 (message printed), --help 0
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    try:
+        args.out = check_output_dir(args.out, "--out")
+    except OutputError as e:
+        print(f"gfgd report ec21: {e}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     res = run(args.out, quick=args.quick, seed=args.seed, nets=tuple(args.nets.split(",")), loss=args.loss,
               bias=args.bias, n=args.n, progress=lambda m: print(m, file=sys.stderr),
-              provenance={"command": "python -m proofs_check.reports.ec21 " + " ".join(argv or sys.argv[1:])})
+              provenance=provenance(argv_for_provenance if argv_for_provenance is not None else ["report", "ec21", *(argv or [])], {"seed": args.seed}))
     for r in res["records"]:
         print(f"{r['net']:7s} eta={r['eta']:.4g} |GF-GD|(t_end)={r['gf_gd_distance']:.3e} "
               f"|GD-GD|={'' if r['gd_gd_distance'] is None else format(r['gd_gd_distance'], '.3e')} "

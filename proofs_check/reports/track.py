@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import figures
-from .bxc21 import _write_json
+from ..files import write_json
 from .ec21 import _blas_one, _has_kinks
 
 GF_TOL = 1e-12
@@ -111,7 +111,7 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
            "a1_hypothesis_fails_at": a1_fail, "edge_of_stability_at": edge, "leaves_flow_at": leaves}
     out["figures"] = {"track": _draw(out, out_dir)}
     out["seconds"] = time.perf_counter() - t0
-    _write_json(os.path.join(out_dir, "track.json"), out)
+    write_json(os.path.join(out_dir, "track.json"), out, "--out")
     return out
 
 
@@ -197,27 +197,39 @@ def _load_model(ref: str):
     return getattr(mod, name)()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
     """``python -m proofs_check.reports.track --out DIR --eta ETA --steps K (--model F.py:fn --data D.npz |
     --net linear|relu --widths 64,50,50,10 [--n 500])``."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.track", description=__doc__.split("\n")[0])
+    from .. import argtypes as at
+    from ..files import OutputError, check_output_dir
+    from ..provenance import provenance
+
+    ap = argparse.ArgumentParser(prog="gfgd track", description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--eta", type=float, required=True)
-    ap.add_argument("--steps", type=int, required=True)
+    ap.add_argument("--eta", type=at.real(0, lo_strict=True), required=True)
+    ap.add_argument("--steps", type=at.positive_int, required=True)
     ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential")
     ap.add_argument("--data", help=".npz with X and labels (or Y); default: sklearn digits")
     ap.add_argument("--net", choices=("linear", "relu"), default="linear")
     ap.add_argument("--widths", default="64,50,50,10")
-    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--n", type=at.positive_int, default=500)
     ap.add_argument("--loss", choices=("cross_entropy", "square"), default="cross_entropy")
-    ap.add_argument("--points", type=int, default=33)
-    ap.add_argument("--dps", type=int, default=16)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    ap.add_argument("--points", type=at.positive_int, default=33)
+    ap.add_argument("--dps", type=at.dps, default=16)
+    ap.add_argument("--seed", type=at.seed, default=0)
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:  # usage errors exit 2 (message printed), --help 0
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    try:
+        args.out = check_output_dir(args.out, "--out")
+    except OutputError as e:
+        print(f"gfgd track: {e}", file=sys.stderr)
+        return 2
     say = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    prov = {"command": "python -m proofs_check.reports.track " + " ".join(argv or sys.argv[1:])}
+    prov = provenance(argv_for_provenance if argv_for_provenance is not None else ["track", *(argv or [])], {"seed": args.seed})
     if args.model:
         if not args.data:
             ap.error("--model needs --data FILE.npz")
