@@ -110,25 +110,15 @@ def write_chunks(path: str, chunks: Iterable[str], flag: str = "--out",
     """Write the text ``chunks`` to ``path`` whole (module docstring); return the file written.
 
     ``on_chunk(n_chars)`` is called after each chunk (progress of a large output)."""
-    target = check_output(path, flag)
-    tmp = temp_name(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode: 0o666 & ~umask
-    try:
+    def write(tmp: str) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode: 0o666 & ~umask
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for chunk in chunks:
                 fh.write(chunk)
                 if on_chunk is not None:
                     on_chunk(len(chunk))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:  # KeyboardInterrupt and SystemExit too: never leave the temporary file
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+
+    return write_with(path, write, flag)
 
 
 def write_text(path: str, text: str, flag: str = "--out") -> str:
@@ -170,12 +160,12 @@ def write_with(path: str, writer: Callable[[str], None], flag: str = "--out") ->
         writer(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            os.fsync(fd)  # the data is on disk before the rename makes it the file
         finally:
             os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_umask())  # as a newly created file (a library may create 0600)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException:  # KeyboardInterrupt and SystemExit too: never leave the temporary file
         try:
             os.unlink(tmp)
         except FileNotFoundError:

@@ -63,27 +63,47 @@ def _relu_margin_ok(inst: Instance, theta: Sequence[np.ndarray], bound: np.ndarr
     return margin_ok
 
 
-def _ref_gradient(inst: Instance, model: str, opts: dict) -> _Ref | None:
+@dataclass
+class _Point:
+    """What every exact reference starts from: units of the format, the objective, the
+    absolute-value formulas, the exact point and |θ| rounded up."""
+
+    u: float
+    un: float
+    obj: Any
+    A: _Abs
+    ex: list
+    M: np.ndarray
+
+
+def _exact_point(inst: Instance, model: str, opts: dict) -> _Point | None:
+    """The instance's exact point, or None when a ReLU kink lies within rounding distance (the
+    float64 evaluation and the reference could then take different branches)."""
     u, un = _units(opts)
     obj, A = inst.objective(model), _Abs(inst)
     ex = _exact(inst.weights)
     if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
         return None
+    return _Point(u, un, obj, A, ex, np.concatenate([_up(w).reshape(-1) for w in inst.weights]))
+
+
+def _ref_gradient(inst: Instance, model: str, opts: dict) -> _Ref | None:
+    pt = _exact_point(inst, model, opts)
+    if pt is None:
+        return None
+    u, un, obj, A, ex, M = pt.u, pt.un, pt.obj, pt.A, pt.ex, pt.M
     g = _flat_exact(numerics.gradient(obj, ex))
-    M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
     tol = SAFETY * gamma(A.K, u) * A.grad(M) + _floor(A.K, A.grad(np.maximum(M, 1.0)), un)
     labels = _layer_labels([w.shape for w in inst.weights])
     return _Ref(g, tol, lambda i: labels[i])
 
 
 def _ref_hvp(inst: Instance, model: str, opts: dict) -> _Ref | None:
-    u, un = _units(opts)
-    obj, A = inst.objective(model), _Abs(inst)
-    ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
+    pt = _exact_point(inst, model, opts)
+    if pt is None:
         return None
+    u, un, obj, A, ex, M = pt.u, pt.un, pt.obj, pt.A, pt.ex, pt.M
     hv = _flat_exact(numerics.hvp(obj, ex, _exact(inst.v)))
-    M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
     V = np.concatenate([_up(w).reshape(-1) for w in inst.v])
     K2 = 2 * A.K + A.P
     tol = SAFETY * gamma(K2, u) * (A.hess(M) @ V) + _floor(K2, A.hess(np.maximum(M, 1.0)) @ np.maximum(V, 1.0), un)
@@ -92,13 +112,11 @@ def _ref_hvp(inst: Instance, model: str, opts: dict) -> _Ref | None:
 
 
 def _ref_hessian(inst: Instance, model: str, opts: dict) -> _Ref | None:
-    u, un = _units(opts)
-    obj, A = inst.objective(model), _Abs(inst)
-    ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
+    pt = _exact_point(inst, model, opts)
+    if pt is None:
         return None
+    u, un, obj, A, ex, M = pt.u, pt.un, pt.obj, pt.A, pt.ex, pt.M
     H = numerics.hessian(obj, ex)
-    M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
     tol = SAFETY * gamma(2 * A.K, u) * A.hess(M) + _floor(2 * A.K, A.hess(np.maximum(M, 1.0)), un)
     labels, P = _layer_labels([w.shape for w in inst.weights]), A.P
     return _Ref(H.reshape(-1), tol.reshape(-1), lambda i: f"H[{i // P},{i % P}] ({labels[i // P]}, {labels[i % P]})",
@@ -152,14 +170,12 @@ def lambda_min_reference(H: np.ndarray) -> tuple[Fraction, Fraction, str]:
 
 
 def _ref_lambda_min(inst: Instance, model: str, opts: dict) -> _Ref | None:
-    u, un = _units(opts)
-    obj, A = inst.objective(model), _Abs(inst)
-    ex = _exact(inst.weights)
-    if model == "relu" and not _relu_margin_ok(inst, ex, None, A, opts):
+    pt = _exact_point(inst, model, opts)
+    if pt is None:
         return None
+    u, un, obj, A, ex, M = pt.u, pt.un, pt.obj, pt.A, pt.ex, pt.M
     H = numerics.hessian(obj, ex)
     lo, hi, method = lambda_min_reference(H)
-    M = np.concatenate([_up(w).reshape(-1) for w in inst.weights])
     Habs = frobenius(A.hess(M))
     under = float(_floor(2 * A.K, frobenius(A.hess(np.maximum(M, 1.0))), un))
     tol = SAFETY * (gamma(2 * A.K, u) + A.P * u) * Habs + under
