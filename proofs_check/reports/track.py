@@ -25,7 +25,8 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -216,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dps", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    say = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    say = lambda m: print(m, file=sys.stderr)
     prov = {"command": "python -m proofs_check.reports.track " + " ".join(argv or sys.argv[1:])}
     if args.model:
         if not args.data:
