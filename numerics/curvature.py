@@ -45,7 +45,6 @@ from theory import to_kind
 from .discrete import Iterates
 from .gradients import check_objective, gradient
 from .hessians import hvp
-from .spectra import lambda_max, lambda_min
 
 
 @dataclass
@@ -188,6 +187,8 @@ def curvature_along(obj: Any, path: Any, times: Sequence[Any] | None = None, eta
     (keep="all") from the same θ_0, with a flow ``path``: adds the A1 bound b_k (needs kη ≤ t_end).
     ``method``/``tol``/``seed``: passed to :func:`numerics.lambda_min` / :func:`numerics.lambda_max`.
     """
+    from .spectra import lambda_max, lambda_min  # scipy.sparse on first use (issue 9: import budget)
+
     obj = check_objective(obj)
     if _is_flow(path):
         ts = _flow_times(path, times)
@@ -230,6 +231,8 @@ def a1_bound(obj: Any, flow: Any, gd: Iterates, method: str = "eigsh", tol: floa
              segment_points: int = 5, flow_points: int = 9) -> A1Bound:
     """THEORY.md A1's b_k beside ‖θ(kη) − θ_k‖ for GD iterates ``gd`` (every step kept) and a GF ``flow``
     from the same θ_0 (module docstring: m_k and M_k are sampled)."""
+    from .spectra import lambda_max, lambda_min  # scipy.sparse on first use (issue 9: import budget)
+
     if gd.method != "gd":
         raise ValueError(f"A1 is about gradient descent; got {gd.method} iterates")
     K = gd.steps
