@@ -322,29 +322,40 @@ IMPORTS = {"python -c pass (interpreter alone)": ["-c", "pass"],
 
 
 def run_import(repeats: int = 7) -> list[dict]:
+    """Wall and CPU (user + sys of the child, from getrusage) medians: on a shared machine the CPU
+    time is the figure that does not depend on how many other processes want the cores."""
+    import resource
+
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     times: dict[str, list[float]] = {n: [] for n in IMPORTS}
+    cpu: dict[str, list[float]] = {n: [] for n in IMPORTS}
     for _ in range(repeats):
         for n, args in IMPORTS.items():
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, check=True)
             times[n].append(time.perf_counter() - t)
-    return [{"what": n, "median": statistics.median(v), "min": min(v)} for n, v in times.items()]
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[n].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return [{"what": n, "median": statistics.median(v), "min": min(v), "cpu": statistics.median(cpu[n])}
+            for n, v in times.items()]
 
 
 def import_markdown(rows: list[dict]) -> list[str]:
-    L = ["| command (fresh interpreter) | median (s) | min (s) |", "|---|---|---|"]
-    L += [f"| `{r['what']}` | {r['median']:.3f} | {r['min']:.3f} |" for r in rows]
+    L = ["| command (fresh interpreter) | wall median (s) | wall min (s) | CPU median (s) |", "|---|---|---|---|"]
+    L += [f"| `{r['what']}` | {r['median']:.3f} | {r['min']:.3f} | {r['cpu']:.3f} |" for r in rows]
     return L
 
 
 def import_goals(rows: list[dict]) -> list[str]:
-    d = {r["what"]: r["median"] for r in rows}
+    d = {r["what"]: r for r in rows}
     full = d["import theory, numerics, proofs_check"]
     part = d["import theory, numerics"]
-    return [f"- import theory, numerics, proofs_check: {full:.3f} s (goal ≤ 0.4 s: **{'met' if full <= 0.4 else 'NOT met'}**; "
-            f"theory + numerics alone {part:.3f} s, the interpreter alone {d['python -c pass (interpreter alone)']:.3f} s, "
-            f"numpy alone {d['import numpy']:.3f} s)"]
+    base, npy = d["python -c pass (interpreter alone)"], d["import numpy"]
+    met = full["median"] <= 0.4 and full["cpu"] <= 0.4
+    return [f"- import theory, numerics, proofs_check: wall {full['median']:.3f} s, CPU {full['cpu']:.3f} s (goal ≤ 0.4 s: "
+            f"**{'met' if met else 'NOT met'}**); theory + numerics alone wall {part['median']:.3f} s, CPU "
+            f"{part['cpu']:.3f} s; the interpreter alone CPU {base['cpu']:.3f} s, numpy alone CPU {npy['cpu']:.3f} s"]
 
 
 # ----------------------------------------------------------------------------------------------- A2
@@ -357,31 +368,33 @@ def run_a2() -> list[dict]:
     from proofs_check.euler import a2_step_bound
 
     obj, th, _ = make_problem(A2_WIDTHS, alpha=0.3)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     info = a2_step_bound(obj, th, 0.5, 1e-3)  # the defaults: 65 samples × (1 + 8 ball points)
-    new = time.perf_counter() - t
+    new, new_cpu = time.perf_counter() - t, time.process_time() - c
     # the old cost per point: one dense eigvalsh of the P×P Hessian (timed once) × the points
     H = numerics.hessian(obj, th)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     scipy.linalg.eigvalsh(H)
-    dense = time.perf_counter() - t
-    return [{"params": obj.num_params, "time": new, "dense_per_point": dense, "points": 65 * 9,
-             "eta": info["eta"], "residual": info["residual"]}]
+    dense, dense_cpu = time.perf_counter() - t, time.process_time() - c
+    return [{"params": obj.num_params, "time": new, "cpu": new_cpu, "dense_per_point": dense,
+             "dense_cpu": dense_cpu, "points": 65 * 9, "eta": info["eta"], "residual": info["residual"]}]
 
 
 def a2_markdown(rows: list[dict]) -> list[str]:
     r = rows[0]
-    return [f"a2_step_bound, {r['params']:,} parameters, T = 0.5, ε = 1e-3, {r['points']} points: {r['time']:.1f} s "
-            f"(η* = {r['eta']:.4g}, largest eigen-residual {r['residual']:.1e}). Dense eigvalsh of one Hessian: "
-            f"{r['dense_per_point']:.2f} s, so ≈ {r['dense_per_point'] * r['points']:.0f} s for the dense eigenvalues alone "
-            "at the same points (an estimate from one timed eigvalsh, not a rerun of the old code)."]
+    return [f"a2_step_bound, {r['params']:,} parameters, T = 0.5, ε = 1e-3, {r['points']} points: wall {r['time']:.1f} s, "
+            f"CPU {r['cpu']:.1f} s (η* = {r['eta']:.4g}, largest eigen-residual {r['residual']:.1e}). Dense eigvalsh "
+            f"of one Hessian: wall {r['dense_per_point']:.2f} s, CPU {r['dense_cpu']:.2f} s, so ≈ "
+            f"{r['dense_cpu'] * r['points']:.0f} s of CPU for the dense eigenvalues alone at the same points (an "
+            "estimate from one timed eigvalsh, not a rerun of the old code)."]
 
 
 def a2_goals(rows: list[dict]) -> list[str]:
     r = rows[0]
-    return [f"- a2_step_bound {r['params']:,} params: {r['time']:.1f} s (was 1,211 s; dense eigenvalues alone ≈ "
-            f"{r['dense_per_point'] * r['points']:.0f} s here): **met** if matrix-free is the goal — "
-            f"{r['dense_per_point'] * r['points'] / r['time']:.1f}× faster"]
+    old = r["dense_cpu"] * r["points"]
+    return [f"- a2_step_bound {r['params']:,} params: CPU {r['cpu']:.1f} s, wall {r['time']:.1f} s (issue: 1,211 s with "
+            f"dense eigh; dense eigenvalues alone ≈ {old:.0f} s CPU here, {old / r['cpu']:.1f}× the new total); "
+            "matrix-free as asked: **met** (no numeric goal was set)"]
 
 
 PARTS = {"import": (run_import, import_markdown, import_goals),

@@ -40,7 +40,8 @@ this machine): 64-4-4-10 on 20 images reaches t = 0.5 in 30 s (7 steps, 6 kink e
 rerun), while the loss needs t ≈ 20 to fall 10× — so a 64-50-50-10 ReLU flow over that horizon is far
 out of budget. Larger rows failed outright: 64-8-8-10 on 50 images and 64-4-4-10 on 50 images stop
 with ``UnsupportedKinkError`` ("both fields point back to its side (inconsistent event)") at
-t = 0.156 and t = 0.596 (before the relu branch's "grazing touch" change, merged since). So the ReLU row is 64-4-4-10 on 20 images with the horizon capped at
+t = 0.156 and t = 0.596 (before the relu branch's "grazing touch" change, merged since; after it,
+neither run finished within 15 minutes at machine load ~12). So the ReLU row is 64-4-4-10 on 20 images with the horizon capped at
 ``t_cap`` = 0.5 (η₀ = t_cap/K₀ ≤ 0.5/λ_max(θ₀), K₀ = ``grid`` steps); its loss does not fall 10×
 (recorded), and it has no edge-of-stability run (2/λ_max(θ₀) > t_cap). On the ReLU row GD's distance
 to GF jumps at each kink crossing (∇f jumps: the local error there is O(η), not O(η²)), so A1's bound,
