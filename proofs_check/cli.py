@@ -19,6 +19,7 @@ from typing import Sequence
 
 from .engine.claim import ClaimResult
 from .engine.registry import claims
+from .engine.table import format_table, json_records
 
 
 def _progress(label: str):
@@ -27,26 +28,6 @@ def _progress(label: str):
             end = "\n" if i == n else ""
             print(f"\r  {label}: {i}/{n} instances", end=end, file=sys.stderr, flush=True)
     return show
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.6g}"
-
-
-def format_table(results: Sequence[ClaimResult]) -> str:
-    head = ["claim", "source", "status", "constant", "worst", "margin", "inst", "time", "verdict"]
-    rows = [[r.claim, r.source, r.status, r.constant if len(r.constant) <= 28 else r.constant[:25] + "...",
-             _fmt(r.worst_ratio), _fmt(r.margin), str(r.instances), f"{r.seconds:.1f}s", r.verdict]
-            for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    for r in results:
-        if r.counterexample:
-            out.append(f"\n{r.claim} VIOLATED; counterexample: {json.dumps(r.counterexample)}")
-        for note in r.notes:
-            out.append(f"{r.claim}: {note}")
-    return "\n".join(out)
 
 
 def write_json(path: str, payload: object) -> None:
@@ -92,7 +73,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             results.append(c.check(budget=budgets[name], seed=args.seed, progress=_progress(name)))
     print(format_table(results))
     if args.json:
-        write_json(args.json, [r.to_json() for r in results])
+        write_json(args.json, json_records(results))
         print(f"wrote {args.json}", file=sys.stderr)
     return 1 if any(r.verdict == "violated" for r in results) else 0
 
