@@ -43,16 +43,24 @@ def _certified_neg_lambda_min(obj, theta) -> tuple[Any, Any]:
 
 
 def _measure(obj, theta, rhs) -> Measurement:
+    """−λ_min against ``rhs`` (module docstring). The floor is the resolution of the arithmetic at the
+    instance's scale: the certified interval's target width 1e-45 plus the 50-digit norms' 1e-40·rhs
+    (exact), or LAPACK's backward error P·ε·‖H‖_F (float64)."""
     if obj.kind(theta) == "exact":
         with mpmath.workdps(50):
             lhs, half = _certified_neg_lambda_min(obj, theta)
-            err = half + mpmath.mpf(10) ** -40 * max(1, abs(rhs))
-        return Measurement(float(lhs), float(rhs), float(err), details={"lambda_min": float(-lhs)})
+            # rhs is a product of ≤ N 50-digit norms, each to 1e-45 relative: 1e-40·rhs bounds its error
+            err = half + mpmath.mpf(10) ** -40 * abs(rhs)
+            floor = mpmath.mpf(10) ** -45 + mpmath.mpf(10) ** -40 * abs(rhs)
+        return Measurement(float(lhs), float(rhs), float(err), details={"lambda_min": float(-lhs)},
+                           floor=float(floor))
     r = numerics.lambda_min(obj, theta, return_info=True)
     H = numerics.hessian(obj, theta) if obj.num_params <= 800 else None
     backward = obj.num_params * EPS * (float(np.linalg.norm(H)) if H is not None else abs(r.value) * obj.num_params)
+    # the float64 spectral norms in rhs are each accurate to ~P·ε relative: 1e-12·rhs covers N of them
     err = r.residual + backward + 1e-12 * abs(float(rhs))
-    return Measurement(-r.value, float(rhs), err, details={"lambda_min": r.value, "method": r.method})
+    return Measurement(-r.value, float(rhs), err, details={"lambda_min": r.value, "method": r.method},
+                       floor=backward + 1e-12 * abs(float(rhs)))
 
 
 def _norms(theta) -> list:
