@@ -532,7 +532,7 @@ def decode(d: dict) -> ConvInstance:
 
 
 C1 = Claim(
-    "C1", "GF converges almost surely (deep linear, scalar output)", "EC21 §5 Proposition (THEORY.md C1)",
+    "C1", "GF converges almost surely (deep linear, scalar output)", "EC21 §5 Proposition; docs/theory.md#c1",
     "paper",
     "T_eps <= C*(T_esc + T_conv); failure set w(0)=-c*Phi -> saddle w=0",
     "C=2 balanced, 8 Gaussian; T_esc = linearised escape time at the initial angle (THEORY.md's at angle 0), "

@@ -185,7 +185,7 @@ def _encode(inst):
 
 
 B1 = Claim(
-    "B1", "lambda_min lower bound, deep linear", "EC21 §4 (THEORY.md B1)", "derived",
+    "B1", "lambda_min lower bound, deep linear", "EC21 §4; docs/theory.md#b1", "derived",
     "-lambda_min(Hess f) <= rhs", "(N-1)*||grad phi||_2*max_{j<j'} prod_{i not in {j,j'}} ||W_i||_2",
     "exact: certified interval (width <= 1e-45) + 50-digit norms, err = half-width + 1e-40*rhs; "
     "float64: residual + P*eps*||H||_F + 1e-12*rhs",
@@ -193,7 +193,7 @@ B1 = Claim(
     b1_strategy, b1_measure, _encode, _decode, default_budget=16, options=("constant",))
 
 B2 = Claim(
-    "B2", "lambda_min lower bound, leaky ReLU", "EC21 §4 (THEORY.md B2)", "derived",
+    "B2", "lambda_min lower bound, leaky ReLU", "EC21 §4; docs/theory.md#b2", "derived",
     "-lambda_min(Hess f) <= rhs",
     "(N-1)*max_{j<j'} prod_{k not in {j,j'}} ||W_k||_2*(1/n)sum_i ||yhat_i-y_i||*||x_i||",
     "certified interval (width <= 1e-45) + 50-digit norms, err = half-width + 1e-40*rhs",
@@ -279,7 +279,7 @@ def _b6_instances(draw):
 
 
 B6 = Claim(
-    "B6", "roughly convex along GF from balanced near-zero init", "EC21 §4 Theorem (THEORY.md B6)", "derived",
+    "B6", "roughly convex along GF from balanced near-zero init", "EC21 §4 Theorem; docs/theory.md#b6", "derived",
     "-lambda_min(Hess f(theta(t))) <= (N-1)||grad phi(w)||_2 ||w||^{1-2/N}", "N-1",
     "eigh backward error P*eps*||H||_F + 1e-8*rhs (float64 trajectory, rtol 1e-10); 600 samples per run",
     "scalar output N=2..4, widths 1..4, balanced init with ||w(0)|| in {1e-1, 1e-2, 1e-3}",

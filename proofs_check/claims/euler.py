@@ -296,7 +296,7 @@ def _dec2(d):
 
 
 A1 = Claim(
-    "A1", "GF-GD distance, a-posteriori bound", "EC21 §3 (THEORY.md A1)", "derived",
+    "A1", "GF-GD distance, a-posteriori bound", "EC21 §3; docs/theory.md#a1", "derived",
     "||theta(k eta) - theta_k|| <= b_k", "b_{k+1} = (1 - eta m_k) b_k + (eta^2/2) M_k",
     "GF error estimate (mp Taylor, 30 digits) + 1e-12*b_k for float64 m_k, M_k; M_k, m_k sampled",
     "diagonal quadratics incl. 1-D (tight), deep linear N=2..3 widths<=3, eta in {1/16,1/32,1/64,1/128}",
@@ -304,20 +304,20 @@ A1 = Claim(
     options=("local_factor",))
 
 A2 = Claim(
-    "A2", "GF-GD distance, a-priori step-size bound", "EC21 §3 Theorem (THEORY.md A2)", "derived",
+    "A2", "GF-GD distance, a-priori step-size bound", "EC21 §3 Theorem; docs/theory.md#a2", "derived",
     "max_k ||theta(k eta*) - theta_k|| <= eps", "eta* = min(1/beta, 2 eps/(beta gamma int exp(-int m)))",
     "DOP853 rtol 1e-12 + K*eps64*|theta|; tube sup exact for quadratics, sampled (8 points/ball) for nets",
     "convex diagonal quadratics, deep linear N=2 widths<=3; T in {0.5,1,2}, eps in {1e-2,1e-3}",
     lambda: _a2_instances(), a2_measure, _enc_a2, _dec_a2, default_budget=8, options=("factor",))
 
 A3 = Claim(
-    "A3", "exponential tightness example f = -(m/2) theta^2", "EC21 §3 proposition (THEORY.md A3)", "derived",
+    "A3", "exponential tightness example f = -(m/2) theta^2", "EC21 §3 proposition; docs/theory.md#a3", "derived",
     "0.158 theta0 m^2 t eta e^{mt} <= |theta(t) - theta_{t/eta}|", "0.158",
     "closed forms at 50 digits: err 1e-40 relative", "m in [0.05, 8], m*eta in [1e-3, 3/4], m^2 t eta <= 4",
     lambda: _a3_instances(), a3_measure, _enc_a3, _dec_a3, default_budget=40, options=("constant",))
 
 A4 = Claim(
-    "A4", "first-order GF-GD distance, second-order modified flow", "beyond EC21 (THEORY.md A4)", "derived",
+    "A4", "first-order GF-GD distance, second-order modified flow", "beyond EC21; docs/theory.md#a4", "derived",
     "max(|slope_GF - 1|/0.05, |slope_mod - 2|/0.1) <= 1", "slopes 1 and 2",
     "slopes of distances >= 1e-14 with GD rounding <= 1e-12: err 1e-3",
     "deep linear N=1..3, widths<=3, Gaussian scale 0.2..1, eta in {1e-2, 1e-3, 1e-4}, t = 1",

@@ -230,7 +230,7 @@ def _d1_instances(draw):
 
 
 D1 = Claim(
-    "D1", "finite-width Gram H(W(0)) vs H^inf, fluctuation O(1/sqrt(m))", "Du et al. 2019; BXC21 (THEORY.md D1)",
+    "D1", "finite-width Gram H(W(0)) vs H^inf, fluctuation O(1/sqrt(m))", "Du et al. 2019; BXC21; docs/theory.md#d1",
     "derived", "max_ij |H(W0)_ij - H^inf_ij| <= sqrt(ln(n(n+1)/delta)/(2m))",
     "Hoeffding + union bound, delta = 1e-6, exponent 1/2",
     "float64: (4d + 4/sqrt(1-g^2)) eps, g = max |x_i.x_j| (arccos conditioning); counts exact",
@@ -280,7 +280,7 @@ _enc_t, _dec_t = _enc, _dec  # the spectral claims' instances are plain dicts of
 
 
 D2 = Claim(
-    "D2", "GF on the kernel: error decays at rate lambda0", "THEORY.md D2 (Du et al. 2019; BXC21)", "paper",
+    "D2", "GF on the kernel: error decays at rate lambda0", "Du et al. 2019; BXC21; docs/theory.md#d2", "paper",
     "||e(t)|| <= exp(-lambda0 t) ||e0||", "rate lambda0 = lambda_min(H)",
     "mp Taylor GF (30 digits): sqrt(n) x error estimate; rhs at 40 digits; closed form must agree",
     "diag/rotated spectra (lambda0 1e-3..1, cond <= 100, n <= 5), NTK Grams (H^inf, m = 50, 500); "
@@ -369,7 +369,7 @@ def _d3_instances(draw):
 
 
 D3 = Claim(
-    "D3", "heavy ball: linear rate rho(b) of the worst mode, optimum at b = 2 sqrt(lambda0)", "BXC21 (THEORY.md D3)",
+    "D3", "heavy ball: linear rate rho(b) of the worst mode, optimum at b = 2 sqrt(lambda0)", "BXC21; docs/theory.md#d3",
     "paper", "||e(t)|| <= (1 + b t/2) exp(-rho(b) t) ||e0||",
     "rho(b) = b/2 if b <= 2 sqrt(lambda0) else (b - sqrt(b^2 - 4 lambda0))/2; max_b rho = sqrt(lambda0)",
     "mp Taylor HB ODE (20 digits, estimate incl. 30-digit rerun) x sqrt(n) + 1e-25 rhs; closed form must agree",

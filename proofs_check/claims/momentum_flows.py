@@ -85,7 +85,7 @@ def _d4_instances(draw):
 
 
 D4 = Claim(
-    "D4", "Nesterov (damping 3/t): Bessel closed form and the sublinear t^-3 bound", "BXC21 (THEORY.md D4)",
+    "D4", "Nesterov (damping 3/t): Bessel closed form and the sublinear t^-3 bound", "BXC21; docs/theory.md#d4",
     "paper", "1/2 ||e(t)||^2 <= 2 c^2 ||e0||^2 / (lambda0^{3/2} t^3)",
     "c = sup_z sqrt(z)|J_1(z)| = 0.82503089558735... (computed by bessel_sup)",
     "Bessel closed form at 30 digits (err 1e-20 relative); mp Taylor NAG ODE cross-check where sqrt(lmax) t <= 150",
@@ -216,7 +216,7 @@ def _dec_d5(d):
 
 
 D5 = Claim(
-    "D5", "heavy-ball modified flow, second order with on-flow initialisation", "beyond BXC21 (THEORY.md D5)",
+    "D5", "heavy-ball modified flow, second order with on-flow initialisation", "beyond BXC21; docs/theory.md#d5",
     "derived", "|slope of max_k ||theta_k - theta~(k h)|| in h - 2| <= 0.25",
     "theta' = -(1/(1-beta)) grad[L + h(1+beta)/(4(1-beta)^2) ||grad L||^2]",
     "reference mp Taylor modified flow (30 digits); float64 HB rounding 8 K eps |theta|; slope err 2 err/min d/ln 2",
