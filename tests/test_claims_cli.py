@@ -126,7 +126,8 @@ def test_a_claims_hold_and_a1_is_tight_on_quadratics():
     a3 = reg["A3"].check(seed=0)
     assert a3.verdict == "holds" and a3.worst_ratio < 1
     a4 = reg["A4"].check(budget=2, seed=0)
-    assert a4.verdict == "holds"
+    # A4 is an identity (slope = 1 and 2): agreement within the derived slope error
+    assert a4.verdict == "holds within error", a4.counterexample
 
 
 def test_b6_pointwise_bound_and_integrated_negativity_growth():
