@@ -270,7 +270,8 @@ def test_claims_hold_on_drawn_instances(label):
     so the worst ratio reaches 1 to within 1e-6."""
     c = claims()[label]
     r = c.check(seed=0)
-    assert r.verdict == "holds", r.counterexample
+    # equality cases (ratio 1 within the error bars) show as "holds within error" (issue 13)
+    assert r.verdict in ("holds", "holds within error"), r.counterexample
     assert r.instances >= min(4, c.default_budget)
     if label in ("D2", "D3", "D4"):
         assert r.worst_ratio == pytest.approx(1.0, abs=1e-6)
@@ -294,7 +295,7 @@ def test_mutated_claims_are_reported_violated_with_a_replayable_counterexample(l
     m = c.replay(rec, **option)
     assert m.status(c.resolution, c.abs_resolution) == "violated"
     assert m.ratio == pytest.approx(rec["ratio"], rel=1e-9)
-    assert c.replay(rec).status(c.resolution, c.abs_resolution) == "holds"  # unmutated: fine
+    assert c.replay(rec).status(c.resolution, c.abs_resolution) in ("holds", "holds within error")  # unmutated
 
 
 def test_d5_modified_flow_is_second_order_and_gf_first_order():
@@ -394,8 +395,9 @@ def test_bad_input_is_refused():
         mo.hb_discrete_rate(0.5, 1.0, 2.0)
     with pytest.raises(ValueError, match="beta must lie in"):
         mo.hb_modified_coefficient(0.1, 1.0)
-    with pytest.raises(ValueError, match="unknown|must be 'b'"):
-        pm.D3.check(budget=1, rate="2b")
+    # a measure that raises (here on a bad mutation value) is an "error" verdict with the instance
+    bad = pm.D3.check(budget=1, rate="2b")
+    assert bad.verdict == "error" and "must be 'b'" in bad.error["exception"] and bad.error["instance"]
     with pytest.raises(TypeError, match="takes options"):
         pmf.D4.check(budget=1, rate="b")
     with pytest.raises(ValueError, match="repeats must be >= 1"):
