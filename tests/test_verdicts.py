@@ -13,7 +13,7 @@ from proofs_check.engine.table import format_table, json_records, verdict_counts
 
 @pytest.mark.parametrize("lhs,rhs,err,floor,expected", [
     (1.0, 2.0, 0.1, 0.0, "holds"),                    # lhs ≤ rhs − err
-    (1.95, 2.0, 0.05, 0.0, "holds"),                  # exactly at rhs − err
+    (1.9, 2.0, 0.05, 0.0, "holds"),                   # below rhs − err
     (2.0, 2.0, 1e-9, 0.0, "holds within error"),      # equal, err resolved (≤ 1e-6·2)
     (2.0 + 5e-10, 2.0, 1e-9, 0.0, "holds within error"),  # above rhs but inside the error bar
     (2.0, 2.0, 1e-3, 0.0, "inconclusive"),            # err not resolved
@@ -80,3 +80,12 @@ def test_unsatisfiable_hypotheses_are_inconclusive_not_a_crash():
 
     r = _toy(measure, "T6").check(budget=5, seed=0)
     assert r.verdict == "inconclusive" and r.instances == 0
+
+
+def test_float64_rounding_of_the_sides_is_part_of_the_error():
+    """Sides equal to 50 digits but one ulp apart in float64 are not a violation (A3b's minimiser)."""
+    import math
+
+    assert Measurement(1.0 + 2**-52, 1.0, 1e-40).status(1e-6) == "holds within error"
+    assert Measurement(1.0 + 2**-40, 1.0, 1e-40).status(1e-6) == "violated"
+    assert math.isclose(2**-53, 1.1102230246251565e-16)

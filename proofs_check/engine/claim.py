@@ -43,6 +43,7 @@ from hypothesis.errors import HypothesisException, Unsatisfiable
 # per instance and per claim; a claim's verdict is the first of VERDICT_ORDER met by any instance
 VERDICTS = ("holds", "holds within error", "inconclusive", "violated", "error")
 VERDICT_ORDER = ("violated", "error", "inconclusive", "holds within error", "holds")
+_UNIT_ROUNDOFF = 2.0**-53
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Measurement:
             if lhs < rhs:  # e.g. rhs = +inf: holds whatever the error
                 return "holds"
             raise ValueError(f"non-finite measurement: lhs={lhs}, rhs={rhs}, err={err}")
+        # the sides are compared in float64: rounding each to float64 moves it by ≤ 2^-53 relative
+        # (the subtraction of two close floats is then exact), so that is part of the error of lhs − rhs
+        err = err + _UNIT_ROUNDOFF * (abs(lhs) + abs(rhs))
         diff = lhs - rhs
         if diff > err:
             return "violated"
