@@ -44,3 +44,15 @@ def test_richardson_slope_refuses_bad_grids():
         richardson_slope([1, 0.5, 0.25], [1, 0.5, 0.25], [0, 0, 0])
     with pytest.raises(ValueError):
         richardson_slope([1, 0.5, 0.2, 0.1], [1, 0.5, 0.2, 0.1], [0] * 4)
+
+
+def test_d5_checks_theory_hb_modified_coefficient(monkeypatch):
+    """D5's reference is built from theory.momentum.hb_modified_coefficient: a wrong coefficient in
+    the theory function (halved) is caught by `gfgd check D5`."""
+    from proofs_check import claims
+    from theory import momentum as mo
+
+    real = mo.hb_modified_coefficient
+    monkeypatch.setattr(mo, "hb_modified_coefficient", lambda h, beta, dps=None: real(h, beta, dps) / 2)
+    r = claims()["D5"].check(budget=2, seed=0)
+    assert r.verdict == "violated", (r.verdict, r.worst_ratio)

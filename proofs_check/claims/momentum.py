@@ -259,7 +259,9 @@ def d2_measure(inst: dict, rate_factor: Any = None) -> Measurement:
         est = mpmath.mpf(tr.error_estimate)
         ok = gap <= est + mpmath.mpf(10) ** -30 * n0
         err = math.sqrt(n) * float(est) + 1e-30 * float(n0)
-    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False,
+    # floor: what the 30-digit integrator resolves at the scale of e₀
+    floor = 1e-30 * math.sqrt(n) * float(n0)
+    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False, floor=floor,
                        details={"lambda0": float(lam0), "lambda0_t": float(lam0 * mpf_of(t)), "n": n,
                                 "closed_form_gap": float(gap), "integrator_error": float(est)})
 
@@ -286,7 +288,7 @@ D2 = Claim(
     "diag/rotated spectra (lambda0 1e-3..1, cond <= 100, n <= 5), NTK Grams (H^inf, m = 50, 500); "
     "e0 aligned or random; lambda0 t in [0.01, 12] (t <= 2000/lambda_max)",
     lambda: _d2_instances(), d2_measure, _enc_t, _dec_t, default_budget=20, resolution=1e-6,
-    abs_resolution=1e-25, options=("rate_factor",))
+    options=("rate_factor",))
 
 
 # ------------------------------------------------------------------------------------------ D3
@@ -300,7 +302,7 @@ def _mutated_rate(lam0, b, mode: str):
     return 2 * lam0 / (bb + mpmath.sqrt(bb * bb - 4 * lam0))
 
 
-def d3_measure(inst: dict, rate: Any = None, prefactor: Any = None) -> Measurement:
+def d3_measure(inst: dict, rate: Any = None, prefactor: Any = None, rate_factor: Any = None) -> Measurement:
     spec = inst["spec"]
     H = build_kernel(spec)
     e0 = _initial_error(H, spec)
@@ -319,7 +321,9 @@ def d3_measure(inst: dict, rate: Any = None, prefactor: Any = None) -> Measureme
         rho = mo.hb_rate(b, lam0, dps=30) if rate is None else _mutated_rate(lam0, b, rate)
         if prefactor not in (None, "none"):
             raise ValueError(f"prefactor mutation must be 'none', got {prefactor!r}")
-        if rate is None and prefactor is None:
+        if rate_factor is not None:  # ρ(b) → factor·ρ(b) (1.05: a 5% stronger rate)
+            rho = rho * mpmath.mpf(rate_factor)
+        if rate is None and prefactor is None and rate_factor is None:
             rhs = mo.hb_bound(b, lam0, t, n0, dps=30)
         else:
             pre = 1 + bm * tm / 2 if prefactor is None else mpmath.mpf(1)
@@ -331,7 +335,9 @@ def d3_measure(inst: dict, rate: Any = None, prefactor: Any = None) -> Measureme
         err = math.sqrt(n) * float(est) + 1e-25 * float(rhs)
         sq = mpmath.sqrt(lam0)
         regime = "under" if bm * bm < 4 * lam0 else ("critical" if bm * bm == 4 * lam0 else "over")
-    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False,
+    # floor: what the 20-digit integrator resolves at the scale of e₀
+    floor = 1e-20 * math.sqrt(n) * float(n0)
+    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False, floor=floor,
                        details={"lambda0": float(lam0), "b": float(bm), "b_over_2sqrt_lambda0": float(bm / (2 * sq)),
                                 "regime": regime, "rho": float(rho), "rho_over_optimum": float(rho / sq),
                                 "t": float(tm), "closed_form_gap": float(gap), "integrator_error": float(est)})
@@ -376,7 +382,73 @@ D3 = Claim(
     "exactly critical (b^2 = 4 lambda0 in floats), near-critical (1 +- 1e-10..1e-2), b/(2 sqrt lambda0) in "
     "[0.1, 10], small lambda0 1e-4..1e-2, NTK Grams; e0 aligned or random; rho t in [0, 12] (t <= 300/sqrt(lmax))",
     lambda: _d3_instances(), d3_measure, _enc_t, _dec_t, default_budget=25, resolution=1e-6,
-    abs_resolution=1e-25, options=("rate", "prefactor"))
+    options=("rate", "prefactor", "rate_factor"))
 
 
-CLAIMS = (D1, D2, D3)
+# ------------------------------------------------------------------------------------------ D3b
+def slowest_decay_rate(b: Any, lam0: Any, dps: int = 30) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(ρ, err): −max Re μ over the roots of μ² + bμ + λ₀, by ``mpmath.polyroots`` (independent of
+    ``theory.momentum.hb_rate``), with a rigorous error: for a monic quadratic the distance of a
+    computed μ̃ to the nearest true root is ≤ √|p(μ̃)| (|p(μ̃)| = |μ̃ − μ₁||μ̃ − μ₂|), p evaluated at
+    ``dps`` + 20 digits (its rounding, 10^−(dps+18)·(|μ̃|² + b|μ̃| + λ₀), is added inside the root).
+    At the double root b² = 4λ₀ this is ~10^−dps/2: half the digits, as it must be."""
+    with mpmath.workdps(dps + 20):
+        bb, ll = mpf_of(b), mpf_of(lam0)
+        roots = mpmath.polyroots([1, bb, ll], maxsteps=200, extraprec=2 * dps)
+        worst = max(roots, key=lambda r: mpmath.re(r))
+        err = mpmath.mpf(0)
+        for r in roots:
+            res = abs(r * r + bb * r + ll) + mpmath.mpf(10) ** -(dps + 18) * (abs(r) ** 2 + bb * abs(r) + ll)
+            err = max(err, mpmath.sqrt(res))
+        return -mpmath.re(worst), err
+
+
+def d3b_measure(inst: dict, optimum_factor: Any = None) -> Measurement:
+    """ρ(b) ≤ ρ(b*) with b* = ``theory.momentum.hb_optimal_damping`` (× ``optimum_factor``, a mutation
+    hook), both rates from :func:`slowest_decay_rate`; also ``hb_optimal_rate`` must equal ρ(b*)."""
+    lam0 = float(inst["lambda0"])
+    with mpmath.workdps(50):
+        # ρ is only Hölder-½ in b at the double root: rounding b to 50 digits (δb ≤ 10^-50·b) moves
+        # ρ by ≤ √(2b·δb); added to err
+        b = mpmath.mpf(float(inst["b_over_bstar"])) * 2 * mpmath.sqrt(mpmath.mpf(lam0))
+        bstar = mpf_of(mo.hb_optimal_damping(lam0, dps=50)) * (1 if optimum_factor is None else mpmath.mpf(optimum_factor))
+        rho_b, e1 = slowest_decay_rate(b, lam0)
+        rho_star, e2 = slowest_decay_rate(bstar, lam0)
+        round_b = mpmath.sqrt(2 * max(b, bstar) * mpmath.mpf(10) ** -50 * max(b, bstar))
+        err = e1 + e2 + 2 * round_b
+        if optimum_factor is None:  # hb_optimal_rate must be ρ(b*)
+            opt = mpf_of(mo.hb_optimal_rate(lam0, dps=50))
+            ok = abs(opt - rho_star) <= e2 + round_b + mpmath.mpf(10) ** -45 * opt
+        else:
+            ok = True
+    return Measurement(float(rho_b), float(rho_star), float(err), holds=None if ok else False,
+                       floor=float(err), details={"b": float(b), "b_star": float(bstar), "rho_b_star": float(rho_star),
+                                                  "sqrt_lambda0": float(mpmath.sqrt(lam0))})
+
+
+@st.composite
+def _d3b_instances(draw):
+    """λ₀ log-uniform on [1e-3, 25]; b/(2√λ₀) exactly 1, within 10^−u of 1, or log-uniform in [0.1, 10]."""
+    lam0 = 10 ** draw(st.floats(-3, math.log10(25)))
+    family = draw(st.sampled_from(["at", "near", "general"]))
+    if family == "at":
+        u = 1.0
+    elif family == "near":
+        u = 1 + draw(st.sampled_from([1, -1])) * 10 ** -draw(st.floats(2, 8))
+    else:
+        u = 10 ** draw(st.floats(-1, 1))
+    return {"family": family, "lambda0": lam0, "b_over_bstar": u}
+
+
+D3b = Claim(
+    "D3b", "heavy ball: the optimal damping b* = 2 sqrt(lambda0)", "BXC21; docs/theory.md#d3b", "paper",
+    "rho(b) <= rho(b*) for all b, b* = hb_optimal_damping(lambda0); hb_optimal_rate = rho(b*)", "b* = 2 sqrt(lambda0)",
+    "rates from mpmath.polyroots (independent of hb_rate) with the rigorous root error sqrt(|p(mu)|) "
+    "(half the digits at the double root); floor = that error",
+    "lambda0 in [1e-3, 25]; b/(2 sqrt lambda0) = 1 exactly, 1 +- 1e-8..1e-2, or in [0.1, 10]",
+    lambda: _d3b_instances(), d3b_measure, lambda d: {k: (repr(v) if isinstance(v, float) else v) for k, v in d.items()},
+    lambda d: {k: (float(v) if k != "family" else v) for k, v in d.items()}, default_budget=25, resolution=1e-6,
+    options=("optimum_factor",))
+
+
+CLAIMS = (D1, D2, D3, D3b)

@@ -20,6 +20,7 @@ from theory import momentum as mo
 
 from ..engine.claim import Claim, Measurement, require
 from ..engine.instances import decode_objective, encode_objective
+from .euler import richardson_slope
 
 
 
@@ -172,14 +173,18 @@ def d5_measure(inst: dict, coefficient: Any = None, init: Any = None) -> Measure
     coef = (1 + beta) if coefficient is None else Fraction(coefficient)
     if init not in (None, "standard"):
         raise ValueError(f"init mutation must be 'standard', got {init!r}")
-    hs = [h0, h0 / 2, h0 / 4]
+    hs = [h0, h0 / 2, h0 / 4, h0 / 8]
     dists, dists_gf, errs = [], [], []
     gf = numerics.gradient_flow(obj, theta0, T / (1 - beta), dps=30)
     for j, h in enumerate(hs):
         K = K0 * 2**j
         prev = theta0 if init == "standard" else on_flow_previous(obj, theta0, h, beta)
         pos = heavy_ball_positions(obj, theta0, prev, float(h), float(beta), K, K // 16)
-        eta_mod = h * coef / (1 - beta) ** 2
+        # the reference's step: η' = 4w with w = theory.momentum.hb_modified_coefficient(h, β) (the
+        # function D5 states; its float64 value, 1e-16 relative, moves the reference by O(h·1e-16));
+        # the mutation ``coefficient`` replaces (1+β) in w = h(1+β)/(4(1−β)²)
+        eta_mod = Fraction(4 * float(mo.hb_modified_coefficient(h, beta))) if coefficient is None else \
+            h * coef / (1 - beta) ** 2
         ref = numerics.modified_flow(obj, theta0, eta_mod, T / (1 - beta), dps=30) if eta_mod > 0 else gf
         d = dg = 0.0
         scale = 1.0
@@ -200,11 +205,12 @@ def d5_measure(inst: dict, coefficient: Any = None, init: Any = None) -> Measure
         errs.append(ref.error_estimate + 8 * K * EPS * scale + 1e-16 * scale)
     require(min(dists) > 0, "HB follows the flow exactly (a fixed point): no slope")
     xs = [float(h) for h in hs]
-    s = _slope(xs, dists)
+    # the slope as h → 0 with its own error: Richardson over four halvings (docs/theory.md#a4, #d5)
+    r = richardson_slope(xs, dists, [e / d for e, d in zip(errs, dists)])
     s_gf = _slope(xs, dists_gf)
-    err = 2 * max(errs) / min(dists) / math.log(2)
-    return Measurement(abs(s - 2), 0.25, err,
-                       details={"slope_modified": s, "slope_gf": s_gf, "d_h0": dists[0], "d_h0_over_4": dists[-1],
+    return Measurement(1 + abs(r["slope"] - 2) / 2, 1.0, r["err"] / 2,
+                       details={"slope_modified": r["slope"], "slope_err": r["err"], "local_slopes": r["local_slopes"],
+                                "slope_gf": s_gf, "d_h0": dists[0], "d_h0_over_8": dists[-1],
                                 "beta": float(beta), "h0": float(h0), "T": float(T)})
 
 
@@ -253,12 +259,13 @@ def _dec_d5(d):
 
 D5 = Claim(
     "D5", "heavy-ball modified flow, second order with on-flow initialisation", "beyond BXC21; docs/theory.md#d5",
-    "derived", "|slope of max_k ||theta_k - theta~(k h)|| in h - 2| <= 0.25",
-    "theta' = -(1/(1-beta)) grad[L + h(1+beta)/(4(1-beta)^2) ||grad L||^2]",
-    "reference mp Taylor modified flow (30 digits); float64 HB rounding 8 K eps |theta|; slope err 2 err/min d/ln 2",
+    "derived", "slope of max_k ||theta_k - theta~(k h)|| in h = 2 (lhs = 1 + |slope - 2|/2, rhs = 1)",
+    "theta' = -(1/(1-beta)) grad[L + w ||grad L||^2], w = hb_modified_coefficient(h, beta) = h(1+beta)/(4(1-beta)^2)",
+    "Richardson-extrapolated slope over h0..h0/8 with the difference of the last two extrapolants as its error, "
+    "+ reference (mp Taylor, 30 digits) and float64 HB rounding 8 K eps |theta| per distance; resolved if <= 5%",
     "quadratics n=1..3 (lambda 0.1..2, rotated), deep linear N=2 widths<=2; beta in {1/4, 1/2, 3/4}; "
-    "h0 = 2^-j <= (1-beta)^2/(20 lambda_max), h in {h0, h0/2, h0/4}; T/(1-beta) in {1, 2}",
-    lambda: _d5_instances(), d5_measure, _enc_d5, _dec_d5, default_budget=6, resolution=1e-2,
+    "h0 = 2^-j <= (1-beta)^2/(20 lambda_max), h in {h0, .., h0/8}; T/(1-beta) in {1, 2}",
+    lambda: _d5_instances(), d5_measure, _enc_d5, _dec_d5, default_budget=4, resolution=5e-2,
     options=("coefficient", "init"))
 
 
