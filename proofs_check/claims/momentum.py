@@ -73,7 +73,7 @@ from theory import momentum as mo
 from theory import ntk
 from theory.arrays import mpf_of
 
-from ..engine.claim import Claim, Measurement
+from ..engine.claim import Claim, Measurement, require
 from ..engine.instances import decode_number, encode_number
 
 EPS = np.finfo(float).eps
@@ -237,6 +237,59 @@ D1 = Claim(
     "unit-sphere data n=2..12, d=2..8, near-(anti)parallel pairs (1e-5..1e-1), circle d=2; m = 10..20000",
     lambda: _d1_instances(), d1_measure, _enc, _dec, default_budget=30, resolution=1e-6,
     options=("exponent",))
+
+
+# ------------------------------------------------------------------------------------------ D1b
+def d1b_measure(inst: dict, formula: Any = None) -> Measurement:
+    """The sharp part of D1 (docs/theory.md#d1b): over S independent inits, the mean squared
+    deviation of H(W(0))_ij from H^∞_ij equals (x_iᵀx_j)²q(1 − q)/m, q = (π − arccos x_iᵀx_j)/(2π)
+    (a Bernoulli mean of m i.i.d. indicators, scaled by x_iᵀx_j; exact, not an inequality). Reported
+    is the entry with the largest standardised gap |mean − formula|/formula; err = 5 standard errors
+    of the mean of squares (its sample standard deviation/√S: a false alarm has probability ~6e-7
+    per entry). ``formula="no_angle"`` drops the arccos term from H^∞ (a mutation: a biased H^∞)."""
+    X = np.array([[float(v) for v in row] for row in inst["X"]])
+    m, S = int(inst["m"]), int(inst["S"])
+    n, d = X.shape
+    if formula not in (None, "no_angle"):
+        raise ValueError(f"formula mutation must be 'no_angle', got {formula!r}")
+    G = np.clip(X @ X.T, -1.0, 1.0)
+    Hinf = ntk.gram_infinite(X) if formula is None else G / 2
+    sq = np.empty((S, n, n))
+    for k in range(S):
+        model = ntk.TwoLayerReLU(d, m, seed=int(inst["seed"]) * 100003 + k)
+        sq[k] = (model.gram(model.init(), X) - Hinf) ** 2
+    q = (np.pi - np.arccos(G)) / (2 * np.pi)
+    var = G * G * q * (1 - q) / m
+    mean = sq.mean(axis=0)
+    se = sq.std(axis=0, ddof=1) / math.sqrt(S)
+    iu = np.triu_indices(n, 1)
+    ok = var[iu] > 0
+    require(bool(np.any(ok)), "no off-diagonal entry with a nonzero variance")
+    gap = np.abs(mean[iu] - var[iu])
+    i = int(np.argmax(np.where(ok, (gap - 5 * se[iu]) / np.where(ok, var[iu], 1.0), -np.inf)))
+    lhs, rhs, err = float(mean[iu][i]), float(var[iu][i]), float(5 * se[iu][i])
+    # two-sided identity: report the larger side as lhs so that lhs ≤ rhs + err is the check
+    if lhs < rhs:
+        lhs, rhs = 2 * rhs - lhs, rhs  # mirror: |mean − var| ≤ err
+    return Measurement(lhs, rhs, err, details={"n": n, "m": m, "S": S, "entry": [int(iu[0][i]), int(iu[1][i])],
+                                               "mean_sq_dev": float(mean[iu][i]), "variance_formula": float(var[iu][i])})
+
+
+@st.composite
+def _d1b_instances(draw):
+    n = draw(st.integers(2, 6))
+    d = draw(st.integers(2, 6))
+    seed = draw(st.integers(0, 2**16))
+    X, _ = ntk.sphere_data(n, d, seed=seed)
+    return {"X": X.tolist(), "m": draw(st.sampled_from([20, 100, 500])), "S": 400, "seed": seed}
+
+
+D1b = Claim(
+    "D1b", "finite-width Gram: variance of H(W(0)) - H^inf (the sharp part of D1)", "Du et al. 2019; BXC21; "
+    "docs/theory.md#d1b", "derived", "E[(H_ij - H^inf_ij)^2] = (x_i.x_j)^2 q(1-q)/m, q = (pi - arccos x_i.x_j)/(2 pi)",
+    "variance of a Bernoulli mean", "5 standard errors of the mean of squares over S = 400 seeded inits",
+    "unit-sphere data n=2..6, d=2..6; m in {20, 100, 500}",
+    lambda: _d1b_instances(), d1b_measure, _enc, _dec, default_budget=6, resolution=0.5, options=("formula",))
 
 
 # ------------------------------------------------------------------------------------------ D2
@@ -451,4 +504,4 @@ D3b = Claim(
     options=("optimum_factor",))
 
 
-CLAIMS = (D1, D2, D3, D3b)
+CLAIMS = (D1, D1b, D2, D3, D3b)
