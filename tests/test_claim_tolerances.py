@@ -56,3 +56,16 @@ def test_d5_checks_theory_hb_modified_coefficient(monkeypatch):
     monkeypatch.setattr(mo, "hb_modified_coefficient", lambda h, beta, dps=None: real(h, beta, dps) / 2)
     r = claims()["D5"].check(budget=2, seed=0)
     assert r.verdict == "violated", (r.verdict, r.worst_ratio)
+
+
+def test_b6_with_n_minus_2_is_violated_not_a_crash():
+    """The audit's mutation (N−1) → (N−2) made B6's measure raise a TypeError (zero bound for N = 2);
+    now it is a violation with a counterexample."""
+    import dataclasses
+
+    from proofs_check import claims
+
+    c = claims()["B6"]
+    mutated = dataclasses.replace(c, measure=lambda inst: c.measure(inst, constant=len(inst[0]) - 3), options=())
+    r = mutated.check(budget=3, seed=0)
+    assert r.verdict == "violated" and r.counterexample and r.error is None
