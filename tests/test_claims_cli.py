@@ -44,7 +44,7 @@ def test_mutated_claims_are_violated_and_replay(label, option, value):
 
     c = claims()[label]
     v = Fraction(1, 4) if value == 0.25 and label == "B2" else value
-    assert c.check(budget=6, seed=0).verdict == "holds"
+    assert c.check(budget=6, seed=0).verdict in ("holds", "holds within error")
     r = c.check(budget=6, seed=0, **{option: v})
     assert r.verdict == "violated" and r.counterexample
     replayed = c.replay(json.loads(json.dumps(r.counterexample)), **{option: v})
@@ -122,7 +122,7 @@ def test_a_claims_hold_and_a1_is_tight_on_quadratics():
     holds with room (the exact infimum over its region is larger)."""
     reg = claims()
     a1 = reg["A1"].check(seed=0)
-    assert a1.verdict == "holds" and a1.worst_ratio > 0.9
+    assert a1.verdict in ("holds", "holds within error") and a1.worst_ratio > 0.9
     a3 = reg["A3"].check(seed=0)
     assert a3.verdict == "holds" and a3.worst_ratio < 1
     a4 = reg["A4"].check(budget=2, seed=0)

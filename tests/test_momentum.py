@@ -361,7 +361,7 @@ def test_default_experiment_widest_net_within_20_percent_and_deviation_shrinks()
 def test_momentum_claims_hold_with_a_large_budget(label):
     c = claims()[label]
     r = c.check(budget=10 * c.default_budget, seed=12345)
-    assert r.verdict == "holds", r.counterexample
+    assert r.verdict in ("holds", "holds within error"), r.counterexample
 
 
 # ------------------------------------------------------------------------------------------ bad input
