@@ -42,7 +42,7 @@ def _certified_neg_lambda_min(obj, theta) -> tuple[Any, Any]:
         2 * (iv.hi - iv.lo).denominator)
 
 
-def _measure(obj, theta, rhs) -> Measurement:
+def _measure(obj, theta, rhs, rhs_err: float = 0.0) -> Measurement:
     """−λ_min against ``rhs`` (module docstring). The floor is the resolution of the arithmetic at the
     instance's scale: the certified interval's target width 1e-45 plus the 50-digit norms' 1e-40·rhs
     (exact), or LAPACK's backward error P·ε·‖H‖_F (float64)."""
@@ -57,10 +57,10 @@ def _measure(obj, theta, rhs) -> Measurement:
     r = numerics.lambda_min(obj, theta, return_info=True)
     H = numerics.hessian(obj, theta) if obj.num_params <= 800 else None
     backward = obj.num_params * EPS * (float(np.linalg.norm(H)) if H is not None else abs(r.value) * obj.num_params)
-    # the float64 spectral norms in rhs are each accurate to ~P·ε relative: 1e-12·rhs covers N of them
-    err = r.residual + backward + 1e-12 * abs(float(rhs))
+    # rhs: the layers' norms at 50 digits (1e-40·rhs), plus ``rhs_err`` (the float64 end-to-end product)
+    err = r.residual + backward + 1e-40 * abs(float(rhs)) + rhs_err
     return Measurement(-r.value, float(rhs), err, details={"lambda_min": r.value, "method": r.method},
-                       floor=backward + 1e-12 * abs(float(rhs)))
+                       floor=backward + 1e-40 * abs(float(rhs)) + rhs_err)
 
 
 def _norms(theta) -> list:
@@ -80,7 +80,16 @@ def b1_measure(inst: tuple, constant: Any = None, factor: Any = None) -> Measure
         if factor is not None:
             rhs = rhs * (mpmath.mpf(factor) if not isinstance(factor, Fraction) else
                          mpmath.mpf(factor.numerator) / factor.denominator)
-    return _measure(obj, theta, rhs)
+        rhs_err = 0.0
+        if obj.kind(theta) != "exact":
+            # W = W_N⋯W_1 was formed in float64: ‖error‖ ≤ N·d_max·ε·∏‖W_i‖_F (matmul error bound), which
+            # moves ‖∇φ‖₂ by at most as much and rhs by rhs/‖∇φ‖₂ times that
+            dmax = max(obj.widths)
+            prod_f = float(np.prod([np.linalg.norm(np.asarray(M, dtype=float)) for M in theta]))
+            gerr = len(theta) * dmax * EPS * prod_f
+            g = float(spectral_norm_mp(W - obj.loss.Phi))
+            rhs_err = float(rhs) * gerr / g if g > 0 else gerr * float(rhs)
+    return _measure(obj, theta, rhs, rhs_err)
 
 
 @st.composite
@@ -192,7 +201,7 @@ B1 = Claim(
     "B1", "lambda_min lower bound, deep linear", "EC21 §4; docs/theory.md#b1", "derived",
     "-lambda_min(Hess f) <= rhs", "(N-1)*||grad phi||_2*max_{j<j'} prod_{i not in {j,j'}} ||W_i||_2",
     "exact: certified interval (width <= 1e-45) + 50-digit norms, err = half-width + 1e-40*rhs; "
-    "float64: residual + P*eps*||H||_F + 1e-12*rhs",
+    "float64: residual + P*eps*||H||_F + rhs*N*d*eps*prod||W_i||_F/||grad phi|| (float64 end-to-end product)",
     "N=2 at theta=0 (equality), small exact nets near 0, float64 nets w<=12 at Gaussian scales 1e-2..1",
     b1_strategy, b1_measure, _encode, _decode, default_budget=16, options=("constant", "factor"))
 
