@@ -1,5 +1,8 @@
 """Claims on the convergence of deep linear nets with scalar output: THEORY.md C1 and C2 (EC21 §5).
 
+Size: ~670 lines, because C1's derivations (the escape band, the failure set, event location) are
+kept beside the code they justify; C2's claim is in :mod:`.gd_convergence`.
+
 Setting: f(θ) = ½‖w − Φ‖², w = W_N⋯W_1 a row (d_N = 1), p = ‖Φ‖, ε = ε_rel·½p² (the loss at the
 saddle w = 0 is ½p², so ε_rel is the fraction of it left), near-zero init.
 
