@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import json
 import os
 import shutil
 import signal
@@ -43,6 +42,7 @@ from .engine.claim import ClaimResult
 from .engine.registry import claims
 from .files import OutputError, check_output, write_json
 from .provenance import provenance, version
+from .engine.table import format_table, json_records
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 
@@ -53,26 +53,6 @@ class UsageError(Exception):
 
 class _Terminated(BaseException):
     """SIGTERM, turned into an exception so ``finally`` blocks remove temporary files."""
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.6g}"
-
-
-def format_table(results: Sequence[ClaimResult]) -> str:
-    head = ["claim", "source", "status", "constant", "worst", "margin", "inst", "time", "verdict"]
-    rows = [[r.claim, r.source, r.status, r.constant if len(r.constant) <= 28 else r.constant[:25] + "...",
-             _fmt(r.worst_ratio), _fmt(r.margin), str(r.instances), f"{r.seconds:.1f}s", r.verdict]
-            for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    out = [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    for r in results:
-        if r.counterexample:
-            out.append(f"\n{r.claim} VIOLATED; counterexample: {json.dumps(r.counterexample)}")
-        for note in r.notes:
-            out.append(f"{r.claim}: {note}")
-    return "\n".join(out)
 
 
 # ------------------------------------------------------------------------------------------ check
@@ -126,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         prov = provenance(args.argv, {"seed": args.seed}, budget_factor=factor, profile=profile,
                           budgets=budgets, claims_failed=failed)
-        write_json(args.json, [{**r.to_json(), "provenance": prov} for r in results], "--json")
+        write_json(args.json, [{**rec, "provenance": prov} for rec in json_records(results)], "--json")
         print(f"wrote {args.json}", file=sys.stderr)
     return _check_exit(results, failed)
 

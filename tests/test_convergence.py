@@ -42,16 +42,24 @@ def _at_angle(obj, r0, frac, seed=7):
 # ------------------------------------------------------------------------------------------ C1
 def test_c1_holds_on_default_families_and_is_tight():
     r = C1.check(seed=SEED)
-    assert r.verdict == "holds", r.counterexample
+    assert r.verdict in ("holds", "holds within error"), r.counterexample
     assert r.status == "paper" and r.claim == "C1"
-    # balanced inits: T_ε/T_pred tends to 1 as ‖w(0)‖ → 0 (observed 0.39–1.05), so with C = 2 the
-    # worst T_ε/cap sits near 1/2 in the tight regime; ≥ 0.4 shows the families reach it
-    assert 0.4 <= r.worst_ratio <= 0.6
+    # checked in parts without a cap (docs/theory.md#c1): the escape band and the convergence rate
+    # are each sharp, so the worst ratio is close to 1
+    assert 0.95 <= r.worst_ratio <= 1.0 + 1e-6
     wi = json.loads(json.dumps(r.worst_instance))
-    assert wi["T_over_T_pred"] == pytest.approx(wi["C"] * r.worst_ratio, rel=1e-12)
+    assert wi["part"] in ("escape lower", "escape upper")
     m = C1.replay(wi)
     # the replay integrates the same float64 θ(0) with the same solver: identical to rounding
     assert m.ratio == pytest.approx(r.worst_ratio, rel=1e-9)
+
+
+@pytest.mark.parametrize("option,value", [("escape_factor", 0.5), ("escape_factor", 1.05)])
+def test_c1_wrong_escape_time_is_violated(option, value):
+    """The audit's mutation (escape time halved) and a 5% longer escape time are caught by the sharp
+    escape band (the old check capped at 2x and let a halved escape time pass)."""
+    r = C1.check(seed=SEED, **{option: value})
+    assert r.verdict == "violated" and r.counterexample["part"] in ("escape lower", "escape upper")
 
 
 @pytest.mark.parametrize("family", ["balanced", "anti", "gaussian"])
@@ -63,10 +71,11 @@ def test_c1_each_family_converges_within_the_cap(family):
     @given(strat)
     def run(inst):
         m = C1.measure(inst)
-        assert m.status(C1.resolution) == "holds", m.details
+        assert m.status(C1.resolution) in ("holds", "holds within error"), m.details
         assert m.details["reached"]
-        # the time error is resolved far below the effect (a factor 2 in time)
-        assert m.err <= 1e-6 * m.lhs
+        # the time error is resolved far below the effect (anti-aligned N = 2: the escape time is
+        # sensitive to the tiny off-line component, ~rtol/δ)
+        assert m.err <= (1e-2 if family == "anti" else 1e-6) * m.lhs
         seen.append(m.details["T_over_T_pred"])
 
     run()
@@ -98,8 +107,8 @@ def test_escape_time_increases_as_the_angle_approaches_pi(N, r0, fracs):
     times, ratios = [], []
     for f in fracs:
         m = C1.measure(cv.ConvInstance(obj, _at_angle(obj, r0, f), 1e-3, "angle"))
-        assert m.status(C1.resolution) == "holds"
-        times.append(m.lhs)
+        assert m.status(C1.resolution) in ("holds", "holds within error")
+        times.append(m.details["T_eps"])  # (lhs is the part of C1 closest to violation)
         ratios.append(m.details["T_over_T_pred"])
     # strictly increasing, each step by far more than the time error (~1e-9 relative)
     assert all(b > a * (1 + 1e-3) for a, b in itertools.pairwise(times)), times
@@ -155,7 +164,7 @@ def test_c1_mutation_is_violated_and_replays():
     cx = json.loads(json.dumps(r.counterexample))
     assert cx["ratio"] > 1
     assert C1.replay(cx, cap_factor=0.25).status(C1.resolution) == "violated"
-    assert C1.replay(cx).status(C1.resolution) == "holds"
+    assert C1.replay(cx).status(C1.resolution) in ("holds", "holds within error")
 
 
 # ------------------------------------------------------------------------------------------ C2

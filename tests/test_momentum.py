@@ -270,12 +270,13 @@ def test_claims_hold_on_drawn_instances(label):
     so the worst ratio reaches 1 to within 1e-6."""
     c = claims()[label]
     r = c.check(seed=0)
-    assert r.verdict == "holds", r.counterexample
+    # equality cases (ratio 1 within the error bars) show as "holds within error" (issue 13)
+    assert r.verdict in ("holds", "holds within error"), r.counterexample
     assert r.instances >= min(4, c.default_budget)
     if label in ("D2", "D3", "D4"):
         assert r.worst_ratio == pytest.approx(1.0, abs=1e-6)
-    else:
-        assert r.worst_ratio < 1
+    else:  # D5 is an identity (slope = 2): lhs = 1 + |slope − 2|/2 agrees with 1 within its error
+        assert r.verdict == "holds within error" and r.worst_ratio - 1 <= 0.05
 
 
 MUTATIONS = [("D2", {"rate_factor": 2}), ("D3", {"rate": "b"}), ("D3", {"prefactor": "none"}),
@@ -294,15 +295,15 @@ def test_mutated_claims_are_reported_violated_with_a_replayable_counterexample(l
     m = c.replay(rec, **option)
     assert m.status(c.resolution, c.abs_resolution) == "violated"
     assert m.ratio == pytest.approx(rec["ratio"], rel=1e-9)
-    assert c.replay(rec).status(c.resolution, c.abs_resolution) == "holds"  # unmutated: fine
+    assert c.replay(rec).status(c.resolution, c.abs_resolution) in ("holds", "holds within error")  # unmutated
 
 
 def test_d5_modified_flow_is_second_order_and_gf_first_order():
     """D5 details: slope ≈ 2 for the HB modified flow, ≈ 1 for the plain rescaled GF θ' = −∇L/(1−β)."""
     r = pmf.D5.check(seed=1, budget=3)
-    assert r.verdict == "holds"
+    assert r.verdict == "holds within error"  # an identity: slope 2 within its derived error
     w = r.worst_instance
-    assert abs(w["slope_modified"] - 2) <= 0.25 and abs(w["slope_gf"] - 1) <= 0.25
+    assert abs(w["slope_modified"] - 2) <= w["slope_err"] and abs(w["slope_gf"] - 1) <= 0.25
 
 
 # ------------------------------------------------------------------------------------------ experiment
@@ -360,7 +361,7 @@ def test_default_experiment_widest_net_within_20_percent_and_deviation_shrinks()
 def test_momentum_claims_hold_with_a_large_budget(label):
     c = claims()[label]
     r = c.check(budget=10 * c.default_budget, seed=12345)
-    assert r.verdict == "holds", r.counterexample
+    assert r.verdict in ("holds", "holds within error"), r.counterexample
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -394,8 +395,9 @@ def test_bad_input_is_refused():
         mo.hb_discrete_rate(0.5, 1.0, 2.0)
     with pytest.raises(ValueError, match="beta must lie in"):
         mo.hb_modified_coefficient(0.1, 1.0)
-    with pytest.raises(ValueError, match="unknown|must be 'b'"):
-        pm.D3.check(budget=1, rate="2b")
+    # a measure that raises (here on a bad mutation value) is an "error" verdict with the instance
+    bad = pm.D3.check(budget=1, rate="2b")
+    assert bad.verdict == "error" and "must be 'b'" in bad.error["exception"] and bad.error["instance"]
     with pytest.raises(TypeError, match="takes options"):
         pmf.D4.check(budget=1, rate="b")
     with pytest.raises(ValueError, match="repeats must be >= 1"):

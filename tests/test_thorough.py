@@ -30,4 +30,4 @@ def test_100_digit_flow_of_the_200_parameter_case_agrees_with_120_digits():
 def test_claims_hold_with_a_large_budget(label):
     c = claims()[label]
     r = c.check(budget=10 * c.default_budget, seed=12345)
-    assert r.verdict == "holds", r.counterexample
+    assert r.verdict in ("holds", "holds within error"), (r.counterexample, r.error)

@@ -168,20 +168,20 @@ def _dec2(d):
 
 
 B3 = Claim(
-    "B3", "conservation of D_j along GF (deep linear)", "EC21 §4; Arora et al. 2018 (THEORY.md B3)", "paper",
+    "B3", "conservation of D_j along GF (deep linear)", "EC21 §4; Arora et al. 2018; docs/theory.md#b3", "paper",
     "d/dt D_j == 0", "identity", "exact polynomial identity (SymPy expand), no tolerance",
     "widths N=1..4, d_j in 1..3, weights and Phi symbolic", b3_strategy, b3_measure,
     lambda w: {"widths": list(w)}, lambda d: tuple(d["widths"]), default_budget=4)
 
 B4 = Claim(
-    "B4", "exact GD drift of D_j / neuron norm gaps", "THEORY.md B4", "derived",
+    "B4", "exact GD drift of D_j / neuron norm gaps", "gfgd; docs/theory.md#b4", "derived",
     "Delta D_j == eta^2 (G_{j+1}^T G_{j+1} - G_j G_j^T)", "identity", "exact rationals, compared with ==",
     "deep linear (whitened) and leaky ReLU (square loss) nets, N=2..4, d_j in 1..3",
     lambda: st.one_of(_b4_linear(), _b4_relu()), b4_measure, _enc3, _dec3, default_budget=12,
     options=("exponent",))
 
 B5 = Claim(
-    "B5", "end-to-end dynamics under balanced init (scalar output)", "Arora, Cohen & Hazan 2018 (THEORY.md B5)",
+    "B5", "end-to-end dynamics under balanced init (scalar output)", "Arora, Cohen & Hazan 2018; docs/theory.md#b5",
     "paper", "w' == -|w|^(2-2/N)(grad phi + (N-1)<grad phi, w^>w^), ||W_j||_2 == |w|^(1/N)", "identity",
     "balanced points built at 50 digits (D_j = 0 to 1e-49): relative error <= 1e-40",
     "N=2..5, d_0 1..4, hidden widths 1..4, |w| in 1e-3..3", lambda: _b5_points(), b5_measure, _enc2, _dec2,

@@ -42,17 +42,25 @@ def _certified_neg_lambda_min(obj, theta) -> tuple[Any, Any]:
         2 * (iv.hi - iv.lo).denominator)
 
 
-def _measure(obj, theta, rhs) -> Measurement:
+def _measure(obj, theta, rhs, rhs_err: float = 0.0) -> Measurement:
+    """−λ_min against ``rhs`` (module docstring). The floor is the resolution of the arithmetic at the
+    instance's scale: the certified interval's target width 1e-45 plus the 50-digit norms' 1e-40·rhs
+    (exact), or LAPACK's backward error P·ε·‖H‖_F (float64)."""
     if obj.kind(theta) == "exact":
         with mpmath.workdps(50):
             lhs, half = _certified_neg_lambda_min(obj, theta)
-            err = half + mpmath.mpf(10) ** -40 * max(1, abs(rhs))
-        return Measurement(float(lhs), float(rhs), float(err), details={"lambda_min": float(-lhs)})
+            # rhs is a product of ≤ N 50-digit norms, each to 1e-45 relative: 1e-40·rhs bounds its error
+            err = half + mpmath.mpf(10) ** -40 * abs(rhs)
+            floor = mpmath.mpf(10) ** -45 + mpmath.mpf(10) ** -40 * abs(rhs)
+        return Measurement(float(lhs), float(rhs), float(err), details={"lambda_min": float(-lhs)},
+                           floor=float(floor))
     r = numerics.lambda_min(obj, theta, return_info=True)
     H = numerics.hessian(obj, theta) if obj.num_params <= 800 else None
     backward = obj.num_params * EPS * (float(np.linalg.norm(H)) if H is not None else abs(r.value) * obj.num_params)
-    err = r.residual + backward + 1e-12 * abs(float(rhs))
-    return Measurement(-r.value, float(rhs), err, details={"lambda_min": r.value, "method": r.method})
+    # rhs: the layers' norms at 50 digits (1e-40·rhs), plus ``rhs_err`` (the float64 end-to-end product)
+    err = r.residual + backward + 1e-40 * abs(float(rhs)) + rhs_err
+    return Measurement(-r.value, float(rhs), err, details={"lambda_min": r.value, "method": r.method},
+                       floor=backward + 1e-40 * abs(float(rhs)) + rhs_err)
 
 
 def _norms(theta) -> list:
@@ -60,15 +68,28 @@ def _norms(theta) -> list:
 
 
 # ------------------------------------------------------------------------------------------ B1
-def b1_measure(inst: tuple, constant: Any = None) -> Measurement:
-    """−λ_min(∇²f) vs (N−1)‖∇φ(W)‖₂ max_{j<j'} ∏_{i∉{j,j'}} ‖W_i‖₂ (``constant`` replaces N−1)."""
+def b1_measure(inst: tuple, constant: Any = None, factor: Any = None) -> Measurement:
+    """−λ_min(∇²f) vs (N−1)‖∇φ(W)‖₂ max_{j<j'} ∏_{i∉{j,j'}} ‖W_i‖₂ (``constant`` replaces N−1,
+    ``factor`` multiplies the bound: mutation hooks)."""
     obj, theta = inst
     with mpmath.workdps(50):
         W = theta[0]
         for M in theta[1:]:
             W = M @ W
         rhs = b1_rhs(_norms(theta), spectral_norm_mp(W - obj.loss.Phi), constant)
-    return _measure(obj, theta, rhs)
+        if factor is not None:
+            rhs = rhs * (mpmath.mpf(factor) if not isinstance(factor, Fraction) else
+                         mpmath.mpf(factor.numerator) / factor.denominator)
+        rhs_err = 0.0
+        if obj.kind(theta) != "exact":
+            # W = W_N⋯W_1 was formed in float64: ‖error‖ ≤ N·d_max·ε·∏‖W_i‖_F (matmul error bound), which
+            # moves ‖∇φ‖₂ by at most as much and rhs by rhs/‖∇φ‖₂ times that
+            dmax = max(obj.widths)
+            prod_f = float(np.prod([np.linalg.norm(np.asarray(M, dtype=float)) for M in theta]))
+            gerr = len(theta) * dmax * EPS * prod_f
+            g = float(spectral_norm_mp(W - obj.loss.Phi))
+            rhs_err = float(rhs) * gerr / g if g > 0 else gerr * float(rhs)
+    return _measure(obj, theta, rhs, rhs_err)
 
 
 @st.composite
@@ -177,15 +198,15 @@ def _encode(inst):
 
 
 B1 = Claim(
-    "B1", "lambda_min lower bound, deep linear", "EC21 §4 (THEORY.md B1)", "derived",
+    "B1", "lambda_min lower bound, deep linear", "EC21 §4; docs/theory.md#b1", "derived",
     "-lambda_min(Hess f) <= rhs", "(N-1)*||grad phi||_2*max_{j<j'} prod_{i not in {j,j'}} ||W_i||_2",
     "exact: certified interval (width <= 1e-45) + 50-digit norms, err = half-width + 1e-40*rhs; "
-    "float64: residual + P*eps*||H||_F + 1e-12*rhs",
+    "float64: residual + P*eps*||H||_F + rhs*N*d*eps*prod||W_i||_F/||grad phi|| (float64 end-to-end product)",
     "N=2 at theta=0 (equality), small exact nets near 0, float64 nets w<=12 at Gaussian scales 1e-2..1",
-    b1_strategy, b1_measure, _encode, _decode, default_budget=16, options=("constant",))
+    b1_strategy, b1_measure, _encode, _decode, default_budget=16, options=("constant", "factor"))
 
 B2 = Claim(
-    "B2", "lambda_min lower bound, leaky ReLU", "EC21 §4 (THEORY.md B2)", "derived",
+    "B2", "lambda_min lower bound, leaky ReLU", "EC21 §4; docs/theory.md#b2", "derived",
     "-lambda_min(Hess f) <= rhs",
     "(N-1)*max_{j<j'} prod_{k not in {j,j'}} ||W_k||_2*(1/n)sum_i ||yhat_i-y_i||*||x_i||",
     "certified interval (width <= 1e-45) + 50-digit norms, err = half-width + 1e-40*rhs",
@@ -201,13 +222,15 @@ def escape_time(N: int, w0_norm: float, phi_norm: float) -> float:
     return w0_norm ** -(1 - 2 / N) / ((N - 2) * phi_norm)
 
 
-@functools.lru_cache(maxsize=32)
-def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600) -> dict:
+@functools.lru_cache(maxsize=64)
+def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600, rtol: float = 1e-10) -> dict:
     """GF from balanced init (‖w(0)‖ = scale) sampled on a uniform grid until well converged, with
-    λ_min(∇²f) and the B6 bound at every sample, and I₋ by the trapezoid rule.
+    λ_min(∇²f) and the unmutated B6 bound at every sample, and I₋ by the trapezoid rule (also on every
+    other sample, for the rule's error estimate by halving).
 
     T = 3·escape time + 30/‖Φ‖ (the loss is then below 1e-8 of its start in every case tried).
-    Float64 DOP853 at rtol 1e-10; λ_min by dense eigh (P ≤ a few hundred)."""
+    Float64 DOP853 at ``rtol``; λ_min by dense eigh (P ≤ a few hundred); the per-sample floor is the
+    eigh backward error P·ε·‖H‖_F."""
     rng = np.random.default_rng(seed)
     Phi = rng.standard_normal((1, widths[0]))
     Phi /= np.linalg.norm(Phi)
@@ -215,9 +238,10 @@ def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600) ->
     theta0 = numerics.balanced_init(obj, scale, seed=seed)
     N = obj.depth
     T = 3 * escape_time(N, scale, 1.0) + 30.0
-    traj = numerics.gradient_flow_float(obj, theta0, T, rtol=1e-10, atol=1e-14, estimate_error=False)
+    traj = numerics.gradient_flow_float(obj, theta0, T, rtol=rtol, atol=rtol * 1e-4 * scale ** (1 / N),
+                                        estimate_error=False)
     ts = np.linspace(0, T, samples + 1)
-    lam, rhs, errs = [], [], []
+    lam, rhs, back = [], [], []
     for t in ts:
         th = traj.at(t)
         H = numerics.hessian(obj, th)
@@ -227,38 +251,45 @@ def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600) ->
             w = M @ w
         nw = float(np.linalg.norm(w))
         rhs.append((N - 1) * float(np.linalg.norm(w - Phi)) * nw ** (1 - 2 / N))
-        errs.append(obj.num_params * EPS * float(np.linalg.norm(H)))
+        back.append(obj.num_params * EPS * float(np.linalg.norm(H)))
     neg = np.maximum(0.0, -np.array(lam))
     I_minus = float(np.sum((neg[1:] + neg[:-1]) / 2 * np.diff(ts)))
-    return {"obj": obj, "theta0": theta0, "ts": ts, "lam": lam, "rhs": rhs, "err": errs, "I_minus": I_minus,
+    I_half = float(np.sum((neg[2::2] + neg[:-2:2]) / 2 * np.diff(ts[::2])))
+    return {"obj": obj, "theta0": theta0, "ts": ts, "lam": np.array(lam), "rhs": np.array(rhs),
+            "back": np.array(back), "I_minus": I_minus, "I_minus_half": I_half,
             "prediction": (N - 1) / N * math.log(1.0 / scale), "loss_end": float(numerics.value(obj, traj.at(T))),
             "T": T}
 
 
-def b6_measure(inst: tuple, constant: Any = None) -> Measurement:
-    """max over the samples of −λ_min(θ(t)) against (N−1)‖∇φ(w)‖‖w‖^{1−2/N} (the worst sample).
+def b6_measure(inst: tuple, constant: Any = None, factor: Any = None) -> Measurement:
+    """−λ_min(θ(t)) against (N−1)‖∇φ(w)‖‖w‖^{1−2/N} at the worst sample (docs/theory.md#b6).
 
-    err per sample: eigh backward error P·ε·‖H‖_F plus 1e-8·rhs for the trajectory (DOP853 at
-    rtol 1e-10 moves θ by ~1e-10 relative; λ_min and the bound move by the same relative amount
-    times moderate Lipschitz factors, so 1e-8 keeps a 100× margin; the float balanced init has
-    D_j ~ 1e-16, negligible here).
-    ``constant`` replaces N − 1."""
+    The trajectory is computed at rtol 1e-10 and 1e-12; the finer run's values are the sides and
+    per sample err = |Δλ| + c·|Δrhs| (the two runs' difference bounds the coarser one's error) +
+    P·ε·‖H‖_F (eigh backward error, also the floor). The reported sample is a violated one if any,
+    else the largest ratio among samples whose bound is resolved (rhs ≥ err/resolution; near
+    convergence both sides sink to the float64 floor and decide nothing).
+    ``constant`` replaces N − 1, ``factor`` multiplies the bound (mutation hooks)."""
     widths, scale, seed = inst
-    d = b6_trajectory(tuple(widths), float(scale), int(seed))
     N = len(widths) - 1
-    c = 1.0 if constant is None else float(constant) / (N - 1)
-    best = None
-    for lam, rhs, err in zip(d["lam"], d["rhs"], d["err"]):
-        r = c * rhs
-        if r <= 1e6 * err:
-            continue  # near convergence both sides sink below float64 resolution: ratio not resolved to 1e-6
-        cand = (-lam / r, -lam, r, err + 1e-8 * r)
-        if best is None or cand[0] > best[0]:
-            best = cand
-    _, lhs, rhs, err = best
-    return Measurement(lhs, rhs, err, details={"I_minus": d["I_minus"], "prediction": d["prediction"],
-                                                "I_minus_minus_prediction": d["I_minus"] - d["prediction"],
-                                                "loss_end": d["loss_end"]})
+    coarse = b6_trajectory(tuple(widths), float(scale), int(seed), rtol=1e-10)
+    d = b6_trajectory(tuple(widths), float(scale), int(seed), rtol=1e-12)
+    c = (1.0 if constant is None else float(constant) / (N - 1)) * (1.0 if factor is None else float(factor))
+    lhs_s, rhs0 = -d["lam"], d["rhs"]
+    err_s = np.abs(d["lam"] - coarse["lam"]) + c * np.abs(d["rhs"] - coarse["rhs"]) + d["back"]
+    rhs_s = c * rhs0
+    excess = lhs_s - rhs_s - err_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(rhs_s > 0, lhs_s / rhs_s, np.where(lhs_s > 0, np.inf, 0.0))
+    if np.any(excess > 0):
+        i = int(np.argmax(np.where(excess > 0, ratio, -np.inf)))
+    else:
+        resolved = rhs0 * B6.resolution >= err_s
+        i = int(np.argmax(np.where(resolved, ratio, -np.inf))) if np.any(resolved) else int(np.argmax(ratio))
+    return Measurement(float(lhs_s[i]), float(rhs_s[i]), float(err_s[i]), floor=float(d["back"][i]),
+                       details={"t": float(d["ts"][i]), "I_minus": d["I_minus"], "prediction": d["prediction"],
+                                "I_minus_minus_prediction": d["I_minus"] - d["prediction"],
+                                "loss_end": d["loss_end"]})
 
 
 @st.composite
@@ -270,12 +301,62 @@ def _b6_instances(draw):
     return (d0, *hidden, 1), scale, draw(st.integers(0, 2**16))
 
 
+_b6_enc = lambda inst: {"widths": list(inst[0]), "scale": repr(float(inst[1])), "seed": int(inst[2])}  # noqa: E731
+_b6_dec = lambda d: (tuple(d["widths"]), float(d["scale"]), int(d["seed"]))  # noqa: E731
+
 B6 = Claim(
-    "B6", "roughly convex along GF from balanced near-zero init", "EC21 §4 Theorem (THEORY.md B6)", "derived",
+    "B6", "roughly convex along GF from balanced near-zero init", "EC21 §4 Theorem; docs/theory.md#b6", "derived",
     "-lambda_min(Hess f(theta(t))) <= (N-1)||grad phi(w)||_2 ||w||^{1-2/N}", "N-1",
-    "eigh backward error P*eps*||H||_F + 1e-8*rhs (float64 trajectory, rtol 1e-10); 600 samples per run",
+    "per sample |difference of runs at rtol 1e-10 and 1e-12| + eigh backward error P*eps*||H||_F (also the floor); "
+    "600 samples per run",
     "scalar output N=2..4, widths 1..4, balanced init with ||w(0)|| in {1e-1, 1e-2, 1e-3}",
-    lambda: _b6_instances(), b6_measure,
-    lambda inst: {"widths": list(inst[0]), "scale": repr(float(inst[1])), "seed": int(inst[2])},
-    lambda d: (tuple(d["widths"]), float(d["scale"]), int(d["seed"])), default_budget=6,
-    options=("constant",), abs_resolution=1e-10)  # ‖Φ‖ = 1: eigenvalues resolve to 1e-10 of the scale
+    lambda: _b6_instances(), b6_measure, _b6_enc, _b6_dec, default_budget=6, options=("constant", "factor"))
+
+
+# ------------------------------------------------------------------------------------------ B6b
+def b6b_measure(inst: tuple, rate: Any = None) -> Measurement:
+    """The I₋ growth law (docs/theory.md#b6b): the increment Δ of I₋ per decade of 1/‖w(0)‖ tends to
+    ((N−1)/N)·ln 10 (``rate`` replaces (N−1)/N, a mutation hook).
+
+    I₋ at s, s/10, s/100 (same widths and seed): Δ₁, Δ₂. The O(1) term's dependence on s is a sum of
+    powers s^a with a ≥ min(1, 2/N) (the −ln(1 − s) of the exact N = 2 solution; the residual
+    misalignment ~ s^{1/N} squared), so Δ₂'s remaining error is ≤ |Δ₂ − Δ₁|·q/(1 − q),
+    q = 10^{−min(1, 2/N)}, doubled for safety; plus the numerical error of each I₋: the trapezoid
+    rule's halving estimate |I(600) − I(300)| and the rtol 1e-10 vs 1e-12 difference."""
+    widths, scale, seed = inst
+    N = len(widths) - 1
+    p = (N - 1) / N if rate is None else float(rate)
+    Is, num = [], []
+    for s in (scale, scale / 10, scale / 100):
+        a = b6_trajectory(tuple(widths), float(s), int(seed), rtol=1e-12)
+        b = b6_trajectory(tuple(widths), float(s), int(seed), rtol=1e-10)
+        Is.append(a["I_minus"])
+        num.append(abs(a["I_minus"] - a["I_minus_half"]) + abs(a["I_minus"] - b["I_minus"]))
+    d1, d2 = Is[1] - Is[0], Is[2] - Is[1]
+    q = 10 ** -min(1.0, 2.0 / N)
+    model = 2 * abs(d2 - d1) * q / (1 - q)
+    err_d2 = model + num[1] + num[2]
+    ln10 = math.log(10)
+    slope = d2 / ln10
+    return Measurement(1 + abs(slope - p) / p, 1.0, err_d2 / ln10 / p,
+                       details={"I_minus": Is, "slope": slope, "expected": p, "increments": [d1, d2],
+                                "model_err": model, "numerical_err": num[1] + num[2]})
+
+
+@st.composite
+def _b6b_instances(draw):
+    N = draw(st.integers(2, 4))
+    d0 = draw(st.integers(1, 3))
+    hidden = [draw(st.integers(1, 3)) for _ in range(N - 1)]
+    scale = draw(st.sampled_from([1e-1, 1e-2]))
+    return (d0, *hidden, 1), scale, draw(st.integers(0, 2**16))
+
+
+B6b = Claim(
+    "B6b", "integrated negativity I- grows like ((N-1)/N) ln(1/||w(0)||)", "EC21 §4 Theorem; docs/theory.md#b6b",
+    "derived", "dI-/d ln(1/||w0||) = (N-1)/N (lhs = 1 + relative deviation, rhs = 1)", "(N-1)/N",
+    "increments over decades s, s/10, s/100: remaining O(s^min(1,2/N)) error 2|D2 - D1| q/(1-q), q = 10^-min(1,2/N); "
+    "+ trapezoid halving + rtol 1e-10 vs 1e-12 differences; resolved if <= 5%",
+    "scalar output N=2..4, widths 1..3, balanced init, s in {1e-1, 1e-2}",
+    lambda: _b6b_instances(), b6b_measure, _b6_enc, _b6_dec, default_budget=3, resolution=5e-2,
+    options=("rate",))

@@ -210,7 +210,7 @@ def c2_strategy() -> st.SearchStrategy:
 
 
 C2 = Claim(
-    "C2", "GD converges: gfgd's step-size bound vs the largest working eta", "EC21 §5 Theorem (THEORY.md C2)",
+    "C2", "GD converges: gfgd's step-size bound vs the largest working eta", "EC21 §5 Theorem; docs/theory.md#c2",
     "derived",
     "eta_d <= eta_emp (largest eta with GD loss <= eps within 4*t~/eta steps)",
     "eta_d = min(1/beta, 2 eps' / (beta gamma max_t J(t) exp(m+/beta))), J(t) = int_0^t exp(-int_s^t m), "

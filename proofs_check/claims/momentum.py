@@ -73,7 +73,7 @@ from theory import momentum as mo
 from theory import ntk
 from theory.arrays import mpf_of
 
-from ..engine.claim import Claim, Measurement
+from ..engine.claim import Claim, Measurement, require
 from ..engine.instances import decode_number, encode_number
 
 EPS = np.finfo(float).eps
@@ -230,13 +230,66 @@ def _d1_instances(draw):
 
 
 D1 = Claim(
-    "D1", "finite-width Gram H(W(0)) vs H^inf, fluctuation O(1/sqrt(m))", "Du et al. 2019; BXC21 (THEORY.md D1)",
+    "D1", "finite-width Gram H(W(0)) vs H^inf, fluctuation O(1/sqrt(m))", "Du et al. 2019; BXC21; docs/theory.md#d1",
     "derived", "max_ij |H(W0)_ij - H^inf_ij| <= sqrt(ln(n(n+1)/delta)/(2m))",
     "Hoeffding + union bound, delta = 1e-6, exponent 1/2",
     "float64: (4d + 4/sqrt(1-g^2)) eps, g = max |x_i.x_j| (arccos conditioning); counts exact",
     "unit-sphere data n=2..12, d=2..8, near-(anti)parallel pairs (1e-5..1e-1), circle d=2; m = 10..20000",
     lambda: _d1_instances(), d1_measure, _enc, _dec, default_budget=30, resolution=1e-6,
     options=("exponent",))
+
+
+# ------------------------------------------------------------------------------------------ D1b
+def d1b_measure(inst: dict, formula: Any = None) -> Measurement:
+    """The sharp part of D1 (docs/theory.md#d1b): over S independent inits, the mean squared
+    deviation of H(W(0))_ij from H^∞_ij equals (x_iᵀx_j)²q(1 − q)/m, q = (π − arccos x_iᵀx_j)/(2π)
+    (a Bernoulli mean of m i.i.d. indicators, scaled by x_iᵀx_j; exact, not an inequality). Reported
+    is the entry with the largest standardised gap |mean − formula|/formula; err = 5 standard errors
+    of the mean of squares (its sample standard deviation/√S: a false alarm has probability ~6e-7
+    per entry). ``formula="no_angle"`` drops the arccos term from H^∞ (a mutation: a biased H^∞)."""
+    X = np.array([[float(v) for v in row] for row in inst["X"]])
+    m, S = int(inst["m"]), int(inst["S"])
+    n, d = X.shape
+    if formula not in (None, "no_angle"):
+        raise ValueError(f"formula mutation must be 'no_angle', got {formula!r}")
+    G = np.clip(X @ X.T, -1.0, 1.0)
+    Hinf = ntk.gram_infinite(X) if formula is None else G / 2
+    sq = np.empty((S, n, n))
+    for k in range(S):
+        model = ntk.TwoLayerReLU(d, m, seed=int(inst["seed"]) * 100003 + k)
+        sq[k] = (model.gram(model.init(), X) - Hinf) ** 2
+    q = (np.pi - np.arccos(G)) / (2 * np.pi)
+    var = G * G * q * (1 - q) / m
+    mean = sq.mean(axis=0)
+    se = sq.std(axis=0, ddof=1) / math.sqrt(S)
+    iu = np.triu_indices(n, 1)
+    ok = var[iu] > 0
+    require(bool(np.any(ok)), "no off-diagonal entry with a nonzero variance")
+    gap = np.abs(mean[iu] - var[iu])
+    i = int(np.argmax(np.where(ok, (gap - 5 * se[iu]) / np.where(ok, var[iu], 1.0), -np.inf)))
+    lhs, rhs, err = float(mean[iu][i]), float(var[iu][i]), float(5 * se[iu][i])
+    # two-sided identity: report the larger side as lhs so that lhs ≤ rhs + err is the check
+    if lhs < rhs:
+        lhs, rhs = 2 * rhs - lhs, rhs  # mirror: |mean − var| ≤ err
+    return Measurement(lhs, rhs, err, details={"n": n, "m": m, "S": S, "entry": [int(iu[0][i]), int(iu[1][i])],
+                                               "mean_sq_dev": float(mean[iu][i]), "variance_formula": float(var[iu][i])})
+
+
+@st.composite
+def _d1b_instances(draw):
+    n = draw(st.integers(2, 6))
+    d = draw(st.integers(2, 6))
+    seed = draw(st.integers(0, 2**16))
+    X, _ = ntk.sphere_data(n, d, seed=seed)
+    return {"X": X.tolist(), "m": draw(st.sampled_from([20, 100, 500])), "S": 400, "seed": seed}
+
+
+D1b = Claim(
+    "D1b", "finite-width Gram: variance of H(W(0)) - H^inf (the sharp part of D1)", "Du et al. 2019; BXC21; "
+    "docs/theory.md#d1b", "derived", "E[(H_ij - H^inf_ij)^2] = (x_i.x_j)^2 q(1-q)/m, q = (pi - arccos x_i.x_j)/(2 pi)",
+    "variance of a Bernoulli mean", "5 standard errors of the mean of squares over S = 400 seeded inits",
+    "unit-sphere data n=2..6, d=2..6; m in {20, 100, 500}",
+    lambda: _d1b_instances(), d1b_measure, _enc, _dec, default_budget=6, resolution=0.5, options=("formula",))
 
 
 # ------------------------------------------------------------------------------------------ D2
@@ -259,7 +312,9 @@ def d2_measure(inst: dict, rate_factor: Any = None) -> Measurement:
         est = mpmath.mpf(tr.error_estimate)
         ok = gap <= est + mpmath.mpf(10) ** -30 * n0
         err = math.sqrt(n) * float(est) + 1e-30 * float(n0)
-    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False,
+    # floor: what the 30-digit integrator resolves at the scale of e₀
+    floor = 1e-30 * math.sqrt(n) * float(n0)
+    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False, floor=floor,
                        details={"lambda0": float(lam0), "lambda0_t": float(lam0 * mpf_of(t)), "n": n,
                                 "closed_form_gap": float(gap), "integrator_error": float(est)})
 
@@ -280,13 +335,13 @@ _enc_t, _dec_t = _enc, _dec  # the spectral claims' instances are plain dicts of
 
 
 D2 = Claim(
-    "D2", "GF on the kernel: error decays at rate lambda0", "THEORY.md D2 (Du et al. 2019; BXC21)", "paper",
+    "D2", "GF on the kernel: error decays at rate lambda0", "Du et al. 2019; BXC21; docs/theory.md#d2", "paper",
     "||e(t)|| <= exp(-lambda0 t) ||e0||", "rate lambda0 = lambda_min(H)",
     "mp Taylor GF (30 digits): sqrt(n) x error estimate; rhs at 40 digits; closed form must agree",
     "diag/rotated spectra (lambda0 1e-3..1, cond <= 100, n <= 5), NTK Grams (H^inf, m = 50, 500); "
     "e0 aligned or random; lambda0 t in [0.01, 12] (t <= 2000/lambda_max)",
     lambda: _d2_instances(), d2_measure, _enc_t, _dec_t, default_budget=20, resolution=1e-6,
-    abs_resolution=1e-25, options=("rate_factor",))
+    options=("rate_factor",))
 
 
 # ------------------------------------------------------------------------------------------ D3
@@ -300,7 +355,7 @@ def _mutated_rate(lam0, b, mode: str):
     return 2 * lam0 / (bb + mpmath.sqrt(bb * bb - 4 * lam0))
 
 
-def d3_measure(inst: dict, rate: str | None = None, prefactor: str | None = None) -> Measurement:
+def d3_measure(inst: dict, rate: str | None = None, prefactor: str | None = None, rate_factor: Any = None) -> Measurement:
     spec = inst["spec"]
     H = build_kernel(spec)
     e0 = _initial_error(H, spec)
@@ -319,7 +374,9 @@ def d3_measure(inst: dict, rate: str | None = None, prefactor: str | None = None
         rho = mo.hb_rate(b, lam0, dps=30) if rate is None else _mutated_rate(lam0, b, rate)
         if prefactor not in (None, "none"):
             raise ValueError(f"prefactor mutation must be 'none', got {prefactor!r}")
-        if rate is None and prefactor is None:
+        if rate_factor is not None:  # ρ(b) → factor·ρ(b) (1.05: a 5% stronger rate)
+            rho = rho * mpmath.mpf(rate_factor)
+        if rate is None and prefactor is None and rate_factor is None:
             rhs = mo.hb_bound(b, lam0, t, n0, dps=30)
         else:
             pre = 1 + bm * tm / 2 if prefactor is None else mpmath.mpf(1)
@@ -331,7 +388,9 @@ def d3_measure(inst: dict, rate: str | None = None, prefactor: str | None = None
         err = math.sqrt(n) * float(est) + 1e-25 * float(rhs)
         sq = mpmath.sqrt(lam0)
         regime = "under" if bm * bm < 4 * lam0 else ("critical" if bm * bm == 4 * lam0 else "over")
-    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False,
+    # floor: what the 20-digit integrator resolves at the scale of e₀
+    floor = 1e-20 * math.sqrt(n) * float(n0)
+    return Measurement(float(lhs), float(rhs), err, holds=None if ok else False, floor=floor,
                        details={"lambda0": float(lam0), "b": float(bm), "b_over_2sqrt_lambda0": float(bm / (2 * sq)),
                                 "regime": regime, "rho": float(rho), "rho_over_optimum": float(rho / sq),
                                 "t": float(tm), "closed_form_gap": float(gap), "integrator_error": float(est)})
@@ -369,14 +428,80 @@ def _d3_instances(draw):
 
 
 D3 = Claim(
-    "D3", "heavy ball: linear rate rho(b) of the worst mode, optimum at b = 2 sqrt(lambda0)", "BXC21 (THEORY.md D3)",
+    "D3", "heavy ball: linear rate rho(b) of the worst mode, optimum at b = 2 sqrt(lambda0)", "BXC21; docs/theory.md#d3",
     "paper", "||e(t)|| <= (1 + b t/2) exp(-rho(b) t) ||e0||",
     "rho(b) = b/2 if b <= 2 sqrt(lambda0) else (b - sqrt(b^2 - 4 lambda0))/2; max_b rho = sqrt(lambda0)",
     "mp Taylor HB ODE (20 digits, estimate incl. 30-digit rerun) x sqrt(n) + 1e-25 rhs; closed form must agree",
     "exactly critical (b^2 = 4 lambda0 in floats), near-critical (1 +- 1e-10..1e-2), b/(2 sqrt lambda0) in "
     "[0.1, 10], small lambda0 1e-4..1e-2, NTK Grams; e0 aligned or random; rho t in [0, 12] (t <= 300/sqrt(lmax))",
     lambda: _d3_instances(), d3_measure, _enc_t, _dec_t, default_budget=25, resolution=1e-6,
-    abs_resolution=1e-25, options=("rate", "prefactor"))
+    options=("rate", "prefactor", "rate_factor"))
 
 
-CLAIMS = (D1, D2, D3)
+# ------------------------------------------------------------------------------------------ D3b
+def slowest_decay_rate(b: Any, lam0: Any, dps: int = 30) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(ρ, err): −max Re μ over the roots of μ² + bμ + λ₀, by ``mpmath.polyroots`` (independent of
+    ``theory.momentum.hb_rate``), with a rigorous error: for a monic quadratic the distance of a
+    computed μ̃ to the nearest true root is ≤ √|p(μ̃)| (|p(μ̃)| = |μ̃ − μ₁||μ̃ − μ₂|), p evaluated at
+    ``dps`` + 20 digits (its rounding, 10^−(dps+18)·(|μ̃|² + b|μ̃| + λ₀), is added inside the root).
+    At the double root b² = 4λ₀ this is ~10^−dps/2: half the digits, as it must be."""
+    with mpmath.workdps(dps + 20):
+        bb, ll = mpf_of(b), mpf_of(lam0)
+        roots = mpmath.polyroots([1, bb, ll], maxsteps=200, extraprec=2 * dps)
+        worst = max(roots, key=lambda r: mpmath.re(r))
+        err = mpmath.mpf(0)
+        for r in roots:
+            res = abs(r * r + bb * r + ll) + mpmath.mpf(10) ** -(dps + 18) * (abs(r) ** 2 + bb * abs(r) + ll)
+            err = max(err, mpmath.sqrt(res))
+        return -mpmath.re(worst), err
+
+
+def d3b_measure(inst: dict, optimum_factor: Any = None) -> Measurement:
+    """ρ(b) ≤ ρ(b*) with b* = ``theory.momentum.hb_optimal_damping`` (× ``optimum_factor``, a mutation
+    hook), both rates from :func:`slowest_decay_rate`; also ``hb_optimal_rate`` must equal ρ(b*)."""
+    lam0 = float(inst["lambda0"])
+    with mpmath.workdps(50):
+        # ρ is only Hölder-½ in b at the double root: rounding b to 50 digits (δb ≤ 10^-50·b) moves
+        # ρ by ≤ √(2b·δb); added to err
+        b = mpmath.mpf(float(inst["b_over_bstar"])) * 2 * mpmath.sqrt(mpmath.mpf(lam0))
+        bstar = mpf_of(mo.hb_optimal_damping(lam0, dps=50)) * (1 if optimum_factor is None else mpmath.mpf(optimum_factor))
+        rho_b, e1 = slowest_decay_rate(b, lam0)
+        rho_star, e2 = slowest_decay_rate(bstar, lam0)
+        round_b = mpmath.sqrt(2 * max(b, bstar) * mpmath.mpf(10) ** -50 * max(b, bstar))
+        err = e1 + e2 + 2 * round_b
+        if optimum_factor is None:  # hb_optimal_rate must be ρ(b*)
+            opt = mpf_of(mo.hb_optimal_rate(lam0, dps=50))
+            ok = abs(opt - rho_star) <= e2 + round_b + mpmath.mpf(10) ** -45 * opt
+        else:
+            ok = True
+    return Measurement(float(rho_b), float(rho_star), float(err), holds=None if ok else False,
+                       floor=float(err), details={"b": float(b), "b_star": float(bstar), "rho_b_star": float(rho_star),
+                                                  "sqrt_lambda0": float(mpmath.sqrt(lam0))})
+
+
+@st.composite
+def _d3b_instances(draw):
+    """λ₀ log-uniform on [1e-3, 25]; b/(2√λ₀) exactly 1, within 10^−u of 1, or log-uniform in [0.1, 10]."""
+    lam0 = 10 ** draw(st.floats(-3, math.log10(25)))
+    family = draw(st.sampled_from(["at", "near", "general"]))
+    if family == "at":
+        u = 1.0
+    elif family == "near":
+        u = 1 + draw(st.sampled_from([1, -1])) * 10 ** -draw(st.floats(2, 8))
+    else:
+        u = 10 ** draw(st.floats(-1, 1))
+    return {"family": family, "lambda0": lam0, "b_over_bstar": u}
+
+
+D3b = Claim(
+    "D3b", "heavy ball: the optimal damping b* = 2 sqrt(lambda0)", "BXC21; docs/theory.md#d3b", "paper",
+    "rho(b) <= rho(b*) for all b, b* = hb_optimal_damping(lambda0); hb_optimal_rate = rho(b*)", "b* = 2 sqrt(lambda0)",
+    "rates from mpmath.polyroots (independent of hb_rate) with the rigorous root error sqrt(|p(mu)|) "
+    "(half the digits at the double root); floor = that error",
+    "lambda0 in [1e-3, 25]; b/(2 sqrt lambda0) = 1 exactly, 1 +- 1e-8..1e-2, or in [0.1, 10]",
+    lambda: _d3b_instances(), d3b_measure, lambda d: {k: (repr(v) if isinstance(v, float) else v) for k, v in d.items()},
+    lambda d: {k: (float(v) if k != "family" else v) for k, v in d.items()}, default_budget=25, resolution=1e-6,
+    options=("optimum_factor",))
+
+
+CLAIMS = (D1, D1b, D2, D3, D3b)

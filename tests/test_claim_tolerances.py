@@ -1,0 +1,71 @@
+"""Derived uncertainties of the claims (issue 13, docs/theory.md): each error estimate is at least the
+true error on a case where the truth is known, and not absurdly larger."""
+
+import math
+
+import pytest
+
+from proofs_check.claims.euler import A4_ETAS, richardson_slope
+from proofs_check.engine.claim import Measurement
+
+
+@pytest.mark.parametrize("p,c,e", [(1.0, 9.0, 30.0), (1.0, -20.0, 100.0), (2.0, 5.0, -40.0), (1.0, 0.0, 0.0)])
+def test_richardson_slope_error_covers_the_truth_and_is_tight(p, c, e):
+    """d(η) = η^p(1 + cη + eη²): the extrapolated slope is within its error of p, and the error is
+    within 1000× of the true deviation (or at rounding level when there is none)."""
+    etas = [float(x) for x in A4_ETAS]
+    ds = [x**p * (1 + c * x + e * x * x) for x in etas]
+    r = richardson_slope(etas, ds, [1e-16] * 4)
+    dev = abs(r["slope"] - p)
+    assert dev <= r["err"]
+    assert r["err"] <= max(1000 * dev, 1e-12)
+
+
+def test_richardson_slope_refutes_a_wrong_order():
+    """A method of order 1.05 (not 1) is refuted: the deviation exceeds the derived error by far."""
+    etas = [float(x) for x in A4_ETAS]
+    ds = [x**1.05 * (1 + 9 * x) for x in etas]
+    r = richardson_slope(etas, ds, [1e-16] * 4)
+    assert Measurement(1 + abs(r["slope"] - 1), 1.0, r["err"]).status(5e-2) == "violated"
+
+
+def test_richardson_slope_of_a_pre_asymptotic_sequence_is_not_a_false_alarm():
+    """The issue's case: distances whose coarse end is pre-asymptotic (local slope 1.09 at 1e-2) —
+    here d = η(1 + 0.2/(1 + 1/(40η)))-like curvature — the extrapolant agrees within its error."""
+    etas = [float(x) for x in A4_ETAS]
+    ds = [x * math.exp(25 * x) for x in etas]  # local slopes 1.05 … 1.006
+    r = richardson_slope(etas, ds, [1e-16] * 4)
+    assert abs(r["slope"] - 1) <= r["err"]
+    assert r["local_slopes"][0] > 1.04  # the naive fit would have been pre-asymptotic
+
+
+def test_richardson_slope_refuses_bad_grids():
+    with pytest.raises(ValueError):
+        richardson_slope([1, 0.5, 0.25], [1, 0.5, 0.25], [0, 0, 0])
+    with pytest.raises(ValueError):
+        richardson_slope([1, 0.5, 0.2, 0.1], [1, 0.5, 0.2, 0.1], [0] * 4)
+
+
+def test_d5_checks_theory_hb_modified_coefficient(monkeypatch):
+    """D5's reference is built from theory.momentum.hb_modified_coefficient: a wrong coefficient in
+    the theory function (halved) is caught by `gfgd check D5`."""
+    from proofs_check import claims
+    from theory import momentum as mo
+
+    real = mo.hb_modified_coefficient
+    monkeypatch.setattr(mo, "hb_modified_coefficient", lambda h, beta, dps=None: real(h, beta, dps) / 2)
+    r = claims()["D5"].check(budget=2, seed=0)
+    assert r.verdict == "violated", (r.verdict, r.worst_ratio)
+
+
+def test_b6_with_n_minus_2_is_violated_not_a_crash():
+    """The audit's mutation (N−1) → (N−2) made B6's measure raise a TypeError (zero bound for N = 2);
+    now it is a violation with a counterexample."""
+    import dataclasses
+
+    from proofs_check import claims
+
+    c = claims()["B6"]
+    mutated = dataclasses.replace(c, measure=lambda inst: c.measure(inst, constant=len(inst[0]) - 3), options=())
+    r = mutated.check(budget=3, seed=0)
+    assert r.verdict == "violated" and r.counterexample and r.error is None
