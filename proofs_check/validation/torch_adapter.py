@@ -365,8 +365,8 @@ def from_torch_sequential(model: nn.Sequential, X: Any, labels_or_Y: Any,
     Nothing may follow the last Linear: its output is the prediction (the logits for cross-entropy).
     ``nn.Linear(d_{j−1}, d_j).weight`` has shape (d_j, d_{j−1}), gfgd's W_j; it is copied exactly
     (float32 → float64 is exact). Anything else is refused with a ``TypeError``/``ValueError`` naming
-    the layer. Linear layers with a bias are refused for now (``ValueError``): gfgd's bias support
-    (θ = [W_1, b_1, …]) is pending in a parallel change.
+    the layer. With biases (every Linear has one, or none does) the net is built with ``bias=True``
+    and θ = [W_1, b_1, W_2, b_2, …], ``b_j`` = ``Linear.bias`` (shape (d_j,)).
 
     ``X``: (n, d_0) inputs, rows are samples (tensor or array). ``loss``:
 
@@ -388,11 +388,9 @@ def from_torch_sequential(model: nn.Sequential, X: Any, labels_or_Y: Any,
         if isinstance(m, nn.Identity):
             continue
         if isinstance(m, nn.Linear):
-            if m.bias is not None:
-                raise ValueError(
-                    f"layer {i} ({m}) has a bias: gfgd's bias support (theory.ReLUNet(..., bias=True), "
-                    "θ = [W_1, b_1, W_2, b_2, ...]) is pending; convert a bias-free net (bias=False) for now"
-                )
+            if linears and (m.bias is None) != (linears[0].bias is None):
+                raise ValueError(f"layer {i} ({m}) {'has no' if m.bias is None else 'has a'} bias unlike the first "
+                                 "Linear; gfgd's nets have biases in every layer or in none")
             if linears and m.in_features != linears[-1].out_features:
                 raise ValueError(f"layer {i} ({m}) does not chain: the previous Linear has "
                                  f"{linears[-1].out_features} outputs")
@@ -425,7 +423,8 @@ def from_torch_sequential(model: nn.Sequential, X: Any, labels_or_Y: Any,
                          "hidden layer (α = 1 means no activation)")
     widths = (linears[0].in_features,) + tuple(m.out_features for m in linears)
     alpha = alphas.pop() if alphas else 1.0
-    net = theory.DeepLinear(widths) if alpha == 1.0 else theory.ReLUNet(widths, alpha=alpha)
+    bias = linears[0].bias is not None
+    net = theory.DeepLinear(widths, bias=bias) if alpha == 1.0 else theory.ReLUNet(widths, alpha=alpha, bias=bias)
     Xn = _as_float64(X, "X")
     target = labels_or_Y.detach().cpu().numpy() if isinstance(labels_or_Y, torch.Tensor) else np.asarray(labels_or_Y)
     if loss == "cross_entropy":
@@ -433,7 +432,10 @@ def from_torch_sequential(model: nn.Sequential, X: Any, labels_or_Y: Any,
     else:
         lossobj = theory.SquareLoss(Xn, _as_float64(target, "labels_or_Y"))
     obj = theory.Objective(net, lossobj)
-    theta = [m.weight.detach().to(torch.float64).cpu().numpy().copy() for m in linears]
+    def exact(p: Any) -> np.ndarray:
+        return p.detach().to(torch.float64).cpu().numpy().copy()  # float32 -> float64 is exact
+
+    theta = [a for m in linears for a in ([exact(m.weight), exact(m.bias)] if bias else [exact(m.weight)])]
     return obj, theta
 
 
