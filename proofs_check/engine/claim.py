@@ -27,6 +27,8 @@ case, which is reported with its JSON. Budgets and seeds are explicit; profiles 
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import inspect
 import json
 import math
@@ -284,6 +286,17 @@ def _check_option(claim: Claim, key: str, value: Any) -> None:
     param = inspect.signature(claim.measure).parameters.get(key)
     annotation = "" if param is None else str(param.annotation)
     if isinstance(value, str) and "str" in annotation:
+        return
+    if isinstance(value, str):
+        # a decimal string ("0.7999") states a constant exactly; the measures hand it to mpmath,
+        # which reads it at the working precision (a float would carry its binary rounding)
+        try:
+            q = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise TypeError(f"claim {claim.label} option {key!r} must be a real number (int, float, Fraction, "
+                            f"mpmath.mpf or a decimal string), got str {value!r}") from None
+        if not mpmath.isfinite(mpmath.mpf(q.numerator) / q.denominator):
+            raise ValueError(f"claim {claim.label} option {key!r} must be finite, got {value!r}")
         return
     if isinstance(value, bool) or not is_real_scalar(value) and not isinstance(value, (np.floating, np.integer)):
         raise TypeError(f"claim {claim.label} option {key!r} must be a real number (int, float, Fraction or "
