@@ -20,7 +20,6 @@ from .duals import Dual
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init, xavier_init
-from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
 
 # name -> submodule that defines it (imported on first access)
@@ -36,6 +35,7 @@ _LAZY_ATTRS = {
     "train_nesterov": "ntk_training",
     "A1Bound": "curvature", "CurvatureAlong": "curvature", "a1_bound": "curvature",
     "curvature_along": "curvature", "negativity_integral": "curvature",
+    "KinkEvent": "kink_events", "NonUniqueFlowError": "kink_events", "UnsupportedKinkError": "kink_events",
 }
 _LAZY_MODULES = ("ntk_training", "flows", "float_flows", "generic_flow", "spectra", "series", "curvature")
 
