@@ -32,7 +32,7 @@ print(f"lambda_min (float64) = {r.value:.15f} +- {r.error_bound:.1e} ({r.method}
 iv = theory.symbolic.lambda_min_interval(numerics.hessian(obj, exact))
 print(f"lambda_min (certified) in [{float(iv.lo):.15f}, {float(iv.hi):.15f}]")
 
-# THEORY.md B1: lambda_min >= -(N-1) * ||grad phi||_2 * max_{j<j'} prod_{i not in {j,j'}} ||W_i||_2
+# docs/theory.md B1: lambda_min >= -(N-1) * ||grad phi||_2 * max_{j<j'} prod_{i not in {j,j'}} ||W_i||_2
 norms = [np.linalg.norm(W, 2) for W in theta]
 W = theta[2] @ theta[1] @ theta[0]
 bound = theory.bounds.b1_rhs(norms, np.linalg.norm(W - Phi, 2))

@@ -1,4 +1,4 @@
-"""The softmax cross-entropy head of the generic formula, in every arithmetic (THEORY.md E3).
+"""The softmax cross-entropy head of the generic formula, in every arithmetic (docs/theory.md E3).
 
 For the output matrix Z (d_N × n, columns are samples), labels c_i and weight c = 1/n:
 

@@ -7,15 +7,15 @@ iterates of GD / heavy ball / Nesterov (:class:`~numerics.discrete.Iterates`) an
 * λ_min(∇²f) and λ_max(∇²f) (float64; matrix-free Lanczos on HVPs by default, :mod:`numerics.spectra`),
   each with its residual bound ‖Hv − λv‖ (some eigenvalue lies that close; Parlett Thm 4.5.1);
 * η·λ_max when a step size η is known: the A1 hypothesis η·λ_max ≤ 1 and GD's stability edge 2
-  (THEORY.md A1; EC21 §3);
-* the running integral I₋(t) = ∫₀ᵗ max(0, −λ_min(∇²f(θ(s)))) ds (THEORY.md A2, B6), by the trapezoid
+  (docs/theory.md A1; EC21 §3);
+* the running integral I₋(t) = ∫₀ᵗ max(0, −λ_min(∇²f(θ(s)))) ds (docs/theory.md A2, B6), by the trapezoid
   rule on the chosen times, with an error estimate (below);
 * with ``gd`` (GD iterates from the same θ_0) beside a GF ``path``: the a-posteriori bound b_k of
-  THEORY.md A1 and the measured distance e_k = ‖θ(kη) − θ_k‖.
+  docs/theory.md A1 and the measured distance e_k = ‖θ(kη) − θ_k‖.
 
 Times. For a flow, ``times`` default to 65 equally spaced points of [0, t_end] (exact fractions for the
 Taylor tier). For iterates, the time of iterate k is t_k = kη for GD and t_k = k√η for heavy ball and
-Nesterov (the time of their ODE limits, THEORY.md D3/D4); ``times`` then selects kept iterates.
+Nesterov (the time of their ODE limits, docs/theory.md D3/D4); ``times`` then selects kept iterates.
 
 Error of I₋. Fine trapezoid T_h on all points and coarse T_{2h} on every other point (plus the last).
 For a C² integrand T_h − I ≈ (T_{2h} − T_h)/3 (Richardson), so |T_h − T_{2h}| over-estimates the
@@ -24,7 +24,7 @@ order and the same difference still measures it. Added to it: Σ (trapezoid weig
 λ_min), which covers the eigenvalue errors (max(0, ·) is 1-Lipschitz). With fewer than 3 points there
 is no coarse rule and the error is reported as inf.
 
-A1 (THEORY.md A1): b_0 = 0, b_{k+1} = (1 − η m_k) b_k + (η²/2) M_k, with m_k the minimum of λ_min over
+A1 (docs/theory.md A1): b_0 = 0, b_{k+1} = (1 − η m_k) b_k + (η²/2) M_k, with m_k the minimum of λ_min over
 the segment [θ_k, θ(kη)] and M_k = sup over [kη, (k+1)η] of ‖∇²f ∇f‖(θ(s)); ‖e_k‖ ≤ b_k holds where
 η·λ_max ≤ 1 on the segments. Here m_k is the minimum over ``segment_points`` points of the segment and
 M_k the maximum over ``flow_points`` points of the GF step: sampled, not certified (as in
@@ -49,7 +49,7 @@ from .hessians import hvp
 
 @dataclass
 class A1Bound:
-    """THEORY.md A1 along GD: per step k = 0..K, the bound ``b[k]`` and the distance ``distance[k]`` =
+    """docs/theory.md A1 along GD: per step k = 0..K, the bound ``b[k]`` and the distance ``distance[k]`` =
     ‖θ(kη) − θ_k‖; ``m[k]``, ``M[k]`` the sampled curvature and local-error terms of step k → k+1,
     ``hypothesis_ok[k]`` whether η·λ_max ≤ 1 held on step k's samples."""
 
@@ -229,7 +229,7 @@ def curvature_along(obj: Any, path: Any, times: Sequence[Any] | None = None, eta
 
 def a1_bound(obj: Any, flow: Any, gd: Iterates, method: str = "eigsh", tol: float = 1e-10, seed: int = 0,
              segment_points: int = 5, flow_points: int = 9) -> A1Bound:
-    """THEORY.md A1's b_k beside ‖θ(kη) − θ_k‖ for GD iterates ``gd`` (every step kept) and a GF ``flow``
+    """docs/theory.md A1's b_k beside ‖θ(kη) − θ_k‖ for GD iterates ``gd`` (every step kept) and a GF ``flow``
     from the same θ_0 (module docstring: m_k and M_k are sampled)."""
     from .spectra import lambda_max, lambda_min  # scipy.sparse on first use (issue 9: import budget)
 

@@ -31,7 +31,7 @@ What is paid for, and when (issue 9: the bare integration runs at scipy's own sp
   against the mp Taylor path, tests/test_float_flow_lazy.py). Cost when read: the fine run
   (~1.8× the first) plus one re-taken step per step of the first run.
 * **Conservation witness on first read.** ``conservation_defects`` (deep linear nets: max-entry
-  change of D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ at each step time, THEORY.md B3) is computed when first
+  change of D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ at each step time, docs/theory.md B3) is computed when first
   read, not on every step: it costs O(d³) per step against the O(d²) of a scalar-output gradient.
 """
 

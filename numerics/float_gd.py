@@ -4,7 +4,7 @@ This is :func:`numerics.gradients._backprop` (the one formula for the gradient o
 on preallocated float64 buffers, with the GD update fused into the backward pass:
 
     forward:   z_j = V_j a_{j-1},  a_j = m_j ⊙ z_j,  r = z_N − T,  f = (c/2)‖r‖²
-               (cross-entropy, THEORY.md E3: r = softmax(z_N) − E, f = c Σ_i [lse(z_i) − z_{c_i i}])
+               (cross-entropy, docs/theory.md E3: r = softmax(z_N) − E, f = c Σ_i [lse(z_i) − z_{c_i i}])
     backward:  δ_N = c·r;  for j = N..1:  δ_{j-1} = m_{j-1} ⊙ (V_jᵀ δ_j)  (with V_j before its update),
                then V_j ← V_j − η δ_j a_{j-1}ᵀ  (BLAS ger/gemm on V_j's memory: no temporary).
 

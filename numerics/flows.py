@@ -1,6 +1,6 @@
 """Ground-truth gradient flow at any precision: a Taylor-series integrator on the generic formulas.
 
-θ' = F(θ) with F = −∇f (or the modified flow F = −∇f − (η/2)∇²f∇f of THEORY.md A4) is recorded
+θ' = F(θ) with F = −∇f (or the modified flow F = −∇f − (η/2)∇²f∇f of docs/theory.md A4) is recorded
 once on a tape (:mod:`numerics.series`) and expanded in power series order by order. Each step:
 
 * order p = ⌈1.15·dps⌉ + 2 (so e^{−2p} ≤ 10^{−dps});
@@ -12,7 +12,7 @@ once on a tape (:mod:`numerics.series`) and expanded in power series order by or
 Error estimate (``Trajectory.error_estimate``, max-norm): per step, local = ‖c_{p−1}‖h^{p−1} +
 ‖c_p‖h^p (the last two terms stand for the tail, which decays like e^{−2k} beyond them) plus the
 rigorous arb rounding radius of the step; errors carried from earlier steps grow at most like
-exp(∫ L), L = max(0, −λ_min(∇²f)) bounded from above by THEORY.md B1 with Frobenius norms for linear
+exp(∫ L), L = max(0, −λ_min(∇²f)) bounded from above by docs/theory.md B1 with Frobenius norms for linear
 nets (‖·‖₂ ≤ ‖·‖_F) and by max(0, −λ_min(A)) for quadratics. That is the linearised error equation
 e' = −∇²f e. It is an estimate, not a certificate: the tail term is extrapolated. The tests check it
 against closed forms and against runs at higher precision.
@@ -112,7 +112,7 @@ class Trajectory:
 
 
 def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
-    """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for linear nets: THEORY.md B1 with Frobenius norms."""
+    """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for linear nets: docs/theory.md B1 with Frobenius norms."""
     loss = obj.loss
     if isinstance(loss, CrossEntropy):
         return _b1_growth_cross_entropy(obj)
@@ -137,7 +137,7 @@ def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
 
 
 def _b1_growth_cross_entropy(obj: Objective) -> Callable[[list[np.ndarray]], float]:
-    """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for a deep linear net with cross-entropy (THEORY.md B1, E3).
+    """L(θ) ≥ max(0, −λ_min(∇²f(θ))) for a deep linear net with cross-entropy (docs/theory.md B1, E3).
 
     Derivation. f(θ) = φ(W), W = W_N⋯W_1, φ(W) = (1/n)Σ_i ℓ(W x_i, c_i). φ is convex and C^∞: its
     Hessian D²φ(W)[Δ, Δ] = (1/n)Σ_i (Δx_i)ᵀ J_i (Δx_i) with J_i = diag(p_i) − p_i p_iᵀ ⪰ 0, so B1 holds:
@@ -238,7 +238,7 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
 
     (Leaky) ReLU nets and nets with biases: the region-by-region Taylor method with exact kink
     events (transversal crossings, Filippov sliding) of :mod:`numerics.kink_flows`; ``traj.events``
-    lists the switches, ``conservation_defects`` the drift of the per-neuron law (THEORY.md E2), and
+    lists the switches, ``conservation_defects`` the drift of the per-neuron law (docs/theory.md E2), and
     ``error_estimate`` comes from an independent rerun at dps + 10 (docs/theory.md E3). The flow is
     θ' ∈ −∂f(θ) (Clarke subdifferential; Filippov at kinks); a repelling kink raises
     :class:`numerics.kink_flows.NonUniqueFlowError`.
@@ -254,7 +254,7 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
 
 def modified_flow(obj: Any, theta0: Sequence[Any], eta: Any, t_end: Any, dps: int = 30, order: int | None = None,
                   progress: Callable[[float, float], None] | None = None) -> Trajectory:
-    """The modified flow of GD, θ' = −∇f − (η/2)∇²f∇f (THEORY.md A4), by the same Taylor method.
+    """The modified flow of GD, θ' = −∇f − (η/2)∇²f∇f (docs/theory.md A4), by the same Taylor method.
 
     It follows GD with global error O(η²) (vs O(η) for GF). Error growth: GF's bound L doubled, which
     covers the extra term's Jacobian (η/2)(∇²f² + D³f[∇f]) while η·‖∇²f‖ ≤ 1 and
@@ -270,7 +270,7 @@ def modified_flow(obj: Any, theta0: Sequence[Any], eta: Any, t_end: Any, dps: in
 def heavy_ball_flow(obj: Any, theta0: Sequence[Any], b: Any, t_end: Any, v0: Sequence[Any] | None = None,
                     dps: int = 30, order: int | None = None,
                     progress: Callable[[float, float], None] | None = None) -> Trajectory:
-    """θ'' + bθ' + ∇f(θ) = 0 (the heavy-ball ODE, THEORY.md D2/D3), θ(0) = theta0, θ'(0) = v0 (default 0).
+    """θ'' + bθ' + ∇f(θ) = 0 (the heavy-ball ODE, docs/theory.md D2/D3), θ(0) = theta0, θ'(0) = v0 (default 0).
 
     State (θ, v = θ'); ``at(t)`` gives θ, ``state_at(t)`` gives (θ, v). The error estimate compares
     with a second run at dps + 10 on the step times (no growth bound is derived for this system).
@@ -285,7 +285,7 @@ def heavy_ball_flow(obj: Any, theta0: Sequence[Any], b: Any, t_end: Any, v0: Seq
 
 def nesterov_flow(obj: Any, theta0: Sequence[Any], t_end: Any, r: Any = 3, dps: int = 30,
                   order: int | None = None, progress: Callable[[float, float], None] | None = None) -> Trajectory:
-    """θ'' + (r/t)θ' + ∇f(θ) = 0, θ(0) = theta0, θ'(0) = 0 (Su, Boyd & Candès; THEORY.md D4).
+    """θ'' + (r/t)θ' + ∇f(θ) = 0, θ(0) = theta0, θ'(0) = 0 (Su, Boyd & Candès; docs/theory.md D4).
 
     The damping r/t is singular at t = 0. The first step uses the series solution there: with
     v = θ' = Σ v_k t^k, t·v' + r·v = −t·∇f gives (k + r)v_k = −[∇f]_{k−1}, v_0 = 0, a regular

@@ -6,12 +6,12 @@ columns a_0 = X_in (``None`` = identity, the whitened loss), z_j = W_j a_{j-1}, 
 
     δ_N = c (z_N − T),   ∇_{W_j} f = δ_j a_{j-1}ᵀ,   δ_{j-1} = m_{j-1} ⊙ (W_jᵀ δ_j).
 
-For a deep linear net with whitened loss this is ∇_{W_j} f = S_{j+1}ᵀ (W − Φ) P_{j-1}ᵀ (THEORY.md
+For a deep linear net with whitened loss this is ∇_{W_j} f = S_{j+1}ᵀ (W − Φ) P_{j-1}ᵀ (docs/theory.md
 notation). Inside an activation region a ReLU net is multilinear in the weights, so the masks are
 constants decided at the primal point; at an exact kink (z = 0) the derivative from the z < 0 side is
 taken (PyTorch's relu'(0) = 0 convention), where f is not differentiable.
 
-Cross-entropy (THEORY.md E3): the same backpropagation from δ_N = c (softmax(z_N) − E), E the one-hot
+Cross-entropy (docs/theory.md E3): the same backpropagation from δ_N = c (softmax(z_N) − E), E the one-hot
 labels, and f = c Σ_i [log Σ_k e^{z_ki} − z_{c_i i}] (:mod:`numerics.cross_entropy`; float64 and mp only,
 exact rationals are refused since e^z is irrational).
 

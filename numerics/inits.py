@@ -1,13 +1,13 @@
-"""Initialisations, seeded: near-zero balanced and Gaussian (THEORY.md C1), and Xavier/Glorot.
+"""Initialisations, seeded: near-zero balanced and Gaussian (docs/theory.md C1), and Xavier/Glorot.
 
-Balanced (D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ = 0 for all j, THEORY.md B3/B5): draw the end-to-end
+Balanced (D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ = 0 for all j, docs/theory.md B3/B5): draw the end-to-end
 matrix W(0) = scale·G/‖G‖_F (G Gaussian), take its thin SVD W(0) = U Σ Vᵀ of rank r = min(d_0, d_N),
 draw orthonormal frames U_j (d_j × r) for the hidden layers and set U_0 = V, U_N = U,
 
     W_j = U_j Σ^{1/N} U_{j-1}ᵀ,
 
 so that W_N⋯W_1 = UΣVᵀ = W(0) and W_{j+1}ᵀW_{j+1} = U_jΣ^{2/N}U_jᵀ = W_jW_jᵀ. For scalar output this is
-the recipe of THEORY.md C1 (u_j unit vectors, s = ‖w(0)‖^{1/N}). It needs every hidden width ≥ r.
+the recipe of docs/theory.md C1 (u_j unit vectors, s = ‖w(0)‖^{1/N}). It needs every hidden width ≥ r.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def balanced_init(obj: Any, scale: float = 1e-2, seed: int = 0) -> list[np.ndarr
     frames.append(U)
     root = s ** (1.0 / N)
     Ws = [(frames[j] * root) @ frames[j - 1].T for j in range(1, N + 1)]
-    if obj.model.bias:  # zero biases keep every neuron balanced in the sense of THEORY.md E2
+    if obj.model.bias:  # zero biases keep every neuron balanced in the sense of docs/theory.md E2
         return [x for W in Ws for x in (W, np.zeros(W.shape[0]))]
     return Ws
 

@@ -1,4 +1,4 @@
-"""Conserved quantities of gradient flow on homogeneous networks (THEORY.md B3, B4).
+"""Conserved quantities of gradient flow on homogeneous networks (docs/theory.md B3, B4).
 
 * ``balancedness``: D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ (j = 1..N−1), constant along GF on linear nets.
 * ``layer_norm_gaps``: ‖W_{j+1}‖_F² − ‖W_j‖_F², constant along GF on any homogeneous net.
@@ -32,7 +32,7 @@ def neuron_norm_gaps(theta: Sequence[Any], bias: bool | None = None) -> list[np.
     """Per hidden layer j: the vector (‖W_j[i,:]‖² − ‖W_{j+1}[:,i]‖²)_i over its d_j neurons.
 
     With biases (θ = [W_1, b_1, W_2, b_2, ...]; ``bias=None`` detects them by the 1-D blocks) the
-    incoming part includes the bias: ‖(W_j[i,:], b_j[i])‖² − ‖W_{j+1}[:,i]‖² (THEORY.md E2).
+    incoming part includes the bias: ‖(W_j[i,:], b_j[i])‖² − ‖W_{j+1}[:,i]‖² (docs/theory.md E2).
     """
     blocks = [np.asarray(w) for w in theta]
     if bias is None:
@@ -48,7 +48,7 @@ def neuron_norm_gaps(theta: Sequence[Any], bias: bool | None = None) -> list[np.
 
 
 def gd_drift(grads: Sequence[Any], eta: Any) -> list[np.ndarray]:
-    """η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ): D_j(θ − η∇f) − D_j(θ) exactly, for linear nets (THEORY.md B4).
+    """η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ): D_j(θ − η∇f) − D_j(θ) exactly, for linear nets (docs/theory.md B4).
 
     Why it is exact: D_j(θ − ηG) − D_j(θ) = −η(G_{j+1}ᵀW_{j+1} + W_{j+1}ᵀG_{j+1} − G_jW_jᵀ − W_jG_jᵀ)
     + η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ), and the first bracket vanishes since W_{j+1}ᵀG_{j+1} = G_jW_jᵀ

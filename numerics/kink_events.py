@@ -22,7 +22,7 @@ __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "first_roo
 
 class NonUniqueFlowError(RuntimeError):
     """The flow reached a repelling kink (both adjacent fields point away): θ' ∈ −∂f(θ) has more
-    than one solution from there (THEORY.md E1), so there is no ground truth to return."""
+    than one solution from there (docs/theory.md E1), so there is no ground truth to return."""
 
 
 class UnsupportedKinkError(RuntimeError):

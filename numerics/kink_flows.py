@@ -1,5 +1,5 @@
 """Ground-truth gradient flow of (leaky) ReLU networks, with and without biases: the Taylor method
-of :mod:`numerics.flows` run region by region, with exact kink events (THEORY.md E1; docs/theory.md E).
+of :mod:`numerics.flows` run region by region, with exact kink events (docs/theory.md E1; docs/theory.md E).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
@@ -21,7 +21,7 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
   ends and midpoints plus the rerun's own local errors (docs/theory.md E3 has the argument).
 * **dense output** — the step polynomials (:class:`numerics.flows.Trajectory`), valid across kinks
   because every step ends at an event.
-* **witnesses** — the per-neuron law of THEORY.md E2 (‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖²),
+* **witnesses** — the per-neuron law of docs/theory.md E2 (‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖²),
   its drift per step in ``conservation_defects``.
 
 **Sliding (Filippov).** At z = z_j[u,i] = 0 the gradient is affine in that entry's mask value m (the

@@ -1,4 +1,4 @@
-"""Training the two-layer ReLU net of THEORY.md D1 in float64: GD, heavy ball, Nesterov, and GF.
+"""Training the two-layer ReLU net of docs/theory.md D1 in float64: GD, heavy ball, Nesterov, and GF.
 
 Only the first layer W (m×d) is trained (a = ±1 fixed). With Z = XWᵀ (n×m), u = m^{-1/2} relu(Z) a,
 e = u − y, the gradient of L = ½‖e‖² is
@@ -6,7 +6,7 @@ e = u − y, the gradient of L = ½‖e‖² is
     ∂L/∂w_r = m^{-1/2} a_r Σ_i e_i 1{z_ir ≥ 0} x_i,   i.e.  G = diag(a/√m) (1{Z ≥ 0} ⊙ e 1ᵀ)ᵀ X,
 
 two (n×m)·(m×d)-sized products per step (vectorised numpy). The methods and their time maps
-(THEORY.md D2–D4):
+(docs/theory.md D2–D4):
 
 * GD   W_{k+1} = W_k − η∇L(W_k);                               t = kη   (→ GF  e' = −He)
 * HB   W_{k+1} = W_k − η∇L(W_k) + β(W_k − W_{k−1}), W_{−1} = W_0, β = 1 − b√η;

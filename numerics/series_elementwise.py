@@ -1,7 +1,7 @@
 """Entrywise operations on the Taylor tape: exp, product ⊙ and quotient ÷ of power series.
 
 They extend :mod:`numerics.series` (matrix products, sums, transposes) to fields that are analytic
-but not polynomial — the softmax cross-entropy head (THEORY.md E3). For truncated series
+but not polynomial — the softmax cross-entropy head (docs/theory.md E3). For truncated series
 u(s) = Σ u_k s^k of matrices, entry by entry (Knuth, TAOCP vol. 2 §4.7; Jorba & Zou 2005 §3):
 
 * product  w = a ⊙ b:   w_k = Σ_{j=0}^{k} a_j ⊙ b_{k−j};

@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gfgd {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check", parents=[common], help="run claims on their default instances and print the table")
-    c.add_argument("claims", nargs="*", help="THEORY.md labels (default: all registered claims)")
+    c.add_argument("claims", nargs="*", help="claim labels, docs/theory.md (default: all registered claims)")
     c.add_argument("--budget", type=at.real(0, lo_strict=True), default=None,
                    help="multiplier of each claim's default number of instances (default: from the profile)")
     c.add_argument("--profile", choices=("ci", "dev", "thorough"), default=None,

@@ -7,7 +7,7 @@ written from their definitions with plain mpmath numbers.
 * the region's end is found by scanning the pre-activations on a grid of the dense output and
   ``mpmath.findroot`` (Anderson's bracketing method) on the sign change;
 * at a kink of a first-layer pre-activation z the rates a = ż under the z < 0 field and b = ż under
-  the z > 0 field decide (THEORY.md E1): same sign -> cross; a > 0 > b -> slide: the Filippov field
+  the z > 0 field decide (docs/theory.md E1): same sign -> cross; a > 0 > b -> slide: the Filippov field
   (1 − λ)F₋ + λF₊ with λ = a/(a − b) is integrated (pointwise formula, not series) until λ leaves
   [0, 1], then the flow leaves on that side. One sliding entry at a time (what the test cases need).
 

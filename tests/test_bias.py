@@ -1,5 +1,5 @@
 """Biases (θ = [W_1, b_1, W_2, b_2, ...]) through the generic formulas, against the SymPy reference
-(built from the loss definition), and THEORY.md E2 as an exact polynomial identity."""
+(built from the loss definition), and docs/theory.md E2 as an exact polynomial identity."""
 
 from __future__ import annotations
 

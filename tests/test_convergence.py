@@ -1,4 +1,4 @@
-"""THEORY.md C1 (GF converges a.s.) and C2 (GD step-size bound) as engine claims
+"""docs/theory.md C1 (GF converges a.s.) and C2 (GD step-size bound) as engine claims
 (proofs_check.convergence): default families, the failure set, the escape time vs the initial
 angle, C2's ratio, mutations that must be caught, JSON replay and clear errors."""
 
@@ -85,7 +85,7 @@ def test_c1_each_family_converges_within_the_cap(family):
 
 
 def test_escape_time_formulas_reduce_to_theory_md():
-    # THEORY.md C1, aligned case: ln(1/‖w0‖)/(2‖Φ‖) for N = 2, ‖w0‖^{−(1−2/N)}/((N−2)‖Φ‖) for N ≥ 3
+    # docs/theory.md C1, aligned case: ln(1/‖w0‖)/(2‖Φ‖) for N = 2, ‖w0‖^{−(1−2/N)}/((N−2)‖Φ‖) for N ≥ 3
     assert cv.escape_time(2, 1e-3, 0.0, 1.0) == pytest.approx(math.log(1e3) / 2, rel=1e-14)
     for N in (3, 4, 5):
         assert cv.escape_time(N, 1e-3, 0.0, 2.0) == pytest.approx(1e-3 ** -(1 - 2 / N) / ((N - 2) * 2.0), rel=1e-12)

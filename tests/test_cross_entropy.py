@@ -1,4 +1,4 @@
-"""Cross-entropy (THEORY.md E3) through the generic formula: value, gradient, HVP, Hessian.
+"""Cross-entropy (docs/theory.md E3) through the generic formula: value, gradient, HVP, Hessian.
 
 References, each computed differently from the generic backpropagation:
 * SymPy: the loss expression from its definition, differentiated by ``sympy.diff``
@@ -144,7 +144,7 @@ def test_large_logits_are_stable_in_float64():
 
 
 def test_gradient_is_softmax_minus_onehot_for_one_layer():
-    # closed form for N = 1: ∇_W f = (1/n)(P − E)Xᵀ with P = softmax(W X) (THEORY.md E3)
+    # closed form for N = 1: ∇_W f = (1/n)(P − E)Xᵀ with P = softmax(W X) (docs/theory.md E3)
     rng = np.random.default_rng(3)
     X = rng.standard_normal((4, 3))
     labels = np.array([0, 2, 1, 2])

@@ -88,7 +88,7 @@ def test_gradient_flow_longer_horizon_estimate_vs_higher_precision_and_conservat
     # ≈ ‖c_p‖h^p·e^{−2}/(1 − e^{−2}) — about 50x less per step. Reported as a finding; this bound only
     # guards against the estimate getting uselessly loose.
     assert traj.error_estimate <= 1e4 * float(err)
-    # THEORY.md B3: balancedness D_j is conserved for any loss of the end-to-end matrix
+    # docs/theory.md B3: balancedness D_j is conserved for any loss of the end-to-end matrix
     assert max(traj.conservation_defects) <= traj.error_estimate * 10
     # the loss decreases along GF
     losses = [numerics.value(obj, [np.array(w, dtype=float) for w in traj.at(t)]) for t in traj.times]

@@ -5,7 +5,7 @@ v = u² = ab follows v' = −2v(v − y), v(t) = y v₀e^{2yt}/(y − v₀ + v�
 [[v, 2v − y], [2v − y, v]], so λ_min = v − |2v − y|, λ_max = v + |2v − y|; λ_min < 0 exactly while
 v < y/3, and ∫₀ᵗ v = ½ ln((y − v₀ + v₀e^{2yt})/y), hence
 I₋(t) = y·t' − (3/2) ln((y − v₀ + v₀e^{2yt'})/y), t' = min(t, t*), e^{2yt*} = (y − v₀)/(2v₀)
-(THEORY.md findings, B6: I₋(∞) = ½ln(1/v₀) − ½ln(27/4) − ln(1 − v₀) for y = 1).
+(docs/theory.md findings, B6: I₋(∞) = ½ln(1/v₀) − ½ln(27/4) − ln(1 − v₀) for y = 1).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def test_quadratic_gf_against_closed_form(inst, t):
 
 @pytest.mark.parametrize("m,t_end", [(1.0, 4.0), (3.0, 2.0)])
 def test_a3_unstable_one_dimensional_example(m, t_end):
-    """THEORY.md A3: f = −(m/2)θ², θ(t) = θ0·e^{mt} (errors grow like e^{mt}, the estimate must follow)."""
+    """docs/theory.md A3: f = −(m/2)θ², θ(t) = θ0·e^{mt} (errors grow like e^{mt}, the estimate must follow)."""
     q = theory.Quadratic(np.array([[-m]]))
     tr = numerics.gradient_flow(q, [np.array([0.5])], t_end, dps=30)
     with mpmath.workdps(40):
@@ -165,7 +165,7 @@ def test_heavy_ball_and_nesterov_converge_to_their_odes_like_sqrt_eta():
 
 
 def test_nesterov_ode_bessel_closed_form():
-    """THEORY.md D4: for f = ½λθ², θ(t) = θ0·Γ(ν+1)(2/z)^ν J_ν(z), z = √λ t, ν = (r−1)/2."""
+    """docs/theory.md D4: for f = ½λθ², θ(t) = θ0·Γ(ν+1)(2/z)^ν J_ν(z), z = √λ t, ν = (r−1)/2."""
     lam = 0.7
     q = theory.Quadratic(np.array([[lam]]))
     for r in (2, 3, 6):

@@ -1,4 +1,4 @@
-"""Balanced init, the exact GD drift identity (THEORY.md B4) in rationals, and its mutation."""
+"""Balanced init, the exact GD drift identity (docs/theory.md B4) in rationals, and its mutation."""
 
 from fractions import Fraction
 

@@ -45,7 +45,7 @@ def test_nonconvergence_is_an_error_not_a_number():
 
 
 def test_b1_equality_case_float():
-    """N = 2 at θ = 0: ∇²f has λ_min = −‖Φ‖₂ (THEORY.md B1 equality), checked against an SVD."""
+    """N = 2 at θ = 0: ∇²f has λ_min = −‖Φ‖₂ (docs/theory.md B1 equality), checked against an SVD."""
     rng = np.random.default_rng(5)
     Phi = rng.standard_normal((3, 4))
     obj = theory.Objective(theory.DeepLinear((4, 5, 3)), theory.WhitenedSquare(Phi))

@@ -1,4 +1,4 @@
-"""THEORY.md D2–D5: closed forms of the error ODEs (theory.momentum) against numerical solutions,
+"""docs/theory.md D2–D5: closed forms of the error ODEs (theory.momentum) against numerical solutions,
 the HB rate and its optimum, the NAG constant and its sublinear envelope, discrete-to-ODE
 convergence, claims D2–D5 with their mutations, the wide-network experiment, and bad input.
 Seeds are fixed in each test; the ci profile runs everything except the ``thorough`` marks."""
@@ -21,7 +21,7 @@ from proofs_check.claims import momentum_flows as pmf
 from proofs_check.reports.momentum import format_experiment, momentum_experiment
 from theory import momentum as mo
 
-# THEORY.md D4 states c ≈ 0.8250 (4 digits) and D3's example ρ values: independent of the code.
+# docs/theory.md D4 states c ≈ 0.8250 (4 digits) and D3's example ρ values: independent of the code.
 C_THEORY = 0.8250
 
 
@@ -147,7 +147,7 @@ def test_float64_modes_vectorised_over_time_and_continuous_across_regimes():
 
 # ------------------------------------------------------------------------------------------ rates
 def test_hb_rate_matches_theory_md_examples_and_optimum():
-    """THEORY.md D3: λ = {0.05, 0.3, 1.2}: ρ(0.2) = 0.1, ρ(0.6) = 0.1, ρ(1.0) = 0.0528."""
+    """docs/theory.md D3: λ = {0.05, 0.3, 1.2}: ρ(0.2) = 0.1, ρ(0.6) = 0.1, ρ(1.0) = 0.0528."""
     lams = [0.05, 0.3, 1.2]
     assert mo.hb_rate(0.2, lams) == pytest.approx(0.1, rel=1e-14)
     assert mo.hb_rate(0.6, lams) == pytest.approx(0.1, rel=1e-12)
@@ -201,7 +201,7 @@ def test_hb_modified_rate_matches_the_slow_root_to_second_order():
 
 # ------------------------------------------------------------------------------------------ NAG
 def test_bessel_constant_is_computed_and_global():
-    """c = sup √z|J₁(z)|: against THEORY.md's 0.8250 (4 digits), against an independent scipy grid
+    """c = sup √z|J₁(z)|: against docs/theory.md's 0.8250 (4 digits), against an independent scipy grid
     maximisation (step 1e-4 on (0, 60]: the grid max is below the true max by ≤ ½|g''|(h/2)² ≈ 1e-9),
     against itself at 60 digits (the 50-digit value must carry ~50 correct digits), and Sonine: the
     local maxima of √z|J₁| on (0, 300] decrease, towards √(2/π)."""
@@ -226,7 +226,7 @@ def test_bessel_constant_is_computed_and_global():
 def test_nag_envelope_is_tight_and_not_linear():
     """½e(t)² / bound for one mode (λ = 1, e₀ = 1, r = 3) is (√z|J₁(z)|)²/c². At z* it is 1 (the
     bound is attained); on every window [z₀, z₀ + π] with z₀ up to 1e4 its maximum stays above
-    2/(πc²) ≈ 0.935 − 1e-3 (the peaks of √z|J₁| decrease to √(2/π); c = 0.8250 from THEORY.md, the
+    2/(πc²) ≈ 0.935 − 1e-3 (the peaks of √z|J₁| decrease to √(2/π); c = 0.8250 from docs/theory.md, the
     grid of 400 points per window loses ≤ (π/800)² ≈ 2e-5). So t³·loss does not decay: the t^{−3}
     envelope is tight and no e^{−μt} bound can hold."""
     floor = 2 / (math.pi * C_THEORY**2) - 1e-3

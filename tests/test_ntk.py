@@ -1,4 +1,4 @@
-"""THEORY.md D1: the two-layer ReLU net, its finite-width Gram and H^∞; training it in float64
+"""docs/theory.md D1: the two-layer ReLU net, its finite-width Gram and H^∞; training it in float64
 (numerics.ntk_training); claim D1; refusal of bad input. Seeds are fixed in each test."""
 
 import json

@@ -66,7 +66,7 @@ def test_modified_flow_interpolates_gd(inst, k):
 
 
 def test_modified_flow_matches_theory_a4_series_to_third_order():
-    """THEORY.md A4: θ' = −g − (η/2)Hg − η²(1/3)H²g + O(η³) (D³f = 0 here). The exact modified flow's
+    """docs/theory.md A4: θ' = −g − (η/2)Hg − η²(1/3)H²g + O(η³) (D³f = 0 here). The exact modified flow's
     velocity (by a 40-digit central difference) minus this series is O(η³): halving η divides it by 8."""
     A = np.array([[2.0, 0.5, 0.0], [0.5, -1.0, 0.3], [0.0, 0.3, 0.7]])
     b = np.array([0.2, -0.4, 1.0])

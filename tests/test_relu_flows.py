@@ -1,4 +1,4 @@
-"""Ground-truth GF of (leaky) ReLU nets with kinks (THEORY.md E1, E2; numerics.kink_flows) against
+"""Ground-truth GF of (leaky) ReLU nets with kinks (docs/theory.md E1, E2; numerics.kink_flows) against
 references written separately here: tests/relu_reference.py (mpmath.odefun region by region,
 findroot on its dense output, Filippov's λ = a/(a − b) pointwise) and, for the sliding case built by
 hand, the reduced ODE on the kink written out by hand.

@@ -193,7 +193,7 @@ def test_lambda_min_irrational_and_input_types():
 @settings(max_examples=15, **SETTINGS)
 @given(st.data())
 def test_B1_equality_two_layers_at_zero(data):
-    """THEORY.md B1: for N = 2 at θ = 0, λ_min(∇²f) = −‖Φ‖₂ exactly."""
+    """docs/theory.md B1: for N = 2 at θ = 0, λ_min(∇²f) = −‖Φ‖₂ exactly."""
     d0, d1, d2 = (data.draw(st.integers(1, 3)) for _ in range(3))
     Phi = frac_matrix(data.draw, d2, d0)
     obj = theory.Objective(theory.DeepLinear((d0, d1, d2)), theory.WhitenedSquare(Phi))
@@ -212,7 +212,7 @@ def test_B1_equality_two_layers_at_zero(data):
         assert iv.contains(-norm2, tol=Fraction(1, 10**40))
 
 
-# ---- THEORY.md B3: conservation laws as polynomial identities ---------------------------------
+# ---- docs/theory.md B3: conservation laws as polynomial identities ---------------------------------
 
 
 @settings(max_examples=10, **SETTINGS)

@@ -1,4 +1,4 @@
-"""Right-hand sides of the bounds in THEORY.md, as functions of norms the caller measures.
+"""Right-hand sides of the bounds in docs/theory.md, as functions of norms the caller measures.
 
 Kept free of any way of computing the norms, so a claim can feed them from exact, mp or float64
 arithmetic and state the error of each.
@@ -17,7 +17,7 @@ from .arrays import check_dps, to_kind
 
 
 def b1_rhs(layer_norms: Sequence[Any], grad_phi_norm: Any, constant: Any = None) -> Any:
-    """THEORY.md B1: (N−1)·‖∇φ(W_{N:1})‖₂·max_{j<j'} ∏_{i∉{j,j'}} ‖W_i‖₂ (empty product = 1).
+    """docs/theory.md B1: (N−1)·‖∇φ(W_{N:1})‖₂·max_{j<j'} ∏_{i∉{j,j'}} ‖W_i‖₂ (empty product = 1).
 
     λ_min(∇²f(θ)) ≥ −b1_rhs. ``layer_norms`` are ‖W_i‖₂, i = 1..N (N ≥ 2). ``constant`` replaces
     the factor N−1 (to test how a claim reacts to a wrong constant).

@@ -110,7 +110,7 @@ def _count_below(p: flint.fmpq_poly, s: Fraction) -> int:
 def lambda_min_interval(H: Any, eps: Fraction = Fraction(1, 10**12)) -> EigenInterval:
     """The smallest eigenvalue of a symmetric rational matrix H, certified: lo < λ_min < hi, hi − lo ≤ eps.
 
-    THEORY.md B1/B2/B6 bound λ_min(∇²f); with :func:`hessian` this decides them without rounding
+    docs/theory.md B1/B2/B6 bound λ_min(∇²f); with :func:`hessian` this decides them without rounding
     (B1's equality case, λ_min = −‖Φ‖₂ at θ = 0 for N = 2, is pinned to within eps).
 
     Returns an :class:`EigenInterval` (``lo, hi = lambda_min_interval(H)`` works) that isolates

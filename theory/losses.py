@@ -17,7 +17,7 @@ from .arrays import as_matrix
 
 
 class WhitenedSquare:
-    """Whitened square loss φ(W) = ½‖W − Φ‖_F² of the end-to-end matrix (EC21; THEORY.md notation).
+    """Whitened square loss φ(W) = ½‖W − Φ‖_F² of the end-to-end matrix (EC21; docs/theory.md notation).
 
     ``Phi`` has shape ``(d_N, d_0)``; a 1-D ``Phi`` is a row (scalar output, d_N = 1). As a network
     loss this is the input matrix I_{d_0} with target Φ and weight c = 1.
@@ -50,7 +50,7 @@ class SquareLoss:
 
     ``X`` is ``(n, d_0)`` (rows are samples), ``Y`` is ``(n, d_N)`` (a 1-D ``Y`` is n scalar
     targets). Internally the input matrix is Xᵀ, the target Yᵀ and c = 1/n. The per-sample loss
-    ℓ = ½‖ŷ − y‖² is convex in the prediction with ∇_ŷ ℓ = ŷ − y (THEORY.md B2).
+    ℓ = ½‖ŷ − y‖² is convex in the prediction with ∇_ŷ ℓ = ŷ − y (docs/theory.md B2).
     """
 
     def __init__(self, X: Any, Y: Any) -> None:
@@ -83,10 +83,10 @@ class SquareLoss:
 
 
 class CrossEntropy:
-    """Mean softmax cross-entropy f = (1/n) Σ_i ℓ(h(x_i), c_i) over n samples (THEORY.md E3).
+    """Mean softmax cross-entropy f = (1/n) Σ_i ℓ(h(x_i), c_i) over n samples (docs/theory.md E3).
 
     ℓ(h, c) = −h_c + log Σ_k e^{h_k}, with ∇_h ℓ = softmax(h) − e_c. ℓ is convex in the prediction h
-    (its Hessian diag(p) − ppᵀ, p = softmax(h), is positive semidefinite), so THEORY.md B1/B2 apply with
+    (its Hessian diag(p) − ppᵀ, p = softmax(h), is positive semidefinite), so docs/theory.md B1/B2 apply with
     ‖∇_ŷ ℓ_i‖ = ‖softmax(h_i) − e_{c_i}‖ ≤ √2.
 
     ``X`` is ``(n, d_0)`` (rows are samples); ``labels`` are n integer classes in [0, d_N) (a 1-D

@@ -3,7 +3,7 @@
 ``W_j`` has shape ``(d_j, d_{j-1})``; ``widths = (d_0, ..., d_N)``; depth ``N = len(widths) - 1``.
 Biases are optional (``bias=True``): b_j has shape ``(d_j,)`` and θ = [W_1, b_1, W_2, b_2, ...].
 The activation σ is the leaky ReLU σ(z) = z for z > 0 and α·z otherwise (α = 0: ReLU, α = 1:
-linear). Every such network is positively 1-homogeneous in each layer, which is what THEORY.md B2,
+linear). Every such network is positively 1-homogeneous in each layer, which is what docs/theory.md B2,
 B3 and B4 rely on.
 """
 
@@ -61,7 +61,7 @@ class LayeredNet:
 
 @dataclass(frozen=True)
 class DeepLinear(LayeredNet):
-    """Deep linear network: end-to-end matrix W = W_N ⋯ W_1 (EC21 §4–5, THEORY.md B1, B3–B5, C)."""
+    """Deep linear network: end-to-end matrix W = W_N ⋯ W_1 (EC21 §4–5, docs/theory.md B1, B3–B5, C)."""
 
     alpha: Real = 1
 
@@ -76,7 +76,7 @@ class DeepLinear(LayeredNet):
 
 @dataclass(frozen=True)
 class ReLUNet(LayeredNet):
-    """Leaky-ReLU network (THEORY.md B2, E); ``alpha = 0`` is ReLU, ``alpha = 1`` linear; biases if ``bias``."""
+    """Leaky-ReLU network (docs/theory.md B2, E); ``alpha = 0`` is ReLU, ``alpha = 1`` linear; biases if ``bias``."""
 
     alpha: Real = 0
 

@@ -1,4 +1,4 @@
-"""Closed forms for the error ODEs of GF, heavy ball and Nesterov (THEORY.md D2–D5).
+"""Closed forms for the error ODEs of GF, heavy ball and Nesterov (docs/theory.md D2–D5).
 
 In the NTK regime the error e = u − y of the two-layer ReLU net obeys a linear ODE driven by the Gram
 H (D2); per eigen-direction (H = Q diag(λ) Qᵀ, c = Qᵀe) every method decouples. With e(0) = e₀ and

@@ -1,4 +1,4 @@
-"""The two-layer ReLU network of the NTK analysis and its Gram matrices (THEORY.md D1).
+"""The two-layer ReLU network of the NTK analysis and its Gram matrices (docs/theory.md D1).
 
 Model (Du et al. 2019; Bu, Xu & Chen 2021): f(x) = m^{-1/2} Σ_r a_r relu(w_rᵀx) with a_r ∈ {±1} fixed
 and the first layer W (m×d, rows w_r) trained on the loss L = ½ Σ_i (u_i − y_i)², u_i = f(x_i), over
@@ -185,7 +185,7 @@ def min_eigenvalue(H: Any, name: str = "H") -> Any:
 # ------------------------------------------------------------------------------------------ model
 @dataclass(frozen=True)
 class TwoLayerReLU:
-    """f(x) = m^{-1/2} Σ_r a_r relu(w_rᵀx); a_r = ±1 fixed, W (m×d) trained (THEORY.md D1).
+    """f(x) = m^{-1/2} Σ_r a_r relu(w_rᵀx); a_r = ±1 fixed, W (m×d) trained (docs/theory.md D1).
 
     Seeded: ``a`` is drawn by ``default_rng([seed, 0])`` (uniform ±1) and the initial first layer
     :meth:`init` by ``default_rng([seed, 1])`` (i.i.d. N(0, 1) entries), so a and W(0) are

@@ -1,11 +1,11 @@
 """Quadratic objectives f(θ) = ½ θᵀAθ − bᵀθ and their closed-form GF, GD and modified flow.
 
-These are the ground truth for THEORY.md A1–A4. With A = Q diag(λ) Qᵀ and coordinates c = Qᵀθ,
+These are the ground truth for docs/theory.md A1–A4. With A = Q diag(λ) Qᵀ and coordinates c = Qᵀθ,
 b' = Qᵀb, every method decouples per eigen-direction (c* = b'/λ when λ ≠ 0):
 
 * GF  c' = −λc + b':      c(t) = e^{−λt} c(0) + b'·(1 − e^{−λt})/λ      (= c(0) + b't if λ = 0)
 * GD  c_{k+1} = (1 − ηλ)c_k + ηb':  c_k = (1 − ηλ)^k c(0) + b'·(1 − (1 − ηλ)^k)/λ
-* the exact modified flow of GD (THEORY.md A4), defined when ηλ < 1:
+* the exact modified flow of GD (docs/theory.md A4), defined when ηλ < 1:
   (c − c*)' = (log(1 − ηλ)/η)(c − c*), i.e. c(t) = (1 − ηλ)^{t/η} c(0) + b'(1 − (1 − ηλ)^{t/η})/λ,
   which passes through every GD iterate at t = kη.
 
@@ -108,7 +108,7 @@ class Quadratic(ParamSpace):
         return self._solve(theta0, dps, mode)
 
     def modified_flow(self, theta0: Sequence[Any], eta: Any, t: Any, dps: int | None = None) -> list[np.ndarray]:
-        """Exact modified flow of GD (THEORY.md A4): interpolates GD, θ̃(kη) = θ_k.
+        """Exact modified flow of GD (docs/theory.md A4): interpolates GD, θ̃(kη) = θ_k.
 
         Needs ηλ < 1 for every eigenvalue λ (else (1 − ηλ)^{t/η} is not real).
         """

@@ -4,7 +4,7 @@ Nothing here uses a gradient formula. Every quantity is derived from the *defini
 
     f(θ) = (c/2)·‖Z − T‖_F²,   Z = W_N σ(W_{N−1} ⋯ σ(W_1 X)),
 
-(THEORY.md notation; X = I for the whitened loss, where f = ½‖W_N⋯W_1 − Φ‖_F²) or of the quadratic
+(docs/theory.md notation; X = I for the whitened loss, where f = ½‖W_N⋯W_1 − Φ‖_F²) or of the quadratic
 f(θ) = ½θᵀAθ − bᵀθ, written once in :func:`_forward` / :func:`_square_loss` / :func:`_quadratic` and
 evaluated over three kinds of scalars:
 
@@ -23,7 +23,7 @@ terms after every product changes none of them. This is second-order forward-mod
 holds it equal to ``sympy.hessian`` of :func:`loss_expr` on small nets.
 
 Also here: the certified smallest eigenvalue of a rational symmetric matrix
-(:func:`lambda_min_interval`) and the conservation laws of THEORY.md B3 as polynomial identities
+(:func:`lambda_min_interval`) and the conservation laws of docs/theory.md B3 as polynomial identities
 (:func:`conservation_derivatives`, :func:`neuron_conservation_derivatives`).
 
 Imports nothing from ``numerics`` or ``proofs_check``.
@@ -106,7 +106,7 @@ def _square_loss(Z: Matrix, T: Matrix, half_weight: Any) -> Any:
 
 
 def _cross_entropy(Z: Matrix, labels: Sequence[int], weight: Any) -> Any:
-    """c·Σ_i [log Σ_k e^{Z_ki} − Z_{c_i i}] from the definition (THEORY.md E3), SymPy scalars only."""
+    """c·Σ_i [log Σ_k e^{Z_ki} − Z_{c_i i}] from the definition (docs/theory.md E3), SymPy scalars only."""
     terms = [sympy.log(_sum([sympy.exp(Z[k][i]) for k in range(len(Z))])) - Z[int(c)][i]
              for i, c in enumerate(labels)]
     return _sum(terms) * weight
@@ -273,7 +273,7 @@ def loss_expr(
     Returns ``(f, symbols)`` with ``symbols`` in ``obj.flatten`` order (see :func:`parameter_symbols`).
 
     * network: f = (c/2)‖Z − T‖_F² with Z = W_N σ(⋯σ(W_1 X)) (whitened: ½‖W_N⋯W_1 − Φ‖_F²);
-      cross-entropy: f = c·Σ_i [log Σ_k e^{Z_ki} − Z_{c_i i}] (THEORY.md E3);
+      cross-entropy: f = c·Σ_i [log Σ_k e^{Z_ki} − Z_{c_i i}] (docs/theory.md E3);
     * quadratic: f = ½θᵀAθ − bᵀθ.
 
     For a leaky-ReLU net (α ≠ 1) σ is piecewise linear, so ``theta`` is required: the activation
@@ -355,7 +355,7 @@ def _to_rational(q: Any) -> sympy.Rational:
 def gradient(obj: Objective | Quadratic, theta: Sequence[Any]) -> sympy.Matrix:
     """∇f(θ) exactly, a P×1 SymPy Matrix of Rationals in ``obj.flatten`` order.
 
-    The reference for THEORY.md's gradient ∇_{W_j}f = S_{j+1}ᵀ∇φ(W)P_{j−1}ᵀ (preamble) and for every
+    The reference for docs/theory.md's gradient ∇_{W_j}f = S_{j+1}ᵀ∇φ(W)P_{j−1}ᵀ (preamble) and for every
     exact check that needs ∇f (A1, B4), without using that formula.
 
     The coefficients of δ in f(θ₀ + δ) = f(θ₀) + Σ_k g_k δ_k + O(δ²), computed from the loss
@@ -373,14 +373,14 @@ def gradient(obj: Objective | Quadratic, theta: Sequence[Any]) -> sympy.Matrix:
 def hessian(obj: Objective | Quadratic, theta: Sequence[Any]) -> sympy.Matrix:
     """∇²f(θ) exactly, a P×P SymPy Matrix of Rationals in ``obj.flatten`` order.
 
-    The exact curvature behind THEORY.md B1, B2 and B6 (λ_min(∇²f) bounds; with
+    The exact curvature behind docs/theory.md B1, B2 and B6 (λ_min(∇²f) bounds; with
     :func:`lambda_min_interval` it decides them without rounding) and A1's m_k.
 
     Read from the quadratic part of the exact Taylor polynomial f(θ₀ + δ) (module docstring):
     ½δᵀHδ = Σ_{k<l} H_kl δ_kδ_l + Σ_k (H_kk/2) δ_k², so H_kl is the coefficient of δ_kδ_l for
     k ≠ l and H_kk is twice the coefficient of δ_k². Leaky-ReLU nets (α ≠ 1): the Hessian of the
     polynomial of θ's activation region, which is ∇²f(θ) because the pattern is constant near θ;
-    ValueError at a kink (THEORY.md B2 holds only where f is C²).
+    ValueError at a kink (docs/theory.md B2 holds only where f is C²).
     """
     _, gens, f = _taylor(obj, theta, order=2)
     P = len(gens)
@@ -398,7 +398,7 @@ def hessian(obj: Objective | Quadratic, theta: Sequence[Any]) -> sympy.Matrix:
 from .certified import EigenInterval, _fraction_of, lambda_min_interval  # noqa: E402,F401  (public here too)
 
 
-# ---- 4. conservation laws along gradient flow (THEORY.md B3) ---------------------------------------
+# ---- 4. conservation laws along gradient flow (docs/theory.md B3) ---------------------------------------
 
 
 def _symbol_grid(prefix: str, rows: int, cols: int) -> list[list[sympy.Symbol]]:
@@ -433,7 +433,7 @@ def _transpose(A: Matrix) -> Matrix:
 def conservation_derivatives(
     widths: Sequence[int], weight_decay: Sequence[Any] | None = None
 ) -> list[sympy.Matrix]:
-    """d/dt D_j along gradient flow, D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ (THEORY.md B3), j = 1..N−1.
+    """d/dt D_j along gradient flow, D_j = W_{j+1}ᵀW_{j+1} − W_jW_jᵀ (docs/theory.md B3), j = 1..N−1.
 
     Deep linear net, whitened square loss f = ½‖W_N⋯W_1 − Φ‖_F², with every entry of the W_j *and*
     of Φ a free symbol; the flow is Ẇ_j = −∂f/∂W_j with the partial derivatives taken of the
@@ -462,7 +462,7 @@ def conservation_derivatives(
     dW = _flow(f, layers)
 
     out = []
-    for j in range(N - 1):  # 0-based: D_{j+1} = W_{j+2}ᵀW_{j+2} − W_{j+1}W_{j+1}ᵀ in THEORY.md's indices
+    for j in range(N - 1):  # 0-based: D_{j+1} = W_{j+2}ᵀW_{j+2} − W_{j+1}W_{j+1}ᵀ in docs/theory.md's indices
         Wn, dWn, Wp, dWp = layers[j + 1], dW[j + 1], layers[j], dW[j]
         plus = [_matmul(_transpose(dWn), Wn), _matmul(_transpose(Wn), dWn)]
         minus = [_matmul(dWp, _transpose(Wp)), _matmul(Wp, _transpose(dWp))]
@@ -484,11 +484,11 @@ def neuron_conservation_derivatives(widths: Sequence[int], n_samples: int,
         d/dt (‖W_j[a,:]‖² − ‖W_{j+1}[:,a]‖²)
             = 2⟨W_j[a,:], Ẇ_j[a,:]⟩ − 2⟨W_{j+1}[:,a], Ẇ_{j+1}[:,a]⟩
 
-    along Ẇ = −∂f/∂W, expanded; THEORY.md B3 says each is identically 0 (incoming minus outgoing
+    along Ẇ = −∂f/∂W, expanded; docs/theory.md B3 says each is identically 0 (incoming minus outgoing
     squared norm per neuron: rescaling a neuron's row by s > 0 and its column by 1/s leaves h
     unchanged). Symbols: ``W{j}_{r}_{c}``, ``X_{r}_{i}``, ``Y_{r}_{i}``, ``m{j}_{a}_{i}``.
 
-    ``bias=True`` (THEORY.md E2): z_j = W_j a_{j−1} + b_j 1ᵀ with free symbols ``b{j}_{r}``, and the
+    ``bias=True`` (docs/theory.md E2): z_j = W_j a_{j−1} + b_j 1ᵀ with free symbols ``b{j}_{r}``, and the
     quantity is ‖W_j[a,:]‖² + b_j[a]² − ‖W_{j+1}[:,a]‖² (the rescaling acts on (row, bias) jointly).
     """
     widths = _check_widths(widths)

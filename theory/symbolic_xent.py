@@ -1,4 +1,4 @@
-"""SymPy reference for losses that leave ℚ (the softmax cross-entropy, THEORY.md E3).
+"""SymPy reference for losses that leave ℚ (the softmax cross-entropy, docs/theory.md E3).
 
 The loss is built as a SymPy expression from its definition (:func:`theory.symbolic.loss_expr`,
 f = (1/n)Σ_i [log Σ_k e^{h_k(x_i)} − h_{c_i}(x_i)], h the network), differentiated by SymPy

@@ -1,4 +1,4 @@
-"""Claims on conserved quantities and balanced dynamics: THEORY.md B3, B4, B5.
+"""Claims on conserved quantities and balanced dynamics: docs/theory.md B3, B4, B5.
 
 * B3: d/dt D_j ≡ 0 along GF as a polynomial identity in the weights and Φ (SymPy, exact).
 * B4: one GD step changes D_j by exactly η²(G_{j+1}ᵀG_{j+1} − G_jG_jᵀ) on linear nets, and each
@@ -7,7 +7,7 @@
 * B5: at a balanced point (D_j = 0) of a scalar-output linear net, the end-to-end velocity
   ẇ = Σ_j S_{j+1}Ẇ_jP_{j−1} (chain rule with Ẇ_j = −∇_{W_j}f) equals
   −‖w‖^{2−2/N}(∇φ + (N−1)⟨∇φ, ŵ⟩ŵ), and ‖W_j‖₂ = ‖w‖^{1/N}. Balanced points are built in 50-digit
-  mp (THEORY.md C1 recipe), so D_j = 0 up to 1e-49; the identity is checked to 1e-40 relative.
+  mp (docs/theory.md C1 recipe), so D_j = 0 up to 1e-49; the identity is checked to 1e-40 relative.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ _enc3, _dec3 = codec("eta")
 
 # ------------------------------------------------------------------------------------------ B5
 def balanced_scalar_point(w: Any, us: list, dps: int = 50) -> list[np.ndarray]:
-    """THEORY.md C1 recipe in mp: W_1 = s·u_1ŵᵀ, W_j = s·u_ju_{j−1}ᵀ, W_N = s·u_{N−1}ᵀ, s = ‖w‖^{1/N}.
+    """docs/theory.md C1 recipe in mp: W_1 = s·u_1ŵᵀ, W_j = s·u_ju_{j−1}ᵀ, W_N = s·u_{N−1}ᵀ, s = ‖w‖^{1/N}.
 
     ``w`` is the end-to-end row (length d_0), ``us`` the hidden directions (normalised here).
     """

@@ -1,4 +1,4 @@
-"""Claims on the convergence of deep linear nets with scalar output: THEORY.md C1 and C2 (EC21 §5).
+"""Claims on the convergence of deep linear nets with scalar output: docs/theory.md C1 and C2 (EC21 §5).
 
 Size: ~670 lines, because C1's derivations (the escape band, the failure set, event location) are
 kept beside the code they justify; C2's claim is in :mod:`.gd_convergence`.
@@ -16,14 +16,14 @@ r = ‖w‖, ∇φ = w − Φ. With ψ the angle between w and Φ:
 ψ = π is invariant: on the failure set w(0) = −cΦ, ṙ = −N r^{2−2/N}(p + r) < 0, so w → 0 (the
 saddle) and f = ½(p + r)² decreases to ½p². Off it ψ decreases to 0 and r → p (global minimum).
 
-Escape-time estimate (THEORY.md C1, extended to any initial angle ψ0). Linearise in r ≪ p (drop
+Escape-time estimate (docs/theory.md C1, extended to any initial angle ψ0). Linearise in r ≪ p (drop
 the −r in ṙ): dr/dψ = −N r cot ψ, so r = r0 (sin ψ0/sin ψ)^N, and dt = −dψ sin^{N−3}ψ/(p r0^{1−2/N}
 sin^{N−2}ψ0).
 
 * N ≥ 3, time until the linearised r blows up (ψ → 0):
   T_esc = A_N(ψ0)·r0^{−(1−2/N)}/((N−2)p),  A_N(ψ0) = (N−2)∫₀^{ψ0} sin^{N−3}ψ dψ / sin^{N−2}ψ0;
-  A_N(0) = 1 gives THEORY.md's aligned estimate; A_N grows like (N−2)∫₀^π sin^{N−3}/(π−ψ0)^{N−2}.
-* N = 2, time until r = p: T_esc = [ln(p/r0) + 4 ln sec(ψ0/2)]/(2p) (THEORY.md's ln(1/‖w(0)‖)/(2‖Φ‖)
+  A_N(0) = 1 gives docs/theory.md's aligned estimate; A_N grows like (N−2)∫₀^π sin^{N−3}/(π−ψ0)^{N−2}.
+* N = 2, time until r = p: T_esc = [ln(p/r0) + 4 ln sec(ψ0/2)]/(2p) (docs/theory.md's ln(1/‖w(0)‖)/(2‖Φ‖)
   at ψ0 = 0, p = 1); it grows like 2 ln(2/(π−ψ0))/p.
 
 Both grow without bound as ψ0 → π: the escape time grows as the initial angle to Φ approaches π.
@@ -40,7 +40,7 @@ T_ε/T_pred was 0.39–1.05 on 80 drawn balanced and nearly anti-aligned instanc
 to 1 as r0 → 0 (the estimate is asymptotically exact; it exceeds 1 by up to ~5% because the
 linearisation drops the −r damping, and falls below 1 when T_conv, an upper estimate, dominates).
 So the worst ratio ≈ 0.5 is the tight regime, and a ratio > 1 would mean GF took more than twice the
-predicted time. For unbalanced Gaussian init (entries N(0, α²): outside EC21's hypothesis, THEORY.md
+predicted time. For unbalanced Gaussian init (entries N(0, α²): outside EC21's hypothesis, docs/theory.md
 "approximately balanced") no escape time is derived; the aligned formula at r0 = ‖w(0)‖ serves as a
 heuristic (T_ε/T_pred was 0.36–2.65 on 92 draws, N = 2..5, α ∈ [0.03, 0.3]) with C = 8.
 ``details`` report T_ε/T_esc and T_ε/T_pred. If ε is not reached by the cap the run continues to
@@ -83,7 +83,7 @@ in the ε'-tube and η ≤ 1/β makes ηλ_max ≤ 1. With 1 − x ≤ e^{−x} 
 
     η_d = min(1/β, 2ε' / (β γ J* exp(m̂₊/β))),  J* = max_{t ≤ t̃} J(t).
 
-Two choices THEORY.md's A2 leaves open are made explicitly: J* is the max over t ≤ t̃, not J(t̃)
+Two choices docs/theory.md's A2 leaves open are made explicitly: J* is the max over t ≤ t̃, not J(t̃)
 (the induction needs every k ≤ t̃/η, and J decreases once GF contracts, m > 0); and the factor
 exp(m̂₊/β) ≤ e converts A1's discrete sum into A2's integral.
 The ε'-tube sups/mins are the sampled values along the float64 trajectory plus Lipschitz margins.
@@ -194,7 +194,7 @@ def init_geometry(obj: Any, theta: list) -> dict:
 
 
 def escape_time(N: int, r0: float, psi0: float = 0.0, phi_norm: float = 1.0) -> float:
-    """The linearised escape time from the saddle (module docstring); ψ0 = 0 is THEORY.md C1's estimate."""
+    """The linearised escape time from the saddle (module docstring); ψ0 = 0 is docs/theory.md C1's estimate."""
     if N < 2 or not (r0 > 0) or not (phi_norm > 0) or not (0 <= psi0 < math.pi):
         raise ValueError(f"need N >= 2, r0 > 0, phi_norm > 0, 0 <= psi0 < pi; got {N}, {r0}, {phi_norm}, {psi0}")
     p = phi_norm
@@ -228,7 +228,7 @@ def predicted_time(obj: Any, theta: list, eps_rel: float) -> dict:
 
 
 def balanced_scalar_init(w0: Any, hidden: list[int], seed: int = 0) -> list[np.ndarray]:
-    """float64 balanced weights with end-to-end row ``w0`` (THEORY.md C1 recipe; hidden unit
+    """float64 balanced weights with end-to-end row ``w0`` (docs/theory.md C1 recipe; hidden unit
     vectors drawn from ``seed``): W_1 = s u_1ŵᵀ, W_j = s u_j u_{j−1}ᵀ, W_N = s u_{N−1}ᵀ, s = ‖w0‖^{1/N}."""
     w0 = np.asarray(w0, dtype=float).reshape(-1)
     r = float(np.linalg.norm(w0))
@@ -655,7 +655,7 @@ C1 = Claim(
     "C1", "GF converges almost surely (deep linear, scalar output)", "EC21 §5 Proposition; docs/theory.md#c1",
     "paper",
     "T_eps <= C*(T_esc + T_conv); failure set w(0)=-c*Phi -> saddle w=0",
-    "C=2 balanced, 8 Gaussian; T_esc = linearised escape time at the initial angle (THEORY.md's at angle 0), "
+    "C=2 balanced, 8 Gaussian; T_esc = linearised escape time at the initial angle (docs/theory.md's at angle 0), "
     "T_conv = ln(1/eps_rel)/(2|Phi|^(2-2/N))",
     "err = |T_eps(rtol 1e-10) - T_eps(rtol 1e-12)| + 4e-12*T_eps (DOP853, Brent on dense output); "
     "saddle: 30-digit Taylor flow vs exact 1-D solution, tol from the integrator's error estimate",

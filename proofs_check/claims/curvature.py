@@ -1,4 +1,4 @@
-"""Claims on the curvature of deep nets: THEORY.md B1 (deep linear) and B2 (leaky ReLU).
+"""Claims on the curvature of deep nets: docs/theory.md B1 (deep linear) and B2 (leaky ReLU).
 
 Both bound the most negative Hessian eigenvalue: −λ_min(∇²f(θ)) ≤ rhs(θ). The measured side is
 −λ_min, computed two ways:
@@ -134,7 +134,7 @@ def b1_strategy() -> st.SearchStrategy:
 
 # ------------------------------------------------------------------------------------------ B2
 def b2_rhs(obj, theta, constant: Any = None):
-    """(N−1)·max_{j<j'} ∏_{k∉{j,j'}} ‖W_k‖₂ · (1/n)Σ_i ‖ŷ_i − y_i‖·‖x_i‖ (THEORY.md B2, ℓ = ½‖ŷ − y‖²)."""
+    """(N−1)·max_{j<j'} ∏_{k∉{j,j'}} ‖W_k‖₂ · (1/n)Σ_i ‖ŷ_i − y_i‖·‖x_i‖ (docs/theory.md B2, ℓ = ½‖ŷ − y‖²)."""
     loss = obj.loss
     X, Y = np.asarray(loss.X), np.asarray(loss.Y)
     a = theory.to_kind(X.T, "mp")
@@ -216,7 +216,7 @@ B2 = Claim(
 
 # ------------------------------------------------------------------------------------------ B6
 def escape_time(N: int, w0_norm: float, phi_norm: float) -> float:
-    """THEORY.md C1's escape-time estimate from ‖w(0)‖ (aligned case)."""
+    """docs/theory.md C1's escape-time estimate from ‖w(0)‖ (aligned case)."""
     if N == 2:
         return math.log(phi_norm / w0_norm) / (2 * phi_norm)
     return w0_norm ** -(1 - 2 / N) / ((N - 2) * phi_norm)

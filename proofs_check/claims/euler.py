@@ -1,4 +1,4 @@
-"""Claims on GD as Euler's method for GF: THEORY.md A1, A2, A3, A4 (EC21 §3).
+"""Claims on GD as Euler's method for GF: docs/theory.md A1, A2, A3, A4 (EC21 §3).
 
 * A1 (a-posteriori): e_k = θ(kη) − θ_k satisfies ‖e_k‖ ≤ b_k, b_0 = 0,
   b_{k+1} = (1 − η m_k) b_k + (η²/2) M_k, with M_k = sup_{s∈[kη,(k+1)η]} ‖∇²f ∇f‖(θ(s)) and
@@ -6,7 +6,7 @@
   Measured: max_k ‖e_k‖ (GF from the mp Taylor integrator, GD in mp) against b_k.
   For quadratics M_k and m_k are exact (λ_min(A); ‖A(Aθ − b)‖ is convex along the segment of GF
   between samples only approximately, so M_k is sampled at 9 points per step in all cases);
-  for networks m_k is the minimum over 5 points of the segment (THEORY.md says λ_min is concave
+  for networks m_k is the minimum over 5 points of the segment (docs/theory.md says λ_min is concave
   along it; that holds for quadratics, and is not assumed here: we sample). Sampling makes b_k an
   estimate of the stated bound from below, so a violated instance is re-measured with 4× denser
   sampling before it is reported (implemented in :func:`a1_measure`).
@@ -156,7 +156,7 @@ _enc_a, _dec_a = codec("eta", "K", casts={"eta": Fraction, "K": int})
 
 # ------------------------------------------------------------------------------------------ A2
 def a2_step_bound(obj, theta0, T: float, eps: float, n: int = 64, ball: int = 8, seed: int = 0) -> dict:
-    """η* of THEORY.md A2 from samples of the ε-tube around GF on [0, T] (module docstring).
+    """η* of docs/theory.md A2 from samples of the ε-tube around GF on [0, T] (module docstring).
 
     λ_min and λ_max at each sample are matrix-free (Lanczos on HVPs, warm-started from the previous
     sample's eigenvectors; one dense eigh up to 800 parameters), each with its error bound r (the
@@ -310,7 +310,7 @@ def a3_sharp_constant(integer_steps: bool = True, dps: int = 50) -> tuple[mpmath
     here (docs/theory.md#a3b), and where it is attained.
 
     ``integer_steps``: k = t/η ∈ {1, 2, …} (GD iterates: what A3 quantifies over); else k real (the
-    continuous extension (1 + ηm)^{t/η}, THEORY.md's finding ≈ 0.1854). Method: a float64 scan over
+    continuous extension (1 + ηm)^{t/η}, docs/theory.md's finding ≈ 0.1854). Method: a float64 scan over
     k ≤ 2000 (integer) or u = x²k ∈ (0, 4] (real), 400 points of x each; for k > 2000, x ≤ 0.045 and
     g ≥ (1 − e^{−2})/4·(1 − 2x) > 0.2 exceeds the scan's minimum. The best cell is refined at ``dps``
     digits by golden-section search in x (the endpoint x_max included)."""

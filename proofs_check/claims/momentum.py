@@ -1,4 +1,4 @@
-"""Claims on momentum methods in the NTK regime: THEORY.md D1–D5 (Bu, Xu & Chen 2021).
+"""Claims on momentum methods in the NTK regime: docs/theory.md D1–D5 (Bu, Xu & Chen 2021).
 
 Notation: H is the n×n Gram of the two-layer ReLU net (``theory.ntk``); the error e = u − y obeys the
 kernel ODEs of D2 with e(0) = e₀, e'(0) = 0; λ₀ = λ_min(H). Spectral instances are H = diag(λ)

@@ -154,7 +154,7 @@ def require(condition: bool, why: str = "") -> None:
 
 @dataclass
 class Claim:
-    """A statement of THEORY.md with everything needed to check it (module docstring)."""
+    """A statement of docs/theory.md with everything needed to check it (module docstring)."""
 
     label: str
     name: str

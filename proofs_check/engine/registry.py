@@ -46,7 +46,7 @@ class ClaimRegistry(dict):
     """``dict`` of label -> :class:`Claim` whose missing-key error names the known labels."""
 
     def __missing__(self, key: Any) -> Claim:
-        raise UnknownClaim(f"no claim {key!r}; known claims: {', '.join(sorted(self))} (THEORY.md labels)")
+        raise UnknownClaim(f"no claim {key!r}; known claims: {', '.join(sorted(self))} (docs/theory.md labels)")
 
 
 def claims() -> ClaimRegistry:

@@ -1,4 +1,4 @@
-"""Wide-network experiment for THEORY.md D3/D4: heavy ball is linear, Nesterov is sublinear.
+"""Wide-network experiment for docs/theory.md D3/D4: heavy ball is linear, Nesterov is sublinear.
 
 :func:`momentum_experiment` trains finite two-layer ReLU nets (``theory.TwoLayerReLU``, only W trained)
 on synthetic data — n points on the unit sphere S^{d−1} (normalised seeded Gaussians, labels ±1:
@@ -7,7 +7,7 @@ compares fitted rates with the kernel theory:
 
 * HB (β = 1 − b√η, t = k√η): the least-squares slope of log L(t) where L/L₀ ∈ [1e-16, 1e-6] (after
   the fast modes have died; before float64 rounding matters: e ~ 1e-8·|y| is still ~1e8 ulps)
-  against −2ρ(b), ρ(b) = ρ(λ₀) of THEORY.md D3 with λ₀ = λ_min(H(W(0))) the *measured* finite-width
+  against −2ρ(b), ρ(b) = ρ(λ₀) of docs/theory.md D3 with λ₀ = λ_min(H(W(0))) the *measured* finite-width
   Gram at initialisation. b = 2κ√λ₀(H^∞) is the same for every width (κ = 1.25: the worst mode is
   over-damped, so ρ depends on λ₀ and no (1 + √λ₀t) factor biases the fit). Deviation =
   slope/(−2ρ(b)) − 1. Also reported: the deviation from the exact rate of discrete HB on the λ₀ mode

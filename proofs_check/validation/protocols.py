@@ -14,7 +14,7 @@ Flat vectors (the Hessian's rows and columns) use the order of :meth:`theory.Obj
 W_1 row-major, then W_2, and so on. The arrays passed in are copies: an implementation may modify
 them in place without affecting the validation (the report notes it if it does).
 
-The methods, exactly as :mod:`numerics` defines them (THEORY.md):
+The methods, exactly as :mod:`numerics` defines them (docs/theory.md):
 
 * gradient descent  θ_{k+1} = θ_k − η∇f(θ_k);
 * heavy ball        θ_{k+1} = θ_k − η∇f(θ_k) + β(θ_k − θ_{k−1}), θ_{−1} = θ_0 (Polyak);
