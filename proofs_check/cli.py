@@ -17,7 +17,8 @@ import sys
 import tempfile
 from typing import Sequence
 
-from .claims import ClaimResult, claims
+from .engine.claim import ClaimResult
+from .engine.registry import claims
 
 
 def _progress(label: str):
@@ -69,7 +70,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         print(f"gfgd check: unknown claim(s) {unknown}; known: {sorted(registry)}", file=sys.stderr)
         return 2
-    from .profiles import CLAIM_BUDGET_FACTOR, PROFILES, active_profile
+    from .engine.profiles import CLAIM_BUDGET_FACTOR, PROFILES, active_profile
 
     try:
         profile = args.profile or active_profile()
@@ -233,8 +234,8 @@ def _load_target(spec: str):
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate an implementation (TARGET) of KIND against gfgd's references; exit 0/1/2."""
-    from .profiles import load_profile
-    from .validate import KINDS, validate
+    from .engine.profiles import load_profile
+    from .validation import KINDS, validate
 
     if args.kind not in KINDS:
         print(f"gfgd validate: unknown KIND {args.kind!r}; one of {list(KINDS)}", file=sys.stderr)
@@ -271,7 +272,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_golden(args: argparse.Namespace) -> int:
     """Golden reference vectors (40 significant digits, versioned JSON schema) to --out."""
-    from .golden import write
+    from .validation.golden import write
 
     if args.seed < 0:
         print("gfgd golden: --seed must be >= 0", file=sys.stderr)
@@ -296,7 +297,7 @@ def _progress_time(label: str):
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``gfgd report momentum [...]``: the wide-network momentum experiment (THEORY.md D)."""
-    from .experiments import main as experiment_main
+    from .reports.momentum import main as experiment_main
 
     return experiment_main(args.rest)
 

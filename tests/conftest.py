@@ -3,7 +3,7 @@ the ``thorough`` marker, whose tests run only in the ``thorough`` profile."""
 
 import pytest
 
-from proofs_check.profiles import load_profile
+from proofs_check.engine.profiles import load_profile
 
 PROFILE = load_profile()
 

@@ -132,7 +132,7 @@ def test_b6_pointwise_bound_and_integrated_negativity_growth():
     trapezoid rule on 600 samples and rtol 1e-10 put I₋'s error near 1e-3, far inside 15%.)"""
     import math
 
-    from proofs_check.curvature import b6_trajectory
+    from proofs_check.claims.curvature import b6_trajectory
 
     r = claims()["B6"].check(budget=4, seed=0)
     assert r.verdict == "holds", r.counterexample

@@ -13,8 +13,10 @@ from hypothesis import given, settings
 
 import numerics
 import theory
-from proofs_check import convergence as cv
-from proofs_check.convergence import C1, C2
+from proofs_check.claims import convergence as cv
+from proofs_check.claims.convergence import C1
+from proofs_check.claims import gd_convergence as gdc
+from proofs_check.claims.gd_convergence import C2
 
 SEED = 0
 
@@ -174,7 +176,7 @@ def test_c2_derived_step_keeps_gd_within_eps_prime_of_gf():
     """The composition itself: at η_d, ‖θ(kη) − θ_k‖ ≤ ε' for k ≤ ⌈T/η⌉ and GD's loss there is ≤ ε."""
     obj = _objective(2, d0=3, hidden=3, seed=3)
     theta0 = numerics.balanced_init(obj, 0.05, seed=3)
-    d = cv.derived_step_bound(obj, theta0, 1e-2)
+    d = gdc.derived_step_bound(obj, theta0, 1e-2)
     eta = d["eta_d"]
     k_star = math.ceil(d["T"] / eta)
     assert k_star <= 20000
@@ -200,7 +202,7 @@ def test_c2_mutation_is_violated_and_replays():
 @pytest.mark.parametrize("family", ["balanced", "anti", "gaussian", "saddle", "c2"])
 def test_json_round_trip(family):
     strat = {"balanced": cv._c1_balanced(), "anti": cv._c1_anti(), "gaussian": cv._c1_gaussian(),
-             "saddle": cv._c1_saddle(), "c2": cv._c2_small()}[family]
+             "saddle": cv._c1_saddle(), "c2": gdc._c2_small()}[family]
 
     @settings(max_examples=3, database=None)
     @given(strat)

@@ -10,7 +10,7 @@ import pytest
 
 import numerics
 import theory
-from proofs_check import golden
+from proofs_check.validation import golden
 from proofs_check.cli import main
 
 

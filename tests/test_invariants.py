@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import numerics
 import theory
-from proofs_check.claims import claims
+from proofs_check import claims
 from proofs_check.strategies import deep_linear_instances, relu_instances, small_rationals
 
 etas = small_rationals(9, 50).filter(lambda x: x > 0)

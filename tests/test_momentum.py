@@ -15,8 +15,10 @@ from scipy.integrate import solve_ivp
 
 import numerics
 import theory
-from proofs_check import momentum as pm
-from proofs_check.experiments import format_experiment, momentum_experiment
+from proofs_check import claims
+from proofs_check.claims import momentum as pm
+from proofs_check.claims import momentum_flows as pmf
+from proofs_check.reports.momentum import format_experiment, momentum_experiment
 from theory import momentum as mo
 
 # THEORY.md D4 states c ≈ 0.8250 (4 digits) and D3's example ρ values: independent of the code.
@@ -266,7 +268,7 @@ def test_claims_hold_on_drawn_instances(label):
     """Default families (spectra incl. critical/near-critical damping, small λ₀, NTK Grams). D2–D4
     are tight: their families contain the equality cases (aligned e₀; critical damping; t = z*/√λ₀),
     so the worst ratio reaches 1 to within 1e-6."""
-    c = getattr(pm, label)
+    c = claims()[label]
     r = c.check(seed=0)
     assert r.verdict == "holds", r.counterexample
     assert r.instances >= min(4, c.default_budget)
@@ -285,7 +287,7 @@ MUTATIONS = [("D2", {"rate_factor": 2}), ("D3", {"rate": "b"}), ("D3", {"prefact
 def test_mutated_claims_are_reported_violated_with_a_replayable_counterexample(label, option):
     """ρ(b) with b/2 → b, the (1 + bt/2) factor dropped, c → √(2/π), t³ → z₀^3.5, the HB regulariser
     removed, the usual θ_{−1} = θ₀ start: each is refuted, and the counterexample replays from JSON."""
-    c = getattr(pm, label)
+    c = claims()[label]
     r = c.check(seed=0, **option)
     assert r.verdict == "violated" and r.counterexample
     rec = json.loads(json.dumps(r.counterexample))
@@ -297,7 +299,7 @@ def test_mutated_claims_are_reported_violated_with_a_replayable_counterexample(l
 
 def test_d5_modified_flow_is_second_order_and_gf_first_order():
     """D5 details: slope ≈ 2 for the HB modified flow, ≈ 1 for the plain rescaled GF θ' = −∇L/(1−β)."""
-    r = pm.D5.check(seed=1, budget=3)
+    r = pmf.D5.check(seed=1, budget=3)
     assert r.verdict == "holds"
     w = r.worst_instance
     assert abs(w["slope_modified"] - 2) <= 0.25 and abs(w["slope_gf"] - 1) <= 0.25
@@ -329,7 +331,7 @@ def test_quick_experiment_nag_is_sublinear_hb_linear(quick_experiment):
     ODE, ratio ≈ 0.2) shrinks — late/early ≤ ½ as a mean over the model seeds at each width — and is
     less than half of HB's late slope, which stays near −2ρ(b) (within 25% at the widest net). The NAG
     log-log slope is reported beside −r; it includes the O(√η) extra damping of the discrete method
-    (proofs_check.experiments docstring), so only its range is checked. (Measured over data seeds 0–5:
+    (proofs_check.reports.momentum docstring), so only its range is checked. (Measured over data seeds 0–5:
     NAG late/early means 0.17–0.38, NAG/HB late ≤ 0.25.)"""
     summ = quick_experiment["summary"]
     for x in summ:
@@ -356,7 +358,7 @@ def test_default_experiment_widest_net_within_20_percent_and_deviation_shrinks()
 @pytest.mark.thorough
 @pytest.mark.parametrize("label", ["D1", "D2", "D3", "D4", "D5"])
 def test_momentum_claims_hold_with_a_large_budget(label):
-    c = getattr(pm, label)
+    c = claims()[label]
     r = c.check(budget=10 * c.default_budget, seed=12345)
     assert r.verdict == "holds", r.counterexample
 
@@ -395,6 +397,6 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="unknown|must be 'b'"):
         pm.D3.check(budget=1, rate="2b")
     with pytest.raises(TypeError, match="takes options"):
-        pm.D4.check(budget=1, rate="b")
+        pmf.D4.check(budget=1, rate="b")
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         momentum_experiment(widths=(10,), repeats=0)

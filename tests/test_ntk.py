@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import numerics
 import theory
 from numerics import ntk_training as nt
-from proofs_check.momentum import D1
+from proofs_check.claims.momentum import D1
 from theory import momentum as mo
 from theory import ntk
 

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional 
 
 import numerics  # noqa: E402
 import theory  # noqa: E402
-from proofs_check import torch_adapter as ta  # noqa: E402
+from proofs_check.validation import torch_adapter as ta  # noqa: E402
 from proofs_check import validate  # noqa: E402
 
 

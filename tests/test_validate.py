@@ -13,8 +13,8 @@ import numerics
 import theory
 from proofs_check import check_instance, float64_implementation, validate
 from proofs_check.cli import main
-from proofs_check.validate import KINDS
-from proofs_check.validation_strategies import Instance
+from proofs_check.validation import KINDS
+from proofs_check.validation.strategies import Instance
 
 # ------------------------------------------------------------------ hand-written implementations
 
@@ -364,7 +364,8 @@ def test_fixed_widths_and_lambda_min_rtol():
 
 def test_tolerance_formula_matches_a_direct_computation():
     """The gradient tolerance on one instance is 2·γ_K·g_abs (+ an underflow term)."""
-    from proofs_check.validate import REFERENCES, chain_length, gamma
+    from proofs_check.validation.references import REFERENCES
+    from proofs_check.validation.tolerance import chain_length, gamma
 
     Phi = np.array([[0.5, -1.0]])
     inst = Instance((2, 3, 1), Phi, [np.arange(6.0).reshape(3, 2) / 7, np.array([[1.0, -2.0, 0.25]])])

@@ -23,9 +23,9 @@ import numerics
 import theory
 from theory import symbolic
 
-from .engine import Claim, Measurement
-from .instances import codec, decode_instance, encode_instance
-from .strategies import at_kink, matrices, small_rationals
+from ..engine.claim import Claim, Measurement
+from ..engine.instances import codec, decode_instance, encode_instance
+from ..engine.strategies import at_kink, matrices, small_rationals
 
 
 # ------------------------------------------------------------------------------------------ B3

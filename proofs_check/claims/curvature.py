@@ -27,9 +27,9 @@ import theory
 from theory import symbolic
 from theory.bounds import b1_rhs, spectral_norm_mp
 
-from .engine import Claim, Measurement
-from .instances import decode_instance, encode_instance
-from .strategies import at_kink, matrices
+from ..engine.claim import Claim, Measurement
+from ..engine.instances import decode_instance, encode_instance
+from ..engine.strategies import at_kink, matrices
 
 EPS = np.finfo(float).eps
 

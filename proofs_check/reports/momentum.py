@@ -113,20 +113,27 @@ def momentum_experiment(widths: Sequence[int] = (500, 1000, 2000, 5000), n: int 
                         seed: int = 0, kappa: float = 1.25, eta: float = 0.01, t_end: float = 120.0,
                         gd_eta: float | None = None, nag_eta: float | None = None, r: float = 3, repeats: int = 1,
                         quick: bool = False, threads: int | None = 1,
-                        progress: Callable[[str], None] | None = None) -> dict:
+                        progress: Callable[[str], None] | None = None, data: tuple[Any, Any] | None = None,
+                        data_label: str | None = None, curves: int = 0, map_runs: Callable | None = None) -> dict:
     """Train GD, HB and NAG nets of each width and report fitted vs predicted rates (module docstring).
 
     Returns a JSON-ready dict: ``settings``, ``data`` (λ₀ and λ_max of H^∞), one record per trained
     net (``widths``) and a per-width ``summary``. ``progress(message)`` is called as each run finishes.
     ``threads``: BLAS threads during training (``numerics.ntk_training.blas_threads``; None: leave as is).
+    ``data = (X, y)``: train on these unit-norm rows instead of the synthetic sphere data (``n`` and
+    ``d`` are then taken from X; ``data_label`` describes them in the record). ``curves > 0``: each
+    record also holds the loss curves of the net and of the kernel ODEs, subsampled to about that
+    many points (for figures). ``map_runs(function, jobs)``: how the per-width jobs run (default the
+    builtin ``map``; e.g. a Dask client's map): each job is seeded on its own, so any map gives the
+    same records.
     """
     with nt.blas_threads(threads):
         return _momentum_experiment(widths, n, d, seed, kappa, eta, t_end, gd_eta, nag_eta, r, repeats, quick,
-                                    progress)
+                                    progress, data, data_label, curves, map_runs, threads)
 
 
 def _momentum_experiment(widths, n, d, seed, kappa, eta, t_end, gd_eta, nag_eta, r, repeats, quick,
-                         progress) -> dict:
+                         progress, data, data_label, curves, map_runs, threads) -> dict:
     t_start = time.perf_counter()
     if quick:
         widths, n, d, t_end, repeats = (250, 1000, 4000), 20, 10, 120.0, 3
@@ -140,7 +147,12 @@ def _momentum_experiment(widths, n, d, seed, kappa, eta, t_end, gd_eta, nag_eta,
         raise ValueError(f"kappa must be > 0, got {kappa!r}")
     if not (eta > 0 and t_end > 0):
         raise ValueError(f"eta and t_end must be > 0, got {eta!r}, {t_end!r}")
-    X, y = ntk.sphere_data(n, d, seed=seed)
+    if data is None:
+        X, y = ntk.sphere_data(n, d, seed=seed)
+        data_label = "unit-sphere Gaussian points, labels +-1 (theory.ntk.sphere_data)"
+    else:
+        X, y = (np.asarray(a, dtype=np.float64) for a in data)
+        n, d = X.shape
     Hinf = ntk.gram_infinite(X)
     ev_inf = np.linalg.eigvalsh(Hinf)
     lam0_inf, lmax_inf = float(ev_inf[0]), float(ev_inf[-1])
@@ -158,66 +170,16 @@ def _momentum_experiment(widths, n, d, seed, kappa, eta, t_end, gd_eta, nag_eta,
     out = {"version": 1, "experiment": "momentum_ntk",
            "settings": {"widths": list(widths), "n": n, "d": d, "seed": seed, "kappa": kappa, "b": b,
                         "eta": eta, "beta": 1 - b * h, "t_end": t_end, "steps": K, "gd_eta": gd_eta,
-                        "gd_steps": K_gd, "nag_eta": nag_eta, "nag_steps": K_nag, "r": r, "repeats": repeats, "quick": quick, "loss_window": list(LOSS_WINDOW),
-                        "data": "unit-sphere Gaussian points, labels +-1 (theory.ntk.sphere_data)"},
+                        "gd_steps": K_gd, "nag_eta": nag_eta, "nag_steps": K_nag, "r": r, "repeats": repeats,
+                        "quick": quick, "loss_window": list(LOSS_WINDOW), "data": data_label},
            "data": {"lambda0_inf": lam0_inf, "lambda_max_inf": lmax_inf}, "widths": []}
-    runs = [(m, seed + j) for m in widths for j in range(repeats)]
-    for m, model_seed in runs:
-        t0 = time.perf_counter()
-        model = ntk.TwoLayerReLU(d, m, seed=model_seed)
-        W0 = model.init()
-        H0 = ntk.gram_finite(W0, X)
-        lam, Q = np.linalg.eigh(H0)
-        lam0, lmax = float(lam[0]), float(lam[-1])
-        e0 = model.outputs(W0, X) - y
-        c0 = Q.T @ e0
-        rec: dict[str, Any] = {"m": m, "model_seed": model_seed, "lambda0_init": lam0, "lambda_max_init": lmax,
-                               "gram_deviation_max": float(np.abs(H0 - Hinf).max())}
-        # ---- heavy ball
-        hb = nt.train_heavy_ball(model, X, y, eta, b, K, W0=W0, record_every=max(1, K // 8))
-        rho = float(mo.hb_rate(b, lam0))
-        rho_disc = mo.hb_discrete_rate(lam0, eta, b)
-        slope = None if hb.diverged else fit_log_slope(hb.loss_times, hb.losses)
-        lam_final = float(np.linalg.eigvalsh(ntk.gram_finite(hb.W, X))[0])
-        ode_hb = _kernel_losses(lam, c0, hb.loss_times, lambda l, t, c: mo.hb_mode(max(l, 0.0), b, t, c))
-        rec.update(b=b, beta=1 - b * h, rho=rho, hb_predicted_slope=-2 * rho, hb_slope=slope,
-                   hb_deviation=None if slope is None else slope / (-2 * rho) - 1,
-                   hb_rho_discrete=rho_disc,
-                   hb_deviation_discrete=None if slope is None else slope / (-2 * rho_disc) - 1,
-                   hb_lambda0_final=lam_final, hb_rho_final=float(mo.hb_rate(b, lam_final)),
-                   hb_slope_kernel_ode=fit_log_slope(hb.loss_times, ode_hb),
-                   hb_slope_kernel_discrete=fit_log_slope(
-                       hb.loss_times, _kernel_discrete(lam, c0, "heavy_ball", eta, hb.steps, b=b)),
-                   hb_time_slope_early=time_slope(hb.loss_times, hb.losses, t_end / 8, t_end / 4),
-                   hb_time_slope_late=time_slope(hb.loss_times, hb.losses, 3 * t_end / 4, t_end),
-                   hb_final_loss_ratio=float(hb.losses[-1] / hb.losses[0]), hb_diverged=hb.diverged)
-        if progress:
-            progress(f"m={m}: heavy ball done")
-        # ---- Nesterov
-        nag = nt.train_nesterov(model, X, y, nag_eta, K_nag, r=r, W0=W0, record_every=max(1, K_nag // 8))
-        ode_nag = _kernel_losses(lam, c0, nag.loss_times, lambda l, t, c: mo.nag_mode(max(l, 0.0), t, r, c))
-        rec.update(nag_loglog_slope=fit_loglog_envelope(nag.loss_times, nag.losses, t_end / 4, t_end),
-                   nag_predicted_loglog=-float(r),
-                   nag_loglog_ode=fit_loglog_envelope(nag.loss_times, ode_nag, t_end / 4, t_end),
-                   nag_loglog_kernel_discrete=fit_loglog_envelope(
-                       nag.loss_times, _kernel_discrete(lam, c0, "nesterov", nag_eta, nag.steps, r=r), t_end / 4, t_end),
-                   nag_time_slope_late_ode=time_slope(nag.loss_times, ode_nag, 3 * t_end / 4, t_end),
-                   nag_time_slope_early=time_slope(nag.loss_times, nag.losses, t_end / 8, t_end / 4),
-                   nag_time_slope_late=time_slope(nag.loss_times, nag.losses, 3 * t_end / 4, t_end),
-                   nag_final_loss_ratio=float(nag.losses[-1] / nag.losses[0]), nag_diverged=nag.diverged)
-        if progress:
-            progress(f"m={m}: Nesterov done")
-        # ---- GD
-        gd = nt.train_gd(model, X, y, gd_eta, K_gd, W0=W0, record_every=max(1, K_gd // 8))
-        gslope = None if gd.diverged else fit_log_slope(gd.loss_times, gd.losses)
-        rec.update(gd_slope=gslope, gd_predicted_slope=-2 * lam0,
-                   gd_deviation=None if gslope is None else gslope / (-2 * lam0) - 1,
-                   gd_predicted_discrete=2 * math.log1p(-gd_eta * lam0) / gd_eta,
-                   gd_final_loss_ratio=float(gd.losses[-1] / gd.losses[0]), gd_diverged=gd.diverged)
-        rec["seconds"] = time.perf_counter() - t0
+    common = dict(X=X, y=y, Hinf=Hinf, d=d, b=b, eta=eta, K=K, nag_eta=nag_eta, K_nag=K_nag, gd_eta=gd_eta,
+                  K_gd=K_gd, r=r, t_end=t_end, curves=int(curves), threads=threads)
+    jobs = [dict(common, m=m, model_seed=seed + j) for m in widths for j in range(repeats)]
+    for rec in (map_runs or map)(train_width, jobs):
         out["widths"].append(rec)
         if progress:
-            progress(f"m={m}: done in {rec['seconds']:.1f} s")
+            progress(f"m={rec['m']} (model seed {rec['model_seed']}): done in {rec['seconds']:.1f} s")
     out["summary"] = []
     for m in widths:
         recs = [w for w in out["widths"] if w["m"] == m]
@@ -228,9 +190,90 @@ def _momentum_experiment(widths, n, d, seed, kappa, eta, t_end, gd_eta, nag_eta,
             "hb_abs_deviation_max": float(np.max(devs)) if devs else None,
             **{f"{k}_mean": _mean([w[k] for w in recs]) for k in (
                 "nag_loglog_slope", "nag_time_slope_early", "nag_time_slope_late", "hb_predicted_slope",
-                "hb_time_slope_late")}})
+                "hb_time_slope_late", "gd_deviation")}})
     out["seconds"] = time.perf_counter() - t_start
     return out
+
+
+def _subsample(k: int, points: int) -> np.ndarray:
+    """About ``points`` indices of 0..k−1, log-spaced (the curves are drawn against log-scaled
+    losses; early and late both matter), always with the first and the last."""
+    if k <= points:
+        return np.arange(k)
+    idx = np.unique(np.concatenate([np.geomspace(1, k, points).astype(int) - 1, [0, k - 1]]))
+    return idx
+
+
+def _curve(run: Any, predicted: np.ndarray, points: int) -> dict:
+    idx = _subsample(len(run.losses), points)
+    return {"k": idx.tolist(), "t": run.loss_times[idx].tolist(), "loss": run.losses[idx].tolist(),
+            "ode_loss": predicted[idx].tolist()}
+
+
+def train_width(job: dict) -> dict:
+    """One width and model seed: train HB, NAG and GD from the same W(0) and fit their rates (module
+    docstring). A self-contained, seeded job (so it can run in another process or on a cluster)."""
+    with nt.blas_threads(job["threads"]):
+        return _train_width(**job)
+
+
+def _train_width(X, y, Hinf, d, b, eta, K, nag_eta, K_nag, gd_eta, K_gd, r, t_end, curves, threads, m,
+                 model_seed) -> dict:
+    t0 = time.perf_counter()
+    h = math.sqrt(eta)
+    model = ntk.TwoLayerReLU(d, m, seed=model_seed)
+    W0 = model.init()
+    H0 = ntk.gram_finite(W0, X)
+    lam, Q = np.linalg.eigh(H0)
+    lam0, lmax = float(lam[0]), float(lam[-1])
+    e0 = model.outputs(W0, X) - y
+    c0 = Q.T @ e0
+    rec: dict[str, Any] = {"m": m, "model_seed": model_seed, "lambda0_init": lam0, "lambda_max_init": lmax,
+                           "gram_deviation_max": float(np.abs(H0 - Hinf).max())}
+    # ---- heavy ball
+    hb = nt.train_heavy_ball(model, X, y, eta, b, K, W0=W0, record_every=max(1, K // 8))
+    rho = float(mo.hb_rate(b, lam0))
+    rho_disc = mo.hb_discrete_rate(lam0, eta, b)
+    slope = None if hb.diverged else fit_log_slope(hb.loss_times, hb.losses)
+    lam_final = float(np.linalg.eigvalsh(ntk.gram_finite(hb.W, X))[0])
+    ode_hb = _kernel_losses(lam, c0, hb.loss_times, lambda l, t, c: mo.hb_mode(max(l, 0.0), b, t, c))
+    rec.update(b=b, beta=1 - b * h, rho=rho, hb_predicted_slope=-2 * rho, hb_slope=slope,
+               hb_deviation=None if slope is None else slope / (-2 * rho) - 1,
+               hb_rho_discrete=rho_disc,
+               hb_deviation_discrete=None if slope is None else slope / (-2 * rho_disc) - 1,
+               hb_lambda0_final=lam_final, hb_rho_final=float(mo.hb_rate(b, lam_final)),
+               hb_slope_kernel_ode=fit_log_slope(hb.loss_times, ode_hb),
+               hb_slope_kernel_discrete=fit_log_slope(
+                   hb.loss_times, _kernel_discrete(lam, c0, "heavy_ball", eta, hb.steps, b=b)),
+               hb_time_slope_early=time_slope(hb.loss_times, hb.losses, t_end / 8, t_end / 4),
+               hb_time_slope_late=time_slope(hb.loss_times, hb.losses, 3 * t_end / 4, t_end),
+               hb_final_loss_ratio=float(hb.losses[-1] / hb.losses[0]), hb_diverged=hb.diverged)
+    # ---- Nesterov
+    nag = nt.train_nesterov(model, X, y, nag_eta, K_nag, r=r, W0=W0, record_every=max(1, K_nag // 8))
+    ode_nag = _kernel_losses(lam, c0, nag.loss_times, lambda l, t, c: mo.nag_mode(max(l, 0.0), t, r, c))
+    rec.update(nag_loglog_slope=fit_loglog_envelope(nag.loss_times, nag.losses, t_end / 4, t_end),
+               nag_predicted_loglog=-float(r),
+               nag_loglog_ode=fit_loglog_envelope(nag.loss_times, ode_nag, t_end / 4, t_end),
+               nag_loglog_kernel_discrete=fit_loglog_envelope(
+                   nag.loss_times, _kernel_discrete(lam, c0, "nesterov", nag_eta, nag.steps, r=r), t_end / 4, t_end),
+               nag_time_slope_late_ode=time_slope(nag.loss_times, ode_nag, 3 * t_end / 4, t_end),
+               nag_time_slope_early=time_slope(nag.loss_times, nag.losses, t_end / 8, t_end / 4),
+               nag_time_slope_late=time_slope(nag.loss_times, nag.losses, 3 * t_end / 4, t_end),
+               nag_final_loss_ratio=float(nag.losses[-1] / nag.losses[0]), nag_diverged=nag.diverged)
+    # ---- GD
+    gd = nt.train_gd(model, X, y, gd_eta, K_gd, W0=W0, record_every=max(1, K_gd // 8))
+    gslope = None if gd.diverged else fit_log_slope(gd.loss_times, gd.losses)
+    rec.update(gd_slope=gslope, gd_predicted_slope=-2 * lam0,
+               gd_deviation=None if gslope is None else gslope / (-2 * lam0) - 1,
+               gd_predicted_discrete=2 * math.log1p(-gd_eta * lam0) / gd_eta,
+               gd_final_loss_ratio=float(gd.losses[-1] / gd.losses[0]), gd_diverged=gd.diverged)
+    if curves:
+        ode_gf = _kernel_losses(lam, c0, gd.loss_times, lambda l, t, c: c * np.exp(-max(l, 0.0) * t))
+        rec["curves"] = {"heavy_ball": _curve(hb, ode_hb, curves), "nesterov": _curve(nag, ode_nag, curves),
+                         "gd": _curve(gd, ode_gf, curves), "lambda": lam.tolist(),
+                         "loss0": float(0.5 * e0 @ e0)}
+    rec["seconds"] = time.perf_counter() - t0
+    return rec
 
 
 def _mean(xs: list) -> float | None:
@@ -287,7 +330,7 @@ def format_experiment(result: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m proofs_check.experiments [--quick] [--seed S] [--widths 500,1000] [--json FILE]``:
+    """``python -m proofs_check.reports.momentum [--quick] [--seed S] [--widths 500,1000] [--json FILE]``:
     run :func:`momentum_experiment`, print the table, optionally write the JSON record (whole file:
     a temporary file, then a rename)."""
     import argparse
@@ -296,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
     import tempfile
 
-    ap = argparse.ArgumentParser(prog="python -m proofs_check.experiments", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m proofs_check.reports.momentum", description=main.__doc__)
     ap.add_argument("--quick", action="store_true", help="the small test configuration")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--widths", type=str, default=None, help="comma-separated widths (default 500,1000,2000,5000)")

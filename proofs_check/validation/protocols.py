@@ -23,7 +23,7 @@ The methods, exactly as :mod:`numerics` defines them (THEORY.md):
 * gradient flow     θ'(t) = −∇f(θ(t)), θ(0) = weights.
 
 ``torch.optim.SGD`` with ``momentum=μ`` (``dampening=0``) is the heavy ball with η = lr, β = μ, and
-with ``nesterov=True`` its parameters are the y_k above (see :mod:`proofs_check.torch_adapter`).
+with ``nesterov=True`` its parameters are the y_k above (see :mod:`proofs_check.validation.torch_adapter`).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 import theory
 
-from .strategies import deep_linear_instances, matrices, widths as widths_strategy
+from ..engine.strategies import deep_linear_instances, matrices, widths as widths_strategy
 
 FAMILIES = ("generic", "scaled", "near_optimum", "near_singular")
 MODELS = ("linear", "relu")
@@ -51,7 +51,7 @@ def _arr_load(x: Any) -> np.ndarray:
 
 @dataclass(eq=False)
 class Instance:
-    """One validation instance in plain numpy (see :mod:`proofs_check.protocols`)."""
+    """One validation instance in plain numpy (see :mod:`proofs_check.validation.protocols`)."""
 
     widths: tuple[int, ...]
     Phi: np.ndarray

@@ -37,8 +37,8 @@ from hypothesis import strategies as st
 import numerics
 import theory
 
-from .engine import Claim, Measurement, require
-from .instances import codec, decode_instance, encode_instance
+from ..engine.claim import Claim, Measurement, require
+from ..engine.instances import codec, decode_instance, encode_instance
 
 EPS = np.finfo(float).eps
 

@@ -16,7 +16,7 @@ h(e_i)ᵀ), written in torch and differentiated by autograd:
 * :func:`gd`, :func:`heavy_ball`, :func:`nesterov`: ``torch.optim.SGD`` (or your optimiser factory)
   stepped ``steps`` times on that loss.
 
-Each returns a callable with the protocol signature of :mod:`proofs_check.protocols`, so
+Each returns a callable with the protocol signature of :mod:`proofs_check.validation.protocols`, so
 ``proofs_check.validate("heavy_ball", torch_adapter.heavy_ball())`` validates torch's SGD with
 momentum; :func:`validate_model` does the same for a given module (fixing its widths and choosing
 ``model="relu"`` when it has ReLUs).
@@ -328,7 +328,7 @@ def validate_model(kind: str, model: nn.Sequential | None = None, optimizer: Opt
     ReLUs; ``model=None`` builds :func:`sequential` nets of the drawn widths (``relu`` chooses).
     Other keyword arguments go to :func:`proofs_check.validate`.
     """
-    from .validate import validate
+    from .runner import validate
 
     if kind not in ADAPTERS:
         raise ValueError(f"kind must be one of {sorted(ADAPTERS)} for a torch model, got {kind!r}")

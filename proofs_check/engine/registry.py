@@ -1,0 +1,51 @@
+"""The registry of claims: label (A1 … D5, docs/theory.md) -> :class:`~proofs_check.engine.Claim`.
+
+Claims live in :mod:`proofs_check.claims`, one module per section of docs/theory.md: ``euler`` (A,
+GD as Euler's method), ``curvature`` (B1, B2, B6), ``conservation`` (B3–B5), ``convergence`` (C) and
+``momentum`` (D, momentum in the NTK regime). They are imported on the first call of
+:func:`claims`, so that ``import proofs_check`` (and ``gfgd --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .claim import Claim
+
+SECTIONS = ("euler", "curvature", "conservation", "convergence", "gd_convergence", "momentum", "momentum_flows")
+
+_REGISTRY: dict[str, Claim] = {}
+_LOADED = False
+
+
+def _load() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    found: dict[str, Claim] = {}
+    for section in SECTIONS:
+        module = importlib.import_module(f"proofs_check.claims.{section}")
+        for value in vars(module).values():
+            # a claim module may import another's helper functions, never its claims
+            if isinstance(value, Claim) and value.label not in found:
+                found[value.label] = value
+    for label in sorted(found):
+        _REGISTRY.setdefault(label, found[label])
+    _LOADED = True
+
+
+def claims() -> dict[str, Claim]:
+    """The registry: label -> :class:`Claim` (a copy; add your own with :func:`register`)."""
+    _load()
+    return dict(_REGISTRY)
+
+
+def register(claim: Claim) -> None:
+    """Add (or replace) a claim in the registry, e.g. a user's own statement."""
+    if not isinstance(claim, Claim):
+        raise TypeError(f"expected a proofs_check.Claim, got {type(claim).__name__}")
+    _load()
+    _REGISTRY[claim.label] = claim
+
+
+__all__ = ["SECTIONS", "claims", "register"]

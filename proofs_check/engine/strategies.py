@@ -1,0 +1,133 @@
+"""Hypothesis strategies for instances: widths, rational and float weights, objectives.
+
+Exported so users can property-test their own code on the same instance families, e.g.::
+
+    from hypothesis import given
+    from proofs_check.strategies import deep_linear_instances
+
+    @given(deep_linear_instances(kind="float"))
+    def test_my_gradient(inst):
+        obj, theta = inst
+        ...
+
+Exact instances use rationals with small numerators and denominators so exact arithmetic stays
+fast; float instances use finite floats of moderate magnitude (scale controls it).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+import theory
+from theory import DeepLinear, Objective, Quadratic, ReLUNet, SquareLoss, WhitenedSquare
+
+KINDS = ("exact", "float")
+
+
+def small_rationals(max_num: int = 9, max_den: int = 4) -> st.SearchStrategy[Fraction]:
+    """Fractions p/q with |p| ≤ max_num, 1 ≤ q ≤ max_den."""
+    return st.builds(Fraction, st.integers(-max_num, max_num), st.integers(1, max_den))
+
+
+def entries(kind: str, scale: float = 1.0) -> st.SearchStrategy[Any]:
+    if kind == "exact":
+        return small_rationals()
+    if kind == "float":
+        return st.floats(-scale, scale, allow_nan=False, allow_infinity=False, width=64)
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def matrices(shape: tuple[int, ...], kind: str = "exact", scale: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+    """A matrix of ``shape`` with entries of ``kind`` (object array of Fractions, or float64)."""
+    n = int(np.prod(shape))
+
+    def build(xs):
+        if kind == "exact":
+            a = np.empty(n, dtype=object)
+            a[:] = xs
+            return a.reshape(shape)
+        return np.array(xs, dtype=np.float64).reshape(shape)
+
+    return st.lists(entries(kind, scale), min_size=n, max_size=n).map(build)
+
+
+def widths(min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_width: int = 3,
+           scalar_output: bool = False) -> st.SearchStrategy[tuple[int, ...]]:
+    """(d_0, ..., d_N) with N in [min_depth, max_depth]; d_N = 1 when ``scalar_output``."""
+
+    @st.composite
+    def build(draw):
+        N = draw(st.integers(min_depth, max_depth))
+        ws = draw(st.lists(st.integers(min_width, max_width), min_size=N + 1, max_size=N + 1))
+        if scalar_output:
+            ws[-1] = 1
+        return tuple(ws)
+
+    return build()
+
+
+@st.composite
+def deep_linear_instances(draw, kind: str = "exact", min_depth: int = 1, max_depth: int = 4,
+                          max_width: int = 3, scalar_output: bool = False, scale: float = 1.0):
+    """(Objective(DeepLinear, WhitenedSquare(Φ)), θ) with entries of ``kind``."""
+    ws = draw(widths(min_depth, max_depth, 1, max_width, scalar_output))
+    Phi = draw(matrices((ws[-1], ws[0]), kind, scale))
+    obj = Objective(DeepLinear(ws), WhitenedSquare(Phi))
+    theta = [draw(matrices(s, kind, scale)) for s in obj.shapes]
+    return obj, theta
+
+
+@st.composite
+def relu_instances(draw, kind: str = "exact", min_depth: int = 1, max_depth: int = 3,
+                   max_width: int = 3, max_samples: int = 3, alpha: Any = None, scale: float = 1.0):
+    """(Objective(ReLUNet, SquareLoss(X, Y)), θ) with every pre-activation nonzero (away from kinks).
+
+    ``alpha=None`` draws the leaky slope from {0, 1/10, −1/2, 1} (exact) or [−1, 1] (float).
+    """
+    ws = draw(widths(min_depth, max_depth, 1, max_width))
+    n = draw(st.integers(1, max_samples))
+    if alpha is None:
+        alpha = draw(st.sampled_from([Fraction(0), Fraction(1, 10), Fraction(-1, 2), Fraction(1)])
+                     if kind == "exact" else st.floats(-1, 1))
+    X = draw(matrices((n, ws[0]), kind, scale))
+    Y = draw(matrices((n, ws[-1]), kind, scale))
+    obj = Objective(ReLUNet(ws, alpha), SquareLoss(X, Y))
+    theta = [draw(matrices(s, kind, scale)) for s in obj.shapes]
+    assume(not at_kink(obj, theta, 0.0 if kind == "exact" else 1e-6 * scale))
+    return obj, theta
+
+
+def at_kink(obj: Objective, theta: list, margin: float = 0.0) -> bool:
+    """True if some hidden pre-activation has |z| ≤ ``margin`` (0 for exact: f is not C² at z = 0)."""
+    a = np.asarray(obj.loss.inputs)
+    alpha = obj.model.alpha
+    for W in theta[:-1]:
+        z = np.asarray(W) @ a
+        if any(abs(x) <= margin for x in z.flat):
+            return True
+        a = np.where(z > 0, z, z * alpha)
+    return False
+
+
+@st.composite
+def quadratics(draw, kind: str = "exact", max_dim: int = 4, scale: float = 1.0):
+    """(Quadratic(A, b), θ) with A symmetric (indefinite allowed)."""
+    P = draw(st.integers(1, max_dim))
+    M = draw(matrices((P, P), kind, scale))
+    A = (M + M.T) * (Fraction(1, 2) if kind == "exact" else 0.5)
+    b = draw(matrices((P,), kind, scale))
+    theta = [draw(matrices((P,), kind, scale))]
+    return Quadratic(A, b), theta
+
+
+def to_kind(theta: list, kind: str) -> list[np.ndarray]:
+    """θ converted to entry kind ``kind`` (see :func:`theory.to_kind`)."""
+    return [theory.to_kind(w, kind) for w in theta]
+
+
+__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "at_kink", "quadratics", "to_kind"]
