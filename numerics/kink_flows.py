@@ -6,7 +6,7 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
 
 * **series** — :func:`_relu_tape` records the generic gradient (:func:`numerics.gradients.evaluate`)
   with one :class:`LayerMask` per hidden layer as the activation pattern and watches the
-  pre-activations z_j; one :func:`~numerics.series.series_coefficients` pass gives the state's and
+  pre-activations z_j and their rates ż_j; one :func:`~numerics.series.series_coefficients` pass gives the state's and
   the z_j's Taylor coefficients. A mask is itself a power series while units slide (below).
 * **step controller** — :func:`numerics.flows.taylor_step` (coefficient decay, exact binary h).
 * **event locator** — :func:`_first_root`: the first root on [0, h] of each watched polynomial
@@ -24,18 +24,24 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
 * **witnesses** — the per-neuron law of THEORY.md E2 (‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖²),
   its drift per step in ``conservation_defects``.
 
-**Sliding (Filippov).** At z = z_{j,u,i} = 0 the gradient is affine in that entry's mask value m
-(the forward pass does not see m, since m·z = 0; the backward pass multiplies δ_j[u,i] by m), so the
-Filippov combination (1 − λ)F₋ + λF₊ is the field with m = μ = α + λ(1 − α). For several sliding
-entries of the first hidden layer the field is affine in the vector μ (each μ multiplies a different
-entry of δ_1 and no products of μ's occur), and ż_{1}[u,i] = −Σ_{i'} δ_1[u,i'](x_{i'}·x_i + β)
-(β = 1 with biases, 0 without). Keeping every sliding z at 0 order by order is a linear system in
-the order-k coefficients d = [δ_1]_k on the sliding entries of each unit u, K_SS d = −K_{S,·}·(known
-part), K = XᵀX + β11ᵀ; the weight series follows from d by the division recurrence
-μ_k = (d − Σ_{p<k} μ_p g_{k−p}) / g_0 (g the node δ_1 = μ ⊙ g multiplies). So μ(t) — a rational
-function of the state's series — is computed exactly to the order of the step. Sliding of a deeper
-layer's pre-activation makes the constraint non-linear in the μ's; it is reported
-(:class:`UnsupportedKinkError`), not approximated.
+**Sliding (Filippov).** At z = z_j[u,i] = 0 the gradient is affine in that entry's mask value m (the
+forward pass does not see m, since m·z = 0; the backward pass multiplies δ_j[u,i] by m), so the
+Filippov combination (1 − λ)F₋ + λF₊ is the field with m = μ = α + λ(1 − α). The tape also carries
+the rates ż_j (the tangent of the forward pass along θ' = −∇f). For a set S of sliding entries the
+weights μ_s(t) are the series that keep every ż_s ≡ 0:
+
+* order 0: ż_s(μ_0) = 0 — affine in μ_0 when S lies in one layer (one Newton step is exact), bilinear
+  across layers (Newton on order-0 passes);
+* order k ≥ 1: every tape node's order-k coefficient is affine in μ_k with slope ∂(node)/∂μ at
+  order 0 (μ_k meets only order-0 coefficients in a Cauchy product), so the pass runs with μ_k = 0,
+  then ``after_order`` solves A μ_k = −[ż_S]_k (A = ∂ż_S/∂μ at order 0, the same matrix for every
+  k) and adds μ_k times those slopes to every node (the division recurrence of λ = a/(a − b), in
+  matrix form). The μ series are exact to the step's order, so the step control and error terms
+  are those of the state.
+
+An entry leaves when its μ reaches α or 1 (λ leaves [0, 1]); if joining pushes another entry's μ
+out of [α, 1], that one leaves (the active set kept is consistent; its uniqueness at such a
+simultaneous kink is not checked).
 
 A pre-activation that is identically zero (every coefficient exactly zero: a sample on which all
 incoming units are dead, or x_i = 0 without biases) stays zero; its mask is α (relu'(0) = α, the
@@ -442,15 +448,31 @@ class _KinkFlow:
         m.sliding.add(idx)
         m.set_side(idx, -1)
         m.mu[idx] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
-        self._solve_mu0(y, self._sliding())
-        for jj, mm in enumerate(self.masks):
-            for s in mm.sliding:
-                mu0 = mm.mu[s][0]
-                if mu0 < mm.alpha or mu0 > 1:
-                    raise UnsupportedKinkError(
-                        f"t = {float(t):.17g}: the Filippov weights of the sliding units leave [α, 1] as soon "
-                        f"as unit {u} of layer {j + 1} on sample {i} joins them (a simultaneous-kink configuration)")
         self.events.append(KinkEvent(t, "enter sliding", j + 1, i, u))
+        # Joining may push another sliding entry's weight out of [α, 1]: that entry leaves to the side
+        # its weight points to (z = 0 with ż ≠ 0 there), and the rest is solved again. The active set
+        # found this way is consistent (every weight in [α, 1]); whether it is the only consistent one
+        # at such a simultaneous kink is not checked.
+        for _ in range(sum(len(mm.sliding) for mm in self.masks) + 1):
+            self._solve_mu0(y, self._sliding())
+            out = [(jj, s, mm.mu[s][0]) for jj, mm in enumerate(self.masks) for s in sorted(mm.sliding)
+                   if mm.mu[s][0] < mm.alpha or mm.mu[s][0] > 1]
+            if not out:
+                return
+            if any(jj == j and s == idx for jj, s, _ in out):
+                raise UnsupportedKinkError(
+                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} cannot slide together with "
+                    "the units already sliding (its Filippov weight leaves [α, 1]): a simultaneous-kink "
+                    "configuration this integrator does not resolve")
+            for jj, s, mu0 in out:
+                mm = self.masks[jj]
+                mm.sliding.discard(s)
+                mm.mu.pop(s, None)
+                mm.set_side(s, -1 if mu0 < mm.alpha else 1)
+                self.skip[(jj, s)] = 1
+                uu, ii = divmod(s, mm.cols)
+                self.events.append(KinkEvent(t, "leave sliding", jj + 1, ii, uu))
+        raise UnsupportedKinkError(f"t = {float(t):.17g}: no consistent set of sliding units found")
 
     def _unpin(self, y: list, watched: dict, t: Fraction) -> bool:
         """Pinned entries whose series is no longer constant (another switch changed the field): decide

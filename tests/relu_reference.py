@@ -39,8 +39,9 @@ class Net:
                 bs.append([0] * r)
         return Ws, bs
 
-    def preacts(self, p):
-        """z[j][u][i] for hidden layers j = 0..N-2, and the outputs."""
+    def preacts(self, p, pattern=None):
+        """z[j][u][i] for hidden layers j = 0..N-2, and the outputs (activation by sign, or by
+        ``pattern`` 1/0 when given)."""
         Ws, bs = self.unpack(p)
         acts = [[self.X[i][q] for i in range(self.n)] for q in range(self.widths[0])]  # d_0 x n
         zs = []
@@ -48,7 +49,11 @@ class Net:
             z = [[sum(W[u][q] * acts[q][i] for q in range(len(acts))) + b[u] for i in range(self.n)] for u in range(len(W))]
             if j < len(Ws) - 1:
                 zs.append(z)
-                acts = [[v if v > 0 else self.alpha * v for v in row] for row in z]
+                if pattern is None:
+                    acts = [[v if v > 0 else self.alpha * v for v in row] for row in z]
+                else:
+                    acts = [[v if pattern[j][u][i] == 1 else self.alpha * v for i, v in enumerate(row)]
+                            for u, row in enumerate(z)]
             else:
                 return zs, z
         return zs, None
@@ -99,15 +104,23 @@ class Net:
             return self.alpha
         return m  # a Filippov mask value, already in [α, 1]
 
-    def zdot(self, p, masks, u, i):
-        """Rate of the first-layer pre-activation z_1[u, i] under the field −∇f(p; masks)."""
+    def zdot(self, p, masks, u, i, j=0):
+        """Rate of the pre-activation z_{j+1}[u, i] under the field −∇f(p; masks): the derivative of
+        e ↦ z(p − e∇f) at e = 0. z_{j+1} is a polynomial of degree j + 1 in θ, so the five-point
+        stencil (exact for degree ≤ 4) with a binary step gives it up to rounding only."""
+        if j + 1 > 4:
+            raise ValueError("the reference's rate stencil is exact up to 4 hidden layers")
         g = self.grad(p, masks)
-        d0 = self.widths[0]
-        Wrow = [-g[u * d0 + q] for q in range(d0)]
-        val = sum(Wrow[q] * self.X[i][q] for q in range(d0))
-        if self.bias:
-            val += -g[self.widths[1] * d0 + u]
-        return val
+        pat = self.pattern_of(masks)
+
+        def z(e):
+            return self.preacts([x - e * gx for x, gx in zip(p, g)], pat)[0][j][u][i]
+        h = mpmath.mpf(1) / 8
+        return (z(-2 * h) - 8 * z(-h) + 8 * z(h) - z(2 * h)) / (12 * h)
+
+    @staticmethod
+    def pattern_of(masks):
+        return [[[1 if m == 1 else 0 for m in row] for row in layer] for layer in masks]
 
 
 def _copy(masks):
@@ -122,19 +135,19 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
     p = [mpmath.mpf(x) for x in p0]
     masks = net.pattern(p)
     pieces, events = [], []
-    sliding = None  # (u, i) of the first-layer entry held at 0
+    sliding = None  # (j, u, i) of the entry held at 0
     frozen = set()  # first-layer entries at 0 under a z ≤ 0 field that does not move them (a = 0)
     while t0 < t_end and len(events) <= max_events:
         if sliding is None:
             mk = _copy(masks)
             F = lambda t, y, mk=mk: [-v for v in net.grad(y, mk)]  # noqa: E731
         else:
-            u, i = sliding
+            js, u, i = sliding
 
-            def F(t, y, u=u, i=i, base=_copy(masks)):
+            def F(t, y, js=js, u=u, i=i, base=_copy(masks)):
                 lo, hi = _copy(base), _copy(base)
-                lo[0][u][i], hi[0][u][i] = 0, 1
-                a, b = net.zdot(y, lo, u, i), net.zdot(y, hi, u, i)
+                lo[js][u][i], hi[js][u][i] = 0, 1
+                a, b = net.zdot(y, lo, u, i, js), net.zdot(y, hi, u, i, js)
                 lam = a / (a - b)
                 gl, gh = net.grad(y, lo), net.grad(y, hi)
                 return [-((1 - lam) * x + lam * z) for x, z in zip(gl, gh)]
@@ -142,19 +155,19 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
 
         def watch(t):
             y = sol(t)
-            if sliding is not None:
-                u, i = sliding
-                lo, hi = _copy(masks), _copy(masks)
-                lo[0][u][i], hi[0][u][i] = 0, 1
-                a, b = net.zdot(y, lo, u, i), net.zdot(y, hi, u, i)
-                lam = a / (a - b)
-                return [("lam0", (u, i), lam), ("lam1", (u, i), 1 - lam)]
-            zs, _ = net.preacts(y)
             out = []
+            if sliding is not None:
+                js, u, i = sliding
+                lo, hi = _copy(masks), _copy(masks)
+                lo[js][u][i], hi[js][u][i] = 0, 1
+                a, b = net.zdot(y, lo, u, i, js), net.zdot(y, hi, u, i, js)
+                lam = a / (a - b)
+                out += [("lam0", (u, i), lam), ("lam1", (u, i), 1 - lam)]
+            zs, _ = net.preacts(y, masks)
             for j, z in enumerate(zs):
                 for uu, row in enumerate(z):
                     for ii, v in enumerate(row):
-                        if j == 0 and (sliding == (uu, ii) or (uu, ii) in frozen):
+                        if (j, uu, ii) in frozen or sliding == (j, uu, ii):
                             continue
                         out.append(((j, uu, ii), masks[j][uu][ii], v if masks[j][uu][ii] == 1 else -v))
             return out
@@ -179,30 +192,29 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
         pieces.append((t0, ts, sol))
         p = sol(ts)
         t0 = ts
-        if sliding is not None:
-            u, i = sliding
-            masks[0][u][i] = 0 if entry[0] == "lam0" else 1
-            events.append((ts, "leave sliding", 1, i, u))
+        if sliding is not None and entry[0] in ("lam0", "lam1"):
+            js, u, i = sliding
+            masks[js][u][i] = 0 if entry[0] == "lam0" else 1
+            events.append((ts, "leave sliding", js + 1, i, u))
             sliding = None
             continue
         (j, u, i) = entry[0]
-        if j != 0:
-            masks[j][u][i] = 1 - masks[j][u][i]
-            events.append((ts, "cross", j + 1, i, u))
-            continue
+        if sliding is not None:
+            raise RuntimeError("the reference handles one sliding entry at a time; a kink was met while sliding")
         lo, hi = _copy(masks), _copy(masks)
-        lo[0][u][i], hi[0][u][i] = 0, 1
-        a, b = net.zdot(p, lo, u, i), net.zdot(p, hi, u, i)
-        if a == 0 and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
-            masks[0][u][i] = 0
-            frozen.add((u, i))
-            events.append((ts, "cross", 1, i, u))
+        lo[j][u][i], hi[j][u][i] = 0, 1
+        a, b = net.zdot(p, lo, u, i, j), net.zdot(p, hi, u, i, j)
+        tiny = mpmath.mpf(10) ** (-mpmath.mp.dps + 5)
+        if abs(a) <= tiny and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
+            masks[j][u][i] = 0
+            frozen.add((j, u, i))
+            events.append((ts, "cross", j + 1, i, u))
         elif (a > 0) == (b > 0):
-            masks[0][u][i] = 1 if a > 0 else 0
-            events.append((ts, "cross", 1, i, u))
+            masks[j][u][i] = 1 if a > 0 else 0
+            events.append((ts, "cross", j + 1, i, u))
         elif a > 0 > b:
-            sliding = (u, i)
-            events.append((ts, "enter sliding", 1, i, u))
+            sliding = (j, u, i)
+            events.append((ts, "enter sliding", j + 1, i, u))
         else:
             raise RuntimeError("repelling kink in the reference")
     return pieces, events
