@@ -431,9 +431,10 @@ class _KinkFlow:
         if a > 0 and b > 0 or a < 0 and b < 0:
             new = 1 if a > 0 else -1
             if from_side != 0 and new == from_side:
-                raise UnsupportedKinkError(
-                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} reached its kink while "
-                    "both fields point back to its side (inconsistent event)")
+                # a grazing touch: z came to 0 (a root of even multiplicity to the working precision)
+                # and both fields take it back to its side; the flow stays in its region
+                self.skip[(j, idx)] = 1
+                return
             m.set_side(idx, new)
             self.skip[(j, idx)] = 1
             if from_side != 0:
