@@ -199,10 +199,19 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     θ' ∈ −∂f(θ) (Clarke subdifferential; Filippov at kinks); a repelling kink raises
     :class:`numerics.kink_flows.NonUniqueFlowError`.
 
+    ``dps=None`` selects the float64 tier (:mod:`numerics.float_taylor`: the same tape and parts on
+    numpy arrays; deep linear and (leaky) ReLU nets with or without biases; kink crossings; sliding
+    raises UnsupportedKinkError there). It returns a trajectory with the same interface (``at`` gives
+    float64 arrays, ``times`` floats).
+
     ``error_growth`` (deep linear nets): ``"measured"`` (default) propagates local errors with
     max(0, −λ_min(∇²f)) sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F);
     ``"b1"`` with the global THEORY.md B1 bound (Frobenius norms; honest but far looser).
     """
+    if dps is None:  # the float64 tier (numerics.float_taylor)
+        from .float_taylor import float_gradient_flow
+
+        return float_gradient_flow(obj, theta0, t_end, order, progress)
     if error_growth not in ("measured", "b1"):
         raise ValueError(f"error_growth must be 'measured' or 'b1', got {error_growth!r}")
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps, allow_kinks=True)
