@@ -108,6 +108,17 @@ class _FloatSeries:
         """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...)."""
         ops, const = self.ops, self.const
         n = len(ops)
+        # only the nodes the outputs and watched nodes read (e.g. not the rate nodes ż in a step pass)
+        need = [False] * n
+        for o in list(self.outs) + list(watched):
+            need[o] = True
+        for i in range(n - 1, -1, -1):
+            if need[i]:
+                op, a, b, _ = ops[i]
+                if op not in ("input", "const"):
+                    need[a] = True
+                    if b is not None:
+                        need[b] = True
         coef: list[Any] = [None] * n
         ys = []
         for y in y0:
@@ -116,6 +127,8 @@ class _FloatSeries:
             ys.append(Y)
         for k in range(p):
             for i, (op, a, b, payload) in enumerate(ops):
+                if not need[i]:
+                    continue
                 if const[i]:
                     if k == 0:
                         coef[i] = self._const(i, op, a, b, payload, coef)
