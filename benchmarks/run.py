@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bench_float_taylor  # noqa: E402
 import bench_flows  # noqa: E402
 import bench_hessian  # noqa: E402
 import bench_lambda_min  # noqa: E402
@@ -350,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     load1 = os.getloadavg()[0]
     text = render(h, lam, fl, machine_facts(), started, wall, load0, load1)
     text += ("\n" + bench_relu_flows.markdown(bench_relu_flows.run(bench_relu_flows.CASES[:1] if args.quick else bench_relu_flows.CASES))) if "flows" in sections else ""
+    text += ("\n" + bench_float_taylor.section()) if "flows" in sections and not args.quick else ""
     write_atomic(args.output, text)
     print(f"\nwrote {args.output}")
     return 0
