@@ -14,7 +14,7 @@ from .generic_flow import GenericTrajectory, gradient_flow_generic
 from .gradients import gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init
-from .kink_flows import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
 from .spectra import ConvergenceError, EigenResult, hvp_operator, lambda_min
 from . import ntk_training

@@ -63,36 +63,11 @@ import numpy as np
 from theory import Objective
 
 from .gradients import evaluate
+from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+from .kink_events import first_root as _first_root
 from .series import SeriesMask, Tape, TracingBackend, arb_precision, series_coefficients, to_arb, to_arb_mat
 
 __all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
-
-
-class NonUniqueFlowError(RuntimeError):
-    """The flow reached a repelling kink (both adjacent fields point away): θ' ∈ −∂f(θ) has more
-    than one solution from there (THEORY.md E1), so there is no ground truth to return."""
-
-
-class UnsupportedKinkError(RuntimeError):
-    """A kink configuration this integrator does not handle exactly (it says which) — never a guess."""
-
-
-@dataclass
-class KinkEvent:
-    """One switch of the activation pattern: at time ``t`` (exact binary fraction, located to the
-    working precision), ``kind`` "cross", "enter sliding" or "leave sliding", of hidden unit
-    ``unit`` (0-based) of hidden layer ``layer`` (1-based) on sample ``sample`` (0-based).
-    ``t_uncertainty``: |t − t of the dps + 10 rerun| (nan until the estimator has run)."""
-
-    t: Fraction
-    kind: str
-    layer: int
-    sample: int
-    unit: int
-    t_uncertainty: float = math.nan
-
-    def key(self) -> tuple:
-        return (self.kind, self.layer, self.sample, self.unit)
 
 
 class LayerMask(SeriesMask):
@@ -179,88 +154,6 @@ def _relu_tape(obj: Objective, masks: list[LayerMask]) -> tuple[Tape, list[int],
             a_prev = watch[j] * m
             adot_prev = zd * m
     return tape, [x.i for x in g], [w.i for w in watch], [z.i for z in zdots]
-
-
-def _mpf(x: flint.arb) -> mpmath.mpf:
-    man, exp = x.mid().man_exp()
-    return mpmath.mpf((int(man), int(exp)))
-
-
-def _first_root(coefs: list[flint.arb], sigma: int, h: Fraction, skip: int, bits: int) -> Fraction | None:
-    """First s ∈ (0, h] with σ·q(s) ≤ 0, q(s) = Σ_{k≥skip} c_k s^{k−skip} (the watched series with
-    its first ``skip`` coefficients known to vanish at the step start), or None.
-
-    Screen: σq(0) > Σ_{k≥1}|q_k|h^k means no root. Otherwise the real parts of the float roots of the
-    scaled polynomial in u = s/h (well conditioned on [0, 1]: h is e^{−2} of the coefficient-decay
-    radius), each ± 1e-9, and u = 1 are sample points; their signs are evaluated in mp (never in
-    float, whose noise near a root could fake a sign change); the first point where σq ≤ 0 is
-    bracketed with the point before it and the bracket is refined in mp to the working precision
-    (Illinois steps with a bisection every third step). Limitation: two roots closer than the float
-    root finder separates (a near-tangential graze inside one step) can be missed.
-    """
-    hf = float(h)
-    c = [float(x.mid()) for x in coefs[skip:]]
-    b = [ck * hf**k for k, ck in enumerate(c)]
-    if sigma * b[0] > sum(abs(x) for x in b[1:]) * (1 + 1e-9):
-        return None
-    nz = [k for k, x in enumerate(b) if x != 0]
-    if not nz:
-        return None
-    top = nz[-1]
-    pts = [1.0]
-    if top >= 1:
-        for r in np.roots(b[: top + 1][::-1]):
-            if -1e-6 < r.real < 1 and abs(r.imag) <= 0.25:
-                # both sides of a float root: the sign is then decided in mp, away from float noise
-                pts += [x for x in (r.real - 1e-9, r.real + 1e-9) if 0 < x < 1]
-    pts = sorted(set(pts))
-    with mpmath.workprec(bits + 20):
-        cm = [_mpf(x) * sigma for x in coefs[skip:]]
-        hm = mpmath.mpf(h.numerator) / h.denominator
-
-        def q(s):
-            return mpmath.polyval(cm[::-1], s)
-
-        lo, flo = mpmath.mpf(0), q(mpmath.mpf(0))
-        if flo <= 0:  # σq(0) ≤ 0: a root at the step start
-            return Fraction(0)
-        hi = None
-        for u in pts:
-            s_u = hm * u
-            f_u = q(s_u)
-            if f_u <= 0:
-                hi, fhi = s_u, f_u
-                break
-            lo, flo = s_u, f_u
-        if hi is None:
-            return None
-        tol = hm * mpmath.ldexp(1, -(bits + 4))
-        side = 0
-        for it in range(4 * bits):
-            if hi - lo <= tol:
-                break
-            if it % 3 == 2:
-                m = (lo + hi) / 2
-            else:
-                m = (lo * fhi - hi * flo) / (fhi - flo)
-                if not lo < m < hi:
-                    m = (lo + hi) / 2
-            fm = q(m)
-            if fm > 0:
-                lo, flo = m, fm
-                if side == 1:
-                    fhi /= 2
-                side = 1
-            else:
-                hi, fhi = m, fm
-                if side == -1:
-                    flo /= 2
-                side = -1
-        if hi - lo > tol * 1024:
-            raise UnsupportedKinkError(f"the event time did not converge (bracket width {float(hi - lo):.3g})")
-        s = hi  # σq(hi) ≤ 0: the step ends on (or just past) the kink, never before it
-        man, exp = s.man_exp
-        return Fraction(int(man)) * (Fraction(2) ** int(exp)) if man else Fraction(0)
 
 
 class _KinkFlow:

@@ -18,7 +18,7 @@ import pytest
 
 import numerics
 import theory
-from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+from numerics.kink_events import NonUniqueFlowError, UnsupportedKinkError
 
 import relu_reference as R
 
