@@ -15,14 +15,21 @@ nets, with or without biases, square / whitened square loss). The parts are thos
   root on [0, h]); the rest are sampled on a grid of 64 points and the first sign change is refined
   by bisection in float (to 2^{−50}·h). The step is cut at the earliest root.
 * **event handler** — rates a, b (ż under mask α and mask 1, from order-0 passes): same sign →
-  crossing; a > 0 > b (Filippov sliding) → :class:`~numerics.kink_flows.UnsupportedKinkError` (sliding
-  is done by the arb tier only); a < 0 < b → :class:`~numerics.kink_flows.NonUniqueFlowError`.
+  crossing; a > 0 > b → Filippov sliding, as in :mod:`numerics.kink_flows`: the entry's mask is a
+  power series μ(t), μ_0 from ż = 0 (Newton on order-0 passes, with the order-0 sensitivities D_s of
+  every node), μ_k solved after each order k from [ż]_k = 0 (the ``after_order`` hook of the float
+  series), leaving when μ reaches α or 1 (roots of μ − α, 1 − μ are watched); a < 0 < b →
+  :class:`~numerics.kink_flows.NonUniqueFlowError`. A kink reached while another entry slides whose
+  weight one side's field pushes out of [α, 1] is refused (UnsupportedKinkError), not resolved.
 * **error estimator** — per step the local error in the Euclidean norm (truncation as
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
   docs/theory.md F) and, at a crossing, multiplied by the saltation factor 1 + ‖F₊ − F₋‖₂‖∇z‖₂/|ż| (a
-  perturbation δθ moves the crossing time by ∇z·δθ/ż, during which the two fields differ by F₊ − F₋).
+  perturbation δθ moves the crossing time by ∇z·δθ/ż, during which the two fields differ by F₊ − F₋;
+  the same factor at entering sliding, where the sliding field is a convex combination of F₋, F₊).
+  Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
+  logarithmic norm of the projected (sliding) field, and leaving sliding applies no factor.
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
 """
@@ -92,6 +99,8 @@ class _FloatSeries:
         import flint
 
         self.ops, self.outs, self.sign, self.maskv = tape.ops, outs, sign, maskv
+        self.slide: dict[int, dict] = {}  # layer -> {(u, i): [μ_0, μ_1, …]} (Filippov weights)
+        self.after_order: Callable | None = None
         n = len(self.ops)
         self.const = [False] * n
         self.cval: list[Any] = [None] * n
@@ -167,15 +176,26 @@ class _FloatSeries:
                     v = coef[a][k] * self.cval[i]
                 elif op == "hadamard":
                     v = coef[a][k] * self.maskv[payload.layer]
+                    S = self.slide.get(payload.layer)
+                    if S:
+                        zero = a in payload.zero_inputs  # m·z = 0 and m·ż = 0 on the kink
+                        A = coef[a]
+                        for (u, c), mus in S.items():
+                            if zero:
+                                v[u, c] = 0.0
+                            else:
+                                v[u, c] = sum(mus[q] * A[k - q][u, c] for q in range(min(k + 1, len(mus))))
                 else:  # pragma: no cover
                     raise AssertionError(op)
                 if k == 0:
                     coef[i] = np.zeros((p + 1,) + np.shape(v))
                 coef[i][k] = v
+            if self.after_order is not None and k > 0:
+                self.after_order(k, coef)
             inv = self.sign / (k + 1)
             for Y, o in zip(ys, self.outs):
                 Y[k + 1] = coef[o][k] * inv
-        return ys, {w: coef[w][:p] for w in watched}
+        return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
 
     def _const(self, i, op, a, b, payload, coef):
         if op == "const":
@@ -208,6 +228,30 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> float:
             rho = min(rho, (scale / nj) ** (1.0 / j))
     h = min(rho / math.exp(2), 1e6) if math.isfinite(rho) else remaining
     return min(h, remaining)
+
+
+def _first_root_1d(q: np.ndarray, h: float) -> float | None:
+    """First s ∈ [0, h] with q(s) ≤ 0 for a polynomial q (coefficients ascending), or None: screen,
+    a grid of GRID points, then bisection to 2^{−52}·h."""
+    b = q * h ** np.arange(len(q))
+    if b[0] > np.abs(b[1:]).sum() * (1 + 1e-9):
+        return None
+    if b[0] <= 0:
+        return 0.0
+    us = np.linspace(0, 1, GRID + 1)[1:]
+    vals = np.polynomial.polynomial.polyval(us, b)
+    neg = np.nonzero(vals <= 0)[0]
+    if len(neg) == 0:
+        return None
+    g = int(neg[0])
+    lo, hi = (0.0 if g == 0 else us[g - 1]), us[g]
+    for _ in range(52):
+        mid = (lo + hi) / 2
+        if np.polynomial.polynomial.polyval(mid, b) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return hi * h
 
 
 def _horner(C: np.ndarray, s: float) -> np.ndarray:
@@ -261,6 +305,74 @@ class _FloatFlow:
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
 
+    # -- sliding (Filippov weights as mask series, as in numerics.kink_flows) ----------------------
+    def _sliding(self) -> list[tuple[int, int, int]]:
+        return [(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S]
+
+    def _pass(self, order: int, watched: Sequence[int]) -> tuple[list, dict]:
+        """One series pass; with entries sliding, μ_0 is solved first and μ_k after each order k."""
+        sl = self._sliding()
+        if sl:
+            self._solve_mu0(sl)
+            for S in self.series.slide.values():
+                for key in S:
+                    S[key] = S[key][:1]
+            self.series.after_order = self._after_order
+            watched = list(watched) + [z for z in self.zdot if z not in watched]  # the constraints read ż
+        try:
+            return self.series.run(self.y, order, watched)
+        finally:
+            self.series.after_order = None
+
+    def _nodes0(self) -> dict:
+        out = self.series.run(self.y, 1, range(len(self.series.ops)))[1]
+        return {i: (v if self.series.const[i] else v[0]) for i, v in out.items()}
+
+    def _solve_mu0(self, sl: list) -> None:
+        """μ_0 of the sliding entries from ż_s = 0 (Newton on order-0 passes; exact in one step when the
+        constraints are affine in the μ's), and the sensitivities D_s = ∂(node)/∂μ_s (order 0), which
+        are also the derivatives of order k in μ_k (numerics.kink_flows)."""
+        from .kink_flows import UnsupportedKinkError
+
+        for _ in range(8):
+            for S in self.series.slide.values():
+                for key in S:
+                    S[key] = S[key][:1]
+            base = self._nodes0()
+            D = []
+            for (j, u, i) in sl:
+                mus = self.series.slide[j + 1][(u, i)]
+                mus[0] += 1.0
+                bumped = self._nodes0()
+                mus[0] -= 1.0
+                D.append({k: bumped[k] - v for k, v in base.items()
+                          if not self.series.const[k] and np.any(bumped[k] != v)})
+            r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in sl])
+            A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(sl))]
+                          for (j, u, i) in sl])
+            try:
+                delta = np.linalg.solve(A, -r)
+            except np.linalg.LinAlgError:
+                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
+                                           "(degenerate sliding constraints)") from None
+            for c, (j, u, i) in enumerate(sl):
+                self.series.slide[j + 1][(u, i)][0] += float(delta[c])
+            if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
+                break
+        self._D, self._A, self._sl = D, A, sl
+
+    def _after_order(self, k: int, coef: list) -> None:
+        r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])
+        mu = np.linalg.solve(self._A, -r)
+        for c, (j, u, i) in enumerate(self._sl):
+            mus = self.series.slide[j + 1][(u, i)]
+            while len(mus) < k:
+                mus.append(0.0)
+            mus.append(float(mu[c]))
+            for node, d in self._D[c].items():
+                if coef[node] is not None and not self.series.const[node]:
+                    coef[node][k] = coef[node][k] + d * mu[c]
+
     def _set_mask(self, j: int) -> None:
         self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
 
@@ -288,7 +400,16 @@ class _FloatFlow:
         for s in (-1, 1):
             self.side[j][u, i] = s
             self._set_mask(j)
-            ys, w = self.series.run(self.y, 1, self.zdot)
+            ys, w = self._pass(1, self.zdot)
+            for (jj, uu, ii) in self._sliding():
+                mu0 = self.series.slide[jj + 1][(uu, ii)][0]
+                if not self.alpha - 1e-9 <= mu0 <= 1 + 1e-9:
+                    from .kink_flows import UnsupportedKinkError
+
+                    raise UnsupportedKinkError(
+                        f"unit {u} of layer {j + 1} on sample {i} reaches its kink while unit {uu} of layer {jj + 1} "
+                        f"slides on sample {ii}, and one side's field pushes that weight out of [α, 1] (μ = {mu0:.3g}): "
+                        "a simultaneous-kink configuration the float tier does not resolve; use the arb tier (dps=...)")
             out.append((float(w[self.zdot[j]][0][u, i]), [Y[1] for Y in ys]))
         self.side[j][u, i] = old
         self._set_mask(j)
@@ -324,23 +445,49 @@ class _FloatFlow:
         if a < 0 < b:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
-        if a > 0 > b:
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} reaches an attracting kink (Filippov "
-                "sliding), which the float64 tier does not follow; use the arb tier (dps=...)")
+        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fp, Fm)))
+        factor = 1.0 + dF * self._grad_z_norm(j + 1, u, i) / min(abs(a), abs(b))
+        if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b)
+            from fractions import Fraction
+
+            self.side[j][u, i] = -1
+            self._set_mask(j)
+            self.series.slide.setdefault(j + 1, {})[(u, i)] = [self.alpha + (1 - self.alpha) * a / (a - b)]
+            self._solve_mu0(self._sliding())
+            for (jj, uu, ii) in self._sliding():
+                mu0 = self.series.slide[jj + 1][(uu, ii)][0]
+                if not self.alpha - 1e-12 <= mu0 <= 1 + 1e-12:
+                    raise UnsupportedKinkError(
+                        f"t = {t:.17g}: the Filippov weights leave [α, 1] as soon as unit {u} of layer {j + 1} on "
+                        f"sample {i} joins the sliding entries (a simultaneous-kink configuration)")
+            self.events.append(KinkEvent(Fraction(t), "enter sliding", j + 1, i, u))
+            return factor
         new = 1 if a > 0 else -1
         if new == from_side:  # float noise put z a hair past 0 while the field keeps it on its side
-            self.skip[(j, u, i)] = True
+            self.skip[(j, u, i)] = 1
             return 1.0
         self.side[j][u, i] = new
         self._set_mask(j)
-        self.skip[(j, u, i)] = True
+        self.skip[(j, u, i)] = 1
         if from_side != 0:
             from fractions import Fraction
 
             self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
-        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fp, Fm)))
-        return 1.0 + dF * self._grad_z_norm(j + 1, u, i) / min(abs(a), abs(b))
+        return factor
+
+    def _leave(self, j: int, u: int, i: int, to_side: int, t: float) -> None:
+        from fractions import Fraction
+
+        from .kink_flows import KinkEvent
+
+        S = self.series.slide[j + 1]
+        S.pop((u, i))
+        if not S:
+            self.series.slide.pop(j + 1)
+        self.side[j][u, i] = to_side
+        self._set_mask(j)
+        self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
+        self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
 
     def _locate(self, w: dict, h: float) -> tuple[float, tuple] | None:
         best = None
@@ -348,13 +495,15 @@ class _FloatFlow:
         for j in range(len(self.masks)):
             Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
             Zs = Z.copy()
-            for (jj, u, i) in self.skip:
-                if jj == j:
-                    Zs[:-1, u, i] = Z[1:, u, i]  # drop the vanishing z_0 right after a crossing
-                    Zs[-1, u, i] = 0.0
+            for (jj, u, i), n_skip in self.skip.items():
+                if jj == j:  # drop the coefficients known to vanish right after an event
+                    Zs[:-n_skip, u, i] = Z[n_skip:, u, i]
+                    Zs[-n_skip:, u, i] = 0.0
             pw = h ** np.arange(Zs.shape[0])
             B = Zs * pw[:, None, None]
             cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j]
+            for (u, i) in self.series.slide.get(j + 1, {}):
+                cand[u, i] = False
             idx = np.nonzero(cand)
             if len(idx[0]) == 0:
                 continue
@@ -383,6 +532,13 @@ class _FloatFlow:
                 s = hi * h
                 if best is None or s < best[0]:
                     best = (s, ("z", j, int(idx[0][c]), int(idx[1][c])))
+        for (j, u, i) in self._sliding():
+            mus = np.array(self.series.slide[j + 1][(u, i)])
+            for q, side in ((np.concatenate([[mus[0] - self.alpha], mus[1:]]), -1),
+                            (np.concatenate([[1 - mus[0]], -mus[1:]]), 1)):
+                s = _first_root_1d(q, h)
+                if s is not None and (best is None or s < best[0]):
+                    best = (s, ("mu", j, u, i, side))
         return best
 
     def _defect(self, D0):
@@ -410,7 +566,7 @@ class _FloatFlow:
             if len(starts) + zero_steps > max_steps:
                 raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
                                    f"(t = {t:.6g} of {t_end:.6g})")
-            ys, w = self.series.run(self.y, self.p, self.watch)
+            ys, w = self._pass(self.p, self.watch)
             h = _step_size(ys, self.p, t_end - t)
             if h <= 0 or t + h == t:
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
@@ -441,7 +597,10 @@ class _FloatFlow:
                     from .kink_flows import UnsupportedKinkError
 
                     raise UnsupportedKinkError(f"t = {t:.17g}: kink events without progress in time")
-            if ev is not None:
+            if ev is not None and ev[1][0] == "mu":
+                _, j, u, i, side = ev[1]
+                self._leave(j, u, i, side, t)
+            elif ev is not None:
                 _, j, u, i = ev[1]
                 factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
                 err *= factor

@@ -1,6 +1,8 @@
 """The float64 tier of the Taylor method (numerics.float_taylor, gradient_flow(..., dps=None)) against
-the arb tier at 30 digits: deep linear and ReLU nets (crossings; sliding is refused), agreement to
-1e-12 and an honest error estimate (≥ the true error); the tightness ratio is printed (-s)."""
+the arb tier at 30 digits: deep linear and ReLU nets (crossings, Filippov sliding), agreement to
+1e-12 and an honest error estimate (≥ the true error); the tightness ratio is printed (-s).
+Instances (seeds) were drawn by running the arb tier and keeping ones with crossings / sliding;
+each test asserts the reference's events exist."""
 
 import mpmath
 import numpy as np
@@ -71,7 +73,25 @@ def test_relu_float_tier_vs_arb_with_crossings(seed, widths, alpha, bias, t_end)
         assert abs(float(e.t) - float(r.t)) <= 1e-12
 
 
-def test_sliding_is_refused_by_the_float_tier():
-    obj, th = relu_instance(0, (4, 10, 10, 2), 0.0, False)
-    with pytest.raises(UnsupportedKinkError, match="sliding"):
-        numerics.gradient_flow(obj, th, 0.5, dps=None)
+SLIDING = [(5, (2, 3, 3, 1), 3.0, 1.0), (1, (2, 3, 3, 1), 3.0, 1.0),
+           pytest.param(0, (4, 10, 10, 2), 0.5, 0.5, marks=pytest.mark.thorough)]
+
+
+@pytest.mark.parametrize("seed,widths,t_end,scale", SLIDING)
+def test_relu_float_tier_vs_arb_with_sliding(seed, widths, t_end, scale):
+    """Filippov sliding in the float tier (weights solved order by order, as in the arb tier)."""
+    from fractions import Fraction
+
+    obj, th = relu_instance(seed, widths, 0.0, False, scale=scale)
+    ref = relu_gradient_flow(obj, th, Fraction(t_end), 30, rerun=False)
+    assert "enter sliding" in [e.kind for e in ref.events], "the reference does not slide: instance misses its point"
+    f = compare(obj, th, t_end, ref)
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events]
+
+
+def test_simultaneous_kink_with_sliding_is_refused_not_guessed():
+    """A unit's other sample reaches its kink while one slides and pushes that weight out of [α, 1]
+    (the arb tier calls it a repelling kink): the float tier says it cannot resolve it."""
+    obj, th = relu_instance(2, (4, 10, 10, 2), 0.0, False)
+    with pytest.raises(UnsupportedKinkError, match="simultaneous-kink"):
+        numerics.gradient_flow(obj, th, 0.07, dps=None)
