@@ -32,6 +32,10 @@ nets, with or without biases, square / whitened square loss). The parts are thos
   logarithmic norm of the projected (sliding) field, and leaving sliding applies no factor.
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
+
+Size: one module for the whole float tier (series evaluator, step controller, event locator, handler
+with sliding, error estimator, dense output), mirroring the arb tier's kink_flows; its seams (the
+series evaluator, the sliding solver) are where it would split.
 """
 
 from __future__ import annotations
