@@ -468,7 +468,8 @@ class _KinkFlow:
                     errors.append(err)
                 y = [mm.mid() for mm in new]
                 t += h
-                self.skip = {}
+                if h > 0:  # known-zero coefficients stay known while events pile up at one time
+                    self.skip = {}
                 if ev is not None:
                     info = ev[1]
                     if info[0] == "z":
