@@ -308,6 +308,7 @@ class _FloatFlow:
         self.events: list = []
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
+        self.pinned: set = set()
 
     # -- sliding (Filippov weights as mask series, as in numerics.kink_flows) ----------------------
     def _sliding(self) -> list[tuple[int, int, int]]:
@@ -441,6 +442,19 @@ class _FloatFlow:
         from .kink_flows import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 
         a, b, Fm, Fp = self._rates(j, u, i)
+        if a == 0 and b <= 0:
+            # as in the arb tier: the z ≤ 0 field does not move z at all (every path from this entry
+            # is multiplied by a zero mask: exactly 0 in float too), so Filippov's λ = 0 and the flow
+            # continues with F₋, keeping z at 0. "Pinned": mask α, not watched while its series is
+            # constant, decided again when another switch makes it move.
+            self.side[j][u, i] = -1
+            self._set_mask(j)
+            self.pinned.add((j, u, i))
+            if from_side != 0:
+                from fractions import Fraction
+
+                self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
+            return 1.0
         scale = max(abs(a), abs(b), 1e-300)
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
             raise UnsupportedKinkError(
@@ -508,6 +522,9 @@ class _FloatFlow:
             cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j]
             for (u, i) in self.series.slide.get(j + 1, {}):
                 cand[u, i] = False
+            for (jj, u, i) in self.pinned:
+                if jj == j:
+                    cand[u, i] = False
             idx = np.nonzero(cand)
             if len(idx[0]) == 0:
                 continue
@@ -571,6 +588,12 @@ class _FloatFlow:
                 raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
                                    f"(t = {t:.6g} of {t_end:.6g})")
             ys, w = self._pass(self.p, self.watch)
+            moved = [(j, u, i) for (j, u, i) in self.pinned if np.any(w[self.watch[j]][1:, u, i] != 0)]
+            if moved:  # another switch made a pinned entry move: decide it again (from no side)
+                for (j, u, i) in moved:
+                    self.pinned.discard((j, u, i))
+                    err *= self._kink(j, u, i, t, from_side=0)
+                ys, w = self._pass(self.p, self.watch)
             h = _step_size(ys, self.p, t_end - t)
             if h <= 0 or t + h == t:
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
