@@ -519,7 +519,9 @@ class _FloatFlow:
                     Zs[-n_skip:, u, i] = 0.0
             pw = h ** np.arange(Zs.shape[0])
             B = Zs * pw[:, None, None]
-            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j]
+            # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event,
+            # as in the arb tier
+            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j] & np.any(Z != 0, axis=0)
             for (u, i) in self.series.slide.get(j + 1, {}):
                 cand[u, i] = False
             for (jj, u, i) in self.pinned:
