@@ -118,6 +118,6 @@ def test_digits_subset_float_tier_vs_arb(bias):
         th.append(rng.standard_normal((obj.widths[j], obj.widths[j - 1])) * np.sqrt(2 / obj.widths[j - 1]))
         if bias:
             th.append(np.zeros(obj.widths[j]))
-    ref = relu_gradient_flow(obj, th, Fraction(1, 20), 30, rerun=False)
+    ref = relu_gradient_flow(obj, th, Fraction(0.05), 30, rerun=False)  # the float 0.05, exactly
     f = compare(obj, th, 0.05, ref)
     assert [e.key() for e in f.events] == [e.key() for e in ref.events]
