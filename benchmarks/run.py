@@ -31,6 +31,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import bench_float_paths  # noqa: E402
+import bench_float_taylor  # noqa: E402
 import bench_flows  # noqa: E402
 import bench_hessian  # noqa: E402
 import bench_lambda_min  # noqa: E402
@@ -354,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     if fp is not None:
         text += "\n" + bench_float_paths.section(fp)
     text += ("\n" + bench_relu_flows.markdown(bench_relu_flows.run(bench_relu_flows.CASES[:1] if args.quick else bench_relu_flows.CASES))) if "flows" in sections else ""
+    text += ("\n" + bench_float_taylor.section()) if "flows" in sections and not args.quick else ""
     write_atomic(args.output, text)
     print(f"\nwrote {args.output}")
     return 0

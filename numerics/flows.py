@@ -37,6 +37,7 @@ from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
+from .error_growth import local_error_2norm
 from .gradients import check_objective, evaluate
 from .series import (
     Tape,
@@ -69,6 +70,7 @@ class Trajectory:
     seconds: float = 0.0
     shapes: tuple = ()
     events: list = field(default_factory=list)  # ReLU nets: KinkEvent records (numerics.kink_flows)
+    growth_integral: float = math.nan  # ∫ max(0, −λ_min) along the run when the growth was measured
 
     @property
     def times(self) -> list[Fraction]:
@@ -230,7 +232,8 @@ def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int,
 
 
 def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, order: int | None = None,
-                  progress: Callable[[float, float], None] | None = None) -> Trajectory:
+                  progress: Callable[[float, float], None] | None = None,
+                  error_growth: str = "measured") -> Trajectory:
     """Ground-truth GF θ' = −∇f(θ), θ(0) = theta0, on [0, t_end] at ``dps`` digits (Taylor method).
 
     Returns a :class:`Trajectory` (dense output ``at(t)``, exact ``times``, ``error_estimate``,
@@ -242,14 +245,36 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     ``error_estimate`` comes from an independent rerun at dps + 10 (docs/theory.md E3). The flow is
     θ' ∈ −∂f(θ) (Clarke subdifferential; Filippov at kinks); a repelling kink raises
     :class:`numerics.kink_flows.NonUniqueFlowError`.
+
+    ``dps=None`` selects the float64 tier (:mod:`numerics.float_taylor`: the same tape and parts on
+    numpy arrays; deep linear and (leaky) ReLU nets with or without biases; kink crossings; sliding
+    raises UnsupportedKinkError there). It returns a trajectory with the same interface (``at`` gives
+    float64 arrays, ``times`` floats).
+
+    ``error_growth`` (deep linear nets): ``"measured"`` (default) propagates local errors with
+    max(0, −λ_min(∇²f)) sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F);
+    ``"b1"`` with the global docs/theory.md B1 bound (Frobenius norms; honest but far looser).
     """
+    if dps is None:  # the float64 tier (numerics.float_taylor)
+        from .float_taylor import float_gradient_flow
+
+        return float_gradient_flow(obj, theta0, t_end, order, progress)
+    if error_growth not in ("measured", "b1"):
+        raise ValueError(f"error_growth must be 'measured' or 'b1', got {error_growth!r}")
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps, allow_kinks=True)
     if _has_kinks_or_bias(obj):
         from .kink_flows import relu_gradient_flow  # kink_flows imports this module's step parts
 
         return relu_gradient_flow(obj, theta0, t_end_q, dps, order, progress)
-    return _integrate(obj, theta0, None, t_end_q, dps, order, lambda: _gradient_tape(obj), progress,
-                      growth=_growth(obj), conserved=True)
+    growth = _growth(obj)
+    if error_growth == "measured" and not isinstance(obj, Quadratic):
+        from .error_growth import MeasuredGrowth
+
+        growth = MeasuredGrowth(obj)
+    traj = _integrate(obj, theta0, None, t_end_q, dps, order, lambda: _gradient_tape(obj), progress,
+                      growth=growth, conserved=True)
+    traj.growth_integral = getattr(growth, "integral", math.nan)
+    return traj
 
 
 def modified_flow(obj: Any, theta0: Sequence[Any], eta: Any, t_end: Any, dps: int = 30, order: int | None = None,
@@ -393,11 +418,19 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
             h = taylor_step(cs, p, t_end - t, t)
             new = taylor_eval(cs, h)
             hf = float(h)
-            local = local_error(cs, p, h, new)
             if not all(math.isfinite(max_abs(m)) for m in new):
                 raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
             L = 0.0
-            if growth is not None:
+            if hasattr(growth, "step"):  # measured growth (numerics.error_growth): Euclidean norms
+                def precise(cs_args=(tape, outs, y, p, combine, sign), h=h):
+                    return taylor_eval(series_coefficients(*cs_args), h)
+
+                local = local_error_2norm(cs, p, h, new, precise)
+                mid = taylor_eval(cs, h / 2)
+                L = growth.step(_floats(y[:n_theta]), _floats(mid[:n_theta]), _floats(new[:n_theta]), hf)
+            else:
+                local = local_error(cs, p, h, new)
+            if growth is not None and not hasattr(growth, "step"):
                 L = max(growth(_floats(y[:n_theta])), growth(_floats(new[:n_theta])))
             err = err * math.exp(hf * L) + local
             starts.append(t)

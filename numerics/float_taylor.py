@@ -1,0 +1,674 @@
+"""The float64 tier of the Taylor method: the same tape, the same parts, on numpy arrays.
+
+``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
+nets, with or without biases, square / whitened square loss). The parts are those of
+:mod:`numerics.flows` / :mod:`numerics.kink_flows`, with float64 arrays in place of ``arb_mat``:
+
+* **series** — the tape of :func:`numerics.flows._gradient_tape` / :func:`numerics.kink_flows._relu_tape`
+  evaluated order by order on coefficient stacks of shape (p+1, rows, cols); a Cauchy product
+  Σ_{i≤k} A_i B_{k−i} is one BLAS call ([A_0 … A_k] as an m×(k+1)r matrix times [B_k; …; B_0]), so
+  the work is vectorised over samples and units.
+* **order** p = 20: the step h = ρ/e² makes term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs
+  p ≥ 53·ln 2/2 = 18.4; two more orders keep the truncation a few ulps below the rounding.
+* **step controller** — h = ρ/e², ρ from the decay of the last two coefficients (Jorba & Zou 2005).
+* **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
+  root on [0, h]); the rest are sampled on a grid of 64 points and the first sign change is refined
+  by bisection in float (to 2^{−50}·h). The step is cut at the earliest root.
+* **event handler** — rates a, b (ż under mask α and mask 1, from order-0 passes): same sign →
+  crossing; a > 0 > b → Filippov sliding, as in :mod:`numerics.kink_flows`: the entry's mask is a
+  power series μ(t), μ_0 from ż = 0 (Newton on order-0 passes, with the order-0 sensitivities D_s of
+  every node), μ_k solved after each order k from [ż]_k = 0 (the ``after_order`` hook of the float
+  series), leaving when μ reaches α or 1 (roots of μ − α, 1 − μ are watched); a < 0 < b →
+  :class:`~numerics.kink_flows.NonUniqueFlowError`. A kink reached while another entry slides whose
+  weight one side's field pushes out of [α, 1] is refused (UnsupportedKinkError), not resolved.
+* **error estimator** — per step the local error in the Euclidean norm (truncation as
+  :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
+  longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
+  carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
+  docs/theory.md F) and, at a crossing, multiplied by the saltation factor 1 + ‖F₊ − F₋‖₂‖∇z‖₂/|ż| (a
+  perturbation δθ moves the crossing time by ∇z·δθ/ż, during which the two fields differ by F₊ − F₋;
+  the same factor at entering sliding, where the sliding field is a convex combination of F₋, F₊).
+  Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
+  logarithmic norm of the projected (sliding) field, and leaving sliding applies no factor.
+* **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
+  law (ReLU) drift per step.
+
+Size: one module for the whole float tier (series evaluator, step controller, event locator, handler
+with sliding, error estimator, dense output), mirroring the arb tier's kink_flows; its seams (the
+series evaluator, the sliding solver) are where it would split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from theory import Objective
+
+from .error_growth import MeasuredGrowth
+
+EPS = float(np.finfo(float).eps)
+ORDER = 20
+GRID = 64
+
+
+@dataclass
+class FloatTaylorTrajectory:
+    """Dense float64 output of the float Taylor tier; the interface of :class:`numerics.flows.Trajectory`."""
+
+    obj: Any
+    order: int
+    t_end: float
+    starts: list[float]
+    steps: list[float]
+    coeffs: list[list[np.ndarray]]  # per step, per block: (p+1, rows, cols)
+    errors: list[float]
+    conservation_defects: list[float] = field(default_factory=list)
+    events: list = field(default_factory=list)
+    seconds: float = 0.0
+    growth_integral: float = 0.0
+    dps: None = None
+
+    @property
+    def times(self) -> list[float]:
+        return self.starts + [self.t_end]
+
+    @property
+    def error_estimate(self) -> float:
+        return max(self.errors, default=0.0)
+
+    def at(self, t: Any) -> list[np.ndarray]:
+        t = float(t)
+        if t < 0 or t > self.t_end * (1 + 4 * EPS):
+            raise ValueError(f"t = {t!r} is outside the integrated range [0, {self.t_end!r}]")
+        i = max(0, int(np.searchsorted(self.starts, t, side="right")) - 1)
+        s = t - self.starts[i]
+        out = []
+        for C, shape in zip(self.coeffs[i], self.obj.shapes):
+            acc = C[-1].copy()
+            for c in C[-2::-1]:
+                acc = acc * s + c
+            out.append(acc.reshape(shape))
+        return out
+
+
+class _FloatSeries:
+    """Evaluates a :class:`numerics.series.Tape` on float64 coefficient stacks (module docstring)."""
+
+    def __init__(self, tape, outs: list[int], sign: int, maskv: dict[int, np.ndarray]) -> None:
+        import flint
+
+        self.ops, self.outs, self.sign, self.maskv = tape.ops, outs, sign, maskv
+        self.slide: dict[int, dict] = {}  # layer -> {(u, i): [μ_0, μ_1, …]} (Filippov weights)
+        self.after_order: Callable | None = None
+        n = len(self.ops)
+        self.const = [False] * n
+        self.cval: list[Any] = [None] * n
+        for i, (op, a, b, payload) in enumerate(self.ops):
+            self.const[i] = op == "const" or (op != "input" and self.const[a] and (b is None or self.const[b]))
+            if op == "const":
+                m = payload
+                self.cval[i] = np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols())
+            elif op == "scale":
+                self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
+        self.dmax = 1
+
+    def run(self, y0: list[np.ndarray], p: int, watched: Sequence[int] = ()) -> tuple[list[np.ndarray], dict]:
+        """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...)."""
+        ops, const = self.ops, self.const
+        n = len(ops)
+        # only the nodes the outputs and watched nodes read (e.g. not the rate nodes ż in a step pass)
+        need = [False] * n
+        for o in list(self.outs) + list(watched):
+            need[o] = True
+        for i in range(n - 1, -1, -1):
+            if need[i]:
+                op, a, b, _ = ops[i]
+                if op not in ("input", "const"):
+                    need[a] = True
+                    if b is not None:
+                        need[b] = True
+        coef: list[Any] = [None] * n
+        ys = []
+        for y in y0:
+            Y = np.zeros((p + 1,) + y.shape)
+            Y[0] = y
+            ys.append(Y)
+        for k in range(p):
+            for i, (op, a, b, payload) in enumerate(ops):
+                if not need[i]:
+                    continue
+                if const[i]:
+                    if k == 0:
+                        coef[i] = self._const(i, op, a, b, payload, coef)
+                    continue
+                if op == "input":
+                    if k == 0:
+                        coef[i] = ys[payload]
+                    continue
+                if op == "matmul":
+                    A, B = coef[a], coef[b]
+                    if const[a]:
+                        v = A @ B[k]
+                    elif const[b]:
+                        v = A[k] @ B
+                    elif k == 0:
+                        v = A[0] @ B[0]
+                    else:
+                        m, r = A.shape[1], A.shape[2]
+                        left = A[: k + 1].transpose(1, 0, 2).reshape(m, (k + 1) * r)
+                        right = B[k::-1].reshape((k + 1) * r, B.shape[2])
+                        v = left @ right
+                    self.dmax = max(self.dmax, (A.shape[-1] if not const[a] else A.shape[1]))
+                elif op in ("add", "sub"):
+                    x = coef[a] if const[a] else coef[a][k]
+                    z = coef[b] if const[b] else coef[b][k]
+                    if const[a] and k > 0:
+                        x = 0.0
+                    if const[b] and k > 0:
+                        z = 0.0
+                    v = x + z if op == "add" else x - z
+                elif op == "neg":
+                    v = -coef[a][k]
+                elif op == "T":
+                    v = coef[a][k].T
+                elif op == "scale":
+                    v = coef[a][k] * self.cval[i]
+                elif op == "hadamard":
+                    v = coef[a][k] * self.maskv[payload.layer]
+                    S = self.slide.get(payload.layer)
+                    if S:
+                        zero = a in payload.zero_inputs  # m·z = 0 and m·ż = 0 on the kink
+                        A = coef[a]
+                        for (u, c), mus in S.items():
+                            if zero:
+                                v[u, c] = 0.0
+                            else:
+                                v[u, c] = sum(mus[q] * A[k - q][u, c] for q in range(min(k + 1, len(mus))))
+                else:  # pragma: no cover
+                    raise AssertionError(op)
+                if k == 0:
+                    coef[i] = np.zeros((p + 1,) + np.shape(v))
+                coef[i][k] = v
+            if self.after_order is not None and k > 0:
+                self.after_order(k, coef)
+            inv = self.sign / (k + 1)
+            for Y, o in zip(ys, self.outs):
+                Y[k + 1] = coef[o][k] * inv
+        return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    def _const(self, i, op, a, b, payload, coef):
+        if op == "const":
+            return self.cval[i]
+        x = coef[a]
+        if op == "matmul":
+            return x @ coef[b]
+        if op == "add":
+            return x + coef[b]
+        if op == "sub":
+            return x - coef[b]
+        if op == "neg":
+            return -x
+        if op == "T":
+            return x.T
+        if op == "scale":
+            return x * self.cval[i]
+        if op == "hadamard":
+            return x * self.maskv[payload.layer]
+        raise AssertionError(op)
+
+
+def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> float:
+    """h = ρ/e², ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞) (as numerics.flows.taylor_step)."""
+    scale = max(1.0, max(float(np.abs(Y[0]).max()) for Y in ys))
+    rho = math.inf
+    for j in (p - 1, p):
+        nj = max(float(np.abs(Y[j]).max()) for Y in ys)
+        if nj > 0:
+            rho = min(rho, (scale / nj) ** (1.0 / j))
+    h = min(rho / math.exp(2), 1e6) if math.isfinite(rho) else remaining
+    return min(h, remaining)
+
+
+def _first_root_1d(q: np.ndarray, h: float) -> float | None:
+    """First s ∈ [0, h] with q(s) ≤ 0 for a polynomial q (coefficients ascending), or None: screen,
+    a grid of GRID points, then bisection to 2^{−52}·h."""
+    b = q * h ** np.arange(len(q))
+    if b[0] > np.abs(b[1:]).sum() * (1 + 1e-9):
+        return None
+    if b[0] <= 0:
+        return 0.0
+    us = np.linspace(0, 1, GRID + 1)[1:]
+    vals = np.polynomial.polynomial.polyval(us, b)
+    neg = np.nonzero(vals <= 0)[0]
+    if len(neg) == 0:
+        return None
+    g = int(neg[0])
+    lo, hi = (0.0 if g == 0 else us[g - 1]), us[g]
+    for _ in range(52):
+        mid = (lo + hi) / 2
+        if np.polynomial.polynomial.polyval(mid, b) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return hi * h
+
+
+def _horner(C: np.ndarray, s: float) -> np.ndarray:
+    acc = C[-1].copy()
+    for c in C[-2::-1]:
+        acc = acc * s + c
+    return acc
+
+
+def _local_error(ys: list[np.ndarray], p: int, h: float, new: list[np.ndarray], dmax: int) -> float:
+    """Euclidean local error of a float step: geometric-tail truncation (as local_error_2norm) plus
+    rounding ε·(‖y_new‖₂ + (p + d)·Σ_{k≥1} a_k) (module docstring)."""
+    a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
+    ratios = [math.sqrt(a[j] / a[j - 2]) for j in (p, p - 1) if a[j - 2] > 0]
+    r = min(max(ratios, default=1.0), 0.9)
+    last = max(a[p], a[p - 1] * r)
+    tail = last + last * r / (1 - r)
+    if max(ratios, default=1.0) >= 0.9:
+        tail = max(tail, a[p - 1] + a[p])
+    ynorm = math.sqrt(sum(float(np.sum(y**2)) for y in new))
+    return tail + EPS * (ynorm + (p + dmax) * float(a[1:].sum()))
+
+
+class _FloatFlow:
+    def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool) -> None:
+        from .flows import _gradient_tape
+        from .kink_flows import LayerMask, _relu_tape
+        from .series import arb_precision, to_arb
+
+        self.obj, self.p = obj, order
+        self.bias = obj.model.bias
+        self.linear = obj.model.is_linear
+        self.alpha = float(obj.model.alpha) if not self.linear else 1.0
+        n = obj.loss.num_samples if obj.loss.inputs is not None else None
+        with arb_precision(20):
+            if self.linear and not self.bias:
+                tape, outs, sign = _gradient_tape(obj)
+                self.masks, self.watch, self.zdot = [], [], []
+            else:
+                self.masks = [] if self.linear else [
+                    LayerMask(j + 1, obj.widths[j + 1], n, to_arb(obj.model.alpha)) for j in range(obj.depth - 1)]
+                tape, outs, self.watch, self.zdot = _relu_tape(obj, self.masks)
+                sign = -1
+        self.side = [np.ones((m.rows, m.cols), dtype=np.int8) for m in self.masks]
+        self.maskv = {m.layer: np.ones((m.rows, m.cols)) for m in self.masks}
+        self.series = _FloatSeries(tape, outs, sign, self.maskv)
+        self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
+                  for w in theta0]
+        self.growth = MeasuredGrowth(obj) if growth else None
+        self.events: list = []
+        self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
+        self.skip: dict = {}
+        self.pinned: set = set()
+
+    # -- sliding (Filippov weights as mask series, as in numerics.kink_flows) ----------------------
+    def _sliding(self) -> list[tuple[int, int, int]]:
+        return [(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S]
+
+    def _pass(self, order: int, watched: Sequence[int]) -> tuple[list, dict]:
+        """One series pass; with entries sliding, μ_0 is solved first and μ_k after each order k."""
+        sl = self._sliding()
+        if sl:
+            self._solve_mu0(sl)
+            for S in self.series.slide.values():
+                for key in S:
+                    S[key] = S[key][:1]
+            self.series.after_order = self._after_order
+            watched = list(watched) + [z for z in self.zdot if z not in watched]  # the constraints read ż
+        try:
+            return self.series.run(self.y, order, watched)
+        finally:
+            self.series.after_order = None
+
+    def _nodes0(self) -> dict:
+        out = self.series.run(self.y, 1, range(len(self.series.ops)))[1]
+        return {i: (v if self.series.const[i] else v[0]) for i, v in out.items()}
+
+    def _solve_mu0(self, sl: list) -> None:
+        """μ_0 of the sliding entries from ż_s = 0 (Newton on order-0 passes; exact in one step when the
+        constraints are affine in the μ's), and the sensitivities D_s = ∂(node)/∂μ_s (order 0), which
+        are also the derivatives of order k in μ_k (numerics.kink_flows)."""
+        from .kink_flows import UnsupportedKinkError
+
+        for _ in range(8):
+            for S in self.series.slide.values():
+                for key in S:
+                    S[key] = S[key][:1]
+            base = self._nodes0()
+            D = []
+            for (j, u, i) in sl:
+                mus = self.series.slide[j + 1][(u, i)]
+                mus[0] += 1.0
+                bumped = self._nodes0()
+                mus[0] -= 1.0
+                D.append({k: bumped[k] - v for k, v in base.items()
+                          if not self.series.const[k] and np.any(bumped[k] != v)})
+            r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in sl])
+            A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(sl))]
+                          for (j, u, i) in sl])
+            try:
+                delta = np.linalg.solve(A, -r)
+            except np.linalg.LinAlgError:
+                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
+                                           "(degenerate sliding constraints)") from None
+            for c, (j, u, i) in enumerate(sl):
+                self.series.slide[j + 1][(u, i)][0] += float(delta[c])
+            if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
+                break
+        self._D, self._A, self._sl = D, A, sl
+
+    def _after_order(self, k: int, coef: list) -> None:
+        r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])
+        mu = np.linalg.solve(self._A, -r)
+        for c, (j, u, i) in enumerate(self._sl):
+            mus = self.series.slide[j + 1][(u, i)]
+            while len(mus) < k:
+                mus.append(0.0)
+            mus.append(float(mu[c]))
+            for node, d in self._D[c].items():
+                if coef[node] is not None and not self.series.const[node]:
+                    coef[node][k] = coef[node][k] + d * mu[c]
+
+    def _set_mask(self, j: int) -> None:
+        self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
+
+    def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
+        return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
+
+    def _setup(self) -> None:
+        for j in range(len(self.masks)):
+            _, w = self.series.run(self.y, 2, self.watch + self.zdot)
+            Z = w[self.watch[j]]
+            s = np.sign(Z[0])
+            s = np.where(s == 0, np.sign(Z[1]), s)
+            self.side[j] = np.where(s > 0, 1, -1).astype(np.int8)
+            self._set_mask(j)
+        _, w = self.series.run(self.y, self.p, self.watch)
+        for j in range(len(self.masks)):
+            Z = w[self.watch[j]]
+            self.dead[j] = np.all(Z == 0, axis=0)
+            for u, i in zip(*np.nonzero((Z[0] == 0) & ~self.dead[j])):
+                self._kink(j, int(u), int(i), 0.0, from_side=0)
+
+    def _rates(self, j: int, u: int, i: int) -> tuple[float, float, list, list]:
+        out = []
+        old = self.side[j][u, i]
+        for s in (-1, 1):
+            self.side[j][u, i] = s
+            self._set_mask(j)
+            ys, w = self._pass(1, self.zdot)
+            for (jj, uu, ii) in self._sliding():
+                mu0 = self.series.slide[jj + 1][(uu, ii)][0]
+                if not self.alpha - 1e-9 <= mu0 <= 1 + 1e-9:
+                    from .kink_flows import UnsupportedKinkError
+
+                    raise UnsupportedKinkError(
+                        f"unit {u} of layer {j + 1} on sample {i} reaches its kink while unit {uu} of layer {jj + 1} "
+                        f"slides on sample {ii}, and one side's field pushes that weight out of [α, 1] (μ = {mu0:.3g}): "
+                        "a simultaneous-kink configuration the float tier does not resolve; use the arb tier (dps=...)")
+            out.append((float(w[self.zdot[j]][0][u, i]), [Y[1] for Y in ys]))
+        self.side[j][u, i] = old
+        self._set_mask(j)
+        return out[0][0], out[1][0], out[0][1], out[1][1]
+
+    def _grad_z_norm(self, j: int, u: int, i: int) -> float:
+        """‖∇_θ z_{j}[u, i]‖₂ at the current state and masks: a backward pass for one sample."""
+        Ws = self.y[0::2] if self.bias else self.y
+        X = self.obj.loss.inputs
+        a = [X[:, i].astype(float)]
+        for l in range(j - 1):
+            z = Ws[l] @ a[-1] + (self.y[2 * l + 1][:, 0] if self.bias else 0)
+            a.append(z * self.maskv[l + 1][:, i])
+        g = np.zeros(Ws[j - 1].shape[0])
+        g[u] = 1.0
+        total = 0.0
+        for l in range(j - 1, -1, -1):
+            total += float(g @ g) * float(a[l] @ a[l]) + (float(g @ g) if self.bias else 0.0)
+            if l > 0:
+                g = (Ws[l].T @ g) * self.maskv[l][:, i]
+        return math.sqrt(total)
+
+    def _kink(self, j: int, u: int, i: int, t: float, from_side: int) -> float:
+        """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error."""
+        from .kink_flows import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+
+        a, b, Fm, Fp = self._rates(j, u, i)
+        if a == 0 and b <= 0:
+            # as in the arb tier: the z ≤ 0 field does not move z at all (every path from this entry
+            # is multiplied by a zero mask: exactly 0 in float too), so Filippov's λ = 0 and the flow
+            # continues with F₋, keeping z at 0. "Pinned": mask α, not watched while its series is
+            # constant, decided again when another switch makes it move.
+            self.side[j][u, i] = -1
+            self._set_mask(j)
+            self.pinned.add((j, u, i))
+            if from_side != 0:
+                from fractions import Fraction
+
+                self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
+            return 1.0
+        scale = max(abs(a), abs(b), 1e-300)
+        if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "
+                f"(rates {a:.3g}, {b:.3g}); use the arb tier (dps=...)")
+        if a < 0 < b:
+            raise NonUniqueFlowError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
+        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fp, Fm)))
+        factor = 1.0 + dF * self._grad_z_norm(j + 1, u, i) / min(abs(a), abs(b))
+        if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b)
+            from fractions import Fraction
+
+            self.side[j][u, i] = -1
+            self._set_mask(j)
+            self.series.slide.setdefault(j + 1, {})[(u, i)] = [self.alpha + (1 - self.alpha) * a / (a - b)]
+            self._solve_mu0(self._sliding())
+            for (jj, uu, ii) in self._sliding():
+                mu0 = self.series.slide[jj + 1][(uu, ii)][0]
+                if not self.alpha - 1e-12 <= mu0 <= 1 + 1e-12:
+                    raise UnsupportedKinkError(
+                        f"t = {t:.17g}: the Filippov weights leave [α, 1] as soon as unit {u} of layer {j + 1} on "
+                        f"sample {i} joins the sliding entries (a simultaneous-kink configuration)")
+            self.events.append(KinkEvent(Fraction(t), "enter sliding", j + 1, i, u))
+            return factor
+        new = 1 if a > 0 else -1
+        if new == from_side:  # float noise put z a hair past 0 while the field keeps it on its side
+            self.skip[(j, u, i)] = 1
+            return 1.0
+        self.side[j][u, i] = new
+        self._set_mask(j)
+        self.skip[(j, u, i)] = 1
+        if from_side != 0:
+            from fractions import Fraction
+
+            self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
+        return factor
+
+    def _leave(self, j: int, u: int, i: int, to_side: int, t: float) -> None:
+        from fractions import Fraction
+
+        from .kink_flows import KinkEvent
+
+        S = self.series.slide[j + 1]
+        S.pop((u, i))
+        if not S:
+            self.series.slide.pop(j + 1)
+        self.side[j][u, i] = to_side
+        self._set_mask(j)
+        self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
+        self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
+
+    def _locate(self, w: dict, h: float) -> tuple[float, tuple] | None:
+        best = None
+        us = np.linspace(0, 1, GRID + 1)[1:]
+        for j in range(len(self.masks)):
+            Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
+            Zs = Z.copy()
+            for (jj, u, i), n_skip in self.skip.items():
+                if jj == j:  # drop the coefficients known to vanish right after an event
+                    Zs[:-n_skip, u, i] = Z[n_skip:, u, i]
+                    Zs[-n_skip:, u, i] = 0.0
+            pw = h ** np.arange(Zs.shape[0])
+            B = Zs * pw[:, None, None]
+            # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event,
+            # as in the arb tier
+            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j] & np.any(Z != 0, axis=0)
+            for (u, i) in self.series.slide.get(j + 1, {}):
+                cand[u, i] = False
+            for (jj, u, i) in self.pinned:
+                if jj == j:
+                    cand[u, i] = False
+            idx = np.nonzero(cand)
+            if len(idx[0]) == 0:
+                continue
+            C = B[:, idx[0], idx[1]]  # (p, m) scaled coefficients in u = s/h
+            vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
+            if np.any(C[0] <= 0):
+                first0 = np.nonzero(C[0] <= 0)[0][0]
+                return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
+            neg = vals <= 0
+            has = neg.any(axis=1)
+            if not has.any():
+                continue
+            for c in np.nonzero(has)[0]:
+                g = int(np.argmax(neg[c]))
+                lo = 0.0 if g == 0 else us[g - 1]
+                hi = us[g]
+                if best is not None and lo * h >= best[0]:
+                    continue
+                coeffs = C[:, c]
+                for _ in range(52):
+                    mid = (lo + hi) / 2
+                    if np.polynomial.polynomial.polyval(mid, coeffs) > 0:
+                        lo = mid
+                    else:
+                        hi = mid
+                s = hi * h
+                if best is None or s < best[0]:
+                    best = (s, ("z", j, int(idx[0][c]), int(idx[1][c])))
+        for (j, u, i) in self._sliding():
+            mus = np.array(self.series.slide[j + 1][(u, i)])
+            for q, side in ((np.concatenate([[mus[0] - self.alpha], mus[1:]]), -1),
+                            (np.concatenate([[1 - mus[0]], -mus[1:]]), 1)):
+                s = _first_root_1d(q, h)
+                if s is not None and (best is None or s < best[0]):
+                    best = (s, ("mu", j, u, i, side))
+        return best
+
+    def _defect(self, D0):
+        from .invariants import balancedness, neuron_norm_gaps
+
+        th = self._theta(self.y)
+        if self.linear and not self.bias:
+            cur = balancedness(th)
+        else:
+            cur = neuron_norm_gaps(th, bias=self.bias)
+        return max((float(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).max())
+                    for a, b in zip(cur, D0)), default=0.0)
+
+    def run(self, t_end: float, progress: Callable | None, max_steps: int) -> FloatTaylorTrajectory:
+        from .invariants import balancedness, neuron_norm_gaps
+
+        t0 = time.perf_counter()
+        self._setup()
+        th0 = self._theta(self.y)
+        D0 = (balancedness(th0) if self.linear and not self.bias else neuron_norm_gaps(th0, bias=self.bias)) \
+            if self.obj.depth >= 2 else []
+        starts, steps, coeffs, errors, defects = [], [], [], [], []
+        t, err, zero_steps = 0.0, 0.0, 0
+        while t < t_end:
+            if len(starts) + zero_steps > max_steps:
+                raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
+                                   f"(t = {t:.6g} of {t_end:.6g})")
+            ys, w = self._pass(self.p, self.watch)
+            moved = [(j, u, i) for (j, u, i) in self.pinned if np.any(w[self.watch[j]][1:, u, i] != 0)]
+            if moved:  # another switch made a pinned entry move: decide it again (from no side)
+                for (j, u, i) in moved:
+                    self.pinned.discard((j, u, i))
+                    err *= self._kink(j, u, i, t, from_side=0)
+                ys, w = self._pass(self.p, self.watch)
+            h = _step_size(ys, self.p, t_end - t)
+            if h <= 0 or t + h == t:
+                raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
+            ev = self._locate(w, h) if self.masks else None
+            if ev is not None:
+                h = ev[0]
+            new = [_horner(Y, h) for Y in ys]
+            if not all(np.all(np.isfinite(x)) for x in new):
+                raise FloatingPointError(f"the flow left the float range near t = {t}")
+            self.skip = {}
+            if h > 0:
+                zero_steps = 0
+                local = _local_error(ys, self.p, h, new, self.series.dmax)
+                L = 0.0
+                if self.growth is not None:
+                    mid = [_horner(Y, h / 2) for Y in ys]
+                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h)
+                err = err * math.exp(h * L) + local
+                starts.append(t)
+                steps.append(h)
+                coeffs.append(ys)
+                errors.append(err)
+                self.y = new
+                t = t_end if ev is None and h == t_end - t else t + h
+            else:
+                zero_steps += 1
+                if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:
+                    from .kink_flows import UnsupportedKinkError
+
+                    raise UnsupportedKinkError(f"t = {t:.17g}: kink events without progress in time")
+            if ev is not None and ev[1][0] == "mu":
+                _, j, u, i, side = ev[1]
+                self._leave(j, u, i, side, t)
+            elif ev is not None:
+                _, j, u, i = ev[1]
+                factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
+                err *= factor
+                if errors:
+                    errors[-1] = max(errors[-1], err)
+            if D0:
+                defects.append(self._defect(D0))
+            if progress:
+                progress(t, t_end)
+        if not starts:
+            starts.append(0.0)
+            steps.append(0.0)
+            coeffs.append([y[None] for y in self.y])
+            errors.append(0.0)
+        traj = FloatTaylorTrajectory(self.obj, self.p, t_end, starts, steps, coeffs, errors, defects,
+                                     self.events, time.perf_counter() - t0,
+                                     self.growth.integral if self.growth is not None else math.nan)
+        return traj
+
+
+def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,
+                        progress: Callable[[float, float], None] | None = None, growth: bool = True,
+                        max_steps: int = 100_000) -> FloatTaylorTrajectory:
+    """GF θ' ∈ −∂f(θ) in float64 by the Taylor method with exact-in-float kink crossings (module
+    docstring). Called by ``numerics.gradient_flow(..., dps=None)``, which validates the input.
+
+    ``growth=False`` skips the λ_min sampling (the estimate then omits the growth of carried errors:
+    it is the sum of local errors only, not a bound — for timing runs)."""
+    from .gradients import check_objective
+
+    obj = check_objective(obj)
+    if not isinstance(obj, Objective):
+        raise TypeError("the float Taylor tier integrates network objectives (theory.Objective); "
+                        "use dps=... for quadratics")
+    theta0 = [np.asarray(w, dtype=np.float64) for w in obj.check_theta(theta0, "theta0")]
+    t_end = float(t_end)
+    if not (math.isfinite(t_end) and t_end >= 0):
+        raise ValueError(f"t_end must be a finite number >= 0, got {t_end!r}")
+    p = ORDER if order is None else int(order)
+    if p < 4:
+        raise ValueError(f"order must be >= 4, got {p}")
+    return _FloatFlow(obj, theta0, p, growth).run(t_end, progress, max_steps)
