@@ -450,7 +450,6 @@ def c1_measure(inst: ConvInstance, cap_factor: Any = None, escape_factor: Any = 
     if T_R is not None and pr["r0"] < R:
         parts.append(("escape lower", band["lower"], T_R, e_R))
         if band["upper"] is not None:
-            c = math.cos(pr["psi0"]) - R / p
             parts.append(("escape upper", T_R, band["upper"], e_R))
         details.update(T_R=T_R, escape_lower=band["lower"], escape_upper=band["upper"])
     if all(x is not None for x in Ts[2:5]) and Ts[2] > T:
