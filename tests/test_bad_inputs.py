@@ -404,8 +404,7 @@ def test_validate_flags_are_passed_only_when_given(tmp_path, monkeypatch, capsys
 def test_validate_precision_flag_end_to_end(tmp_path, monkeypatch):
     import inspect
 
-    if "precision" not in inspect.signature(proofs_check.validate).parameters:
-        pytest.skip("validate() has no precision= yet (the validation branch adds it)")
+    assert "precision" in inspect.signature(proofs_check.validate).parameters
     (tmp_path / "g32.py").write_text(textwrap.dedent("""
         import numpy as np
         def gradient(weights, Phi):
