@@ -450,6 +450,15 @@ class _KinkFlow:
                 if self._unpin(y, watched, t):
                     cs, watched = self._pass(y, self.p)
                 h = taylor_step(cs, self.p, t_end - t, t)
+                mus = [[flint.arb_mat(1, 1, [x]) for x in m.mu[idx]] for m in self.masks for idx in sorted(m.sliding)]
+                if mus:
+                    # The leave events are roots of the Filippov weights' series μ(t), so those series
+                    # must converge on the step as well as the state's. μ = −A⁻¹r is a rational function
+                    # of the state whose pole (A singular) can sit much closer than anything the state's
+                    # coefficients show, since μ enters the field multiplied by small factors: measured,
+                    # two entries sliding on one unit left sliding 2e-4 late at 30 digits (the state
+                    # itself right to 1e-33) with the state's step alone. μ_k exists up to k = p − 1.
+                    h = min(h, taylor_step(mus, self.p - 1, t_end - t, t))
                 ev = self._locate(watched, h, bits) if self.masks else None
                 if ev is not None:
                     h = ev[0]

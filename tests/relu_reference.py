@@ -127,47 +127,95 @@ def _copy(masks):
     return [[list(r) for r in m] for m in masks]
 
 
+def _solve_sliding(net, y, masks, S, extra=None):
+    """Filippov slopes on the sliding set S: the values μ_s ∈ [α, 1] (as λ_s = (μ_s − α)/(1 − α)) that
+    hold every ż_s at 0 under −∇f(y; masks with μ_S). ``extra`` = ((j, u, i), value) fixes one more
+    entry's mask. ż is affine in each slope; λ is found from ż at λ = 0 and the unit vectors (an affine
+    solve) and polished with mpmath.findroot on the system itself, so a non-affine coupling (entries of
+    different layers on one sample) is still solved, not assumed away. Returns (λ list, masks)."""
+    def masks_at(lams):
+        # a slope that comes out exactly 0 or 1 means the same as the pattern value 0 (for α = 0) or 1
+        mk = _copy(masks)
+        if extra is not None:
+            (j, u, i), v = extra
+            mk[j][u][i] = v
+        for (j, u, i), lam in zip(S, lams):
+            mk[j][u][i] = net.alpha + lam * (1 - net.alpha)
+        return mk
+
+    def zdots(lams):
+        mk = masks_at(lams)
+        return [net.zdot(y, mk, u, i, j) for (j, u, i) in S]
+
+    k = len(S)
+    if k == 0:
+        return [], masks_at([])
+    c = zdots([mpmath.mpf(0)] * k)
+    A = mpmath.matrix(k, k)
+    for q in range(k):
+        e = [mpmath.mpf(0)] * k
+        e[q] = mpmath.mpf(1)
+        col = zdots(e)
+        for r in range(k):
+            A[r, q] = col[r] - c[r]
+    sol = mpmath.lu_solve(A, mpmath.matrix([-x for x in c]))
+    lam = [sol[q] for q in range(k)]
+    scale = max(abs(x) for x in c) + max(abs(A[r, q]) for r in range(k) for q in range(k))
+    tol = scale * mpmath.mpf(10) ** (-mpmath.mp.dps + 8)
+    if max(abs(x) for x in zdots(lam)) > tol:  # not affine (coupled layers): solve the system itself
+        f = [lambda *xs, r=r: zdots(list(xs))[r] for r in range(k)]
+        lam = list(mpmath.findroot(f, lam)) if k > 1 else [mpmath.findroot(lambda x: zdots([x])[0], lam[0])]
+    return lam, masks_at(lam)
+
+
 def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
     """Region-by-region reference; returns (pieces, events). pieces: list of (t0, t1, fun) with
-    fun(t) -> flat state; events: (t, kind, layer, sample, unit) with layer 1-based."""
+    fun(t) -> flat state; events: (t, kind, layer, sample, unit) with layer 1-based.
+
+    Several entries may slide at once: their Filippov weights solve ż_S = 0 pointwise
+    (:func:`_solve_sliding`); an entry leaves when its weight reaches 0 or 1, and one whose weight
+    is pushed out of [0, 1] by an event leaves at that event."""
     mpmath.mp.dps = dps
     t0 = mpmath.mpf(0)
     p = [mpmath.mpf(x) for x in p0]
     masks = net.pattern(p)
     pieces, events = [], []
-    sliding = None  # (j, u, i) of the entry held at 0
+    sliding = []  # (j, u, i) of the entries held at 0
     frozen = set()  # first-layer entries at 0 under a z ≤ 0 field that does not move them (a = 0)
-    while t0 < t_end and len(events) <= max_events:
-        if sliding is None:
-            mk = _copy(masks)
-            F = lambda t, y, mk=mk: [-v for v in net.grad(y, mk)]  # noqa: E731
-        else:
-            js, u, i = sliding
 
-            def F(t, y, js=js, u=u, i=i, base=_copy(masks)):
-                lo, hi = _copy(base), _copy(base)
-                lo[js][u][i], hi[js][u][i] = 0, 1
-                a, b = net.zdot(y, lo, u, i, js), net.zdot(y, hi, u, i, js)
-                lam = a / (a - b)
-                gl, gh = net.grad(y, lo), net.grad(y, hi)
-                return [-((1 - lam) * x + lam * z) for x, z in zip(gl, gh)]
+    def settle(ts):
+        """Entries whose weight is outside [0, 1] at the current state leave to that side."""
+        for _ in range(len(sliding) + 1):
+            lam, _ = _solve_sliding(net, p, masks, sliding)
+            out = [(s, x) for s, x in zip(sliding, lam) if x < 0 or x > 1]
+            if not out:
+                return
+            for (j, u, i), x in out:
+                sliding.remove((j, u, i))
+                masks[j][u][i] = 0 if x < 0 else 1
+                events.append((ts, "leave sliding", j + 1, i, u))
+        raise RuntimeError("no consistent sliding set in the reference")
+
+    while t0 < t_end and len(events) <= max_events:
+        S = list(sliding)
+
+        def F(t, y, S=S, base=_copy(masks)):
+            _, mk = _solve_sliding(net, y, base, S)
+            return [-v for v in net.grad(y, mk)]
         sol = mpmath.odefun(F, t0, p)
 
-        def watch(t):
+        def watch(t, S=S):
             y = sol(t)
             out = []
-            if sliding is not None:
-                js, u, i = sliding
-                lo, hi = _copy(masks), _copy(masks)
-                lo[js][u][i], hi[js][u][i] = 0, 1
-                a, b = net.zdot(y, lo, u, i, js), net.zdot(y, hi, u, i, js)
-                lam = a / (a - b)
-                out += [("lam0", (u, i), lam), ("lam1", (u, i), 1 - lam)]
+            if S:
+                lam, _ = _solve_sliding(net, y, masks, S)
+                for s, x in zip(S, lam):
+                    out += [("lam0", s, x), ("lam1", s, 1 - x)]
             zs, _ = net.preacts(y, masks)
             for j, z in enumerate(zs):
                 for uu, row in enumerate(z):
                     for ii, v in enumerate(row):
-                        if (j, uu, ii) in frozen or sliding == (j, uu, ii):
+                        if (j, uu, ii) in frozen or (j, uu, ii) in S:
                             continue
                         out.append(((j, uu, ii), masks[j][uu][ii], v if masks[j][uu][ii] == 1 else -v))
             return out
@@ -192,18 +240,17 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
         pieces.append((t0, ts, sol))
         p = sol(ts)
         t0 = ts
-        if sliding is not None and entry[0] in ("lam0", "lam1"):
-            js, u, i = sliding
+        if entry[0] in ("lam0", "lam1"):
+            js, u, i = entry[1]
+            sliding.remove((js, u, i))
             masks[js][u][i] = 0 if entry[0] == "lam0" else 1
             events.append((ts, "leave sliding", js + 1, i, u))
-            sliding = None
+            settle(ts)
             continue
         (j, u, i) = entry[0]
-        if sliding is not None:
-            raise RuntimeError("the reference handles one sliding entry at a time; a kink was met while sliding")
-        lo, hi = _copy(masks), _copy(masks)
-        lo[j][u][i], hi[j][u][i] = 0, 1
-        a, b = net.zdot(p, lo, u, i, j), net.zdot(p, hi, u, i, j)
+        # the rates of z under its two fields, the sliding set re-solved under each
+        a = net.zdot(p, _solve_sliding(net, p, masks, sliding, ((j, u, i), 0))[1], u, i, j)
+        b = net.zdot(p, _solve_sliding(net, p, masks, sliding, ((j, u, i), 1))[1], u, i, j)
         tiny = mpmath.mpf(10) ** (-mpmath.mp.dps + 5)
         if abs(a) <= tiny and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
             masks[j][u][i] = 0
@@ -212,9 +259,14 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
         elif (a > 0) == (b > 0):
             masks[j][u][i] = 1 if a > 0 else 0
             events.append((ts, "cross", j + 1, i, u))
+            settle(ts)
         elif a > 0 > b:
-            sliding = (j, u, i)
+            sliding.append((j, u, i))
             events.append((ts, "enter sliding", j + 1, i, u))
+            lam, _ = _solve_sliding(net, p, masks, sliding)
+            if not 0 <= lam[-1] <= 1:
+                raise RuntimeError("the joining entry cannot slide with the others (reference)")
+            settle(ts)
         else:
             raise RuntimeError("repelling kink in the reference")
     return pieces, events

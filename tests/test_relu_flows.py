@@ -293,3 +293,27 @@ def test_repelling_kink_is_reported():
     th = [np.array([[1.0]]), np.array([-1.0]), np.array([[1.0]]), np.array([0.0])]
     with pytest.raises(NonUniqueFlowError, match="repelling"):
         numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
+
+
+def test_two_entries_sliding_leave_time_converges():
+    """Two entries of one unit slide together, then one leaves (docs/theory.md E1, "The step must suit
+    μ too"). The leave time is a root of the Filippov weight's series; before the step rule included
+    that series it came out 2e-4 late at 20-40 digits (0.35130, 0.35126, 0.35118 against 0.3510524 at
+    60) while the state was right to 1e-33. Instance found by a seed scan for two simultaneous sliding
+    entries; checked here across precisions (independent step sequences and orders) and, for the
+    state, by the E2 conservation witness."""
+    obj, th, net = instance(130, (3, 3, 1), 0, False, n=6)
+    T = Fraction(23, 64)
+    runs = {d: numerics.gradient_flow(obj, th, T, dps=d) for d in (20, 30)}
+    kinds = [(e.kind, e.unit, e.sample) for e in runs[30].events]
+    assert kinds == [("cross", 2, 4), ("enter sliding", 2, 5), ("enter sliding", 2, 4), ("leave sliding", 2, 5)]
+    assert [(e.kind, e.unit, e.sample) for e in runs[20].events] == kinds
+    t20, t30 = (mpq(runs[d].events[-1].t) for d in (20, 30))
+    # both runs' event times are within their own uncertainty of each other (2e-4 before the fix)
+    assert abs(t20 - t30) <= 10.0 ** -15
+    for d, tr in runs.items():
+        assert tr.error_estimate <= 10.0 ** -(d - 6), (d, tr.error_estimate)
+        assert max(tr.conservation_defects) <= 10.0 ** -(d - 3)
+    with mpmath.workdps(40):
+        diff = max(abs(x - y) for x, y in zip(obj.flatten(runs[20].at(T)), obj.flatten(runs[30].at(T))))
+    assert diff <= runs[20].error_estimate + runs[30].error_estimate
