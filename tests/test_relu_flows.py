@@ -317,3 +317,25 @@ def test_two_entries_sliding_leave_time_converges():
     with mpmath.workdps(40):
         diff = max(abs(x - y) for x, y in zip(obj.flatten(runs[20].at(T)), obj.flatten(runs[30].at(T))))
     assert diff <= runs[20].error_estimate + runs[30].error_estimate
+
+
+def _from_reference_state(seed, widths, bias, n, hexes):
+    """The seeded instance restarted from a state of the reference's own run (float64, given exactly
+    as float.hex; computed by tests/relu_reference.py at 34 digits, never by numerics)."""
+    obj, _, net = instance(seed, widths, 0, bias, n=n)
+    return obj, obj.unflatten(np.array([float.fromhex(h) for h in hexes])), net
+
+
+def test_joining_entry_pushes_another_out_vs_reference():
+    """A unit's entry starts sliding, and later another entry of the same unit joins and pushes the
+    first one's weight out of [α, 1] (docs/theory.md E1): the reference (which solves the sliding set
+    pointwise) agrees on the events, their times and the state. Start: seed 285's reference state at
+    t = 0.23, just before the first entry slides (the reference sees it at 0.2420 and the push at
+    0.2692 from t = 0)."""
+    hexes = ['0x1.f11eb62ccc91ep-3', '-0x1.c3a7e8d907e03p-1', '0x1.7c68c8daa6e9ap-1', '0x1.08914b1059067p-3',
+             '-0x1.0d6f82502dfb8p-5', '0x1.3c3409a17725ep-2', '0x1.f6adf84b47b96p+0', '-0x1.226f9164740bcp+0',
+             '0x1.26389782ed74fp+0']
+    obj, th, net = _from_reference_state(285, (2, 2, 1), True, 5, hexes)
+    traj = compare(obj, th, net, Fraction(3, 64), [Fraction(1, 64), Fraction(3, 64)])
+    assert [(e.kind, e.unit, e.sample) for e in traj.events] == [
+        ("enter sliding", 0, 2), ("enter sliding", 0, 1), ("leave sliding", 0, 2)]
