@@ -339,3 +339,17 @@ def test_joining_entry_pushes_another_out_vs_reference():
     traj = compare(obj, th, net, Fraction(3, 64), [Fraction(1, 64), Fraction(3, 64)])
     assert [(e.kind, e.unit, e.sample) for e in traj.events] == [
         ("enter sliding", 0, 2), ("enter sliding", 0, 1), ("leave sliding", 0, 2)]
+
+
+def test_crossing_pushes_a_sliding_entry_out_vs_reference():
+    """While one entry of a unit slides, another entry of the same unit crosses its kink; the new mask
+    moves the sliding weight out of [α, 1] and that entry leaves at the crossing's time (docs/theory.md
+    E1). Start: seed 8's reference state at t = 0.15 (3-3-1, 6 samples); from t = 0 the reference sees
+    the entry slide at 0.15889 and the crossing with the push at 0.17732."""
+    hexes = ['0x1.05e27db05240cp-6', '-0x1.46b8ac9da0c94p-8', '-0x1.909b0363f6cb5p-9', '0x1.5070a993c3c8dp-4',
+             '-0x1.fe2537889dcdcp+0', '0x1.6b4b2f6bd3de1p+0', '-0x1.364d7be4c7a17p-1', '-0x1.e1835b0ab212cp+0',
+             '0x1.c6de4f6056fa7p-4', '0x1.6ca51d271074bp+0', '-0x1.6b37e48b4b5c7p-1', '0x1.7c30617a728b2p-1']
+    obj, th, net = _from_reference_state(8, (3, 3, 1), False, 6, hexes)
+    traj = compare(obj, th, net, Fraction(9, 256), [Fraction(1, 64), Fraction(9, 256)])
+    assert [(e.kind, e.unit, e.sample) for e in traj.events] == [
+        ("enter sliding", 0, 4), ("cross", 0, 1), ("leave sliding", 0, 4)]
