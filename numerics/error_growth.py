@@ -64,14 +64,15 @@ class MeasuredGrowth:
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         P = self.obj.num_params
-        op = hvp_operator(self.obj, theta)
         if P <= self.dense_max or P < 3:
             H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
             w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0])
             vec = V[:, 0]
             # dense eigh: backward error ~ P·ε·‖H‖ (LAPACK); take 8·P·ε·‖H‖_F
             res = 8 * P * np.finfo(float).eps * float(np.linalg.norm(H))
+            matvec = H.__matmul__  # the residual below with the same dense H (no HVP operator to build)
         else:
+            op = hvp_operator(self.obj, theta)
             v0 = self._v0 if self._v0 is not None else np.random.default_rng(0).standard_normal(P)
             try:
                 w, V = sla.eigsh(op, k=1, which="SA", tol=self.tol, v0=v0)
@@ -79,8 +80,9 @@ class MeasuredGrowth:
                 raise RuntimeError("λ_min for the error growth did not converge (eigsh)") from e
             vec = V[:, 0]
             res = 0.0
+            matvec = op.matvec
         vec = vec / np.linalg.norm(vec)
-        Hv = op.matvec(vec)
+        Hv = matvec(vec)
         lam = float(vec @ Hv)
         res = max(res, float(np.linalg.norm(Hv - lam * vec)))
         self._v0 = vec
@@ -120,7 +122,8 @@ EXTRA_PREC = 32  # bits added for the rounding check
 ROUNDING_SAFETY = 2.0
 
 
-def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = None, dropped: float = 0.0) -> float:
+def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = None, dropped: float = 0.0,
+                      floor: float = 0.0) -> float:
     """‖local error‖₂ of one Taylor step over all parameters: truncation plus rounding.
 
     Truncation: the omitted tail Σ_{k>p} c_k h^k. With a_k = ‖c_k‖₂h^k and the observed decay
@@ -130,9 +133,11 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
     return max(a_p, a_{p−1}·r) + (that tail): the last computed term itself stands for the tail,
     a margin of ≥ 6 against a decay slower than observed (docs/theory.md F).
 
-    Rounding: ``dropped`` = Σ_k d_k h^k, d_k the largest radius dropped when coefficient k was
+    Rounding: ``dropped`` = Σ_k d_k h^k, d_k the sum (≥ Euclidean norm) of the radii dropped when coefficient k was
     recentred to its midpoint (:func:`numerics.series.series_coefficients`), enters amplified by
     :func:`rounding_amplification`, plus the arb radius of the evaluation itself (docs/theory.md F).
+    No measurement below ``floor`` (a rounding bound under the digits asked is kept as it is: a
+    clipped last step has a tiny truncation term, and measuring would cost a second step).
     Without recentring: the rigorous arb radius √P·(largest radius) is a worst-case bound; over long steps it
     grows with the order (every Cauchy sum adds |A||B| radii: the wrapping effect inside the series)
     up to 1e12× the actual rounding error. When it matters (above an eighth of the truncation term)
@@ -157,8 +162,8 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
     if max(ratios, default=1.0) >= 0.9:
         tail = max(tail, a[p - 1] + a[p])  # no decay seen: the old, cruder estimate (never smaller)
     P = sum(m.nrows() * m.ncols() for m in new)
-    rounding = math.sqrt(P) * (max(max_rad(m) for m in new) + rounding_amplification(p) * dropped)
-    if precise_step is not None and rounding > tail / 8:
+    rounding = math.sqrt(P) * max(max_rad(m) for m in new) + rounding_amplification(p) * dropped
+    if precise_step is not None and rounding > max(tail / 8, floor):
         old = flint.ctx.prec
         flint.ctx.prec = old + EXTRA_PREC
         try:
