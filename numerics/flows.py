@@ -1,17 +1,21 @@
 """Ground-truth gradient flow at any precision: a Taylor-series integrator on the generic formulas.
 
+Size: ~550 lines (the Taylor integrator, its step parts shared with numerics.kink_flows, and the growth bounds).
+
 θ' = F(θ) with F = −∇f (or the modified flow F = −∇f − (η/2)∇²f∇f of docs/theory.md A4) is recorded
 once on a tape (:mod:`numerics.series`) and expanded in power series order by order. Each step:
 
 * order p = ⌈1.15·dps⌉ + 2 (so e^{−2p} ≤ 10^{−dps});
 * radius estimate ρ = min_{j∈{p−1,p}} (s/‖c_j‖)^{1/j}, s = max(1, ‖θ‖∞), step h = ρ/e² (Jorba & Zou
   2005), rounded to a binary fraction and kept exact, so the time grid adds no error;
-* the polynomial is kept as dense output; the new state is its value at h, recentred to the
-  midpoints of the arb balls (which stops the wrapping effect over many steps).
+* every coefficient is recentred to its ball's midpoint as it is computed, the radius dropped
+  recorded (no wrapping inside the series; docs/theory.md F, "Rounding"); the polynomial is kept as
+  dense output, the new state is its value at h, recentred too (no wrapping over many steps);
+* working precision dps·log2(10) + 32 guard bits moved to a 64-bit limb boundary (:func:`_guard_bits`).
 
-Error estimate (``Trajectory.error_estimate``, max-norm): per step, local = ‖c_{p−1}‖h^{p−1} +
-‖c_p‖h^p (the last two terms stand for the tail, which decays like e^{−2k} beyond them) plus the
-rigorous arb rounding radius of the step; errors carried from earlier steps grow at most like
+Error estimate (``Trajectory.error_estimate``, max-norm; ``error_growth="b1"``): per step, local =
+‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p (the last two terms stand for the tail, which decays like e^{−2k} beyond
+them) plus the arb radius of the evaluation and the amplified dropped radii; errors carried from earlier steps grow at most like
 exp(∫ L), L = max(0, −λ_min(∇²f)) bounded from above by docs/theory.md B1 with Frobenius norms for linear
 nets (‖·‖₂ ≤ ‖·‖_F) and by max(0, −λ_min(A)) for quadratics. That is the linearised error equation
 e' = −∇²f e. It is an estimate, not a certificate: the tail term is extrapolated. The tests check it
