@@ -64,14 +64,15 @@ class MeasuredGrowth:
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         P = self.obj.num_params
-        op = hvp_operator(self.obj, theta)
         if P <= self.dense_max or P < 3:
             H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
             w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0])
             vec = V[:, 0]
             # dense eigh: backward error ~ P·ε·‖H‖ (LAPACK); take 8·P·ε·‖H‖_F
             res = 8 * P * np.finfo(float).eps * float(np.linalg.norm(H))
+            matvec = H.__matmul__  # the residual below with the same dense H (no HVP operator to build)
         else:
+            op = hvp_operator(self.obj, theta)
             v0 = self._v0 if self._v0 is not None else np.random.default_rng(0).standard_normal(P)
             try:
                 w, V = sla.eigsh(op, k=1, which="SA", tol=self.tol, v0=v0)
@@ -79,8 +80,9 @@ class MeasuredGrowth:
                 raise RuntimeError("λ_min for the error growth did not converge (eigsh)") from e
             vec = V[:, 0]
             res = 0.0
+            matvec = op.matvec
         vec = vec / np.linalg.norm(vec)
-        Hv = op.matvec(vec)
+        Hv = matvec(vec)
         lam = float(vec @ Hv)
         res = max(res, float(np.linalg.norm(Hv - lam * vec)))
         self._v0 = vec
@@ -107,14 +109,21 @@ def frobenius(m: Any) -> float:
     """‖m‖_F of an arb_mat's midpoints (or of a numpy array), as a float."""
     if isinstance(m, np.ndarray):
         return float(np.linalg.norm(m))
-    return math.sqrt(sum(float(x.mid()) ** 2 for x in m.entries()))
+    return math.sqrt(sum(float(x) ** 2 for x in m.entries()))  # float(arb): its midpoint, rounded
+
+
+def rounding_amplification(p: int) -> float:
+    """Factor from the radii dropped by recentring a step's Taylor coefficients to their effect on
+    the step's end: e^{p/10} (docs/theory.md F, "Rounding")."""
+    return math.exp(p / 10)
 
 
 EXTRA_PREC = 32  # bits added for the rounding check
 ROUNDING_SAFETY = 2.0
 
 
-def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = None) -> float:
+def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = None, dropped: float = 0.0,
+                      floor: float = 0.0) -> float:
     """‖local error‖₂ of one Taylor step over all parameters: truncation plus rounding.
 
     Truncation: the omitted tail Σ_{k>p} c_k h^k. With a_k = ‖c_k‖₂h^k and the observed decay
@@ -124,7 +133,12 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
     return max(a_p, a_{p−1}·r) + (that tail): the last computed term itself stands for the tail,
     a margin of ≥ 6 against a decay slower than observed (docs/theory.md F).
 
-    Rounding: the rigorous arb radius √P·(largest radius) is a worst-case bound; over long steps it
+    Rounding: ``dropped`` = Σ_k d_k h^k, d_k the sum (≥ Euclidean norm) of the radii dropped when coefficient k was
+    recentred to its midpoint (:func:`numerics.series.series_coefficients`), enters amplified by
+    :func:`rounding_amplification`, plus the arb radius of the evaluation itself (docs/theory.md F).
+    No measurement below ``floor`` (a rounding bound under the digits asked is kept as it is: a
+    clipped last step has a tiny truncation term, and measuring would cost a second step).
+    Without recentring: the rigorous arb radius √P·(largest radius) is a worst-case bound; over long steps it
     grows with the order (every Cauchy sum adds |A||B| radii: the wrapping effect inside the series)
     up to 1e12× the actual rounding error. When it matters (above an eighth of the truncation term)
     and ``precise_step()`` is given (the same step, same order and h, recomputed with ``EXTRA_PREC``
@@ -148,8 +162,8 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
     if max(ratios, default=1.0) >= 0.9:
         tail = max(tail, a[p - 1] + a[p])  # no decay seen: the old, cruder estimate (never smaller)
     P = sum(m.nrows() * m.ncols() for m in new)
-    rounding = math.sqrt(P) * max(max_rad(m) for m in new)
-    if precise_step is not None and rounding > tail / 8:
+    rounding = math.sqrt(P) * max(max_rad(m) for m in new) + rounding_amplification(p) * dropped
+    if precise_step is not None and rounding > max(tail / 8, floor):
         old = flint.ctx.prec
         flint.ctx.prec = old + EXTRA_PREC
         try:
@@ -157,7 +171,8 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
             diff = math.sqrt(sum(frobenius(x - y) ** 2 for x, y in zip(fine, new)))
         finally:
             flint.ctx.prec = old
-        rounding = min(rounding, ROUNDING_SAFETY * diff)
+        # a measurement; the radius bound is the smaller only while no coefficient was recentred
+        rounding = ROUNDING_SAFETY * diff if dropped else min(rounding, ROUNDING_SAFETY * diff)
     # the dense output's Horner evaluation at the working precision (Higham: γ_{2p+2} Σ|c_k|h^k) and
     # the recentring of the state to midpoints — not in the step's radius, a few ulps of ‖θ‖
     u = 2.0 ** -flint.ctx.prec

@@ -1,17 +1,21 @@
 """Ground-truth gradient flow at any precision: a Taylor-series integrator on the generic formulas.
 
+Size: ~550 lines (the Taylor integrator, its step parts shared with numerics.kink_flows, and the growth bounds).
+
 θ' = F(θ) with F = −∇f (or the modified flow F = −∇f − (η/2)∇²f∇f of docs/theory.md A4) is recorded
 once on a tape (:mod:`numerics.series`) and expanded in power series order by order. Each step:
 
 * order p = ⌈1.15·dps⌉ + 2 (so e^{−2p} ≤ 10^{−dps});
 * radius estimate ρ = min_{j∈{p−1,p}} (s/‖c_j‖)^{1/j}, s = max(1, ‖θ‖∞), step h = ρ/e² (Jorba & Zou
   2005), rounded to a binary fraction and kept exact, so the time grid adds no error;
-* the polynomial is kept as dense output; the new state is its value at h, recentred to the
-  midpoints of the arb balls (which stops the wrapping effect over many steps).
+* every coefficient is recentred to its ball's midpoint as it is computed, the radius dropped
+  recorded (no wrapping inside the series; docs/theory.md F, "Rounding"); the polynomial is kept as
+  dense output, the new state is its value at h, recentred too (no wrapping over many steps);
+* working precision dps·log2(10) + 32 guard bits moved to a 64-bit limb boundary (:func:`_guard_bits`).
 
-Error estimate (``Trajectory.error_estimate``, max-norm): per step, local = ‖c_{p−1}‖h^{p−1} +
-‖c_p‖h^p (the last two terms stand for the tail, which decays like e^{−2k} beyond them) plus the
-rigorous arb rounding radius of the step; errors carried from earlier steps grow at most like
+Error estimate (``Trajectory.error_estimate``, max-norm; ``error_growth="b1"``): per step, local =
+‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p (the last two terms stand for the tail, which decays like e^{−2k} beyond
+them) plus the arb radius of the evaluation and the amplified dropped radii; errors carried from earlier steps grow at most like
 exp(∫ L), L = max(0, −λ_min(∇²f)) bounded from above by docs/theory.md B1 with Frobenius norms for linear
 nets (‖·‖₂ ≤ ‖·‖_F) and by max(0, −λ_min(A)) for quadratics. That is the linearised error equation
 e' = −∇²f e. It is an estimate, not a certificate: the tail term is extrapolated. The tests check it
@@ -37,7 +41,7 @@ from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
-from .error_growth import local_error_2norm
+from .error_growth import local_error_2norm, rounding_amplification
 from .gradients import check_objective, evaluate
 from .series import (
     Tape,
@@ -406,7 +410,7 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
     all_coeffs = []
     errors: list[float] = []
     defects: list[float] = []
-    with arb_precision(dps, _guard_bits(obj, p)):
+    with arb_precision(dps, _guard_bits(obj, p, dps)):
         tape, outs, sign = build_tape()
         y = _to_state(obj, theta0) + (_to_state(obj, v0) if v0 is not None else [])
         D0 = _balancedness(y[:n_theta]) if linear_net else None
@@ -414,28 +418,32 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
         err = 0.0
         while t < t_end:
             combine = combine_for(t) if combine_for is not None else None
-            cs = series_coefficients(tape, outs, y, p, combine, sign)
+            drop: list[float] = []  # Σ radii dropped by recentring each coefficient (series.py)
+            cs = series_coefficients(tape, outs, y, p, combine, sign, recentre=drop)
             h = taylor_step(cs, p, t_end - t, t)
-            new = taylor_eval(cs, h)
+            measured = hasattr(growth, "step")
+            new, *mid = taylor_eval_many(cs, [h, h / 2] if measured else [h])
             hf = float(h)
+            dropped = sum(d * hf ** (k + 1) for k, d in enumerate(drop))
             if not all(math.isfinite(max_abs(m)) for m in new):
                 raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
             L = 0.0
-            if hasattr(growth, "step"):  # measured growth (numerics.error_growth): Euclidean norms
+            if measured:  # measured growth (numerics.error_growth): Euclidean norms
                 def precise(cs_args=(tape, outs, y, p, combine, sign), h=h):
-                    return taylor_eval(series_coefficients(*cs_args), h)
+                    return taylor_eval(series_coefficients(*cs_args, recentre=[]), h)
 
-                local = local_error_2norm(cs, p, h, new, precise)
-                mid = taylor_eval(cs, h / 2)
-                L = growth.step(_floats(y[:n_theta]), _floats(mid[:n_theta]), _floats(new[:n_theta]), hf)
+                # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
+                floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
+                local = local_error_2norm(cs, p, h, new, precise, dropped=dropped, floor=floor)
+                L = growth.step(_floats(y[:n_theta]), _floats(mid[0][:n_theta]), _floats(new[:n_theta]), hf)
             else:
-                local = local_error(cs, p, h, new)
-            if growth is not None and not hasattr(growth, "step"):
+                local = local_error(cs, p, h, new, dropped=dropped)
+            if growth is not None and not measured:
                 L = max(growth(_floats(y[:n_theta])), growth(_floats(new[:n_theta])))
             err = err * math.exp(hf * L) + local
             starts.append(t)
             steps.append(h)
-            all_coeffs.append([[c.mid() for c in comp] for comp in cs])
+            all_coeffs.append(cs)  # recentred: every coefficient is an exact midpoint already
             errors.append(err)
             y = [m.mid() for m in new]
             t += h
@@ -462,8 +470,17 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
     return traj
 
 
-def _guard_bits(obj: Any, order: int) -> int:
-    """Guard bits of the tape's arb arithmetic: 32, and 2 more per order for cross-entropy.
+def _guard_bits(obj: Any, order: int, dps: int | None = None) -> int:
+    """Guard bits of the tape's arb arithmetic: 32, and 2 more per order for cross-entropy; with
+    ``dps`` given, moved to the nearest 64-bit limb boundary that leaves at least 8 bits fewer.
+
+    Limbs: arb stores and multiplies mantissas in 64-bit limbs, so every precision from 64(L−1) + 1
+    to 64L bits costs the same, and one limb more costs ≈ 1.5–2× in a dot product (measured: a
+    26×494 by 494×1 arb_mat product at 128 and at 132 bits, 2.0×). So the working precision is rounded
+    up to a limb boundary (free bits), or down to the one below when that keeps ≥ 24 guard bits (30
+    digits: 100 + 28 = 128 bits instead of 132). The rounding error is not assumed small: the arb
+    radii and the measured rounding of :func:`numerics.error_growth.local_error_2norm` enter the
+    error estimate, so fewer guard bits can only show up there, never be hidden.
 
     Why: the exp and quotient recurrences (:mod:`numerics.series_elementwise`) feed each coefficient's
     ball into every later one, and ball arithmetic bounds that feedback by the majorant series, whose
@@ -473,9 +490,11 @@ def _guard_bits(obj: Any, order: int) -> int:
     reason ~10^4 times the true rounding error — swamped the truncation term. Two bits per order
     absorb that growth; the radius stays in the estimate, so this only tightens it.
     """
-    if isinstance(obj, Objective) and isinstance(obj.loss, CrossEntropy):
-        return 32 + 2 * order
-    return 32
+    guard = 32 + 2 * order if isinstance(obj, Objective) and isinstance(obj.loss, CrossEntropy) else 32
+    if dps is None:
+        return guard
+    need = int(math.ceil(dps * math.log2(10)))  # as in series.arb_precision
+    return 64 * math.ceil((need + guard - 8) / 64) - need
 
 
 # ---- the parts of a Taylor step, shared with the kink integrator (numerics.kink_flows) ----------
@@ -497,25 +516,38 @@ def taylor_step(cs: list[list[flint.arb_mat]], p: int, remaining: Fraction, t: F
 
 def taylor_eval(cs: list[list[flint.arb_mat]], h: Fraction) -> list[flint.arb_mat]:
     """Dense output: every component's polynomial at offset ``h`` (Horner, in arb)."""
-    ha = to_arb(h)
-    new = []
-    for comp in cs:
-        acc = comp[-1]
-        for c in reversed(comp[:-1]):
-            acc = acc * ha + c
-        new.append(acc)
-    return new
+    return taylor_eval_many(cs, [h])[0]
 
 
-def local_error(cs: list[list[flint.arb_mat]], p: int, h: Fraction, new: list[flint.arb_mat]) -> float:
-    """Local error estimate of one step: ‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p (the tail) + the arb radius."""
+def taylor_eval_many(cs: list[list[flint.arb_mat]], hs: Sequence[Fraction]) -> list[list[flint.arb_mat]]:
+    """Every component's polynomial at each offset in ``hs`` (Horner, in arb). Measured faster than
+    one stacked product [h^j]·[vec(c_0); …] per component (entry extraction dominates that), 3–4×
+    on 21–2,054 parameters with recentred (exact-midpoint) coefficients."""
+    out = []
+    for h in hs:
+        ha = to_arb(h)
+        new = []
+        for comp in cs:
+            acc = comp[-1]
+            for c in reversed(comp[:-1]):
+                acc = acc * ha + c
+            new.append(acc)
+        out.append(new)
+    return out
+
+
+def local_error(cs: list[list[flint.arb_mat]], p: int, h: Fraction, new: list[flint.arb_mat],
+                dropped: float = 0.0) -> float:
+    """Local error estimate of one step: ‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p (the tail) + the arb radius of
+    the evaluation + the radii dropped by recentring the coefficients (``dropped`` = Σ_k d_k h^k,
+    amplified as in docs/theory.md F)."""
     hf = float(h)
     local = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (p - 1, p))
-    return local + max(max_rad(m) for m in new)
+    return local + max(max_rad(m) for m in new) + rounding_amplification(p) * dropped
 
 
 def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:
-    return [np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in ms]
+    return [np.array([float(x) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in ms]
 
 
 def _balancedness(Ws: list[flint.arb_mat]) -> list[flint.arb_mat]:

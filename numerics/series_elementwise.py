@@ -37,7 +37,7 @@ def _arr(coef: list, ent: list, x: int, j: int) -> np.ndarray | None:
         c = coef[x][len(cache)]
         cache.append(None if c is None else np.array(c.entries(), dtype=object))
     e = cache[j]
-    if isinstance(e, list):  # filled by series._stacked_outer as a plain list
+    if isinstance(e, list):  # filled by series._Cauchy as a plain list
         e = cache[j] = np.array(e, dtype=object)
     return e
 
