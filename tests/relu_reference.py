@@ -168,6 +168,22 @@ def _solve_sliding(net, y, masks, S, extra=None):
     return lam, masks_at(lam)
 
 
+def _root(f, a, b):
+    """The sign change of f on [a, b] (f(a) > 0 ≥ f(b)): Anderson's bracketing method, and plain
+    bisection to the working precision where it fails (a watched weight near a pole of μ)."""
+    try:
+        return mpmath.findroot(f, (a, b), solver="anderson")
+    except (ValueError, ZeroDivisionError):
+        tol = (b - a) * mpmath.mpf(2) ** (-mpmath.mp.prec)
+        while b - a > tol:
+            m = (a + b) / 2
+            if f(m) > 0:
+                a = m
+            else:
+                b = m
+        return b
+
+
 def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
     """Region-by-region reference; returns (pieces, events). pieces: list of (t0, t1, fun) with
     fun(t) -> flat state; events: (t, kind, layer, sample, unit) with layer 1-based.
@@ -229,7 +245,7 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
             for k, entry in enumerate(vals):
                 if entry[-1] < 0:
                     f = lambda s, k=k: watch(s)[k][-1]  # noqa: E731
-                    ts = mpmath.findroot(f, (t, tn), solver="anderson")
+                    ts = _root(f, t, tn)
                     if hit is None or ts < hit[0]:
                         hit = (ts, entry)
             t = tn
