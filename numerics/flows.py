@@ -100,9 +100,11 @@ class Trajectory:
         """The whole state at t: θ, then θ' for the second-order (momentum) flows."""
         i, tv = self._locate(t)
         shapes = self.shapes * (len(self.coeffs[i]) // len(self.shapes))
-        # returned at the working precision (dps digits + guard bits), so converting the result
-        # costs no digits beyond what error_estimate accounts for
-        with arb_precision(self.dps) as bits, mpmath.workprec(bits):
+        # returned at the run's working precision (dps digits + the run's guard bits, _guard_bits), so
+        # converting the result costs no digits beyond what error_estimate accounts for. (With the
+        # default 32 guard bits a cross-entropy run, which works at 32 + 2p, was read out ~2^-(2p)
+        # less accurately than its local errors claimed: docs/theory.md F.)
+        with arb_precision(self.dps, _guard_bits(self.obj, self.order)) as bits, mpmath.workprec(bits):
             s = to_arb(tv - self.starts[i])
             out = []
             for comp, shape in zip(self.coeffs[i], shapes):
