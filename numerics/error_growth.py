@@ -12,8 +12,9 @@ and ‖e‖∞ ≤ ‖e‖₂. This module supplies the two ingredients per step
 * :class:`MeasuredGrowth` — an upper bound of μ⁺ over a step [t, t + h]: λ_min by matrix-free
   Lanczos (ARPACK ``eigsh`` on HVPs, warm-started) or dense ``eigh`` for small P, at the step start,
   midpoint and end, lowered by the Lanczos residual, and lowered once more by the interpolation
-  term K(h/2)²/8 that covers the minimum of λ_min between the samples (K bounds λ_min'' from
-  above; derivation in docs/theory.md F);
+  term K(h/2)²/8 that covers the minimum of λ_min between the samples (K bounds ‖d²∇²f(θ(t))/dt²‖₂
+  over the step: κ(r) times the norm of the sampled second difference of the Hessian, κ derived from
+  the coefficients' decay ratio r; docs/theory.md F);
 * :func:`local_error_2norm` — the step's local error in the Euclidean norm over all parameters
   (the last two series terms, plus the rounding radius of the arb evaluation).
 
@@ -33,11 +34,35 @@ import scipy.sparse.linalg as sla
 from .hessians import hessian
 from .spectra import hvp_operator
 
-# The step is h = ρ/e² (ρ: coefficient-decay radius of the state's series), so the Taylor series of
-# t ↦ ∇²f(θ(t)) about any point of the step decays like e^{−2} per order if it shares θ's radius;
-# λ_min'' is then uniform over the step up to Σ_{k≥2} k(k−1)e^{−2(k−2)}/2 = (1 − e^{−2})^{−3} ≈ 1.55
-# times its sampled value. We take 2 (and at least the sampled curvature of both halves).
-CURVATURE_SAFETY = 2.0
+# Between samples λ_min is bounded through the matrix second difference of the Hessian, with the
+# factor κ(r) of docs/theory.md F ("μ along a step"): r is the two-step decay ratio of the state's
+# Taylor coefficients on the step (the assumption the truncation estimate already rests on), taken at
+# least e^{−2} (the step rule's design ratio) and at most R_MAX, beyond which κ is not finite (the
+# tail of the Hessian's series could cancel its sampled curvature).
+R_DESIGN = math.exp(-2.0)
+R_MAX = 0.35
+
+
+def curvature_factor(r: float) -> float:
+    """κ(r) = 1/((1 − r)³·(1 − S(r)/2)), S(r) = 4r/(1 − r) − r/(1 − r/2): sup_step ‖H''‖₂ ≤ κ(r)·‖Δ²H‖₂
+    when the Taylor coefficients H_k of t ↦ ∇²f(θ(t)) about the step start obey ‖H_k‖h^k ≤
+    ‖H_2‖h²r^{k−2} (k ≥ 2), Δ²H = (H(0) − 2H(h/2) + H(h))/(h/2)² (docs/theory.md F). κ(e^{−2}) = 2.04."""
+    r = min(max(r, R_DESIGN), R_MAX)
+    S = 4 * r / (1 - r) - r / (1 - r / 2)
+    return 1.0 / ((1 - r) ** 3 * (1 - S / 2))
+
+
+def coefficient_decay(coeffs: Sequence[Any], h: float) -> float:
+    """The largest two-step ratio (a_{k+2}/a_k)^{1/2}, k ≥ 1, of a_k = ‖c_k‖₂h^k over all state blocks
+    (float64 stacks (p+1, rows, cols) or lists of arb_mat coefficients); two-step so that an even/odd
+    pattern cannot fake fast decay. Zero coefficients (a polynomial field) end the comparison."""
+    def norm(c: Any) -> float:
+        return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2))) if not hasattr(c, "entries") else frobenius(c)
+
+    p = len(coeffs[0]) - 1
+    a = [math.sqrt(sum(norm(C[k]) ** 2 for C in coeffs)) * h**k for k in range(p + 1)]
+    ratios = [math.sqrt(a[k + 2] / a[k]) for k in range(1, p - 1) if a[k] > 0 and a[k + 2] > 0]
+    return max(ratios, default=0.0)
 
 
 class MeasuredGrowth:
@@ -52,19 +77,20 @@ class MeasuredGrowth:
         self.obj = obj
         self.dense_max = dense_max
         self.tol = tol
-        self._last: tuple[bytes, float] | None = None
+        self._cache: dict[bytes, tuple[float, Any]] = {}  # state -> (λ_min lower value, H or HVP operator)
         self._v0: np.ndarray | None = None
+        self._w0: np.ndarray | None = None
         self.integral = 0.0
         self.samples: list[float] = []
+        self.kappas: list[float] = []  # κ(r) used per step (docs/theory.md F)
 
-    def lower_lambda_min(self, theta: Sequence[np.ndarray]) -> float:
-        """A lower estimate of λ_min(∇²f(θ)): the Rayleigh quotient minus its residual ‖Hv − λv‖
-        (some eigenvalue lies within the residual; that it is the smallest is the solver's claim)."""
+    def _sample(self, theta: Sequence[np.ndarray]) -> tuple[float, Any]:
         key = b"".join(np.ascontiguousarray(w, dtype=np.float64).tobytes() for w in theta)
-        if self._last is not None and self._last[0] == key:
-            return self._last[1]
+        if key in self._cache:
+            return self._cache[key]
         P = self.obj.num_params
         op = hvp_operator(self.obj, theta)
+        H = None
         if P <= self.dense_max or P < 3:
             H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
             w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0])
@@ -84,23 +110,83 @@ class MeasuredGrowth:
         lam = float(vec @ Hv)
         res = max(res, float(np.linalg.norm(Hv - lam * vec)))
         self._v0 = vec
-        value = lam - res
-        self._last = (key, value)
+        value = (lam - res, H if H is not None else op)
+        if len(self._cache) >= 3:  # a step needs its three points; the end is the next step's start
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = value
         self.samples.append(lam)
         return value
 
-    def step(self, y0: Sequence[np.ndarray], ym: Sequence[np.ndarray], y1: Sequence[np.ndarray], h: float) -> float:
-        l0 = self.lower_lambda_min(y0)
-        lm = self.lower_lambda_min(ym)
-        l1 = self.lower_lambda_min(y1)
+    def lower_lambda_min(self, theta: Sequence[np.ndarray]) -> float:
+        """A lower estimate of λ_min(∇²f(θ)): the Rayleigh quotient minus its residual ‖Hv − λv‖
+        (some eigenvalue lies within the residual; that it is the smallest is the solver's claim)."""
+        return self._sample(theta)[0]
+
+    def _second_difference_norm(self, H0: Any, Hm: Any, H1: Any, half: float) -> float:
+        """‖Δ²H‖₂ = ‖H(0) − 2H(h/2) + H(h)‖₂/(h/2)²: dense eigenvalues, or Lanczos (largest magnitude,
+        plus its residual) on the three HVP operators."""
+        if isinstance(H0, np.ndarray):
+            D = H0 - 2 * Hm + H1
+            ev = scipy.linalg.eigvalsh(D)
+            # each dense Hessian entry carries ~P·ε·‖H‖ rounding: not curvature, but kept (it only adds)
+            return float(max(abs(ev[0]), abs(ev[-1]))) / half**2
+        P = self.obj.num_params
+
+        def mv(x: np.ndarray) -> np.ndarray:
+            return H0.matvec(x) - 2 * Hm.matvec(x) + H1.matvec(x)
+
+        op = sla.LinearOperator((P, P), matvec=mv, dtype=np.float64)
+        w0 = self._w0 if self._w0 is not None else np.random.default_rng(1).standard_normal(P)
+        try:
+            w, V = sla.eigsh(op, k=1, which="LM", tol=1e-3, v0=w0)
+        except sla.ArpackNoConvergence as e:
+            raise RuntimeError("‖Δ²H‖ for the error growth did not converge (eigsh)") from e
+        vec = V[:, 0] / np.linalg.norm(V[:, 0])
+        Dv = mv(vec)
+        lam = float(vec @ Dv)
+        self._w0 = vec
+        return (abs(lam) + float(np.linalg.norm(Dv - lam * vec))) / half**2
+
+    def step(self, y0: Sequence[np.ndarray], ym: Sequence[np.ndarray], y1: Sequence[np.ndarray], h: float,
+             coeffs: Sequence[Any] | None = None) -> float:
+        """Upper bound of μ⁺ over the step (docs/theory.md F, "μ along a step"): on each half
+        [t_a, t_b] (length δ = h/2), λ_min(∇²f(θ(t))) ≥ min(λ_min(t_a), λ_min(t_b)) − δ²/8·sup‖H''‖₂,
+        with sup‖H''‖₂ ≤ κ(r)·‖Δ²H‖₂. ``coeffs``: the step's state Taylor coefficients, for the decay
+        ratio r (without them r = e^{−2}, the step rule's design ratio)."""
+        l0, H0 = self._sample(y0)
+        lm, Hm = self._sample(ym)
+        l1, H1 = self._sample(y1)
         half = h / 2
-        # sampled λ_min'' (second difference = λ_min''(ξ) for some ξ in the step, where smooth);
-        # only positive curvature can put the minimum between samples (concave kinks cannot)
-        K = max(0.0, (l0 - 2 * lm + l1) / half**2) * CURVATURE_SAFETY if half > 0 else 0.0
-        lo = min(l0, lm, l1) - K * half**2 / 8
+        lo = min(l0, lm, l1)
+        if half > 0:
+            r = coefficient_decay(coeffs, h) if coeffs is not None else R_DESIGN
+            kappa = curvature_factor(r)
+            self.kappas.append(kappa)
+            K = kappa * self._second_difference_norm(H0, Hm, H1, half)
+            lo -= K * half**2 / 8
         mu = max(0.0, -lo)
         self.integral += mu * h
         return mu
+
+
+def saltation_norm(pre: float, post: float, dF: float, grad_z: float) -> float:
+    """‖S‖₂ of the saltation matrix S = I + (F_post − F_pre)∇zᵀ/ż_pre of a switching surface z = 0
+    (docs/theory.md F, "Kinks"): a perturbation e just before the event moves the event time by
+    −∇z·e/ż_pre, during which the two fields differ by F_post − F_pre, so e ↦ S·e to first order.
+
+    ``pre``, ``post``: the rates ż = ∇z·F before and after (post = 0 for the sliding field, which keeps
+    z = 0); ``dF`` = ‖F_post − F_pre‖₂, ``grad_z`` = ‖∇z‖₂. S = I + u vᵀ is the identity off span{u, v};
+    on it, with c = vᵀu = (post − pre)/pre and s = ‖u‖‖v‖ = dF·grad_z/|pre|, σ₁² + σ₂² = 2 + 2c + s² and
+    σ₁σ₂ = |1 + c|, so ‖S‖₂ = max(1, σ₁) exactly (the former 1 + s ≥ it)."""
+    if pre == 0:
+        raise ValueError("saltation_norm: the rate before the event (pre) must be nonzero")
+    c = (post - pre) / pre
+    s = dF * grad_z / abs(pre)
+    T = 2 + 2 * c + s * s
+    D = 1 + c
+    sigma1 = math.sqrt(max(0.0, (T + math.sqrt(max(0.0, T * T - 4 * D * D))) / 2))
+    # float rounding of c and s (a few ulps of T) must not push the bound below the exact value
+    return max(1.0, sigma1 * (1 + 8 * np.finfo(float).eps))
 
 
 def frobenius(m: Any) -> float:

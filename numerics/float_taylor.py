@@ -49,7 +49,7 @@ import numpy as np
 
 from theory import Objective
 
-from .error_growth import MeasuredGrowth
+from .error_growth import MeasuredGrowth, saltation_norm
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
@@ -464,7 +464,15 @@ class _FloatFlow:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
         dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fp, Fm)))
-        factor = 1.0 + dF * self._grad_z_norm(j + 1, u, i) / min(abs(a), abs(b))
+        gz = self._grad_z_norm(j + 1, u, i)
+        if from_side == 0:  # no side it came from (t = 0, or a pinned entry set moving): both candidates
+            factor = 1.0 + dF * gz / min(abs(a), abs(b))
+        elif a > 0 > b:  # entering sliding: ‖F_s − F_pre‖ = ‖F₊ − F₋‖·|pre|/(a − b), ż = 0 after
+            pre = a if from_side < 0 else b
+            factor = saltation_norm(pre, 0.0, dF * abs(pre) / (a - b), gz)
+        else:
+            pre, post = (a, b) if from_side < 0 else (b, a)
+            factor = saltation_norm(pre, post, dF, gz)
         if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b)
             from fractions import Fraction
 
@@ -612,7 +620,7 @@ class _FloatFlow:
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
-                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h)
+                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys)
                 err = err * math.exp(h * L) + local
                 starts.append(t)
                 steps.append(h)

@@ -429,7 +429,7 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
 
                 local = local_error_2norm(cs, p, h, new, precise)
                 mid = taylor_eval(cs, h / 2)
-                L = growth.step(_floats(y[:n_theta]), _floats(mid[:n_theta]), _floats(new[:n_theta]), hf)
+                L = growth.step(_floats(y[:n_theta]), _floats(mid[:n_theta]), _floats(new[:n_theta]), hf, cs[:n_theta])
             else:
                 local = local_error(cs, p, h, new)
             if growth is not None and not hasattr(growth, "step"):
