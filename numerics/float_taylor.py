@@ -25,11 +25,11 @@ nets, with or without biases, square / whitened square loss). The parts are thos
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
-  docs/theory.md F) and, at a crossing, multiplied by the saltation factor 1 + ‖F₊ − F₋‖₂‖∇z‖₂/|ż| (a
-  perturbation δθ moves the crossing time by ∇z·δθ/ż, during which the two fields differ by F₊ − F₋;
-  the same factor at entering sliding, where the sliding field is a convex combination of F₋, F₊).
+  docs/theory.md F) and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
+  S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
+  the fields differ by F_post − F_pre; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
   Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
-  logarithmic norm of the projected (sliding) field, and leaving sliding applies no factor.
+  logarithmic norm of the projected (sliding) field (leaving sliding: continuous field, S = I).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
 

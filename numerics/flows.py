@@ -103,7 +103,7 @@ class Trajectory:
         # returned at the run's working precision (dps digits + the run's guard bits, _guard_bits), so
         # converting the result costs no digits beyond what error_estimate accounts for. (With the
         # default 32 guard bits a cross-entropy run, which works at 32 + 2p, was read out ~2^-(2p)
-        # less accurately than its local errors claimed: docs/theory.md F.)
+        # less accurately than its local errors claimed: docs/theory.md E3.)
         with arb_precision(self.dps, _guard_bits(self.obj, self.order)) as bits, mpmath.workprec(bits):
             s = to_arb(tv - self.starts[i])
             out = []
