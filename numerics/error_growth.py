@@ -138,7 +138,7 @@ class MeasuredGrowth:
         op = sla.LinearOperator((P, P), matvec=mv, dtype=np.float64)
         w0 = self._w0 if self._w0 is not None else np.random.default_rng(1).standard_normal(P)
         try:
-            w, V = sla.eigsh(op, k=1, which="LM", tol=1e-3, v0=w0)
+            w, V = sla.eigsh(op, k=1, which="LM", tol=1e-2, ncv=6, v0=w0)
         except sla.ArpackNoConvergence as e:
             raise RuntimeError("‖Δ²H‖ for the error growth did not converge (eigsh)") from e
         vec = V[:, 0] / np.linalg.norm(V[:, 0])
