@@ -118,8 +118,9 @@ def test_simultaneous_kink_with_sliding_is_refused_not_guessed():
 def test_digits_subset_float_tier_vs_arb(bias):
     """A research-shaped case at CI-feasible size: ReLU 64-6-6-10 on the first 40 sklearn digits
     (pixels/16, one-hot targets), He init (seed 0), T = 0.05 (≈ 80 crossings); the arb tier at 30
-    digits (about 2.5 min) is the reference. Measured: float vs arb 1.3e-15 (bias-free) and 9.7e-16
-    (biased), estimates 4.5e-13 and 2.5e-12. Open finding: bias-free, the float tier lists 47 events and
+    digits (about 2.5 min) is the reference. Measured: float vs arb 1.4e-15 (bias-free) and 9.6e-16
+    (biased), estimates 1.4e-13 and 4.7e-13 (ratios 104 and 495; 346 and 2.6e3 with the former
+    saltation factor, docs/theory.md F). Open finding: bias-free, the float tier lists 47 events and
     the arb tier 48 while the states agree to 1.4e-15 (a missed or merged event, not yet explained), so
     only the biased variant is compared event by event."""
     from fractions import Fraction
