@@ -83,12 +83,9 @@ def test_gradient_flow_longer_horizon_estimate_vs_higher_precision_and_conservat
           f"estimate {traj.error_estimate:.2e}, ratio {ratio:.1f}; fine estimate {fine.error_estimate:.1e}")
     assert fine.error_estimate < float(err) / 100  # the reference is far more accurate
     assert float(err) <= traj.error_estimate
-    # Tightness: measured ratio 1.3e3 here (26 steps), slightly above the ~1e3 the standards ask. The
-    # slack is the shared per-step estimator (numerics.flows): it counts ‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p as
-    # the local error, while c_{p−1} is part of the computed polynomial and the true tail is
-    # ≈ ‖c_p‖h^p·e^{−2}/(1 − e^{−2}) — about 50x less per step. Reported as a finding; this bound only
-    # guards against the estimate getting uselessly loose.
-    assert traj.error_estimate <= 1e4 * float(err)
+    # Tightness: measured ratio 219 here (26 steps; 1.3e3 with the former max-norm estimator that counted
+    # ‖c_{p−1}‖h^{p−1} + ‖c_p‖h^p, before the measured-growth estimator of docs/theory.md F)
+    assert traj.error_estimate <= 1000 * float(err)
     # docs/theory.md B3: balancedness D_j is conserved for any loss of the end-to-end matrix
     assert max(traj.conservation_defects) <= traj.error_estimate * 10
     # the loss decreases along GF
@@ -114,7 +111,9 @@ def test_gradient_flow_relu_cross_entropy_matches_odefun_without_kinks():
             obj, obj.unflatten(np.array(y, dtype=object))))], 0, x0)
         ref = sol(mpmath.mpf(1) / 4)
         err = max(abs(a - b) for a, b in zip(obj.flatten(traj.at(Fraction(1, 4))), ref))
-    assert float(err) <= traj.error_estimate <= 1e4 * max(float(err), 1e-30)
+    print(f"\nReLU + CE without kinks: |Taylor25 - odefun50| = {float(err):.3g}, estimate {traj.error_estimate:.3g}")
+    # honest; tight within 1000× (or the estimate is below the 25 digits asked)
+    assert float(err) <= traj.error_estimate <= 1000 * max(float(err), 1e-25)
 
 
 def test_gradient_flow_relu_cross_entropy_crosses_kinks_and_conserves():
