@@ -57,9 +57,9 @@ def test_growth_bound_covers_lambda_min_between_samples():
 
     run = numerics.gradient_flow(obj, th, 3.0, dps=20)
     g = MeasuredGrowth(obj)
-    for a, b in zip(run.times[:-1], run.times[1:]):
+    for i, (a, b) in enumerate(zip(run.times[:-1], run.times[1:])):
         ys = [[np.asarray(W, dtype=float) for W in run.at(a + (b - a) * k / 8)] for k in range(9)]
-        mu = g.step(ys[0], ys[4], ys[8], float(b - a))
+        mu = g.step(ys[0], ys[4], ys[8], float(b - a), run.coeffs[i])
         worst = max(max(0.0, -numerics.lambda_min(obj, y)) for y in ys)
         assert mu >= worst - 1e-12
 
