@@ -95,32 +95,34 @@ def test_saltation_norm_is_the_exact_2norm_of_the_saltation_matrix():
 
 
 def test_curvature_factor_bounds_the_hessians_second_derivative_on_every_step():
-    """docs/theory.md F: sup_step ‖d²/dt² ∇²f(θ(t))‖₂ ≤ κ(r)·‖Δ²H‖₂ with r the step's coefficient decay.
-    Checked on every step of a 21-parameter run against central second differences of dense Hessians
-    (spacing h/64: their own error is O((h/64)²·‖H''''‖), far below the margin) at 9 points per step."""
-    from numerics.error_growth import coefficient_decay, curvature_factor
-
-    rng = np.random.default_rng(0)
-    Phi = rng.standard_normal((1, 3))
-    obj = theory.Objective(theory.DeepLinear((3, 3, 3, 1)), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
-    th = numerics.gaussian_init(obj, 0.5, seed=0)
-    run = numerics.gradient_flow(obj, th, 3.0, dps=20)
-
-    def H(t):
-        return numerics.hessian(obj, [np.asarray(W, dtype=float) for W in run.at(t)])
+    """docs/theory.md F: sup_step ‖d²/dt² ∇²f(θ(t))‖₂ ≤ K (MeasuredGrowth.curvature_bound: κ(r₂)‖Δ²H‖₂
+    or φ(r₁)‖H(h) − H(0)‖₂/h², r from the step's coefficient envelope). Checked on every step of two
+    21-parameter runs (the second with steps whose order-2 coefficient dips, r₂ up to 0.78) against
+    central second differences of dense Hessians (spacing h/64: their own error is O((h/64)²·‖H''''‖),
+    far below the margin) at 9 points per step."""
+    from numerics.error_growth import MeasuredGrowth
 
     worst = 0.0
-    for i, (a, b) in enumerate(zip(run.times[:-1], run.times[1:])):
-        h = b - a
-        half = float(h) / 2
-        D2 = (H(a) - 2 * H(a + h / 2) + H(b)) / half**2
-        kappa = curvature_factor(coefficient_decay(run.coeffs[i], float(h)))
-        bound = kappa * np.abs(np.linalg.eigvalsh(D2)).max()
-        d = h / 64
-        for k in range(9):
-            t = a + d + (h - 2 * d) * k / 8
-            Hpp = (H(t - d) - 2 * H(t) + H(t + d)) / float(d) ** 2
-            sup = np.abs(np.linalg.eigvalsh(Hpp)).max()
-            worst = max(worst, sup / bound)
-            assert sup <= bound
-    print(f"\nmax over steps of sup‖H''‖ / (κ‖Δ²H‖) = {worst:.3g}")
+    for seed, scale, t_end in ((0, 0.5, 3.0), (11, 0.1, 9.5)):
+        rng = np.random.default_rng(seed)
+        Phi = rng.standard_normal((1, 3))
+        obj = theory.Objective(theory.DeepLinear((3, 3, 3, 1)), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
+        th = numerics.gaussian_init(obj, scale, seed=seed)
+        run = numerics.gradient_flow(obj, th, t_end, dps=20)
+        g = MeasuredGrowth(obj)
+
+        def H(t):
+            return numerics.hessian(obj, [np.asarray(W, dtype=float) for W in run.at(t)])
+
+        for i, (a, b) in enumerate(zip(run.times[:-1], run.times[1:])):
+            h = b - a
+            bound = g.curvature_bound(H(a), H(a + h / 2), H(b), float(h), run.coeffs[i])
+            d = h / 64
+            for k in range(9):
+                t = a + d + (h - 2 * d) * k / 8
+                Hpp = (H(t - d) - 2 * H(t) + H(t + d)) / float(d) ** 2
+                sup = np.abs(np.linalg.eigvalsh(Hpp)).max()
+                worst = max(worst, sup / bound)
+                assert sup <= bound
+        assert g.beyond_assumption == 0
+    print(f"\nmax over steps of sup‖H''‖ / K = {worst:.3g}")
