@@ -25,11 +25,11 @@ nets, with or without biases, square / whitened square loss). The parts are thos
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
-  docs/theory.md F) and, at a crossing, multiplied by the saltation factor 1 + ‖F₊ − F₋‖₂‖∇z‖₂/|ż| (a
-  perturbation δθ moves the crossing time by ∇z·δθ/ż, during which the two fields differ by F₊ − F₋;
-  the same factor at entering sliding, where the sliding field is a convex combination of F₋, F₊).
+  docs/theory.md F) and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
+  S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
+  the fields differ by F_post − F_pre; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
   Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
-  logarithmic norm of the projected (sliding) field, and leaving sliding applies no factor.
+  logarithmic norm of the projected (sliding) field (leaving sliding: continuous field, S = I).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
 
@@ -49,7 +49,7 @@ import numpy as np
 
 from theory import Objective
 
-from .error_growth import MeasuredGrowth
+from .error_growth import MeasuredGrowth, saltation_norm
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
@@ -464,7 +464,15 @@ class _FloatFlow:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
         dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fp, Fm)))
-        factor = 1.0 + dF * self._grad_z_norm(j + 1, u, i) / min(abs(a), abs(b))
+        gz = self._grad_z_norm(j + 1, u, i)
+        if from_side == 0:  # no side it came from (t = 0, or a pinned entry set moving): both candidates
+            factor = 1.0 + dF * gz / min(abs(a), abs(b))
+        elif a > 0 > b:  # entering sliding: ‖F_s − F_pre‖ = ‖F₊ − F₋‖·|pre|/(a − b), ż = 0 after
+            pre = a if from_side < 0 else b
+            factor = saltation_norm(pre, 0.0, dF * abs(pre) / (a - b), gz)
+        else:
+            pre, post = (a, b) if from_side < 0 else (b, a)
+            factor = saltation_norm(pre, post, dF, gz)
         if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b)
             from fractions import Fraction
 
@@ -612,7 +620,7 @@ class _FloatFlow:
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
-                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h)
+                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys)
                 err = err * math.exp(h * L) + local
                 starts.append(t)
                 steps.append(h)

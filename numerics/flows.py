@@ -104,9 +104,11 @@ class Trajectory:
         """The whole state at t: θ, then θ' for the second-order (momentum) flows."""
         i, tv = self._locate(t)
         shapes = self.shapes * (len(self.coeffs[i]) // len(self.shapes))
-        # returned at the working precision (dps digits + guard bits), so converting the result
-        # costs no digits beyond what error_estimate accounts for
-        with arb_precision(self.dps) as bits, mpmath.workprec(bits):
+        # returned at the run's working precision (dps digits + the run's guard bits, _guard_bits), so
+        # converting the result costs no digits beyond what error_estimate accounts for. (With the
+        # default 32 guard bits a cross-entropy run, which works at 32 + 2p, was read out ~2^-(2p)
+        # less accurately than its local errors claimed: docs/theory.md E3.)
+        with arb_precision(self.dps, _guard_bits(self.obj, self.order)) as bits, mpmath.workprec(bits):
             s = to_arb(tv - self.starts[i])
             out = []
             for comp, shape in zip(self.coeffs[i], shapes):
@@ -435,7 +437,8 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
                 # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
                 floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
                 local = local_error_2norm(cs, p, h, new, precise, dropped=dropped, floor=floor)
-                L = growth.step(_floats(y[:n_theta]), _floats(mid[0][:n_theta]), _floats(new[:n_theta]), hf)
+                L = growth.step(_floats(y[:n_theta]), _floats(mid[0][:n_theta]), _floats(new[:n_theta]), hf,
+                                cs[:n_theta])
             else:
                 local = local_error(cs, p, h, new, dropped=dropped)
             if growth is not None and not measured:
