@@ -303,7 +303,7 @@ def test_ec21_bias_runs_end_to_end(tmp_path):
     """--bias on both rows (tiny sizes): the biased linear net through DOP853, the biased ReLU net
     through the kink integrator; θ holds the biases, the figures match the JSON."""
     out = tmp_path / "b"
-    res = ec21.run(str(out), quick=True, seed=2, bias=True, ratios=(2, 5), n=30,
+    res = ec21.run(str(out), quick=True, seed=2, bias=True, ratios=(2, 5), n=30, fit_ratios=(3,),
                    linear={"widths": (64, 6, 10)}, relu={"widths": (64, 3, 10), "n": 5, "t_cap": 0.1})
     saved = _saved(out)
     lin, relu = saved["nets"]
@@ -320,7 +320,7 @@ def test_ec21_scheduler_equals_the_serial_run(tmp_path):
     """--scheduler: the per-η GD jobs and the GF job on a local Dask cluster (two worker processes) give
     exactly the serial run's numbers (same seed): every record, distance and loss, bit for bit."""
     distributed = pytest.importorskip("distributed")
-    small = dict(nets=("linear",), ratios=(2, 5), n=30, seed=1, linear={"widths": (64, 5, 10)})
+    small = dict(nets=("linear",), ratios=(2, 5), n=30, seed=1, linear={"widths": (64, 5, 10)}, fit_ratios=(3,))
     serial = ec21.run(str(tmp_path / "serial"), quick=True, **small)
     from proofs_check.reports.jobs import dask_map
 

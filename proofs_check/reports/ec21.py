@@ -215,7 +215,7 @@ def _choose(obj, theta0, cfg, spec, say) -> dict:
 
 
 def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | None, say: Callable,
-            show: bool) -> dict:
+            show: bool, fit_ratios: Sequence[int] = FIT_RATIOS) -> dict:
     """Everything for one net (module docstring): choice, jobs, curvature, A1, records."""
     import numerics
 
@@ -231,7 +231,7 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
     eos = dict(spec, eta=m * eta0, steps=K_e, keep="all")
     eos_t = [k * m * eta0 for k in range(K_e + 1)] if K_e else []
     gf_spec = dict(spec, t_end=max([t_end] + eos_t), times=sorted(set(grid_t) | set(eos_t)))
-    fit_r = [r for r in FIT_RATIOS if r not in (1, *ratios)]  # the fit's other step sizes: end point only
+    fit_r = [int(r) for r in fit_ratios if int(r) not in (1, *ratios)]  # the fit's other step sizes: end point only
     fit_jobs = [dict(spec, eta=eta0 / r, steps=r * K0, keep="last") for r in fit_r]
     mapper = map_runs or (lambda f, xs: list(map(f, xs)))
     items = [("gf", gf_spec)] + [("gd", j) for j in jobs + ([eos] if K_e else []) + fit_jobs]
@@ -424,13 +424,14 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
         ratios: Sequence[int] = (2, 5, 10, 20), map_runs: Callable | None = None,
         progress: Callable[[str], None] | None = None, provenance: dict | None = None,
         objective: Any = None, relu: dict | None = None, data_provenance: dict | None = None,
-        linear: dict | None = None) -> dict:
+        linear: dict | None = None, fit_ratios: Sequence[int] = FIT_RATIOS) -> dict:
     """Run the experiment, write the figures (a)–(e) as PNG and SVG and ``ec21.json`` into ``out_dir``.
 
     ``objective``: a user's (objective, θ₀) pair (e.g. from ``torch_adapter.from_torch_sequential``)
     run instead of the digits nets, under the name ``"custom"`` (a net with kinks gets the ReLU row's
     ``t_cap`` and ``grid``). ``relu``: overrides of the ReLU row's size (``widths``, ``n``, ``grid``,
-    ``t_cap``, ``eos``), ``linear`` those of the linear row. ``map_runs(f, items)``: any map (e.g. :func:`.jobs.dask_map`) for the GD/GF
+    ``t_cap``, ``eos``), ``linear`` those of the linear row. ``fit_ratios``: the r of GD at η₀/r in the
+    first-order fit (:func:`first_order`; the report's ``ratios`` are always in). ``map_runs(f, items)``: any map (e.g. :func:`.jobs.dask_map`) for the GD/GF
     jobs; the serial map by default.
     """
     cfg, ratios = configuration(quick, loss, ratios, nets, relu, n, linear)
@@ -452,7 +453,8 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
                               loss=loss, bias=bool(bias), t_cap=sub.get("t_cap"), grid=sub.get("grid"),
                               eos=sub.get("eos", True)))
     out = {"experiment": "ec21", "settings": {"quick": quick, "seed": seed, "loss": loss, "bias": bias,
-                                               "ratios": list(ratios), "eta_factor": ETA_FACTOR,
+                                               "ratios": list(ratios), "fit_ratios": sorted({1, *ratios, *fit_ratios}),
+                                               "eta_factor": ETA_FACTOR,
                                                "loss_fall": LOSS_FALL, "grid": cfg["grid"],
                                                "relu": {k: (list(v) if isinstance(v, tuple) else v)
                                                         for k, v in cfg["relu"].items()},
@@ -464,7 +466,7 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
     os.makedirs(out_dir, exist_ok=True)
     for spec in specs:
         say(f"ec21: {spec['net']} net {spec.get('widths', '')}")
-        out["nets"].append(run_net(spec, cfg, ratios, map_runs, say, progress is not None))
+        out["nets"].append(run_net(spec, cfg, ratios, map_runs, say, progress is not None, fit_ratios))
     out["records"] = [r for net in out["nets"] for r in net["records"]]
     out["findings"] = _findings(out["nets"])
     out["figures"] = ec21_figures.draw_all(out, out_dir)
