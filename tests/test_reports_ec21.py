@@ -79,12 +79,16 @@ def test_ec21_linear_gf_gd_distance_is_first_order(ec21_quick):
 
 
 def test_ec21_gf_gd_distance_is_first_order_by_its_own_fit(ec21_quick):
-    """docs/theory.md "ec21: the GF–GD distance on ReLU nets": on every net (kinks or not) the slope of
-    ln d on ln η, fitted over GD at η₀/r for r = 1..20, is 1 within the fit's own derived error (99%
-    Student interval from the residuals, plus the ground truth's error), and that error resolves it
-    (< 1/2: an O(√η) or O(1) distance would be told apart)."""
+    """docs/theory.md G1: on the net with kinks the slope of ln d on ln η, fitted over GD at η₀/r for
+    r = 1..20, is 1 within the fit's own derived error (99% Student interval from the residuals, plus
+    the ground truth's error), and that error resolves it (< 1/2: an O(√η) or O(1) distance would be
+    told apart). The smooth net keeps A4's two-point test (the fit's error model is that of kinks)."""
     _, res, saved = ec21_quick
+    kinked = [net for net in res["nets"] if net["gf"]["kink_events"]]
+    assert [net["net"] for net in kinked] == ["relu"]
     for net in res["nets"]:
+        assert net["first_order"]["error_model_applies"] == (net in kinked)
+    for net in kinked:
         fo = net["first_order"]
         print(f"\n{net['net']}: fitted slope {fo['fit_slope']:.3f} +- {fo['fit_slope_error']:.3f} over r = "
               f"{fo['ratios'][0]}..{fo['ratios'][-1]}; two-point {fo['two_point_slope']:.3f}; d/eta in "
