@@ -545,8 +545,9 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     ap.add_argument("--nets", default="linear,relu", help="comma-separated: linear, relu (default both)")
     ap.add_argument("--n", type=at.positive_int, default=None, help="digits for the linear net (default 500)")
     ap.add_argument("--relu-widths", type=at.integers(1, 2), default=None,
-                    help="widths of the ReLU net (default 64,50,50,10; quick 64,4,4,10)")
-    ap.add_argument("--relu-n", type=at.positive_int, default=None, help="digits for the ReLU net")
+                    help="widths of the ReLU net (default 64,16,16,10; quick 64,8,8,10; docs/theory.md G2)")
+    ap.add_argument("--relu-n", type=at.positive_int, default=None,
+                    help="digits for the ReLU net (default 5; quick 3)")
     ap.add_argument("--relu-t-cap", type=at.real(0, lo_strict=True), default=None,
                     help="longest horizon of the ReLU ground truth (its budget)")
     ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential (with --data)")
