@@ -123,8 +123,11 @@ def test_first_order_fit_tells_orders_apart():
         assert bad["resolved"] and not bad["consistent_with_1"], (p, bad)
     exact = ec21.first_order(eta, 3 * eta)
     assert abs(exact["fit_slope"] - 1) < 1e-12 and exact["fit_slope_error"] < 1e-12
+    two = ec21.first_order(eta[:2], eta[:2] * jumps[:2])
+    assert two["fit_slope"] is None and not two["resolved"]
+    assert two["two_point_slope"] == pytest.approx(1 + math.log(jumps[0] / jumps[1]) / math.log(2), rel=1e-12)
     with pytest.raises(ValueError, match="first_order"):
-        ec21.first_order(eta[:2], eta[:2])
+        ec21.first_order(eta[:1], eta[:1])
 
 
 def test_ec21_ground_truth_error_is_far_below_the_distances(ec21_quick):
@@ -255,7 +258,7 @@ def test_ec21_cli_torch_model_and_npz_data_end_to_end(user_files, tmp_path, caps
     for fn, kinks in (("build_linear", False), ("build_relu", True)):
         out = tmp_path / fn
         code = _cli(["--out", str(out), "--quick", "--model", f"{user_files / 'nets.py'}:{fn}",
-                     "--data", str(user_files / "d.npz")])
+                     "--data", str(user_files / "d.npz"), "--relu-t-cap", "0.5"])
         assert code == 0, capsys.readouterr().err
         saved = _saved(out)
         (net,) = saved["nets"]
@@ -273,6 +276,9 @@ def test_ec21_cli_torch_model_and_npz_data_end_to_end(user_files, tmp_path, caps
         if not kinks:  # a smooth net: the loss fell 10x at GD's η₀ and the distance is first order
             assert net["choice"]["k_star"] is not None and not net["choice"]["capped"]
             assert abs(net["first_order"]["two_point_slope"] - 1) <= 0.1
+        else:  # the cap is the user's budget: said so, and t_end within it
+            assert net["choice"]["capped"] and net["choice"]["t_end"] <= 0.5
+            assert any(f["net"] == "custom" and "capped" in f["finding"] for f in saved["findings"])
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -321,14 +327,14 @@ def test_ec21_bias_runs_end_to_end(tmp_path):
 
 
 def test_ec21_scheduler_equals_the_serial_run(tmp_path):
-    """--scheduler: the per-η GD jobs and the GF job on a local Dask cluster (two worker processes) give
+    """--scheduler: the per-η GD jobs and the GF job on a local Dask cluster (a worker process) give
     exactly the serial run's numbers (same seed): every record, distance and loss, bit for bit."""
     distributed = pytest.importorskip("distributed")
     small = dict(nets=("linear",), ratios=(2, 5), n=30, seed=1, linear={"widths": (64, 5, 10)}, fit_ratios=(3,))
     serial = ec21.run(str(tmp_path / "serial"), quick=True, **small)
     from proofs_check.reports.jobs import dask_map
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                                   env={"OPENBLAS_NUM_THREADS": "1"}) as cluster:
         mapper = dask_map(cluster.scheduler_address, timeout=30)
         try:

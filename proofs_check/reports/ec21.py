@@ -379,8 +379,14 @@ def first_order(etas: Sequence[float], distances: Sequence[float], gf_error: flo
 
     x, y = np.log(np.asarray(etas, float)), np.log(np.asarray(distances, float))
     m = len(x)
-    if m < 3 or not np.all(np.isfinite(y)):
-        raise ValueError(f"first_order needs >= 3 positive finite distances, got {list(distances)!r}")
+    if m < 2 or not np.all(np.isfinite(y)):
+        raise ValueError(f"first_order needs >= 2 positive finite distances, got {list(distances)!r}")
+    s2 = float((y[0] - y[1]) / (x[0] - x[1]))
+    base = {"eta": [float(e) for e in etas], "distance": [float(d) for d in distances],
+            "constant": [float(d / e) for d, e in zip(distances, etas)], "two_point_slope": s2}
+    if m == 2:  # no residuals: no fit error, nothing decided
+        return dict(base, fit_slope=None, fit_slope_standard_error=None, t_quantile=None, confidence=confidence,
+                    gf_error_shift=None, fit_slope_error=None, consistent_with_1=None, resolved=False)
     dx = x - x.mean()
     Sxx = float(dx @ dx)
     s = float(dx @ (y - y.mean()) / Sxx)
@@ -389,12 +395,9 @@ def first_order(etas: Sequence[float], distances: Sequence[float], gf_error: flo
     tq = float(stats.t.ppf(0.5 + confidence / 2, m - 2))
     rho = float(np.max(gf_error / np.asarray(distances, float)) * np.sum(np.abs(dx)) / Sxx)
     err = tq * se + rho
-    s2 = float((y[0] - y[1]) / (x[0] - x[1]))
-    return {"eta": [float(e) for e in etas], "distance": [float(d) for d in distances],
-            "constant": [float(d / e) for d, e in zip(distances, etas)], "two_point_slope": s2,
-            "fit_slope": s, "fit_slope_standard_error": se, "t_quantile": tq, "confidence": confidence,
-            "gf_error_shift": rho, "fit_slope_error": err, "consistent_with_1": bool(abs(s - 1) <= err),
-            "resolved": bool(err < 0.5)}
+    return dict(base, fit_slope=s, fit_slope_standard_error=se, t_quantile=tq, confidence=confidence,
+                gf_error_shift=rho, fit_slope_error=err, consistent_with_1=bool(abs(s - 1) <= err),
+                resolved=bool(err < 0.5))
 
 
 def _record(spec, run_, t_end, gf, mx, measured, eos=False) -> dict:
@@ -600,8 +603,9 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
               f"{' EDGE OF STABILITY' if r['edge_of_stability'] else ''}")
     for net in res["nets"]:
         fo = net["first_order"]
-        print(f"{net['net']:7s} GF-GD distance vs eta: fitted slope {fo['fit_slope']:.3f} +- {fo['fit_slope_error']:.3f}"
-              f" ({fo['confidence']:.0%}), two-point slope {fo['two_point_slope']:.3f}; GF loss fell "
+        fit = ("" if fo["fit_slope"] is None else f"fitted slope {fo['fit_slope']:.3f} +- "
+               f"{fo['fit_slope_error']:.3f} ({fo['confidence']:.0%}, r = 1..{fo['ratios'][-1]}), ")
+        print(f"{net['net']:7s} GF-GD distance vs eta: {fit}two-point slope {fo['two_point_slope']:.3f}; GF loss fell "
               f"{net['gf']['loss_fall']:.3g}x")
     for f in res["findings"]:
         print(f"finding: {f['net']}: {f['finding']}")
