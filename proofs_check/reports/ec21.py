@@ -4,6 +4,10 @@ Elkabetz & Cohen compare GD at η₀ with GD at η₀/r at equal times t = kη. 
 also compares every GD run with the ground-truth GF θ(t) itself, with the GF's own error bar, on
 sklearn's digits (shipped, no download; ``theory.data.digits``, pixels/16, stratified seeded subset).
 
+Size: the experiment (choice of η₀ and horizon, jobs, curvature, A1, records, findings) and its CLI
+in one place, with the derivations it rests on; the figures are in :mod:`.ec21_figures`, the
+first-order fit in :mod:`.ec21_fit`.
+
 Nets: 64-50-50-10 deep linear (6,200 parameters) and a bias-free ReLU net, Xavier-uniform init
 (seeded), softmax cross-entropy (``loss="square"``: ½‖h − e_c‖² mean). Figures (PNG and SVG):
 
@@ -69,6 +73,7 @@ import numpy as np
 
 from ..files import write_json
 from . import ec21_figures
+from .ec21_fit import first_order
 
 ETA_FACTOR = 0.5
 LOSS_FALL = 10.0
@@ -360,44 +365,6 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
                           "negativity": ca.negativity.tolist(), "negativity_error": ca.negativity_error.tolist(),
                           "hessian_gradient_norm": Hg},
             "sharpness": sharp, "a1": a1, "first_order": fo, "records": records}
-
-
-def first_order(etas: Sequence[float], distances: Sequence[float], gf_error: float = 0.0,
-                confidence: float = 0.99) -> dict:
-    """How d(η) = ‖θ_GD(t_end) − θ_GF(t_end)‖ scales with η (docs/theory.md, "ec21: the GF–GD distance").
-
-    * ``two_point_slope``: log(d(η₀)/d(η₀/2)) / log 2 — THEORY A4's slope 1 where f is C²;
-    * ``fit_slope`` s: least squares of ln d on ln η over all step sizes, with ``fit_slope_error``
-      t·se + ρ, se = √(Σ res²/(m − 2) / Σ(x − x̄)²) the slope's standard error from the fit's own
-      residuals, t Student's ``confidence`` quantile with m − 2 degrees of freedom, and ρ the largest
-      shift of s that the ground truth's error can cause (each ln d moves by at most gf_error/d_i:
-      ρ = max_i(gf_error/d_i)·Σ|x − x̄|/Σ(x − x̄)²);
-    * ``constant``: d/η per step size (bounded where GD is first order).
-    ``consistent_with_1``: |s − 1| ≤ the error; ``resolved``: the error < 1/2 (so slope ½ or 0 — an O(√η)
-    or O(1) distance — would be told apart)."""
-    from scipy import stats
-
-    x, y = np.log(np.asarray(etas, float)), np.log(np.asarray(distances, float))
-    m = len(x)
-    if m < 2 or not np.all(np.isfinite(y)):
-        raise ValueError(f"first_order needs >= 2 positive finite distances, got {list(distances)!r}")
-    s2 = float((y[0] - y[1]) / (x[0] - x[1]))
-    base = {"eta": [float(e) for e in etas], "distance": [float(d) for d in distances],
-            "constant": [float(d / e) for d, e in zip(distances, etas)], "two_point_slope": s2}
-    if m == 2:  # no residuals: no fit error, nothing decided
-        return dict(base, fit_slope=None, fit_slope_standard_error=None, t_quantile=None, confidence=confidence,
-                    gf_error_shift=None, fit_slope_error=None, consistent_with_1=None, resolved=False)
-    dx = x - x.mean()
-    Sxx = float(dx @ dx)
-    s = float(dx @ (y - y.mean()) / Sxx)
-    res = y - (y.mean() + s * dx)
-    se = math.sqrt(float(res @ res) / (m - 2) / Sxx)
-    tq = float(stats.t.ppf(0.5 + confidence / 2, m - 2))
-    rho = float(np.max(gf_error / np.asarray(distances, float)) * np.sum(np.abs(dx)) / Sxx)
-    err = tq * se + rho
-    return dict(base, fit_slope=s, fit_slope_standard_error=se, t_quantile=tq, confidence=confidence,
-                gf_error_shift=rho, fit_slope_error=err, consistent_with_1=bool(abs(s - 1) <= err),
-                resolved=bool(err < 0.5))
 
 
 def _record(spec, run_, t_end, gf, mx, measured, eos=False) -> dict:
