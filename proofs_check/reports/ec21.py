@@ -404,8 +404,9 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
     run instead of the digits nets, under the name ``"custom"`` (a net with kinks gets the ReLU row's
     ``t_cap`` and ``grid``). ``relu``: overrides of the ReLU row's size (``widths``, ``n``, ``grid``,
     ``t_cap``, ``eos``), ``linear`` those of the linear row. ``fit_ratios``: the r of GD at η₀/r in the
-    first-order fit (:func:`first_order`; the report's ``ratios`` are always in). ``map_runs(f, items)``: any map (e.g. :func:`.jobs.dask_map`) for the GD/GF
-    jobs; the serial map by default.
+    first-order fit (:func:`first_order`, nets with kinks; the report's ``ratios`` are always in).
+    ``map_runs(f, items)``: any map (e.g. :func:`.jobs.dask_map`) for the GD/GF jobs; the serial map by
+    default.
     """
     cfg, ratios = configuration(quick, loss, ratios, nets, relu, n, linear)
     say = progress or (lambda msg: None)
