@@ -122,7 +122,7 @@ def build(spec: dict) -> tuple[Any, list[np.ndarray], dict]:
     ds = data.digits(spec["n"], seed=spec["seed"], normalize="scale")
     model = (theory.DeepLinear(spec["widths"], bias=spec["bias"]) if spec["net"] == "linear"
              else theory.ReLUNet(spec["widths"], bias=spec["bias"]))
-    obj = theory.Objective(model, ds.loss(spec["loss"]))
+    obj = theory.Objective(model, ds.loss(spec["loss"], num_classes=spec["widths"][-1]))  # all 10 classes, even on a subset
     theta0 = numerics.xavier_init(obj, seed=spec["seed"])
     return obj, theta0, ds.provenance
 
