@@ -497,6 +497,10 @@ def _findings(nets: Sequence[dict]) -> list[dict]:
     return out
 
 
+def _ratios_text(rs: Sequence[int]) -> str:
+    return f"{rs[0]}..{rs[-1]}" if list(rs) == list(range(rs[0], rs[-1] + 1)) else ",".join(map(str, rs))
+
+
 def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
     """``gfgd report ec21 --out DIR [--quick] [--seed S] [--loss square] [--bias] [--nets linear,relu] [--n N]
     [--relu-widths 64,50,50,10] [--relu-n N] [--relu-t-cap T] [--model F.py:FN --data D.npz]
@@ -574,7 +578,8 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     for net in res["nets"]:
         fo = net["first_order"]
         fit = ("" if fo["fit_slope"] is None else f"fitted slope {fo['fit_slope']:.3f} +- "
-               f"{fo['fit_slope_error']:.3f} ({fo['confidence']:.0%}, r = 1..{fo['ratios'][-1]}), ")
+               f"{fo['fit_slope_error']:.3f} ({fo['confidence']:.0%}, r = {_ratios_text(fo['ratios'])}"
+               f"{'' if fo['error_model_applies'] else '; not the check on a smooth net, docs/theory.md G1'}), ")
         print(f"{net['net']:7s} GF-GD distance vs eta: {fit}two-point slope {fo['two_point_slope']:.3f}; GF loss fell "
               f"{net['gf']['loss_fall']:.3g}x")
     for f in res["findings"]:
