@@ -78,6 +78,8 @@ def xavier_init(obj: Any, seed: int = 0, distribution: str = "uniform", gain: fl
     ``"uniform"``: entries U(−a, a), a = gain·√(6/(fan_in + fan_out)) (their eq. 16, "normalized
     initialization"); ``"normal"``: N(0, σ²), σ² = gain²·2/(fan_in + fan_out). Both have variance
     gain²·2/(fan_in + fan_out) (uniform: a²/3). The same convention as ``torch.nn.init.xavier_*_``.
+    Biases (nets with ``bias=True``, θ = [W_1, b_1, …]) start at 0, as Glorot & Bengio's, so the weights
+    are those of the bias-free net with the same seed (the draws skip the biases).
     """
     obj = _layered(obj)
     if distribution not in ("uniform", "normal"):
@@ -87,7 +89,11 @@ def xavier_init(obj: Any, seed: int = 0, distribution: str = "uniform", gain: fl
         raise ValueError(f"gain must be a finite number > 0, got {gain!r}")
     rng = np.random.default_rng(seed)
     out = []
-    for fan_out, fan_in in obj.shapes:
+    for shape in obj.shapes:
+        if len(shape) == 1:  # a bias
+            out.append(np.zeros(shape))
+            continue
+        fan_out, fan_in = shape
         if distribution == "uniform":
             a = gain * np.sqrt(6.0 / (fan_in + fan_out))
             out.append(rng.uniform(-a, a, size=(fan_out, fan_in)))

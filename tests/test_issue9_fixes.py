@@ -116,3 +116,17 @@ def test_lambda_max_eigsh_agrees_with_dense(widths, scale):
     d = numerics.lambda_max(obj, theta, method="dense", return_info=True)
     assert abs(d.value - w[-1]) <= d.error_bound + dense_err
     assert abs(numerics.lambda_min(obj, theta, method="dense") - w[0]) <= dense_err
+
+
+def test_xavier_init_with_biases_zero_biases_same_weights():
+    """Nets with biases: the weights are the bias-free net's (same seed), every bias starts at 0."""
+    from theory import CrossEntropy
+
+    X = np.eye(4)[:, :3]
+    labels = np.array([0, 1, 2, 0])
+    for make in (lambda b: theory.DeepLinear((3, 5, 3), bias=b), lambda b: theory.ReLUNet((3, 5, 3), bias=b)):
+        plain = numerics.xavier_init(theory.Objective(make(False), CrossEntropy(X, labels)), seed=4)
+        biased = numerics.xavier_init(theory.Objective(make(True), CrossEntropy(X, labels)), seed=4)
+        assert [w.shape for w in biased] == [(5, 3), (5,), (3, 5), (3,)]
+        assert np.array_equal(biased[0], plain[0]) and np.array_equal(biased[2], plain[1])
+        assert not biased[1].any() and not biased[3].any()

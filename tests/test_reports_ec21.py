@@ -78,12 +78,56 @@ def test_ec21_linear_gf_gd_distance_is_first_order(ec21_quick):
     assert abs(s - 1) <= 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="finding: on the ReLU net GD's error jumps at each kink crossing by an "
-                   "O(η) amount whose constant depends on where the step lands relative to the kink, so the "
-                   "slope between η₀ and η₀/2 is erratic (quick seed 0: ≈ 0, fit over 5 step sizes ≈ 0.78)")
-def test_ec21_relu_gf_gd_distance_is_first_order(ec21_quick):
-    _, res, _ = ec21_quick
-    assert abs(_slope(res["nets"][1]) - 1) <= 0.1
+def test_ec21_gf_gd_distance_is_first_order_by_its_own_fit(ec21_quick):
+    """docs/theory.md G1: on the net with kinks the slope of ln d on ln η, fitted over GD at η₀/r for
+    r = 1..20, is 1 within the fit's own derived error (99% Student interval from the residuals, plus
+    the ground truth's error), and that error resolves it (< 1/2: an O(√η) or O(1) distance would be
+    told apart). The smooth net keeps A4's two-point test (the fit's error model is that of kinks)."""
+    _, res, saved = ec21_quick
+    kinked = [net for net in res["nets"] if net["gf"]["kink_events"]]
+    assert [net["net"] for net in kinked] == ["relu"]
+    for net in res["nets"]:
+        assert net["first_order"]["error_model_applies"] == (net in kinked)
+    for net in kinked:
+        fo = net["first_order"]
+        print(f"\n{net['net']}: fitted slope {fo['fit_slope']:.3f} +- {fo['fit_slope_error']:.3f} over r = "
+              f"{fo['ratios'][0]}..{fo['ratios'][-1]}; two-point {fo['two_point_slope']:.3f}; d/eta in "
+              f"[{min(fo['constant']):.3g}, {max(fo['constant']):.3g}]")
+        assert fo["ratios"] == list(range(1, 21))
+        assert fo["resolved"], fo
+        assert fo["consistent_with_1"], fo
+
+
+def test_ec21_relu_two_point_slope_is_kept_as_a_finding(ec21_quick):
+    """The erratic two-point slope (O(η) jumps at kinks) is recorded, not hidden: in the net's
+    first_order entry always, and as a finding whenever it leaves 1 ± 0.1."""
+    _, res, saved = ec21_quick
+    relu = saved["nets"][1]
+    s2 = relu["first_order"]["two_point_slope"]
+    assert math.isfinite(s2) and s2 == pytest.approx(_slope(relu), rel=1e-12)
+    listed = [f for f in saved["findings"] if f["net"] == "relu" and "two_point_slope" in f]
+    assert bool(listed) == (abs(s2 - 1) > 0.1)
+
+
+def test_first_order_fit_tells_orders_apart():
+    """The fit's verdict on distances of known order (independent of any GD run): η·(1 + bounded
+    pseudo-random jumps) is consistent with slope 1; √η and η² with the same jumps are not; exact η
+    gives a zero-width interval."""
+    r = np.arange(1, 21)
+    eta = 0.1 / r
+    jumps = 1 + 0.3 * np.sin(7.3 * r) ** 2  # a kink's position in the step: bounded, erratic in r
+    ok = ec21.first_order(eta, eta * jumps)
+    assert ok["consistent_with_1"] and ok["resolved"]
+    for p in (0.5, 2.0):
+        bad = ec21.first_order(eta, eta ** p * jumps)
+        assert bad["resolved"] and not bad["consistent_with_1"], (p, bad)
+    exact = ec21.first_order(eta, 3 * eta)
+    assert abs(exact["fit_slope"] - 1) < 1e-12 and exact["fit_slope_error"] < 1e-12
+    two = ec21.first_order(eta[:2], eta[:2] * jumps[:2])
+    assert two["fit_slope"] is None and not two["resolved"]
+    assert two["two_point_slope"] == pytest.approx(1 + math.log(jumps[0] / jumps[1]) / math.log(2), rel=1e-12)
+    with pytest.raises(ValueError, match="first_order"):
+        ec21.first_order(eta[:1], eta[:1])
 
 
 def test_ec21_ground_truth_error_is_far_below_the_distances(ec21_quick):
@@ -157,3 +201,160 @@ def test_track_torch_model_and_npz_data_flags_the_edge(tmp_path):
     _check_figure(tmp_path / "out", res["figures"]["track"], 4)
     with pytest.raises(ValueError, match="eta"):
         track.run(str(tmp_path), -1.0, 5, objective=obj, theta0=th)
+
+
+# ---- --scheduler, --model/--data, --bias (issue 12 items 5 and 7) ---------------------------------
+_MODEL_FILE = '''
+import torch
+
+
+def build_linear():
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Linear(6, 5, bias=False), torch.nn.Linear(5, 3, bias=False))
+
+
+def build_relu():
+    torch.manual_seed(4)
+    return torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+
+
+def build_tanh():
+    return torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+
+
+def build_dict():
+    return {"not": "a net"}
+'''
+
+
+@pytest.fixture(scope="module")
+def user_files(tmp_path_factory):
+    """A user's model file and data: 12 seeded Gaussian points in R^6, 3 classes (and a 7-column file)."""
+    pytest.importorskip("torch")
+    folder = tmp_path_factory.mktemp("user")
+    (folder / "nets.py").write_text(_MODEL_FILE)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((12, 6)) / 2
+    labels = np.arange(12) % 3
+    np.savez(folder / "d.npz", X=X, labels=labels)
+    np.savez(folder / "wide.npz", X=rng.standard_normal((12, 7)), labels=labels)
+    np.savez(folder / "labels9.npz", X=X, labels=np.arange(12) % 10)
+    return folder
+
+
+def _cli(argv):
+    from proofs_check.cli import main
+
+    return main(["report", "ec21", *argv])
+
+
+def _saved(folder):
+    return json.loads((folder / "ec21.json").read_text())
+
+
+def test_ec21_cli_torch_model_and_npz_data_end_to_end(user_files, tmp_path, capsys):
+    """--model FILE.py:FUNCTION --data FILE.npz through the CLI, both branches of the ground truth: a
+    bias-free linear net (DOP853) and a ReLU net with biases (arb Taylor with kinks, capped horizon)."""
+    for fn, kinks in (("build_linear", False), ("build_relu", True)):
+        out = tmp_path / fn
+        code = _cli(["--out", str(out), "--quick", "--model", f"{user_files / 'nets.py'}:{fn}",
+                     "--data", str(user_files / "d.npz"), "--relu-t-cap", "0.5"])
+        assert code == 0, capsys.readouterr().err
+        saved = _saved(out)
+        (net,) = saved["nets"]
+        assert net["net"] == "custom" and net["data"]["source"] == "torch nn.Sequential"
+        assert net["data"]["n"] == 12 and len(net["data"]["sha256"]) == 64
+        assert net["parameters"] == (6 * 5 + 5 * 3 if not kinks else 6 * 4 + 4 + 4 * 3 + 3)
+        assert (net["gf"]["kink_events"] is not None) == kinks
+        expected = _expected_curves(saved)
+        for name, count in expected.items():
+            _check_figure(out, saved["figures"][name], count)
+        assert len(saved["records"]) == len(net["runs"]) + (net["eos_run"] is not None)
+        for r in saved["records"]:
+            assert r["net"] == "custom" and math.isfinite(r["gf_gd_distance"]) and r["gf_gd_distance"] > 0
+            assert r["gf_error_estimate"] < 1e-3 * r["gf_gd_distance"]
+        if not kinks:  # a smooth net: the loss fell 10x at GD's η₀ and the distance is first order
+            assert net["choice"]["k_star"] is not None and not net["choice"]["capped"]
+            assert abs(net["first_order"]["two_point_slope"] - 1) <= 0.1
+        else:  # the cap is the user's budget: said so, and t_end within it
+            assert net["choice"]["capped"] and net["choice"]["t_end"] <= 0.5
+            assert any(f["net"] == "custom" and "capped" in f["finding"] for f in saved["findings"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "nets.py"], "FILE.py:FUNCTION"),
+    (["--model", "missing.py:f"], "no such file"),
+    (["--model", "nets.py:nothing"], "no function 'nothing'"),
+    (["--model", "nets.py:build_dict"], "nn.Sequential"),
+    (["--model", "nets.py:build_tanh"], "Tanh"),
+    (["--data", "wide.npz"], "7 columns"),
+    (["--data", "labels9.npz"], "labels"),
+    (["--data", "missing.npz"], "no such file"),
+    (["--model", "nets.py:build_linear", "--data", "d.npz", "--relu-widths", "64,10"], "--relu-widths"),
+    (["--model", "nets.py:build_linear", "--data", "d.npz", "--nets", "linear,conv"], "--nets"),
+    (["--model", "nets.py:build_linear"], "--model and --data"),
+])
+def test_ec21_cli_bad_model_or_data_is_a_usage_error(user_files, tmp_path, capsys, monkeypatch, argv, message):
+    """One line naming the flag, exit 2, no traceback, nothing written."""
+    monkeypatch.chdir(user_files)
+    full = list(argv)
+    if "--model" not in full and "--data" in full:
+        full += ["--model", "nets.py:build_linear"]
+    if "--data" not in full and "--model" in full and message != "--model and --data":
+        full += ["--data", "d.npz"]
+    code = _cli(["--out", str(tmp_path / "o"), "--quick", *full])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "ec21.json").exists()
+
+
+def test_ec21_bias_runs_end_to_end(tmp_path):
+    """--bias on both rows (tiny sizes): the biased linear net through DOP853, the biased ReLU net
+    through the kink integrator; θ holds the biases, the figures match the JSON."""
+    out = tmp_path / "b"
+    res = ec21.run(str(out), quick=True, seed=2, bias=True, ratios=(2, 5), n=30, fit_ratios=(3,),
+                   linear={"widths": (64, 6, 10)}, relu={"widths": (64, 3, 10), "n": 5, "t_cap": 0.1})
+    saved = _saved(out)
+    lin, relu = saved["nets"]
+    assert saved["settings"]["bias"] is True
+    assert lin["parameters"] == 64 * 6 + 6 + 6 * 10 + 10 and relu["parameters"] == 64 * 3 + 3 + 3 * 10 + 10
+    for name, count in _expected_curves(saved).items():
+        _check_figure(out, saved["figures"][name], count)
+    for net in res["nets"]:
+        assert net["gf"]["error_estimate"] < 1e-3 * min(d for r in net["runs"] for d in r["gf_gd_distance"][1:])
+    assert relu["gf"]["kink_events"] is not None
+
+
+def test_ec21_scheduler_equals_the_serial_run(tmp_path):
+    """--scheduler: the per-η GD jobs and the GF job on a local Dask cluster (a worker process) give
+    exactly the serial run's numbers (same seed): every record, distance and loss, bit for bit."""
+    distributed = pytest.importorskip("distributed")
+    small = dict(nets=("linear",), ratios=(2, 5), n=30, seed=1, linear={"widths": (64, 5, 10)}, fit_ratios=(3,))
+    serial = ec21.run(str(tmp_path / "serial"), quick=True, **small)
+    from proofs_check.reports.jobs import dask_map
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  env={"OPENBLAS_NUM_THREADS": "1"}) as cluster:
+        mapper = dask_map(cluster.scheduler_address, timeout=30)
+        try:
+            dask = ec21.run(str(tmp_path / "dask"), quick=True, map_runs=mapper, **small)
+        finally:
+            mapper.client.close()
+    assert json.dumps(serial["records"]) == json.dumps(dask["records"])
+    for a, b in zip(serial["nets"], dask["nets"]):
+        assert json.dumps(a["runs"]) == json.dumps(b["runs"]) and json.dumps(a["eos_run"]) == json.dumps(b["eos_run"])
+        assert a["gf"]["loss"] == b["gf"]["loss"]
+    assert dask["settings"]["scheduler"] is True
+
+
+def test_ec21_cli_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = _cli(["--out", str(tmp_path / "o"), "--quick", "--scheduler", f"tcp://127.0.0.1:{port}",
+                 "--scheduler-timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--scheduler" in err and "Traceback" not in err

@@ -36,6 +36,7 @@ from theory import momentum as mo
 
 from ..files import write_json
 from . import figures
+from .jobs import UserInputError, dask_map  # noqa: F401 - dask_map: the reports' shared Dask map
 from .momentum import momentum_experiment
 
 DEFAULT = dict(widths=(500, 1000, 2000, 5000), n=50, repeats=2, t_end=120.0)
@@ -164,21 +165,6 @@ def _finite_list(a: np.ndarray) -> list:
     return [float(x) if math.isfinite(x) else None for x in a]
 
 
-def dask_map(address: str, timeout: float = 5.0) -> Callable:
-    """A ``map_runs`` that sends each seeded job to the Dask scheduler at ``address`` and returns
-    the records in job order (so the report equals the serial one)."""
-    try:
-        from distributed import Client
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise ImportError('--scheduler needs dask: python -m pip install -e ".[dask]"') from exc
-    client = Client(address, timeout=timeout)
-
-    def map_runs(function: Callable, jobs: Sequence) -> list:
-        return client.gather(client.map(function, list(jobs), pure=False))
-
-    return map_runs
-
-
 def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
     """``gfgd report bxc21 --out DIR [--quick] [--seed S] [--widths 500,1000] [--n N] [--repeats R]
     [--scheduler ADDRESS] [--progress]``: run :func:`run` (the folder is checked before the work;
@@ -212,7 +198,11 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
         return 2
     cfg = dict(QUICK if args.quick else DEFAULT)
     runs = len(args.widths or cfg["widths"]) * (args.repeats or cfg["repeats"])
-    map_runs = dask_map(args.scheduler) if args.scheduler else None
+    try:
+        map_runs = dask_map(args.scheduler) if args.scheduler else None
+    except UserInputError as e:
+        print(f"gfgd report bxc21: {e}", file=sys.stderr)
+        return 2
     prov = provenance(argv_for_provenance if argv_for_provenance is not None else ["report", "bxc21", *(argv or [])],
                       {"seed": args.seed}, quick=args.quick)
     t0 = time.perf_counter()

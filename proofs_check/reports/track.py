@@ -44,16 +44,9 @@ def _objective(objective, theta0, model, data, loss):
         return objective, [np.asarray(w, dtype=float) for w in theta0], {"source": "objective"}
     if model is None:
         raise ValueError("give objective and theta0, or a torch model with data")
-    from theory import data as tdata
+    from .jobs import user_objective
 
-    ds = tdata.load_npz(data) if isinstance(data, (str, os.PathLike)) else data
-    if ds is None:
-        raise ValueError("data: a torch model needs data (a theory.data.Dataset or an .npz path)")
-    from proofs_check.validation.torch_adapter import from_torch_sequential
-
-    target = ds.labels if loss == "cross_entropy" else (ds.Y if ds.Y is not None else np.eye(ds.num_classes)[ds.labels])
-    obj, theta = from_torch_sequential(model, ds.X, target, loss=loss)
-    return obj, theta, dict(ds.provenance, source="torch nn.Sequential")
+    return user_objective(model, data, loss)
 
 
 def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Sequence[Any] | None = None,
@@ -184,18 +177,10 @@ def _draw(out: dict, out_dir: str) -> dict:
 
 
 def _load_model(ref: str):
-    """``file.py:function`` → the nn.Sequential that function returns (the user's own code, run here)."""
-    import importlib.util
+    """``file.py:function`` → the nn.Sequential that function returns (:func:`.jobs.load_model`)."""
+    from .jobs import load_model
 
-    path, _, name = ref.rpartition(":")
-    if not path or not name:
-        raise ValueError(f"--model must be FILE.py:FUNCTION, got {ref!r}")
-    spec = importlib.util.spec_from_file_location("gfgd_user_model", path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"--model: cannot load {path!r}")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return getattr(mod, name)()
+    return load_model(ref)
 
 
 def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
@@ -234,8 +219,19 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     if args.model:
         if not args.data:
             ap.error("--model needs --data FILE.npz")
-        res = run(args.out, args.eta, args.steps, model=_load_model(args.model), data=args.data, loss=args.loss,
-                  points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov)
+        from .jobs import UserInputError
+
+        try:
+            model = _load_model(args.model)
+        except UserInputError as e:
+            print(f"gfgd track: {e}", file=sys.stderr)
+            return 2
+        try:
+            res = run(args.out, args.eta, args.steps, model=model, data=args.data, loss=args.loss,
+                      points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov)
+        except UserInputError as e:
+            print(f"gfgd track: {e}", file=sys.stderr)
+            return 2
     else:
         import numerics
         import theory
