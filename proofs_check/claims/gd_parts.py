@@ -165,8 +165,10 @@ def c2a_measure(inst: ConvInstance, factor: Any = None) -> Measurement:
         return Measurement(eta_d, emp["hi"], 0.0 if eta_d >= emp["hi"] else emp["hi"], details=details)
     # the slack, split: the first-order coefficient of the distance, c₁ = d(η)/η at η_tube, against
     # the bound's ε'/η_A2 = βγJ*e^{m̂₊/β}/2 (A2's inequality with the margined tube sups)
+    # c1_sampled: the same coefficient with the path's sampled sups and no tube margins, so
+    # slack = (c1_bound/c1_sampled: the tube margins) × (c1_sampled/c1_measured: A2's inequality)
     details.update(slack=emp["lo"] / d["eta_d"], c1_measured=d["eps_prime"] / emp["lo"],
-                   c1_bound=d["eps_prime"] / d["eta_a2"])
+                   c1_bound=d["eps_prime"] / d["eta_a2"], c1_sampled=d["eps_prime_max"] / d["eta_a2_sampled"])
     err = emp["hi"] - emp["lo"] + emp["hi"] * delta / d["eps_prime"]
     return Measurement(eta_d, emp["lo"], err, details=details)
 
