@@ -210,7 +210,9 @@ def _c2_small(draw):
     N = draw(st.integers(2, 3))
     obj, seed = _objective(draw, N, d0_max=4, hidden_max=4)
     r0 = 10 ** draw(st.floats(-2.0, -0.5))
-    theta = numerics.balanced_init(obj, r0, seed=seed)
+    # not Φ's seed: balanced_init draws w(0)'s direction first, from the stream Φ came from, so
+    # the same seed would make w(0) ∥ Φ (every instance aligned, w_⊥ ≡ 0)
+    theta = numerics.balanced_init(obj, r0, seed=seed + 1)
     eps_rel = draw(st.sampled_from((1e-1, 1e-2, 1e-3)))
     assume(predicted_time(obj, theta, eps_rel)["T_pred"] * float(np.linalg.norm(obj.loss.Phi)) <= 60)
     return ConvInstance(obj, theta, eps_rel, "balanced-small")
@@ -222,7 +224,9 @@ def _c2_deeper(draw):
     N = draw(st.integers(4, 5))
     obj, seed = _objective(draw, N, d0_max=3, hidden_max=3)
     r0 = 10 ** draw(st.floats(-1.5, -0.5))
-    theta = numerics.balanced_init(obj, r0, seed=seed)
+    # not Φ's seed: balanced_init draws w(0)'s direction first, from the stream Φ came from, so
+    # the same seed would make w(0) ∥ Φ (every instance aligned, w_⊥ ≡ 0)
+    theta = numerics.balanced_init(obj, r0, seed=seed + 1)
     eps_rel = draw(st.sampled_from((1e-1, 1e-2)))
     assume(predicted_time(obj, theta, eps_rel)["T_pred"] * float(np.linalg.norm(obj.loss.Phi)) <= 60)
     return ConvInstance(obj, theta, eps_rel, "balanced-deeper")

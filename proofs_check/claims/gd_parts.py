@@ -8,9 +8,11 @@ constant inside passes. Here each piece is compared with its own measurement, on
 * **C2a — the A2 step.** Derived: η_d for the chosen ε' (the A2 step, capped by 1/β as A2 requires).
   Measured: η_tube, the largest η whose GD stays within ε' of GF on [0, t̃], i.e.
   max_{k ≤ ⌊t̃/η⌋} ‖θ(kη) − θ_k‖ ≤ ε', GF from the float64 Taylor tier (``numerics.gradient_flow``
-  with ``dps=None``, an integrator other than the DOP853 run the bound is built on). Scan and
-  bisection as C2's (``largest_working_eta``): from 0.25/λ_T ÷4 until GD stays in the tube, ×1.25 to
-  the first failure, log-bisection to hi/lo ≤ 1 + 10⁻³. lhs = η_d, rhs = η_tube; violated iff
+  with ``dps=None``, an integrator other than the DOP853 run the bound is built on). Search: from
+  η_s = 0.25/λ_T (÷4 until inside); the distance is ~linear in η, so the edge is near
+  η_s·ε'/d(η_s) (a measured guess); steps of ×1.04 bracket it, log-bisection to hi/lo ≤ 1.01 (the
+  part's slack is ≥ 16×, so 1% resolves it). GD runs in chunks of 2000 steps and stops at the first
+  chunk that leaves the tube. lhs = η_d, rhs = η_tube; violated iff
   η_d > hi (a step below the derived bound leaves the tube). A2 is loose (βγ bounds ‖∇²f∇f‖ and the
   sups are over the whole tube): the ratio is the slack, reported, not sharp.
 * **C2b — the stability limit.** Derived: η_stab,path = 1/β_path, β_path = β_s + L₃(h)·h the sampled
@@ -27,7 +29,7 @@ constant inside passes. Here each piece is compared with its own measurement, on
 
 Tolerances (docs/theory.md C2a–C2c):
 
-* C2a: err = hi − lo + hi·δ/ε', δ = e_GF + √P·K·4u·max(1, ‖θ‖∞) bounding the error of each computed
+* C2a: err = hi − lo (≤ 1% of lo) + hi·δ/ε', δ = e_GF + √P·K·4u·max(1, ‖θ‖∞) bounding the error of each computed
   distance (e_GF the Taylor tier's error estimate, ≥ its error in the Euclidean norm; GD's float64
   rounding accumulates at most linearly over K steps). The distance is ~linear in η (first-order
   method), so a distance error δ moves the edge by ≤ η·δ/ε'.
@@ -58,7 +60,7 @@ from scipy.optimize import brentq, minimize_scalar
 import numerics
 
 from ..engine.claim import Claim, Measurement, require
-from .convergence import BISECT_PREC, RTOL_FINE, ConvInstance, check_setting, decode, encode, first_passage
+from .convergence import RTOL_FINE, ConvInstance, check_setting, decode, encode, first_passage, predicted_time
 from .gd_convergence import c2_strategy, derived_step_bound
 
 U = float(np.finfo(float).eps) / 2  # unit roundoff
@@ -97,46 +99,92 @@ def _reference(obj: Any, theta0: list, t_end: float) -> Any:
     return traj
 
 
-def tube_distance(obj: Any, theta0: list, traj: Any, eta: float, t_end: float) -> tuple[float, int]:
-    """(max_{k ≤ ⌊t_end/η⌋} ‖θ(kη) − θ_k‖, K): GD in float64 against the reference GF."""
+CHUNK = 2000  # GD steps per chunk of a tube run (a run stops at the first chunk that leaves the tube)
+TUBE_PREC = 1e-2  # C2a's bracket hi/lo ≤ 1 + TUBE_PREC (its slack is 16× or more: 1% resolves it)
+STEP_BUDGET = 150_000  # GD steps per instance (~20 s); when spent the bracket stays as wide as it is
+
+
+def tube_distance(obj: Any, theta0: list, traj: Any, eta: float, t_end: float,
+                  radius: float = math.inf) -> tuple[float, int, int]:
+    """(max_{k ≤ ⌊t_end/η⌋} ‖θ(kη) − θ_k‖, K, steps run): GD in float64 against the reference GF, in
+    chunks of ``CHUNK`` steps; stops early (returning the distance so far, > ``radius``) once it
+    leaves the tube."""
     K = int(math.floor(t_end / eta * (1 + 4 * U)))
-    gd = numerics.gradient_descent(obj, theta0, eta, K, keep="all")
-    if gd.diverged or len(gd.thetas) < K + 1:
-        return math.inf, K
-    G = np.stack([_flat(th) for th in gd.thetas])
-    F = flow_states(traj, np.minimum(np.arange(K + 1) * eta, traj.t_end))
-    d = np.linalg.norm(F - G, axis=1)
-    return (float(d.max()) if np.all(np.isfinite(d)) else math.inf), K
+    th, k0, worst = [np.asarray(W, dtype=float) for W in theta0], 0, 0.0
+    while k0 < K:
+        n = min(CHUNK, K - k0)
+        gd = numerics.gradient_descent(obj, th, eta, n, keep="all")
+        if gd.diverged or len(gd.thetas) < n + 1:
+            return math.inf, K, k0 + n
+        G = np.stack([_flat(x) for x in gd.thetas])
+        F = flow_states(traj, np.minimum((k0 + np.arange(n + 1)) * eta, traj.t_end))
+        d = np.linalg.norm(F - G, axis=1)
+        if not np.all(np.isfinite(d)):
+            return math.inf, K, k0 + n
+        worst = max(worst, float(d.max()))
+        if worst > radius:
+            return worst, K, k0 + n
+        th, k0 = gd.thetas[-1], k0 + n
+    return worst, K, K
 
 
 def largest_tube_eta(obj: Any, theta0: list, traj: Any, radius: float, t_end: float, lam: float,
-                     precision: float = BISECT_PREC) -> dict:
-    """The largest η with GD within ``radius`` of GF on [0, t_end] (module docstring, C2a): scan
-    from 0.25/λ (÷4 until inside), ×1.25 to the first failure, log-bisection to hi/lo ≤ 1 + precision."""
-    runs, worst_k = [], [0]
+                     precision: float = TUBE_PREC, budget: int = STEP_BUDGET) -> dict:
+    """The largest η with GD within ``radius`` of GF on [0, t_end] (module docstring, C2a).
+
+    From η_s = 0.25/λ (÷4 until inside), the distance is ~linear in η (first-order method), so the
+    edge is near η_s·radius/d(η_s): a measured guess, not the bound under test. From there steps of
+    ×(1 + 4·precision) up (while inside) or down (while outside) bracket it, then log-bisection to
+    hi/lo ≤ 1 + precision, or until ``budget`` GD steps are spent (then the bracket is as wide as it
+    is; hi None if no failing η was found yet). Returns lo (inside; None if none found), hi (outside),
+    the number of GD runs, the largest K and the steps spent."""
+    runs, worst_k, spent = [], [0], [0]
 
     def inside(eta):
-        d, K = tube_distance(obj, theta0, traj, eta, t_end)
+        d, K, n = tube_distance(obj, theta0, traj, eta, t_end, radius)
         runs.append((eta, d))
         worst_k[0] = max(worst_k[0], K)
+        spent[0] += n
         return d <= radius
+
+    def done(lo, hi):
+        return {"lo": lo, "hi": hi, "runs": len(runs), "K_max": worst_k[0], "steps": spent[0],
+                "budget_spent": spent[0] >= budget}
 
     lo = 0.25 / lam
     while not inside(lo):
-        if lo * lam < 1e-5:
-            return {"lo": None, "hi": lo, "runs": len(runs), "K_max": worst_k[0], "trace": runs}
+        if lo * lam < 1e-6 or spent[0] >= budget:
+            return done(None, lo)
         lo /= 4
-    hi = lo * 1.25
-    while inside(hi):
-        lo, hi = hi, hi * 1.25
-        require(hi * lam < 1e3, "GD stays in the tube beyond 1e3/lambda_T")
-    while hi / lo > 1 + precision:
+    d_s = runs[-1][1]
+    step = 1 + 4 * precision
+    guess = lo * radius / d_s if d_s > 0 else lo * step
+    eta = min(max(guess, lo * step), 1e3 / lam)
+    if spent[0] >= budget:
+        return done(lo, None)
+    if inside(eta):
+        lo = eta
+        hi = lo * step
+        while inside(hi):
+            lo, hi = hi, hi * step
+            require(hi * lam < 1e3, "GD stays in the tube beyond 1e3/lambda_T")
+            if spent[0] >= budget:
+                return done(lo, None)
+    else:
+        hi = eta
+        while spent[0] < budget:
+            mid = max(hi / step, lo)
+            if mid <= lo or inside(mid):
+                lo = max(lo, mid)
+                break
+            hi = mid
+    while hi / lo > 1 + precision and spent[0] < budget:
         mid = math.sqrt(lo * hi)
         if inside(mid):
             lo = mid
         else:
             hi = mid
-    return {"lo": lo, "hi": hi, "runs": len(runs), "K_max": worst_k[0], "trace": runs}
+    return done(lo, hi)
 
 
 def _factor(x: Any) -> float:
@@ -161,8 +209,11 @@ def c2a_measure(inst: ConvInstance, factor: Any = None) -> Measurement:
                "eta_a2_sampled": d["eta_a2_sampled"], "eta_tube": emp["lo"], "eta_tube_fail": emp["hi"],
                "gd_runs": emp["runs"], "distance_error": delta, "taylor_error": traj.error_estimate,
                "beta": d["beta"], "gamma": d["gamma"], "J": d["J"], "disc_factor": d["disc_factor"]}
-    if emp["lo"] is None:
+    details.update(gd_steps=emp["steps"], budget_spent=emp["budget_spent"])
+    if emp["lo"] is None:  # no η inside found: violated if η_d ≥ a failing η, else undecided
         return Measurement(eta_d, emp["hi"], 0.0 if eta_d >= emp["hi"] else emp["hi"], details=details)
+    if emp["hi"] is None:  # budget spent before any failure above lo: η_tube ≥ lo is all that is known
+        return Measurement(eta_d, emp["lo"], 0.0 if eta_d <= emp["lo"] else 2 * eta_d, details=details)
     # the slack, split: the first-order coefficient of the distance, c₁ = d(η)/η at η_tube, against
     # the bound's ε'/η_A2 = βγJ*e^{m̂₊/β}/2 (A2's inequality with the margined tube sups)
     # c1_sampled: the same coefficient with the path's sampled sups and no tube margins, so
@@ -258,13 +309,27 @@ def c2c_measure(inst: ConvInstance, factor: Any = None) -> Measurement:
 _FAMILIES = ("C2's: balanced_init N=2..3 (d0 2..4, hidden 1..4, |w0| 1e-2..0.3) and N=4..5 "
              "(widths <= 3, |w0| 0.03..0.3); |Phi| in [0.5, 2], eps_rel in {1e-1, 1e-2, 1e-3}")
 
+C2A_PLATEAU = 15.0  # C2a's instances: T_pred·‖Φ‖ ≤ this (module docstring)
+
+
+def c2a_strategy():
+    """C2's families with short plateaus, T_pred·‖Φ‖ ≤ 15: the tube search runs GD for t̃/η steps ~10
+    times, and on a long plateau η_tube is tiny (an N = 4 instance with T_pred·‖Φ‖ = 31 had
+    η_tube = 6·10⁻⁴ over t̃ = 37: ~10⁶ GD steps, and η_d/η_tube = 3·10⁻⁷ there)."""
+    def short(inst):
+        pr = predicted_time(inst.obj, inst.theta, inst.eps_rel)
+        return pr["T_pred"] * pr["p"] <= C2A_PLATEAU
+
+    return c2_strategy().filter(short)
+
+
 C2a = Claim(
     "C2a", "C2's A2 step vs the largest eta keeping GD in the eps'-tube", "EC21 §3/§5; docs/theory.md#c2a",
     "derived",
     "eta_d <= eta_tube (largest eta with max_{k <= t~/eta} |theta(k eta) - theta_k| <= eps')",
     "eta_d = min(1/beta, 2 eps'/(beta gamma J* exp(m+/beta))) at C2's eps' (A2 along GF on [0, t~])",
     "err = bisection bracket (hi/lo <= 1 + 1e-3) + hi*delta/eps', delta = Taylor GF error + GD rounding",
-    _FAMILIES, c2_strategy, c2a_measure, encode, decode, default_budget=6, resolution=1e-2, options=("factor",))
+    _FAMILIES + "; C2a: only T_pred*|Phi| <= 15", c2a_strategy, c2a_measure, encode, decode, default_budget=6, resolution=1e-2, options=("factor",))
 
 C2b = Claim(
     "C2b", "C2's stability limit 1/beta vs 1/sup ||Hessian|| along GF", "EC21 §3/§5; docs/theory.md#c2b",
