@@ -112,8 +112,10 @@ def test_c1_each_family_converges_within_the_cap(family):
         assert m.status(C1.resolution) in ("holds", "holds within error"), m.details
         assert m.details["reached"]
         # the time error is resolved far below the effect (anti-aligned N = 2: the escape time is
-        # sensitive to the tiny off-line component, ~rtol/δ)
-        assert m.err <= (1e-2 if family == "anti" else 1e-6) * m.lhs
+        # sensitive to the tiny off-line component, ~rtol/δ); the rate part's error is dominated by
+        # its model term, the next-order correction (≤ ~10⁻³ relative, docs/theory.md#c1)
+        rate = m.details.get("part", "").startswith("rate")
+        assert m.err <= (1e-2 if family == "anti" else 1e-3 if rate else 1e-6) * m.lhs
         seen.append(m.details["T_over_T_pred"])
 
     run()
