@@ -328,7 +328,8 @@ C2a = Claim(
     "derived",
     "eta_d <= eta_tube (largest eta with max_{k <= t~/eta} |theta(k eta) - theta_k| <= eps')",
     "eta_d = min(1/beta, 2 eps'/(beta gamma J* exp(m+/beta))) at C2's eps' (A2 along GF on [0, t~])",
-    "err = bisection bracket (hi/lo <= 1 + 1e-3) + hi*delta/eps', delta = Taylor GF error + GD rounding",
+    "err = bracket hi - lo (hi/lo <= 1 + 1e-2, or as wide as a 1.5e5-step GD budget left it) + hi*delta/eps', "
+    "delta = Taylor GF error + GD rounding",
     _FAMILIES + "; C2a: only T_pred*|Phi| <= 15", c2a_strategy, c2a_measure, encode, decode, default_budget=6, resolution=1e-2, options=("factor",))
 
 C2b = Claim(
