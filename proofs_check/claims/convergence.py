@@ -602,6 +602,26 @@ def _c1_anti(draw):
 
 
 @st.composite
+def _c1_aligned(draw):
+    """Balanced, nearly aligned with Φ: ψ0 = 10^{−3..−0.5}, built from Φ (where the escape band's
+    upper bound, T_L⁰(R)/(cos ψ0 − R/p), is tight: a halved escape formula is caught here)."""
+    N = draw(st.integers(2, 5))
+    obj, seed = _objective(draw, N)
+    p = float(np.linalg.norm(obj.loss.Phi))
+    r0 = 10 ** draw(st.floats(-4.0, -1.0))
+    psi = 10 ** draw(st.floats(-3.0, -0.5))
+    rng = np.random.default_rng(seed + 1)
+    ph = _phi(obj) / p
+    v = rng.standard_normal(ph.size)
+    v -= (v @ ph) * ph
+    v /= np.linalg.norm(v)
+    theta = balanced_scalar_init(r0 * (math.cos(psi) * ph + math.sin(psi) * v), list(obj.widths[1:-1]), seed=seed)
+    eps_rel = draw(st.sampled_from(EPS_RELS))
+    assume(predicted_time(obj, theta, eps_rel)["T_pred"] * p <= T_MAX)
+    return ConvInstance(obj, theta, eps_rel, "aligned")
+
+
+@st.composite
 def _c1_gaussian(draw):
     """numerics.gaussian_init, entries N(0, α²), α ∈ [10^−1.5, 10^−0.5] (unbalanced; heuristic cap)."""
     N = draw(st.integers(2, 5))
@@ -623,7 +643,7 @@ def _c1_saddle(draw):
 
 
 def c1_strategy() -> st.SearchStrategy:
-    return st.one_of(_c1_balanced(), _c1_anti(), _c1_gaussian(), _c1_saddle())
+    return st.one_of(_c1_aligned(), _c1_balanced(), _c1_anti(), _c1_gaussian(), _c1_saddle())
 
 
 def encode(inst: ConvInstance) -> dict:
