@@ -670,7 +670,7 @@ C1 = Claim(
     "T_conv = ln(1/eps_rel)/(2|Phi|^(2-2/N))",
     "err = |T_eps(rtol 1e-10) - T_eps(rtol 1e-12)| + 4e-12*T_eps (DOP853, Brent on dense output); "
     "saddle: 30-digit Taylor flow vs exact 1-D solution, tol from the integrator's error estimate",
-    "balanced_init N=2..5 (d0 2..5, hidden 1..6, |w0| 1e-8..1e-1); balanced nearly anti-aligned "
+    "balanced_init N=2..5 (d0 2..5, hidden 1..6, |w0| 1e-8..1e-1); balanced nearly aligned (psi0 1e-3..0.3); balanced nearly anti-aligned "
     "(pi - psi0 >= 1e-4 for N=2, down to where T_esc*|Phi| ~ 400 for N>=3); gaussian_init alpha 0.03..0.3; failure set "
     "w(0) = -r0*Phi/|Phi| at 30 digits; |Phi| in [0.5, 2], eps_rel in {1e-2, 1e-3, 1e-4}",
     c1_strategy, c1_measure, encode, decode, default_budget=24, resolution=1e-2,
