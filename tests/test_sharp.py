@@ -23,14 +23,19 @@ def _stronger(label):
         "D3": ("rate_factor", 1.05),                  # rate ρ(b) → 1.05ρ(b)
         "D3b": ("optimum_factor", 1.05),              # b* → 1.05·2√λ₀
         "D4": ("constant", 0.95 * float(nag_constant(30))),  # c → 0.95c
+        "C1": ("conv_factor", 1.05),                  # the drop time ln 10/p^{2−2/N} → ×1.05
+        "C2b": ("factor", 1.05),                      # C2's stability limit 1/β_path → 1.05/β_path
+        "C2c": ("factor", 0.95),                      # C2's GF time T → 0.95T
     }[label]
 
 
-SHARP = ("A1", "A3b", "B1", "B6", "D2", "D3", "D3b", "D4")
+SHARP = ("A1", "A3b", "B1", "B6", "D2", "D3", "D3b", "D4", "C1", "C2b", "C2c")
 
 
-# B6's default run integrates 12 trajectories twice (~20 s per seed): run with the thorough profile
-_DEFAULT = [pytest.param(lab, marks=pytest.mark.thorough) if lab == "B6" else lab for lab in SHARP]
+# B6's default run integrates 12 trajectories twice (~20 s per seed), C1's 24 flows twice (~30 s),
+# C2b's evaluates ~10³ Hessians per instance (~10 s per seed): run with the thorough profile
+_SLOW = ("B6", "C1", "C2b")
+_DEFAULT = [pytest.param(lab, marks=pytest.mark.thorough) if lab in _SLOW else lab for lab in SHARP]
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -322,7 +322,12 @@ def b6b_measure(inst: tuple, rate: Any = None) -> Measurement:
     powers s^a with a ≥ min(1, 2/N) (the −ln(1 − s) of the exact N = 2 solution; the residual
     misalignment ~ s^{1/N} squared), so Δ₂'s remaining error is ≤ |Δ₂ − Δ₁|·q/(1 − q),
     q = 10^{−min(1, 2/N)}, doubled for safety; plus the numerical error of each I₋: the trapezoid
-    rule's halving estimate |I(600) − I(300)| and the rtol 1e-10 vs 1e-12 difference."""
+    rule's halving estimate |I(600) − I(300)| and the rtol 1e-10 vs 1e-12 difference.
+
+    Aligned inits (ψ0 = angle(w(0), Φ) with sin²ψ0 ≤ 1e-20; ``numerics.balanced_init`` draws w(0)'s
+    direction from the same seed as Φ, so every default instance is aligned to rounding): there is
+    no misalignment term, the integrand of I₋ in r is c/r + (analytic in r), and a = 1 for every N
+    (docs/theory.md#b6b)."""
     widths, scale, seed = inst
     N = len(widths) - 1
     p = (N - 1) / N if rate is None else float(rate)
@@ -332,15 +337,20 @@ def b6b_measure(inst: tuple, rate: Any = None) -> Measurement:
         b = b6_trajectory(tuple(widths), float(s), int(seed), rtol=1e-10)
         Is.append(a["I_minus"])
         num.append(abs(a["I_minus"] - a["I_minus_half"]) + abs(a["I_minus"] - b["I_minus"]))
+    from .convergence import init_geometry  # the same angle C1 uses (atan2: accurate near 0 and π)
+
+    sin_psi0 = math.sin(init_geometry(a["obj"], a["theta0"])["psi0"])
+    aligned = sin_psi0 ** 2 <= 1e-20
     d1, d2 = Is[1] - Is[0], Is[2] - Is[1]
-    q = 10 ** -min(1.0, 2.0 / N)
+    q = 10 ** -(1.0 if aligned else min(1.0, 2.0 / N))
     model = 2 * abs(d2 - d1) * q / (1 - q)
     err_d2 = model + num[1] + num[2]
     ln10 = math.log(10)
     slope = d2 / ln10
     return Measurement(1 + abs(slope - p) / p, 1.0, err_d2 / ln10 / p,
                        details={"I_minus": Is, "slope": slope, "expected": p, "increments": [d1, d2],
-                                "model_err": model, "numerical_err": num[1] + num[2]})
+                                "model_err": model, "numerical_err": num[1] + num[2], "sin_psi0": sin_psi0,
+                                "aligned": aligned, "q": q})
 
 
 @st.composite

@@ -13,7 +13,7 @@ from typing import Any
 
 from .claim import Claim
 
-SECTIONS = ("euler", "curvature", "conservation", "convergence", "gd_convergence", "momentum", "momentum_flows")
+SECTIONS = ("euler", "curvature", "conservation", "convergence", "gd_convergence", "gd_parts", "momentum", "momentum_flows")
 
 _REGISTRY: dict[str, Claim] = {}
 _LOADED = False
