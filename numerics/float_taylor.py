@@ -54,7 +54,7 @@ from .float_series import FloatSeries
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
-ORDER_MIN = 6
+ORDER_MIN = 4
 GRID = 64
 
 
