@@ -4,16 +4,22 @@
 nets, with or without biases, square / whitened square loss). The parts are those of
 :mod:`numerics.flows` / :mod:`numerics.kink_flows`, with float64 arrays in place of ``arb_mat``:
 
-* **series** — the tape of :func:`numerics.flows._gradient_tape` / :func:`numerics.kink_flows._relu_tape`
-  evaluated order by order on coefficient stacks of shape (p+1, rows, cols); a Cauchy product
-  Σ_{i≤k} A_i B_{k−i} is one BLAS call ([A_0 … A_k] as an m×(k+1)r matrix times [B_k; …; B_0]), so
-  the work is vectorised over samples and units.
-* **order** p = 20: the step h = ρ/e² makes term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs
-  p ≥ 53·ln 2/2 = 18.4; two more orders keep the truncation a few ulps below the rounding.
-* **step controller** — h = ρ/e², ρ from the decay of the last two coefficients (Jorba & Zou 2005).
+* **series** — :class:`numerics.float_series.FloatSeries`: the tape of :func:`numerics.flows._gradient_tape`
+  / :func:`numerics.kink_flows._relu_tape` evaluated order by order on coefficient stacks; a Cauchy
+  product is one BLAS call on operands read in place, so the work is vectorised over samples and units.
+* **order** — p = 20 at the start and after a step that no event cut short: the step h = ρ/e² makes
+  term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs p ≥ 53·ln 2/2 = 18.4; two more orders keep the
+  truncation a few ulps below the rounding. After a step cut by an event at h = fρ the next order is
+  the lowest whose step ρ·2^{−53/p} reaches 2h (:func:`_next_order`, at least ``ORDER_MIN``): events
+  come every ~1e-5 of time on research-size nets, far inside ρ, and a pass costs ~p² products
+  (docs/theory.md F, "order").
+* **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
+  (Jorba & Zou 2005).
 * **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
-  root on [0, h]); the rest are sampled on a grid of 64 points and the first sign change is refined
-  by bisection in float (to 2^{−50}·h). The step is cut at the earliest root.
+  root on [0, h]); the rest go to :func:`numerics.float_events.first_brackets` (a grid of 64 points,
+  every gap before the first sign change certified root-free by a Taylor bound or refined, so a dip
+  below zero and back between samples is found), and the first brackets are refined by bisection
+  in float (to 2^{−52}·h). The step is cut at the earliest root.
 * **event handler** — rates a, b (ż under mask α and mask 1, from order-0 passes): same sign →
   crossing; a > 0 > b → Filippov sliding, as in :mod:`numerics.kink_flows`: the entry's mask is a
   power series μ(t), μ_0 from ż = 0 (Newton on order-0 passes, with the order-0 sensitivities D_s of
@@ -33,9 +39,9 @@ nets, with or without biases, square / whitened square loss). The parts are thos
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
 
-Size: one module for the whole float tier (series evaluator, step controller, event locator, handler
-with sliding, error estimator, dense output), mirroring the arb tier's kink_flows; its seams (the
-series evaluator, the sliding solver) are where it would split.
+Size: the float tier's integrator (step controller, event locator, handler with sliding, error
+estimator, dense output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
+:mod:`numerics.float_series`; the sliding solver is the next seam to split along.
 """
 
 from __future__ import annotations
@@ -50,12 +56,12 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth
+from .float_events import first_brackets
 from .float_series import FloatSeries
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
 ORDER_MIN = 4
-GRID = 64
 
 
 @dataclass
@@ -128,19 +134,16 @@ def _next_order(p_max: int, p: int, h: float, rho: float, event: bool) -> int:
 
 def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     """First s ∈ [0, h] with q(s) ≤ 0 for a polynomial q (coefficients ascending), or None: screen,
-    a grid of GRID points, then bisection to 2^{−52}·h."""
+    :func:`numerics.float_events.first_brackets`, then bisection to 2^{−52}·h."""
     b = q * h ** np.arange(len(q))
     if b[0] > np.abs(b[1:]).sum() * (1 + 1e-9):
         return None
     if b[0] <= 0:
         return 0.0
-    us = np.linspace(0, 1, GRID + 1)[1:]
-    vals = np.polynomial.polynomial.polyval(us, b)
-    neg = np.nonzero(vals <= 0)[0]
-    if len(neg) == 0:
+    cols, lo, hi = first_brackets(b[:, None])
+    if len(cols) == 0:
         return None
-    g = int(neg[0])
-    lo, hi = (0.0 if g == 0 else us[g - 1]), us[g]
+    lo, hi = float(lo[0]), float(hi[0])
     for _ in range(52):
         mid = (lo + hi) / 2
         if np.polynomial.polynomial.polyval(mid, b) > 0:
@@ -401,7 +404,6 @@ class _FloatFlow:
 
     def _locate(self, w: dict, h: float) -> tuple[float, tuple] | None:
         best = None
-        us = np.linspace(0, 1, GRID + 1)[1:]
         for j in range(len(self.masks)):
             Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
             Zs = Z.copy()
@@ -423,18 +425,12 @@ class _FloatFlow:
             if len(idx[0]) == 0:
                 continue
             C = B[:, idx[0], idx[1]]  # (p, m) scaled coefficients in u = s/h
-            vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
             if np.any(C[0] <= 0):
                 first0 = np.nonzero(C[0] <= 0)[0][0]
                 return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
-            neg = vals <= 0
-            has = neg.any(axis=1)
-            if not has.any():
+            cs, lo, hi = first_brackets(C)  # grid, certified gaps, dips between samples (float_events)
+            if len(cs) == 0:
                 continue
-            cs = np.nonzero(has)[0]
-            g = np.argmax(neg[cs], axis=1)
-            lo = np.where(g == 0, 0.0, us[np.maximum(g - 1, 0)])
-            hi = us[g]
             # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
             # starting at or after the smallest right end (or the best root of an earlier layer) cannot
             keep = lo < hi.min()
