@@ -13,13 +13,16 @@ which a grid of samples alone can miss. So:
   is a sum of p terms |M_{jk} C_k| ≤ 2^k |C_k| (|c| ≤ 1, Σ_j binom(k, j) = 2^k), so the computed d differ
   from the exact ones by at most p·ε·Σ_k 2^k|C_k| each (Higham's γ_p); the margin is twice the sum of
   that over the p coefficients;
-* **refinement** — an interval that is not certified is halved (the same test on each half, left
-  half first) down to width 2^{−REFINE}/G, where a piece with q ≤ 0 at its right end is a bracket
-  (the root the grid missed) and a piece that touches the grid's bracket (or the step's end) belongs
-  to that root (or to the next step's). Any other piece that is neither certified nor negative means
-  q grazes zero within the float resolution of this step: whether the exact flow
-  touches the kink there is not decidable in float64, and :class:`~numerics.kink_events.UnsupportedKinkError`
-  says so (the arb tier can decide it).
+* **refinement** — for a polynomial whose certificate leaves a gap open, the real parts of its
+  complex roots near the open range (companion-matrix eigenvalues, |Im| ≤ 0.25), their neighbours
+  ± 1e-9 and ± 1e-6 of the range and the midpoints between consecutive ones are added as sample
+  points, as in the arb tier's locator
+  (:func:`numerics.kink_events.first_root`); the first sample with q ≤ 0 brackets the first root. A
+  near-double root at which q stays positive, but within the rounding margin of zero, means q grazes
+  zero within the float resolution of this step: whether the exact flow touches the kink there is not
+  decidable in float64, and :class:`~numerics.kink_events.UnsupportedKinkError` says so (the arb tier
+  can decide it). Limitation (as in the arb tier): a dip narrower than the root finder separates and
+  deeper than the rounding margin is possible only for a polynomial badly conditioned at that root.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ import numpy as np
 
 EPS = float(np.finfo(float).eps)
 GRID = 64
-REFINE = 36
 _SHIFT: dict[tuple[int, int], np.ndarray] = {}
 
 
@@ -60,39 +62,39 @@ def _certified(D: np.ndarray, margin: np.ndarray) -> np.ndarray:
     return D[..., 0] > np.abs(D[..., 1:]).sum(-1) * (1 + 1e-9) + margin
 
 
-def _refine(c: np.ndarray, a: float, b: float, margin: float) -> tuple[float, float] | float | None:
+def _refine(c: np.ndarray, a: float, b: float, margin: float) -> tuple[float, float] | None:
     """The first bracket (lo, hi), q(lo) > 0 ≥ q(hi), in [a, b] for one polynomial c (ascending) with
-    q(a) > 0; None when [a, b] is root-free; a float u when a run of unresolved finest pieces starting
-    at u reaches b (the caller's next bracket or the step's end holds that root). Pieces are halved left
-    first down to width 2^{−REFINE}/G; a run of finest pieces that are neither certified nor negative is
-    a root's neighbourhood when it ends in a negative piece or at b, and a graze within float resolution
-    when a certified piece follows it: :class:`~numerics.kink_events.UnsupportedKinkError`."""
+    q(a) > 0, or None: the sample points are b and the real parts of the polynomial's complex roots
+    near [a, b] (companion-matrix eigenvalues; |Im| ≤ 0.25), each with neighbours ± 1e-9·(b − a) and
+    ± 1e-6·(b − a), and the midpoints between consecutive ones, as in the arb tier's locator; a root pair that leaves q positive at all of them but within the rounding
+    margin of zero is a graze within float resolution: UnsupportedKinkError (module docstring)."""
     from .kink_events import UnsupportedKinkError
 
-    p = len(c)
-    pending: list[float] = []
-
-    def scan(lo: float, hi: float, depth: int) -> tuple[float, float] | None:
-        D = _shift(np.array([(lo + hi) / 2]), (hi - lo) / 2, p)[0] @ c
-        if _certified(D, margin):
-            if pending:
-                raise UnsupportedKinkError(
-                    f"a pre-activation grazes its kink within float resolution at u = {pending[0]:.17g} of "
-                    "the step (neither a crossing nor a certified miss); use the arb tier (dps=...)")
-            return None
-        if depth >= REFINE + 6:  # a piece of width ≤ 2^{−REFINE}/G (the range spans ≤ G intervals)
-            if np.polynomial.polynomial.polyval(hi, c) <= 0:
-                return (pending[0] if pending else lo, hi)
-            if not pending:
-                pending.append(lo)
-            return None
-        m = (lo + hi) / 2
-        return scan(lo, m, depth + 1) or scan(m, hi, depth + 1)
-
-    got = scan(a, b, 0)
-    if got is None and pending:
-        return pending[0]
-    return got
+    nz = np.nonzero(c)[0]
+    top = int(nz[-1]) if len(nz) else 0
+    pts = [b]
+    near = []
+    if top >= 1:
+        for r in np.roots(c[: top + 1][::-1]):
+            if a - 1e-6 < r.real < b + 1e-6 and abs(r.imag) <= 0.25:
+                x = min(max(r.real, a), b)
+                near.append(x)
+                pts += [y for d in (0.0, 1e-9 * (b - a), 1e-6 * (b - a)) for y in (x - d, x + d) if a < y < b]
+    near.sort()
+    pts += [(x + y) / 2 for x, y in zip(near, near[1:])]  # inside a dip between two close roots
+    pts = sorted(set(pts))
+    vals = np.polynomial.polynomial.polyval(np.array(pts), c)
+    prev = a
+    for u, v in zip(pts, vals):
+        if v <= 0:
+            return (prev, u)
+        prev = u
+    for x in near:  # positive everywhere sampled: is it positive by more than rounding at the pair?
+        if np.polynomial.polynomial.polyval(x, c) <= margin:
+            raise UnsupportedKinkError(
+                f"a pre-activation grazes its kink within float resolution at u = {x:.17g} of the step "
+                "(q is within rounding of 0 there); use the arb tier (dps=...)")
+    return None
 
 
 def first_brackets(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,9 +115,7 @@ def first_brackets(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         i0 = int(np.argmax(bad[col]))  # the first interval the grid's certificate leaves open
         stop = lo[col] if g[col] < GRID else 1.0
         got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]))
-        if isinstance(got, tuple):
+        if got is not None:
             lo[col], hi[col] = got
-        elif got is not None and g[col] < GRID:
-            lo[col] = got  # the run reaches the grid's bracket: one root, bracketed from the run's start
     cols = np.nonzero(np.isfinite(hi))[0]
     return cols, lo[cols], hi[cols]
