@@ -1,5 +1,9 @@
 """The float64 tier of the Taylor method: the same tape, the same parts, on numpy arrays.
 
+Size: the float tier's integrator (step controller, event locator, handler with sliding, error
+estimator, dense output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
+:mod:`numerics.float_series`; the sliding solver is the next seam to split along.
+
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
 nets, with or without biases, square / whitened square loss). The parts are those of
 :mod:`numerics.flows` / :mod:`numerics.kink_flows`, with float64 arrays in place of ``arb_mat``:
@@ -38,10 +42,6 @@ nets, with or without biases, square / whitened square loss). The parts are thos
   logarithmic norm of the projected (sliding) field, and leaving sliding applies no factor.
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
-
-Size: the float tier's integrator (step controller, event locator, handler with sliding, error
-estimator, dense output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
-:mod:`numerics.float_series`; the sliding solver is the next seam to split along.
 """
 
 from __future__ import annotations
