@@ -1,19 +1,29 @@
 """The float64 tier of the Taylor method: the same tape, the same parts, on numpy arrays.
 
+Size: the float tier's integrator (step controller, event locator, handler with sliding, error
+estimator, dense output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
+:mod:`numerics.float_series`; the sliding solver is the next seam to split along.
+
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
 nets, with or without biases, square / whitened square loss). The parts are those of
 :mod:`numerics.flows` / :mod:`numerics.kink_flows`, with float64 arrays in place of ``arb_mat``:
 
-* **series** — the tape of :func:`numerics.flows._gradient_tape` / :func:`numerics.kink_flows._relu_tape`
-  evaluated order by order on coefficient stacks of shape (p+1, rows, cols); a Cauchy product
-  Σ_{i≤k} A_i B_{k−i} is one BLAS call ([A_0 … A_k] as an m×(k+1)r matrix times [B_k; …; B_0]), so
-  the work is vectorised over samples and units.
-* **order** p = 20: the step h = ρ/e² makes term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs
-  p ≥ 53·ln 2/2 = 18.4; two more orders keep the truncation a few ulps below the rounding.
-* **step controller** — h = ρ/e², ρ from the decay of the last two coefficients (Jorba & Zou 2005).
+* **series** — :class:`numerics.float_series.FloatSeries`: the tape of :func:`numerics.flows._gradient_tape`
+  / :func:`numerics.kink_flows._relu_tape` evaluated order by order on coefficient stacks; a Cauchy
+  product is one BLAS call on operands read in place, so the work is vectorised over samples and units.
+* **order** — p = 20 at the start and after a step that no event cut short: the step h = ρ/e² makes
+  term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs p ≥ 53·ln 2/2 = 18.4; two more orders keep the
+  truncation a few ulps below the rounding. After a step cut by an event at h = fρ the next order is
+  the lowest whose step ρ·2^{−53/p} reaches 2h (:func:`_next_order`, at least ``ORDER_MIN``): events
+  come every ~1e-5 of time on research-size nets, far inside ρ, and a pass costs ~p² products
+  (docs/theory.md F, "order").
+* **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
+  (Jorba & Zou 2005).
 * **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
-  root on [0, h]); the rest are sampled on a grid of 64 points and the first sign change is refined
-  by bisection in float (to 2^{−50}·h). The step is cut at the earliest root.
+  root on [0, h]); the rest go to :func:`numerics.float_events.first_brackets` (a grid of 64 points,
+  every gap before the first sign change certified root-free by a Taylor bound or refined, so a dip
+  below zero and back between samples is found), and the first brackets are refined by bisection
+  in float (to 2^{−52}·h). The step is cut at the earliest root.
 * **event handler** — rates a, b (ż under mask α and mask 1, from order-0 passes): same sign →
   crossing; a > 0 > b → Filippov sliding, as in :mod:`numerics.kink_flows`: the entry's mask is a
   power series μ(t), μ_0 from ż = 0 (Newton on order-0 passes, with the order-0 sensitivities D_s of
@@ -32,10 +42,6 @@ nets, with or without biases, square / whitened square loss). The parts are thos
   logarithmic norm of the projected (sliding) field (leaving sliding: continuous field, S = I).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
-
-Size: one module for the whole float tier (series evaluator, step controller, event locator, handler
-with sliding, error estimator, dense output), mirroring the arb tier's kink_flows; its seams (the
-series evaluator, the sliding solver) are where it would split.
 """
 
 from __future__ import annotations
@@ -50,10 +56,12 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth, saltation_norm
+from .float_events import first_brackets
+from .float_series import FloatSeries
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
-GRID = 64
+ORDER_MIN = 4
 
 
 @dataclass
@@ -96,159 +104,46 @@ class FloatTaylorTrajectory:
         return out
 
 
-class _FloatSeries:
-    """Evaluates a :class:`numerics.series.Tape` on float64 coefficient stacks (module docstring)."""
-
-    def __init__(self, tape, outs: list[int], sign: int, maskv: dict[int, np.ndarray]) -> None:
-        import flint
-
-        self.ops, self.outs, self.sign, self.maskv = tape.ops, outs, sign, maskv
-        self.slide: dict[int, dict] = {}  # layer -> {(u, i): [μ_0, μ_1, …]} (Filippov weights)
-        self.after_order: Callable | None = None
-        n = len(self.ops)
-        self.const = [False] * n
-        self.cval: list[Any] = [None] * n
-        for i, (op, a, b, payload) in enumerate(self.ops):
-            self.const[i] = op == "const" or (op != "input" and self.const[a] and (b is None or self.const[b]))
-            if op == "const":
-                m = payload
-                self.cval[i] = np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols())
-            elif op == "scale":
-                self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
-        self.dmax = 1
-
-    def run(self, y0: list[np.ndarray], p: int, watched: Sequence[int] = ()) -> tuple[list[np.ndarray], dict]:
-        """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...)."""
-        ops, const = self.ops, self.const
-        n = len(ops)
-        # only the nodes the outputs and watched nodes read (e.g. not the rate nodes ż in a step pass)
-        need = [False] * n
-        for o in list(self.outs) + list(watched):
-            need[o] = True
-        for i in range(n - 1, -1, -1):
-            if need[i]:
-                op, a, b, _ = ops[i]
-                if op not in ("input", "const"):
-                    need[a] = True
-                    if b is not None:
-                        need[b] = True
-        coef: list[Any] = [None] * n
-        ys = []
-        for y in y0:
-            Y = np.zeros((p + 1,) + y.shape)
-            Y[0] = y
-            ys.append(Y)
-        for k in range(p):
-            for i, (op, a, b, payload) in enumerate(ops):
-                if not need[i]:
-                    continue
-                if const[i]:
-                    if k == 0:
-                        coef[i] = self._const(i, op, a, b, payload, coef)
-                    continue
-                if op == "input":
-                    if k == 0:
-                        coef[i] = ys[payload]
-                    continue
-                if op == "matmul":
-                    A, B = coef[a], coef[b]
-                    if const[a]:
-                        v = A @ B[k]
-                    elif const[b]:
-                        v = A[k] @ B
-                    elif k == 0:
-                        v = A[0] @ B[0]
-                    else:
-                        m, r = A.shape[1], A.shape[2]
-                        left = A[: k + 1].transpose(1, 0, 2).reshape(m, (k + 1) * r)
-                        right = B[k::-1].reshape((k + 1) * r, B.shape[2])
-                        v = left @ right
-                    self.dmax = max(self.dmax, (A.shape[-1] if not const[a] else A.shape[1]))
-                elif op in ("add", "sub"):
-                    x = coef[a] if const[a] else coef[a][k]
-                    z = coef[b] if const[b] else coef[b][k]
-                    if const[a] and k > 0:
-                        x = 0.0
-                    if const[b] and k > 0:
-                        z = 0.0
-                    v = x + z if op == "add" else x - z
-                elif op == "neg":
-                    v = -coef[a][k]
-                elif op == "T":
-                    v = coef[a][k].T
-                elif op == "scale":
-                    v = coef[a][k] * self.cval[i]
-                elif op == "hadamard":
-                    v = coef[a][k] * self.maskv[payload.layer]
-                    S = self.slide.get(payload.layer)
-                    if S:
-                        zero = a in payload.zero_inputs  # m·z = 0 and m·ż = 0 on the kink
-                        A = coef[a]
-                        for (u, c), mus in S.items():
-                            if zero:
-                                v[u, c] = 0.0
-                            else:
-                                v[u, c] = sum(mus[q] * A[k - q][u, c] for q in range(min(k + 1, len(mus))))
-                else:  # pragma: no cover
-                    raise AssertionError(op)
-                if k == 0:
-                    coef[i] = np.zeros((p + 1,) + np.shape(v))
-                coef[i][k] = v
-            if self.after_order is not None and k > 0:
-                self.after_order(k, coef)
-            inv = self.sign / (k + 1)
-            for Y, o in zip(ys, self.outs):
-                Y[k + 1] = coef[o][k] * inv
-        return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
-
-    def _const(self, i, op, a, b, payload, coef):
-        if op == "const":
-            return self.cval[i]
-        x = coef[a]
-        if op == "matmul":
-            return x @ coef[b]
-        if op == "add":
-            return x + coef[b]
-        if op == "sub":
-            return x - coef[b]
-        if op == "neg":
-            return -x
-        if op == "T":
-            return x.T
-        if op == "scale":
-            return x * self.cval[i]
-        if op == "hadamard":
-            return x * self.maskv[payload.layer]
-        raise AssertionError(op)
-
-
-def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> float:
-    """h = ρ/e², ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞) (as numerics.flows.taylor_step)."""
+def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> tuple[float, float]:
+    """(h, ρ): ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞), and h = ρ·min(e^{−2}, 2^{−53/p}):
+    ρ/e² at the full order (as numerics.flows.taylor_step; e^{−2p} ≤ 2^{−53} from p = 18.4 on), and at a
+    lower order p the step whose last term (h/ρ)^p is 2^{−53}, so that the truncation stays at the
+    rounding level whatever the order."""
     scale = max(1.0, max(float(np.abs(Y[0]).max()) for Y in ys))
     rho = math.inf
     for j in (p - 1, p):
         nj = max(float(np.abs(Y[j]).max()) for Y in ys)
         if nj > 0:
             rho = min(rho, (scale / nj) ** (1.0 / j))
-    h = min(rho / math.exp(2), 1e6) if math.isfinite(rho) else remaining
-    return min(h, remaining)
+    h = min(rho * min(math.exp(-2), 2.0 ** (-53 / p)), 1e6) if math.isfinite(rho) else remaining
+    return min(h, remaining), rho
+
+
+def _next_order(p_max: int, p: int, h: float, rho: float, event: bool) -> int:
+    """The order of the next step. After a step cut short by an event at h = f·ρ, the next event is
+    expected about as close, and the lowest order whose step ρ·2^{−53/p} reaches 2h suffices:
+    p ≥ 53·ln 2 / ln(1/(2f)), plus 2 (as the full order's margin); the cost of a pass grows like p².
+    After a full step the order rises again (by 4, up to ``p_max``)."""
+    if not event:
+        return min(p_max, p + 4)
+    f = 2 * h / rho if math.isfinite(rho) and rho > 0 else 1.0
+    if h <= 0 or f >= 0.5:
+        return p_max if h > 0 else p
+    return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f)) + 2))
 
 
 def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     """First s ∈ [0, h] with q(s) ≤ 0 for a polynomial q (coefficients ascending), or None: screen,
-    a grid of GRID points, then bisection to 2^{−52}·h."""
+    :func:`numerics.float_events.first_brackets`, then bisection to 2^{−52}·h."""
     b = q * h ** np.arange(len(q))
     if b[0] > np.abs(b[1:]).sum() * (1 + 1e-9):
         return None
     if b[0] <= 0:
         return 0.0
-    us = np.linspace(0, 1, GRID + 1)[1:]
-    vals = np.polynomial.polynomial.polyval(us, b)
-    neg = np.nonzero(vals <= 0)[0]
-    if len(neg) == 0:
+    cols, lo, hi = first_brackets(b[:, None])
+    if len(cols) == 0:
         return None
-    g = int(neg[0])
-    lo, hi = (0.0 if g == 0 else us[g - 1]), us[g]
+    lo, hi = float(lo[0]), float(hi[0])
     for _ in range(52):
         mid = (lo + hi) / 2
         if np.polynomial.polynomial.polyval(mid, b) > 0:
@@ -301,7 +196,7 @@ class _FloatFlow:
                 sign = -1
         self.side = [np.ones((m.rows, m.cols), dtype=np.int8) for m in self.masks]
         self.maskv = {m.layer: np.ones((m.rows, m.cols)) for m in self.masks}
-        self.series = _FloatSeries(tape, outs, sign, self.maskv)
+        self.series = FloatSeries(tape, outs, sign, self.maskv)
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
         self.growth = MeasuredGrowth(obj) if growth else None
@@ -517,7 +412,6 @@ class _FloatFlow:
 
     def _locate(self, w: dict, h: float) -> tuple[float, tuple] | None:
         best = None
-        us = np.linspace(0, 1, GRID + 1)[1:]
         for j in range(len(self.masks)):
             Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
             Zs = Z.copy()
@@ -539,30 +433,30 @@ class _FloatFlow:
             if len(idx[0]) == 0:
                 continue
             C = B[:, idx[0], idx[1]]  # (p, m) scaled coefficients in u = s/h
-            vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
             if np.any(C[0] <= 0):
                 first0 = np.nonzero(C[0] <= 0)[0][0]
                 return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
-            neg = vals <= 0
-            has = neg.any(axis=1)
-            if not has.any():
+            cs, lo, hi = first_brackets(C)  # grid, certified gaps, dips between samples (float_events)
+            if len(cs) == 0:
                 continue
-            for c in np.nonzero(has)[0]:
-                g = int(np.argmax(neg[c]))
-                lo = 0.0 if g == 0 else us[g - 1]
-                hi = us[g]
-                if best is not None and lo * h >= best[0]:
-                    continue
-                coeffs = C[:, c]
-                for _ in range(52):
-                    mid = (lo + hi) / 2
-                    if np.polynomial.polynomial.polyval(mid, coeffs) > 0:
-                        lo = mid
-                    else:
-                        hi = mid
-                s = hi * h
-                if best is None or s < best[0]:
-                    best = (s, ("z", j, int(idx[0][c]), int(idx[1][c])))
+            # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
+            # starting at or after the smallest right end (or the best root of an earlier layer) cannot
+            keep = lo < hi.min()
+            if best is not None:
+                keep &= lo * h < best[0]
+            if not keep.any():
+                continue
+            cs, lo, hi = cs[keep], lo[keep], hi[keep]
+            coeffs = C[:, cs]
+            for _ in range(52):  # bisection of all brackets at once
+                mid = (lo + hi) / 2
+                pos = np.polynomial.polynomial.polyval(mid, coeffs, tensor=False) > 0
+                lo = np.where(pos, mid, lo)
+                hi = np.where(pos, hi, mid)
+            c = int(np.argmin(hi))
+            s = hi[c] * h
+            if best is None or s < best[0]:
+                best = (s, ("z", j, int(idx[0][cs[c]]), int(idx[1][cs[c]])))
         for (j, u, i) in self._sliding():
             mus = np.array(self.series.slide[j + 1][(u, i)])
             for q, side in ((np.concatenate([[mus[0] - self.alpha], mus[1:]]), -1),
@@ -593,18 +487,20 @@ class _FloatFlow:
             if self.obj.depth >= 2 else []
         starts, steps, coeffs, errors, defects = [], [], [], [], []
         t, err, zero_steps = 0.0, 0.0, 0
+        p_next = self.p
         while t < t_end:
             if len(starts) + zero_steps > max_steps:
                 raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
                                    f"(t = {t:.6g} of {t_end:.6g})")
-            ys, w = self._pass(self.p, self.watch)
+            p = p_next
+            ys, w = self._pass(p, self.watch)
             moved = [(j, u, i) for (j, u, i) in self.pinned if np.any(w[self.watch[j]][1:, u, i] != 0)]
             if moved:  # another switch made a pinned entry move: decide it again (from no side)
                 for (j, u, i) in moved:
                     self.pinned.discard((j, u, i))
                     err *= self._kink(j, u, i, t, from_side=0)
-                ys, w = self._pass(self.p, self.watch)
-            h = _step_size(ys, self.p, t_end - t)
+                ys, w = self._pass(p, self.watch)
+            h, rho = _step_size(ys, p, t_end - t)
             if h <= 0 or t + h == t:
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
             ev = self._locate(w, h) if self.masks else None
@@ -614,9 +510,10 @@ class _FloatFlow:
             if not all(np.all(np.isfinite(x)) for x in new):
                 raise FloatingPointError(f"the flow left the float range near t = {t}")
             self.skip = {}
+            p_next = _next_order(self.p, p, h, rho, ev is not None)
             if h > 0:
                 zero_steps = 0
-                local = _local_error(ys, self.p, h, new, self.series.dmax)
+                local = _local_error(ys, p, h, new, self.series.dmax)
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]

@@ -1,0 +1,121 @@
+"""Event location for the float Taylor tier: the first root on [0, 1] of many polynomials at once.
+
+The watched pre-activations σ·z(s) of one step, scaled to u = s/h, are polynomials q(u) = Σ_k C_k u^k
+with q(0) > 0. The step must end at the first u* ∈ (0, 1] with q(u*) ≤ 0 — including a short dip
+below zero and back between sample points (a unit that crosses and crosses back inside one step),
+which a grid of samples alone can miss. So:
+
+* **grid** — q at u_i = i/G, i = 1 … G (G = 64): the first sample with q ≤ 0 brackets a root;
+* **certificate** — every grid interval [u_{i−1}, u_i] before that bracket is shown root-free by the
+  Taylor expansion about its centre c with radius r = 1/(2G): q(c + v) = Σ_j d_j v^j, and
+  d_0 > Σ_{j≥1}|d_j| r^j (plus a rounding margin) means q > 0 on the whole interval. d = M·C with
+  M_{jk} = binom(k, j) c^{k−j} r^j, one product for all intervals and polynomials. Rounding: each d_j
+  is a sum of p terms |M_{jk} C_k| ≤ 2^k |C_k| (|c| ≤ 1, Σ_j binom(k, j) = 2^k), so the computed d differ
+  from the exact ones by at most p·ε·Σ_k 2^k|C_k| each (Higham's γ_p); the margin is twice the sum of
+  that over the p coefficients;
+* **refinement** — for a polynomial whose certificate leaves a gap open, the real parts of its
+  complex roots near the open range (companion-matrix eigenvalues, |Im| ≤ 0.25), their neighbours
+  ± 1e-9 and ± 1e-6 of the range and the midpoints between consecutive ones are added as sample
+  points, as in the arb tier's locator
+  (:func:`numerics.kink_events.first_root`); the first sample with q ≤ 0 brackets the first root. A
+  near-double root at which q stays positive, but within the rounding margin of zero, means q grazes
+  zero within the float resolution of this step: whether the exact flow touches the kink there is not
+  decidable in float64, and :class:`~numerics.kink_events.UnsupportedKinkError` says so (the arb tier
+  can decide it). Limitation (as in the arb tier): a dip narrower than the root finder separates and
+  deeper than the rounding margin is possible only for a polynomial badly conditioned at that root.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from math import comb
+
+import numpy as np
+
+EPS = float(np.finfo(float).eps)
+GRID = 64
+_SHIFT: dict[tuple[int, int], np.ndarray] = {}
+
+
+@lru_cache(maxsize=64)
+def _binom(p: int) -> tuple[np.ndarray, np.ndarray]:
+    B = np.array([[comb(k, j) if k >= j else 0 for k in range(p)] for j in range(p)], dtype=float)
+    return B, np.arange(p)[None, :] - np.arange(p)[:, None]  # binom(k, j) and k − j
+
+
+def _shift(centres: np.ndarray, r: float, p: int) -> np.ndarray:
+    """M[i, j, k] = binom(k, j)·c_i^{k−j}·r^j: Taylor coefficients about c_i, scaled to radius r."""
+    B, e = _binom(p)
+    pw = np.where(e >= 0, centres[:, None, None] ** np.maximum(e, 0)[None], 0.0)
+    return B[None] * pw * (r ** np.arange(p))[None, :, None]
+
+
+def _grid_shift(p: int) -> np.ndarray:
+    key = (GRID, p)
+    if key not in _SHIFT:
+        _SHIFT[key] = _shift((np.arange(GRID) + 0.5) / GRID, 0.5 / GRID, p)
+    return _SHIFT[key]
+
+
+def _certified(D: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """q > 0 on the interval from its scaled Taylor coefficients D[..., j] (module docstring)."""
+    return D[..., 0] > np.abs(D[..., 1:]).sum(-1) * (1 + 1e-9) + margin
+
+
+def _refine(c: np.ndarray, a: float, b: float, margin: float) -> tuple[float, float] | None:
+    """The first bracket (lo, hi), q(lo) > 0 ≥ q(hi), in [a, b] for one polynomial c (ascending) with
+    q(a) > 0, or None: the sample points are b and the real parts of the polynomial's complex roots
+    near [a, b] (companion-matrix eigenvalues; |Im| ≤ 0.25), each with neighbours ± 1e-9·(b − a) and
+    ± 1e-6·(b − a), and the midpoints between consecutive ones, as in the arb tier's locator; a root pair that leaves q positive at all of them but within the rounding
+    margin of zero is a graze within float resolution: UnsupportedKinkError (module docstring)."""
+    from .kink_events import UnsupportedKinkError
+
+    nz = np.nonzero(c)[0]
+    top = int(nz[-1]) if len(nz) else 0
+    pts = [b]
+    near = []
+    if top >= 1:
+        for r in np.roots(c[: top + 1][::-1]):
+            if a - 1e-6 < r.real < b + 1e-6 and abs(r.imag) <= 0.25:
+                x = min(max(r.real, a), b)
+                near.append(x)
+                pts += [y for d in (0.0, 1e-9 * (b - a), 1e-6 * (b - a)) for y in (x - d, x + d) if a < y < b]
+    near.sort()
+    pts += [(x + y) / 2 for x, y in zip(near, near[1:])]  # inside a dip between two close roots
+    pts = sorted(set(pts))
+    vals = np.polynomial.polynomial.polyval(np.array(pts), c)
+    prev = a
+    for u, v in zip(pts, vals):
+        if v <= 0:
+            return (prev, u)
+        prev = u
+    for x in near:  # positive everywhere sampled: is it positive by more than rounding at the pair?
+        if np.polynomial.polynomial.polyval(x, c) <= margin:
+            raise UnsupportedKinkError(
+                f"a pre-activation grazes its kink within float resolution at u = {x:.17g} of the step "
+                "(q is within rounding of 0 there); use the arb tier (dps=...)")
+    return None
+
+
+def first_brackets(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For polynomials C[:, c] (ascending in u, C[0] > 0): the columns that have a root in (0, 1] and,
+    for each, a bracket (lo, hi) of its first one with q(lo) > 0 ≥ q(hi) (module docstring)."""
+    p, m = C.shape
+    us = np.arange(1, GRID + 1) / GRID
+    vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
+    neg = vals <= 0
+    g = np.where(neg.any(axis=1), np.argmax(neg, axis=1), GRID)  # first grid sample with q ≤ 0
+    margin = 2 * p * p * EPS * (np.abs(C) * 2.0 ** np.arange(p)[:, None]).sum(0)  # (m,)
+    D = (_grid_shift(p).reshape(GRID * p, p) @ C).reshape(GRID, p, m)  # D[i, j, c]
+    ok = (D[:, 0] > np.abs(D[:, 1:]).sum(1) * (1 + 1e-9) + margin).T  # (m, GRID): _certified
+    bad = (np.arange(GRID)[None, :] < g[:, None]) & ~ok
+    lo = np.where(g == 0, 0.0, us[np.maximum(g - 1, 0)])
+    hi = np.where(g < GRID, us[np.minimum(g, GRID - 1)], np.inf)
+    for col in np.nonzero(bad.any(axis=1))[0]:
+        i0 = int(np.argmax(bad[col]))  # the first interval the grid's certificate leaves open
+        stop = lo[col] if g[col] < GRID else 1.0
+        got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]))
+        if got is not None:
+            lo[col], hi[col] = got
+    cols = np.nonzero(np.isfinite(hi))[0]
+    return cols, lo[cols], hi[cols]

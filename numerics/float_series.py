@@ -1,0 +1,171 @@
+"""Float64 power-series evaluation of a :class:`numerics.series.Tape` (the float Taylor tier's series).
+
+For the field θ' = sign·G(θ) recorded on a tape, one pass computes the Taylor coefficients y_0 … y_p of
+every state block and the coefficients of the watched nodes (pre-activations z_j, rates ż_j), order by
+order: node values of order k need only coefficients of order ≤ k, and y_{k+1} = sign·G_k/(k + 1).
+
+Layout (why it is fast). Every non-constant node holds its coefficients as one C-contiguous stack
+(p+1, rows, cols). The order-k coefficient of a product of two series is the Cauchy sum
+
+    (AB)_k = Σ_{i=0}^{k} A_{k−i} B_i = [A_k A_{k−1} … A_0] · [B_0; B_1; …; B_k],
+
+one BLAS call of an m×(k+1)r by (k+1)r×c product. The right factor is a view of B's stack (its first
+k+1 coefficients, rows stacked); the left factor is a view of a per-product buffer of shape (m, p+1, r)
+into which A_k is written at slot p − k, so that slots p−k … p hold A_k … A_0 side by side — a matrix
+with leading dimension (p+1)r that BLAS reads in place. No coefficient is copied more than once per
+order, and a pass costs Σ_k (k+1) = (p+1)(p+2)/2 products' worth of flops, vectorised over samples and
+units.
+
+Sliding entries (Filippov weights μ(t) as mask series, :mod:`numerics.kink_flows`) enter the masked
+products entry by entry; the ``after_order(k, coef)`` hook may change the order-k coefficients of any
+node after order k is done (the μ_k correction), so the left buffers re-read slot k on the next order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+
+class FloatSeries:
+    """Evaluates a tape on float64 coefficient stacks (module docstring).
+
+    ``maskv`` maps a hidden layer (1-based) to its float mask array (1 or α per entry), shared with the
+    caller, who flips entries at events; ``slide`` maps a layer to {(unit, sample): [μ_0, μ_1, …]}.
+    ``dmax`` is the longest inner product met (for the rounding bound of the error estimate)."""
+
+    def __init__(self, tape: Any, outs: list[int], sign: int, maskv: dict[int, np.ndarray]) -> None:
+        import flint
+
+        self.ops, self.outs, self.sign, self.maskv = tape.ops, outs, sign, maskv
+        self.slide: dict[int, dict] = {}
+        self.after_order: Callable | None = None
+        n = len(self.ops)
+        self.const = [False] * n
+        self.cval: list[Any] = [None] * n
+        for i, (op, a, b, payload) in enumerate(self.ops):
+            self.const[i] = op == "const" or (op != "input" and self.const[a] and (b is None or self.const[b]))
+            if op == "const":
+                m = payload
+                self.cval[i] = np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols())
+            elif op == "scale":
+                self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
+        self.dmax = 1
+        self._need_cache: dict[tuple, list[bool]] = {}
+        self._cconst: dict[int, Any] = {}
+
+    def _need(self, watched: Sequence[int]) -> list[bool]:
+        """The nodes the outputs and the watched nodes read (e.g. not the rates ż in a step pass)."""
+        key = tuple(watched)
+        got = self._need_cache.get(key)
+        if got is not None:
+            return got
+        ops = self.ops
+        need = [False] * len(ops)
+        for o in list(self.outs) + list(watched):
+            need[o] = True
+        for i in range(len(ops) - 1, -1, -1):
+            if need[i]:
+                op, a, b, _ = ops[i]
+                if op not in ("input", "const"):
+                    need[a] = True
+                    if b is not None:
+                        need[b] = True
+        self._need_cache[key] = need
+        return need
+
+    def run(self, y0: list[np.ndarray], p: int, watched: Sequence[int] = ()) -> tuple[list[np.ndarray], dict]:
+        """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...)."""
+        ops, const = self.ops, self.const
+        n = len(ops)
+        need = self._need(watched)
+        coef: list[Any] = [None] * n
+        lbuf: dict[int, np.ndarray] = {}
+        hook = self.after_order
+        ys = []
+        for y in y0:
+            Y = np.empty((p + 1,) + y.shape)
+            Y[0] = y
+            ys.append(Y)
+        # constants (the data, mask-only products): once per pass; the masks may have changed
+        for i, (op, a, b, payload) in enumerate(ops):
+            if need[i] and const[i]:
+                coef[i] = self._const(i, op, a, b, payload, coef)
+        for k in range(p):
+            for i, (op, a, b, payload) in enumerate(ops):
+                if not need[i] or const[i]:
+                    continue
+                if op == "input":
+                    if k == 0:
+                        coef[i] = ys[payload]
+                    continue
+                if op == "matmul":
+                    A, B = coef[a], coef[b]
+                    if const[a]:
+                        v = A @ B[k]
+                    elif const[b]:
+                        v = A[k] @ B
+                    else:
+                        m, r = A.shape[1], A.shape[2]
+                        L = lbuf.get(i)
+                        if L is None:
+                            L = lbuf[i] = np.empty((m, p + 1, r))
+                        L[:, p - k, :] = A[k]
+                        if hook is not None and k > 0:
+                            L[:, p - k + 1, :] = A[k - 1]  # the hook may have changed order k − 1
+                        v = L[:, p - k:, :].reshape(m, (k + 1) * r) @ B[: k + 1].reshape((k + 1) * r, B.shape[2])
+                    if k == 0:
+                        self.dmax = max(self.dmax, A.shape[-1] if not const[a] else A.shape[1])
+                elif op in ("add", "sub"):
+                    x = (coef[a] if k == 0 else 0.0) if const[a] else coef[a][k]
+                    z = (coef[b] if k == 0 else 0.0) if const[b] else coef[b][k]
+                    v = x + z if op == "add" else x - z
+                elif op == "neg":
+                    v = -coef[a][k]
+                elif op == "T":
+                    v = coef[a][k].T
+                elif op == "scale":
+                    v = coef[a][k] * self.cval[i]
+                elif op == "hadamard":
+                    v = coef[a][k] * self.maskv[payload.layer]
+                    S = self.slide.get(payload.layer)
+                    if S:
+                        zero = a in payload.zero_inputs  # m·z = 0 and m·ż = 0 on the kink
+                        A = coef[a]
+                        for (u, c), mus in S.items():
+                            if zero:
+                                v[u, c] = 0.0
+                            else:
+                                v[u, c] = sum(mus[q] * A[k - q][u, c] for q in range(min(k + 1, len(mus))))
+                else:  # pragma: no cover
+                    raise AssertionError(op)
+                if k == 0:
+                    coef[i] = np.empty((p + 1,) + np.shape(v))
+                coef[i][k] = v
+            if hook is not None and k > 0:
+                hook(k, coef)
+            inv = self.sign / (k + 1)
+            for Y, o in zip(ys, self.outs):
+                np.multiply(coef[o][k], inv, out=Y[k + 1])
+        return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    def _const(self, i, op, a, b, payload, coef):
+        if op == "const":
+            return self.cval[i]
+        x = coef[a]
+        if op == "matmul":
+            return x @ coef[b]
+        if op == "add":
+            return x + coef[b]
+        if op == "sub":
+            return x - coef[b]
+        if op == "neg":
+            return -x
+        if op == "T":
+            return x.T
+        if op == "scale":
+            return x * self.cval[i]
+        if op == "hadamard":
+            return x * self.maskv[payload.layer]
+        raise AssertionError(op)

@@ -1,0 +1,82 @@
+"""The float tier's event locator (numerics.float_events.first_brackets): the first root on (0, 1] of
+many polynomials at once, including dips below zero and back between grid samples, checked against the
+roots numpy finds for each polynomial separately (companion-matrix eigenvalues: a different method)."""
+
+import numpy as np
+import pytest
+
+from numerics.float_events import GRID, first_brackets
+from numerics.kink_events import UnsupportedKinkError
+
+
+def first_root_reference(c):
+    """The first real root in (0, 1] of the polynomial c (ascending), from its companion matrix."""
+    r = np.roots(c[::-1])
+    real = sorted(x.real for x in r if abs(x.imag) <= 1e-9 and 0 < x.real <= 1)
+    return real[0] if real else None
+
+
+def column(roots, lead=1.0):
+    """Ascending coefficients of lead·∏(u − r) with the sign making q(0) > 0."""
+    c = np.polynomial.polynomial.polyfromroots(roots) * lead
+    return c if c[0] > 0 else -c
+
+
+@pytest.mark.parametrize("roots", [
+    [0.30010, 0.30012],          # a dip between two samples (1/64 = 0.0156 apart), width 2e-5
+    [0.5],                       # a root on a grid sample
+    [0.5 + 1e-13],               # just past one
+    [0.9, 0.905, 3.0],           # a dip late in the step, a third root outside
+    [0.004, 0.0041],             # a dip inside the first gap
+    [1.5, -0.5],                 # no root in (0, 1]
+])
+def test_first_root_found_where_the_reference_puts_it(roots):
+    c = column(roots)
+    C = np.zeros((len(c), 1))
+    C[:, 0] = c
+    cols, lo, hi = first_brackets(C)
+    ref = first_root_reference(c)
+    if ref is None:
+        assert len(cols) == 0
+        return
+    assert list(cols) == [0]
+    assert lo[0] <= ref + 1e-12 and ref <= hi[0] + 1e-12
+    q = np.polynomial.polynomial.polyval
+    assert q(lo[0], c) > 0 >= q(hi[0], c)
+
+
+def test_many_random_polynomials_match_the_reference():
+    rng = np.random.default_rng(5)  # seed recorded: 400 cubics/quartics with roots spread over (0, 1.2)
+    cols_c = []
+    for _ in range(400):
+        k = int(rng.integers(1, 4))
+        roots = list(rng.uniform(0.0, 1.2, k))
+        if rng.random() < 0.3:  # a close pair: a dip that a 64-point grid usually misses
+            x = float(rng.uniform(0.05, 0.95))
+            roots += [x, x + float(rng.uniform(1e-6, 1e-3))]
+        cols_c.append(column(roots))
+    p = max(len(c) for c in cols_c)
+    C = np.zeros((p, len(cols_c)))
+    for j, c in enumerate(cols_c):
+        C[: len(c), j] = c
+    cols, lo, hi = first_brackets(C)
+    found = dict(zip(cols.tolist(), zip(lo, hi)))
+    missed_by_grid = 0
+    for j, c in enumerate(cols_c):
+        ref = first_root_reference(c)
+        if ref is None:
+            assert j not in found
+            continue
+        assert j in found, f"polynomial {j}: root {ref} missed"
+        a, b = found[j]
+        assert a <= ref + 1e-9 and ref <= b + 1e-9
+        g = np.polynomial.polynomial.polyval(np.arange(1, GRID + 1) / GRID, c)
+        missed_by_grid += bool(np.all(g > 0))
+    assert missed_by_grid > 0, "no dip between grid samples drawn: the test would not test the certificate"
+
+
+def test_a_graze_within_float_resolution_is_refused():
+    # q(u) = (u − 0.3)² + 1e-17: no real root, but positive by less than float resolution near 0.3
+    c = np.array([0.09 + 1e-17, -0.6, 1.0])
+    with pytest.raises(UnsupportedKinkError, match="grazes"):
+        first_brackets(c[:, None])
