@@ -501,6 +501,10 @@ class _FloatFlow:
                     err *= self._kink(j, u, i, t, from_side=0)
                 ys, w = self._pass(p, self.watch)
             h, rho = _step_size(ys, p, t_end - t)
+            mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]
+            if mus:  # the leave events are roots of the weights' series: the step must suit them too
+                # (docs/theory.md E1, "The step must suit μ too"); μ_k exists up to k = len − 1
+                h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t)[0])
             if h <= 0 or t + h == t:
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
             ev = self._locate(w, h) if self.masks else None
