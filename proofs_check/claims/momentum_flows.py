@@ -186,7 +186,8 @@ def d5_measure(inst: dict, coefficient: Any = None, init: str | None = None) -> 
         eta_mod = Fraction(4 * float(mo.hb_modified_coefficient(h, beta))) if coefficient is None else \
             h * coef / (1 - beta) ** 2
         ref = numerics.modified_flow(obj, theta0, eta_mod, T / (1 - beta), dps=30) if eta_mod > 0 else gf
-        d = dg = 0.0
+        d = []
+        dg = 0.0
         scale = 1.0
         for i, th in enumerate(pos):
             tau = Fraction(i * (K // 16)) * h / (1 - beta)
@@ -196,13 +197,22 @@ def d5_measure(inst: dict, coefficient: Any = None, init: str | None = None) -> 
             th_f = np.concatenate([w.reshape(-1) for w in th])
             a_f = np.array([float(x) for x in a])
             c_f = np.array([float(x) for x in c])
-            d = max(d, float(np.linalg.norm(th_f - a_f)))
+            d.append(float(np.linalg.norm(th_f - a_f)))
             dg = max(dg, float(np.linalg.norm(th_f - c_f)))
             scale = max(scale, float(np.abs(th_f).max()))
         dists.append(d)
         dists_gf.append(dg)
         # float64 HB over K steps: ≤ 8 roundings of size ε·scale per step, accumulated linearly
         errs.append(ref.error_estimate + 8 * K * EPS * scale + 1e-16 * scale)
+    # The slope is taken at one sample time τ*, the largest distance at the finest h, not of the max
+    # over τ: each d(τ; h) = C(τ)h² + O(h³) is smooth in h, but their max is not where the argmax moves
+    # (a kink in h). Measured (dev seed 3, β = 3/4): the argmax moved from τ_10 to τ_9 between h0/2 and
+    # h0/4, the max's local slopes read 2.0022, 2.0002, 1.9989 and Richardson called 1.9977 ± 0.0004 a
+    # violation, while every τ's own slopes tend to 2 (τ_10: 2.0022, 2.0015, 2.0008, 2.0004, 2.0002 on
+    # further halvings; at τ* = τ_9 Richardson gives 2.0003 ± 0.0010). At τ* the asymptotic max is
+    # still the stated quantity to leading order.
+    i_star = int(np.argmax(dists[-1]))
+    dists = [row[i_star] for row in dists]
     require(min(dists) > 0, "HB follows the flow exactly (a fixed point): no slope")
     xs = [float(h) for h in hs]
     # the slope as h → 0 with its own error: Richardson over four halvings (docs/theory.md#a4, #d5)
@@ -211,7 +221,8 @@ def d5_measure(inst: dict, coefficient: Any = None, init: str | None = None) -> 
     return Measurement(1 + abs(r["slope"] - 2) / 2, 1.0, r["err"] / 2,
                        details={"slope_modified": r["slope"], "slope_err": r["err"], "local_slopes": r["local_slopes"],
                                 "slope_gf": s_gf, "d_h0": dists[0], "d_h0_over_8": dists[-1],
-                                "beta": float(beta), "h0": float(h0), "T": float(T)})
+                                "beta": float(beta), "h0": float(h0), "T": float(T),
+                                "tau_index": i_star})
 
 
 @st.composite
