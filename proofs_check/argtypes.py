@@ -124,3 +124,16 @@ def address(text: str) -> tuple[str, str, int]:
 
 
 __all__ = ["address", "dps", "integer", "integers", "positive_int", "real", "reals", "seed"]
+
+
+def unreachable(text: str, host: str, port: int, timeout: float) -> str | None:
+    """None if something accepts a TCP connection at host:port within ``timeout`` seconds, else the
+    one-line message every verb shows for an unreachable ``--scheduler`` (a usage error, exit 2)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as e:
+        return (f"--scheduler {text}: nothing answers at {host}:{port} within {timeout:g} s "
+                f"({e.strerror or type(e).__name__})")

@@ -30,7 +30,6 @@ import inspect
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import traceback
@@ -123,12 +122,9 @@ def _ignore_sigint() -> None:
 
 def _probe_scheduler(text: str, host: str, port: int, timeout: float) -> None:
     """Fail fast (one line, exit 2) when nothing answers at the scheduler's address."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as e:
-        raise UsageError(f"--scheduler {text}: nothing answers at {host}:{port} within {timeout:g} s "
-                         f"({e.strerror or type(e).__name__})") from None
+    msg = at.unreachable(text, host, port, timeout)
+    if msg:
+        raise UsageError(msg)
 
 
 def _check_parallel(names: list[str], budgets: dict, args: argparse.Namespace,

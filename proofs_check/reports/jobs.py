@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,12 +33,9 @@ def dask_map(address: str | tuple, timeout: float = 5.0) -> Callable[[Callable, 
         text, host, port = address if isinstance(address, tuple) else at.address(str(address))
     except Exception as exc:  # argparse's type error: not an address
         raise UserInputError(f"--scheduler: expected an address like tcp://HOST:PORT, got {address!r}") from exc
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as e:
-        raise UserInputError(f"--scheduler {text}: nothing answers at {host}:{port} within {timeout:g} s "
-                             f"({e.strerror or type(e).__name__})") from None
+    msg = at.unreachable(text, host, port, timeout)
+    if msg:
+        raise UserInputError(msg)
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - depends on the installation
