@@ -132,9 +132,7 @@ def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
     def L(Ws: list[np.ndarray]) -> float:
         if N < 2:
             return 0.0
-        W = Ws[0]
-        for M in Ws[1:]:
-            W = M @ W
+        W = _product(Ws)
         # ∇φ(W) for φ(W) = (c/2)‖W X − T‖²: c(W X − T)Xᵀ (X = I for the whitened loss)
         gphi = c * (W - T) if X is None else c * (W @ X - T) @ X.T
         norms = [np.linalg.norm(M) for M in Ws]
@@ -142,6 +140,14 @@ def _b1_growth(obj: Objective) -> Callable[[list[np.ndarray]], float]:
         return (N - 1) * float(np.linalg.norm(gphi)) * best
 
     return L
+
+
+def _product(Ws: list[np.ndarray]) -> np.ndarray:
+    """The end-to-end matrix W_N ⋯ W_1."""
+    W = Ws[0]
+    for M in Ws[1:]:
+        W = M @ W
+    return W
 
 
 def _b1_growth_cross_entropy(obj: Objective) -> Callable[[list[np.ndarray]], float]:
@@ -172,9 +178,7 @@ def _b1_growth_cross_entropy(obj: Objective) -> Callable[[list[np.ndarray]], flo
     def L(Ws: list[np.ndarray]) -> float:
         if N < 2:
             return 0.0
-        W = Ws[0]
-        for M in Ws[1:]:
-            W = M @ W
+        W = _product(Ws)
         Z = W @ X
         P = np.exp(Z - Z.max(axis=0, keepdims=True))
         P /= P.sum(axis=0, keepdims=True)

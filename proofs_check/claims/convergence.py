@@ -1,7 +1,9 @@
 """Claims on the convergence of deep linear nets with scalar output: docs/theory.md C1 and C2 (EC21 §5).
 
-Size: ~670 lines, because C1's derivations (the escape band, the failure set, event location) are
-kept beside the code they justify; C2's claim is in :mod:`.gd_convergence`.
+Size: ~680 lines, because C1's derivations (the escape band, the failure set, event location) are
+kept beside the code they justify, and its five instance families share the flow pieces C2 imports;
+the rate part is in :mod:`.c1_rate`, C2 in :mod:`.gd_convergence` and its parts in :mod:`.gd_parts`.
+The next seam to cut is the instance families (a ``c1_instances`` module).
 
 Setting: f(θ) = ½‖w − Φ‖², w = W_N⋯W_1 a row (d_N = 1), p = ‖Φ‖, ε = ε_rel·½p² (the loss at the
 saddle w = 0 is ½p², so ε_rel is the fraction of it left), near-zero init.
