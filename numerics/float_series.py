@@ -23,9 +23,15 @@ node after order k is done (the μ_k correction), so the left buffers re-read sl
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+# e^{v_0} ≤ e^{700} ≈ 1e304 leaves a factor 1e4 of float64's range for column sums and for the series'
+# coefficients; a divisor below 2^{−1022}·2^{52} would be subnormal (fewer than 53 significant bits)
+EXP_MAX = 700.0
+TINY = float(np.finfo(float).tiny) * 2.0**52
 
 
 class FloatSeries:
@@ -138,6 +144,12 @@ class FloatSeries:
                                 v[u, c] = 0.0
                             else:
                                 v[u, c] = sum(mus[q] * A[k - q][u, c] for q in range(min(k + 1, len(mus))))
+                elif op == "emul":
+                    v = self._emul(k, coef[a], coef[b], const[a], const[b])
+                elif op == "exp":
+                    v = self._exp(k, coef[a], coef[i])
+                elif op == "div":
+                    v = self._div(k, coef[a], coef[b], coef[i], const[a], const[b])
                 else:  # pragma: no cover
                     raise AssertionError(op)
                 if k == 0:
@@ -149,6 +161,49 @@ class FloatSeries:
             for Y, o in zip(ys, self.outs):
                 np.multiply(coef[o][k], inv, out=Y[k + 1])
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    # -- entrywise series (numerics.series_elementwise's rules in float64; docs/theory.md F, "Cross-entropy")
+    @staticmethod
+    def _emul(k: int, A: np.ndarray, B: np.ndarray, ca: bool, cb: bool) -> np.ndarray:
+        """[a ⊙ b]_k = Σ_{j≤k} a_j ⊙ b_{k−j}: one vectorised sum over the k + 1 products."""
+        if ca:
+            return A * B[k]
+        if cb:
+            return A[k] * B
+        return np.einsum("kij,kij->ij", A[: k + 1], B[k::-1])
+
+    @staticmethod
+    def _exp(k: int, V: np.ndarray, U: np.ndarray | None) -> np.ndarray:
+        """[e^v]_k: u_0 = e^{v_0}, k·u_k = Σ_{j=1}^{k} j·v_j ⊙ u_{k−j} (from u' = v'u). No shift by a
+        column maximum (the tape's exp is a general node): a clear error instead where e^{v_0} could
+        leave the float range (module docstring of numerics.series_elementwise; docs/theory.md F)."""
+        if k == 0:
+            top = float(V[0].max(initial=-math.inf))
+            if not top <= EXP_MAX:
+                raise FloatingPointError(
+                    f"an exponent of the tape (a logit of the softmax head) is {top:.4g}; e^{{z}} > e^{EXP_MAX:g} "
+                    "could overflow float64 (with its column sums and series): use the arb tier (dps=...)")
+            return np.exp(V[0])
+        w = np.arange(1, k + 1, dtype=np.float64)
+        return np.einsum("k,kij,kij->ij", w, V[1: k + 1], U[k - 1:: -1]) / k
+
+    @staticmethod
+    def _div(k: int, A: Any, S: Any, Q: np.ndarray | None, ca: bool, cs: bool) -> np.ndarray:
+        """[a ÷ s]_k: q_k = (a_k − Σ_{j=1}^{k} s_j ⊙ q_{k−j}) ÷ s_0 (from q·s = a)."""
+        num = (A if k == 0 else np.zeros(np.shape(A))) if ca else A[k]
+        if cs:
+            return num / S
+        s0 = S[0]
+        if k == 0:
+            small = float(np.abs(s0).min(initial=math.inf))
+            if not small >= TINY:
+                raise FloatingPointError(
+                    f"a divisor of the tape (a softmax column sum) is {small:.3g}, below {TINY:.3g}: its quotient "
+                    "series would lose precision in float64 (every logit of a column below ≈ −700); use the arb "
+                    "tier (dps=...)")
+        else:
+            num = num - np.einsum("kij,kij->ij", S[1: k + 1], Q[k - 1:: -1])
+        return num / s0
 
     def _const(self, i, op, a, b, payload, coef):
         if op == "const":
@@ -168,4 +223,10 @@ class FloatSeries:
             return x * self.cval[i]
         if op == "hadamard":
             return x * self.maskv[payload.layer]
+        if op == "emul":
+            return x * coef[b]
+        if op == "exp":
+            return self._exp(0, x[None], None)
+        if op == "div":
+            return self._div(0, x, coef[b], None, True, True)
         raise AssertionError(op)
