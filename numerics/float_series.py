@@ -16,6 +16,18 @@ with leading dimension (p+1)r that BLAS reads in place. No coefficient is copied
 order, and a pass costs Σ_k (k+1) = (p+1)(p+2)/2 products' worth of flops, vectorised over samples and
 units.
 
+Cross-entropy (docs/theory.md F, "Float tier: cross-entropy"): the softmax head P = e^{Z} ÷ 1·(1ᵀe^{Z})
+is recorded by :mod:`numerics.series_elementwise` as ``exp``, ``emul`` (⊙) and ``div`` (÷) nodes; they are
+evaluated here with the same recurrences as the arb rules there, each order one numpy reduction over the
+stacked coefficients (vectorised over entries):
+
+    [a ⊙ b]_k = Σ_{j≤k} a_j ⊙ b_{k−j},   u_0 = e^{v_0}, k·u_k = Σ_{j=1}^{k} j·v_j ⊙ u_{k−j},
+    q_k = (a_k − Σ_{j=1}^{k} s_j ⊙ q_{k−j}) ÷ s_0.
+
+No column maximum is subtracted before exp (the tape's exp is a general node, and the shift would buy
+range, not accuracy); exponents above ``EXP_MAX`` and divisors below ``TINY`` are refused with a clear
+error instead (docs/theory.md F).
+
 Sliding entries (Filippov weights μ(t) as mask series, :mod:`numerics.kink_flows`) enter the masked
 products entry by entry; the ``after_order(k, coef)`` hook may change the order-k coefficients of any
 node after order k is done (the μ_k correction), so the left buffers re-read slot k on the next order.
@@ -28,9 +40,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-# e^{v_0} ≤ e^{700} ≈ 1e304 leaves a factor 1e4 of float64's range for column sums and for the series'
-# coefficients; a divisor below 2^{−1022}·2^{52} would be subnormal (fewer than 53 significant bits)
-EXP_MAX = 700.0
+# e^{v_0} ≤ e^{300} ≈ 2e130 leaves a factor 1e178 of float64's range for the column sums and for the raw
+# series coefficients, which grow like ρ^{−k} (ρ ≥ 1e-8 at p = 20); a divisor below 2^{−1022}·2^{52}
+# would be near the subnormal range (fewer than 53 significant bits after a few operations)
+EXP_MAX = 300.0
 TINY = float(np.finfo(float).tiny) * 2.0**52
 
 

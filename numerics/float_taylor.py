@@ -5,7 +5,8 @@ estimator, dense output) in one module, mirroring the arb tier's kink_flows; the
 :mod:`numerics.float_series`; the sliding solver is the next seam to split along.
 
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
-nets, with or without biases, square / whitened square loss). The parts are those of
+nets, with or without biases; square, whitened square or softmax cross-entropy loss — the head's exp
+and quotient series are float recurrences of :mod:`numerics.float_series`). The parts are those of
 :mod:`numerics.flows` / :mod:`numerics.kink_flows`, with float64 arrays in place of ``arb_mat``:
 
 * **series** — :class:`numerics.float_series.FloatSeries`: the tape of :func:`numerics.flows._gradient_tape`
@@ -494,6 +495,9 @@ class _FloatFlow:
                                    f"(t = {t:.6g} of {t_end:.6g})")
             p = p_next
             ys, w = self._pass(p, self.watch)
+            if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
+                raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
+                                         "use the arb tier (dps=...)")
             moved = [(j, u, i) for (j, u, i) in self.pinned if np.any(w[self.watch[j]][1:, u, i] != 0)]
             if moved:  # another switch made a pinned entry move: decide it again (from no side)
                 for (j, u, i) in moved:

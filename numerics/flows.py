@@ -257,9 +257,10 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     :class:`numerics.kink_flows.NonUniqueFlowError`.
 
     ``dps=None`` selects the float64 tier (:mod:`numerics.float_taylor`: the same tape and parts on
-    numpy arrays; deep linear and (leaky) ReLU nets with or without biases; kink crossings; sliding
-    raises UnsupportedKinkError there). It returns a trajectory with the same interface (``at`` gives
-    float64 arrays, ``times`` floats).
+    numpy arrays; deep linear and (leaky) ReLU nets with or without biases; square, whitened square
+    and cross-entropy losses; kink crossings and Filippov sliding, a kink met while another entry
+    slides and pushes its weight out of [α, 1] raises UnsupportedKinkError there). It returns a
+    trajectory with the same interface (``at`` gives float64 arrays, ``times`` floats).
 
     ``error_growth`` (deep linear nets): ``"measured"`` (default) propagates local errors with
     max(0, −λ_min(∇²f)) sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F);

@@ -14,6 +14,7 @@ ReLU tests assert the reference's crossing events exist)."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import mpmath
@@ -178,3 +179,58 @@ def test_conservation_law_holds_along_the_float_cross_entropy_flow(kind, bias, s
     drift = max(f.conservation_defects)
     print(f"\n{kind} bias={bias}: max conservation drift {drift:.3g}, witness level {level:.3g}")
     assert drift <= level
+
+
+@pytest.mark.parametrize("seed,widths,n,scale", [(0, (3, 4, 4, 3), 5, 1.0), (1, (3, 4, 4, 3), 5, 3.0),
+                                                 (3, (4, 6, 6, 10), 10, 1.5)])
+def test_local_error_estimate_covers_the_float_softmax_series(seed, widths, n, scale):
+    """One float step from θ0 (order 20, the tier's own step size h) against the exact flow from the same
+    start: the arb series at 40 digits and order 60 (truncation ~1e-50 at this h), evaluated at h taken
+    exactly. The float tier's local estimate (truncation + rounding ε(‖y_new‖ + (p + d)Σa_k)) must cover
+    it, also where the logits reach ~80–180 (scale 3 and 1.5), where the softmax series' high orders
+    lose most of their relative digits to cancellation (measured up to 4e8 ulps at order 20) and only
+    their size at h (Σ‖Δy_k‖h^k) matters."""
+    from numerics.flows import _gradient_tape
+    from numerics.float_series import FloatSeries
+    from numerics.float_taylor import _horner, _local_error, _step_size
+    from numerics.series import arb_precision, arb_mat_to_mpf, series_coefficients, to_arb, to_arb_mat
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, widths[0]))
+    obj = theory.Objective(theory.DeepLinear(widths), theory.CrossEntropy(X, rng.integers(0, widths[-1], size=n)))
+    th = [rng.standard_normal(s) * scale for s in obj.shapes]
+    p = 20
+    with arb_precision(20):
+        tape, outs, sign = _gradient_tape(obj)
+    fs = FloatSeries(tape, outs, sign, {})
+    ys, _ = fs.run(th, p)
+    h, _ = _step_size(ys, p, 1e9)
+    new = [_horner(Y, h) for Y in ys]
+    local = _local_error(ys, p, h, new, fs.dmax)
+    with arb_precision(40, 32 + 2 * 60), mpmath.workdps(60):
+        tape, outs, sign = _gradient_tape(obj)
+        cs = series_coefficients(tape, outs, [to_arb_mat(w) for w in th], 60, sign=sign)
+        ha = to_arb(h)
+        exact = []
+        for comp in cs:
+            acc = comp[-1]
+            for c in reversed(comp[:-1]):
+                acc = acc * ha + c
+            exact.append(arb_mat_to_mpf(acc))
+        true = float(mpmath.sqrt(sum((mpmath.mpf(float(x)) - y) ** 2
+                                     for A, B in zip(new, exact) for x, y in zip(A.flat, B.flat))))
+    top = float(np.abs(th[2] @ th[1] @ th[0] @ obj.loss.inputs).max())
+    print(f"\nmax logit {top:.3g}, h {h:.3g}: true local error {true:.3g}, estimate {local:.3g} ({local / true:.3g}x)")
+    assert true <= local
+
+
+def test_logits_beyond_the_exp_range_are_refused():
+    """e^{z} for z > EXP_MAX is refused with a clear error (the float tier's exp is not max-shifted)."""
+    from numerics.float_series import EXP_MAX
+
+    obj, th = instance("linear", False, 0)
+    th = [w * 8 for w in th]  # logits ~ 8³·8 ≈ 4e3
+    Z = th[2] @ th[1] @ th[0] @ obj.loss.inputs
+    assert Z.max() > EXP_MAX
+    with pytest.raises(FloatingPointError, match="arb tier"):
+        numerics.gradient_flow(obj, th, 0.1, dps=None)
