@@ -1,5 +1,5 @@
 """Softmax cross-entropy in the float64 Taylor tier (numerics.float_taylor / float_series: the exp, ⊙ and
-÷ series of the softmax head in float64; docs/theory.md F, "Cross-entropy").
+÷ series of the softmax head in float64; docs/theory.md F, "Float tier: cross-entropy").
 
 References, each computed differently from the code under test:
 * the arb tier at 30 digits (its own ball-arithmetic rules, numerics.series_elementwise), for the
@@ -55,7 +55,7 @@ def test_float_tier_matches_arb_tier_with_honest_tight_estimate(kind, bias, seed
     f = numerics.gradient_flow(obj, th, t_end, dps=None)
     if kind == "linear" and not bias:
         ref = numerics.gradient_flow(obj, th, t_end, dps=30)
-    else:  # the kink integrator without its dps + 10 rerun: its own estimate is ~1e-30 either way
+    else:  # the kink integrator without its dps + 10 rerun (its local-error estimate is checked below)
         ref = relu_gradient_flow(obj, th, Fraction(t_end), 30, rerun=False)
     if kind == "relu":
         assert "cross" in [e.kind for e in ref.events], "no crossing in the reference: the instance misses its point"
@@ -73,10 +73,11 @@ def test_float_tier_matches_arb_tier_with_honest_tight_estimate(kind, bias, seed
     assert f.error_estimate <= 1000 * true  # tight
 
 
-def _abs_gradient(obj, th) -> list[np.ndarray]:
+def _abs_gradient(obj, th) -> tuple[list[np.ndarray], float]:
     """The gradient's backpropagation run on absolute values (|W|, |x|, |b|, the ReLU masks of the
     true forward pass, and |P| + E for the head c(P − E)): the magnitude that bounds the rounding of
-    every inner product of the float gradient (Higham's γ_n·|A||B|)."""
+    every inner product of the float gradient (Higham's γ_n·|A||B|); and max of |W_N||a_{N−1}| (+ |b_N|),
+    which bounds the logits' rounding through γ."""
     X = np.asarray(obj.loss.inputs, dtype=float)  # (d_0, n)
     bias = obj.model.bias
     Ws = th[0::2] if bias else th
@@ -90,6 +91,7 @@ def _abs_gradient(obj, th) -> list[np.ndarray]:
         masks.append(m)
         a = z * m
         acts.append((np.abs(W) @ acts[-1] + np.abs(bs[j])) * m)
+    zabs = float((np.abs(Ws[-1]) @ acts[-1] + np.abs(bs[-1])).max())
     P = np.exp(z - z.max(axis=0))
     P /= P.sum(axis=0)
     E = np.zeros_like(P)
@@ -103,7 +105,7 @@ def _abs_gradient(obj, th) -> list[np.ndarray]:
             grads[j] = delta @ acts[j].T
         if j > 0:
             delta = (np.abs(Ws[j]).T @ delta) * masks[j - 1]
-    return grads
+    return grads, zabs
 
 
 @pytest.mark.parametrize("kind,bias,seed", [("linear", False, 0), ("relu", True, 0)])
@@ -111,8 +113,9 @@ def test_order0_series_of_the_field_is_minus_the_mp_gradient(kind, bias, seed):
     """y_1 = −∇f(θ_0) from the float series pass on the tape (exp/÷ rules at order 0) against the mp
     gradient at 50 digits (max-shifted softmax, no tape). Bound: Higham's γ_K·|g|_abs with K the
     longest chain of rounded operations (per layer an inner product of length ≤ max(width, n) + 1, then
-    exp, the column sum over d_N rows and the quotient: d_N + 3) — and the exp's relative error is the
-    logits' absolute rounding, which is inside the same γ_K·|·| chain."""
+    exp, the column sum over d_N rows and the quotient: d_N + 3), plus the logits' absolute rounding
+    δz ≤ γ_{d_{N−1}+1}·max(|W_N||a_{N−1}| + |b_N|), which the softmax turns into a relative error ≤ 2δz of P
+    (docs/theory.md F, "Float tier: cross-entropy"): K += 2(d_{N−1} + 1)·max(|W_N||a_{N−1}| + |b_N|)."""
     from numerics.float_taylor import _FloatFlow
 
     obj, th = instance(kind, bias, seed)
@@ -122,8 +125,9 @@ def test_order0_series_of_the_field_is_minus_the_mp_gradient(kind, bias, seed):
     got = [Y[1].reshape(s) for Y, s in zip(ys, obj.shapes)]
     with mpmath.workdps(50):
         ref = numerics.gradient(obj, [theory.to_kind(w, "mp") for w in th])
-    absg = _abs_gradient(obj, [np.asarray(w, dtype=float) for w in th])
+    absg, zabs = _abs_gradient(obj, [np.asarray(w, dtype=float) for w in th])
     K = obj.depth * (max(max(obj.widths), obj.loss.num_samples) + 1) + obj.widths[-1] + 3
+    K += 2 * (obj.widths[-2] + 1) * zabs
     worst = 0.0
     for G, R, A in zip(got, ref, absg):
         with mpmath.workdps(50):
