@@ -44,14 +44,17 @@ def diff_mp(a, b) -> float:
                    for A, B in zip(a, b) for x, y in zip(np.asarray(A).flat, np.asarray(B).flat))
 
 
-# (kind, bias, seed, t_end): the ReLU ones cross kinks before t_end (asserted on the reference); the
-# bias-free ReLU one also enters Filippov sliding
-CASES = [("linear", False, 0, 2.0), ("linear", True, 1, 2.0), ("relu", False, 2, 1.0), ("relu", True, 0, 1.0)]
+# (kind, bias, seed, t_end, widths, n): the ReLU ones cross kinks before t_end (asserted on the
+# reference); the bias-free ReLU ones also enter Filippov sliding; the last two have 170 and 193 parameters
+SMALL = ((3, 4, 4, 3), 5)
+CASES = [("linear", False, 0, 2.0, *SMALL), ("linear", True, 1, 2.0, *SMALL), ("relu", False, 2, 1.0, *SMALL),
+         ("relu", True, 0, 1.0, *SMALL), ("relu", False, 0, 0.5, (4, 10, 10, 3), 8),
+         ("relu", True, 1, 0.5, (4, 10, 10, 3), 8)]
 
 
-@pytest.mark.parametrize("kind,bias,seed,t_end", CASES)
-def test_float_tier_matches_arb_tier_with_honest_tight_estimate(kind, bias, seed, t_end):
-    obj, th = instance(kind, bias, seed)
+@pytest.mark.parametrize("kind,bias,seed,t_end,widths,n", CASES)
+def test_float_tier_matches_arb_tier_with_honest_tight_estimate(kind, bias, seed, t_end, widths, n):
+    obj, th = instance(kind, bias, seed, widths, n)
     f = numerics.gradient_flow(obj, th, t_end, dps=None)
     if kind == "linear" and not bias:
         ref = numerics.gradient_flow(obj, th, t_end, dps=30)
@@ -168,13 +171,13 @@ def test_error_growth_reads_the_cross_entropy_hessian(kind, bias):
     assert np.abs(Hv - ref).max() <= tol
 
 
-@pytest.mark.parametrize("kind,bias,seed,t_end", CASES)
-def test_conservation_law_holds_along_the_float_cross_entropy_flow(kind, bias, seed, t_end):
+@pytest.mark.parametrize("kind,bias,seed,t_end,widths,n", CASES)
+def test_conservation_law_holds_along_the_float_cross_entropy_flow(kind, bias, seed, t_end, widths, n):
     """Balancedness (linear, bias-free) or the per-neuron law ‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖²
     stays at its witness level: with θ̃ = θ + e, ‖e‖₂ ≤ E (the float tier's estimate) and every row or
     column norm ≤ R = max_t ‖θ̃(t)‖₂, a gap moves by ≤ 2·2R·E + E² from the error, and each gap (now and
     at t = 0) is rounded by ≤ γ_m·2R², m the longest sum of squares: level = 4RE + E² + 4(m + 1)εR²."""
-    obj, th = instance(kind, bias, seed)
+    obj, th = instance(kind, bias, seed, widths, n)
     f = numerics.gradient_flow(obj, th, t_end, dps=None)
     R = max(float(np.sqrt(sum(np.sum(np.asarray(w) ** 2) for w in f.at(t)))) for t in f.times)
     E = f.error_estimate
