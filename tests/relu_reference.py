@@ -203,21 +203,32 @@ def _sliding_margins(net, y, masks, S):
 
 
 def _root(f, a, b):
-    """The sign change of f on [a, b] (f(a) > 0 ≥ f(b)): Anderson's bracketing method, and plain
-    bisection to the working precision where it fails (a watched weight near a pole of μ)."""
+    """The sign change of f on [a, b] (f(a) > 0 ≥ f(b)), to the working precision: Anderson's
+    bracketing method for a first guess r, then bisection on a bracket around r whose ends have the
+    right signs (or on [a, b] where Anderson fails or r is not bracketed). The bisection is not optional:
+    findroot accepts r once |f(r)|² ≤ its tolerance, i.e. |f(r)| ≲ 10^(−dps/2), which for a slow
+    crossing is far from the root in time (a near-grazing crossing with |ż| ≈ 3·10⁻⁸ came out 4·10⁻¹³
+    early at 34 digits, with z(r) = 1.2·10⁻²⁰). Returns the end where f ≤ 0."""
     g = f
     f = lambda s: g(s)  # noqa: E731  (findroot probes f(a, b): keep callers' default arguments out of it)
+    tol = (b - a) * mpmath.mpf(2) ** (-mpmath.mp.prec)
     try:
-        return mpmath.findroot(f, (a, b), solver="anderson")
+        r = mpmath.findroot(f, (a, b), solver="anderson", verify=False)
+        d = (b - a) * mpmath.mpf(2) ** (-(mpmath.mp.prec // 2))
+        lo, hi = max(a, r - d), min(b, r + d)
+        if a <= r <= b and (lo == a or f(lo) > 0) and (hi == b or f(hi) <= 0):
+            a, b = lo, hi
     except (ValueError, ZeroDivisionError):
-        tol = (b - a) * mpmath.mpf(2) ** (-mpmath.mp.prec)
-        while b - a > tol:
-            m = (a + b) / 2
-            if f(m) > 0:
-                a = m
-            else:
-                b = m
-        return b
+        pass
+    for _ in range(2 * mpmath.mp.prec):
+        m = (a + b) / 2
+        if b - a <= tol or not a < m < b:  # to the bracket's relative width, or to the last bit of t
+            break
+        if f(m) > 0:
+            a = m
+        else:
+            b = m
+    return b
 
 
 def zrates(net, y, masks):
