@@ -175,7 +175,8 @@ def _solve_sliding(net, y, masks, S, extra=None):
     # the residual of an affine solve is rounding times the terms it sums, |c| + ‖A‖·‖λ‖: near a pole of
     # λ (A nearly singular, seed 130) ‖λ‖ is large and a tolerance without it sent an exactly affine
     # system to findroot, which then failed on its own tolerance
-    scale = max(abs(x) for x in c) + max(abs(A[r, q]) for r in range(k) for q in range(k)) * max(1, max(abs(x) for x in lam))
+    norm_a = max(abs(A[r, q]) for r in range(k) for q in range(k))
+    scale = max(abs(x) for x in c) + norm_a * max(1, max(abs(x) for x in lam))
     tol = scale * mpmath.mpf(10) ** (-mpmath.mp.dps + 8)
     if max(abs(x) for x in zdots(lam)) > tol:  # not affine (coupled layers): solve the system itself
         f = [lambda *xs, r=r: zdots(list(xs))[r] for r in range(k)]
