@@ -333,8 +333,10 @@ class _FloatFlow:
                 g = (Ws[l].T @ g) * self.maskv[l][:, i]
         return math.sqrt(total)
 
-    def _kink(self, j: int, u: int, i: int, t: float, from_side: int) -> float:
-        """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error."""
+    def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False) -> float:
+        """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
+        ``from_side`` 0: reached from no side (t = 0, or ``unpinned``: a pinned entry, mask α, that another
+        switch set moving; a switch from there to mask 1 is an event, as in the arb tier)."""
         from .kink_flows import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 
         a, b, Fm, Fp = self._rates(j, u, i)
@@ -391,7 +393,7 @@ class _FloatFlow:
         self.side[j][u, i] = new
         self._set_mask(j)
         self.skip[(j, u, i)] = 1
-        if from_side != 0:
+        if from_side != 0 or (unpinned and new > 0):
             from fractions import Fraction
 
             self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
@@ -502,7 +504,7 @@ class _FloatFlow:
             if moved:  # another switch made a pinned entry move: decide it again (from no side)
                 for (j, u, i) in moved:
                     self.pinned.discard((j, u, i))
-                    err *= self._kink(j, u, i, t, from_side=0)
+                    err *= self._kink(j, u, i, t, from_side=0, unpinned=True)
                 ys, w = self._pass(p, self.watch)
             h, rho = _step_size(ys, p, t_end - t)
             mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]

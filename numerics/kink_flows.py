@@ -213,7 +213,9 @@ class _KinkFlow:
         m.set_side(idx, old)
         return out[0], out[1]
 
-    def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int) -> None:
+    def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
+        """Decide z_j[idx] = 0 (E1) reached from ``from_side`` (0: no side — t = 0, or ``unpinned``: a
+        pinned entry, mask α, that another switch set moving; a switch from there to mask 1 is an event)."""
         m = self.masks[j]
         n = m.cols
         u, i = divmod(idx, n)
@@ -243,7 +245,7 @@ class _KinkFlow:
                 return
             m.set_side(idx, new)
             self.skip[(j, idx)] = 1
-            if from_side != 0:
+            if from_side != 0 or (unpinned and new > 0):
                 self.events.append(KinkEvent(t, "cross", j + 1, i, u))
             return
         if a < 0 < b:
@@ -292,7 +294,7 @@ class _KinkFlow:
             for idx in sorted(m.pinned):
                 if any(not zk.entries()[idx].is_zero() for zk in z[1:]):
                     m.pinned.discard(idx)
-                    self._kink(y, j, idx, t, from_side=0)
+                    self._kink(y, j, idx, t, from_side=0, unpinned=True)
                     changed = True
         return changed
 

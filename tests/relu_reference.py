@@ -5,11 +5,14 @@ written from their definitions with plain mpmath numbers.
 
 * inside a region the flow is integrated with ``mpmath.odefun`` (its own Taylor method);
 * the region's end is found by scanning the pre-activations on a grid of the dense output and
-  ``mpmath.findroot`` (Anderson's bracketing method) on the sign change;
+  ``mpmath.findroot`` (Anderson's bracketing method) on the sign change, or on a minimum of σz inside
+  a grid cell (located from the rates) that reaches 0 — a touch or a dip between grid points;
 * at a kink of a first-layer pre-activation z the rates a = ż under the z < 0 field and b = ż under
   the z > 0 field decide (docs/theory.md E1): same sign -> cross; a > 0 > b -> slide: the Filippov field
   (1 − λ)F₋ + λF₊ with λ = a/(a − b) is integrated (pointwise formula, not series) until λ leaves
-  [0, 1], then the flow leaves on that side. One sliding entry at a time (what the test cases need).
+  [0, 1], then the flow leaves on that side. Several entries may slide at once (:func:`flow`).
+* an entry at 0 that its z ≤ 0 field does not move (a = 0) is "frozen" at mask 0 and decided again
+  when a later event's field moves it.
 
 Parameters are a flat list in numerics' order: W_1 row-major, (b_1), W_2, (b_2), ...
 """
@@ -127,12 +130,10 @@ def _copy(masks):
     return [[list(r) for r in m] for m in masks]
 
 
-def _solve_sliding(net, y, masks, S, extra=None):
-    """Filippov slopes on the sliding set S: the values μ_s ∈ [α, 1] (as λ_s = (μ_s − α)/(1 − α)) that
-    hold every ż_s at 0 under −∇f(y; masks with μ_S). ``extra`` = ((j, u, i), value) fixes one more
-    entry's mask. ż is affine in each slope; λ is found from ż at λ = 0 and the unit vectors (an affine
-    solve) and polished with mpmath.findroot on the system itself, so a non-affine coupling (entries of
-    different layers on one sample) is still solved, not assumed away. Returns (λ list, masks)."""
+def _affine_fit(net, y, masks, S, extra=None):
+    """(c, A, masks_at, zdots): ż_S at λ = 0 and its slopes in λ (A[r, q] = ż_r(e_q) − ż_r(0)); exact
+    when S lies in one layer (ż_S is then affine in the λ's jointly: z_s does not see layer-j masks
+    and the backward pass meets each layer-j mask once per path)."""
     def masks_at(lams):
         # a slope that comes out exactly 0 or 1 means the same as the pattern value 0 (for α = 0) or 1
         mk = _copy(masks)
@@ -148,8 +149,6 @@ def _solve_sliding(net, y, masks, S, extra=None):
         return [net.zdot(y, mk, u, i, j) for (j, u, i) in S]
 
     k = len(S)
-    if k == 0:
-        return [], masks_at([])
     c = zdots([mpmath.mpf(0)] * k)
     A = mpmath.matrix(k, k)
     for q in range(k):
@@ -158,9 +157,26 @@ def _solve_sliding(net, y, masks, S, extra=None):
         col = zdots(e)
         for r in range(k):
             A[r, q] = col[r] - c[r]
+    return c, A, masks_at, zdots
+
+
+def _solve_sliding(net, y, masks, S, extra=None):
+    """Filippov slopes on the sliding set S: the values μ_s ∈ [α, 1] (as λ_s = (μ_s − α)/(1 − α)) that
+    hold every ż_s at 0 under −∇f(y; masks with μ_S). ``extra`` = ((j, u, i), value) fixes one more
+    entry's mask. ż is affine in each slope; λ is found from ż at λ = 0 and the unit vectors (an affine
+    solve) and polished with mpmath.findroot on the system itself, so a non-affine coupling (entries of
+    different layers on one sample) is still solved, not assumed away. Returns (λ list, masks)."""
+    k = len(S)
+    if k == 0:
+        return [], _affine_fit(net, y, masks, S, extra)[2]([])
+    c, A, masks_at, zdots = _affine_fit(net, y, masks, S, extra)
     sol = mpmath.lu_solve(A, mpmath.matrix([-x for x in c]))
     lam = [sol[q] for q in range(k)]
-    scale = max(abs(x) for x in c) + max(abs(A[r, q]) for r in range(k) for q in range(k))
+    # the residual of an affine solve is rounding times the terms it sums, |c| + ‖A‖·‖λ‖: near a pole of
+    # λ (A nearly singular, seed 130) ‖λ‖ is large and a tolerance without it sent an exactly affine
+    # system to findroot, which then failed on its own tolerance
+    norm_a = max(abs(A[r, q]) for r in range(k) for q in range(k))
+    scale = max(abs(x) for x in c) + norm_a * max(1, max(abs(x) for x in lam))
     tol = scale * mpmath.mpf(10) ** (-mpmath.mp.dps + 8)
     if max(abs(x) for x in zdots(lam)) > tol:  # not affine (coupled layers): solve the system itself
         f = [lambda *xs, r=r: zdots(list(xs))[r] for r in range(k)]
@@ -168,36 +184,96 @@ def _solve_sliding(net, y, masks, S, extra=None):
     return lam, masks_at(lam)
 
 
+def _sliding_margins(net, y, masks, S):
+    """Pole-free watched quantities of the sliding weights, for S in one layer: with D = det A and
+    N_s = det(A with column s replaced by −c) (Cramer: λ_s = N_s/D), the pairs (N_s, D − N_s) and D.
+    λ ∈ [0, 1] ⇔ σN_s ≥ 0 and σ(D − N_s) ≥ 0 with σ = sign D; unlike λ and 1 − λ these are polynomial
+    in the state (no pole where A is singular), so a sign change on a grid cell is a root, never a pole
+    (seed 130: λ of one entry runs 0.63 → +∞ → −0.78 across a grid cell, crossing 1 on the way)."""
+    c, A, _, _ = _affine_fit(net, y, masks, S)
+    k = len(S)
+    D = mpmath.det(A)
+    out = []
+    for s in range(k):
+        B = A.copy()
+        for r in range(k):
+            B[r, s] = -c[r]
+        N = mpmath.det(B)
+        out.append((N, D - N))
+    return out, D
+
+
 def _root(f, a, b):
-    """The sign change of f on [a, b] (f(a) > 0 ≥ f(b)): Anderson's bracketing method, and plain
-    bisection to the working precision where it fails (a watched weight near a pole of μ)."""
+    """The sign change of f on [a, b] (f(a) > 0 ≥ f(b)), to the working precision: Anderson's
+    bracketing method for a first guess r, then bisection on a bracket around r whose ends have the
+    right signs (or on [a, b] where Anderson fails or r is not bracketed). The bisection is not optional:
+    findroot accepts r once |f(r)|² ≤ its tolerance, i.e. |f(r)| ≲ 10^(−dps/2), which for a slow
+    crossing is far from the root in time (a near-grazing crossing with |ż| ≈ 3·10⁻⁸ came out 4·10⁻¹³
+    early at 34 digits, with z(r) = 1.2·10⁻²⁰). Returns the end where f ≤ 0."""
+    g = f
+    f = lambda s: g(s)  # noqa: E731  (findroot probes f(a, b): keep callers' default arguments out of it)
+    tol = (b - a) * mpmath.mpf(2) ** (-mpmath.mp.prec)
     try:
-        return mpmath.findroot(f, (a, b), solver="anderson")
+        r = mpmath.findroot(f, (a, b), solver="anderson", verify=False)
+        d = (b - a) * mpmath.mpf(2) ** (-(mpmath.mp.prec // 2))
+        lo, hi = max(a, r - d), min(b, r + d)
+        if a <= r <= b and (lo == a or f(lo) > 0) and (hi == b or f(hi) <= 0):
+            a, b = lo, hi
     except (ValueError, ZeroDivisionError):
-        tol = (b - a) * mpmath.mpf(2) ** (-mpmath.mp.prec)
-        while b - a > tol:
-            m = (a + b) / 2
-            if f(m) > 0:
-                a = m
-            else:
-                b = m
-        return b
+        pass
+    for _ in range(2 * mpmath.mp.prec):
+        m = (a + b) / 2
+        if b - a <= tol or not a < m < b:  # to the bracket's relative width, or to the last bit of t
+            break
+        if f(m) > 0:
+            a = m
+        else:
+            b = m
+    return b
 
 
-def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
+def zrates(net, y, masks):
+    """ż of every hidden pre-activation (z[j][u][i], as :meth:`Net.preacts`) under −∇f(y; masks): one
+    five-point stencil on e ↦ z(y − e∇f) for all entries (exact: degree ≤ 4 in e, binary step)."""
+    if len(net.widths) - 2 > 4:
+        raise ValueError("the reference's rate stencil is exact up to 4 hidden layers")
+    g = net.grad(y, masks)
+    pat = net.pattern_of(masks)
+    h = mpmath.mpf(1) / 8
+    Z = [net.preacts([x - e * gx for x, gx in zip(y, g)], pat)[0] for e in (-2 * h, -h, h, 2 * h)]
+    return [[[(Z[0][j][u][i] - 8 * Z[1][j][u][i] + 8 * Z[2][j][u][i] - Z[3][j][u][i]) / (12 * h)
+              for i in range(len(Z[0][j][u]))] for u in range(len(Z[0][j]))] for j in range(len(Z[0]))]
+
+
+def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, record=None):
     """Region-by-region reference; returns (pieces, events). pieces: list of (t0, t1, fun) with
     fun(t) -> flat state; events: (t, kind, layer, sample, unit) with layer 1-based.
 
     Several entries may slide at once: their Filippov weights solve ż_S = 0 pointwise
     (:func:`_solve_sliding`); an entry leaves when its weight reaches 0 or 1, and one whose weight
-    is pushed out of [0, 1] by an event leaves at that event."""
+    is pushed out of [0, 1] by an event leaves at that event. For S in one layer the weights are
+    watched through pole-free Cramer numerators (:func:`_sliding_margins`), and a grid cell over
+    which det A changes sign (the field has a pole there, beyond the exit) is halved.
+
+    Touches: on a grid cell where a watched σz stays positive at both ends but its rate σż turns
+    from negative to positive, the minimum is located (root of σż) and recorded in
+    ``record["touches"]`` as (t, layer, sample, unit, min σz); a minimum ≤ 0 is a root pair inside the
+    cell and the first root is an event. One extremum per cell is assumed (grid 1/64 ≪ the flow's
+    time scale on the test nets).
+
+    Frozen entries (z = 0, the z ≤ 0 field does not move z) are decided again after every later
+    event whose new field moves them (|ż| under mask 0 above the noise): as a kink reached from no
+    side, recording "cross" only when the mask changes (0 → 1), "enter sliding" when it slides. In a
+    region a frozen z must stay 0; if it moves by more than 10^(−dps/2) the reference raises."""
     mpmath.mp.dps = dps
     t0 = mpmath.mpf(0)
     p = [mpmath.mpf(x) for x in p0]
     masks = net.pattern(p)
     pieces, events = [], []
+    touches = record.setdefault("touches", []) if record is not None else []
     sliding = []  # (j, u, i) of the entries held at 0
-    frozen = set()  # first-layer entries at 0 under a z ≤ 0 field that does not move them (a = 0)
+    frozen = set()  # entries at 0 under a z ≤ 0 field that does not move them (a = 0)
+    tiny = mpmath.mpf(10) ** (-dps + 5)
 
     def settle(ts):
         """Entries whose weight is outside [0, 1] at the current state leave to that side."""
@@ -212,8 +288,56 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
                 events.append((ts, "leave sliding", j + 1, i, u))
         raise RuntimeError("no consistent sliding set in the reference")
 
+    def rates(e):
+        j, u, i = e
+        a = net.zdot(p, _solve_sliding(net, p, masks, sliding, (e, 0))[1], u, i, j)
+        b = net.zdot(p, _solve_sliding(net, p, masks, sliding, (e, 1))[1], u, i, j)
+        return a, b
+
+    def decide(ts, e, a, b, from_side):
+        j, u, i = e
+        if abs(a) <= tiny and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
+            masks[j][u][i] = 0
+            frozen.add(e)
+            if from_side != 0:
+                events.append((ts, "cross", j + 1, i, u))
+        elif (a > 0) == (b > 0):
+            new = 1 if a > 0 else 0
+            if new != masks[j][u][i]:  # both fields take z back to its side: a touch, no switch
+                events.append((ts, "cross", j + 1, i, u))
+            masks[j][u][i] = new
+            settle(ts)
+        elif a > 0 > b:
+            sliding.append(e)
+            events.append((ts, "enter sliding", j + 1, i, u))
+            lam, _ = _solve_sliding(net, p, masks, sliding)
+            if not 0 <= lam[-1] <= 1:
+                raise RuntimeError("the joining entry cannot slide with the others (reference)")
+            settle(ts)
+        else:
+            raise RuntimeError("repelling kink in the reference")
+
+    def unfreeze(ts):
+        """Frozen entries that the current field moves: decided again (from no side)."""
+        for _ in range(len(frozen) + 1):
+            moved = None
+            for e in sorted(frozen):
+                a, b = rates(e)
+                if abs(a) > tiny:
+                    moved = (e, a, b)
+                    break
+            if moved is None:
+                return
+            frozen.discard(moved[0])
+            decide(ts, *moved, from_side=0)
+        raise RuntimeError("frozen entries kept moving at one instant (reference)")
+
     while t0 < t_end and len(events) <= max_events:
         S = list(sliding)
+        one_layer = len({s[0] for s in S}) == 1
+        sigma = mpmath.sign(_sliding_margins(net, p, masks, S)[1]) if one_layer else 1
+        if one_layer and sigma == 0:
+            raise RuntimeError("the sliding constraints are singular at the entry (reference)")
 
         def F(t, y, S=S, base=_copy(masks)):
             _, mk = _solve_sliding(net, y, base, S)
@@ -223,7 +347,11 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
         def watch(t, S=S):
             y = sol(t)
             out = []
-            if S:
+            if S and one_layer:
+                margins, _ = _sliding_margins(net, y, masks, S)
+                for s, (m0, m1) in zip(S, margins):
+                    out += [("lam0", s, sigma * m0), ("lam1", s, sigma * m1)]
+            elif S:
                 lam, _ = _solve_sliding(net, y, masks, S)
                 for s, x in zip(S, lam):
                     out += [("lam0", s, x), ("lam1", s, 1 - x)]
@@ -231,16 +359,34 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
             for j, z in enumerate(zs):
                 for uu, row in enumerate(z):
                     for ii, v in enumerate(row):
-                        if (j, uu, ii) in frozen or (j, uu, ii) in S:
+                        if (j, uu, ii) in frozen:
+                            if abs(v) > mpmath.mpf(10) ** (-dps // 2):
+                                raise RuntimeError(f"frozen entry {(j + 1, uu, ii)} moved to z = {mpmath.nstr(v, 5)} "
+                                                   "inside a region: a contact of higher order (reference)")
+                            continue
+                        if (j, uu, ii) in S:
                             continue
                         out.append(((j, uu, ii), masks[j][uu][ii], v if masks[j][uu][ii] == 1 else -v))
             return out
 
-        # scan the grid for the first watched quantity that turns negative
-        t = t0
+        def signed_rates(t, S=S):
+            y = sol(t)
+            zd = zrates(net, y, _solve_sliding(net, y, masks, S)[1])
+            return {(j, u, i): (zd[j][u][i] if masks[j][u][i] == 1 else -zd[j][u][i])
+                    for j in range(len(zd)) for u in range(len(zd[j])) for i in range(len(zd[j][u]))}
+
+        # scan the grid for the first watched quantity that turns negative (or dips below 0 and back)
+        t, step = t0, grid
+        prev = {e[0]: e[-1] for e in watch(t) if isinstance(e[0], tuple)}
+        prev_d = signed_rates(t)
         hit = None
         while t < t_end and hit is None:
-            tn = min(t + grid, t_end)
+            tn = min(t + step, t_end)
+            if S and one_layer and sigma * _sliding_margins(net, sol(tn), masks, S)[1] <= 0:
+                step /= 2  # det A changed sign on (t, tn]: a pole of the weights there; the exit is before it
+                if step < mpmath.ldexp(grid, -80):
+                    raise RuntimeError("the sliding constraints become singular without an exit (reference)")
+                continue
             vals = watch(tn)
             for k, entry in enumerate(vals):
                 if entry[-1] < 0:
@@ -248,6 +394,21 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
                     ts = _root(f, t, tn)
                     if hit is None or ts < hit[0]:
                         hit = (ts, entry)
+            dn = signed_rates(tn)
+            for k, entry in enumerate(vals):
+                e = entry[0]
+                if not isinstance(e, tuple) or entry[-1] < 0 or prev.get(e, -1) <= 0:
+                    continue
+                if prev_d[e] < 0 < dn[e]:  # σz has a minimum inside the cell
+                    tm = _root(lambda s, e=e: -signed_rates(s)[e], t, tn)
+                    vm = watch(tm)[k][-1]
+                    touches.append((tm, e[0] + 1, e[2], e[1], vm))
+                    if vm <= 0:
+                        ts = _root(lambda s, k=k: watch(s)[k][-1], t, tm)
+                        if hit is None or ts < hit[0]:
+                            hit = (ts, entry)
+            prev = {e[0]: e[-1] for e in vals if isinstance(e[0], tuple)}
+            prev_d = dn
             t = tn
         if hit is None:
             pieces.append((t0, t_end, sol))
@@ -262,29 +423,11 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10):
             masks[js][u][i] = 0 if entry[0] == "lam0" else 1
             events.append((ts, "leave sliding", js + 1, i, u))
             settle(ts)
-            continue
-        (j, u, i) = entry[0]
-        # the rates of z under its two fields, the sliding set re-solved under each
-        a = net.zdot(p, _solve_sliding(net, p, masks, sliding, ((j, u, i), 0))[1], u, i, j)
-        b = net.zdot(p, _solve_sliding(net, p, masks, sliding, ((j, u, i), 1))[1], u, i, j)
-        tiny = mpmath.mpf(10) ** (-mpmath.mp.dps + 5)
-        if abs(a) <= tiny and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
-            masks[j][u][i] = 0
-            frozen.add((j, u, i))
-            events.append((ts, "cross", j + 1, i, u))
-        elif (a > 0) == (b > 0):
-            masks[j][u][i] = 1 if a > 0 else 0
-            events.append((ts, "cross", j + 1, i, u))
-            settle(ts)
-        elif a > 0 > b:
-            sliding.append((j, u, i))
-            events.append((ts, "enter sliding", j + 1, i, u))
-            lam, _ = _solve_sliding(net, p, masks, sliding)
-            if not 0 <= lam[-1] <= 1:
-                raise RuntimeError("the joining entry cannot slide with the others (reference)")
-            settle(ts)
         else:
-            raise RuntimeError("repelling kink in the reference")
+            e = entry[0]
+            a, b = rates(e)
+            decide(ts, e, a, b, from_side=1 if masks[e[0]][e[1]][e[2]] == 1 else -1)
+        unfreeze(ts)
     return pieces, events
 
 

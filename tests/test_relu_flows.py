@@ -301,7 +301,8 @@ def test_two_entries_sliding_leave_time_converges():
     that series it came out 2e-4 late at 20-40 digits (0.35130, 0.35126, 0.35118 against 0.3510524 at
     60) while the state was right to 1e-33. Instance found by a seed scan for two simultaneous sliding
     entries; checked here across precisions (independent step sequences and orders) and, for the
-    state, by the E2 conservation witness."""
+    state, by the E2 conservation witness; against the reference in
+    tests/test_relu_kink_paths.py::test_two_entries_sliding_seed_130_vs_reference (thorough)."""
     obj, th, net = instance(130, (3, 3, 1), 0, False, n=6)
     T = Fraction(23, 64)
     runs = {d: numerics.gradient_flow(obj, th, T, dps=d) for d in (20, 30)}
