@@ -295,26 +295,80 @@ class _FloatFlow:
             for u, i in zip(*np.nonzero((Z[0] == 0) & ~self.dead[j])):
                 self._kink(j, int(u), int(i), 0.0, from_side=0)
 
-    def _rates(self, j: int, u: int, i: int) -> tuple[float, float, list, list]:
-        out = []
-        old = self.side[j][u, i]
-        for s in (-1, 1):
-            self.side[j][u, i] = s
-            self._set_mask(j)
-            ys, w = self._pass(1, self.zdot)
-            for (jj, uu, ii) in self._sliding():
-                mu0 = self.series.slide[jj + 1][(uu, ii)][0]
-                if not self.alpha - 1e-9 <= mu0 <= 1 + 1e-9:
-                    from .kink_flows import UnsupportedKinkError
+    def _snapshot(self) -> tuple:
+        """The switching state (sides, sliding set and its μ series), to try a candidate and undo it."""
+        return ([s.copy() for s in self.side],
+                {L: {key: list(mus) for key, mus in S.items()} for L, S in self.series.slide.items()})
 
-                    raise UnsupportedKinkError(
-                        f"unit {u} of layer {j + 1} on sample {i} reaches its kink while unit {uu} of layer {jj + 1} "
-                        f"slides on sample {ii}, and one side's field pushes that weight out of [α, 1] (μ = {mu0:.3g}): "
-                        "a simultaneous-kink configuration the float tier does not resolve; use the arb tier (dps=...)")
-            out.append((float(w[self.zdot[j]][0][u, i]), [Y[1] for Y in ys]))
-        self.side[j][u, i] = old
-        self._set_mask(j)
-        return out[0][0], out[1][0], out[0][1], out[1][1]
+    def _restore(self, snap: tuple) -> None:
+        sides, slide = snap
+        for j, s in enumerate(sides):
+            self.side[j][...] = s
+            self._set_mask(j)
+        self.series.slide.clear()
+        self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
+
+    def _settle(self, joining: tuple | None = None) -> list[tuple[int, int, int, int]]:
+        """Make the sliding set consistent (docs/theory.md E1, F "Kinks (saltation)"): solve μ_0 of the
+        sliding entries (ż_s = 0); entries whose μ_0 lies outside [α, 1] leave to the side it points to
+        (μ_0 < α: mask α, z < 0; μ_0 > 1: mask 1, z > 0) and the rest is solved again — the arb tier's
+        rule (numerics.kink_flows). Returns the entries that left as (j, u, i, side); raises if
+        ``joining`` (an entry entering sliding now) would have to leave, or if no consistent set is
+        found. Uniqueness of the consistent set is not checked."""
+        from .kink_flows import UnsupportedKinkError
+
+        left: list[tuple[int, int, int, int]] = []
+        for _ in range(len(self._sliding()) + 1):
+            sl = self._sliding()
+            if not sl:
+                return left
+            self._solve_mu0(sl)
+            out = [(jj, uu, ii, self.series.slide[jj + 1][(uu, ii)][0]) for (jj, uu, ii) in sl]
+            out = [(jj, uu, ii, mu0) for (jj, uu, ii, mu0) in out if not self.alpha <= mu0 <= 1]
+            if not out:
+                return left
+            if joining is not None and any((jj, uu, ii) == joining for jj, uu, ii, _ in out):
+                jj, uu, ii = joining
+                raise UnsupportedKinkError(
+                    f"unit {uu} of layer {jj + 1} on sample {ii} cannot slide together with the entries already "
+                    "sliding (its Filippov weight leaves [α, 1] in every consistent set the rule finds): a "
+                    "simultaneous-kink configuration this integrator does not resolve")
+            for jj, uu, ii, mu0 in out:
+                S = self.series.slide[jj + 1]
+                S.pop((uu, ii))
+                if not S:
+                    self.series.slide.pop(jj + 1)
+                self.side[jj][uu, ii] = -1 if mu0 < self.alpha else 1
+                self._set_mask(jj)
+                left.append((jj, uu, ii, -1 if mu0 < self.alpha else 1))
+        raise UnsupportedKinkError(f"no consistent set of sliding entries found ({self._sliding()})")
+
+    def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
+        """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)
+        under the current switching state: one order-1 pass (μ_0 solved in it)."""
+        ys, w = self._pass(1, self.zdot)
+        Z = w[self.zdot[j]][0]
+        return (float(Z[u, i]), [Y[1].copy() for Y in ys],
+                [s * float(w[self.zdot[jj]][0][uu, ii]) for (jj, uu, ii, s) in left])
+
+    def _rates(self, j: int, u: int, i: int) -> list[dict]:
+        """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
+        Filippov field with a consistent active set (:meth:`_settle`: sliding entries whose weight
+        the candidate pushes out of [α, 1] leave to the side it points to). Each candidate: its rate
+        ``rate`` = ż, field ``F``, the entries that leave ``left`` and their outward rates ``out``."""
+        snap = self._snapshot()
+        cands = []
+        try:
+            for s in (-1, 1):
+                self.side[j][u, i] = s
+                self._set_mask(j)
+                left = self._settle()
+                rate, F, out = self._field(j, u, i, left)
+                cands.append(dict(side=s, rate=rate, F=F, left=left, out=out))
+                self._restore(snap)
+        finally:
+            self._restore(snap)
+        return cands
 
     def _grad_z_norm(self, j: int, u: int, i: int) -> float:
         """‖∇_θ z_{j}[u, i]‖₂ at the current state and masks: a backward pass for one sample."""
@@ -336,10 +390,17 @@ class _FloatFlow:
     def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False) -> float:
         """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
         ``from_side`` 0: reached from no side (t = 0, or ``unpinned``: a pinned entry, mask α, that another
-        switch set moving; a switch from there to mask 1 is an event, as in the arb tier)."""
-        from .kink_flows import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+        switch set moving; a switch from there to mask 1 is an event, as in the arb tier).
 
-        a, b, Fm, Fp = self._rates(j, u, i)
+        The rates a, b are those of the two candidate fields with consistent active sets (:meth:`_rates`);
+        the outcome's own active set is applied, and entries it makes leave sliding are "leave sliding"
+        events at this instant. Saltation (docs/theory.md F, "Kinks (saltation)"): S = I + (F_post −
+        F_pre)∇zᵀ/ż_pre with F_pre, F_post the fields just before and after (order-1 passes), F_post
+        including the entries that leave."""
+        from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
+
+        cm, cp = self._rates(j, u, i)
+        a, b = cm["rate"], cp["rate"]
         if a == 0 and b <= 0:
             # as in the arb tier: the z ≤ 0 field does not move z at all (every path from this entry
             # is multiplied by a zero mask: exactly 0 in float too), so Filippov's λ = 0 and the flow
@@ -349,9 +410,8 @@ class _FloatFlow:
             self._set_mask(j)
             self.pinned.add((j, u, i))
             if from_side != 0:
-                from fractions import Fraction
-
-                self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
+                self._record(t, "cross", j, u, i)
+            self._apply_left(self._settle_as(cm), cm["out"], t)
             return 1.0
         scale = max(abs(a), abs(b), 1e-300)
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
@@ -361,43 +421,74 @@ class _FloatFlow:
         if a < 0 < b:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
-        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fp, Fm)))
+        if a * b > 0 and (1 if a > 0 else -1) == from_side:
+            # float noise put z a hair past 0 while the field keeps it on its side
+            self.skip[(j, u, i)] = 1
+            return 1.0
+        pre = None
+        if from_side != 0:  # the field the flow arrives with; the candidate of its own side when nothing
+            c = cm if from_side < 0 else cp  # leaves under it (the same pass), else the state as it is
+            if c["left"]:
+                snap = self._snapshot()
+                pre = self._field(j, u, i, [])[:2]
+                self._restore(snap)  # the pass re-solved μ_0: start the settling below as the candidates did
+            else:
+                pre = (c["rate"], c["F"])
         gz = self._grad_z_norm(j + 1, u, i)
-        if from_side == 0:  # no side it came from (t = 0, or a pinned entry set moving): both candidates
-            factor = 1.0 + dF * gz / min(abs(a), abs(b))
-        elif a > 0 > b:  # entering sliding: ‖F_s − F_pre‖ = ‖F₊ − F₋‖·|pre|/(a − b), ż = 0 after
-            pre = a if from_side < 0 else b
-            factor = saltation_norm(pre, 0.0, dF * abs(pre) / (a - b), gz)
-        else:
-            pre, post = (a, b) if from_side < 0 else (b, a)
-            factor = saltation_norm(pre, post, dF, gz)
-        if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b)
-            from fractions import Fraction
-
+        if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b) to start
             self.side[j][u, i] = -1
             self._set_mask(j)
             self.series.slide.setdefault(j + 1, {})[(u, i)] = [self.alpha + (1 - self.alpha) * a / (a - b)]
-            self._solve_mu0(self._sliding())
-            for (jj, uu, ii) in self._sliding():
-                mu0 = self.series.slide[jj + 1][(uu, ii)][0]
-                if not self.alpha - 1e-12 <= mu0 <= 1 + 1e-12:
-                    raise UnsupportedKinkError(
-                        f"t = {t:.17g}: the Filippov weights leave [α, 1] as soon as unit {u} of layer {j + 1} on "
-                        f"sample {i} joins the sliding entries (a simultaneous-kink configuration)")
-            self.events.append(KinkEvent(Fraction(t), "enter sliding", j + 1, i, u))
-            return factor
-        new = 1 if a > 0 else -1
-        if new == from_side:  # float noise put z a hair past 0 while the field keeps it on its side
+            self._record(t, "enter sliding", j, u, i)
+            left = self._settle(joining=(j, u, i))
+            _, F_post, out = self._field(j, u, i, left)
+            post = 0.0  # the sliding field keeps z at 0
+        else:
+            c = cp if a > 0 else cm
+            self.side[j][u, i] = c["side"]
+            self._set_mask(j)
             self.skip[(j, u, i)] = 1
-            return 1.0
-        self.side[j][u, i] = new
-        self._set_mask(j)
-        self.skip[(j, u, i)] = 1
-        if from_side != 0 or (unpinned and new > 0):
-            from fractions import Fraction
+            if from_side != 0 or (unpinned and c["side"] > 0):
+                self._record(t, "cross", j, u, i)
+            left = self._settle_as(c)
+            F_post, out, post = c["F"], c["out"], c["rate"]
+        self._apply_left(left, out, t)
+        if pre is None:  # no side it came from (t = 0, or a pinned entry set moving): either candidate
+            dF = max(math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, c["F"]))) for c in (cm, cp))
+            return 1.0 + dF * gz / min(abs(a), abs(b))
+        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, pre[1])))
+        return saltation_norm(pre[0], post, dF, gz)
 
-            self.events.append(KinkEvent(Fraction(t), "cross", j + 1, i, u))
-        return factor
+    def _settle_as(self, cand: dict) -> list:
+        """:meth:`_settle` for the outcome chosen among the candidates (the same computation from the same
+        state, so the same active set; checked, since the candidate's field is what is used after)."""
+        left = self._settle()
+        if left != cand["left"]:
+            raise AssertionError(f"active set {left} differs from the candidate's {cand['left']}")
+        return left
+
+    def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
+        from fractions import Fraction
+
+        from .kink_flows import KinkEvent
+
+        self.events.append(KinkEvent(Fraction(t), kind, j + 1, i, u))
+
+    def _apply_left(self, left: list, out: list[float], t: float) -> None:
+        """Record the entries that left sliding at a kink (:meth:`_settle`) as "leave sliding" events. Each
+        leaves with z = 0 and ż ≠ 0 pointing to its side (σż = ``out`` > 0: it moves off linearly, one
+        known-zero coefficient); a leaving entry the new field sends back across its kink would make the
+        set inconsistent, and is refused."""
+        from .kink_flows import UnsupportedKinkError
+
+        for (jj, uu, ii, s), r in zip(left, out):
+            if r < 0:
+                raise UnsupportedKinkError(
+                    f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} leaves sliding to side {s:+d} at a "
+                    f"simultaneous kink, but the field after it moves z the other way (σż = {r:.3g}): no consistent "
+                    "active set by the leave rule")
+            self.skip[(jj, uu, ii)] = 1
+            self._record(t, "leave sliding", jj, uu, ii)
 
     def _leave(self, j: int, u: int, i: int, to_side: int, t: float) -> None:
         from fractions import Fraction

@@ -201,25 +201,99 @@ class _KinkFlow:
         return y
 
     # -- event handler -------------------------------------------------------------------------------
-    def _rates(self, y: list, j: int, idx: int) -> tuple[flint.arb, flint.arb]:
-        """(a, b) = ż of entry idx under the z < 0 field (mask α) and the z > 0 field (mask 1)."""
+    def _snapshot(self) -> list:
+        return [(m.side.copy(), set(m.sliding), {k: list(v) for k, v in m.mu.items()}) for m in self.masks]
+
+    def _restore(self, snap: list) -> None:
+        for m, (side, sliding, mu) in zip(self.masks, snap):
+            m.side[...] = side
+            m._refresh()
+            m.sliding = set(sliding)
+            m.mu = {k: list(v) for k, v in mu.items()}
+
+    def _settle(self, y: list, t: Fraction, joining: tuple | None = None) -> list[tuple[int, int, int]]:
+        """Make the sliding set consistent: solve μ_0 of the sliding entries; those whose μ_0 lies
+        outside [α, 1] leave to the side it points to, and the rest is solved again. Returns the entries
+        that left as (j, idx, side); raises if ``joining`` would have to leave. The set found is
+        consistent (every weight in [α, 1]); its uniqueness at a simultaneous kink is not checked."""
+        left = []
+        for _ in range(sum(len(mm.sliding) for mm in self.masks) + 1):
+            sl = self._sliding()
+            if not sl:
+                return left
+            self._solve_mu0(y, sl)
+            out = [(jj, s, mm.mu[s][0]) for jj, mm in enumerate(self.masks) for s in sorted(mm.sliding)
+                   if mm.mu[s][0] < mm.alpha or mm.mu[s][0] > 1]
+            if not out:
+                return left
+            if joining is not None and any((jj, s) == joining for jj, s, _ in out):
+                j, idx = joining
+                u, i = divmod(idx, self.masks[j].cols)
+                raise UnsupportedKinkError(
+                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} cannot slide together with "
+                    "the units already sliding (its Filippov weight leaves [α, 1]): a simultaneous-kink "
+                    "configuration this integrator does not resolve")
+            for jj, s, mu0 in out:
+                mm = self.masks[jj]
+                mm.sliding.discard(s)
+                mm.mu.pop(s, None)
+                side = -1 if mu0 < mm.alpha else 1
+                mm.set_side(s, side)
+                left.append((jj, s, side))
+        raise UnsupportedKinkError(f"t = {float(t):.17g}: no consistent set of sliding units found")
+
+    def _rates(self, y: list, j: int, idx: int) -> tuple[dict, dict]:
+        """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of
+        the Filippov field with a consistent active set (:meth:`_settle`: sliding entries the candidate
+        pushes out of [α, 1] leave to the side their weight points to), the entries that leave and
+        their outward rates σż under that field (docs/theory.md E1)."""
         m = self.masks[j]
-        old = m.side[idx]
+        snap = self._snapshot()
         out = []
-        for s in (-1, 1):
-            m.set_side(idx, s)
-            _, w = self._pass(y, 1)
-            out.append(w[self.zdot[j]][0].entries()[idx])
-        m.set_side(idx, old)
+        try:
+            for s in (-1, 1):
+                m.set_side(idx, s)
+                left = self._settle(y, Fraction(0))
+                _, w = self._pass(y, 1)
+                out.append(dict(side=s, rate=w[self.zdot[j]][0].entries()[idx], left=left,
+                                out=[sd * w[self.zdot[jj]][0].entries()[k] for jj, k, sd in left]))
+                self._restore(snap)
+        finally:
+            self._restore(snap)
         return out[0], out[1]
+
+    def _apply_left(self, y: list, cand: dict, t: Fraction, joining: tuple | None = None) -> None:
+        """Apply the chosen candidate's active set: the entries it makes leave sliding leave now ("leave
+        sliding" events), with z = 0 and ż pointing to their side (one known-zero coefficient); one
+        that the new field sends back across its kink is refused (no consistent set by the rule)."""
+        left = self._settle(y, t, joining)
+        if cand is not None and [(jj, k) for jj, k, _ in left] != [(jj, k) for jj, k, _ in cand["left"]]:
+            raise AssertionError(f"active set {left} differs from the candidate's {cand['left']}")
+        outs = cand["out"] if cand is not None else None
+        if outs is None:
+            _, w = self._pass(y, 1)
+            outs = [sd * w[self.zdot[jj]][0].entries()[k] for jj, k, sd in left]
+        for (jj, k, sd), r in zip(left, outs):
+            mm = self.masks[jj]
+            uu, ii = divmod(k, mm.cols)
+            if r < 0:
+                raise UnsupportedKinkError(
+                    f"t = {float(t):.17g}: unit {uu} of layer {jj + 1} on sample {ii} leaves sliding at a "
+                    "simultaneous kink, but the field after it moves z back across its kink: no consistent "
+                    "active set by the leave rule")
+            self.skip[(jj, k)] = 1
+            self.events.append(KinkEvent(t, "leave sliding", jj + 1, ii, uu))
 
     def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
         """Decide z_j[idx] = 0 (E1) reached from ``from_side`` (0: no side — t = 0, or ``unpinned``: a
-        pinned entry, mask α, that another switch set moving; a switch from there to mask 1 is an event)."""
+        pinned entry, mask α, that another switch set moving; a switch from there to mask 1 is an event).
+        The rates are those of the candidates with consistent active sets (:meth:`_rates`), and the
+        outcome's own active set is applied."""
         m = self.masks[j]
         n = m.cols
         u, i = divmod(idx, n)
-        a, b = self._rates(y, j, idx)
+        cm, cp = self._rates(y, j, idx)
+        a, b = cm["rate"], cp["rate"]
         if a.is_zero() and (b < 0 or b.is_zero()):
             # The z ≤ 0 field does not move z at all (exactly: every path from this entry to the
             # parameters is multiplied by a zero mask, e.g. the last active sample of a ReLU unit, or
@@ -230,6 +304,7 @@ class _KinkFlow:
             m.pinned.add(idx)
             if from_side != 0:
                 self.events.append(KinkEvent(t, "cross", j + 1, i, u))
+            self._apply_left(y, cm, t)
             return
         if a.contains(0) or b.contains(0):
             raise UnsupportedKinkError(
@@ -247,6 +322,7 @@ class _KinkFlow:
             self.skip[(j, idx)] = 1
             if from_side != 0 or (unpinned and new > 0):
                 self.events.append(KinkEvent(t, "cross", j + 1, i, u))
+            self._apply_left(y, cp if new > 0 else cm, t)
             return
         if a < 0 < b:
             raise NonUniqueFlowError(
@@ -262,26 +338,7 @@ class _KinkFlow:
         # its weight points to (z = 0 with ż ≠ 0 there), and the rest is solved again. The active set
         # found this way is consistent (every weight in [α, 1]); whether it is the only consistent one
         # at such a simultaneous kink is not checked.
-        for _ in range(sum(len(mm.sliding) for mm in self.masks) + 1):
-            self._solve_mu0(y, self._sliding())
-            out = [(jj, s, mm.mu[s][0]) for jj, mm in enumerate(self.masks) for s in sorted(mm.sliding)
-                   if mm.mu[s][0] < mm.alpha or mm.mu[s][0] > 1]
-            if not out:
-                return
-            if any(jj == j and s == idx for jj, s, _ in out):
-                raise UnsupportedKinkError(
-                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} cannot slide together with "
-                    "the units already sliding (its Filippov weight leaves [α, 1]): a simultaneous-kink "
-                    "configuration this integrator does not resolve")
-            for jj, s, mu0 in out:
-                mm = self.masks[jj]
-                mm.sliding.discard(s)
-                mm.mu.pop(s, None)
-                mm.set_side(s, -1 if mu0 < mm.alpha else 1)
-                self.skip[(jj, s)] = 1
-                uu, ii = divmod(s, mm.cols)
-                self.events.append(KinkEvent(t, "leave sliding", jj + 1, ii, uu))
-        raise UnsupportedKinkError(f"t = {float(t):.17g}: no consistent set of sliding units found")
+        self._apply_left(y, None, t, joining=(j, idx))
 
     def _unpin(self, y: list, watched: dict, t: Fraction) -> bool:
         """Pinned entries whose series is no longer constant (another switch changed the field): decide
