@@ -6,83 +6,30 @@ cross-entropy). One thread, ``growth=True`` (the default). Prints, as JSON, the 
 wall seconds at the first step end where the loss is ≤ L0/2 and ≤ L0/10, or where it stopped (a budget
 or an error).
 
-``--resolve`` is a MEASUREMENT device, not a method of the package: the float tier refuses a kink met
-while another entry slides and one side's field pushes that entry's Filippov weight out of [α, 1]
-(``UnsupportedKinkError``, "simultaneous-kink"). With ``--resolve`` such entries leave sliding to the side
-their weight points to, as the arb tier does (``numerics.kink_flows._kink``; uniqueness of the consistent
-set not checked), and the saltation factor of an entry that joins other sliding entries is taken as 1
-(not derived). It exists to measure the cost the tier would have once that configuration is resolved.
+Kinks met while other entries slide are resolved by the package (consistent active sets, docs/theory.md
+E1 and F "Kinks (saltation)"); the former ``--resolve`` measurement device is gone. The run stops at
+loss ≤ L0/10, at a wall-clock cap, or at ``--t-end``; only a run that reaches ``--t-end`` returns a
+trajectory, so the error estimate is printed for such runs (``estimate``): run again with ``--t-end``
+at the time found to get it. ``salt_log`` is Σ ln ‖S‖₂ over the kinks (the saltation part of the
+estimate's growth), ``growth_integral`` the ∫ max(0, −λ_min) part.
 
-    python benchmarks/float_ce_relu_row.py N WIDTHS [--resolve] [--t-end T] [--cap2 S] [--cap10 S]
-    e.g. python benchmarks/float_ce_relu_row.py 20 64,50,50,10 --resolve
+    python benchmarks/float_ce_relu_row.py N WIDTHS [--t-end T] [--cap2 S] [--cap10 S]
+    e.g. python benchmarks/float_ce_relu_row.py 20 64,50,50,10
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
-from fractions import Fraction
-
 import numpy as np
-
-
-def resolving_flow():
-    """The float tier's integrator with the arb tier's resolution of simultaneous kinks (docstring)."""
-    from numerics.float_taylor import _FloatFlow
-    from numerics.kink_flows import KinkEvent, UnsupportedKinkError
-
-    class Resolving(_FloatFlow):
-        def _rates(self, j, u, i):
-            out = []
-            old = self.side[j][u, i]
-            for s in (-1, 1):
-                self.side[j][u, i] = s
-                self._set_mask(j)
-                ys, w = self._pass(1, self.zdot)
-                out.append((float(w[self.zdot[j]][0][u, i]), [Y[1] for Y in ys]))
-            self.side[j][u, i] = old
-            self._set_mask(j)
-            return out[0][0], out[1][0], out[0][1], out[1][1]
-
-        def _resolve(self, t, joining=None):
-            for _ in range(len(self._sliding()) + 1):
-                sl = self._sliding()
-                if not sl:
-                    return
-                self._solve_mu0(sl)
-                out = [(jj, uu, ii, self.series.slide[jj + 1][(uu, ii)][0]) for (jj, uu, ii) in sl
-                       if not self.alpha - 1e-12 <= self.series.slide[jj + 1][(uu, ii)][0] <= 1 + 1e-12]
-                if not out:
-                    return
-                if joining is not None and any((jj, uu, ii) == joining for jj, uu, ii, _ in out):
-                    raise UnsupportedKinkError("the joining entry cannot slide with the others")
-                for jj, uu, ii, mu0 in out:
-                    self._leave(jj, uu, ii, -1 if mu0 < self.alpha else 1, t)
-                    self.skip[(jj, uu, ii)] = 1  # ż ≠ 0 as it leaves: z moves linearly
-            raise UnsupportedKinkError("no consistent sliding set")
-
-        def _kink(self, j, u, i, t, from_side):
-            a, b, _, _ = self._rates(j, u, i)
-            if a > 0 > b and self._sliding():
-                self.side[j][u, i] = -1
-                self._set_mask(j)
-                self.series.slide.setdefault(j + 1, {})[(u, i)] = [self.alpha + (1 - self.alpha) * a / (a - b)]
-                self.events.append(KinkEvent(Fraction(t), "enter sliding", j + 1, i, u))
-                self._resolve(t, joining=(j, u, i))
-                return 1.0
-            f = super()._kink(j, u, i, t, from_side)
-            self._resolve(t)
-            return f
-
-    return Resolving
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("n", type=int)
     ap.add_argument("widths")
-    ap.add_argument("--resolve", action="store_true")
     ap.add_argument("--t-end", type=float, default=30.0)
     ap.add_argument("--cap2", type=float, default=600.0, help="wall seconds allowed to reach L0/2")
     ap.add_argument("--cap10", type=float, default=300.0, help="total wall seconds allowed once L0/2 is reached")
@@ -95,14 +42,21 @@ def main() -> None:
 
     widths = tuple(int(x) for x in args.widths.split(","))
     spec = dict(n=args.n, seed=0, widths=widths, net="relu", bias=False, loss="cross_entropy")
-    cls = resolving_flow() if args.resolve else _FloatFlow
     with threadpool_limits(1):
         obj, th, _ = build(spec)
         L0 = float(numerics.value(obj, th))
-        flow = cls(obj, [np.asarray(w, float) for w in th], 20, True)
-        rec: dict = {"n": args.n, "widths": widths, "P": obj.num_params, "L0": L0, "resolve": args.resolve}
+        flow = _FloatFlow(obj, [np.asarray(w, float) for w in th], 20, True)
+        rec: dict = {"n": args.n, "widths": widths, "P": obj.num_params, "L0": L0}
         t0 = time.perf_counter()
-        state = {"last": -1.0, "steps": 0}
+        state = {"last": -1.0, "steps": 0, "salt_log": 0.0}
+        kink = flow._kink
+
+        def logged_kink(*a, **k):  # Σ ln ‖S‖₂: the saltation factors' share of the estimate
+            f = kink(*a, **k)
+            state["salt_log"] += math.log(f)
+            return f
+
+        flow._kink = logged_kink
 
         class Stop(Exception):
             pass
@@ -119,6 +73,8 @@ def main() -> None:
             state["L"] = float(numerics.value(obj, flow._theta(flow.y)))
             if "half" not in rec and state["L"] <= L0 / 2:
                 rec["half"] = point(t, w)
+            if t >= T:  # the run returns its trajectory (and the estimate)
+                return
             if state["L"] <= L0 / 10:
                 rec["tenth"] = point(t, w)
                 raise Stop
@@ -127,7 +83,9 @@ def main() -> None:
                 raise Stop
 
         try:
-            flow.run(args.t_end, progress, 10**7)
+            traj = flow.run(args.t_end, progress, 10**7)
+            rec["end"] = point(args.t_end, time.perf_counter() - t0)
+            rec["estimate"] = traj.error_estimate
         except Stop:
             pass
         except Exception as e:  # the tier's refusals are findings: record them
@@ -135,6 +93,7 @@ def main() -> None:
             rec["at_error"] = dict(seconds=time.perf_counter() - t0, events=len(flow.events), steps=state["steps"])
         rec["kinds"] = {k: sum(1 for e in flow.events if e.kind == k) for k in ("cross", "enter sliding", "leave sliding")}
         rec["growth_integral"] = flow.growth.integral
+        rec["salt_log"] = state["salt_log"]
     print(json.dumps(rec))
 
 

@@ -308,7 +308,7 @@ class _FloatFlow:
         self.series.slide.clear()
         self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
 
-    def _settle(self, joining: tuple | None = None) -> list[tuple[int, int, int, int]]:
+    def _settle(self, joining: tuple | None = None, t: float = math.nan) -> list[tuple[int, int, int, int]]:
         """Make the sliding set consistent (docs/theory.md E1, F "Kinks (saltation)"): solve μ_0 of the
         sliding entries (ż_s = 0); entries whose μ_0 lies outside [α, 1] leave to the side it points to
         (μ_0 < α: mask α, z < 0; μ_0 > 1: mask 1, z > 0) and the rest is solved again — the arb tier's
@@ -330,9 +330,9 @@ class _FloatFlow:
             if joining is not None and any((jj, uu, ii) == joining for jj, uu, ii, _ in out):
                 jj, uu, ii = joining
                 raise UnsupportedKinkError(
-                    f"unit {uu} of layer {jj + 1} on sample {ii} cannot slide together with the entries already "
-                    "sliding (its Filippov weight leaves [α, 1] in every consistent set the rule finds): a "
-                    "simultaneous-kink configuration this integrator does not resolve")
+                    f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} cannot slide together with the entries "
+                    "already sliding (its Filippov weight leaves [α, 1] when it joins them): a simultaneous-kink "
+                    "configuration this integrator does not resolve")
             for jj, uu, ii, mu0 in out:
                 S = self.series.slide[jj + 1]
                 S.pop((uu, ii))
@@ -440,7 +440,7 @@ class _FloatFlow:
             self._set_mask(j)
             self.series.slide.setdefault(j + 1, {})[(u, i)] = [self.alpha + (1 - self.alpha) * a / (a - b)]
             self._record(t, "enter sliding", j, u, i)
-            left = self._settle(joining=(j, u, i))
+            left = self._settle(joining=(j, u, i), t=t)
             _, F_post, out = self._field(j, u, i, left)
             post = 0.0  # the sliding field keeps z at 0
         else:

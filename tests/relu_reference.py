@@ -289,10 +289,25 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
         raise RuntimeError("no consistent sliding set in the reference")
 
     def rates(e):
+        """ż of entry e under its two candidate fields (mask 0, mask 1), each with a consistent sliding
+        set: entries whose weight the candidate pushes outside [0, 1] leave to that side and the rest
+        is solved again (as ``settle``; docs/theory.md E1)."""
         j, u, i = e
-        a = net.zdot(p, _solve_sliding(net, p, masks, sliding, (e, 0))[1], u, i, j)
-        b = net.zdot(p, _solve_sliding(net, p, masks, sliding, (e, 1))[1], u, i, j)
-        return a, b
+        out = []
+        for v in (0, 1):
+            S, mk = list(sliding), _copy(masks)
+            for _ in range(len(S) + 2):
+                lam, full = _solve_sliding(net, p, mk, S, (e, v))
+                bad = [(s, x) for s, x in zip(S, lam) if x < 0 or x > 1]
+                if not bad:
+                    break
+                for (js, us, is_), x in bad:
+                    S.remove((js, us, is_))
+                    mk[js][us][is_] = 0 if x < 0 else 1
+            else:
+                raise RuntimeError("no consistent sliding set for a candidate (reference)")
+            out.append(net.zdot(p, full, u, i, j))
+        return out[0], out[1]
 
     def decide(ts, e, a, b, from_side):
         j, u, i = e
