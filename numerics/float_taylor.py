@@ -309,39 +309,118 @@ class _FloatFlow:
         self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
 
     def _settle(self, joining: tuple | None = None, t: float = math.nan) -> list[tuple[int, int, int, int]]:
-        """Make the sliding set consistent (docs/theory.md E1, F "Kinks (saltation)"): solve μ_0 of the
-        sliding entries (ż_s = 0); entries whose μ_0 lies outside [α, 1] leave to the side it points to
-        (μ_0 < α: mask α, z < 0; μ_0 > 1: mask 1, z > 0) and the rest is solved again — the arb tier's
-        rule (numerics.kink_flows). Returns the entries that left as (j, u, i, side); raises if
-        ``joining`` (an entry entering sliding now) would have to leave, or if no consistent set is
-        found. Uniqueness of the consistent set is not checked."""
+        """Make the set of entries at their kinks consistent (docs/theory.md E1, "Consistent active sets"):
+        every sliding entry's μ_0 (from ż_s = 0) in [α, 1], every entry that left at this instant moving
+        away to its side (σż ≥ 0 under the field). Pivoting one violation at a time, least index first
+        (Murty's rule; the order: (layer, unit, sample), ``joining`` last): a sliding μ_0 below α or above 1
+        leaves to mask α or 1; a left entry with σż < 0 slides again. The same rule as the arb tier's
+        (numerics.kink_flows). Returns the entries that left as (j, u, i, side), in that order; raises if
+        ``joining`` (an entry entering sliding now) would have to leave, or if the pivoting does not end
+        (it ends when the sensitivity matrix −∂ż/∂μ is a P-matrix, where the consistent set is unique;
+        that property is not checked)."""
         from .kink_flows import UnsupportedKinkError
 
-        left: list[tuple[int, int, int, int]] = []
-        for _ in range(len(self._sliding()) + 1):
+        K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
+        status = {k: 0 for k in K}
+        snap = self._snapshot()
+        for _ in range(4 * len(K) ** 2 + 8):
             sl = self._sliding()
-            if not sl:
-                return left
-            self._solve_mu0(sl)
-            out = [(jj, uu, ii, self.series.slide[jj + 1][(uu, ii)][0]) for (jj, uu, ii) in sl]
-            out = [(jj, uu, ii, mu0) for (jj, uu, ii, mu0) in out if not self.alpha <= mu0 <= 1]
-            if not out:
-                return left
-            if joining is not None and any((jj, uu, ii) == joining for jj, uu, ii, _ in out):
-                jj, uu, ii = joining
+            if sl:
+                self._solve_mu0(sl)
+            nodes, viol = None, None
+            for k in K:
+                jj, uu, ii = k
+                if status[k] == 0:
+                    mu0 = self.series.slide[jj + 1][(uu, ii)][0]
+                    if mu0 < self.alpha or mu0 > 1:
+                        viol = (k, -1 if mu0 < self.alpha else 1)
+                        break
+                else:
+                    if nodes is None:
+                        nodes = self._nodes0()
+                    if status[k] * float(nodes[self.zdot[jj]][uu, ii]) < 0:
+                        viol = (k, 0)
+                        break
+            if viol is None:
+                return [k + (status[k],) for k in K if status[k] != 0]
+            (jj, uu, ii), new = viol
+            if (jj, uu, ii) == joining:
                 raise UnsupportedKinkError(
                     f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} cannot slide together with the entries "
                     "already sliding (its Filippov weight leaves [α, 1] when it joins them): a simultaneous-kink "
                     "configuration this integrator does not resolve")
-            for jj, uu, ii, mu0 in out:
+            if new == 0:  # back to sliding, from the weight at the side it had left to
+                self.series.slide.setdefault(jj + 1, {})[(uu, ii)] = [1.0 if status[viol[0]] > 0 else self.alpha]
+                self.side[jj][uu, ii] = -1
+            else:
                 S = self.series.slide[jj + 1]
                 S.pop((uu, ii))
                 if not S:
                     self.series.slide.pop(jj + 1)
-                self.side[jj][uu, ii] = -1 if mu0 < self.alpha else 1
-                self._set_mask(jj)
-                left.append((jj, uu, ii, -1 if mu0 < self.alpha else 1))
-        raise UnsupportedKinkError(f"no consistent set of sliding entries found ({self._sliding()})")
+                self.side[jj][uu, ii] = new
+            self._set_mask(jj)
+            status[viol[0]] = new
+        self._restore(snap)
+        return self._enumerate(K, joining, t)
+
+    def _consistent(self, K: list, status: dict) -> bool:
+        """Whether the statuses (0: sliding, ±1: left to that side) of the entries K are consistent at the
+        current state: μ_0 of the sliding ones in [α, 1], σż ≥ 0 for the others (sets μ_0 as it goes)."""
+        from .kink_flows import UnsupportedKinkError
+
+        sl = self._sliding()
+        try:
+            if sl:
+                self._solve_mu0(sl)
+        except UnsupportedKinkError:  # constraints not determined: not a usable set
+            return False
+        if any(not self.alpha <= self.series.slide[k[0] + 1][k[1:]][0] <= 1 for k in K if status[k] == 0):
+            return False
+        if any(status[k] for k in K):
+            nodes = self._nodes0()
+            return all(status[k] * float(nodes[self.zdot[k[0]]][k[1], k[2]]) >= 0 for k in K if status[k])
+        return True
+
+    def _enumerate(self, K: list, joining: tuple | None, t: float) -> list[tuple[int, int, int, int]]:
+        """Every assignment of statuses to K (3^|K|, ``joining`` sliding), from the state :meth:`_settle`
+        started at: the consistent one when there is exactly one, else UnsupportedKinkError (none, or
+        several: the consistent mode is not unique). Used when the pivoting cycles (−∂ż/∂μ not a P-matrix),
+        for |K| ≤ 6."""
+        import itertools
+
+        from .kink_flows import UnsupportedKinkError
+
+        if len(K) > 6:
+            raise UnsupportedKinkError(f"t = {t:.17g}: no consistent set of sliding entries found (the pivoting "
+                                       f"cycles among {len(K)} entries, too many to enumerate)")
+        snap = self._snapshot()
+        found = []
+        for combo in itertools.product((0, -1, 1), repeat=len(K)):
+            if joining is not None and combo[-1] != 0:
+                continue
+            status = dict(zip(K, combo))
+            self._apply_status(status)
+            if self._consistent(K, status):
+                found.append(status)
+            self._restore(snap)
+        if len(found) != 1:
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: {len(found)} consistent sets of sliding entries among {K} (statuses "
+                f"{[list(f.values()) for f in found]}): the continuation is not determined by the rule")
+        self._apply_status(found[0])
+        self._consistent(K, found[0])
+        return [k + (found[0][k],) for k in K if found[0][k] != 0]
+
+    def _apply_status(self, status: dict) -> None:
+        for (jj, uu, ii), st in status.items():
+            if st == 0:
+                continue
+            S = self.series.slide.get(jj + 1, {})
+            S.pop((uu, ii), None)
+            if not S:
+                self.series.slide.pop(jj + 1, None)
+            self.side[jj][uu, ii] = st
+            self._set_mask(jj)
 
     def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
         """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)

@@ -212,35 +212,107 @@ class _KinkFlow:
             m.mu = {k: list(v) for k, v in mu.items()}
 
     def _settle(self, y: list, t: Fraction, joining: tuple | None = None) -> list[tuple[int, int, int]]:
-        """Make the sliding set consistent: solve μ_0 of the sliding entries; those whose μ_0 lies
-        outside [α, 1] leave to the side it points to, and the rest is solved again. Returns the entries
-        that left as (j, idx, side); raises if ``joining`` would have to leave. The set found is
-        consistent (every weight in [α, 1]); its uniqueness at a simultaneous kink is not checked."""
-        left = []
-        for _ in range(sum(len(mm.sliding) for mm in self.masks) + 1):
+        """Make the set of entries at their kinks consistent (docs/theory.md E1, "Consistent active
+        sets"): every sliding entry's μ_0 in [α, 1], every entry that left at this instant moving away
+        to its side (σż ≥ 0). Pivoting one violation at a time, least index first (Murty's rule; order
+        (layer, unit·n + sample), ``joining`` last): a μ_0 below α or above 1 leaves to mask α or 1, a left
+        entry with σż < 0 slides again. Returns the entries that left as (j, idx, side); raises if
+        ``joining`` would have to leave or if the pivoting does not end (it ends when −∂ż/∂μ is a
+        P-matrix, where the consistent set is unique; not checked)."""
+        K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
+        status = {k: 0 for k in K}
+        snap = self._snapshot()
+        for _ in range(4 * len(K) ** 2 + 8):
             sl = self._sliding()
-            if not sl:
-                return left
-            self._solve_mu0(y, sl)
-            out = [(jj, s, mm.mu[s][0]) for jj, mm in enumerate(self.masks) for s in sorted(mm.sliding)
-                   if mm.mu[s][0] < mm.alpha or mm.mu[s][0] > 1]
-            if not out:
-                return left
-            if joining is not None and any((jj, s) == joining for jj, s, _ in out):
-                j, idx = joining
-                u, i = divmod(idx, self.masks[j].cols)
+            if sl:
+                self._solve_mu0(y, sl)
+            nodes, viol = None, None
+            for k in K:
+                jj, s = k
+                mm = self.masks[jj]
+                if status[k] == 0:
+                    mu0 = mm.mu[s][0]
+                    if mu0 < mm.alpha or mu0 > 1:
+                        viol = (k, -1 if mu0 < mm.alpha else 1)
+                        break
+                else:
+                    if nodes is None:
+                        nodes = self._nodes0(y)
+                    if status[k] * nodes[self.zdot[jj]].entries()[s] < 0:
+                        viol = (k, 0)
+                        break
+            if viol is None:
+                return [k + (status[k],) for k in K if status[k] != 0]
+            (jj, s), new = viol
+            mm = self.masks[jj]
+            if (jj, s) == joining:
+                u, i = divmod(s, mm.cols)
                 raise UnsupportedKinkError(
-                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} cannot slide together with "
+                    f"t = {float(t):.17g}: unit {u} of layer {jj + 1} on sample {i} cannot slide together with "
                     "the units already sliding (its Filippov weight leaves [α, 1]): a simultaneous-kink "
                     "configuration this integrator does not resolve")
-            for jj, s, mu0 in out:
+            if new == 0:  # back to sliding, from the weight at the side it had left to
+                mm.sliding.add(s)
+                mm.mu[s] = [mm.one if status[viol[0]] > 0 else mm.alpha]
+                mm.set_side(s, -1)
+            else:
+                mm.sliding.discard(s)
+                mm.mu.pop(s, None)
+                mm.set_side(s, new)
+            status[viol[0]] = new
+        self._restore(snap)
+        return self._enumerate(y, K, joining, t)
+
+    def _consistent(self, y: list, K: list, status: dict) -> bool:
+        """Whether the statuses (0: sliding, ±1: left to that side) of K are consistent: μ_0 of the sliding
+        ones in [α, 1], σż ≥ 0 for the others (sets μ_0 as it goes)."""
+        sl = self._sliding()
+        try:
+            if sl:
+                self._solve_mu0(y, sl)
+        except UnsupportedKinkError:
+            return False
+        if any(self.masks[jj].mu[s][0] < self.masks[jj].alpha or self.masks[jj].mu[s][0] > 1
+               for (jj, s) in K if status[(jj, s)] == 0):
+            return False
+        if any(status[k] for k in K):
+            nodes = self._nodes0(y)
+            return not any(status[(jj, s)] * nodes[self.zdot[jj]].entries()[s] < 0 for (jj, s) in K if status[(jj, s)])
+        return True
+
+    def _enumerate(self, y: list, K: list, joining: tuple | None, t: Fraction) -> list[tuple[int, int, int]]:
+        """Every assignment of statuses to K (``joining`` sliding): the consistent one when there is exactly
+        one, else UnsupportedKinkError. Used when the pivoting cycles, for |K| ≤ 6."""
+        import itertools
+
+        if len(K) > 6:
+            raise UnsupportedKinkError(f"t = {float(t):.17g}: no consistent set of sliding units found (the "
+                                       f"pivoting cycles among {len(K)} entries, too many to enumerate)")
+        snap = self._snapshot()
+        found = []
+        for combo in itertools.product((0, -1, 1), repeat=len(K)):
+            if joining is not None and combo[-1] != 0:
+                continue
+            status = dict(zip(K, combo))
+            self._apply_status(status)
+            if self._consistent(y, K, status):
+                found.append(status)
+            self._restore(snap)
+        if len(found) != 1:
+            raise UnsupportedKinkError(
+                f"t = {float(t):.17g}: {len(found)} consistent sets of sliding units among {K}: the "
+                "continuation is not determined by the rule")
+        self._apply_status(found[0])
+        self._consistent(y, K, found[0])
+        return [k + (found[0][k],) for k in K if found[0][k] != 0]
+
+    def _apply_status(self, status: dict) -> None:
+        for (jj, s), st in status.items():
+            if st != 0:
                 mm = self.masks[jj]
                 mm.sliding.discard(s)
                 mm.mu.pop(s, None)
-                side = -1 if mu0 < mm.alpha else 1
-                mm.set_side(s, side)
-                left.append((jj, s, side))
-        raise UnsupportedKinkError(f"t = {float(t):.17g}: no consistent set of sliding units found")
+                mm.set_side(s, st)
 
     def _rates(self, y: list, j: int, idx: int) -> tuple[dict, dict]:
         """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of
