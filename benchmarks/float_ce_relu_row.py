@@ -10,10 +10,11 @@ Kinks met while other entries slide are resolved by the package (consistent acti
 E1 and F "Kinks (saltation)"); the former ``--resolve`` measurement device is gone. The run stops at
 loss ≤ L0/10, at a wall-clock cap, or at ``--t-end``; only a run that reaches ``--t-end`` returns a
 trajectory, so the error estimate is printed for such runs (``estimate``): run again with ``--t-end``
-at the time found to get it. ``salt_log`` is Σ ln ‖S‖₂ over the kinks (the saltation part of the
+at the time found and ``--no-stop`` (no stop at loss/10) to get it. The loss is sampled every half
+second of wall time, so "half" and "tenth" are the first samples at or below L0/2, L0/10. ``salt_log`` is Σ ln ‖S‖₂ over the kinks (the saltation part of the
 estimate's growth), ``growth_integral`` the ∫ max(0, −λ_min) part.
 
-    python benchmarks/float_ce_relu_row.py N WIDTHS [--t-end T] [--cap2 S] [--cap10 S]
+    python benchmarks/float_ce_relu_row.py N WIDTHS [--t-end T [--no-stop]] [--cap2 S] [--cap10 S]
     e.g. python benchmarks/float_ce_relu_row.py 20 64,50,50,10
 """
 
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("n", type=int)
     ap.add_argument("widths")
     ap.add_argument("--t-end", type=float, default=30.0)
+    ap.add_argument("--no-stop", action="store_true", help="run to --t-end (for the estimate), not to loss/10")
     ap.add_argument("--cap2", type=float, default=600.0, help="wall seconds allowed to reach L0/2")
     ap.add_argument("--cap10", type=float, default=300.0, help="total wall seconds allowed once L0/2 is reached")
     args = ap.parse_args()
@@ -75,9 +77,10 @@ def main() -> None:
                 rec["half"] = point(t, w)
             if t >= T:  # the run returns its trajectory (and the estimate)
                 return
-            if state["L"] <= L0 / 10:
+            if state["L"] <= L0 / 10 and "tenth" not in rec:
                 rec["tenth"] = point(t, w)
-                raise Stop
+                if not args.no_stop:
+                    raise Stop
             if ("half" not in rec and w > args.cap2) or ("half" in rec and w > args.cap10):
                 rec["stopped"] = point(t, w)
                 raise Stop

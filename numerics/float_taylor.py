@@ -30,15 +30,18 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   power series μ(t), μ_0 from ż = 0 (Newton on order-0 passes, with the order-0 sensitivities D_s of
   every node), μ_k solved after each order k from [ż]_k = 0 (the ``after_order`` hook of the float
   series), leaving when μ reaches α or 1 (roots of μ − α, 1 − μ are watched); a < 0 < b →
-  :class:`~numerics.kink_flows.NonUniqueFlowError`. A kink reached while another entry slides whose
-  weight one side's field pushes out of [α, 1] is refused (UnsupportedKinkError), not resolved.
+  :class:`~numerics.kink_flows.NonUniqueFlowError`. At a kink reached while other entries slide, each
+  candidate field has a consistent mode of the sliding set (:meth:`_FloatFlow._settle`: an entry whose
+  weight leaves [α, 1] leaves sliding to that side, one that then moves back slides again; pivoting,
+  as the arb tier; docs/theory.md E1 "Consistent active sets"), and the outcome's mode is applied.
 * **error estimator** — per step the local error in the Euclidean norm (truncation as
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
   docs/theory.md F) and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
   S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
-  the fields differ by F_post − F_pre; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
+  the fields differ by F_post − F_pre; F_pre, F_post the order-1 fields before and after, F_post with
+  the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
   Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
   logarithmic norm of the projected (sliding) field (leaving sliding: continuous field, S = I).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron

@@ -39,9 +39,11 @@ weights μ_s(t) are the series that keep every ż_s ≡ 0:
   matrix form). The μ series are exact to the step's order; the step also suits them (their leave
   events are its roots, and μ's pole where A is singular barely shows in the state's coefficients).
 
-An entry leaves when its μ reaches α or 1 (λ leaves [0, 1]); if joining pushes another entry's μ
-out of [α, 1], that one leaves (the active set kept is consistent; its uniqueness at such a
-simultaneous kink is not checked).
+An entry leaves when its μ reaches α or 1 (λ leaves [0, 1]). At a kink met while others slide, the
+rates a, b are those of candidate fields with consistent modes of the sliding set, and the outcome's
+mode is applied (:meth:`_KinkFlow._settle`: an entry whose μ leaves [α, 1] leaves sliding to that side,
+one that then moves back slides again — pivoting, enumeration with a uniqueness check if it cycles;
+docs/theory.md E1, "Consistent active sets"; the uniqueness of a mode found by pivoting is not checked).
 
 A pre-activation that is identically zero (every coefficient exactly zero: a sample on which all
 incoming units are dead, or x_i = 0 without biases) stays zero; its mask is α (relu'(0) = α, the

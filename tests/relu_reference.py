@@ -184,6 +184,35 @@ def _solve_sliding(net, y, masks, S, extra=None):
     return lam, masks_at(lam)
 
 
+def modes(net, y, masks, S, extra=None):
+    """Every consistent mode of the entries S at their kinks (docs/theory.md E1, "Consistent active
+    sets"), by trying all 3^|S| of them: each entry slides (weight λ ∈ [0, 1] from ż = 0 with the other
+    sliding ones) or has left to mask 0 (then ż ≤ 0) or mask 1 (then ż ≥ 0). ``extra`` fixes one more
+    entry's mask. Returns [(statuses, λ of the sliding ones, masks)]; more than one means the rule does
+    not determine the continuation."""
+    import itertools
+
+    found = []
+    for combo in itertools.product((0, -1, 1), repeat=len(S)):
+        mk = _copy(masks)
+        for (j, u, i), st in zip(S, combo):
+            if st:
+                mk[j][u][i] = 1 if st > 0 else 0
+        Ss = [s for s, st in zip(S, combo) if st == 0]
+        try:
+            lam, full = _solve_sliding(net, y, mk, Ss, extra)
+        except (ZeroDivisionError, ValueError):  # constraints not determined: not a usable mode
+            continue
+        if any(x < 0 or x > 1 for x in lam):
+            continue
+        if any(combo):
+            zd = zrates(net, y, full)
+            if any(st * zd[j][u][i] < 0 for (j, u, i), st in zip(S, combo) if st):
+                continue
+        found.append((combo, lam, full))
+    return found
+
+
 def _sliding_margins(net, y, masks, S):
     """Pole-free watched quantities of the sliding weights, for S in one layer: with D = det A and
     N_s = det(A with column s replaced by −c) (Cramer: λ_s = N_s/D), the pairs (N_s, D − N_s) and D.
@@ -275,38 +304,31 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
     frozen = set()  # entries at 0 under a z ≤ 0 field that does not move them (a = 0)
     tiny = mpmath.mpf(10) ** (-dps + 5)
 
-    def settle(ts):
-        """Entries whose weight is outside [0, 1] at the current state leave to that side."""
-        for _ in range(len(sliding) + 1):
-            lam, _ = _solve_sliding(net, p, masks, sliding)
-            out = [(s, x) for s, x in zip(sliding, lam) if x < 0 or x > 1]
-            if not out:
-                return
-            for (j, u, i), x in out:
+    def settle(ts, joining=None):
+        """The entries at their kinks (the sliding ones) take their unique consistent mode (:func:`modes`);
+        those that leave are recorded, in the order (layer, unit, sample)."""
+        found = modes(net, p, masks, sliding)
+        if len(found) != 1:
+            raise RuntimeError(f"{len(found)} consistent modes of the sliding entries (reference)")
+        combo, _, _ = found[0]
+        if joining is not None and combo[sliding.index(joining)] != 0:
+            raise RuntimeError("the joining entry cannot slide with the others (reference)")
+        for (j, u, i), st in sorted(zip(list(sliding), combo)):
+            if st:
                 sliding.remove((j, u, i))
-                masks[j][u][i] = 0 if x < 0 else 1
+                masks[j][u][i] = 1 if st > 0 else 0
                 events.append((ts, "leave sliding", j + 1, i, u))
-        raise RuntimeError("no consistent sliding set in the reference")
 
     def rates(e):
-        """ż of entry e under its two candidate fields (mask 0, mask 1), each with a consistent sliding
-        set: entries whose weight the candidate pushes outside [0, 1] leave to that side and the rest
-        is solved again (as ``settle``; docs/theory.md E1)."""
+        """ż of entry e under its two candidate fields (mask 0, mask 1), each with the sliding entries in
+        their unique consistent mode (:func:`modes`; docs/theory.md E1, "Consistent active sets")."""
         j, u, i = e
         out = []
         for v in (0, 1):
-            S, mk = list(sliding), _copy(masks)
-            for _ in range(len(S) + 2):
-                lam, full = _solve_sliding(net, p, mk, S, (e, v))
-                bad = [(s, x) for s, x in zip(S, lam) if x < 0 or x > 1]
-                if not bad:
-                    break
-                for (js, us, is_), x in bad:
-                    S.remove((js, us, is_))
-                    mk[js][us][is_] = 0 if x < 0 else 1
-            else:
-                raise RuntimeError("no consistent sliding set for a candidate (reference)")
-            out.append(net.zdot(p, full, u, i, j))
+            found = modes(net, p, masks, sliding, (e, v))
+            if len(found) != 1:
+                raise RuntimeError(f"{len(found)} consistent modes for a candidate (reference)")
+            out.append(net.zdot(p, found[0][2], u, i, j))
         return out[0], out[1]
 
     def decide(ts, e, a, b, from_side):
@@ -325,10 +347,7 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
         elif a > 0 > b:
             sliding.append(e)
             events.append((ts, "enter sliding", j + 1, i, u))
-            lam, _ = _solve_sliding(net, p, masks, sliding)
-            if not 0 <= lam[-1] <= 1:
-                raise RuntimeError("the joining entry cannot slide with the others (reference)")
-            settle(ts)
+            settle(ts, joining=e)
         else:
             raise RuntimeError("repelling kink in the reference")
 
