@@ -105,12 +105,19 @@ def test_relu_float_tier_vs_arb_with_sliding(seed, widths, t_end, scale):
     assert [e.key() for e in f.events] == [e.key() for e in ref.events]
 
 
-def test_simultaneous_kink_with_sliding_is_refused_not_guessed():
-    """A unit's other sample reaches its kink while one slides and pushes that weight out of [α, 1]
-    (the arb tier calls it a repelling kink): the float tier says it cannot resolve it."""
+def test_simultaneous_kink_with_sliding_matches_arb_tier():
+    """A unit's other sample reaches its kink while one slides, and the crossing pushes that weight out
+    of [α, 1] (μ = 2.39 under one candidate): the float tier used to refuse it ("simultaneous-kink"); with
+    consistent modes (docs/theory.md E1) it crosses and the sliding entry leaves at the same instant,
+    as in the arb tier at 30 digits (the arb tier of main reached the same events through its locator)."""
+    from fractions import Fraction
+
     obj, th = relu_instance(2, (4, 10, 10, 2), 0.0, False)
-    with pytest.raises(UnsupportedKinkError, match="simultaneous-kink"):
-        numerics.gradient_flow(obj, th, 0.07, dps=None)
+    ref = relu_gradient_flow(obj, th, Fraction(0.07), 30, rerun=False)
+    kinds = [e.kind for e in ref.events]
+    assert "leave sliding" in kinds and ref.events[-1].t == ref.events[-2].t, "instance misses its point"
+    f = compare(obj, th, 0.07, ref)
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events]
 
 
 def material(events, traj, obj):

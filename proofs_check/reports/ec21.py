@@ -36,8 +36,9 @@ Ground truth. Linear: ``numerics.gradient_flow_float`` (DOP853, rtol = atol = 1e
 estimate (max-norm; reported here as the 2-norm bound √P·estimate). ReLU: ``numerics.gradient_flow``
 (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error by an independent
 rerun at dps + 10) — DOP853 is not a ground truth at kinks, and the float64 Taylor tier (which has
-cross-entropy) stops at a kink met while another entry slides (UnsupportedKinkError; docs/theory.md F,
-"Research scale with cross-entropy"). The ReLU row (docs/theory.md G2, measured there): the arb flow's cost grows with
+cross-entropy and resolves kinks met while others slide) follows the default row's events and state
+but its error bar, a product of worst-case saltation norms, is ~10⁶ times the true error there and no
+bound on the larger rows (docs/theory.md F, "Research scale with cross-entropy"; G2). The ReLU row (docs/theory.md G2, measured there): the arb flow's cost grows with
 parameters × samples × kink events and the loss must fall 10×, so the row is 64-16-16-10 on 5 digits
 (GD's loss/10 at t* = 3.3; quick 64-8-8-10 on 3 digits, t* = 2.8) — the paper's depth and loss, far
 narrower and on far fewer images; ``--relu-widths``, ``--relu-n``, ``--relu-t-cap`` let it grow.
