@@ -36,7 +36,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
-  docs/theory.md F) and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
+  docs/theory.md F; a λ_min sample at a step's midpoint is carried over later steps as a lower bound,
+  lowered by L·h per step and by a bound of the Hessian's jump per event, L ≥ sup‖dH/dt‖ and the jumps
+  from :mod:`numerics.hessian_lipschitz`, "μ along a step from the midpoint") and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
   S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
   the fields differ by F_post − F_pre; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
   Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
@@ -201,6 +203,7 @@ class _FloatFlow:
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
         self.growth = MeasuredGrowth(obj) if growth else None
+        self._lip_norms: tuple | None = None
         self.events: list = []
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
@@ -276,6 +279,38 @@ class _FloatFlow:
 
     def _set_mask(self, j: int) -> None:
         self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
+
+    def _hessian_lipschitz(self, ys: list[np.ndarray], h: float, local: float) -> float:
+        """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ (:mod:`numerics.hessian_lipschitz`) for the carried growth bound;
+        keeps the step's layer-norm and loss bounds for the kink jumps after it (:meth:`_jumps`).
+        The loss bound: f does not increase along the flow, and the computed step is the flow up to its
+        local error e, so f ≤ f(θ₀) + sup‖∇f‖·e on it; sup‖∇f‖ is taken as 2·sup‖θ'‖ (θ' = −∇f off the
+        sliding stretches), and f(θ₀) carries its float rounding (≤ 1e-12 relative, a wide margin)."""
+        from .gradients import value
+        from .hessian_lipschitz import layer_norm_bounds, third_derivative_bound, velocity_bound
+
+        f0 = float(value(self.obj, self._theta(self.y)))
+        V = velocity_bound(ys, h)
+        bound = f0 * (1 + 1e-12) + 2 * V * local
+        self._lip_norms = (layer_norm_bounds(self.obj, ys, h), bound)
+        return third_derivative_bound(self.obj, *self._lip_norms) * V
+
+    def _jumps(self, first: int) -> int:
+        """Lower the carried λ_min bound by the Hessian's jump at every event from ``first`` on
+        (:func:`numerics.hessian_lipschitz.kink_jump_bound`, a mask entry changes by at most |1 − α|);
+        returns the new event count."""
+        if self.growth is not None and self._lip_norms is not None and len(self.events) > first:
+            from .hessian_lipschitz import sample_jump_bound
+
+            s, _ = self._lip_norms
+            th = self._theta(self.y)
+            sliding = self._sliding()
+            for ev in self.events[first:]:
+                i = ev.sample
+                masks = [self.maskv[l + 1][:, i] for l in range(len(self.masks))]
+                free = sorted({(ev.layer - 1, ev.unit)} | {(j, u) for (j, u, ii) in sliding if ii == i})
+                self.growth.jump(sample_jump_bound(self.obj, th, masks, free, i, s))
+        return len(self.events)
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
         return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
@@ -496,6 +531,7 @@ class _FloatFlow:
                 raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
                                    f"(t = {t:.6g} of {t_end:.6g})")
             p = p_next
+            n_ev = len(self.events)
             ys, w = self._pass(p, self.watch)
             if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
@@ -526,8 +562,10 @@ class _FloatFlow:
                 local = _local_error(ys, p, h, new, self.series.dmax)
                 L = 0.0
                 if self.growth is not None:
+                    n_ev = self._jumps(n_ev)  # pinned entries set moving at this step's start
                     mid = [_horner(Y, h / 2) for Y in ys]
-                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys)
+                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
+                                         lipschitz=self._hessian_lipschitz(ys, h, local))
                 err = err * math.exp(h * L) + local
                 starts.append(t)
                 steps.append(h)
@@ -550,6 +588,7 @@ class _FloatFlow:
                 err *= factor
                 if errors:
                     errors[-1] = max(errors[-1], err)
+            self._jumps(n_ev)
             if D0:
                 defects.append(self._defect(D0))
             if progress:
