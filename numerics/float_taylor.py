@@ -448,25 +448,51 @@ class _FloatFlow:
         self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
         self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
 
-    def _locate(self, w: dict, h: float) -> tuple[float, tuple] | None:
+    def _z_error(self, ys: list[np.ndarray], h: float, err: float) -> list[np.ndarray]:
+        """Per hidden layer, per sample: a bound on |z_exact − z| for every pre-activation of the layer on
+        the step, from the state's error bound err: ‖∇_θ z‖·err + ½‖∇²_θ z‖·err², with ‖∇_θ z‖ ≤ δ₁‖x̃_i‖
+        and ‖∇²_θ z‖ ≤ δ₂‖x̃_i‖ for the sub-network up to the layer (:func:`numerics.hessian_lipschitz.
+        derivative_factors` with the step's layer-norm bounds; docs/theory.md F, "Near touches within
+        the error bar")."""
+        from .hessian_lipschitz import derivative_factors, input_norms, layer_norm_bounds
+
+        s = layer_norm_bounds(self.obj, ys, h)
+        xn = input_norms(self.obj)
+        out = []
+        for j in range(len(self.masks)):
+            d1, d2, _ = derivative_factors(s[: j + 1])
+            out.append(xn * (d1 * err + 0.5 * d2 * err * err))
+        return out
+
+    def _locate(self, w: dict, h: float, zerr: list | None = None, skip: dict | None = None,
+                exclude: tuple | None = None) -> tuple[float, tuple] | None:
+        """The first event of the step of length h: a watched pre-activation's root or a sliding weight
+        reaching α or 1. ``zerr`` (per layer, per sample: :meth:`_z_error`): dips that stay positive
+        within it raise UnsupportedKinkError (:func:`numerics.float_events.first_brackets`); ``exclude``
+        (j, u, i): an entry not examined (the event that ends the step, in the check after it)."""
         best = None
+        skip = self.skip if skip is None else skip
         for j in range(len(self.masks)):
             Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
             Zs = Z.copy()
-            for (jj, u, i), n_skip in self.skip.items():
+            extra = np.zeros(Z.shape[1:]) if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:]).copy()
+            for (jj, u, i), n_skip in skip.items():
                 if jj == j:  # drop the coefficients known to vanish right after an event
                     Zs[:-n_skip, u, i] = Z[n_skip:, u, i]
                     Zs[-n_skip:, u, i] = 0.0
+                    extra[u, i] = 0.0  # it has just switched: decided, and Zs is z/s^n, not z
             pw = h ** np.arange(Zs.shape[0])
             B = Zs * pw[:, None, None]
             # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event,
             # as in the arb tier
-            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j] & np.any(Z != 0, axis=0)
+            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9) + extra) & ~self.dead[j] & np.any(Z != 0, axis=0)
             for (u, i) in self.series.slide.get(j + 1, {}):
                 cand[u, i] = False
             for (jj, u, i) in self.pinned:
                 if jj == j:
                     cand[u, i] = False
+            if exclude is not None and exclude[0] == j:
+                cand[exclude[1], exclude[2]] = False
             idx = np.nonzero(cand)
             if len(idx[0]) == 0:
                 continue
@@ -474,7 +500,7 @@ class _FloatFlow:
             if np.any(C[0] <= 0):
                 first0 = np.nonzero(C[0] <= 0)[0][0]
                 return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
-            cs, lo, hi = first_brackets(C)  # grid, certified gaps, dips between samples (float_events)
+            cs, lo, hi = first_brackets(C, extra[idx])  # grid, certified gaps, dips (float_events)
             if len(cs) == 0:
                 continue
             # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
@@ -555,7 +581,7 @@ class _FloatFlow:
             new = [_horner(Y, h) for Y in ys]
             if not all(np.all(np.isfinite(x)) for x in new):
                 raise FloatingPointError(f"the flow left the float range near t = {t}")
-            self.skip = {}
+            skip_used, self.skip = self.skip, {}
             p_next = _next_order(self.p, p, h, rho, ev is not None)
             if h > 0:
                 zero_steps = 0
@@ -567,6 +593,11 @@ class _FloatFlow:
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
                                          lipschitz=self._hessian_lipschitz(ys, h, local))
                 err = err * math.exp(h * L) + local
+                if self.growth is not None and self.masks:
+                    # a dip of some z that stays positive within the error bar at the step's end (which
+                    # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches")
+                    self._locate(w, h, self._z_error(ys, h, err), skip_used,
+                                 exclude=ev[1][1:4] if ev is not None and ev[1][0] == "z" else None)
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
