@@ -62,7 +62,7 @@ def _certified(D: np.ndarray, margin: np.ndarray) -> np.ndarray:
     return D[..., 0] > np.abs(D[..., 1:]).sum(-1) * (1 + 1e-9) + margin
 
 
-def _refine(c: np.ndarray, a: float, b: float, margin: float) -> tuple[float, float] | None:
+def _refine(c: np.ndarray, a: float, b: float, margin: float, state: float = 0.0) -> tuple[float, float] | None:
     """The first bracket (lo, hi), q(lo) > 0 ≥ q(hi), in [a, b] for one polynomial c (ascending) with
     q(a) > 0, or None: the sample points are b and the real parts of the polynomial's complex roots
     near [a, b] (companion-matrix eigenvalues; |Im| ≤ 0.25), each with neighbours ± 1e-9·(b − a) and
@@ -90,31 +90,49 @@ def _refine(c: np.ndarray, a: float, b: float, margin: float) -> tuple[float, fl
             return (prev, u)
         prev = u
     for x in near:  # positive everywhere sampled: is it positive by more than rounding at the pair?
-        if np.polynomial.polynomial.polyval(x, c) <= margin:
+        q = np.polynomial.polynomial.polyval(x, c)
+        if q <= margin:
             raise UnsupportedKinkError(
                 f"a pre-activation grazes its kink within float resolution at u = {x:.17g} of the step "
                 "(q is within rounding of 0 there); use the arb tier (dps=...)")
+    if state > 0 and top >= 2:  # interior minima of q (real roots of q' with q'' > 0) within the state's error
+        d = np.polynomial.polynomial.polyder(c[: top + 1])
+        for r in np.roots(d[::-1]):
+            if abs(r.imag) <= 1e-6 and a < r.real < b:
+                x = float(r.real)
+                q = float(np.polynomial.polynomial.polyval(x, c))
+                if np.polynomial.polynomial.polyval(x, np.polynomial.polynomial.polyder(d)) > 0 and q <= margin + state:
+                    raise UnsupportedKinkError(
+                        f"a pre-activation comes within {q:.3g} of its kink at u = {x:.17g} of the step, inside "
+                        f"the error bar of the computed state there ({state:.3g} on this pre-activation): whether "
+                        "the exact flow touches the kink (and crosses) is not decided by this run; use the arb "
+                        "tier (dps=...)")
     return None
 
 
-def first_brackets(C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def first_brackets(C: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For polynomials C[:, c] (ascending in u, C[0] > 0): the columns that have a root in (0, 1] and,
-    for each, a bracket (lo, hi) of its first one with q(lo) > 0 ≥ q(hi) (module docstring)."""
+    for each, a bracket (lo, hi) of its first one with q(lo) > 0 ≥ q(hi) (module docstring).
+
+    ``state`` (per column, ≥ 0): a bound on |q_exact − q| from the error of the computed state (the
+    carried error estimate times ‖∇_θ z‖). It joins the certificate's margin, and a dip that stays
+    positive but within it raises UnsupportedKinkError: the exact flow may touch the kink there."""
     p, m = C.shape
     us = np.arange(1, GRID + 1) / GRID
     vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
     neg = vals <= 0
     g = np.where(neg.any(axis=1), np.argmax(neg, axis=1), GRID)  # first grid sample with q ≤ 0
     margin = 2 * p * p * EPS * (np.abs(C) * 2.0 ** np.arange(p)[:, None]).sum(0)  # (m,)
+    state = np.zeros(m) if state is None else np.asarray(state, dtype=float)
     D = (_grid_shift(p).reshape(GRID * p, p) @ C).reshape(GRID, p, m)  # D[i, j, c]
-    ok = (D[:, 0] > np.abs(D[:, 1:]).sum(1) * (1 + 1e-9) + margin).T  # (m, GRID): _certified
+    ok = (D[:, 0] > np.abs(D[:, 1:]).sum(1) * (1 + 1e-9) + margin + state).T  # (m, GRID): _certified
     bad = (np.arange(GRID)[None, :] < g[:, None]) & ~ok
     lo = np.where(g == 0, 0.0, us[np.maximum(g - 1, 0)])
     hi = np.where(g < GRID, us[np.minimum(g, GRID - 1)], np.inf)
     for col in np.nonzero(bad.any(axis=1))[0]:
         i0 = int(np.argmax(bad[col]))  # the first interval the grid's certificate leaves open
         stop = lo[col] if g[col] < GRID else 1.0
-        got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]))
+        got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]), float(state[col]))
         if got is not None:
             lo[col], hi[col] = got
     cols = np.nonzero(np.isfinite(hi))[0]

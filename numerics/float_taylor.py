@@ -38,7 +38,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
-  docs/theory.md F) and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
+  docs/theory.md F; a λ_min sample at a step's midpoint is carried over later steps as a lower bound,
+  lowered by L·h per step and by a bound of the Hessian's jump per event, L ≥ sup‖dH/dt‖ and the jumps
+  from :mod:`numerics.hessian_lipschitz`, "μ along a step from the midpoint") and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
   S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
   the fields differ by F_post − F_pre; F_pre, F_post the order-1 fields before and after, F_post with
   the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
@@ -204,6 +206,7 @@ class _FloatFlow:
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
         self.growth = MeasuredGrowth(obj) if growth else None
+        self._lip_norms: tuple | None = None
         self.events: list = []
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
@@ -279,6 +282,38 @@ class _FloatFlow:
 
     def _set_mask(self, j: int) -> None:
         self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
+
+    def _hessian_lipschitz(self, ys: list[np.ndarray], h: float, local: float) -> float:
+        """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ (:mod:`numerics.hessian_lipschitz`) for the carried growth bound;
+        keeps the step's layer-norm and loss bounds for the kink jumps after it (:meth:`_jumps`).
+        The loss bound: f does not increase along the flow, and the computed step is the flow up to its
+        local error e, so f ≤ f(θ₀) + sup‖∇f‖·e on it; sup‖∇f‖ is taken as 2·sup‖θ'‖ (θ' = −∇f off the
+        sliding stretches), and f(θ₀) carries its float rounding (≤ 1e-12 relative, a wide margin)."""
+        from .gradients import value
+        from .hessian_lipschitz import layer_norm_bounds, third_derivative_bound, velocity_bound
+
+        f0 = float(value(self.obj, self._theta(self.y)))
+        V = velocity_bound(ys, h)
+        bound = f0 * (1 + 1e-12) + 2 * V * local
+        self._lip_norms = (layer_norm_bounds(self.obj, ys, h), bound)
+        return third_derivative_bound(self.obj, *self._lip_norms) * V
+
+    def _jumps(self, first: int) -> int:
+        """Lower the carried λ_min bound by the Hessian's jump at every event from ``first`` on
+        (:func:`numerics.hessian_lipschitz.kink_jump_bound`, a mask entry changes by at most |1 − α|);
+        returns the new event count."""
+        if self.growth is not None and self._lip_norms is not None and len(self.events) > first:
+            from .hessian_lipschitz import sample_jump_bound
+
+            s, _ = self._lip_norms
+            th = self._theta(self.y)
+            sliding = self._sliding()
+            for ev in self.events[first:]:
+                i = ev.sample
+                masks = [self.maskv[l + 1][:, i] for l in range(len(self.masks))]
+                free = sorted({(ev.layer - 1, ev.unit)} | {(j, u) for (j, u, ii) in sliding if ii == i})
+                self.growth.jump(sample_jump_bound(self.obj, th, masks, free, i, s))
+        return len(self.events)
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
         return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
@@ -586,25 +621,51 @@ class _FloatFlow:
         self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
         self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
 
-    def _locate(self, w: dict, h: float) -> tuple[float, tuple] | None:
+    def _z_error(self, ys: list[np.ndarray], h: float, err: float) -> list[np.ndarray]:
+        """Per hidden layer, per sample: a bound on |z_exact − z| for every pre-activation of the layer on
+        the step, from the state's error bound err: ‖∇_θ z‖·err + ½‖∇²_θ z‖·err², with ‖∇_θ z‖ ≤ δ₁‖x̃_i‖
+        and ‖∇²_θ z‖ ≤ δ₂‖x̃_i‖ for the sub-network up to the layer (:func:`numerics.hessian_lipschitz.
+        derivative_factors` with the step's layer-norm bounds; docs/theory.md F, "Near touches within
+        the error bar")."""
+        from .hessian_lipschitz import derivative_factors, input_norms, layer_norm_bounds
+
+        s = layer_norm_bounds(self.obj, ys, h)
+        xn = input_norms(self.obj)
+        out = []
+        for j in range(len(self.masks)):
+            d1, d2, _ = derivative_factors(s[: j + 1])
+            out.append(xn * (d1 * err + 0.5 * d2 * err * err))
+        return out
+
+    def _locate(self, w: dict, h: float, zerr: list | None = None, skip: dict | None = None,
+                exclude: tuple | None = None) -> tuple[float, tuple] | None:
+        """The first event of the step of length h: a watched pre-activation's root or a sliding weight
+        reaching α or 1. ``zerr`` (per layer, per sample: :meth:`_z_error`): dips that stay positive
+        within it raise UnsupportedKinkError (:func:`numerics.float_events.first_brackets`); ``exclude``
+        (j, u, i): an entry not examined (the event that ends the step, in the check after it)."""
         best = None
+        skip = self.skip if skip is None else skip
         for j in range(len(self.masks)):
             Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
             Zs = Z.copy()
-            for (jj, u, i), n_skip in self.skip.items():
+            extra = np.zeros(Z.shape[1:]) if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:]).copy()
+            for (jj, u, i), n_skip in skip.items():
                 if jj == j:  # drop the coefficients known to vanish right after an event
                     Zs[:-n_skip, u, i] = Z[n_skip:, u, i]
                     Zs[-n_skip:, u, i] = 0.0
+                    extra[u, i] = 0.0  # it has just switched: decided, and Zs is z/s^n, not z
             pw = h ** np.arange(Zs.shape[0])
             B = Zs * pw[:, None, None]
             # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event,
             # as in the arb tier
-            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9)) & ~self.dead[j] & np.any(Z != 0, axis=0)
+            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9) + extra) & ~self.dead[j] & np.any(Z != 0, axis=0)
             for (u, i) in self.series.slide.get(j + 1, {}):
                 cand[u, i] = False
             for (jj, u, i) in self.pinned:
                 if jj == j:
                     cand[u, i] = False
+            if exclude is not None and exclude[0] == j:
+                cand[exclude[1], exclude[2]] = False
             idx = np.nonzero(cand)
             if len(idx[0]) == 0:
                 continue
@@ -612,7 +673,7 @@ class _FloatFlow:
             if np.any(C[0] <= 0):
                 first0 = np.nonzero(C[0] <= 0)[0][0]
                 return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
-            cs, lo, hi = first_brackets(C)  # grid, certified gaps, dips between samples (float_events)
+            cs, lo, hi = first_brackets(C, extra[idx])  # grid, certified gaps, dips (float_events)
             if len(cs) == 0:
                 continue
             # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
@@ -669,6 +730,7 @@ class _FloatFlow:
                 raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
                                    f"(t = {t:.6g} of {t_end:.6g})")
             p = p_next
+            n_ev = len(self.events)
             ys, w = self._pass(p, self.watch)
             if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
@@ -692,16 +754,23 @@ class _FloatFlow:
             new = [_horner(Y, h) for Y in ys]
             if not all(np.all(np.isfinite(x)) for x in new):
                 raise FloatingPointError(f"the flow left the float range near t = {t}")
-            self.skip = {}
+            skip_used, self.skip = self.skip, {}
             p_next = _next_order(self.p, p, h, rho, ev is not None)
             if h > 0:
                 zero_steps = 0
                 local = _local_error(ys, p, h, new, self.series.dmax)
                 L = 0.0
                 if self.growth is not None:
+                    n_ev = self._jumps(n_ev)  # pinned entries set moving at this step's start
                     mid = [_horner(Y, h / 2) for Y in ys]
-                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys)
+                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
+                                         lipschitz=self._hessian_lipschitz(ys, h, local))
                 err = err * math.exp(h * L) + local
+                if self.growth is not None and self.masks:
+                    # a dip of some z that stays positive within the error bar at the step's end (which
+                    # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches")
+                    self._locate(w, h, self._z_error(ys, h, err), skip_used,
+                                 exclude=ev[1][1:4] if ev is not None and ev[1][0] == "z" else None)
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
@@ -723,6 +792,7 @@ class _FloatFlow:
                 err *= factor
                 if errors:
                     errors[-1] = max(errors[-1], err)
+            self._jumps(n_ev)
             if D0:
                 defects.append(self._defect(D0))
             if progress:

@@ -114,7 +114,12 @@ GRAZE = [  # W_1[1, 0], the reference's δ (to 2 digits), the float tier's outco
     ('0x1.d39d03a5bd83fp-1', -1.0e-8, "events"),
     ('0x1.d39d042a53924p-1', 1.0e-13, "events"),
     ('0x1.d39d042a52e48p-1', -1.0e-13, "events"),
-    ('0x1.d39d042a533b9p-1', 2.1e-16, "refused"),  # within the float tier's rounding margin: it says so
+    # a near miss within the state's error bar (‖∇z‖·estimate ≈ 1.2e-14 there, about 40× the float tier's
+    # actual error): whether the exact flow touches is not decided by the run, and the tier says so
+    ('0x1.d39d042a53445p-1', 1.0e-14, "refused: error bar"),
+    ('0x1.d39d042a533e1p-1', 3.1e-15, "refused: error bar"),
+    ('0x1.d39d042a533c4p-1', 1.0e-15, "refused"),  # within the float tier's rounding margin: it says so
+    ('0x1.d39d042a533b9p-1', 2.1e-16, "refused"),
     ('0x1.d39d042a533b3p-1', -2.2e-16, "events"),
 ]
 
@@ -152,6 +157,9 @@ def test_grazing_touch_vs_reference(w10, delta, float_outcome):
     # float tier: the same, or a refusal where the touch is within its rounding of 0
     if float_outcome == "refused":
         with pytest.raises(numerics.kink_flows.UnsupportedKinkError, match="grazes its kink within float resolution"):
+            numerics.gradient_flow(obj, th, float(T), dps=None)
+    elif float_outcome == "refused: error bar":
+        with pytest.raises(numerics.kink_flows.UnsupportedKinkError, match="inside the error bar of the computed state"):
             numerics.gradient_flow(obj, th, float(T), dps=None)
     else:
         float_vs_reference(obj, th, net, T, pieces, ref, times)

@@ -102,6 +102,31 @@ def relu_instances(draw, kind: str = "exact", min_depth: int = 1, max_depth: int
     return obj, theta
 
 
+@st.composite
+def network_instances(draw, max_depth: int = 3, max_width: int = 4, max_samples: int = 4):
+    """(Objective, θ) in float64: a (leaky) ReLU or linear net (α from {0, 0.1, −0.5, 1}), with or
+    without biases, square loss or softmax cross-entropy (d_N ≥ 2 then), Gaussian inputs at scale
+    {0.5, 1, 3} and weights at scale {0.3, 1, 2} from one drawn seed (recorded by Hypothesis). The
+    instance may sit near a kink; tests that need smoothness check it themselves."""
+    from theory import CrossEntropy
+
+    depth = draw(st.integers(1, max_depth))
+    ws = tuple(draw(st.lists(st.integers(1, max_width), min_size=depth + 1, max_size=depth + 1)))
+    ce = draw(st.booleans())
+    if ce:
+        ws = ws[:-1] + (max(ws[-1], 2),)
+    n = draw(st.integers(1, max_samples))
+    alpha = draw(st.sampled_from([0.0, 0.1, -0.5, 1.0]))
+    bias = draw(st.booleans())
+    seed = draw(st.integers(0, 2**32 - 1))
+    scale = draw(st.sampled_from([0.3, 1.0, 2.0]))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, ws[0])) * draw(st.sampled_from([0.5, 1.0, 3.0]))
+    loss = CrossEntropy(X, rng.integers(0, ws[-1], n)) if ce else SquareLoss(X, rng.standard_normal((n, ws[-1])))
+    obj = Objective(ReLUNet(ws, alpha, bias), loss)
+    return obj, obj.unflatten(rng.standard_normal(obj.num_params) * scale)
+
+
 def at_kink(obj: Objective, theta: list, margin: float = 0.0) -> bool:
     """True if some hidden pre-activation has |z| ≤ ``margin`` (0 for exact: f is not C² at z = 0)."""
     a = np.asarray(obj.loss.inputs)
@@ -130,4 +155,4 @@ def to_kind(theta: list, kind: str) -> list[np.ndarray]:
     return [theory.to_kind(w, kind) for w in theta]
 
 
-__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "at_kink", "quadratics", "to_kind"]
+__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "network_instances", "at_kink", "quadratics", "to_kind"]

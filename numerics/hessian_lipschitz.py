@@ -1,0 +1,204 @@
+"""A bound on how fast the Hessian ∇²f(θ(t)) can move along one Taylor step of a network's flow.
+
+Used by :class:`numerics.error_growth.MeasuredGrowth` to bound λ_min(∇²f) over a step from a single
+λ_min sample at the step's midpoint (Weyl's inequality, docs/theory.md F, "μ along a step from the
+midpoint"):
+
+    λ_min(H(t)) ≥ λ_min(H(t_m)) − |t − t_m|·sup_step ‖dH/dt‖₂,   ‖dH/dt‖₂ = ‖D³f(θ)[θ']‖₂ ≤ B₃·‖θ'‖₂.
+
+B₃ bounds the trilinear norm of D³f on the step (:func:`third_derivative_bound`), ‖θ'‖₂ the state's
+velocity on the step (:func:`velocity_bound`); :func:`hessian_time_lipschitz` is their product.
+
+Inside a step the activation pattern is fixed (kink events end steps), so f is the loss of a fixed
+product of matrices: h_i(θ) = A_N D_{N−1,i} A_{N−1} ⋯ D_{1,i} A_1 x̃_i with the masks D (diagonal,
+entries in [α, 1] ⊂ [−1, 1], Filippov weights included: ‖D‖₂ ≤ 1) and, with biases, the augmented
+A_l = [[W_l, b_l], [0, 1]] (l < N), A_N = [W_N, b_N], x̃_i = (x_i, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _sym_sums(s: Sequence[float], k: int) -> float:
+    """σ_k = Σ_{|S| = k} Π_{m ∉ S} s_m over the k-subsets S of the layers (by direct enumeration:
+    N ≤ 10 layers in practice, at most C(N, 3) terms)."""
+    from itertools import combinations
+
+    N = len(s)
+    if k > N:
+        return 0.0
+    return float(sum(math.prod(s[m] for m in range(N) if m not in S) for S in combinations(range(N), k)))
+
+
+def derivative_factors(s: Sequence[float]) -> tuple[float, float, float]:
+    """(δ₁, δ₂, δ₃) with |D^k h[u, …, u]| ≤ δ_k·‖x̃‖ for every unit direction u (‖u‖₂ = 1), given
+    s_l ≥ ‖A_l‖₂ on the step (module docstring).
+
+    D^k h[u^k] = k!·Σ_{|S|=k} (the product with A_l replaced by U_l for l ∈ S), each term ≤
+    Π_{l∈S}‖U_l‖_F·Π_{m∉S} s_m·‖x̃‖ (‖D‖₂ ≤ 1). With g_l = ‖U_l‖_F, Σ g_l² = 1: k = 1 by Cauchy–Schwarz,
+    δ₁ = (Σ_l Π_{m≠l} s_m²)^{1/2}; k ≥ 2 by Π_{l∈S} g_l ≤ k^{−k/2} (AM–GM on k of the g_l²),
+    δ_k = k!·k^{−k/2}·σ_k (σ_k of :func:`_sym_sums`)."""
+    N = len(s)
+    d1 = math.sqrt(sum(math.prod(s[m] ** 2 for m in range(N) if m != l) for l in range(N)))
+    d2 = 2 * 0.5 * _sym_sums(s, 2)
+    d3 = 6 * 3 ** -1.5 * _sym_sums(s, 3)
+    return d1, d2, d3
+
+
+def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float) -> float:
+    """B₃ ≥ sup_{‖u‖₂=1} |D³f(θ)[u, u, u]| = ‖D³f(θ)‖ (Banach: for a symmetric trilinear form the norm
+    is that of its cubic polynomial), for θ on a step where ‖A_l‖₂ ≤ s_l and f ≤ ``loss_bound``.
+
+    With φ(τ) = f(θ + τu) = c·Σ_i ℓ(h_i(θ + τu), ·):
+    φ''' = c·Σ_i (ℓ'''[h_i', h_i', h_i'] + 3·ℓ''[h_i'', h_i'] + ℓ'[h_i''']), |h_i^{(k)}| ≤ δ_k·‖x̃_i‖.
+
+    * square loss ℓ = ½‖h − y‖²: ℓ''' = 0, ‖ℓ''‖ = 1, ℓ' = r_i, and Σ_i ‖r_i‖‖x̃_i‖ ≤ (Σ‖r_i‖²)^{1/2}
+      (Σ‖x̃_i‖²)^{1/2} with c·Σ‖r_i‖² = 2f ≤ 2·loss_bound;
+    * cross-entropy ℓ = lse(h) − h_c: ℓ'[v] = ⟨p − e_c, v⟩, ℓ''[v, v] = Var_p(v) ≤ ‖v‖²/2 and
+      |ℓ'''[v, v, v]| = |E_p(v − v̄)³| ≤ range(v)·Var_p(v) ≤ range³/4 ≤ 2^{−1/2}‖v‖³ (Popoviciu;
+      range(v) ≤ √2‖v‖); ‖p − e_c‖ ≤ √2·(1 − p_c) ≤ √2·ℓ_i, so Σ_i ‖ℓ_i'‖‖x̃_i‖ ≤ √2·max_i‖x̃_i‖·f/c.
+
+    WhitenedSquare (no inputs): x̃_i = e_i, i = 1..d₀, c = 1."""
+    from theory.losses import CrossEntropy
+
+    loss = obj.loss
+    c = float(loss.weight)
+    xn = input_norms(obj)
+    d1, d2, d3 = derivative_factors(s)
+    if isinstance(loss, CrossEntropy):
+        resid = math.sqrt(2) * min(float(xn.max()) * loss_bound / c, float(np.sum(xn)))
+        return c * (2 ** -0.5 * d1**3 * float(np.sum(xn**3)) + 3 * 0.5 * d1 * d2 * float(np.sum(xn**2))) + c * d3 * resid
+    resid = math.sqrt(2 * loss_bound / c) * math.sqrt(float(np.sum(xn**2)))
+    return c * 3 * d1 * d2 * float(np.sum(xn**2)) + c * d3 * resid
+
+
+def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float) -> list[float]:
+    """s_l ≥ sup_step ‖A_l(t)‖₂ from the step's Taylor coefficients (float64 stacks (p+1, rows, cols),
+    one per block of θ, biases as columns): ‖[W b](t)‖₂ ≤ ‖[W b](t₀)‖₂ + Σ_{k≥1} ‖[W b]_k‖_F h^k, and
+    ‖[[W, b], [0, 1]]‖₂² ≤ ‖[W b]‖₂² + 1 for the augmented hidden layers. The series tail beyond order p
+    is the step's local error, ≤ 1e-10 relative by the step rule; a factor 1 + 1e-8 covers it."""
+    N = obj.depth
+    blocks = [coeffs[2 * l: 2 * l + 2] if obj.model.bias else coeffs[l: l + 1] for l in range(N)]
+    out = []
+    for l, bl in enumerate(blocks):
+        M0 = np.concatenate([np.asarray(C[0]).reshape(C.shape[1], -1) for C in bl], axis=1)
+        hk = h ** np.arange(1, len(bl[0]))
+        rest = np.sqrt(sum(np.sum(np.asarray(C[1:]).reshape(len(C) - 1, C[0].size) ** 2, axis=1) for C in bl))
+        s = float(np.linalg.norm(M0, 2)) + float(rest @ hk)
+        if obj.model.bias and l < N - 1:
+            s = math.sqrt(s * s + 1.0)
+        out.append(s * (1 + 1e-8))
+    return out
+
+
+def velocity_bound(coeffs: Sequence[np.ndarray], h: float) -> float:
+    """sup_step ‖θ'(t)‖₂ ≤ Σ_{k≥1} k·‖c_k‖₂·h^{k−1} (‖c_k‖₂ over all blocks), times 1 + 1e-8 for the
+    tail (:func:`layer_norm_bounds`)."""
+    p = len(coeffs[0]) - 1
+    nk = np.sqrt(sum(np.sum(np.asarray(C[1:]).reshape(p, C[0].size) ** 2, axis=1) for C in coeffs))
+    k = np.arange(1, p + 1)
+    return float(nk @ (k * h ** (k - 1))) * (1 + 1e-8)
+
+
+def hessian_time_lipschitz(obj: Any, coeffs: Sequence[np.ndarray], h: float, loss_bound: float) -> float:
+    """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ = sup ‖D³f(θ)[θ']‖₂ ≤ B₃·sup‖θ'‖₂ (module docstring), for a step
+    of length h with Taylor coefficients ``coeffs`` on which f ≤ ``loss_bound`` (f does not increase
+    along the flow: the value at the step's start, with a margin for the local error, serves)."""
+    s = layer_norm_bounds(obj, coeffs, h)
+    return third_derivative_bound(obj, s, loss_bound) * velocity_bound(coeffs, h)
+
+
+def input_norms(obj: Any) -> np.ndarray:
+    """‖x̃_i‖₂ per sample (x̃_i = (x_i, 1) with biases; e_i for WhitenedSquare)."""
+    loss = obj.loss
+    if loss.inputs is None:
+        return np.ones(obj.widths[0])
+    X = np.asarray(loss.inputs, dtype=np.float64)  # (d_0, n)
+    return np.sqrt(np.sum(X * X, axis=0) + (1.0 if obj.model.bias else 0.0))
+
+
+def kink_jump_bound(obj: Any, s: Sequence[float], loss_bound: float, sample: int, dmask: float) -> float:
+    """J ≥ ‖∇²f_after − ∇²f_before‖₂ when one mask entry of ``sample`` changes by ``dmask`` (a kink
+    crossing, α ↔ 1, or an entry into or exit from sliding, side ↔ μ) at a state where ‖A_l‖₂ ≤ s_l
+    and f ≤ ``loss_bound`` (docs/theory.md F, "μ along a step from the midpoint").
+
+    Only sample i's term c·(J_iᵀ ℓ''_i J_i + ℓ'_i·D²h_i) changes (J_i = Dh_i): h_i is continuous at the
+    kink (the entry's z is 0), so ℓ'_i, ℓ''_i are too. The Gauss–Newton parts before and after are
+    positive semidefinite, so their difference has norm ≤ L₂·max(‖J_i‖²) ≤ L₂·δ₁²‖x̃_i‖²; D²h_i is affine
+    in the one mask entry (it appears once in the product), with slope a form of the same kind as D²h_i
+    itself (the mask replaced by a unit diagonal matrix), so the second part changes by ≤
+    ‖ℓ'_i‖·|dmask|·δ₂‖x̃_i‖. L₂ = 1 (square), ½ (cross-entropy); ‖ℓ'_i‖ = ‖r_i‖ ≤ (2f/c)^{1/2} (square),
+    ≤ √2·min(1, ℓ_i) ≤ √2·min(1, f/c) (cross-entropy)."""
+    from theory.losses import CrossEntropy
+
+    c = float(obj.loss.weight)
+    x = float(input_norms(obj)[sample])
+    d1, d2, _ = derivative_factors(s)
+    if isinstance(obj.loss, CrossEntropy):
+        L2, g = 0.5, math.sqrt(2) * min(1.0, loss_bound / c)
+    else:
+        L2, g = 1.0, math.sqrt(2 * loss_bound / c)
+    return c * (L2 * d1 * d1 * x * x + g * abs(dmask) * d2 * x)
+
+
+def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], free: Sequence[tuple[int, int]],
+                      sample: int, s: Sequence[float]) -> float:
+    """The jump bound of :func:`kink_jump_bound` with the Gauss–Newton part computed at the state instead
+    of bounded: c·(‖ℓ''_i‖₂·max ‖J_i‖₂² + ‖ℓ'_i‖·|1 − α|·δ₂‖x̃_i‖), ℓ'_i, ℓ''_i of the sample's
+    actual output, ‖J_i‖₂² = λ_max(J_iJ_iᵀ), J_iJ_iᵀ = Σ_l (‖a_{l−1}‖² + [bias])·G_lG_lᵀ with G_l = ∂h_i/∂z_l
+    (G_N = I, G_l = G_{l+1}W_{l+1}diag(m_l)).
+
+    ``masks``: the hidden layers' mask columns of the sample (length N − 1, vectors m_l); ``free``:
+    the (hidden layer index l, 0-based, unit) entries whose mask is only known to lie in [α, 1] (the
+    event's entry and the sample's sliding entries). J_i is affine in each mask entry, so ‖J_i‖₂ is
+    convex in them and its maximum over the box is at a vertex: every vertex is evaluated (at most
+    2⁶ of them; more free entries fall back to :func:`kink_jump_bound`'s δ₁ bound). The forward pass
+    does not depend on these entries (their z is 0 on the event's state). Everything else is a float
+    evaluation of exact formulas (rounding ~1e-15 relative; a factor 1 + 1e-10 covers it)."""
+    from itertools import product as iproduct
+
+    from theory.losses import CrossEntropy
+
+    Ws, bs = obj.split([np.asarray(w, dtype=np.float64) for w in theta])
+    N = len(Ws)
+    alpha = float(obj.model.alpha)
+    loss = obj.loss
+    c = float(loss.weight)
+    x = np.asarray(loss.inputs, dtype=np.float64)[:, sample]
+    a = [x]
+    for l in range(N):
+        z = Ws[l] @ a[-1] + (bs[l].reshape(-1) if bs is not None else 0.0)
+        a.append(z if l == N - 1 else masks[l] * z)
+    h = a[-1]
+    extra = 1.0 if bs is not None else 0.0
+    if isinstance(loss, CrossEntropy):
+        e = np.exp(h - h.max())
+        p = e / e.sum()
+        g = p.copy()
+        g[int(loss.labels[sample])] -= 1.0
+        L2 = float(np.linalg.eigvalsh(np.diag(p) - np.outer(p, p))[-1])
+    else:
+        g = h - np.asarray(loss.target, dtype=np.float64)[:, sample]
+        L2 = 1.0
+    d2 = derivative_factors(s)[1]
+    xn = math.sqrt(float(x @ x) + extra)
+    second = float(np.linalg.norm(g)) * abs(1 - alpha) * d2 * xn
+    if len(free) > 6:
+        return c * (L2 * derivative_factors(s)[0] ** 2 * xn * xn + second)
+    best = 0.0
+    for vertex in iproduct((alpha, 1.0), repeat=len(free)):
+        m = [np.array(v, dtype=np.float64) for v in masks]
+        for (l, u), val in zip(free, vertex):
+            m[l][u] = val
+        G = np.eye(len(h))
+        K = np.zeros((len(h), len(h)))
+        for l in range(N - 1, -1, -1):
+            K += (float(a[l] @ a[l]) + extra) * (G @ G.T)
+            if l > 0:
+                G = (G @ Ws[l]) * m[l - 1]
+        best = max(best, float(np.linalg.eigvalsh(K)[-1]))
+    return c * (L2 * best * (1 + 1e-10) + second)

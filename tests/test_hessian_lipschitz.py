@@ -1,0 +1,200 @@
+"""The bounds behind the float tier's carried λ_min bound (numerics.hessian_lipschitz, docs/theory.md F,
+"μ along a step from the midpoint"), each against a computation that does not use them:
+
+* B₃ ≥ |D³f(θ)[u, u, u]|, the third derivative measured by second differences of the 60-digit mp
+  gradient along u (Hypothesis, steered by ``target`` to the largest measured/bound ratio);
+* L ≥ ‖H(t₁) − H(t₀)‖₂/|t₁ − t₀| for dense float Hessians at interior points of every step of float-tier
+  runs with kink crossings;
+* the kink jump bound ≥ ‖H(t_e + δ) − H(t_e − δ)‖₂ − δ·(L_before + L_after) at every crossing;
+* end to end: the growth rate the run used on a step ≥ max(0, −λ_min) at 9 dense points of the step.
+Ratios are printed with -s.
+"""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, note, target
+from hypothesis import strategies as st
+
+import numerics
+import theory
+from proofs_check.strategies import network_instances
+from numerics.hessian_lipschitz import (hessian_time_lipschitz, layer_norm_bounds, sample_jump_bound,
+                                        third_derivative_bound)
+
+
+def _z_min(obj, theta):
+    """min |z| over the hidden pre-activations (float forward pass, biases included)."""
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    a = np.asarray(obj.loss.inputs, dtype=float)
+    out = math.inf
+    for l in range(len(Ws) - 1):
+        z = Ws[l] @ a + (bs[l][:, None] if bs is not None else 0.0)
+        out = min(out, float(np.abs(z).min()))
+        a = np.where(z > 0, z, float(obj.model.alpha) * z)
+    return out
+
+
+@st.composite
+def net_instances(draw):
+    """An exported network instance (proofs_check.strategies.network_instances) and a unit direction u:
+    random, or along the gradient (the direction a flow moves in)."""
+    obj, theta = draw(network_instances())
+    u = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal(obj.num_params)
+    if draw(st.booleans()):
+        u = np.asarray(obj.flatten(numerics.gradient(obj, theta)), dtype=float) + 1e-3 * u
+    note(f"{obj!r}")
+    return obj, theta, u / np.linalg.norm(u)
+
+
+def third_derivative_mp(obj, theta, u, dps=60):
+    """φ'''(0), φ(τ) = f(θ + τu): second difference of g(τ) = u·∇f(θ + τu) at spacing 2^{−40}, in mp
+    (the float inputs converted exactly); its error is O(2^{−80}·|φ⁽⁵⁾|), far below the bound's size."""
+    with mpmath.workdps(dps):
+        flat = [mpmath.mpf(float(x)) for x in obj.flatten(theta)]
+        uu = [mpmath.mpf(float(x)) for x in u]
+        eps = mpmath.mpf(2) ** -40
+
+        def g(tau):
+            th = obj.unflatten(np.array([a + tau * b for a, b in zip(flat, uu)], dtype=object))
+            gr = obj.flatten(numerics.gradient(obj, th))
+            return mpmath.fsum(a * b for a, b in zip(gr, uu))
+
+        return float((g(eps) - 2 * g(0) + g(-eps)) / eps**2)
+
+
+@given(net_instances())
+def test_third_derivative_bound_covers_the_measured_third_derivative(inst):
+    obj, theta, u = inst
+    if not obj.model.is_linear and _z_min(obj, theta) <= 1e-6:
+        return  # a kink within reach of the difference stencil: f is not C³ there
+    s = layer_norm_bounds(obj, [np.asarray(w, dtype=float).reshape(w.shape[0], -1)[None] for w in theta], 0.0)
+    B = third_derivative_bound(obj, s, float(numerics.value(obj, theta)))
+    d3 = abs(third_derivative_mp(obj, theta, u))
+    if B > 0:
+        target(d3 / B, label="measured / bound")
+    # the reference's own error: O(2^{−80}·|φ⁽⁵⁾|) truncation, 10^{−60}/2^{−80} rounding (depth 1: B = 0)
+    assert d3 <= B + 1e-12
+
+
+def _instance(seed, widths, alpha, bias, n=5, scale=0.5, ce=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, widths[0]))
+    loss = theory.CrossEntropy(X, rng.integers(0, widths[-1], n)) if ce else theory.SquareLoss(X, rng.standard_normal((n, widths[-1])))
+    obj = theory.Objective(theory.ReLUNet(widths, alpha, bias), loss)
+    return obj, obj.unflatten(rng.standard_normal(obj.num_params) * scale)
+
+
+# instances with kink crossings and no sliding before the horizon (the first two are
+# tests/test_float_taylor.py's crossing cases; the cross-entropy ones: the first seeds of 0-29 with ≥ 3
+# crossings and no sliding on [0, 1])
+CASES = [((1, (3, 5, 5, 2), 0.0, True), False, 0.5), ((4, (3, 5, 5, 1), 0.25, False), False, 0.5),
+         ((12, (3, 5, 5, 3), 0.0, True), True, 1.0), ((16, (3, 5, 5, 3), 0.0, False), True, 1.0)]
+
+
+def _hessian(obj, theta):
+    return numerics.hessian(obj, [np.asarray(w, dtype=float) for w in theta])
+
+
+def _runs():
+    out = []
+    for args, ce, T in CASES:
+        obj, th = _instance(*args, ce=ce)
+        f = numerics.gradient_flow(obj, th, T, dps=None)
+        assert f.events and all(e.kind == "cross" for e in f.events), "the instance must cross and not slide"
+        out.append((obj, f))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return _runs()
+
+
+def _lipschitz(obj, f, i):
+    h = f.steps[i]
+    fl = float(numerics.value(obj, f.at(f.starts[i])))
+    return hessian_time_lipschitz(obj, f.coeffs[i], h, fl * (1 + 1e-9))
+
+
+def test_hessian_time_lipschitz_bounds_the_hessians_motion_on_every_step(runs):
+    worst = 0.0
+    for obj, f in runs:
+        for i, (a, h) in enumerate(zip(f.starts, f.steps)):
+            if h <= 0:
+                continue
+            L = _lipschitz(obj, f, i)
+            pts = [a + h * k / 8 for k in range(1, 8)]  # interior points: the step's own region
+            Hs = [_hessian(obj, f.at(t)) for t in pts]
+            for k in range(len(pts) - 1):
+                rate = np.abs(np.linalg.eigvalsh(Hs[k + 1] - Hs[k])).max() / (pts[k + 1] - pts[k])
+                worst = max(worst, rate / L)
+                assert rate <= L
+    print(f"\nmax over steps of ‖ΔH‖/(L·Δt) = {worst:.3g}")
+
+
+def _masks(obj, theta, i):
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    a = np.asarray(obj.loss.inputs, dtype=float)[:, i]
+    out = []
+    for l in range(len(Ws) - 1):
+        z = Ws[l] @ a + (bs[l] if bs is not None else 0.0)
+        m = np.where(z > 0, 1.0, float(obj.model.alpha))
+        out.append(m)
+        a = m * z
+    return out
+
+
+def test_kink_jump_bound_covers_the_hessians_jump_at_every_crossing(runs):
+    worst = 0.0
+    for obj, f in runs:
+        for e in f.events:
+            te = float(e.t)
+            k = max(j for j, a in enumerate(f.starts) if a < te)  # the step that ends at the event
+            if k + 1 >= len(f.starts):
+                continue
+            Lb, La = _lipschitz(obj, f, k), _lipschitz(obj, f, k + 1)
+            d = 1e-6 * min(f.steps[k], f.steps[k + 1])
+            jump = np.abs(np.linalg.eigvalsh(_hessian(obj, f.at(te + d)) - _hessian(obj, f.at(te - d)))).max()
+            th = f.at(te)
+            s = layer_norm_bounds(obj, f.coeffs[k], f.steps[k])
+            J = sample_jump_bound(obj, th, _masks(obj, f.at(te + d), e.sample), [(e.layer - 1, e.unit)], e.sample, s)
+            worst = max(worst, (jump - d * (Lb + La)) / J)
+            assert jump <= J + d * (Lb + La)
+    print(f"\nmax over crossings of the measured jump / bound = {worst:.3g}")
+
+
+def test_growth_rate_of_every_step_covers_the_dense_lambda_min_inside_it():
+    """The whole mechanism (midpoint samples, the carried bound through steps and kink jumps): the rate
+    MeasuredGrowth.step returned for a step is ≥ max(0, −λ_min(∇²f)) at 9 points of the step."""
+    from numerics import error_growth
+
+    worst, used = 0.0, []
+    orig = error_growth.MeasuredGrowth.step
+
+    def spy(self, *a, **k):
+        mu = orig(self, *a, **k)
+        used.append(mu)
+        return mu
+
+    error_growth.MeasuredGrowth.step = spy
+    try:
+        for args, ce, T in CASES:
+            used.clear()
+            obj, th = _instance(*args, ce=ce)
+            f = numerics.gradient_flow(obj, th, T, dps=None)
+            steps = [(a, h) for a, h in zip(f.starts, f.steps) if h > 0]
+            assert len(steps) == len(used)
+            carried = 0
+            for (a, h), mu in zip(steps, used):
+                for k in range(9):
+                    t = a + h * (0.5 + 499 * k / 8) / 500  # inside the step, up to h/1000 from its ends
+                    lam = np.linalg.eigvalsh(_hessian(obj, f.at(t)))[0]
+                    assert max(0.0, -lam) <= mu
+                    if mu > 0:
+                        worst = max(worst, max(0.0, -lam) / mu)
+    finally:
+        error_growth.MeasuredGrowth.step = orig
+    print(f"\nmax over steps of μ⁺(dense) / μ used = {worst:.3g}")
