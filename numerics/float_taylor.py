@@ -468,7 +468,7 @@ class _FloatFlow:
         return (float(Z[u, i]), [Y[1].copy() for Y in ys],
                 [s * float(w[self.zdot[jj]][0][uu, ii]) for (jj, uu, ii, s) in left])
 
-    def _rates(self, j: int, u: int, i: int) -> list[dict]:
+    def _rates(self, j: int, u: int, i: int, t: float = math.nan) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
         Filippov field with a consistent active set (:meth:`_settle`: sliding entries whose weight
         the candidate pushes out of [α, 1] leave to the side it points to). Each candidate: its rate
@@ -479,7 +479,7 @@ class _FloatFlow:
             for s in (-1, 1):
                 self.side[j][u, i] = s
                 self._set_mask(j)
-                left = self._settle()
+                left = self._settle(t=t)
                 rate, F, out = self._field(j, u, i, left)
                 cands.append(dict(side=s, rate=rate, F=F, left=left, out=out))
                 self._restore(snap)
@@ -516,7 +516,7 @@ class _FloatFlow:
         including the entries that leave."""
         from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
-        cm, cp = self._rates(j, u, i)
+        cm, cp = self._rates(j, u, i, t)
         a, b = cm["rate"], cp["rate"]
         if a == 0 and b <= 0:
             # as in the arb tier: the z ≤ 0 field does not move z at all (every path from this entry
@@ -694,7 +694,11 @@ class _FloatFlow:
             s = hi[c] * h
             if best is None or s < best[0]:
                 best = (s, ("z", j, int(idx[0][cs[c]]), int(idx[1][cs[c]])))
-        for (j, u, i) in self._sliding():
+        # the weights' roots only in the search itself: in the check after a step (``zerr`` given, a check of
+        # the pre-activations' dips) a step cut by a leave event has that weight's root at u = 1, which
+        # the graze test of first_brackets would take for a touch within rounding of 0 (measured on the
+        # default ReLU row at t = 1.319, 1 − μ = 9.5e-18 at u = 1)
+        for (j, u, i) in (self._sliding() if zerr is None else []):
             mus = np.array(self.series.slide[j + 1][(u, i)])
             for q, side in ((np.concatenate([[mus[0] - self.alpha], mus[1:]]), -1),
                             (np.concatenate([[1 - mus[0]], -mus[1:]]), 1)):

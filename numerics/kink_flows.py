@@ -1,6 +1,11 @@
 """Ground-truth gradient flow of (leaky) ReLU networks, with and without biases: the Taylor method
 of :mod:`numerics.flows` run region by region, with exact kink events (docs/theory.md E1; docs/theory.md E).
 
+Size: the arb tier's integrator in one module (series with sliding weights, step, locator, event handler
+with the consistent modes of sliding sets, rerun estimator), mirroring :mod:`numerics.float_taylor`; the
+mode search (:meth:`_KinkFlow._settle` and its helpers, shared in design with the float tier) is the
+next seam to split along.
+
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
 
@@ -316,7 +321,7 @@ class _KinkFlow:
                 mm.mu.pop(s, None)
                 mm.set_side(s, st)
 
-    def _rates(self, y: list, j: int, idx: int) -> tuple[dict, dict]:
+    def _rates(self, y: list, j: int, idx: int, t: Fraction) -> tuple[dict, dict]:
         """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of
         the Filippov field with a consistent active set (:meth:`_settle`: sliding entries the candidate
         pushes out of [α, 1] leave to the side their weight points to), the entries that leave and
@@ -327,7 +332,7 @@ class _KinkFlow:
         try:
             for s in (-1, 1):
                 m.set_side(idx, s)
-                left = self._settle(y, Fraction(0))
+                left = self._settle(y, t)
                 _, w = self._pass(y, 1)
                 out.append(dict(side=s, rate=w[self.zdot[j]][0].entries()[idx], left=left,
                                 out=[sd * w[self.zdot[jj]][0].entries()[k] for jj, k, sd in left]))
@@ -366,7 +371,7 @@ class _KinkFlow:
         m = self.masks[j]
         n = m.cols
         u, i = divmod(idx, n)
-        cm, cp = self._rates(y, j, idx)
+        cm, cp = self._rates(y, j, idx, t)
         a, b = cm["rate"], cp["rate"]
         if a.is_zero() and (b < 0 or b.is_zero()):
             # The z ≤ 0 field does not move z at all (exactly: every path from this entry to the
@@ -408,10 +413,9 @@ class _KinkFlow:
         m.set_side(idx, -1)
         m.mu[idx] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
         self.events.append(KinkEvent(t, "enter sliding", j + 1, i, u))
-        # Joining may push another sliding entry's weight out of [α, 1]: that entry leaves to the side
-        # its weight points to (z = 0 with ż ≠ 0 there), and the rest is solved again. The active set
-        # found this way is consistent (every weight in [α, 1]); whether it is the only consistent one
-        # at such a simultaneous kink is not checked.
+        # Joining may push another sliding entry's weight out of [α, 1]: the mode of the sliding set with
+        # e in it is made consistent (_settle: pivoting; e must stay sliding); whether the mode found is
+        # the only consistent one is not checked (docs/theory.md E1, "Consistent active sets").
         self._apply_left(y, None, t, joining=(j, idx))
 
     def _unpin(self, y: list, watched: dict, t: Fraction) -> bool:
