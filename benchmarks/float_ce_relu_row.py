@@ -11,8 +11,9 @@ E1 and F "Kinks (saltation)"); the former ``--resolve`` measurement device is go
 loss ≤ L0/10, at a wall-clock cap, or at ``--t-end``; only a run that reaches ``--t-end`` returns a
 trajectory, so the error estimate is printed for such runs (``estimate``): run again with ``--t-end``
 at the time found and ``--no-stop`` (no stop at loss/10) to get it. The loss is sampled every half
-second of wall time, so "half" and "tenth" are the first samples at or below L0/2, L0/10. ``salt_log`` is Σ ln ‖S‖₂ over the kinks (the saltation part of the
-estimate's growth), ``growth_integral`` the ∫ max(0, −λ_min) part.
+second of wall time, so "half" and "tenth" are the first samples at or below L0/2, L0/10.
+``salt_log`` is Σ ln ‖S‖₂ over the kinks (the saltation part of the estimate's growth),
+``growth_integral`` the ∫ max(0, −λ_min) part.
 
     python benchmarks/float_ce_relu_row.py N WIDTHS [--t-end T [--no-stop]] [--cap2 S] [--cap10 S]
     e.g. python benchmarks/float_ce_relu_row.py 20 64,50,50,10
@@ -69,6 +70,7 @@ def main() -> None:
         def progress(t, T):
             w = time.perf_counter() - t0
             state["steps"] += 1
+            state["t"] = t
             if w - state["last"] < 0.5 and t < T:  # the loss every half second (a forward pass)
                 return
             state["last"] = w
@@ -93,7 +95,8 @@ def main() -> None:
             pass
         except Exception as e:  # the tier's refusals are findings: record them
             rec["error"] = repr(e)[:300]
-            rec["at_error"] = dict(seconds=time.perf_counter() - t0, events=len(flow.events), steps=state["steps"])
+            rec["at_error"] = dict(t=state.get("t"), seconds=time.perf_counter() - t0, events=len(flow.events),
+                                  steps=state["steps"])
         rec["kinds"] = {k: sum(1 for e in flow.events if e.kind == k) for k in ("cross", "enter sliding", "leave sliding")}
         rec["growth_integral"] = flow.growth.integral
         rec["salt_log"] = state["salt_log"]
