@@ -11,7 +11,7 @@ import pytest
 
 import numerics
 import theory
-from numerics.kink_flows import UnsupportedKinkError, relu_gradient_flow
+from numerics.kink_flows import relu_gradient_flow
 
 
 def maxdiff(a, b):
