@@ -10,13 +10,15 @@ factor uses the actual fields before and after.
 Instances: seeded random nets, (3, 6, 6, 2) on 5 samples, square loss and softmax cross-entropy (draw as
 in :func:`instance`). They are the seeds in 0..39 on which the float tier of main at 478a10c
 refused with UnsupportedKinkError ("… one side's field pushes that weight out of [α, 1] …", i.e.
-simultaneous-kink) — so each test fails without the change — except seed 61, refused still (below) — and
-T is the refusal time plus 0.1, rounded to one decimal. The selection looks at main's refusal only, not at the new code's verdicts or estimates.
+simultaneous-kink) — so each test fails without the change — and T is the refusal time plus 0.1,
+rounded to one decimal. The selection looks at main's refusal only, not at the new code's verdicts or
+estimates.
 Found with (at main): for each seed, ``numerics.gradient_flow(obj, θ0, 2.0, dps=None)`` and the
 error's message. On seed 3 (square) the joining entry can slide only after the pivoting has let another
-entry leave (a rule that removes every out-of-range weight at once refused it). Two smaller instances
-go against the reference (thorough), and one that main refused is refused still, by both tiers
-(two entries at 0 at once, a rate 0 to the working precision).
+entry leave (a rule that removes every out-of-range weight at once refused it). Smaller instances, found
+the same way on (2, 4, 4, 1) and (2, 3, 3, 2) with 4 samples, seeds 0..199: one goes against the reference
+(thorough), and one that main refused is refused still, by both tiers (two entries at 0 at once, a rate
+0 to the working precision).
 
 Measured ratios estimate/true (float vs arb30; ``pytest -s`` prints them): see docs/theory.md F.
 """
