@@ -62,7 +62,8 @@ def _certified(D: np.ndarray, margin: np.ndarray) -> np.ndarray:
     return D[..., 0] > np.abs(D[..., 1:]).sum(-1) * (1 + 1e-9) + margin
 
 
-def _refine(c: np.ndarray, a: float, b: float, margin: float, state: float = 0.0) -> tuple[float, float] | None:
+def _refine(c: np.ndarray, a: float, b: float, margin: float, state: float = 0.0,
+            rounding_check: bool = True) -> tuple[float, float] | None:
     """The first bracket (lo, hi), q(lo) > 0 ≥ q(hi), in [a, b] for one polynomial c (ascending) with
     q(a) > 0, or None: the sample points are b and the real parts of the polynomial's complex roots
     near [a, b] (companion-matrix eigenvalues; |Im| ≤ 0.25), each with neighbours ± 1e-9·(b − a) and
@@ -89,7 +90,7 @@ def _refine(c: np.ndarray, a: float, b: float, margin: float, state: float = 0.0
         if v <= 0:
             return (prev, u)
         prev = u
-    for x in near:  # positive everywhere sampled: is it positive by more than rounding at the pair?
+    for x in (near if rounding_check else []):  # positive everywhere sampled: by more than rounding there?
         q = np.polynomial.polynomial.polyval(x, c)
         if q <= margin:
             raise UnsupportedKinkError(
@@ -110,13 +111,17 @@ def _refine(c: np.ndarray, a: float, b: float, margin: float, state: float = 0.0
     return None
 
 
-def first_brackets(C: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def first_brackets(C: np.ndarray, state: np.ndarray | None = None, after: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For polynomials C[:, c] (ascending in u, C[0] > 0): the columns that have a root in (0, 1] and,
     for each, a bracket (lo, hi) of its first one with q(lo) > 0 ≥ q(hi) (module docstring).
 
     ``state`` (per column, ≥ 0): a bound on |q_exact − q| from the error of the computed state (the
     carried error estimate times ‖∇_θ z‖). It joins the certificate's margin, and a dip that stays
-    positive but within it raises UnsupportedKinkError: the exact flow may touch the kink there."""
+    positive but within it raises UnsupportedKinkError: the exact flow may touch the kink there. ``after``:
+    the check after a step, on the step as cut by its event; the rounding graze test (already made on the
+    uncut step) is skipped there, since another entry whose root coincides with the event's to rounding
+    (a simultaneous switch, recorded by the next, zero-length step) would look like one."""
     p, m = C.shape
     us = np.arange(1, GRID + 1) / GRID
     vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
@@ -132,7 +137,7 @@ def first_brackets(C: np.ndarray, state: np.ndarray | None = None) -> tuple[np.n
     for col in np.nonzero(bad.any(axis=1))[0]:
         i0 = int(np.argmax(bad[col]))  # the first interval the grid's certificate leaves open
         stop = lo[col] if g[col] < GRID else 1.0
-        got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]), float(state[col]))
+        got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]), float(state[col]), rounding_check=not after)
         if got is not None:
             lo[col], hi[col] = got
     cols = np.nonzero(np.isfinite(hi))[0]

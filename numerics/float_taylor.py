@@ -673,7 +673,7 @@ class _FloatFlow:
             if np.any(C[0] <= 0):
                 first0 = np.nonzero(C[0] <= 0)[0][0]
                 return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
-            cs, lo, hi = first_brackets(C, extra[idx])  # grid, certified gaps, dips (float_events)
+            cs, lo, hi = first_brackets(C, extra[idx], after=zerr is not None)  # grid, certified gaps, dips
             if len(cs) == 0:
                 continue
             # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
