@@ -358,3 +358,22 @@ def test_ec21_cli_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
                  "--scheduler-timeout", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "--scheduler" in err and "Traceback" not in err
+
+
+def test_ec21_relu_row_on_the_float_tier_agrees_with_the_arb_row(ec21_quick, tmp_path):
+    """--relu-tier float: the quick ReLU row's ground truth from the float64 Taylor tier. The GD runs and
+    the horizon do not depend on the tier, so every GF–GD distance must equal the arb row's to within
+    the two ground truths' error bounds (2-norm: the float tier's own, the arb tier's √P·max-norm)."""
+    _, arb_res, _ = ec21_quick
+    res = ec21.run(str(tmp_path / "f"), quick=True, seed=0, nets=("relu",), relu={"tier": "float"})
+    (fl,), (ab,) = res["nets"], [n for n in arb_res["nets"] if n["net"] == "relu"]
+    assert "float64 Taylor tier" in fl["gf"]["tier"] and "arb" in ab["gf"]["tier"]
+    tol = fl["gf"]["error_estimate"] + ab["gf"]["error_estimate"]
+    print(f"\nfloat tier estimate {fl['gf']['error_estimate']:.2e}, arb {ab['gf']['error_estimate']:.2e}, "
+          f"events {fl['gf']['kink_events']} / {ab['gf']['kink_events']}")
+    assert fl["gf"]["kink_events"] == ab["gf"]["kink_events"]
+    for rf, ra in zip(fl["runs"], ab["runs"]):
+        assert len(rf["gf_gd_distance"]) == len(ra["gf_gd_distance"])
+        for x, y in zip(rf["gf_gd_distance"], ra["gf_gd_distance"]):
+            assert abs(x - y) <= tol
+    assert fl["gf"]["error_estimate"] < 1e-3 * min(d for r in fl["runs"] for d in r["gf_gd_distance"][1:])
