@@ -2,7 +2,9 @@
 
 Size: the float tier's integrator (step controller, event locator, handler with sliding, error
 estimator, dense output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
-:mod:`numerics.float_series`; the sliding solver is the next seam to split along.
+:mod:`numerics.float_series`, the mode search at simultaneous kinks :mod:`numerics.active_sets` (shared
+with the arb tier), the Hessian bounds of the error growth :mod:`numerics.hessian_lipschitz`; the sliding
+weights' solver (μ_0, μ_k) is the next seam to split along.
 
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
 nets, with or without biases; square, whitened square or softmax cross-entropy loss — the head's exp
@@ -180,6 +182,51 @@ def _local_error(ys: list[np.ndarray], p: int, h: float, new: list[np.ndarray], 
     return tail + EPS * (ynorm + (p + dmax) * float(a[1:].sum()))
 
 
+class _FloatModes:
+    """The float tier's state operations for :mod:`numerics.active_sets` (keys (j, u, i): hidden layer
+    j + 1, unit u, sample i; weights in ``series.slide``)."""
+
+    def __init__(self, flow: "_FloatFlow") -> None:
+        self.f = flow
+
+    def snapshot(self) -> tuple:
+        return self.f._snapshot()
+
+    def restore(self, snap: tuple) -> None:
+        self.f._restore(snap)
+
+    def solve(self) -> None:
+        sl = self.f._sliding()
+        if sl:
+            self.f._solve_mu0(sl)
+
+    def out_of_range(self, k: tuple) -> int:
+        mu0 = self.f.series.slide[k[0] + 1][k[1:]][0]
+        return -1 if mu0 < self.f.alpha else 1 if mu0 > 1 else 0
+
+    def rates(self) -> Callable[[tuple], float]:
+        nodes = self.f._nodes0()
+        return lambda k: float(nodes[self.f.zdot[k[0]]][k[1], k[2]])
+
+    def leave(self, k: tuple, side: int) -> None:
+        j, u, i = k
+        S = self.f.series.slide.get(j + 1, {})
+        S.pop((u, i), None)
+        if not S:
+            self.f.series.slide.pop(j + 1, None)
+        self.f.side[j][u, i] = side
+        self.f._set_mask(j)
+
+    def slide(self, k: tuple, from_side: int) -> None:
+        j, u, i = k
+        self.f.series.slide.setdefault(j + 1, {})[(u, i)] = [1.0 if from_side > 0 else self.f.alpha]
+        self.f.side[j][u, i] = -1
+        self.f._set_mask(j)
+
+    def describe(self, k: tuple) -> str:
+        return f"unit {k[1]} of layer {k[0] + 1} on sample {k[2]}"
+
+
 class _FloatFlow:
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool) -> None:
         from .flows import _gradient_tape
@@ -347,118 +394,13 @@ class _FloatFlow:
         self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
 
     def _settle(self, joining: tuple | None = None, t: float = math.nan) -> list[tuple[int, int, int, int]]:
-        """Make the set of entries at their kinks consistent (docs/theory.md E1, "Consistent active sets"):
-        every sliding entry's μ_0 (from ż_s = 0) in [α, 1], every entry that left at this instant moving
-        away to its side (σż ≥ 0 under the field). Pivoting one violation at a time, least index first
-        (Murty's rule; the order: (layer, unit, sample), ``joining`` last): a sliding μ_0 below α or above 1
-        leaves to mask α or 1; a left entry with σż < 0 slides again. The same rule as the arb tier's
-        (numerics.kink_flows). Returns the entries that left as (j, u, i, side), in that order; raises if
-        ``joining`` (an entry entering sliding now) would have to leave, or if the pivoting does not end
-        (it ends when the sensitivity matrix −∂ż/∂μ is a P-matrix, where the consistent set is unique;
-        that property is not checked)."""
-        from .kink_flows import UnsupportedKinkError
+        """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
+        docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit, sample) in
+        order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""
+        from .active_sets import settle
 
         K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
-        status = {k: 0 for k in K}
-        snap = self._snapshot()
-        for _ in range(4 * len(K) ** 2 + 8):
-            sl = self._sliding()
-            if sl:
-                self._solve_mu0(sl)
-            nodes, viol = None, None
-            for k in K:
-                jj, uu, ii = k
-                if status[k] == 0:
-                    mu0 = self.series.slide[jj + 1][(uu, ii)][0]
-                    if mu0 < self.alpha or mu0 > 1:
-                        viol = (k, -1 if mu0 < self.alpha else 1)
-                        break
-                else:
-                    if nodes is None:
-                        nodes = self._nodes0()
-                    if status[k] * float(nodes[self.zdot[jj]][uu, ii]) < 0:
-                        viol = (k, 0)
-                        break
-            if viol is None:
-                return [k + (status[k],) for k in K if status[k] != 0]
-            (jj, uu, ii), new = viol
-            if (jj, uu, ii) == joining:
-                raise UnsupportedKinkError(
-                    f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} cannot slide together with the entries "
-                    "already sliding (its Filippov weight leaves [α, 1] when it joins them): a simultaneous-kink "
-                    "configuration this integrator does not resolve")
-            if new == 0:  # back to sliding, from the weight at the side it had left to
-                self.series.slide.setdefault(jj + 1, {})[(uu, ii)] = [1.0 if status[viol[0]] > 0 else self.alpha]
-                self.side[jj][uu, ii] = -1
-            else:
-                S = self.series.slide[jj + 1]
-                S.pop((uu, ii))
-                if not S:
-                    self.series.slide.pop(jj + 1)
-                self.side[jj][uu, ii] = new
-            self._set_mask(jj)
-            status[viol[0]] = new
-        self._restore(snap)
-        return self._enumerate(K, joining, t)
-
-    def _consistent(self, K: list, status: dict) -> bool:
-        """Whether the statuses (0: sliding, ±1: left to that side) of the entries K are consistent at the
-        current state: μ_0 of the sliding ones in [α, 1], σż ≥ 0 for the others (sets μ_0 as it goes)."""
-        from .kink_flows import UnsupportedKinkError
-
-        sl = self._sliding()
-        try:
-            if sl:
-                self._solve_mu0(sl)
-        except UnsupportedKinkError:  # constraints not determined: not a usable set
-            return False
-        if any(not self.alpha <= self.series.slide[k[0] + 1][k[1:]][0] <= 1 for k in K if status[k] == 0):
-            return False
-        if any(status[k] for k in K):
-            nodes = self._nodes0()
-            return all(status[k] * float(nodes[self.zdot[k[0]]][k[1], k[2]]) >= 0 for k in K if status[k])
-        return True
-
-    def _enumerate(self, K: list, joining: tuple | None, t: float) -> list[tuple[int, int, int, int]]:
-        """Every assignment of statuses to K (3^|K|, ``joining`` sliding), from the state :meth:`_settle`
-        started at: the consistent one when there is exactly one, else UnsupportedKinkError (none, or
-        several: the consistent mode is not unique). Used when the pivoting cycles (−∂ż/∂μ not a P-matrix),
-        for |K| ≤ 6."""
-        import itertools
-
-        from .kink_flows import UnsupportedKinkError
-
-        if len(K) > 6:
-            raise UnsupportedKinkError(f"t = {t:.17g}: no consistent set of sliding entries found (the pivoting "
-                                       f"cycles among {len(K)} entries, too many to enumerate)")
-        snap = self._snapshot()
-        found = []
-        for combo in itertools.product((0, -1, 1), repeat=len(K)):
-            if joining is not None and combo[-1] != 0:
-                continue
-            status = dict(zip(K, combo))
-            self._apply_status(status)
-            if self._consistent(K, status):
-                found.append(status)
-            self._restore(snap)
-        if len(found) != 1:
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: {len(found)} consistent sets of sliding entries among {K} (statuses "
-                f"{[list(f.values()) for f in found]}): the continuation is not determined by the rule")
-        self._apply_status(found[0])
-        self._consistent(K, found[0])
-        return [k + (found[0][k],) for k in K if found[0][k] != 0]
-
-    def _apply_status(self, status: dict) -> None:
-        for (jj, uu, ii), st in status.items():
-            if st == 0:
-                continue
-            S = self.series.slide.get(jj + 1, {})
-            S.pop((uu, ii), None)
-            if not S:
-                self.series.slide.pop(jj + 1, None)
-            self.side[jj][uu, ii] = st
-            self._set_mask(jj)
+        return settle(_FloatModes(self), K, joining, t)
 
     def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
         """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)

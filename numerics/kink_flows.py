@@ -1,10 +1,9 @@
 """Ground-truth gradient flow of (leaky) ReLU networks, with and without biases: the Taylor method
 of :mod:`numerics.flows` run region by region, with exact kink events (docs/theory.md E1; docs/theory.md E).
 
-Size: the arb tier's integrator in one module (series with sliding weights, step, locator, event handler
-with the consistent modes of sliding sets, rerun estimator), mirroring :mod:`numerics.float_taylor`; the
-mode search (:meth:`_KinkFlow._settle` and its helpers, shared in design with the float tier) is the
-next seam to split along.
+Size: the arb tier's integrator (series with sliding weights, step, locator, event handler, rerun
+estimator) in one module, mirroring :mod:`numerics.float_taylor`; the search for consistent modes of sliding sets is
+:mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
@@ -74,6 +73,50 @@ from .kink_tape import LayerMask, _relu_tape
 from .series import arb_precision, series_coefficients, to_arb, to_arb_mat
 
 __all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
+
+
+class _ArbModes:
+    """The arb tier's state operations for :mod:`numerics.active_sets` (keys (j, idx): layer j + 1, entry
+    idx = unit·n + sample of its mask; arb comparisons mean "certainly")."""
+
+    def __init__(self, flow: "_KinkFlow", y: list) -> None:
+        self.f, self.y = flow, y
+
+    def snapshot(self) -> list:
+        return self.f._snapshot()
+
+    def restore(self, snap: list) -> None:
+        self.f._restore(snap)
+
+    def solve(self) -> None:
+        sl = self.f._sliding()
+        if sl:
+            self.f._solve_mu0(self.y, sl)
+
+    def out_of_range(self, k: tuple) -> int:
+        mm = self.f.masks[k[0]]
+        mu0 = mm.mu[k[1]][0]
+        return -1 if mu0 < mm.alpha else 1 if mu0 > 1 else 0
+
+    def rates(self) -> Callable:
+        nodes = self.f._nodes0(self.y)
+        return lambda k: nodes[self.f.zdot[k[0]]].entries()[k[1]]
+
+    def leave(self, k: tuple, side: int) -> None:
+        mm = self.f.masks[k[0]]
+        mm.sliding.discard(k[1])
+        mm.mu.pop(k[1], None)
+        mm.set_side(k[1], side)
+
+    def slide(self, k: tuple, from_side: int) -> None:
+        mm = self.f.masks[k[0]]
+        mm.sliding.add(k[1])
+        mm.mu[k[1]] = [mm.one if from_side > 0 else mm.alpha]
+        mm.set_side(k[1], -1)
+
+    def describe(self, k: tuple) -> str:
+        u, i = divmod(k[1], self.f.masks[k[0]].cols)
+        return f"unit {u} of layer {k[0] + 1} on sample {i}"
 
 
 class _KinkFlow:
@@ -219,107 +262,13 @@ class _KinkFlow:
             m.mu = {k: list(v) for k, v in mu.items()}
 
     def _settle(self, y: list, t: Fraction, joining: tuple | None = None) -> list[tuple[int, int, int]]:
-        """Make the set of entries at their kinks consistent (docs/theory.md E1, "Consistent active
-        sets"): every sliding entry's μ_0 in [α, 1], every entry that left at this instant moving away
-        to its side (σż ≥ 0). Pivoting one violation at a time, least index first (Murty's rule; order
-        (layer, unit·n + sample), ``joining`` last): a μ_0 below α or above 1 leaves to mask α or 1, a left
-        entry with σż < 0 slides again. Returns the entries that left as (j, idx, side); raises if
-        ``joining`` would have to leave or if the pivoting does not end (it ends when −∂ż/∂μ is a
-        P-matrix, where the consistent set is unique; not checked)."""
+        """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
+        docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit·n + sample) in
+        order, ``joining`` last. Returns the entries that left as (j, idx, side)."""
+        from .active_sets import settle
+
         K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
-        status = {k: 0 for k in K}
-        snap = self._snapshot()
-        for _ in range(4 * len(K) ** 2 + 8):
-            sl = self._sliding()
-            if sl:
-                self._solve_mu0(y, sl)
-            nodes, viol = None, None
-            for k in K:
-                jj, s = k
-                mm = self.masks[jj]
-                if status[k] == 0:
-                    mu0 = mm.mu[s][0]
-                    if mu0 < mm.alpha or mu0 > 1:
-                        viol = (k, -1 if mu0 < mm.alpha else 1)
-                        break
-                else:
-                    if nodes is None:
-                        nodes = self._nodes0(y)
-                    if status[k] * nodes[self.zdot[jj]].entries()[s] < 0:
-                        viol = (k, 0)
-                        break
-            if viol is None:
-                return [k + (status[k],) for k in K if status[k] != 0]
-            (jj, s), new = viol
-            mm = self.masks[jj]
-            if (jj, s) == joining:
-                u, i = divmod(s, mm.cols)
-                raise UnsupportedKinkError(
-                    f"t = {float(t):.17g}: unit {u} of layer {jj + 1} on sample {i} cannot slide together with "
-                    "the units already sliding (its Filippov weight leaves [α, 1]): a simultaneous-kink "
-                    "configuration this integrator does not resolve")
-            if new == 0:  # back to sliding, from the weight at the side it had left to
-                mm.sliding.add(s)
-                mm.mu[s] = [mm.one if status[viol[0]] > 0 else mm.alpha]
-                mm.set_side(s, -1)
-            else:
-                mm.sliding.discard(s)
-                mm.mu.pop(s, None)
-                mm.set_side(s, new)
-            status[viol[0]] = new
-        self._restore(snap)
-        return self._enumerate(y, K, joining, t)
-
-    def _consistent(self, y: list, K: list, status: dict) -> bool:
-        """Whether the statuses (0: sliding, ±1: left to that side) of K are consistent: μ_0 of the sliding
-        ones in [α, 1], σż ≥ 0 for the others (sets μ_0 as it goes)."""
-        sl = self._sliding()
-        try:
-            if sl:
-                self._solve_mu0(y, sl)
-        except UnsupportedKinkError:
-            return False
-        if any(self.masks[jj].mu[s][0] < self.masks[jj].alpha or self.masks[jj].mu[s][0] > 1
-               for (jj, s) in K if status[(jj, s)] == 0):
-            return False
-        if any(status[k] for k in K):
-            nodes = self._nodes0(y)
-            return not any(status[(jj, s)] * nodes[self.zdot[jj]].entries()[s] < 0 for (jj, s) in K if status[(jj, s)])
-        return True
-
-    def _enumerate(self, y: list, K: list, joining: tuple | None, t: Fraction) -> list[tuple[int, int, int]]:
-        """Every assignment of statuses to K (``joining`` sliding): the consistent one when there is exactly
-        one, else UnsupportedKinkError. Used when the pivoting cycles, for |K| ≤ 6."""
-        import itertools
-
-        if len(K) > 6:
-            raise UnsupportedKinkError(f"t = {float(t):.17g}: no consistent set of sliding units found (the "
-                                       f"pivoting cycles among {len(K)} entries, too many to enumerate)")
-        snap = self._snapshot()
-        found = []
-        for combo in itertools.product((0, -1, 1), repeat=len(K)):
-            if joining is not None and combo[-1] != 0:
-                continue
-            status = dict(zip(K, combo))
-            self._apply_status(status)
-            if self._consistent(y, K, status):
-                found.append(status)
-            self._restore(snap)
-        if len(found) != 1:
-            raise UnsupportedKinkError(
-                f"t = {float(t):.17g}: {len(found)} consistent sets of sliding units among {K}: the "
-                "continuation is not determined by the rule")
-        self._apply_status(found[0])
-        self._consistent(y, K, found[0])
-        return [k + (found[0][k],) for k in K if found[0][k] != 0]
-
-    def _apply_status(self, status: dict) -> None:
-        for (jj, s), st in status.items():
-            if st != 0:
-                mm = self.masks[jj]
-                mm.sliding.discard(s)
-                mm.mu.pop(s, None)
-                mm.set_side(s, st)
+        return settle(_ArbModes(self, y), K, joining, float(t))
 
     def _rates(self, y: list, j: int, idx: int, t: Fraction) -> tuple[dict, dict]:
         """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of

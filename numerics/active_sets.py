@@ -1,0 +1,120 @@
+"""Consistent active sets at simultaneous kinks, shared by the arb and float64 ReLU tiers.
+
+docs/theory.md E1, "Consistent active sets". At an instant where several entries sit at their kinks
+(the sliding ones, and one that has just met its kink), a *mode* gives each entry of K a status:
+0 — it slides (its Filippov weight μ is solved from ż = 0), ±1 — it has left sliding to that side.
+A mode is consistent when every sliding μ_0 lies in [α, 1] and every entry that left moves away to its
+side (σż ≥ 0 under the resulting field).
+
+:func:`settle` finds one by pivoting one violation at a time, least index first (Murty's rule; the
+order of K, the joining entry last): an out-of-range μ_0 leaves to the side it points to (α or 1), a
+left entry moving back slides again, starting from the weight at the side it had left to. The
+pivoting ends, at the unique consistent mode, when −∂ż/∂μ is a P-matrix (not checked); if it cycles,
+:func:`enumerate_modes` tries all 3^|K| modes (|K| ≤ 6) and requires exactly one to be consistent.
+
+A tier supplies the state operations through a :class:`Modes` adapter (its own masks, weights and
+arithmetic: arb balls compare as "certainly less", floats as usual).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Hashable, Protocol, Sequence
+
+from .kink_events import UnsupportedKinkError
+
+
+class Modes(Protocol):
+    """What :func:`settle` needs from a tier (keys k are the tier's entry keys, tuples)."""
+
+    def snapshot(self) -> Any: ...
+    def restore(self, snap: Any) -> None: ...
+    def solve(self) -> None: ...  # μ_0 of the current sliding set (UnsupportedKinkError if undetermined)
+    def out_of_range(self, k: Hashable) -> int: ...  # −1 if μ_0 < α, +1 if μ_0 > 1, else 0
+    def rates(self) -> Callable[[Hashable], Any]: ...  # k ↦ ż of entry k under the current field
+    def leave(self, k: Hashable, side: int) -> None: ...
+    def slide(self, k: Hashable, from_side: int) -> None: ...
+    def describe(self, k: Hashable) -> str: ...  # "unit u of layer j on sample i"
+
+
+def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> list[tuple]:
+    """Make the mode of K consistent (module docstring), starting from every entry sliding; returns the
+    entries that left as k + (side,), in K's order. Raises UnsupportedKinkError if ``joining`` (entering
+    sliding now, last in K) would have to leave, or if no unique consistent mode is found."""
+    status = {k: 0 for k in K}
+    snap = ops.snapshot()
+    for _ in range(4 * len(K) ** 2 + 8):
+        ops.solve()
+        rate, viol = None, None
+        for k in K:
+            if status[k] == 0:
+                side = ops.out_of_range(k)
+                if side:
+                    viol = (k, side)
+                    break
+            else:
+                rate = rate or ops.rates()
+                if status[k] * rate(k) < 0:
+                    viol = (k, 0)
+                    break
+        if viol is None:
+            return [k + (status[k],) for k in K if status[k] != 0]
+        k, new = viol
+        if k == joining:
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: {ops.describe(k)} cannot slide together with the entries already sliding (its "
+                "Filippov weight leaves [α, 1] when it joins them): a simultaneous-kink configuration this "
+                "integrator does not resolve")
+        if new == 0:  # back to sliding, from the weight at the side it had left to
+            ops.slide(k, status[k])
+        else:
+            ops.leave(k, new)
+        status[k] = new
+    ops.restore(snap)
+    return enumerate_modes(ops, K, joining, t)
+
+
+def consistent(ops: Modes, K: Sequence[tuple], status: dict) -> bool:
+    """Whether the current mode (statuses of K, already applied) is consistent; solves μ_0 as it goes."""
+    try:
+        ops.solve()
+    except UnsupportedKinkError:  # constraints not determined: not a usable mode
+        return False
+    if any(ops.out_of_range(k) for k in K if status[k] == 0):
+        return False
+    if any(status[k] for k in K):
+        rate = ops.rates()
+        return not any(status[k] * rate(k) < 0 for k in K if status[k])
+    return True
+
+
+def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> list[tuple]:
+    """Every mode of K (``joining`` sliding), from the state :func:`settle` started at: the consistent one
+    when there is exactly one, applied and returned as :func:`settle` does; else UnsupportedKinkError
+    (none, or several: the continuation is not determined by the rule). |K| ≤ 6."""
+    if len(K) > 6:
+        raise UnsupportedKinkError(f"t = {t:.17g}: no consistent set of sliding entries found (the pivoting "
+                                   f"cycles among {len(K)} entries, too many to enumerate)")
+    snap = ops.snapshot()
+    found = []
+    for combo in itertools.product((0, -1, 1), repeat=len(K)):
+        if joining is not None and combo[-1] != 0:
+            continue
+        status = dict(zip(K, combo))
+        _apply(ops, status)
+        if consistent(ops, K, status):
+            found.append(status)
+        ops.restore(snap)
+    if len(found) != 1:
+        raise UnsupportedKinkError(
+            f"t = {t:.17g}: {len(found)} consistent sets of sliding entries among {list(K)} (statuses "
+            f"{[list(f.values()) for f in found]}): the continuation is not determined by the rule")
+    _apply(ops, found[0])
+    consistent(ops, K, found[0])
+    return [k + (found[0][k],) for k in K if found[0][k] != 0]
+
+
+def _apply(ops: Modes, status: dict) -> None:
+    for k, st in status.items():
+        if st != 0:
+            ops.leave(k, st)
