@@ -1,10 +1,10 @@
 """The float64 tier of the Taylor method: the same tape, the same parts, on numpy arrays.
 
-Size: the float tier's integrator (step controller, event locator, handler with sliding, error
-estimator, dense output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
-:mod:`numerics.float_series`, the mode search at simultaneous kinks :mod:`numerics.active_sets` (shared
-with the arb tier), the Hessian bounds of the error growth :mod:`numerics.hessian_lipschitz`; the sliding
-weights' solver (μ_0, μ_k) is the next seam to split along.
+Size: the float tier's integrator (step controller, event locator, kink handler, error estimator, dense
+output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
+:mod:`numerics.float_series`, the sliding weights and modes :mod:`numerics.float_sliding` (with the mode
+search :mod:`numerics.active_sets`, shared with the arb tier), the Hessian bounds of the error growth
+:mod:`numerics.hessian_lipschitz`.
 
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
 nets, with or without biases; square, whitened square or softmax cross-entropy loss — the head's exp
@@ -33,9 +33,10 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   every node), μ_k solved after each order k from [ż]_k = 0 (the ``after_order`` hook of the float
   series), leaving when μ reaches α or 1 (roots of μ − α, 1 − μ are watched); a < 0 < b →
   :class:`~numerics.kink_flows.NonUniqueFlowError`. At a kink reached while other entries slide, each
-  candidate field has a consistent mode of the sliding set (:meth:`_FloatFlow._settle`: an entry whose
-  weight leaves [α, 1] leaves sliding to that side, one that then moves back slides again; pivoting,
-  as the arb tier; docs/theory.md E1 "Consistent active sets"), and the outcome's mode is applied.
+  candidate field has a consistent mode of the sliding set (:mod:`numerics.float_sliding`: an entry
+  whose weight leaves [α, 1] leaves sliding to that side, one that then moves back slides again;
+  pivoting, as the arb tier; docs/theory.md E1 "Consistent active sets"), and the outcome's mode is
+  applied.
 * **error estimator** — per step the local error in the Euclidean norm (truncation as
   :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
   longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
@@ -66,6 +67,7 @@ from theory import Objective
 from .error_growth import MeasuredGrowth, saltation_norm
 from .float_events import first_brackets
 from .float_series import FloatSeries
+from .float_sliding import FloatSliding
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
@@ -182,52 +184,7 @@ def _local_error(ys: list[np.ndarray], p: int, h: float, new: list[np.ndarray], 
     return tail + EPS * (ynorm + (p + dmax) * float(a[1:].sum()))
 
 
-class _FloatModes:
-    """The float tier's state operations for :mod:`numerics.active_sets` (keys (j, u, i): hidden layer
-    j + 1, unit u, sample i; weights in ``series.slide``)."""
-
-    def __init__(self, flow: "_FloatFlow") -> None:
-        self.f = flow
-
-    def snapshot(self) -> tuple:
-        return self.f._snapshot()
-
-    def restore(self, snap: tuple) -> None:
-        self.f._restore(snap)
-
-    def solve(self) -> None:
-        sl = self.f._sliding()
-        if sl:
-            self.f._solve_mu0(sl)
-
-    def out_of_range(self, k: tuple) -> int:
-        mu0 = self.f.series.slide[k[0] + 1][k[1:]][0]
-        return -1 if mu0 < self.f.alpha else 1 if mu0 > 1 else 0
-
-    def rates(self) -> Callable[[tuple], float]:
-        nodes = self.f._nodes0()
-        return lambda k: float(nodes[self.f.zdot[k[0]]][k[1], k[2]])
-
-    def leave(self, k: tuple, side: int) -> None:
-        j, u, i = k
-        S = self.f.series.slide.get(j + 1, {})
-        S.pop((u, i), None)
-        if not S:
-            self.f.series.slide.pop(j + 1, None)
-        self.f.side[j][u, i] = side
-        self.f._set_mask(j)
-
-    def slide(self, k: tuple, from_side: int) -> None:
-        j, u, i = k
-        self.f.series.slide.setdefault(j + 1, {})[(u, i)] = [1.0 if from_side > 0 else self.f.alpha]
-        self.f.side[j][u, i] = -1
-        self.f._set_mask(j)
-
-    def describe(self, k: tuple) -> str:
-        return f"unit {k[1]} of layer {k[0] + 1} on sample {k[2]}"
-
-
-class _FloatFlow:
+class _FloatFlow(FloatSliding):
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool) -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
@@ -258,77 +215,6 @@ class _FloatFlow:
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
         self.pinned: set = set()
-
-    # -- sliding (Filippov weights as mask series, as in numerics.kink_flows) ----------------------
-    def _sliding(self) -> list[tuple[int, int, int]]:
-        return [(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S]
-
-    def _pass(self, order: int, watched: Sequence[int]) -> tuple[list, dict]:
-        """One series pass; with entries sliding, μ_0 is solved first and μ_k after each order k."""
-        sl = self._sliding()
-        if sl:
-            self._solve_mu0(sl)
-            for S in self.series.slide.values():
-                for key in S:
-                    S[key] = S[key][:1]
-            self.series.after_order = self._after_order
-            watched = list(watched) + [z for z in self.zdot if z not in watched]  # the constraints read ż
-        try:
-            return self.series.run(self.y, order, watched)
-        finally:
-            self.series.after_order = None
-
-    def _nodes0(self) -> dict:
-        out = self.series.run(self.y, 1, range(len(self.series.ops)))[1]
-        return {i: (v if self.series.const[i] else v[0]) for i, v in out.items()}
-
-    def _solve_mu0(self, sl: list) -> None:
-        """μ_0 of the sliding entries from ż_s = 0 (Newton on order-0 passes; exact in one step when the
-        constraints are affine in the μ's), and the sensitivities D_s = ∂(node)/∂μ_s (order 0), which
-        are also the derivatives of order k in μ_k (numerics.kink_flows)."""
-        from .kink_flows import UnsupportedKinkError
-
-        for _ in range(8):
-            for S in self.series.slide.values():
-                for key in S:
-                    S[key] = S[key][:1]
-            base = self._nodes0()
-            D = []
-            for (j, u, i) in sl:
-                mus = self.series.slide[j + 1][(u, i)]
-                mus[0] += 1.0
-                bumped = self._nodes0()
-                mus[0] -= 1.0
-                D.append({k: bumped[k] - v for k, v in base.items()
-                          if not self.series.const[k] and np.any(bumped[k] != v)})
-            r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in sl])
-            A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(sl))]
-                          for (j, u, i) in sl])
-            try:
-                delta = np.linalg.solve(A, -r)
-            except np.linalg.LinAlgError:
-                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
-                                           "(degenerate sliding constraints)") from None
-            for c, (j, u, i) in enumerate(sl):
-                self.series.slide[j + 1][(u, i)][0] += float(delta[c])
-            if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
-                break
-        self._D, self._A, self._sl = D, A, sl
-
-    def _after_order(self, k: int, coef: list) -> None:
-        r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])
-        mu = np.linalg.solve(self._A, -r)
-        for c, (j, u, i) in enumerate(self._sl):
-            mus = self.series.slide[j + 1][(u, i)]
-            while len(mus) < k:
-                mus.append(0.0)
-            mus.append(float(mu[c]))
-            for node, d in self._D[c].items():
-                if coef[node] is not None and not self.series.const[node]:
-                    coef[node][k] = coef[node][k] + d * mu[c]
-
-    def _set_mask(self, j: int) -> None:
-        self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
 
     def _hessian_lipschitz(self, ys: list[np.ndarray], h: float, local: float) -> float:
         """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ (:mod:`numerics.hessian_lipschitz`) for the carried growth bound;
@@ -379,36 +265,6 @@ class _FloatFlow:
             self.dead[j] = np.all(Z == 0, axis=0)
             for u, i in zip(*np.nonzero((Z[0] == 0) & ~self.dead[j])):
                 self._kink(j, int(u), int(i), 0.0, from_side=0)
-
-    def _snapshot(self) -> tuple:
-        """The switching state (sides, sliding set and its μ series), to try a candidate and undo it."""
-        return ([s.copy() for s in self.side],
-                {L: {key: list(mus) for key, mus in S.items()} for L, S in self.series.slide.items()})
-
-    def _restore(self, snap: tuple) -> None:
-        sides, slide = snap
-        for j, s in enumerate(sides):
-            self.side[j][...] = s
-            self._set_mask(j)
-        self.series.slide.clear()
-        self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
-
-    def _settle(self, joining: tuple | None = None, t: float = math.nan) -> list[tuple[int, int, int, int]]:
-        """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
-        docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit, sample) in
-        order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""
-        from .active_sets import settle
-
-        K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
-        return settle(_FloatModes(self), K, joining, t)
-
-    def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
-        """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)
-        under the current switching state: one order-1 pass (μ_0 solved in it)."""
-        ys, w = self._pass(1, self.zdot)
-        Z = w[self.zdot[j]][0]
-        return (float(Z[u, i]), [Y[1].copy() for Y in ys],
-                [s * float(w[self.zdot[jj]][0][uu, ii]) for (jj, uu, ii, s) in left])
 
     def _rates(self, j: int, u: int, i: int, t: float = math.nan) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
@@ -518,14 +374,6 @@ class _FloatFlow:
         dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, pre[1])))
         return saltation_norm(pre[0], post, dF, gz)
 
-    def _settle_as(self, cand: dict) -> list:
-        """:meth:`_settle` for the outcome chosen among the candidates (the same computation from the same
-        state, so the same active set; checked, since the candidate's field is what is used after)."""
-        left = self._settle()
-        if left != cand["left"]:
-            raise AssertionError(f"active set {left} differs from the candidate's {cand['left']}")
-        return left
-
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
 
@@ -548,20 +396,6 @@ class _FloatFlow:
                     "active set by the leave rule")
             self.skip[(jj, uu, ii)] = 1
             self._record(t, "leave sliding", jj, uu, ii)
-
-    def _leave(self, j: int, u: int, i: int, to_side: int, t: float) -> None:
-        from fractions import Fraction
-
-        from .kink_flows import KinkEvent
-
-        S = self.series.slide[j + 1]
-        S.pop((u, i))
-        if not S:
-            self.series.slide.pop(j + 1)
-        self.side[j][u, i] = to_side
-        self._set_mask(j)
-        self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
-        self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
 
     def _z_error(self, ys: list[np.ndarray], h: float, err: float) -> list[np.ndarray]:
         """Per hidden layer, per sample: a bound on |z_exact − z| for every pre-activation of the layer on

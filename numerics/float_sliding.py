@@ -1,0 +1,193 @@
+"""The float tier's Filippov sliding: the weights μ(t) of sliding entries as mask series, and the mode
+of the sliding set at simultaneous kinks — the part of :mod:`numerics.float_taylor` that mirrors the
+arb tier's sliding machinery (:mod:`numerics.kink_flows`).
+
+* μ_0 from ż_s = 0 (Newton on order-0 passes, exact in one step when the constraints are affine in the
+  μ's) with the order-0 sensitivities D_s = ∂(node)/∂μ_s; μ_k after each order k from [ż_s]_k = 0 (the
+  series' ``after_order`` hook; docs/theory.md E1);
+* the consistent mode of the entries at their kinks (:mod:`numerics.active_sets`, through
+  :class:`_FloatModes`);
+* a weight reaching α or 1 leaves sliding (:meth:`FloatSliding._leave`).
+
+:class:`FloatSliding` is a mixin of :class:`numerics.float_taylor._FloatFlow`: it reads the flow's
+``series``, ``y``, ``side``, ``maskv``, ``alpha``, ``zdot``, ``skip`` and ``events``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+class _FloatModes:
+    """The float tier's state operations for :mod:`numerics.active_sets` (keys (j, u, i): hidden layer
+    j + 1, unit u, sample i; weights in ``series.slide``)."""
+
+    def __init__(self, flow: "FloatSliding") -> None:
+        self.f = flow
+
+    def snapshot(self) -> tuple:
+        return self.f._snapshot()
+
+    def restore(self, snap: tuple) -> None:
+        self.f._restore(snap)
+
+    def solve(self) -> None:
+        sl = self.f._sliding()
+        if sl:
+            self.f._solve_mu0(sl)
+
+    def out_of_range(self, k: tuple) -> int:
+        mu0 = self.f.series.slide[k[0] + 1][k[1:]][0]
+        return -1 if mu0 < self.f.alpha else 1 if mu0 > 1 else 0
+
+    def rates(self) -> Callable[[tuple], float]:
+        nodes = self.f._nodes0()
+        return lambda k: float(nodes[self.f.zdot[k[0]]][k[1], k[2]])
+
+    def leave(self, k: tuple, side: int) -> None:
+        j, u, i = k
+        S = self.f.series.slide.get(j + 1, {})
+        S.pop((u, i), None)
+        if not S:
+            self.f.series.slide.pop(j + 1, None)
+        self.f.side[j][u, i] = side
+        self.f._set_mask(j)
+
+    def slide(self, k: tuple, from_side: int) -> None:
+        j, u, i = k
+        self.f.series.slide.setdefault(j + 1, {})[(u, i)] = [1.0 if from_side > 0 else self.f.alpha]
+        self.f.side[j][u, i] = -1
+        self.f._set_mask(j)
+
+    def describe(self, k: tuple) -> str:
+        return f"unit {k[1]} of layer {k[0] + 1} on sample {k[2]}"
+
+
+class FloatSliding:
+    """Sliding weights and modes for the float tier's flow (module docstring)."""
+
+    # -- sliding (Filippov weights as mask series, as in numerics.kink_flows) ----------------------
+    def _sliding(self) -> list[tuple[int, int, int]]:
+        return [(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S]
+
+    def _pass(self, order: int, watched: Sequence[int]) -> tuple[list, dict]:
+        """One series pass; with entries sliding, μ_0 is solved first and μ_k after each order k."""
+        sl = self._sliding()
+        if sl:
+            self._solve_mu0(sl)
+            for S in self.series.slide.values():
+                for key in S:
+                    S[key] = S[key][:1]
+            self.series.after_order = self._after_order
+            watched = list(watched) + [z for z in self.zdot if z not in watched]  # the constraints read ż
+        try:
+            return self.series.run(self.y, order, watched)
+        finally:
+            self.series.after_order = None
+
+    def _nodes0(self) -> dict:
+        out = self.series.run(self.y, 1, range(len(self.series.ops)))[1]
+        return {i: (v if self.series.const[i] else v[0]) for i, v in out.items()}
+
+    def _solve_mu0(self, sl: list) -> None:
+        """μ_0 of the sliding entries from ż_s = 0 (Newton on order-0 passes; exact in one step when the
+        constraints are affine in the μ's), and the sensitivities D_s = ∂(node)/∂μ_s (order 0), which
+        are also the derivatives of order k in μ_k (numerics.kink_flows)."""
+        from .kink_flows import UnsupportedKinkError
+
+        for _ in range(8):
+            for S in self.series.slide.values():
+                for key in S:
+                    S[key] = S[key][:1]
+            base = self._nodes0()
+            D = []
+            for (j, u, i) in sl:
+                mus = self.series.slide[j + 1][(u, i)]
+                mus[0] += 1.0
+                bumped = self._nodes0()
+                mus[0] -= 1.0
+                D.append({k: bumped[k] - v for k, v in base.items()
+                          if not self.series.const[k] and np.any(bumped[k] != v)})
+            r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in sl])
+            A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(sl))]
+                          for (j, u, i) in sl])
+            try:
+                delta = np.linalg.solve(A, -r)
+            except np.linalg.LinAlgError:
+                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
+                                           "(degenerate sliding constraints)") from None
+            for c, (j, u, i) in enumerate(sl):
+                self.series.slide[j + 1][(u, i)][0] += float(delta[c])
+            if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
+                break
+        self._D, self._A, self._sl = D, A, sl
+
+    def _after_order(self, k: int, coef: list) -> None:
+        r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])
+        mu = np.linalg.solve(self._A, -r)
+        for c, (j, u, i) in enumerate(self._sl):
+            mus = self.series.slide[j + 1][(u, i)]
+            while len(mus) < k:
+                mus.append(0.0)
+            mus.append(float(mu[c]))
+            for node, d in self._D[c].items():
+                if coef[node] is not None and not self.series.const[node]:
+                    coef[node][k] = coef[node][k] + d * mu[c]
+
+    def _set_mask(self, j: int) -> None:
+        self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
+
+    def _snapshot(self) -> tuple:
+        """The switching state (sides, sliding set and its μ series), to try a candidate and undo it."""
+        return ([s.copy() for s in self.side],
+                {L: {key: list(mus) for key, mus in S.items()} for L, S in self.series.slide.items()})
+
+    def _restore(self, snap: tuple) -> None:
+        sides, slide = snap
+        for j, s in enumerate(sides):
+            self.side[j][...] = s
+            self._set_mask(j)
+        self.series.slide.clear()
+        self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
+
+    def _settle(self, joining: tuple | None = None, t: float = math.nan) -> list[tuple[int, int, int, int]]:
+        """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
+        docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit, sample) in
+        order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""
+        from .active_sets import settle
+
+        K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
+        return settle(_FloatModes(self), K, joining, t)
+
+    def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
+        """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)
+        under the current switching state: one order-1 pass (μ_0 solved in it)."""
+        ys, w = self._pass(1, self.zdot)
+        Z = w[self.zdot[j]][0]
+        return (float(Z[u, i]), [Y[1].copy() for Y in ys],
+                [s * float(w[self.zdot[jj]][0][uu, ii]) for (jj, uu, ii, s) in left])
+
+    def _settle_as(self, cand: dict) -> list:
+        """:meth:`_settle` for the outcome chosen among the candidates (the same computation from the same
+        state, so the same active set; checked, since the candidate's field is what is used after)."""
+        left = self._settle()
+        if left != cand["left"]:
+            raise AssertionError(f"active set {left} differs from the candidate's {cand['left']}")
+        return left
+
+    def _leave(self, j: int, u: int, i: int, to_side: int, t: float) -> None:
+        from fractions import Fraction
+
+        from .kink_flows import KinkEvent
+
+        S = self.series.slide[j + 1]
+        S.pop((u, i))
+        if not S:
+            self.series.slide.pop(j + 1)
+        self.side[j][u, i] = to_side
+        self._set_mask(j)
+        self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
+        self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
