@@ -247,7 +247,7 @@ class MeasuredGrowth:
 
     def jump(self, bound: float) -> None:
         """An event changed the activation pattern: the carried lower bound of λ_min drops by ``bound``
-        ≥ ‖∇²f_after − ∇²f_before‖₂ (:func:`numerics.hessian_lipschitz.kink_jump_bound`)."""
+        ≥ ‖∇²f_after − ∇²f_before‖₂ (:func:`numerics.hessian_lipschitz.sample_jump_bound`)."""
         if self._carried is not None:
             self._carried -= bound
 

@@ -233,7 +233,7 @@ class _FloatFlow(FloatSliding):
 
     def _jumps(self, first: int) -> int:
         """Lower the carried λ_min bound by the Hessian's jump at every event from ``first`` on
-        (:func:`numerics.hessian_lipschitz.kink_jump_bound`, a mask entry changes by at most |1 − α|);
+        (:func:`numerics.hessian_lipschitz.sample_jump_bound`, a mask entry changes by at most |1 − α|);
         returns the new event count."""
         if self.growth is not None and self._lip_norms is not None and len(self.events) > first:
             from .hessian_lipschitz import sample_jump_bound

@@ -7,7 +7,9 @@ midpoint"):
     λ_min(H(t)) ≥ λ_min(H(t_m)) − |t − t_m|·sup_step ‖dH/dt‖₂,   ‖dH/dt‖₂ = ‖D³f(θ)[θ']‖₂ ≤ B₃·‖θ'‖₂.
 
 B₃ bounds the trilinear norm of D³f on the step (:func:`third_derivative_bound`), ‖θ'‖₂ the state's
-velocity on the step (:func:`velocity_bound`); :func:`hessian_time_lipschitz` is their product.
+velocity on the step (:func:`velocity_bound`); :func:`hessian_time_lipschitz` is their product. At a kink
+event the Hessian jumps; :func:`sample_jump_bound` bounds the jump, so a lower bound of λ_min can be
+carried across events as well as along steps.
 
 Inside a step the activation pattern is fixed (kink events end steps), so f is the loss of a fixed
 product of matrices: h_i(θ) = A_N D_{N−1,i} A_{N−1} ⋯ D_{1,i} A_1 x̃_i with the masks D (diagonal,
@@ -121,42 +123,25 @@ def input_norms(obj: Any) -> np.ndarray:
     return np.sqrt(np.sum(X * X, axis=0) + (1.0 if obj.model.bias else 0.0))
 
 
-def kink_jump_bound(obj: Any, s: Sequence[float], loss_bound: float, sample: int, dmask: float) -> float:
-    """J ≥ ‖∇²f_after − ∇²f_before‖₂ when one mask entry of ``sample`` changes by ``dmask`` (a kink
-    crossing, α ↔ 1, or an entry into or exit from sliding, side ↔ μ) at a state where ‖A_l‖₂ ≤ s_l
-    and f ≤ ``loss_bound`` (docs/theory.md F, "μ along a step from the midpoint").
+def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], free: Sequence[tuple[int, int]],
+                      sample: int, s: Sequence[float]) -> float:
+    """J ≥ ‖∇²f_after − ∇²f_before‖₂ when one mask entry of ``sample`` changes (by at most |1 − α|: a kink
+    crossing, α ↔ 1, or an entry into or exit from sliding, side ↔ μ) at the state θ, s_l ≥ ‖A_l‖₂
+    (docs/theory.md F, "μ along a step from the midpoint").
 
     Only sample i's term c·(J_iᵀ ℓ''_i J_i + ℓ'_i·D²h_i) changes (J_i = Dh_i): h_i is continuous at the
     kink (the entry's z is 0), so ℓ'_i, ℓ''_i are too. The Gauss–Newton parts before and after are
-    positive semidefinite, so their difference has norm ≤ L₂·max(‖J_i‖²) ≤ L₂·δ₁²‖x̃_i‖²; D²h_i is affine
-    in the one mask entry (it appears once in the product), with slope a form of the same kind as D²h_i
-    itself (the mask replaced by a unit diagonal matrix), so the second part changes by ≤
-    ‖ℓ'_i‖·|dmask|·δ₂‖x̃_i‖. L₂ = 1 (square), ½ (cross-entropy); ‖ℓ'_i‖ = ‖r_i‖ ≤ (2f/c)^{1/2} (square),
-    ≤ √2·min(1, ℓ_i) ≤ √2·min(1, f/c) (cross-entropy)."""
-    from theory.losses import CrossEntropy
-
-    c = float(obj.loss.weight)
-    x = float(input_norms(obj)[sample])
-    d1, d2, _ = derivative_factors(s)
-    if isinstance(obj.loss, CrossEntropy):
-        L2, g = 0.5, math.sqrt(2) * min(1.0, loss_bound / c)
-    else:
-        L2, g = 1.0, math.sqrt(2 * loss_bound / c)
-    return c * (L2 * d1 * d1 * x * x + g * abs(dmask) * d2 * x)
-
-
-def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], free: Sequence[tuple[int, int]],
-                      sample: int, s: Sequence[float]) -> float:
-    """The jump bound of :func:`kink_jump_bound` with the Gauss–Newton part computed at the state instead
-    of bounded: c·(‖ℓ''_i‖₂·max ‖J_i‖₂² + ‖ℓ'_i‖·|1 − α|·δ₂‖x̃_i‖), ℓ'_i, ℓ''_i of the sample's
-    actual output, ‖J_i‖₂² = λ_max(J_iJ_iᵀ), J_iJ_iᵀ = Σ_l (‖a_{l−1}‖² + [bias])·G_lG_lᵀ with G_l = ∂h_i/∂z_l
-    (G_N = I, G_l = G_{l+1}W_{l+1}diag(m_l)).
+    positive semidefinite, so they differ by at most ‖ℓ''_i‖₂·max ‖J_i‖₂²; D²h_i is affine in the one
+    mask entry (it appears once in the product), with slope a form of the same kind as D²h_i itself
+    (the mask replaced by a unit diagonal matrix), so the second part changes by ≤ ‖ℓ'_i‖·|1 − α|·δ₂‖x̃_i‖.
+    ℓ'_i, ℓ''_i are those of the sample's actual output; ‖J_i‖₂² = λ_max(J_iJ_iᵀ), J_iJ_iᵀ = Σ_l (‖a_{l−1}‖²
+    + [bias])·G_lG_lᵀ with G_l = ∂h_i/∂z_l (G_N = I, G_l = G_{l+1}W_{l+1}diag(m_l)).
 
     ``masks``: the hidden layers' mask columns of the sample (length N − 1, vectors m_l); ``free``:
     the (hidden layer index l, 0-based, unit) entries whose mask is only known to lie in [α, 1] (the
     event's entry and the sample's sliding entries). J_i is affine in each mask entry, so ‖J_i‖₂ is
     convex in them and its maximum over the box is at a vertex: every vertex is evaluated (at most
-    2⁶ of them; more free entries fall back to :func:`kink_jump_bound`'s δ₁ bound). The forward pass
+    2⁶ of them; with more free entries ‖J_i‖ ≤ δ₁‖x̃_i‖ instead). The forward pass
     does not depend on these entries (their z is 0 on the event's state). Everything else is a float
     evaluation of exact formulas (rounding ~1e-15 relative; a factor 1 + 1e-10 covers it)."""
     from itertools import product as iproduct
