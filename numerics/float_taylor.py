@@ -210,7 +210,8 @@ class _FloatFlow(FloatSliding):
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
         self.growth = MeasuredGrowth(obj) if growth else None
-        self._lip_norms: tuple | None = None
+        self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
+        self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self.events: list = []
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
@@ -397,16 +398,18 @@ class _FloatFlow(FloatSliding):
             self.skip[(jj, uu, ii)] = 1
             self._record(t, "leave sliding", jj, uu, ii)
 
-    def _z_error(self, ys: list[np.ndarray], h: float, err: float) -> list[np.ndarray]:
+    def _z_error(self, err: float) -> list[np.ndarray]:
         """Per hidden layer, per sample: a bound on |z_exact − z| for every pre-activation of the layer on
-        the step, from the state's error bound err: ‖∇_θ z‖·err + ½‖∇²_θ z‖·err², with ‖∇_θ z‖ ≤ δ₁‖x̃_i‖
-        and ‖∇²_θ z‖ ≤ δ₂‖x̃_i‖ for the sub-network up to the layer (:func:`numerics.hessian_lipschitz.
-        derivative_factors` with the step's layer-norm bounds; docs/theory.md F, "Near touches within
-        the error bar")."""
-        from .hessian_lipschitz import derivative_factors, input_norms, layer_norm_bounds
+        the step just taken, from the state's error bound err: ‖∇_θ z‖·err + ½‖∇²_θ z‖·err², with ‖∇_θ z‖ ≤
+        δ₁‖x̃_i‖ and ‖∇²_θ z‖ ≤ δ₂‖x̃_i‖ for the sub-network up to the layer (:func:`numerics.hessian_lipschitz.
+        derivative_factors` with the step's layer-norm bounds, kept by :meth:`_hessian_lipschitz` for this
+        step; docs/theory.md F, "Near touches within the error bar")."""
+        from .hessian_lipschitz import derivative_factors, input_norms
 
-        s = layer_norm_bounds(self.obj, ys, h)
-        xn = input_norms(self.obj)
+        s = self._lip_norms[0]
+        if self._xn is None:
+            self._xn = input_norms(self.obj)
+        xn = self._xn
         out = []
         for j in range(len(self.masks)):
             d1, d2, _ = derivative_factors(s[: j + 1])
@@ -549,7 +552,7 @@ class _FloatFlow(FloatSliding):
                 if self.growth is not None and self.masks:
                     # a dip of some z that stays positive within the error bar at the step's end (which
                     # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches")
-                    self._locate(w, h, self._z_error(ys, h, err), skip_used,
+                    self._locate(w, h, self._z_error(err), skip_used,
                                  exclude=ev[1][1:4] if ev is not None and ev[1][0] == "z" else None)
                 starts.append(t)
                 steps.append(h)
