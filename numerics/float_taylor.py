@@ -17,7 +17,7 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
 * **order** — p = 20 at the start and after a step that no event cut short: the step h = ρ/e² makes
   term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs p ≥ 53·ln 2/2 = 18.4; two more orders keep the
   truncation a few ulps below the rounding. After a step cut by an event at h = fρ the next order is
-  the lowest whose step ρ·2^{−53/p} reaches 2h (:func:`_next_order`, at least ``ORDER_MIN``): events
+  the lowest whose step ρ·2^{−53/p} reaches 8h (:func:`_next_order`, at least ``ORDER_MIN``): events
   come every ~1e-5 of time on research-size nets, far inside ρ, and a pass costs ~p² products
   (docs/theory.md F, "order").
 * **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
@@ -72,6 +72,7 @@ from .float_sliding import FloatSliding
 EPS = float(np.finfo(float).eps)
 ORDER = 20
 ORDER_MIN = 4
+LOSS_EVERY = 64  # steps between fresh evaluations of f for the loss bound (_hessian_lipschitz)
 
 
 @dataclass
@@ -131,15 +132,16 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> tuple[float, f
 
 def _next_order(p_max: int, p: int, h: float, rho: float, event: bool) -> int:
     """The order of the next step. After a step cut short by an event at h = f·ρ, the next event is
-    expected about as close, and the lowest order whose step ρ·2^{−53/p} reaches 2h suffices:
-    p ≥ 53·ln 2 / ln(1/(2f)), plus 2 (as the full order's margin); the cost of a pass grows like p².
-    After a full step the order rises again (by 4, up to ``p_max``)."""
+    expected within a few times that gap, and the lowest order whose step ρ·2^{−53/p} reaches 8h
+    suffices: p ≥ 53·ln 2 / ln(1/(8f)); at the expected gap the truncation is then 8^{−p} below the
+    rounding, and the cost of a pass grows like p² (docs/theory.md F, "order per step"). After a full
+    step the order rises again (by 2, up to ``p_max``)."""
     if not event:
-        return min(p_max, p + 4)
-    f = 2 * h / rho if math.isfinite(rho) and rho > 0 else 1.0
+        return min(p_max, p + 2)
+    f = 8 * h / rho if math.isfinite(rho) and rho > 0 else 1.0
     if h <= 0 or f >= 0.5:
         return p_max if h > 0 else p
-    return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f)) + 2))
+    return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f))))
 
 
 def _first_root_1d(q: np.ndarray, h: float) -> float | None:
@@ -212,6 +214,8 @@ class _FloatFlow(FloatSliding):
         self.growth = MeasuredGrowth(obj) if growth else None
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
+        self._loss_bound: float | None = None  # ≥ f on the computed path from here (_hessian_lipschitz)
+        self._loss_age = 0
         self.events: list = []
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
@@ -222,13 +226,21 @@ class _FloatFlow(FloatSliding):
         keeps the step's layer-norm and loss bounds for the kink jumps after it (:meth:`_jumps`).
         The loss bound: f does not increase along the flow, and the computed step is the flow up to its
         local error e, so f ≤ f(θ₀) + sup‖∇f‖·e on it; sup‖∇f‖ is taken as 2·sup‖θ'‖ (θ' = −∇f off the
-        sliding stretches), and f(θ₀) carries its float rounding (≤ 1e-12 relative, a wide margin)."""
+        sliding stretches), and f(θ₀) carries its float rounding (≤ 1e-12 relative, a wide margin). The
+        same bound holds at the step's end, so it is carried as the next step's f(θ₀) and f is evaluated
+        afresh only every ``LOSS_EVERY`` steps (a pass over the data; once per step it was ~4 % of a
+        research-size run), the smaller of the two kept."""
         from .gradients import value
         from .hessian_lipschitz import layer_norm_bounds, third_derivative_bound, velocity_bound
 
-        f0 = float(value(self.obj, self._theta(self.y)))
+        self._loss_age += 1
+        if self._loss_bound is None or self._loss_age >= LOSS_EVERY:
+            fresh = float(value(self.obj, self._theta(self.y))) * (1 + 1e-12)
+            self._loss_bound = fresh if self._loss_bound is None else min(self._loss_bound, fresh)
+            self._loss_age = 0
         V = velocity_bound(ys, h)
-        bound = f0 * (1 + 1e-12) + 2 * V * local
+        bound = self._loss_bound + 2 * V * local
+        self._loss_bound = bound
         self._lip_norms = (layer_norm_bounds(self.obj, ys, h), bound)
         return third_derivative_bound(self.obj, *self._lip_norms) * V
 
