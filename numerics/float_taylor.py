@@ -91,6 +91,10 @@ class FloatTaylorTrajectory:
     seconds: float = 0.0
     growth_integral: float = 0.0
     dps: None = None
+    # per step: the local error bound of the step alone (truncation + rounding, before propagation), and
+    # the low parts of its start state (the state is carried as hi + lo; coeffs hold hi; zeros if none)
+    local_errors: list[float] = field(default_factory=list)
+    start_lows: list = field(default_factory=list)
 
     @property
     def times(self) -> list[float]:
@@ -518,6 +522,8 @@ class _FloatFlow(FloatSliding):
         D0 = (balancedness(th0) if self.linear and not self.bias else neuron_norm_gaps(th0, bias=self.bias)) \
             if self.obj.depth >= 2 else []
         starts, steps, coeffs, errors, defects = [], [], [], [], []
+        local_errors: list[float] = []
+        start_lows: list = []
         t, err, zero_steps = 0.0, 0.0, 0
         p_next = self.p
         while t < t_end:
@@ -570,6 +576,8 @@ class _FloatFlow(FloatSliding):
                 steps.append(h)
                 coeffs.append(ys)
                 errors.append(err)
+                local_errors.append(local)
+                start_lows.append([np.zeros_like(y) for y in self.y])
                 self.y = new
                 t = t_end if ev is None and h == t_end - t else t + h
             else:
@@ -599,7 +607,8 @@ class _FloatFlow(FloatSliding):
             errors.append(0.0)
         traj = FloatTaylorTrajectory(self.obj, self.p, t_end, starts, steps, coeffs, errors, defects,
                                      self.events, time.perf_counter() - t0,
-                                     self.growth.integral if self.growth is not None else math.nan)
+                                     self.growth.integral if self.growth is not None else math.nan,
+                                     local_errors=local_errors, start_lows=start_lows)
         return traj
 
 
