@@ -37,9 +37,16 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   whose weight leaves [α, 1] leaves sliding to that side, one that then moves back slides again;
   pivoting, as the arb tier; docs/theory.md E1 "Consistent active sets"), and the outcome's mode is
   applied.
+* **state in two parts** — hi + lo, the increment added by TwoSum (:func:`_dd_step`), so the state's own
+  rounding (ε‖y‖ ≈ 3e-15 per step at 6k parameters, formerly the largest local error) is ~u² instead; the
+  series is that of hi, and the step pays (e^{hB₂} − 1)·‖lo‖ for it (B₂ ≥ ‖∇²f‖, :meth:`_low_term`), or
+  drops lo into the error where that would cost more (long steps, sliding stretches); the float output
+  adds its own rounding, not propagated (:func:`_output_rounding`; docs/theory.md F, "The state in two
+  parts").
 * **error estimator** — per step the local error in the Euclidean norm (truncation as
-  :func:`numerics.error_growth.local_error_2norm`, rounding ε·(‖y‖ + (p + d)·Σ_{k≥1} a_k) with d the
-  longest inner product: Higham's γ_n bound for the increment plus the rounding of the new state),
+  :func:`numerics.error_growth.local_error_2norm`, rounding (p + d)·ε·Σ_{k≥1} a_k with d the
+  longest inner product: Higham's γ_n bound for the increment, plus the two-part update's and the low
+  part's terms),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
   docs/theory.md F; a λ_min sample at a step's midpoint is carried over later steps as a lower bound,
   lowered by L·h per step and by a bound of the Hessian's jump per event, L ≥ sup‖dH/dt‖ and the jumps
@@ -176,9 +183,48 @@ def _horner(C: np.ndarray, s: float) -> np.ndarray:
     return acc
 
 
-def _local_error(ys: list[np.ndarray], p: int, h: float, new: list[np.ndarray], dmax: int) -> float:
-    """Euclidean local error of a float step: geometric-tail truncation (as local_error_2norm) plus
-    rounding ε·(‖y_new‖₂ + (p + d)·Σ_{k≥1} a_k) (module docstring)."""
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """s + e = a + b exactly, s = fl(a + b) (Knuth's TwoSum: no condition on |a|, |b|)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _dd_step(y: list[np.ndarray], lo: list[np.ndarray], ys: list[np.ndarray],
+             h: float) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """The state after a step, in two parts: (hi, lo) ← (hi, lo) + Σ_{k≥1} y_k h^k, the increment by
+    Horner in float. hi + inc = s + e exactly (TwoSum), t = fl(lo + e) is the one rounding (≤ u·|lo + e|
+    per entry, u = 2^{−53}), and s + t = hi' + lo' exactly (TwoSum). Returns (hi', lo', ‖rounding‖₂ bound
+    = u·(‖lo‖₂ + ‖e‖₂))."""
+    his, los, r = [], [], 0.0
+    for Y, yh, yl in zip(ys, y, lo):
+        acc = Y[-1].copy()
+        for c in Y[-2:0:-1]:
+            acc = acc * h + c
+        s_, e = _two_sum(yh, acc * h)
+        t = yl + e
+        r += float(np.sum(yl * yl)) + float(np.sum(e * e))
+        hi2, lo2 = _two_sum(s_, t)
+        his.append(hi2)
+        los.append(lo2)
+    return his, los, 2.0 * (EPS / 2) * math.sqrt(r)  # ‖a‖ + ‖b‖ ≤ √2·√(‖a‖² + ‖b‖²) ≤ 2·√(...)
+
+
+def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float) -> float:
+    """What the float output adds to the error of the two-part state on a step: the dense output is the
+    step polynomial with y_0 = hi (off by the start's ‖lo‖), evaluated by Horner in float; the term c_k s^k
+    passes k products and k + 1 sums, so the rounding is ≤ Σ_k γ_{2k+1}·a_k (a_k = ‖c_k‖₂h^k, s ≤ h;
+    γ_m = mu/(1 − mu) ≤ 1.01·m·u for m·u ≤ 0.01, u = 2^{−53}; Higham, Horner's rule). Not propagated."""
+    k = np.arange(p + 1)
+    a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
+    return lo_norm + 1.01 * (EPS / 2) * float(((2 * k + 1) * a).sum())
+
+
+def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int) -> float:
+    """Euclidean local error of a float step's increment: geometric-tail truncation (as
+    local_error_2norm) plus rounding ε·(p + d)·Σ_{k≥1} a_k of the increment (the coefficients' inner
+    products of length ≤ d and the Horner sum: Higham's γ bounds). The state's own rounding is the
+    two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
     a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
     ratios = [math.sqrt(a[j] / a[j - 2]) for j in (p, p - 1) if a[j - 2] > 0]
     r = min(max(ratios, default=1.0), 0.9)
@@ -186,8 +232,7 @@ def _local_error(ys: list[np.ndarray], p: int, h: float, new: list[np.ndarray], 
     tail = last + last * r / (1 - r)
     if max(ratios, default=1.0) >= 0.9:
         tail = max(tail, a[p - 1] + a[p])
-    ynorm = math.sqrt(sum(float(np.sum(y**2)) for y in new))
-    return tail + EPS * (ynorm + (p + dmax) * float(a[1:].sum()))
+    return tail + EPS * (p + dmax) * float(a[1:].sum())
 
 
 class _FloatFlow(FloatSliding):
@@ -215,6 +260,7 @@ class _FloatFlow(FloatSliding):
         self.series = FloatSeries(tape, outs, sign, self.maskv)
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
+        self.lo = [np.zeros_like(y) for y in self.y]  # the state is hi + lo (docs/theory.md F)
         self.growth = MeasuredGrowth(obj) if growth else None
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
@@ -225,28 +271,53 @@ class _FloatFlow(FloatSliding):
         self.skip: dict = {}
         self.pinned: set = set()
 
-    def _hessian_lipschitz(self, ys: list[np.ndarray], h: float, local: float) -> float:
-        """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ (:mod:`numerics.hessian_lipschitz`) for the carried growth bound;
-        keeps the step's layer-norm and loss bounds for the kink jumps after it (:meth:`_jumps`).
-        The loss bound: f does not increase along the flow, and the computed step is the flow up to its
-        local error e, so f ≤ f(θ₀) + sup‖∇f‖·e on it; sup‖∇f‖ is taken as 2·sup‖θ'‖ (θ' = −∇f off the
-        sliding stretches), and f(θ₀) carries its float rounding (≤ 1e-12 relative, a wide margin). The
-        same bound holds at the step's end, so it is carried as the next step's f(θ₀) and f is evaluated
-        afresh only every ``LOSS_EVERY`` steps (a pass over the data; once per step it was ~4 % of a
-        research-size run), the smaller of the two kept."""
+    def _loss_start(self) -> float:
+        """An upper bound of f at the current step's start: carried from the last step's bound (f does not
+        increase along the flow, and each computed step is the flow up to its local error e, so
+        f ≤ f(θ₀) + sup‖∇f‖·e on it, sup‖∇f‖ taken as 2·sup‖θ'‖: θ' = −∇f off the sliding stretches), and
+        f evaluated afresh every ``LOSS_EVERY`` steps (a pass over the data; once per step it was ~4 % of a
+        research-size run), the smaller kept; f carries its float rounding (≤ 1e-12 relative, a wide
+        margin)."""
         from .gradients import value
-        from .hessian_lipschitz import layer_norm_bounds, third_derivative_bound, velocity_bound
 
         self._loss_age += 1
         if self._loss_bound is None or self._loss_age >= LOSS_EVERY:
             fresh = float(value(self.obj, self._theta(self.y))) * (1 + 1e-12)
             self._loss_bound = fresh if self._loss_bound is None else min(self._loss_bound, fresh)
             self._loss_age = 0
+        return self._loss_bound
+
+    def _hessian_lipschitz(self, ys: list[np.ndarray], h: float, s: list[float]) -> float:
+        """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ (:mod:`numerics.hessian_lipschitz`) for the carried growth bound,
+        given the step's layer-norm bounds ``s`` and its loss bound (set by the caller: f at the start +
+        2·sup‖θ'‖·local, :meth:`_loss_start`); keeps both for the kink jumps after it (:meth:`_jumps`)."""
+        from .hessian_lipschitz import third_derivative_bound, velocity_bound
+
+        self._lip_norms = (s, self._loss_bound)
+        return third_derivative_bound(self.obj, *self._lip_norms) * velocity_bound(ys, h)
+
+    def _low_term(self, ys: list[np.ndarray], h: float, s: list[float], f0: float, lo_norm: float,
+                  local: float) -> float:
+        """(e^{hΛ} − 1)·‖lo‖: the series is taken at hi while the state is hi + lo, and the increments of
+        the flow from two states differ by at most (e^{hΛ} − 1)·‖lo‖ over a step, Λ ≥ the field's Lipschitz
+        constant there — Λ = B₂ (:func:`numerics.hessian_lipschitz.hessian_norm_bound`) with f ≤ f0 +
+        2·sup‖θ'‖·(local + this term) on the step (docs/theory.md F, "The state in two parts")."""
+        from .hessian_lipschitz import hessian_norm_bound, velocity_bound
+
+        if lo_norm == 0.0:
+            return 0.0
         V = velocity_bound(ys, h)
-        bound = self._loss_bound + 2 * V * local
-        self._loss_bound = bound
-        self._lip_norms = (layer_norm_bounds(self.obj, ys, h), bound)
-        return third_derivative_bound(self.obj, *self._lip_norms) * V
+        guess = 1e-6 + local
+        for _ in range(8):
+            lam = hessian_norm_bound(self.obj, s, f0 + 2 * V * guess)
+            term = math.expm1(h * lam) * lo_norm
+            if term >= lo_norm:
+                return math.inf  # dropping the low part (an error ‖lo‖ at the start) costs less
+            if local + term <= guess:
+                return term
+            guess = 2 * (local + term)
+        raise FloatingPointError("the low part's error term did not settle (the field's Lipschitz bound "
+                                 "grows with the loss bound it depends on)")
 
     def _jumps(self, first: int) -> int:
         """Lower the carried λ_min bound by the Hessian's jump at every event from ``first`` on
@@ -524,7 +595,7 @@ class _FloatFlow(FloatSliding):
         starts, steps, coeffs, errors, defects = [], [], [], [], []
         local_errors: list[float] = []
         start_lows: list = []
-        t, err, zero_steps = 0.0, 0.0, 0
+        t, err, zero_steps, out = 0.0, 0.0, 0, 0.0
         p_next = self.p
         while t < t_end:
             if len(starts) + zero_steps > max_steps:
@@ -552,33 +623,56 @@ class _FloatFlow(FloatSliding):
             ev = self._locate(w, h) if self.masks else None
             if ev is not None:
                 h = ev[0]
-            new = [_horner(Y, h) for Y in ys]
-            if not all(np.all(np.isfinite(x)) for x in new):
-                raise FloatingPointError(f"the flow left the float range near t = {t}")
             skip_used, self.skip = self.skip, {}
             p_next = _next_order(self.p, p, h, rho, ev is not None)
             if h > 0:
                 zero_steps = 0
-                local = _local_error(ys, p, h, new, self.series.dmax)
+                if self.series.slide:
+                    # on a sliding stretch the field is the Filippov combination, whose Lipschitz constant
+                    # B₂ does not bound: the low part is dropped into the error instead (the state is hi)
+                    err += math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
+                    self.lo = [np.zeros_like(x) for x in self.lo]
+                new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
+                if not all(np.all(np.isfinite(x)) for x in new):
+                    raise FloatingPointError(f"the flow left the float range near t = {t}")
+                local = _local_error(ys, p, h, self.series.dmax) + dd_round
+                lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
+                s_l = f0 = None
+                if self.growth is not None or lo_norm > 0:
+                    from .hessian_lipschitz import layer_norm_bounds, velocity_bound
+
+                    s_l, f0 = layer_norm_bounds(self.obj, ys, h), self._loss_start()
+                    term = self._low_term(ys, h, s_l, f0, lo_norm, local)
+                    if math.isinf(term):  # a long step (h·B₂ ≥ ln 2): the low part is dropped into the error
+                        err += lo_norm
+                        self.lo = [np.zeros_like(x) for x in self.lo]
+                        new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
+                        local = _local_error(ys, p, h, self.series.dmax) + dd_round
+                        lo_norm, term = 0.0, 0.0
+                    local += term
+                    self._loss_bound = f0 + 2 * velocity_bound(ys, h) * local  # f on the step and at its end
                 L = 0.0
                 if self.growth is not None:
                     n_ev = self._jumps(n_ev)  # pinned entries set moving at this step's start
                     mid = [_horner(Y, h / 2) for Y in ys]
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
-                                         lipschitz=self._hessian_lipschitz(ys, h, local))
+                                         lipschitz=self._hessian_lipschitz(ys, h, s_l))
                 err = err * math.exp(h * L) + local
+                new_lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in new_lo))
                 if self.growth is not None and self.masks:
                     # a dip of some z that stays positive within the error bar at the step's end (which
-                    # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches")
-                    self._locate(w, h, self._z_error(err), skip_used,
+                    # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches");
+                    # the z series are those of hi: the bar adds the low parts at both ends
+                    self._locate(w, h, self._z_error(err + lo_norm + new_lo_norm), skip_used,
                                  exclude=ev[1][1:4] if ev is not None and ev[1][0] == "z" else None)
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
-                errors.append(err)
+                out = _output_rounding(ys, p, h, lo_norm)
+                errors.append(err + out)
                 local_errors.append(local)
-                start_lows.append([np.zeros_like(y) for y in self.y])
-                self.y = new
+                start_lows.append(self.lo)
+                self.y, self.lo = new, new_lo
                 t = t_end if ev is None and h == t_end - t else t + h
             else:
                 zero_steps += 1
@@ -594,7 +688,7 @@ class _FloatFlow(FloatSliding):
                 factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
                 err *= factor
                 if errors:
-                    errors[-1] = max(errors[-1], err)
+                    errors[-1] = max(errors[-1], err + out)
             self._jumps(n_ev)
             if D0:
                 defects.append(self._defect(D0))

@@ -193,13 +193,13 @@ def test_conservation_law_holds_along_the_float_cross_entropy_flow(kind, bias, s
 def test_local_error_estimate_covers_the_float_softmax_series(seed, widths, n, scale):
     """One float step from θ0 (order 20, the tier's own step size h) against the exact flow from the same
     start: the arb series at 40 digits and order 60 (truncation ~1e-50 at this h), evaluated at h taken
-    exactly. The float tier's local estimate (truncation + rounding ε(‖y_new‖ + (p + d)Σa_k)) must cover
+    exactly. The float tier's local estimate (truncation + rounding (p + d)εΣa_k + the two-part state's) must cover
     it, also where the logits reach ~80–180 (scale 3 and 1.5), where the softmax series' high orders
     lose most of their relative digits to cancellation (measured up to 4e8 ulps at order 20) and only
     their size at h (Σ‖Δy_k‖h^k) matters."""
     from numerics.flows import _gradient_tape, taylor_eval_many
     from numerics.float_series import FloatSeries
-    from numerics.float_taylor import _horner, _local_error, _step_size
+    from numerics.float_taylor import _dd_step, _local_error, _step_size
     from numerics.series import arb_precision, arb_mat_to_mpf, series_coefficients, to_arb_mat
 
     rng = np.random.default_rng(seed)
@@ -212,14 +212,16 @@ def test_local_error_estimate_covers_the_float_softmax_series(seed, widths, n, s
     fs = FloatSeries(tape, outs, sign, {})
     ys, _ = fs.run(th, p)
     h, _ = _step_size(ys, p, 1e9)
-    new = [_horner(Y, h) for Y in ys]
-    local = _local_error(ys, p, h, new, fs.dmax)
+    # the step as the tier takes it: the state in two parts (hi, lo), from lo = 0
+    new, new_lo, dd_round = _dd_step([np.asarray(w, dtype=float) for w in th], [np.zeros(np.shape(w)) for w in th], ys, h)
+    local = _local_error(ys, p, h, fs.dmax) + dd_round
     with arb_precision(40, 32 + 2 * 60), mpmath.workdps(60):
         tape, outs, sign = _gradient_tape(obj)
         cs = series_coefficients(tape, outs, [to_arb_mat(w) for w in th], 60, sign=sign)
         exact = [arb_mat_to_mpf(acc) for acc in taylor_eval_many(cs, [Fraction(h)])[0]]
-        true = float(mpmath.sqrt(sum((mpmath.mpf(float(x)) - y) ** 2
-                                     for A, B in zip(new, exact) for x, y in zip(A.flat, B.flat))))
+        true = float(mpmath.sqrt(sum((mpmath.mpf(float(x)) + mpmath.mpf(float(xl)) - y) ** 2
+                                     for A, Al, B in zip(new, new_lo, exact)
+                                     for x, xl, y in zip(A.flat, Al.flat, B.flat))))
     top = float(np.abs(th[2] @ th[1] @ th[0] @ obj.loss.inputs).max())
     print(f"\nmax logit {top:.3g}, h {h:.3g}: true local error {true:.3g}, estimate {local:.3g} ({local / true:.3g}x)")
     assert true <= local
