@@ -199,7 +199,7 @@ def test_local_error_estimate_covers_the_float_softmax_series(seed, widths, n, s
     their size at h (Σ‖Δy_k‖h^k) matters."""
     from numerics.flows import _gradient_tape, taylor_eval_many
     from numerics.float_series import FloatSeries
-    from numerics.float_taylor import _dd_step, _local_error, _step_size
+    from numerics.float_steps import _dd_step, _local_error, _step_size
     from numerics.series import arb_precision, arb_mat_to_mpf, series_coefficients, to_arb_mat
 
     rng = np.random.default_rng(seed)

@@ -198,3 +198,25 @@ def test_growth_rate_of_every_step_covers_the_dense_lambda_min_inside_it():
     finally:
         error_growth.MeasuredGrowth.step = orig
     print(f"\nmax over steps of μ⁺(dense) / μ used = {worst:.3g}")
+
+
+@given(network_instances())
+def test_hessian_norm_bound_covers_the_dense_hessian(inst):
+    """B₂ ≥ ‖∇²f(θ)‖₂ (numerics.hessian_lipschitz.hessian_norm_bound, the Lipschitz constant the float
+    tier's two-part state pays for), against the dense Hessian's extreme eigenvalues (numerics.hessian,
+    one formula for all kinds, independent of the bound's layer-norm products)."""
+    from numerics.hessian_lipschitz import hessian_norm_bound
+
+    obj, theta = inst
+    note(f"{obj!r}")
+    if not obj.model.is_linear and _z_min(obj, theta) <= 1e-9:
+        return  # on a kink the Hessian is one region's: still covered, but the instance is degenerate
+    s = layer_norm_bounds(obj, [np.asarray(w, dtype=float).reshape(w.shape[0], -1)[None] for w in theta], 0.0)
+    B2 = hessian_norm_bound(obj, s, float(numerics.value(obj, theta)))
+    H = np.asarray(numerics.hessian(obj, [np.asarray(w, dtype=float) for w in theta]), dtype=float)
+    ev = np.linalg.eigvalsh((H + H.T) / 2)
+    norm = float(max(abs(ev[0]), abs(ev[-1])))
+    if B2 > 0:
+        target(norm / B2, label="‖H‖ / B2")
+    # the dense Hessian's own rounding: ≤ P·ε·‖H‖_F per eigenvalue (backward stable eigvalsh) — a relative margin
+    assert norm <= B2 * (1 + 1e-12) + 8 * H.shape[0] * np.finfo(float).eps * float(np.linalg.norm(H))

@@ -1,0 +1,101 @@
+"""Step arithmetic of the float Taylor tier (:mod:`numerics.float_taylor`): the step size and order from
+the coefficients' decay, the state's update in two parts (hi + lo) and the local error of a step with
+the dense output's rounding (docs/theory.md F: "order per step", "The state in two parts")."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EPS = float(np.finfo(float).eps)
+ORDER = 20
+ORDER_MIN = 4
+
+
+def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> tuple[float, float]:
+    """(h, ρ): ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞), and h = ρ·min(e^{−2}, 2^{−53/p}):
+    ρ/e² at the full order (as numerics.flows.taylor_step; e^{−2p} ≤ 2^{−53} from p = 18.4 on), and at a
+    lower order p the step whose last term (h/ρ)^p is 2^{−53}, so that the truncation stays at the
+    rounding level whatever the order."""
+    scale = max(1.0, max(float(np.abs(Y[0]).max()) for Y in ys))
+    rho = math.inf
+    for j in (p - 1, p):
+        nj = max(float(np.abs(Y[j]).max()) for Y in ys)
+        if nj > 0:
+            rho = min(rho, (scale / nj) ** (1.0 / j))
+    h = min(rho * min(math.exp(-2), 2.0 ** (-53 / p)), 1e6) if math.isfinite(rho) else remaining
+    return min(h, remaining), rho
+
+
+def _next_order(p_max: int, p: int, h: float, rho: float, event: bool) -> int:
+    """The order of the next step. After a step cut short by an event at h = f·ρ, the next event is
+    expected within a few times that gap, and the lowest order whose step ρ·2^{−53/p} reaches 8h
+    suffices: p ≥ 53·ln 2 / ln(1/(8f)); at the expected gap the truncation is then 8^{−p} below the
+    rounding, and the cost of a pass grows like p² (docs/theory.md F, "order per step"). After a full
+    step the order rises again (by 2, up to ``p_max``)."""
+    if not event:
+        return min(p_max, p + 2)
+    f = 8 * h / rho if math.isfinite(rho) and rho > 0 else 1.0
+    if h <= 0 or f >= 0.5:
+        return p_max if h > 0 else p
+    return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f))))
+
+
+def _horner(C: np.ndarray, s: float) -> np.ndarray:
+    acc = C[-1].copy()
+    for c in C[-2::-1]:
+        acc = acc * s + c
+    return acc
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """s + e = a + b exactly, s = fl(a + b) (Knuth's TwoSum: no condition on |a|, |b|)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _dd_step(y: list[np.ndarray], lo: list[np.ndarray], ys: list[np.ndarray],
+             h: float) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """The state after a step, in two parts: (hi, lo) ← (hi, lo) + Σ_{k≥1} y_k h^k, the increment by
+    Horner in float. hi + inc = s + e exactly (TwoSum), t = fl(lo + e) is the one rounding (≤ u·|lo + e|
+    per entry, u = 2^{−53}), and s + t = hi' + lo' exactly (TwoSum). Returns (hi', lo', ‖rounding‖₂ bound
+    = u·(‖lo‖₂ + ‖e‖₂))."""
+    his, los, r = [], [], 0.0
+    for Y, yh, yl in zip(ys, y, lo):
+        acc = Y[-1].copy()
+        for c in Y[-2:0:-1]:
+            acc = acc * h + c
+        s_, e = _two_sum(yh, acc * h)
+        t = yl + e
+        r += float(np.sum(yl * yl)) + float(np.sum(e * e))
+        hi2, lo2 = _two_sum(s_, t)
+        his.append(hi2)
+        los.append(lo2)
+    return his, los, 2.0 * (EPS / 2) * math.sqrt(r)  # ‖a‖ + ‖b‖ ≤ √2·√(‖a‖² + ‖b‖²) ≤ 2·√(...)
+
+
+def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float) -> float:
+    """What the float output adds to the error of the two-part state on a step: the dense output is the
+    step polynomial with y_0 = hi (off by the start's ‖lo‖), evaluated by Horner in float; the term c_k s^k
+    passes k products and k + 1 sums, so the rounding is ≤ Σ_k γ_{2k+1}·a_k (a_k = ‖c_k‖₂h^k, s ≤ h;
+    γ_m = mu/(1 − mu) ≤ 1.01·m·u for m·u ≤ 0.01, u = 2^{−53}; Higham, Horner's rule). Not propagated."""
+    k = np.arange(p + 1)
+    a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
+    return lo_norm + 1.01 * (EPS / 2) * float(((2 * k + 1) * a).sum())
+
+
+def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int) -> float:
+    """Euclidean local error of a float step's increment: geometric-tail truncation (as
+    local_error_2norm) plus rounding ε·(p + d)·Σ_{k≥1} a_k of the increment (the coefficients' inner
+    products of length ≤ d and the Horner sum: Higham's γ bounds). The state's own rounding is the
+    two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
+    a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
+    ratios = [math.sqrt(a[j] / a[j - 2]) for j in (p, p - 1) if a[j - 2] > 0]
+    r = min(max(ratios, default=1.0), 0.9)
+    last = max(a[p], a[p - 1] * r)
+    tail = last + last * r / (1 - r)
+    if max(ratios, default=1.0) >= 0.9:
+        tail = max(tail, a[p - 1] + a[p])
+    return tail + EPS * (p + dmax) * float(a[1:].sum())
