@@ -57,6 +57,8 @@ class FloatSeries:
     def __init__(self, tape: Any, outs: list[int], sign: int, maskv: dict[int, np.ndarray]) -> None:
         import flint
 
+        from .series import LazyConst
+
         self.ops, self.outs, self.sign, self.maskv = tape.ops, outs, sign, maskv
         self.slide: dict[int, dict] = {}
         self.after_order: Callable | None = None
@@ -67,7 +69,8 @@ class FloatSeries:
             self.const[i] = op == "const" or (op != "input" and self.const[a] and (b is None or self.const[b]))
             if op == "const":
                 m = payload
-                self.cval[i] = np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols())
+                self.cval[i] = m.floats() if isinstance(m, LazyConst) else \
+                    np.array([float(x.mid()) for x in m.entries()]).reshape(m.nrows(), m.ncols())
             elif op == "scale":
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
