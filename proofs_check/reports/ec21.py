@@ -35,17 +35,18 @@ loss's fall is then recorded, not promised.
 Ground truth. Linear: ``numerics.gradient_flow_float`` (DOP853, rtol = atol = 1e-12) with its error
 estimate (max-norm; reported here as the 2-norm bound √P·estimate). ReLU: ``numerics.gradient_flow``
 (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error by an independent
-rerun at dps + 10) — DOP853 is not a ground truth at kinks, and the float64 Taylor tier (which has
-cross-entropy and resolves kinks met while others slide) follows the default row's events and state
-but its error bar, a product of worst-case saltation norms, is ~10⁶ times the true error there and no
-bound on the larger rows (docs/theory.md F, "Research scale with cross-entropy"; G2). The ReLU row (docs/theory.md G2, measured there): the arb flow's cost grows with
-parameters × samples × kink events and the loss must fall 10×, so the row is 64-16-16-10 on 5 digits
-(GD's loss/10 at t* = 3.3; quick 64-8-8-10 on 3 digits, t* = 2.8) — the paper's depth and loss, far
-narrower and on far fewer images; ``--relu-widths``, ``--relu-n``, ``--relu-t-cap`` let it grow, and
-``--relu-tier float`` puts the float64 Taylor tier in the arb tier's place (docs/theory.md G2: the
-paper's widths 64-50-50-10 on 5 digits reach loss/10, but its error bound, a product of saltation norms,
-is loose; where it refuses — a kink it cannot resolve, a touch within its error bar — the arb tier runs
-instead and the record says why).
+rerun at dps + 10), or the float64 Taylor tier (``numerics.gradient_flow(..., dps=None)``: the same
+kink events, cross-entropy, and an error bound — honest, a product of worst-case saltation norms, so
+loose: ~10⁶ times the true error on the arb row's net — docs/theory.md F, G2); DOP853 is not a ground
+truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default the paper's widths
+64-50-50-10 on 5 digits on the float tier (seed 0: 133 kink events, loss/10 at t = 1.98, error bound
+1.65e-6 against GF–GD distances ≥ 5.5e-3; ~30 s CPU); where the float tier refuses — a kink it cannot
+resolve, a touch within its error bar — the arb tier runs instead and the record says why.
+``--relu-tier arb`` makes the arb tier the ground truth (error known to ~1e-15 by rerun): its cost grows
+with parameters × samples × kink events, so its row is 64-16-16-10 on 5 digits unless ``--relu-widths``
+says otherwise (quick: 64-8-8-10 on 3 digits, arb); ``--relu-widths``, ``--relu-n``, ``--relu-t-cap`` let
+the row grow (more digits make the flow's events and horizon grow: 50 digits need t ≈ 9.6 for loss/10,
+beyond the cap).
 
 The GF–GD distance on the ReLU row (docs/theory.md G1): GD's local error at a kink crossing is O(η)
 (∇f jumps), once per crossing, with a constant set by where the kink falls inside GD's step; so
@@ -88,7 +89,11 @@ LINEAR = dict(widths=(64, 50, 50, 10))
 # entry is an option (``--relu-widths``, ``--relu-n``, ``--relu-t-cap``) so it can grow with the tier.
 # t_cap: the default rows reach loss/10 at T = 3.26 (quick 2.83); the cap keeps a variant whose loss falls
 # slower (--loss square, --bias, another seed) within the time goals — it binds there, and says so
-RELU = dict(widths=(64, 16, 16, 10), n=5, grid=20, t_cap=5.0, eos=True, tier="arb")
+# The default row has the paper's widths on the float64 tier (docs/theory.md G2: its error bound, 1.65e-6
+# at seed 0, is 3e-4 of the smallest GF–GD distance); with ``--relu-tier arb`` and no widths given the
+# row is RELU_ARB_WIDTHS, the size the arb tier's cost allows (parameters × samples × events)
+RELU = dict(widths=(64, 50, 50, 10), n=5, grid=20, t_cap=5.0, eos=True, tier="float")
+RELU_ARB_WIDTHS = (64, 16, 16, 10)
 DEFAULT = dict(n=500, grid=40, curvature_points=17, gd_curvature_points=9, max_steps=20000,
                linear=LINEAR, relu=RELU)
 QUICK = dict(n=100, grid=20, curvature_points=9, gd_curvature_points=5, max_steps=5000,
@@ -489,6 +494,8 @@ def configuration(quick: bool, loss: str, ratios: Sequence[int], nets: Sequence[
     cfg = dict(QUICK if quick else DEFAULT)
     for net, over in (("relu", relu), ("linear", linear)):
         cfg[net] = dict(cfg[net])
+        if net == "relu" and not quick and (over or {}).get("tier") == "arb" and (over or {}).get("widths") is None:
+            cfg[net]["widths"] = RELU_ARB_WIDTHS
         for k, v in (over or {}).items():
             if k not in ("widths", "n", "grid", "t_cap", "eos", "tier"):
                 raise ValueError(f"{net}: unknown entry {k!r}; expected widths, n, grid, t_cap, eos, tier")
@@ -548,14 +555,16 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     ap.add_argument("--nets", default="linear,relu", help="comma-separated: linear, relu (default both)")
     ap.add_argument("--n", type=at.positive_int, default=None, help="digits for the linear net (default 500)")
     ap.add_argument("--relu-widths", type=at.integers(1, 2), default=None,
-                    help="widths of the ReLU net (default 64,16,16,10; quick 64,8,8,10; docs/theory.md G2)")
+                    help="widths of the ReLU net (default 64,50,50,10, with --relu-tier arb 64,16,16,10; "
+                         "quick 64,8,8,10; docs/theory.md G2)")
     ap.add_argument("--relu-n", type=at.positive_int, default=None,
                     help="digits for the ReLU net (default 5; quick 3)")
     ap.add_argument("--relu-t-cap", type=at.real(0, lo_strict=True), default=None,
                     help="longest horizon of the ReLU ground truth (its budget)")
     ap.add_argument("--relu-tier", choices=("arb", "float"), default=None,
-                    help="ground truth of the ReLU net: the arb tier (default; error by rerun) or the float64 "
-                         "tier (faster, wider nets; a looser error bound; falls back to arb where it refuses)")
+                    help="ground truth of the ReLU net: the float64 tier (default; an error bound, honest and "
+                         "looser; falls back to arb where it refuses) or the arb tier (error by rerun; quick's "
+                         "default; narrower nets)")
     ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential (with --data)")
     ap.add_argument("--data", help=".npz with X and labels (or Y), for --model")
     ap.add_argument("--scheduler", type=at.address, default=None,
