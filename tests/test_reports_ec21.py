@@ -377,3 +377,16 @@ def test_ec21_relu_row_on_the_float_tier_agrees_with_the_arb_row(ec21_quick, tmp
         for x, y in zip(rf["gf_gd_distance"], ra["gf_gd_distance"]):
             assert abs(x - y) <= tol
     assert fl["gf"]["error_estimate"] < 1e-3 * min(d for r in fl["runs"] for d in r["gf_gd_distance"][1:])
+
+
+def test_relu_row_defaults_follow_the_tier():
+    """The default ReLU row: the paper's widths on the float tier; ``--relu-tier arb`` without widths: the
+    row the arb tier's cost allows; explicit widths win; quick keeps its arb row (docs/theory.md G2)."""
+    cfg, _ = ec21.configuration(False, "cross_entropy", (2, 5), ("relu",), None, None)
+    assert tuple(cfg["relu"]["widths"]) == (64, 50, 50, 10) and cfg["relu"]["tier"] == "float"
+    cfg, _ = ec21.configuration(False, "cross_entropy", (2, 5), ("relu",), {"tier": "arb"}, None)
+    assert tuple(cfg["relu"]["widths"]) == ec21.RELU_ARB_WIDTHS and cfg["relu"]["tier"] == "arb"
+    cfg, _ = ec21.configuration(False, "cross_entropy", (2, 5), ("relu",), {"tier": "arb", "widths": (64, 9, 10)}, None)
+    assert tuple(cfg["relu"]["widths"]) == (64, 9, 10)
+    cfg, _ = ec21.configuration(True, "cross_entropy", (2, 5), ("relu",), None, None)
+    assert tuple(cfg["relu"]["widths"]) == (64, 8, 8, 10) and cfg["relu"]["tier"] == "arb"
