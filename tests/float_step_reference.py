@@ -55,7 +55,7 @@ class StepCheck:
     ref_error: float  # arb radius of the distance + the truncation tails of the reference
     seconds: float
     ambiguous_zero: int = 0  # entries identically 0 on the step (mask immaterial; see _pattern)
-    notes: list = field(default_factory=list)
+    y_ref: list = field(default_factory=list, repr=False)  # y_ref(h), arb matrices per block
 
     @property
     def ratio(self) -> float:
@@ -187,10 +187,11 @@ class StepReference:
             raise StepSkipped(f"step {n}: h/ρ = {r:.3g} needs more than 1024 sub-steps")
         return best
 
-    def reference_end(self, n: int) -> tuple[list, float, int, int, int]:
-        """y_ref(h_n): the solution from step n's exact start hi + lo on its midpoint pattern, at ``dps``
-        digits, as arb matrices per block; with the sum of the reference's truncation tails, its order,
-        sub-steps, and the count of identically-zero entries (see :func:`_pattern`)."""
+    def reference_end(self, n: int, start: list | None = None) -> tuple[list, float, int, int, int]:
+        """y_ref(h_n): the solution from step n's exact start hi + lo (or from ``start``, float blocks
+        taken exactly, e.g. θ0 for a global check) on its midpoint pattern, at ``dps`` digits, as arb
+        matrices per block; with the sum of the reference's truncation tails, its order, sub-steps, and
+        the count of identically-zero entries (see :func:`_pattern`)."""
         traj = self.traj
         if n + 1 >= len(traj.steps):
             raise StepSkipped(f"step {n}: the last step's end state is not stored")
@@ -204,7 +205,10 @@ class StepReference:
                 mask.side = side.reshape(-1).copy()  # entry idx = u·n_samples + i, row-major (u, i)
                 mask._refresh()
             # hi + lo: two exact binary floats; their arb sum is exact or a ball enclosing it
-            y = [to_arb_mat(c[0]) + to_arb_mat(lo) for c, lo in zip(traj.coeffs[n], traj.start_lows[n])]
+            if start is None:
+                y = [to_arb_mat(c[0]) + to_arb_mat(lo) for c, lo in zip(traj.coeffs[n], traj.start_lows[n])]
+            else:
+                y = [to_arb_mat(np.asarray(w, dtype=float).reshape(c[0].shape)) for w, c in zip(start, traj.coeffs[n])]
             sub = to_arb(h) / m  # exact: m is a power of two
             tails = 0.0
             for _ in range(m):
@@ -222,13 +226,14 @@ class StepReference:
                     sq += d * d
             return sq.sqrt()
 
-    def check(self, n: int) -> StepCheck:
+    def check(self, n: int, start: list | None = None) -> StepCheck:
         """‖y_ref(h_n) − y_{n+1}‖₂ for step n against the tier's bound local_errors[n]. The reference's
         own error (arb radius + truncation tails) widens [true_lower, true_upper] and must be ≤ REF_SHARE ×
-        local_errors[n]: else ReferenceUnresolved (the reference cannot judge this bound)."""
+        local_errors[n]: else ReferenceUnresolved (the reference cannot judge this bound). ``start``: as
+        in :meth:`reference_end`."""
         traj = self.traj
         t0 = time.process_time()
-        y, tails, p, m, zeros = self.reference_end(n)
+        y, tails, p, m, zeros = self.reference_end(n, start)
         end = [(c[0], lo) for c, lo in zip(traj.coeffs[n + 1], traj.start_lows[n + 1])]
         dist = self.distance(y, end)
         upper = _up(dist.mid() + dist.rad())
@@ -240,7 +245,7 @@ class StepReference:
             raise ReferenceUnresolved(f"step {n}: the reference's own error {ref_error:.3g} is not "
                                       f"≪ the bound {est:.3g}")
         return StepCheck(n, float(traj.steps[n]), p, m, est, upper + tails, max(0.0, lower - tails),
-                         ref_error, time.process_time() - t0, zeros)
+                         ref_error, time.process_time() - t0, zeros, y)
 
     @staticmethod
     def _tail(cs: list, s: float, p: int, n: int) -> float:
