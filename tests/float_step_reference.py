@@ -56,6 +56,7 @@ class StepCheck:
     seconds: float
     ambiguous_zero: int = 0  # entries identically 0 on the step (mask immaterial; see _pattern)
     y_ref: list = field(default_factory=list, repr=False)  # y_ref(h), arb matrices per block
+    y_half: list = field(default_factory=list, repr=False)  # y_ref(h/2)
 
     @property
     def ratio(self) -> float:
@@ -187,11 +188,12 @@ class StepReference:
             raise StepSkipped(f"step {n}: h/ρ = {r:.3g} needs more than 1024 sub-steps")
         return best
 
-    def reference_end(self, n: int, start: list | None = None) -> tuple[list, float, int, int, int]:
+    def reference_end(self, n: int, start: list | None = None) -> tuple[list, list, float, int, int, int]:
         """y_ref(h_n): the solution from step n's exact start hi + lo (or from ``start``, float blocks
         taken exactly, e.g. θ0 for a global check) on its midpoint pattern, at ``dps`` digits, as arb
-        matrices per block; with the sum of the reference's truncation tails, its order, sub-steps, and
-        the count of identically-zero entries (see :func:`_pattern`)."""
+        matrices per block; with y_ref(h_n/2), the sum of the reference's truncation tails (which also
+        covers y_ref(h_n/2): a partial sum of them), its order, sub-steps, and the count of
+        identically-zero entries (see :func:`_pattern`)."""
         traj = self.traj
         if n + 1 >= len(traj.steps):
             raise StepSkipped(f"step {n}: the last step's end state is not stored")
@@ -211,11 +213,16 @@ class StepReference:
                 y = [to_arb_mat(np.asarray(w, dtype=float).reshape(c[0].shape)) for w, c in zip(start, traj.coeffs[n])]
             sub = to_arb(h) / m  # exact: m is a power of two
             tails = 0.0
-            for _ in range(m):
+            half = None
+            for q in range(m):
+                if 2 * q == m:
+                    half = y
                 cs = series_coefficients(self.tape, self.outs, y, p, sign=-1)
                 tails += self._tail(cs, float(sub), p, n)
+                if m == 1:
+                    half = [_horner_arb(c, sub / 2) for c in cs]
                 y = [_horner_arb(c, sub) for c in cs]
-        return y, tails, p, m, zeros
+        return y, half, tails, p, m, zeros
 
     def distance(self, y: list, end: list) -> flint.arb:
         """‖y − end‖₂ as an arb ball, ``end`` per block a pair of float arrays (hi, lo) taken exactly."""
@@ -233,7 +240,7 @@ class StepReference:
         in :meth:`reference_end`."""
         traj = self.traj
         t0 = time.process_time()
-        y, tails, p, m, zeros = self.reference_end(n, start)
+        y, half, tails, p, m, zeros = self.reference_end(n, start)
         end = [(c[0], lo) for c, lo in zip(traj.coeffs[n + 1], traj.start_lows[n + 1])]
         dist = self.distance(y, end)
         upper = _up(dist.mid() + dist.rad())
@@ -245,7 +252,7 @@ class StepReference:
             raise ReferenceUnresolved(f"step {n}: the reference's own error {ref_error:.3g} is not "
                                       f"≪ the bound {est:.3g}")
         return StepCheck(n, float(traj.steps[n]), p, m, est, upper + tails, max(0.0, lower - tails),
-                         ref_error, time.process_time() - t0, zeros, y)
+                         ref_error, time.process_time() - t0, zeros, y, half)
 
     @staticmethod
     def _tail(cs: list, s: float, p: int, n: int) -> float:
