@@ -1,0 +1,136 @@
+"""The float Taylor tier's per-step local error bounds (``FloatTaylorTrajectory.local_errors``) against a
+30-digit arb reference of single steps (tests/float_step_reference.py), on the research nets:
+ReLU 64-50-50-10 on sklearn digits (pixels/16, one-hot targets, square loss, He init seed 0, zero biases
+where present; the setup of benchmarks/bench_float_taylor.py). The arb integrator is far too slow there,
+so each checked step is integrated alone from the tier's own exact start state (hi + lo) on the step's
+activation pattern (docs/theory.md F, "Per-step reference at research scale").
+
+Asserted per checked step: honest (true error incl. the reference's own error ≤ local_errors[n]) and
+tight (local_errors[n] ≤ 1000 × true error); and for step 0, whose start θ0 is exact, the same for the
+carried estimate errors[0] against the flow from θ0 (a global check over the shortest horizon). Steps:
+step 0 and a seeded-random choice among the steps that start at a kink event (the seed is recorded).
+Ratios are printed (-s) and recorded as junit properties (--junitxml)."""
+
+import numpy as np
+import pytest
+
+import theory
+from float_step_reference import StepReference, StepSkipped
+from numerics.float_taylor import float_gradient_flow
+
+SEED = 20261203  # the rng choosing steps among those after events
+
+RATIOS: list = []  # (label, step, h, order, sub-steps, estimate, true lower, ratio, seconds)
+
+
+@pytest.fixture(autouse=True)
+def _record_ratios(record_property):
+    k = len(RATIOS)
+    yield
+    for label, n, h, p, m, est, true, ratio, sec in RATIOS[k:]:
+        record_property(f"tightness_{label}_step{n}", ratio)
+
+
+def digits_net(n_samples: int, bias: bool):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X, Y = d.data[:n_samples] / 16, np.eye(10)[d.target[:n_samples]]
+    obj = theory.Objective(theory.ReLUNet((64, 50, 50, 10), 0.0, bias), theory.SquareLoss(X, Y))
+    rng = np.random.default_rng(0)
+    th = []
+    for j in range(1, 4):
+        th.append(rng.standard_normal((obj.widths[j], obj.widths[j - 1])) * np.sqrt(2 / obj.widths[j - 1]))
+        if bias:
+            th.append(np.zeros(obj.widths[j]))
+    return obj, th
+
+
+def steps_after_events(traj) -> list[int]:
+    """Steps that start at a recorded kink event (the event's time is the float at which the step
+    starts, recorded as its exact Fraction) and whose end state is stored."""
+    from fractions import Fraction
+
+    times = {e.t for e in traj.events}
+    return [n for n in range(1, len(traj.steps) - 1) if Fraction(traj.starts[n]) in times]
+
+
+def _dense(traj, n: int, frac: float) -> list:
+    """The tier's dense output on step n at s = frac·h_n: its step polynomial by Horner in float, as
+    FloatTaylorTrajectory.at evaluates it (blocks as stored, biases as columns)."""
+    s = frac * float(traj.steps[n])
+    out = []
+    for C in traj.coeffs[n]:
+        acc = C[-1].copy()
+        for c in C[-2::-1]:
+            acc = acc * s + c
+        out.append(acc)
+    return out
+
+
+def check_steps(label: str, obj, th, T: float, k: int) -> tuple:
+    """Run the float tier to T, check step 0 and k seeded-random steps after events; return the checks."""
+    traj = float_gradient_flow(obj, th, T)
+    after = steps_after_events(traj)
+    assert len(after) >= k, f"{label}: only {len(after)} steps after events up to T = {T}"
+    ref = StepReference(traj)
+    order = [0] + [int(n) for n in np.random.default_rng(SEED).permutation(after)]
+    checks, skipped = [], []
+    for n in order:
+        if len(checks) == k + 1:
+            break
+        try:
+            # step 0 from θ0 itself (exact floats): its local error is also the global error after it
+            checks.append(ref.check(n, start=th if n == 0 else None))
+        except StepSkipped as e:
+            skipped.append(str(e))
+    assert checks and checks[0].n == 0, f"{label}: step 0 not checked: {skipped[:1]}"
+    assert len(checks) == k + 1, f"{label}: only {len(checks)} steps checkable; skipped: {skipped}"
+    for c in checks:
+        RATIOS.append((label, c.n, c.h, c.order, c.substeps, c.estimate, c.true_lower, c.ratio, c.seconds))
+        print(f"{label} step {c.n}: h = {c.h:.3g}, reference order {c.order} × {c.substeps} sub-steps "
+              f"({c.seconds:.1f} s), local bound {c.estimate:.3g}, true {c.true_lower:.3g} "
+              f"(reference error {c.ref_error:.2g}), ratio {c.ratio:.3g}")
+    if skipped:
+        print(f"{label}: skipped {skipped}")
+    for c in checks:
+        assert c.true_upper <= c.estimate, f"{label} step {c.n}: bound {c.estimate:.3g} < true {c.true_upper:.3g}"
+        assert c.estimate <= 1000 * c.true_lower, f"{label} step {c.n}: bound/true = {c.ratio:.3g} > 1000"
+    # the shortest horizon: errors[0] bounds the error of the tier's float output on step 0 (the step
+    # polynomial of hi by Horner; from θ0, exact, so this is the global error): checked at h/2 and h
+    c0, e0 = checks[0], float(traj.errors[0])
+    zero = [np.zeros_like(c[0]) for c in traj.coeffs[0]]
+    outs = [(c0.y_half, _dense(traj, 0, 0.5)), (c0.y_ref, _dense(traj, 0, 1.0))]
+    lo = up = 0.0
+    for y, out in outs:
+        d = ref.distance(y, list(zip(out, zero)))
+        up = max(up, float(d.mid() + d.rad()) * (1 + 1e-15) + c0.ref_error)
+        lo = max(lo, float(d.mid() - d.rad()) * (1 - 1e-15) - c0.ref_error)
+    print(f"{label}: global error of the float output on step 0 {lo:.3g}, errors[0] = {e0:.3g} (ratio {e0 / lo:.3g})")
+    RATIOS.append((f"{label}_global", 0, c0.h, c0.order, c0.substeps, e0, lo, e0 / lo, 0.0))
+    assert up <= e0
+    assert e0 <= 1000 * lo
+    return traj, ref, checks
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_float_step_bounds_on_a_digits_subset(bias):
+    """64-50-50-10 on the first 40 digits (6,200 / 6,310 parameters), T = 2e-3 (~30 kinks): step 0 and
+    two (bias-free) or one (biased) steps after events, ~1.3 s each."""
+    obj, th = digits_net(40, bias)
+    traj, ref, checks = check_steps(f"digits40{'b' if bias else ''}", obj, th, 2e-3, 1 if bias else 2)
+    # the reference can fail: an end state moved by 8× the bound is measured as such
+    c = checks[-1]
+    y = c.y_ref
+    end = [(hi[0].copy(), lo) for hi, lo in zip(traj.coeffs[c.n + 1], traj.start_lows[c.n + 1])]
+    end[0][0][0, 0] += 8 * c.estimate
+    assert float(ref.distance(y, end).mid()) >= 7 * c.estimate
+
+
+@pytest.mark.thorough
+@pytest.mark.parametrize("bias", [False, True])
+def test_float_step_bounds_at_research_scale(bias):
+    """64-50-50-10 on 500 digits (the research nets), T = 2e-4 (~37 kinks): step 0 and three steps
+    after events (seed SEED), ~15 s each at order 8."""
+    obj, th = digits_net(500, bias)
+    check_steps(f"digits500{'b' if bias else ''}", obj, th, 2e-4, 3)
