@@ -96,13 +96,25 @@ def _refine(c: np.ndarray, a: float, b: float, margin: float, state: float = 0.0
             raise UnsupportedKinkError(
                 f"a pre-activation grazes its kink within float resolution at u = {x:.17g} of the step "
                 "(q is within rounding of 0 there); use the arb tier (dps=...)")
-    if state > 0 and top >= 2:  # interior minima of q (real roots of q' with q'' > 0) within the state's error
+    if state > 0 and top >= 2:
+        # interior minima of q within the state's error: q's minimum on [a, b] is at an end or at a real root of
+        # q'; the companion matrix returns such a root with rounding, possibly off the real axis, so the real
+        # part of every root of q' inside (a, b) is examined (whatever its imaginary part: a point where q is
+        # within the bar is a touch risk wherever it lies), with one Newton step on q' where q'' > 0
         d = np.polynomial.polynomial.polyder(c[: top + 1])
+        d2 = np.polynomial.polynomial.polyder(d)
         for r in np.roots(d[::-1]):
-            if abs(r.imag) <= 1e-6 and a < r.real < b:
-                x = float(r.real)
+            if not a < r.real < b:
+                continue
+            xs = [float(r.real)]
+            g2 = float(np.polynomial.polynomial.polyval(xs[0], d2))
+            if g2 > 0:
+                xn = xs[0] - float(np.polynomial.polynomial.polyval(xs[0], d)) / g2
+                if a < xn < b:
+                    xs.append(xn)
+            for x in xs:
                 q = float(np.polynomial.polynomial.polyval(x, c))
-                if np.polynomial.polynomial.polyval(x, np.polynomial.polynomial.polyder(d)) > 0 and q <= margin + state:
+                if q <= margin + state:
                     raise UnsupportedKinkError(
                         f"a pre-activation comes within {q:.3g} of its kink at u = {x:.17g} of the step, inside "
                         f"the error bar of the computed state there ({state:.3g} on this pre-activation): whether "
