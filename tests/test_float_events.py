@@ -80,3 +80,19 @@ def test_a_graze_within_float_resolution_is_refused():
     c = np.array([0.09 + 1e-17, -0.6, 1.0])
     with pytest.raises(UnsupportedKinkError, match="grazes"):
         first_brackets(c[:, None])
+
+
+def test_touch_check_finds_a_flat_minimum_within_the_error_bar():
+    """The touch check (``state`` > 0) at a flat interior minimum, q = c + 3(u − ½)⁴: q' has a triple root
+    at ½, which the companion matrix returns spread off the real axis (|Im| ~ 4e-6); q = c there. A bar
+    above c is a touch risk (refused), a bar below c/2 is not (docs/theory.md F, "Near touches")."""
+    from numpy.polynomial import polynomial as P
+
+    from numerics.float_events import _refine
+    from numerics.kink_events import UnsupportedKinkError
+
+    c0 = 1e-9
+    q = P.polyadd([c0], 3.0 * P.polypow([-0.5, 1.0], 4))
+    with pytest.raises(UnsupportedKinkError, match="inside the error bar"):
+        _refine(q, 0.0, 1.0, 0.0, state=2 * c0, rounding_check=False)
+    assert _refine(q, 0.0, 1.0, 0.0, state=c0 / 2, rounding_check=False) is None
