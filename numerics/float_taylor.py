@@ -423,19 +423,21 @@ class _FloatFlow(FloatSliding):
         best = None
         skip = self.skip if skip is None else skip
         for j in range(len(self.masks)):
-            Z = w[self.watch[j]] * self.side[j]  # σ·z, orders 0..p−1
-            Zs = Z.copy()
+            Z = w[self.watch[j]]  # z, orders 0..p−1
+            pw = h ** np.arange(Z.shape[0])
+            B = Z * (pw[:, None, None] * self.side[j])  # σ·z_k·h^k: the scaled coefficients in u = s/h
             extra = np.zeros(Z.shape[1:]) if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:]).copy()
             for (jj, u, i), n_skip in skip.items():
-                if jj == j:  # drop the coefficients known to vanish right after an event
-                    Zs[:-n_skip, u, i] = Z[n_skip:, u, i]
-                    Zs[-n_skip:, u, i] = 0.0
-                    extra[u, i] = 0.0  # it has just switched: decided, and Zs is z/s^n, not z
-            pw = h ** np.arange(Zs.shape[0])
-            B = Zs * pw[:, None, None]
-            # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event,
-            # as in the arb tier
-            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9) + extra) & ~self.dead[j] & np.any(Z != 0, axis=0)
+                if jj == j:  # drop the coefficients known to vanish right after an event: the series of z/s^n
+                    B[:-n_skip, u, i] = self.side[j][u, i] * Z[n_skip:, u, i] * pw[:-n_skip]
+                    B[-n_skip:, u, i] = 0.0
+                    extra[u, i] = 0.0  # it has just switched: decided, and this is z/s^n, not z
+            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9) + extra) & ~self.dead[j]
+            # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event, as
+            # in the arb tier (tested on the few candidates only: a zero series always passes the screen)
+            for u, i in zip(*np.nonzero(cand & (B[0] == 0))):
+                if not np.any(Z[:, u, i] != 0):
+                    cand[u, i] = False
             for (u, i) in self.series.slide.get(j + 1, {}):
                 cand[u, i] = False
             for (jj, u, i) in self.pinned:
