@@ -289,3 +289,21 @@ def _horner_arb(C: list, s: flint.arb) -> flint.arb_mat:
     for c in C[-2::-1]:
         acc = acc * s + c
     return acc
+
+
+def digits_net(n_samples: int, bias: bool, widths: tuple = (64, 50, 50, 10)):
+    """A ReLU net on the first ``n_samples`` sklearn digits (pixels/16, one-hot targets, square loss), He init
+    N(0, 2/fan_in) with seed 0, biases 0 (the research-scale cases of the float tier's tests)."""
+    import theory
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X, Y = d.data[:n_samples] / 16, np.eye(10)[d.target[:n_samples]]
+    obj = theory.Objective(theory.ReLUNet(tuple(widths), 0.0, bias), theory.SquareLoss(X, Y))
+    rng = np.random.default_rng(0)
+    th = []
+    for j in range(1, len(obj.widths)):
+        th.append(rng.standard_normal((obj.widths[j], obj.widths[j - 1])) * np.sqrt(2 / obj.widths[j - 1]))
+        if bias:
+            th.append(np.zeros(obj.widths[j]))
+    return obj, th

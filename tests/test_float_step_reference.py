@@ -14,8 +14,7 @@ Ratios are printed (-s) and recorded as junit properties (--junitxml)."""
 import numpy as np
 import pytest
 
-import theory
-from float_step_reference import StepReference, StepSkipped
+from float_step_reference import StepReference, StepSkipped, digits_net
 from numerics.float_taylor import float_gradient_flow
 
 SEED = 20261203  # the rng choosing steps among those after events
@@ -29,21 +28,6 @@ def _record_ratios(record_property):
     yield
     for label, n, h, p, m, est, true, ratio, sec in RATIOS[k:]:
         record_property(f"tightness_{label}_step{n}", ratio)
-
-
-def digits_net(n_samples: int, bias: bool):
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    X, Y = d.data[:n_samples] / 16, np.eye(10)[d.target[:n_samples]]
-    obj = theory.Objective(theory.ReLUNet((64, 50, 50, 10), 0.0, bias), theory.SquareLoss(X, Y))
-    rng = np.random.default_rng(0)
-    th = []
-    for j in range(1, 4):
-        th.append(rng.standard_normal((obj.widths[j], obj.widths[j - 1])) * np.sqrt(2 / obj.widths[j - 1]))
-        if bias:
-            th.append(np.zeros(obj.widths[j]))
-    return obj, th
 
 
 def steps_after_events(traj) -> list[int]:

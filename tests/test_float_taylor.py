@@ -158,17 +158,9 @@ def test_digits_subset_float_tier_vs_arb(bias):
     simultaneous, immaterial switches (:func:`material`); the material events agree one to one."""
     from fractions import Fraction
 
-    from sklearn.datasets import load_digits
+    from float_step_reference import digits_net
 
-    d = load_digits()
-    X, Y = d.data[:40] / 16, np.eye(10)[d.target[:40]]
-    obj = theory.Objective(theory.ReLUNet((64, 6, 6, 10), 0.0, bias), theory.SquareLoss(X, Y))
-    rng = np.random.default_rng(0)
-    th = []
-    for j in range(1, 4):
-        th.append(rng.standard_normal((obj.widths[j], obj.widths[j - 1])) * np.sqrt(2 / obj.widths[j - 1]))
-        if bias:
-            th.append(np.zeros(obj.widths[j]))
+    obj, th = digits_net(40, bias, (64, 6, 6, 10))
     ref = relu_gradient_flow(obj, th, Fraction(0.05), 30, rerun=False)  # the float 0.05, exactly
     f = compare(obj, th, 0.05, ref)
     mf, mr = material(f.events, f, obj), material(ref.events, ref, obj)
