@@ -175,7 +175,7 @@ class _FloatFlow(FloatSliding):
         self.growth = MeasuredGrowth(obj) if growth else None
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
-        self._loss_bound: float | None = None  # ≥ f on the computed path from here (_hessian_lipschitz)
+        self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
         self._loss_age = 0
         self.events: list = []
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
