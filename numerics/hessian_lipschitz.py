@@ -65,17 +65,24 @@ def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float) -> f
       range(v) ≤ √2‖v‖); ‖p − e_c‖ ≤ √2·(1 − p_c) ≤ √2·ℓ_i, so Σ_i ‖ℓ_i'‖‖x̃_i‖ ≤ √2·max_i‖x̃_i‖·f/c.
 
     WhitenedSquare (no inputs): x̃_i = e_i, i = 1..d₀, c = 1."""
+    c, xn, ce, resid = _loss_terms(obj, loss_bound)
+    d1, d2, d3 = derivative_factors(s)
+    if ce:
+        return c * (2 ** -0.5 * d1**3 * float(np.sum(xn**3)) + 3 * 0.5 * d1 * d2 * float(np.sum(xn**2))) + c * d3 * resid
+    return c * 3 * d1 * d2 * float(np.sum(xn**2)) + c * d3 * resid
+
+
+def _loss_terms(obj: Any, loss_bound: float) -> tuple[float, np.ndarray, bool, float]:
+    """(c, ‖x̃_i‖ per sample, cross-entropy?, R ≥ Σ_i ‖ℓ_i'‖‖x̃_i‖) for the bounds B₂ and B₃: the
+    first-order loss term, R = (2·loss_bound/c)^{1/2}(Σ‖x̃_i‖²)^{1/2} for the square loss and
+    √2·min(max_i‖x̃_i‖·loss_bound/c, Σ‖x̃_i‖) for cross-entropy (:func:`third_derivative_bound`)."""
     from theory.losses import CrossEntropy
 
-    loss = obj.loss
-    c = float(loss.weight)
+    c = float(obj.loss.weight)
     xn = input_norms(obj)
-    d1, d2, d3 = derivative_factors(s)
-    if isinstance(loss, CrossEntropy):
-        resid = math.sqrt(2) * min(float(xn.max()) * loss_bound / c, float(np.sum(xn)))
-        return c * (2 ** -0.5 * d1**3 * float(np.sum(xn**3)) + 3 * 0.5 * d1 * d2 * float(np.sum(xn**2))) + c * d3 * resid
-    resid = math.sqrt(2 * loss_bound / c) * math.sqrt(float(np.sum(xn**2)))
-    return c * 3 * d1 * d2 * float(np.sum(xn**2)) + c * d3 * resid
+    if isinstance(obj.loss, CrossEntropy):
+        return c, xn, True, math.sqrt(2) * min(float(xn.max()) * loss_bound / c, float(np.sum(xn)))
+    return c, xn, False, math.sqrt(2 * loss_bound / c) * math.sqrt(float(np.sum(xn**2)))
 
 
 def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float) -> float:
@@ -92,16 +99,9 @@ def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float) -> float
     the state, docs/theory.md F, "The state in two parts"). Measured on the 64-50-50-10 ReLU net on 500
     digits at its start: B₂ = 1.66e3 against λ_max = 68.9 (Lanczos): a factor 24, mostly the
     Gauss–Newton part's δ₁² (a product of layer norms over all samples)."""
-    from theory.losses import CrossEntropy
-
-    loss = obj.loss
-    c = float(loss.weight)
-    xn = input_norms(obj)
+    c, xn, ce, resid = _loss_terms(obj, loss_bound)
     d1, d2, _ = derivative_factors(s)
-    if isinstance(loss, CrossEntropy):
-        resid = math.sqrt(2) * min(float(xn.max()) * loss_bound / c, float(np.sum(xn)))
-        return c * 0.5 * d1**2 * float(np.sum(xn**2)) + c * d2 * resid
-    return c * d1**2 * float(np.sum(xn**2)) + c * d2 * math.sqrt(2 * loss_bound / c) * math.sqrt(float(np.sum(xn**2)))
+    return c * (0.5 if ce else 1.0) * d1**2 * float(np.sum(xn**2)) + c * d2 * resid
 
 
 def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float) -> list[float]:
