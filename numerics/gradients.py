@@ -130,6 +130,18 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
     return _backprop(list(Ws), k["X"], k["XT"], k["T"], k, alpha, b, want_value, masks=masks, watch=watch)
 
 
+def primal_masks(obj: ParamSpace, Ws: Sequence[Any], b: Backend) -> list | None:
+    """The activation pattern at θ as :func:`evaluate` reads it (1 where z > 0, α elsewhere), one mask per
+    hidden layer, or None for linear nets and quadratics. Passed as ``masks`` to repeated dual passes at
+    one θ, it makes the masks the same objects in every pass (:func:`numerics.duals.primal_memo`)."""
+    alpha = getattr(getattr(obj, "model", None), "alpha", 1)
+    if alpha == 1:
+        return None
+    zs: list = []
+    evaluate(obj, Ws, b, want_value=False, watch=zs)
+    return [b.mask(positive(z), alpha) for z in zs]
+
+
 def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend, want_value: bool,
               biases: list | None = None, masks: Sequence[Any] | None = None,
               watch: list | None = None) -> tuple[Any, list]:

@@ -14,8 +14,8 @@ import numpy as np
 from theory.arrays import common_kind
 
 from .backends import Backend
-from .duals import Dual
-from .gradients import check_objective, evaluate, from_backend, precision, prepare, to_backend
+from .duals import Dual, primal_memo
+from .gradients import check_objective, evaluate, from_backend, precision, prepare, primal_masks, to_backend
 
 
 def hvp(obj: Any, theta: Sequence[Any], v: Sequence[Any], dps: int | None = None) -> list[np.ndarray]:
@@ -78,13 +78,17 @@ def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:
     shapes = _shapes(obj)
     zero = flint.fmpq(0)
     rows = []
+    # P dual passes at one θ: the value parts once (numerics.duals.primal_memo), the tangents per direction
+    memo: dict = {}
+    masks = primal_masks(obj, Ws, b)
     for layer, (r, c) in enumerate(shapes):
         for idx in range(r * c):
             e = flint.fmpq_mat(r, c)
             e[idx // c, idx % c] = 1
             tans = [None] * len(Ws)
             tans[layer] = QMat(e)
-            _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, tans)], b, want_value=False)
+            with primal_memo(memo):
+                _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, tans)], b, want_value=False, masks=masks)
             row = []
             for gi, (ri, ci) in zip(g, shapes):
                 row.extend([zero] * (ri * ci) if gi.tan is None else gi.tan.m.entries())

@@ -23,8 +23,8 @@ import scipy.sparse.linalg as sla
 from theory import to_kind
 
 from .backends import BACKENDS
-from .duals import Dual
-from .gradients import check_objective, evaluate, to_backend
+from .duals import Dual, primal_memo
+from .gradients import check_objective, evaluate, primal_masks, to_backend
 from .hessians import hessian
 
 
@@ -60,11 +60,19 @@ def hvp_operator(obj: Any, theta: Sequence[Any]) -> sla.LinearOperator:
     ends = np.cumsum([w.size for w in Ws]).tolist()
     starts = [0] + ends[:-1]
 
+    # The value parts of the dual pass are the same for every v: they are computed once and then read from
+    # a memo (numerics.duals.primal_memo), so an HVP costs the tangent products only. The activation
+    # pattern is fixed from the primal pre-activations at θ, as evaluate itself would read it, so that
+    # the masks are the same objects in every pass (a memo key is an operand's identity).
+    memo: dict = {}
+    masks = primal_masks(obj, Ws, b)
+
     def matvec(x: np.ndarray) -> np.ndarray:
         op.calls += 1
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         vs = [x[i:j].reshape(s) for i, j, s in zip(starts, ends, shapes)]
-        _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, vs)], b, want_value=False)
+        with primal_memo(memo):
+            _, g = evaluate(obj, [Dual(w, t) for w, t in zip(Ws, vs)], b, want_value=False, masks=masks)
         return np.concatenate([gi.tan.reshape(-1) for gi in g])
 
     op = sla.LinearOperator((P, P), matvec=matvec, dtype=np.float64)
