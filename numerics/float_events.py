@@ -154,3 +154,54 @@ def first_brackets(C: np.ndarray, state: np.ndarray | None = None, after: bool =
             lo[col], hi[col] = got
     cols = np.nonzero(np.isfinite(hi))[0]
     return cols, lo[cols], hi[cols]
+
+
+def earliest_root(C: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[int, float]:
+    """(column, u): the earliest of the roots bracketed by (lo, hi) (q(lo) > 0 ≥ q(hi), from
+    :func:`first_brackets`), as the right end of its bracket narrowed to at most 2^{−52} of its initial
+    width — the resolution of 52 bisections, reached in ~10 evaluations instead of 52 — or to an exact
+    zero of the computed q at its right end.
+
+    Vectorised regula falsi with the Illinois modification (the value kept at an end that stays twice in
+    a row is halved, so both ends converge), safeguarded: every third step, and whenever the secant
+    point is not strictly inside, the midpoint is taken, so the width at least halves every three steps
+    (≤ 156 steps in all). The bracket invariant q(lo) > 0 ≥ q(hi) holds after every step, as in
+    bisection. Brackets whose left end is at or after the smallest right end cannot hold the earliest
+    root (each bracket holds a root) and are dropped as soon as that is so."""
+    lo, hi = lo.astype(float), hi.astype(float)
+    cols = np.arange(len(lo))
+    tol = (hi - lo) * 2.0 ** -52
+    polyval = np.polynomial.polynomial.polyval
+    qlo = polyval(lo, C, tensor=False)
+    qhi = polyval(hi, C, tensor=False)
+    moved = np.zeros(len(lo), dtype=np.int8)  # +1: lo moved last, −1: hi moved last
+    for it in range(160):
+        keep = lo < hi.min()
+        if not keep.all():
+            C, lo, hi, qlo, qhi, tol, moved, cols = (C[:, keep], lo[keep], hi[keep], qlo[keep], qhi[keep],
+                                                     tol[keep], moved[keep], cols[keep])
+        mid = 0.5 * (lo + hi)
+        # open: wider than the target, not yet two adjacent floats (where no point lies strictly inside),
+        # and hi not an exact zero of the computed q (a root at float resolution; the secant point would be
+        # hi itself from then on, and only bisection would narrow a bracket that has nothing left to find)
+        act = (hi - lo > tol) & (lo < mid) & (mid < hi) & (qhi != 0)
+        if not act.any():
+            break
+        if it % 3 == 2:
+            x = mid
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = lo + qlo * (hi - lo) / (qlo - qhi)
+            x = np.where((x > lo) & (x < hi), x, mid)
+        x = np.where(act, x, hi)  # a closed bracket stays as it is (x = hi moves neither end)
+        q = polyval(x, C, tensor=False)
+        pos = (q > 0) & (x < hi)
+        neg = ~pos & (x < hi)
+        # Illinois: an end kept while the same other end moved again carries half its value
+        qhi = np.where(pos & (moved > 0), qhi * 0.5, qhi)
+        qlo = np.where(neg & (moved < 0), qlo * 0.5, qlo)
+        lo, qlo = np.where(pos, x, lo), np.where(pos, q, qlo)
+        hi, qhi = np.where(neg, x, hi), np.where(neg, q, qhi)
+        moved = np.where(pos, 1, np.where(neg, -1, moved)).astype(np.int8)
+    c = int(np.argmin(hi))
+    return int(cols[c]), float(hi[c])

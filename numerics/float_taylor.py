@@ -26,8 +26,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
 * **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
   root on [0, h]); the rest go to :func:`numerics.float_events.first_brackets` (a grid of 64 points,
   every gap before the first sign change certified root-free by a Taylor bound or refined, so a dip
-  below zero and back between samples is found), and the first brackets are refined by bisection
-  in float (to 2^{−52}·h). The step is cut at the earliest root.
+  below zero and back between samples is found), and the first brackets are refined in float to
+  2^{−52} of their width (:func:`numerics.float_events.earliest_root`: Illinois steps safeguarded by
+  bisection). The step is cut at the earliest root.
 * **event handler** — rates a, b (ż under mask α and mask 1, from order-0 passes): same sign →
   crossing; a > 0 > b → Filippov sliding, as in :mod:`numerics.kink_flows`: the entry's mask is a
   power series μ(t), μ_0 from ż = 0 (Newton on order-0 passes, with the order-0 sensitivities D_s of
@@ -73,7 +74,7 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth, saltation_norm
-from .float_events import first_brackets
+from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_steps import EPS, ORDER, _dd_step, _horner, _local_error, _next_order, _output_rounding, _step_size
@@ -127,7 +128,8 @@ class FloatTaylorTrajectory:
 
 def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     """First s ∈ [0, h] with q(s) ≤ 0 for a polynomial q (coefficients ascending), or None: screen,
-    :func:`numerics.float_events.first_brackets`, then bisection to 2^{−52}·h."""
+    :func:`numerics.float_events.first_brackets`, then :func:`numerics.float_events.earliest_root`
+    (to 2^{−52} of the bracket)."""
     b = q * h ** np.arange(len(q))
     if b[0] > np.abs(b[1:]).sum() * (1 + 1e-9):
         return None
@@ -136,14 +138,7 @@ def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     cols, lo, hi = first_brackets(b[:, None])
     if len(cols) == 0:
         return None
-    lo, hi = float(lo[0]), float(hi[0])
-    for _ in range(52):
-        mid = (lo + hi) / 2
-        if np.polynomial.polynomial.polyval(mid, b) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return hi * h
+    return earliest_root(b[:, None], lo, hi)[1] * h
 
 
 class _FloatFlow(FloatSliding):
@@ -424,19 +419,30 @@ class _FloatFlow(FloatSliding):
         skip = self.skip if skip is None else skip
         for j in range(len(self.masks)):
             Z = w[self.watch[j]]  # z, orders 0..p−1
-            pw = h ** np.arange(Z.shape[0])
-            B = Z * (pw[:, None, None] * self.side[j])  # σ·z_k·h^k: the scaled coefficients in u = s/h
-            extra = np.zeros(Z.shape[1:]) if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:]).copy()
+            p = Z.shape[0]
+            pw = h ** np.arange(p)
+            side = self.side[j]
+            # The screen of q(u) = Σ_k B_k u^k, B_k = σ·z_k·h^k (the scaled coefficients in u = s/h): no root in
+            # [0, 1] when B_0 > Σ_{k≥1} |B_k| (the factor 1 + 1e-9 covers the sum's rounding, ≤ p·ε relative).
+            # Σ_k |z_k| h^k is one matrix-vector product over all entries, and B is formed for the candidates
+            # only: the arrays of a step are MBs, and each full-size temporary costs a pass over memory.
+            B0 = Z[0] * side
+            tail = (pw[1:] @ np.abs(Z[1:]).reshape(p - 1, -1)).reshape(Z.shape[1:])
+            extra = 0.0 if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:])
+            cand = (B0 <= tail * (1 + 1e-9) + extra) & ~self.dead[j]
+            shifted = {}
             for (jj, u, i), n_skip in skip.items():
                 if jj == j:  # drop the coefficients known to vanish right after an event: the series of z/s^n
-                    B[:-n_skip, u, i] = self.side[j][u, i] * Z[n_skip:, u, i] * pw[:-n_skip]
-                    B[-n_skip:, u, i] = 0.0
-                    extra[u, i] = 0.0  # it has just switched: decided, and this is z/s^n, not z
-            cand = (B[0] <= np.abs(B[1:]).sum(0) * (1 + 1e-9) + extra) & ~self.dead[j]
+                    Bs = np.zeros(p)
+                    Bs[:-n_skip] = side[u, i] * Z[n_skip:, u, i] * pw[:-n_skip]
+                    shifted[(u, i)] = Bs
+                    # it has just switched: decided (no error-bar term), and this is z/s^n, not z
+                    cand[u, i] = (Bs[0] <= np.abs(Bs[1:]).sum() * (1 + 1e-9) and not self.dead[j][u, i]
+                                  and bool(np.any(Z[:, u, i] != 0)))
             # an identically zero series (e.g. every incoming unit of the sample dead) stays 0: no event, as
             # in the arb tier (tested on the few candidates only: a zero series always passes the screen)
-            for u, i in zip(*np.nonzero(cand & (B[0] == 0))):
-                if not np.any(Z[:, u, i] != 0):
+            for u, i in zip(*np.nonzero(cand & (B0 == 0))):
+                if (int(u), int(i)) not in shifted and not np.any(Z[:, u, i] != 0):
                     cand[u, i] = False
             for (u, i) in self.series.slide.get(j + 1, {}):
                 cand[u, i] = False
@@ -448,11 +454,21 @@ class _FloatFlow(FloatSliding):
             idx = np.nonzero(cand)
             if len(idx[0]) == 0:
                 continue
-            C = B[:, idx[0], idx[1]]  # (p, m) scaled coefficients in u = s/h
+            C = Z[:, idx[0], idx[1]] * (pw[:, None] * side[idx])  # (p, m) scaled coefficients in u = s/h
+            keys = list(zip(idx[0].tolist(), idx[1].tolist())) if shifted else []
+            for c, key in enumerate(keys):
+                if key in shifted:
+                    C[:, c] = shifted[key]
             if np.any(C[0] <= 0):
                 first0 = np.nonzero(C[0] <= 0)[0][0]
                 return 0.0, ("z", j, int(idx[0][first0]), int(idx[1][first0]))
-            cs, lo, hi = first_brackets(C, extra[idx], after=zerr is not None)  # grid, certified gaps, dips
+            ex = np.zeros(len(idx[0])) if zerr is None else extra[idx]
+            if zerr is not None and shifted:
+                ex = ex.copy()
+                for c, key in enumerate(keys):
+                    if key in shifted:
+                        ex[c] = 0.0
+            cs, lo, hi = first_brackets(C, ex, after=zerr is not None)  # grid, certified gaps, dips
             if len(cs) == 0:
                 continue
             # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
@@ -463,14 +479,8 @@ class _FloatFlow(FloatSliding):
             if not keep.any():
                 continue
             cs, lo, hi = cs[keep], lo[keep], hi[keep]
-            coeffs = C[:, cs]
-            for _ in range(52):  # bisection of all brackets at once
-                mid = (lo + hi) / 2
-                pos = np.polynomial.polynomial.polyval(mid, coeffs, tensor=False) > 0
-                lo = np.where(pos, mid, lo)
-                hi = np.where(pos, hi, mid)
-            c = int(np.argmin(hi))
-            s = hi[c] * h
+            c, u_root = earliest_root(C[:, cs], lo, hi)
+            s = u_root * h
             if best is None or s < best[0]:
                 best = (s, ("z", j, int(idx[0][cs[c]]), int(idx[1][cs[c]])))
         # the weights' roots only in the search itself: in the check after a step (``zerr`` given, a check of
