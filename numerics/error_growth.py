@@ -25,6 +25,7 @@ sizes) by the growth the run actually sees.
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -60,16 +61,36 @@ def first_order_factor(r: float) -> float:
     return 2 * r / ((1 - r) ** 2 * (1 - 2 * r))
 
 
-def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
-    """r = max_{k>base} (a_k/a_base)^{1/(k−base)} for a_k = ‖c_k‖₂h^k over all state blocks (float64
-    stacks (p+1, rows, cols) or lists of arb_mat coefficients): the smallest r with a_k ≤ a_base·r^{k−base}
-    for every computed order (an envelope, so isolated dips of single coefficients do not matter).
-    ∞ if a_base = 0 while a later coefficient is not."""
+class OrderNorms(tuple):
+    """n_k = ‖c_k‖₂ over all state blocks (the Euclidean norm of (vec c_k^{(1)}, vec c_k^{(2)}, …)),
+    k = 0..p, of one step's Taylor coefficients, unscaled by h^k (:func:`order_norms`). Accepted wherever
+    a step's coefficients are (:func:`coefficient_envelope`, :meth:`MeasuredGrowth.step`,
+    :func:`local_error_2norm`), so a step converts its coefficients to floats once, not once per use."""
+
+    __slots__ = ()
+
+
+def order_norms(coeffs: Sequence[Any]) -> OrderNorms:
+    """n_k = √(Σ_blocks ‖c_k‖_F²), k = 0..p, for float64 stacks (p+1, rows, cols) or lists of arb_mat
+    coefficients (midpoints, :func:`frobenius`). An :class:`OrderNorms` is returned as it is."""
+    if isinstance(coeffs, OrderNorms):
+        return coeffs
+
     def norm(c: Any) -> float:
         return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2))) if not hasattr(c, "entries") else frobenius(c)
 
     p = len(coeffs[0]) - 1
-    a = [math.sqrt(sum(norm(C[k]) ** 2 for C in coeffs)) * h**k for k in range(p + 1)]
+    return OrderNorms(math.sqrt(sum(norm(C[k]) ** 2 for C in coeffs)) for k in range(p + 1))
+
+
+def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
+    """r = max_{k>base} (a_k/a_base)^{1/(k−base)} for a_k = ‖c_k‖₂h^k over all state blocks (float64
+    stacks (p+1, rows, cols), lists of arb_mat coefficients, or their :class:`OrderNorms`): the smallest
+    r with a_k ≤ a_base·r^{k−base} for every computed order (an envelope, so isolated dips of single
+    coefficients do not matter). ∞ if a_base = 0 while a later coefficient is not."""
+    n = order_norms(coeffs)
+    p = len(n) - 1
+    a = [n[k] * h**k for k in range(p + 1)]
     if base > p:
         return 0.0
     later = [x for x in a[base + 1:] if x > 0]
@@ -186,8 +207,9 @@ class MeasuredGrowth:
         order 1) and κ(r)·‖Δ²H‖₂ (anchored at order 2; skipped when the state's envelope from order 2
         exceeds R_MAX), r the state's coefficient envelope (at least e^{−2}; r = e^{−2} without ``coeffs``)."""
         half = h / 2
-        r2 = coefficient_envelope(coeffs, h, 2) if coeffs is not None else R_DESIGN
-        r1 = coefficient_envelope(coeffs, h, 1) if coeffs is not None else R_DESIGN
+        norms = order_norms(coeffs) if coeffs is not None else None  # once for both envelopes
+        r2 = coefficient_envelope(norms, h, 2) if norms is not None else R_DESIGN
+        r1 = coefficient_envelope(norms, h, 1) if norms is not None else R_DESIGN
         # The Hessian's coefficients are assumed to lie under the geometric envelope through the larger
         # of its orders 1 and 2; then one of the two single-anchor bounds holds, so their maximum does.
         # One ratio r for both anchors: the larger envelope (r₂ only where it is finite-κ, ≤ R_MAX; a
@@ -209,8 +231,8 @@ class MeasuredGrowth:
 
         Three samples: on each half [t_a, t_b] (length δ = h/2), λ_min(∇²f(θ(t))) ≥ min(λ_min(t_a),
         λ_min(t_b)) − δ²/8·sup‖H''‖₂, with sup‖H''‖₂ ≤ :meth:`curvature_bound`. ``coeffs``: the step's
-        state Taylor coefficients (for the envelope ratio r; without them r = e^{−2}, the step rule's
-        design ratio).
+        state Taylor coefficients or their :class:`OrderNorms` (for the envelope ratio r; without them
+        r = e^{−2}, the step rule's design ratio).
 
         Carried lower bound (``lipschitz`` = L ≥ sup_step ‖dH/dt‖₂,
         :func:`numerics.hessian_lipschitz.hessian_time_lipschitz`; docs/theory.md F, "μ along a step from
@@ -287,7 +309,8 @@ def frobenius(m: Any) -> float:
     """‖m‖_F of an arb_mat's midpoints (or of a numpy array), as a float."""
     if isinstance(m, np.ndarray):
         return float(np.linalg.norm(m))
-    return math.sqrt(sum(float(x) ** 2 for x in m.entries()))  # float(arb): its midpoint, rounded
+    # float(arb) is its midpoint, rounded; pow(x, 2) is x ** 2 (the same float power), mapped in C
+    return math.sqrt(sum(map(pow, map(float, m.entries()), repeat(2))))
 
 
 def rounding_amplification(p: int) -> float:
@@ -325,7 +348,8 @@ def truncation_tail(a: Any, p: int) -> float:
 
 def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = None, dropped: float = 0.0,
                       floor: float = 0.0) -> float:
-    """‖local error‖₂ of one Taylor step over all parameters: truncation plus rounding.
+    """‖local error‖₂ of one Taylor step over all parameters: truncation plus rounding. ``cs``: the
+    step's coefficients c_0..c_p (all state blocks), or their :class:`OrderNorms`.
 
     Truncation: the omitted tail Σ_{k>p} c_k h^k. With a_k = ‖c_k‖₂h^k and the observed decay
     r = max of the two-step ratios, a geometric tail with a margin (:func:`truncation_tail`): the step
@@ -351,8 +375,9 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
     from .series import max_rad
 
     hf = float(h)
-    a = {j: math.sqrt(sum(frobenius(c[j]) ** 2 for c in cs)) * hf**j for j in range(max(0, p - 3), p + 1)}
-    a0 = math.sqrt(sum(frobenius(c[0]) ** 2 for c in cs)) + math.sqrt(sum(frobenius(c[1]) ** 2 for c in cs)) * hf
+    n = order_norms(cs)
+    a = {j: n[j] * hf**j for j in range(max(0, p - 3), p + 1)}
+    a0 = n[0] + n[1] * hf
     tail = truncation_tail(a, p)
     P = sum(m.nrows() * m.ncols() for m in new)
     rounding = math.sqrt(P) * max(max_rad(m) for m in new) + rounding_amplification(p) * dropped

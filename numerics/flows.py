@@ -41,7 +41,7 @@ from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
-from .error_growth import local_error_2norm, rounding_amplification
+from .error_growth import local_error_2norm, order_norms, rounding_amplification
 from .gradients import check_objective, evaluate
 from .series import (
     Tape,
@@ -441,9 +441,10 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
 
                 # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
                 floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
-                local = local_error_2norm(cs, p, h, new, precise, dropped=dropped, floor=floor)
+                norms = order_norms(cs)  # one float conversion of the coefficients for all their uses
+                local = local_error_2norm(norms, p, h, new, precise, dropped=dropped, floor=floor)
                 L = growth.step(_floats(y[:n_theta]), _floats(mid[0][:n_theta]), _floats(new[:n_theta]), hf,
-                                cs[:n_theta])
+                                norms if len(cs) == n_theta else cs[:n_theta])
             else:
                 local = local_error(cs, p, h, new, dropped=dropped)
             if growth is not None and not measured:
