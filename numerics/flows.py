@@ -423,6 +423,7 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
         D0 = _balancedness(y[:n_theta]) if linear_net else None
         t = Fraction(0)
         err = 0.0
+        y_floats = None  # θ at the step start as float64 arrays, when known from the last step
         while t < t_end:
             combine = combine_for(t) if combine_for is not None else None
             drop: list[float] = []  # Σ radii dropped by recentring each coefficient (series.py)
@@ -443,7 +444,10 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
                 floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
                 norms = order_norms(cs)  # one float conversion of the coefficients for all their uses
                 local = local_error_2norm(norms, p, h, new, precise, dropped=dropped, floor=floor)
-                L = growth.step(_floats(y[:n_theta]), _floats(mid[0][:n_theta]), _floats(new[:n_theta]), hf,
+                # the step's start in floats is the last step's end: y = mid(new) has new's float midpoints
+                y0f = y_floats if y_floats is not None else _floats(y[:n_theta])
+                y_floats = _floats(new[:n_theta])
+                L = growth.step(y0f, _floats(mid[0][:n_theta]), y_floats, hf,
                                 norms if len(cs) == n_theta else cs[:n_theta])
             else:
                 local = local_error(cs, p, h, new, dropped=dropped)
@@ -556,7 +560,8 @@ def local_error(cs: list[list[flint.arb_mat]], p: int, h: Fraction, new: list[fl
 
 
 def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:
-    return [np.array([float(x) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in ms]
+    return [np.fromiter(map(float, m.entries()), np.float64, m.nrows() * m.ncols()).reshape(m.nrows(), m.ncols())
+            for m in ms]
 
 
 def _balancedness(Ws: list[flint.arb_mat]) -> list[flint.arb_mat]:

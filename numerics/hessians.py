@@ -55,11 +55,12 @@ def _shapes(obj) -> list[tuple[int, int]]:
 
 def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
     P = obj.num_params
-    dtype = np.float64 if b.kind == "float" else object
-    eye = np.eye(P, dtype=np.float64).astype(dtype)
-    if dtype is object:
-        one, zero = b.scalar(1), b.scalar(0)
-        eye = np.where(np.eye(P, dtype=bool), one, zero)
+    if b.kind == "float":
+        # not eye(P).astype(float64): that copy touches all P² fresh entries (page faults), measured
+        # 0.36 ms of a 0.9 ms Hessian at P = 200
+        eye = np.eye(P)
+    else:
+        eye = np.where(np.eye(P, dtype=bool), b.scalar(1), b.scalar(0))
     seeds, off = [], 0
     for s in _shapes(obj):
         n = s[0] * s[1]

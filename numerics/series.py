@@ -118,12 +118,12 @@ def arb_mat_to_mpf(m: flint.arb_mat) -> np.ndarray:
 
 def max_abs(m: flint.arb_mat) -> float:
     """max |entry| of the midpoints, as a float (for step-size heuristics only)."""
-    return max((abs(float(x)) for x in m.entries()), default=0.0)  # float(arb) is its midpoint
+    return max(map(abs, map(float, m.entries())), default=0.0)  # float(arb) is its midpoint
 
 
 def max_rad(m: flint.arb_mat) -> float:
     """max radius of the entries (rigorous rounding error of an arb computation), as a float upper bound."""
-    return max((float(x.rad()) for x in m.entries()), default=0.0)
+    return max(map(float, map(flint.arb.rad, m.entries())), default=0.0)
 
 
 # ---------------------------------------------------------------------------------------- tape
