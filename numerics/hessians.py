@@ -44,7 +44,8 @@ def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None) -> np.ndarra
         obj, b, Ws = prepare(obj, theta)
         H = _hessian_batched(obj, Ws, b) if b.batched else _hessian_by_basis(obj, Ws, b)
         if b.kind != "exact":
-            H = (H + H.T) * b.scalar(0.5)
+            H = H + H.T
+            H *= b.scalar(0.5)  # in place: one P×P temporary less
         return H
 
 
@@ -67,8 +68,16 @@ def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
         seeds.append(eye[:, off : off + n].reshape((P,) + s))
         off += n
     _, g = evaluate(obj, [Dual(w, e) for w, e in zip(Ws, seeds)], b, want_value=False)
-    # row p of each block is ∂(∇_{W_j} f)/∂θ_p; concatenating blocks gives row p of the Hessian
-    return np.concatenate([gi.tan.reshape(P, -1) for gi in g], axis=1)
+    # row p of each block is ∂(∇_{W_j} f)/∂θ_p; side by side the blocks give row p of the Hessian.
+    # Written into H's column block viewed as (P,) + shape: one copy (reshaping a transposed tangent
+    # to (P, n) first would copy it once more)
+    H = np.empty((P, P), dtype=eye.dtype)
+    off = 0
+    for gi, s in zip(g, _shapes(obj)):
+        n = s[0] * s[1]
+        H[:, off : off + n].reshape((P,) + s)[...] = gi.tan
+        off += n
+    return H
 
 
 def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:
