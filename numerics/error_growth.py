@@ -76,9 +76,10 @@ def order_norms(coeffs: Sequence[Any]) -> OrderNorms:
     if isinstance(coeffs, OrderNorms):
         return coeffs
 
-    def norm(c: Any) -> float:
-        return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2))) if not hasattr(c, "entries") else frobenius(c)
+    def array_norm(c: Any) -> float:
+        return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2)))
 
+    norm = frobenius if hasattr(coeffs[0][0], "entries") else array_norm
     p = len(coeffs[0]) - 1
     return OrderNorms(math.sqrt(sum(norm(C[k]) ** 2 for C in coeffs)) for k in range(p + 1))
 

@@ -39,8 +39,8 @@ def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None) -> np.ndarra
     results are returned as computed (they are symmetric exactly, which the tests check).
     """
     obj = check_objective(obj)
-    kind = obj.kind(theta)
-    with precision(kind, dps):
+    # prepare() validates θ; its kind is needed before that only to set an mp precision (dps given)
+    with precision(obj.kind(theta) if dps is not None else "", dps):
         obj, b, Ws = prepare(obj, theta)
         H = _hessian_batched(obj, Ws, b) if b.batched else _hessian_by_basis(obj, Ws, b)
         if b.kind != "exact":
