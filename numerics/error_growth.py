@@ -70,18 +70,23 @@ class OrderNorms(tuple):
     __slots__ = ()
 
 
-def order_norms(coeffs: Sequence[Any]) -> OrderNorms:
+def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None = None) -> OrderNorms:
     """n_k = √(Σ_blocks ‖c_k‖_F²), k = 0..p, for float64 stacks (p+1, rows, cols) or lists of arb_mat
-    coefficients (midpoints, :func:`frobenius`). An :class:`OrderNorms` is returned as it is."""
+    coefficients (midpoints, :func:`frobenius`). An :class:`OrderNorms` is returned as it is.
+    ``entries``: per block, the entry lists of its first coefficients where already extracted
+    (:func:`numerics.series.series_coefficients`), read instead of extracting them again."""
     if isinstance(coeffs, OrderNorms):
         return coeffs
-
-    def array_norm(c: Any) -> float:
-        return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2)))
-
-    norm = frobenius if hasattr(coeffs[0][0], "entries") else array_norm
     p = len(coeffs[0]) - 1
-    return OrderNorms(math.sqrt(sum(norm(C[k]) ** 2 for C in coeffs)) for k in range(p + 1))
+    if not hasattr(coeffs[0][0], "entries"):
+        def array_norm(c: Any) -> float:
+            return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2)))
+
+        return OrderNorms(math.sqrt(sum(array_norm(C[k]) ** 2 for C in coeffs)) for k in range(p + 1))
+    ents = entries if entries is not None else [()] * len(coeffs)
+    return OrderNorms(
+        math.sqrt(sum(_frobenius(E[k] if k < len(E) else C[k].entries()) ** 2 for C, E in zip(coeffs, ents)))
+        for k in range(p + 1))
 
 
 def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
@@ -338,8 +343,12 @@ def frobenius(m: Any) -> float:
     """‖m‖_F of an arb_mat's midpoints (or of a numpy array), as a float."""
     if isinstance(m, np.ndarray):
         return float(np.linalg.norm(m))
+    return _frobenius(m.entries())
+
+
+def _frobenius(entries: Any) -> float:
     # float(arb) is its midpoint, rounded; pow(x, 2) is x ** 2 (the same float power), mapped in C
-    return math.sqrt(sum(map(pow, map(float, m.entries()), repeat(2))))
+    return math.sqrt(sum(map(pow, map(float, entries), repeat(2))))
 
 
 def rounding_amplification(p: int) -> float:

@@ -427,7 +427,8 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
         while t < t_end:
             combine = combine_for(t) if combine_for is not None else None
             drop: list[float] = []  # Σ radii dropped by recentring each coefficient (series.py)
-            cs = series_coefficients(tape, outs, y, p, combine, sign, recentre=drop)
+            ents: list = []  # entry lists the series extracted anyway (order_norms reads them)
+            cs = series_coefficients(tape, outs, y, p, combine, sign, recentre=drop, entries=ents)
             h = taylor_step(cs, p, t_end - t, t)
             measured = hasattr(growth, "step")
             new, *mid = taylor_eval_many(cs, [h, h / 2] if measured else [h])
@@ -442,7 +443,7 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
 
                 # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
                 floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
-                norms = order_norms(cs)  # one float conversion of the coefficients for all their uses
+                norms = order_norms(cs, ents)  # one float conversion of the coefficients for all their uses
                 local = local_error_2norm(norms, p, h, new, precise, dropped=dropped, floor=floor)
                 # the step's start in floats is the last step's end: y = mid(new) has new's float midpoints
                 y0f = y_floats if y_floats is not None else _floats(y[:n_theta])

@@ -246,3 +246,31 @@ def test_symmetric_eig_is_scipys_eigh_call():
     assert abs(symmetric_eig(A, lowest=True)[0][0] - exact[0]) <= bound
     with pytest.raises(ValueError, match="infs or NaNs"):
         symmetric_eig(np.array([[1.0, np.nan], [np.nan, 1.0]]), lowest=True)
+
+
+def test_order_norms_read_the_entries_the_series_extracted():
+    """series_coefficients(..., entries=...) hands out the entry lists its Cauchy sums read (a prefix of
+    the orders per block, possibly none); they are the returned coefficients' entries (midpoint and radius, entry by entry), and order_norms gives the same
+    bits with them as when it extracts every coefficient's entries itself."""
+    from numerics.error_growth import order_norms
+    from numerics.flows import _gradient_tape, _to_state
+    from numerics.series import arb_precision, series_coefficients
+
+    rng = np.random.default_rng(6)
+    obj = theory.Objective(theory.DeepLinear((3, 4, 2)), theory.SquareLoss(rng.standard_normal((5, 3)),
+                                                                          rng.standard_normal((5, 2))))
+    th = numerics.gaussian_init(obj, 0.7, seed=6)
+    with arb_precision(20, 32):
+        tape, outs, sign = _gradient_tape(obj)
+        ents: list = []
+        cs = series_coefficients(tape, outs, _to_state(obj, th), 12, None, sign, recentre=[], entries=ents)
+    # a block the products read only through a transpose or against data has none (read from cs then)
+    assert len(ents) == len(cs) and any(len(E) >= 1 for E in ents)
+
+    def key(x):
+        return x.mid()._mpf_, x.rad()._mpf_
+
+    for C, E in zip(cs, ents):
+        for k, e in enumerate(E):
+            assert [key(x) for x in e] == [key(x) for x in C[k].entries()]
+    assert [x.hex() for x in order_norms(cs, ents)] == [x.hex() for x in order_norms(cs)]
