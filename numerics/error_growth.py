@@ -25,6 +25,7 @@ sizes) by the growth the run actually sees.
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -60,16 +61,42 @@ def first_order_factor(r: float) -> float:
     return 2 * r / ((1 - r) ** 2 * (1 - 2 * r))
 
 
+class OrderNorms(tuple):
+    """n_k = ‖c_k‖₂ over all state blocks (the Euclidean norm of (vec c_k^{(1)}, vec c_k^{(2)}, …)),
+    k = 0..p, of one step's Taylor coefficients, unscaled by h^k (:func:`order_norms`). Accepted wherever
+    a step's coefficients are (:func:`coefficient_envelope`, :meth:`MeasuredGrowth.step`,
+    :func:`local_error_2norm`), so a step converts its coefficients to floats once, not once per use."""
+
+    __slots__ = ()
+
+
+def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None = None) -> OrderNorms:
+    """n_k = √(Σ_blocks ‖c_k‖_F²), k = 0..p, for float64 stacks (p+1, rows, cols) or lists of arb_mat
+    coefficients (midpoints, :func:`frobenius`). An :class:`OrderNorms` is returned as it is.
+    ``entries``: per block, the entry lists of its first coefficients where already extracted
+    (:func:`numerics.series.series_coefficients`), read instead of extracting them again."""
+    if isinstance(coeffs, OrderNorms):
+        return coeffs
+    p = len(coeffs[0]) - 1
+    if not hasattr(coeffs[0][0], "entries"):
+        def array_norm(c: Any) -> float:
+            return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2)))
+
+        return OrderNorms(math.sqrt(sum(array_norm(C[k]) ** 2 for C in coeffs)) for k in range(p + 1))
+    ents = entries if entries is not None else [()] * len(coeffs)
+    return OrderNorms(
+        math.sqrt(sum(_frobenius(E[k] if k < len(E) else C[k].entries()) ** 2 for C, E in zip(coeffs, ents)))
+        for k in range(p + 1))
+
+
 def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
     """r = max_{k>base} (a_k/a_base)^{1/(k−base)} for a_k = ‖c_k‖₂h^k over all state blocks (float64
-    stacks (p+1, rows, cols) or lists of arb_mat coefficients): the smallest r with a_k ≤ a_base·r^{k−base}
-    for every computed order (an envelope, so isolated dips of single coefficients do not matter).
-    ∞ if a_base = 0 while a later coefficient is not."""
-    def norm(c: Any) -> float:
-        return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2))) if not hasattr(c, "entries") else frobenius(c)
-
-    p = len(coeffs[0]) - 1
-    a = [math.sqrt(sum(norm(C[k]) ** 2 for C in coeffs)) * h**k for k in range(p + 1)]
+    stacks (p+1, rows, cols), lists of arb_mat coefficients, or their :class:`OrderNorms`): the smallest
+    r with a_k ≤ a_base·r^{k−base} for every computed order (an envelope, so isolated dips of single
+    coefficients do not matter). ∞ if a_base = 0 while a later coefficient is not."""
+    n = order_norms(coeffs)
+    p = len(n) - 1
+    a = [n[k] * h**k for k in range(p + 1)]
     if base > p:
         return 0.0
     later = [x for x in a[base + 1:] if x > 0]
@@ -78,6 +105,34 @@ def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
     if a[base] == 0:
         return math.inf
     return max((a[k] / a[base]) ** (1.0 / (k - base)) for k in range(base + 1, p + 1) if a[k] > 0)
+
+
+_SYEVR_WORK: dict[int, tuple[int, int]] = {}  # n -> (lwork, liwork) of LAPACK's workspace query
+
+
+def symmetric_eig(A: np.ndarray, lowest: bool, scratch: bool = False) -> Any:
+    """Eigenvalues of a symmetric float64 matrix by the very LAPACK call of ``scipy.linalg.eigh``
+    (dsyevr on the lower triangle, workspace from its query; the same numbers bit for bit,
+    tests/test_error_growth.py), without eigh's per-call argument handling: ~20 µs a call, as much as
+    the solve itself at P = 21. ``lowest``: (w, V) with w[0] = λ_min and V[:, 0] its unit eigenvector,
+    as ``eigh(A, subset_by_index=[0, 0])``; else all eigenvalues ascending, as ``eigvalsh(A)``.
+    ``scratch``: A is an exactly symmetric temporary that LAPACK may overwrite (then Aᵀ = A is handed
+    over, already in Fortran order: no copy)."""
+    if not np.isfinite(A).all():  # eigh's check_finite: LAPACK is undefined on inf/NaN
+        raise ValueError("array must not contain infs or NaNs")
+    n = A.shape[0]
+    drv, query = scipy.linalg.get_lapack_funcs(("syevr", "syevr_lwork"), (A,))
+    if n not in _SYEVR_WORK:
+        lwork, liwork, info = query(n=n, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dsyevr workspace query failed (info = {info})")
+        _SYEVR_WORK[n] = int(lwork), int(liwork)  # as scipy's _compute_lwork for float64
+    lwork, liwork = _SYEVR_WORK[n]
+    args = dict(range="I", il=1, iu=1, compute_v=1) if lowest else dict(range="A", compute_v=0)
+    w, V, m, _, info = drv(A.T if scratch else A, lower=1, lwork=lwork, liwork=liwork, overwrite_a=int(scratch), **args)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dsyevr failed (info = {info})")
+    return (w[:m], V[:, :m]) if lowest else w
 
 
 class MeasuredGrowth:
@@ -123,7 +178,7 @@ class MeasuredGrowth:
         H = None
         if P <= self.dense_max or P < 3:
             H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
-            w, V = scipy.linalg.eigh(H, subset_by_index=[0, 0])
+            w, V = symmetric_eig(H, lowest=True)
             vec = V[:, 0]
             # dense eigh: backward error ~ P·ε·‖H‖ (LAPACK); take 8·P·ε·‖H‖_F
             res = 8 * P * np.finfo(float).eps * float(np.linalg.norm(H))
@@ -160,7 +215,7 @@ class MeasuredGrowth:
         the largest is the solver's claim, as for λ_min) on the HVP operators."""
         if isinstance(mats[0], np.ndarray):
             D = sum(w * H for w, H in zip(weights, mats))
-            ev = scipy.linalg.eigvalsh(D)
+            ev = symmetric_eig(D, lowest=False, scratch=True)
             # each dense Hessian entry carries ~P·ε·‖H‖ rounding: not curvature, but kept (it only adds)
             return float(max(abs(ev[0]), abs(ev[-1])))
         P = self.obj.num_params
@@ -186,8 +241,9 @@ class MeasuredGrowth:
         order 1) and κ(r)·‖Δ²H‖₂ (anchored at order 2; skipped when the state's envelope from order 2
         exceeds R_MAX), r the state's coefficient envelope (at least e^{−2}; r = e^{−2} without ``coeffs``)."""
         half = h / 2
-        r2 = coefficient_envelope(coeffs, h, 2) if coeffs is not None else R_DESIGN
-        r1 = coefficient_envelope(coeffs, h, 1) if coeffs is not None else R_DESIGN
+        norms = order_norms(coeffs) if coeffs is not None else None  # once for both envelopes
+        r2 = coefficient_envelope(norms, h, 2) if norms is not None else R_DESIGN
+        r1 = coefficient_envelope(norms, h, 1) if norms is not None else R_DESIGN
         # The Hessian's coefficients are assumed to lie under the geometric envelope through the larger
         # of its orders 1 and 2; then one of the two single-anchor bounds holds, so their maximum does.
         # One ratio r for both anchors: the larger envelope (r₂ only where it is finite-κ, ≤ R_MAX; a
@@ -209,8 +265,8 @@ class MeasuredGrowth:
 
         Three samples: on each half [t_a, t_b] (length δ = h/2), λ_min(∇²f(θ(t))) ≥ min(λ_min(t_a),
         λ_min(t_b)) − δ²/8·sup‖H''‖₂, with sup‖H''‖₂ ≤ :meth:`curvature_bound`. ``coeffs``: the step's
-        state Taylor coefficients (for the envelope ratio r; without them r = e^{−2}, the step rule's
-        design ratio).
+        state Taylor coefficients or their :class:`OrderNorms` (for the envelope ratio r; without them
+        r = e^{−2}, the step rule's design ratio).
 
         Carried lower bound (``lipschitz`` = L ≥ sup_step ‖dH/dt‖₂,
         :func:`numerics.hessian_lipschitz.hessian_time_lipschitz`; docs/theory.md F, "μ along a step from
@@ -287,7 +343,12 @@ def frobenius(m: Any) -> float:
     """‖m‖_F of an arb_mat's midpoints (or of a numpy array), as a float."""
     if isinstance(m, np.ndarray):
         return float(np.linalg.norm(m))
-    return math.sqrt(sum(float(x) ** 2 for x in m.entries()))  # float(arb): its midpoint, rounded
+    return _frobenius(m.entries())
+
+
+def _frobenius(entries: Any) -> float:
+    # float(arb) is its midpoint, rounded; pow(x, 2) is x ** 2 (the same float power), mapped in C
+    return math.sqrt(sum(map(pow, map(float, entries), repeat(2))))
 
 
 def rounding_amplification(p: int) -> float:
@@ -325,7 +386,8 @@ def truncation_tail(a: Any, p: int) -> float:
 
 def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = None, dropped: float = 0.0,
                       floor: float = 0.0) -> float:
-    """‖local error‖₂ of one Taylor step over all parameters: truncation plus rounding.
+    """‖local error‖₂ of one Taylor step over all parameters: truncation plus rounding. ``cs``: the
+    step's coefficients c_0..c_p (all state blocks), or their :class:`OrderNorms`.
 
     Truncation: the omitted tail Σ_{k>p} c_k h^k. With a_k = ‖c_k‖₂h^k and the observed decay
     r = max of the two-step ratios, a geometric tail with a margin (:func:`truncation_tail`): the step
@@ -351,8 +413,9 @@ def local_error_2norm(cs: list, p: int, h: Any, new: list, precise_step: Any = N
     from .series import max_rad
 
     hf = float(h)
-    a = {j: math.sqrt(sum(frobenius(c[j]) ** 2 for c in cs)) * hf**j for j in range(max(0, p - 3), p + 1)}
-    a0 = math.sqrt(sum(frobenius(c[0]) ** 2 for c in cs)) + math.sqrt(sum(frobenius(c[1]) ** 2 for c in cs)) * hf
+    n = order_norms(cs)
+    a = {j: n[j] * hf**j for j in range(max(0, p - 3), p + 1)}
+    a0 = n[0] + n[1] * hf
     tail = truncation_tail(a, p)
     P = sum(m.nrows() * m.ncols() for m in new)
     rounding = math.sqrt(P) * max(max_rad(m) for m in new) + rounding_amplification(p) * dropped

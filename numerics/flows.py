@@ -41,7 +41,7 @@ from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
-from .error_growth import local_error_2norm, rounding_amplification
+from .error_growth import local_error_2norm, order_norms, rounding_amplification
 from .gradients import check_objective, evaluate
 from .series import (
     Tape,
@@ -423,10 +423,12 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
         D0 = _balancedness(y[:n_theta]) if linear_net else None
         t = Fraction(0)
         err = 0.0
+        y_floats = None  # θ at the step start as float64 arrays, when known from the last step
         while t < t_end:
             combine = combine_for(t) if combine_for is not None else None
             drop: list[float] = []  # Σ radii dropped by recentring each coefficient (series.py)
-            cs = series_coefficients(tape, outs, y, p, combine, sign, recentre=drop)
+            ents: list = []  # entry lists the series extracted anyway (order_norms reads them)
+            cs = series_coefficients(tape, outs, y, p, combine, sign, recentre=drop, entries=ents)
             h = taylor_step(cs, p, t_end - t, t)
             measured = hasattr(growth, "step")
             new, *mid = taylor_eval_many(cs, [h, h / 2] if measured else [h])
@@ -441,9 +443,13 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
 
                 # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
                 floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
-                local = local_error_2norm(cs, p, h, new, precise, dropped=dropped, floor=floor)
-                L = growth.step(_floats(y[:n_theta]), _floats(mid[0][:n_theta]), _floats(new[:n_theta]), hf,
-                                cs[:n_theta])
+                norms = order_norms(cs, ents)  # one float conversion of the coefficients for all their uses
+                local = local_error_2norm(norms, p, h, new, precise, dropped=dropped, floor=floor)
+                # the step's start in floats is the last step's end: y = mid(new) has new's float midpoints
+                y0f = y_floats if y_floats is not None else _floats(y[:n_theta])
+                y_floats = _floats(new[:n_theta])
+                L = growth.step(y0f, _floats(mid[0][:n_theta]), y_floats, hf,
+                                norms if len(cs) == n_theta else cs[:n_theta])
             else:
                 local = local_error(cs, p, h, new, dropped=dropped)
             if growth is not None and not measured:
@@ -555,7 +561,8 @@ def local_error(cs: list[list[flint.arb_mat]], p: int, h: Fraction, new: list[fl
 
 
 def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:
-    return [np.array([float(x) for x in m.entries()]).reshape(m.nrows(), m.ncols()) for m in ms]
+    return [np.fromiter(map(float, m.entries()), np.float64, m.nrows() * m.ncols()).reshape(m.nrows(), m.ncols())
+            for m in ms]
 
 
 def _balancedness(Ws: list[flint.arb_mat]) -> list[flint.arb_mat]:

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from theory import CrossEntropy, Objective, ParamSpace, Quadratic
-from theory.arrays import check_dps
+from theory.arrays import check_dps, common_kind
 
 from . import cross_entropy
 from .backends import BACKENDS, AMat, Backend, QMat, positive, sumsq
@@ -200,7 +200,7 @@ def prepare(obj: Any, theta: Sequence[Any], name: str = "theta") -> tuple[ParamS
     """Validate θ and convert it to its backend: returns (obj, backend, backend matrices)."""
     obj = check_objective(obj)
     arrays = obj.check_theta(theta, name)
-    b = BACKENDS[obj.kind(arrays)]
+    b = BACKENDS[common_kind(arrays, name)]  # checked just above: obj.kind would check θ again
     return obj, b, to_backend(obj, arrays, b)
 
 

@@ -39,12 +39,13 @@ def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None) -> np.ndarra
     results are returned as computed (they are symmetric exactly, which the tests check).
     """
     obj = check_objective(obj)
-    kind = obj.kind(theta)
-    with precision(kind, dps):
+    # prepare() validates θ; its kind is needed before that only to set an mp precision (dps given)
+    with precision(obj.kind(theta) if dps is not None else "", dps):
         obj, b, Ws = prepare(obj, theta)
         H = _hessian_batched(obj, Ws, b) if b.batched else _hessian_by_basis(obj, Ws, b)
         if b.kind != "exact":
-            H = (H + H.T) * b.scalar(0.5)
+            H = H + H.T
+            H *= b.scalar(0.5)  # in place: one P×P temporary less
         return H
 
 
@@ -55,19 +56,28 @@ def _shapes(obj) -> list[tuple[int, int]]:
 
 def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
     P = obj.num_params
-    dtype = np.float64 if b.kind == "float" else object
-    eye = np.eye(P, dtype=np.float64).astype(dtype)
-    if dtype is object:
-        one, zero = b.scalar(1), b.scalar(0)
-        eye = np.where(np.eye(P, dtype=bool), one, zero)
+    if b.kind == "float":
+        # not eye(P).astype(float64): that copy touches all P² fresh entries (page faults), measured
+        # 0.36 ms of a 0.9 ms Hessian at P = 200
+        eye = np.eye(P)
+    else:
+        eye = np.where(np.eye(P, dtype=bool), b.scalar(1), b.scalar(0))
     seeds, off = [], 0
     for s in _shapes(obj):
         n = s[0] * s[1]
         seeds.append(eye[:, off : off + n].reshape((P,) + s))
         off += n
     _, g = evaluate(obj, [Dual(w, e) for w, e in zip(Ws, seeds)], b, want_value=False)
-    # row p of each block is ∂(∇_{W_j} f)/∂θ_p; concatenating blocks gives row p of the Hessian
-    return np.concatenate([gi.tan.reshape(P, -1) for gi in g], axis=1)
+    # row p of each block is ∂(∇_{W_j} f)/∂θ_p; side by side the blocks give row p of the Hessian.
+    # Written into H's column block viewed as (P,) + shape: one copy (reshaping a transposed tangent
+    # to (P, n) first would copy it once more)
+    H = np.empty((P, P), dtype=eye.dtype)
+    off = 0
+    for gi, s in zip(g, _shapes(obj)):
+        n = s[0] * s[1]
+        H[:, off : off + n].reshape((P,) + s)[...] = gi.tan
+        off += n
+    return H
 
 
 def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:

@@ -3,6 +3,8 @@ docs/theory.md F): honest (≥ the true error, measured against a run at 20 more
 (≤ 1000× it) on 21- and 55-parameter cases; the tightness ratio before (global B1 growth) and after
 is printed for every case (run with -s to see it)."""
 
+import math
+
 import mpmath
 import numpy as np
 import pytest
@@ -144,3 +146,131 @@ def test_lanczos_path_agrees_with_the_dense_path():
         md = dense.step(*ys, float(b - a), run.coeffs[i])
         ml = lanczos.step(*ys, float(b - a), run.coeffs[i])
         assert abs(md - ml) <= 1e-5 * max(md, 1e-12)
+
+
+def _small_run(dps=20):
+    rng = np.random.default_rng(5)
+    Phi = rng.standard_normal((1, 3))
+    obj = theory.Objective(theory.DeepLinear((3, 3, 3, 1)), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
+    return numerics.gradient_flow(obj, numerics.gaussian_init(obj, 0.5, seed=5), 1.0, dps=dps)
+
+
+def test_order_norms_are_the_frobenius_norms_of_the_midpoints():
+    """error_growth.order_norms (computed once per step, shared by the envelopes, the truncation tail and
+    local_error_2norm) against n_k = √(Σ_blocks Σ_entries mid²) in mpmath at 60 digits from the exact
+    arb midpoints, and against the per-use formula it replaced.
+
+    Tolerance, derived (u = 2⁻⁵³): float(arb) rounds a midpoint with relative error ≤ 2u, the square
+    (pow) adds ≤ 2u, so each term is off by ≤ 6u; summing m positive terms adds ≤ (m − 1)u; each block's
+    √ adds u and its square again 2u; summing the b blocks adds ≤ (b − 1)u, and the final √ halves the
+    accumulated relative error and adds u: in all ≤ ((n + b + 10)/2 + 1)u, n the entries over all blocks.
+    We allow (n + b + 12)u, about twice that."""
+    from numerics.error_growth import OrderNorms, coefficient_envelope, local_error_2norm, order_norms
+
+    run = _small_run()
+    u = 2.0**-53
+    for cs in run.coeffs[:2]:
+        norms = order_norms(cs)
+        assert isinstance(norms, OrderNorms) and len(norms) == run.order + 1
+        n = sum(m.nrows() * m.ncols() for m in (C[0] for C in cs))
+        with mpmath.workdps(60):
+            for k, got in enumerate(norms):
+                exact = mpmath.sqrt(sum(mpmath.mpf(x.mid()._mpf_) ** 2 for C in cs for x in C[k].entries()))
+                assert abs(got - exact) <= (n + len(cs) + 12) * u * exact, (k, got, exact)
+        # the formula as coefficient_envelope and local_error_2norm wrote it per use before: the same float
+        # operations in the same order, hence the same bits (what keeps whole runs bit-identical)
+        old = [math.sqrt(sum(math.sqrt(sum(float(x) ** 2 for x in C[k].entries())) ** 2 for C in cs))
+               for k in range(run.order + 1)]
+        assert [x.hex() for x in norms] == [x.hex() for x in old]
+        # the shared norms stand in for the coefficients wherever these are accepted
+        h = float(run.steps[0])
+        for base in (1, 2):
+            assert coefficient_envelope(norms, h, base).hex() == coefficient_envelope(cs, h, base).hex()
+        new = [C[-1] for C in cs]  # any state-shaped arb_mats: only their radii and sizes enter
+        a = local_error_2norm(norms, run.order, run.steps[0], new)
+        b = local_error_2norm(cs, run.order, run.steps[0], new)
+        assert a.hex() == b.hex()
+
+
+def test_coefficient_envelope_against_mpmath():
+    """r = max_{k>base} (a_k/a_base)^{1/(k−base)}, a_k = n_k h^k, recomputed in mpmath from the exact
+    midpoints (h is an exact binary fraction, so float(h) is exact).
+
+    Tolerance, derived (u = 2⁻⁵³, e_n = (n + b + 12)u the norms' bound above): a_k is off by ≤ e_n + 3u
+    (h**k ≤ 2u, the product u), the ratio by ≤ 2e_n + 7u; the root scales that by 1/(k − base) ≤ 1 and
+    adds 2u (pow) plus |ln ratio|·u for the rounded exponent, |ln ratio| ≤ 2(k − base)·|ln r| ≤ 30 here
+    (r ≥ e^{−15}, checked). We allow 2e_n + 40u."""
+    from numerics.error_growth import coefficient_envelope
+
+    run = _small_run()
+    cs, h = run.coeffs[0], run.steps[0]
+    n = sum(m.nrows() * m.ncols() for m in (C[0] for C in cs))
+    tol = (2 * (n + len(cs) + 12) + 40) * 2.0**-53
+    with mpmath.workdps(60):
+        hq = mpmath.mpf(h.numerator) / h.denominator
+        a = [mpmath.sqrt(sum(mpmath.mpf(x.mid()._mpf_) ** 2 for C in cs for x in C[k].entries())) * hq**k
+             for k in range(run.order + 1)]
+        for base in (1, 2):
+            exact = max((a[k] / a[base]) ** (mpmath.mpf(1) / (k - base)) for k in range(base + 1, run.order + 1))
+            got = coefficient_envelope(cs, float(h), base)
+            assert exact >= mpmath.exp(-15)
+            assert abs(got - exact) <= tol * exact, (base, got, exact)
+
+
+def test_symmetric_eig_is_scipys_eigh_call():
+    """error_growth.symmetric_eig makes scipy.linalg.eigh's LAPACK call itself: the same eigenpairs bit for
+    bit (on dense Hessians of the 21- and 200-parameter nets, at a random θ), and eigenvalues within the
+    backward-error bound 8·P·ε·‖A‖_F of mpmath's at 40 digits on a small matrix (independent reference)."""
+    import scipy.linalg
+
+    from numerics.error_growth import symmetric_eig
+    from numerics.hessians import hessian
+
+    rng = np.random.default_rng(7)
+    for widths in ((3, 3, 3, 1), (8, 8, 8, 8, 1)):
+        obj = theory.Objective(theory.DeepLinear(widths), theory.WhitenedSquare(rng.standard_normal((1, widths[0]))))
+        H = hessian(obj, numerics.gaussian_init(obj, 0.5, seed=7))
+        w, V = symmetric_eig(H, lowest=True)
+        w0, V0 = scipy.linalg.eigh(H, subset_by_index=[0, 0])
+        assert np.array_equal(w, w0) and np.array_equal(V, V0)
+        D = H[::-1, ::-1] - 2 * H  # exactly symmetric, like the Hessian differences it is used on
+        ref = scipy.linalg.eigvalsh(D)
+        assert np.array_equal(symmetric_eig(D.copy(), lowest=False, scratch=True), ref)
+    A = rng.standard_normal((6, 6))
+    A = A + A.T
+    with mpmath.workdps(40):
+        exact = sorted(mpmath.eigsy(mpmath.matrix(A.tolist()), eigvals_only=True))
+    bound = 8 * 6 * np.finfo(float).eps * np.linalg.norm(A)
+    got = symmetric_eig(A.copy(), lowest=False, scratch=True)
+    assert all(abs(g - e) <= bound for g, e in zip(got, exact))
+    assert abs(symmetric_eig(A, lowest=True)[0][0] - exact[0]) <= bound
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        symmetric_eig(np.array([[1.0, np.nan], [np.nan, 1.0]]), lowest=True)
+
+
+def test_order_norms_read_the_entries_the_series_extracted():
+    """series_coefficients(..., entries=...) hands out the entry lists its Cauchy sums read (a prefix of
+    the orders per block, possibly none); they are the returned coefficients' entries (midpoint and radius, entry by entry), and order_norms gives the same
+    bits with them as when it extracts every coefficient's entries itself."""
+    from numerics.error_growth import order_norms
+    from numerics.flows import _gradient_tape, _to_state
+    from numerics.series import arb_precision, series_coefficients
+
+    rng = np.random.default_rng(6)
+    obj = theory.Objective(theory.DeepLinear((3, 4, 2)), theory.SquareLoss(rng.standard_normal((5, 3)),
+                                                                          rng.standard_normal((5, 2))))
+    th = numerics.gaussian_init(obj, 0.7, seed=6)
+    with arb_precision(20, 32):
+        tape, outs, sign = _gradient_tape(obj)
+        ents: list = []
+        cs = series_coefficients(tape, outs, _to_state(obj, th), 12, None, sign, recentre=[], entries=ents)
+    # a block the products read only through a transpose or against data has none (read from cs then)
+    assert len(ents) == len(cs) and any(len(E) >= 1 for E in ents)
+
+    def key(x):
+        return x.mid()._mpf_, x.rad()._mpf_
+
+    for C, E in zip(cs, ents):
+        for k, e in enumerate(E):
+            assert [key(x) for x in e] == [key(x) for x in C[k].entries()]
+    assert [x.hex() for x in order_norms(cs, ents)] == [x.hex() for x in order_norms(cs)]

@@ -7,6 +7,7 @@ arrays in row-major order (W_1, then W_2, ...); ``unflatten`` inverts it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ class ParamSpace:
 
     @property
     def num_params(self) -> int:
-        return int(sum(int(np.prod(s)) for s in self.shapes))
+        return sum(math.prod(map(int, s)) for s in self.shapes)  # math.prod: ~10× np.prod on tuples
 
     def flatten(self, theta: Sequence[Any]) -> np.ndarray:
         """1-D array of all parameters, W_1 row-major first (entry type preserved)."""
