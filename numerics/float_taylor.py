@@ -176,6 +176,7 @@ class _FloatFlow(FloatSliding):
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
         self.pinned: set = set()
+        self._first_pass: tuple | None = None  # _setup's full-order pass, when it is the first step's (run)
 
     def _loss_start(self) -> float:
         """An upper bound of f at the current step's start: carried from the last step's bound (f does not
@@ -253,12 +254,18 @@ class _FloatFlow(FloatSliding):
             s = np.where(s == 0, np.sign(Z[1]), s)
             self.side[j] = np.where(s > 0, 1, -1).astype(np.int8)
             self._set_mask(j)
-        _, w = self.series.run(self.y, self.p, self.watch)
+        first = self.series.run(self.y, self.p, self.watch)
+        w = first[1]
+        kinks = False
         for j in range(len(self.masks)):
             Z = w[self.watch[j]]
             self.dead[j] = np.all(Z == 0, axis=0)
             for u, i in zip(*np.nonzero((Z[0] == 0) & ~self.dead[j])):
                 self._kink(j, int(u), int(i), 0.0, from_side=0)
+                kinks = True
+        # with no kink at t = 0 the switching state is as this pass saw it: it is the first step's pass too
+        # (the same call on the same state; at the full order it costs as much as ~8 passes after events)
+        self._first_pass = first if not kinks else None
 
     def _rates(self, j: int, u: int, i: int, t: float = math.nan) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
@@ -526,7 +533,11 @@ class _FloatFlow(FloatSliding):
                                    f"(t = {t:.6g} of {t_end:.6g})")
             p = p_next
             n_ev = len(self.events)
-            ys, w = self._pass(p, self.watch)
+            if self._first_pass is not None and p == self.p and not self.series.slide:
+                ys, w = self._first_pass
+            else:
+                ys, w = self._pass(p, self.watch)
+            self._first_pass = None
             if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
                                          "use the arb tier (dps=...)")
