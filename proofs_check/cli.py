@@ -174,7 +174,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
 
     import numerics
     import theory
-    from theory.arrays import flow_step_seconds
+    from theory.arrays import FLOW_COST_SPREAD, flow_step_seconds
 
     widths = args.widths
     if args.phi is not None and len(args.phi) != widths[-1] * widths[0]:
@@ -201,7 +201,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     est = flow_step_seconds(args.dps, P)
     if est > 10:
         print(f"gfgd flow: note: --dps {args.dps} with {P} parameters: ~{est:.3g} s per Taylor step "
-              f"(measured model, +-3x); a run takes many steps", file=sys.stderr)
+              f"(measured model, within ~{FLOW_COST_SPREAD:g}x); a run takes many steps", file=sys.stderr)
     bar, callback = pg.time_bar(args.t_end, "flow")
     with bar:
         try:

@@ -121,9 +121,14 @@ def test_dps_is_checked_in_one_place():
     from theory.arrays import MAX_DPS, CostWarning, check_dps, flow_step_seconds, warn_if_costly
 
     assert check_dps(30) == 30 and check_dps(None, allow_none=True) is None and check_dps(np.int64(20)) == 20
-    with pytest.raises(ValueError, match=r"s per parameter"):
+    with pytest.raises(ValueError, match=r"21-parameter net at 10001 digits"):
         check_dps(MAX_DPS + 1)
-    assert flow_step_seconds(480, 6) > 100 * flow_step_seconds(30, 6)  # grows like dps^2.5..3.5
+    assert flow_step_seconds(480, 6) > 100 * flow_step_seconds(30, 6)  # grows like dps^2.5..3
+    # the model against its own measurements (benchmarks/dps_cost.py, CPU seconds per step, 2026-12-03):
+    # within the factor the warnings state, at the three sizes it was fitted on
+    from theory.arrays import FLOW_COST_SPREAD
+    for P, dps, per_step in ((21, 120, 0.2397 / 3), (200, 60, 1.3322 / 12), (2054, 60, 5.6895 / 6)):
+        assert per_step / FLOW_COST_SPREAD <= flow_step_seconds(dps, P) <= per_step * FLOW_COST_SPREAD
     with pytest.warns(CostWarning, match="per Taylor step"):
         warn_if_costly(5000, 6)
 

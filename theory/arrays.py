@@ -192,23 +192,29 @@ def check_range(x: Any, name: str, lo: Any = None, hi: Any = None, lo_strict: bo
 
 
 # Hard ceiling on decimal digits, and the measured cost model behind it. The mp Taylor integrator
-# (numerics.flows, the most expensive consumer of dps) was timed on deep linear nets with P = 6, 21
-# and 36 parameters at dps = 15…480, t_end = 2 (benchmarks/dps_cost.py; table in docs/cli.md,
-# "Cost of precision"). The step count hardly moves with dps (order p ∝ dps keeps h ≈ ρ/e²); the
-# seconds per step per parameter grow like (dps/30)^a. Least squares on log time: a = 2.53,
-# c = 5.3e-4 s over dps = 30…480 (every point within 3.1x), but a = 3.56, c = 5.9e-5 s over
-# dps >= 120 (p² series products of dps-digit numbers: a → 3-4). The model takes the larger of the
-# two, so it does not underestimate large precisions. It is rough (x3 on a shared machine) and used
-# only to refuse hopeless precisions and to warn before long runs.
-FLOW_COST_FITS = ((5.3e-4, 2.53), (5.9e-5, 3.56))  # (c seconds at dps 30, exponent a), measured
-MAX_DPS = 10_000  # one step of a 6-parameter flow: ~4 days by the model; nothing in gfgd needs this
+# (numerics.flows, the most expensive consumer of dps) was timed on deep linear nets with P = 21, 200
+# and 2,054 parameters at dps = 15…480 (benchmarks/dps_cost.py, 2026-12-03, CPU seconds on a quiet
+# machine; table in docs/cli.md, "Cost of precision"). The seconds per step, error estimate included,
+# grow like (dps/30)^a·(P/21)^b — sublinearly in P (per-node and per-order costs dominate small nets;
+# the products of n×n blocks grow like P^1.5 only for large ones). Least squares on log time:
+# c = 3.83e-3 s, a = 2.51, b = 0.814 over dps ≥ 30 (10 runs, all within 1.59×); c = 1.66e-3 s,
+# a = 2.94, b = 0.784 over dps ≥ 120 (4 runs, within 1.50×: p² series products of dps-digit numbers,
+# a → 3). The model takes the larger of the two, so large dps is not underestimated. It is used only
+# to refuse hopeless precisions and to warn before long runs; the fits' spread is the "±2×" of the
+# warning. (The model of 2026-12-02, linear in P and fitted on P ≤ 36 before the tier's speed-ups,
+# overestimated a 2,054-parameter step at 100 digits 8× while its message said ±3×.)
+FLOW_COST_FITS = ((3.83e-3, 2.51, 0.814), (1.66e-3, 2.94, 0.784))  # (c s per step at dps 30, P 21; a; b)
+FLOW_COST_SPREAD = 2.0  # the fits' worst residual factors (1.59, 1.50), rounded up
+MAX_DPS = 10_000  # one step of a 21-parameter flow: ~12 hours by the model; nothing in gfgd needs this
 
 
-def flow_step_seconds(dps: int, parameters: int = 1) -> float:
-    """Estimated seconds of one mp Taylor step of a gradient flow with ``parameters`` parameters at
-    ``dps`` digits: P·max_i c_i·(dps/30)^{a_i} (measured fits above; rough, x3)."""
+def flow_step_seconds(dps: int, parameters: int = 21) -> float:
+    """Estimated CPU seconds of one mp Taylor step of a gradient flow with ``parameters`` parameters at
+    ``dps`` digits: max_i c_i·(dps/30)^{a_i}·(P/21)^{b_i} (measured fits above; within ~2× on the
+    deep-linear nets measured)."""
     r = max(dps, 30) / 30
-    return parameters * max(c * r**a for c, a in FLOW_COST_FITS)
+    q = max(int(parameters), 1) / 21
+    return max(c * r**a * q**b for c, a, b in FLOW_COST_FITS)
 
 
 class CostWarning(UserWarning):
@@ -223,8 +229,8 @@ def warn_if_costly(dps: int, parameters: int, limit_seconds: float = 10.0) -> fl
         import warnings
 
         warnings.warn(f"dps={dps} with {parameters} parameters: about {est:.3g} s per Taylor step (measured "
-                      f"model, +-3x); a run takes many steps. Lower dps unless you need these digits.",
-                      CostWarning, stacklevel=4)
+                      f"model, within ~{FLOW_COST_SPREAD:g}x on deep linear nets); a run takes many steps. Lower "
+                      "dps unless you need these digits.", CostWarning, stacklevel=4)
     return est
 
 
@@ -249,8 +255,8 @@ def check_dps(dps: Any, name: str = "dps", minimum: int = 1, allow_none: bool = 
     if dps > maximum:
         raise ValueError(
             f"{name}={dps} is above gfgd's limit of {maximum} digits: the cost of high precision grows "
-            f"about like dps^3.5 (one gradient-flow step at {dps} digits: ~{flow_step_seconds(dps):.2g} s per "
-            f"parameter, against {flow_step_seconds(30):.1g} s at 30 digits; measured model); "
+            f"about like dps^3 (one gradient-flow step of a 21-parameter net at {dps} digits: "
+            f"~{flow_step_seconds(dps):.2g} s, against {flow_step_seconds(30):.1g} s at 30 digits; measured model); "
             f"a few hundred digits are enough for every check in gfgd")
     return dps
 
