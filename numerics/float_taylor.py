@@ -2,7 +2,8 @@
 
 Size: the float tier's integrator (step controller, event locator, kink handler, error estimator, dense
 output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
-:mod:`numerics.float_series`, the sliding weights and modes :mod:`numerics.float_sliding` (with the mode
+:mod:`numerics.float_series`, the event brackets and their refinement :mod:`numerics.float_events`, the
+sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
 and local error :mod:`numerics.float_steps`, the Hessian bounds of the error growth
 :mod:`numerics.hessian_lipschitz`.
