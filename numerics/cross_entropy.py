@@ -28,7 +28,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .duals import Dual
+from .duals import Dual, primal_value
 
 _mp_exp = np.frompyfunc(mpmath.exp, 1, 1)
 _mp_log = np.frompyfunc(mpmath.log, 1, 1)
@@ -97,8 +97,10 @@ def output_gradient(Z: Any, E: Any, c: Any) -> Any:
     """∇_Z f = c (softmax(Z) − E), and its tangent when Z is a Dual (module docstring)."""
     d = _rows(E)
     if isinstance(Z, Dual):
-        P = softmax(Z.val, d)
-        val = (P - E) * c
+        # the value parts through the primal memo (numerics.duals.primal_memo): repeated HVPs at one θ
+        # compute them once (c belongs to the objective E does)
+        P = primal_value("softmax", Z.val, E, lambda: softmax(Z.val, d))
+        val = primal_value("xent-grad", P, E, lambda: (P - E) * c)
         if Z.tan is None:
             return Dual(val, None)
         PT = _emul(P, Z.tan)

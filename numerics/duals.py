@@ -43,7 +43,11 @@ def primal_memo(memo: dict) -> Iterator[dict]:
         _MEMO.reset(token)
 
 
-def _val(op: str, a: Any, b: Any, fn: Callable[[], Any]) -> Any:
+def primal_value(op: str, a: Any, b: Any, fn: Callable[[], Any]) -> Any:
+    """fn(), the value part ``op`` of the operands a, b — read from the active :func:`primal_memo` when it
+    holds it (the same op on the same objects), else computed and stored there. For value computations
+    outside Dual's own operators (e.g. the softmax head of numerics.cross_entropy), so that they too are
+    computed once per primal point; fn must depend on nothing but a, b and per-objective constants."""
     memo = _MEMO.get()
     if memo is None:
         return fn()
@@ -81,41 +85,42 @@ class Dual:
 
     @property
     def T(self) -> "Dual":
-        return Dual(_val("T", self.val, None, lambda: _T(self.val)), None if self.tan is None else _T(self.tan))
+        return Dual(primal_value("T", self.val, None, lambda: _T(self.val)), None if self.tan is None else _T(self.tan))
 
     def __matmul__(self, o: Any) -> "Dual":
         if isinstance(o, Dual):
             t1 = None if self.tan is None else self.tan @ o.val
             t2 = None if o.tan is None else self.val @ o.tan
-            return Dual(_val("@", self.val, o.val, lambda: self.val @ o.val), _add(t1, t2))
-        return Dual(_val("@", self.val, o, lambda: self.val @ o), None if self.tan is None else self.tan @ o)
+            return Dual(primal_value("@", self.val, o.val, lambda: self.val @ o.val), _add(t1, t2))
+        return Dual(primal_value("@", self.val, o, lambda: self.val @ o), None if self.tan is None else self.tan @ o)
 
     def __rmatmul__(self, o: Any) -> "Dual":
-        return Dual(_val("@", o, self.val, lambda: o @ self.val), None if self.tan is None else o @ self.tan)
+        return Dual(primal_value("@", o, self.val, lambda: o @ self.val), None if self.tan is None else o @ self.tan)
 
     def __add__(self, o: Any) -> "Dual":
         if isinstance(o, Dual):
-            return Dual(_val("+", self.val, o.val, lambda: self.val + o.val), _add(self.tan, o.tan))
-        return Dual(_val("+", self.val, o, lambda: self.val + o), self.tan)
+            return Dual(primal_value("+", self.val, o.val, lambda: self.val + o.val), _add(self.tan, o.tan))
+        return Dual(primal_value("+", self.val, o, lambda: self.val + o), self.tan)
 
     __radd__ = __add__
 
     def __sub__(self, o: Any) -> "Dual":
         if isinstance(o, Dual):
-            return Dual(_val("-", self.val, o.val, lambda: self.val - o.val), _add(self.tan, None if o.tan is None else -o.tan))
-        return Dual(_val("-", self.val, o, lambda: self.val - o), self.tan)
+            tan = _add(self.tan, None if o.tan is None else -o.tan)
+            return Dual(primal_value("-", self.val, o.val, lambda: self.val - o.val), tan)
+        return Dual(primal_value("-", self.val, o, lambda: self.val - o), self.tan)
 
     def __rsub__(self, o: Any) -> "Dual":
-        return Dual(_val("-", o, self.val, lambda: o - self.val), None if self.tan is None else -self.tan)
+        return Dual(primal_value("-", o, self.val, lambda: o - self.val), None if self.tan is None else -self.tan)
 
     def __neg__(self) -> "Dual":
-        return Dual(_val("neg", self.val, None, lambda: -self.val), None if self.tan is None else -self.tan)
+        return Dual(primal_value("neg", self.val, None, lambda: -self.val), None if self.tan is None else -self.tan)
 
     def __mul__(self, s: Any) -> "Dual":
         # s is a constant: a scalar or an activation mask (never a Dual in these formulas)
         if isinstance(s, Dual):
             raise TypeError("Dual * Dual (entrywise) is not used by the formulas and not supported")
-        return Dual(_val("*", self.val, s, lambda: self.val * s), None if self.tan is None else self.tan * s)
+        return Dual(primal_value("*", self.val, s, lambda: self.val * s), None if self.tan is None else self.tan * s)
 
     __rmul__ = __mul__
 
