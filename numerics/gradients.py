@@ -139,7 +139,13 @@ def primal_masks(obj: ParamSpace, Ws: Sequence[Any], b: Backend) -> list | None:
         return None
     zs: list = []
     evaluate(obj, Ws, b, want_value=False, watch=zs)
-    return [b.mask(positive(z), alpha) for z in zs]
+    return [activation_mask(z, alpha, b) for z in zs]
+
+
+def activation_mask(z: Any, alpha: Any, b: Backend) -> Any:
+    """The derivative pattern of the (leaky) ReLU at the pre-activations z: 1 where the primal z > 0 (an
+    exact comparison in every kind), α elsewhere — z = 0 takes α, the slope of the left piece."""
+    return b.mask(positive(primal(z)), alpha)
 
 
 def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend, want_value: bool,
@@ -157,7 +163,7 @@ def _backprop(Ws: list, X: Any, XT: Any, T: Any, k: dict, alpha: Any, b: Backend
         if watch is not None:
             watch.append(z)
         if alpha != 1:
-            m = masks[j - 1] if masks is not None else b.mask(positive(primal(z)), alpha)
+            m = masks[j - 1] if masks is not None else activation_mask(z, alpha, b)
             used.append(m)
             z = z * m
         acts.append(z)
