@@ -348,10 +348,15 @@ def test_check_and_validate_leave_no_hypothesis_folder_in_the_cwd(tmp_path):
     r = _run(["validate", "gradient", "mygrad:gradient", "--budget", "3", "--json", "v.json"], tmp_path)
     assert r.returncode == 0, r.stderr + r.stdout
     assert not (tmp_path / ".hypothesis").exists()
+    # the subprocesses inherit this run's environment, so their profile is this run's (ci unless
+    # HYPOTHESIS_PROFILE says otherwise: the thorough profile runs this test too)
+    from proofs_check.engine.profiles import active_profile
+
+    profile = active_profile()
     prov = json.loads((tmp_path / "v.json").read_text())["provenance"]
-    assert prov["seeds"] == {"seed": 0} and prov["budget"] == 3 and prov["profile"] == "ci"
+    assert prov["seeds"] == {"seed": 0} and prov["budget"] == 3 and prov["profile"] == profile
     check = json.loads((tmp_path / "c.json").read_text())
-    assert check[0]["provenance"]["budget_factor"] == 0.2 and check[0]["provenance"]["profile"] == "ci"
+    assert check[0]["provenance"]["budget_factor"] == 0.2 and check[0]["provenance"]["profile"] == profile
 
 
 def test_flow_json_carries_provenance(tmp_path, capsys):
