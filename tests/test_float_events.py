@@ -142,7 +142,9 @@ def test_earliest_root_matches_bisection(root_sets, seed):
         C[: len(col), c] = col
     try:
         cols, lo, hi = first_brackets(C)
-    except UnsupportedKinkError:  # a near-double root: refused by the locator itself, not this test's subject
+    except UnsupportedKinkError:
+        # a near-double root the locator refuses as a graze (that refusal is tested by
+        # test_a_graze_within_float_resolution_is_refused): no bracket to refine, so the draw is discarded
         assume(False)
     if len(cols) == 0:
         return
