@@ -103,6 +103,10 @@ class FloatTaylorTrajectory:
     # the low parts of its start state (the state is carried as hi + lo; coeffs hold hi; zeros if none)
     local_errors: list[float] = field(default_factory=list)
     start_lows: list = field(default_factory=list)
+    # per kink decision that multiplied the carried error: (t, layer, unit, sample, factor), the factor
+    # ‖S‖₂ of its saltation matrix (1 where none applies); Σ ln factor is the events' share of the growth
+    # of the estimate, growth_integral the smooth stretches' (docs/theory.md F, "Kinks (saltation)")
+    saltations: list[tuple] = field(default_factory=list)
 
     @property
     def times(self) -> list[float]:
@@ -174,6 +178,7 @@ class _FloatFlow(FloatSliding):
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
         self._loss_age = 0
         self.events: list = []
+        self.saltations: list[tuple] = []  # (t, layer, unit, sample, ‖S‖₂) per factor applied (run)
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
         self.pinned: set = set()
@@ -546,7 +551,9 @@ class _FloatFlow(FloatSliding):
             if moved:  # another switch made a pinned entry move: decide it again (from no side)
                 for (j, u, i) in moved:
                     self.pinned.discard((j, u, i))
-                    err *= self._kink(j, u, i, t, from_side=0, unpinned=True)
+                    factor = self._kink(j, u, i, t, from_side=0, unpinned=True)
+                    self.saltations.append((t, j + 1, u, i, factor))
+                    err *= factor
                 ys, w = self._pass(p, self.watch)
             h, rho = _step_size(ys, p, t_end - t)
             mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]
@@ -621,6 +628,7 @@ class _FloatFlow(FloatSliding):
             elif ev is not None:
                 _, j, u, i = ev[1]
                 factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
+                self.saltations.append((t, j + 1, u, i, factor))
                 err *= factor
                 if errors:
                     errors[-1] = max(errors[-1], err + out)
@@ -637,7 +645,8 @@ class _FloatFlow(FloatSliding):
         traj = FloatTaylorTrajectory(self.obj, self.p, t_end, starts, steps, coeffs, errors, defects,
                                      self.events, time.perf_counter() - t0,
                                      self.growth.integral if self.growth is not None else math.nan,
-                                     local_errors=local_errors, start_lows=start_lows)
+                                     local_errors=local_errors, start_lows=start_lows,
+                                     saltations=self.saltations)
         return traj
 
 
