@@ -158,26 +158,45 @@ def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list
 
 
 class _Cauchy:
-    """Σ_{j≤k} A_j B_{k−j} (A_j m×n, B_j n×q) as ONE product of zero-padded block stacks:
-    [A_0 A_1 … A_{p−1}] · [B_k; B_{k−1}; …; B_0; 0; …] (or with the roles of A and B swapped).
+    """Σ_{j≤k} A_j B_{k−j} (A_j m×n, B_j n×q), order by order, in one of two ways chosen by shape.
 
+    *Loop* (inner dimension n > 1 and m·n ≥ ``LOOP_MIN_ENTRIES``, i.e. a matrix times a matrix or
+    vector): k + 1 products and k additions of the coefficients as they are, no entry copied. Each
+    arb_mat_mul / arb_mat_add bounds its result rigorously, so the sum's ball encloses the exact
+    Cauchy sum of the coefficients' balls. Measured in-run (200 and 2,054 parameters, 15–30 digits)
+    1.1–1.3× faster for a whole flow than the stack below, whose per-entry copies from Python (an
+    ``entries()`` list and one ``__setitem__`` per entry) cost more than the product itself: one
+    8×8 by 8×1 product is 0.8 µs, copying its 64 + 8 entries ~10 µs. Below LOOP_MIN_ENTRIES (the 21-parameter 3×3 net) the
+    per-call overhead of 2k + 1 C calls is the larger, and the stack is kept.
+
+    *Stack* (outer products n = 1, and small blocks): ONE product of zero-padded block stacks,
+    [A_0 A_1 … A_{p−1}] · [B_k; B_{k−1}; …; B_0; 0; …] (or with the roles of A and B swapped).
     The operand with more entries is the *forward* stack: coefficient j is written into its block j
     once (m·n entry copies per order). The other is the *reversed* stack, rewritten every order (its
     block t holds coefficient k − t). Blocks beyond k are zero on both sides, so the product is the
     Cauchy sum exactly (arb's dot products skip exact zeros). Cost per order: one C product instead
-    of k + 1 products and k additions, plus O((k+1)·min(m, q)·n) entry copies. arb_mat_mul bounds
-    the result rigorously (each entry one ball dot product), so the enclosure stays certified.
+    of k + 1 products and k additions, plus O((k+1)·min(m, q)·n) entry copies (for an outer product
+    n = 1: vectors only, while the loop would add k m×q matrices). arb_mat_mul bounds the result
+    rigorously (each entry one ball dot product), so the enclosure stays certified.
 
     ``left``/``right`` are the operand nodes, read through the entry cache ``ent`` (lists of arb).
     The shapes are given, not read, so a transposed outer product bᵀ·aᵀ can reuse the entry lists of
     the vectors a and b (a vector's entries read the same either way).
     """
 
-    __slots__ = ("left", "right", "fwd", "rev", "F", "Rv", "fwd_pos", "rev_pos", "written", "L", "R")
+    __slots__ = ("left", "right", "fwd", "rev", "F", "Rv", "fwd_pos", "rev_pos", "written", "L", "R", "loop")
     _positions: dict = {}  # (layout, shape, p) → index tuples, shared across calls (same tape shapes)
+    LOOP_MIN_ENTRIES = 16
 
     def __init__(self, left: int, right: int, m: int, n: int, q: int, p: int) -> None:
         self.left, self.right = left, right
+        self.written = 0
+        # n > 1 only: the transposed outer products (series_coefficients) pass shapes that are not
+        # their operands' own, which only the stack reads correctly
+        self.loop = n > 1 and m * n >= self.LOOP_MIN_ENTRIES
+        if self.loop:
+            self.fwd = left  # for invalidate's callers; the loop reads coef afresh every order
+            return
         self.L = flint.arb_mat(m, n * p)
         self.R = flint.arb_mat(n * p, q)
         self.written = 0
@@ -210,6 +229,12 @@ class _Cauchy:
         self.written = min(self.written, k)
 
     def __call__(self, k: int, coef: list, ent: list) -> flint.arb_mat:
+        if self.loop:
+            A, B = coef[self.left], coef[self.right]
+            acc = A[0] * B[k]
+            for j in range(1, k + 1):
+                acc = acc + A[j] * B[k - j]
+            return acc
         F = self.F
         while self.written <= k:
             j = self.written
