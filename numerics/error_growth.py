@@ -180,6 +180,9 @@ class MeasuredGrowth:
     CERTIFY_MIN = 64
     NORM_TOL = 0.05
     POWER_STEPS = 30
+    # λ_min of dense Hessians from P = CERTIFY_MIN on: certified within LAMBDA_TOL·|λ| (_certified_lambda_min)
+    LAMBDA_TOL = 1e-4
+    LANCZOS_STEPS = 12
 
     def __init__(self, obj: Any, dense_max: int = 800, tol: float = 1e-5) -> None:
         # ARPACK stops when ‖Hv − λv‖ ≤ tol·|λ|; the residual is subtracted from λ (``_sample``), so tol
@@ -200,6 +203,7 @@ class MeasuredGrowth:
         self.carried_steps = 0  # steps bounded by the carried bound, no sample (step(..., lipschitz=...))
         self._pw: dict[Any, np.ndarray] = {}  # power-iteration vectors of _certified_norm, per kind of sum
         self.norm_fallbacks = 0  # _certified_norm's failed certificates (eigenvalues taken instead)
+        self.lambda_fallbacks = 0  # _certified_lambda_min's failed certificates (dsyevr taken instead)
         self._carried: float | None = None  # lower bound of λ_min at the next step's start
         self._last = 0.0  # the last λ_min sample the carried bound descends from
 
@@ -211,6 +215,9 @@ class MeasuredGrowth:
         H = None
         if P <= self.dense_max or P < 3:
             H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
+            got = self._certified_lambda_min(H) if P >= self.CERTIFY_MIN else None
+            if got is not None:
+                return self._keep(key, got[0], H, got[1], got[2])
             w, V = symmetric_eig(H, lowest=True)
             vec = V[:, 0]
             # dense eigh: backward error ~ P·ε·‖H‖ (LAPACK); take 8·P·ε·‖H‖_F
@@ -230,13 +237,54 @@ class MeasuredGrowth:
         Hv = matvec(vec)
         lam = float(vec @ Hv)
         res = max(res, float(np.linalg.norm(Hv - lam * vec)))
+        return self._keep(key, lam - res, H if H is not None else op, lam, vec)
+
+    def _keep(self, key: bytes, lower: float, mat: Any, lam: float, vec: np.ndarray) -> tuple[float, Any]:
         self._v0 = vec
-        value = (lam - res, H if H is not None else op)
+        value = (lower, mat)
         if len(self._cache) >= 3:  # a step needs its three points; the end is the next step's start
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = value
         self.samples.append(lam)
         return value
+
+    def _certified_lambda_min(self, H: np.ndarray) -> tuple[float, float, np.ndarray] | None:
+        """(ℓ, θ, v) with ℓ ≤ λ_min(H) certified and θ ≥ λ_min(H) the Ritz value of the unit vector v,
+        θ − ℓ ≤ LAMBDA_TOL·|θ| + 8Pε‖H‖_F (+ the Cholesky margin); or None. Lanczos (full
+        reorthogonalization, LANCZOS_STEPS steps, warm-started from the last sample's vector) gives θ;
+        σ = θ − LAMBDA_TOL·|θ| − 8Pε‖H‖_F is certified by a Cholesky factorization of H − σI
+        (:func:`psd_defect`: λ_min(H) ≥ σ − e; docs/theory.md F, "Certificates"). None when it fails
+        (the caller then takes dsyevr's eigenpair)."""
+        P = H.shape[0]
+        m = min(self.LANCZOS_STEPS, P)
+        v = self._v0 if self._v0 is not None and self._v0.shape == (P,) else np.random.default_rng(0).standard_normal(P)
+        Q = np.empty((P, m))
+        Q[:, 0] = v / np.linalg.norm(v)
+        for j in range(1, m):
+            w = H @ Q[:, j - 1]
+            for _ in range(2):  # full reorthogonalization, twice ("twice is enough")
+                w -= Q[:, :j] @ (Q[:, :j].T @ w)
+            nw = np.linalg.norm(w)
+            if nw <= 1e-10 * np.linalg.norm(H @ Q[:, j - 1]):  # an invariant subspace: Krylov space complete
+                m = j
+                break
+            Q[:, j] = w / nw
+        Q = Q[:, :m]
+        T = Q.T @ (H @ Q)
+        theta, S = np.linalg.eigh((T + T.T) / 2)
+        vec = Q @ S[:, 0]
+        vec /= np.linalg.norm(vec)
+        ritz = float(vec @ (H @ vec))  # θ ≥ λ_min(H) (Courant–Fischer; the exact Rayleigh quotient of vec)
+        sigma = ritz - self.LAMBDA_TOL * abs(ritz) - 8 * P * np.finfo(float).eps * float(np.linalg.norm(H))
+        A = H.copy()
+        A[np.diag_indices(P)] -= sigma
+        e = psd_defect(A, diagonal_shift=-sigma, shifted=H.diagonal())
+        if e is None:
+            self.lambda_fallbacks += 1
+            return None
+        # σ − e rounds once more: lowered by one ulp of its magnitude
+        lower = sigma - e
+        return lower - 2 * np.finfo(float).eps * abs(lower), ritz, vec
 
     def lower_lambda_min(self, theta: Sequence[np.ndarray]) -> float:
         """A lower estimate of λ_min(∇²f(θ)): the Rayleigh quotient minus its residual ‖Hv − λv‖
