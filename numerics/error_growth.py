@@ -25,7 +25,7 @@ sizes) by the growth the run actually sees.
 from __future__ import annotations
 
 import math
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -70,13 +70,33 @@ class OrderNorms(tuple):
     __slots__ = ()
 
 
-def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None = None) -> OrderNorms:
+def coefficient_floats(coeffs: Sequence[Sequence[Any]], entries: Sequence[Sequence[Any]] | None = None) -> list[np.ndarray]:
+    """Per state block, the midpoints of its arb_mat coefficients c_0..c_p in float64 (float(arb) is its
+    midpoint, rounded): an array (p+1, rows·cols), row k = c_k's entries in row-major order. One
+    conversion per step for all float uses of the coefficients (:func:`order_norms` with ``floats``, the
+    step controller's max-norms). ``entries`` as for :func:`order_norms`."""
+    ents = entries if entries is not None else [()] * len(coeffs)
+    out = []
+    for C, E in zip(coeffs, ents):
+        n = C[0].nrows() * C[0].ncols()
+        it = chain.from_iterable(E[k] if k < len(E) else C[k].entries() for k in range(len(C)))
+        out.append(np.fromiter(map(float, it), np.float64, len(C) * n).reshape(len(C), n))
+    return out
+
+
+def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None = None,
+                floats: Sequence[np.ndarray] | None = None) -> OrderNorms:
     """n_k = √(Σ_blocks ‖c_k‖_F²), k = 0..p, for float64 stacks (p+1, rows, cols) or lists of arb_mat
     coefficients (midpoints, :func:`frobenius`). An :class:`OrderNorms` is returned as it is.
     ``entries``: per block, the entry lists of its first coefficients where already extracted
-    (:func:`numerics.series.series_coefficients`), read instead of extracting them again."""
+    (:func:`numerics.series.series_coefficients`), read instead of extracting them again. ``floats``: the
+    arb coefficients' :func:`coefficient_floats`, read instead of the coefficients (the same bits as from
+    the arb_mat: squares x·x = pow(x, 2) and a sequential sum — a cumulative sum — as :func:`frobenius`)."""
     if isinstance(coeffs, OrderNorms):
         return coeffs
+    if floats is not None:
+        per_block = [np.sqrt(np.cumsum(F * F, axis=1)[:, -1]) for F in floats]
+        return OrderNorms(math.sqrt(sum(float(b[k]) ** 2 for b in per_block)) for k in range(len(per_block[0])))
     p = len(coeffs[0]) - 1
     if not hasattr(coeffs[0][0], "entries"):
         def array_norm(c: Any) -> float:
