@@ -6,8 +6,9 @@ series: coefficient k of a product is the Cauchy sum Σ_{i≤k} A_i B_{k−i}, o
 coefficients. For y' = F(y) with F on the tape, coefficient k of F(y(t)) needs only y_0..y_k, so
 y_{k+1} = F_k/(k+1) follows order by order (the Taylor method; Jorba & Zou 2005). Each node keeps
 its coefficients, so order k costs O(k) products per product node: O(p²) for p orders, not O(p³).
-The O(k) products of a Cauchy sum are one product of block stacks (:class:`_Cauchy`), so an order
-costs one C call per node whatever k is.
+The O(k) products of a Cauchy sum are either one product of block stacks or, for a matrix times a
+matrix or vector of 16+ entries, a loop of products on the coefficients as they are (:class:`_Cauchy`:
+whichever copies fewer entries through Python).
 
 Matrices on the tape are python-flint ``arb_mat`` (C multiprecision); the precision is
 ``flint.ctx.prec`` set by the caller through :func:`arb_precision`.
