@@ -7,7 +7,7 @@ coefficients. For y' = F(y) with F on the tape, coefficient k of F(y(t)) needs o
 y_{k+1} = F_k/(k+1) follows order by order (the Taylor method; Jorba & Zou 2005). Each node keeps
 its coefficients, so order k costs O(k) products per product node: O(p²) for p orders, not O(p³).
 The O(k) products of a Cauchy sum are either one product of block stacks or, for a matrix times a
-matrix or vector of 16+ entries, a loop of products on the coefficients as they are (:class:`_Cauchy`:
+matrix or vector of ≥ 1.2·(order) entries, a loop of products on the coefficients as they are (:class:`_Cauchy`:
 whichever copies fewer entries through Python).
 
 Matrices on the tape are python-flint ``arb_mat`` (C multiprecision); the precision is
@@ -161,16 +161,18 @@ def _const_value(op: str, a: int | None, b: int | None, payload: Any, coef: list
 class _Cauchy:
     """Σ_{j≤k} A_j B_{k−j} (A_j m×n, B_j n×q), order by order, in one of two ways chosen by shape.
 
-    *Loop* (inner dimension n > 1 and m·n ≥ ``LOOP_MIN_ENTRIES``, i.e. a matrix times a matrix or
-    vector): k + 1 products and k additions of the coefficients as they are, no entry copied. Each
-    arb_mat_mul / arb_mat_add bounds its result rigorously, so the sum's ball encloses the exact
-    Cauchy sum of the coefficients' balls. Measured in-run (200 and 2,054 parameters, 15–30 digits)
-    1.1–1.3× faster for a whole flow than the stack below, whose per-entry copies from Python (an
-    ``entries()`` list and one ``__setitem__`` per entry) cost more than the product itself: one
-    8×8 by 8×1 product is 0.8 µs, copying its 64 + 8 entries ~10 µs. Below LOOP_MIN_ENTRIES (the 21-parameter 3×3 net) the
-    per-call overhead of 2k + 1 C calls is the larger, and the stack is kept.
+    *Loop* (inner dimension n > 1 and m·n ≥ ``LOOP_ENTRIES_PER_ORDER``·p, i.e. a matrix of enough
+    entries times a matrix or vector): k + 1 products and k additions of the coefficients as they are,
+    no entry copied. Each arb_mat_mul / arb_mat_add bounds its result rigorously, so the sum's ball
+    encloses the exact Cauchy sum of the coefficients' balls. The stack below copies entries from
+    Python (an ``entries()`` list and one ``__setitem__`` per entry), which costs more than the
+    product itself (one 8×8 by 8×1 product 0.8 µs, copying its 64 + 8 entries ~10 µs); the loop instead
+    pays 2k + 1 C calls and k + 1 separate small products per order, which grows with the order p.
+    Measured in-run, whole flows, loop vs stack: 8×8 blocks (200 parameters) 1.1× at p = 20, 1.07× at
+    p = 37, 0.96× at p = 71; 26×26 blocks (2,054 parameters) 1.3× at p = 20 and at p = 71; 3×3 blocks
+    (21 parameters) 0.93–1.04× at p = 20–37. Break-even near m·n ≈ 1.2·p.
 
-    *Stack* (outer products n = 1, and small blocks): ONE product of zero-padded block stacks,
+    *Stack* (outer products n = 1, and small blocks or high orders): ONE product of zero-padded block stacks,
     [A_0 A_1 … A_{p−1}] · [B_k; B_{k−1}; …; B_0; 0; …] (or with the roles of A and B swapped).
     The operand with more entries is the *forward* stack: coefficient j is written into its block j
     once (m·n entry copies per order). The other is the *reversed* stack, rewritten every order (its
@@ -187,14 +189,14 @@ class _Cauchy:
 
     __slots__ = ("left", "right", "fwd", "rev", "F", "Rv", "fwd_pos", "rev_pos", "written", "L", "R", "loop")
     _positions: dict = {}  # (layout, shape, p) → index tuples, shared across calls (same tape shapes)
-    LOOP_MIN_ENTRIES = 16
+    LOOP_ENTRIES_PER_ORDER = 1.2
 
     def __init__(self, left: int, right: int, m: int, n: int, q: int, p: int) -> None:
         self.left, self.right = left, right
         self.written = 0
         # n > 1 only: the transposed outer products (series_coefficients) pass shapes that are not
         # their operands' own, which only the stack reads correctly
-        self.loop = n > 1 and m * n >= self.LOOP_MIN_ENTRIES
+        self.loop = n > 1 and m * n >= self.LOOP_ENTRIES_PER_ORDER * p
         if self.loop:
             self.fwd = left  # for invalidate's callers; the loop reads coef afresh every order
             return

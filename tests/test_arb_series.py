@@ -23,7 +23,7 @@ def _random_series(rng: random.Random, r: int, c: int, p: int) -> list:
     return [flint.arb_mat(r, c, [flint.arb(rng.uniform(-1, 1)) / 3 for _ in range(r * c)]) for _ in range(p)]
 
 
-@pytest.mark.parametrize("loop_min", [1, 10**9])  # _Cauchy's two ways: loop wherever n > 1, stacks always
+@pytest.mark.parametrize("loop_min", [0, 10**9])  # _Cauchy's two ways: loop wherever n > 1, stacks always
 @settings(deadline=None, max_examples=25)
 @given(m=st.integers(1, 4), n=st.integers(1, 4), q=st.integers(1, 4), p=st.integers(1, 7), seed=st.integers(0, 10**6))
 def test_cauchy_stack_equals_loop_of_products(loop_min, m, n, q, p, seed):
@@ -31,13 +31,13 @@ def test_cauchy_stack_equals_loop_of_products(loop_min, m, n, q, p, seed):
     own loop equals the reference loop of k + 1 products and k additions written here, to the balls'
     radii, at every order k."""
     rng = random.Random(seed)
-    old = _Cauchy.LOOP_MIN_ENTRIES
-    _Cauchy.LOOP_MIN_ENTRIES = loop_min
+    old = _Cauchy.LOOP_ENTRIES_PER_ORDER
+    _Cauchy.LOOP_ENTRIES_PER_ORDER = loop_min
     try:
         c = _Cauchy(0, 1, m, n, q, p)
     finally:
-        _Cauchy.LOOP_MIN_ENTRIES = old
-    assert c.loop == (n > 1 and loop_min == 1)
+        _Cauchy.LOOP_ENTRIES_PER_ORDER = old
+    assert c.loop == (n > 1 and loop_min == 0)
     with arb_precision(30):
         A, B = _random_series(rng, m, n, p), _random_series(rng, n, q, p)
         coef = [A, B]
