@@ -10,7 +10,9 @@ Hence (docs/theory.md F)
 and ‖e‖∞ ≤ ‖e‖₂. This module supplies the two ingredients per step:
 
 * :class:`MeasuredGrowth` — an upper bound of μ⁺ over a step [t, t + h]: λ_min by matrix-free
-  Lanczos (ARPACK ``eigsh`` on HVPs, warm-started) or dense ``eigh`` for small P, at the step start,
+  Lanczos (ARPACK ``eigsh`` on HVPs, warm-started) or, up to 800 parameters, on the dense Hessian
+  (from 64 parameters on a lower bound certified by a Cholesky factorization, :func:`psd_defect`;
+  below, LAPACK's eigenvalues), at the step start,
   midpoint and end, lowered by the Lanczos residual, and lowered once more by the interpolation
   term K(h/2)²/8 that covers the minimum of λ_min between the samples (K bounds ‖d²∇²f(θ(t))/dt²‖₂
   over the step: κ(r) times the norm of the sampled second difference of the Hessian, κ derived from
