@@ -10,7 +10,9 @@ Hence (docs/theory.md F)
 and ‖e‖∞ ≤ ‖e‖₂. This module supplies the two ingredients per step:
 
 * :class:`MeasuredGrowth` — an upper bound of μ⁺ over a step [t, t + h]: λ_min by matrix-free
-  Lanczos (ARPACK ``eigsh`` on HVPs, warm-started) or dense ``eigh`` for small P, at the step start,
+  Lanczos (ARPACK ``eigsh`` on HVPs, warm-started) or, up to 800 parameters, on the dense Hessian
+  (from 64 parameters on a lower bound certified by a Cholesky factorization, :func:`psd_defect`;
+  below, LAPACK's eigenvalues), at the step start,
   midpoint and end, lowered by the Lanczos residual, and lowered once more by the interpolation
   term K(h/2)²/8 that covers the minimum of λ_min between the samples (K bounds ‖d²∇²f(θ(t))/dt²‖₂
   over the step: κ(r) times the norm of the sampled second difference of the Hessian, κ derived from
@@ -25,7 +27,7 @@ sizes) by the growth the run actually sees.
 from __future__ import annotations
 
 import math
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -70,13 +72,33 @@ class OrderNorms(tuple):
     __slots__ = ()
 
 
-def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None = None) -> OrderNorms:
+def coefficient_floats(coeffs: Sequence[Sequence[Any]], entries: Sequence[Sequence[Any]] | None = None) -> list[np.ndarray]:
+    """Per state block, the midpoints of its arb_mat coefficients c_0..c_p in float64 (float(arb) is its
+    midpoint, rounded): an array (p+1, rows·cols), row k = c_k's entries in row-major order. One
+    conversion per step for all float uses of the coefficients (:func:`order_norms` with ``floats``, the
+    step controller's max-norms). ``entries`` as for :func:`order_norms`."""
+    ents = entries if entries is not None else [()] * len(coeffs)
+    out = []
+    for C, E in zip(coeffs, ents):
+        n = C[0].nrows() * C[0].ncols()
+        it = chain.from_iterable(E[k] if k < len(E) else C[k].entries() for k in range(len(C)))
+        out.append(np.fromiter(map(float, it), np.float64, len(C) * n).reshape(len(C), n))
+    return out
+
+
+def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None = None,
+                floats: Sequence[np.ndarray] | None = None) -> OrderNorms:
     """n_k = √(Σ_blocks ‖c_k‖_F²), k = 0..p, for float64 stacks (p+1, rows, cols) or lists of arb_mat
     coefficients (midpoints, :func:`frobenius`). An :class:`OrderNorms` is returned as it is.
     ``entries``: per block, the entry lists of its first coefficients where already extracted
-    (:func:`numerics.series.series_coefficients`), read instead of extracting them again."""
+    (:func:`numerics.series.series_coefficients`), read instead of extracting them again. ``floats``: the
+    arb coefficients' :func:`coefficient_floats`, read instead of the coefficients (the same bits as from
+    the arb_mat: squares x·x = pow(x, 2) and a sequential sum — a cumulative sum — as :func:`frobenius`)."""
     if isinstance(coeffs, OrderNorms):
         return coeffs
+    if floats is not None:
+        per_block = [np.sqrt(np.cumsum(F * F, axis=1)[:, -1]) for F in floats]
+        return OrderNorms(math.sqrt(sum(float(b[k]) ** 2 for b in per_block)) for k in range(len(per_block[0])))
     p = len(coeffs[0]) - 1
     if not hasattr(coeffs[0][0], "entries"):
         def array_norm(c: Any) -> float:
@@ -135,6 +157,31 @@ def symmetric_eig(A: np.ndarray, lowest: bool, scratch: bool = False) -> Any:
     return (w[:m], V[:, :m]) if lowest else w
 
 
+def psd_defect(A: np.ndarray, diagonal_shift: float = 0.0, shifted: np.ndarray | None = None) -> float | None:
+    """e ≥ 0 with λ_min(A_exact) ≥ −e when LAPACK's Cholesky factorization (dpotrf, lower triangle) of the
+    symmetric float64 matrix A succeeds; None when it fails. A is overwritten.
+
+    Backward error (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Thm 10.3; any
+    order of the inner products, so blocked LAPACK with conventional BLAS too): a successful run returns
+    R̂ with R̂R̂ᵀ = A + ΔA, |ΔA| ≤ γ_{n+1}|R̂||R̂ᵀ| entrywise, γ_m = mu/(1 − mu), u = 2⁻⁵³. So A + ΔA ⪰ 0 and
+    λ_min(A) ≥ −‖ΔA‖₂ ≥ −γ_{n+1}‖|R̂|‖₂² ≥ −γ_{n+1}‖R̂‖_F². When A was formed in floats as
+    fl(diagonal_shift·I + X) with X's diagonal ``shifted`` (off-diagonal entries exact), its diagonal
+    carries one rounding each, ≤ u·max_i|shift + x_ii|, and A_exact is the unrounded sum: that is added.
+    The float sum ‖R̂‖_F² and the additions are covered by a factor 2 on the margin (their relative
+    errors are ≤ n²u ≪ 1)."""
+    n = A.shape[0]
+    potrf = scipy.linalg.get_lapack_funcs("potrf", (A,))
+    R, info = potrf(A.T, lower=0, clean=1, overwrite_a=1)  # Aᵀ = A, C order: the Fortran upper triangle
+    if info != 0:
+        return None
+    u = np.finfo(float).eps / 2
+    gamma = (n + 1) * u / (1 - (n + 1) * u)
+    e = gamma * float(np.sum(R * R))
+    if shifted is not None:
+        e += u * float(np.max(np.abs(diagonal_shift + shifted)))
+    return 2.0 * e
+
+
 class MeasuredGrowth:
     """Upper bounds of μ⁺ = max(0, −λ_min(∇²f(θ))) over the steps of a run (module docstring).
 
@@ -149,6 +196,15 @@ class MeasuredGrowth:
 
     SLACK = 1e-4
     REL = 0.05
+    # ‖Σ wᵢHᵢ‖₂ of dense Hessians from P = CERTIFY_MIN on: a certified bound ≤ (1 + NORM_TOL)·‖·‖₂
+    # (_certified_norm: power iteration and two Cholesky factorizations, ~0.5 ms at P = 200) instead of
+    # all eigenvalues (dsyevr, ~1.5 ms); below, the eigenvalues cost less than the power iteration
+    CERTIFY_MIN = 64
+    NORM_TOL = 0.05
+    POWER_STEPS = 30
+    # λ_min of dense Hessians from P = CERTIFY_MIN on: certified within LAMBDA_TOL·|λ| (_certified_lambda_min)
+    LAMBDA_TOL = 1e-4
+    LANCZOS_STEPS = 12
 
     def __init__(self, obj: Any, dense_max: int = 800, tol: float = 1e-5) -> None:
         # ARPACK stops when ‖Hv − λv‖ ≤ tol·|λ|; the residual is subtracted from λ (``_sample``), so tol
@@ -167,6 +223,9 @@ class MeasuredGrowth:
         self.beyond_assumption = 0
         self.midpoint_steps = 0  # steps bounded from a midpoint sample alone (step(..., lipschitz=...))
         self.carried_steps = 0  # steps bounded by the carried bound, no sample (step(..., lipschitz=...))
+        self._pw: dict[Any, np.ndarray] = {}  # power-iteration vectors of _certified_norm, per kind of sum
+        self.norm_fallbacks = 0  # _certified_norm's failed certificates (eigenvalues taken instead)
+        self.lambda_fallbacks = 0  # _certified_lambda_min's failed certificates (dsyevr taken instead)
         self._carried: float | None = None  # lower bound of λ_min at the next step's start
         self._last = 0.0  # the last λ_min sample the carried bound descends from
 
@@ -178,6 +237,9 @@ class MeasuredGrowth:
         H = None
         if P <= self.dense_max or P < 3:
             H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
+            got = self._certified_lambda_min(H) if P >= self.CERTIFY_MIN else None
+            if got is not None:
+                return self._keep(key, got[0], H, got[1], got[2])
             w, V = symmetric_eig(H, lowest=True)
             vec = V[:, 0]
             # dense eigh: backward error ~ P·ε·‖H‖ (LAPACK); take 8·P·ε·‖H‖_F
@@ -197,13 +259,55 @@ class MeasuredGrowth:
         Hv = matvec(vec)
         lam = float(vec @ Hv)
         res = max(res, float(np.linalg.norm(Hv - lam * vec)))
+        return self._keep(key, lam - res, H if H is not None else op, lam, vec)
+
+    def _keep(self, key: bytes, lower: float, mat: Any, lam: float, vec: np.ndarray) -> tuple[float, Any]:
         self._v0 = vec
-        value = (lam - res, H if H is not None else op)
+        value = (lower, mat)
         if len(self._cache) >= 3:  # a step needs its three points; the end is the next step's start
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = value
         self.samples.append(lam)
         return value
+
+    def _certified_lambda_min(self, H: np.ndarray) -> tuple[float, float, np.ndarray] | None:
+        """(ℓ, θ, v) with ℓ ≤ λ_min(H) certified and θ ≥ λ_min(H) the Ritz value of the unit vector v,
+        θ − ℓ ≤ LAMBDA_TOL·|θ| + 8Pε‖H‖_F (+ the Cholesky margin); or None. Lanczos (full
+        reorthogonalization, LANCZOS_STEPS steps, warm-started from the last sample's vector) gives θ;
+        σ = θ − LAMBDA_TOL·|θ| − 8Pε‖H‖_F is certified by a Cholesky factorization of H − σI
+        (:func:`psd_defect`: λ_min(H) ≥ σ − e; docs/theory.md F, "Certificates"). None when it fails
+        (the caller then takes dsyevr's eigenpair)."""
+        P = H.shape[0]
+        m = min(self.LANCZOS_STEPS, P)
+        v = self._v0 if self._v0 is not None and self._v0.shape == (P,) else np.random.default_rng(0).standard_normal(P)
+        Q = np.empty((P, m))
+        Q[:, 0] = v / np.linalg.norm(v)
+        for j in range(1, m):
+            w = H @ Q[:, j - 1]
+            # full reorthogonalization (classical Gram–Schmidt, once: a loss of orthogonality only costs
+            # accuracy of θ, never the certificate, which is about the Rayleigh quotient of vec below)
+            w -= Q[:, :j] @ (Q[:, :j].T @ w)
+            nw = np.linalg.norm(w)
+            if nw <= 1e-10 * np.linalg.norm(H @ Q[:, j - 1]):  # an invariant subspace: Krylov space complete
+                m = j
+                break
+            Q[:, j] = w / nw
+        Q = Q[:, :m]
+        T = Q.T @ (H @ Q)
+        theta, S = np.linalg.eigh((T + T.T) / 2)
+        vec = Q @ S[:, 0]
+        vec /= np.linalg.norm(vec)
+        ritz = float(vec @ (H @ vec))  # θ ≥ λ_min(H) (Courant–Fischer; the exact Rayleigh quotient of vec)
+        sigma = ritz - self.LAMBDA_TOL * abs(ritz) - 8 * P * np.finfo(float).eps * float(np.linalg.norm(H))
+        A = H.copy()
+        A[np.diag_indices(P)] -= sigma
+        e = psd_defect(A, diagonal_shift=-sigma, shifted=H.diagonal())
+        if e is None:
+            self.lambda_fallbacks += 1
+            return None
+        # σ − e rounds once more: lowered by one ulp of its magnitude
+        lower = sigma - e
+        return lower - 2 * np.finfo(float).eps * abs(lower), ritz, vec
 
     def lower_lambda_min(self, theta: Sequence[np.ndarray]) -> float:
         """A lower estimate of λ_min(∇²f(θ)): the Rayleigh quotient minus its residual ‖Hv − λv‖
@@ -215,8 +319,12 @@ class MeasuredGrowth:
         the largest is the solver's claim, as for λ_min) on the HVP operators."""
         if isinstance(mats[0], np.ndarray):
             D = sum(w * H for w, H in zip(weights, mats))
-            ev = symmetric_eig(D, lowest=False, scratch=True)
             # each dense Hessian entry carries ~P·ε·‖H‖ rounding: not curvature, but kept (it only adds)
+            if D.shape[0] >= self.CERTIFY_MIN:
+                bound = self._certified_norm(D, len(weights))
+                if bound is not None:
+                    return bound
+            ev = symmetric_eig(D, lowest=False, scratch=True)
             return float(max(abs(ev[0]), abs(ev[-1])))
         P = self.obj.num_params
 
@@ -234,6 +342,41 @@ class MeasuredGrowth:
         lam = float(vec @ Dv)
         self._w0 = vec
         return abs(lam) + float(np.linalg.norm(Dv - lam * vec))
+
+    def _certified_norm(self, D: np.ndarray, key: Any) -> float | None:
+        """An upper bound of ‖D‖₂ (D symmetric) within ``NORM_TOL`` of it, or None: power iteration gives
+        ν = ‖Dx‖ ≤ ‖D‖₂ (x a unit vector, warm-started per ``key``), and two Cholesky factorizations
+        certify β = (1 + NORM_TOL)ν: βI ∓ D ⪰ 0 up to their backward error (:func:`psd_defect`,
+        docs/theory.md F, "Norm certificates"). None when ν = 0 or a factorization fails (the caller
+        then takes the eigenvalues)."""
+        x = self._pw.get(key)
+        if x is None:
+            x = np.random.default_rng(2).standard_normal(D.shape[0])
+        x = x / np.linalg.norm(x)
+        nu = 0.0
+        for _ in range(self.POWER_STEPS):
+            y = D @ x
+            nu_new = float(np.linalg.norm(y))
+            if nu_new == 0.0:
+                return None
+            x = y / nu_new
+            done = nu_new - nu <= 0.1 * self.NORM_TOL * nu_new
+            nu = nu_new
+            if done:
+                break
+        self._pw[key] = x
+        beta = (1.0 + self.NORM_TOL) * nu
+        n = D.shape[0]
+        defects = []
+        for sign in (-1.0, 1.0):  # βI − D, then βI + D
+            A = D * sign
+            A[np.diag_indices(n)] += beta
+            e = psd_defect(A, diagonal_shift=beta, shifted=D.diagonal() * sign)
+            if e is None:
+                self.norm_fallbacks += 1
+                return None
+            defects.append(e)
+        return (beta + max(defects)) * (1 + 4 * np.finfo(float).eps)
 
     def curvature_bound(self, H0: Any, Hm: Any, H1: Any, h: float, coeffs: Sequence[Any] | None) -> float:
         """K ≥ sup_step ‖d²/dt² ∇²f(θ(t))‖₂ from the Hessians (or HVP operators) at the step's start,

@@ -41,7 +41,7 @@ from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
-from .error_growth import local_error_2norm, order_norms, rounding_amplification
+from .error_growth import coefficient_floats, local_error_2norm, order_norms, rounding_amplification
 from .gradients import check_objective, evaluate
 from .series import (
     Tape,
@@ -429,26 +429,30 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
             drop: list[float] = []  # Σ radii dropped by recentring each coefficient (series.py)
             ents: list = []  # entry lists the series extracted anyway (order_norms reads them)
             cs = series_coefficients(tape, outs, y, p, combine, sign, recentre=drop, entries=ents)
-            h = taylor_step(cs, p, t_end - t, t)
             measured = hasattr(growth, "step")
+            # measured growth reads the coefficients in floats anyway (order norms): converted once, here
+            fl = coefficient_floats(cs, ents) if measured else None
+            h = taylor_step(cs, p, t_end - t, t, floats=fl)
             new, *mid = taylor_eval_many(cs, [h, h / 2] if measured else [h])
             hf = float(h)
             dropped = sum(d * hf ** (k + 1) for k, d in enumerate(drop))
-            if not all(math.isfinite(max_abs(m)) for m in new):
+            new_f = _floats(new) if measured else None
+            if not (all(np.isfinite(a).all() for a in new_f) if measured
+                    else all(math.isfinite(max_abs(m)) for m in new)):
                 raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
             L = 0.0
             if measured:  # measured growth (numerics.error_growth): Euclidean norms
                 def precise(cs_args=(tape, outs, y, p, combine, sign), h=h):
                     return taylor_eval(series_coefficients(*cs_args, recentre=[]), h)
 
-                # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
-                floor = 10.0 ** -(dps + 3) * max(1.0, max(max_abs(m) for m in y))
-                norms = order_norms(cs, ents)  # one float conversion of the coefficients for all their uses
-                local = local_error_2norm(norms, p, h, new, precise, dropped=dropped, floor=floor)
                 # the step's start in floats is the last step's end: y = mid(new) has new's float midpoints
-                y0f = y_floats if y_floats is not None else _floats(y[:n_theta])
-                y_floats = _floats(new[:n_theta])
-                L = growth.step(y0f, _floats(mid[0][:n_theta]), y_floats, hf,
+                y0f = y_floats if y_floats is not None else _floats(y)
+                # no rounding measurement for a bound 1000× under the digits asked (of max(1, ‖θ‖))
+                floor = 10.0 ** -(dps + 3) * max(1.0, max(_max_abs_float(a) for a in y0f))
+                norms = order_norms(cs, floats=fl)
+                local = local_error_2norm(norms, p, h, new, precise, dropped=dropped, floor=floor)
+                y_floats = new_f
+                L = growth.step(y0f[:n_theta], _floats(mid[0][:n_theta]), y_floats[:n_theta], hf,
                                 norms if len(cs) == n_theta else cs[:n_theta])
             else:
                 local = local_error(cs, p, h, new, dropped=dropped)
@@ -512,13 +516,22 @@ def _guard_bits(obj: Any, order: int, dps: int | None = None) -> int:
 
 
 # ---- the parts of a Taylor step, shared with the kink integrator (numerics.kink_flows) ----------
-def taylor_step(cs: list[list[flint.arb_mat]], p: int, remaining: Fraction, t: Fraction) -> Fraction:
+def taylor_step(cs: list[list[flint.arb_mat]], p: int, remaining: Fraction, t: Fraction,
+                floats: list[np.ndarray] | None = None) -> Fraction:
     """Step controller: h = ρ/e², ρ = min_{j∈{p−1,p}} (s/‖c_j‖)^{1/j}, s = max(1, ‖y_0‖∞) (Jorba & Zou
-    2005), as an exact binary fraction, at most ``remaining``."""
-    scale = max(1.0, max(max_abs(c[0]) for c in cs))
+    2005), as an exact binary fraction, at most ``remaining``. ``floats``: the coefficients'
+    :func:`numerics.error_growth.coefficient_floats`, read instead of converting them again (the same
+    max-norms, bit for bit)."""
+    if floats is not None:
+        def norm(j: int) -> float:
+            return max(_max_abs_float(F[j]) for F in floats)
+    else:
+        def norm(j: int) -> float:
+            return max(max_abs(c[j]) for c in cs)
+    scale = max(1.0, norm(0))
     rho = math.inf
     for j in (p - 1, p):
-        nj = max(max_abs(c[j]) for c in cs)
+        nj = norm(j)
         if nj > 0:
             rho = min(rho, (scale / nj) ** (1.0 / j))
     h = Fraction(min(rho / math.exp(2), 1e6)) if math.isfinite(rho) else remaining
@@ -558,6 +571,11 @@ def local_error(cs: list[list[flint.arb_mat]], p: int, h: Fraction, new: list[fl
     hf = float(h)
     local = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (p - 1, p))
     return local + max(max_rad(m) for m in new) + rounding_amplification(p) * dropped
+
+
+def _max_abs_float(a: np.ndarray) -> float:
+    """max |entry| of a float array, 0 for an empty one (as :func:`numerics.series.max_abs`)."""
+    return float(np.abs(a).max()) if a.size else 0.0
 
 
 def _floats(ms: list[flint.arb_mat]) -> list[np.ndarray]:

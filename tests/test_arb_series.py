@@ -23,17 +23,25 @@ def _random_series(rng: random.Random, r: int, c: int, p: int) -> list:
     return [flint.arb_mat(r, c, [flint.arb(rng.uniform(-1, 1)) / 3 for _ in range(r * c)]) for _ in range(p)]
 
 
+@pytest.mark.parametrize("loop_min", [0, 10**9])  # _Cauchy's two ways: loop wherever n > 1, stacks always
 @settings(deadline=None, max_examples=25)
 @given(m=st.integers(1, 4), n=st.integers(1, 4), q=st.integers(1, 4), p=st.integers(1, 7), seed=st.integers(0, 10**6))
-def test_cauchy_stack_equals_loop_of_products(m, n, q, p, seed):
-    """Σ_{j≤k} A_j B_{k−j} from the block stacks (either layout: m ≥ q puts A forward) equals the loop of
-    k + 1 products and k additions, to the balls' radii, at every order k."""
+def test_cauchy_stack_equals_loop_of_products(loop_min, m, n, q, p, seed):
+    """Σ_{j≤k} A_j B_{k−j} from the block stacks (either layout: m ≥ q puts A forward) or from _Cauchy's
+    own loop equals the reference loop of k + 1 products and k additions written here, to the balls'
+    radii, at every order k."""
     rng = random.Random(seed)
+    old = _Cauchy.LOOP_ENTRIES_PER_ORDER
+    _Cauchy.LOOP_ENTRIES_PER_ORDER = loop_min
+    try:
+        c = _Cauchy(0, 1, m, n, q, p)
+    finally:
+        _Cauchy.LOOP_ENTRIES_PER_ORDER = old
+    assert c.loop == (n > 1 and loop_min == 0)
     with arb_precision(30):
         A, B = _random_series(rng, m, n, p), _random_series(rng, n, q, p)
         coef = [A, B]
         ent: list = [[], []]
-        c = _Cauchy(0, 1, m, n, q, p)
         for k in range(p):
             got = c(k, coef, ent)
             ref = A[0] * B[k]

@@ -35,8 +35,9 @@ def ratios(widths, scale, t_end, seed, dps=30):
 
 # (widths, init scale, horizon, seed); the last one has long steps where the arb radius is 1e12×
 # the actual rounding (the estimate measures the rounding against the step at +32 bits there)
+# the 78-parameter case (≥ MeasuredGrowth.CERTIFY_MIN) takes λ_min and the norms from Cholesky certificates
 CASES = [((3, 3, 3, 1), 0.1, 9.5, 11), ((3, 3, 3, 1), 0.5, 3.0, 0), ((5, 5, 5, 1), 0.3, 4.0, 1),
-         pytest.param((5, 5, 5, 1), 1.0, 5.0, 4, marks=pytest.mark.thorough)]
+         ((6, 6, 6, 1), 0.3, 3.0, 2), pytest.param((5, 5, 5, 1), 1.0, 5.0, 4, marks=pytest.mark.thorough)]
 
 
 @pytest.mark.parametrize("widths,scale,t_end,seed", CASES)
@@ -274,3 +275,132 @@ def test_order_norms_read_the_entries_the_series_extracted():
         for k, e in enumerate(E):
             assert [key(x) for x in e] == [key(x) for x in C[k].entries()]
     assert [x.hex() for x in order_norms(cs, ents)] == [x.hex() for x in order_norms(cs)]
+
+
+def test_coefficient_floats_give_the_same_norms_and_step():
+    """error_growth.coefficient_floats (one float conversion per step, flows._integrate): order_norms and
+    flows.taylor_step read from it give the same bits as from the arb coefficients, and its rows are the
+    float midpoints entry by entry (a 200-parameter net, 4 blocks, and a 2-block one)."""
+    from fractions import Fraction
+
+    from numerics.error_growth import coefficient_floats, order_norms
+    from numerics.flows import _gradient_tape, _to_state, taylor_step
+    from numerics.series import arb_precision, series_coefficients
+
+    rng = np.random.default_rng(8)
+    for widths in ((8, 8, 8, 8, 1), (3, 4, 2)):
+        Phi = rng.standard_normal((widths[-1], widths[0]))
+        obj = theory.Objective(theory.DeepLinear(widths), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
+        th = numerics.gaussian_init(obj, 0.4, seed=8)
+        with arb_precision(30, 32):
+            tape, outs, sign = _gradient_tape(obj)
+            ents: list = []
+            cs = series_coefficients(tape, outs, _to_state(obj, th), 20, None, sign, recentre=[], entries=ents)
+        fl = coefficient_floats(cs, ents)
+        for C, F in zip(cs, fl):
+            assert F.shape == (len(C), C[0].nrows() * C[0].ncols())
+            assert all(F[k].tolist() == [float(x.mid()) for x in C[k].entries()] for k in range(len(C)))
+        assert [x.hex() for x in order_norms(cs, floats=fl)] == [x.hex() for x in order_norms(cs)]
+        for remaining in (Fraction(10), Fraction(1, 1000)):
+            assert taylor_step(cs, 20, remaining, Fraction(0), floats=fl) == taylor_step(cs, 20, remaining, Fraction(0))
+
+
+def _near_singular(rng, n):
+    """A float symmetric matrix with one eigenvalue of either sign within 1e-18..1e-15 of zero (the
+    others in [0.5, 2]): where a float Cholesky run may succeed on a matrix that is not ⪰ 0."""
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = rng.uniform(0.5, 2, n)
+    lam[0] = rng.choice([-1, 1]) * 10.0 ** rng.uniform(-18, -15)
+    A = (Q * lam) @ Q.T
+    return (A + A.T) / 2
+
+
+def test_psd_defect_bounds_lambda_min_whenever_cholesky_succeeds():
+    """docs/theory.md F, "Certificates": when dpotrf factors the float matrix A, λ_min(A) ≥ −psd_defect(A)
+    (Higham's backward error), checked against mpmath's eigenvalues of the same float entries at 40
+    digits on near-singular matrices. Some factorizations succeed on matrices whose exact λ_min is
+    negative: there a defect of 0 (no margin) would be wrong, and the test requires one such case. With a
+    shifted diagonal the rounding of the shift is covered too."""
+    from numerics.error_growth import psd_defect
+
+    rng = np.random.default_rng(20261203)
+    margin_needed = factored = 0
+    for _ in range(80):
+        n = int(rng.integers(4, 25))
+        A = _near_singular(rng, n)
+        e = psd_defect(A.copy())
+        if e is None:
+            continue
+        factored += 1
+        with mpmath.workdps(40):
+            lmin = min(mpmath.eigsy(mpmath.matrix(A.tolist()), eigvals_only=True))
+        assert lmin >= -e
+        margin_needed += lmin < 0
+    assert factored >= 20 and margin_needed >= 1
+    # fl(cI + X): the certificate is about the exact cI + X, whose diagonal the float one rounded
+    X = _near_singular(rng, 12) - 0.3 * np.eye(12)
+    c = 0.3 + 1e-15
+    A = X.copy()
+    A[np.diag_indices(12)] += c
+    e = psd_defect(A, diagonal_shift=c, shifted=X.diagonal())
+    if e is not None:
+        with mpmath.workdps(40):
+            M = mpmath.matrix(X.tolist()) + mpmath.mpf(c) * mpmath.eye(12)
+            assert min(mpmath.eigsy(M, eigvals_only=True)) >= -e
+    assert psd_defect(-np.eye(3)) is None
+
+
+def test_certified_lambda_min_and_norm_against_mpmath():
+    """MeasuredGrowth's certificates on dense Hessians (and their differences) of a 36-parameter net at
+    points of a run: ℓ ≤ λ_min ≤ θ with θ − ℓ within the stated tolerance, and ‖D‖₂ ≤ bound ≤
+    (1 + NORM_TOL)‖D‖₂ (+ rounding), against mpmath's eigenvalues at 30 digits."""
+    from numerics.error_growth import MeasuredGrowth
+
+    rng = np.random.default_rng(3)
+    Phi = rng.standard_normal((1, 4))
+    obj = theory.Objective(theory.DeepLinear((4, 4, 4, 1)), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
+    run = numerics.gradient_flow(obj, numerics.gaussian_init(obj, 0.4, seed=3), 3.0, dps=15)
+    g = MeasuredGrowth(obj)
+    Hs = [numerics.hessian(obj, [np.asarray(W, dtype=float) for W in run.at(t)]) for t in run.times[:4]]
+
+    def eig(M):
+        with mpmath.workdps(30):
+            return [float(x) for x in sorted(mpmath.eigsy(mpmath.matrix(M.tolist()), eigvals_only=True))]
+
+    P = obj.num_params
+    for H in Hs:
+        got = g._certified_lambda_min(H)
+        assert got is not None
+        lower, ritz, vec = got
+        lmin = eig(H)[0]
+        assert lower <= lmin <= ritz + 1e-13 * abs(ritz)
+        assert ritz - lower <= 1.01 * g.LAMBDA_TOL * abs(ritz) + 16 * P * np.finfo(float).eps * np.linalg.norm(H)
+    for D in (Hs[1] - Hs[0], Hs[0] - 2 * Hs[1] + Hs[2], Hs[3] - Hs[0]):
+        bound = g._certified_norm(D, len(D))
+        ev = eig(D)
+        exact = max(abs(ev[0]), abs(ev[-1]))
+        assert bound is not None and exact <= bound <= (1 + g.NORM_TOL) * exact * (1 + 1e-10)
+
+
+def test_certified_growth_covers_lambda_min_and_stays_close_to_the_eigenvalue_path():
+    """Forced below its size threshold on a 21-parameter run, the certified path's per-step rate covers
+    max(0, −λ_min) at 9 points of every step (dense eigenvalues) and exceeds the eigenvalue path's rate by
+    at most the norm tolerance on the curvature term plus the λ_min tolerance."""
+    from numerics.error_growth import MeasuredGrowth
+
+    rng = np.random.default_rng(2)
+    Phi = rng.standard_normal((1, 3))
+    obj = theory.Objective(theory.DeepLinear((3, 3, 3, 1)), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
+    run = numerics.gradient_flow(obj, numerics.gaussian_init(obj, 0.5, seed=2), 3.0, dps=20)
+    cert, eigen = MeasuredGrowth(obj), MeasuredGrowth(obj)
+    cert.CERTIFY_MIN = 1
+    eigen.CERTIFY_MIN = 10**9
+    for i, (a, b) in enumerate(zip(run.times[:-1], run.times[1:])):
+        ys = [[np.asarray(W, dtype=float) for W in run.at(a + (b - a) * k / 8)] for k in range(9)]
+        mc = cert.step(ys[0], ys[4], ys[8], float(b - a), run.coeffs[i])
+        me = eigen.step(ys[0], ys[4], ys[8], float(b - a), run.coeffs[i])
+        worst = max(max(0.0, -numerics.lambda_min(obj, y)) for y in ys)
+        assert mc >= worst - 1e-12
+        lam = max(abs(x) for x in eigen.samples[-3:])
+        assert mc <= (1 + cert.NORM_TOL) * me + 2 * cert.LAMBDA_TOL * lam + 1e-12
+    assert cert.lambda_fallbacks + cert.norm_fallbacks < len(run.steps)  # the certificates were used
