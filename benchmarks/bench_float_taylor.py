@@ -22,6 +22,14 @@ once per case).
 Error: max-norm distance to the reference at T; ✓ when ≤ 1e-10. Ratios: contestant time / gfgd time
 from the same run; contestants run in turn (interleaved, gfgd first) within each case and repeat.
 
+Deep-linear GF (``LINEAR_CASES``): 64-50-50-10 on the digits above and 784-50-50-10 on the random inputs
+of ``relu42k``, ``numerics.gaussian_init(obj, 0.1, seed=0)``, T = 0.5. Contestants, interleaved: the gfgd
+float tier (default, with its error bound; and ``growth=False``, the sum of local errors only, no bound),
+``gradient_flow_float`` (DOP853, rtol = atol = 1e-12, no estimate), heyoka f64 (``taylor_adaptive``, compact
+mode, default tolerance ε; the system written from the data's second moments, ``heyoka_linear.py``;
+"integration alone" is ``propagate_until(T)`` on the compiled integrator, "end to end" adds building the
+system and the constructor with cold caches, once). Distances are to the gfgd float tier at T.
+
 ``python benchmarks/bench_float_taylor.py [case words]`` prints the section; ``benchmarks/run.py`` appends it.
 """
 
@@ -231,21 +239,122 @@ def _case(label, obj, th, T, ref_kind, repeats):
     return lines
 
 
-def _linear(obj, th, T):
-    lines = [f"### deep linear 64-50-50-10 on digits: {obj.num_params:,} parameters, T = {T:g}", "",
-             "| contestant | seconds | CPU s | steps | estimate | distance between the two at T |",
-             "|---|---|---|---|---|---|"]
-    t0, c0 = time.perf_counter(), time.process_time()
-    f = numerics.gradient_flow(obj, th, T, dps=None)
-    tf, cf = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    g = numerics.gradient_flow_float(obj, th, T, rtol=1e-12, atol=1e-12, estimate_error=False)
-    tg, cg = time.perf_counter() - t0, time.process_time() - c0
-    d = max(float(np.abs(a - b).max()) for a, b in zip(f.at(T), g.at(T)))
-    lines.append(f"| gfgd float Taylor | {tf:.3g} | {cf:.3g} | {len(f.steps)} | {f.error_estimate:.2g} | {d:.2g} |")
-    lines.append(f"| gradient_flow_float (DOP853 1e-12) | {tg:.3g} | {cg:.3g} | {len(g.times) - 1} ({g.nfev} evals) | "
-                 f"not computed | {d:.2g} |")
-    return lines + [""]
+def _linear_6k():
+    obj = _digits(theory.DeepLinear((64, 50, 50, 10)))
+    return obj, numerics.gaussian_init(obj, 0.1, seed=0)
+
+
+def _linear_42k():
+    rng = np.random.default_rng(0)
+    n = 500
+    X, Y = rng.random((n, 784)), np.eye(10)[rng.integers(0, 10, n)]
+    obj = theory.Objective(theory.DeepLinear((784, 50, 50, 10)), theory.SquareLoss(X, Y))
+    return obj, numerics.gaussian_init(obj, 0.1, seed=0)
+
+
+# a trial of the 784-50-50-10 system (2026-12-03, one thread, niced, another job on the second core)
+HEYOKA_MAX_PARAMS = 20_000
+HEYOKA_TOO_BIG = ("a trial at 42,200 parameters built the system in 76 s of CPU and was stopped after 4.2 min of "
+                  "CPU inside heyoka's JIT (compact mode) at 12.5 GB resident and growing, on a 23 GB machine: "
+                  "the product WΣxx alone is 6.1M multiply-adds")
+
+
+def _heyoka_linear(obj, th, T):
+    """heyoka f64: (build + JIT seconds, CPU), a function integrating from θ0 to T and returning (state,
+    steps), or (None, reason). The system from the data's second moments (heyoka_linear); cold caches."""
+    import shutil
+    import tempfile
+
+    try:
+        import heyoka as hy
+    except ImportError:
+        return None, "heyoka not installed"
+    from heyoka_linear import deep_linear_system
+
+    if obj.num_params > HEYOKA_MAX_PARAMS:
+        return None, HEYOKA_TOO_BIG
+
+    hy.set_nthreads(1)
+    fresh = tempfile.mkdtemp(prefix="gfgd-heyoka-")
+    try:
+        hy.llvm_state.set_diskcache_path(fresh)
+        hy.llvm_state.clear_memcache()
+        t0, c0 = time.perf_counter(), time.process_time()
+        sys_ = deep_linear_system(obj.widths, np.asarray(obj.loss.X, dtype=float), np.asarray(obj.loss.Y, dtype=float))
+        y0 = obj.flatten(th)
+        ta = hy.taylor_adaptive(sys_, list(y0), compact_mode=True)
+        jit = (time.perf_counter() - t0, time.process_time() - c0)
+    finally:
+        hy.llvm_state.clear_memcache()
+        shutil.rmtree(fresh, ignore_errors=True)
+
+    def run():
+        ta.time = 0.0
+        ta.state[:] = y0
+        res = ta.propagate_until(T)
+        if res[0] != hy.taylor_outcome.time_limit:
+            raise RuntimeError(f"heyoka propagate_until stopped with {res[0]}")
+        return np.array(ta.state), int(res[3])
+
+    return (jit, run, len(ta.decomposition), ta.order), ""
+
+
+LINEAR_CASES = (("deep linear 64-50-50-10 on digits", _linear_6k, 0.5, 3),
+                ("deep linear 784-50-50-10, random inputs", _linear_42k, 0.5, 1))
+
+
+def _linear(label, make, T, repeats):
+    """Deep-linear GF: gfgd float tier (default; and growth=False, no bound), gradient_flow_float (DOP853
+    1e-12) and heyoka f64 (integration alone; its build + JIT once, cold), interleaved ``repeats`` times."""
+    obj, th = make()
+    load0 = os.getloadavg()[0]
+    t_case = time.perf_counter()
+    hy, why = _heyoka_linear(obj, th, T)
+    runs: dict[str, list] = {}
+    out: dict[str, tuple] = {}
+    for r in range(repeats):
+        for key, growth in (("gfgd float Taylor", True), ("gfgd float Taylor, growth=False (no bound)", False)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            f = numerics.gradient_flow(obj, th, T, dps=None) if growth else \
+                numerics.float_taylor.float_gradient_flow(obj, th, T, growth=False)
+            runs.setdefault(key, []).append((time.perf_counter() - t0, time.process_time() - c0))
+            out[key] = (obj.flatten(f.at(T)), f"{len(f.steps)} steps",
+                        f"estimate {f.error_estimate:.2g}" if growth else "sum of local errors only")
+        t0, c0 = time.perf_counter(), time.process_time()
+        g = numerics.gradient_flow_float(obj, th, T, rtol=1e-12, atol=1e-12, estimate_error=False)
+        key = "gradient_flow_float (DOP853 1e-12)"
+        runs.setdefault(key, []).append((time.perf_counter() - t0, time.process_time() - c0))
+        out[key] = (obj.flatten(g.at(T)), f"{len(g.times) - 1} steps, {g.nfev} evals", "no error estimate")
+        if hy is not None:
+            t0, c0 = time.perf_counter(), time.process_time()
+            y, steps = hy[1]()
+            key = "heyoka f64, integration alone"
+            runs.setdefault(key, []).append((time.perf_counter() - t0, time.process_time() - c0))
+            out[key] = (y, f"{steps} steps, order {hy[3]}",
+                        f"build + JIT (cold) {hy[0][0]:.3g} s, {hy[0][1]:.3g} s CPU; {hy[2]:,} decomposition nodes")
+    ref = out["gfgd float Taylor"][0]
+    g_med = float(np.median([w for w, _ in runs["gfgd float Taylor"]]))
+    g_cpu = float(np.median([c for _, c in runs["gfgd float Taylor"]]))
+    lines = [f"### {label}: {obj.num_params:,} parameters, T = {T:g}", "",
+             "| contestant | seconds (median, n) | CPU s | ratio to gfgd (wall / CPU) | steps | "
+             "max abs distance to gfgd at T | notes |", "|---|---|---|---|---|---|---|"]
+    for key, (y, steps, note) in out.items():
+        w = float(np.median([a for a, _ in runs[key]]))
+        c = float(np.median([b for _, b in runs[key]]))
+        ratio = "1" if key == "gfgd float Taylor" else f"{w / g_med:.3g} / {c / g_cpu:.3g}"
+        d = "—" if key == "gfgd float Taylor" else f"{float(np.abs(np.asarray(y) - ref).max()):.2g}"
+        lines.append(f"| {key} | {_fmt(w)} (n={len(runs[key])}) | {_fmt(c)} | {ratio} | {steps} | {d} | {note} |")
+    if hy is not None:
+        jw, jc = hy[0]
+        hw = float(np.median([a for a, _ in runs["heyoka f64, integration alone"]]))
+        hc = float(np.median([b for _, b in runs["heyoka f64, integration alone"]]))
+        lines.append(f"| heyoka f64, end to end (build + cold JIT + integration) | {_fmt(jw + hw)} | {_fmt(jc + hc)} | "
+                     f"{(jw + hw) / g_med:.3g} / {(jc + hc) / g_cpu:.3g} | | | |")
+    else:
+        lines.append(f"| heyoka f64 | — | — | — | — | — | not run: {why} |")
+    lines += ["", f"Load average (1 min) at start / end of the case: {load0:.2f} / {os.getloadavg()[0]:.2f}; "
+              f"case wall time {time.perf_counter() - t_case:.0f} s.", ""]
+    return lines
 
 
 CASES = (("ReLU (4,10,10,2) with biases", lambda: _relu_small(1, True), 0.5, "arb", 3),
@@ -267,9 +376,8 @@ def section(cases=CASES, linear: bool = True) -> str:
         for label, make, T, ref, repeats in cases:
             obj, th = make()
             L += _case(label, obj, th, T, ref, repeats)
-        if linear:
-            lin = _digits(theory.DeepLinear((64, 50, 50, 10)))
-            L += _linear(lin, numerics.gaussian_init(lin, 0.1, seed=0), 0.5)
+        for label, make, T, repeats in (LINEAR_CASES if linear else ()):
+            L += _linear(label, make, T, repeats)
         L += [f"Load average (1 min) at start / end of this section: {load0:.2f} / {os.getloadavg()[0]:.2f} "
               f"(shared 2-core machine, several other jobs running); section wall time "
               f"{time.perf_counter() - t0:.0f} s.", ""]
