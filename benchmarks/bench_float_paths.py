@@ -365,7 +365,7 @@ A2_WIDTHS = (60, 60, 43, 1)  # 6,223 parameters
 def run_a2() -> list[dict]:
     import scipy.linalg
 
-    from proofs_check.euler import a2_step_bound
+    from proofs_check.claims.euler import a2_step_bound
 
     obj, th, _ = make_problem(A2_WIDTHS, alpha=0.3)
     t, c = time.perf_counter(), time.process_time()

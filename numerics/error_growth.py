@@ -11,7 +11,7 @@ and ‖e‖∞ ≤ ‖e‖₂. This module supplies the two ingredients per step
 
 * :class:`MeasuredGrowth` — an upper bound of μ⁺ over a step [t, t + h]: λ_min by matrix-free
   Lanczos (ARPACK ``eigsh`` on HVPs, warm-started) or, up to 800 parameters, on the dense Hessian
-  (from 64 parameters on a lower bound certified by a Cholesky factorization, :func:`psd_defect`;
+  (from 64 parameters on a lower bound certified by a Cholesky factorization, :func:`numerics.dense_spectra.psd_defect`;
   below, LAPACK's eigenvalues), at the step start,
   midpoint and end, lowered by the Lanczos residual, and lowered once more by the interpolation
   term K(h/2)²/8 that covers the minimum of λ_min between the samples (K bounds ‖d²∇²f(θ(t))/dt²‖₂
@@ -31,9 +31,9 @@ from itertools import chain, repeat
 from typing import Any, Sequence
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse.linalg as sla
 
+from .dense_spectra import psd_defect, symmetric_eig
 from .hessians import hessian
 from .spectra import hvp_operator
 
@@ -127,59 +127,6 @@ def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
     if a[base] == 0:
         return math.inf
     return max((a[k] / a[base]) ** (1.0 / (k - base)) for k in range(base + 1, p + 1) if a[k] > 0)
-
-
-_SYEVR_WORK: dict[int, tuple[int, int]] = {}  # n -> (lwork, liwork) of LAPACK's workspace query
-
-
-def symmetric_eig(A: np.ndarray, lowest: bool, scratch: bool = False) -> Any:
-    """Eigenvalues of a symmetric float64 matrix by the very LAPACK call of ``scipy.linalg.eigh``
-    (dsyevr on the lower triangle, workspace from its query; the same numbers bit for bit,
-    tests/test_error_growth.py), without eigh's per-call argument handling: ~20 µs a call, as much as
-    the solve itself at P = 21. ``lowest``: (w, V) with w[0] = λ_min and V[:, 0] its unit eigenvector,
-    as ``eigh(A, subset_by_index=[0, 0])``; else all eigenvalues ascending, as ``eigvalsh(A)``.
-    ``scratch``: A is an exactly symmetric temporary that LAPACK may overwrite (then Aᵀ = A is handed
-    over, already in Fortran order: no copy)."""
-    if not np.isfinite(A).all():  # eigh's check_finite: LAPACK is undefined on inf/NaN
-        raise ValueError("array must not contain infs or NaNs")
-    n = A.shape[0]
-    drv, query = scipy.linalg.get_lapack_funcs(("syevr", "syevr_lwork"), (A,))
-    if n not in _SYEVR_WORK:
-        lwork, liwork, info = query(n=n, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dsyevr workspace query failed (info = {info})")
-        _SYEVR_WORK[n] = int(lwork), int(liwork)  # as scipy's _compute_lwork for float64
-    lwork, liwork = _SYEVR_WORK[n]
-    args = dict(range="I", il=1, iu=1, compute_v=1) if lowest else dict(range="A", compute_v=0)
-    w, V, m, _, info = drv(A.T if scratch else A, lower=1, lwork=lwork, liwork=liwork, overwrite_a=int(scratch), **args)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dsyevr failed (info = {info})")
-    return (w[:m], V[:, :m]) if lowest else w
-
-
-def psd_defect(A: np.ndarray, diagonal_shift: float = 0.0, shifted: np.ndarray | None = None) -> float | None:
-    """e ≥ 0 with λ_min(A_exact) ≥ −e when LAPACK's Cholesky factorization (dpotrf, lower triangle) of the
-    symmetric float64 matrix A succeeds; None when it fails. A is overwritten.
-
-    Backward error (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Thm 10.3; any
-    order of the inner products, so blocked LAPACK with conventional BLAS too): a successful run returns
-    R̂ with R̂R̂ᵀ = A + ΔA, |ΔA| ≤ γ_{n+1}|R̂||R̂ᵀ| entrywise, γ_m = mu/(1 − mu), u = 2⁻⁵³. So A + ΔA ⪰ 0 and
-    λ_min(A) ≥ −‖ΔA‖₂ ≥ −γ_{n+1}‖|R̂|‖₂² ≥ −γ_{n+1}‖R̂‖_F². When A was formed in floats as
-    fl(diagonal_shift·I + X) with X's diagonal ``shifted`` (off-diagonal entries exact), its diagonal
-    carries one rounding each, ≤ u·max_i|shift + x_ii|, and A_exact is the unrounded sum: that is added.
-    The float sum ‖R̂‖_F² and the additions are covered by a factor 2 on the margin (their relative
-    errors are ≤ n²u ≪ 1)."""
-    n = A.shape[0]
-    potrf = scipy.linalg.get_lapack_funcs("potrf", (A,))
-    R, info = potrf(A.T, lower=0, clean=1, overwrite_a=1)  # Aᵀ = A, C order: the Fortran upper triangle
-    if info != 0:
-        return None
-    u = np.finfo(float).eps / 2
-    gamma = (n + 1) * u / (1 - (n + 1) * u)
-    e = gamma * float(np.sum(R * R))
-    if shifted is not None:
-        e += u * float(np.max(np.abs(diagonal_shift + shifted)))
-    return 2.0 * e
 
 
 class MeasuredGrowth:
@@ -299,7 +246,7 @@ class MeasuredGrowth:
         θ − ℓ ≤ LAMBDA_TOL·|θ| + 8Pε‖H‖_F (+ the Cholesky margin); or None. Lanczos (full
         reorthogonalization, LANCZOS_STEPS steps, warm-started from the last sample's vector) gives θ;
         σ = θ − LAMBDA_TOL·|θ| − 8Pε‖H‖_F is certified by a Cholesky factorization of H − σI
-        (:func:`psd_defect`: λ_min(H) ≥ σ − e; docs/theory.md F, "Certificates"). None when it fails
+        (:func:`numerics.dense_spectra.psd_defect`: λ_min(H) ≥ σ − e; docs/theory.md F, "Certificates"). None when it fails
         (the caller then takes dsyevr's eigenpair)."""
         P = H.shape[0]
         m = min(self.LANCZOS_STEPS, P)
@@ -370,7 +317,7 @@ class MeasuredGrowth:
     def _certified_norm(self, D: np.ndarray, key: Any) -> float | None:
         """An upper bound of ‖D‖₂ (D symmetric) within ``NORM_TOL`` of it, or None: power iteration gives
         ν = ‖Dx‖ ≤ ‖D‖₂ (x a unit vector, warm-started per ``key``), and two Cholesky factorizations
-        certify β = (1 + NORM_TOL)ν: βI ∓ D ⪰ 0 up to their backward error (:func:`psd_defect`,
+        certify β = (1 + NORM_TOL)ν: βI ∓ D ⪰ 0 up to their backward error (:func:`numerics.dense_spectra.psd_defect`,
         docs/theory.md F, "Norm certificates"). None when ν = 0 or a factorization fails (the caller
         then takes the eigenvalues)."""
         x = self._pw.get(key)

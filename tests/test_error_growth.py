@@ -219,12 +219,12 @@ def test_coefficient_envelope_against_mpmath():
 
 
 def test_symmetric_eig_is_scipys_eigh_call():
-    """error_growth.symmetric_eig makes scipy.linalg.eigh's LAPACK call itself: the same eigenpairs bit for
+    """dense_spectra.symmetric_eig makes scipy.linalg.eigh's LAPACK call itself: the same eigenpairs bit for
     bit (on dense Hessians of the 21- and 200-parameter nets, at a random θ), and eigenvalues within the
     backward-error bound 8·P·ε·‖A‖_F of mpmath's at 40 digits on a small matrix (independent reference)."""
     import scipy.linalg
 
-    from numerics.error_growth import symmetric_eig
+    from numerics.dense_spectra import symmetric_eig
     from numerics.hessians import hessian
 
     rng = np.random.default_rng(7)
@@ -321,7 +321,7 @@ def test_psd_defect_bounds_lambda_min_whenever_cholesky_succeeds():
     digits on near-singular matrices. Some factorizations succeed on matrices whose exact λ_min is
     negative: there a defect of 0 (no margin) would be wrong, and the test requires one such case. With a
     shifted diagonal the rounding of the shift is covered too."""
-    from numerics.error_growth import psd_defect
+    from numerics.dense_spectra import psd_defect
 
     rng = np.random.default_rng(20261203)
     margin_needed = factored = 0
