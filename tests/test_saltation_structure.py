@@ -137,8 +137,15 @@ def test_field_jump_is_parallel_to_grad_z(inst):
             continue
         got = saltation_norm(pre, post, nd, nv)
         want = max(1.0, abs(post / pre))
-        # float inputs rounded from 50 digits; saltation_norm's own margin is 8ε relative
-        assert want * (1 - 1e-12) <= got <= want * (1 + 64 * np.finfo(float).eps) + 1e-12 * abs(post / pre), \
+        eps = float(np.finfo(float).eps)
+        # below: the inputs are floats rounded from 50 digits (≤ ε/2 relative each), so the exact ratio of the
+        # rounded rates is within 2ε·|post/pre| of want, and saltation_norm never returns less than the exact
+        # value for its inputs (its 8ε margin); above: σ₁² = (T + √(T² − 4(1 + c)²))/2 takes the root of a
+        # difference that is a perfect square here (c = κ, s = |κ|), so a rounding η ≤ 16ε·T² under the root
+        # moves σ₁ by ≤ √η/4 ≤ √ε·T, T = 2 + 2c + s² (plus the 8ε margin)
+        c, s_ = (post - pre) / pre, nd * nv / abs(pre)
+        T = 2 + 2 * c + s_ * s_
+        assert want - 2 * eps * max(1.0, abs(post / pre)) <= got <= want * (1 + 16 * eps) + math.sqrt(eps) * abs(T), \
             (inst, pre, post, got, want)
 
 
