@@ -88,10 +88,10 @@ def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float) -> 
 
 def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int) -> float:
     """Euclidean local error of a float step's increment: truncation
-    (:func:`numerics.error_growth.truncation_tail`, as the arb tier) plus rounding ε·(p + d)·Σ_{k≥1} a_k of the increment (the coefficients' inner
+    (:func:`numerics.local_errors.truncation_tail`, as the arb tier) plus rounding ε·(p + d)·Σ_{k≥1} a_k of the increment (the coefficients' inner
     products of length ≤ d and the Horner sum: Higham's γ bounds). The state's own rounding is the
     two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
-    from .error_growth import truncation_tail
+    from .local_errors import truncation_tail
 
     a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
     return truncation_tail(a, p) + EPS * (p + dmax) * float(a[1:].sum())

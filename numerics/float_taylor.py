@@ -47,7 +47,7 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   adds its own rounding, not propagated (:func:`_output_rounding`; docs/theory.md F, "The state in two
   parts").
 * **error estimator** — per step the local error in the Euclidean norm (truncation as
-  :func:`numerics.error_growth.local_error_2norm`, rounding (p + d)·ε·Σ_{k≥1} a_k with d the
+  :func:`numerics.local_errors.local_error_2norm`, rounding (p + d)·ε·Σ_{k≥1} a_k with d the
   longest inner product: Higham's γ_n bound for the increment, plus the two-part update's and the low
   part's terms),
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,

@@ -41,7 +41,8 @@ from theory.arrays import check_dps, check_range, warn_if_costly
 
 from .distances import _exact_time
 from .duals import Dual
-from .error_growth import coefficient_floats, local_error_2norm, order_norms, rounding_amplification
+from .error_growth import coefficient_floats, order_norms
+from .local_errors import local_error_2norm, rounding_amplification
 from .gradients import check_objective, evaluate
 from .series import (
     Tape,
@@ -497,7 +498,7 @@ def _guard_bits(obj: Any, order: int, dps: int | None = None) -> int:
     26×494 by 494×1 arb_mat product at 128 and at 132 bits, 2.0×). So the working precision is rounded
     up to a limb boundary (free bits), or down to the one below when that keeps ≥ 24 guard bits (30
     digits: 100 + 28 = 128 bits instead of 132). The rounding error is not assumed small: the arb
-    radii and the measured rounding of :func:`numerics.error_growth.local_error_2norm` enter the
+    radii and the measured rounding of :func:`numerics.local_errors.local_error_2norm` enter the
     error estimate, so fewer guard bits can only show up there, never be hidden.
 
     Why: the exp and quotient recurrences (:mod:`numerics.series_elementwise`) feed each coefficient's

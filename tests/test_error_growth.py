@@ -166,7 +166,8 @@ def test_order_norms_are_the_frobenius_norms_of_the_midpoints():
     √ adds u and its square again 2u; summing the b blocks adds ≤ (b − 1)u, and the final √ halves the
     accumulated relative error and adds u: in all ≤ ((n + b + 10)/2 + 1)u, n the entries over all blocks.
     We allow (n + b + 12)u, about twice that."""
-    from numerics.error_growth import OrderNorms, coefficient_envelope, local_error_2norm, order_norms
+    from numerics.error_growth import OrderNorms, coefficient_envelope, order_norms
+    from numerics.local_errors import local_error_2norm
 
     run = _small_run()
     u = 2.0**-53
