@@ -126,8 +126,8 @@ def test_field_jump_is_parallel_to_grad_z(inst):
         rel = perp / ndF
         target(float(mpmath.log10(rel + mpmath.mpf(10) ** (-DPS))), label="log10 orthogonal part of the jump")
         # Rounding at DPS digits (u = 10^-DPS): each gradient entry is a sum of ≤ n·P·depth ≤ 4·60·4 products
-        # of per-sample terms whose magnitudes are bounded by the gradients' own scale (no cancellation is
-        # assumed across samples only within that count), so ‖ΔF‖'s computed error is ≤ 10^3·u·(‖g₊‖ + ‖g₋‖);
+        # of per-sample terms, each rounding relative to terms of the gradients' own scale (the nets are
+        # random, not tuned to cancel), so ‖ΔF‖'s computed error is ≤ 10^3·u·(‖g₊‖ + ‖g₋‖);
         # the stencil's v (4 evaluations, exact for its degree) carries ≤ 10^3·u·‖v‖, moving the projection by
         # ≤ 10^3·u·‖ΔF‖. A margin of 10 on the sum: perp ≤ 10^4·u·(‖g₊‖ + ‖g₋‖ + ‖ΔF‖). A jump not along ∇z
         # leaves perp of the order of ‖ΔF‖ itself.
