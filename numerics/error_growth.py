@@ -143,6 +143,10 @@ class MeasuredGrowth:
 
     SLACK = 1e-4
     REL = 0.05
+    # track_norm: Λ ≥ ‖∇²f‖ carried while within NORM_REL of its last sample. Λ enters the windows'
+    # bound only through Σh·Λ (numerics.error_windows), a small part of it; at 5 % the 6,200-parameter
+    # ReLU run sampled every ~4.5 steps (+38 % CPU to t = 0.02), the jump bounds per event being large
+    NORM_REL = 0.25
     # ‖Σ wᵢHᵢ‖₂ of dense Hessians from P = CERTIFY_MIN on: a certified bound ≤ (1 + NORM_TOL)·‖·‖₂
     # (_certified_norm: power iteration and two Cholesky factorizations, ~0.5 ms at P = 200) instead of
     # all eigenvalues (dsyevr, ~1.5 ms); below, the eigenvalues cost less than the power iteration
@@ -172,7 +176,7 @@ class MeasuredGrowth:
         self.tol = tol
         self._cache: dict[bytes, tuple[float, Any]] = {}  # state -> (λ_min lower value, H or HVP operator)
         self._v0: np.ndarray | None = None
-        self._w0: np.ndarray | None = None
+        self._w0: dict[Any, np.ndarray] = {}  # Lanczos start vectors of _norm on HVP operators, per kind
         self._ncv = self.NCV  # Lanczos basis size for λ_min, doubled when a sample needed many restarts
         self.integral = 0.0
         self.samples: list[float] = []
@@ -187,6 +191,12 @@ class MeasuredGrowth:
         self.lambda_fallbacks = 0  # _certified_lambda_min's failed certificates (dsyevr taken instead)
         self._carried: float | None = None  # lower bound of λ_min at the next step's start
         self._last = 0.0  # the last λ_min sample the carried bound descends from
+        # Λ ≥ ‖∇²f‖₂ per step, for the windows through lone crossings (numerics.error_windows): sampled
+        # with λ_min at a step's midpoint, carried like it (+ L·h per step, + the jump bound per event)
+        self.track_norm = False
+        self.last_norm: float | None = None  # Λ of the last step (lipschitz path with track_norm), else None
+        self._carried_norm: float | None = None
+        self.norm_samples: list[float] = []
 
     def _sample(self, theta: Sequence[np.ndarray]) -> tuple[float, Any]:
         key = b"".join(np.ascontiguousarray(w, dtype=np.float64).tobytes() for w in theta)
@@ -285,14 +295,25 @@ class MeasuredGrowth:
         (some eigenvalue lies within the residual; that it is the smallest is the solver's claim)."""
         return self._sample(theta)[0]
 
-    def _norm(self, mats: Sequence[Any], weights: Sequence[float]) -> float:
+    def norm_upper(self, theta: Sequence[np.ndarray]) -> float:
+        """An upper estimate of ‖∇²f(θ)‖₂ (:meth:`_norm` of the sampled Hessian or HVP operator: certified
+        for dense Hessians from ``CERTIFY_MIN`` parameters on, else the solver's largest magnitude plus
+        its residual — that it is the largest is the solver's claim, as for λ_min)."""
+        _, mat = self._sample(theta)
+        value = self._norm((mat,), (1.0,), key="H")
+        self.norm_samples.append(value)
+        return value
+
+    def _norm(self, mats: Sequence[Any], weights: Sequence[float], key: Any = None) -> float:
         """‖Σ w_i H_i‖₂: dense eigenvalues, or Lanczos (largest magnitude, plus its residual; that it is
-        the largest is the solver's claim, as for λ_min) on the HVP operators."""
+        the largest is the solver's claim, as for λ_min) on the HVP operators. ``key`` names the kind
+        of sum, whose last vector warm-starts the next (default: the number of terms for dense power
+        iterations, one shared vector for the Lanczos runs on HVP operators)."""
         if isinstance(mats[0], np.ndarray):
             D = sum(w * H for w, H in zip(weights, mats))
             # each dense Hessian entry carries ~P·ε·‖H‖ rounding: not curvature, but kept (it only adds)
             if D.shape[0] >= self.CERTIFY_MIN:
-                bound = self._certified_norm(D, len(weights))
+                bound = self._certified_norm(D, len(weights) if key is None else key)
                 if bound is not None:
                     return bound
             ev = symmetric_eig(D, lowest=False, scratch=True)
@@ -303,7 +324,10 @@ class MeasuredGrowth:
             return sum(w * H.matvec(x) for w, H in zip(weights, mats))
 
         op = sla.LinearOperator((P, P), matvec=mv, dtype=np.float64)
-        w0 = self._w0 if self._w0 is not None else np.random.default_rng(1).standard_normal(P)
+        key = "sums" if key is None else key
+        w0 = self._w0.get(key)
+        if w0 is None:
+            w0 = np.random.default_rng(1).standard_normal(P)
         try:
             _, V = sla.eigsh(op, k=1, which="LM", tol=1e-2, ncv=6, v0=w0)
         except sla.ArpackNoConvergence as e:
@@ -311,7 +335,7 @@ class MeasuredGrowth:
         vec = V[:, 0] / np.linalg.norm(V[:, 0])
         Dv = mv(vec)
         lam = float(vec @ Dv)
-        self._w0 = vec
+        self._w0[key] = vec
         return abs(lam) + float(np.linalg.norm(Dv - lam * vec))
 
     def _certified_norm(self, D: np.ndarray, key: Any) -> float | None:
@@ -399,7 +423,11 @@ class MeasuredGrowth:
             lo = None
             if self._carried is not None:
                 cand = self._carried - h * lipschitz
-                if self._last - cand <= max(self.REL * abs(self._last), self.SLACK / max(h, 1e-300)):
+                # with track_norm, Λ is carried too while it stays within NORM_REL of its last sample
+                norm_ok = not self.track_norm or (self._carried_norm is not None and self.norm_samples and
+                                                  self._carried_norm + h * lipschitz
+                                                  <= (1 + self.NORM_REL) * self.norm_samples[-1])
+                if norm_ok and self._last - cand <= max(self.REL * abs(self._last), self.SLACK / max(h, 1e-300)):
                     lo = cand
                     self.carried_steps += 1
             if lo is None:
@@ -410,7 +438,12 @@ class MeasuredGrowth:
                     lo = max(lo, self._three_sample(y0, ym, y1, h, coeffs))
                 else:
                     self.midpoint_steps += 1
+                if self.track_norm:  # ‖H(t)‖ ≤ ‖H(t_m)‖ + L·|t − t_m| on the step (Weyl)
+                    self._carried_norm = self.norm_upper(ym) + half * lipschitz
+            elif self.track_norm and self._carried_norm is not None:
+                self._carried_norm += h * lipschitz
             self._carried = lo
+            self.last_norm = self._carried_norm if self.track_norm else None
         mu = max(0.0, -lo)
         self.integral += mu * h
         return mu
@@ -420,6 +453,8 @@ class MeasuredGrowth:
         ≥ ‖∇²f_after − ∇²f_before‖₂ (:func:`numerics.hessian_lipschitz.sample_jump_bound`)."""
         if self._carried is not None:
             self._carried -= bound
+        if self._carried_norm is not None:
+            self._carried_norm += bound
 
     def _three_sample(self, y0: Sequence[np.ndarray], ym: Sequence[np.ndarray], y1: Sequence[np.ndarray], h: float,
                       coeffs: Sequence[Any] | None) -> float:

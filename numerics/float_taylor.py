@@ -57,6 +57,10 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
   the fields differ by F_post − F_pre; F_pre, F_post the order-1 fields before and after, F_post with
   the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
+  Runs of lone crossings (no entry sliding) are bounded as windows instead, where the product of their
+  symmetric rank-one saltation matrices and the steps between is bounded as one map
+  (:mod:`numerics.error_windows`; Λ ≥ ‖∇²f‖ is sampled with λ_min and carried like it;
+  docs/theory.md F, "Windows through lone crossings"); the record is ``FloatTaylorTrajectory.windows``.
   Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
   logarithmic norm of the projected (sliding) field (leaving sliding: continuous field, S = I).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
@@ -75,6 +79,7 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth, saltation_norm
+from .error_windows import CarriedError
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
@@ -107,6 +112,9 @@ class FloatTaylorTrajectory:
     # ‖S‖₂ of its saltation matrix (1 where none applies); Σ ln factor is the events' share of the growth
     # of the estimate, growth_integral the smooth stretches' (docs/theory.md F, "Kinks (saltation)")
     saltations: list[tuple] = field(default_factory=list)
+    # per closed window through lone crossings: numerics.error_windows.WindowRecord (close time, events,
+    # steps, naive and windowed log-growth); Σ (naive − windowed) is what the windows saved
+    windows: list = field(default_factory=list)
 
     @property
     def times(self) -> list[float]:
@@ -183,6 +191,7 @@ class _FloatFlow(FloatSliding):
         self.skip: dict = {}
         self.pinned: set = set()
         self._first_pass: tuple | None = None  # _setup's full-order pass, when it is the first step's (run)
+        self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
 
     def _loss_start(self) -> float:
         """An upper bound of f at the current step's start: carried from the last step's bound (f does not
@@ -292,8 +301,9 @@ class _FloatFlow(FloatSliding):
             self._restore(snap)
         return cands
 
-    def _grad_z_norm(self, j: int, u: int, i: int) -> float:
-        """‖∇_θ z_{j}[u, i]‖₂ at the current state and masks: a backward pass for one sample."""
+    def _grad_z(self, j: int, u: int, i: int) -> list[np.ndarray]:
+        """∇_θ z_{j}[u, i] at the current state and masks, in the blocks of the state (W_l, and b_l as a
+        column): a backward pass for one sample."""
         Ws = self.y[0::2] if self.bias else self.y
         X = self.obj.loss.inputs
         a = [X[:, i].astype(float)]
@@ -302,12 +312,30 @@ class _FloatFlow(FloatSliding):
             a.append(z * self.maskv[l + 1][:, i])
         g = np.zeros(Ws[j - 1].shape[0])
         g[u] = 1.0
-        total = 0.0
+        out = [np.zeros_like(y) for y in self.y]
         for l in range(j - 1, -1, -1):
-            total += float(g @ g) * float(a[l] @ a[l]) + (float(g @ g) if self.bias else 0.0)
+            out[2 * l if self.bias else l] = np.outer(g, a[l])
+            if self.bias:
+                out[2 * l + 1] = g[:, None].copy()
             if l > 0:
                 g = (Ws[l].T @ g) * self.maskv[l][:, i]
-        return math.sqrt(total)
+        return out
+
+    def _lone_data(self, pre: float, dF: list[np.ndarray], g: list[np.ndarray]) -> tuple[float, float, np.ndarray]:
+        """(κ, η, v̂) of a lone crossing's saltation matrix S = I + u vᵀ, u = (F_post − F_pre)/ż_pre, v = ∇z
+        (docs/theory.md F, "Windows through lone crossings"): S = I + κv̂v̂ᵀ + N with κ = (ΔF·v)/ż_pre and
+        N = ‖v‖·u_⊥v̂ᵀ, ‖N‖₂ ≤ η (the part of ΔF off ∇z, zero in exact arithmetic, computed, plus the
+        rounding of the inner product and of κ: γ_P‖ΔF‖ each, Higham's worst case)."""
+        d = np.concatenate([x.ravel() for x in dF])
+        v = np.concatenate([x.ravel() for x in g])
+        vn = float(np.linalg.norm(v))
+        vhat = v / vn
+        c = float(d @ vhat)
+        dn = float(np.linalg.norm(d))
+        perp = float(np.linalg.norm(d - c * vhat))
+        P = len(d)
+        eta = (perp + 3 * (P + 4) * EPS * dn) * vn / abs(pre) * (1 + 4 * EPS)
+        return c * vn / pre, eta, vhat
 
     def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False) -> float:
         """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
@@ -321,6 +349,8 @@ class _FloatFlow(FloatSliding):
         including the entries that leave."""
         from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
+        self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
+        lone = from_side != 0 and not self.series.slide
         cm, cp = self._rates(j, u, i, t)
         a, b = cm["rate"], cp["rate"]
         if a == 0 and b <= 0:
@@ -356,7 +386,8 @@ class _FloatFlow(FloatSliding):
                 self._restore(snap)  # the pass re-solved μ_0: start the settling below as the candidates did
             else:
                 pre = (c["rate"], c["F"])
-        gz = self._grad_z_norm(j + 1, u, i)
+        g = self._grad_z(j + 1, u, i)
+        gz = math.sqrt(sum(float(np.sum(x * x)) for x in g))
         if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b) to start
             self.side[j][u, i] = -1
             self._set_mask(j)
@@ -378,7 +409,10 @@ class _FloatFlow(FloatSliding):
         if pre is None:  # no side it came from (t = 0, or a pinned entry set moving): either candidate
             dF = max(math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, c["F"]))) for c in (cm, cp))
             return 1.0 + dF * gz / min(abs(a), abs(b))
-        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, pre[1])))
+        dFs = [x - y for x, y in zip(F_post, pre[1])]
+        dF = math.sqrt(sum(float(np.sum(x * x)) for x in dFs))
+        if lone and not left and post != 0 and not self.series.slide:
+            self._lone = self._lone_data(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
@@ -531,7 +565,12 @@ class _FloatFlow(FloatSliding):
         starts, steps, coeffs, errors, defects = [], [], [], [], []
         local_errors: list[float] = []
         start_lows: list = []
-        t, err, zero_steps, out = 0.0, 0.0, 0, 0.0
+        # the carried error bound, with windows through lone crossings where Λ ≥ ‖∇²f‖ is tracked
+        # (numerics.error_windows; docs/theory.md F, "Windows through lone crossings")
+        carried = CarriedError(windows=self.growth is not None and bool(self.masks))
+        if carried.windows:
+            self.growth.track_norm = True
+        t, zero_steps, out = 0.0, 0, 0.0
         p_next = self.p
         while t < t_end:
             if len(starts) + zero_steps > max_steps:
@@ -553,7 +592,7 @@ class _FloatFlow(FloatSliding):
                     self.pinned.discard((j, u, i))
                     factor = self._kink(j, u, i, t, from_side=0, unpinned=True)
                     self.saltations.append((t, j + 1, u, i, factor))
-                    err *= factor
+                    carried.event(t, factor)
                 ys, w = self._pass(p, self.watch)
             h, rho = _step_size(ys, p, t_end - t)
             mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]
@@ -572,7 +611,7 @@ class _FloatFlow(FloatSliding):
                 if self.series.slide:
                     # on a sliding stretch the field is the Filippov combination, whose Lipschitz constant
                     # B₂ does not bound: the low part is dropped into the error instead (the state is hi)
-                    err += math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
+                    carried.add(math.sqrt(sum(float(np.sum(x * x)) for x in self.lo)))
                     self.lo = [np.zeros_like(x) for x in self.lo]
                 new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
                 if not all(np.all(np.isfinite(x)) for x in new):
@@ -586,7 +625,7 @@ class _FloatFlow(FloatSliding):
                     s_l, f0 = layer_norm_bounds(self.obj, ys, h), self._loss_start()
                     term = self._low_term(ys, h, s_l, f0, lo_norm, local)
                     if math.isinf(term):  # a long step (h·B₂ ≥ ln 2): the low part is dropped into the error
-                        err += lo_norm
+                        carried.add(lo_norm)
                         self.lo = [np.zeros_like(x) for x in self.lo]
                         new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
                         local = _local_error(ys, p, h, self.series.dmax) + dd_round
@@ -599,19 +638,19 @@ class _FloatFlow(FloatSliding):
                     mid = [_horner(Y, h / 2) for Y in ys]
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
                                          lipschitz=self._hessian_lipschitz(ys, h, s_l))
-                err = err * math.exp(h * L) + local
+                carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
                 new_lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in new_lo))
                 if self.growth is not None and self.masks:
                     # a dip of some z that stays positive within the error bar at the step's end (which
                     # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches");
                     # the z series are those of hi: the bar adds the low parts at both ends
-                    self._locate(w, h, self._z_error(err + lo_norm + new_lo_norm), skip_used,
+                    self._locate(w, h, self._z_error(carried.value + lo_norm + new_lo_norm), skip_used,
                                  exclude=ev[1][1:4] if ev is not None and ev[1][0] == "z" else None)
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
                 out = _output_rounding(ys, p, h, lo_norm)
-                errors.append(err + out)
+                errors.append(carried.value + out)
                 local_errors.append(local)
                 start_lows.append(self.lo)
                 self.y, self.lo = new, new_lo
@@ -629,14 +668,17 @@ class _FloatFlow(FloatSliding):
                 _, j, u, i = ev[1]
                 factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
                 self.saltations.append((t, j + 1, u, i, factor))
-                err *= factor
+                carried.event(t, factor, self._lone)
                 if errors:
-                    errors[-1] = max(errors[-1], err + out)
+                    errors[-1] = max(errors[-1], carried.value + out)
             self._jumps(n_ev)
             if D0:
                 defects.append(self._defect(D0))
             if progress:
                 progress(t, t_end)
+        carried.close(t)
+        if errors:  # the closed window's bound holds at the end too (and may be below the naive one)
+            errors[-1] = min(errors[-1], carried.value + out)
         if not starts:
             starts.append(0.0)
             steps.append(0.0)
@@ -646,7 +688,7 @@ class _FloatFlow(FloatSliding):
                                      self.events, time.perf_counter() - t0,
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=local_errors, start_lows=start_lows,
-                                     saltations=self.saltations)
+                                     saltations=self.saltations, windows=carried.log)
         return traj
 
 

@@ -1,0 +1,240 @@
+"""The carried error bound of the float tier, with windows through lone ReLU crossings.
+
+Between events the bound grows by exp(∫μ⁺) (:mod:`numerics.error_growth`), and at a kink it was
+multiplied by the saltation norm ‖S_j‖₂ of each event. Over thousands of small lone crossings that
+product of norms treats rank-one stretches along different directions as if they all acted on one, and
+drops the contractions (docs/theory.md F, "What the bound's growth is made of"). A *window* of
+consecutive lone crossings and the steps between them is bounded as one linear map instead
+(docs/theory.md F, "Windows through lone crossings"):
+
+    Φ_w = Ψ_N S_m ⋯ Ψ_2 S_1 Ψ_1,   S_j = I + κ_j v̂_j v̂_jᵀ + N_j,   Ψ_i = I + E_i,
+
+with S_j a lone crossing's saltation matrix (exactly symmetric rank-one up to the computed N_j, ‖N_j‖ ≤
+η_j), Ψ_i a step's propagator (‖E_i‖ ≤ e^{h_iΛ_i} − 1, Λ_i ≥ sup‖∇²f‖ on the step). The events'
+product is computed exactly in the span of the window's v̂_j, the terms with one E_i through exact
+partial-product norms, the rest by norms: :func:`window_factor` returns F_w ≥ ‖Φ_w‖₂, and the bound
+at the window's close is min(naive, F_w·e_start) + (the window's own local errors, carried naively).
+
+:class:`CarriedError` keeps the bound as e_start·G + ℓ (G the naive growth since the window's start,
+ℓ the local errors since then carried naively), which is an honest bound at every step inside a window
+too, and closes a window when Σ h_iΛ_i reaches ``B_CLOSE`` or it holds ``M_MAX`` events, before any
+event that is not a lone crossing, and at the end of the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+EPS = float(np.finfo(float).eps)
+
+
+def _gamma(n: float) -> float:
+    """Higham's γ_n = nε/(1 − nε) (the relative bound of an n-term floating-point sum or product)."""
+    x = n * EPS
+    if x >= 0.5:
+        raise ValueError(f"γ_{n}: dimension too large for a float64 rounding bound")
+    return x / (1 - x)
+
+
+def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndarray,
+                  nbefore: Sequence[int], h: Sequence[float], lam: Sequence[float],
+                  mu: Sequence[float]) -> float:
+    """F_w ≥ ‖Ψ_N S_m ⋯ S_1 Ψ_1‖₂ over a window (docs/theory.md F, "Windows through lone crossings").
+
+    Events j = 1..m: S_j = I + κ_j v̂_jv̂_jᵀ + N_j with ‖N_j‖₂ ≤ ``etas[j]`` and v̂_j the unit columns of
+    ``vhats`` (P × m). Steps i: step i comes after ``nbefore[i]`` of the window's events; its propagator
+    Ψ_i of e' = −H(t)e has ‖H‖₂ ≤ ``lam[i]`` and −λ_min(H) ≤ ``mu[i]`` (≥ 0) on the step, length
+    ``h[i]``. Expanding the product by the number of E_i = Ψ_i − I factors (and of N_j):
+
+    * no E: P_S = Π(I + A_j), A_j = κ_j v̂_jv̂_jᵀ, computed in the coordinates of the span of the v̂_j
+      (a Householder QR: v̂_j = Q̂r_j up to γ̃ of the factorization, Q̂ orthonormal, so norms on the span
+      are those of the m × m coordinate matrices, and S_j is the identity off it);
+    * E_i = −∫_iH + R_i, ‖R_i‖ ≤ e^{h_iΛ_i} − 1 − h_iΛ_i (Dyson series); the first-order part P_S − ∫_wH =
+      I + M has ‖I + M‖² ≤ 1 + 2λ_max(sym M) + ‖M‖², λ_max(sym M) ≤ λ_max(sym(P_S − I)) + Σh_iμ_i,
+      ‖M‖ ≤ ‖P_S − I‖ + Σh_iΛ_i;
+    * one E_i between P_<i (events before) and P_>i (after): P_>iE_iP_<i − E_i = (P_>i − I)E_iP_<i +
+      E_i(P_<i − I), bounded with exact partial-product norms;
+    * two or more E's: Π‖S_j‖·(e^b − 1 − b), b = Σ‖E_i‖; any N_j: [Π(‖S_j‖ + η_j) − Π‖S_j‖]·e^b.
+
+    Every computed norm is raised by a bound of the float64 rounding of the m × m arithmetic."""
+    kap = np.asarray(kappas, dtype=float)
+    eta = np.asarray(etas, dtype=float)
+    h = np.asarray(h, dtype=float)
+    lam = np.asarray(lam, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    nb = np.asarray(nbefore, dtype=int)
+    m = len(kap)
+    if not (len(eta) == m and len(h) == len(lam) == len(mu) == len(nb)):
+        raise ValueError("window_factor: inconsistent lengths")
+    if np.any(h < 0) or np.any(lam < 0) or np.any(mu < 0) or np.any(eta < 0):
+        raise ValueError("window_factor: h, lam, mu and etas must be >= 0")
+    if len(nb) and (nb.min() < 0 or nb.max() > m):
+        raise ValueError("window_factor: nbefore out of range")
+    # every step quantity rounded upwards by a relative 4ε (a handful of operations each)
+    up = 1 + 4 * EPS
+    hl = h * lam
+    E = np.expm1(hl) * up  # ‖E_i‖ ≤ e^{hΛ} − 1
+    R2 = np.maximum(0.0, np.expm1(hl) - hl) * up + 2 * EPS * hl  # e^{hΛ} − 1 − hΛ, cancellation bounded
+    b = float(E.sum()) * (1 + _gamma(len(E) + 1))
+    if not b <= 30:  # e^b ≥ 10¹³: the expansion cannot beat the naive bound (and would overflow)
+        return math.inf
+    HL = float(hl.sum()) * (1 + _gamma(len(hl) + 1))  # ≥ ‖∫_wH‖
+    MU = float((h * mu).sum()) * (1 + _gamma(len(h) + 1))  # ≥ ∫_w μ⁺
+    sig = np.maximum(1.0, np.abs(1 + kap)) * up
+    if m == 0:
+        first = math.sqrt(1 + 2 * MU + HL * HL)
+        mixed = 0.0
+        big = 1.0
+    else:
+        V = np.asarray(vhats, dtype=float).reshape(-1, m)
+        P = V.shape[0]
+        R = np.linalg.qr(V, mode="r")  # Householder: V + ΔV = Q̂R, ‖Δv_j‖ ≤ γ̃_{P m}‖v_j‖ (Higham, Thm 19.4)
+        k = R.shape[0]
+        # v̂_j = Q̂r_j − Δv_j: the computed coordinates stand for S_j up to |κ_j|(2δ + δ²) more in N_j;
+        # ‖v̂_j‖ = 1 within the rounding of its normalization, (P + 4)ε, folded into δ
+        delta = 8 * _gamma(P * m) + (P + 4) * EPS
+        eta = eta + np.abs(kap) * (2 * delta + delta * delta) * up
+        I = np.eye(k)
+        pre = [I]
+        for j in range(m):
+            r = R[:, j]
+            pre.append(pre[-1] + kap[j] * np.outer(r, r @ pre[-1]))
+        suf = [I]
+        for j in range(m - 1, -1, -1):
+            r = R[:, j]
+            suf.append(suf[-1] + kap[j] * np.outer(suf[-1] @ r, r))
+        suf = suf[::-1]  # suf[n] = S_m ⋯ S_{n+1}
+        # rounding of the coordinate products: each rank-one update errs by ≤ γ_{k+2}(1 + |κ_j|‖r_j‖²)‖·‖_F
+        # ≤ √k γ_{k+2}(1 + |κ_j|(1 + δ)²)·‖product‖₂; summed over the updates with the products' norms
+        # ≤ Πσ_j(1 + η_j-free): an absolute bound on every computed partial product's 2-norm error
+        prod_sig = float(np.prod(sig * (1 + np.abs(kap) * 4 * delta)))
+        rho = math.sqrt(k) * _gamma(k + 2) * float(np.sum(1 + np.abs(kap) * (1 + delta) ** 2)) * prod_sig
+        norm_err = _gamma(4 * k)  # a computed 2-norm (SVD) or extreme eigenvalue: backward stable, ≤ γ_{4k} relative
+
+        def norm(A: np.ndarray) -> float:
+            return (float(np.linalg.norm(A, 2)) + rho) * (1 + norm_err)
+
+        # off the span (k < P) every event product is the identity: P_S − I is 0 there, a partial
+        # product has norm ≥ 1
+        off = 1.0 if k < P else 0.0
+        PS = pre[-1]
+        D = PS - I
+        x = float(np.linalg.eigvalsh((D + D.T) / 2)[-1]) + rho + norm_err * norm(D)
+        if off:
+            x = max(x, 0.0)
+        first = math.sqrt(max(0.0, 1 + 2 * (x + MU) * up + (norm(D) + HL) ** 2 * up) * up)
+        mixed = 0.0
+        if len(E):
+            Esum = np.bincount(nb, weights=E, minlength=m + 1)
+            for n in np.nonzero(Esum)[0]:
+                coef = norm(suf[n] - I) * max(off, norm(pre[n])) + norm(pre[n] - I)
+                mixed += float(Esum[n]) * coef * up * up
+            mixed *= 1 + _gamma(m + 1)
+        big = float(np.prod(sig))
+    multi = big * math.expm1(b) * up - big * b if b > 0 else 0.0
+    multi = max(0.0, multi) + 4 * EPS * big * (math.expm1(b) + b)  # cancellation in e^b − 1 − b bounded
+    with_n = float(np.prod(sig + eta)) - float(np.prod(sig))
+    with_n = max(0.0, with_n) * (1 + _gamma(2 * m + 2)) + _gamma(2 * m + 2) * float(np.prod(sig))
+    total = first + mixed + multi + float(R2.sum()) * (1 + _gamma(len(R2) + 1)) + with_n * math.exp(b) * up
+    return total * (1 + 8 * EPS)
+
+
+@dataclass
+class WindowRecord:
+    """One closed window: its close time, events, steps, and the log-growth of the bound over it, naive
+    (ln G: Σ ln ‖S_j‖ + Σ h_iμ_i) and windowed (ln F_w)."""
+
+    t: float
+    events: int
+    steps: int
+    naive: float
+    windowed: float
+
+
+@dataclass
+class CarriedError:
+    """The float tier's running error bound e_start·G + ℓ with windows through lone crossings (module
+    docstring). ``windows=False`` keeps the naive product of norms (no Λ needed)."""
+
+    windows: bool = True
+    # a window closes when Σh_iΛ_i reaches B_CLOSE or it holds M_MAX events (docs/theory.md F, "Windows
+    # through lone crossings": the Λ terms grow with the window's span, the norms' cost as m³ per product)
+    B_CLOSE: ClassVar[float] = 0.1
+    M_MAX: ClassVar[int] = 96
+    start: float = 0.0
+    gain: float = 1.0
+    local: float = 0.0
+    log: list[WindowRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
+        self._kap: list[float] = []
+        self._eta: list[float] = []
+        self._v: list[np.ndarray] = []
+        self._nb: list[int] = []
+        self._h: list[float] = []
+        self._lam: list[float] = []
+        self._mu: list[float] = []
+        self._b = 0.0
+
+    @property
+    def value(self) -> float:
+        """The bound on the error now (honest inside an open window: the naive growth since its start)."""
+        return self.start * self.gain + self.local
+
+    def add(self, x: float) -> None:
+        """A local error (or a dropped low part) added now."""
+        self.local += x
+
+    def step(self, h: float, mu: float, local: float, lam: float | None = None, t: float = math.nan) -> None:
+        """A step of length h with growth rate bound μ ≥ sup μ⁺ and local error ``local``; ``lam`` ≥
+        sup‖∇²f‖ on it (needed while windows are on; a step without it ends the windows for the run).
+        A window whose Σh_iΛ_i reaches ``B_CLOSE`` closes at the step's end."""
+        g = math.exp(h * mu)
+        self.gain *= g
+        self.local = self.local * g + local
+        if self.windows:
+            if lam is None or not math.isfinite(lam):  # no Λ for this step: windows end here
+                self.close(t)
+                self.windows = False
+                return
+            self._nb.append(len(self._kap))
+            self._h.append(h)
+            self._lam.append(lam)
+            self._mu.append(mu)
+            self._b += h * lam
+            if self._b >= self.B_CLOSE:
+                self.close(t)
+
+    def event(self, t: float, factor: float, lone: tuple[float, float, np.ndarray] | None = None) -> None:
+        """An event with saltation norm ``factor`` ≥ ‖S‖₂; ``lone`` = (κ, η, v̂) for a lone crossing."""
+        if lone is None or not self.windows:
+            self.close(t)
+            self.start *= factor
+            return
+        kap, eta, vhat = lone
+        self.gain *= factor
+        self.local *= factor
+        self._kap.append(kap)
+        self._eta.append(eta)
+        self._v.append(vhat)
+        if self._b >= self.B_CLOSE or len(self._kap) >= self.M_MAX:
+            self.close(t)
+
+    def close(self, t: float) -> None:
+        """Close the open window: the bound becomes min(naive, F_w·e_start) + ℓ."""
+        naive = self.start * self.gain
+        if self._kap:
+            F = window_factor(self._kap, self._eta, np.array(self._v).T, self._nb, self._h, self._lam, self._mu)
+            self.log.append(WindowRecord(t, len(self._kap), len(self._h), math.log(self.gain), math.log(F)))
+            if self.start > 0:
+                naive = min(naive, F * self.start)
+        self.start = naive + self.local
+        self.gain, self.local = 1.0, 0.0
+        self._clear()
