@@ -639,6 +639,10 @@ class _FloatFlow(FloatSliding):
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
                                          lipschitz=self._hessian_lipschitz(ys, h, s_l))
                 carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
+                if self.series.slide:
+                    # a sliding stretch's field is the Filippov combination, whose Jacobian Λ and μ do not
+                    # describe (docs/theory.md F, "Not derived"): it never lies inside a window
+                    carried.close(t + h)
                 new_lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in new_lo))
                 if self.growth is not None and self.masks:
                     # a dip of some z that stays positive within the error bar at the step's end (which

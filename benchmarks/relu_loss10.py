@@ -1,0 +1,64 @@
+"""The research-scale ReLU run of issue 11 to its 10× loss drop: CPU time and the error estimate.
+
+Nets and data of ``bench_float_taylor.py`` (64-50-50-10 on 500 sklearn digits, pixels/16, one-hot
+targets, He init seed 0, square loss; bias-free and with biases). T10 is the time the loss has dropped
+10×, measured by a fine RK4 run (0.1952 bias-free, 0.1709 biased; docs/theory.md F, "Research scale").
+One thread; CPU seconds (``time.process_time``). Printed per net: events and steps, CPU seconds, the error
+estimate (max over the run) and at T, the loss at 0 and T, and the bound's log-growth split into the
+saltation factors (Σ ln ‖S‖₂ — what the bound would carry without windows), ∫μ⁺, and the windows
+(Σ ln over closed windows of the naive growth and of what the windows kept). ~4–5 min of CPU per net.
+
+    python benchmarks/relu_loss10.py [--bias both|no|yes] [--t-end T]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+import math
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_float_taylor import _relu_big  # noqa: E402
+from numerics.float_taylor import float_gradient_flow  # noqa: E402
+from numerics.gradients import value  # noqa: E402
+
+T10 = {False: 0.1952, True: 0.1709}
+
+
+def run(bias: bool, t_end: float | None) -> None:
+    obj, th = _relu_big(bias)
+    T = T10[bias] if t_end is None else t_end
+    t0 = time.process_time()
+    tr = float_gradient_flow(obj, th, T)
+    cpu = time.process_time() - t0
+    f0, f1 = float(value(obj, th)), float(value(obj, tr.at(T)))
+    sal = sum(math.log(s[4]) for s in tr.saltations)
+    naive = sum(w.naive for w in tr.windows)
+    kept = sum(min(w.naive, w.windowed) for w in tr.windows)
+    print(f"{'biased' if bias else 'bias-free'} 64-50-50-10 to T = {T}: {len(tr.events)} events, {len(tr.steps)} steps, "
+          f"{cpu:.0f} s CPU; loss {f0:.4g} -> {f1:.4g} ({f0 / f1:.2f}x)")
+    print(f"  estimate: max {tr.error_estimate:.3g}, at T {tr.errors[-1]:.3g}; Σ ln ‖S‖₂ = {sal:.2f}, ∫μ⁺ = "
+          f"{tr.growth_integral:.3f}; {len(tr.windows)} windows ({sum(w.events for w in tr.windows)} events): "
+          f"Σ ln naive {naive:.2f} -> windowed {kept:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bias", choices=("both", "no", "yes"), default="both")
+    ap.add_argument("--t-end", type=float, default=None, help="horizon (default: T10 of each net)")
+    a = ap.parse_args()
+    if a.t_end is not None and not (a.t_end > 0 and math.isfinite(a.t_end)):
+        ap.error("--t-end must be a positive number")
+    for bias in {"both": (False, True), "no": (False,), "yes": (True,)}[a.bias]:
+        run(bias, a.t_end)
+
+
+if __name__ == "__main__":
+    main()
