@@ -84,11 +84,11 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
         return math.inf
     HL = float(hl.sum()) * (1 + _gamma(len(hl) + 1))  # ≥ ‖∫_wH‖
     MU = float((h * mu).sum()) * (1 + _gamma(len(h) + 1))  # ≥ ∫_w μ⁺
-    sig = np.maximum(1.0, np.abs(1 + kap)) * up
     if m == 0:
         first = math.sqrt(1 + 2 * MU + HL * HL)
         mixed = 0.0
         big = 1.0
+        sig = np.ones(0)
     else:
         V = np.asarray(vhats, dtype=float).reshape(-1, m)
         P = V.shape[0]
@@ -98,6 +98,8 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
         # ‖v̂_j‖ = 1 within the rounding of its normalization, (P + 4)ε, folded into δ
         delta = 8 * _gamma(P * m) + (P + 4) * EPS
         eta = eta + np.abs(kap) * (2 * delta + delta * delta) * up
+        # ‖S_j^sym‖₂ in the coordinates: max(1, |1 + κ_j‖r_j‖²|), ‖r_j‖ ≤ 1 + δ
+        sig = np.maximum(1.0, np.abs(1 + kap) + np.abs(kap) * (2 * delta + delta * delta)) * up
         I = np.eye(k)
         pre = [I]
         for j in range(m):
@@ -111,7 +113,7 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
         # rounding of the coordinate products: each rank-one update errs by ≤ γ_{k+2}(1 + |κ_j|‖r_j‖²)‖·‖_F
         # ≤ √k γ_{k+2}(1 + |κ_j|(1 + δ)²)·‖product‖₂; summed over the updates with the products' norms
         # ≤ Πσ_j(1 + η_j-free): an absolute bound on every computed partial product's 2-norm error
-        prod_sig = float(np.prod(sig * (1 + np.abs(kap) * 4 * delta)))
+        prod_sig = float(np.prod(sig))
         rho = math.sqrt(k) * _gamma(k + 2) * float(np.sum(1 + np.abs(kap) * (1 + delta) ** 2)) * prod_sig
         norm_err = _gamma(4 * k)  # a computed 2-norm (SVD) or extreme eigenvalue: backward stable, ≤ γ_{4k} relative
 
