@@ -1,4 +1,6 @@
-"""A windowed bound through lone ReLU crossings, measured on the research-scale run (not used by the tier).
+"""A windowed bound through lone ReLU crossings, measured on the research-scale run (the measurement that
+led to numerics.error_windows, which the tier now uses; kept as a separately written cross-check with a
+fixed Λ, corrected for the identity off the span of the v̂'s as the built bound is).
 
 Instruments ``numerics.float_taylor`` on the 64-50-50-10 digits net of ``bench_float_taylor.py`` (bias-free)
 up to ``--t-end``: at every kink decision it records κ = ż_post/ż_pre − 1 (from the arguments of
@@ -114,12 +116,14 @@ def window_sum(te, kap, V, h, mu, lam: float, m: int) -> float:
         for e, nb in zip(E, before):
             Pb = pref[nb]
             Pa = P @ np.linalg.inv(Pb)
-            mixed += e * (np.linalg.norm(Pa - np.eye(k), 2) * np.linalg.norm(Pb, 2) + np.linalg.norm(Pb - np.eye(k), 2))
+            # off the span of the v̂'s the events act as the identity (k < P): partial products have norm ≥ 1
+            mixed += e * (np.linalg.norm(Pa - np.eye(k), 2) * max(1.0, np.linalg.norm(Pb, 2))
+                          + np.linalg.norm(Pb - np.eye(k), 2))
         b = float(E.sum())
         multi = math.exp(float(np.abs(K).sum())) * (math.expm1(b) - b)
         r2 = float((E - hs * lam).sum())
         D = P - np.eye(k)
-        x = float(np.linalg.eigvalsh((D + D.T) / 2).max()) + float(ms @ hs)
+        x = max(0.0, float(np.linalg.eigvalsh((D + D.T) / 2).max())) + float(ms @ hs)  # ≥ 0 off the span
         y = float(np.linalg.norm(D, 2)) + lam * float(hs.sum())
         F = math.sqrt(max(0.0, 1 + 2 * x + y * y)) + mixed + multi + r2
         total += math.log(max(F, 1.0))
