@@ -571,6 +571,7 @@ class _FloatFlow(FloatSliding):
         if carried.windows:
             self.growth.track_norm = True
         t, zero_steps, out = 0.0, 0, 0.0
+        step_end, event_after = 0.0, False
         p_next = self.p
         while t < t_end:
             if len(starts) + zero_steps > max_steps:
@@ -655,6 +656,7 @@ class _FloatFlow(FloatSliding):
                 coeffs.append(ys)
                 out = _output_rounding(ys, p, h, lo_norm)
                 errors.append(carried.value + out)
+                step_end, event_after = errors[-1], False  # the bound at this step's end, before its event
                 local_errors.append(local)
                 start_lows.append(self.lo)
                 self.y, self.lo = new, new_lo
@@ -673,6 +675,7 @@ class _FloatFlow(FloatSliding):
                 factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
+                event_after = True
                 if errors:
                     errors[-1] = max(errors[-1], carried.value + out)
             self._jumps(n_ev)
@@ -681,8 +684,12 @@ class _FloatFlow(FloatSliding):
             if progress:
                 progress(t, t_end)
         carried.close(t)
-        if errors:  # the closed window's bound holds at the end too (and may be below the naive one)
-            errors[-1] = min(errors[-1], carried.value + out)
+        if errors:
+            # the closed window's bound holds at the end too (and may be below the naive one); if the run
+            # ended on an event, the error at t_end lies between those just before and after it (the two
+            # flows cross at nearby times), so the bound before the event stays in force as well
+            final = carried.value + out
+            errors[-1] = min(errors[-1], max(final, step_end) if event_after else final)
         if not starts:
             starts.append(0.0)
             steps.append(0.0)
