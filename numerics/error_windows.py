@@ -145,6 +145,25 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
     return total * (1 + 8 * EPS)
 
 
+def lone_saltation(pre: float, dF: Sequence[np.ndarray], grad_z: Sequence[np.ndarray]) -> tuple[float, float, np.ndarray]:
+    """(κ, η, v̂) of a lone crossing's saltation matrix S = I + u vᵀ, u = ΔF/ż_pre (ΔF = F_post − F_pre, in
+    blocks), v = ∇_θz (the same blocks): S = I + κv̂v̂ᵀ + N with v̂ = v/‖v‖, κ = (ΔF·v)/ż_pre and N =
+    ‖v‖·u_⊥v̂ᵀ, ‖N‖₂ ≤ η — the part of ΔF off ∇z (zero in exact arithmetic, docs/theory.md F, "At a lone
+    kink the jump is exactly along ∇z"), as computed, plus the rounding of the inner product and of κ,
+    γ_P‖ΔF‖ each (Higham's worst case)."""
+    d = np.concatenate([np.ravel(x) for x in dF])
+    v = np.concatenate([np.ravel(x) for x in grad_z])
+    if pre == 0 or len(d) != len(v):
+        raise ValueError("lone_saltation: pre must be nonzero and dF, grad_z of the same blocks")
+    vn = float(np.linalg.norm(v))
+    vhat = v / vn
+    c = float(d @ vhat)
+    dn = float(np.linalg.norm(d))
+    perp = float(np.linalg.norm(d - c * vhat))
+    eta = (perp + 3 * (len(d) + 4) * EPS * dn) * vn / abs(pre) * (1 + 4 * EPS)
+    return c * vn / pre, eta, vhat
+
+
 @dataclass
 class WindowRecord:
     """One closed window: its close time, events, steps, and the log-growth of the bound over it, naive

@@ -79,7 +79,7 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth, saltation_norm
-from .error_windows import CarriedError
+from .error_windows import CarriedError, lone_saltation
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
@@ -321,22 +321,6 @@ class _FloatFlow(FloatSliding):
                 g = (Ws[l].T @ g) * self.maskv[l][:, i]
         return out
 
-    def _lone_data(self, pre: float, dF: list[np.ndarray], g: list[np.ndarray]) -> tuple[float, float, np.ndarray]:
-        """(κ, η, v̂) of a lone crossing's saltation matrix S = I + u vᵀ, u = (F_post − F_pre)/ż_pre, v = ∇z
-        (docs/theory.md F, "Windows through lone crossings"): S = I + κv̂v̂ᵀ + N with κ = (ΔF·v)/ż_pre and
-        N = ‖v‖·u_⊥v̂ᵀ, ‖N‖₂ ≤ η (the part of ΔF off ∇z, zero in exact arithmetic, computed, plus the
-        rounding of the inner product and of κ: γ_P‖ΔF‖ each, Higham's worst case)."""
-        d = np.concatenate([x.ravel() for x in dF])
-        v = np.concatenate([x.ravel() for x in g])
-        vn = float(np.linalg.norm(v))
-        vhat = v / vn
-        c = float(d @ vhat)
-        dn = float(np.linalg.norm(d))
-        perp = float(np.linalg.norm(d - c * vhat))
-        P = len(d)
-        eta = (perp + 3 * (P + 4) * EPS * dn) * vn / abs(pre) * (1 + 4 * EPS)
-        return c * vn / pre, eta, vhat
-
     def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False) -> float:
         """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
         ``from_side`` 0: reached from no side (t = 0, or ``unpinned``: a pinned entry, mask α, that another
@@ -412,7 +396,7 @@ class _FloatFlow(FloatSliding):
         dFs = [x - y for x, y in zip(F_post, pre[1])]
         dF = math.sqrt(sum(float(np.sum(x * x)) for x in dFs))
         if lone and not left and post != 0 and not self.series.slide:
-            self._lone = self._lone_data(pre[0], dFs, g)
+            self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:

@@ -152,3 +152,26 @@ def test_window_factor_rejects_bad_input():
         window_factor([0.1], [0.0], np.ones((3, 1)) / math.sqrt(3), [0, 2], [0.1, 0.1], [1.0, 1.0], [0.0, 0.0])
     with pytest.raises(ValueError):
         window_factor([], [], np.zeros((3, 0)), [0], [-1.0], [1.0], [0.0])
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(2, 9), st.sampled_from([0.0, 1e-12, 1e-6, 0.1]))
+def test_lone_saltation_decomposes_the_saltation_matrix(seed, P, off):
+    """S = I + (ΔF/ż_pre)∇zᵀ against I + κv̂v̂ᵀ: the difference is within η in the 2-norm (dense SVD)."""
+    from numerics.error_windows import lone_saltation
+
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(P)
+    perp = rng.standard_normal(P)
+    perp -= (perp @ v) / (v @ v) * v
+    d = rng.uniform(-2, 2) * v + off * perp
+    pre = float(rng.uniform(0.05, 3)) * (1 if rng.random() < 0.5 else -1)
+    blocks = [0, P // 2, P]
+    dF = [d[blocks[k]:blocks[k + 1]].reshape(-1, 1) for k in range(2)]
+    gz = [v[blocks[k]:blocks[k + 1]].reshape(-1, 1) for k in range(2)]
+    kap, eta, vhat = lone_saltation(pre, dF, gz)
+    S = np.eye(P) + np.outer(d / pre, v)
+    # the dense products and the SVD round too: a few ε of ‖S‖ (γ-sized, far below the tested η scale)
+    diff = float(np.linalg.norm(S - (np.eye(P) + kap * np.outer(vhat, vhat)), 2))
+    assert diff <= eta + 16 * P * EPS * float(np.linalg.norm(S, 2))
+    if off > 0:  # η is the actual off-∇z part, not a blanket margin
+        assert eta <= 2 * off * np.linalg.norm(perp) * np.linalg.norm(v) / abs(pre) + 1e-12 * (1 + abs(kap))
