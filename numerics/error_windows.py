@@ -254,8 +254,8 @@ class CarriedError:
         if self._kap:
             F = window_factor(self._kap, self._eta, np.array(self._v).T, self._nb, self._h, self._lam, self._mu)
             self.log.append(WindowRecord(t, len(self._kap), len(self._h), math.log(self.gain), math.log(F)))
-            if self.start > 0:
-                naive = min(naive, F * self.start)
+            if self.start > 0 and F * self.start < naive:  # (False for F = ∞ or NaN: the naive bound stays)
+                naive = F * self.start
         self.start = naive + self.local
         self.gain, self.local = 1.0, 0.0
         self._clear()
