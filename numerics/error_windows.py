@@ -42,8 +42,10 @@ def _gamma(n: float) -> float:
 
 def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndarray,
                   nbefore: Sequence[int], h: Sequence[float], lam: Sequence[float],
-                  mu: Sequence[float]) -> float:
+                  mu: Sequence[float], parts: dict | None = None) -> float:
     """F_w ≥ ‖Ψ_N S_m ⋯ S_1 Ψ_1‖₂ over a window (docs/theory.md F, "Windows through lone crossings").
+    ``parts``, if a dict, receives the terms below (``events``: λ_max(sym(P_S − I)) ≥ 0 where the span
+    is not the whole space; ``first``, ``mixed``, ``multi``, ``remainder``, ``with_n``) for diagnosis.
 
     Events j = 1..m: S_j = I + κ_j v̂_jv̂_jᵀ + N_j with ‖N_j‖₂ ≤ ``etas[j]`` and v̂_j the unit columns of
     ``vhats`` (P × m). Steps i: step i comes after ``nbefore[i]`` of the window's events; its propagator
@@ -86,6 +88,7 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
     MU = float((h * mu).sum()) * (1 + _gamma(len(h) + 1))  # ≥ ∫_w μ⁺
     if m == 0:
         first = math.sqrt(1 + 2 * MU + HL * HL)
+        x = 0.0
         mixed = 0.0
         big = 1.0
         sig = np.ones(0)
@@ -141,7 +144,10 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
     multi = max(0.0, multi) + 4 * EPS * big * (math.expm1(b) + b)  # cancellation in e^b − 1 − b bounded
     with_n = float(np.prod(sig + eta)) - float(np.prod(sig))
     with_n = max(0.0, with_n) * (1 + _gamma(2 * m + 2)) + _gamma(2 * m + 2) * float(np.prod(sig))
-    total = first + mixed + multi + float(R2.sum()) * (1 + _gamma(len(R2) + 1)) + with_n * math.exp(b) * up
+    rem = float(R2.sum()) * (1 + _gamma(len(R2) + 1))
+    total = first + mixed + multi + rem + with_n * math.exp(b) * up
+    if parts is not None:
+        parts.update(events=x, first=first, mixed=mixed, multi=multi, remainder=rem, with_n=with_n * math.exp(b) * up)
     return total * (1 + 8 * EPS)
 
 
@@ -174,6 +180,7 @@ class WindowRecord:
     steps: int
     naive: float
     windowed: float
+    parts: dict = field(default_factory=dict)  # window_factor's terms (diagnosis)
 
 
 @dataclass
@@ -252,8 +259,10 @@ class CarriedError:
         """Close the open window: the bound becomes min(naive, F_w·e_start) + ℓ."""
         naive = self.start * self.gain
         if self._kap:
-            F = window_factor(self._kap, self._eta, np.array(self._v).T, self._nb, self._h, self._lam, self._mu)
-            self.log.append(WindowRecord(t, len(self._kap), len(self._h), math.log(self.gain), math.log(F)))
+            parts: dict = {}
+            F = window_factor(self._kap, self._eta, np.array(self._v).T, self._nb, self._h, self._lam, self._mu,
+                              parts)
+            self.log.append(WindowRecord(t, len(self._kap), len(self._h), math.log(self.gain), math.log(F), parts))
             if self.start > 0 and F * self.start < naive:  # (False for F = ∞ or NaN: the naive bound stays)
                 naive = F * self.start
         self.start = naive + self.local
