@@ -57,7 +57,8 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
       are those of the m × m coordinate matrices, and S_j is the identity off it);
     * E_i = −∫_iH + R_i, ‖R_i‖ ≤ e^{h_iΛ_i} − 1 − h_iΛ_i (Dyson series); the first-order part P_S − ∫_wH =
       I + M has ‖I + M‖² ≤ 1 + 2λ_max(sym M) + ‖M‖², λ_max(sym M) ≤ λ_max(sym(P_S − I)) + Σh_iμ_i,
-      ‖M‖ ≤ ‖P_S − I‖ + Σh_iΛ_i;
+      ‖M‖ ≤ ‖P_S − I‖ + Σh_iΛ_i; and also ‖P_S − ∫_wH‖² ≤ ‖P_S‖² + 2Σh_iμ_i + 2‖P_S − I‖Σh_iΛ_i +
+      (Σh_iΛ_i)² (expanding (P_S − A)ᵀ(P_S − A), A = ∫_wH); the smaller is used;
     * one E_i between P_<i (events before) and P_>i (after): P_>iE_iP_<i − E_i = (P_>i − I)E_iP_<i +
       E_i(P_<i − I), bounded with exact partial-product norms;
     * two or more E's: Π‖S_j‖·(e^b − 1 − b), b = Σ‖E_i‖; any N_j: [Π(‖S_j‖ + η_j) − Π‖S_j‖]·e^b.
@@ -131,7 +132,14 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
         x = float(np.linalg.eigvalsh((D + D.T) / 2)[-1]) + rho + norm_err * norm(D)
         if off:
             x = max(x, 0.0)
-        first = math.sqrt(max(0.0, 1 + 2 * (x + MU) * up + (norm(D) + HL) ** 2 * up) * up)
+        nD = norm(D)
+        # two bounds of ‖P_S − A‖², A = ∫_wH symmetric with ‖A‖ ≤ HL, −λ_min(A) ≤ MU; the smaller is kept:
+        # (i) P_S − A = I + M, ‖I + M‖² ≤ 1 + 2λ_max(sym M) + ‖M‖²;
+        # (ii) (P_S − A)ᵀ(P_S − A) = P_SᵀP_S − 2A − (DᵀA + AD) + A², so ‖P_S − A‖² ≤ ‖P_S‖² + 2MU + 2‖D‖HL + HL²
+        #      with the exact ‖P_S‖ (≥ 1 off the span), which (i) overstates by up to ‖D‖²
+        b1 = 1 + 2 * (x + MU) * up + (nD + HL) ** 2 * up
+        b2 = max(off, norm(PS)) ** 2 * up + (2 * MU + 2 * nD * HL + HL * HL) * up
+        first = math.sqrt(max(0.0, min(b1, b2)) * up)
         mixed = 0.0
         if len(E):
             Esum = np.bincount(nb, weights=E, minlength=m + 1)
