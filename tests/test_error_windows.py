@@ -57,29 +57,25 @@ def windows(draw):
 
 def exact_product(P, events, steps):
     """‖Φ‖₂ by dense products in order (steps before event j come first), and a bound on its rounding."""
-    Phi = np.eye(P)
-    norms = 1.0
-    factors = 0
-    j = 0
-    for nb, h, H in steps:
-        while j < nb:
+    Phi, norms, factors, j = np.eye(P), 1.0, 0, 0
+
+    def apply(A):
+        nonlocal Phi, norms, factors
+        Phi = A @ Phi
+        norms *= np.linalg.norm(A, 2)
+        factors += 1
+
+    def events_until(n):
+        nonlocal j
+        while j < n:
             kap, _, v, N = events[j]
-            S = np.eye(P) + kap * np.outer(v, v) + N
-            Phi = S @ Phi
-            norms *= np.linalg.norm(S, 2)
-            factors += 1
+            apply(np.eye(P) + kap * np.outer(v, v) + N)
             j += 1
-        Psi = sla.expm(-h * H)
-        Phi = Psi @ Phi
-        norms *= np.linalg.norm(Psi, 2)
-        factors += 1
-    while j < len(events):
-        kap, _, v, N = events[j]
-        S = np.eye(P) + kap * np.outer(v, v) + N
-        Phi = S @ Phi
-        norms *= np.linalg.norm(S, 2)
-        factors += 1
-        j += 1
+
+    for nb, h, H in steps:
+        events_until(nb)
+        apply(sla.expm(-h * H))
+    events_until(len(events))
     # each product errs by ≤ γ_P·‖A‖‖B‖ (2-norm, up to √P), expm by a few hundred ε relative (scipy's
     # Padé with scaling and squaring): a generous 1e3·P·ε per factor against the product of norms
     return float(np.linalg.norm(Phi, 2)), 1e3 * P * EPS * factors * norms
