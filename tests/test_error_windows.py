@@ -16,43 +16,9 @@ from hypothesis import given, target
 from hypothesis import strategies as st
 
 from numerics.error_windows import CarriedError, window_factor
+from proofs_check.strategies import saltation_windows
 
 EPS = float(np.finfo(float).eps)
-
-
-@st.composite
-def windows(draw):
-    """(P, events [(κ, η, v̂, N)], steps [(nbefore, h, H)]) with a seed for the random matrices."""
-    P = draw(st.integers(2, 7))
-    m = draw(st.integers(0, 6))
-    n = draw(st.integers(1, 8))
-    seed = draw(st.integers(0, 2**32 - 1))
-    scale = draw(st.sampled_from([0.1, 1.0, 10.0]))  # ‖H‖ scale
-    hmax = draw(st.sampled_from([1e-3, 1e-2, 0.1, 0.5]))
-    kmax = draw(st.sampled_from([0.05, 0.5, 2.0]))
-    with_n = draw(st.booleans())
-    aligned = draw(st.booleans())  # all v̂ in a 2-dimensional span (rank-deficient QR)
-    rng = np.random.default_rng(seed)
-    base = rng.standard_normal((P, 2))
-    events = []
-    for _ in range(m):
-        v = base @ rng.standard_normal(2) if aligned else rng.standard_normal(P)
-        v /= np.linalg.norm(v)
-        kap = float(rng.uniform(-min(kmax, 0.95), kmax))
-        N = np.zeros((P, P))
-        eta = 0.0
-        if with_n:
-            N = rng.standard_normal((P, P))
-            N *= 1e-3 * abs(kap) / np.linalg.norm(N, 2)
-            eta = float(np.linalg.norm(N, 2)) * (1 + 1e-12)
-        events.append((kap, eta, v, N))
-    nb = sorted(int(x) for x in rng.integers(0, m + 1, n))
-    steps = []
-    for k in range(n):
-        A = rng.standard_normal((P, P))
-        H = scale * (A + A.T) / 2 + scale * rng.uniform(-0.5, 1.0) * np.eye(P)
-        steps.append((nb[k], float(rng.uniform(0, hmax)), H))
-    return P, events, steps, seed
 
 
 def exact_product(P, events, steps):
@@ -94,7 +60,7 @@ def bound(events, steps):
                          [s[0] for s in steps], [s[1] for s in steps], lam, mu)
 
 
-@given(windows())
+@given(saltation_windows())
 def test_window_factor_bounds_the_exact_product(w):
     P, events, steps, seed = w
     exact, tol = exact_product(P, events, steps)

@@ -155,4 +155,44 @@ def to_kind(theta: list, kind: str) -> list[np.ndarray]:
     return [theory.to_kind(w, kind) for w in theta]
 
 
-__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "network_instances", "at_kink", "quadratics", "to_kind"]
+__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "network_instances", "at_kink", "quadratics", "to_kind", "saltation_windows"]
+
+
+@st.composite
+def saltation_windows(draw: Any) -> tuple:
+    """A window of the float tier's error bound (docs/theory.md F, "Windows through lone crossings"):
+    ``(P, events, steps, seed)`` with events ``(κ, η, v̂, N)`` — lone-crossing saltation matrices
+    S = I + κv̂v̂ᵀ + N, ‖N‖₂ ≤ η, κ ∈ (−0.95, κ_max] — and steps ``(nbefore, h, H)`` with a constant
+    symmetric H (propagator expm(−hH)) coming after ``nbefore`` of the events. Spans of the v̂ may be
+    rank-deficient (all in a plane); ‖H‖, h and κ range over three scales each."""
+    P = draw(st.integers(2, 7))
+    m = draw(st.integers(0, 6))
+    n = draw(st.integers(1, 8))
+    seed = draw(st.integers(0, 2**32 - 1))
+    scale = draw(st.sampled_from([0.1, 1.0, 10.0]))
+    hmax = draw(st.sampled_from([1e-3, 1e-2, 0.1, 0.5]))
+    kmax = draw(st.sampled_from([0.05, 0.5, 2.0]))
+    with_n = draw(st.booleans())
+    aligned = draw(st.booleans())
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((P, 2))
+    events = []
+    for _ in range(m):
+        v = base @ rng.standard_normal(2) if aligned else rng.standard_normal(P)
+        v /= np.linalg.norm(v)
+        kap = float(rng.uniform(-min(kmax, 0.95), kmax))
+        N = np.zeros((P, P))
+        eta = 0.0
+        if with_n:
+            N = rng.standard_normal((P, P))
+            N *= 1e-3 * abs(kap) / np.linalg.norm(N, 2)
+            eta = float(np.linalg.norm(N, 2)) * (1 + 1e-12)  # ≥ ‖N‖₂ (SVD within a few ε)
+        events.append((kap, eta, v, N))
+    nb = sorted(int(x) for x in rng.integers(0, m + 1, n))
+    steps = []
+    for k in range(n):
+        A = rng.standard_normal((P, P))
+        H = scale * (A + A.T) / 2 + scale * rng.uniform(-0.5, 1.0) * np.eye(P)
+        steps.append((nb[k], float(rng.uniform(0, hmax)), H))
+    return P, events, steps, seed
+
