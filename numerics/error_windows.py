@@ -115,8 +115,8 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
             suf.append(suf[-1] + kap[j] * np.outer(suf[-1] @ r, r))
         suf = suf[::-1]  # suf[n] = S_m ⋯ S_{n+1}
         # rounding of the coordinate products: each rank-one update errs by ≤ γ_{k+2}(1 + |κ_j|‖r_j‖²)‖·‖_F
-        # ≤ √k γ_{k+2}(1 + |κ_j|(1 + δ)²)·‖product‖₂; summed over the updates with the products' norms
-        # ≤ Πσ_j(1 + η_j-free): an absolute bound on every computed partial product's 2-norm error
+        # ≤ √k γ_{k+2}(1 + |κ_j|(1 + δ)²)·‖product‖₂, and is carried by the later factors; every partial
+        # product has norm ≤ Πσ_j, so ρ below bounds the 2-norm error of every computed partial product
         prod_sig = float(np.prod(sig))
         rho = math.sqrt(k) * _gamma(k + 2) * float(np.sum(1 + np.abs(kap) * (1 + delta) ** 2)) * prod_sig
         norm_err = _gamma(4 * k)  # a computed 2-norm (SVD) or extreme eigenvalue: backward stable, ≤ γ_{4k} relative
