@@ -181,7 +181,7 @@ def lone_saltation(pre: float, dF: Sequence[np.ndarray], grad_z: Sequence[np.nda
 @dataclass
 class WindowRecord:
     """One closed window: its close time, events, steps, and the log-growth of the bound over it, naive
-    (ln G: Σ ln ‖S_j‖ + Σ h_iμ_i) and windowed (ln F_w)."""
+    (ln G: Σ ln ‖S_j‖ + Σ h_iμ_i) and windowed (ln F_w); ``t_open`` the time it opened."""
 
     t: float
     events: int
@@ -189,6 +189,7 @@ class WindowRecord:
     naive: float
     windowed: float
     parts: dict = field(default_factory=dict)  # window_factor's terms (diagnosis)
+    t_open: float = math.nan
 
 
 @dataclass
@@ -208,6 +209,7 @@ class CarriedError:
 
     def __post_init__(self) -> None:
         self._clear()
+        self._t_open = 0.0
 
     def _clear(self) -> None:
         self._kap: list[float] = []
@@ -270,9 +272,11 @@ class CarriedError:
             parts: dict = {}
             F = window_factor(self._kap, self._eta, np.array(self._v).T, self._nb, self._h, self._lam, self._mu,
                               parts)
-            self.log.append(WindowRecord(t, len(self._kap), len(self._h), math.log(self.gain), math.log(F), parts))
+            self.log.append(WindowRecord(t, len(self._kap), len(self._h), math.log(self.gain), math.log(F), parts,
+                                         self._t_open))
             if self.start > 0 and F * self.start < naive:  # (False for F = ∞ or NaN: the naive bound stays)
                 naive = F * self.start
         self.start = naive + self.local
         self.gain, self.local = 1.0, 0.0
         self._clear()
+        self._t_open = t

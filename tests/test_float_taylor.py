@@ -191,3 +191,37 @@ def test_windows_through_lone_crossings_float_tier_vs_arb():
     # the windows are in force on this run: at least one closed window kept less than its naive growth
     assert any(w.windowed < w.naive - 0.01 for w in wins)
 
+
+def test_windows_never_span_sliding(monkeypatch):
+    """A window through lone crossings never contains a step taken while an entry slides, nor a kink
+    that is not a lone crossing (docs/theory.md F, "Windows through lone crossings"): with windows made
+    as long as possible (no closing on Σh·Λ or on the event count), every closed window with crossings
+    lies between the sliding stretches. ReLU (4,8,8,2), 12 samples N(0,1), seed 44, T = 0.5: crossings
+    before, during and after sliding stretches that end (found by scanning seeds 0–59 of the float tier
+    for lone crossings after every sliding entry has left)."""
+    from numerics.error_windows import CarriedError
+
+    monkeypatch.setattr(CarriedError, "B_CLOSE", float("inf"))
+    monkeypatch.setattr(CarriedError, "M_MAX", 10**9)
+    rng = np.random.default_rng(44)
+    X, Y = rng.standard_normal((12, 4)), rng.standard_normal((12, 2))
+    obj = theory.Objective(theory.ReLUNet((4, 8, 8, 2), 0.0, False), theory.SquareLoss(X, Y))
+    th = obj.unflatten(rng.standard_normal(obj.num_params) * 0.5)
+    f = numerics.gradient_flow(obj, th, 0.5, dps=None)
+    kinds = [e.kind for e in f.events]
+    assert kinds.count("leave sliding") >= 1 and kinds.count("cross") >= 4, "instance misses its point"
+    # sliding stretches of each entry: from its entry to its exit (or the horizon)
+    stretches, open_ = [], {}
+    for e in f.events:
+        key = (e.layer, e.unit, e.sample)
+        if e.kind == "enter sliding":
+            open_[key] = float(e.t)
+        elif e.kind == "leave sliding" and key in open_:
+            stretches.append((open_.pop(key), float(e.t)))
+    stretches += [(t0, 0.5) for t0 in open_.values()]
+    wins = [w for w in f.windows if w.events]
+    assert wins, "no window with crossings formed"
+    for w in wins:
+        for a, b in stretches:
+            assert not (w.t_open < b and a < w.t), (w, (a, b))  # no overlap with a sliding stretch
+
