@@ -76,21 +76,26 @@ def _gamma(n: int) -> float:
     return n * EPS / (1 - n * EPS)
 
 
-def sliding_overlaps(traj, n: int) -> bool:
-    """Whether step n's interval meets a sliding stretch [enter, leave] of some entry (the reference
-    integrates fixed masks only; a sliding entry's Filippov weight μ(t) is not reproduced here)."""
-    a = Fraction(traj.starts[n])
-    b = a + Fraction(traj.steps[n])
+def sliding_spans(events, end) -> list[tuple[Fraction, Fraction]]:
+    """The sliding stretches [enter, leave] of a run's entries, as exact times; an entry still sliding
+    at the run's end gives [enter, ``end``]."""
     open_: dict = {}
     spans = []
-    for e in traj.events:
+    for e in events:
         key = (e.layer, e.sample, e.unit)
         if e.kind == "enter sliding":
             open_[key] = Fraction(e.t)
         elif e.kind == "leave sliding" and key in open_:
             spans.append((open_.pop(key), Fraction(e.t)))
-    spans += [(t, b) for t in open_.values()]  # still sliding at the run's end
-    return any(lo <= b and hi >= a for lo, hi in spans)
+    return spans + [(t, Fraction(end)) for t in open_.values()]
+
+
+def sliding_overlaps(traj, n: int) -> bool:
+    """Whether step n's interval meets a sliding stretch [enter, leave] of some entry (the reference
+    integrates fixed masks only; a sliding entry's Filippov weight μ(t) is not reproduced here)."""
+    a = Fraction(traj.starts[n])
+    b = a + Fraction(traj.steps[n])
+    return any(lo <= b and hi >= a for lo, hi in sliding_spans(traj.events, b))
 
 
 def _pattern(traj, n: int, margin_factor: float = 64.0) -> tuple[list[np.ndarray], int]:

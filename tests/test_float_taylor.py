@@ -199,6 +199,8 @@ def test_windows_never_span_sliding(monkeypatch):
     lies between the sliding stretches. ReLU (4,8,8,2), 12 samples N(0,1), seed 44, T = 0.5: crossings
     before, during and after sliding stretches that end (found by scanning seeds 0–59 of the float tier
     for lone crossings after every sliding entry has left)."""
+    from float_step_reference import sliding_spans
+
     from numerics.error_windows import CarriedError
 
     monkeypatch.setattr(CarriedError, "B_CLOSE", float("inf"))
@@ -211,14 +213,7 @@ def test_windows_never_span_sliding(monkeypatch):
     kinds = [e.kind for e in f.events]
     assert kinds.count("leave sliding") >= 1 and kinds.count("cross") >= 4, "instance misses its point"
     # sliding stretches of each entry: from its entry to its exit (or the horizon)
-    stretches, open_ = [], {}
-    for e in f.events:
-        key = (e.layer, e.unit, e.sample)
-        if e.kind == "enter sliding":
-            open_[key] = float(e.t)
-        elif e.kind == "leave sliding" and key in open_:
-            stretches.append((open_.pop(key), float(e.t)))
-    stretches += [(t0, 0.5) for t0 in open_.values()]
+    stretches = [(float(a), float(b)) for a, b in sliding_spans(f.events, 0.5)]
     wins = [w for w in f.windows if w.events]
     assert wins, "no window with crossings formed"
     for w in wins:
