@@ -11,6 +11,7 @@ import numpy as np
 EPS = float(np.finfo(float).eps)
 ORDER = 20
 ORDER_MIN = 4
+GAP_MARGIN = 1.25  # reach of the next step over the bracketed gap to the next root (_next_order)
 
 
 def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> tuple[float, float]:
@@ -28,14 +29,22 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> tuple[float, f
     return min(h, remaining), rho
 
 
-def _next_order(p_max: int, p: int, h: float, rho: float, event: bool) -> int:
+def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: float | None = None) -> int:
     """The order of the next step. After a step cut short by an event at h = f·ρ, the next event is
     expected within a few times that gap, and the lowest order whose step ρ·2^{−53/p} reaches 8h
     suffices: p ≥ 53·ln 2 / ln(1/(8f)); at the expected gap the truncation is then 8^{−p} below the
-    rounding, and the cost of a pass grows like p² (docs/theory.md F, "order per step"). After a full
-    step the order rises again (by 2, up to ``p_max``)."""
+    rounding, and the cost of a pass grows like p² (docs/theory.md F, "order per step"). ``gap``, when
+    the step's series bracketed a root of another entry: an upper bound of the gap to that root, and the
+    order is the lowest whose step reaches ``GAP_MARGIN``·gap (the event's own switch moves the other
+    roots a little). After a full step the order rises again (by 2, up to ``p_max``). Any order is
+    correct — the step size keeps the truncation at the rounding level (:func:`_step_size`); the order
+    only sets the cost."""
     if not event:
         return min(p_max, p + 2)
+    if gap is not None and gap > 0:
+        f = GAP_MARGIN * gap / rho if math.isfinite(rho) and rho > 0 else 1.0
+        if f < 0.5:
+            return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f))))
     f = 8 * h / rho if math.isfinite(rho) and rho > 0 else 1.0
     if h <= 0 or f >= 0.5:
         return p_max if h > 0 else p

@@ -80,6 +80,7 @@ from theory import Objective
 
 from .error_growth import MeasuredGrowth, saltation_norm
 from .error_windows import CarriedError, lone_saltation
+from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
@@ -154,7 +155,7 @@ def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     return earliest_root(b[:, None], lo, hi)[1] * h
 
 
-class _FloatFlow(FloatSliding):
+class _FloatFlow(FloatCrossings, FloatSliding):
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool) -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
@@ -190,8 +191,11 @@ class _FloatFlow(FloatSliding):
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
         self.pinned: set = set()
-        self._first_pass: tuple | None = None  # _setup's full-order pass, when it is the first step's (run)
+        # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
+        # a lone crossing ran (numerics.float_crossings)
+        self._next_pass: tuple | None = None
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
+        self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
 
     def _loss_start(self) -> float:
         """An upper bound of f at the current step's start: carried from the last step's bound (f does not
@@ -280,7 +284,7 @@ class _FloatFlow(FloatSliding):
                 kinks = True
         # with no kink at t = 0 the switching state is as this pass saw it: it is the first step's pass too
         # (the same call on the same state; at the full order it costs as much as ~8 passes after events)
-        self._first_pass = first if not kinks else None
+        self._next_pass = (self.p,) + tuple(first) if not kinks else None
 
     def _rates(self, j: int, u: int, i: int, t: float = math.nan) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
@@ -301,27 +305,8 @@ class _FloatFlow(FloatSliding):
             self._restore(snap)
         return cands
 
-    def _grad_z(self, j: int, u: int, i: int) -> list[np.ndarray]:
-        """∇_θ z_{j}[u, i] at the current state and masks, in the blocks of the state (W_l, and b_l as a
-        column): a backward pass for one sample."""
-        Ws = self.y[0::2] if self.bias else self.y
-        X = self.obj.loss.inputs
-        a = [X[:, i].astype(float)]
-        for l in range(j - 1):
-            z = Ws[l] @ a[-1] + (self.y[2 * l + 1][:, 0] if self.bias else 0)
-            a.append(z * self.maskv[l + 1][:, i])
-        g = np.zeros(Ws[j - 1].shape[0])
-        g[u] = 1.0
-        out = [np.zeros_like(y) for y in self.y]
-        for l in range(j - 1, -1, -1):
-            out[2 * l if self.bias else l] = np.outer(g, a[l])
-            if self.bias:
-                out[2 * l + 1] = g[:, None].copy()
-            if l > 0:
-                g = (Ws[l].T @ g) * self.maskv[l][:, i]
-        return out
-
-    def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False) -> float:
+    def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False,
+              p_next: int | None = None) -> float:
         """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
         ``from_side`` 0: reached from no side (t = 0, or ``unpinned``: a pinned entry, mask α, that another
         switch set moving; a switch from there to mask 1 is an event, as in the arb tier).
@@ -335,6 +320,11 @@ class _FloatFlow(FloatSliding):
 
         self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
         lone = from_side != 0 and not self.series.slide
+        if lone and p_next is not None and self.FAST_LONE:
+            # with the next step's pass (order p_next) instead of two order-1 passes (numerics.float_crossings)
+            factor = self._lone_fast(j, u, i, t, from_side, p_next)
+            if factor is not None:
+                return factor
         cm, cp = self._rates(j, u, i, t)
         a, b = cm["rate"], cp["rate"]
         if a == 0 and b <= 0:
@@ -448,6 +438,11 @@ class _FloatFlow(FloatSliding):
         (j, u, i): an entry not examined (the event that ends the step, in the check after it)."""
         best = None
         skip = self.skip if skip is None else skip
+        # the two smallest right ends of the brackets (time, key): each bracket holds a root, so the next
+        # event after the first is no later than the smallest right end of another entry's bracket (of the
+        # series before the event; the order of the next step is chosen for it, _next_order)
+        ends: list[tuple[float, tuple]] = []
+        self._gap_hint = None
         for j in range(len(self.masks)):
             Z = w[self.watch[j]]  # z, orders 0..p−1
             p = Z.shape[0]
@@ -502,6 +497,9 @@ class _FloatFlow(FloatSliding):
             cs, lo, hi = first_brackets(C, ex, after=zerr is not None)  # grid, certified gaps, dips
             if len(cs) == 0:
                 continue
+            if zerr is None:
+                for c in np.argsort(hi)[:2]:
+                    ends.append((float(hi[c]) * h, (j, int(idx[0][cs[c]]), int(idx[1][cs[c]]))))
             # only brackets that can hold the earliest root: every bracket holds a root, so a bracket
             # starting at or after the smallest right end (or the best root of an earlier layer) cannot
             keep = lo < hi.min()
@@ -525,6 +523,10 @@ class _FloatFlow(FloatSliding):
                 s = _first_root_1d(q, h)
                 if s is not None and (best is None or s < best[0]):
                     best = (s, ("mu", j, u, i, side))
+        if best is not None and best[1][0] == "z" and not self.series.slide:
+            later = [e for e, key in ends if key != best[1][1:]]
+            if later:
+                self._gap_hint = max(0.0, min(later) - best[0])
         return best
 
     def _defect(self, D0):
@@ -563,11 +565,11 @@ class _FloatFlow(FloatSliding):
                                    f"(t = {t:.6g} of {t_end:.6g})")
             p = p_next
             n_ev = len(self.events)
-            if self._first_pass is not None and p == self.p and not self.series.slide:
-                ys, w = self._first_pass
+            if self._next_pass is not None and self._next_pass[0] == p and not self.series.slide:
+                ys, w = self._next_pass[1:]
             else:
                 ys, w = self._pass(p, self.watch)
-            self._first_pass = None
+            self._next_pass = None
             if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
                                          "use the arb tier (dps=...)")
@@ -590,7 +592,7 @@ class _FloatFlow(FloatSliding):
             if ev is not None:
                 h = ev[0]
             skip_used, self.skip = self.skip, {}
-            p_next = _next_order(self.p, p, h, rho, ev is not None)
+            p_next = _next_order(self.p, p, h, rho, ev is not None, self._gap_hint if ev is not None else None)
             if h > 0:
                 zero_steps = 0
                 if self.series.slide:
@@ -656,7 +658,7 @@ class _FloatFlow(FloatSliding):
                 self._leave(j, u, i, side, t)
             elif ev is not None:
                 _, j, u, i = ev[1]
-                factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]))
+                factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
                 event_after = True

@@ -130,6 +130,29 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
     return _backprop(list(Ws), k["X"], k["XT"], k["T"], k, alpha, b, want_value, masks=masks, watch=watch)
 
 
+def sample_gradient(obj: Objective, Ws: Sequence[np.ndarray], i: int,
+                    masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """∇_θ of sample i's term of a network's loss, float64: f = c·Σ_n ℓ(net(x_n), y_n) (c the loss weight,
+    ℓ = ½‖·‖² or softmax cross-entropy), so this is c·∇_θ ℓ(net(x_i), y_i) — the generic formula of
+    :func:`evaluate` on the one column x_i, with the loss weight c of the whole data kept. ``Ws`` are the
+    state's blocks (biases as columns), ``masks`` sample i's activation pattern, one (d_j, 1) column per
+    hidden layer (1 or α per unit). f's gradient is the sum of these over the samples; the float tier
+    uses their difference under two patterns as the field's jump at a lone kink crossing."""
+
+    if not isinstance(obj, Objective) or obj.loss.inputs is None:
+        raise TypeError("sample_gradient needs a network objective with explicit inputs")
+    b = BACKENDS["float"]
+    k = _consts(obj, b)
+    one = np.ones((1, 1))
+    ki = dict(k, X=k["X"][:, i:i + 1], XT=k["XT"][i:i + 1, :], T=k["T"][:, i:i + 1], ones_row=one, ones_col=one)
+    Ws = list(Ws)
+    if obj.model.bias:
+        _, g = _backprop(Ws[0::2], ki["X"], ki["XT"], ki["T"], ki, obj.model.alpha, b, False,
+                         biases=Ws[1::2], masks=list(masks))
+        return g
+    return _backprop(Ws, ki["X"], ki["XT"], ki["T"], ki, obj.model.alpha, b, False, masks=list(masks))[1]
+
+
 def primal_masks(obj: ParamSpace, Ws: Sequence[Any], b: Backend) -> list | None:
     """The activation pattern at θ as :func:`evaluate` reads it (1 where z > 0, α elsewhere), one mask per
     hidden layer, or None for linear nets and quadratics. Passed as ``masks`` to repeated dual passes at

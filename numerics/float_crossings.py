@@ -1,0 +1,102 @@
+"""Lone kink crossings of the float tier without passes of their own (docs/theory.md F, "Lone crossings
+from the next step's pass").
+
+At a crossing of z_{j}[u, i] = 0 reached from a side, with no entry sliding, the two candidate fields
+(mask α and mask 1 at that entry) differ only in sample i's term of the gradient, f = c·Σ_n ℓ_n:
+
+    F_other − F_from = sign·c·(∇ℓ_i(pattern with the entry flipped) − ∇ℓ_i(pattern as it is)),
+
+two one-sample passes (:func:`numerics.gradients.sample_gradient`, O(P) work). The general path
+(:meth:`numerics.float_taylor._FloatFlow._kink`) computes both fields by full order-1 passes over the
+data, ~3 ms of the ~25 ms an event costs at research size. Here the entry is flipped to the other side
+*speculatively* and the next step's series pass is run at once: its order-1 coefficients are F_other at
+the event point, F_from = F_other − ΔF, and the rates are ż = ∇_θz·F (z depends on θ through sample i's
+forward pass only, whose masks below the entry are the same under both candidates, so ∇_θz is one
+vector). When the rates say "crossing" (both of the other side's sign, neither tangential), the pass is
+the next step's pass and the event cost no pass of its own; otherwise (sliding, a repelling or
+tangential kink, float noise) the entry is flipped back and the general path decides from scratch.
+
+The quantities are the general path's up to rounding (ΔF here is a difference of one sample's
+gradients, not of two full fields, so it carries less of it); the test
+``tests/test_float_crossings.py`` runs both paths on nets with many crossings and compares events,
+saltation factors and states.
+
+:class:`FloatCrossings` is a mixin of :class:`numerics.float_taylor._FloatFlow`; it reads the flow's
+``obj``, ``y``, ``side``, ``maskv``, ``alpha``, ``series``, ``masks``, ``bias`` and ``skip``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from .error_growth import saltation_norm
+from .error_windows import lone_saltation
+from .gradients import sample_gradient
+
+
+def _norm(blocks: list[np.ndarray]) -> float:
+    return math.sqrt(sum(float(np.sum(x * x)) for x in blocks))
+
+
+class FloatCrossings:
+    """∇_θz of one pre-activation and the lone-crossing path (module docstring)."""
+
+    # off: every kink takes the general path (two order-1 passes); for the test that compares the paths
+    FAST_LONE: ClassVar[bool] = True
+
+    def _grad_z(self, j: int, u: int, i: int) -> list[np.ndarray]:
+        """∇_θ z_{j}[u, i] at the current state and masks, in the blocks of the state (W_l, and b_l as a
+        column): a backward pass for one sample."""
+        Ws = self.y[0::2] if self.bias else self.y
+        X = self.obj.loss.inputs
+        a = [X[:, i].astype(float)]
+        for l in range(j - 1):
+            z = Ws[l] @ a[-1] + (self.y[2 * l + 1][:, 0] if self.bias else 0)
+            a.append(z * self.maskv[l + 1][:, i])
+        g = np.zeros(Ws[j - 1].shape[0])
+        g[u] = 1.0
+        out = [np.zeros_like(y) for y in self.y]
+        for l in range(j - 1, -1, -1):
+            out[2 * l if self.bias else l] = np.outer(g, a[l])
+            if self.bias:
+                out[2 * l + 1] = g[:, None].copy()
+            if l > 0:
+                g = (Ws[l].T @ g) * self.maskv[l][:, i]
+        return out
+
+    def _field_jump(self, j: int, u: int, i: int, to_side: int) -> list[np.ndarray]:
+        """F(entry (j, u, i) on ``to_side``) − F(as it is): sample i's gradient under both patterns."""
+        masks = [self.maskv[m.layer][:, i:i + 1].copy() for m in self.masks]
+        cur = sample_gradient(self.obj, self.y, i, masks)
+        masks[j][u, 0] = 1.0 if to_side > 0 else self.alpha
+        new = sample_gradient(self.obj, self.y, i, masks)
+        return [self.series.sign * (a - b) for a, b in zip(new, cur)]
+
+    def _lone_fast(self, j: int, u: int, i: int, t: float, from_side: int, p_next: int) -> float | None:
+        """The lone crossing of z_{j+1}[u, i] from ``from_side`` with the next step's pass (module
+        docstring): returns the saltation factor and leaves the pass in ``_next_pass``, or None (the entry
+        as it was) when the rates do not say "crossing"."""
+        to = -from_side
+        g = self._grad_z(j + 1, u, i)
+        dF = self._field_jump(j, u, i, to)
+        self.side[j][u, i] = to
+        self.maskv[j + 1][u, i] = 1.0 if to > 0 else self.alpha
+        ys, w = self._pass(p_next, self.watch)
+        F_post = [Y[1] for Y in ys]
+        post = sum(float(np.vdot(f, v)) for f, v in zip(F_post, g))
+        pre = sum(float(np.vdot(f - d, v)) for f, d, v in zip(F_post, dF, g))
+        # the general path's tests, in its terms (a: the rate under mask α, b: under mask 1)
+        a, b = (pre, post) if from_side < 0 else (post, pre)
+        crossing = a * b > 0 and (1 if a > 0 else -1) == to and min(abs(a), abs(b)) > 1e-10 * max(abs(a), abs(b))
+        if not crossing:
+            self.side[j][u, i] = from_side
+            self._set_mask(j)
+            return None
+        self.skip[(j, u, i)] = 1
+        self._record(t, "cross", j, u, i)
+        self._next_pass = (p_next, ys, w)
+        self._lone = lone_saltation(pre, dF, g)
+        return saltation_norm(pre, post, _norm(dF), _norm(g))
