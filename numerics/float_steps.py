@@ -41,7 +41,7 @@ def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: floa
     only sets the cost."""
     if not event:
         return min(p_max, p + 2)
-    if gap is not None and gap > 0:
+    if gap is not None and gap > 0 and h > 0:  # (a zero step — simultaneous switches — keeps its order)
         f = GAP_MARGIN * gap / rho if math.isfinite(rho) and rho > 0 else 1.0
         if f < 0.5:
             return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f))))

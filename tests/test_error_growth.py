@@ -142,6 +142,10 @@ def test_lanczos_path_agrees_with_the_dense_path():
     th = numerics.gaussian_init(obj, 0.3, seed=1)
     run = numerics.gradient_flow(obj, th, 2.0, dps=20)
     dense, lanczos = MeasuredGrowth(obj), MeasuredGrowth(obj, dense_max=5)
+    # the Lanczos basis kept at its start size: the default one shrinks after first-cycle convergences
+    # (a cost setting), and ARPACK then stops elsewhere within its tol·|λ| — 3.2e-5 relative on this run,
+    # within that rule but above the 1e-5 this test holds the paths to
+    lanczos.NCV_MIN = MeasuredGrowth.NCV
     for i, (a, b) in enumerate(zip(run.times[:-1], run.times[1:])):
         ys = [[np.asarray(W, dtype=float) for W in run.at(t)] for t in (a, a + (b - a) / 2, b)]
         md = dense.step(*ys, float(b - a), run.coeffs[i])
