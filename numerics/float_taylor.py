@@ -3,6 +3,7 @@
 Size: the float tier's integrator (step controller, event locator, kink handler, error estimator, dense
 output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
 :mod:`numerics.float_series`, the event brackets and their refinement :mod:`numerics.float_events`, the
+lone crossings' path and ∇_θz :mod:`numerics.float_crossings`, the
 sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
 and local error :mod:`numerics.float_steps`, the Hessian bounds of the error growth
@@ -19,9 +20,10 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
 * **order** — p = 20 at the start and after a step that no event cut short: the step h = ρ/e² makes
   term k ≈ s·e^{−2k}, and e^{−2p} ≤ 2^{−53} needs p ≥ 53·ln 2/2 = 18.4; two more orders keep the
   truncation a few ulps below the rounding. After a step cut by an event at h = fρ the next order is
-  the lowest whose step ρ·2^{−53/p} reaches 8h (:func:`_next_order`, at least ``ORDER_MIN``): events
-  come every ~1e-5 of time on research-size nets, far inside ρ, and a pass costs ~p² products
-  (docs/theory.md F, "order").
+  the lowest whose step ρ·2^{−53/p} reaches 1.25× the gap to the next bracketed root of another entry,
+  or 8h where the step bracketed none (:func:`_next_order`, at least ``ORDER_MIN``): events come every
+  ~1e-5 of time on research-size nets, far inside ρ, and a pass costs ~p² products (docs/theory.md F,
+  "order per step").
 * **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
   (Jorba & Zou 2005).
 * **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
@@ -39,7 +41,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   candidate field has a consistent mode of the sliding set (:mod:`numerics.float_sliding`: an entry
   whose weight leaves [α, 1] leaves sliding to that side, one that then moves back slides again;
   pivoting, as the arb tier; docs/theory.md E1 "Consistent active sets"), and the outcome's mode is
-  applied.
+  applied. A lone crossing (from a side, nothing sliding) is decided first from the next step's pass and
+  one-sample gradients (:mod:`numerics.float_crossings`), with no passes of its own; anything else there
+  goes the general way.
 * **state in two parts** — hi + lo, the increment added by TwoSum (:func:`_dd_step`), so the state's own
   rounding (ε‖y‖ ≈ 3e-15 per step at 6k parameters, formerly the largest local error) is ~u² instead; the
   series is that of hi, and the step pays (e^{hB₂} − 1)·‖lo‖ for it (B₂ ≥ ‖∇²f‖, :meth:`_low_term`), or
