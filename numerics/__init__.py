@@ -17,7 +17,7 @@ from .backends import QMat
 from .discrete import Iterates, gradient_descent, heavy_ball, nesterov
 from .distances import gf_gd_distance, trajectory_distances
 from .duals import Dual
-from .gradients import gradient, value, value_and_gradient
+from .gradients import gradient, sample_gradient, value, value_and_gradient
 from .hessians import hessian, hvp
 from .inits import balanced_init, gaussian_init, xavier_init
 from .invariants import balancedness, gd_drift, layer_norm_gaps, neuron_norm_gaps
@@ -73,6 +73,7 @@ __all__ = [
     "xavier_init",
     "gd_drift",
     "gradient",
+    "sample_gradient",
     "hessian",
     "hvp",
     "hvp_operator",

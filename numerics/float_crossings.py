@@ -34,7 +34,7 @@ import numpy as np
 
 from .error_growth import saltation_norm
 from .error_windows import lone_saltation
-from .gradients import sample_gradient
+from .gradients import sample_gradient_columns
 
 
 def _norm(blocks: list[np.ndarray]) -> float:
@@ -70,9 +70,9 @@ class FloatCrossings:
     def _field_jump(self, j: int, u: int, i: int, to_side: int) -> list[np.ndarray]:
         """F(entry (j, u, i) on ``to_side``) − F(as it is): sample i's gradient under both patterns."""
         masks = [self.maskv[m.layer][:, i:i + 1].copy() for m in self.masks]
-        cur = sample_gradient(self.obj, self.y, i, masks)
+        cur = sample_gradient_columns(self.obj, self.y, i, masks)
         masks[j][u, 0] = 1.0 if to_side > 0 else self.alpha
-        new = sample_gradient(self.obj, self.y, i, masks)
+        new = sample_gradient_columns(self.obj, self.y, i, masks)
         return [self.series.sign * (a - b) for a, b in zip(new, cur)]
 
     def _lone_fast(self, j: int, u: int, i: int, t: float, from_side: int, p_next: int) -> float | None:

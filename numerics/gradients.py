@@ -130,17 +130,32 @@ def evaluate(obj: ParamSpace, Ws: Sequence[Any], b: Backend, want_value: bool = 
     return _backprop(list(Ws), k["X"], k["XT"], k["T"], k, alpha, b, want_value, masks=masks, watch=watch)
 
 
-def sample_gradient(obj: Objective, Ws: Sequence[np.ndarray], i: int,
-                    masks: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """∇_θ of sample i's term of a network's loss, float64: f = c·Σ_n ℓ(net(x_n), y_n) (c the loss weight,
-    ℓ = ½‖·‖² or softmax cross-entropy), so this is c·∇_θ ℓ(net(x_i), y_i) — the generic formula of
-    :func:`evaluate` on the one column x_i, with the loss weight c of the whole data kept. ``Ws`` are the
-    state's blocks (biases as columns), ``masks`` sample i's activation pattern, one (d_j, 1) column per
-    hidden layer (1 or α per unit). f's gradient is the sum of these over the samples; the float tier
-    uses their difference under two patterns as the field's jump at a lone kink crossing."""
-
+def sample_gradient(obj: Objective, theta: Sequence[Any], i: int,
+                    masks: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    """∇_θ of sample i's term of a network's loss in float64, shaped like θ: f = c·Σ_n ℓ(net(x_n), y_n)
+    (c the loss weight, ℓ = ½‖·‖² or softmax cross-entropy), so this is c·∇_θ ℓ(net(x_i), y_i), and the
+    sum over i is :func:`gradient` — a reference for per-sample gradient code. The generic formula of
+    :func:`evaluate` on the one column x_i, with the whole data's weight c kept. ``masks``: the sample's
+    activation pattern, one (d_j, 1) column per hidden layer (1 or α per unit); default the pattern at θ
+    (:func:`primal_masks`, 1 where z > 0, α elsewhere)."""
+    obj = check_objective(obj)
     if not isinstance(obj, Objective) or obj.loss.inputs is None:
-        raise TypeError("sample_gradient needs a network objective with explicit inputs")
+        raise TypeError("sample_gradient needs a network objective with explicit inputs (theory.Objective)")
+    n = obj.loss.num_samples
+    if not (isinstance(i, (int, np.integer)) and 0 <= i < n):
+        raise ValueError(f"sample index i must be an integer in [0, {n}), got {i!r}")
+    b = BACKENDS["float"]
+    Ws = to_backend(obj, [np.asarray(w, dtype=np.float64) for w in obj.check_theta(theta, "theta")], b)
+    if masks is None:
+        pattern = primal_masks(obj, Ws, b)
+        masks = [m[:, i:i + 1] for m in pattern] if pattern is not None else []
+    return from_backend(obj, sample_gradient_columns(obj, Ws, int(i), masks), b)
+
+
+def sample_gradient_columns(obj: Objective, Ws: Sequence[np.ndarray], i: int,
+                            masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """:func:`sample_gradient` on the state's float64 blocks as the tapes hold them (biases as (d, 1)
+    columns), with the sample's masks given; no validation (the float tier's kink handler, per event)."""
     b = BACKENDS["float"]
     k = _consts(obj, b)
     one = np.ones((1, 1))
@@ -148,9 +163,9 @@ def sample_gradient(obj: Objective, Ws: Sequence[np.ndarray], i: int,
     Ws = list(Ws)
     if obj.model.bias:
         _, g = _backprop(Ws[0::2], ki["X"], ki["XT"], ki["T"], ki, obj.model.alpha, b, False,
-                         biases=Ws[1::2], masks=list(masks))
+                         biases=Ws[1::2], masks=list(masks) or None)
         return g
-    return _backprop(Ws, ki["X"], ki["XT"], ki["T"], ki, obj.model.alpha, b, False, masks=list(masks))[1]
+    return _backprop(Ws, ki["X"], ki["XT"], ki["T"], ki, obj.model.alpha, b, False, masks=list(masks) or None)[1]
 
 
 def primal_masks(obj: ParamSpace, Ws: Sequence[Any], b: Backend) -> list | None:

@@ -13,7 +13,7 @@ import numerics
 import theory
 from numerics.backends import BACKENDS
 from numerics.float_crossings import FloatCrossings
-from numerics.gradients import evaluate, primal_masks, sample_gradient, to_backend
+from numerics.gradients import evaluate, primal_masks, sample_gradient_columns, to_backend
 
 
 def _instance(seed, widths, alpha, bias, n, xent=False, scale=0.5):
@@ -35,9 +35,19 @@ def test_sample_gradients_sum_to_the_gradient(alpha, bias, xent):
     masks = primal_masks(obj, Ws, b)
     acc = [np.zeros_like(x) for x in g]
     for i in range(obj.loss.num_samples):
-        acc = [a + x for a, x in zip(acc, sample_gradient(obj, Ws, i, [m[:, i:i + 1] for m in masks]))]
+        acc = [a + x for a, x in zip(acc, sample_gradient_columns(obj, Ws, i, [m[:, i:i + 1] for m in masks]))]
     for a, x in zip(acc, g):
         assert np.abs(a - x).max() <= 1e-13 * max(1.0, float(np.abs(x).max()))
+    # the public form: θ in its own shapes, the pattern at θ by default, against numerics.gradient
+    total = [np.zeros_like(np.asarray(w, float)) for w in th]
+    for i in range(obj.loss.num_samples):
+        gi = numerics.sample_gradient(obj, th, i)
+        assert [x.shape for x in gi] == [np.shape(w) for w in th]
+        total = [a + x for a, x in zip(total, gi)]
+    for a, x in zip(total, numerics.gradient(obj, th)):
+        assert np.abs(a - x).max() <= 1e-13 * max(1.0, float(np.abs(x).max()))
+    with pytest.raises(ValueError):
+        numerics.sample_gradient(obj, th, obj.loss.num_samples)
 
 
 # (seed, widths, α, bias, samples, cross-entropy, T): crossings on all; seed 44 (the windows test's net)
