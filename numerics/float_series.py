@@ -122,12 +122,15 @@ class FloatSeries:
                     if k == 0:
                         coef[i] = ys[payload]
                     continue
+                # from order 1 on the node's stack exists: products write into it (out=), saving a
+                # temporary and its copy per node and order (~10 % of a research-size pass)
+                out = coef[i][k] if k > 0 else None
                 if op == "matmul":
                     A, B = coef[a], coef[b]
                     if const[a]:
-                        v = A @ B[k]
+                        v = np.matmul(A, B[k], out=out)
                     elif const[b]:
-                        v = A[k] @ B
+                        v = np.matmul(A[k], B, out=out)
                     else:
                         m, r = A.shape[1], A.shape[2]
                         L = lbuf.get(i)
@@ -136,7 +139,8 @@ class FloatSeries:
                         L[:, p - k, :] = A[k]
                         if hook is not None and k > 0:
                             L[:, p - k + 1, :] = A[k - 1]  # the hook may have changed order k − 1
-                        v = L[:, p - k:, :].reshape(m, (k + 1) * r) @ B[: k + 1].reshape((k + 1) * r, B.shape[2])
+                        v = np.matmul(L[:, p - k:, :].reshape(m, (k + 1) * r), B[: k + 1].reshape((k + 1) * r, B.shape[2]),
+                                      out=out)
                     if k == 0:
                         self.dmax = max(self.dmax, A.shape[-1] if not const[a] else A.shape[1])
                 elif op in ("add", "sub"):
@@ -150,7 +154,7 @@ class FloatSeries:
                 elif op == "scale":
                     v = coef[a][k] * self.cval[i]
                 elif op == "hadamard":
-                    v = coef[a][k] * self.maskv[payload.layer]
+                    v = np.multiply(coef[a][k], self.maskv[payload.layer], out=out)
                     S = self.slide.get(payload.layer)
                     if S:
                         zero = a in payload.zero_inputs  # m·z = 0 and m·ż = 0 on the kink
@@ -170,7 +174,9 @@ class FloatSeries:
                     raise AssertionError(op)
                 if k == 0:
                     coef[i] = np.empty((p + 1,) + np.shape(v))
-                coef[i][k] = v
+                    coef[i][0] = v
+                elif v is not out:
+                    coef[i][k] = v
             if hook is not None and k > 0:
                 hook(k, coef)
             inv = self.sign / (k + 1)
