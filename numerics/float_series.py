@@ -123,7 +123,7 @@ class FloatSeries:
                         coef[i] = ys[payload]
                     continue
                 # from order 1 on the node's stack exists: products write into it (out=), saving a
-                # temporary and its copy per node and order (~10 % of a research-size pass)
+                # temporary and its copy per node and order (the same BLAS calls: bit-identical passes)
                 out = coef[i][k] if k > 0 else None
                 if op == "matmul":
                     A, B = coef[a], coef[b]

@@ -149,6 +149,12 @@ def sample_gradient(obj: Objective, theta: Sequence[Any], i: int,
     if masks is None:
         pattern = primal_masks(obj, Ws, b)
         masks = [m[:, i:i + 1] for m in pattern] if pattern is not None else []
+    else:
+        want = [(d, 1) for d in obj.widths[1:-1]] if obj.model.alpha != 1 else []
+        masks = [np.asarray(m, dtype=np.float64).reshape(-1, 1) if np.ndim(m) == 1 else np.asarray(m, dtype=np.float64)
+                 for m in masks]
+        if [m.shape for m in masks] != want:
+            raise ValueError(f"masks must be one column per hidden layer, shapes {want}; got {[m.shape for m in masks]}")
     return from_backend(obj, sample_gradient_columns(obj, Ws, int(i), masks), b)
 
 

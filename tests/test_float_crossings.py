@@ -48,6 +48,12 @@ def test_sample_gradients_sum_to_the_gradient(alpha, bias, xent):
         assert np.abs(a - x).max() <= 1e-13 * max(1.0, float(np.abs(x).max()))
     with pytest.raises(ValueError):
         numerics.sample_gradient(obj, th, obj.loss.num_samples)
+    with pytest.raises(ValueError, match="one column per hidden layer"):
+        numerics.sample_gradient(obj, th, 0, [np.ones((7, 1))])
+    # explicit masks (1-D accepted) equal to the pattern at θ give the default's result
+    mine = numerics.sample_gradient(obj, th, 2, [m[:, 2] for m in masks])
+    for a, x in zip(mine, numerics.sample_gradient(obj, th, 2)):
+        assert np.array_equal(a, x)
 
 
 # (seed, widths, α, bias, samples, cross-entropy, T): crossings on all; seed 44 (the windows test's net)
