@@ -125,9 +125,11 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
             # ‖A‖₂² = λ_max(AᵀA) from the symmetric eigensolver on G = fl(AᵀA) (~1.5× faster than the SVD at
             # k = 32…96, the windows' sizes): |fl(AᵀA) − AᵀA| ≤ γ_k|A|ᵀ|A| entrywise, whose 2-norm is ≤ γ_k‖A‖_F²,
             # and the computed λ̂ is an eigenvalue of G + E, ‖E‖ ≤ γ_{4k}‖G‖, so λ_max(AᵀA) ≤ λ̂(1 + 2γ_{4k})
-            # + γ_k‖A‖_F²; the square root rounds once more
+            # + γ_k‖A‖_F² (the computed ‖A‖_F² itself raised by its own summation's γ_k); the square root rounds
+            # once more
             lam = float(np.linalg.eigvalsh(A.T @ A)[-1])
-            sq = max(0.0, lam) * (1 + 2 * norm_err) + _gamma(k) * float(np.sum(A * A))
+            fro2 = float(np.sum(A * A)) * (1 + _gamma(k * k + 1))
+            sq = max(0.0, lam) * (1 + 2 * norm_err) + _gamma(k) * fro2
             return (math.sqrt(sq) * (1 + 2 * EPS) + rho) * (1 + 2 * EPS)
 
         # off the span (k < P) every event product is the identity: P_S − I is 0 there, a partial
