@@ -10,7 +10,9 @@ import numpy as np
 
 EPS = float(np.finfo(float).eps)
 ORDER = 20
-ORDER_MIN = 4
+# order 3 is reached where the gap is below ρ·2^{−53/3} ≈ 5e-6·ρ; on the 6,200-parameter ReLU net to t = 0.01 the
+# run took 22.8 s instead of 24.6 s with 4, the same events and estimate, the state within 1.1e-16 (2026-12-03)
+ORDER_MIN = 3
 GAP_MARGIN = 1.25  # reach of the next step over the bracketed gap to the next root (_next_order)
 
 

@@ -254,7 +254,7 @@ class _FloatFlow(FloatCrossings, FloatSliding):
         (:func:`numerics.hessian_lipschitz.sample_jump_bound`, a mask entry changes by at most |1 − α|);
         returns the new event count."""
         if self.growth is not None and self._lip_norms is not None and len(self.events) > first:
-            from .hessian_lipschitz import sample_jump_bound
+            from .hessian_lipschitz import crossing_jump_bound, sample_jump_bound
 
             s, _ = self._lip_norms
             th = self._theta(self.y)
@@ -263,7 +263,10 @@ class _FloatFlow(FloatCrossings, FloatSliding):
                 i = ev.sample
                 masks = [self.maskv[l + 1][:, i] for l in range(len(self.masks))]
                 free = sorted({(ev.layer - 1, ev.unit)} | {(j, u) for (j, u, ii) in sliding if ii == i})
-                self.growth.jump(sample_jump_bound(self.obj, th, masks, free, i, s))
+                if ev.kind == "cross" and len(free) == 1:  # the entry flips α ↔ 1, all else fixed: exact
+                    self.growth.jump(crossing_jump_bound(self.obj, th, masks, free[0], i, s))
+                else:
+                    self.growth.jump(sample_jump_bound(self.obj, th, masks, free, i, s))
         return len(self.events)
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+EPS_HALF = 2.0 ** -53  # u, the unit roundoff of float64
+
 
 def _sym_sums(s: Sequence[float], k: int) -> float:
     """σ_k = Σ_{|S| = k} Π_{m ∉ S} s_m over the k-subsets S of the layers (by direct enumeration:
@@ -147,6 +149,144 @@ def input_norms(obj: Any) -> np.ndarray:
         return np.ones(obj.widths[0])
     X = np.asarray(loss.inputs, dtype=np.float64)  # (d_0, n)
     return np.sqrt(np.sum(X * X, axis=0) + (1.0 if obj.model.bias else 0.0))
+
+
+def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.ndarray, M: np.ndarray,
+                      k: int, u: int) -> tuple:
+    """The vectors of :func:`crossing_jump_bound` for one sample with the masks ``ms`` (entry (k, u) at its
+    side-a value): z = z_{k,u}; w = Down_u (column u of the map from layer k's masked activation to the
+    output); φ = gᵀw; β = wᵀMw; r = J_aᵀMw + ∇φ and b = ∇z, per block. Evaluated on |inputs| it gives the
+    shadows that bound the rounding (every output is a sum of products of the inputs)."""
+    N = len(Ws)
+    a = [x]
+    for l in range(N - 1):
+        a.append(ms[l] * (Ws[l] @ a[l] + (bs[l] if bs is not None else 0.0)))
+    z = float(Ws[k][u] @ a[k] + (bs[k][u] if bs is not None else 0.0))
+    v = {k + 1: np.eye(Ws[k].shape[0])[u]}
+    for l in range(k + 1, N - 1):
+        v[l + 1] = ms[l] * (Ws[l] @ v[l])
+    w = Ws[N - 1] @ v[N - 1]
+    y = M @ w
+    r = {}
+    cot = y  # J_aᵀy: the gradient of yᵀh_a(θ), y held fixed
+    for l in range(N - 1, -1, -1):
+        r[("W", l)] = np.outer(cot, a[l])
+        r[("b", l)] = cot
+        if l > 0:
+            cot = ms[l - 1] * (Ws[l].T @ cot)
+    cot = g  # + ∇φ, φ = gᵀDown_u(θ): the weights after layer k only (no bias enters Down_u)
+    for l in range(N - 1, k, -1):
+        r[("W", l)] = r[("W", l)] + np.outer(cot, v[l])
+        if l > k + 1:
+            cot = ms[l - 1] * (Ws[l].T @ cot)
+    bz = {}
+    cot = np.eye(Ws[k].shape[0])[u]
+    for l in range(k, -1, -1):
+        bz[("W", l)] = np.outer(cot, a[l])
+        bz[("b", l)] = cot
+        if l > 0:
+            cot = ms[l - 1] * (Ws[l].T @ cot)
+    if bs is None:
+        r = {key: val for key, val in r.items() if key[0] == "W"}
+        bz = {key: val for key, val in bz.items() if key[0] == "W"}
+    return z, w, float(g @ w), float(w @ y), r, bz
+
+
+def _block_norm(d: dict) -> float:
+    return math.sqrt(sum(float(np.sum(x * x)) for x in d.values()))
+
+
+def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], entry: tuple[int, int],
+                        sample: int, s: Sequence[float]) -> float:
+    """J ≥ ‖∇²f(entry's mask 1) − ∇²f(entry's mask α)‖₂ at θ: the Hessian's jump at a kink crossing of the
+    hidden entry ``entry`` = (k, u) (layer index 0-based) of ``sample``, the sample's other mask entries
+    fixed at ``masks`` (as in :func:`sample_jump_bound`), s_l ≥ ‖A_l‖₂ (docs/theory.md F, "The Hessian's
+    jump at a crossing").
+
+    With the masks fixed, h_b(θ) − h_a(θ) = δ·Down_u(θ)·z(θ) exactly (δ = 1 − α, z = z_{k,u}, Down_u the
+    column u of the product of the layers after k: h is linear in the one mask entry). At z = 0, J_b = J_a +
+    δ·w·bᵀ (w = Down_u, b = ∇z: rank one) and gᵀh_b − gᵀh_a = δ·φ·z with φ = gᵀDown_u(θ), so sample i's
+    Hessian term c·(JᵀMJ + ∇²(gᵀh)) (M = ℓ'', g = ℓ' at the sample's output) jumps by
+
+        c·[δ(r bᵀ + b rᵀ) + δ²β bbᵀ + δφ∇²z],   r = J_aᵀMw + ∇φ,  β = wᵀMw
+
+    (∇φ and b live on disjoint layers). The rank-two part's norm is exact (its 2×2 form in span{b, r});
+    ‖∇²z‖ ≤ δ₂(s_0..s_k)‖x̃_i‖ (:func:`derivative_factors`; 0 for the first hidden layer). The computed z
+    is not exactly 0: the terms linear in it are bounded with the layer-norm factors (δ₁', δ₂' of the
+    layers after k, unit input): the Jacobian's extra δz·DDown_u in the Gauss–Newton part, the change of
+    g along h_b − h_a = δzw (sup‖ℓ''‖ ≤ L₂) and of M (cross-entropy: ‖ℓ'''‖ ≤ 2^{−1/2}), and δz∇²φ.
+    Rounding: every vector is a sum of products of the inputs, so its error is ≤ γ_n·(the same evaluated
+    on |inputs|) (Higham's γ_n, n the longest chain of roundings, with room for the inputs' own (d + 4)u)."""
+    from theory.losses import CrossEntropy
+
+    k, u = entry
+    Ws, bs = obj.split([np.asarray(w, dtype=np.float64) for w in theta])
+    N = len(Ws)
+    alpha = float(obj.model.alpha)
+    delta = 1.0 - alpha
+    loss = obj.loss
+    c = float(loss.weight)
+    x = np.asarray(loss.inputs, dtype=np.float64)[:, sample]
+    ms = [np.array(m, dtype=np.float64) for m in masks]
+    ms[k][u] = alpha
+    a = x
+    for l in range(N - 1):
+        a = ms[l] * (Ws[l] @ a + (bs[l] if bs is not None else 0.0))
+    h = Ws[N - 1] @ a + (bs[N - 1] if bs is not None else 0.0)
+    d = len(h)
+    ce = isinstance(loss, CrossEntropy)
+    if ce:
+        e = np.exp(h - h.max())
+        p = e / e.sum()
+        g = p.copy()
+        g[int(loss.labels[sample])] -= 1.0
+        M = np.diag(p) - np.outer(p, p)
+        g_abs, M_abs = p + np.eye(d)[int(loss.labels[sample])], np.diag(p) + np.outer(p, p)
+        L2 = 0.5  # sup_p ‖diag(p) − ppᵀ‖₂: vᵀ(diag(p) − ppᵀ)v = Var_p(v) ≤ ‖v‖²/2 (third_derivative_bound)
+    else:
+        yt = np.asarray(loss.target, dtype=np.float64)[:, sample]
+        g, M = h - yt, np.eye(d)
+        h_abs = x.__abs__()
+        for l in range(N - 1):  # the shadow of g = h − y
+            h_abs = np.abs(ms[l]) * (np.abs(Ws[l]) @ h_abs + (np.abs(bs[l]) if bs is not None else 0.0))
+        h_abs = np.abs(Ws[N - 1]) @ h_abs + (np.abs(bs[N - 1]) if bs is not None else 0.0)
+        g_abs, M_abs = h_abs + np.abs(yt), np.eye(d)
+        L2 = 1.0
+    z, w, phi, beta, r, bz = _crossing_vectors(Ws, bs, ms, x, g, M, k, u)
+    z_s, w_s, phi_s, beta_s, r_s, bz_s = _crossing_vectors(
+        [np.abs(W) for W in Ws], [np.abs(b_) for b_ in bs] if bs is not None else None,
+        [np.abs(m) for m in ms], np.abs(x), g_abs, M_abs, k, u)
+    n_chain = sum(obj.widths) + 2 * d + 16
+    gam = 2 * n_chain * EPS_HALF / (1 - n_chain * EPS_HALF)
+    nr, nb = _block_norm(r), _block_norm(bz)
+    er, eb = gam * _block_norm(r_s) + EPS_HALF * nr, gam * _block_norm(bz_s)
+    ebeta, ephi, ez = gam * beta_s, gam * phi_s, gam * z_s
+    rank2 = 0.0
+    if nb > 0:
+        # in the orthonormal basis e₁ = b/‖b‖, e₂ ⊥ e₁ in span{b, r}: [[P, Q], [Q, 0]], norm |P|/2 + √(P²/4 + Q²)
+        rho1 = sum(float(np.sum(r[key] * bz[key])) for key in bz) / nb
+        resid = math.sqrt(sum(float(np.sum((r[key] - (rho1 / nb) * bz[key]) ** 2)) for key in bz)
+                          + sum(float(np.sum(r[key] ** 2)) for key in r if key not in bz))
+        P_, Q_ = 2 * delta * rho1 * nb + delta * delta * beta * nb * nb, delta * resid * nb
+        rank2 = abs(P_) / 2 + math.sqrt(P_ * P_ / 4 + Q_ * Q_)
+        rank2 += 1e-13 * abs(delta) * (2 * nr * nb + abs(delta) * beta * nb * nb)  # the 2×2 form's rounding
+    # the vectors' rounding: the rank-two part's triangle bound at the perturbed sizes minus at the computed
+    rank2 += (2 * abs(delta) * ((nr + er) * (nb + eb) - nr * nb)
+              + delta * delta * ((beta + ebeta) * (nb + eb) ** 2 - beta * nb * nb))
+    xn = math.sqrt(float(x @ x) + (1.0 if bs is not None else 0.0))
+    d1_all, d2_all, _ = derivative_factors(s)
+    d2_up = derivative_factors(s[: k + 1])[1]
+    d1_dn, d2_dn, _ = derivative_factors(s[k + 1:])
+    curv = abs(delta) * (abs(phi) + ephi) * d2_up * xn
+    # the terms linear in the computed z (exactly 0 at the exact event)
+    dz = abs(delta) * (abs(z) + ez)
+    wn = float(np.linalg.norm(w)) + gam * float(np.linalg.norm(w_s))
+    gn = float(np.linalg.norm(g)) + gam * float(np.linalg.norm(g_abs))
+    Jn = d1_all * xn
+    zterms = L2 * (2 * Jn * dz * d1_dn + 3 * (dz * d1_dn) ** 2) + gn * dz * d2_dn + L2 * dz * wn * d2_all * xn
+    if ce:
+        zterms += 2 ** -0.5 * dz * wn * Jn * Jn
+    return c * (rank2 + curv + zterms) * (1 + 1e-10)
 
 
 def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], free: Sequence[tuple[int, int]],

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 import numerics
 import theory
 from proofs_check.strategies import network_instances
-from numerics.hessian_lipschitz import (hessian_time_lipschitz, layer_norm_bounds, sample_jump_bound,
-                                        third_derivative_bound)
+from numerics.hessian_lipschitz import (crossing_jump_bound, hessian_time_lipschitz, layer_norm_bounds,
+                                        sample_jump_bound, third_derivative_bound)
 
 
 def _z_min(obj, theta):
@@ -148,7 +148,7 @@ def _masks(obj, theta, i):
 
 
 def test_kink_jump_bound_covers_the_hessians_jump_at_every_crossing(runs):
-    worst = 0.0
+    worst = worst_x = 0.0
     for obj, f in runs:
         for e in f.events:
             te = float(e.t)
@@ -163,7 +163,11 @@ def test_kink_jump_bound_covers_the_hessians_jump_at_every_crossing(runs):
             J = sample_jump_bound(obj, th, _masks(obj, f.at(te + d), e.sample), [(e.layer - 1, e.unit)], e.sample, s)
             worst = max(worst, (jump - d * (Lb + La)) / J)
             assert jump <= J + d * (Lb + La)
-    print(f"\nmax over crossings of the measured jump / bound = {worst:.3g}")
+            # the exact crossing bound the float tier uses for lone crossings
+            Jx = crossing_jump_bound(obj, th, _masks(obj, f.at(te + d), e.sample), (e.layer - 1, e.unit), e.sample, s)
+            worst_x = max(worst_x, (jump - d * (Lb + La)) / Jx)
+            assert jump <= Jx + d * (Lb + La)
+    print(f"\nmax over crossings of the measured jump / bound = {worst:.3g} (box bound), {worst_x:.3g} (crossing)")
 
 
 def test_growth_rate_of_every_step_covers_the_dense_lambda_min_inside_it():
@@ -220,3 +224,91 @@ def test_hessian_norm_bound_covers_the_dense_hessian(inst):
         target(norm / B2, label="‖H‖ / B2")
     # the dense Hessian's own rounding: ≤ P·ε·‖H‖_F per eigenvalue (backward stable eigvalsh) — a relative margin
     assert norm <= B2 * (1 + 1e-12) + 8 * H.shape[0] * np.finfo(float).eps * float(np.linalg.norm(H))
+
+
+@st.composite
+def crossing_instances(draw):
+    """A small ReLU net (leaky or not, with or without biases, square or cross-entropy loss), a sample i
+    and a hidden entry (k, u), with θ moved along the entry's own row (row u of W_k and b_k[u], along which
+    z_{k,u} is linear) so that z_{k,u}(x_i) = 0: the state of a kink crossing. Returns the float θ and an
+    mp copy with z exactly 0 (to 50 digits)."""
+    widths = draw(st.sampled_from([(3, 4, 1), (3, 4, 4, 2), (2, 5, 3, 3), (3, 3, 3, 3, 2)]))
+    alpha = draw(st.sampled_from([0.0, 0.2, -0.3]))
+    bias, ce = draw(st.booleans()), draw(st.booleans()) and widths[-1] > 1
+    seed = draw(st.integers(0, 2**32 - 1))
+    obj, th = _instance(seed, widths, alpha, bias, n=4, scale=0.7, ce=ce)
+    rng = np.random.default_rng(seed + 1)
+    k = int(rng.integers(0, len(widths) - 2))
+    u, i = int(rng.integers(0, widths[k + 1])), int(rng.integers(0, 4))
+    th = [np.asarray(w, dtype=float) for w in th]
+    Ws, bs = obj.split(th)
+    a = np.asarray(obj.loss.inputs, dtype=float)[:, i]
+    for l in range(k):
+        z = Ws[l] @ a + (bs[l].ravel() if bs is not None else 0.0)
+        a = np.where(z > 0, z, alpha * z)
+    row = [np.zeros_like(w) for w in th]
+    Rs, rb = obj.split(row)
+    Rs[k][u] = a
+    if rb is not None:
+        rb[k].ravel()[u] = 1.0
+    n2 = sum(float(np.sum(x * x)) for x in row)
+    if n2 < 1e-6:
+        return None  # z_{k,u} does not depend on θ near here (dead inputs): no crossing can occur
+    for _ in range(2):  # z = 0 in float (to rounding)
+        zf = float(Ws[k][u] @ a + (bs[k].ravel()[u] if bs is not None else 0.0))
+        for w, x in zip(th, row):
+            w -= (zf / n2) * x
+    with mpmath.workdps(50):
+        thm = [np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(w) for w in th]
+        rowm = [np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(w) for w in row]
+        Wm, bm = obj.split(thm)
+        am = np.array([mpmath.mpf(float(v)) for v in np.asarray(obj.loss.inputs, dtype=float)[:, i]], dtype=object)
+        for l in range(k):
+            zz = Wm[l].dot(am) + (bm[l].ravel() if bm is not None else 0)
+            am = np.array([v if v > 0 else mpmath.mpf(alpha) * v for v in zz], dtype=object)
+        zm = Wm[k][u].dot(am) + (bm[k].ravel()[u] if bm is not None else 0)
+        n2m = mpmath.fsum(mpmath.fsum(x.ravel() ** 2) for x in rowm)
+        thm = [w - (zm / n2m) * x for w, x in zip(thm, rowm)]
+        # every other pre-activation of every sample away from 0: else the reference's two points differ in
+        # more than the one entry (e.g. a unit whose only live input is this entry crosses with it)
+        Wm, bm = obj.split(thm)
+        A = np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(np.asarray(obj.loss.inputs, dtype=float))
+        for l in range(len(Wm) - 1):
+            Z = Wm[l].dot(A) + (np.asarray(bm[l]).reshape(-1, 1) if bm is not None else 0)
+            near = np.vectorize(lambda v: abs(v) <= mpmath.mpf(10) ** -20)(Z)
+            if l == k:
+                near[u, i] = False
+            if near.any():
+                return None
+            A = np.vectorize(lambda v: v if v > 0 else mpmath.mpf(alpha) * v, otypes=[object])(Z)
+    note(f"{obj!r}, sample {i}, entry {(k, u)}")
+    return obj, th, thm, rowm, i, (k, u)
+
+
+@given(crossing_instances())
+def test_crossing_jump_bound_is_the_hessians_jump(inst):
+    """numerics.hessian_lipschitz.crossing_jump_bound ≥ ‖∇²f(θ₊) − ∇²f(θ₋)‖₂, θ± = θ₀ ± 10⁻³⁰·(the row
+    direction) on the two sides of the crossing (z_{k,u} = ±10⁻³⁰·|row|², every other pre-activation away
+    from 0), the dense Hessians at 50 digits (numerics.hessian: one formula for every net, not the bound's
+    rank-two algebra). For the first hidden layer the bound has no curvature term and must be the jump
+    itself (≤ 1 + 1e-8 of it, + 1e-9·‖∇²f‖ for its rounding margins, ~1e-12 of it: a unit with no live path
+    to the output has no jump); deeper, its ‖∇²z‖ term is a layer-norm bound (ratios printed by target)."""
+    if inst is None:
+        return
+    obj, th, thm, rowm, i, (k, u) = inst
+    with mpmath.workdps(50):
+        e = mpmath.mpf(10) ** -30
+        Hp = numerics.hessian(obj, [w + e * x for w, x in zip(thm, rowm)], dps=50)
+        Hm = numerics.hessian(obj, [w - e * x for w, x in zip(thm, rowm)], dps=50)
+        D = np.array([[float(v) for v in row] for row in np.asarray(Hp - Hm, dtype=object)])
+        scale = float(np.abs(np.linalg.eigvalsh(np.array([[float(v) for v in row] for row in np.asarray(Hp, dtype=object)]))).max())
+    true = float(np.abs(np.linalg.eigvalsh((D + D.T) / 2)).max())
+    masks = _masks(obj, th, i)
+    s = layer_norm_bounds(obj, [np.asarray(w, dtype=float).reshape(w.shape[0], -1)[None] for w in th], 0.0)
+    J = crossing_jump_bound(obj, th, masks, (k, u), i, s)
+    if J > 0:
+        target(true / J, label="jump / bound")
+    # the reference's own error: 10⁻³⁰·sup‖dH/dθ‖ from the points' spread and 50-digit rounding
+    assert true <= J + 1e-20
+    if k == 0:  # exact up to the bound's rounding margins (γ_n times products of the layer norms)
+        assert J <= true * (1 + 1e-8) + 1e-9 * scale
