@@ -3,7 +3,8 @@
 Size: the float tier's integrator (step controller, event locator, kink handler, error estimator, dense
 output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
 :mod:`numerics.float_series`, the event brackets and their refinement :mod:`numerics.float_events`, the
-lone crossings' path and ∇_θz :mod:`numerics.float_crossings`, the
+lone crossings' path and ∇_θz :mod:`numerics.float_crossings`, the bounds carried besides the local errors
+(loss, L, the low part's term, the Hessian's jumps, the z error bars) :mod:`numerics.float_bounds`, the
 sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
 and local error :mod:`numerics.float_steps`, the Hessian bounds of the error growth
@@ -57,7 +58,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   carried with exp(∫ max(0, −λ_min)) measured along the run (:class:`numerics.error_growth.MeasuredGrowth`,
   docs/theory.md F; a λ_min sample at a step's midpoint is carried over later steps as a lower bound,
   lowered by L·h per step and by a bound of the Hessian's jump per event, L ≥ sup‖dH/dt‖ and the jumps
-  from :mod:`numerics.hessian_lipschitz`, "μ along a step from the midpoint") and, at a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
+  from :mod:`numerics.hessian_lipschitz`, "μ along a step from the midpoint"; a plain crossing's jump in
+  closed form, and L with the stacked Jacobian's norm carried by :mod:`numerics.jacobian_bound`) and, at
+  a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
   S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
   the fields differ by F_post − F_pre; F_pre, F_post the order-1 fields before and after, F_post with
   the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
@@ -83,14 +86,14 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth, saltation_norm
+from .jacobian_bound import CarriedJacobian
 from .error_windows import CarriedError, lone_saltation
+from .float_bounds import FloatBounds
 from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_steps import EPS, ORDER, _dd_step, _horner, _local_error, _next_order, _output_rounding, _step_size
-
-LOSS_EVERY = 64  # steps between fresh evaluations of f for the loss bound (_loss_start)
 
 
 @dataclass
@@ -159,7 +162,7 @@ def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     return earliest_root(b[:, None], lo, hi)[1] * h
 
 
-class _FloatFlow(FloatCrossings, FloatSliding):
+class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool) -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
@@ -186,6 +189,9 @@ class _FloatFlow(FloatCrossings, FloatSliding):
                   for w in theta0]
         self.lo = [np.zeros_like(y) for y in self.y]  # the state is hi + lo (docs/theory.md F)
         self.growth = MeasuredGrowth(obj) if growth else None
+        # ‖J‖₂ of the stacked Jacobian carried along the run, for B₂ and B₃ (numerics.jacobian_bound)
+        self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
+        self._jb: float | None = None
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
@@ -200,74 +206,6 @@ class _FloatFlow(FloatCrossings, FloatSliding):
         self._next_pass: tuple | None = None
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
         self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
-
-    def _loss_start(self) -> float:
-        """An upper bound of f at the current step's start: carried from the last step's bound (f does not
-        increase along the flow, and each computed step is the flow up to its local error e, so
-        f ≤ f(θ₀) + sup‖∇f‖·e on it, sup‖∇f‖ taken as 2·sup‖θ'‖: θ' = −∇f off the sliding stretches), and
-        f evaluated afresh every ``LOSS_EVERY`` steps (a pass over the data; once per step it was ~4 % of a
-        research-size run), the smaller kept; f carries its float rounding (≤ 1e-12 relative, a wide
-        margin)."""
-        from .gradients import value
-
-        self._loss_age += 1
-        if self._loss_bound is None or self._loss_age >= LOSS_EVERY:
-            fresh = float(value(self.obj, self._theta(self.y))) * (1 + 1e-12)
-            self._loss_bound = fresh if self._loss_bound is None else min(self._loss_bound, fresh)
-            self._loss_age = 0
-        return self._loss_bound
-
-    def _hessian_lipschitz(self, ys: list[np.ndarray], h: float, s: list[float]) -> float:
-        """L ≥ sup_step ‖d/dt ∇²f(θ(t))‖₂ (:mod:`numerics.hessian_lipschitz`) for the carried growth bound,
-        given the step's layer-norm bounds ``s`` and its loss bound (set by the caller: f at the start +
-        2·sup‖θ'‖·local, :meth:`_loss_start`); keeps both for the kink jumps after it (:meth:`_jumps`)."""
-        from .hessian_lipschitz import third_derivative_bound, velocity_bound
-
-        self._lip_norms = (s, self._loss_bound)
-        return third_derivative_bound(self.obj, *self._lip_norms) * velocity_bound(ys, h)
-
-    def _low_term(self, ys: list[np.ndarray], h: float, s: list[float], f0: float, lo_norm: float,
-                  local: float) -> float:
-        """(e^{hΛ} − 1)·‖lo‖: the series is taken at hi while the state is hi + lo, and the increments of
-        the flow from two states differ by at most (e^{hΛ} − 1)·‖lo‖ over a step, Λ ≥ the field's Lipschitz
-        constant there — Λ = B₂ (:func:`numerics.hessian_lipschitz.hessian_norm_bound`) with f ≤ f0 +
-        2·sup‖θ'‖·(local + this term) on the step (docs/theory.md F, "The state in two parts")."""
-        from .hessian_lipschitz import hessian_norm_bound, velocity_bound
-
-        if lo_norm == 0.0:
-            return 0.0
-        V = velocity_bound(ys, h)
-        guess = 1e-6 + local
-        for _ in range(8):
-            lam = hessian_norm_bound(self.obj, s, f0 + 2 * V * guess)
-            term = math.expm1(h * lam) * lo_norm
-            if term >= lo_norm:
-                return math.inf  # dropping the low part (an error ‖lo‖ at the start) costs less
-            if local + term <= guess:
-                return term
-            guess = 2 * (local + term)
-        raise FloatingPointError("the low part's error term did not settle (the field's Lipschitz bound "
-                                 "grows with the loss bound it depends on)")
-
-    def _jumps(self, first: int) -> int:
-        """Lower the carried λ_min bound by the Hessian's jump at every event from ``first`` on
-        (:func:`numerics.hessian_lipschitz.sample_jump_bound`, a mask entry changes by at most |1 − α|);
-        returns the new event count."""
-        if self.growth is not None and self._lip_norms is not None and len(self.events) > first:
-            from .hessian_lipschitz import crossing_jump_bound, sample_jump_bound
-
-            s, _ = self._lip_norms
-            th = self._theta(self.y)
-            sliding = self._sliding()
-            for ev in self.events[first:]:
-                i = ev.sample
-                masks = [self.maskv[l + 1][:, i] for l in range(len(self.masks))]
-                free = sorted({(ev.layer - 1, ev.unit)} | {(j, u) for (j, u, ii) in sliding if ii == i})
-                if ev.kind == "cross" and len(free) == 1:  # the entry flips α ↔ 1, all else fixed: exact
-                    self.growth.jump(crossing_jump_bound(self.obj, th, masks, free[0], i, s))
-                else:
-                    self.growth.jump(sample_jump_bound(self.obj, th, masks, free, i, s))
-        return len(self.events)
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
         return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
@@ -418,24 +356,6 @@ class _FloatFlow(FloatCrossings, FloatSliding):
                     "active set by the leave rule")
             self.skip[(jj, uu, ii)] = 1
             self._record(t, "leave sliding", jj, uu, ii)
-
-    def _z_error(self, err: float) -> list[np.ndarray]:
-        """Per hidden layer, per sample: a bound on |z_exact − z| for every pre-activation of the layer on
-        the step just taken, from the state's error bound err: ‖∇_θ z‖·err + ½‖∇²_θ z‖·err², with ‖∇_θ z‖ ≤
-        δ₁‖x̃_i‖ and ‖∇²_θ z‖ ≤ δ₂‖x̃_i‖ for the sub-network up to the layer (:func:`numerics.hessian_lipschitz.
-        derivative_factors` with the step's layer-norm bounds, kept by :meth:`_hessian_lipschitz` for this
-        step; docs/theory.md F, "Near touches within the error bar")."""
-        from .hessian_lipschitz import derivative_factors, input_norms
-
-        s = self._lip_norms[0]
-        if self._xn is None:
-            self._xn = input_norms(self.obj)
-        xn = self._xn
-        out = []
-        for j in range(len(self.masks)):
-            d1, d2, _ = derivative_factors(s[: j + 1])
-            out.append(xn * (d1 * err + 0.5 * d2 * err * err))
-        return out
 
     def _locate(self, w: dict, h: float, zerr: list | None = None, skip: dict | None = None,
                 exclude: tuple | None = None) -> tuple[float, tuple] | None:
@@ -624,6 +544,7 @@ class _FloatFlow(FloatCrossings, FloatSliding):
                     from .hessian_lipschitz import layer_norm_bounds, velocity_bound
 
                     s_l, f0 = layer_norm_bounds(self.obj, ys, h), self._loss_start()
+                    self._jb = self._jacobian(ys, h, s_l)
                     term = self._low_term(ys, h, s_l, f0, lo_norm, local)
                     if math.isinf(term):  # a long step (h·B₂ ≥ ln 2): the low part is dropped into the error
                         carried.add(lo_norm)

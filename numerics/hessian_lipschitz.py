@@ -53,7 +53,7 @@ def derivative_factors(s: Sequence[float]) -> tuple[float, float, float]:
     return d1, d2, d3
 
 
-def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float) -> float:
+def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian: float | None = None) -> float:
     """B₃ ≥ sup_{‖u‖₂=1} |D³f(θ)[u, u, u]| = ‖D³f(θ)‖ (Banach: for a symmetric trilinear form the norm
     is that of its cubic polynomial), for θ on a step where ‖A_l‖₂ ≤ s_l and f ≤ ``loss_bound``.
 
@@ -66,12 +66,20 @@ def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float) -> f
       |ℓ'''[v, v, v]| = |E_p(v − v̄)³| ≤ range(v)·Var_p(v) ≤ range³/4 ≤ 2^{−1/2}‖v‖³ (Popoviciu;
       range(v) ≤ √2‖v‖); ‖p − e_c‖ ≤ √2·(1 − p_c) ≤ √2·ℓ_i, so Σ_i ‖ℓ_i'‖‖x̃_i‖ ≤ √2·max_i‖x̃_i‖·f/c.
 
-    WhitenedSquare (no inputs): x̃_i = e_i, i = 1..d₀, c = 1."""
+    WhitenedSquare (no inputs): x̃_i = e_i, i = 1..d₀, c = 1.
+
+    ``jacobian``: Jb ≥ ‖J‖₂ on the step (the stacked Jacobian, :mod:`numerics.jacobian_bound`). The
+    ℓ'' terms are Σ_i ℓ''[h_i'', h_i'] ≤ ‖ℓ''‖·(Σ_i‖h_i''‖²)^{1/2}(Σ_i‖J_iu‖²)^{1/2} ≤ ‖ℓ''‖·δ₂(Σ‖x̃_i‖²)^{1/2}·Jb
+    (Cauchy–Schwarz over the samples), and Σ_i‖J_iu‖³ ≤ max_i‖J_iu‖·Σ_i‖J_iu‖² ≤ δ₁max‖x̃_i‖·Jb²; without
+    it Jb = δ₁(Σ‖x̃_i‖²)^{1/2}, which gives the formulas above."""
     c, xn, ce, resid = _loss_terms(obj, loss_bound)
     d1, d2, d3 = derivative_factors(s)
+    root = math.sqrt(float(np.sum(xn**2)))
+    jb = d1 * root if jacobian is None else min(d1 * root, jacobian)
     if ce:
-        return c * (2 ** -0.5 * d1**3 * float(np.sum(xn**3)) + 3 * 0.5 * d1 * d2 * float(np.sum(xn**2))) + c * d3 * resid
-    return c * 3 * d1 * d2 * float(np.sum(xn**2)) + c * d3 * resid
+        cubic = min(d1**3 * float(np.sum(xn**3)), d1 * float(xn.max()) * jb * jb)
+        return c * (2 ** -0.5 * cubic + 3 * 0.5 * d2 * root * jb) + c * d3 * resid
+    return c * 3 * d2 * root * jb + c * d3 * resid
 
 
 def _loss_terms(obj: Any, loss_bound: float) -> tuple[float, np.ndarray, bool, float]:
@@ -87,7 +95,7 @@ def _loss_terms(obj: Any, loss_bound: float) -> tuple[float, np.ndarray, bool, f
     return c, xn, False, math.sqrt(2 * loss_bound / c) * math.sqrt(float(np.sum(xn**2)))
 
 
-def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float) -> float:
+def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian: float | None = None) -> float:
     """B₂ ≥ sup_{‖u‖₂=1} |D²f(θ)[u, u]| = ‖∇²f(θ)‖₂, for θ on a step where ‖A_l‖₂ ≤ s_l and f ≤
     ``loss_bound`` (the second-order sibling of :func:`third_derivative_bound`, same notation):
     φ'' = c·Σ_i (ℓ''[h_i', h_i'] + ℓ'[h_i'']), |h_i^{(k)}| ≤ δ_k·‖x̃_i‖, so
@@ -100,10 +108,14 @@ def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float) -> float
     It bounds the Lipschitz constant of the region's field −∇f on the step (the float tier's low part of
     the state, docs/theory.md F, "The state in two parts"). Measured on the 64-50-50-10 ReLU net on 500
     digits at its start: B₂ = 1.66e3 against λ_max = 68.9 (Lanczos): a factor 24, mostly the
-    Gauss–Newton part's δ₁² (a product of layer norms over all samples)."""
+    Gauss–Newton part's δ₁² (a product of layer norms over all samples). ``jacobian``: Jb ≥ ‖J‖₂ on the
+    step (:mod:`numerics.jacobian_bound`): the Gauss–Newton part is then ≤ c·‖ℓ''‖·Jb² (Σ_i‖J_iu‖² = ‖Ju‖²)."""
     c, xn, ce, resid = _loss_terms(obj, loss_bound)
     d1, d2, _ = derivative_factors(s)
-    return c * (0.5 if ce else 1.0) * d1**2 * float(np.sum(xn**2)) + c * d2 * resid
+    gn = d1**2 * float(np.sum(xn**2))
+    if jacobian is not None:
+        gn = min(gn, jacobian * jacobian)
+    return c * (0.5 if ce else 1.0) * gn + c * d2 * resid
 
 
 def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float) -> list[float]:
@@ -155,7 +167,7 @@ def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.
                       k: int, u: int) -> tuple:
     """The vectors of :func:`crossing_jump_bound` for one sample with the masks ``ms`` (entry (k, u) at its
     side-a value): z = z_{k,u}; w = Down_u (column u of the map from layer k's masked activation to the
-    output); φ = gᵀw; β = wᵀMw; r = J_aᵀMw + ∇φ and b = ∇z, per block. Evaluated on |inputs| it gives the
+    output); φ = gᵀw; β = wᵀMw; r = J_aᵀMw + ∇φ, b = ∇z and q = J_aᵀMw, per block. Evaluated on |inputs| it gives the
     shadows that bound the rounding (every output is a sum of products of the inputs)."""
     N = len(Ws)
     a = [x]
@@ -174,6 +186,7 @@ def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.
         r[("b", l)] = cot
         if l > 0:
             cot = ms[l - 1] * (Ws[l].T @ cot)
+    q = dict(r)
     cot = g  # + ∇φ, φ = gᵀDown_u(θ): the weights after layer k only (no bias enters Down_u)
     for l in range(N - 1, k, -1):
         r[("W", l)] = r[("W", l)] + np.outer(cot, v[l])
@@ -187,17 +200,34 @@ def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.
         if l > 0:
             cot = ms[l - 1] * (Ws[l].T @ cot)
     if bs is None:
-        r = {key: val for key, val in r.items() if key[0] == "W"}
-        bz = {key: val for key, val in bz.items() if key[0] == "W"}
-    return z, w, float(g @ w), float(w @ y), r, bz
+        r, q, bz = ({key: val for key, val in d.items() if key[0] == "W"} for d in (r, q, bz))
+    return z, w, float(g @ w), float(w @ y), r, bz, q
 
 
 def _block_norm(d: dict) -> float:
     return math.sqrt(sum(float(np.sum(x * x)) for x in d.values()))
 
 
+def _rank_two_norm(delta: float, r: dict, b: dict, beta: float, er: float, eb: float, ebeta: float) -> float:
+    """‖δ(r bᵀ + b rᵀ) + δ²β bbᵀ‖₂ for block vectors r, b (b's blocks a subset of r's), exact up to its
+    own rounding, plus what errors er ≥ ‖Δr‖, eb ≥ ‖Δb‖, ebeta ≥ |Δβ| of the inputs can add (the
+    triangle bound at the perturbed sizes minus at the computed ones)."""
+    nr, nb = _block_norm(r), _block_norm(b)
+    out = 0.0
+    if nb > 0:
+        # in the orthonormal basis e₁ = b/‖b‖, e₂ ⊥ e₁ in span{b, r}: [[P, Q], [Q, 0]], norm |P|/2 + √(P²/4 + Q²)
+        rho1 = sum(float(np.sum(r[key] * b[key])) for key in b) / nb
+        resid = math.sqrt(sum(float(np.sum((r[key] - (rho1 / nb) * b[key]) ** 2)) for key in b)
+                          + sum(float(np.sum(r[key] ** 2)) for key in r if key not in b))
+        P_, Q_ = 2 * delta * rho1 * nb + delta * delta * beta * nb * nb, delta * resid * nb
+        out = abs(P_) / 2 + math.sqrt(P_ * P_ / 4 + Q_ * Q_)
+        out += 1e-13 * abs(delta) * (2 * nr * nb + abs(delta) * abs(beta) * nb * nb)  # the 2×2 form's rounding
+    return out + (2 * abs(delta) * ((nr + er) * (nb + eb) - nr * nb)
+                  + delta * delta * ((abs(beta) + ebeta) * (nb + eb) ** 2 - abs(beta) * nb * nb))
+
+
 def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], entry: tuple[int, int],
-                        sample: int, s: Sequence[float]) -> float:
+                        sample: int, s: Sequence[float], gauss_newton: bool = False) -> Any:
     """J ≥ ‖∇²f(entry's mask 1) − ∇²f(entry's mask α)‖₂ at θ: the Hessian's jump at a kink crossing of the
     hidden entry ``entry`` = (k, u) (layer index 0-based) of ``sample``, the sample's other mask entries
     fixed at ``masks`` (as in :func:`sample_jump_bound`), s_l ≥ ‖A_l‖₂ (docs/theory.md F, "The Hessian's
@@ -216,7 +246,11 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
     layers after k, unit input): the Jacobian's extra δz·DDown_u in the Gauss–Newton part, the change of
     g along h_b − h_a = δzw (sup‖ℓ''‖ ≤ L₂) and of M (cross-entropy: ‖ℓ'''‖ ≤ 2^{−1/2}), and δz∇²φ.
     Rounding: every vector is a sum of products of the inputs, so its error is ≤ γ_n·(the same evaluated
-    on |inputs|) (Higham's γ_n, n the longest chain of roundings, with room for the inputs' own (d + 4)u)."""
+    on |inputs|) (Higham's γ_n, n the longest chain of roundings, with room for the inputs' own (d + 4)u).
+
+    ``gauss_newton``: also return G ≥ ‖J_bᵀJ_b − J_aᵀJ_a‖₂ (no loss weight, M = I): the change of
+    ‖Σ_i J_iᵀJ_i‖ at the crossing (:class:`numerics.jacobian_bound.CarriedJacobian`), the same rank-two
+    form with r = J_aᵀw, β = ‖w‖², and the z terms of the Jacobian."""
     from theory.losses import CrossEntropy
 
     k, u = entry
@@ -246,33 +280,20 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
     else:
         yt = np.asarray(loss.target, dtype=np.float64)[:, sample]
         g, M = h - yt, np.eye(d)
-        h_abs = x.__abs__()
+        h_abs = np.abs(x)
         for l in range(N - 1):  # the shadow of g = h − y
             h_abs = np.abs(ms[l]) * (np.abs(Ws[l]) @ h_abs + (np.abs(bs[l]) if bs is not None else 0.0))
         h_abs = np.abs(Ws[N - 1]) @ h_abs + (np.abs(bs[N - 1]) if bs is not None else 0.0)
         g_abs, M_abs = h_abs + np.abs(yt), np.eye(d)
         L2 = 1.0
-    z, w, phi, beta, r, bz = _crossing_vectors(Ws, bs, ms, x, g, M, k, u)
-    z_s, w_s, phi_s, beta_s, r_s, bz_s = _crossing_vectors(
-        [np.abs(W) for W in Ws], [np.abs(b_) for b_ in bs] if bs is not None else None,
-        [np.abs(m) for m in ms], np.abs(x), g_abs, M_abs, k, u)
+    z, w, phi, beta, r, bz, q = _crossing_vectors(Ws, bs, ms, x, g, M, k, u)
+    absW, absb, absm = [np.abs(W) for W in Ws], [np.abs(b_) for b_ in bs] if bs is not None else None, [np.abs(m) for m in ms]
+    z_s, w_s, phi_s, beta_s, r_s, bz_s, q_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, M_abs, k, u)
     n_chain = sum(obj.widths) + 2 * d + 16
     gam = 2 * n_chain * EPS_HALF / (1 - n_chain * EPS_HALF)
-    nr, nb = _block_norm(r), _block_norm(bz)
-    er, eb = gam * _block_norm(r_s) + EPS_HALF * nr, gam * _block_norm(bz_s)
+    eb = gam * _block_norm(bz_s)
     ebeta, ephi, ez = gam * beta_s, gam * phi_s, gam * z_s
-    rank2 = 0.0
-    if nb > 0:
-        # in the orthonormal basis e₁ = b/‖b‖, e₂ ⊥ e₁ in span{b, r}: [[P, Q], [Q, 0]], norm |P|/2 + √(P²/4 + Q²)
-        rho1 = sum(float(np.sum(r[key] * bz[key])) for key in bz) / nb
-        resid = math.sqrt(sum(float(np.sum((r[key] - (rho1 / nb) * bz[key]) ** 2)) for key in bz)
-                          + sum(float(np.sum(r[key] ** 2)) for key in r if key not in bz))
-        P_, Q_ = 2 * delta * rho1 * nb + delta * delta * beta * nb * nb, delta * resid * nb
-        rank2 = abs(P_) / 2 + math.sqrt(P_ * P_ / 4 + Q_ * Q_)
-        rank2 += 1e-13 * abs(delta) * (2 * nr * nb + abs(delta) * beta * nb * nb)  # the 2×2 form's rounding
-    # the vectors' rounding: the rank-two part's triangle bound at the perturbed sizes minus at the computed
-    rank2 += (2 * abs(delta) * ((nr + er) * (nb + eb) - nr * nb)
-              + delta * delta * ((beta + ebeta) * (nb + eb) ** 2 - beta * nb * nb))
+    rank2 = _rank_two_norm(delta, r, bz, beta, gam * _block_norm(r_s) + EPS_HALF * _block_norm(r), eb, ebeta)
     xn = math.sqrt(float(x @ x) + (1.0 if bs is not None else 0.0))
     d1_all, d2_all, _ = derivative_factors(s)
     d2_up = derivative_factors(s[: k + 1])[1]
@@ -281,12 +302,23 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
     # the terms linear in the computed z (exactly 0 at the exact event)
     dz = abs(delta) * (abs(z) + ez)
     wn = float(np.linalg.norm(w)) + gam * float(np.linalg.norm(w_s))
-    gn = float(np.linalg.norm(g)) + gam * float(np.linalg.norm(g_abs))
+    g_norm = float(np.linalg.norm(g)) + gam * float(np.linalg.norm(g_abs))
     Jn = d1_all * xn
-    zterms = L2 * (2 * Jn * dz * d1_dn + 3 * (dz * d1_dn) ** 2) + gn * dz * d2_dn + L2 * dz * wn * d2_all * xn
+    zterms = L2 * (2 * Jn * dz * d1_dn + 3 * (dz * d1_dn) ** 2) + g_norm * dz * d2_dn + L2 * dz * wn * d2_all * xn
     if ce:
         zterms += 2 ** -0.5 * dz * wn * Jn * Jn
-    return c * (rank2 + curv + zterms) * (1 + 1e-10)
+    out = c * (rank2 + curv + zterms) * (1 + 1e-10)
+    if not gauss_newton:
+        return out
+    if ce:  # J_aᵀw with M = I: one more backward pass (and its shadow)
+        eye = np.eye(d)
+        q = _crossing_vectors(Ws, bs, ms, x, g, eye, k, u)[6]
+        q_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, eye, k, u)[6]
+    wn2 = float(w @ w)
+    gn = _rank_two_norm(delta, q, bz, wn2, gam * _block_norm(q_s) + EPS_HALF * _block_norm(q), eb,
+                        gam * float(w_s @ w_s) + 2 * EPS_HALF * wn2)
+    gn += 2 * Jn * dz * d1_dn + 3 * (dz * d1_dn) ** 2
+    return out, gn * (1 + 1e-10)
 
 
 def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], free: Sequence[tuple[int, int]],

@@ -77,6 +77,26 @@ def test_third_derivative_bound_covers_the_measured_third_derivative(inst):
         target(d3 / B, label="measured / bound")
     # the reference's own error: O(2^{−80}·|φ⁽⁵⁾|) truncation, 10^{−60}/2^{−80} rounding (depth 1: B = 0)
     assert d3 <= B + 1e-12
+    # with the stacked Jacobian's bound at θ (numerics.jacobian_bound, the pattern at θ) in place of δ₁(Σ‖x̃‖²)^{1/2}
+    Bj = third_derivative_bound(obj, s, float(numerics.value(obj, theta)), jacobian=_jacobian_at(obj, theta))
+    if Bj > 0:
+        target(d3 / Bj, label="measured / bound with ‖J‖")
+    assert d3 <= Bj + 1e-12
+
+
+def _jacobian_at(obj, theta):
+    """jacobian_norm_bound at θ for the pattern at θ (None for linear nets or no inputs)."""
+    from numerics.jacobian_bound import jacobian_norm_bound
+
+    if obj.loss.inputs is None or obj.model.is_linear:
+        return None
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    A, masks = np.asarray(obj.loss.inputs, dtype=float), []
+    for l in range(len(Ws) - 1):
+        Z = Ws[l] @ A + (bs[l].reshape(-1, 1) if bs is not None else 0.0)
+        masks.append(np.where(Z > 0, 1.0, float(obj.model.alpha)))
+        A = masks[-1] * Z
+    return jacobian_norm_bound(obj, theta, masks)
 
 
 def _instance(seed, widths, alpha, bias, n=5, scale=0.5, ce=False):
@@ -223,7 +243,12 @@ def test_hessian_norm_bound_covers_the_dense_hessian(inst):
     if B2 > 0:
         target(norm / B2, label="‖H‖ / B2")
     # the dense Hessian's own rounding: ≤ P·ε·‖H‖_F per eigenvalue (backward stable eigvalsh) — a relative margin
-    assert norm <= B2 * (1 + 1e-12) + 8 * H.shape[0] * np.finfo(float).eps * float(np.linalg.norm(H))
+    margin = 8 * H.shape[0] * np.finfo(float).eps * float(np.linalg.norm(H))
+    assert norm <= B2 * (1 + 1e-12) + margin
+    B2j = hessian_norm_bound(obj, s, float(numerics.value(obj, theta)), jacobian=_jacobian_at(obj, theta))
+    if B2j > 0:
+        target(norm / B2j, label="‖H‖ / B2 with ‖J‖")
+    assert norm <= B2j * (1 + 1e-12) + margin
 
 
 @st.composite
@@ -312,3 +337,102 @@ def test_crossing_jump_bound_is_the_hessians_jump(inst):
     assert true <= J + 1e-20
     if k == 0:  # exact up to the bound's rounding margins (γ_n times products of the layer norms)
         assert J <= true * (1 + 1e-8) + 1e-9 * scale
+    # gauss_newton=True: ‖J_bᵀJ_b − J_aᵀJ_a‖₂ of the sample's Jacobians with the entry at 1 and α (dense, from
+    # the generic per-sample gradient), the change of ‖Σ_i J_iᵀJ_i‖ the float tier carries
+    J2, G = crossing_jump_bound(obj, th, masks, (k, u), i, s, gauss_newton=True)
+    assert J2 == J
+    Jab = []
+    for val in (float(obj.model.alpha), 1.0):
+        m = [np.array(x, dtype=float) for x in masks]
+        m[k][u] = val
+        Jab.append(_dense_jacobian(obj, th, i, m))
+    dGN = Jab[1].T @ Jab[1] - Jab[0].T @ Jab[0]
+    gn_true = float(np.abs(np.linalg.eigvalsh((dGN + dGN.T) / 2)).max())
+    gscale = float(np.linalg.norm(Jab[1], 2)) ** 2
+    # the dense reference's rounding: a few ulps of ‖J‖²
+    assert gn_true <= G + 1e-13 * gscale
+    if k == 0:
+        assert G <= gn_true * (1 + 1e-8) + 1e-9 * gscale
+
+
+def _dense_jacobian(obj, theta, i, masks):
+    """J_i = ∂h_i/∂θ (d_N × P) with the sample's masks fixed, row by row from the generic per-sample gradient
+    (numerics.sample_gradient) of a square loss whose target makes the residual e_o: c·J_iᵀe_o."""
+    X = np.asarray(obj.loss.inputs, dtype=float).T
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    a = X[i]
+    for l in range(len(Ws) - 1):
+        a = masks[l] * (Ws[l] @ a + (bs[l].ravel() if bs is not None else 0.0))
+    h = Ws[-1] @ a + (bs[-1].ravel() if bs is not None else 0.0)
+    rows = []
+    for o in range(len(h)):
+        Y = np.zeros((X.shape[0], len(h)))
+        Y[i] = h - np.eye(len(h))[o]
+        ob = theory.Objective(obj.model, theory.SquareLoss(X, Y))
+        g = numerics.sample_gradient(ob, theta, i, masks=[m.reshape(-1, 1) for m in masks])
+        rows.append(np.concatenate([np.ravel(x) for x in g]) / float(ob.loss.weight))
+    return np.array(rows)
+
+
+@given(network_instances(), st.integers(0, 2**32 - 1))
+def test_jacobian_norm_bound_covers_the_stacked_jacobian(inst, seed):
+    """numerics.jacobian_bound.jacobian_norm_bound ≥ ‖J‖₂ of the stacked per-sample Jacobians, each built
+    row by row from the generic per-sample gradient (not the bound's per-layer Gram matrices), for the
+    pattern at θ or a random one (the bound holds for any masks in [α, 1])."""
+    from numerics.jacobian_bound import jacobian_norm_bound
+
+    obj, theta = inst
+    if obj.loss.inputs is None or obj.model.is_linear:
+        return
+    n = obj.loss.num_samples
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    rng = np.random.default_rng(seed)
+    alpha = float(obj.model.alpha)
+    masks = [rng.choice([alpha, 1.0], size=(W.shape[0], n)) for W in Ws[:-1]]
+    if seed % 2 == 0:
+        masks = []
+        A = np.asarray(obj.loss.inputs, dtype=float)
+        for l in range(len(Ws) - 1):
+            Z = Ws[l] @ A + (bs[l].reshape(-1, 1) if bs is not None else 0.0)
+            masks.append(np.where(Z > 0, 1.0, alpha))
+            A = masks[-1] * Z
+    J = np.vstack([_dense_jacobian(obj, theta, i, [m[:, i] for m in masks]) for i in range(n)])
+    true = float(np.linalg.norm(J, 2))
+    bound = jacobian_norm_bound(obj, theta, masks)
+    if bound > 0:
+        target(true / bound, label="‖J‖ / bound")
+    assert true <= bound * (1 + 1e-12)
+
+
+def test_the_lipschitz_bound_the_tier_uses_covers_the_hessians_motion():
+    """End to end: the L the float tier passes to MeasuredGrowth.step on each step — B₃ with the carried
+    stacked-Jacobian bound of numerics.jacobian_bound, times the velocity bound — is ≥ ‖H(t₁) − H(t₀)‖₂/|t₁ − t₀|
+    between dense float Hessians at interior points of every step, on the crossing runs of CASES (square
+    loss and cross-entropy)."""
+    from numerics import error_growth
+
+    used, worst = [], 0.0
+    orig = error_growth.MeasuredGrowth.step
+
+    def spy(self, *a, **k):
+        used.append(k.get("lipschitz"))
+        return orig(self, *a, **k)
+
+    error_growth.MeasuredGrowth.step = spy
+    try:
+        for args, ce, T in CASES:
+            used.clear()
+            obj, th = _instance(*args, ce=ce)
+            f = numerics.gradient_flow(obj, th, T, dps=None)
+            steps = [(a, h) for a, h in zip(f.starts, f.steps) if h > 0]
+            assert len(steps) == len(used) and all(L is not None for L in used)
+            for (a, h), L in zip(steps, used):
+                pts = [a + h * k / 8 for k in range(1, 8)]
+                Hs = [_hessian(obj, f.at(t)) for t in pts]
+                for k in range(len(pts) - 1):
+                    rate = np.abs(np.linalg.eigvalsh(Hs[k + 1] - Hs[k])).max() / (pts[k + 1] - pts[k])
+                    worst = max(worst, rate / L)
+                    assert rate <= L
+    finally:
+        error_growth.MeasuredGrowth.step = orig
+    print(f"\nmax over steps of ‖ΔH‖/(L·Δt) with the carried Jacobian bound = {worst:.3g}")
