@@ -190,17 +190,17 @@ def test_kink_jump_bound_covers_the_hessians_jump_at_every_crossing(runs):
     print(f"\nmax over crossings of the measured jump / bound = {worst:.3g} (box bound), {worst_x:.3g} (crossing)")
 
 
-def test_growth_rate_of_every_step_covers_the_dense_lambda_min_inside_it():
-    """The whole mechanism (midpoint samples, the carried bound through steps and kink jumps): the rate
-    MeasuredGrowth.step returned for a step is ≥ max(0, −λ_min(∇²f)) at 9 points of the step."""
+def _spied_runs(pick):
+    """The float-tier runs of CASES with MeasuredGrowth.step watched: per case (obj, run, [(start, h, value)])
+    over the steps of positive length, value = pick(the rate step returned, its keyword arguments)."""
     from numerics import error_growth
 
-    worst, used = 0.0, []
+    used, out = [], []
     orig = error_growth.MeasuredGrowth.step
 
     def spy(self, *a, **k):
         mu = orig(self, *a, **k)
-        used.append(mu)
+        used.append(pick(mu, k))
         return mu
 
     error_growth.MeasuredGrowth.step = spy
@@ -211,16 +211,24 @@ def test_growth_rate_of_every_step_covers_the_dense_lambda_min_inside_it():
             f = numerics.gradient_flow(obj, th, T, dps=None)
             steps = [(a, h) for a, h in zip(f.starts, f.steps) if h > 0]
             assert len(steps) == len(used)
-            carried = 0
-            for (a, h), mu in zip(steps, used):
-                for k in range(9):
-                    t = a + h * (0.5 + 499 * k / 8) / 500  # inside the step, up to h/1000 from its ends
-                    lam = np.linalg.eigvalsh(_hessian(obj, f.at(t)))[0]
-                    assert max(0.0, -lam) <= mu
-                    if mu > 0:
-                        worst = max(worst, max(0.0, -lam) / mu)
+            out.append((obj, f, [(a, h, v) for (a, h), v in zip(steps, used)]))
     finally:
         error_growth.MeasuredGrowth.step = orig
+    return out
+
+
+def test_growth_rate_of_every_step_covers_the_dense_lambda_min_inside_it():
+    """The whole mechanism (midpoint samples, the carried bound through steps and kink jumps): the rate
+    MeasuredGrowth.step returned for a step is ≥ max(0, −λ_min(∇²f)) at 9 points of the step."""
+    worst = 0.0
+    for obj, f, steps in _spied_runs(lambda mu, k: mu):
+        for a, h, mu in steps:
+            for k in range(9):
+                t = a + h * (0.5 + 499 * k / 8) / 500  # inside the step, up to h/1000 from its ends
+                lam = np.linalg.eigvalsh(_hessian(obj, f.at(t)))[0]
+                assert max(0.0, -lam) <= mu
+                if mu > 0:
+                    worst = max(worst, max(0.0, -lam) / mu)
     print(f"\nmax over steps of μ⁺(dense) / μ used = {worst:.3g}")
 
 
@@ -409,30 +417,14 @@ def test_the_lipschitz_bound_the_tier_uses_covers_the_hessians_motion():
     stacked-Jacobian bound of numerics.jacobian_bound, times the velocity bound — is ≥ ‖H(t₁) − H(t₀)‖₂/|t₁ − t₀|
     between dense float Hessians at interior points of every step, on the crossing runs of CASES (square
     loss and cross-entropy)."""
-    from numerics import error_growth
-
-    used, worst = [], 0.0
-    orig = error_growth.MeasuredGrowth.step
-
-    def spy(self, *a, **k):
-        used.append(k.get("lipschitz"))
-        return orig(self, *a, **k)
-
-    error_growth.MeasuredGrowth.step = spy
-    try:
-        for args, ce, T in CASES:
-            used.clear()
-            obj, th = _instance(*args, ce=ce)
-            f = numerics.gradient_flow(obj, th, T, dps=None)
-            steps = [(a, h) for a, h in zip(f.starts, f.steps) if h > 0]
-            assert len(steps) == len(used) and all(L is not None for L in used)
-            for (a, h), L in zip(steps, used):
-                pts = [a + h * k / 8 for k in range(1, 8)]
-                Hs = [_hessian(obj, f.at(t)) for t in pts]
-                for k in range(len(pts) - 1):
-                    rate = np.abs(np.linalg.eigvalsh(Hs[k + 1] - Hs[k])).max() / (pts[k + 1] - pts[k])
-                    worst = max(worst, rate / L)
-                    assert rate <= L
-    finally:
-        error_growth.MeasuredGrowth.step = orig
+    worst = 0.0
+    for obj, f, steps in _spied_runs(lambda mu, k: k.get("lipschitz")):
+        for a, h, L in steps:
+            assert L is not None
+            pts = [a + h * k / 8 for k in range(1, 8)]
+            Hs = [_hessian(obj, f.at(t)) for t in pts]
+            for k in range(len(pts) - 1):
+                rate = np.abs(np.linalg.eigvalsh(Hs[k + 1] - Hs[k])).max() / (pts[k + 1] - pts[k])
+                worst = max(worst, rate / L)
+                assert rate <= L
     print(f"\nmax over steps of ‖ΔH‖/(L·Δt) with the carried Jacobian bound = {worst:.3g}")
