@@ -165,63 +165,71 @@ def input_norms(obj: Any) -> np.ndarray:
 
 def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.ndarray, M: np.ndarray,
                       k: int, u: int) -> tuple:
-    """The vectors of :func:`crossing_jump_bound` for one sample with the masks ``ms`` (entry (k, u) at its
-    side-a value): z = z_{k,u}; w = Down_u (column u of the map from layer k's masked activation to the
-    output); φ = gᵀw; β = wᵀMw; r = J_aᵀMw + ∇φ, b = ∇z and q = J_aᵀMw, per block. Evaluated on |inputs| it gives the
-    shadows that bound the rounding (every output is a sum of products of the inputs)."""
+    """The quantities of :func:`crossing_jump_bound` for one sample with the masks ``ms`` (entry (k, u) at
+    its side-a value): z = z_{k,u}; w = Down_u (column u of the map from layer k's masked activation to the
+    output); φ = gᵀw; β = wᵀMw; and the squared norms and inner product of the block vectors q = J_aᵀMw,
+    r = q + ∇φ and b = ∇z, (‖r‖², ‖q‖², ‖b‖², ⟨r, b⟩ = ⟨q, b⟩). Every W block of these is an outer product
+    (a cotangent times the layer's input) or, for r after layer k, a sum of two, so their norms and inner
+    products come from vector dot products: ‖c aᵀ + e vᵀ‖_F² = ‖c‖²‖a‖² + 2(c·e)(a·v) + ‖e‖²‖v‖². Evaluated on
+    |inputs| it gives the shadows that bound the rounding (every output is a sum of products of the inputs)."""
     N = len(Ws)
     a = [x]
     for l in range(N - 1):
         a.append(ms[l] * (Ws[l] @ a[l] + (bs[l] if bs is not None else 0.0)))
     z = float(Ws[k][u] @ a[k] + (bs[k][u] if bs is not None else 0.0))
-    v = {k + 1: np.eye(Ws[k].shape[0])[u]}
+    e_u = np.zeros(Ws[k].shape[0])
+    e_u[u] = 1.0
+    v = {k + 1: e_u}
     for l in range(k + 1, N - 1):
         v[l + 1] = ms[l] * (Ws[l] @ v[l])
     w = Ws[N - 1] @ v[N - 1]
     y = M @ w
-    r = {}
-    cot = y  # J_aᵀy: the gradient of yᵀh_a(θ), y held fixed
+    bias = 1.0 if bs is not None else 0.0
+    cq, cphi, cz = {}, {}, {}
+    cot = y  # J_aᵀy: the gradient of yᵀh_a(θ), y held fixed: cotangent cq_l on layer l's output
     for l in range(N - 1, -1, -1):
-        r[("W", l)] = np.outer(cot, a[l])
-        r[("b", l)] = cot
+        cq[l] = cot
         if l > 0:
             cot = ms[l - 1] * (Ws[l].T @ cot)
-    q = dict(r)
-    cot = g  # + ∇φ, φ = gᵀDown_u(θ): the weights after layer k only (no bias enters Down_u)
+    cot = g  # ∇φ, φ = gᵀDown_u(θ): the weights after layer k only (no bias enters Down_u)
     for l in range(N - 1, k, -1):
-        r[("W", l)] = r[("W", l)] + np.outer(cot, v[l])
+        cphi[l] = cot
         if l > k + 1:
             cot = ms[l - 1] * (Ws[l].T @ cot)
-    bz = {}
-    cot = np.eye(Ws[k].shape[0])[u]
+    cot = e_u  # ∇z: layers up to k
     for l in range(k, -1, -1):
-        bz[("W", l)] = np.outer(cot, a[l])
-        bz[("b", l)] = cot
+        cz[l] = cot
         if l > 0:
             cot = ms[l - 1] * (Ws[l].T @ cot)
-    if bs is None:
-        r, q, bz = ({key: val for key, val in d.items() if key[0] == "W"} for d in (r, q, bz))
-    return z, w, float(g @ w), float(w @ y), r, bz, q
+    q2 = r2 = b2 = rb = 0.0
+    for l in range(N):
+        aa = float(a[l] @ a[l])
+        qq = float(cq[l] @ cq[l])
+        q2 += qq * (aa + bias)
+        r2 += qq * (aa + bias)
+        if l in cphi:
+            r2 += 2 * float(cq[l] @ cphi[l]) * float(a[l] @ v[l]) + float(cphi[l] @ cphi[l]) * float(v[l] @ v[l])
+        if l in cz:
+            b2 += float(cz[l] @ cz[l]) * (aa + bias)
+            rb += float(cq[l] @ cz[l]) * (aa + bias)
+    return z, w, float(g @ w), float(w @ y), (r2, q2, b2, rb)
 
 
-def _block_norm(d: dict) -> float:
-    return math.sqrt(sum(float(np.sum(x * x)) for x in d.values()))
-
-
-def _rank_two_norm(delta: float, r: dict, b: dict, beta: float, er: float, eb: float, ebeta: float) -> float:
-    """‖δ(r bᵀ + b rᵀ) + δ²β bbᵀ‖₂ for block vectors r, b (b's blocks a subset of r's), exact up to its
-    own rounding, plus what errors er ≥ ‖Δr‖, eb ≥ ‖Δb‖, ebeta ≥ |Δβ| of the inputs can add (the
-    triangle bound at the perturbed sizes minus at the computed ones)."""
-    nr, nb = _block_norm(r), _block_norm(b)
+def _rank_two_norm(delta: float, n2: float, b2: float, rb: float, beta: float, er: float, eb: float, ebeta: float,
+                   gam: float) -> float:
+    """‖δ(r bᵀ + b rᵀ) + δ²β bbᵀ‖₂ from ‖r‖² = n2, ‖b‖² = b2, ⟨r, b⟩ = rb: in the orthonormal basis
+    e₁ = b/‖b‖, e₂ ⊥ e₁ in span{b, r} the form is [[P, Q], [Q, 0]], P = 2δρ₁‖b‖ + δ²β‖b‖², Q = δρ₂‖b‖
+    (ρ₁ = rb/‖b‖, ρ₂² = ‖r‖² − ρ₁²), norm |P|/2 + √(P²/4 + Q²), increasing in |P| and |Q|. The computed
+    sums carry ≤ γ relative error of their absolute terms (γ ≥ γ_n of the sums), so |P| is raised by
+    2|δ|γ‖r‖‖b‖ and ρ₂² by 2γ‖r‖² (the subtraction's cancellation); er, eb, ebeta bound the errors of ‖r‖, ‖b‖, β from
+    the vectors' own rounding (the triangle bound at the perturbed sizes minus at the computed ones)."""
+    nr, nb = math.sqrt(max(0.0, n2)), math.sqrt(max(0.0, b2))
     out = 0.0
     if nb > 0:
-        # in the orthonormal basis e₁ = b/‖b‖, e₂ ⊥ e₁ in span{b, r}: [[P, Q], [Q, 0]], norm |P|/2 + √(P²/4 + Q²)
-        rho1 = sum(float(np.sum(r[key] * b[key])) for key in b) / nb
-        resid = math.sqrt(sum(float(np.sum((r[key] - (rho1 / nb) * b[key]) ** 2)) for key in b)
-                          + sum(float(np.sum(r[key] ** 2)) for key in r if key not in b))
-        P_, Q_ = 2 * delta * rho1 * nb + delta * delta * beta * nb * nb, delta * resid * nb
-        out = abs(P_) / 2 + math.sqrt(P_ * P_ / 4 + Q_ * Q_)
-        out += 1e-13 * abs(delta) * (2 * nr * nb + abs(delta) * abs(beta) * nb * nb)  # the 2×2 form's rounding
+        rho2 = math.sqrt(max(0.0, n2 - (rb / nb) ** 2) + 2 * gam * n2)
+        P_ = abs(2 * delta * rb + delta * delta * beta * b2) + 2 * abs(delta) * gam * nr * nb  # ρ₁‖b‖ = ⟨r, b⟩
+        Q_ = abs(delta) * rho2 * nb
+        out = (P_ / 2 + math.sqrt(P_ * P_ / 4 + Q_ * Q_)) * (1 + 8 * EPS_HALF)
     return out + (2 * abs(delta) * ((nr + er) * (nb + eb) - nr * nb)
                   + delta * delta * ((abs(beta) + ebeta) * (nb + eb) ** 2 - abs(beta) * nb * nb))
 
@@ -286,14 +294,14 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
         h_abs = np.abs(Ws[N - 1]) @ h_abs + (np.abs(bs[N - 1]) if bs is not None else 0.0)
         g_abs, M_abs = h_abs + np.abs(yt), np.eye(d)
         L2 = 1.0
-    z, w, phi, beta, r, bz, q = _crossing_vectors(Ws, bs, ms, x, g, M, k, u)
+    z, w, phi, beta, (r2, q2, b2, rb) = _crossing_vectors(Ws, bs, ms, x, g, M, k, u)
     absW, absb, absm = [np.abs(W) for W in Ws], [np.abs(b_) for b_ in bs] if bs is not None else None, [np.abs(m) for m in ms]
-    z_s, w_s, phi_s, beta_s, r_s, bz_s, q_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, M_abs, k, u)
+    z_s, w_s, phi_s, beta_s, (r2_s, q2_s, b2_s, _) = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, M_abs, k, u)
     n_chain = sum(obj.widths) + 2 * d + 16
     gam = 2 * n_chain * EPS_HALF / (1 - n_chain * EPS_HALF)
-    eb = gam * _block_norm(bz_s)
+    eb = gam * math.sqrt(b2_s)
     ebeta, ephi, ez = gam * beta_s, gam * phi_s, gam * z_s
-    rank2 = _rank_two_norm(delta, r, bz, beta, gam * _block_norm(r_s) + EPS_HALF * _block_norm(r), eb, ebeta)
+    rank2 = _rank_two_norm(delta, r2, b2, rb, beta, gam * math.sqrt(r2_s), eb, ebeta, gam)
     xn = math.sqrt(float(x @ x) + (1.0 if bs is not None else 0.0))
     d1_all, d2_all, _ = derivative_factors(s)
     d2_up = derivative_factors(s[: k + 1])[1]
@@ -312,11 +320,11 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
         return out
     if ce:  # J_aᵀw with M = I: one more backward pass (and its shadow)
         eye = np.eye(d)
-        q = _crossing_vectors(Ws, bs, ms, x, g, eye, k, u)[6]
-        q_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, eye, k, u)[6]
+        _, _, _, _, (_, q2, _, rb) = _crossing_vectors(Ws, bs, ms, x, g, eye, k, u)
+        q2_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, eye, k, u)[4][1]
     wn2 = float(w @ w)
-    gn = _rank_two_norm(delta, q, bz, wn2, gam * _block_norm(q_s) + EPS_HALF * _block_norm(q), eb,
-                        gam * float(w_s @ w_s) + 2 * EPS_HALF * wn2)
+    gn = _rank_two_norm(delta, q2, b2, rb, wn2, gam * math.sqrt(q2_s), eb, gam * float(w_s @ w_s) + 2 * EPS_HALF * wn2,
+                        gam)
     gn += 2 * Jn * dz * d1_dn + 3 * (dz * d1_dn) ** 2
     return out, gn * (1 + 1e-10)
 

@@ -63,8 +63,10 @@ def diff_mp(a, b) -> float:
 # (loss, seed, T); main's refusal times: sq 0.018, 0.82, 1.16, 0.11, 1.76, 1.55, 0.14, 0.024, 1.84;
 # ce 0.89, 0.49, 0.55, 0.69, 1.30, 0.61. Tightness above 1000× measured on two (strict xfail, below); with the
 # state carried as hi + lo (docs/theory.md F) sq 19 and 26 went from 1.4e3 and 2.8e3 to 655 and 845, and
-# sq 11 and 38 from 8.5e3 and 2.0e3 to 1.52e3 and 2.81e3 (thorough run, 2026-12-03).
-LOOSE = {("sq", 11): 1.5e3, ("sq", 38): 2.8e3}
+# sq 11 and 38 from 8.5e3 and 2.0e3 to 1.52e3 and 2.81e3 (thorough run, 2026-12-03). Re-measured at 00893a5:
+# 5.8e3 and 3.3e3; with the exact crossing jumps and the stacked Jacobian's norm in L and B₂
+# (numerics.jacobian_bound): 3.7e3 and 809 — sq 38 is within 1000× now (2026-12-03, later).
+LOOSE = {("sq", 11): 3.7e3}
 CASES = [("sq", 3, 0.1), ("sq", 11, 0.9), ("sq", 19, 1.3), ("sq", 21, 0.2), ("sq", 25, 1.9), ("sq", 26, 1.7),
          ("sq", 35, 0.2), ("sq", 36, 0.1), ("sq", 38, 1.9), ("ce", 6, 1.0), ("ce", 7, 0.6), ("ce", 16, 0.6), ("ce", 18, 0.8),
          ("ce", 32, 1.4), ("ce", 36, 0.7)]
