@@ -196,6 +196,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
         self._loss_age = 0
+        self._s_ends: list | None = None  # ≥ ‖[W_l b_l]‖₂ at the current step's start (_layer_norms)
+        self._norm_age = 0
         self.events: list = []
         self.saltations: list[tuple] = []  # (t, layer, unit, sample, ‖S‖₂) per factor applied (run)
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
@@ -541,9 +543,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
                 s_l = f0 = None
                 if self.growth is not None or lo_norm > 0:
-                    from .hessian_lipschitz import layer_norm_bounds, velocity_bound
+                    from .hessian_lipschitz import velocity_bound
 
-                    s_l, f0 = layer_norm_bounds(self.obj, ys, h), self._loss_start()
+                    s_l, f0 = self._layer_norms(ys, h), self._loss_start()
                     self._jb = self._jacobian(ys, h, s_l)
                     term = self._low_term(ys, h, s_l, f0, lo_norm, local)
                     if math.isinf(term):  # a long step (h·B₂ ≥ ln 2): the low part is dropped into the error

@@ -118,22 +118,34 @@ def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian
     return c * (0.5 if ce else 1.0) * gn + c * d2 * resid
 
 
-def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float) -> list[float]:
+def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float, start: Sequence[float] | None = None,
+                      ends: list | None = None) -> list[float]:
     """s_l ≥ sup_step ‖A_l(t)‖₂ from the step's Taylor coefficients (float64 stacks (p+1, rows, cols),
     one per block of θ, biases as columns): ‖[W b](t)‖₂ ≤ ‖[W b](t₀)‖₂ + Σ_{k≥1} ‖[W b]_k‖_F h^k, and
     ‖[[W, b], [0, 1]]‖₂² ≤ ‖[W b]‖₂² + 1 for the augmented hidden layers. The series tail beyond order p
-    is the step's local error, ≤ 1e-10 relative by the step rule; a factor 1 + 1e-8 covers it."""
+    is the step's local error, ≤ 1e-10 relative by the step rule; a factor 1 + 1e-8 covers it.
+
+    ``start``: upper bounds of ‖[W b](t₀)‖₂ already known, in place of the SVD — the ``ends`` of the last
+    step: a list that receives the bounds of ‖[W b]‖₂ over the step before the augmentation, which hold
+    at its end, the next step's start (whose state hi differs from the series at h by the low parts,
+    ~1e-16 relative, inside the 1 + 1e-8)."""
     N = obj.depth
     blocks = [coeffs[2 * l: 2 * l + 2] if obj.model.bias else coeffs[l: l + 1] for l in range(N)]
     out = []
     for l, bl in enumerate(blocks):
-        M0 = np.concatenate([np.asarray(C[0]).reshape(C.shape[1], -1) for C in bl], axis=1)
+        if start is None:
+            M0 = np.concatenate([np.asarray(C[0]).reshape(C.shape[1], -1) for C in bl], axis=1)
+            s0 = float(np.linalg.norm(M0, 2))
+        else:
+            s0 = start[l]
         hk = h ** np.arange(1, len(bl[0]))
         rest = np.sqrt(sum(np.sum(np.asarray(C[1:]).reshape(len(C) - 1, C[0].size) ** 2, axis=1) for C in bl))
-        s = float(np.linalg.norm(M0, 2)) + float(rest @ hk)
+        s = (s0 + float(rest @ hk)) * (1 + 1e-8)
+        if ends is not None:
+            ends.append(s)
         if obj.model.bias and l < N - 1:
-            s = math.sqrt(s * s + 1.0)
-        out.append(s * (1 + 1e-8))
+            s = math.sqrt(s * s + 1.0) * (1 + 1e-15)
+        out.append(s)
     return out
 
 

@@ -56,7 +56,8 @@ def jacobian_norm_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
             GG = np.matmul(G, G.transpose(0, 2, 1))
             g2 = np.linalg.eigvalsh(GG)[:, -1] + 8 * d * EPS * np.sqrt(np.sum(GG * GG, axis=(1, 2)))
         At = acts[l] if bs is None else np.vstack([acts[l], np.ones((1, n))])
-        S = (At * g2) @ At.T
+        # λ_max(Ã diag(g²) Ãᵀ) = λ_max(diag(g) ÃᵀÃ diag(g)): the smaller of the two Gram matrices
+        S = (At * g2) @ At.T if At.shape[0] <= n else (At * np.sqrt(g2)).T @ (At * np.sqrt(g2))
         total += float(np.linalg.eigvalsh(S)[-1]) + 8 * S.shape[0] * EPS * float(np.linalg.norm(S))
     n_chain = sum(obj.widths) + d + 8
     gam = 2 * n_chain * EPS / (1 - n_chain * EPS)
