@@ -190,20 +190,22 @@ def test_kink_jump_bound_covers_the_hessians_jump_at_every_crossing(runs):
     print(f"\nmax over crossings of the measured jump / bound = {worst:.3g} (box bound), {worst_x:.3g} (crossing)")
 
 
-def _spied_runs(pick):
-    """The float-tier runs of CASES with MeasuredGrowth.step watched: per case (obj, run, [(start, h, value)])
-    over the steps of positive length, value = pick(the rate step returned, its keyword arguments)."""
+def _spied_runs(pick, owner=None, name="step"):
+    """The float-tier runs of CASES with a method watched (default MeasuredGrowth.step): per case (obj, run,
+    [(start, h, value)]) over the steps of positive length, value = pick(what the method returned, its
+    keyword arguments)."""
     from numerics import error_growth
 
+    owner = error_growth.MeasuredGrowth if owner is None else owner
     used, out = [], []
-    orig = error_growth.MeasuredGrowth.step
+    orig = getattr(owner, name)
 
     def spy(self, *a, **k):
-        mu = orig(self, *a, **k)
-        used.append(pick(mu, k))
-        return mu
+        res = orig(self, *a, **k)
+        used.append(pick(res, k))
+        return res
 
-    error_growth.MeasuredGrowth.step = spy
+    setattr(owner, name, spy)
     try:
         for args, ce, T in CASES:
             used.clear()
@@ -213,7 +215,7 @@ def _spied_runs(pick):
             assert len(steps) == len(used)
             out.append((obj, f, [(a, h, v) for (a, h), v in zip(steps, used)]))
     finally:
-        error_growth.MeasuredGrowth.step = orig
+        setattr(owner, name, orig)
     return out
 
 
@@ -430,43 +432,25 @@ def test_the_lipschitz_bound_the_tier_uses_covers_the_hessians_motion():
     print(f"\nmax over steps of ‖ΔH‖/(L·Δt) with the carried Jacobian bound = {worst:.3g}")
 
 
-def test_the_layer_norm_bounds_the_tier_carries_cover_the_layers():
+def test_the_layer_norm_bounds_the_tier_carries_cover_the_layers(monkeypatch):
     """The s_l a float-tier run uses on each step — a fresh SVD every NORM_EVERY steps, the last step's end
     bound in between (numerics.float_bounds._layer_norms) — are ≥ ‖A_l(t)‖₂ (augmented with biases) at 5
     points of every step, from the dense output; NORM_EVERY = 8 so the carried value is used on most steps."""
     from numerics import float_bounds
 
-    got = []
-    orig = float_bounds.FloatBounds._layer_norms
-
-    def spy(self, ys, h):
-        s = orig(self, ys, h)
-        got.append(s)
-        return s
-
-    float_bounds.FloatBounds._layer_norms = spy
-    old_every, float_bounds.NORM_EVERY = float_bounds.NORM_EVERY, 8
+    monkeypatch.setattr(float_bounds, "NORM_EVERY", 8)
     worst = 0.0
-    try:
-        for args, ce, T in CASES:
-            got.clear()
-            obj, th = _instance(*args, ce=ce)
-            f = numerics.gradient_flow(obj, th, T, dps=None)
-            steps = [(a, h) for a, h in zip(f.starts, f.steps) if h > 0]
-            assert len(steps) == len(got)
-            for (a, h), s in zip(steps, got):
-                for k in range(5):
-                    Ws, bs = obj.split(f.at(a + h * k / 4))
-                    for l, (W, sl) in enumerate(zip(Ws, s)):
-                        A = np.asarray(W, dtype=float)
-                        if bs is not None:
-                            A = np.hstack([A, np.asarray(bs[l], dtype=float).reshape(-1, 1)])
-                            if l < len(Ws) - 1:
-                                A = np.vstack([A, np.eye(A.shape[1])[-1]])
-                        n = float(np.linalg.norm(A, 2))
-                        worst = max(worst, n / sl)
-                        assert n <= sl * (1 + 1e-13)
-    finally:
-        float_bounds.FloatBounds._layer_norms = orig
-        float_bounds.NORM_EVERY = old_every
+    for obj, f, steps in _spied_runs(lambda s, k: s, float_bounds.FloatBounds, "_layer_norms"):
+        for a, h, s in steps:
+            for k in range(5):
+                Ws, bs = obj.split(f.at(a + h * k / 4))
+                for l, (W, sl) in enumerate(zip(Ws, s)):
+                    A = np.asarray(W, dtype=float)
+                    if bs is not None:
+                        A = np.hstack([A, np.asarray(bs[l], dtype=float).reshape(-1, 1)])
+                        if l < len(Ws) - 1:
+                            A = np.vstack([A, np.eye(A.shape[1])[-1]])
+                    n = float(np.linalg.norm(A, 2))
+                    worst = max(worst, n / sl)
+                    assert n <= sl * (1 + 1e-13)
     print(f"\nmax over steps and layers of ‖A_l(t)‖₂ / s_l = {worst:.6g}")
