@@ -228,18 +228,19 @@ def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.
 
 
 def _rank_two_norm(delta: float, n2: float, b2: float, rb: float, beta: float, er: float, eb: float, ebeta: float,
-                   gam: float) -> float:
+                   gam: float, n2_s: float, b2_s: float) -> float:
     """‖δ(r bᵀ + b rᵀ) + δ²β bbᵀ‖₂ from ‖r‖² = n2, ‖b‖² = b2, ⟨r, b⟩ = rb: in the orthonormal basis
     e₁ = b/‖b‖, e₂ ⊥ e₁ in span{b, r} the form is [[P, Q], [Q, 0]], P = 2δρ₁‖b‖ + δ²β‖b‖², Q = δρ₂‖b‖
     (ρ₁ = rb/‖b‖, ρ₂² = ‖r‖² − ρ₁²), norm |P|/2 + √(P²/4 + Q²), increasing in |P| and |Q|. The computed
-    sums carry ≤ γ relative error of their absolute terms (γ ≥ γ_n of the sums), so |P| is raised by
-    2|δ|γ‖r‖‖b‖ and ρ₂² by 2γ‖r‖² (the subtraction's cancellation); er, eb, ebeta bound the errors of ‖r‖, ‖b‖, β from
-    the vectors' own rounding (the triangle bound at the perturbed sizes minus at the computed ones)."""
+    sums err by ≤ γ times the same sums on absolute values (γ ≥ γ_n of the sums; ``n2_s``, ``b2_s`` the
+    shadows of ‖r‖², ‖b‖²), so |P| is raised by 2|δ|γ(n2_s·b2_s)^{1/2} and ρ₂² by 2γ·n2_s (the subtraction's
+    cancellation); er, eb, ebeta bound the errors of ‖r‖, ‖b‖, β from the vectors' own rounding (the triangle
+    bound at the perturbed sizes minus at the computed ones)."""
     nr, nb = math.sqrt(max(0.0, n2)), math.sqrt(max(0.0, b2))
     out = 0.0
     if nb > 0:
-        rho2 = math.sqrt(max(0.0, n2 - (rb / nb) ** 2) + 2 * gam * n2)
-        P_ = abs(2 * delta * rb + delta * delta * beta * b2) + 2 * abs(delta) * gam * nr * nb  # ρ₁‖b‖ = ⟨r, b⟩
+        rho2 = math.sqrt(max(0.0, n2 - (rb / nb) ** 2) + 2 * gam * n2_s)
+        P_ = abs(2 * delta * rb + delta * delta * beta * b2) + 2 * abs(delta) * gam * math.sqrt(n2_s * b2_s)  # ρ₁‖b‖ = ⟨r, b⟩
         Q_ = abs(delta) * rho2 * nb
         out = (P_ / 2 + math.sqrt(P_ * P_ / 4 + Q_ * Q_)) * (1 + 8 * EPS_HALF)
     return out + (2 * abs(delta) * ((nr + er) * (nb + eb) - nr * nb)
@@ -313,7 +314,7 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
     gam = 2 * n_chain * EPS_HALF / (1 - n_chain * EPS_HALF)
     eb = gam * math.sqrt(b2_s)
     ebeta, ephi, ez = gam * beta_s, gam * phi_s, gam * z_s
-    rank2 = _rank_two_norm(delta, r2, b2, rb, beta, gam * math.sqrt(r2_s), eb, ebeta, gam)
+    rank2 = _rank_two_norm(delta, r2, b2, rb, beta, gam * math.sqrt(r2_s), eb, ebeta, gam, r2_s, b2_s)
     xn = math.sqrt(float(x @ x) + (1.0 if bs is not None else 0.0))
     d1_all, d2_all, _ = derivative_factors(s)
     d2_up = derivative_factors(s[: k + 1])[1]
@@ -336,7 +337,7 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
         q2_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, eye, k, u)[4][1]
     wn2 = float(w @ w)
     gn = _rank_two_norm(delta, q2, b2, rb, wn2, gam * math.sqrt(q2_s), eb, gam * float(w_s @ w_s) + 2 * EPS_HALF * wn2,
-                        gam)
+                        gam, q2_s, b2_s)
     gn += 2 * Jn * dz * d1_dn + 3 * (dz * d1_dn) ** 2
     return out, gn * (1 + 1e-10)
 
