@@ -546,6 +546,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                     from .hessian_lipschitz import velocity_bound
 
                     s_l, f0 = self._layer_norms(ys, h), self._loss_start()
+                    if self.growth is not None:  # pinned entries set moving at this step's start: their jumps
+                        n_ev = self._jumps(n_ev)  # first (the Jacobian's bound carries them)
                     self._jb = self._jacobian(ys, h, s_l)
                     term = self._low_term(ys, h, s_l, f0, lo_norm, local)
                     if math.isinf(term):  # a long step (h·B₂ ≥ ln 2): the low part is dropped into the error
@@ -558,7 +560,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                     self._loss_bound = f0 + 2 * velocity_bound(ys, h) * local  # f on the step and at its end
                 L = 0.0
                 if self.growth is not None:
-                    n_ev = self._jumps(n_ev)  # pinned entries set moving at this step's start
                     mid = [_horner(Y, h / 2) for Y in ys]
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
                                          lipschitz=self._hessian_lipschitz(ys, h, s_l))
