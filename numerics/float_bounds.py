@@ -43,15 +43,22 @@ class FloatBounds:
 
     def _layer_norms(self, ys: list[np.ndarray], h: float) -> list[float]:
         """s_l ≥ sup_step ‖A_l(t)‖₂ (:func:`numerics.hessian_lipschitz.layer_norm_bounds`), from a fresh SVD of
-        the step's start every ``NORM_EVERY`` steps and otherwise from the last step's bound at its end."""
+        the step's start every ``NORM_EVERY`` steps or when a carried bound has grown 1 % over the last SVD,
+        and otherwise from the last step's bound at its end."""
         from .hessian_lipschitz import layer_norm_bounds
 
         self._norm_age += 1
-        start = self._s_ends if self._s_ends is not None and self._norm_age < NORM_EVERY else None
-        if start is None:
+        start = self._s_ends
+        # a fresh SVD every NORM_EVERY steps, and as soon as a carried bound has grown 1 % over the last fresh
+        # one (long steps: the coefficients' Frobenius norms overstate how far ‖A_l‖₂ moves)
+        if start is None or self._norm_age >= NORM_EVERY or any(e > 1.01 * f for e, f in zip(start, self._s_fresh)):
+            start = None
             self._norm_age = 0
         ends: list = []
-        s = layer_norm_bounds(self.obj, ys, h, start, ends)
+        fresh: list = []
+        s = layer_norm_bounds(self.obj, ys, h, start, ends, fresh)
+        if fresh:
+            self._s_fresh = fresh
         self._s_ends = ends
         return s
 
@@ -92,6 +99,8 @@ class FloatBounds:
         guess = 1e-6 + local
         for _ in range(8):
             lam = hessian_norm_bound(self.obj, s, f0 + 2 * V * guess, jacobian=self._jb)
+            if h * lam >= math.log(2.0):  # the term would reach ‖lo‖ (and expm1 overflows past h·λ ≈ 710)
+                return math.inf
             term = math.expm1(h * lam) * lo_norm
             if term >= lo_norm:
                 return math.inf  # dropping the low part (an error ‖lo‖ at the start) costs less

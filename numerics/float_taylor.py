@@ -198,6 +198,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self._loss_age = 0
         self._s_ends: list | None = None  # ≥ ‖[W_l b_l]‖₂ at the current step's start (_layer_norms)
         self._norm_age = 0
+        self._s_fresh: list = []  # the last SVD values of ‖[W_l b_l]‖₂ (_layer_norms)
         self.events: list = []
         self.saltations: list[tuple] = []  # (t, layer, unit, sample, ‖S‖₂) per factor applied (run)
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]

@@ -119,7 +119,7 @@ def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian
 
 
 def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float, start: Sequence[float] | None = None,
-                      ends: list | None = None) -> list[float]:
+                      ends: list | None = None, fresh: list | None = None) -> list[float]:
     """s_l ≥ sup_step ‖A_l(t)‖₂ from the step's Taylor coefficients (float64 stacks (p+1, rows, cols),
     one per block of θ, biases as columns): ‖[W b](t)‖₂ ≤ ‖[W b](t₀)‖₂ + Σ_{k≥1} ‖[W b]_k‖_F h^k, and
     ‖[[W, b], [0, 1]]‖₂² ≤ ‖[W b]‖₂² + 1 for the augmented hidden layers. The series tail beyond order p
@@ -128,7 +128,8 @@ def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float, start: S
     ``start``: upper bounds of ‖[W b](t₀)‖₂ already known, in place of the SVD — the ``ends`` of the last
     step: a list that receives the bounds of ‖[W b]‖₂ over the step before the augmentation, which hold
     at its end, the next step's start (whose state hi differs from the series at h by the low parts,
-    ~1e-16 relative, inside the 1 + 1e-8)."""
+    ~1e-16 relative, inside the 1 + 1e-8). ``fresh``: a list that receives ‖[W b](t₀)‖₂ where it was
+    computed (no ``start``)."""
     N = obj.depth
     blocks = [coeffs[2 * l: 2 * l + 2] if obj.model.bias else coeffs[l: l + 1] for l in range(N)]
     out = []
@@ -136,6 +137,8 @@ def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float, start: S
         if start is None:
             M0 = np.concatenate([np.asarray(C[0]).reshape(C.shape[1], -1) for C in bl], axis=1)
             s0 = float(np.linalg.norm(M0, 2))
+            if fresh is not None:
+                fresh.append(s0)
         else:
             s0 = start[l]
         hk = h ** np.arange(1, len(bl[0]))

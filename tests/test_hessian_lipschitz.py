@@ -454,3 +454,18 @@ def test_the_layer_norm_bounds_the_tier_carries_cover_the_layers(monkeypatch):
                     worst = max(worst, n / sl)
                     assert n <= sl * (1 + 1e-13)
     print(f"\nmax over steps and layers of ‖A_l(t)‖₂ / s_l = {worst:.6g}")
+
+
+def test_the_low_parts_term_on_a_long_step_is_dropped_not_overflowed():
+    """h·B₂ far beyond ln 2 (a long step of a deep linear net: the 784-50-50-10 benchmark case reached
+    h·B₂ > 710 once the layer norms were carried between SVDs, and math.expm1 raised OverflowError): the
+    low part's term is ∞, i.e. the low part is dropped into the error (numerics.float_bounds._low_term)."""
+    from numerics.float_taylor import _FloatFlow
+
+    rng = np.random.default_rng(0)
+    obj = theory.Objective(theory.DeepLinear((3, 4, 2)), theory.SquareLoss(rng.random((5, 3)), rng.random((5, 2))))
+    flow = _FloatFlow(obj, numerics.gaussian_init(obj, 0.5, seed=0), 4, True)
+    ys = [np.stack([y, np.zeros_like(y)]) for y in flow.y]
+    s = layer_norm_bounds(obj, ys, 0.0)
+    assert flow._low_term(ys, 1e6, s, 10.0, 1e-17, 0.0) == math.inf
+    assert 0.0 < flow._low_term(ys, 1e-9, s, 10.0, 1e-17, 0.0) < 1e-17
