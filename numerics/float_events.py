@@ -13,6 +13,9 @@ which a grid of samples alone can miss. So:
   is a sum of p terms |M_{jk} C_k| ≤ 2^k |C_k| (|c| ≤ 1, Σ_j binom(k, j) = 2^k), so the computed d differ
   from the exact ones by at most p·ε·Σ_k 2^k|C_k| each (Higham's γ_p); the margin is twice the sum of
   that over the p coefficients;
+* **one root in the bracket** — the grid interval of the first sign change holds an odd number of
+  roots; where q' is not certified nonzero on it (the same certificate, on q'), the refinement below
+  finds its first root (two close roots in one interval would otherwise leave the later one found);
 * **refinement** — for a polynomial whose certificate leaves a gap open, the real parts of its
   complex roots near the open range (companion-matrix eigenvalues, |Im| ≤ 0.25), their neighbours
   ± 1e-9 and ± 1e-6 of the range and the midpoints between consecutive ones are added as sample
@@ -146,12 +149,30 @@ def first_brackets(C: np.ndarray, state: np.ndarray | None = None, after: bool =
     bad = (np.arange(GRID)[None, :] < g[:, None]) & ~ok
     lo = np.where(g == 0, 0.0, us[np.maximum(g - 1, 0)])
     hi = np.where(g < GRID, us[np.minimum(g, GRID - 1)], np.inf)
+    refined = np.zeros(m, dtype=bool)
     for col in np.nonzero(bad.any(axis=1))[0]:
         i0 = int(np.argmax(bad[col]))  # the first interval the grid's certificate leaves open
         stop = lo[col] if g[col] < GRID else 1.0
         got = _refine(C[:, col], i0 / GRID, stop, float(margin[col]), float(state[col]), rounding_check=not after)
         if got is not None:
             lo[col], hi[col] = got
+            refined[col] = True
+    # the grid interval of the first sign change holds an odd number of roots: one where q is certified
+    # monotone on it (q' ≠ 0: the certificate above on q'), else its first root is bracketed by the
+    # refinement's sample points (two close roots in one interval: the refinement would find the later)
+    cells = np.nonzero((g < GRID) & ~refined)[0]
+    if len(cells) and p > 2:
+        dC = C[1:, cells] * np.arange(1, p)[:, None]  # q' coefficients (p − 1, k)
+        centres = (g[cells] + 0.5) / GRID  # the interval (us[g − 1], us[g]] = (g/G, (g + 1)/G]
+        Md = _shift(centres, 0.5 / GRID, p - 1)  # (k, p − 1, p − 1)
+        Dd = np.einsum("ijk,ki->ij", Md, dC)
+        dmargin = 2 * (p - 1) ** 2 * EPS * (np.abs(dC) * 2.0 ** np.arange(p - 1)[:, None]).sum(0)
+        mono = np.abs(Dd[:, 0]) > np.abs(Dd[:, 1:]).sum(1) * (1 + 1e-9) + dmargin
+        for col in cells[~mono]:
+            got = _refine(C[:, col], float(lo[col]), float(hi[col]), float(margin[col]), float(state[col]),
+                          rounding_check=False)
+            if got is not None:
+                lo[col], hi[col] = got
     cols = np.nonzero(np.isfinite(hi))[0]
     return cols, lo[cols], hi[cols]
 

@@ -165,3 +165,18 @@ def test_earliest_root_matches_bisection(root_sets, seed):
     assert np.array_equal(u, per[c])  # bit-identical: the same arithmetic on the same bracket, whether alone or among others
     assert u <= min(per) or _same_root(Cb[:, int(np.argmin(per))], u, min(per), 0.0) \
         or _same_root(Cb[:, c], u, min(per), 0.0), (u, min(per))
+
+
+@pytest.mark.parametrize("roots", [[-0.5, 0.5, 0.4921875], [0.488, 0.492, 0.496], [0.485, 0.49, 0.499]])
+def test_the_first_of_several_roots_in_one_grid_interval(roots):
+    """Three roots in the grid interval of the first sign change (or the later on a grid point, q = 0
+    there exactly): the bracket must hold the first, and earliest_root must return it (found by the
+    thorough profile of test_earliest_root_matches_bisection: the bracket was the grid interval, and the
+    refinement stopped at its right end, an exact zero)."""
+    from numerics.float_events import earliest_root
+
+    C = np.array(column(roots, lead=1.3))[:, None]
+    cols, lo, hi = first_brackets(C)
+    _, u = earliest_root(C[:, cols], lo, hi)
+    first = min(r for r in roots if r > 0)
+    assert abs(u - first) <= 1e-12
