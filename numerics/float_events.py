@@ -60,6 +60,13 @@ def _grid_shift(p: int) -> np.ndarray:
     return _SHIFT[key]
 
 
+def _shift_margin(C: np.ndarray) -> np.ndarray:
+    """The rounding margin of the shifted coefficients of each column of C (p, m): 2p²ε·Σ_k 2^k|C_k|
+    (module docstring, "certificate")."""
+    p = C.shape[0]
+    return 2 * p * p * EPS * (np.abs(C) * 2.0 ** np.arange(p)[:, None]).sum(0)
+
+
 def _certified(D: np.ndarray, margin: np.ndarray) -> np.ndarray:
     """q > 0 on the interval from its scaled Taylor coefficients D[..., j] (module docstring)."""
     return D[..., 0] > np.abs(D[..., 1:]).sum(-1) * (1 + 1e-9) + margin
@@ -142,7 +149,7 @@ def first_brackets(C: np.ndarray, state: np.ndarray | None = None, after: bool =
     vals = np.polynomial.polynomial.polyval(us, C)  # (m, GRID)
     neg = vals <= 0
     g = np.where(neg.any(axis=1), np.argmax(neg, axis=1), GRID)  # first grid sample with q ≤ 0
-    margin = 2 * p * p * EPS * (np.abs(C) * 2.0 ** np.arange(p)[:, None]).sum(0)  # (m,)
+    margin = _shift_margin(C)  # (m,)
     state = np.zeros(m) if state is None else np.asarray(state, dtype=float)
     D = (_grid_shift(p).reshape(GRID * p, p) @ C).reshape(GRID, p, m)  # D[i, j, c]
     ok = (D[:, 0] > np.abs(D[:, 1:]).sum(1) * (1 + 1e-9) + margin + state).T  # (m, GRID): _certified
@@ -166,8 +173,8 @@ def first_brackets(C: np.ndarray, state: np.ndarray | None = None, after: bool =
         centres = (g[cells] + 0.5) / GRID  # the interval (us[g − 1], us[g]] = (g/G, (g + 1)/G]
         Md = _shift(centres, 0.5 / GRID, p - 1)  # (k, p − 1, p − 1)
         Dd = np.einsum("ijk,ki->ij", Md, dC)
-        dmargin = 2 * (p - 1) ** 2 * EPS * (np.abs(dC) * 2.0 ** np.arange(p - 1)[:, None]).sum(0)
-        mono = np.abs(Dd[:, 0]) > np.abs(Dd[:, 1:]).sum(1) * (1 + 1e-9) + dmargin
+        # q' keeps one sign on the interval: the root-free certificate on σ·q', σ the sign of q' at the centre
+        mono = _certified(Dd * np.sign(Dd[:, :1]), _shift_margin(dC))
         for col in cells[~mono]:
             got = _refine(C[:, col], float(lo[col]), float(hi[col]), float(margin[col]), float(state[col]),
                           rounding_check=False)

@@ -178,7 +178,15 @@ def input_norms(obj: Any) -> np.ndarray:
     return np.sqrt(np.sum(X * X, axis=0) + (1.0 if obj.model.bias else 0.0))
 
 
-def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.ndarray, M: np.ndarray,
+def _forward(Ws: list, bs: list | None, ms: list, x: np.ndarray) -> tuple[list, np.ndarray]:
+    """The sample's layer inputs a_0 = x, a_{l+1} = m_l·(W_l a_l + b_l) and its output h."""
+    a = [x]
+    for l in range(len(Ws) - 1):
+        a.append(ms[l] * (Ws[l] @ a[l] + (bs[l] if bs is not None else 0.0)))
+    return a, Ws[-1] @ a[-1] + (bs[-1] if bs is not None else 0.0)
+
+
+def _crossing_vectors(Ws: list, bs: list | None, ms: list, a: list, g: np.ndarray, M: np.ndarray,
                       k: int, u: int) -> tuple:
     """The quantities of :func:`crossing_jump_bound` for one sample with the masks ``ms`` (entry (k, u) at
     its side-a value): z = z_{k,u}; w = Down_u (column u of the map from layer k's masked activation to the
@@ -186,11 +194,9 @@ def _crossing_vectors(Ws: list, bs: list | None, ms: list, x: np.ndarray, g: np.
     r = q + ∇φ and b = ∇z, (‖r‖², ‖q‖², ‖b‖², ⟨r, b⟩ = ⟨q, b⟩). Every W block of these is an outer product
     (a cotangent times the layer's input) or, for r after layer k, a sum of two, so their norms and inner
     products come from vector dot products: ‖c aᵀ + e vᵀ‖_F² = ‖c‖²‖a‖² + 2(c·e)(a·v) + ‖e‖²‖v‖². Evaluated on
-    |inputs| it gives the shadows that bound the rounding (every output is a sum of products of the inputs)."""
+    |inputs| it gives the shadows that bound the rounding (every output is a sum of products of the inputs).
+    ``a``: the layer inputs (:func:`_forward`)."""
     N = len(Ws)
-    a = [x]
-    for l in range(N - 1):
-        a.append(ms[l] * (Ws[l] @ a[l] + (bs[l] if bs is not None else 0.0)))
     z = float(Ws[k][u] @ a[k] + (bs[k][u] if bs is not None else 0.0))
     e_u = np.zeros(Ws[k].shape[0])
     e_u[u] = 1.0
@@ -279,7 +285,6 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
 
     k, u = entry
     Ws, bs = obj.split([np.asarray(w, dtype=np.float64) for w in theta])
-    N = len(Ws)
     alpha = float(obj.model.alpha)
     delta = 1.0 - alpha
     loss = obj.loss
@@ -287,10 +292,9 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
     x = np.asarray(loss.inputs, dtype=np.float64)[:, sample]
     ms = [np.array(m, dtype=np.float64) for m in masks]
     ms[k][u] = alpha
-    a = x
-    for l in range(N - 1):
-        a = ms[l] * (Ws[l] @ a + (bs[l] if bs is not None else 0.0))
-    h = Ws[N - 1] @ a + (bs[N - 1] if bs is not None else 0.0)
+    absW, absb, absm = [np.abs(W) for W in Ws], [np.abs(b_) for b_ in bs] if bs is not None else None, [np.abs(m) for m in ms]
+    a, h = _forward(Ws, bs, ms, x)
+    a_s, h_abs = _forward(absW, absb, absm, np.abs(x))  # the shadows (sums on absolute values)
     d = len(h)
     ce = isinstance(loss, CrossEntropy)
     if ce:
@@ -304,15 +308,10 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
     else:
         yt = np.asarray(loss.target, dtype=np.float64)[:, sample]
         g, M = h - yt, np.eye(d)
-        h_abs = np.abs(x)
-        for l in range(N - 1):  # the shadow of g = h − y
-            h_abs = np.abs(ms[l]) * (np.abs(Ws[l]) @ h_abs + (np.abs(bs[l]) if bs is not None else 0.0))
-        h_abs = np.abs(Ws[N - 1]) @ h_abs + (np.abs(bs[N - 1]) if bs is not None else 0.0)
         g_abs, M_abs = h_abs + np.abs(yt), np.eye(d)
         L2 = 1.0
-    z, w, phi, beta, (r2, q2, b2, rb) = _crossing_vectors(Ws, bs, ms, x, g, M, k, u)
-    absW, absb, absm = [np.abs(W) for W in Ws], [np.abs(b_) for b_ in bs] if bs is not None else None, [np.abs(m) for m in ms]
-    z_s, w_s, phi_s, beta_s, (r2_s, q2_s, b2_s, _) = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, M_abs, k, u)
+    z, w, phi, beta, (r2, q2, b2, rb) = _crossing_vectors(Ws, bs, ms, a, g, M, k, u)
+    z_s, w_s, phi_s, beta_s, (r2_s, q2_s, b2_s, _) = _crossing_vectors(absW, absb, absm, a_s, g_abs, M_abs, k, u)
     n_chain = sum(obj.widths) + 2 * d + 16
     gam = 2 * n_chain * EPS_HALF / (1 - n_chain * EPS_HALF)
     eb = gam * math.sqrt(b2_s)
@@ -336,8 +335,8 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
         return out
     if ce:  # J_aᵀw with M = I: one more backward pass (and its shadow)
         eye = np.eye(d)
-        _, _, _, _, (_, q2, _, rb) = _crossing_vectors(Ws, bs, ms, x, g, eye, k, u)
-        q2_s = _crossing_vectors(absW, absb, absm, np.abs(x), g_abs, eye, k, u)[4][1]
+        _, _, _, _, (_, q2, _, rb) = _crossing_vectors(Ws, bs, ms, a, g, eye, k, u)
+        q2_s = _crossing_vectors(absW, absb, absm, a_s, g_abs, eye, k, u)[4][1]
     wn2 = float(w @ w)
     gn = _rank_two_norm(delta, q2, b2, rb, wn2, gam * math.sqrt(q2_s), eb, gam * float(w_s @ w_s) + 2 * EPS_HALF * wn2,
                         gam, q2_s, b2_s)
