@@ -8,7 +8,10 @@ estimate (max over the run) and at T, the loss at 0 and T, and the bound's log-g
 saltation factors (Σ ln ‖S‖₂ — what the bound would carry without windows), ∫μ⁺, and the windows
 (Σ ln over closed windows of the naive growth and of what the windows kept). ~4–5 min of CPU per net.
 
-    python benchmarks/relu_loss10.py [--bias both|no|yes] [--t-end T]
+    python benchmarks/relu_loss10.py [--bias both|no|yes] [--t-end T] [--rtol R]
+
+``--rtol``: the float tier's step target (``float_gradient_flow(..., rtol=R)``; default 2^-53, the rounding
+level): lower orders after the events, the larger truncation counted in the estimate.
 """
 
 from __future__ import annotations
@@ -32,17 +35,17 @@ from numerics.gradients import value  # noqa: E402
 T10 = {False: 0.1952, True: 0.1709}
 
 
-def run(bias: bool, t_end: float | None) -> None:
+def run(bias: bool, t_end: float | None, rtol: float | None = None) -> None:
     obj, th = _relu_big(bias)
     T = T10[bias] if t_end is None else t_end
     t0 = time.process_time()
-    tr = float_gradient_flow(obj, th, T)
+    tr = float_gradient_flow(obj, th, T, rtol=rtol)
     cpu = time.process_time() - t0
     f0, f1 = float(value(obj, th)), float(value(obj, tr.at(T)))
     sal = sum(math.log(s[4]) for s in tr.saltations)
     naive = sum(w.naive for w in tr.windows)
     kept = sum(min(w.naive, w.windowed) for w in tr.windows)
-    print(f"{'biased' if bias else 'bias-free'} 64-50-50-10 to T = {T}: {len(tr.events)} events, {len(tr.steps)} steps, "
+    print(f"{'biased' if bias else 'bias-free'} 64-50-50-10 to T = {T}, rtol {tr.rtol:.3g}: {len(tr.events)} events, {len(tr.steps)} steps, "
           f"{cpu:.0f} s CPU; loss {f0:.4g} -> {f1:.4g} ({f0 / f1:.2f}x)")
     print(f"  estimate: max {tr.error_estimate:.3g}, at T {tr.errors[-1]:.3g}; Σ ln ‖S‖₂ = {sal:.2f}, ∫μ⁺ = "
           f"{tr.growth_integral:.3f}; {len(tr.windows)} windows ({sum(w.events for w in tr.windows)} events): "
@@ -60,11 +63,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bias", choices=("both", "no", "yes"), default="both")
     ap.add_argument("--t-end", type=float, default=None, help="horizon (default: T10 of each net)")
+    ap.add_argument("--rtol", type=float, default=None, help="the step target (default 2^-53; at most 1e-4)")
     a = ap.parse_args()
     if a.t_end is not None and not (a.t_end > 0 and math.isfinite(a.t_end)):
         ap.error("--t-end must be a positive number")
+    if a.rtol is not None and not (0 < a.rtol <= 1e-4):
+        ap.error("--rtol must be in (0, 1e-4]")
     for bias in {"both": (False, True), "no": (False,), "yes": (True,)}[a.bias]:
-        run(bias, a.t_end)
+        run(bias, a.t_end, a.rtol)
 
 
 if __name__ == "__main__":

@@ -14,43 +14,50 @@ ORDER = 20
 # run took 22.8 s instead of 24.6 s with 4, the same events and estimate, the state within 1.1e-16 (2026-12-03)
 ORDER_MIN = 3
 GAP_MARGIN = 1.25  # reach of the next step over the bracketed gap to the next root (_next_order)
+# the default size of a step's last series term relative to max(1, ‖y_0‖∞): the unit roundoff, so that the
+# truncation stays at the rounding level whatever the order (``rtol`` of float_gradient_flow raises it)
+TOL = 2.0**-53
+RTOL_MAX = 1e-4  # h/ρ = rtol^{1/p} ≤ 0.1 from order 4 on: the truncation estimate's design range (r ≤ e^{−2})
 
 
-def _step_size(ys: list[np.ndarray], p: int, remaining: float) -> tuple[float, float]:
-    """(h, ρ): ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞), and h = ρ·min(e^{−2}, 2^{−53/p}):
+def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL) -> tuple[float, float]:
+    """(h, ρ): ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞), and h = ρ·min(e^{−2}, tol^{1/p}):
     ρ/e² at the full order (as numerics.flows.taylor_step; e^{−2p} ≤ 2^{−53} from p = 18.4 on), and at a
-    lower order p the step whose last term (h/ρ)^p is 2^{−53}, so that the truncation stays at the
-    rounding level whatever the order."""
+    lower order p the step whose last term (h/ρ)^p is ``tol`` (default 2^{−53}: the truncation stays at
+    the rounding level whatever the order; a larger ``tol`` trades accuracy for lower orders, the local
+    error estimate counting the larger truncation)."""
     scale = max(1.0, max(float(np.abs(Y[0]).max()) for Y in ys))
     rho = math.inf
     for j in (p - 1, p):
         nj = max(float(np.abs(Y[j]).max()) for Y in ys)
         if nj > 0:
             rho = min(rho, (scale / nj) ** (1.0 / j))
-    h = min(rho * min(math.exp(-2), 2.0 ** (-53 / p)), 1e6) if math.isfinite(rho) else remaining
+    h = min(rho * min(math.exp(-2), tol ** (1.0 / p)), 1e6) if math.isfinite(rho) else remaining
     return min(h, remaining), rho
 
 
-def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: float | None = None) -> int:
+def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: float | None = None,
+                tol: float = TOL) -> int:
     """The order of the next step. After a step cut short by an event at h = f·ρ, the next event is
-    expected within a few times that gap, and the lowest order whose step ρ·2^{−53/p} reaches 8h
-    suffices: p ≥ 53·ln 2 / ln(1/(8f)); at the expected gap the truncation is then 8^{−p} below the
-    rounding, and the cost of a pass grows like p² (docs/theory.md F, "order per step"). ``gap``, when
+    expected within a few times that gap, and the lowest order whose step ρ·tol^{1/p} reaches 8h
+    suffices: p ≥ ln(1/tol) / ln(1/(8f)) (53·ln 2 / ln(1/(8f)) at the default tol = 2^{−53}); at the
+    expected gap the truncation is then 8^{−p} below tol, and the cost of a pass grows like p²
+    (docs/theory.md F, "order per step"). ``gap``, when
     the step's series bracketed a root of another entry: an upper bound of the gap to that root, and the
     order is the lowest whose step reaches ``GAP_MARGIN``·gap (the event's own switch moves the other
     roots a little). After a full step the order rises again (by 2, up to ``p_max``). Any order is
-    correct — the step size keeps the truncation at the rounding level (:func:`_step_size`); the order
-    only sets the cost."""
+    correct — the step size keeps the last term at ``tol`` (:func:`_step_size`); the order only sets the
+    cost."""
     if not event:
         return min(p_max, p + 2)
     if gap is not None and gap > 0 and h > 0:  # (a zero step — simultaneous switches — keeps its order)
         f = GAP_MARGIN * gap / rho if math.isfinite(rho) and rho > 0 else 1.0
         if f < 0.5:
-            return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f))))
+            return min(p_max, max(ORDER_MIN, math.ceil(-math.log(tol) / -math.log(f))))
     f = 8 * h / rho if math.isfinite(rho) and rho > 0 else 1.0
     if h <= 0 or f >= 0.5:
         return p_max if h > 0 else p
-    return min(p_max, max(ORDER_MIN, math.ceil(53 * math.log(2) / -math.log(f))))
+    return min(p_max, max(ORDER_MIN, math.ceil(-math.log(tol) / -math.log(f))))
 
 
 def _horner(C: np.ndarray, s: float) -> np.ndarray:

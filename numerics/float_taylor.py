@@ -26,7 +26,8 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   ~1e-5 of time on research-size nets, far inside ρ, and a pass costs ~p² products (docs/theory.md F,
   "order per step").
 * **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
-  (Jorba & Zou 2005).
+  (Jorba & Zou 2005); ``rtol`` replaces 2^{−53} by a looser target (docs/theory.md F, "A looser step
+  target").
 * **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
   root on [0, h]); the rest go to :func:`numerics.float_events.first_brackets` (a grid of 64 points,
   every gap before the first sign change certified root-free by a Taylor bound or refined, so a dip
@@ -93,7 +94,7 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import EPS, ORDER, _dd_step, _horner, _local_error, _next_order, _output_rounding, _step_size
+from .float_steps import EPS, ORDER, RTOL_MAX, TOL, _dd_step, _horner, _local_error, _next_order, _output_rounding, _step_size
 
 
 @dataclass
@@ -123,6 +124,7 @@ class FloatTaylorTrajectory:
     # per closed window through lone crossings: numerics.error_windows.WindowRecord (close time, events,
     # steps, naive and windowed log-growth); Σ (naive − windowed) is what the windows saved
     windows: list = field(default_factory=list)
+    rtol: float = TOL  # the steps' last-term target relative to max(1, ‖θ‖∞) (float_gradient_flow)
 
     @property
     def times(self) -> list[float]:
@@ -163,12 +165,12 @@ def _first_root_1d(q: np.ndarray, h: float) -> float | None:
 
 
 class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
-    def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool) -> None:
+    def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool, tol: float = TOL) -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
         from .series import arb_precision, to_arb
 
-        self.obj, self.p = obj, order
+        self.obj, self.p, self.tol = obj, order, tol
         self.bias = obj.model.bias
         self.linear = obj.model.is_linear
         self.alpha = float(obj.model.alpha) if not self.linear else 1.0
@@ -514,11 +516,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                     self.saltations.append((t, j + 1, u, i, factor))
                     carried.event(t, factor)
                 ys, w = self._pass(p, self.watch)
-            h, rho = _step_size(ys, p, t_end - t)
+            h, rho = _step_size(ys, p, t_end - t, self.tol)
             mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]
             if mus:  # the leave events are roots of the weights' series: the step must suit them too
                 # (docs/theory.md E1, "The step must suit μ too"); μ_k exists up to k = len − 1
-                h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t)[0])
+                h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t, self.tol)[0])
             if h <= 0 or t + h == t:
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
             ev = self._locate(w, h) if self.masks else None
@@ -529,7 +531,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             # their sides would take turns (measured on the digits 64-6-6-10 net at t = 0.010355 with order 4);
             # ż = 0 of an exit (n = 2) is not kept: the other switches change the field
             skip_used, self.skip = self.skip, ({} if h > 0 else {k: n for k, n in self.skip.items() if n == 1})
-            p_next = _next_order(self.p, p, h, rho, ev is not None, self._gap_hint if ev is not None else None)
+            p_next = _next_order(self.p, p, h, rho, ev is not None, self._gap_hint if ev is not None else None,
+                                 self.tol)
             if h > 0:
                 zero_steps = 0
                 if self.series.slide:
@@ -624,18 +627,25 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                                      self.events, time.perf_counter() - t0,
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=local_errors, start_lows=start_lows,
-                                     saltations=self.saltations, windows=carried.log)
+                                     saltations=self.saltations, windows=carried.log, rtol=self.tol)
         return traj
 
 
 def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,
                         progress: Callable[[float, float], None] | None = None, growth: bool = True,
-                        max_steps: int = 100_000) -> FloatTaylorTrajectory:
+                        max_steps: int = 100_000, rtol: float | None = None) -> FloatTaylorTrajectory:
     """GF θ' ∈ −∂f(θ) in float64 by the Taylor method with exact-in-float kink crossings (module
     docstring). Called by ``numerics.gradient_flow(..., dps=None)``, which validates the input.
 
     ``growth=False`` skips the λ_min sampling (the estimate then omits the growth of carried errors:
-    it is the sum of local errors only, not a bound — for timing runs)."""
+    it is the sum of local errors only, not a bound — for timing runs).
+
+    ``rtol`` (default 2^{−53}): every step's last series term, relative to max(1, ‖θ‖∞) — h = ρ·rtol^{1/p}
+    (:func:`numerics.float_steps._step_size`) and the orders chosen for it. The default keeps the
+    truncation at the rounding level; a larger one (at most 1e-4) lowers the orders after events, so
+    each pass costs less, and the local error estimate counts the larger truncation (the estimate stays
+    an estimate of the actual error, docs/theory.md F, "A looser step target"). Values below 2^{−53}
+    are taken as 2^{−53}: float64 cannot resolve more."""
     from .gradients import check_objective
 
     obj = check_objective(obj)
@@ -649,4 +659,10 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
     p = ORDER if order is None else int(order)
     if p < 4:
         raise ValueError(f"order must be >= 4, got {p}")
-    return _FloatFlow(obj, theta0, p, growth).run(t_end, progress, max_steps)
+    tol = TOL
+    if rtol is not None:
+        tol = float(rtol)
+        if not (math.isfinite(tol) and 0 < tol <= RTOL_MAX):
+            raise ValueError(f"rtol must be a number in (0, {RTOL_MAX:g}], got {rtol!r}")
+        tol = max(tol, TOL)
+    return _FloatFlow(obj, theta0, p, growth, tol).run(t_end, progress, max_steps)
