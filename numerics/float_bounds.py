@@ -8,7 +8,8 @@ pre-activations' error bars (:meth:`~FloatBounds._z_error`).
 
 :class:`FloatBounds` is a mixin of :class:`numerics.float_taylor._FloatFlow`; it reads the flow's ``obj``,
 ``y``, ``growth``, ``jac``, ``masks``, ``maskv``, ``series``, ``events`` and the bounds it keeps
-(``_loss_bound``, ``_loss_age``, ``_s_ends``, ``_norm_age``, ``_lip_norms``, ``_jb``, ``_xn``).
+(``_loss_bound``, ``_loss_age``, ``_s_ends``, ``_norm_age``, ``_lip_norms``, ``_jb``, ``_xn``) and the step's
+coefficient norms ``_step_norms`` (:func:`numerics.float_steps.order_norms`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class FloatBounds:
         from .hessian_lipschitz import third_derivative_bound, velocity_bound
 
         self._lip_norms = (s, self._loss_bound)
-        return third_derivative_bound(self.obj, *self._lip_norms, jacobian=self._jb) * velocity_bound(ys, h)
+        return third_derivative_bound(self.obj, *self._lip_norms, jacobian=self._jb) * velocity_bound(ys, h, self._step_norms)
 
     def _jacobian(self, ys: list[np.ndarray], h: float, s: list[float]) -> float | None:
         """Jb ≥ sup_step ‖J‖₂, the stacked Jacobian's norm (:class:`numerics.jacobian_bound.CarriedJacobian`,
@@ -81,7 +82,7 @@ class FloatBounds:
 
         if self._xn is None:
             self._xn = input_norms(self.obj)
-        rate = derivative_factors(s)[1] * velocity_bound(ys, h) * math.sqrt(float(np.sum(self._xn ** 2)))
+        rate = derivative_factors(s)[1] * velocity_bound(ys, h, self._step_norms) * math.sqrt(float(np.sum(self._xn ** 2)))
         return self.jac.step_bound(self._theta(self.y), [self.maskv[l + 1] for l in range(len(self.masks))], h, rate,
                                    bool(self.series.slide))
 
@@ -95,7 +96,7 @@ class FloatBounds:
 
         if lo_norm == 0.0:
             return 0.0
-        V = velocity_bound(ys, h)
+        V = velocity_bound(ys, h, self._step_norms)
         guess = 1e-6 + local
         for _ in range(8):
             lam = hessian_norm_bound(self.obj, s, f0 + 2 * V * guess, jacobian=self._jb)

@@ -184,6 +184,41 @@ def first_brackets(C: np.ndarray, state: np.ndarray | None = None, after: bool =
     return cols, lo[cols], hi[cols]
 
 
+def _horner(c: list[float], x: float) -> float:
+    """q(x) for ascending c, in the operation order of numpy's polyval (the same float result)."""
+    acc = c[-1]
+    for a in c[-2::-1]:
+        acc = a + acc * x
+    return acc
+
+
+def _one_root(c: list[float], lo: float, hi: float, qlo: float, qhi: float, tol: float, moved: int,
+              start: int) -> float:
+    """:func:`earliest_root`'s iterations from iteration ``start`` for one bracket, on Python floats (the
+    same operations, so the same result as the vectorised loop)."""
+    for it in range(start, 160):
+        mid = 0.5 * (lo + hi)
+        if not (hi - lo > tol and lo < mid < hi and qhi != 0):
+            break
+        x = mid
+        if it % 3 != 2:
+            den = qlo - qhi
+            if den != 0:
+                s = lo + qlo * (hi - lo) / den
+                if lo < s < hi:
+                    x = s
+        q = _horner(c, x)
+        if q > 0:
+            if moved > 0:
+                qhi *= 0.5
+            lo, qlo, moved = x, q, 1
+        else:
+            if moved < 0:
+                qlo *= 0.5
+            hi, qhi, moved = x, q, -1
+    return hi
+
+
 def earliest_root(C: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[int, float]:
     """(column, u): the earliest of the roots bracketed by (lo, hi) (q(lo) > 0 ≥ q(hi), from
     :func:`first_brackets`), as the right end of its bracket narrowed to at most 2^{−52} of its initial
@@ -208,6 +243,9 @@ def earliest_root(C: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[int, f
         if not keep.all():
             C, lo, hi, qlo, qhi, tol, moved, cols = (C[:, keep], lo[keep], hi[keep], qlo[keep], qhi[keep],
                                                      tol[keep], moved[keep], cols[keep])
+        if len(lo) == 1:  # the usual case from here on: the same iterations on Python floats (~10× faster)
+            return int(cols[0]), _one_root(C[:, 0].tolist(), float(lo[0]), float(hi[0]), float(qlo[0]),
+                                           float(qhi[0]), float(tol[0]), int(moved[0]), it)
         mid = 0.5 * (lo + hi)
         # open: wider than the target, not yet two adjacent floats (where no point lies strictly inside),
         # and hi not an exact zero of the computed q (a root at float resolution; the secant point would be

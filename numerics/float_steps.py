@@ -94,22 +94,29 @@ def _dd_step(y: list[np.ndarray], lo: list[np.ndarray], ys: list[np.ndarray],
     return his, los, 2.0 * (EPS / 2) * math.sqrt(r)  # ‖a‖ + ‖b‖ ≤ √2·√(‖a‖² + ‖b‖²) ≤ 2·√(...)
 
 
-def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float) -> float:
+def order_norms(ys: list[np.ndarray]) -> np.ndarray:
+    """‖c_k‖₂ over all state blocks, k = 0 … p: one reduction per block, shared by a step's local error,
+    output rounding and velocity bound (:func:`numerics.hessian_lipschitz.velocity_bound`)."""
+    return np.sqrt(sum(np.einsum("kij,kij->k", Y, Y) for Y in ys))
+
+
+def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float,
+                     norms: np.ndarray | None = None) -> float:
     """What the float output adds to the error of the two-part state on a step: the dense output is the
     step polynomial with y_0 = hi (off by the start's ‖lo‖), evaluated by Horner in float; the term c_k s^k
     passes k products and k + 1 sums, so the rounding is ≤ Σ_k γ_{2k+1}·a_k (a_k = ‖c_k‖₂h^k, s ≤ h;
     γ_m = mu/(1 − mu) ≤ 1.01·m·u for m·u ≤ 0.01, u = 2^{−53}; Higham, Horner's rule). Not propagated."""
     k = np.arange(p + 1)
-    a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
+    a = (order_norms(ys) if norms is None else norms) * h ** k
     return lo_norm + 1.01 * (EPS / 2) * float(((2 * k + 1) * a).sum())
 
 
-def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int) -> float:
+def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int, norms: np.ndarray | None = None) -> float:
     """Euclidean local error of a float step's increment: truncation
     (:func:`numerics.local_errors.truncation_tail`, as the arb tier) plus rounding ε·(p + d)·Σ_{k≥1} a_k of the increment (the coefficients' inner
     products of length ≤ d and the Horner sum: Higham's γ bounds). The state's own rounding is the
     two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
     from .local_errors import truncation_tail
 
-    a = np.array([math.sqrt(sum(float(np.sum(Y[j] ** 2)) for Y in ys)) * h**j for j in range(p + 1)])
+    a = (order_norms(ys) if norms is None else norms) * h ** np.arange(p + 1)
     return truncation_tail(a, p) + EPS * (p + dmax) * float(a[1:].sum())

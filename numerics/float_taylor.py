@@ -94,7 +94,8 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import EPS, ORDER, RTOL_MAX, TOL, _dd_step, _horner, _local_error, _next_order, _output_rounding, _step_size
+from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _horner, _local_error, _next_order, _output_rounding,
+                          _step_size, order_norms)
 
 
 @dataclass
@@ -194,6 +195,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         # ‖J‖₂ of the stacked Jacobian carried along the run, for B₂ and B₃ (numerics.jacobian_bound)
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
         self._jb: float | None = None
+        self._step_norms: np.ndarray | None = None  # the step's ‖c_k‖₂ (float_steps.order_norms)
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
@@ -543,7 +545,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
                 if not all(np.all(np.isfinite(x)) for x in new):
                     raise FloatingPointError(f"the flow left the float range near t = {t}")
-                local = _local_error(ys, p, h, self.series.dmax) + dd_round
+                self._step_norms = cn = order_norms(ys)
+                local = _local_error(ys, p, h, self.series.dmax, cn) + dd_round
                 lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
                 s_l = f0 = None
                 if self.growth is not None or lo_norm > 0:
@@ -558,10 +561,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                         carried.add(lo_norm)
                         self.lo = [np.zeros_like(x) for x in self.lo]
                         new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
-                        local = _local_error(ys, p, h, self.series.dmax) + dd_round
+                        local = _local_error(ys, p, h, self.series.dmax, cn) + dd_round
                         lo_norm, term = 0.0, 0.0
                     local += term
-                    self._loss_bound = f0 + 2 * velocity_bound(ys, h) * local  # f on the step and at its end
+                    self._loss_bound = f0 + 2 * velocity_bound(ys, h, cn) * local  # f on the step and at its end
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
@@ -582,7 +585,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
-                out = _output_rounding(ys, p, h, lo_norm)
+                out = _output_rounding(ys, p, h, lo_norm, cn)
                 errors.append(carried.value + out)
                 step_end, event_after = errors[-1], False  # the bound at this step's end, before its event
                 local_errors.append(local)

@@ -152,11 +152,12 @@ def layer_norm_bounds(obj: Any, coeffs: Sequence[np.ndarray], h: float, start: S
     return out
 
 
-def velocity_bound(coeffs: Sequence[np.ndarray], h: float) -> float:
-    """sup_step ‖θ'(t)‖₂ ≤ Σ_{k≥1} k·‖c_k‖₂·h^{k−1} (‖c_k‖₂ over all blocks), times 1 + 1e-8 for the
-    tail (:func:`layer_norm_bounds`)."""
+def velocity_bound(coeffs: Sequence[np.ndarray], h: float, norms: np.ndarray | None = None) -> float:
+    """sup_step ‖θ'(t)‖₂ ≤ Σ_{k≥1} k·‖c_k‖₂·h^{k−1} (‖c_k‖₂ over all blocks; ``norms``: those of k = 0 … p,
+    if already computed), times 1 + 1e-8 for the tail (:func:`layer_norm_bounds`)."""
     p = len(coeffs[0]) - 1
-    nk = np.sqrt(sum(np.sum(np.asarray(C[1:]).reshape(p, C[0].size) ** 2, axis=1) for C in coeffs))
+    nk = np.asarray(norms)[1:] if norms is not None else \
+        np.sqrt(sum(np.sum(np.asarray(C[1:]).reshape(p, C[0].size) ** 2, axis=1) for C in coeffs))
     k = np.arange(1, p + 1)
     return float(nk @ (k * h ** (k - 1))) * (1 + 1e-8)
 
