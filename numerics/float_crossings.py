@@ -33,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 
 from .error_growth import saltation_norm
+from .float_steps import EPS
 from .error_windows import lone_saltation
 from .gradients import sample_gradient_columns
 
@@ -67,6 +68,37 @@ class FloatCrossings:
                 g = (Ws[l].T @ g) * self.maskv[l][:, i]
         return out
 
+    def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
+        """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
+        (docs/theory.md F, "Where the computed state switches"): the event is the root of z's series
+        (orders < p) while the state takes order p too, so z(θ_c(t_e)) = z_c ≠ 0 — by the state's last
+        term, ~rtol·‖∇z‖·s — and the exact switch lies τ = −z_c/ż_pre away, over which the two flows use
+        fields ΔF apart: ‖ΔF‖·|z_c|/|ż_pre| (first order in τ). Entering sliding, the computed state also
+        stays |z_c|/‖∇z‖ off the sliding surface. |z_c| is bounded by the value of a one-sample forward pass
+        at hi in extended precision (numpy's longdouble: the float64 data are exact in it), its rounding
+        γ_n·(the same pass on absolute values; n the summed fan-ins and two per layer; γ in the longdouble
+        unit, float64's where longdouble is double), and ‖∇z‖·‖lo‖ (the state is hi + lo)."""
+        ld = np.longdouble
+        Ws = self.y[0::2] if self.bias else self.y
+        a = self.obj.loss.inputs[:, i].astype(ld)
+        sa = np.abs(a)
+        n = 0
+        for l in range(j + 1):
+            W = Ws[l].astype(ld)
+            z = W @ a + (self.y[2 * l + 1][:, 0].astype(ld) if self.bias else 0)
+            sz = np.abs(W) @ sa + (np.abs(self.y[2 * l + 1][:, 0]).astype(ld) if self.bias else 0)
+            n += Ws[l].shape[1] + 2
+            if l < j:
+                m = self.maskv[l + 1][:, i].astype(ld)
+                a, sa = z * m, sz * np.abs(m)
+        x = n * float(np.finfo(ld).eps)
+        zc = (abs(float(z[u])) + x / (1 - x) * float(sz[u])) * (1 + 4 * EPS)
+        zc += gz * math.sqrt(sum(float(np.sum(v * v)) for v in self.lo))
+        err = dF * zc / abs(pre) if pre != 0 else math.inf
+        if sliding:
+            err += zc / gz if gz > 0 else math.inf
+        return err * (1 + 8 * EPS)
+
     def _field_jump(self, j: int, u: int, i: int, to_side: int) -> list[np.ndarray]:
         """F(entry (j, u, i) on ``to_side``) − F(as it is): sample i's gradient under both patterns."""
         masks = [self.maskv[m.layer][:, i:i + 1].copy() for m in self.masks]
@@ -99,4 +131,5 @@ class FloatCrossings:
         self._record(t, "cross", j, u, i)
         self._next_pass = (p_next, ys, w)
         self._lone = lone_saltation(pre, dF, g)
+        self._event_err = self._location_error(j, u, i, _norm(dF), pre, _norm(g))
         return saltation_norm(pre, post, _norm(dF), _norm(g))

@@ -16,6 +16,11 @@ with leading dimension (p+1)r that BLAS reads in place. No coefficient is copied
 order, and a pass costs Σ_k (k+1) = (p+1)(p+2)/2 products' worth of flops, vectorised over samples and
 units.
 
+In place. An elementwise node (hadamard, add, sub, neg, scale) writes into an operand's stack when
+nothing else reads that operand and it is neither an output nor watched (not while entries slide): its
+order-k coefficient is dead once the node has read it. The values are the same operations on the same
+numbers (bit-identical passes); two to four stacks of the pass's size fewer on the research nets.
+
 Transposes. A ``T`` node is a view of its operand's stack (its coefficient matrices transposed in place),
 never a copy: the backward products Σ_i D_{k−i} H_iᵀ (the gradients' D·Hᵀ over the samples) are the k + 1
 products D_{k−i}H_iᵀ batched over i — the left operand read in reverse order as a view, the right one
@@ -55,6 +60,10 @@ EXP_MAX = 300.0
 TINY = float(np.finfo(float).tiny) * 2.0**52
 
 
+# nodes whose stacks an elementwise reader may take over: none of them reads its own earlier orders
+_TAKEABLE = frozenset({"matmul", "add", "sub", "neg", "scale", "hadamard", "emul"})
+
+
 class FloatSeries:
     """Evaluates a tape on float64 coefficient stacks (module docstring).
 
@@ -82,6 +91,13 @@ class FloatSeries:
             elif op == "scale":
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
+        # readers of every node: an elementwise node may take over an operand's stack that nothing else reads
+        self._readers = [0] * n
+        for op, a, b, _ in self.ops:
+            if op not in ("input", "const"):
+                self._readers[a] += 1
+                if b is not None:
+                    self._readers[b] += 1
         self._need_cache: dict[tuple, list[bool]] = {}
         self._cconst: dict[int, Any] = {}
 
@@ -113,6 +129,7 @@ class FloatSeries:
         coef: list[Any] = [None] * n
         lbuf: dict[int, np.ndarray] = {}
         hook = self.after_order
+        takes = {} if self.slide else self._takeovers(need, watched)
         ys = []
         for y in y0:
             Y = np.empty((p + 1,) + y.shape)
@@ -137,6 +154,13 @@ class FloatSeries:
                 # from order 1 on the node's stack exists: products write into it (out=), saving a
                 # temporary and its copy per node and order (the same BLAS calls: bit-identical passes)
                 out = coef[i][k] if k > 0 else None
+                if k == 0 and i in takes:  # an elementwise node in its operand's stack (module docstring)
+                    src = coef[takes[i]]
+                    shapes = [np.shape(coef[x]) if const[x] else coef[x].shape[1:] for x in (a, b)
+                              if x is not None and op != "hadamard"]
+                    if not shapes or np.broadcast_shapes(*shapes) == src.shape[1:]:  # (no broadcast into it)
+                        coef[i] = src
+                        out = src[0]
                 if op == "matmul":
                     A, B = coef[a], coef[b]
                     if const[a]:
@@ -184,7 +208,7 @@ class FloatSeries:
                     v = self._div(k, coef[a], coef[b], coef[i], const[a], const[b])
                 else:  # pragma: no cover
                     raise AssertionError(op)
-                if k == 0:
+                if k == 0 and out is None:
                     coef[i] = np.empty((p + 1,) + np.shape(v))
                     coef[i][0] = v
                 elif v is not out:
@@ -195,6 +219,27 @@ class FloatSeries:
             for Y, o in zip(ys, self.outs):
                 np.multiply(coef[o][k], inv, out=Y[k + 1])
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    def _takeovers(self, need: list[bool], watched: Sequence[int]) -> dict[int, int]:
+        """{node: operand} for the elementwise nodes (hadamard, add, sub, neg, scale) of a pass that write
+        into an operand's stack: the operand is a computed stack (not an input, a transposed view or a
+        constant) of a node that does not read its own earlier orders (not exp or div), read by this node
+        only, and neither an output nor watched — so its coefficient k is dead once the node has read it
+        (module docstring, "In place"). Not while entries slide: the sliding rule reads the operand's
+        earlier orders, and the after-order hook rewrites them."""
+        ops, const = self.ops, self.const
+        keep = set(self.outs) | set(watched)
+        out: dict[int, int] = {}
+        for i, (op, a, b, _) in enumerate(ops):
+            if not need[i] or const[i] or op not in ("hadamard", "add", "sub", "neg", "scale"):
+                continue
+            for c in (a, b):
+                # (exp and div read their own earlier orders: their stacks are never taken over)
+                if (c is not None and not const[c] and ops[c][0] in _TAKEABLE
+                        and self._readers[c] == 1 and c not in keep):
+                    out[i] = c
+                    break
+        return out
 
     # -- entrywise series (numerics.series_elementwise's rules in float64; docs/theory.md F, "Cross-entropy")
     @staticmethod

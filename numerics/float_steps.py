@@ -17,6 +17,9 @@ GAP_MARGIN = 1.25  # reach of the next step over the bracketed gap to the next r
 # the default size of a step's last series term relative to max(1, ‖y_0‖∞): the unit roundoff, so that the
 # truncation stays at the rounding level whatever the order (``rtol`` of float_gradient_flow raises it)
 TOL = 2.0**-53
+# the largest two-step decay ratio at a step's end (_step_size): the truncation estimate's tail model needs the
+# terms to shrink, and e^{−1} leaves its margin (1/r ≤ e) in force
+RATIO_MAX = math.exp(-1)
 RTOL_MAX = 1e-4  # h/ρ = rtol^{1/p} ≤ 0.1 from order 4 on: the truncation estimate's design range (r ≤ e^{−2})
 
 
@@ -25,14 +28,26 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL)
     ρ/e² at the full order (as numerics.flows.taylor_step; e^{−2p} ≤ 2^{−53} from p = 18.4 on), and at a
     lower order p the step whose last term (h/ρ)^p is ``tol`` (default 2^{−53}: the truncation stays at
     the rounding level whatever the order; a larger ``tol`` trades accuracy for lower orders, the local
-    error estimate counting the larger truncation)."""
-    scale = max(1.0, max(float(np.abs(Y[0]).max()) for Y in ys))
+    error estimate counting the larger truncation).
+
+    The root test can be fooled by coefficients that decay fast and then grow again (a singularity the
+    early orders do not see): the series' end is also read by the two-step ratio test, r = h·(‖c_j‖∞ /
+    ‖c_{j−2}‖∞)^{1/2} for j ∈ {p−1, p} (j − 2 ≥ 1), and h is cut to keep r ≤ ``RATIO_MAX`` — the decay the
+    truncation estimate needs (:func:`numerics.local_errors.truncation_tail`; docs/theory.md F, "A series
+    that grows again"). ρ is then the radius that gives the cut h."""
+    norms = [max(float(np.abs(Y[j]).max()) for Y in ys) for j in range(p + 1)]
+    scale = max(1.0, norms[0])
     rho = math.inf
     for j in (p - 1, p):
-        nj = max(float(np.abs(Y[j]).max()) for Y in ys)
-        if nj > 0:
-            rho = min(rho, (scale / nj) ** (1.0 / j))
-    h = min(rho * min(math.exp(-2), tol ** (1.0 / p)), 1e6) if math.isfinite(rho) else remaining
+        if norms[j] > 0:
+            rho = min(rho, (scale / norms[j]) ** (1.0 / j))
+    factor = min(math.exp(-2), tol ** (1.0 / p))
+    h = min(rho * factor, 1e6) if math.isfinite(rho) else remaining
+    grow = max((math.sqrt(norms[j] / norms[j - 2]) for j in (p - 1, p) if j - 2 >= 1 and norms[j - 2] > 0),
+               default=0.0)
+    if grow * h > RATIO_MAX:
+        h = RATIO_MAX / grow
+        rho = h / factor
     return min(h, remaining), rho
 
 

@@ -271,6 +271,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
         self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
+        self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
         lone = from_side != 0 and not self.series.slide
         if lone and p_next is not None and self.FAST_LONE:
             # with the next step's pass (order p_next) instead of two order-1 passes (numerics.float_crossings)
@@ -337,6 +338,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             return 1.0 + dF * gz / min(abs(a), abs(b))
         dFs = [x - y for x, y in zip(F_post, pre[1])]
         dF = math.sqrt(sum(float(np.sum(x * x)) for x in dFs))
+        self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=post == 0.0)
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
@@ -606,6 +608,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
+                carried.add(self._event_err)  # after the switch: the flows' fields differ there (_location_error)
                 event_after = True
                 if errors:
                     errors[-1] = max(errors[-1], carried.value + out)

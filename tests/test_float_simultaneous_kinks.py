@@ -65,8 +65,11 @@ def diff_mp(a, b) -> float:
 # state carried as hi + lo (docs/theory.md F) sq 19 and 26 went from 1.4e3 and 2.8e3 to 655 and 845, and
 # sq 11 and 38 from 8.5e3 and 2.0e3 to 1.52e3 and 2.81e3 (thorough run, 2026-12-03). Re-measured at 00893a5:
 # 5.8e3 and 3.3e3; with the exact crossing jumps and the stacked Jacobian's norm in L and B₂
-# (numerics.jacobian_bound): 3.7e3 and 809 — sq 38 is within 1000× now (2026-12-03, later).
-LOOSE = {("sq", 11): 3.7e3}
+# (numerics.jacobian_bound): 3.7e3 and 809 — sq 38 was within 1000× (2026-12-03, later). With the error of
+# switching where the computed z is not exactly 0 counted (docs/theory.md F, "Where the computed state
+# switches": ‖ΔF‖·|z_c|/|ż_pre| per event, z_c at the rounding level here): 4.5e3 and 1.38e3 (true errors
+# 8.8e-16 and 1.07e-15, estimates 4.0e-12 and 1.5e-12; thorough, 2026-12-03 evening).
+LOOSE = {("sq", 11): 4.5e3, ("sq", 38): 1.4e3}
 CASES = [("sq", 3, 0.1), ("sq", 11, 0.9), ("sq", 19, 1.3), ("sq", 21, 0.2), ("sq", 25, 1.9), ("sq", 26, 1.7),
          ("sq", 35, 0.2), ("sq", 36, 0.1), ("sq", 38, 1.9), ("ce", 6, 1.0), ("ce", 7, 0.6), ("ce", 16, 0.6), ("ce", 18, 0.8),
          ("ce", 32, 1.4), ("ce", 36, 0.7)]
