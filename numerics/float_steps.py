@@ -34,7 +34,7 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL)
     early orders do not see): the series' end is also read by the two-step ratio test, r = h·(‖c_j‖∞ /
     ‖c_{j−2}‖∞)^{1/2} for j ∈ {p−1, p} (j − 2 ≥ 1), and h is cut to keep r ≤ ``RATIO_MAX`` — the decay the
     truncation estimate needs (:func:`numerics.local_errors.truncation_tail`; docs/theory.md F, "A series
-    that grows again"). ρ is then the radius that gives the cut h."""
+    that grows again"). ρ stays the root test's: the order rule (:func:`_next_order`) reads it as before."""
     norms = [max(float(np.abs(Y[j]).max()) for Y in ys) for j in range(p + 1)]
     scale = max(1.0, norms[0])
     rho = math.inf
@@ -47,7 +47,6 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL)
                default=0.0)
     if grow * h > RATIO_MAX:
         h = RATIO_MAX / grow
-        rho = h / factor
     return min(h, remaining), rho
 
 
