@@ -86,8 +86,9 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
     # every step quantity rounded upwards by a relative 4ε (a handful of operations each)
     up = 1 + 4 * EPS
     hl = h * lam
-    E = np.expm1(hl) * up  # ‖E_i‖ ≤ e^{hΛ} − 1
-    R2 = np.maximum(0.0, np.expm1(hl) - hl) * up + 2 * EPS * hl  # e^{hΛ} − 1 − hΛ, cancellation bounded
+    with np.errstate(over="ignore"):  # e^{hΛ} past the float range is ∞: b below is then ∞, and so is F_w
+        E = np.expm1(hl) * up  # ‖E_i‖ ≤ e^{hΛ} − 1
+        R2 = np.maximum(0.0, np.expm1(hl) - hl) * up + 2 * EPS * hl  # e^{hΛ} − 1 − hΛ, cancellation bounded
     b = float(E.sum()) * (1 + _gamma(len(E) + 1))
     if not b <= 30:  # e^b ≥ 10¹³: the expansion cannot beat the naive bound (and would overflow)
         return math.inf

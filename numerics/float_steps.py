@@ -74,6 +74,26 @@ def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: floa
     return min(p_max, max(ORDER_MIN, math.ceil(-math.log(tol) / -math.log(f))))
 
 
+# a full step whose end defect is above this many times what its local error estimate implies is halved
+# (_defect_ok; docs/theory.md F, "The defect at a full step's end")
+DEFECT_FACTOR = 10.0
+
+
+def _defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray], local: float, dmax: int) -> bool:
+    """Whether the step polynomial P of the coefficients ``ys`` still solves the ODE at its end: the defect
+    d = ‖P'(h) − F(P(h))‖₂ (``F``: the field at P(h)) against what the step's estimate implies. For a
+    truncated Taylor series d(s) ≈ (p+1)·c_{p+1}s^p, so the local error ≈ ∫_0^h d = h·d(h)/(p+1); the step
+    passes when h·d ≤ ``DEFECT_FACTOR``·(p+1)·local, or when d is at the rounding of its own evaluation,
+    (p + d_max)·ε·(Σ_k k‖c_k‖h^{k−1} + ‖F‖) times the same factor. A detector, not a bound: it catches a
+    series whose radius the coefficients up to order p overstate (docs/theory.md F)."""
+    k = np.arange(1, p + 1)
+    dP = [np.tensordot(k * h ** (k - 1), Y[1:], axes=(0, 0)) for Y in ys]
+    d = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(dP, F)))
+    size = sum(math.sqrt(float(np.sum(a * a))) + math.sqrt(float(np.sum(b * b))) for a, b in zip(dP, F))
+    floor = (p + dmax) * EPS * size
+    return h * d <= DEFECT_FACTOR * (p + 1) * local or d <= DEFECT_FACTOR * floor
+
+
 def _horner(C: np.ndarray, s: float) -> np.ndarray:
     acc = C[-1].copy()
     for c in C[-2::-1]:

@@ -94,7 +94,7 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _horner, _local_error, _next_order, _output_rounding,
+from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _defect_ok, _horner, _local_error, _next_order, _output_rounding,
                           _step_size, order_norms)
 
 
@@ -196,6 +196,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
         self._jb: float | None = None
         self._step_norms: np.ndarray | None = None  # the step's ‖c_k‖₂ (float_steps.order_norms)
+        self.defect_halvings = 0  # full steps halved by the end-defect check (_defect_checked)
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
@@ -342,6 +343,19 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
+
+    def _defect_checked(self, ys: list, p: int, h: float) -> float:
+        """A step no event cut, halved until its polynomial solves the ODE at its end
+        (:func:`numerics.float_steps._defect_ok`: the field at P(h) from an order-0 pass, the masks
+        unchanged on the step); docs/theory.md F, "The defect at a full step's end"."""
+        for _ in range(60):
+            end = [_horner(Y, h) for Y in ys]
+            F = [Y[1] for Y in self.series.run(end, 1, ())[0]]
+            if _defect_ok(ys, p, h, F, _local_error(ys, p, h, self.series.dmax), self.series.dmax):
+                return h
+            self.defect_halvings += 1
+            h /= 2
+        raise FloatingPointError("the step polynomial does not solve the ODE at any step length tried")
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
@@ -530,6 +544,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             ev = self._locate(w, h) if self.masks else None
             if ev is not None:
                 h = ev[0]
+            elif h > 0 and not self.series.slide:
+                h = self._defect_checked(ys, p, h)
             # an entry just switched has z = 0 (to rounding) until time moves: on a zero-length step (simultaneous
             # switches) its z/s stays the series to search, or two entries a hair past 0 that their fields keep on
             # their sides would take turns (measured on the digits 64-6-6-10 net at t = 0.010355 with order 4);

@@ -164,3 +164,29 @@ def test_a_series_that_grows_again_cuts_the_step():
         true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:12])
     assert f.error_estimate >= true
     assert true <= 1e-12
+
+
+def test_a_full_step_past_the_series_radius_is_halved():
+    """Regression (the property above at the thorough profile, default target): after the crossing at
+    t = 0.1435 on this biased cross-entropy net the coefficients to order 20 stop decaying near 1e-5 (no
+    growth yet, so neither the root nor the ratio test objects) and the step was 0.27, where the
+    polynomial was off by 0.11 (3.6e-9 at 0.2, to rounding at 0.1) against an estimate of 4e-14: the
+    series' singularity shows only beyond order 20. The defect at the step's end, ‖P'(h) − F(P(h))‖ from one
+    order-0 pass, now halves such a step (docs/theory.md F, "The defect at a full step's end")."""
+    import theory
+
+    X = np.array([[-4.022951421207743, -6.9776031556383336], [0.01834817376671072, -0.27098886193882016],
+                  [3.612810568235157, 3.1042620595263593], [-4.978888095511822, -0.5762510145053763],
+                  [-5.860940606710216, 1.6126768879201459], [0.37232752447072104, -3.574544114979682]])
+    th = [np.array([[2.213200543327571, -0.3769113034246822], [4.566919979994489, 4.759928529193419]]),
+          np.array([0.29786646517987897, -1.2684365403782372]),
+          np.array([[-1.1913213685724344, 5.101380367649074], [3.211535832659529, -2.4546396217016424]]),
+          np.array([-4.312155661002162, -0.49339849623756593])]
+    obj = theory.Objective(theory.ReLUNet((2, 2, 2), 0.0, True), theory.CrossEntropy(X, np.array([1, 1, 1, 0, 1, 0])))
+    ref = relu_gradient_flow(obj, th, Fraction(1, 2), 40, rerun=False)
+    f = numerics.gradient_flow(obj, th, 0.5, dps=None)
+    with mpmath.workdps(40):
+        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events]
+    assert f.error_estimate >= true
+    assert true <= 1e-12
