@@ -332,9 +332,9 @@ def test_crossing_jump_bound_is_the_hessians_jump(inst):
     """numerics.hessian_lipschitz.crossing_jump_bound ≥ ‖∇²f(θ₊) − ∇²f(θ₋)‖₂, θ± = θ₀ ± 10⁻³⁰·(the row
     direction) on the two sides of the crossing (z_{k,u} = ±10⁻³⁰·|row|², every other pre-activation away
     from 0), the dense Hessians at 50 digits (numerics.hessian: one formula for every net, not the bound's
-    rank-two algebra). For the first hidden layer the bound has no curvature term and must be the jump
-    itself (≤ 1 + 1e-8 of it, + 1e-9·max(‖∇²f‖, 1) for its rounding margins, ~1e-12 of the inputs' products
-    here: a unit with no live path to the output has no jump); deeper, its ‖∇²z‖ term is a layer-norm bound (ratios printed by target)."""
+    rank-two algebra). For the first hidden layer the bound has no curvature term and, without its rounding
+    margins, must be the jump itself (within 1e-8 of it + 1e-9·max(‖∇²f‖, 1): float rounding; a unit with no
+    live path to the output has no jump); deeper, its ‖∇²z‖ term is a layer-norm bound (ratios printed by target)."""
     if inst is None:
         return
     obj, th, thm, rowm, i, (k, u) = inst
@@ -352,8 +352,18 @@ def test_crossing_jump_bound_is_the_hessians_jump(inst):
         target(true / J, label="jump / bound")
     # the reference's own error: 10⁻³⁰·sup‖dH/dθ‖ from the points' spread and 50-digit rounding
     assert true <= J + 1e-20
-    if k == 0:  # exact up to the bound's rounding margins (γ_n times products of the layer norms)
-        assert J <= true * (1 + 1e-8) + 1e-9 * max(scale, 1.0)
+    if k == 0:
+        # the formula is the jump itself: the bound without its rounding margins (unit roundoff set to 0)
+        # is the jump to float rounding. The margins are not asserted small: the cancellation margin of
+        # ρ₂² = ‖r‖² − ρ₁² enters as √(2γ·shadow), ~1e-4 of the jump on a cross-entropy sample near
+        # saturation, where ℓ' and ℓ'' are small and their shadows are not (thorough profile, 2026-12-03)
+        from unittest import mock
+
+        import numerics.hessian_lipschitz as hl
+
+        with mock.patch.object(hl, "EPS_HALF", 0.0):
+            J0 = crossing_jump_bound(obj, th, masks, (k, u), i, s)
+        assert true * (1 - 1e-8) - 1e-9 * max(scale, 1.0) <= J0 <= true * (1 + 1e-8) + 1e-9 * max(scale, 1.0)
     # gauss_newton=True: ‖J_bᵀJ_b − J_aᵀJ_a‖₂ of the sample's Jacobians with the entry at 1 and α (dense, from
     # the generic per-sample gradient), the change of ‖Σ_i J_iᵀJ_i‖ the float tier carries
     J2, G = crossing_jump_bound(obj, th, masks, (k, u), i, s, gauss_newton=True)
