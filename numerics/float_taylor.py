@@ -27,7 +27,12 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   "order per step").
 * **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
   (Jorba & Zou 2005); ``rtol`` replaces 2^{−53} by a looser target (docs/theory.md F, "A looser step
-  target").
+  target"); h is cut where the series' end grows again (the two-step ratio test), and a step no event
+  cut is halved until its polynomial solves the ODE at its end (one order-0 pass: docs/theory.md F, "A
+  series that grows again", "The defect at a full step's end").
+* **switching error** — the event is the root of z's series (orders < p), so z of the computed state is
+  not exactly 0 there: ‖ΔF‖·|z_c|/|ż_pre| is added at every switch (:meth:`FloatCrossings._location_error`;
+  docs/theory.md F, "Where the computed state switches").
 * **event locator** — every pre-activation's series, screened at once (σz_0 > Σ_{k≥1}|z_k|h^k ⇒ no
   root on [0, h]); the rest go to :func:`numerics.float_events.first_brackets` (a grid of 64 points,
   every gap before the first sign change certified root-free by a Taylor bound or refined, so a dip
