@@ -79,19 +79,22 @@ def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: floa
 DEFECT_FACTOR = 10.0
 
 
-def _defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray], local: float, dmax: int) -> bool:
-    """Whether the step polynomial P of the coefficients ``ys`` still solves the ODE at its end: the defect
-    d = ‖P'(h) − F(P(h))‖₂ (``F``: the field at P(h)) against what the step's estimate implies. For a
-    truncated Taylor series d(s) ≈ (p+1)·c_{p+1}s^p, so the local error ≈ ∫_0^h d = h·d(h)/(p+1); the step
-    passes when h·d ≤ ``DEFECT_FACTOR``·(p+1)·local, or when d is at the rounding of its own evaluation,
-    (p + d_max)·ε·(Σ_k k‖c_k‖h^{k−1} + ‖F‖) times the same factor. A detector, not a bound: it catches a
-    series whose radius the coefficients up to order p overstate (docs/theory.md F)."""
+def step_defect(ys: list[np.ndarray], p: int, s: float, F: list[np.ndarray]) -> float:
+    """‖P'(s) − F(P(s))‖₂: how far the step polynomial P of the coefficients ``ys`` is from solving the
+    ODE at s (``F``: the field at P(s))."""
     k = np.arange(1, p + 1)
-    dP = [np.tensordot(k * h ** (k - 1), Y[1:], axes=(0, 0)) for Y in ys]
-    d = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(dP, F)))
-    size = sum(math.sqrt(float(np.sum(a * a))) + math.sqrt(float(np.sum(b * b))) for a, b in zip(dP, F))
-    floor = (p + dmax) * EPS * size
-    return h * d <= DEFECT_FACTOR * (p + 1) * local or d <= DEFECT_FACTOR * floor
+    dP = [np.tensordot(k * s ** (k - 1), Y[1:], axes=(0, 0)) for Y in ys]
+    return math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(dP, F)))
+
+
+def _defect_ok(p: int, h: float, d: float, d_half: float, local: float) -> bool:
+    """Whether a step's end defect d = d(h) is what its local error estimate implies (docs/theory.md F,
+    "The defect at a full step's end"): for a truncated Taylor series d(s) ≈ (p+1)·c_{p+1}s^p, so the local
+    error ≈ ∫_0^h d = h·d(h)/(p+1), and the step passes when h·d ≤ ``DEFECT_FACTOR``·(p+1)·local; or when d is
+    not above ``DEFECT_FACTOR`` times the defect at h/2 (``d_half``): a truncation defect grows like s^p
+    (2^p from h/2 to h), the rounding of the two evaluations does not — the defect is then the float
+    evaluation's own, whatever the size of the terms it cancelled. A detector, not a bound."""
+    return h * d <= DEFECT_FACTOR * (p + 1) * local or d <= DEFECT_FACTOR * d_half
 
 
 def _horner(C: np.ndarray, s: float) -> np.ndarray:

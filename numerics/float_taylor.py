@@ -99,7 +99,7 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _defect_ok, _horner, _local_error, _next_order, _output_rounding,
+from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _defect_ok, _horner, step_defect, _local_error, _next_order, _output_rounding,
                           _step_size, order_norms)
 
 
@@ -353,13 +353,16 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         """A step no event cut, halved until its polynomial solves the ODE at its end
         (:func:`numerics.float_steps._defect_ok`: the field at P(h) from an order-0 pass, the masks
         unchanged on the step); docs/theory.md F, "The defect at a full step's end"."""
+        def defect(s: float) -> float:
+            return step_defect(ys, p, s, [Y[1] for Y in self.series.run([_horner(Y, s) for Y in ys], 1, ())[0]])
+
+        d = defect(h)
         for _ in range(60):
-            end = [_horner(Y, h) for Y in ys]
-            F = [Y[1] for Y in self.series.run(end, 1, ())[0]]
-            if _defect_ok(ys, p, h, F, _local_error(ys, p, h, self.series.dmax), self.series.dmax):
+            d_half = defect(h / 2)
+            if _defect_ok(p, h, d, d_half, _local_error(ys, p, h, self.series.dmax)):
                 return h
             self.defect_halvings += 1
-            h /= 2
+            h, d = h / 2, d_half
         raise FloatingPointError("the step polynomial does not solve the ODE at any step length tried")
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
