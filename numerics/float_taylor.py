@@ -99,8 +99,8 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _defect_ok, _horner, step_defect, _local_error, _next_order, _output_rounding,
-                          _step_size, order_norms)
+from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _defect_ok, _horner, _local_error, _next_order,
+                          _output_rounding, _step_size, order_norms, step_defect)
 
 
 @dataclass
