@@ -129,7 +129,7 @@ class FloatSeries:
         coef: list[Any] = [None] * n
         lbuf: dict[int, np.ndarray] = {}
         hook = self.after_order
-        takes = {} if self.slide else self._takeovers(need, watched)
+        takes = {} if self.slide or hook is not None else self._takeovers(need, watched)
         ys = []
         for y in y0:
             Y = np.empty((p + 1,) + y.shape)
