@@ -354,7 +354,13 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         (:func:`numerics.float_steps._defect_ok`: the field at P(h) from an order-0 pass, the masks
         unchanged on the step); docs/theory.md F, "The defect at a full step's end"."""
         def defect(s: float) -> float:
-            return step_defect(ys, p, s, [Y[1] for Y in self.series.run([_horner(Y, s) for Y in ys], 1, ())[0]])
+            end = [_horner(Y, s) for Y in ys]
+            try:  # a polynomial far past its radius can leave the field's float range (e.g. e^{logit})
+                F = [Y[1] for Y in self.series.run(end, 1, ())[0]]
+            except FloatingPointError:
+                return math.inf
+            d = step_defect(ys, p, s, F)
+            return d if math.isfinite(d) else math.inf
 
         d = defect(h)
         for _ in range(60):
