@@ -99,6 +99,7 @@ class FloatSeries:
                 if b is not None:
                     self._readers[b] += 1
         self._need_cache: dict[tuple, list[bool]] = {}
+        self._take_cache: dict[tuple, dict[int, int]] = {}
         self._cconst: dict[int, Any] = {}
 
     def _need(self, watched: Sequence[int]) -> list[bool]:
@@ -129,7 +130,7 @@ class FloatSeries:
         coef: list[Any] = [None] * n
         lbuf: dict[int, np.ndarray] = {}
         hook = self.after_order
-        takes = {} if self.slide or hook is not None else self._takeovers(need, watched)
+        takes = {} if self.slide or hook is not None else self._takeovers(need, watched)  # (cached per watched set)
         ys = []
         for y in y0:
             Y = np.empty((p + 1,) + y.shape)
@@ -227,6 +228,10 @@ class FloatSeries:
         only, and neither an output nor watched — so its coefficient k is dead once the node has read it
         (module docstring, "In place"). Not while entries slide: the sliding rule reads the operand's
         earlier orders, and the after-order hook rewrites them."""
+        key = tuple(watched)
+        got = self._take_cache.get(key)
+        if got is not None:
+            return got
         ops, const = self.ops, self.const
         keep = set(self.outs) | set(watched)
         out: dict[int, int] = {}
@@ -239,6 +244,7 @@ class FloatSeries:
                         and self._readers[c] == 1 and c not in keep):
                     out[i] = c
                     break
+        self._take_cache[key] = out
         return out
 
     # -- entrywise series (numerics.series_elementwise's rules in float64; docs/theory.md F, "Cross-entropy")

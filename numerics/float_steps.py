@@ -5,6 +5,7 @@ the dense output's rounding (docs/theory.md F: "order per step", "The state in t
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,31 @@ def _defect_ok(p: int, h: float, d: float, d_half: float, local: float) -> bool:
     (2^p from h/2 to h), the rounding of the two evaluations does not — the defect is then the float
     evaluation's own, whatever the size of the terms it cancelled. A detector, not a bound."""
     return h * d <= DEFECT_FACTOR * (p + 1) * local or d <= DEFECT_FACTOR * d_half
+
+
+def defect_checked_step(series: Any, ys: list[np.ndarray], p: int, h: float) -> tuple[float, int]:
+    """(h', halvings): a step no event cut, halved until its polynomial solves the ODE at its end
+    (:func:`_defect_ok`; the field at P(s) from an order-0 pass of ``series``, a
+    :class:`numerics.float_series.FloatSeries` with the step's masks — no event on the step); a field that
+    leaves the float range at P(s) (e^{logit} of a polynomial far past its radius) is an infinite defect.
+    docs/theory.md F, "The defect at a full step's end"."""
+    def defect(s: float) -> float:
+        end = [_horner(Y, s) for Y in ys]
+        try:
+            F = [Y[1] for Y in series.run(end, 1, ())[0]]
+        except FloatingPointError:
+            return math.inf
+        d = step_defect(ys, p, s, F)
+        return d if math.isfinite(d) else math.inf
+
+    d = defect(h)
+    for n in range(60):
+        d_half = defect(h / 2)
+        if _defect_ok(p, h, d, d_half, _local_error(ys, p, h, series.dmax)):
+            return h, n
+        h, d = h / 2, d_half
+    raise FloatingPointError(f"the step polynomial does not solve the ODE at its end at any step length down to {h:.3g}: "
+                             "the series cannot be trusted here; use the arb tier (dps=...)")
 
 
 def _horner(C: np.ndarray, s: float) -> np.ndarray:

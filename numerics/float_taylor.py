@@ -7,7 +7,7 @@ lone crossings' path and ∇_θz :mod:`numerics.float_crossings`, the bounds car
 (loss, L, the low part's term, the Hessian's jumps, the z error bars) :mod:`numerics.float_bounds`, the
 sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
-and local error :mod:`numerics.float_steps`, the Hessian bounds of the error growth
+and local error and the end-defect check of full steps :mod:`numerics.float_steps`, the Hessian bounds of the error growth
 :mod:`numerics.hessian_lipschitz`.
 
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
@@ -99,8 +99,8 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _defect_ok, _horner, _local_error, _next_order,
-                          _output_rounding, _step_size, order_norms, step_defect)
+from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _horner, _local_error, _next_order,
+                          _output_rounding, _step_size, defect_checked_step, order_norms)
 
 
 @dataclass
@@ -201,7 +201,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
         self._jb: float | None = None
         self._step_norms: np.ndarray | None = None  # the step's ‖c_k‖₂ (float_steps.order_norms)
-        self.defect_halvings = 0  # full steps halved by the end-defect check (_defect_checked)
+        self.defect_halvings = 0  # full steps halved by the end-defect check (float_steps.defect_checked_step)
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
@@ -348,28 +348,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
-
-    def _defect_checked(self, ys: list, p: int, h: float) -> float:
-        """A step no event cut, halved until its polynomial solves the ODE at its end
-        (:func:`numerics.float_steps._defect_ok`: the field at P(h) from an order-0 pass, the masks
-        unchanged on the step); docs/theory.md F, "The defect at a full step's end"."""
-        def defect(s: float) -> float:
-            end = [_horner(Y, s) for Y in ys]
-            try:  # a polynomial far past its radius can leave the field's float range (e.g. e^{logit})
-                F = [Y[1] for Y in self.series.run(end, 1, ())[0]]
-            except FloatingPointError:
-                return math.inf
-            d = step_defect(ys, p, s, F)
-            return d if math.isfinite(d) else math.inf
-
-        d = defect(h)
-        for _ in range(60):
-            d_half = defect(h / 2)
-            if _defect_ok(p, h, d, d_half, _local_error(ys, p, h, self.series.dmax)):
-                return h
-            self.defect_halvings += 1
-            h, d = h / 2, d_half
-        raise FloatingPointError("the step polynomial does not solve the ODE at any step length tried")
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
@@ -559,7 +537,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             if ev is not None:
                 h = ev[0]
             elif h > 0 and not self.series.slide:
-                h = self._defect_checked(ys, p, h)
+                h, halved = defect_checked_step(self.series, ys, p, h)
+                self.defect_halvings += halved
             # an entry just switched has z = 0 (to rounding) until time moves: on a zero-length step (simultaneous
             # switches) its z/s stays the series to search, or two entries a hair past 0 that their fields keep on
             # their sides would take turns (measured on the digits 64-6-6-10 net at t = 0.010355 with order 4);
