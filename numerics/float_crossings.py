@@ -79,18 +79,17 @@ class FloatCrossings:
         γ_n·(the same pass on absolute values; n the summed fan-ins and two per layer; γ in the longdouble
         unit, float64's where longdouble is double), and ‖∇z‖·‖lo‖ (the state is hi + lo)."""
         ld = np.longdouble
-        Ws = self.y[0::2] if self.bias else self.y
-        a = self.obj.loss.inputs[:, i].astype(ld)
-        sa = np.abs(a)
-        n = 0
-        for l in range(j + 1):
-            W = Ws[l].astype(ld)
-            z = W @ a + (self.y[2 * l + 1][:, 0].astype(ld) if self.bias else 0)
-            sz = np.abs(W) @ sa + (np.abs(self.y[2 * l + 1][:, 0]).astype(ld) if self.bias else 0)
-            n += Ws[l].shape[1] + 2
-            if l < j:
-                m = self.maskv[l + 1][:, i].astype(ld)
-                a, sa = z * m, sz * np.abs(m)
+        from .hessian_lipschitz import _forward
+
+        # the sample's pass up to layer j + 1 (its output is z of that layer), and the same on absolute values
+        Ws = [W.astype(ld) for W in (self.y[0::2] if self.bias else self.y)[: j + 1]]
+        bs = [b[:, 0].astype(ld) for b in self.y[1::2][: j + 1]] if self.bias else None
+        ms = [self.maskv[l + 1][:, i].astype(ld) for l in range(j)]
+        x_i = self.obj.loss.inputs[:, i].astype(ld)
+        z = _forward(Ws, bs, ms, x_i)[1]
+        sz = _forward([np.abs(W) for W in Ws], [np.abs(b) for b in bs] if bs is not None else None,
+                      [np.abs(m) for m in ms], np.abs(x_i))[1]
+        n = sum(W.shape[1] + 2 for W in Ws)
         x = n * float(np.finfo(ld).eps)
         zc = (abs(float(z[u])) + x / (1 - x) * float(sz[u])) * (1 + 4 * EPS)
         zc += gz * math.sqrt(sum(float(np.sum(v * v)) for v in self.lo))
