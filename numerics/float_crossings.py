@@ -115,7 +115,8 @@ class FloatCrossings:
         dF = self._field_jump(j, u, i, to)
         self.side[j][u, i] = to
         self.maskv[j + 1][u, i] = 1.0 if to > 0 else self.alpha
-        ys, w = self._pass(p_next, self.watch)
+        ys, w = self._pass(p_next, self.watch, field_error=True)
+        fr = self.series.field_error
         F_post = [Y[1] for Y in ys]
         post = sum(float(np.vdot(f, v)) for f, v in zip(F_post, g))
         pre = sum(float(np.vdot(f - d, v)) for f, d, v in zip(F_post, dF, g))
@@ -128,7 +129,7 @@ class FloatCrossings:
             return None
         self.skip[(j, u, i)] = 1
         self._record(t, "cross", j, u, i)
-        self._next_pass = (p_next, ys, w)
+        self._next_pass = (p_next, ys, w, fr)
         self._lone = lone_saltation(pre, dF, g)
         self._event_err = self._location_error(j, u, i, _norm(dF), pre, _norm(g))
         return saltation_norm(pre, post, _norm(dF), _norm(g))

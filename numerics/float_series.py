@@ -53,6 +53,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .float_rounding import node_error, output_error
+
 # e^{v_0} ≤ e^{300} ≈ 2e130 leaves a factor 1e178 of float64's range for the column sums and for the raw
 # series coefficients, which grow like ρ^{−k} (ρ ≥ 1e-8 at p = 20); a divisor below 2^{−1022}·2^{52}
 # would be near the subnormal range (fewer than 53 significant bits after a few operations)
@@ -91,6 +93,7 @@ class FloatSeries:
             elif op == "scale":
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
+        self.field_error = math.nan  # set by run(..., field_error=True)
         # readers of every node: an elementwise node may take over an operand's stack that nothing else reads
         self._readers = [0] * n
         for op, a, b, _ in self.ops:
@@ -98,6 +101,17 @@ class FloatSeries:
                 self._readers[a] += 1
                 if b is not None:
                     self._readers[b] += 1
+        # the products the loss head reads (f of f − y, the logits of e^z): their own rounding enters
+        # the field-rounding bound (numerics.float_rounding)
+        self._heads: set[int] = set()
+        todo = [x for op, a, b, _ in self.ops if op in ("add", "sub", "exp")
+                and (op == "exp" or self.const[a] or self.const[b]) for x in (a, b) if x is not None]
+        while todo:  # through the bias sums W·h + b down to the products
+            x = todo.pop()
+            if not self.const[x] and self.ops[x][0] == "matmul":
+                self._heads.add(x)
+            elif not self.const[x] and self.ops[x][0] in ("add", "sub"):
+                todo += [self.ops[x][1], self.ops[x][2]]
         self._need_cache: dict[tuple, list[bool]] = {}
         self._take_cache: dict[tuple, dict[int, int]] = {}
         self._cconst: dict[int, Any] = {}
@@ -122,12 +136,16 @@ class FloatSeries:
         self._need_cache[key] = need
         return need
 
-    def run(self, y0: list[np.ndarray], p: int, watched: Sequence[int] = ()) -> tuple[list[np.ndarray], dict]:
-        """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...)."""
+    def run(self, y0: list[np.ndarray], p: int, watched: Sequence[int] = (),
+            field_error: bool = False) -> tuple[list[np.ndarray], dict]:
+        """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...). With
+        ``field_error``, also ``self.field_error``: a bound on what the elementwise roundings put into
+        c_1 = F(y0) (:mod:`numerics.float_rounding`), carried beside the order-0 values."""
         ops, const = self.ops, self.const
         n = len(ops)
         need = self._need(watched)
         coef: list[Any] = [None] * n
+        errs: list[Any] | None = [0.0] * n if field_error else None  # (constants: exact floats)
         lbuf: dict[int, np.ndarray] = {}
         hook = self.after_order
         takes = {} if self.slide or hook is not None else self._takeovers(need, watched)  # (cached per watched set)
@@ -151,6 +169,8 @@ class FloatSeries:
                 if op == "T":  # a view of the operand's stack, never copied (module docstring, "Transposes")
                     if k == 0:
                         coef[i] = coef[a].transpose(0, 2, 1)
+                        if errs is not None and np.ndim(errs[a]):
+                            errs[i] = errs[a].T
                     continue
                 # from order 1 on the node's stack exists: products write into it (out=), saving a
                 # temporary and its copy per node and order (the same BLAS calls: bit-identical passes)
@@ -209,6 +229,8 @@ class FloatSeries:
                     v = self._div(k, coef[a], coef[b], coef[i], const[a], const[b])
                 else:  # pragma: no cover
                     raise AssertionError(op)
+                if k == 0 and errs is not None:  # (read before the node's value lands in a taken-over stack:
+                    errs[i] = self._error0(i, op, a, b, payload, v, coef, errs)  # no rule reads it)
                 if k == 0 and out is None:
                     coef[i] = np.empty((p + 1,) + np.shape(v))
                     coef[i][0] = v
@@ -219,7 +241,40 @@ class FloatSeries:
             inv = self.sign / (k + 1)
             for Y, o in zip(ys, self.outs):
                 np.multiply(coef[o][k], inv, out=Y[k + 1])
+            if k == 0 and errs is not None:  # c_1 = ±G_0: an exact scaling
+                self.field_error = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    def _error0(self, i: int, op: str, a: int, b: int | None, payload: Any, v: np.ndarray, coef: list,
+                errs: list) -> Any:
+        """Node i's elementwise-rounding bound at order 0 (:func:`numerics.float_rounding.node_error`)
+        from its operands' order-0 values and bounds. Called before v is stored: where v goes into an
+        operand's stack (a takeover) the rule does not read that operand's value."""
+        const = self.const
+
+        def val(x):
+            return coef[x] if const[x] else coef[x][0]
+
+        ea = errs[a]
+        eb = errs[b] if b is not None else 0.0
+        if op == "matmul":
+            return node_error(op, v, val(a), val(b), ea, eb, seed=i in self._heads)
+        if op == "emul":
+            return node_error(op, v, val(a), val(b), ea, eb)
+        if op == "div":
+            return node_error(op, v, None, val(b), ea, eb)
+        if op == "scale":
+            return node_error(op, v, None, None, ea, 0.0, self.cval[i])
+        if op == "hadamard":
+            mask = self.maskv[payload.layer]
+            S = self.slide.get(payload.layer)
+            if S:  # sliding entries: the weight μ₀ (0 on the kink's own products), as the pass used it
+                mask = np.array(np.broadcast_to(mask, np.shape(v)), dtype=float)
+                zero = a in payload.zero_inputs
+                for (u, c), mus in S.items():
+                    mask[u, c] = 0.0 if zero else mus[0]
+            return node_error(op, v, None, None, ea, 0.0, mask)
+        return node_error(op, v, None, None, ea, eb)
 
     def _takeovers(self, need: list[bool], watched: Sequence[int]) -> dict[int, int]:
         """{node: operand} for the elementwise nodes (hadamard, add, sub, neg, scale) of a pass that write

@@ -73,8 +73,9 @@ class FloatSliding:
     def _sliding(self) -> list[tuple[int, int, int]]:
         return [(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S]
 
-    def _pass(self, order: int, watched: Sequence[int]) -> tuple[list, dict]:
-        """One series pass; with entries sliding, μ_0 is solved first and μ_k after each order k."""
+    def _pass(self, order: int, watched: Sequence[int], field_error: bool = False) -> tuple[list, dict]:
+        """One series pass; with entries sliding, μ_0 is solved first and μ_k after each order k
+        (``field_error``: :meth:`numerics.float_series.FloatSeries.run`)."""
         sl = self._sliding()
         if sl:
             self._solve_mu0(sl)
@@ -84,7 +85,7 @@ class FloatSliding:
             self.series.after_order = self._after_order
             watched = list(watched) + [z for z in self.zdot if z not in watched]  # the constraints read ż
         try:
-            return self.series.run(self.y, order, watched)
+            return self.series.run(self.y, order, watched, field_error)
         finally:
             self.series.after_order = None
 

@@ -174,12 +174,16 @@ def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float,
     return lo_norm + 1.01 * (EPS / 2) * float(((2 * k + 1) * a).sum())
 
 
-def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int, norms: np.ndarray | None = None) -> float:
+def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int, norms: np.ndarray | None = None,
+                 field: float = 0.0) -> float:
     """Euclidean local error of a float step's increment: truncation
-    (:func:`numerics.local_errors.truncation_tail`, as the arb tier) plus rounding ε·(p + d)·Σ_{k≥1} a_k of the increment (the coefficients' inner
-    products of length ≤ d and the Horner sum: Higham's γ bounds). The state's own rounding is the
-    two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
+    (:func:`numerics.local_errors.truncation_tail`, as the arb tier) plus rounding ε·(p + d)·Σ_{k≥1} a_k
+    of the increment (the coefficients' inner products of length ≤ d and the Horner sum: Higham's γ
+    bounds, relative to the coefficients' sizes) plus h·``field``: what the roundings the relative
+    term misses — elementwise ones where terms cancel, and the network output's own where the loss
+    head subtracts from it — put into c_1 = F(θ₀) (:mod:`numerics.float_rounding`). The state's own
+    rounding is the two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
     from .local_errors import truncation_tail
 
     a = (order_norms(ys) if norms is None else norms) * h ** np.arange(p + 1)
-    return truncation_tail(a, p) + EPS * (p + dmax) * float(a[1:].sum())
+    return truncation_tail(a, p) + EPS * (p + dmax) * float(a[1:].sum()) + h * field

@@ -82,8 +82,8 @@ def test_the_estimate_bounds_the_error_on_random_nets(inst, rtol):
     Power: the estimates run 10–100× the true error, so this net catches gross under-estimates — local
     errors scaled by 0.1 are caught at the dev profile (an rtol = 1e-8 instance, true 1.1e-9 against
     4.4e-10), not at ci; the parametrized cases above catch the truncation term scaled by 0.01.
-    Known to fail at dev/thorough on saturated cross-entropy samples at the rounding level (~1.3×; the
-    strict xfail test_saturated_cross_entropy_rounding_is_counted below): an open bug, not hidden here."""
+    It found the saturated cross-entropy rounding at the dev profile (~1.3× under the true error; fixed
+    by numerics.float_rounding, regression test test_saturated_cross_entropy_rounding_is_counted below)."""
     from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
     obj, th = inst
@@ -110,6 +110,36 @@ def test_the_estimate_bounds_the_error_on_random_nets(inst, rtol):
     note(f"rtol {rtol}: events {len(f.events)} (arb {len(ref.events)}), true {true:.3g}, estimate {f.error_estimate:.3g}")
     target(true / max(f.error_estimate, 1e-300), label="true error / estimate")
     assert f.error_estimate >= true
+
+
+def test_a_switch_onto_a_pinned_entry_is_counted():
+    """Regression (found by the property above at the thorough profile, 2026-12-03): on this one-sample
+    cross-entropy ReLU net the second kink is a unit of layer 1 switching off where every path from it
+    then dies — the field after it does not move z (a pinned entry) and is 0, the flow stops there. The
+    pinned branch had returned saltation 1 and no location error although the field jumps from F₊ to 0:
+    at rtol = 1e-12 the switch came 5.9e-13 early and the final error (2.67e-14) exceeded the estimate
+    (1.77e-14). Now the branch counts the saltation (post rate 0) and ‖ΔF‖·|z_c|/|ż_pre| + |z_c|/‖∇z‖."""
+    import theory
+
+    X = np.array([[1.5557876353854458, 2.7183883908285233, 1.4576672647174265]])
+    th = [np.array(w) for w in (
+        [[0.22254097918088908, 0.16649066379731275, -0.5209807569633619],
+         [-0.5515663430515386, 0.44462780407190794, -0.08792741960136984],
+         [-0.319424266044546, 0.1648480571455569, -0.35381219576739614]],
+        [[-0.16045061658044418, -0.5091818316206143, -0.2503918033794716],
+         [0.11814073702334671, 0.23241217346927637, 0.36272702022435316],
+         [-0.06922313185720412, 0.3268204466285867, -0.5810080769388999]],
+        [[0.022420921966617408, 0.07231378411013474, -0.39920000565516905],
+         [-0.09954494582237257, 0.08943027023104039, -0.3621810079989567],
+         [0.373574812972682, 0.3386161395656517, -0.038366670819160044]])]
+    obj = theory.Objective(theory.ReLUNet((3, 3, 3, 3), 0.0), theory.CrossEntropy(X, np.array([1])))
+    ref = relu_gradient_flow(obj, th, Fraction(1, 2), 30, rerun=False)
+    f = numerics.gradient_flow(obj, th, 0.5, dps=None, rtol=1e-12)
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events] and len(f.events) == 2
+    with mpmath.workdps(30):
+        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+    assert true > 2e-14  # the instance still has its early stop
+    assert true <= f.error_estimate <= 1000 * true
 
 
 def test_switching_where_the_computed_z_is_not_zero_is_counted():
@@ -194,15 +224,13 @@ def test_a_full_step_past_the_series_radius_is_halved():
     assert true <= 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason="open: the local rounding bound is relative to each coefficient's size, "
-                   "but ℓ' = p − onehot of a saturated softmax is computed with cancellation (rounding ~ε·(|p| + 1))")
 def test_saturated_cross_entropy_rounding_is_counted():
-    """Found by the property above at the dev profile (2026-12-03, not fixed): one linear layer (1 → 4),
+    """Found by the property above at the dev profile (2026-12-03; fixed by numerics.float_rounding): one linear layer (1 → 4),
     one sample at x = 5.98, cross-entropy, one order-20 step to T = 0.5. The polynomial of the float
     coefficients is 2.2e-16 from the exact flow (its Horner evaluation adds 6.7e-17): c_1 = F(θ₀) carries
     an absolute rounding of ~ε·|x| from p_label − 1 ≈ −0.005, which the local error's rounding term
     ε·(p + d)·Σ_k‖c_k‖h^k, relative to ‖c_1‖ = 5.2e-3, does not cover (1.4e-17). True error 2.92e-16 against
-    the estimate 2.22e-16. A fix needs the head's rounding from the absolute values (|p| + onehot)."""
+    the estimate 2.22e-16 before the fix; the elementwise running-error bound makes it 2.2e-15 (7.6×)."""
     import theory
 
     obj = theory.Objective(theory.ReLUNet((1, 4), 0.0), theory.CrossEntropy(np.array([[5.978348798065775]]), np.array([3])))
