@@ -12,7 +12,7 @@ term (tests/test_float_rounding.py).
 The bound. At order 0 the pass carries, beside each node's value v̂, a bound e on |v̂ − v| (v: exact
 arithmetic on the same float inputs; u = 2^{−53}, γ_m = m·u/(1 − m·u)):
 
-    A·B       γ_m·|v̂| + |Â|·e_B + e_A·(|B̂| + e_B)   (m the inner dimension)
+    A·B       |Â|·e_B + e_A·(|B̂| + e_B) [+ γ_m·|v̂| at the head's products]  (m the inner dimension)
     a ± b     e_a + e_b + u·|v̂|
     −a, Aᵀ    e_a
     c·a       |c|·e_a + 2u·|v̂|/(1 − u)             (c a float rounding of the exact constant)
@@ -22,21 +22,27 @@ arithmetic on the same float inputs; u = 2^{−53}, γ_m = m·u/(1 − m·u)):
     e^a       |v̂|·(e^{e_a} − 1)·(1 + 2u) + 2u·|v̂|  (numpy's exp within 1 ulp, taken as 2u)
     a ÷ s     (e_a + |q̂|·e_s)/(|ŝ| − e_s) + 2u·|q̂|  (unbounded if |ŝ| ≤ e_s)
 
-Every line but the first is rigorous: the operation's error on perturbed operands, bounded exactly
-(the products' only second-order terms, e_a·e_b, are kept), plus its own rounding; the computed bounds
-are themselves rounded, which the final factor 1 + 4(n + 2)u (n the tape's length) covers to first
-order. Constants (the data, the targets) are exact floats.
+The head's products are those whose result the loss head reads, through bias sums: the network output
+f of the residual f − y, the logits of e^z. Every rule is rigorous except that seed: the operation's
+error on perturbed operands, bounded exactly (the products' only second-order terms, e_a·e_b, are
+kept), plus its own rounding; the computed bounds are themselves rounded, which the final factor
+1 + 4(n + 2)u (n the tape's length) covers to first order. Constants (the data, the targets) are exact
+floats. The result is added to the relative term, not put in its place: the products' own roundings
+(everywhere but the head's seed) stay with the relative term.
 
-The first line is a model, not a bound: a product's own rounding is taken relative to its result,
-γ_m·|v̂|, where Higham's bound is γ_m·|Â||B̂|. They differ where an inner product cancels (a sample sum
-near a minimum with nonzero residuals, a pre-activation near its kink). The rigorous form, propagated
-through |W| the same way, is ~6000× the field's actual rounding on the 64-50-50-10 research nets
-(3.5e-11 against 5.7e-15, measured against a longdouble evaluation) and would make the per-step
-estimates ~10⁴× their true errors; the model is 7.6e-12 there. tests/test_float_rounding.py checks
-the model against the exact field on random nets.
+The seed is a model: the output's own rounding taken relative to it, γ_m·|f̂|, where Higham's bound is
+γ_m·|Ŵ||ĥ| — what a fit's residual needs. Where an inner product inside the network cancels (a sample
+sum near a minimum with nonzero residuals, a pre-activation near its kink) the relative term is a model
+too. The rigorous form everywhere, γ_m·|Â||B̂| at every product propagated through |W| the same way,
+is ~6000× the field's actual rounding on the 64-50-50-10 research nets (3.5e-11 against 5.7e-15,
+measured against a longdouble evaluation; the relative term is 2.5e-12) and made the per-step estimates
+at research scale 9,100× their true errors; γ_m·|v̂| at every product (7.6e-12 there) 1,800×. The head
+seed is 4.8e-13 / 6.1e-13 there (bias-free / biased). tests/test_float_rounding.py checks the sum
+(relative term + this bound) against the exact field on random nets.
 
-Cost: two or three products of the order-0 sizes per product node, ~3/((p + 1)(p + 2)/2) of a step's
-series pass (1.3 % at p = 20, more at the low orders after events).
+Cost: bounds stay the float 0.0 until a rounding makes them arrays, so a bias-free net's forward pass
+costs nothing and its backward pass one product of the order-0 sizes per product node; ~6 % of a
+research run's CPU (cProfile, bias-free 64-50-50-10 at rtol 1e-12 to t = 0.01: 1.7 s of 30 s).
 """
 
 from __future__ import annotations
@@ -49,20 +55,24 @@ import numpy as np
 U = float(np.finfo(float).eps) / 2
 
 
-def _nz(e: Any) -> bool:
-    return bool(np.any(e))
+def _arr(e: Any) -> bool:
+    # a bound is the float 0.0 until a rounding upstream makes it an array (the forward pass of a
+    # bias-free net: no array at all before the head), so this test is cheap
+    return isinstance(e, np.ndarray)
 
 
-def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any = None, seed: bool = True) -> Any:
+def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any = None, seed: bool = True,
+               exact_mask: bool = False) -> Any:
     """The bound e of the module docstring for one node at order 0: ``v`` its computed value, ``A``/``B``
     its operands' values (``B`` the divisor for ``div``), ``ea``/``eb`` their bounds (0.0 or arrays),
-    ``c`` the scale constant or the mask (with sliding weights in place)."""
+    ``c`` the scale constant or the mask (with sliding weights in place; ``exact_mask``: all of it in
+    {0, 1}), ``seed``: a product the loss head reads (its own rounding γ_m·|v̂| enters)."""
     if op == "matmul":
         m = np.shape(A)[-1]
         e = m * U / (1 - m * U) * np.abs(v) if seed else 0.0  # the relative model: γ_m·|v̂| (module docstring)
-        if _nz(eb):
+        if _arr(eb):
             e = e + np.abs(A) @ eb
-        if _nz(ea):
+        if _arr(ea):
             e = e + np.broadcast_to(ea, np.shape(A)) @ (np.abs(B) + eb)
         return e
     if op in ("add", "sub"):
@@ -73,6 +83,8 @@ def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any 
         return abs(c) * ea + 2 * U / (1 - U) * np.abs(v)
     if op == "hadamard":
         m = np.asarray(c)
+        if exact_mask:
+            return m * ea if _arr(ea) else 0.0
         return np.abs(m) * ea + U * np.abs(v) * ((m != 0) & (m != 1))
     if op == "emul":
         return np.abs(A) * eb + ea * (np.abs(B) + eb) + U * np.abs(v)

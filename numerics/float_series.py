@@ -94,6 +94,7 @@ class FloatSeries:
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
         self.field_error = math.nan  # set by run(..., field_error=True)
+        self.exact_masks = False  # every mask entry in {0, 1} (ReLU, linear): set by the caller
         # readers of every node: an elementwise node may take over an operand's stack that nothing else reads
         self._readers = [0] * n
         for op, a, b, _ in self.ops:
@@ -273,7 +274,7 @@ class FloatSeries:
                 zero = a in payload.zero_inputs
                 for (u, c), mus in S.items():
                     mask[u, c] = 0.0 if zero else mus[0]
-            return node_error(op, v, None, None, ea, 0.0, mask)
+            return node_error(op, v, None, None, ea, 0.0, mask, exact_mask=self.exact_masks and not S)
         return node_error(op, v, None, None, ea, eb)
 
     def _takeovers(self, need: list[bool], watched: Sequence[int]) -> dict[int, int]:

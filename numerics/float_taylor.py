@@ -193,6 +193,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self.side = [np.ones((m.rows, m.cols), dtype=np.int8) for m in self.masks]
         self.maskv = {m.layer: np.ones((m.rows, m.cols)) for m in self.masks}
         self.series = FloatSeries(tape, outs, sign, self.maskv)
+        self.series.exact_masks = self.alpha in (0.0, 1.0)  # (the field's rounding: float_rounding)
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
         self.lo = [np.zeros_like(y) for y in self.y]  # the state is hi + lo (docs/theory.md F)
