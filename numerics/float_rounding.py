@@ -73,7 +73,7 @@ def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any 
         if _arr(eb):
             e = e + np.abs(A) @ eb
         if _arr(ea):
-            e = e + np.broadcast_to(ea, np.shape(A)) @ (np.abs(B) + eb)
+            e = e + ea @ (np.abs(B) + eb if _arr(eb) else np.abs(B))
         return e
     if op in ("add", "sub"):
         return ea + eb + U * np.abs(v)
@@ -98,7 +98,39 @@ def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any 
     raise AssertionError(op)  # pragma: no cover
 
 
+# an output product larger than this (multiply-adds) gets the norm bound of output_product_norm
+OUT_NORM_FLOPS = 1 << 18
+
+
+class Norm(float):
+    """A bound on the Frobenius norm of a node's error (an output's, where the entrywise bound would
+    cost a product of the pass's order-0 size)."""
+
+
+def output_product_norm(A: np.ndarray, B: np.ndarray, ea: Any, eb: Any) -> Norm:
+    """‖e‖_F for an output product A·B (not read further) from norms: ‖|Â|e_B + e_A(|B̂| + e_B)‖_F ≤
+    ‖Â‖_F‖e_B‖_F + ‖e_A‖_F(‖B̂‖_F + ‖e_B‖_F) (‖XY‖_F ≤ ‖X‖_F‖Y‖_F). Each norm is raised by its own
+    rounding: a sum of n squares errs by ≤ γ_n relative (nonnegative terms), the square root by u, so
+    ×(1 + (n + 2)u) covers it; the final sum of products by ×(1 + 4u). On the research nets the gradients'
+    e_D·|H|ᵀ are products of nearly rank-one nonnegative factors, where this is 1.4× the entrywise bound
+    (bias-free and biased at θ₀) and saves ~60 % of the bound's cost."""
+    def fro(x: Any) -> float:
+        if not _arr(x):
+            return 0.0
+        r = x.ravel() if x.flags.c_contiguous else np.ascontiguousarray(x).ravel()
+        return math.sqrt(float(r @ r)) * (1 + (r.size + 2) * U)
+    nb = fro(eb)
+    return Norm((fro(A) * nb + fro(ea) * (fro(B) + nb)) * (1 + 4 * U))
+
+
 def output_error(errs: list[Any], outs: list[int], shapes: list[tuple], n: int) -> float:
     """‖e‖₂ over the output blocks, made whole for the bounds' own rounding (module docstring)."""
-    total = sum(float(np.sum(np.square(np.broadcast_to(errs[o], s)))) for o, s in zip(outs, shapes))
+    total = 0.0
+    for o, s in zip(outs, shapes):
+        e = errs[o]
+        if isinstance(e, Norm):
+            total += float(e) ** 2
+        elif _arr(e):
+            e = e.ravel() if e.shape == tuple(s) else np.broadcast_to(e, s).ravel()
+            total += float(e @ e)
     return math.sqrt(total) * (1 + 4 * (n + 2) * U)

@@ -53,7 +53,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .float_rounding import node_error, output_error
+from .float_rounding import OUT_NORM_FLOPS, node_error, output_error, output_product_norm
 
 # e^{v_0} ≤ e^{300} ≈ 2e130 leaves a factor 1e178 of float64's range for the column sums and for the raw
 # series coefficients, which grow like ρ^{−k} (ρ ≥ 1e-8 at p = 20); a divisor below 2^{−1022}·2^{52}
@@ -94,6 +94,7 @@ class FloatSeries:
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
         self.field_error = math.nan  # set by run(..., field_error=True)
+        self._outset = set(outs)
         self.exact_masks = False  # every mask entry in {0, 1} (ReLU, linear): set by the caller
         # readers of every node: an elementwise node may take over an operand's stack that nothing else reads
         self._readers = [0] * n
@@ -259,7 +260,10 @@ class FloatSeries:
         ea = errs[a]
         eb = errs[b] if b is not None else 0.0
         if op == "matmul":
-            return node_error(op, v, val(a), val(b), ea, eb, seed=i in self._heads)
+            A, B = val(a), val(b)
+            if i in self._outset and i not in self._heads and A.size * B.shape[-1] > OUT_NORM_FLOPS:
+                return output_product_norm(A, B, ea, eb)
+            return node_error(op, v, A, B, ea, eb, seed=i in self._heads)
         if op == "emul":
             return node_error(op, v, val(a), val(b), ea, eb)
         if op == "div":
