@@ -170,6 +170,13 @@ def _first_root_1d(q: np.ndarray, h: float) -> float | None:
     return earliest_root(b[:, None], lo, hi)[1] * h
 
 
+# the stall refusal (:meth:`_FloatFlow.run`): STALL_STEPS steps that together advance t by less than
+# STALL_FRACTION of the horizon. At that pace the horizon would take more than 2^50 steps, far beyond any
+# max_steps: the refusal only comes sooner than the max_steps error would, and names the cause
+STALL_STEPS = 1024
+STALL_FRACTION = 2.0**-40
+
+
 class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool, tol: float = TOL) -> None:
         from .flows import _gradient_tape
@@ -550,6 +557,17 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t, self.tol)[0])
             if h <= 0 or t + h == t:
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
+            n_full = len(starts)
+            if n_full >= STALL_STEPS and t - starts[n_full - STALL_STEPS] < STALL_FRACTION * t_end:
+                # Zeno-like: the series' radius shrinks step after step towards a point the flow does not
+                # pass in float64 (a pole of the sliding weights where ∂ż/∂μ → 0, found by the property
+                # test on a leaky α = −0.5 cross-entropy net; the arb tier passes it): refuse instead of
+                # running to max_steps
+                what = (f"; entries sliding: {sorted(self._sliding())}" if self.series.slide else "")
+                raise FloatingPointError(
+                    f"the float tier stalls at t = {t!r}: its last {STALL_STEPS} steps advanced t by "
+                    f"{t - starts[n_full - STALL_STEPS]:.3g} (series radius {rho:.3g}){what}; a singularity of "
+                    "the flow or of its sliding mode that float64 cannot pass: use the arb tier (dps=...)")
             ev = self._locate(w, h) if self.masks else None
             if ev is not None:
                 h = ev[0]

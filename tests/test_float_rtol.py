@@ -142,6 +142,25 @@ def test_a_switch_onto_a_pinned_entry_is_counted():
     assert true <= f.error_estimate <= 1000 * true
 
 
+def test_a_stalled_sliding_mode_is_refused():
+    """Found by the property above at the thorough profile (2026-12-03): a leaky (α = −0.5) cross-entropy
+    net whose sliding entry's constraint degenerates (∂ż/∂μ → 0 at t ≈ 0.098; the state converges there
+    while μ's series grows like a pole's) — the steps shrank to ~2e-13 and the float tier ran to
+    max_steps (hours in the property test's shrinking). It now refuses with a FloatingPointError that
+    says it stalled and names the sliding entry; the arb tier integrates this flow."""
+    import theory
+
+    X = np.array([[-0.785419319373643, 1.5625738794612059, -0.7398069503283324, 5.734918863330092, 0.6832922488430941],
+                  [2.8322366084889596, -5.352112617895692, 1.8593509789146978, -2.8461012866722704, -4.039153538942319],
+                  [-7.746722085224952, -0.004253997009049743, 1.4390000124233429, -0.022938332231646593, -3.8754730887082047],
+                  [-2.0971099924235874, 0.09333627223180754, -4.665613741897444, 3.9259771298908177, 0.8585091431099787]])
+    th = [np.array([[-0.8364879543524144, -1.0703514142572517, 0.5107704850094835, 0.3538072865974611, -0.7524076714642464]]),
+          np.array([[0.6355141436484542], [0.42293561194952456]])]
+    obj = theory.Objective(theory.ReLUNet((5, 1, 2), -0.5), theory.CrossEntropy(X, np.array([0, 0, 1, 1])))
+    with pytest.raises(FloatingPointError, match="stalls.*sliding"):
+        numerics.gradient_flow(obj, th, 0.5, dps=None)
+
+
 def test_switching_where_the_computed_z_is_not_zero_is_counted():
     """Regression (found by the property above at the thorough profile): the event is the root of z's
     series (orders < p) while the state takes order p as well, so at the computed switch z of the computed
