@@ -12,7 +12,7 @@ term (tests/test_float_rounding.py).
 The bound. At order 0 the pass carries, beside each node's value v̂, a bound e on |v̂ − v| (v: exact
 arithmetic on the same float inputs; u = 2^{−53}, γ_m = m·u/(1 − m·u)):
 
-    A·B       |Â|·e_B + e_A·(|B̂| + e_B) [+ γ_m·|v̂| at the head's products]  (m the inner dimension)
+    A·B       |Â|·e_B + e_A·(|B̂| + e_B) [+ γ_m·|Â||B̂| at the head's products]  (m the inner dimension)
     a ± b     e_a + e_b + u·|v̂|
     −a, Aᵀ    e_a
     c·a       |c|·e_a + 2u·|v̂|/(1 − u)             (c a float rounding of the exact constant)
@@ -23,22 +23,23 @@ arithmetic on the same float inputs; u = 2^{−53}, γ_m = m·u/(1 − m·u)):
     a ÷ s     (e_a + |q̂|·e_s)/(|ŝ| − e_s) + 2u·|q̂|  (unbounded if |ŝ| ≤ e_s)
 
 The head's products are those whose result the loss head reads, through bias sums: the network output
-f of the residual f − y, the logits of e^z. Every rule is rigorous except that seed: the operation's
-error on perturbed operands, bounded exactly (the products' only second-order terms, e_a·e_b, are
-kept), plus its own rounding; the computed bounds are themselves rounded, which the final factor
-1 + 4(n + 2)u (n the tape's length) covers to first order. Constants (the data, the targets) are exact
-floats. The result is added to the relative term, not put in its place: the products' own roundings
-(everywhere but the head's seed) stay with the relative term.
+f of the residual f − y, the logits of e^z. Every rule is rigorous (Higham's inner-product bound, in any
+summation order, at the head's products): the operation's error on perturbed operands, bounded exactly
+(the products' only second-order terms, e_a·e_b, are kept), plus its own rounding; the computed bounds
+are themselves rounded, which the final factor 1 + 4(n + 2)u (n the tape's length) covers to first
+order. Constants (the data, the targets) are exact floats. The result is added to the relative term,
+not put in its place: the other products' own roundings stay with the relative term.
 
-The seed is a model: the output's own rounding taken relative to it, γ_m·|f̂|, where Higham's bound is
-γ_m·|Ŵ||ĥ| — what a fit's residual needs. Where an inner product inside the network cancels (a sample
-sum near a minimum with nonzero residuals, a pre-activation near its kink) the relative term is a model
-too. The rigorous form everywhere, γ_m·|Â||B̂| at every product propagated through |W| the same way,
-is ~6000× the field's actual rounding on the 64-50-50-10 research nets (3.5e-11 against 5.7e-15,
-measured against a longdouble evaluation; the relative term is 2.5e-12) and made the per-step estimates
-at research scale 9,100× their true errors; γ_m·|v̂| at every product (7.6e-12 there) 1,800×. The head
-seed is 4.8e-13 / 6.1e-13 there (bias-free / biased). tests/test_float_rounding.py checks the sum
-(relative term + this bound) against the exact field on random nets.
+What stays a model: the relative term for the products inside the network — where one cancels (a
+sample sum near a minimum with nonzero residuals, a pre-activation near its kink) its rounding is not
+relative to its result. The rigorous form at every product, propagated through |W| the same way, is
+~6000× the field's actual rounding on the 64-50-50-10 research nets (3.5e-11 against 5.7e-15, measured
+against a longdouble evaluation; the relative term is 2.5e-12) and made the per-step estimates at
+research scale 9,100× their true errors; γ_m·|v̂| at every product (7.6e-12 there) 1,800×. The bound
+with the head's rigorous seed is 1.7e-12 / 1.9e-12 there (bias-free / biased; γ_m·|f̂| as the seed had
+given 4.8e-13, but failed on a one-sample 2 → 1 fit where w·x itself cancels: the thorough property run).
+tests/test_float_rounding.py checks the sum (relative term + this bound) against the exact field on
+random nets.
 
 Cost: bounds stay the float 0.0 until a rounding makes them arrays, so a bias-free net's forward pass
 costs nothing and its backward pass one product of the order-0 sizes per product node; ~6 % of a
@@ -66,10 +67,11 @@ def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any 
     """The bound e of the module docstring for one node at order 0: ``v`` its computed value, ``A``/``B``
     its operands' values (``B`` the divisor for ``div``), ``ea``/``eb`` their bounds (0.0 or arrays),
     ``c`` the scale constant or the mask (with sliding weights in place; ``exact_mask``: all of it in
-    {0, 1}), ``seed``: a product the loss head reads (its own rounding γ_m·|v̂| enters)."""
+    {0, 1}), ``seed``: a product the loss head reads (its own rounding γ_m·|Â||B̂| enters)."""
     if op == "matmul":
         m = np.shape(A)[-1]
-        e = m * U / (1 - m * U) * np.abs(v) if seed else 0.0  # the relative model: γ_m·|v̂| (module docstring)
+        # the head's products: Higham's γ_m·|Â||B̂| (module docstring)
+        e = m * U / (1 - m * U) * (np.abs(A) @ np.abs(B)) if seed else 0.0
         if _arr(eb):
             e = e + np.abs(A) @ eb
         if _arr(ea):
