@@ -141,8 +141,9 @@ class FloatSeries:
     def run(self, y0: list[np.ndarray], p: int, watched: Sequence[int] = (),
             field_error: bool = False) -> tuple[list[np.ndarray], dict]:
         """State coefficients (p+1, ...) per block and the watched nodes' coefficients (p, ...). With
-        ``field_error``, also ``self.field_error``: a bound on what the elementwise roundings put into
-        c_1 = F(y0) (:mod:`numerics.float_rounding`), carried beside the order-0 values."""
+        ``field_error``, also ``self.field_error``: a bound on what the roundings the local error's
+        relative term misses (elementwise ones, the loss head's products) put into c_1 = F(y0)
+        (:mod:`numerics.float_rounding`), carried beside the order-0 values."""
         ops, const = self.ops, self.const
         n = len(ops)
         need = self._need(watched)

@@ -536,7 +536,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 ys, w, fr = self._next_pass[1:]
             else:
                 ys, w = self._pass(p, self.watch, field_error=True)
-                fr = self.series.field_error  # F(θ₀)'s elementwise rounding where terms cancel (float_rounding)
+                fr = self.series.field_error  # F(θ₀)'s rounding where terms cancel (float_rounding)
             self._next_pass = None
             if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
