@@ -83,7 +83,9 @@ def test_the_estimate_bounds_the_error_on_random_nets(inst, rtol):
     errors scaled by 0.1 are caught at the dev profile (an rtol = 1e-8 instance, true 1.1e-9 against
     4.4e-10), not at ci; the parametrized cases above catch the truncation term scaled by 0.01.
     It found the saturated cross-entropy rounding at the dev profile (~1.3× under the true error; fixed
-    by numerics.float_rounding, regression test test_saturated_cross_entropy_rounding_is_counted below)."""
+    by numerics.float_rounding, regression test test_saturated_cross_entropy_rounding_is_counted below).
+    Known to fail at thorough on an open bug: an event-cut step at rtol = 1e-5 (~10× under; the strict
+    xfail test_a_loose_target_step_before_an_event_is_counted below), not hidden here."""
     from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
     obj, th = inst
@@ -159,6 +161,42 @@ def test_a_stalled_sliding_mode_is_refused():
     obj = theory.Objective(theory.ReLUNet((5, 1, 2), -0.5), theory.CrossEntropy(X, np.array([0, 0, 1, 1])))
     with pytest.raises(FloatingPointError, match="stalls.*sliding"):
         numerics.gradient_flow(obj, th, 0.5, dps=None)
+
+
+@pytest.mark.xfail(strict=True, reason="open: at rtol = 1e-5 an event-cut step's local error is under-estimated "
+                   "(true error after it 8.2e-4 against an estimate of 5.7e-5); predates 2026-12-03's changes")
+def test_a_loose_target_step_before_an_event_is_counted():
+    """Found by the property above at the thorough profile (2026-12-04), not fixed: a biased cross-entropy
+    ReLU net (3, 5, 2, 3) on two samples at rtol = 1e-5. Step 20 (t = 0.0254 → 0.0529, h = 0.0275, cut by
+    the third crossing) takes the error from 1.1e-6 to 8.2e-4 while its local error is estimated at
+    9.5e-6; the run's estimate is 7.8e-5 against a true error of 8.2e-4 (1e-4 at T = 0.5 reported as
+    2.4e-4 by the property). 6c0e9ae gives the same numbers. Event-cut steps are not defect-checked
+    (docs/theory.md F, "The defect at a full step's end"); whether the truncation estimate or the event's
+    location at this loose target is at fault is not yet known."""
+    import theory
+
+    X = np.array([[-0.20905462234278907, 0.4271587450355588, -0.6046981156658744],
+                  [-0.2801996876794377, -0.29222995181991, 0.16827819885832762]])
+    th = [np.array(w) for w in (
+        [[0.9115895703287128, -1.6020637706909908, 1.194958137323295],
+         [3.3608370625522865, -0.935475681568923, 2.5097265937070254],
+         [-0.7562045034584954, -0.0978632244382502, -1.0004275636762272],
+         [-3.042772363285575, 2.4412076297963474, -1.302695503086914],
+         [0.4746783221077261, 1.2409879327390148, -1.7144369409798697]],
+        [5.939867637932069, 0.5814278426277405, 2.7438827167804494, 0.018983265971674445, 2.642333992647421],
+        [[2.130075305460445, -1.5854799343773234, -1.4464180878501314, 1.103927065096595, -1.3336942286809814],
+         [1.4049116717308217, -2.106012840368491, -0.6577670610260637, -0.8131525034363071, 0.14500049022082262]],
+        [3.83658993483958, 0.2661502424222084],
+        [[2.820683160380521, 0.05290507148068215], [-2.8556194734386957, -3.6193727237462623],
+         [-1.7407430408394222, -1.4642820576678073]],
+        [-1.16016457068656, -0.4694047024189887, -1.3811806468785799])]
+    obj = theory.Objective(theory.ReLUNet((3, 5, 2, 3), 0.0, True), theory.CrossEntropy(X, np.array([1, 2])))
+    ref = relu_gradient_flow(obj, th, Fraction(1, 2), 30, rerun=False)
+    f = numerics.gradient_flow(obj, th, 0.5, dps=None, rtol=1e-5)
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events]
+    with mpmath.workdps(30):
+        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+    assert f.error_estimate >= true
 
 
 def test_switching_where_the_computed_z_is_not_zero_is_counted():
