@@ -146,6 +146,17 @@ class FloatSliding:
         return ([s.copy() for s in self.side],
                 {L: {key: list(mus) for key, mus in S.items()} for L, S in self.series.slide.items()})
 
+    def _arriving(self, j: int, u: int, i: int, from_side: int, cm: dict, cp: dict) -> tuple:
+        """(ż, F) of the field the flow arrives with at a kink: the candidate of its own side when nothing
+        leaves under it (the same pass), else the state as it is."""
+        c = cm if from_side < 0 else cp
+        if not c["left"]:
+            return c["rate"], c["F"]
+        snap = self._snapshot()
+        pre = self._field(j, u, i, [])[:2]
+        self._restore(snap)  # the pass re-solved μ_0: start the settling as the candidates did
+        return pre
+
     def _restore(self, snap: tuple) -> None:
         sides, slide = snap
         for j, s in enumerate(sides):

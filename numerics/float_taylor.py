@@ -7,8 +7,10 @@ lone crossings' path and ∇_θz :mod:`numerics.float_crossings`, the bounds car
 (loss, L, the low part's term, the Hessian's jumps, the z error bars) :mod:`numerics.float_bounds`, the
 sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
-and local error and the end-defect check of full steps :mod:`numerics.float_steps`, the Hessian bounds of the error growth
-:mod:`numerics.hessian_lipschitz`.
+and local error and the end-defect check of full steps :mod:`numerics.float_steps`, the field's rounding
+where terms cancel :mod:`numerics.float_rounding`, the Hessian bounds of the error growth
+:mod:`numerics.hessian_lipschitz`. What stays is the step loop and the kink decisions that read its
+state; ~700 lines.
 
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
 nets, with or without biases; square, whitened square or softmax cross-entropy loss — the head's exp
@@ -359,17 +361,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
-
-    def _arriving(self, j: int, u: int, i: int, from_side: int, cm: dict, cp: dict) -> tuple:
-        """(ż, F) of the field the flow arrives with at a kink: the candidate of its own side when nothing
-        leaves under it (the same pass), else the state as it is."""
-        c = cm if from_side < 0 else cp
-        if not c["left"]:
-            return c["rate"], c["F"]
-        snap = self._snapshot()
-        pre = self._field(j, u, i, [])[:2]
-        self._restore(snap)  # the pass re-solved μ_0: start the settling as the candidates did
-        return pre
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction

@@ -7,7 +7,7 @@ import math
 
 import mpmath
 import numpy as np
-from hypothesis import given, note, target
+from hypothesis import assume, given, note, target
 from hypothesis import strategies as st
 
 from numerics.float_steps import EPS
@@ -57,8 +57,9 @@ def saturated_instances():
 def test_the_field_rounding_bound_covers_the_float_field(inst):
     """Property: ‖ĉ_1 − F(θ₀)‖ ≤ ε·d·‖ĉ_1‖ + field_error on random nets (steered to the worst ratio)."""
     got = field_check(*inst)
-    if got is None:
-        return
+    # discarded, not passed: a pre-activation within 1e-8 of its kink (the float and mp masks may differ
+    # there, so −∇f is not the float pass's field) or logits past the float tier's range (it refuses them)
+    assume(got is not None)
     diff, rel, elem = got
     note(f"|c1 - F| = {diff:.3g}, relative share {rel:.3g}, elementwise bound {elem:.3g}")
     if rel + elem > 0:
