@@ -130,6 +130,7 @@ class FloatCrossings:
         self.skip[(j, u, i)] = 1
         self._record(t, "cross", j, u, i)
         self._next_pass = (p_next, ys, w, fr)
+        self._pre_field = [f - d for f, d in zip(F_post, dF)]  # F_from at the event (the end-defect check)
         self._lone = lone_saltation(pre, dF, g)
         self._event_err = self._location_error(j, u, i, _norm(dF), pre, _norm(g))
         return saltation_norm(pre, post, _norm(dF), _norm(g))

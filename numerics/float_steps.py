@@ -75,7 +75,7 @@ def _next_order(p_max: int, p: int, h: float, rho: float, event: bool, gap: floa
     return min(p_max, max(ORDER_MIN, math.ceil(-math.log(tol) / -math.log(f))))
 
 
-# a full step whose end defect is above this many times what its local error estimate implies is halved
+# a step whose end defect is above this many times what its local error estimate implies is halved
 # (_defect_ok; docs/theory.md F, "The defect at a full step's end")
 DEFECT_FACTOR = 10.0
 
@@ -98,10 +98,27 @@ def _defect_ok(p: int, h: float, d: float, d_half: float, local: float) -> bool:
     return h * d <= DEFECT_FACTOR * (p + 1) * local or d <= DEFECT_FACTOR * d_half
 
 
+class EventDefect(Exception):
+    """An event-cut step's end defect, checked after its event (:func:`event_defect_ok`), is above what its
+    local error estimate allows: the run is repeated with every event-cut step checked before it is taken
+    (:func:`defect_checked_step`, which can halve it)."""
+
+
+def event_defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray] | None, dmax: int) -> bool:
+    """The first test of :func:`_defect_ok` for a step cut by an event at h, from the field ``F`` the flow
+    arrived with at the event (which the event's own decision computes: no pass of its own). Passing it
+    is what :func:`defect_checked_step` would have concluded at no halving; failing it (or no ``F``) says
+    only that the check needs the pass at h/2 and possibly a halving, which this step can no longer take."""
+    if F is None:
+        return False
+    d = step_defect(ys, p, h, F)
+    return math.isfinite(d) and h * d <= DEFECT_FACTOR * (p + 1) * _local_error(ys, p, h, dmax)
+
+
 def defect_checked_step(series: Any, ys: list[np.ndarray], p: int, h: float) -> tuple[float, int]:
-    """(h', halvings): a step no event cut, halved until its polynomial solves the ODE at its end
-    (:func:`_defect_ok`; the field at P(s) from an order-0 pass of ``series``, a
-    :class:`numerics.float_series.FloatSeries` with the step's masks — no event on the step); a field that
+    """(h', halvings): a step (full or cut by an event at h), halved until its polynomial solves the ODE at
+    its end (:func:`_defect_ok`; the field at P(s) from an order-0 pass of ``series``, a
+    :class:`numerics.float_series.FloatSeries` with the step's masks, which hold up to h); a field that
     leaves the float range at P(s) (e^{logit} of a polynomial far past its radius) is an infinite defect.
     docs/theory.md F, "The defect at a full step's end"."""
     def defect(s: float) -> float:
@@ -115,8 +132,11 @@ def defect_checked_step(series: Any, ys: list[np.ndarray], p: int, h: float) -> 
 
     d = defect(h)
     for n in range(60):
+        local = _local_error(ys, p, h, series.dmax)
+        if h * d <= DEFECT_FACTOR * (p + 1) * local:  # the common case: no second pass at h/2
+            return h, n
         d_half = defect(h / 2)
-        if _defect_ok(p, h, d, d_half, _local_error(ys, p, h, series.dmax)):
+        if _defect_ok(p, h, d, d_half, local):
             return h, n
         h, d = h / 2, d_half
     raise FloatingPointError(f"the step polynomial does not solve the ODE at its end at any step length down to {h:.3g}: "

@@ -7,7 +7,7 @@ lone crossings' path and ∇_θz :mod:`numerics.float_crossings`, the bounds car
 (loss, L, the low part's term, the Hessian's jumps, the z error bars) :mod:`numerics.float_bounds`, the
 sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
-and local error and the end-defect check of full steps :mod:`numerics.float_steps`, the field's rounding
+and local error and the end-defect check of every step :mod:`numerics.float_steps`, the field's rounding
 where terms cancel :mod:`numerics.float_rounding`, the Hessian bounds of the error growth
 :mod:`numerics.hessian_lipschitz`. What stays is the step loop and the kink decisions that read its
 state; ~700 lines.
@@ -101,8 +101,8 @@ from .float_crossings import FloatCrossings
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
-from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, _dd_step, _horner, _local_error, _next_order,
-                          _output_rounding, _step_size, defect_checked_step, order_norms)
+from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
+                          _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 
 
 @dataclass
@@ -211,7 +211,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
         self._jb: float | None = None
         self._step_norms: np.ndarray | None = None  # the step's ‖c_k‖₂ (float_steps.order_norms)
-        self.defect_halvings = 0  # full steps halved by the end-defect check (float_steps.defect_checked_step)
+        # check event-cut steps' end defects before taking them (float_steps.EventDefect), not after their events
+        self.check_events_first = False
+        self.defect_halvings = 0  # steps halved by the end-defect check (float_steps.defect_checked_step)
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
@@ -287,6 +289,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
         self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
+        self._pre_field = None  # the field the flow arrives with, when reached from a side (the end-defect check)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
         lone = from_side != 0 and not self.series.slide
         if lone and p_next is not None and self.FAST_LONE:
@@ -295,6 +298,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             if factor is not None:
                 return factor
         cm, cp = self._rates(j, u, i, t)
+        if from_side != 0:  # (no entry slides on a checked step, so nothing leaves under the own side's field)
+            self._pre_field = (cm if from_side < 0 else cp)["F"]
         a, b = cm["rate"], cp["rate"]
         if a == 0 and b <= 0:
             # as in the arb tier: the z ≤ 0 field does not move z at all (every path from this entry
@@ -562,9 +567,17 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             ev = self._locate(w, h) if self.masks else None
             if ev is not None:
                 h = ev[0]
-            elif h > 0 and not self.series.slide:
+            # a step cut by an event is checked too (a singularity beyond order p sat inside one at rtol 1e-5;
+            # docs/theory.md F, "The defect at a full step's end"): after its event, from the field the event's
+            # decision computes there (no pass of its own), or — once that check has failed — before it is
+            # taken, where it can be halved (it then ends before the event, which the next step finds again)
+            post_check = h > 0 and not self.series.slide and ev is not None and ev[1][0] == "z" \
+                and not self.check_events_first
+            if h > 0 and not self.series.slide and not post_check:
                 h, halved = defect_checked_step(self.series, ys, p, h)
                 self.defect_halvings += halved
+                if halved:
+                    ev = None
             # an entry just switched has z = 0 (to rounding) until time moves: on a zero-length step (simultaneous
             # switches) its z/s stays the series to search, or two entries a hair past 0 that their fields keep on
             # their sides would take turns (measured on the digits 64-6-6-10 net at t = 0.010355 with order 4);
@@ -640,7 +653,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 self._leave(j, u, i, side, t)
             elif ev is not None:
                 _, j, u, i = ev[1]
-                factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
+                try:
+                    factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
+                finally:  # (a verdict the event raises stands only if the step it ends does)
+                    if post_check and not event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax):
+                        raise EventDefect(t)
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
                 carried.add(self._event_err)  # after the switch: the flows' fields differ there (_location_error)
@@ -706,4 +723,14 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
         if not (math.isfinite(tol) and 0 < tol <= RTOL_MAX):
             raise ValueError(f"rtol must be a number in (0, {RTOL_MAX:g}], got {rtol!r}")
         tol = max(tol, TOL)
-    return _FloatFlow(obj, theta0, p, growth, tol).run(t_end, progress, max_steps)
+    t0 = time.perf_counter()
+    try:
+        return _FloatFlow(obj, theta0, p, growth, tol).run(t_end, progress, max_steps)
+    except EventDefect:
+        # an event-cut step failed its end-defect check after its event: the run is repeated with every
+        # such step checked before it is taken (one more pass per event step; the progress restarts)
+        flow = _FloatFlow(obj, theta0, p, growth, tol)
+        flow.check_events_first = True
+        traj = flow.run(t_end, progress, max_steps)
+        traj.seconds = time.perf_counter() - t0
+        return traj
