@@ -29,9 +29,10 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   "order per step").
 * **step controller** — h = ρ·min(e^{−2}, 2^{−53/p}), ρ from the decay of the last two coefficients
   (Jorba & Zou 2005); ``rtol`` replaces 2^{−53} by a looser target (docs/theory.md F, "A looser step
-  target"); h is cut where the series' end grows again (the two-step ratio test), and a step no event
-  cut is halved until its polynomial solves the ODE at its end (one order-0 pass: docs/theory.md F, "A
-  series that grows again", "The defect at a full step's end").
+  target"); h is cut where the series' end grows again (the two-step ratio test), and a step is halved
+  until its polynomial solves the ODE at its end (one order-0 pass; a step cut by an event is checked
+  after it, from the field its decision computes, and a failure repeats the run with such steps checked
+  first: docs/theory.md F, "A series that grows again", "The defect at a full step's end").
 * **switching error** — the event is the root of z's series (orders < p), so z of the computed state is
   not exactly 0 there: ‖ΔF‖·|z_c|/|ż_pre| is added at every switch (:meth:`FloatCrossings._location_error`;
   docs/theory.md F, "Where the computed state switches").
