@@ -84,8 +84,12 @@ def step_defect(ys: list[np.ndarray], p: int, s: float, F: list[np.ndarray]) -> 
     """‖P'(s) − F(P(s))‖₂: how far the step polynomial P of the coefficients ``ys`` is from solving the
     ODE at s (``F``: the field at P(s))."""
     k = np.arange(1, p + 1)
-    dP = [np.tensordot(k * s ** (k - 1), Y[1:], axes=(0, 0)) for Y in ys]
-    return math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(dP, F)))
+    c = k * s ** (k - 1.0)
+    total = 0.0
+    for Y, f in zip(ys, F):  # (one matrix-vector product per block: the sizes are small, the calls many)
+        r = c @ Y[1:].reshape(p, -1) - f.reshape(-1)
+        total += float(r @ r)
+    return math.sqrt(total)
 
 
 def _defect_ok(p: int, h: float, d: float, d_half: float, local: float) -> bool:
@@ -104,7 +108,8 @@ class EventDefect(Exception):
     (:func:`defect_checked_step`, which can halve it)."""
 
 
-def event_defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray] | None, dmax: int) -> bool:
+def event_defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray] | None, dmax: int,
+                    norms: np.ndarray | None = None) -> bool:
     """The first test of :func:`_defect_ok` for a step cut by an event at h, from the field ``F`` the flow
     arrived with at the event (which the event's own decision computes: no pass of its own). Passing it
     is what :func:`defect_checked_step` would have concluded at no halving; failing it (or no ``F``) says
@@ -112,7 +117,7 @@ def event_defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray] 
     if F is None:
         return False
     d = step_defect(ys, p, h, F)
-    return math.isfinite(d) and h * d <= DEFECT_FACTOR * (p + 1) * _local_error(ys, p, h, dmax)
+    return math.isfinite(d) and h * d <= DEFECT_FACTOR * (p + 1) * _local_error(ys, p, h, dmax, norms)
 
 
 def defect_checked_step(series: Any, ys: list[np.ndarray], p: int, h: float) -> tuple[float, int]:

@@ -657,7 +657,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 try:
                     factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
                 finally:  # (a verdict the event raises stands only if the step it ends does)
-                    if post_check and not event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax):
+                    if post_check and not event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax,
+                                                              self._step_norms):
                         raise EventDefect(t)
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
