@@ -22,6 +22,10 @@ arithmetic on the same float inputs; u = 2^{−53}, γ_m = m·u/(1 − m·u)):
     e^a       |v̂|·(e^{e_a} − 1)·(1 + 2u) + 2u·|v̂|  (numpy's exp within 1 ulp, taken as 2u)
     a ÷ s     (e_a + |q̂|·e_s)/(|ŝ| − e_s) + 2u·|q̂|  (unbounded if |ŝ| ≤ e_s)
 
+A column-wise softmax Ê ÷ 1·(1ᵀÊ), Ê = e^{z}, is taken as one node (:func:`softmax_error`): the chain of the
+rules above loses the cancellation of its numerator's and denominator's errors (1 − p_c of a saturated
+column).
+
 The head's products are those whose result the loss head reads, through bias sums: the network output
 f of the residual f − y, the logits of e^z. Every rule is rigorous (Higham's inner-product bound, in any
 summation order, at the head's products): the operation's error on perturbed operands, bounded exactly
@@ -98,6 +102,42 @@ def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any 
             return np.full(np.shape(v), math.inf)
         return (ea + np.abs(v) * eb) / room + 2 * U * np.abs(v)
     raise AssertionError(op)  # pragma: no cover
+
+
+def softmax_error(p: np.ndarray, E: np.ndarray, S: np.ndarray, ez: Any) -> np.ndarray:
+    """The bound e of p̂ = Ê ÷ Ŝ, the column-wise softmax of the tape (Ê = e^{ẑ}, Ŝ = 1·(1ᵀÊ)), taken as
+    one node: e ≥ |p̂ − p(z)|, z the exact logits, |ẑ − z| ≤ ``ez`` entrywise (docs/theory.md F, "The
+    softmax as one node"). Two parts:
+
+    * the softmax's own rounding, |p̂ − p(ẑ)| ≤ r = (2u·Ê + p̂·e_S)/(Ŝ − e_S) + 2u·p̂, the rules of exp and ÷
+      with the sum's own rounding in e_S = Σ_j 2u·Ê_j + γ_C·Σ_j Ê_j (C rows; the broadcast by ones is exact);
+    * the logits' error carried through p: with ∂p_c/∂z_j = p_c(δ_cj − p_j) and Σ_j p_j = 1,
+      dp_c = p_c Σ_{j≠c} p_j (dz_c − dz_j), and along the segment from ẑ to z every p_k is within a factor
+      e^{2δ} of p_k(ẑ) ≤ p̂_k + r_k (δ = max_j ez_j of the column), so
+      |p_c(ẑ) − p_c(z)| ≤ e^{4δ} q_c Σ_{j≠c} q_j (ez_c + ez_j), q = p̂ + r.
+
+    The chain of separate rules gives ~p_c(ez_c + Σ_j p_j ez_j) for the second part: it loses the
+    cancellation of the numerator's and the denominator's errors, 1 − p_c for a saturated softmax — the
+    column sums Σ_{j≠c} are formed as sums (no 1 − p_c), so the bound's own rounding stays relative."""
+    C = p.shape[0]
+    p, E, S = np.abs(p), np.abs(E), np.abs(S)
+    gam = C * U / (1 - C * U)
+    eE = 2 * U * E
+    eS = eE.sum(axis=0) + gam * E.sum(axis=0)
+    room = S - eS
+    if np.any(room <= 0):
+        return np.full(p.shape, math.inf)
+    # the bound's own arithmetic: ≤ C + 8 roundings of nonnegative terms per entry (the room S − e_S, with
+    # e_S ≤ (C + 2)u·S, loses at most u relative to it), each u relative: ×(1 + 4(C + 8)u) covers them
+    up = 1 + 4 * (C + 8) * U
+    r = ((eE + p * eS) / room + 2 * U * p) * up
+    if not _arr(ez):
+        return r
+    d = np.broadcast_to(np.abs(ez), p.shape)
+    q = p + r
+    others = np.ones((C, C)) - np.eye(C)  # Σ_{j≠c} as a sum of nonnegative terms
+    grow = np.exp(4 * d.max(axis=0)) * (1 + 2 * U)
+    return r + grow * q * (d * (others @ q) + others @ (q * d)) * up
 
 
 # an output product larger than this (multiply-adds) gets the norm bound of output_product_norm: both

@@ -53,7 +53,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .float_rounding import OUT_NORM_FLOPS, node_error, output_error, output_product_norm
+from .float_rounding import OUT_NORM_FLOPS, node_error, output_error, output_product_norm, softmax_error
 
 # e^{v_0} ≤ e^{300} ≈ 2e130 leaves a factor 1e178 of float64's range for the column sums and for the raw
 # series coefficients, which grow like ρ^{−k} (ρ ≥ 1e-8 at p = 20); a divisor below 2^{−1022}·2^{52}
@@ -114,9 +114,27 @@ class FloatSeries:
                 self._heads.add(x)
             elif not self.const[x] and self.ops[x][0] in ("add", "sub"):
                 todo += [self.ops[x][1], self.ops[x][2]]
+        # the column-wise softmaxes Ê ÷ 1·(1ᵀÊ), Ê = e^{z} (numerics.series_elementwise.softmax): div node →
+        # (exp node, logits node); their bound is taken as one node's (float_rounding.softmax_error)
+        self._softmax: dict[int, tuple[int, int]] = {}
+        for i, (op, a, b, _) in enumerate(self.ops):
+            if op == "div" and self.ops[a][0] == "exp" and self._column_sums(b, a):
+                self._softmax[i] = (a, self.ops[a][1])
         self._need_cache: dict[tuple, list[bool]] = {}
         self._take_cache: dict[tuple, dict[int, int]] = {}
         self._cconst: dict[int, Any] = {}
+
+    def _column_sums(self, b: int, a: int) -> bool:
+        """Whether node b is 1·(1ᵀA) of node a: two products with constant all-ones factors."""
+        def ones(c: int, shape: Callable[[tuple], bool]) -> bool:
+            v = self.cval[c]
+            return self.const[c] and self.ops[c][0] == "const" and v is not None and shape(np.shape(v)) \
+                and bool(np.all(np.asarray(v) == 1.0))
+        op, c1, x, _ = self.ops[b]
+        if op != "matmul" or self.ops[x][0] != "matmul" or self.ops[x][2] != a:
+            return False
+        c0 = self.ops[x][1]
+        return ones(c1, lambda s: len(s) == 2 and s[1] == 1) and ones(c0, lambda s: len(s) == 2 and s[0] == 1)
 
     def _need(self, watched: Sequence[int]) -> list[bool]:
         """The nodes the outputs and the watched nodes read (e.g. not the rates ż in a step pass)."""
@@ -268,6 +286,9 @@ class FloatSeries:
         if op == "emul":
             return node_error(op, v, val(a), val(b), ea, eb)
         if op == "div":
+            if i in self._softmax:
+                E, z = self._softmax[i]
+                return softmax_error(v, val(E), val(b), errs[z])
             return node_error(op, v, None, val(b), ea, eb)
         if op == "scale":
             return node_error(op, v, None, None, ea, 0.0, self.cval[i])

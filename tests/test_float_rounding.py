@@ -76,3 +76,57 @@ def test_the_saturated_head_needs_the_elementwise_bound():
     th = [np.array([[-1.2654278488384327], [-0.1956773379786635], [0.07500527230314893], [1.330257815400924]])]
     diff, rel, elem = field_check(obj, th)
     assert rel < diff <= rel + elem <= 1000 * diff
+
+
+@st.composite
+def softmax_columns(draw):
+    """(ẑ, ez, signs): C × n float logits, some saturated (scale up to 40), their error bounds (up to
+    2^-30 relative, or exactly 0) and the corners ẑ ± ez the exact logits are put at."""
+    C, n = draw(st.integers(2, 6)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    Z = rng.standard_normal((C, n)) * draw(st.sampled_from([0.5, 4.0, 15.0, 40.0]))
+    rel = draw(st.sampled_from([0.0, 2.0**-52, 2.0**-40, 2.0**-30]))
+    ez = np.abs(Z) * rel * rng.random((C, n)) + rel * 1e-3
+    return Z, ez, rng.choice([-1.0, 1.0], size=(C, n))
+
+
+@given(col=softmax_columns())
+def test_the_softmax_bound_covers_the_exact_softmax(col):
+    """Property: the softmax taken as one node (numerics.float_rounding.softmax_error): |p̂ − p(z)| ≤ e for
+    exact logits z anywhere in the box |z − ẑ| ≤ ez (at its corners here), p(z) in mpmath at 40 digits,
+    p̂ computed by the operations the float series pass uses (e^{ẑ}, the sums by products with ones, ÷)."""
+    from numerics.float_rounding import softmax_error
+
+    Z, ez, signs = col
+    C = Z.shape[0]
+    E = np.exp(Z)
+    S = np.ones((C, 1)) @ (np.ones((1, C)) @ E)
+    p = E / S
+    bound = softmax_error(p, E, S, ez if np.any(ez) else 0.0)
+    worst = 0.0
+    with mpmath.workdps(40):
+        for i in range(Z.shape[1]):
+            z = [mpmath.mpf(float(Z[c, i])) + signs[c, i] * mpmath.mpf(float(ez[c, i])) for c in range(C)]
+            top = max(z)
+            w = [mpmath.exp(x - top) for x in z]
+            tot = mpmath.fsum(w)
+            for c in range(C):
+                err = float(abs(mpmath.mpf(float(p[c, i])) - w[c] / tot))
+                assert err <= bound[c, i], (c, i, err, bound[c, i])
+                if bound[c, i] > 0:
+                    worst = max(worst, err / bound[c, i])
+    target(worst, label="error / bound")
+
+
+def test_the_cross_entropy_tape_has_its_softmax_detected():
+    """The one-node rule is used: FloatSeries finds the softmax of a cross-entropy objective's tape (and
+    none in a square loss's)."""
+    import theory
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 3))
+    for loss, found in ((theory.CrossEntropy(X, np.array([0, 1, 2, 1])), 1),
+                        (theory.SquareLoss(X, rng.standard_normal((4, 3))), 0)):
+        obj = theory.Objective(theory.ReLUNet((3, 4, 3), 0.0, True), loss)
+        fl = _FloatFlow(obj, obj.unflatten(rng.standard_normal(obj.num_params)), 4, False)
+        assert len(fl.series._softmax) == found
