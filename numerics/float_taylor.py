@@ -506,6 +506,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
 
     def run(self, t_end: float, progress: Callable | None, max_steps: int) -> FloatTaylorTrajectory:
         from .invariants import balancedness, neuron_norm_gaps
+        from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
         t0 = time.perf_counter()
         self._setup()
@@ -654,12 +655,17 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 self._leave(j, u, i, side, t)
             elif ev is not None:
                 _, j, u, i = ev[1]
+                def step_stands() -> bool:
+                    return not post_check or event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax,
+                                                             self._step_norms)
                 try:
                     factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
-                finally:  # (a verdict the event raises stands only if the step it ends does)
-                    if post_check and not event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax,
-                                                              self._step_norms):
-                        raise EventDefect(t)
+                except (NonUniqueFlowError, UnsupportedKinkError, FloatingPointError):
+                    if not step_stands():  # a verdict the event raises stands only if the step it ends does
+                        raise EventDefect(t) from None
+                    raise
+                if not step_stands():
+                    raise EventDefect(t)
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
                 carried.add(self._event_err)  # after the switch: the flows' fields differ there (_location_error)

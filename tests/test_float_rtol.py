@@ -222,6 +222,27 @@ def test_an_event_cut_step_failing_its_defect_check_repeats_the_run():
     assert traj.error_estimate < 1e-4
 
 
+def test_an_interrupt_at_an_event_is_not_taken_for_a_failed_check(monkeypatch):
+    """Only the verdicts an event raises (a repelling or tangential kink, a float range error) wait for the
+    step's end-defect check; an interrupt during the event's decision propagates as it is (the command
+    line's exit 130), even where the step would fail the check and the run be repeated."""
+    from numerics.float_taylor import _FloatFlow, float_gradient_flow
+
+    kink, calls = _FloatFlow._kink, []
+
+    def interrupted_once(self, j, u, i, t, *args, **kwargs):
+        if t > 0.05 and not calls:  # the event ending the step that fails its check (t = 0.0529)
+            calls.append(t)
+            raise KeyboardInterrupt
+        return kink(self, j, u, i, t, *args, **kwargs)
+
+    obj, th = _loose_target_instance()
+    monkeypatch.setattr(_FloatFlow, "_kink", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):  # (taken for a verdict, it would be replaced by a repeated run)
+        float_gradient_flow(obj, th, 0.5, rtol=1e-5)
+    assert calls
+
+
 def test_switching_where_the_computed_z_is_not_zero_is_counted():
     """Regression (found by the property above at the thorough profile): the event is the root of z's
     series (orders < p) while the state takes order p as well, so at the computed switch z of the computed
