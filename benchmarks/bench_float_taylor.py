@@ -388,7 +388,7 @@ def section(cases=CASES, linear: bool = True) -> str:
         for label, make, T, repeats in (LINEAR_CASES if linear else ()):
             L += _linear(label, make, T, repeats)
         L += [f"Load average (1 min) at start / end of this section: {load0:.2f} / {os.getloadavg()[0]:.2f} "
-              f"(shared 2-core machine, several other jobs running); section wall time "
+              f"(a shared 2-core machine: the load says what else ran); section wall time "
               f"{time.perf_counter() - t0:.0f} s.", ""]
     return "\n".join(L)
 
