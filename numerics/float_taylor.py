@@ -711,7 +711,12 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
     truncation at the rounding level; a larger one (at most 1e-4) lowers the orders after events, so
     each pass costs less, and the local error estimate counts the larger truncation (the estimate stays
     an estimate of the actual error, docs/theory.md F, "A looser step target"). Values below 2^{−53}
-    are taken as 2^{−53}: float64 cannot resolve more."""
+    are taken as 2^{−53}: float64 cannot resolve more.
+
+    A step cut by an event whose polynomial fails the end-defect check after the event (a singularity its
+    early orders do not show; docs/theory.md F, "The defect at a full step's end") makes the run start
+    again with such steps checked before they are taken: at most once, up to twice the time, and
+    ``progress`` then receives times from 0 again."""
     from .gradients import check_objective
 
     obj = check_objective(obj)
