@@ -120,18 +120,30 @@ def event_defect_ok(ys: list[np.ndarray], p: int, h: float, F: list[np.ndarray] 
     return math.isfinite(d) and h * d <= DEFECT_FACTOR * (p + 1) * _local_error(ys, p, h, dmax, norms)
 
 
-def defect_checked_step(series: Any, ys: list[np.ndarray], p: int, h: float) -> tuple[float, int]:
+def defect_checked_step(series: Any, ys: list[np.ndarray], p: int, h: float,
+                        weights: dict | None = None) -> tuple[float, int]:
     """(h', halvings): a step (full or cut by an event at h), halved until its polynomial solves the ODE at
     its end (:func:`_defect_ok`; the field at P(s) from an order-0 pass of ``series``, a
     :class:`numerics.float_series.FloatSeries` with the step's masks, which hold up to h); a field that
     leaves the float range at P(s) (e^{logit} of a polynomial far past its radius) is an infinite defect.
+    ``weights``, on a sliding stretch: {(layer, entry): the step's series μ_0, μ_1, … of its Filippov
+    weight}; the field at P(s) is then the one with the weights M(s) of those series (the step's own
+    differential-algebraic solution; ``series.slide`` is restored after each pass).
     docs/theory.md F, "The defect at a full step's end"."""
     def defect(s: float) -> float:
         end = [_horner(Y, s) for Y in ys]
+        kept = {}
+        if weights:
+            for (L, key), mu in weights.items():
+                kept[(L, key)] = series.slide[L][key]
+                series.slide[L][key] = [float(np.polynomial.polynomial.polyval(s, mu))]
         try:
             F = [Y[1] for Y in series.run(end, 1, ())[0]]
         except FloatingPointError:
             return math.inf
+        finally:
+            for (L, key), mus in kept.items():
+                series.slide[L][key] = mus
         d = step_defect(ys, p, s, F)
         return d if math.isfinite(d) else math.inf
 

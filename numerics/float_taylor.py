@@ -575,8 +575,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             # taken, where it can be halved (it then ends before the event, which the next step finds again)
             post_check = h > 0 and not self.series.slide and ev is not None and ev[1][0] == "z" \
                 and not self.check_events_first
-            if h > 0 and not self.series.slide and not post_check:
-                h, halved = defect_checked_step(self.series, ys, p, h)
+            if h > 0 and not post_check:
+                # (on a sliding stretch with the weights of the step's own μ series: float_steps)
+                weights = {(L, key): np.array(m) for L, S in self.series.slide.items() for key, m in S.items()}
+                h, halved = defect_checked_step(self.series, ys, p, h, weights)
                 self.defect_halvings += halved
                 if halved:
                     ev = None

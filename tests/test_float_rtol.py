@@ -341,3 +341,40 @@ def test_saturated_cross_entropy_rounding_is_counted():
     with mpmath.workdps(40):
         true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)))
     assert f.error_estimate >= true
+
+
+def test_a_sliding_step_is_defect_checked_with_its_own_weights(monkeypatch):
+    """On a sliding stretch the end defect is taken against the Filippov field with the weights of the
+    step's own μ series at the step's end, M(h) (numerics.float_steps.defect_checked_step): that defect
+    passes the check, while the field with the weights frozen at μ_0 — what the pass would use without
+    them — is off by the weights' change over the step, orders of magnitude more."""
+    import numerics.float_taylor as ft
+    from numerics.float_steps import DEFECT_FACTOR, _horner, _local_error, step_defect
+
+    seen = []
+    checked = ft.defect_checked_step
+
+    def spy(series, ys, p, h, weights=None):
+        if weights and not seen:
+            end = [_horner(Y, h) for Y in ys]
+            kept = {k: series.slide[k[0]][k[1]] for k in weights}
+            try:
+                out = {}
+                for name, value in (("own", lambda mu: np.polynomial.polynomial.polyval(h, mu)),
+                                    ("frozen", lambda mu: mu[0])):
+                    for (L, key), mu in weights.items():
+                        series.slide[L][key] = [float(value(mu))]
+                    out[name] = step_defect(ys, p, h, [Y[1] for Y in series.run(end, 1, ())[0]])
+            finally:
+                for (L, key), mus in kept.items():
+                    series.slide[L][key] = mus
+            seen.append((out, h, p, _local_error(ys, p, h, series.dmax), max(len(m) for m in weights.values())))
+        return checked(series, ys, p, h, weights)
+
+    monkeypatch.setattr(ft, "defect_checked_step", spy)
+    obj, th, t_end = _case("sliding")[:3]
+    numerics.gradient_flow(obj, th, t_end, dps=None)
+    (d, h, p, local, n_mu), = seen
+    assert n_mu >= 2  # the weight moves on the step
+    assert h * d["own"] <= DEFECT_FACTOR * (p + 1) * local
+    assert d["frozen"] >= 1e3 * d["own"]
