@@ -191,7 +191,7 @@ def test_a_loose_target_step_before_an_event_is_counted():
     """Regression (found by the property above at the thorough profile, 2026-12-04): a biased cross-entropy
     ReLU net (3, 5, 2, 3) on two samples at rtol = 1e-5. Step 20 (t = 0.0254, order 5) was cut by the
     third crossing at h = 0.0275, but the state's coefficients, which fall by ~0.07 per order to order 5,
-    rise again from order 7 (a singularity at ~1.3h the early orders do not show): the order-5 polynomial
+    rise again from order 7 (a singularity near h that the early orders do not show): the order-5 polynomial
     was off by 8.2e-4 at h (5e-8 at h/2) against a local estimate of 9.5e-6, and the run's estimate was
     7.8e-5 against a true error of 8.2e-4. Event-cut steps were not defect-checked (docs/theory.md F, "The
     defect at a full step's end"); now they are, and this one is halved."""
@@ -217,9 +217,8 @@ def test_an_event_cut_step_failing_its_defect_check_repeats_the_run():
         _FloatFlow(obj, theta0, 20, True, 1e-5).run(0.5, None, 100_000)
     flow = _FloatFlow(obj, theta0, 20, True, 1e-5)
     flow.check_events_first = True
-    traj = flow.run(0.5, None, 100_000)
+    flow.run(0.5, None, 100_000)
     assert flow.defect_halvings >= 1
-    assert traj.error_estimate < 1e-4
 
 
 def test_an_interrupt_at_an_event_is_not_taken_for_a_failed_check(monkeypatch):
