@@ -68,16 +68,12 @@ class FloatCrossings:
                 g = (Ws[l].T @ g) * self.maskv[l][:, i]
         return out
 
-    def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
-        """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
-        (docs/theory.md F, "Where the computed state switches"): the event is the root of z's series
-        (orders < p) while the state takes order p too, so z(θ_c(t_e)) = z_c ≠ 0 — by the state's last
-        term, ~rtol·‖∇z‖·s — and the exact switch lies τ = −z_c/ż_pre away, over which the two flows use
-        fields ΔF apart: ‖ΔF‖·|z_c|/|ż_pre| (first order in τ). Entering sliding, the computed state also
-        stays |z_c|/‖∇z‖ off the sliding surface. |z_c| is bounded by the value of a one-sample forward pass
-        at hi in extended precision (numpy's longdouble: the float64 data are exact in it), its rounding
-        γ_n·(the same pass on absolute values; n the summed fan-ins and two per layer; γ in the longdouble
-        unit, float64's where longdouble is double), and ‖∇z‖·‖lo‖ (the state is hi + lo)."""
+    def _switch_z(self, j: int, u: int, i: int, gz: float) -> float:
+        """|z_c| ≥ |z_{j+1}[u, i]| of the computed state (hi + lo) at the switch (:meth:`_location_error`),
+        computed once per event."""
+        key = (j, u, i)  # (the key is reset at every kink decision: the state does not change within one)
+        if self._zc_key == key:
+            return self._zc_value
         ld = np.longdouble
         from .hessian_lipschitz import _forward
 
@@ -93,6 +89,56 @@ class FloatCrossings:
         x = n * float(np.finfo(ld).eps)
         zc = (abs(float(z[u])) + x / (1 - x) * float(sz[u])) * (1 + 4 * EPS)
         zc += gz * math.sqrt(sum(float(np.sum(v * v)) for v in self.lo))
+        self._zc_key, self._zc_value = key, zc
+        return zc
+
+    def _rates_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float]],
+                          pre: float, gz: float) -> None:
+        """Refuse (UnsupportedKinkError) when a rate the kink's decision reads could have the other sign on
+        the exact flow (docs/theory.md F, "The rates' signs against the error bar"). ``rates``: (ż, ‖F‖)
+        of each candidate field at the computed state, ``pre`` the rate it arrived with.
+
+        With err ≥ ‖θ_exact(t) − θ̂(t)‖ (the carried bound and the low part; ``_bar_err``, None without the
+        growth term: no bound then, no check), the exact flow meets z = 0 within τ ≤ z̄/|ż_pre| of the computed
+        switch, z̄ = |z_c| + ‖∇z‖err + ½‖∇²z‖err² (:meth:`_switch_z`, ``_z_error``), so its switching point
+        is within D = err + τ·V (V ≥ sup‖θ'‖ on the step) of the computed state. A region's rate ż = ∇_θz·F
+        then differs by ≤ (‖∇²z‖(‖F‖ + B₂D) + ‖∇z‖B₂)·D, with ‖∇z‖ ≤ δ₁‖x̃_i‖, ‖∇²z‖ ≤ δ₂‖x̃_i‖ and
+        B₂ ≥ ‖∇F‖ for every mask pattern (:func:`numerics.hessian_lipschitz.hessian_norm_bound`), on the
+        step's layer-norm bounds (as the touch check; first order in D: τ is accepted only while that
+        difference is below |ż_pre|/2)."""
+        from .hessian_lipschitz import derivative_factors, hessian_norm_bound, input_norms
+        from .kink_flows import UnsupportedKinkError
+
+        err = self._bar_err
+        if err is None or self._lip_norms is None or pre == 0:
+            return
+        s, loss_bound = self._lip_norms
+        if self._xn is None:
+            self._xn = input_norms(self.obj)
+        x = float(self._xn[i])
+        d1, d2, _ = derivative_factors(s[: j + 1])
+        b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb)
+        zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
+        D = (err + zbar / abs(pre) * self._bar_speed) * (1 + 8 * EPS)
+        bars = [(x * d2 * (Fn + b2 * D) + x * d1 * b2) * D * (1 + 8 * EPS) for _, Fn in rates]
+        pre_bar = max(bars)
+        if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, _), bar in zip(rates, bars)):
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rates of its two fields at the kink "
+                f"({', '.join(f'{r:.3g}' for r, _ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
+                "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
+
+    def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
+        """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
+        (docs/theory.md F, "Where the computed state switches"): the event is the root of z's series
+        (orders < p) while the state takes order p too, so z(θ_c(t_e)) = z_c ≠ 0 — by the state's last
+        term, ~rtol·‖∇z‖·s — and the exact switch lies τ = −z_c/ż_pre away, over which the two flows use
+        fields ΔF apart: ‖ΔF‖·|z_c|/|ż_pre| (first order in τ). Entering sliding, the computed state also
+        stays |z_c|/‖∇z‖ off the sliding surface. |z_c| is bounded by the value of a one-sample forward pass
+        at hi in extended precision (numpy's longdouble: the float64 data are exact in it), its rounding
+        γ_n·(the same pass on absolute values; n the summed fan-ins and two per layer; γ in the longdouble
+        unit, float64's where longdouble is double), and ‖∇z‖·‖lo‖ (the state is hi + lo)."""
+        zc = self._switch_z(j, u, i, gz)
         err = dF * zc / abs(pre) if pre != 0 else math.inf
         if sliding:
             err += zc / gz if gz > 0 else math.inf
@@ -127,10 +173,11 @@ class FloatCrossings:
             self.side[j][u, i] = from_side
             self._set_mask(j)
             return None
+        self._pre_field = [f - d for f, d in zip(F_post, dF)]  # F_from at the event (the end-defect check)
+        self._rates_within_bar(j, u, i, t, [(pre, _norm(self._pre_field)), (post, _norm(F_post))], pre, _norm(g))
         self.skip[(j, u, i)] = 1
         self._record(t, "cross", j, u, i)
         self._next_pass = (p_next, ys, w, fr)
-        self._pre_field = [f - d for f, d in zip(F_post, dF)]  # F_from at the event (the end-defect check)
         self._lone = lone_saltation(pre, dF, g)
         self._event_err = self._location_error(j, u, i, _norm(dF), pre, _norm(g))
         return saltation_norm(pre, post, _norm(dF), _norm(g))

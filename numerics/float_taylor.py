@@ -98,7 +98,7 @@ from .error_growth import MeasuredGrowth, saltation_norm
 from .jacobian_bound import CarriedJacobian
 from .error_windows import CarriedError, lone_saltation
 from .float_bounds import FloatBounds
-from .float_crossings import FloatCrossings
+from .float_crossings import FloatCrossings, _norm
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
@@ -212,6 +212,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
         self._jb: float | None = None
         self._step_norms: np.ndarray | None = None  # the step's ‖c_k‖₂ (float_steps.order_norms)
+        # the error bar and the speed bound the kink decisions read (FloatCrossings._rates_within_bar)
+        self._bar_err: float | None = None
+        self._bar_speed = 0.0
+        self._zc_key: tuple | None = None
+        self._zc_value = 0.0
         # check event-cut steps' end defects before taking them (float_steps.EventDefect), not after their events
         self.check_events_first = False
         self.defect_halvings = 0  # steps halved by the end-defect check (float_steps.defect_checked_step)
@@ -291,6 +296,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
 
         self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
         self._pre_field = None  # the field the flow arrives with, when reached from a side (the end-defect check)
+        self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
         lone = from_side != 0 and not self.series.slide
         if lone and p_next is not None and self.FAST_LONE:
@@ -326,6 +332,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=True)
             return saltation_norm(pre[0], 0.0, dF, gz)
         scale = max(abs(a), abs(b), 1e-300)
+        if from_side != 0 and max(abs(a), abs(b)) > 0:
+            self._rates_within_bar(j, u, i, t, [(a, _norm(cm["F"])), (b, _norm(cp["F"]))],
+                                   a if from_side < 0 else b, _norm(self._grad_z(j + 1, u, i)))
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "
@@ -367,6 +376,13 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
+
+    def _kink_error_bar(self, carried: CarriedError) -> float | None:
+        """≥ ‖θ_exact − θ̂‖ at a kink decided now on the state's high part: the carried bound and the low
+        part; None without the growth term (no bound: FloatCrossings._rates_within_bar does not check)."""
+        if self.growth is None:
+            return None
+        return carried.value + math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
@@ -618,7 +634,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                         local = _local_error(ys, p, h, self.series.dmax, cn, fr) + dd_round
                         lo_norm, term = 0.0, 0.0
                     local += term
-                    self._loss_bound = f0 + 2 * velocity_bound(ys, h, cn) * local  # f on the step and at its end
+                    self._bar_speed = velocity_bound(ys, h, cn)
+                    self._loss_bound = f0 + 2 * self._bar_speed * local  # f on the step and at its end
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
@@ -657,6 +674,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 self._leave(j, u, i, side, t)
             elif ev is not None:
                 _, j, u, i = ev[1]
+                self._bar_err = self._kink_error_bar(carried)
+
                 def step_stands() -> bool:
                     return not post_check or event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax,
                                                              self._step_norms)

@@ -377,3 +377,21 @@ def test_a_sliding_step_is_defect_checked_with_its_own_weights(monkeypatch):
     assert n_mu >= 2  # the weight moves on the step
     assert h * d["own"] <= DEFECT_FACTOR * (p + 1) * local
     assert d["frozen"] >= 1e3 * d["own"]
+
+
+def test_a_kink_decided_inside_the_error_bar_is_refused(monkeypatch):
+    """The signs of the rates a kink's decision reads are checked against the run's error bar
+    (FloatCrossings._rates_within_bar; docs/theory.md F, "The rates' signs against the error bar"): with
+    the bar at the kinks forced up to 0.1, the first crossing of the `crossing` instance, decided on the
+    computed state, could be a slide or no crossing on the exact flow, and the tier refuses it. Without
+    the growth term there is no bound and no check (a timing mode)."""
+    from numerics.float_taylor import _FloatFlow, float_gradient_flow
+    from numerics.kink_flows import UnsupportedKinkError
+
+    obj, th, t_end, ref, _ = _case("crossing")
+    bar = _FloatFlow._kink_error_bar
+    monkeypatch.setattr(_FloatFlow, "_kink_error_bar", lambda self, c: None if bar(self, c) is None else 0.1)
+    with pytest.raises(UnsupportedKinkError, match="within the run's error bar"):
+        numerics.gradient_flow(obj, th, t_end, dps=None)
+    f = float_gradient_flow(obj, th, t_end, growth=False)
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events]
