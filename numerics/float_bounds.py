@@ -15,6 +15,7 @@ coefficient norms ``_step_norms`` (:func:`numerics.float_steps.order_norms`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +136,14 @@ class FloatBounds:
                     if self.jac is not None:
                         self.jac.reset()
         return len(self.events)
+
+    def _kink_error_bar(self, carried: Any) -> float | None:
+        """≥ ‖θ_exact − θ̂‖ at a kink decided now on the state's high part: the carried bound
+        (:class:`numerics.error_windows.CarriedError`) and the low part; None without the growth term (no
+        bound: :meth:`numerics.float_crossings.FloatCrossings._rates_within_bar` does not check)."""
+        if self.growth is None:
+            return None
+        return carried.value + math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
 
     def _z_error(self, err: float) -> list[np.ndarray]:
         """Per hidden layer, per sample: a bound on |z_exact − z| for every pre-activation of the layer on
