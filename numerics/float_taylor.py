@@ -335,9 +335,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=True)
             return saltation_norm(pre[0], 0.0, dF, gz)
         scale = max(abs(a), abs(b), 1e-300)
+        g = self._grad_z(j + 1, u, i)
+        gz = _norm(g)
         if from_side != 0 and max(abs(a), abs(b)) > 0:
             self._rates_within_bar(j, u, i, t, [(a, _norm(cm["F"])), (b, _norm(cp["F"]))],
-                                   a if from_side < 0 else b, _norm(self._grad_z(j + 1, u, i)))
+                                   a if from_side < 0 else b, gz)
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "
@@ -350,8 +352,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
             self.skip[(j, u, i)] = 1
             return 1.0
         pre = self._arriving(j, u, i, from_side, cm, cp) if from_side != 0 else None
-        g = self._grad_z(j + 1, u, i)
-        gz = math.sqrt(sum(float(np.sum(x * x)) for x in g))
         if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b) to start
             self.side[j][u, i] = -1
             self._set_mask(j)
