@@ -96,7 +96,7 @@ class FloatCrossings:
                           pre: float, gz: float) -> None:
         """Refuse (UnsupportedKinkError) when a rate the kink's decision reads could have the other sign on
         the exact flow (docs/theory.md F, "The rates' signs against the error bar"). ``rates``: (ż, ‖F‖)
-        of each candidate field at the computed state, ``pre`` the rate it arrived with.
+        of each candidate field at the computed state, mask α's then mask 1's; ``pre`` the rate it arrived with.
 
         With err ≥ ‖θ_exact(t) − θ̂(t)‖ (the carried bound and the low part; ``_bar_err``, None without the
         growth term: no bound then, no check), the exact flow meets z = 0 within τ ≤ z̄/|ż_pre| of the computed
@@ -106,12 +106,27 @@ class FloatCrossings:
         B₂ ≥ ‖∇F‖ for every mask pattern (:func:`numerics.hessian_lipschitz.hessian_norm_bound`), on the
         step's layer-norm bounds (as the touch check; first order in D: τ is accepted only while that
         difference is below |ż_pre|/2)."""
-        from .hessian_lipschitz import derivative_factors, hessian_norm_bound, input_norms
         from .kink_flows import UnsupportedKinkError
+
+        bars = self._rate_bars(j, u, i, rates, pre, gz)
+        if bars is None:
+            return
+        pre_bar = max(bars)
+        if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, _), bar in zip(rates, bars)):
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rates of its two fields at the kink "
+                f"({', '.join(f'{r:.3g}' for r, _ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
+                "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
+
+    def _rate_bars(self, j: int, u: int, i: int, rates: list[tuple[float, float]], pre: float,
+                   gz: float) -> list[float] | None:
+        """For each (ż, ‖F‖) of ``rates``: a bound on |ż − ż_exact|, ż_exact the same region's rate at the
+        exact flow's switching point (:meth:`_rates_within_bar`); None when the run carries no error bound."""
+        from .hessian_lipschitz import derivative_factors, hessian_norm_bound, input_norms
 
         err = self._bar_err
         if err is None or self._lip_norms is None or pre == 0:
-            return
+            return None
         s, loss_bound = self._lip_norms
         if self._xn is None:
             self._xn = input_norms(self.obj)
@@ -120,13 +135,7 @@ class FloatCrossings:
         b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb)
         zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
         D = (err + zbar / abs(pre) * self._bar_speed) * (1 + 8 * EPS)
-        bars = [(x * d2 * (Fn + b2 * D) + x * d1 * b2) * D * (1 + 8 * EPS) for _, Fn in rates]
-        pre_bar = max(bars)
-        if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, _), bar in zip(rates, bars)):
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rates of its two fields at the kink "
-                f"({', '.join(f'{r:.3g}' for r, _ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
-                "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
+        return [(x * d2 * (Fn + b2 * D) + x * d1 * b2) * D * (1 + 8 * EPS) for _, Fn in rates]
 
     def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
         """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
@@ -174,7 +183,8 @@ class FloatCrossings:
             self._set_mask(j)
             return None
         self._pre_field = [f - d for f, d in zip(F_post, dF)]  # F_from at the event (the end-defect check)
-        self._rates_within_bar(j, u, i, t, [(pre, _norm(self._pre_field)), (post, _norm(F_post))], pre, _norm(g))
+        Fa, Fb = (self._pre_field, F_post) if from_side < 0 else (F_post, self._pre_field)
+        self._rates_within_bar(j, u, i, t, [(a, _norm(Fa)), (b, _norm(Fb))], pre, _norm(g))
         self.skip[(j, u, i)] = 1
         self._record(t, "cross", j, u, i)
         self._next_pass = (p_next, ys, w, fr)

@@ -290,6 +290,9 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
     cell and the first root is an event. One extremum per cell is assumed (grid 1/64 ≪ the flow's
     time scale on the test nets).
 
+    The rates each kink reached from a side is decided by (under mask 0 and under mask 1, at the event's
+    state) are recorded in ``record["rates"]`` as (t, layer, sample, unit, a, b).
+
     Frozen entries (z = 0, the z ≤ 0 field does not move z) are decided again after every later
     event whose new field moves them (|ż| under mask 0 above the noise): as a kink reached from no
     side, recording "cross" only when the mask changes (0 → 1), "enter sliding" when it slides. In a
@@ -300,6 +303,7 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
     masks = net.pattern(p)
     pieces, events = [], []
     touches = record.setdefault("touches", []) if record is not None else []
+    kink_rates = record.setdefault("rates", []) if record is not None else []
     sliding = []  # (j, u, i) of the entries held at 0
     frozen = set()  # entries at 0 under a z ≤ 0 field that does not move them (a = 0)
     tiny = mpmath.mpf(10) ** (-dps + 5)
@@ -460,6 +464,7 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
         else:
             e = entry[0]
             a, b = rates(e)
+            kink_rates.append((ts, e[0] + 1, e[2], e[1], a, b))
             decide(ts, e, a, b, from_side=1 if masks[e[0]][e[1]][e[2]] == 1 else -1)
         unfreeze(ts)
     return pieces, events

@@ -1,0 +1,74 @@
+"""The error bar on a kink's rates (docs/theory.md F, "The rates' signs against the error bar") against
+the exact rates of the separately written reference (tests/relu_reference.py at 34 digits).
+
+At a kink reached from a side the float tier decides cross / slide / refuse from the rates ż of the two
+candidate fields at its computed state, and refuses when a rate is within a bar of 0: the bar claims
+|ż − ż_exact| ≤ bar, ż_exact the same field's rate at the exact flow's switching point. The reference
+records those exact rates at its own events (``record["rates"]``), so the claim is checked directly:
+every rate's distance from the exact one must be within its bar. The ratio bar ÷ distance is printed
+(how loose the bar is; a loose bar only refuses more, it never lets a wrong decision through).
+
+Instances are the reference-picked ones of tests/test_relu_flows.py (crossings of both layers, leaky,
+biased, sliding entries); each asserts the reference's events first, so no check is vacuous.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import pytest
+
+import numerics
+from numerics.float_crossings import FloatCrossings
+
+import relu_reference as R
+from test_relu_flows import REF_DPS, instance, mpq
+
+CASES = [  # (seed, widths, alpha, bias, n, t_end, events the reference finds)
+    (4, (2, 2, 1), 0.0, False, 4, Fraction(5, 8), 2),
+    (4, (2, 2, 1), 0.25, False, 4, Fraction(3, 8), 1),
+    (1, (2, 2, 1), 0.0, True, 4, Fraction(1, 2), 1),
+    (14, (2, 2, 1), 0.0, True, 4, Fraction(5, 16), 2),
+    (6, (2, 2, 1), 0.0, False, 4, Fraction(1, 8), 1),
+    (5, (2, 3, 3, 1), 0.0, False, 5, Fraction(1, 8), 1),
+]
+
+
+def _float_rates(monkeypatch, obj, th, t_end):
+    """Run the float tier, recording at each checked kink (t, layer, sample, unit, [(ż, bar)] under mask α
+    then mask 1)."""
+    seen = []
+    original = FloatCrossings._rates_within_bar
+
+    def spy(self, j, u, i, t, rates, pre, gz):
+        bars = self._rate_bars(j, u, i, rates, pre, gz)
+        if bars is not None:
+            seen.append((t, j + 1, i, u, [(r, b) for (r, _), b in zip(rates, bars)]))
+        return original(self, j, u, i, t, rates, pre, gz)
+
+    monkeypatch.setattr(FloatCrossings, "_rates_within_bar", spy)
+    traj = numerics.gradient_flow(obj, th, float(t_end), dps=None)
+    return traj, seen
+
+
+@pytest.mark.parametrize("seed,widths,alpha,bias,n,t_end,n_events", CASES)
+def test_kink_rates_within_their_bar_of_the_exact_rates(monkeypatch, seed, widths, alpha, bias, n, t_end,
+                                                         n_events):
+    obj, th, net = instance(seed, widths, alpha, bias, n=n)
+    record: dict = {}
+    with mpmath.workdps(REF_DPS):
+        _, ref_events = R.flow(net, list(obj.flatten(th)), mpq(t_end), dps=REF_DPS, record=record)
+    assert len(ref_events) >= n_events, "the reference finds fewer kinks than the instance was picked for"
+    traj, seen = _float_rates(monkeypatch, obj, th, t_end)
+    assert [(e.kind, e.layer, e.sample, e.unit) for e in traj.events] == [e[1:] for e in ref_events]
+    assert seen, "no kink's rates were checked against a bar: the test checks nothing"
+    for t, lay, i, u, got in seen:
+        t_ref, a, b = min(((tr, a, b) for tr, *e, a, b in record["rates"] if tuple(e) == (lay, i, u)),
+                          key=lambda r: abs(r[0] - t))  # (an entry may meet its kink more than once)
+        assert abs(t - float(t_ref)) < 1e-6
+        for (r, bar), r_exact, side in zip(got, (a, b), ("mask α", "mask 1")):
+            dist = abs(mpmath.mpf(r) - r_exact)  # exact binary r, compared at REF_DPS digits
+            print(f"seed {seed}: layer {lay} unit {u} sample {i} at t = {t:.6f}, {side}: ż = {r:.6g}, "
+                  f"|ż − ż_exact| = {float(dist):.2e}, bar {bar:.2e}, bar/|Δ| = {bar / max(float(dist), 1e-300):.3g}")
+            assert dist <= bar, "the rate bar is smaller than the rate's true error"
