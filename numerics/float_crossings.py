@@ -95,8 +95,9 @@ class FloatCrossings:
     def _rates_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float]],
                           pre: float, gz: float) -> None:
         """Refuse (UnsupportedKinkError) when a rate the kink's decision reads could have the other sign on
-        the exact flow (docs/theory.md F, "The rates' signs against the error bar"). ``rates``: (ż, ‖F‖)
-        of each candidate field at the computed state, mask α's then mask 1's; ``pre`` the rate it arrived with.
+        the exact flow (docs/theory.md F, "The rates' signs against the error bar"). ``rates``: (ż, ‖F‖, e_F)
+        of each candidate field at the computed state, mask α's then mask 1's, e_F the field's rounding that
+        the relative term misses (:mod:`numerics.float_rounding`); ``pre`` the rate it arrived with.
 
         With err ≥ ‖θ_exact(t) − θ̂(t)‖ (the carried bound and the low part; ``_bar_err``, None without the
         growth term: no bound then, no check), the exact flow meets z = 0 within τ ≤ z̄/|ż_pre| of the computed
@@ -112,16 +113,20 @@ class FloatCrossings:
         if bars is None:
             return
         pre_bar = max(bars)
-        if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, _), bar in zip(rates, bars)):
+        if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, *_), bar in zip(rates, bars)):
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rates of its two fields at the kink "
-                f"({', '.join(f'{r:.3g}' for r, _ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
+                f"({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
                 "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
 
-    def _rate_bars(self, j: int, u: int, i: int, rates: list[tuple[float, float]], pre: float,
+    def _rate_bars(self, j: int, u: int, i: int, rates: list[tuple[float, float, float]], pre: float,
                    gz: float) -> list[float] | None:
-        """For each (ż, ‖F‖) of ``rates``: a bound on |ż − ż_exact|, ż_exact the same region's rate at the
-        exact flow's switching point (:meth:`_rates_within_bar`); None when the run carries no error bound."""
+        """For each (ż, ‖F‖, e_F) of ``rates``: a bound on |ż − ż_exact|, ż_exact the same region's rate at
+        the exact flow's switching point (:meth:`_rates_within_bar`), with the rate's own rounding: the
+        field's (e_F and the relative term u·(d + 2)‖F‖ of the local error, d the longest inner product of
+        the pass), ∇z's (u·n‖∇z‖, n as in :meth:`_switch_z`) and the inner product ∇z·F's (u·P‖∇z‖‖F‖,
+        P the parameters) — the tier's relative model for interior products (docs/theory.md F); None when
+        the run carries no error bound."""
         from .hessian_lipschitz import derivative_factors, hessian_norm_bound, input_norms
 
         err = self._bar_err
@@ -135,7 +140,11 @@ class FloatCrossings:
         b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb)
         zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
         D = (err + zbar / abs(pre) * self._bar_speed) * (1 + 8 * EPS)
-        return [(x * d2 * (Fn + b2 * D) + x * d1 * b2) * D * (1 + 8 * EPS) for _, Fn in rates]
+        Ws = self.y[0::2] if self.bias else self.y
+        n_g = sum(W.shape[1] + 2 for W in Ws[: j + 1])
+        n_rel = self.series.dmax + 2 + n_g + sum(y.size for y in self.y)
+        return [((x * d2 * (Fn + b2 * D) + x * d1 * b2) * D + gz * (eF + EPS * n_rel * Fn)) * (1 + 8 * EPS)
+                for _, Fn, eF in rates]
 
     def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
         """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
@@ -183,8 +192,12 @@ class FloatCrossings:
             self._set_mask(j)
             return None
         self._pre_field = [f - d for f, d in zip(F_post, dF)]  # F_from at the event (the end-defect check)
-        Fa, Fb = (self._pre_field, F_post) if from_side < 0 else (F_post, self._pre_field)
-        self._rates_within_bar(j, u, i, t, [(a, _norm(Fa)), (b, _norm(Fb))], pre, _norm(g))
+        # the arriving field is F_post − ΔF: its rounding adds ΔF's (one sample's two gradients) to the pass's
+        nF, ndF = _norm(F_post), _norm(dF)
+        pre_rate = (pre, _norm(self._pre_field), fr + EPS * (self.series.dmax + 2) * ndF)
+        post_rate = (post, nF, fr)
+        self._rates_within_bar(j, u, i, t, [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate],
+                               pre, _norm(g))
         self.skip[(j, u, i)] = 1
         self._record(t, "cross", j, u, i)
         self._next_pass = (p_next, ys, w, fr)

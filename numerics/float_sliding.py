@@ -176,8 +176,9 @@ class FloatSliding:
 
     def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
         """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)
-        under the current switching state: one order-1 pass (μ_0 solved in it)."""
-        ys, w = self._pass(1, self.zdot)
+        under the current switching state: one order-1 pass (μ_0 solved in it); the pass's field rounding
+        bound (:mod:`numerics.float_rounding`) is left in ``self.series.field_error``."""
+        ys, w = self._pass(1, self.zdot, field_error=True)
         Z = w[self.zdot[j]][0]
         return (float(Z[u, i]), [Y[1].copy() for Y in ys],
                 [s * float(w[self.zdot[jj]][0][uu, ii]) for (jj, uu, ii, s) in left])

@@ -278,7 +278,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 self._set_mask(j)
                 left = self._settle(t=t)
                 rate, F, out = self._field(j, u, i, left)
-                cands.append(dict(side=s, rate=rate, F=F, left=left, out=out))
+                cands.append(dict(side=s, rate=rate, F=F, left=left, out=out, fr=self.series.field_error))
                 self._restore(snap)
         finally:
             self._restore(snap)
@@ -338,7 +338,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         g = self._grad_z(j + 1, u, i)
         gz = _norm(g)
         if from_side != 0 and max(abs(a), abs(b)) > 0:
-            self._rates_within_bar(j, u, i, t, [(a, _norm(cm["F"])), (b, _norm(cp["F"]))],
+            self._rates_within_bar(j, u, i, t, [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])],
                                    a if from_side < 0 else b, gz)
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
             raise UnsupportedKinkError(

@@ -44,7 +44,7 @@ def _float_rates(monkeypatch, obj, th, t_end):
     def spy(self, j, u, i, t, rates, pre, gz):
         bars = self._rate_bars(j, u, i, rates, pre, gz)
         if bars is not None:
-            seen.append((t, j + 1, i, u, [(r, b) for (r, _), b in zip(rates, bars)]))
+            seen.append((t, j + 1, i, u, [(r, b) for (r, *_), b in zip(rates, bars)]))
         return original(self, j, u, i, t, rates, pre, gz)
 
     monkeypatch.setattr(FloatCrossings, "_rates_within_bar", spy)
