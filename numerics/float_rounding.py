@@ -45,6 +45,21 @@ given 4.8e-13, but failed on a one-sample 2 → 1 fit where w·x itself cancels:
 tests/test_float_rounding.py checks the sum (relative term + this bound) against the exact field on
 random nets.
 
+The witness. The thorough run of that property found the model failing (2026-12-04): a width-1 layer
+whose pre-activation, a sum of five terms, cancels; ‖ĉ_1 − F‖ = 8.99e-16 against a relative share of
+1.84e-16 and this bound's 4.22e-16. Where it is affordable the field is therefore also measured
+(:meth:`numerics.float_series.FloatSeries._witness_excess`): the order-0 pass is repeated in numpy's
+longdouble on the same float inputs, constants and masks, and w = ‖ĉ_1 − c_1^ld‖₂ differs from ĉ_1's own
+rounding by at most c_1^ld's, which is ≤ r·R: R the rigorous form of this bound for the float pass (γ_m|Â||B̂|
+at every product, entrywise), r = u_ld/u the ratio of the units (2^-11 on x86-64; every rule here is first
+order in the unit, the second-order terms scale by r² or less). What (w + r·R)(1 + 2^-20) exceeds the
+relative share ε·d·‖ĉ_1‖ by is added to the bound. R is the loose form (up to ~6000× the actual rounding),
+but r·R is ≤ 3× of it at that looseness and ~100× below it on small nets, so the sum stays tight. The
+witness runs where numpy's longdouble is wider than float64 (x86-64 Linux; not on macOS arm64 or
+Windows, where the model stands alone) and the order-0 products cost ≤ 2^18 multiply-adds (a cost
+threshold: ~4 % of a run on a (4, 10, 10, 2) net; the research nets, ~8·10^6, keep the model, checked
+step by step against arb there — its share is 440× the field's actual rounding on them).
+
 Cost: bounds stay the float 0.0 until a rounding makes them arrays, so a bias-free net's forward pass
 costs nothing and its backward pass one product of the order-0 sizes per product node; ~6 % of a
 research run's CPU (cProfile, bias-free 64-50-50-10 at rtol 1e-12 to t = 0.01: 1.7 s of 30 s).

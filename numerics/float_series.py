@@ -54,6 +54,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .float_rounding import OUT_NORM_FLOPS, node_error, output_error, output_product_norm, softmax_error
+from .float_steps import EPS
 
 # e^{v_0} ≤ e^{300} ≈ 2e130 leaves a factor 1e178 of float64's range for the column sums and for the raw
 # series coefficients, which grow like ρ^{−k} (ρ ≥ 1e-8 at p = 20); a divisor below 2^{−1022}·2^{52}
@@ -61,6 +62,12 @@ from .float_rounding import OUT_NORM_FLOPS, node_error, output_error, output_pro
 EXP_MAX = 300.0
 TINY = float(np.finfo(float).tiny) * 2.0**52
 
+
+# the field's extended-precision witness (FloatSeries._witness_excess) runs where numpy's longdouble is wider
+# than float64 and the order-0 products cost at most this many multiply-adds: a cost threshold only (the
+# research nets, ~8·10^6, keep the relative term alone, checked there against arb step by step)
+WITNESS_FLOPS = 1 << 18
+_LD_WIDER = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
 
 # nodes whose stacks an elementwise reader may take over: none of them reads its own earlier orders
 _TAKEABLE = frozenset({"matmul", "add", "sub", "neg", "scale", "hadamard", "emul"})
@@ -94,6 +101,7 @@ class FloatSeries:
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
         self.field_error = math.nan  # set by run(..., field_error=True)
+        self._witness_flops: int | None = None
         self._outset = set(outs)
         self.exact_masks = False  # every mask entry in {0, 1} (ReLU, linear): set by the caller
         # readers of every node: an elementwise node may take over an operand's stack that nothing else reads
@@ -264,13 +272,100 @@ class FloatSeries:
                 np.multiply(coef[o][k], inv, out=Y[k + 1])
             if k == 0 and errs is not None:  # c_1 = ±G_0: an exact scaling
                 self.field_error = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
+                if self._witnessed(coef, need):
+                    self.field_error += self._witness_excess(y0, ys, coef, need)
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
 
+    def _witnessed(self, coef: list, need: list[bool]) -> bool:
+        """Whether this pass's field gets the extended-precision witness (:meth:`_witness_excess`): where
+        numpy's longdouble is wider than float64 and the order-0 products cost ≤ ``WITNESS_FLOPS``
+        multiply-adds (counted once, from the first pass's shapes)."""
+        if self._witness_flops is None:
+            flops = 0
+            for i, (op, a, b, _) in enumerate(self.ops):
+                if need[i] and not self.const[i] and op == "matmul":
+                    A = coef[a] if self.const[a] else coef[a][0]
+                    B = coef[b] if self.const[b] else coef[b][0]
+                    flops += int(np.size(A)) * int(np.shape(B)[-1])
+            self._witness_flops = flops
+        return _LD_WIDER and self._witness_flops <= WITNESS_FLOPS
+
+    def _witness_excess(self, y0: list[np.ndarray], ys: list[np.ndarray], coef: list, need: list[bool]) -> float:
+        """What the field's rounding exceeds the relative term's share by, measured: the order-0 pass
+        again in numpy's longdouble (the same operations on the same float inputs, constants and masks),
+        w = ‖ĉ_1 − c_1^ld‖₂, whose distance from ĉ_1's own rounding is at most c_1^ld's, ≤ r·R with R the
+        rigorous form of the float pass's bound (:meth:`_error0` with ``every_product``; every rule is first
+        order in the unit) and r = u_ld/u the ratio of the units (2^-11 on x86). Returns max(0, (w + r·R)·
+        (1 + 2^-20) − ε·d·‖ĉ_1‖₂), to be added to the field bound (module docstring of
+        :mod:`numerics.float_rounding`, "The witness")."""
+        ld = np.longdouble
+        n = len(self.ops)
+        val: list[Any] = [None] * n
+        fake: list[Any] = [None] * n  # float64 order-0 values in _error0's layout (stacks: index 0)
+        errs: list[Any] = [0.0] * n
+        for i, (op, a, b, payload) in enumerate(self.ops):
+            if not need[i]:
+                continue
+            if self.const[i]:
+                val[i] = np.asarray(coef[i], dtype=ld)
+            elif op == "input":
+                val[i] = y0[payload].astype(ld)
+            elif op == "T":
+                val[i] = val[a].T
+            elif op == "matmul":
+                val[i] = val[a] @ val[b]
+            elif op == "add":
+                val[i] = val[a] + val[b]
+            elif op == "sub":
+                val[i] = val[a] - val[b]
+            elif op == "neg":
+                val[i] = -val[a]
+            elif op == "scale":
+                val[i] = val[a] * ld(self.cval[i])
+            elif op == "hadamard":
+                v = val[a] * np.asarray(self.maskv[payload.layer], dtype=ld)
+                S = self.slide.get(payload.layer)
+                if S:
+                    v = np.array(np.broadcast_to(v, np.shape(val[a])), dtype=ld)
+                    zero = a in payload.zero_inputs
+                    for (u, c), mus in S.items():
+                        v[u, c] = 0 if zero else ld(mus[0]) * val[a][u, c]
+                val[i] = v
+            elif op == "emul":
+                val[i] = val[a] * val[b]
+            elif op == "exp":
+                val[i] = np.exp(val[a])
+            elif op == "div":
+                val[i] = val[a] / val[b]
+            else:  # pragma: no cover
+                raise AssertionError(op)
+            if self.const[i]:
+                fake[i] = coef[i]
+                continue
+            vf = val[i].astype(np.float64)
+            fake[i] = (vf,)
+            if op == "T":
+                errs[i] = errs[a].T if np.ndim(errs[a]) else errs[a]
+            elif op != "input":
+                errs[i] = self._error0(i, op, a, b, payload, vf, fake, errs, every_product=True)
+        R = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
+        w2 = ld(0)
+        c2 = 0.0
+        for Y, o in zip(ys, self.outs):
+            d = Y[1].astype(ld) - self.sign * val[o]
+            w2 += np.sum(d * d)
+            c2 += float(np.sum(Y[1] * Y[1]))
+        w = math.sqrt(float(w2))
+        r = float(np.finfo(np.longdouble).eps) / EPS
+        return max(0.0, (w + r * R) * (1 + 2.0**-20) - EPS * self.dmax * math.sqrt(c2))
+
     def _error0(self, i: int, op: str, a: int, b: int | None, payload: Any, v: np.ndarray, coef: list,
-                errs: list) -> Any:
+                errs: list, every_product: bool = False) -> Any:
         """Node i's elementwise-rounding bound at order 0 (:func:`numerics.float_rounding.node_error`)
         from its operands' order-0 values and bounds. Called before v is stored: where v goes into an
-        operand's stack (a takeover) the rule does not read that operand's value."""
+        operand's stack (a takeover) the rule does not read that operand's value. ``every_product``: the
+        rigorous form, Higham's γ_m|Â||B̂| at every product and entrywise throughout (the witness's own
+        error, :meth:`_witness_excess`)."""
         const = self.const
 
         def val(x):
@@ -280,9 +375,10 @@ class FloatSeries:
         eb = errs[b] if b is not None else 0.0
         if op == "matmul":
             A, B = val(a), val(b)
-            if i in self._outset and i not in self._heads and A.size * B.shape[-1] > OUT_NORM_FLOPS:
+            if i in self._outset and i not in self._heads and A.size * B.shape[-1] > OUT_NORM_FLOPS \
+                    and not every_product:
                 return output_product_norm(A, B, ea, eb)
-            return node_error(op, v, A, B, ea, eb, seed=i in self._heads)
+            return node_error(op, v, A, B, ea, eb, seed=every_product or i in self._heads)
         if op == "emul":
             return node_error(op, v, val(a), val(b), ea, eb)
         if op == "div":

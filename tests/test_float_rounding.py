@@ -6,6 +6,7 @@ independently by numerics.gradients in mpmath at 40 digits from the same float �
 import math
 
 import mpmath
+import pytest
 import numpy as np
 from hypothesis import assume, given, note, target
 from hypothesis import strategies as st
@@ -130,3 +131,36 @@ def test_the_cross_entropy_tape_has_its_softmax_detected():
         obj = theory.Objective(theory.ReLUNet((3, 4, 3), 0.0, True), loss)
         fl = _FloatFlow(obj, obj.unflatten(rng.standard_normal(obj.num_params)), 4, False)
         assert len(fl.series._softmax) == found
+
+
+def _hexes(rows):
+    return np.array([[float.fromhex(v) for v in r] for r in rows])
+
+
+def test_an_interior_cancellation_is_covered_by_the_witness(monkeypatch):
+    """The instance the thorough run of the property above found (2026-12-04; Hypothesis's draw, exact
+    as float.hex): leaky ReLU (2, 5, 1, 2), α = 0.1, two samples; the width-1 layer's pre-activation is a
+    sum of five terms that cancels, so its rounding is not relative to it and the relative term's share
+    (1.84e-16) plus the head's bound (4.22e-16) fell short of ‖ĉ_1 − F‖ = 8.99e-16. The longdouble witness
+    (FloatSeries._witness_excess) covers it; without the witness the sum is still short (the instance
+    tests what it should)."""
+    import theory
+    import numerics.float_series as fs
+
+    X = _hexes([['-0x1.b45059452df32p-1', '-0x1.694983bc223c8p+1'], ['-0x1.3854e9f54d9ddp-3', '-0x1.2fe693bb5755dp-4']])
+    Y = _hexes([['-0x1.37199a44d6e15p-4', '-0x1.6cbdddf06098dp-1'], ['-0x1.f8278fc0eb681p-1', '-0x1.8e022cfcdca16p-1']])
+    th = [_hexes([['0x1.e44273a19353ep-2', '-0x1.2924b9a693004p-1'], ['-0x1.69ef20fda86d6p+0', '-0x1.afc254b62b8c9p+0'],
+                  ['0x1.716a2d1647b42p+0', '0x1.6c59aa18c2a22p-3'], ['0x1.5e19d4432db95p+0', '0x1.0e8b152173947p-1'],
+                  ['-0x1.be5b59abe60a2p+1', '0x1.539aee53f12c9p-3']]),
+          _hexes([['0x1.b8aeebe149599p-1', '0x1.41d08a3cce32cp-1', '0x1.9569f171fe7c6p-1', '-0x1.80611125a7cb2p-4',
+                   '-0x1.f6bee1c20e853p+0']]),
+          _hexes([['-0x1.ee55d4f2435fbp+1'], ['0x1.9a9f7a8a7840ap+0']])]
+    obj = theory.Objective(theory.ReLUNet((2, 5, 1, 2), 0.1), theory.SquareLoss(X, Y))
+    if not fs._LD_WIDER:
+        pytest.skip("numpy's longdouble is float64 here: no witness")
+    diff, rel, elem = field_check(obj, th)
+    print(f"|c1 - F| = {diff:.3g}, relative share {rel:.3g}, bound with the witness {rel + elem:.3g}")
+    assert diff <= rel + elem <= 1000 * diff
+    monkeypatch.setattr(fs, "WITNESS_FLOPS", -1)
+    diff0, rel0, elem0 = field_check(obj, th)
+    assert rel0 + elem0 < diff0  # the bound without the witness falls short
