@@ -92,7 +92,7 @@ class FloatCrossings:
         self._zc_key, self._zc_value = key, zc
         return zc
 
-    def _rates_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float]],
+    def _rates_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float, float]],
                           pre: float, gz: float) -> None:
         """Refuse (UnsupportedKinkError) when a rate the kink's decision reads could have the other sign on
         the exact flow (docs/theory.md F, "The rates' signs against the error bar"). ``rates``: (ż, ‖F‖, e_F)
