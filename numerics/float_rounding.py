@@ -57,7 +57,7 @@ relative share ε·d·‖ĉ_1‖ by is added to the bound. R is the loose form (
 but r·R is ≤ 3× of it at that looseness and ~100× below it on small nets, so the sum stays tight. The
 witness runs where numpy's longdouble is wider than float64 (x86-64 Linux; not on macOS arm64 or
 Windows, where the model stands alone) and the order-0 products cost ≤ 2^18 multiply-adds (a cost
-threshold: ~4 % of a run on a (4, 10, 10, 2) net; the research nets, ~8·10^6, keep the model, checked
+threshold: 1–7 % of a run on the (4, 10, 10, 2) benchmark nets; the research nets, ~8·10^6, keep the model, checked
 step by step against arb there — its share is 440× the field's actual rounding on them).
 
 Cost: bounds stay the float 0.0 until a rounding makes them arrays, so a bias-free net's forward pass
