@@ -17,9 +17,11 @@ Contestants: gfgd float tier (default settings: measured error growth on; and wi
 rtol = 1e-12, its ratio to the default shown like the peers'); scipy DOP853 (rtol = atol =
 1e-12) and Radau (rtol = atol = 1e-10, exact Hessian Jacobian; not run above 1,000 parameters) on the same
 gradient (``numerics.gradients.flat_gradient_function``), each with a budget of 60 s wall and 200,000
-gradient evaluations; fixed-step RK4 in numpy with h = 1/λ_max(∇²f(θ0)) (the usual research code), and
-"RK4 matched": h halved from 1/λ_max until the error at T is ≤ 1e-10 (or the 60 s budget runs out; run
-once per case).
+gradient evaluations; fixed-step RK4 with h = 1/λ_max(∇²f(θ0)) (the usual research code), in numpy on the
+same gradient and in torch (the net's forward pass and ``torch.autograd.grad``, float64, one thread; its
+gradient checked against numerics' at θ0 to 1e-12 relative, else the torch rows are left out), and
+"RK4 matched" for both: h halved from 1/λ_max until the error at T is ≤ 1e-10 (or the 60 s budget runs out;
+run once per case).
 Error: max-norm distance to the reference at T; ✓ when ≤ 1e-10. Ratios: contestant time / gfgd time
 from the same run; contestants run in turn (interleaved, gfgd first) within each case and repeat.
 
@@ -143,7 +145,70 @@ def _rk4(obj, th, T, h, t_budget=BUDGET_S):
     return y, time.perf_counter() - t0, time.process_time() - c0, 4 * n, True
 
 
-def _rk4_matched(obj, th, T, lam, ref):
+def _torch_gradient(obj):
+    """∇f on a flat float64 torch tensor, written as research code writes it: the net's forward pass in
+    torch (leaky ReLU with the net's α), the mean square loss, ``torch.autograd.grad`` (one thread).
+    Parameters in numerics' order (W_1 row-major, b_1 as a column, W_2, …)."""
+    import torch
+    import torch.nn.functional as tF
+
+    torch.set_num_threads(1)
+    X = torch.tensor(np.asarray(obj.loss.inputs, dtype=float))  # d_0 × n
+    Y = torch.tensor(np.asarray(obj.loss.target, dtype=float))  # d_N × n
+    c = 1.0 / X.shape[1]
+    alpha, bias = float(obj.model.alpha), obj.model.bias
+    shapes = [tuple(s) for s in obj.shapes]
+    sizes = [int(np.prod(s)) for s in shapes]
+
+    def grad(y):
+        p = y.detach().requires_grad_(True)
+        blocks = [b.reshape(s) for b, s in zip(torch.split(p, sizes), shapes)]
+        Ws = blocks[0::2] if bias else blocks
+        bs = blocks[1::2] if bias else [None] * len(Ws)
+        a = X
+        for l, (W, b) in enumerate(zip(Ws, bs)):
+            z = W @ a if b is None else W @ a + b.reshape(-1, 1)
+            a = tF.leaky_relu(z, alpha) if l < len(Ws) - 1 else z
+        loss = 0.5 * c * ((a - Y) ** 2).sum()
+        (g,) = torch.autograd.grad(loss, p)
+        return g
+    return grad
+
+
+def _rk4_torch(obj, th, T, h, t_budget=BUDGET_S):
+    """:func:`_rk4` in torch (the state a float64 tensor, the gradient by autograd: :func:`_torch_gradient`)."""
+    import torch
+
+    grad = _torch_gradient(obj)
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = max(1, int(np.ceil(T / h)))
+    h = T / n
+    y = torch.tensor(np.asarray(obj.flatten(th), dtype=float))
+    with torch.no_grad():
+        for k in range(n):
+            if time.perf_counter() - t0 > t_budget:
+                return (None, time.perf_counter() - t0, time.process_time() - c0, 4 * k,
+                        f"stopped at t = {k * h:.3g}")
+            with torch.enable_grad():
+                k1 = -grad(y)
+                k2 = -grad(y + h / 2 * k1)
+                k3 = -grad(y + h / 2 * k2)
+                k4 = -grad(y + h * k3)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return y.numpy(), time.perf_counter() - t0, time.process_time() - c0, 4 * n, True
+
+
+def _torch_agrees(obj, th) -> float:
+    """max |∇f_torch − ∇f_numerics| / max |∇f_numerics| at θ0: the torch contestant integrates the same ODE."""
+    import torch
+
+    y = np.asarray(obj.flatten(th), dtype=float)
+    g = flat_gradient_function(obj)(y)
+    gt = _torch_gradient(obj)(torch.tensor(y)).numpy()
+    return float(np.abs(gt - g).max() / np.abs(g).max())
+
+
+def _rk4_matched(obj, th, T, lam, ref, rk4=None):
     """RK4 with h = 1/(λ_max·2^j), j = 0, 1, …, until the error at T is ≤ 1e-10 or BUDGET_S is spent.
     The times reported (wall and CPU alike) are those of the run that met 1e-10 — the cost for a user who
     knew that step — or of the whole ladder when none did. (Until 2026-12-03 the CPU column covered the
@@ -152,7 +217,7 @@ def _rk4_matched(obj, th, T, lam, ref):
     j, last = 0, None
     while time.perf_counter() - t0 < BUDGET_S:
         left = BUDGET_S - (time.perf_counter() - t0)
-        y, s, c, n, ok = _rk4(obj, th, T, 1.0 / (lam * 2**j), left)
+        y, s, c, n, ok = (rk4 or _rk4)(obj, th, T, 1.0 / (lam * 2**j), left)
         if ok is not True:
             break
         err = float(np.abs(y - ref).max())
@@ -178,6 +243,11 @@ def _case(label, obj, th, T, ref_kind, repeats):
     runs: dict[str, list] = {}
     out: dict[str, tuple] = {}
     ref = None
+    try:
+        agree = _torch_agrees(obj, th)
+        torch_ok = agree <= 1e-12
+    except ImportError:  # the bench extra brings torch; without it the torch rows are left out
+        torch_ok = False
     for r in range(repeats):
         t0 = time.perf_counter()
         c0 = time.process_time()
@@ -210,11 +280,19 @@ def _case(label, obj, th, T, ref_kind, repeats):
         y, s, c, n, ok = _rk4(obj, th, T, 1.0 / lam)
         runs.setdefault("RK4, h = 1/λ_max(θ0)", []).append((s, c))
         out["RK4, h = 1/λ_max(θ0)"] = (y, n, ok, f"h = {1 / lam:.3g}")
+        if torch_ok:
+            y, s, c, n, ok = _rk4_torch(obj, th, T, 1.0 / lam)
+            runs.setdefault("torch RK4, h = 1/λ_max(θ0)", []).append((s, c))
+            out["torch RK4, h = 1/λ_max(θ0)"] = (y, n, ok, f"autograd; ∇f agrees to {agree:.1g} (relative)")
         if r > 0:  # the ladder is budget-bound where it fails: run once
             continue
         y, s, c, n, ok, note = _rk4_matched(obj, th, T, lam, ref)
         runs.setdefault("RK4 matched (h halved to 1e-10)", []).append((s, c))
         out["RK4 matched (h halved to 1e-10)"] = (y, n, ok, note)
+        if torch_ok:
+            y, s, c, n, ok, note = _rk4_matched(obj, th, T, lam, ref, rk4=_rk4_torch)
+            runs.setdefault("torch RK4 matched", []).append((s, c))
+            out["torch RK4 matched"] = (y, n, ok, note)
     check = ""
     if ref_kind != "arb":
         y, s, n, ok = _scipy(obj, th, T, "DOP853", 1e-13, budget=2 * BUDGET_S)
