@@ -48,7 +48,7 @@ random nets.
 The witness. The thorough run of that property found the model failing (2026-12-04): a width-1 layer
 whose pre-activation, a sum of five terms, cancels; ‖ĉ_1 − F‖ = 8.99e-16 against a relative share of
 1.84e-16 and this bound's 4.22e-16. Where it is affordable the field is therefore also measured
-(:meth:`numerics.float_series.FloatSeries._witness_excess`): the order-0 pass is repeated in numpy's
+(:meth:`numerics.float_series.FloatSeries._witness`): the order-0 pass is repeated in numpy's
 longdouble on the same float inputs, constants and masks, and w = ‖ĉ_1 − c_1^ld‖₂ differs from ĉ_1's own
 rounding by at most c_1^ld's, which is ≤ r·R: R the rigorous form of this bound for the float pass (γ_m|Â||B̂|
 at every product, entrywise), r = u_ld/u the ratio of the units (2^-11 on x86-64; every rule here is first

@@ -63,11 +63,12 @@ EXP_MAX = 300.0
 TINY = float(np.finfo(float).tiny) * 2.0**52
 
 
-# the field's extended-precision witness (FloatSeries._witness_excess) runs where numpy's longdouble is wider
+# the field's extended-precision witness (FloatSeries._witness) runs where numpy's longdouble is wider
 # than float64 and the order-0 products cost at most this many multiply-adds: a cost threshold only (the
 # research nets, ~8·10^6, keep the relative term alone, checked there against arb step by step)
 WITNESS_FLOPS = 1 << 18
 _LD_WIDER = np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
+_LD_RATIO = float(np.finfo(np.longdouble).eps / np.finfo(np.float64).eps)  # u_ld / u
 
 # nodes whose stacks an elementwise reader may take over: none of them reads its own earlier orders
 _TAKEABLE = frozenset({"matmul", "add", "sub", "neg", "scale", "hadamard", "emul"})
@@ -273,11 +274,15 @@ class FloatSeries:
             if k == 0 and errs is not None:  # c_1 = ±G_0: an exact scaling
                 self.field_error = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
                 if self._witnessed(coef, need):
-                    self.field_error += self._witness_excess(y0, ys, coef, need)
+                    w, R = self._witness(y0, ys, coef, need)
+                    # what the witness, raised by the longdouble pass's own error bound, leaves above the
+                    # relative term's share of c_1 (float_rounding, "The witness")
+                    share = EPS * self.dmax * math.sqrt(sum(float(np.sum(Y[1] * Y[1])) for Y in ys))
+                    self.field_error += max(0.0, (w + _LD_RATIO * R) * (1 + 2.0**-20) - share)
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
 
     def _witnessed(self, coef: list, need: list[bool]) -> bool:
-        """Whether this pass's field gets the extended-precision witness (:meth:`_witness_excess`): where
+        """Whether this pass's field gets the extended-precision witness (:meth:`_witness`): where
         numpy's longdouble is wider than float64 and the order-0 products cost ≤ ``WITNESS_FLOPS``
         multiply-adds (counted once, from the first pass's shapes)."""
         if self._witness_flops is None:
@@ -290,13 +295,13 @@ class FloatSeries:
             self._witness_flops = flops
         return _LD_WIDER and self._witness_flops <= WITNESS_FLOPS
 
-    def _witness_excess(self, y0: list[np.ndarray], ys: list[np.ndarray], coef: list, need: list[bool]) -> float:
-        """What the field's rounding exceeds the relative term's share by, measured: the order-0 pass
-        again in numpy's longdouble (the same operations on the same float inputs, constants and masks),
-        w = ‖ĉ_1 − c_1^ld‖₂, whose distance from ĉ_1's own rounding is at most c_1^ld's, ≤ r·R with R the
-        rigorous form of the float pass's bound (:meth:`_error0` with ``every_product``; every rule is first
-        order in the unit) and r = u_ld/u the ratio of the units (2^-11 on x86). Returns max(0, (w + r·R)·
-        (1 + 2^-20) − ε·d·‖ĉ_1‖₂), to be added to the field bound (module docstring of
+    def _witness(self, y0: list[np.ndarray], ys: list[np.ndarray], coef: list, need: list[bool]
+                 ) -> tuple[float, float]:
+        """The field's rounding, measured: the order-0 pass again in numpy's longdouble (the same
+        operations on the same float inputs, constants and masks). Returns (w, R): w = ‖ĉ_1 − c_1^ld‖₂,
+        whose distance from ĉ_1's own rounding is at most c_1^ld's, ≤ r·R with R the rigorous form of the
+        float pass's bound (:meth:`_error0` with ``every_product``; every rule is first order in the unit)
+        and r = u_ld/u the ratio of the units (``_LD_RATIO``, 2^-11 on x86) (module docstring of
         :mod:`numerics.float_rounding`, "The witness")."""
         ld = np.longdouble
         n = len(self.ops)
@@ -350,14 +355,10 @@ class FloatSeries:
                 errs[i] = self._error0(i, op, a, b, payload, vf, fake, errs, every_product=True)
         R = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
         w2 = ld(0)
-        c2 = 0.0
         for Y, o in zip(ys, self.outs):
             d = Y[1].astype(ld) - self.sign * val[o]
             w2 += np.sum(d * d)
-            c2 += float(np.sum(Y[1] * Y[1]))
-        w = math.sqrt(float(w2))
-        r = float(np.finfo(np.longdouble).eps) / EPS
-        return max(0.0, (w + r * R) * (1 + 2.0**-20) - EPS * self.dmax * math.sqrt(c2))
+        return math.sqrt(float(w2)), R
 
     def _error0(self, i: int, op: str, a: int, b: int | None, payload: Any, v: np.ndarray, coef: list,
                 errs: list, every_product: bool = False) -> Any:
@@ -365,7 +366,7 @@ class FloatSeries:
         from its operands' order-0 values and bounds. Called before v is stored: where v goes into an
         operand's stack (a takeover) the rule does not read that operand's value. ``every_product``: the
         rigorous form, Higham's γ_m|Â||B̂| at every product and entrywise throughout (the witness's own
-        error, :meth:`_witness_excess`)."""
+        error, :meth:`_witness`)."""
         const = self.const
 
         def val(x):

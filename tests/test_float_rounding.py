@@ -142,7 +142,7 @@ def test_an_interior_cancellation_is_covered_by_the_witness(monkeypatch):
     as float.hex): leaky ReLU (2, 5, 1, 2), α = 0.1, two samples; the width-1 layer's pre-activation is a
     sum of five terms that cancels, so its rounding is not relative to it and the relative term's share
     (1.84e-16) plus the head's bound (4.22e-16) fell short of ‖ĉ_1 − F‖ = 8.99e-16. The longdouble witness
-    (FloatSeries._witness_excess) covers it; without the witness the sum is still short (the instance
+    (FloatSeries._witness) covers it; without the witness the sum is still short (the instance
     tests what it should)."""
     import theory
     import numerics.float_series as fs
