@@ -112,6 +112,8 @@ class FloatCrossings:
         bars = self._rate_bars(j, u, i, rates, pre, gz)
         if bars is None:
             return
+        # (the instant's largest τ, for a pinned entry this switch may set moving: _unpin_within_bar)
+        self._trigger_tau = max(self._trigger_tau or 0.0, self._bar_tau)
         pre_bar = max(bars)
         if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, *_), bar in zip(rates, bars)):
             raise UnsupportedKinkError(
@@ -119,18 +121,47 @@ class FloatCrossings:
                 f"({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
                 "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
 
-    def _rate_bars(self, j: int, u: int, i: int, rates: list[tuple[float, float, float]], pre: float,
-                   gz: float) -> list[float] | None:
+    def _unpin_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float, float]],
+                          gz: float) -> None:
+        """The rates' check of :meth:`_rates_within_bar` for a pinned entry that another switch set moving
+        (decided from no side): its decision instant is that switch's, so the exact flow decides it within
+        D = err + τ·V of the computed state, τ the largest switching-time uncertainty of the kinks decided
+        at this instant (``_trigger_tau``). Not checked when the instant has a leave-sliding event (its time
+        uncertainty is not bounded here) or no kink decided against a bar (docs/theory.md F, "The rates'
+        signs against the error bar")."""
+        from fractions import Fraction
+
+        from .kink_flows import UnsupportedKinkError
+
+        if self._trigger_tau is None:
+            return
+        now = Fraction(t)
+        for e in reversed(self.events):
+            if e.t != now:
+                break
+            if e.kind == "leave sliding":
+                return
+        bars = self._rate_bars(j, u, i, rates, None, gz, tau=self._trigger_tau)
+        if bars is not None and any(abs(r) <= bar for (r, *_), bar in zip(rates, bars)):
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}, pinned at its kink and set moving by "
+                f"another switch: its rates ({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's "
+                f"error bar ({max(bars):.3g}) of 0, so the exact flow may decide it otherwise; use the arb tier (dps=...)")
+
+    def _rate_bars(self, j: int, u: int, i: int, rates: list[tuple[float, float, float]], pre: float | None,
+                   gz: float, tau: float | None = None) -> list[float] | None:
         """For each (ż, ‖F‖, e_F) of ``rates``: a bound on |ż − ż_exact|, ż_exact the same region's rate at
         the exact flow's switching point (:meth:`_rates_within_bar`), with the rate's own rounding: the
         field's (e_F and the relative term u·(d + 2)‖F‖ of the local error, d the longest inner product of
         the pass), ∇z's (u·n‖∇z‖, n as in :meth:`_switch_z`) and the inner product ∇z·F's (u·P‖∇z‖‖F‖,
         P the parameters) — the tier's relative model for interior products (docs/theory.md F); None when
-        the run carries no error bound."""
+        the run carries no error bound. ``pre`` None: a decision at another switch's instant, whose
+        switching-time uncertainty ``tau`` replaces z̄/|ż_pre| (:meth:`_unpin_within_bar`); otherwise that
+        quotient is left in ``self._bar_tau``."""
         from .hessian_lipschitz import derivative_factors, hessian_norm_bound, input_norms
 
         err = self._bar_err
-        if err is None or self._lip_norms is None or pre == 0:
+        if err is None or self._lip_norms is None or pre == 0 or (pre is None and tau is None):
             return None
         s, loss_bound = self._lip_norms
         if self._xn is None:
@@ -138,8 +169,10 @@ class FloatCrossings:
         x = float(self._xn[i])
         d1, d2, _ = derivative_factors(s[: j + 1])
         b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb)
-        zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
-        D = (err + zbar / abs(pre) * self._bar_speed) * (1 + 8 * EPS)
+        if pre is not None:
+            zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
+            tau = self._bar_tau = zbar / abs(pre)
+        D = (err + tau * self._bar_speed) * (1 + 8 * EPS)
         Ws = self.y[0::2] if self.bias else self.y
         n_g = sum(W.shape[1] + 2 for W in Ws[: j + 1])
         n_rel = self.series.dmax + 2 + n_g + sum(y.size for y in self.y)

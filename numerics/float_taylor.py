@@ -218,6 +218,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         # the error bar and the speed bound the kink decisions read (FloatCrossings._rates_within_bar)
         self._bar_err: float | None = None
         self._bar_speed = 0.0
+        # the largest switching-time uncertainty τ of the kinks decided against the bar at the instant the
+        # state has reached (reset when a step of positive length is taken): the unpin check's (FloatCrossings)
+        self._trigger_tau: float | None = None
         self._zc_key: tuple | None = None
         self._zc_value = 0.0
         # check event-cut steps' end defects before taking them (float_steps.EventDefect), not after their events
@@ -337,9 +340,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         scale = max(abs(a), abs(b), 1e-300)
         g = self._grad_z(j + 1, u, i)
         gz = _norm(g)
+        rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
         if from_side != 0 and max(abs(a), abs(b)) > 0:
-            self._rates_within_bar(j, u, i, t, [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])],
-                                   a if from_side < 0 else b, gz)
+            self._rates_within_bar(j, u, i, t, rates, a if from_side < 0 else b, gz)
+        elif unpinned:
+            self._unpin_within_bar(j, u, i, t, rates, gz)
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "
@@ -603,6 +608,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                                  self.tol)
             if h > 0:
                 zero_steps = 0
+                self._trigger_tau = None
                 if self.series.slide:
                     # on a sliding stretch the field is the Filippov combination, whose Lipschitz constant
                     # B₂ does not bound: the low part is dropped into the error instead (the state is hi)

@@ -290,8 +290,9 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
     cell and the first root is an event. One extremum per cell is assumed (grid 1/64 ≪ the flow's
     time scale on the test nets).
 
-    The rates each kink reached from a side is decided by (under mask 0 and under mask 1, at the event's
-    state) are recorded in ``record["rates"]`` as (t, layer, sample, unit, a, b).
+    The rates each kink reached from a side, or a frozen entry decided again, is decided by (under mask 0
+    and under mask 1, at the event's state) are recorded in ``record["rates"]`` as (t, layer, sample, unit,
+    a, b).
 
     Frozen entries (z = 0, the z ≤ 0 field does not move z) are decided again after every later
     event whose new field moves them (|ż| under mask 0 above the noise): as a kink reached from no
@@ -367,6 +368,8 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
             if moved is None:
                 return
             frozen.discard(moved[0])
+            e, a, b = moved
+            kink_rates.append((ts, e[0] + 1, e[2], e[1], a, b))
             decide(ts, *moved, from_side=0)
         raise RuntimeError("frozen entries kept moving at one instant (reference)")
 
