@@ -226,14 +226,14 @@ class FloatCrossings:
             return None
         self._pre_field = [f - d for f, d in zip(F_post, dF)]  # F_from at the event (the end-defect check)
         # the arriving field is F_post − ΔF: its rounding adds ΔF's (one sample's two gradients) to the pass's
-        nF, ndF = _norm(F_post), _norm(dF)
+        ndF, gz = _norm(dF), _norm(g)
         pre_rate = (pre, _norm(self._pre_field), fr + EPS * (self.series.dmax + 2) * ndF)
-        post_rate = (post, nF, fr)
+        post_rate = (post, _norm(F_post), fr)
         self._rates_within_bar(j, u, i, t, [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate],
-                               pre, _norm(g))
+                               pre, gz)
         self.skip[(j, u, i)] = 1
         self._record(t, "cross", j, u, i)
         self._next_pass = (p_next, ys, w, fr)
         self._lone = lone_saltation(pre, dF, g)
-        self._event_err = self._location_error(j, u, i, _norm(dF), pre, _norm(g))
-        return saltation_norm(pre, post, _norm(dF), _norm(g))
+        self._event_err = self._location_error(j, u, i, ndF, pre, gz)
+        return saltation_norm(pre, post, ndF, gz)
