@@ -18,7 +18,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
-import math
 import sys
 import time
 
@@ -28,7 +27,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numerics.float_series as fs  # noqa: E402
 from bench_float_taylor import _relu_big  # noqa: E402
-from numerics.float_steps import EPS  # noqa: E402
 from numerics.float_taylor import float_gradient_flow  # noqa: E402
 from relu_loss10 import T10  # noqa: E402
 
@@ -54,8 +52,7 @@ def main() -> None:
 
     def recording(self, y0, ys, coef, need):
         w, R = witness(self, y0, ys, coef, need)
-        share = EPS * self.dmax * math.sqrt(sum(float(np.sum(Y[1] * Y[1])) for Y in ys))
-        rows.append((w, fs._LD_RATIO * R, share, self.field_error))
+        rows.append((w, fs._LD_RATIO * R, self.relative_share(ys), self.field_error))
         return w, R
 
     fs.FloatSeries._witnessed, fs.FloatSeries._witness = forced, recording

@@ -276,10 +276,18 @@ class FloatSeries:
                 if self._witnessed(coef, need):
                     w, R = self._witness(y0, ys, coef, need)
                     # what the witness, raised by the longdouble pass's own error bound, leaves above the
-                    # relative term's share of c_1 (float_rounding, "The witness")
-                    share = EPS * self.dmax * math.sqrt(sum(float(np.sum(Y[1] * Y[1])) for Y in ys))
-                    self.field_error += max(0.0, (w + _LD_RATIO * R) * (1 + 2.0**-20) - share)
+                    # relative term's share of c_1 (float_rounding, "The witness"). The factors 1 ± 2^-20 cover
+                    # the rounding of w and of the share themselves: P differences and squares summed in
+                    # longdouble, then converted and square-rooted in float64, ≤ (P + 3)·u_ld + 2u relative
+                    # (P ≤ 2^18 here), and the share's float64 norm ≤ (P + 3)u
+                    self.field_error += max(0.0, (w + _LD_RATIO * R) * (1 + 2.0**-20)
+                                            - self.relative_share(ys) * (1 - 2.0**-20))
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    def relative_share(self, ys: list[np.ndarray]) -> float:
+        """ε·d·‖ĉ_1‖₂: the share of the local error's relative rounding term (float_steps._local_error) that
+        stands for c_1 = F's own rounding, d the longest inner product of the pass."""
+        return EPS * self.dmax * math.sqrt(sum(float(np.sum(Y[1] * Y[1])) for Y in ys))
 
     def _witnessed(self, coef: list, need: list[bool]) -> bool:
         """Whether this pass's field gets the extended-precision witness (:meth:`_witness`): where
@@ -315,35 +323,14 @@ class FloatSeries:
                 val[i] = np.asarray(coef[i], dtype=ld)
             elif op == "input":
                 val[i] = y0[payload].astype(ld)
-            elif op == "T":
-                val[i] = val[a].T
-            elif op == "matmul":
-                val[i] = val[a] @ val[b]
-            elif op == "add":
-                val[i] = val[a] + val[b]
-            elif op == "sub":
-                val[i] = val[a] - val[b]
-            elif op == "neg":
-                val[i] = -val[a]
-            elif op == "scale":
-                val[i] = val[a] * ld(self.cval[i])
-            elif op == "hadamard":
-                v = val[a] * np.asarray(self.maskv[payload.layer], dtype=ld)
-                S = self.slide.get(payload.layer)
-                if S:
-                    v = np.array(np.broadcast_to(v, np.shape(val[a])), dtype=ld)
+            else:  # the order-0 rule of every other node (_const's), on longdouble operands
+                val[i] = self._const(i, op, a, b, payload, val)
+                S = self.slide.get(payload.layer) if op == "hadamard" else None
+                if S:  # sliding entries: the weight μ₀ (0 on the kink's own products), as the pass used it
+                    v = val[i] = np.array(np.broadcast_to(val[i], np.shape(val[a])), dtype=ld)
                     zero = a in payload.zero_inputs
                     for (u, c), mus in S.items():
                         v[u, c] = 0 if zero else ld(mus[0]) * val[a][u, c]
-                val[i] = v
-            elif op == "emul":
-                val[i] = val[a] * val[b]
-            elif op == "exp":
-                val[i] = np.exp(val[a])
-            elif op == "div":
-                val[i] = val[a] / val[b]
-            else:  # pragma: no cover
-                raise AssertionError(op)
             if self.const[i]:
                 fake[i] = coef[i]
                 continue
@@ -469,7 +456,10 @@ class FloatSeries:
             num = num - np.einsum("kij,kij->ij", S[1: k + 1], Q[k - 1:: -1])
         return num / s0
 
-    def _const(self, i, op, a, b, payload, coef):
+    def _const(self, i: int, op: str, a: int, b: int | None, payload: Any, coef: list) -> Any:
+        """Node i's order-0 value from its operands' values in ``coef`` (plain arrays): the constant nodes
+        once per pass, and every node of the witness's longdouble pass (:meth:`_witness`, where sliding
+        weights are applied after it)."""
         if op == "const":
             return self.cval[i]
         x = coef[a]

@@ -10,7 +10,7 @@ search :mod:`numerics.active_sets`, shared with the arb tier), the step size, or
 and local error and the end-defect check of every step :mod:`numerics.float_steps`, the field's rounding
 where terms cancel :mod:`numerics.float_rounding`, the Hessian bounds of the error growth
 :mod:`numerics.hessian_lipschitz`. What stays is the step loop and the kink decisions that read its
-state, ~760 lines: the loop and _kink each read and write most of the flow's switching state (sides,
+state, ~775 lines: the loop and _kink each read and write most of the flow's switching state (sides,
 masks, skip and pinned sets, the next pass, the event-defect bookkeeping), so a further split would pass
 that state between modules rather than separate concerns; the event search (_locate, ~100 lines) is the
 next candidate if it grows.
@@ -340,11 +340,13 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         scale = max(abs(a), abs(b), 1e-300)
         g = self._grad_z(j + 1, u, i)
         gz = _norm(g)
-        rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
-        if from_side != 0 and max(abs(a), abs(b)) > 0:
-            self._rates_within_bar(j, u, i, t, rates, a if from_side < 0 else b, gz)
-        elif unpinned:
-            self._unpin_within_bar(j, u, i, t, rates, gz)
+        from_a_side = from_side != 0 and max(abs(a), abs(b)) > 0
+        if from_a_side or unpinned:
+            rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
+            if from_a_side:
+                self._rates_within_bar(j, u, i, t, rates, a if from_side < 0 else b, gz)
+            else:
+                self._unpin_within_bar(j, u, i, t, rates, gz)
         if max(abs(a), abs(b)) == 0 or min(abs(a), abs(b)) <= 1e-10 * scale:
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "

@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import assume, given, note, target
 from hypothesis import strategies as st
 
+from numerics.float_series import _LD_WIDER
 from numerics.float_steps import EPS
 from numerics.float_taylor import _FloatFlow
 from numerics.gradients import gradient
@@ -137,6 +138,8 @@ def _hexes(rows):
     return np.array([[float.fromhex(v) for v in r] for r in rows])
 
 
+@pytest.mark.skipif(not _LD_WIDER, reason="numpy's longdouble is float64 on this platform (macOS arm64, Windows): "
+                    "no witness runs, and the relative model alone is known to fall short on this instance")
 def test_an_interior_cancellation_is_covered_by_the_witness(monkeypatch):
     """The instance the thorough run of the property above found (2026-12-04; Hypothesis's draw, exact
     as float.hex): leaky ReLU (2, 5, 1, 2), α = 0.1, two samples; the width-1 layer's pre-activation is a
@@ -156,8 +159,6 @@ def test_an_interior_cancellation_is_covered_by_the_witness(monkeypatch):
                    '-0x1.f6bee1c20e853p+0']]),
           _hexes([['-0x1.ee55d4f2435fbp+1'], ['0x1.9a9f7a8a7840ap+0']])]
     obj = theory.Objective(theory.ReLUNet((2, 5, 1, 2), 0.1), theory.SquareLoss(X, Y))
-    if not fs._LD_WIDER:
-        pytest.skip("numpy's longdouble is float64 here: no witness")
     diff, rel, elem = field_check(obj, th)
     print(f"|c1 - F| = {diff:.3g}, relative share {rel:.3g}, bound with the witness {rel + elem:.3g}")
     assert diff <= rel + elem <= 1000 * diff
