@@ -203,17 +203,18 @@ class MeasuredGrowth:
         # with λ_min at a step's midpoint, carried like it (+ L·h per step, + the jump bound per event)
         self.track_norm = False
         self.last_norm: float | None = None  # Λ of the last step (lipschitz path with track_norm), else None
+        self.step_norm = math.inf  # ≥ ‖H‖ over the last step given masks (step(..., masks=...)), else ∞
         self._carried_norm: float | None = None
         self.norm_samples: list[float] = []
 
-    def _sample(self, theta: Sequence[np.ndarray]) -> tuple[float, Any]:
-        key = b"".join(np.ascontiguousarray(w, dtype=np.float64).tobytes() for w in theta)
+    def _sample(self, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None) -> tuple[float, Any]:
+        key = b"".join(np.ascontiguousarray(w, dtype=np.float64).tobytes() for w in list(theta) + list(masks or []))
         if key in self._cache:
             return self._cache[key]
         P = self.obj.num_params
         H = None
         if P <= self.dense_max or P < 3:
-            H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta])
+            H = hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta], masks=masks)
             got = self._certified_lambda_min(H) if P >= self.CERTIFY_MIN else None
             if got is not None:
                 return self._keep(key, got[0], H, got[1], got[2])
@@ -223,7 +224,7 @@ class MeasuredGrowth:
             res = 8 * P * np.finfo(float).eps * float(np.linalg.norm(H))
             matvec = H.__matmul__  # the residual below with the same dense H (no HVP operator to build)
         else:
-            op = hvp_operator(self.obj, theta)
+            op = hvp_operator(self.obj, theta, masks)
             v0 = self._v0 if self._v0 is not None else np.random.default_rng(0).standard_normal(P)
             calls = [0]
 
@@ -304,17 +305,20 @@ class MeasuredGrowth:
         (some eigenvalue lies within the residual; that it is the smallest is the solver's claim)."""
         return self._sample(theta)[0]
 
-    def norm_upper(self, theta: Sequence[np.ndarray]) -> float:
+    def norm_upper(self, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None) -> float:
         """An upper estimate of ‖∇²f(θ)‖₂ (:meth:`_norm` of the sampled Hessian or HVP operator: certified
         for dense Hessians from ``CERTIFY_MIN`` parameters on, else the solver's largest magnitude plus
         its residual — that it is the largest is the solver's claim, as for λ_min)."""
-        _, mat = self._sample(theta)
+        value = self._norm_upper_of(self._sample(theta, masks)[1])
+        self.norm_samples.append(value)
+        return value
+
+    def _norm_upper_of(self, mat: Any) -> float:
         value = self._norm((mat,), (1.0,), key="H")
         if isinstance(mat, np.ndarray):
             # below CERTIFY_MIN (or where a certificate failed) _norm returns LAPACK's eigenvalues: raised by
             # their backward error, as in _sample (a relative ~1e-12 on the certified ones, harmless)
             value += 8 * mat.shape[0] * np.finfo(float).eps * float(np.linalg.norm(mat))
-        self.norm_samples.append(value)
         return value
 
     def _norm(self, mats: Sequence[Any], weights: Sequence[float], key: Any = None) -> float:
@@ -386,15 +390,23 @@ class MeasuredGrowth:
             defects.append(e)
         return (beta + max(defects)) * (1 + 4 * np.finfo(float).eps)
 
-    def curvature_bound(self, H0: Any, Hm: Any, H1: Any, h: float, coeffs: Sequence[Any] | None) -> float:
+    def curvature_bound(self, H0: Any, Hm: Any, H1: Any, h: float, coeffs: Sequence[Any] | None,
+                        mask_coeffs: Sequence[np.ndarray] | None = None) -> float:
         """K ≥ sup_step ‖d²/dt² ∇²f(θ(t))‖₂ from the Hessians (or HVP operators) at the step's start,
         midpoint and end (docs/theory.md F): the larger of φ(r)·‖H(h) − H(0)‖₂/h² (envelope anchored at
         order 1) and κ(r)·‖Δ²H‖₂ (anchored at order 2; skipped when the state's envelope from order 2
-        exceeds R_MAX), r the state's coefficient envelope (at least e^{−2}; r = e^{−2} without ``coeffs``)."""
+        exceeds R_MAX), r the state's coefficient envelope (at least e^{−2}; r = e^{−2} without ``coeffs``).
+        ``mask_coeffs``: the series of masks that move along the step (sliding weights μ, arrays (k + 1, 1)),
+        on which H depends too: r is the larger of the two envelopes."""
         half = h / 2
         norms = order_norms(coeffs) if coeffs is not None else None  # once for both envelopes
         r2 = coefficient_envelope(norms, h, 2) if norms is not None else R_DESIGN
         r1 = coefficient_envelope(norms, h, 1) if norms is not None else R_DESIGN
+        if mask_coeffs:
+            n = min(len(c) for c in mask_coeffs)
+            mn = order_norms([np.asarray(c[:n], dtype=np.float64) for c in mask_coeffs])
+            r1 = max(r1, coefficient_envelope(mn, h, 1))
+            r2 = max(r2, coefficient_envelope(mn, h, 2))
         # The Hessian's coefficients are assumed to lie under the geometric envelope through the larger
         # of its orders 1 and 2; then one of the two single-anchor bounds holds, so their maximum does.
         # One ratio r for both anchors: the larger envelope (r₂ only where it is finite-κ, ≤ R_MAX; a
@@ -411,8 +423,16 @@ class MeasuredGrowth:
         return K
 
     def step(self, y0: Sequence[np.ndarray], ym: Sequence[np.ndarray], y1: Sequence[np.ndarray], h: float,
-             coeffs: Sequence[Any] | None = None, lipschitz: float | None = None) -> float:
+             coeffs: Sequence[Any] | None = None, lipschitz: float | None = None,
+             masks: Sequence[Sequence[np.ndarray]] | None = None,
+             mask_coeffs: Sequence[np.ndarray] | None = None) -> float:
         """Upper bound of μ⁺ over the step (docs/theory.md F, "μ along a step").
+
+        ``masks``: the flow's masks at the step's start, midpoint and end where they are not the pattern read
+        off the state (sliding entries, at their weights μ(t), and pinned ones, whose z is 0 to rounding); the
+        samples are then Hessians with these masks fixed, ``lipschitz`` must cover their move along the step
+        too, and ``mask_coeffs`` (the weights' series) join the envelope of :meth:`curvature_bound`
+        (docs/theory.md F, "The growth on a sliding stretch").
 
         Three samples: on each half [t_a, t_b] (length δ = h/2), λ_min(∇²f(θ(t))) ≥ min(λ_min(t_a),
         λ_min(t_b)) − δ²/8·sup‖H''‖₂, with sup‖H''‖₂ ≤ :meth:`curvature_bound`. ``coeffs``: the step's
@@ -430,8 +450,11 @@ class MeasuredGrowth:
         at the ends, where an event may sit on a region boundary), and when even that costs more than
         SLACK (long steps) the three-sample bound is computed too and the larger lower bound kept."""
         half = h / 2
+        # with masks: an upper bound of ‖H‖ over the step for the caller (the sliding forcing term): the
+        # carried Λ, or the three-point bound where that is sampled and smaller
+        self.step_norm = math.inf
         if lipschitz is None:
-            lo = self._three_sample(y0, ym, y1, h, coeffs)
+            lo = self._three_sample(y0, ym, y1, h, coeffs, masks, mask_coeffs)
         else:
             lo = None
             if self._carried is not None:
@@ -444,19 +467,21 @@ class MeasuredGrowth:
                     lo = cand
                     self.carried_steps += 1
             if lo is None:
-                lm, _ = self._sample(ym)
+                lm, _ = self._sample(ym, masks[1] if masks else None)
                 self._last = lm
                 lo = lm - half * lipschitz
                 if h * half * lipschitz > self.SLACK:
-                    lo = max(lo, self._three_sample(y0, ym, y1, h, coeffs))
+                    lo = max(lo, self._three_sample(y0, ym, y1, h, coeffs, masks, mask_coeffs))
                 else:
                     self.midpoint_steps += 1
                 if self.track_norm:  # ‖H(t)‖ ≤ ‖H(t_m)‖ + L·|t − t_m| on the step (Weyl)
-                    self._carried_norm = self.norm_upper(ym) + half * lipschitz
+                    self._carried_norm = self.norm_upper(ym, masks[1] if masks else None) + half * lipschitz
             elif self.track_norm and self._carried_norm is not None:
                 self._carried_norm += h * lipschitz
             self._carried = lo
             self.last_norm = self._carried_norm if self.track_norm else None
+            if masks and self.last_norm is not None:
+                self.step_norm = min(self.step_norm, self.last_norm)
         mu = max(0.0, -lo)
         self.integral += mu * h
         return mu
@@ -470,14 +495,18 @@ class MeasuredGrowth:
             self._carried_norm += bound
 
     def _three_sample(self, y0: Sequence[np.ndarray], ym: Sequence[np.ndarray], y1: Sequence[np.ndarray], h: float,
-                      coeffs: Sequence[Any] | None) -> float:
-        l0, H0 = self._sample(y0)
-        lm, Hm = self._sample(ym)
-        l1, H1 = self._sample(y1)
+                      coeffs: Sequence[Any] | None, masks: Sequence[Sequence[np.ndarray]] | None = None,
+                      mask_coeffs: Sequence[np.ndarray] | None = None) -> float:
+        m0, mm, m1 = masks if masks else (None, None, None)
+        l0, H0 = self._sample(y0, m0)
+        lm, Hm = self._sample(ym, mm)
+        l1, H1 = self._sample(y1, m1)
         half = h / 2
         lo = min(l0, lm, l1)
-        if half > 0:
-            lo -= self.curvature_bound(H0, Hm, H1, h, coeffs) * half**2 / 8
+        K = self.curvature_bound(H0, Hm, H1, h, coeffs, mask_coeffs) if half > 0 else 0.0
+        lo -= K * half**2 / 8
+        if masks:  # ‖H(t)‖ ≤ ‖linear interpolation on the half‖ + δ²/8·sup‖H''‖ (the norm is convex)
+            self.step_norm = min(self.step_norm, max(self._norm_upper_of(H) for H in (H0, Hm, H1)) + K * half**2 / 8)
         return lo
 
 

@@ -126,21 +126,13 @@ class FloatCrossings:
         """The rates' check of :meth:`_rates_within_bar` for a pinned entry that another switch set moving
         (decided from no side): its decision instant is that switch's, so the exact flow decides it within
         D = err + τ·V of the computed state, τ the largest switching-time uncertainty of the kinks decided
-        at this instant (``_trigger_tau``). Not checked when the instant has a leave-sliding event (its time
-        uncertainty is not bounded here) or no kink decided against a bar (docs/theory.md F, "The rates'
-        signs against the error bar")."""
-        from fractions import Fraction
-
+        at this instant (``_trigger_tau``: a kink's z̄/|ż_pre|, or a weight's leave, bar_μ/|μ̇|,
+        :meth:`numerics.float_sliding_bounds.SlidingBounds._leave_tau`). Not checked when no switch of the
+        instant was decided against a bar (docs/theory.md F, "The rates' signs against the error bar")."""
         from .kink_flows import UnsupportedKinkError
 
         if self._trigger_tau is None:
             return
-        now = Fraction(t)
-        for e in reversed(self.events):
-            if e.t != now:
-                break
-            if e.kind == "leave sliding":
-                return
         bars = self._rate_bars(j, u, i, rates, None, gz, tau=self._trigger_tau)
         if bars is not None and any(abs(r) <= bar for (r, *_), bar in zip(rates, bars)):
             raise UnsupportedKinkError(

@@ -7,7 +7,8 @@ arb tier's sliding machinery (:mod:`numerics.kink_flows`).
   series' ``after_order`` hook; docs/theory.md E1);
 * the consistent mode of the entries at their kinks (:mod:`numerics.active_sets`, through
   :class:`_FloatModes`);
-* a weight reaching α or 1 leaves sliding (:meth:`FloatSliding._leave`).
+* a weight reaching α or 1 leaves sliding (:meth:`FloatSliding._leave`)
+* (the error bound of a sliding step: :mod:`numerics.float_sliding_bounds`).
 
 :class:`FloatSliding` is a mixin of :class:`numerics.float_taylor._FloatFlow`: it reads the flow's
 ``series``, ``y``, ``side``, ``maskv``, ``alpha``, ``zdot``, ``skip`` and ``events``.

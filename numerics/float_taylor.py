@@ -80,8 +80,10 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   symmetric rank-one saltation matrices and the steps between is bounded as one map
   (:mod:`numerics.error_windows`; Λ ≥ ‖∇²f‖ is sampled with λ_min and carried like it;
   docs/theory.md F, "Windows through lone crossings"); the record is ``FloatTaylorTrajectory.windows``.
-  Doubtful: on sliding stretches the growth rate used is λ_min of the region's Hessian, not the
-  logarithmic norm of the projected (sliding) field (leaving sliding: continuous field, S = I).
+  On sliding stretches the rate is λ_min of the Hessian with the field's masks (μ at the sliding entries)
+  and the step adds the forcing of the state's distance from the sliding surface (docs/theory.md F, "The
+  growth on a sliding stretch"; leaving sliding: continuous field, S = I); the weights' near exits are
+  checked against their error bar (SlidingBounds._near_exits).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.
 """
@@ -105,6 +107,7 @@ from .float_crossings import FloatCrossings, _norm
 from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
+from .float_sliding_bounds import SlidingBounds
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 
@@ -183,7 +186,7 @@ STALL_STEPS = 1024
 STALL_FRACTION = 2.0**-40
 
 
-class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
+class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool, tol: float = TOL) -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
@@ -223,6 +226,12 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
         self._trigger_tau: float | None = None
         self._zc_key: tuple | None = None
         self._zc_value = 0.0
+        # on a sliding step: ‖A⁻¹‖₂ of the weights' constraints at its start and the sliding entries' geometry
+        # (FloatSliding._normal_forcing, _near_exits; docs/theory.md F, "The growth on a sliding stretch")
+        self._step_Ainv: float | None = None
+        self._geo: dict | None = None
+        self._geo_h = 0.0
+        self._last_mu_bar: float | None = None  # the weights' bar of the last sliding step (_near_exits)
         # check event-cut steps' end defects before taking them (float_steps.EventDefect), not after their events
         self.check_events_first = False
         self.defect_halvings = 0  # steps halved by the end-defect check (float_steps.defect_checked_step)
@@ -555,6 +564,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 ys, w = self._pass(p, self.watch, field_error=True)
                 fr = self.series.field_error  # F(θ₀)'s rounding where terms cancel (float_rounding)
             self._next_pass = None
+            self._step_Ainv = self._geo = self._last_mu_bar = None
+            if self.series.slide:  # the constraints of this pass's weights (_solve_mu0), for _near_exits
+                sv = np.linalg.svd(self._A, compute_uv=False)
+                self._step_Ainv = 1.0 / float(sv[-1]) if sv[-1] > 0 else math.inf
             if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
                                          "use the arb tier (dps=...)")
@@ -643,8 +656,14 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
+                    # sliding or pinned entries: the Hessian with the field's masks, which move with μ(t) too
+                    # (SlidingBounds._flow_masks, _mask_lipschitz)
+                    lip = self._hessian_lipschitz(ys, h, s_l) + self._mask_lipschitz(h, s_l, self._loss_bound)
+                    fm = self._flow_masks(h)
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
-                                         lipschitz=self._hessian_lipschitz(ys, h, s_l))
+                                         lipschitz=lip, masks=fm[0] if fm else None, mask_coeffs=fm[1] if fm else None)
+                    if self.series.slide:  # the state's distance from the sliding surface (docs/theory.md F)
+                        local += self._normal_forcing(ys, h)
                 carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
                 if self.series.slide:
                     # a sliding stretch's field is the Filippov combination, whose Jacobian Λ and μ do not
@@ -657,6 +676,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                     # the z series are those of hi: the bar adds the low parts at both ends
                     self._locate(w, h, self._z_error(carried.value + lo_norm + new_lo_norm), skip_used,
                                  exclude=ev[1][1:4] if ev is not None and ev[1][0] == "z" else None)
+                    if self.series.slide:  # and the sliding weights' near exits (SlidingBounds._near_exits)
+                        self._near_exits(h, carried.value + lo_norm + new_lo_norm,
+                                         ev[1][1:4] if ev is not None and ev[1][0] == "mu" else None)
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
@@ -675,6 +697,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding):
                     raise UnsupportedKinkError(f"t = {t:.17g}: kink events without progress in time")
             if ev is not None and ev[1][0] == "mu":
                 _, j, u, i, side = ev[1]
+                if h > 0:  # its switching-time uncertainty, for an unpin this leave may trigger
+                    self._trigger_tau = max(self._trigger_tau or 0.0, self._leave_tau(j, u, i, h))
                 self._leave(j, u, i, side, t)
             elif ev is not None:
                 _, j, u, i = ev[1]

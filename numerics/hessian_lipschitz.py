@@ -347,15 +347,18 @@ def crossing_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[n
 
 def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray], free: Sequence[tuple[int, int]],
                       sample: int, s: Sequence[float]) -> float:
-    """J ≥ ‖∇²f_after − ∇²f_before‖₂ when one mask entry of ``sample`` changes (by at most |1 − α|: a kink
-    crossing, α ↔ 1, or an entry into or exit from sliding, side ↔ μ) at the state θ, s_l ≥ ‖A_l‖₂
-    (docs/theory.md F, "μ along a step from the midpoint").
+    """J ≥ ‖∇²f_after − ∇²f_before‖₂ when the ``free`` mask entries of ``sample`` change (each by at most
+    |1 − α|: a kink crossing, α ↔ 1, or an entry into or exit from sliding, side ↔ μ) at the state θ,
+    s_l ≥ ‖A_l‖₂ (docs/theory.md F, "μ along a step from the midpoint").
 
     Only sample i's term c·(J_iᵀ ℓ''_i J_i + ℓ'_i·D²h_i) changes (J_i = Dh_i): h_i is continuous at the
     kink (the entry's z is 0), so ℓ'_i, ℓ''_i are too. The Gauss–Newton parts before and after are
     positive semidefinite, so they differ by at most ‖ℓ''_i‖₂·max ‖J_i‖₂²; D²h_i is affine in the one
-    mask entry (it appears once in the product), with slope a form of the same kind as D²h_i itself
-    (the mask replaced by a unit diagonal matrix), so the second part changes by ≤ ‖ℓ'_i‖·|1 − α|·δ₂‖x̃_i‖.
+    mask vector m_l of each layer (diag(m_l) appears once in every product), with slope a form of the same
+    kind as D²h_i itself (diag(m_l) replaced by one of norm ≤ 1), so changing the free entries of one layer
+    moves the second part by ≤ ‖ℓ'_i‖·|1 − α|·δ₂‖x̃_i‖, and of n_l layers, one layer after the other (the
+    masks in between still in [α, 1]), by n_l times that (until 2026-12-04 the factor n_l was missing: an
+    event on a sample with sliding entries in another layer frees two layers).
     ℓ'_i, ℓ''_i are those of the sample's actual output; ‖J_i‖₂² = λ_max(J_iJ_iᵀ), J_iJ_iᵀ = Σ_l (‖a_{l−1}‖²
     + [bias])·G_lG_lᵀ with G_l = ∂h_i/∂z_l (G_N = I, G_l = G_{l+1}W_{l+1}diag(m_l)).
 
@@ -391,11 +394,12 @@ def sample_jump_bound(obj: Any, theta: Sequence[np.ndarray], masks: Sequence[np.
     else:
         g = h - np.asarray(loss.target, dtype=np.float64)[:, sample]
         L2 = 1.0
-    d2 = derivative_factors(s)[1]
+    d1, d2, _ = derivative_factors(s)
     xn = math.sqrt(float(x @ x) + extra)
-    second = float(np.linalg.norm(g)) * abs(1 - alpha) * d2 * xn
+    layers = len({l for l, _ in free})
+    second = float(np.linalg.norm(g)) * abs(1 - alpha) * layers * d2 * xn
     if len(free) > 6:
-        return c * (L2 * derivative_factors(s)[0] ** 2 * xn * xn + second)
+        return c * (L2 * d1 ** 2 * xn * xn + second)
     best = 0.0
     for vertex in iproduct((alpha, 1.0), repeat=len(free)):
         m = [np.array(v, dtype=np.float64) for v in masks]

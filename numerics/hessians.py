@@ -32,17 +32,23 @@ def hvp(obj: Any, theta: Sequence[Any], v: Sequence[Any], dps: int | None = None
         return from_backend(obj, [gi.tan for gi in g], b)
 
 
-def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None) -> np.ndarray:
+def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None, masks: Sequence[Any] | None = None) -> np.ndarray:
     """∇²f(θ) as a (P, P) array in θ's arithmetic, rows/columns in ``obj.flatten`` order.
 
     float and mp results are symmetrised, (H + Hᵀ)/2, which only moves rounding errors; exact
-    results are returned as computed (they are symmetric exactly, which the tests check).
+    results are returned as computed (they are symmetric exactly, which the tests check). ``masks`` (one
+    (d_l, n) array per hidden layer, entries in [α, 1]): the Hessian with these masks fixed instead of the
+    activation pattern at θ (a Filippov sliding mode's, whose weights are fractional); float64 θ only.
     """
     obj = check_objective(obj)
     # prepare() validates θ; its kind is needed before that only to set an mp precision (dps given)
     with precision(obj.kind(theta) if dps is not None else "", dps):
         obj, b, Ws = prepare(obj, theta)
-        H = _hessian_batched(obj, Ws, b) if b.batched else _hessian_by_basis(obj, Ws, b)
+        if masks is not None:
+            if b.kind != "float":
+                raise ValueError("hessian(..., masks=...) takes a float64 θ")
+            masks = [np.asarray(m, dtype=np.float64) for m in masks]
+        H = _hessian_batched(obj, Ws, b, masks) if b.batched else _hessian_by_basis(obj, Ws, b, masks)
         if b.kind != "exact":
             H = H + H.T
             H *= b.scalar(0.5)  # in place: one P×P temporary less
@@ -54,7 +60,7 @@ def _shapes(obj) -> list[tuple[int, int]]:
     return [(s[0], 1) if len(s) == 1 else tuple(s) for s in obj.shapes]
 
 
-def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
+def _hessian_batched(obj, Ws, b: Backend, masks: Sequence[Any] | None = None) -> np.ndarray:
     P = obj.num_params
     if b.kind == "float":
         # not eye(P).astype(float64): that copy touches all P² fresh entries (page faults), measured
@@ -67,7 +73,7 @@ def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
         n = s[0] * s[1]
         seeds.append(eye[:, off : off + n].reshape((P,) + s))
         off += n
-    _, g = evaluate(obj, [Dual(w, e) for w, e in zip(Ws, seeds)], b, want_value=False)
+    _, g = evaluate(obj, [Dual(w, e) for w, e in zip(Ws, seeds)], b, want_value=False, masks=masks)
     # row p of each block is ∂(∇_{W_j} f)/∂θ_p; side by side the blocks give row p of the Hessian.
     # Written into H's column block viewed as (P,) + shape: one copy (reshaping a transposed tangent
     # to (P, n) first would copy it once more)
@@ -80,7 +86,7 @@ def _hessian_batched(obj, Ws, b: Backend) -> np.ndarray:
     return H
 
 
-def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:
+def _hessian_by_basis(obj, Ws, b: Backend, masks: Sequence[Any] | None = None) -> np.ndarray:
     """Exact path: one HVP per basis direction E_p (a single 1 in one layer, other tangents zero)."""
     from .backends import QMat, flint
 
@@ -90,7 +96,7 @@ def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:
     rows = []
     # P dual passes at one θ: the value parts once (numerics.duals.primal_memo), the tangents per direction
     memo: dict = {}
-    masks = primal_masks(obj, Ws, b)
+    masks = primal_masks(obj, Ws, b) if masks is None else masks
     for layer, (r, c) in enumerate(shapes):
         for idx in range(r * c):
             e = flint.fmpq_mat(r, c)

@@ -48,8 +48,10 @@ class EigenResult:
         return self.residual
 
 
-def hvp_operator(obj: Any, theta: Sequence[Any]) -> sla.LinearOperator:
-    """v ↦ ∇²f(θ)v on flat float64 vectors, as a scipy LinearOperator (counts its calls in ``.calls``)."""
+def hvp_operator(obj: Any, theta: Sequence[Any], masks: Sequence[np.ndarray] | None = None) -> sla.LinearOperator:
+    """v ↦ ∇²f(θ)v on flat float64 vectors, as a scipy LinearOperator (counts its calls in ``.calls``).
+    ``masks`` (one (d_l, n) array per hidden layer, entries in [α, 1]): the Hessian of the loss with these
+    masks fixed instead of the pattern at θ (a Filippov sliding mode's, whose weights are fractional)."""
     obj = check_objective(obj)
     arrays = [to_kind(a, "float") for a in obj.check_theta(theta)]
     b = BACKENDS["float"]
@@ -65,7 +67,7 @@ def hvp_operator(obj: Any, theta: Sequence[Any]) -> sla.LinearOperator:
     # pattern is fixed from the primal pre-activations at θ, as evaluate itself would read it, so that
     # the masks are the same objects in every pass (a memo key is an operand's identity).
     memo: dict = {}
-    masks = primal_masks(obj, Ws, b)
+    masks = primal_masks(obj, Ws, b) if masks is None else [np.asarray(m, dtype=np.float64) for m in masks]
 
     def matvec(x: np.ndarray) -> np.ndarray:
         op.calls += 1

@@ -1,0 +1,249 @@
+"""The float tier's error bound on sliding stretches (docs/theory.md F, "The growth on a sliding stretch"),
+each piece against a computation that does not use it, on the two sliding instances of
+tests/test_float_taylor.py (seeds 5 and 1, widths (2, 3, 3, 1), T = 3):
+
+* the growth rate of every sliding step ≥ max(0, −λ_min) of the Hessian with the field's masks (the
+  weights μ(t) at the sliding entries) at 9 points inside the step, that Hessian summed from per-sample
+  central differences of the generic per-sample gradient with the masks fixed (not the HVP operator the
+  tier samples);
+* ζ ≥ |z_s(θ̂(t))| at 41 points of the step, z evaluated in mpmath on the step's polynomial;
+* the weights' bar ≥ |μ̂ − μ_exact| at every sliding step's start, μ_exact solved by the separately written
+  reference (tests/relu_reference.py, 40 digits) at the arb tier's state (30 digits) at that time;
+* the near-exit check refuses a weight's dip inside its bar and passes one outside it.
+Ratios are printed with -s."""
+
+from fractions import Fraction
+from types import SimpleNamespace
+
+import mpmath
+import numpy as np
+import pytest
+
+import numerics
+import relu_reference as R
+from numerics import error_growth, float_sliding_bounds
+from numerics.float_taylor import _FloatFlow
+from numerics.kink_flows import UnsupportedKinkError, relu_gradient_flow
+from test_float_taylor import relu_instance
+
+# (seed, widths, T, scale, biases): the two sliding instances of tests/test_float_taylor.py, and two with
+# biases (seed 0: an entry enters, another crosses, the first leaves; seed 13: two entries slide at once)
+INSTANCES = [(5, (2, 3, 3, 1), 3.0, 1.0, False), (1, (2, 3, 3, 1), 3.0, 1.0, False),
+             (0, (2, 3, 3, 1), 2.0, 1.0, True), (13, (2, 3, 3, 1), 2.0, 1.0, True)]
+
+
+def _spied(seed, widths, t_end, scale, bias):
+    """The float run with, per sliding step (matched to its start by the state): the growth rate with the
+    sliding keys and the weights' series, ζ per entry, and the weights' bar and μ_0s."""
+    obj, th = relu_instance(seed, widths, 0.0, bias, scale=scale)
+    rec = {"rates": [], "zeta": [], "bars": [], "masks": []}
+    o_step, o_zeta, o_bar = error_growth.MeasuredGrowth.step, float_sliding_bounds.SlidingBounds._surface_distance, \
+        float_sliding_bounds.SlidingBounds._mu_bar
+    o_masks = float_sliding_bounds.SlidingBounds._flow_masks
+    o_tau = float_sliding_bounds.SlidingBounds._leave_tau
+    rec["taus"] = []
+
+    def tau(self, j, u, i, h):
+        value = o_tau(self, j, u, i, h)
+        rec["taus"].append(((j, u, i), value))
+        return value
+
+    def masks(self, h):
+        out = o_masks(self, h)
+        if out is not None:
+            rec["masks"].append([(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S])
+        return out
+
+    def step(self, *a, **k):
+        mu = o_step(self, *a, **k)
+        if k.get("masks") is not None:
+            rec["rates"].append((a[0], a[3], mu, k["mask_coeffs"], rec["masks"][-1]))
+        return mu
+
+    def zeta(self, ys, h, key):
+        z = o_zeta(self, ys, h, key)
+        rec["zeta"].append(([Y.copy() for Y in ys], h, key, z))
+        return z
+
+    def bar(self, err):
+        b = o_bar(self, err)
+        if b is not None:
+            mus = {(L - 1, u, i): m[0] for L, S in self.series.slide.items() for (u, i), m in S.items()}
+            rec["bars"].append(([y.copy() for y in self.y], b, mus))
+        return b
+
+    error_growth.MeasuredGrowth.step, float_sliding_bounds.SlidingBounds._surface_distance, \
+        float_sliding_bounds.SlidingBounds._mu_bar, float_sliding_bounds.SlidingBounds._flow_masks, \
+        float_sliding_bounds.SlidingBounds._leave_tau = step, zeta, bar, masks, tau
+    try:
+        f = numerics.gradient_flow(obj, th, t_end, dps=None)
+    finally:
+        error_growth.MeasuredGrowth.step, float_sliding_bounds.SlidingBounds._surface_distance, \
+            float_sliding_bounds.SlidingBounds._mu_bar, float_sliding_bounds.SlidingBounds._flow_masks, \
+            float_sliding_bounds.SlidingBounds._leave_tau = o_step, o_zeta, o_bar, o_masks, o_tau
+    assert rec["rates"] and rec["bars"], "the instance does not slide"
+    return obj, th, f, rec
+
+
+_REFS: dict = {}
+
+
+@pytest.fixture(scope="module", params=INSTANCES, ids=["seed5", "seed1", "seed0-bias", "seed13-bias"])
+def run(request):
+    return _spied(*request.param)
+
+
+def _reference(obj, th, f):
+    """The arb tier at 30 digits (no dps + 10 rerun) to the float run's horizon, once per instance."""
+    key = id(f)
+    if key not in _REFS:
+        _REFS[key] = relu_gradient_flow(obj, th, Fraction(f.times[-1]), 30, rerun=False)
+    return _REFS[key]
+
+
+def _start_time(f, state):
+    """The start of the step whose state (the tier's blocks) is ``state``."""
+    for a, c in zip(f.starts, f.coeffs):
+        if all(np.array_equal(Y[0], y) for Y, y in zip(c, state)):
+            return a
+    raise AssertionError("a spied state is no step's start")
+
+
+def _start_time_theta(obj, f, theta):
+    """The same for θ in the objective's shapes (what MeasuredGrowth.step is given)."""
+    want = np.asarray(obj.flatten([np.asarray(w, dtype=float) for w in theta]), dtype=float)
+    for a in f.starts:
+        if np.array_equal(np.asarray(obj.flatten(f.at(a)), dtype=float), want):
+            return a
+    raise AssertionError("a spied state is no step's start")
+
+
+def _sample_hessian_sum(obj, theta, masks, eps=1e-5):
+    """Σ_i ∇² of sample i's term with its masks fixed: central differences of numerics.sample_gradient
+    (a polynomial in θ with the masks fixed: error ε²/6·‖D⁴‖ + u/ε, ~1e-10 of the Hessian)."""
+    flat = np.asarray(obj.flatten([np.asarray(w, dtype=float) for w in theta]), dtype=float)
+    n = obj.loss.num_samples
+    H = np.zeros((flat.size, flat.size))
+    for i in range(n):
+        cols = [m[:, i:i + 1] for m in masks]
+        for k in range(flat.size):
+            e = np.zeros(flat.size)
+            e[k] = eps
+            gp = obj.flatten(numerics.sample_gradient(obj, obj.unflatten(flat + e), i, masks=cols))
+            gm = obj.flatten(numerics.sample_gradient(obj, obj.unflatten(flat - e), i, masks=cols))
+            H[:, k] += (np.asarray(gp, dtype=float) - np.asarray(gm, dtype=float)) / (2 * eps)
+    return (H + H.T) / 2
+
+
+def _masks_at(obj, theta, mask_series, keys, t):
+    """The flow's masks at θ (sign pattern) with the sliding entries at μ(t)."""
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    a = np.asarray(obj.loss.inputs, dtype=float)
+    out = []
+    for l in range(len(Ws) - 1):
+        z = Ws[l] @ a + (bs[l].reshape(-1, 1) if bs is not None else 0.0)
+        m = np.where(z > 0, 1.0, float(obj.model.alpha))
+        for (j, u, i), mus in zip(keys, mask_series):
+            if j == l:
+                m[u, i] = float(np.polynomial.polynomial.polyval(t, mus[:, 0]))
+        out.append(m)
+        a = m * z
+    return out
+
+
+def test_sliding_growth_rate_covers_the_hessian_with_the_fields_masks(run):
+    obj, th, f, rec = run
+    # the sliding keys in the order the tier lists its weights (one entry on these instances at a time)
+    worst = 0.0
+    for y0, h, mu, series, keys in rec["rates"]:
+        a = _start_time_theta(obj, f, y0)
+        assert len(keys) == len(series)
+        for q in range(9):
+            s = h * (0.5 + 499 * q / 8) / 500
+            theta = f.at(a + s)
+            lam = np.linalg.eigvalsh(_sample_hessian_sum(obj, theta, _masks_at(obj, theta, series, keys, s)))[0]
+            # the differences' error: ~1e-10 of ‖H‖ (see _sample_hessian_sum)
+            assert max(0.0, -lam) <= mu + 1e-8
+            if mu > 0:
+                worst = max(worst, max(0.0, -lam) / mu)
+    print(f"\nsliding steps: max μ⁺(H with the field's masks) / rate used = {worst:.3g}")
+
+
+def test_surface_distance_covers_z_along_the_step(run):
+    obj, th, f, rec = run
+    worst = 0.0
+    with mpmath.workdps(40):
+        X = [[mpmath.mpf(float(v)) for v in row] for row in np.asarray(obj.loss.inputs, dtype=float).T]
+        for ys, h, (j, u, i), zeta in rec["zeta"]:
+            for q in range(41):
+                s = mpmath.mpf(h) * q / 40
+                blocks = [[[mpmath.polyval([mpmath.mpf(float(c)) for c in Y[::-1, r, k]], s) for k in range(Y.shape[2])]
+                           for r in range(Y.shape[1])] for Y in ys]
+                Ws, bs = (blocks[0::2], blocks[1::2]) if obj.model.bias else (blocks, None)
+                a = X[i]
+                for l in range(j + 1):
+                    z = [mpmath.fsum(w * x for w, x in zip(row, a)) + (bs[l][r][0] if bs else 0)
+                         for r, row in enumerate(Ws[l])]
+                    # α = 0; a lower sliding entry of the sample (none on these instances) would need μ here
+                    a = [v if v > 0 else 0 * v for v in z]
+                val = abs(float(z[u]))
+                assert val <= zeta
+                worst = max(worst, val / zeta)
+    print(f"\nmax |z_s(θ̂(t))| / ζ = {worst:.3g}")
+
+
+def test_sliding_weights_within_their_bar_against_the_reference(run):
+    obj, th, f, rec = run
+    ref = _reference(obj, th, f)
+    X = np.asarray(obj.loss.inputs, dtype=float).T
+    Y = np.asarray(obj.loss.target, dtype=float).T
+    worst = 0.0
+    with mpmath.workdps(40):
+        net = R.Net(obj.widths, obj.model.alpha, obj.model.bias, X, Y)
+        for y0, bar, mus in rec["bars"]:
+            t = _start_time(f, y0)
+            p = [mpmath.mpf(x) for x in obj.flatten(ref.at(Fraction(t)))]
+            masks = net.pattern(p)
+            S = sorted(mus)
+            lam, _ = R._solve_sliding(net, p, masks, S)
+            for (key, l) in zip(S, lam):
+                exact = float(net.alpha + l * (1 - net.alpha))
+                diff = abs(mus[key] - exact)
+                assert diff <= bar
+                worst = max(worst, diff / bar)
+    print(f"\nmax |μ̂ − μ_exact| / bar = {worst:.3g}")
+
+
+def test_leave_times_within_their_uncertainty(run):
+    """Each weight's leave (α or 1 reached at a step's end) happens within τ = bar_μ/|μ̇| of the exact flow's
+    leave of the same entry (the arb tier at 30 digits): the switching-time uncertainty the unpin check
+    reads (FloatCrossings._unpin_within_bar)."""
+    obj, th, f, rec = run
+    if not rec["taus"]:
+        pytest.skip("no weight leaves sliding on this instance")
+    ref = _reference(obj, th, f)
+    worst = 0.0
+    for (j, u, i), tau in rec["taus"]:
+        mine = [float(e.t) for e in f.events if e.kind == "leave sliding" and (e.layer - 1, e.unit, e.sample) == (j, u, i)]
+        theirs = [float(e.t) for e in ref.events if e.kind == "leave sliding" and (e.layer - 1, e.unit, e.sample) == (j, u, i)]
+        assert mine and len(mine) == len(theirs)
+        d = min(abs(a - b) for a, b in zip(mine, theirs))
+        assert d <= tau
+        worst = max(worst, d / tau)
+    print(f"\nmax |t_leave − t_leave,exact| / τ = {worst:.3g}")
+
+
+@pytest.mark.parametrize("bar,refused", [(0.01, True), (0.001, False)])
+def test_a_weights_dip_inside_its_bar_is_refused(bar, refused):
+    """μ(s) = 0.9 + 0.39s − 0.39s² on a step of length 1 comes within 0.0025 of 1 at s = 1/2 without reaching
+    it: refused with a bar of 0.01, passed with 0.001 (the check's own logic, on a stub of the flow)."""
+    flow = object.__new__(_FloatFlow)
+    flow.series = SimpleNamespace(slide={2: {(0, 3): [0.9, 0.39, -0.39]}})
+    flow.alpha = 0.0
+    flow._geo = {"keys": [(1, 0, 3)]}
+    flow._mu_bar = lambda err: bar
+    if refused:
+        with pytest.raises(UnsupportedKinkError, match="Filippov weight"):
+            flow._near_exits(1.0, 1e-15, None)
+    else:
+        flow._near_exits(1.0, 1e-15, None)
