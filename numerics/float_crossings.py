@@ -165,11 +165,19 @@ class FloatCrossings:
             zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
             tau = self._bar_tau = zbar / abs(pre)
         D = (err + tau * self._bar_speed) * (1 + 8 * EPS)
+        return [((x * d2 * (Fn + b2 * D) + x * d1 * b2) * D + rho) * (1 + 8 * EPS)
+                for (_, Fn, _), rho in zip(rates, self._rate_rounding(j, rates, gz))]
+
+    def _rate_rounding(self, j: int, rates: list[tuple[float, float, float]], gz: float) -> list[float]:
+        """For each (ż, ‖F‖, e_F) of ``rates``: a bound on the rounding of the computed ż = ∇z·F of entry
+        z_{j+1}[·, i] — the field's (e_F, and the relative term u(d + 2)‖F‖ of the local error, d the pass's
+        longest inner product), ∇z's (u·n‖∇z‖, n the summed fan-ins and two per layer up to z) and the inner
+        product's (u·P‖∇z‖‖F‖, P the parameters), in the tier's relative model for interior products
+        (docs/theory.md F, "The rates' signs against the error bar")."""
         Ws = self.y[0::2] if self.bias else self.y
         n_g = sum(W.shape[1] + 2 for W in Ws[: j + 1])
         n_rel = self.series.dmax + 2 + n_g + sum(y.size for y in self.y)
-        return [((x * d2 * (Fn + b2 * D) + x * d1 * b2) * D + gz * (eF + EPS * n_rel * Fn)) * (1 + 8 * EPS)
-                for _, Fn, eF in rates]
+        return [gz * (eF + EPS * n_rel * Fn) * (1 + 8 * EPS) for _, Fn, eF in rates]
 
     def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
         """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0

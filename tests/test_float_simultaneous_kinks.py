@@ -140,6 +140,11 @@ def test_refused_instance_is_refused_by_both_tiers():
     obj, th, _, _ = instance("sq", 61, (2, 3, 3, 2), 4)
     with pytest.raises(UnsupportedKinkError):
         numerics.gradient_flow(obj, th, 0.1, dps=None)
+    # without the growth term (no error bar): the rate within its own rounding (FloatCrossings._rate_rounding)
+    from numerics.float_taylor import float_gradient_flow
+
+    with pytest.raises(UnsupportedKinkError, match="within their rounding"):
+        float_gradient_flow(obj, th, 0.1, growth=False)
     with pytest.raises(UnsupportedKinkError, match="t = 0.0436760251659"):
         numerics.gradient_flow(obj, th, Fraction(1, 10), dps=30)
 
