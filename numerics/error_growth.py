@@ -204,6 +204,7 @@ class MeasuredGrowth:
         self.track_norm = False
         self.last_norm: float | None = None  # Λ of the last step (lipschitz path with track_norm), else None
         self.step_norm = math.inf  # ≥ ‖H‖ over the last step given masks (step(..., masks=...)), else ∞
+        self._three: tuple | None = None  # that step's three samples and δ²K/8, for three_point_norm
         self._carried_norm: float | None = None
         self.norm_samples: list[float] = []
 
@@ -451,8 +452,9 @@ class MeasuredGrowth:
         SLACK (long steps) the three-sample bound is computed too and the larger lower bound kept."""
         half = h / 2
         # with masks: an upper bound of ‖H‖ over the step for the caller (the sliding forcing term): the
-        # carried Λ, or the three-point bound where that is sampled and smaller
+        # carried Λ (step_norm), or the three-point bound where sampled (three_point_norm)
         self.step_norm = math.inf
+        self._three = None
         if lipschitz is None:
             lo = self._three_sample(y0, ym, y1, h, coeffs, masks, mask_coeffs)
         else:
@@ -505,9 +507,19 @@ class MeasuredGrowth:
         lo = min(l0, lm, l1)
         K = self.curvature_bound(H0, Hm, H1, h, coeffs, mask_coeffs) if half > 0 else 0.0
         lo -= K * half**2 / 8
-        if masks:  # ‖H(t)‖ ≤ ‖linear interpolation on the half‖ + δ²/8·sup‖H''‖ (the norm is convex)
-            self.step_norm = min(self.step_norm, max(self._norm_upper_of(H) for H in (H0, Hm, H1)) + K * half**2 / 8)
+        if masks:  # for three_point_norm, on demand
+            self._three = (H0, Hm, H1, K * half**2 / 8)
         return lo
+
+    def three_point_norm(self) -> float:
+        """≥ ‖H(t)‖₂ over the last step taken with ``masks`` where its three-point bound was computed (else
+        ∞): on each half ‖H(t)‖ ≤ ‖the linear interpolation‖ + δ²/8·sup‖H''‖ (the norm is convex), so the
+        largest of the three samples' norms + δ²K/8, K from :meth:`curvature_bound`. Computed on demand
+        (three norms: the caller asks only where the carried Λ costs too much)."""
+        if self._three is None:
+            return math.inf
+        *mats, extra = self._three
+        return max(self._norm_upper_of(H) for H in mats) + extra
 
 
 def saltation_norm(pre: float, post: float, dF: float, grad_z: float) -> float:

@@ -145,13 +145,14 @@ class SlidingBounds:
         phi = float(np.max(np.abs(z[:, u]) + e / (1 - e) * sz[:, u]))
         return (2 / math.pi * math.log(n) + 1) * phi * (1 + 1e-10)
 
-    def _normal_forcing(self, ys: list[np.ndarray], h: float) -> float:
+    def _normal_forcing(self, ys: list[np.ndarray], h: float, local: float) -> float:
         """h·ζ·(B₂/σ + ‖N‖/σ²): what the computed state's distance from the sliding surface adds to the
         error's growth over the step (docs/theory.md F, "The growth on a sliding stretch"). ζ ≥ sup_step
         ‖z_S(θ̂(t))‖₂ (:meth:`_surface_distance`); σ ≤ σ_min(Z(t)) on the step, σ₀ − h·V·(Σ(δ₂‖x̃‖)²)^{1/2} less
         the moves of Z through the weights of lower sliding entries of the same sample (δ₁‖x̃‖ per unit of
         μ); B₂ ≥ ‖∇²f_μ‖ (or the growth term's bound on ‖H_μ‖ over the step, from its samples with the field's masks:
-        Λ, or the three-point bound ‖H‖ ≤ max of the three + δ²K/8, where smaller); ‖N‖ ≤
+        Λ, or the three-point bound ‖H‖ ≤ max of the three + δ²K/8, where smaller; ``local`` the step's
+        local error, which decides whether the three-point bound is worth its three norms); ‖N‖ ≤
         V·(Σ(δ₂‖x̃‖)²)^{1/2}, N the rows F·∇²z_s."""
         from .hessian_lipschitz import hessian_norm_bound
 
@@ -176,9 +177,13 @@ class SlidingBounds:
                 f"(σ_min {geo['sigma']:.3g} against their possible move {move:.3g}): the error's growth on the "
                 "sliding stretch is not bounded here; use the arb tier (dps=...)")
         s, loss_bound = self._lip_norms
-        b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb)
-        b2 = min(b2, self.growth.step_norm)  # ≥ ‖∇²f_μ‖ on the step, sampled with λ_min (error_growth)
-        return h * math.sqrt(zeta2) * (b2 / sigma + V * curv / sigma ** 2) * (1 + 8 * EPS_F)
+        # ≥ ‖∇²f_μ‖ on the step: B₂, the growth term's carried Λ, and where that still makes the term more than
+        # 1 % of the step's local error, its three-point bound (three norms: only then)
+        b2 = min(hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb), self.growth.step_norm)
+        factor = h * math.sqrt(zeta2) * (1 + 8 * EPS_F)
+        if factor * b2 / sigma > 0.01 * local:
+            b2 = min(b2, self.growth.three_point_norm())
+        return factor * (b2 / sigma + V * curv / sigma ** 2)
 
     def _mu_bar(self, err: float) -> float | None:
         """A bound on |μ̂ − μ_exact| for the weights of this step's start (docs/theory.md F, "The growth on a

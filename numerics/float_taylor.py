@@ -227,7 +227,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self._zc_key: tuple | None = None
         self._zc_value = 0.0
         # on a sliding step: ‖A⁻¹‖₂ of the weights' constraints at its start and the sliding entries' geometry
-        # (FloatSliding._normal_forcing, _near_exits; docs/theory.md F, "The growth on a sliding stretch")
+        # (SlidingBounds._normal_forcing, _near_exits; docs/theory.md F, "The growth on a sliding stretch")
         self._step_Ainv: float | None = None
         self._geo: dict | None = None
         self._geo_h = 0.0
@@ -663,7 +663,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
                                          lipschitz=lip, masks=fm[0] if fm else None, mask_coeffs=fm[1] if fm else None)
                     if self.series.slide:  # the state's distance from the sliding surface (docs/theory.md F)
-                        local += self._normal_forcing(ys, h)
+                        local += self._normal_forcing(ys, h, local)
                 carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
                 if self.series.slide:
                     # a sliding stretch's field is the Filippov combination, whose Jacobian Λ and μ do not
