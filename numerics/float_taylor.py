@@ -598,6 +598,12 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     f"the float tier stalls at t = {t!r}: its last {STALL_STEPS} steps advanced t by "
                     f"{t - starts[n_full - STALL_STEPS]:.3g} (series radius {rho:.3g}){what}; a singularity of "
                     "the flow or of its sliding mode that float64 cannot pass: use the arb tier (dps=...)")
+            # an entry identically 0 so far (every unit below it dead on its sample) is watched again once its
+            # series is not: a switch below it made it move (docs/theory.md E1, "relu′(0) and identically
+            # zero pre-activations"; until 2026-12-04 it stayed unwatched for good and its crossing was missed)
+            for j, D in enumerate(self.dead):
+                if D.any():
+                    D &= np.all(w[self.watch[j]] == 0, axis=0)
             ev = self._locate(w, h) if self.masks else None
             if ev is not None:
                 h = ev[0]

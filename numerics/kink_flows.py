@@ -50,8 +50,10 @@ one that then moves back slides again — pivoting, enumeration with a uniquenes
 docs/theory.md E1, "Consistent active sets"; the uniqueness of a mode found by pivoting is not checked).
 
 A pre-activation that is identically zero (every coefficient exactly zero: a sample on which all
-incoming units are dead, or x_i = 0 without biases) stays zero; its mask is α (relu'(0) = α, the
-left derivative, PyTorch's relu'(0) = 0 for α = 0); it cannot change f or the flow.
+incoming units are dead, or x_i = 0 without biases) is not watched while it stays so; its mask is α
+(relu'(0) = α, the left derivative, PyTorch's relu'(0) = 0 for α = 0) and cannot change f or the flow
+then. When a unit below it switches on, its series is no longer zero and it is watched again (a kink at
+that instant; docs/theory.md E1, "relu′(0) and identically zero pre-activations").
 """
 
 from __future__ import annotations
@@ -398,7 +400,13 @@ class _KinkFlow:
             z = self._z(watched, j)
             E = [zk.entries() for zk in z]
             for idx in range(m.rows * m.cols):
-                if m.dead[idx] or idx in m.sliding or idx in m.pinned:
+                if m.dead[idx]:
+                    # identically 0 so far: watched again once its series is not (a switch below it made it
+                    # move; until 2026-12-04 it stayed unwatched for good and its crossing was missed)
+                    if all(Ek[idx].is_zero() for Ek in E):
+                        continue
+                    m.dead[idx] = False
+                if idx in m.sliding or idx in m.pinned:
                     continue
                 skip = self.skip.get((j, idx), 0)
                 s = _first_root([Ek[idx] for Ek in E], int(m.side[idx]), h, skip, bits)

@@ -185,3 +185,28 @@ def test_two_entries_sliding_seed_130_vs_reference():
     traj = compare(obj, th, net, Fraction(23, 64), [Fraction(1, 8), Fraction(23, 64)])
     assert [(e.kind, e.unit, e.sample) for e in traj.events] == [
         ("cross", 2, 4), ("enter sliding", 2, 5), ("enter sliding", 2, 4), ("leave sliding", 2, 5)]
+
+
+# ---- an entry identically zero at the start that a switch below sets moving -------------------------
+# Found 2026-12-04 by tests/test_float_sliding_bounds.py::test_sliding_bounds_on_random_instances (its check
+# that the sign pattern is the tier's away from the kinks): relu_instance(481322445, (2, 4, 3, 1)) of
+# tests/test_float_taylor.py. Sample 0's first-layer units are all inactive at t = 0, so its second-layer
+# pre-activations are identically 0 and both tiers marked them dead for good; at t = 0.02505 unit 0 of the
+# first layer crosses into the active side on sample 0 and z₂[0, 0] moves off 0 upwards at once — a crossing
+# at the same instant, which both tiers missed (the float tier then 7.3e-4 from the reference at t = 0.3
+# with an estimate of ~1e-14).
+def test_an_identically_zero_entry_that_starts_moving_is_watched_again_vs_reference():
+    from test_float_taylor import relu_instance
+
+    obj, th = relu_instance(481322445, (2, 4, 3, 1), 0.0, False, scale=1.0)
+    X, Y = np.asarray(obj.loss.inputs, dtype=float).T, np.asarray(obj.loss.target, dtype=float).T
+    net = R.Net(obj.widths, 0, False, X, Y)
+    T = Fraction(3, 10)
+    pieces, ref = reference(obj, th, net, T)
+    assert ("cross", 2, 0, 0) in [e[1:] for e in ref], "the reference has no second-layer crossing on sample 0"
+    float_vs_reference(obj, th, net, T, pieces, ref, [Fraction(1, 10), Fraction(1, 5), T])
+    arb = numerics.gradient_flow(obj, th, T, dps=30)
+    assert [(e.kind, e.layer, e.sample, e.unit) for e in arb.events] == [e[1:] for e in ref]
+    with mpmath.workdps(REF_DPS):
+        true = max(abs(x - y) for x, y in zip(obj.flatten(arb.at(T)), R.at(pieces, mpq(T))))
+    assert true <= arb.error_estimate + 10.0 ** -(REF_DPS - 1)
