@@ -32,7 +32,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .error_growth import saltation_norm
+from .saltation import saltation_norm
 from .float_steps import EPS
 from .error_windows import lone_saltation
 from .gradients import sample_gradient_columns

@@ -75,7 +75,7 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   a crossing or sliding entry, multiplied by ‖S‖₂ of the saltation matrix
   S = I + (F_post − F_pre)∇zᵀ/ż_pre (a perturbation δθ moves the event by −∇z·δθ/ż_pre, during which
   the fields differ by F_post − F_pre; F_pre, F_post the order-1 fields before and after, F_post with
-  the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.error_growth.saltation_norm`).
+  the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.saltation.saltation_norm`).
   Runs of lone crossings (no entry sliding) are bounded as windows instead, where the product of their
   symmetric rank-one saltation matrices and the steps between is bounded as one map
   (:mod:`numerics.error_windows`; Λ ≥ ‖∇²f‖ is sampled with λ_min and carried like it;
@@ -99,7 +99,8 @@ import numpy as np
 
 from theory import Objective
 
-from .error_growth import MeasuredGrowth, saltation_norm
+from .error_growth import MeasuredGrowth
+from .saltation import saltation_norm
 from .jacobian_bound import CarriedJacobian
 from .error_windows import CarriedError, lone_saltation
 from .float_bounds import FloatBounds

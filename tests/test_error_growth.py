@@ -68,9 +68,9 @@ def test_growth_bound_covers_lambda_min_between_samples():
 
 
 def test_saltation_norm_is_the_exact_2norm_of_the_saltation_matrix():
-    """error_growth.saltation_norm (closed form on span{u, v}) against numpy's SVD of
+    """saltation.saltation_norm (closed form on span{u, v}) against numpy's SVD of
     S = I + (F_post − F_pre)∇zᵀ/ż_pre, for crossings (post = ∇z·F₊) and sliding entries (F_s, ż = 0)."""
-    from numerics.error_growth import saltation_norm
+    from numerics.saltation import saltation_norm
 
     rng = np.random.default_rng(7)
     for trial in range(200):

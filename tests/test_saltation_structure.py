@@ -10,7 +10,7 @@ Checked at 50 digits with the tests' own reference (tests/relu_reference.py: the
 for a *given* pattern written from their definitions; nothing from numerics) on seeded random nets, every
 hidden layer, leaky slopes, with and without biases: the part of F₊ − F₋ orthogonal to ∇z (∇z by the
 exact five-point stencil along each coordinate: z is a polynomial of degree ≤ 3 in θ) is at the working
-precision's rounding. Then numerics.error_growth.saltation_norm, given these rates and norms, equals
+precision's rounding. Then numerics.saltation.saltation_norm, given these rates and norms, equals
 max(1, |ż_post/ż_pre|). Square loss only (the reference has no softmax head; the argument does not use
 the loss). Also: the float tier's trajectory records one factor ≥ 1 per kink decision
 (``FloatTaylorTrajectory.saltations``) at each crossing.
@@ -27,7 +27,7 @@ from hypothesis import given, strategies as st, target
 
 import numerics
 import theory
-from numerics.error_growth import saltation_norm
+from numerics.saltation import saltation_norm
 
 import relu_reference as R
 
