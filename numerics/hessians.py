@@ -47,12 +47,26 @@ def hessian(obj: Any, theta: Sequence[Any], dps: int | None = None, masks: Seque
         if masks is not None:
             if b.kind != "float":
                 raise ValueError("hessian(..., masks=...) takes a float64 θ")
-            masks = [np.asarray(m, dtype=np.float64) for m in masks]
-        H = _hessian_batched(obj, Ws, b, masks) if b.batched else _hessian_by_basis(obj, Ws, b, masks)
+            masks = fixed_masks(obj, masks)
+        H = _hessian_batched(obj, Ws, b, masks) if b.batched else _hessian_by_basis(obj, Ws, b)
         if b.kind != "exact":
             H = H + H.T
             H *= b.scalar(0.5)  # in place: one P×P temporary less
         return H
+
+
+def fixed_masks(obj: Any, masks: Sequence[Any]) -> list[np.ndarray]:
+    """``masks`` as float64 arrays, one (d_l, n) per hidden layer of a network objective with inputs (the
+    ``masks`` argument of :func:`hessian` and :func:`numerics.spectra.hvp_operator`); ValueError otherwise."""
+    inputs = getattr(getattr(obj, "loss", None), "inputs", None)
+    if inputs is None or not hasattr(obj, "widths"):
+        raise ValueError("masks apply to a network objective with explicit inputs")
+    want = [(d, obj.loss.num_samples) for d in obj.widths[1:-1]]
+    out = [np.asarray(m, dtype=np.float64) for m in masks]
+    if [m.shape for m in out] != want:
+        raise ValueError(f"masks must be one (units, samples) array per hidden layer, shapes {want}; "
+                         f"got {[m.shape for m in out]}")
+    return out
 
 
 def _shapes(obj) -> list[tuple[int, int]]:
@@ -86,7 +100,7 @@ def _hessian_batched(obj, Ws, b: Backend, masks: Sequence[Any] | None = None) ->
     return H
 
 
-def _hessian_by_basis(obj, Ws, b: Backend, masks: Sequence[Any] | None = None) -> np.ndarray:
+def _hessian_by_basis(obj, Ws, b: Backend) -> np.ndarray:
     """Exact path: one HVP per basis direction E_p (a single 1 in one layer, other tangents zero)."""
     from .backends import QMat, flint
 
@@ -96,7 +110,7 @@ def _hessian_by_basis(obj, Ws, b: Backend, masks: Sequence[Any] | None = None) -
     rows = []
     # P dual passes at one θ: the value parts once (numerics.duals.primal_memo), the tangents per direction
     memo: dict = {}
-    masks = primal_masks(obj, Ws, b) if masks is None else masks
+    masks = primal_masks(obj, Ws, b)
     for layer, (r, c) in enumerate(shapes):
         for idx in range(r * c):
             e = flint.fmpq_mat(r, c)

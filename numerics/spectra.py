@@ -25,7 +25,7 @@ from theory import to_kind
 from .backends import BACKENDS
 from .duals import Dual, primal_memo
 from .gradients import check_objective, evaluate, primal_masks, to_backend
-from .hessians import hessian
+from .hessians import fixed_masks, hessian
 
 
 class ConvergenceError(RuntimeError):
@@ -67,7 +67,7 @@ def hvp_operator(obj: Any, theta: Sequence[Any], masks: Sequence[np.ndarray] | N
     # pattern is fixed from the primal pre-activations at θ, as evaluate itself would read it, so that
     # the masks are the same objects in every pass (a memo key is an operand's identity).
     memo: dict = {}
-    masks = primal_masks(obj, Ws, b) if masks is None else [np.asarray(m, dtype=np.float64) for m in masks]
+    masks = primal_masks(obj, Ws, b) if masks is None else fixed_masks(obj, masks)
 
     def matvec(x: np.ndarray) -> np.ndarray:
         op.calls += 1

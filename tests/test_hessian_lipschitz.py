@@ -588,3 +588,16 @@ def test_hessian_with_fixed_masks_matches_the_generic_per_sample_formula(seed):
     op = hvp_operator(obj, th, masks=frac)
     cols = np.column_stack([op.matvec(e) for e in np.eye(obj.num_params)])
     assert np.abs(cols - H).max() <= 1e-13 * scale
+
+
+def test_masks_of_the_wrong_shape_are_a_clear_error():
+    """numerics.hessian / hvp_operator with masks that are not one (units, samples) array per hidden layer."""
+    from numerics.spectra import hvp_operator
+
+    obj, th = _instance(0, (2, 3, 3, 1), 0.0, False, n=3)
+    th = [np.asarray(w, dtype=float) for w in th]
+    for bad in ([np.ones((3, 3))], [np.ones((3, 2)), np.ones((3, 3))]):
+        with pytest.raises(ValueError, match="one \\(units, samples\\) array per hidden layer"):
+            numerics.hessian(obj, th, masks=bad)
+        with pytest.raises(ValueError, match="one \\(units, samples\\) array per hidden layer"):
+            hvp_operator(obj, th, masks=bad)
