@@ -1,7 +1,8 @@
 """Both tiers' activation pattern against the state they integrate: inside every step, wherever a hidden
 pre-activation of the dense output is away from 0 (|z| > 1e-9), its sign must be the side the tier
-integrates that entry with. A missed event (a crossing the locator did not see, an entry wrongly taken for
-identically zero) shows here without any reference run.
+integrates that entry with; the float tier's sliding weights lie in [α, 1] there; and at every switch the
+switched entry's z is 0 (to 1e-9). A missed or misplaced event (a crossing the locator did not see, an entry
+wrongly taken for identically zero, a stale root) shows here without any reference run.
 
 It is the invariant whose violation found the "dead for good" bug of 2026-12-04 (an entry identically 0 at
 t = 0 that a switch below it set moving; docs/theory.md E1, "relu′(0) and identically zero
@@ -44,7 +45,7 @@ def _run_with_sides(obj, th, t_end):
     def spy(self, w, h, zerr=None, *a, **k):
         if zerr is None:
             seen.append(([y.copy() for y in self.y], [s.copy() for s in self.side],
-                         {(L - 1, u, i) for L, S in self.series.slide.items() for (u, i) in S}))
+                         {(L - 1, u, i): list(m) for L, S in self.series.slide.items() for (u, i), m in S.items()}))
         return orig(self, w, h, zerr, *a, **k)
 
     _FloatFlow._locate = spy
@@ -55,33 +56,58 @@ def _run_with_sides(obj, th, t_end):
     return f, seen
 
 
+def _preacts(obj, theta, sides=None):
+    """The hidden pre-activations z_l (units × samples) of the state θ, the masks those of ``sides`` (default:
+    the signs of z themselves)."""
+    Ws, bs = obj.split([np.asarray(w, dtype=float) for w in theta])
+    act, out = np.asarray(obj.loss.inputs, dtype=float), []
+    for l in range(len(Ws) - 1):
+        z = Ws[l] @ act + (bs[l].reshape(-1, 1) if bs is not None else 0.0)
+        out.append(z)
+        act = np.where((z if sides is None else sides[l]) > 0, 1.0, float(obj.model.alpha)) * z
+    return out
+
+
 def _check_pattern(obj, steps):
     """For each (start, h, sides, sliding) of a step of positive length: the sign pattern of the dense output
-    at 5 points inside it is the sides wherever |z| > 1e-9 (sliding entries, at 0, excepted)."""
-    X = np.asarray(obj.loss.inputs, dtype=float)
+    at 5 points inside it is the sides wherever |z| > 1e-9, and a sliding entry's weight (``sliding``: its
+    series, where known) lies in [α, 1] there."""
     alpha = float(obj.model.alpha)
     for at, a, h, sides, sliding in steps:
         for q in range(5):
-            t = a + h * (0.01 + 0.98 * q / 4)
-            Ws, bs = obj.split([np.asarray(w, dtype=float) for w in at(t)])
-            act = X
-            for l in range(len(Ws) - 1):
-                z = Ws[l] @ act + (bs[l].reshape(-1, 1) if bs is not None else 0.0)
+            s = h * (0.01 + 0.98 * q / 4)
+            for l, z in enumerate(_preacts(obj, at(a + s), sides)):
                 far = np.abs(z) > 1e-9
                 for (j, u, i) in sliding:
                     if j == l:
                         far[u, i] = False
                 want = np.where(z > 0, 1, -1)
                 assert np.array_equal(want[far], sides[l][far]), \
-                    f"t = {float(t):.6g}, layer {l + 1}: the tier's side is not the state's sign"
-                act = np.where(sides[l] > 0, 1.0, alpha) * z
+                    f"t = {float(a + s):.6g}, layer {l + 1}: the tier's side is not the state's sign"
+            for key, mus in (sliding.items() if isinstance(sliding, dict) else ()):
+                mu = float(np.polynomial.polynomial.polyval(s, mus))
+                assert min(alpha, 1.0) - 1e-9 <= mu <= 1.0 + 1e-9, f"t = {float(a + s):.6g}: weight {key} = {mu} outside [α, 1]"
     assert steps
+
+
+def _check_events(obj, events, at):
+    """At each recorded switch the entry's z of the dense output is 0 to 1e-9: the event sits where the state
+    reaches the kink (a stale or misplaced root would show)."""
+    for e in events:
+        if e.kind == "leave sliding":
+            continue  # z is 0 throughout the stretch before it: nothing to place
+        t = float(e.t)
+        z = _preacts(obj, at(t))[e.layer - 1]  # (the entries at 0 below it give a = 0 under either mask)
+        assert abs(z[e.unit, e.sample]) <= 1e-9, f"{e.kind} of unit {e.unit} of layer {e.layer} on sample {e.sample} " \
+            f"at t = {t:.6g}: z = {z[e.unit, e.sample]:.3g} there"
 
 
 @settings(max_examples=min(settings().max_examples, 200))
 @given(nets())
 @example(relu_instance(481322445, (2, 4, 3, 1), 0.0, False, scale=1.0))  # the "dead for good" instance
 def test_the_float_tiers_pattern_is_the_states_sign_pattern(inst):
+    """Inside every step the sides are the state's signs away from 0 and the sliding weights lie in [α, 1];
+    at every switch the entry's z is 0 (to 1e-9)."""
     obj, th = inst
     try:
         f, seen = _run_with_sides(obj, th, 1.0)
@@ -98,6 +124,7 @@ def test_the_float_tiers_pattern_is_the_states_sign_pattern(inst):
         if h > 0 and key in starts:
             steps.append((f.at, a, h, *starts[key]))
     _check_pattern(obj, steps)
+    _check_events(obj, f.events, f.at)
 
 
 @settings(max_examples=min(settings().max_examples, 30))
@@ -105,7 +132,7 @@ def test_the_float_tiers_pattern_is_the_states_sign_pattern(inst):
 @example(relu_instance(481322445, (2, 4, 3, 1), 0.0, False, scale=1.0))
 def test_the_arb_tiers_pattern_is_the_states_sign_pattern(inst):
     """The same for the arb tier (20 digits, no dps + 10 rerun; T = 1/2): the sides each step's search saw,
-    in order, for the steps of positive length."""
+    in order, for the steps of positive length, and z = 0 at its switches."""
     from fractions import Fraction
 
     from numerics.kink_flows import relu_gradient_flow
@@ -130,7 +157,10 @@ def test_the_arb_tiers_pattern_is_the_states_sign_pattern(inst):
     finally:
         _KinkFlow._locate = orig
     event(f"events: {min(len(f.events), 5)}{'+' if len(f.events) >= 5 else ''}")
-    steps = [(lambda t: [np.asarray(w, dtype=float) for w in f.at(Fraction(t))], float(a), float(h), *s)
-             for a, h, s in zip(f.starts, f.steps, seen) if h > 0]
+    def at(t):
+        return [np.asarray(w, dtype=float) for w in f.at(Fraction(t))]
+
+    steps = [(at, float(a), float(h), *s) for a, h, s in zip(f.starts, f.steps, seen) if h > 0]
     assert len(steps) == len(seen)
     _check_pattern(obj, steps)
+    _check_events(obj, f.events, at)
