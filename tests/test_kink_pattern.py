@@ -24,7 +24,7 @@ from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError, _KinkF
 def nets(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     widths = draw(st.sampled_from([(2, 3, 3, 1), (3, 4, 4, 2), (2, 4, 3, 1), (3, 5, 2)]))
-    alpha, bias = draw(st.sampled_from([0.0, 0.2])), draw(st.booleans())
+    alpha, bias = draw(st.sampled_from([0.0, 0.2, -0.3])), draw(st.booleans())
     ce = draw(st.booleans()) and widths[-1] > 1
     note(f"seed {seed}, widths {widths}, alpha {alpha}, bias {bias}, cross-entropy {ce}")
     rng = np.random.default_rng(seed)
