@@ -7,7 +7,12 @@ wrongly taken for identically zero, a stale root) shows here without any referen
 It is the invariant whose violation found the "dead for good" bug of 2026-12-04 (an entry identically 0 at
 t = 0 that a switch below it set moving; docs/theory.md E1, "relu′(0) and identically zero
 pre-activations"). Random small nets: square or cross-entropy loss, leaky or not, with or without biases;
-5 points per step, strictly inside it (the arb tier at 20 digits on fewer instances)."""
+5 points per step, strictly inside it (the arb tier at 20 digits on fewer instances).
+
+The 1e-9: on these nets (|z|, ‖∇_θz‖‖θ'‖ of order 1–10) the computed z of an entry at its kink — sliding,
+pinned, just switched — is at the rounding level, ≲ 1e-14 (the default step target is 2^-53 per step), so
+1e-9 leaves a margin of ~1e5 for the sign test; an entry excluded by it is only not tested. For the switches,
+a root misplaced by δt moves z by ~|ż|δt, which is > 1e-9 for any δt > 1e-9/|ż| (≈ 1e-9 here)."""
 
 import numpy as np
 from hypothesis import event, example, given, note, settings
