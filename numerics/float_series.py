@@ -55,6 +55,7 @@ import numpy as np
 
 from .float_rounding import OUT_NORM_FLOPS, node_error, output_error, output_product_norm, softmax_error
 from .float_steps import EPS
+from .softmax_radius import exp_inputs
 
 # e^{v_0} ≤ e^{300} ≈ 2e130 leaves a factor 1e178 of float64's range for the column sums and for the raw
 # series coefficients, which grow like ρ^{−k} (ρ ≥ 1e-8 at p = 20); a divisor below 2^{−1022}·2^{52}
@@ -129,6 +130,10 @@ class FloatSeries:
         for i, (op, a, b, _) in enumerate(self.ops):
             if op == "div" and self.ops[a][0] == "exp" and self._column_sums(b, a):
                 self._softmax[i] = (a, self.ops[a][1])
+        # the exp nodes' operands (the softmax logits): every pass returns their series, whose excursion
+        # caps the step's radius (numerics.softmax_radius; docs/theory.md F, "A softmax saturated far from
+        # its target")
+        self.exp_inputs = exp_inputs(self.ops)
         self._need_cache: dict[tuple, list[bool]] = {}
         self._take_cache: dict[tuple, dict[int, int]] = {}
         self._cconst: dict[int, Any] = {}
@@ -173,6 +178,8 @@ class FloatSeries:
         (:mod:`numerics.float_rounding`), carried beside the order-0 values."""
         ops, const = self.ops, self.const
         n = len(ops)
+        if self.exp_inputs:
+            watched = list(watched) + [z for z, _ in self.exp_inputs if z not in watched]
         need = self._need(watched)
         coef: list[Any] = [None] * n
         errs: list[Any] | None = [0.0] * n if field_error else None  # (constants: exact floats)

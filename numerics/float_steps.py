@@ -5,7 +5,7 @@ the dense output's rounding (docs/theory.md F: "order per step", "The state in t
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,7 +24,8 @@ RATIO_MAX = math.exp(-1)
 RTOL_MAX = 1e-4  # h/ρ = rtol^{1/p} ≤ 0.1 from order 4 on: the truncation estimate's design range (r ≤ e^{−2})
 
 
-def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL) -> tuple[float, float]:
+def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL,
+               cap: Callable[[float], float] | None = None) -> tuple[float, float]:
     """(h, ρ): ρ = min_{j∈{p−1,p}} (s/‖c_j‖∞)^{1/j}, s = max(1, ‖y_0‖∞), and h = ρ·min(e^{−2}, tol^{1/p}):
     ρ/e² at the full order (as numerics.flows.taylor_step; e^{−2p} ≤ 2^{−53} from p = 18.4 on), and at a
     lower order p the step whose last term (h/ρ)^p is ``tol`` (default 2^{−53}: the truncation stays at
@@ -35,13 +36,17 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL)
     early orders do not see): the series' end is also read by the two-step ratio test, r = h·(‖c_j‖∞ /
     ‖c_{j−2}‖∞)^{1/2} for j ∈ {p−1, p} (j − 2 ≥ 1), and h is cut to keep r ≤ ``RATIO_MAX`` — the decay the
     truncation estimate needs (:func:`numerics.local_errors.truncation_tail`; docs/theory.md F, "A series
-    that grows again"). ρ stays the root test's: the order rule (:func:`_next_order`) reads it as before."""
+    that grows again"). ρ stays the root test's: the order rule (:func:`_next_order`) reads it as before.
+    ``cap(ρ)``: ρ lowered to a radius the state's coefficients cannot show (the softmax head's,
+    :func:`numerics.softmax_radius.logit_cap`); the returned ρ is the capped one."""
     norms = [max(float(np.abs(Y[j]).max()) for Y in ys) for j in range(p + 1)]
     scale = max(1.0, norms[0])
     rho = math.inf
     for j in (p - 1, p):
         if norms[j] > 0:
             rho = min(rho, (scale / norms[j]) ** (1.0 / j))
+    if cap is not None:
+        rho = cap(rho)
     factor = min(math.exp(-2), tol ** (1.0 / p))
     h = min(rho * factor, 1e6) if math.isfinite(rho) else remaining
     grow = max((math.sqrt(norms[j] / norms[j - 2]) for j in (p - 1, p) if j - 2 >= 1 and norms[j - 2] > 0),

@@ -111,6 +111,7 @@ from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
+from .softmax_radius import logit_cap
 
 
 @dataclass
@@ -581,7 +582,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     carried.event(t, factor)
                 ys, w = self._pass(p, self.watch, field_error=True)
                 fr = self.series.field_error
-            h, rho = _step_size(ys, p, t_end - t, self.tol)
+            # the softmax head's radius, which the state's coefficients do not show when a column is saturated
+            # far from its target (numerics.softmax_radius; docs/theory.md F)
+            cap = (lambda r: logit_cap(w, self.series.exp_inputs, r)) if self.series.exp_inputs else None
+            h, rho = _step_size(ys, p, t_end - t, self.tol, cap)
             mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]
             if mus:  # the leave events are roots of the weights' series: the step must suit them too
                 # (docs/theory.md E1, "The step must suit μ too"); μ_k exists up to k = len − 1
