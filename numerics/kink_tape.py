@@ -35,7 +35,6 @@ class LayerMask(SeriesMask):
         self.sliding: set[int] = set()
         self.zero_inputs: set[int] = set()
         self.mu: dict[int, list] = {}
-        self._g: list = []
         self._refresh()
 
     def _refresh(self) -> None:
@@ -53,16 +52,22 @@ class LayerMask(SeriesMask):
                 for idx in self.sliding:
                     out[idx] = self.zero
             else:
-                if k == 0:
-                    self._g = []
-                self._g.append(E)
+                # the operand's earlier coefficients are read from its list A, not from entries kept
+                # when this product saw them: _KinkFlow._after_order corrects a node's coefficient k in
+                # place after order k, and the operand here (the back-propagated signal into this layer)
+                # depends on the μ's of entries sliding in the layers above on the same sample. Until
+                # 2026-12-04 a copy kept at order k−q was read, stale after that correction: with entries
+                # of two layers sliding on one sample, μ_k (k ≥ 2) of the lower one came out wrong and its
+                # leave time 1.3e-4 late at 30 and 40 digits alike (docs/theory.md E1, "Entries of two
+                # layers sliding on one sample")
                 for idx in self.sliding:
                     mus = self.mu[idx]
                     if len(mus) <= k:
                         mus.append(self.zero)  # tentative μ_k = 0; _KinkFlow._after_order solves it
+                    r, c = divmod(idx, self.cols)
                     acc = mus[0] * E[idx]
                     for q in range(1, k + 1):
-                        acc += mus[q] * self._g[k - q][idx]
+                        acc += mus[q] * A[k - q][r, c]
                     out[idx] = acc
         return flint.arb_mat(self.rows, self.cols, out)
 

@@ -210,3 +210,80 @@ def test_an_identically_zero_entry_that_starts_moving_is_watched_again_vs_refere
     with mpmath.workdps(REF_DPS):
         true = max(abs(x - y) for x, y in zip(obj.flatten(arb.at(T)), R.at(pieces, mpq(T))))
     assert true <= arb.error_estimate + 10.0 ** -(REF_DPS - 1)
+
+
+# ---- entries of two layers sliding on one sample (docs/theory.md E1, "Entries of two layers sliding on one
+# sample") ------------------------------------------------------------------------------------------------
+# Found 2026-12-04 by a soak of tests/test_float_rtol.py's random-net property test (width ≤ 6, ≤ 8 samples):
+# the float tier's estimate 2.9e-14 against a "true" error of 1.3e-9 — but the arb tier, the reference there,
+# was the one wrong. From t = 0.4742 three entries of sample 1 slide, one in layer 1 (unit 0) and two in
+# layer 2; the layer-1 entry's Filippov weight μ(t) reaches 1 and it leaves. The arb tier's μ_k (k ≥ 2) read
+# the back-propagated signal's coefficients from copies kept before the after-order correction, which that
+# signal gets from the layer-2 weights: its leave came 1.3e-4 late at 30 and at 40 digits alike (estimate
+# 5.6e-32). The instance: the soak's draw, stored exactly (float.hex).
+_TWO_LAYERS = {
+    "X": [['-0x1.ae0f3114c1916p+0', '-0x1.187f9e96c8672p+1', '-0x1.bc5710991b524p-2'],
+          ['0x1.b7a0a848a8c9cp+1', '0x1.31af4d6b42597p+1', '-0x1.30feef522f055p+1'],
+          ['-0x1.e20a4a8821f1ap+1', '0x1.2a3bf30f8d60bp+1', '-0x1.b2283d37afe6cp+1'],
+          ['-0x1.da790b3daaa59p+1', '-0x1.6ced335bd0a0dp+1', '-0x1.a2c174830950ep+0']],
+    "Y": [['0x1.f203bbeced8bbp-3', '0x1.116419655a2d1p+0', '-0x1.06d91d1a2bfb6p-1'],
+          ['0x1.8456c1d47cb03p+0', '-0x1.b5b0d351d58b1p-2', '0x1.5fbfbe3fbc17fp+0'],
+          ['-0x1.1d45da86d7214p-1', '0x1.4982d2a31f4a9p-3', '-0x1.80c7afea72d43p+0'],
+          ['0x1.c54308c0fa15cp-1', '0x1.2a35c558dbfd1p+0', '0x1.fed3f17d09076p-1']],
+    "TH": [[['-0x1.58bc434e51a79p-2', '0x1.828283175e38bp-3', '-0x1.ef7333991ec76p-4'],
+            ['-0x1.5bbd68f48d81bp-3', '0x1.7bdd4694df40fp-4', '-0x1.5100b6d6c6e31p-3'],
+            ['0x1.b3d787bd9e2d8p-4', '-0x1.4bdd4c5ae668cp-3', '0x1.a5b2087e7df7ep-2']],
+           [['0x1.49d5dfd730a61p-2', '-0x1.47c74267c7a3dp-3', '0x1.8eb65cf26d75ep-4'],
+            ['0x1.c4c37f5f8c285p-3', '0x1.ef192d7d4ec21p-6', '-0x1.ad11ca3a9612bp-5'],
+            ['-0x1.02a805db771e0p-5', '-0x1.1e30f9f5da50bp-3', '0x1.a8ea946984895p-5']],
+           [['0x1.ec1ba96085671p-4', '-0x1.1bd2e9fb6be98p-3', '-0x1.cd4aff2722f35p-2'],
+            ['0x1.42cf82f252f8ap-5', '0x1.75e46c39e63a2p-4', '-0x1.dd5534757d1cdp-3'],
+            ['0x1.392830671b54ep-4', '-0x1.93156d8ba586fp-1', '0x1.5b5d844bc9e87p-4']]],
+}
+
+
+def _two_layers():
+    def arr(v):
+        return np.array([[float.fromhex(x) for x in row] for row in v])
+    X, Y = arr(_TWO_LAYERS["X"]), arr(_TWO_LAYERS["Y"])
+    obj = theory.Objective(theory.ReLUNet((3, 3, 3, 3), -0.5, False), theory.SquareLoss(X, Y))
+    return obj, [arr(w) for w in _TWO_LAYERS["TH"]], X, Y
+
+
+def test_two_layers_sliding_on_one_sample_leave_when_the_weight_reaches_one():
+    """Both tiers agree on the leave of the layer-1 entry (unit 0, sample 1) and on the state after it; and,
+    independently of both, the reference's own equations (tests/relu_reference.py: its gradient and its
+    rate stencil) hold there with that entry's weight at 1: with μ = 1 fixed for it and the two layer-2
+    weights solved from their ż = 0 by the reference (affine in them), its own rate ż is 0 at the arb
+    tier's state at the arb tier's leave time — the weight it implies, ż/(∂ż/∂μ), is 1 to 1e-15, where
+    the stale copies gave 1 + 2.6e-4."""
+    obj, th, X, Y = _two_layers()
+    T = 0.5
+    a = numerics.gradient_flow(obj, th, Fraction(T), dps=30)
+    f = numerics.gradient_flow(obj, th, T, dps=None)
+    leave = [e for e in a.events if e.kind == "leave sliding" and (e.layer, e.unit, e.sample) == (1, 0, 1)]
+    assert len(leave) == 1
+    sliding = [e for e in a.events if e.kind == "enter sliding" and e.t < leave[0].t]
+    assert {(e.layer, e.sample) for e in sliding} >= {(1, 1), (2, 1)}  # two layers slide on sample 1
+    assert [e.key() for e in f.events] == [e.key() for e in a.events]
+    assert max(abs(float(e.t) - float(g.t)) for e, g in zip(f.events, a.events)) <= 1e-12
+    with mpmath.workdps(30):
+        true = max(max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(t)), obj.flatten(a.at(Fraction(t)))))
+                   for t in np.linspace(0, T, 9))
+    assert true <= f.error_estimate  # (before the fix the arb tier's answer was 1.3e-9 away, estimate 2.9e-14)
+    net = R.Net((3, 3, 3, 3), -0.5, False, X, Y)
+    with mpmath.workdps(REF_DPS):
+        y = [mpmath.mpf(x) for x in obj.flatten(a.at(Fraction(leave[0].t)))]
+        zs = net.preacts(y)[0]
+        S, top = [(1, 1, 1), (1, 2, 1)], (0, 0, 1)
+        assert all(abs(zs[j][u][i]) < 1e-25 for j, u, i in S + [top])  # the three entries sit on 0
+        masks = net.pattern(y)
+
+        def rate(mu_top):
+            _, mk = R._solve_sliding(net, y, masks, S, extra=(top, mu_top))
+            return net.zdot(y, mk, top[1], top[2], top[0])
+
+        at_one, slope = rate(mpmath.mpf(1)), (rate(mpmath.mpf(1)) - rate(mpmath.mpf("0.5"))) * 2
+        off = float(abs(at_one / slope))
+        print(f"\nreference: ż of the leaving entry at weight 1 = {float(at_one):.3g}, i.e. weight 1 − {off:.3g}")
+        assert off < 1e-15
