@@ -468,7 +468,19 @@ class _KinkFlow:
                     # coefficients show, since μ enters the field multiplied by small factors: measured,
                     # two entries sliding on one unit left sliding 2e-4 late at 30 digits (the state
                     # itself right to 1e-33) with the state's step alone. μ_k exists up to k = p − 1.
-                    h = min(h, taylor_step(mus, self.p - 1, t_end - t, t))
+                    try:
+                        h = min(h, taylor_step(mus, self.p - 1, t_end - t, t))
+                    except FloatingPointError:
+                        # the weights' coefficients left the float range: their radius is 0 to working
+                        # precision, the state at a pole of μ = −A⁻¹r (A singular: the sliding constraints
+                        # degenerate) that no leave event came before (found by a soak, 2026-12-04, on a
+                        # 2-2-6-2 ReLU net at t = 0.380; the float tier refuses such a stretch as a stall)
+                        raise UnsupportedKinkError(
+                            f"t = {float(t):.17g}: the Filippov weights of the sliding entries "
+                            f"{[(j + 1, idx) for j, idx in self._sliding()]} (layer, unit·n + sample) have series "
+                            "of vanishing radius — the state is at a pole of the weights, where the sliding "
+                            "constraints degenerate; the continuation of this sliding mode is not decided by "
+                            "this method") from None
                 ev = self._locate(watched, h, bits) if self.masks else None
                 if ev is not None:
                     h = ev[0]

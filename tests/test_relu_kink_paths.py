@@ -287,3 +287,24 @@ def test_two_layers_sliding_on_one_sample_leave_when_the_weight_reaches_one():
         off = float(abs(at_one / slope))
         print(f"\nreference: ż of the leaving entry at weight 1 = {float(at_one):.3g}, i.e. weight 1 − {off:.3g}")
         assert off < 1e-15
+
+
+def test_a_vanishing_radius_of_the_sliding_weights_is_refused(monkeypatch):
+    """The arb tier refuses (UnsupportedKinkError, naming the entries) where the Filippov weights' series
+    leave the float range — the state at a pole of μ = −A⁻¹r — instead of a "step size underflow" that
+    blames the solution (a soak met one on a 2-2-6-2 net at t = 0.380, 2026-12-04; its seed was not kept,
+    so the weights' step is forced to underflow here on the sliding stretch of the two-layer instance)."""
+    import numerics.flows as fl
+    from numerics.kink_flows import UnsupportedKinkError
+
+    orig = fl.taylor_step
+
+    def step(cs, p, remaining, t, floats=None, cap=None):
+        if all(len(c) and c[0].nrows() == 1 == c[0].ncols() for c in cs):  # the weights' 1×1 series
+            raise FloatingPointError("step size underflow (forced)")
+        return orig(cs, p, remaining, t, floats, cap)
+
+    monkeypatch.setattr(fl, "taylor_step", step)
+    obj, th, _, _ = _two_layers()
+    with pytest.raises(UnsupportedKinkError, match=r"Filippov weights .* vanishing radius"):
+        numerics.gradient_flow(obj, th, Fraction(3, 10), dps=20)
