@@ -55,7 +55,7 @@ from .series import (
     to_arb,
     to_arb_mat,
 )
-from .softmax_radius import logit_cap as softmax_cap, tape_exp_inputs
+from .softmax_radius import arb_logit_cap, tape_exp_inputs
 
 MIN_DPS = 15
 
@@ -441,7 +441,7 @@ def _integrate(obj, theta0, v0, t_end: Fraction, dps: int, order: int | None, bu
             measured = hasattr(growth, "step")
             # measured growth reads the coefficients in floats anyway (order norms): converted once, here
             fl = coefficient_floats(cs, ents) if measured else None
-            h = taylor_step(cs, p, t_end - t, t, floats=fl, cap=logit_cap(tape, logits))
+            h = taylor_step(cs, p, t_end - t, t, floats=fl, cap=arb_logit_cap(tape, logits))
             new, *mid = taylor_eval_many(cs, [h, h / 2] if measured else [h])
             hf = float(h)
             dropped = sum(d * hf ** (k + 1) for k, d in enumerate(drop))
@@ -525,27 +525,13 @@ def _guard_bits(obj: Any, order: int, dps: int | None = None) -> int:
 
 
 # ---- the parts of a Taylor step, shared with the kink integrator (numerics.kink_flows) ----------
-def logit_cap(tape: Tape, watched: dict) -> Callable[[float], float] | None:
-    """ρ ↦ ρ capped by the softmax head's radius (:mod:`numerics.softmax_radius`; docs/theory.md F, "A
-    softmax saturated far from its target"), from the logits' series in ``watched`` (arb_mat coefficients
-    0..q−1, read at their midpoints: the cap is a step-size choice); None for a tape without exp nodes."""
-    nodes = tape_exp_inputs(tape)
-    if not nodes:
-        return None
-
-    def stack(cs: list) -> np.ndarray:
-        return np.stack([np.array([float(x.mid()) for x in c.entries()]).reshape(c.nrows(), c.ncols())
-                         for c in cs])
-    return lambda rho: softmax_cap(watched, nodes, rho, stack)
-
-
 def taylor_step(cs: list[list[flint.arb_mat]], p: int, remaining: Fraction, t: Fraction,
                 floats: list[np.ndarray] | None = None, cap: Callable[[float], float] | None = None) -> Fraction:
     """Step controller: h = ρ/e², ρ = min_{j∈{p−1,p}} (s/‖c_j‖)^{1/j}, s = max(1, ‖y_0‖∞) (Jorba & Zou
     2005), as an exact binary fraction, at most ``remaining``. ``floats``: the coefficients'
     :func:`numerics.error_growth.coefficient_floats`, read instead of converting them again (the same
     max-norms, bit for bit). ``cap(ρ)``: ρ lowered to a radius the state's coefficients cannot show (the
-    softmax head's, :func:`logit_cap`)."""
+    softmax head's, :func:`numerics.softmax_radius.arb_logit_cap`)."""
     if floats is not None:
         def norm(j: int) -> float:
             return max(_max_abs_float(F[j]) for F in floats)

@@ -73,7 +73,7 @@ from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
 from .series import arb_precision, series_coefficients, to_arb, to_arb_mat
-from .softmax_radius import tape_exp_inputs
+from .softmax_radius import arb_logit_cap, tape_exp_inputs
 
 __all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
 
@@ -443,7 +443,7 @@ class _KinkFlow:
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, t_end: Fraction, progress: Callable | None):
-        from .flows import Trajectory, _guard_bits, local_error, logit_cap, taylor_eval, taylor_step
+        from .flows import Trajectory, _guard_bits, local_error, taylor_eval, taylor_step
 
         t0 = time.perf_counter()
         shapes = tuple(tuple(s) for s in self.obj.shapes)
@@ -459,7 +459,7 @@ class _KinkFlow:
                 cs, watched = self._pass(y, self.p)
                 if self._unpin(y, watched, t):
                     cs, watched = self._pass(y, self.p)
-                h = taylor_step(cs, self.p, t_end - t, t, cap=logit_cap(self.tape, watched))
+                h = taylor_step(cs, self.p, t_end - t, t, cap=arb_logit_cap(self.tape, watched))
                 mus = [[flint.arb_mat(1, 1, [x]) for x in m.mu[idx]] for m in self.masks for idx in sorted(m.sliding)]
                 if mus:
                     # The leave events are roots of the Filippov weights' series μ(t), so those series

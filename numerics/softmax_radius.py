@@ -33,7 +33,7 @@ entrywise cap M(r) ≤ 1: e^{z} stays within a factor e of its start on the disk
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -137,3 +137,17 @@ def logit_cap(series: dict, nodes: Sequence[tuple[int, bool]], r_max: float, to_
             continue
         r = min(r, logit_radius(Z if to_array is None else to_array(Z), r, soft))
     return r
+
+
+def arb_logit_cap(tape: Any, watched: dict) -> Callable[[float], float] | None:
+    """ρ ↦ ρ capped by :func:`logit_cap` for the arb tier, from the logits' series in ``watched`` (arb_mat
+    coefficients 0..q−1 per exp operand, read at their midpoints: the cap is a step-size choice); None for
+    a tape without exp nodes."""
+    nodes = tape_exp_inputs(tape)
+    if not nodes:
+        return None
+
+    def stack(cs: list) -> np.ndarray:
+        return np.stack([np.array([float(x.mid()) for x in c.entries()]).reshape(c.nrows(), c.ncols())
+                         for c in cs])
+    return lambda rho: logit_cap(watched, nodes, rho, stack)
