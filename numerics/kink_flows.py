@@ -480,7 +480,8 @@ class _KinkFlow:
                             f"{[(j + 1, idx) for j, idx in self._sliding()]} (layer, unit·n + sample) have series "
                             "of vanishing radius — the state is at a pole of the weights, where the sliding "
                             "constraints degenerate; the continuation of this sliding mode is not decided by "
-                            "this method") from None
+                            f"this method: the flow is known up to t = {float(t):.17g} (integrate to a horizon "
+                            "before it)") from None
                 ev = self._locate(watched, h, bits) if self.masks else None
                 if ev is not None:
                     h = ev[0]

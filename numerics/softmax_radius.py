@@ -109,7 +109,9 @@ def logit_radius(Z: np.ndarray, r_max: float, softmax: bool = True) -> float:
             return bool(np.all(_excursion(A, r) <= 1.0))
 
     if not np.all(np.isfinite(A)):
-        raise FloatingPointError("the logits' series left the float64 range")
+        raise FloatingPointError("the series of the softmax logits left the float64 range, so the step's radius "
+                                 "cap cannot be computed (logits beyond ~1e300): use the arb tier (dps=...) or a "
+                                 "smaller initial scale")
     hi = r_max if math.isfinite(r_max) else 1e6
     if ok(hi):
         return r_max
