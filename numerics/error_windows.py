@@ -142,6 +142,7 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
         warm: dict = {}
 
         def norm_cert(A: np.ndarray, kind: str) -> float:
+            k = A.shape[0]  # (a prefix product's leading block: see the mixed terms below)
             # the one-E coefficients: an upper bound within CERT_TOL of ‖A‖₂ at ~1/3 of norm()'s cost (k ≈ 96):
             # power iteration on G = fl(AᵀA) (warm-started per kind: consecutive partial products differ by
             # one factor) gives ν² ≤ λ_max(G); β² = (1 + CERT_TOL)²ν² is certified by a Cholesky factorization
@@ -149,7 +150,10 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
             # λ_max(AᵀA) ≤ β² + e + γ_k‖A‖_F² as in norm(); where the factorization fails, norm() instead
             G = A.T @ A
             x = warm.get(kind)
-            x = np.ones(k) if x is None else x
+            if x is None:
+                x = np.ones(k)
+            elif len(x) < k:  # the block grew by a row: any start vector serves, the warm one converges sooner
+                x = np.concatenate([x, np.full(k - len(x), float(np.abs(x).mean()))])
             nu2 = 0.0
             for _ in range(CERT_STEPS):
                 y = G @ x
@@ -193,7 +197,18 @@ def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndar
         if len(E):
             Esum = np.bincount(nb, weights=E, minlength=m + 1)
             for n in np.nonzero(Esum)[0]:
-                coef = norm_cert(suf[n] - I, "suf") * max(off, norm_cert(pre[n], "pre")) + norm_cert(pre[n] - I, "pre-I")
+                # R is upper triangular (exact zeros below the diagonal), so r_1..r_n lie in the first n
+                # coordinates and pre[n] = diag(B_n, I) exactly, B_n its leading d × d block (d = min(n, k)):
+                # ‖pre[n] − I‖ = ‖B_n − I‖ and ‖pre[n]‖ = max(‖B_n‖, 1 if d < k). The certificates run on the
+                # block: n³ instead of k³ (half the window's cost on the research nets)
+                d = min(int(n), k)
+                if d == 0:
+                    npre, npre_i = 1.0, 0.0
+                else:
+                    B = pre[n][:d, :d]
+                    npre = max(norm_cert(B, "pre"), 1.0 if d < k else 0.0)
+                    npre_i = norm_cert(B - I[:d, :d], "pre-I")
+                coef = norm_cert(suf[n] - I, "suf") * max(off, npre) + npre_i
                 mixed += float(Esum[n]) * coef * up * up
             mixed *= 1 + _gamma(m + 1)
         big = float(np.prod(sig))

@@ -254,6 +254,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self._next_pass: tuple | None = None
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
         self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
+        self._screen: tuple | None = None  # (w, h, per layer (B_0, margin)) of the last search (_locate)
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
         return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
@@ -434,6 +435,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         # series before the event; the order of the next step is chosen for it, _next_order)
         ends: list[tuple[float, tuple]] = []
         self._gap_hint = None
+        # the search's screen margins, kept for the check after the step on the same series (_screen_margins)
+        screen = self._screen if zerr is not None and self._screen is not None and self._screen[0] is w \
+            and h <= self._screen[1] else None
+        if zerr is None:
+            self._screen = (w, h, [])
         for j in range(len(self.masks)):
             Z = w[self.watch[j]]  # z, orders 0..p−1
             p = Z.shape[0]
@@ -443,10 +449,17 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             # [0, 1] when B_0 > Σ_{k≥1} |B_k| (the factor 1 + 1e-9 covers the sum's rounding, ≤ p·ε relative).
             # Σ_k |z_k| h^k is one matrix-vector product over all entries, and B is formed for the candidates
             # only: the arrays of a step are MBs, and each full-size temporary costs a pass over memory.
-            B0 = Z[0] * side
-            tail = (pw[1:] @ np.abs(Z[1:]).reshape(p - 1, -1)).reshape(Z.shape[1:])
             extra = 0.0 if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:])
-            cand = (B0 <= tail * (1 + 1e-9) + extra) & ~self.dead[j]
+            if screen is None:
+                B0 = Z[0] * side
+                tail = (pw[1:] @ np.abs(Z[1:]).reshape(p - 1, -1)).reshape(Z.shape[1:])
+                margin = B0 - tail * (1 + 1e-9)
+                if zerr is None:
+                    self._screen[2].append((B0, margin))
+                cand = (margin <= extra) & ~self.dead[j]
+            else:
+                cand = self._screen_margins(screen[2][j], Z, pw, extra) & ~self.dead[j]
+                B0 = screen[2][j][0]
             shifted = {}
             for (jj, u, i), n_skip in skip.items():
                 if jj == j:  # drop the coefficients known to vanish right after an event: the series of z/s^n
@@ -522,6 +535,25 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             if later:
                 self._gap_hint = max(0.0, min(later) - best[0])
         return best
+
+    @staticmethod
+    def _screen_margins(kept: tuple, Z: np.ndarray, pw: np.ndarray, extra: Any) -> np.ndarray:
+        """The screen of :meth:`_locate`'s check after a step, from the margins B_0 − (1 + 1e-9)·T(h₀) its
+        search computed on the same series at the uncut step h₀ ≥ h (T(h) = Σ_{k≥1}|z_k|h^k): the exact
+        T(h) ≤ T(h₀), and the computed T(h₀) raised by 1 + 1e-9 is above the exact one, so an entry whose
+        kept margin exceeds ``extra`` has no root within the error bar on [0, h] either. Only the others
+        (a few of the step's 10⁴–10⁵ entries) are screened again at h; one pass over the full arrays instead
+        of five (~4 % of a research run's CPU, the check running once per step)."""
+        B0, margin = kept
+        pre = margin <= extra
+        idx = np.flatnonzero(pre)
+        if len(idx):
+            p = Z.shape[0]
+            flat = Z.reshape(p, -1)
+            tail = pw[1:] @ np.abs(flat[1:, idx])
+            ex = extra if np.ndim(extra) == 0 else np.ravel(extra)[idx]
+            pre.ravel()[idx] = B0.ravel()[idx] <= tail * (1 + 1e-9) + ex
+        return pre
 
     def _defect(self, D0):
         from .invariants import balancedness, neuron_norm_gaps

@@ -137,3 +137,40 @@ def test_lone_saltation_decomposes_the_saltation_matrix(seed, P, off):
     assert diff <= eta + 16 * P * EPS * float(np.linalg.norm(S, 2))
     if off > 0:  # η is the actual off-∇z part, not a blanket margin
         assert eta <= 2 * off * np.linalg.norm(perp) * np.linalg.norm(v) / abs(pre) + 1e-12 * (1 + abs(kap))
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(20, 120), st.sampled_from([0.02, 0.3, -0.6]))
+def test_the_mixed_terms_match_dense_norms_of_the_partial_products(seed, m, P, kscale):
+    """The one-E terms of window_factor (``parts["mixed"]``) against the same sum with every partial
+    product's 2-norm taken by a dense SVD of the full P × P matrix here: Σ_n E_n(‖S_m⋯S_{n+1} − I‖·
+    max(1, ‖S_n⋯S_1‖) + ‖S_n⋯S_1 − I‖), E_n the steps' ‖E_i‖ between events n and n + 1. The bound must
+    be ≥ it (up to the dense products' rounding) and within the certificates' tolerance (1 + CERT_TOL)²
+    plus their rounding terms. Checks the prefix products' norms taken on their leading block of the
+    triangular coordinates (exact zeros elsewhere), not on the whole matrix."""
+    from numerics.error_windows import CERT_TOL
+
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((P, m))
+    V /= np.linalg.norm(V, axis=0)
+    kap = kscale * rng.uniform(0.2, 1.0, m)
+    nb = np.sort(rng.integers(0, m + 1, m + 3))
+    h = rng.uniform(1e-5, 1e-3, len(nb))
+    lam = rng.uniform(1.0, 20.0, len(nb))
+    parts: dict = {}
+    window_factor(kap, np.zeros(m), V, nb, h, lam, np.zeros(len(nb)), parts)
+    S = [np.eye(P) + kap[j] * np.outer(V[:, j], V[:, j]) for j in range(m)]
+    pre, suf = [np.eye(P)], [np.eye(P)]
+    for j in range(m):
+        pre.append(S[j] @ pre[-1])
+        suf.append(suf[-1] @ S[m - 1 - j])
+    suf = suf[::-1]
+    E = np.expm1(h * lam)
+    ref = 0.0
+    for n in range(m + 1):
+        En = float(E[nb == n].sum())
+        if En:
+            ref += En * (np.linalg.norm(suf[n] - np.eye(P), 2) * max(1.0, np.linalg.norm(pre[n], 2))
+                         + np.linalg.norm(pre[n] - np.eye(P), 2))
+    slack = 1e3 * P * m * EPS * float(E.sum()) * float(np.prod(1 + np.abs(kap)))  # the dense products' rounding
+    assert parts["mixed"] >= ref - slack
+    assert parts["mixed"] <= ref * (1 + CERT_TOL) ** 2 * (1 + 1e-6) + slack

@@ -180,3 +180,36 @@ def test_the_first_of_several_roots_in_one_grid_interval(roots):
     _, u = earliest_root(C[:, cols], lo, hi)
     first = min(r for r in roots if r > 0)
     assert abs(u - first) <= 1e-12
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.floats(1e-3, 1.0), st.sampled_from([0.0, 1e-12, 1e-3]))
+def test_the_check_after_a_step_screens_what_a_full_screen_would(seed, p, f, bar):
+    """numerics.float_taylor._FloatFlow._screen_margins (the check after a step, cut to h = f·h₀, reusing the
+    margins B_0 − (1 + 1e-9)·Σ_k|z_k|h₀^k of the search at h₀) against the screen computed afresh at h on
+    every entry: the same candidates, except where the two computed sides are within rounding of a tie
+    (the subset's sums may round differently from the full product's). Entries drawn near their roots, so
+    that both outcomes occur."""
+    from numerics.float_taylor import _FloatFlow
+
+    rng = np.random.default_rng(seed)
+    shape = (7, 33)
+    h0 = 10.0 ** rng.uniform(-6, -1)
+    Z = rng.standard_normal((p,) + shape) * (10.0 ** rng.uniform(-3, 3, p))[:, None, None]
+    Z[0] = np.abs(Z[0]) * rng.uniform(0, 2 * h0, shape) * np.abs(Z[1])  # q(0) > 0, roots near the step
+    side = np.where(rng.random(shape) < 0.5, 1.0, -1.0)
+    Z *= side
+    extra = np.broadcast_to(bar * rng.random(shape[1]), shape)
+
+    def screen(h):
+        pw = h ** np.arange(p)
+        B0 = Z[0] * side
+        tail = (pw[1:] @ np.abs(Z[1:]).reshape(p - 1, -1)).reshape(shape)
+        return B0, tail * (1 + 1e-9), pw
+
+    B0, t0, _ = screen(h0)
+    _, t1, pw = screen(f * h0)
+    fresh = B0 <= t1 + extra
+    got = _FloatFlow._screen_margins((B0, B0 - t0), Z, pw, extra)
+    tie = np.abs(B0 - t1 - extra) <= 1e-12 * (np.abs(B0) + t1 + extra)
+    assert np.array_equal(got[~tie], fresh[~tie])
+    assert fresh.any() or not got.any()
