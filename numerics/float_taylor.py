@@ -255,6 +255,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
         self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
         self._screen: tuple | None = None  # (w, h, per layer (B_0, margin)) of the last search (_locate)
+        self._instant_t: float = math.nan  # the instant of the latest decisions and the entries they switched
+        self._instant: set = set()
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
         return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
@@ -398,6 +400,31 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
+
+    def _once_per_instant(self, j: int, u: int, i: int, t: float) -> None:
+        """Refuse a second decision of an entry at the instant its state changed (docs/theory.md F, "An entry
+        decided twice at one instant"). Entries whose kinks coincide in time (collinear samples make a
+        unit's pre-activations proportional, so they reach 0 together) are met by this tier as separate
+        switches a rounding apart, each decided with the others' masks as they stand. Where those decisions
+        depend on their order, a later one can undo an earlier one at the same t — cross back, or leave the
+        sliding it just entered — and the run then follows a branch the exact flow need not take: on a
+        1-3-3-1 net (soak seed 72) three samples of one unit crossed together in the reference, and this
+        tier, deciding them in turn, pinned the unit dead and ended 3.9e-7 off with an estimate of 3e-14.
+        The arb tier decides such a group as one (numerics.active_sets)."""
+        from .kink_flows import UnsupportedKinkError
+
+        if t != self._instant_t:
+            self._instant_t, self._instant = t, set()
+        if (j, u, i) in self._instant:
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is decided again at the instant it switched: "
+                "a simultaneous kink whose separate decisions depend on their order, so the exact flow may take "
+                "another branch; use the arb tier (dps=...)")
+
+    def _decided_now(self, n_rec: int) -> None:
+        """The entries whose events were recorded since ``n_rec`` (their state changed at this instant)."""
+        for e in self.events[n_rec:]:
+            self._instant.add((e.layer - 1, e.unit, e.sample))
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
@@ -609,7 +636,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             if moved:  # another switch made a pinned entry move: decide it again (from no side)
                 for (j, u, i) in moved:
                     self.pinned.discard((j, u, i))
+                    self._once_per_instant(j, u, i, t)
+                    n_rec = len(self.events)
                     factor = self._kink(j, u, i, t, from_side=0, unpinned=True)
+                    self._decided_now(n_rec)
                     self.saltations.append((t, j + 1, u, i, factor))
                     carried.event(t, factor)
                 ys, w = self._pass(p, self.watch, field_error=True)
@@ -742,7 +772,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 _, j, u, i, side = ev[1]
                 if h > 0:  # its switching-time uncertainty, for an unpin this leave may trigger
                     self._trigger_tau = max(self._trigger_tau or 0.0, self._leave_tau(j, u, i, h))
+                self._once_per_instant(j, u, i, t)
+                n_rec = len(self.events)
                 self._leave(j, u, i, side, t)
+                self._decided_now(n_rec)
             elif ev is not None:
                 _, j, u, i = ev[1]
                 self._bar_err = self._kink_error_bar(carried)
@@ -751,7 +784,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     return not post_check or event_defect_ok(ys, p, steps[-1], self._pre_field, self.series.dmax,
                                                              self._step_norms)
                 try:
+                    self._once_per_instant(j, u, i, t)
+                    n_rec = len(self.events)
                     factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
+                    self._decided_now(n_rec)
                 except (NonUniqueFlowError, UnsupportedKinkError, FloatingPointError):
                     if not step_stands():  # a verdict the event raises stands only if the step it ends does
                         raise EventDefect(t) from None

@@ -173,3 +173,46 @@ def test_both_tiers_vs_reference_through_simultaneous_kinks(widths, n, seed, T, 
         assert max(abs(mpq(e.t) - r[0]) for e, r in zip(traj.events, ref)) <= 1e-25
     print(f"arb tier: estimate {traj.error_estimate:.3e}, true {float(true):.3e}")
     assert true <= traj.error_estimate + 1e-33
+
+
+# ---- an entry decided twice at one instant (found by a soak against the reference, 2026-12-04) -----------
+# 1-3-3-1 ReLU net, bias-free, 3 samples: d_in = 1 makes z_{2,i} = w_2·x_i proportional across samples, so
+# when w_2 reaches 0 (t ≈ 0.635) the three entries of unit 2 meet their kinks together. The reference
+# crosses all three at once; the arb tier refuses (a rate 0 in one of the group's modes). The float tier
+# met them as separate switches a rounding apart and, deciding each with the others' masks as they stood,
+# crossed sample 1, slid sample 2, crossed sample 1 back, let sample 2 leave and cross: the unit ended
+# dead (every mask 0) and pinned at w_2 ≈ −4e-34, 3.9e-7 off the reference at T = 2 with an estimate of
+# 3.0e-14. Values as drawn by the soak (17 significant digits: exact float64).
+TWICE_X = [0.8851060994977588, 0.36973067542769306, -2.0820825680386013]
+TWICE_Y = [-0.7289796423127631, 0.5893448227633494, 0.6920896856974629]
+TWICE_THETA = [[0.28768928762346735, 1.489411930018326, -0.11029164178537772],
+               [-0.10695413717841101, 0.6578360102387155, 0.3162676033012631, -2.6585544676514683,
+                3.3879476288931194, 0.36955922525984103, -1.6529175219539853, 0.5382004216690514,
+                0.2391633039013477],
+               [1.4007871407427313, -0.30957691848202445, -3.5212191446492653]]
+
+
+def _twice_instance():
+    widths = (1, 3, 3, 1)
+    X, Y = np.array(TWICE_X).reshape(3, 1), np.array(TWICE_Y).reshape(3, 1)
+    obj = theory.Objective(theory.ReLUNet(widths), theory.SquareLoss(X, Y))
+    return obj, obj.unflatten(np.concatenate([np.array(w) for w in TWICE_THETA])), R.Net(widths, 0, False, X, Y)
+
+
+def test_an_entry_decided_twice_at_one_instant_is_refused():
+    from test_relu_kink_paths import reference
+
+    obj, th, net = _twice_instance()
+    pieces, ref = reference(obj, th, net, Fraction(1))
+    # the point of the instance: three entries of one unit cross together in the reference
+    assert [e[1:] for e in ref] == [("cross", 1, s, 2) for s in range(3)]
+    assert max(e[0] for e in ref) - min(e[0] for e in ref) < 1e-25
+    with pytest.raises(UnsupportedKinkError, match="decided again at the instant it switched"):
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    with pytest.raises(UnsupportedKinkError):  # the arb tier refuses the group as well
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    # before the instant both tiers run, and agree with the reference
+    f = numerics.gradient_flow(obj, th, 0.6, dps=None)
+    with mpmath.workdps(40):
+        true = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(0.6)), R.at(pieces, mpq(Fraction(3, 5)))))
+    assert true <= f.error_estimate
