@@ -109,6 +109,7 @@ from .float_events import earliest_root, first_brackets
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
+from .kink_events import coincident_samples, shared_surface_error
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
@@ -303,6 +304,35 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
 
     def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False,
               p_next: int | None = None) -> float:
+        """:meth:`_kink_entry` for an entry whose kink surface no other entry shares; where others share it
+        (:func:`numerics.kink_events.coincident_samples`: parallel inputs to the layer) only a crossing from
+        a side is taken — the group then crosses entry by entry at this instant, which composes to the
+        group's own crossing (docs/theory.md E1, "Entries that share one kink surface") — and anything else
+        (sliding, a pin, a touch, a repelling verdict of the per-entry rates) is refused."""
+        from .kink_flows import NonUniqueFlowError
+
+        # (one product of the lower layers' size per kink above layer 1: < 1 % of a research run)
+        others = coincident_samples(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
+                                    self.y[1::2] if self.bias else None,
+                                    [self.maskv[l + 1] for l in range(j)], j + 1, i)
+        if not others:
+            return self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
+        if from_side == 0:
+            raise shared_surface_error(t, j + 1, u, i, others)
+        n_rec = len(self.events)
+        try:
+            factor = self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
+        except NonUniqueFlowError:  # the per-entry rates are not the group's: no verdict from them
+            raise shared_surface_error(t, j + 1, u, i, others) from None
+        new = [(e.kind, e.layer, e.unit, e.sample) for e in self.events[n_rec:]]
+        # (a pin records a "cross" too: the entry held at z = 0 under a field that does not move it — on a
+        # shared surface, the unit dead on every sample of the group, a field outside the Clarke set)
+        if new != [("cross", j + 1, u, i)] or (j, u, i) in self.pinned or int(self.side[j][u, i]) != -from_side:
+            raise shared_surface_error(t, j + 1, u, i, others)
+        return factor
+
+    def _kink_entry(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False,
+                    p_next: int | None = None) -> float:
         """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
         ``from_side`` 0: reached from no side (t = 0, or ``unpinned``: a pinned entry, mask α, that another
         switch set moving; a switch from there to mask 1 is an event, as in the arb tier).

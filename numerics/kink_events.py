@@ -17,7 +17,7 @@ import flint
 import mpmath
 import numpy as np
 
-__all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "first_root"]
+__all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_samples", "first_root"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -45,6 +45,48 @@ class KinkEvent:
 
     def key(self) -> tuple:
         return (self.kind, self.layer, self.sample, self.unit)
+
+
+# two entries of one unit whose inputs to the layer are parallel to within this angle (|cos| ≥ 1 − PARALLEL_TOL,
+# ~4.5e-5 rad) are taken to share one kink surface (coincident_samples)
+PARALLEL_TOL = 1e-9
+
+
+def coincident_samples(inputs: np.ndarray, weights: list, biases: list | None, masks: list, layer: int,
+                       sample: int) -> list[int]:
+    """The samples i′ ≠ i whose entry of any unit of hidden layer ``layer`` (1-based) shares its kink
+    surface with sample i's (docs/theory.md E1, "Entries that share one kink surface"): z_{u,i} = W[u]·ã_i
+    (+ b[u]), so with ã_i = c·ã_{i′} (ã the layer's input, with a 1 appended when the net has biases) the
+    two entries vanish together and lie on one surface {W[u]·ã_i = 0}. Parallel inputs: collinear data
+    without biases, identical samples, or a lower layer with one active unit on both samples (ReLU).
+    Tested on the float64 values of the state (``weights``, ``biases`` per layer, ``masks[l]`` the mask
+    values of hidden layer l + 1, units × samples; ``inputs`` the data, d_0 × n) to |cos| ≥ 1 − PARALLEL_TOL;
+    an input that is 0 (every unit below dead on the sample) is no partner (its entries are identically 0)."""
+    a = np.asarray(inputs, dtype=float)
+    for l in range(layer - 1):
+        z = np.asarray(weights[l], dtype=float) @ a
+        if biases is not None:
+            z = z + np.asarray(biases[l], dtype=float).reshape(-1, 1)
+        a = np.asarray(masks[l], dtype=float) * z
+    if biases is not None:
+        a = np.vstack([a, np.ones((1, a.shape[1]))])
+    norms = np.sqrt(np.sum(a * a, axis=0))
+    if norms[sample] == 0:
+        return []
+    cos = (a[:, sample] @ a) / (norms[sample] * np.where(norms > 0, norms, np.inf))
+    hits = np.flatnonzero(np.abs(cos) >= 1 - PARALLEL_TOL)
+    return [int(k) for k in hits if k != sample]
+
+
+def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: list[int]) -> "UnsupportedKinkError":
+    """The refusal of a kink whose surface other entries of its unit share (:func:`coincident_samples`)."""
+    return UnsupportedKinkError(
+        f"t = {t:.17g}: unit {unit} of layer {layer} on sample {sample} shares its kink surface with the same unit "
+        f"on sample(s) {others[:8]}{' ...' if len(others) > 8 else ''} (their inputs to the layer are parallel: "
+        "collinear data without biases, identical samples, or one active unit below). There the flow "
+        "θ' ∈ −∂f(θ) sees two regions, not one per entry, and the per-entry Filippov rule both tiers use "
+        "can pick a field outside the Clarke set (docs/theory.md E1, \"Entries that share one kink "
+        "surface\"); not supported: use data without collinear or repeated samples")
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:

@@ -69,7 +69,7 @@ import numpy as np
 
 from theory import Objective
 
-from .kink_events import KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+from .kink_events import coincident_samples, shared_surface_error, KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
 from .series import arb_precision, series_coefficients, to_arb, to_arb_mat
@@ -316,7 +316,39 @@ class _KinkFlow:
             self.skip[(jj, k)] = 1
             self.events.append(KinkEvent(t, "leave sliding", jj + 1, ii, uu))
 
+    def _float_layers(self, y: list, j: int) -> tuple:
+        """The arguments of :func:`numerics.kink_events.coincident_samples` below hidden layer j + 1, from the
+        state's midpoints and the masks (α or 1 by side; a sliding entry's z is 0, whatever its mask)."""
+        def mat(M) -> np.ndarray:
+            return np.array([float(e.mid()) for e in M.entries()]).reshape(M.nrows(), M.ncols())
+
+        bias = self.obj.model.bias
+        Ws = [mat(M) for M in (y[0::2] if bias else y)[: j + 1]]
+        bs = [mat(M) for M in y[1::2][: j + 1]] if bias else None
+        ms = [np.where(mm.side > 0, 1.0, float(mm.alpha.mid())).reshape(mm.rows, mm.cols) for mm in self.masks[:j]]
+        return self.obj.loss.inputs, Ws, bs, ms
+
     def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
+        """:meth:`_kink_entry`, and for an entry whose kink surface other entries share (parallel inputs to
+        the layer) only a crossing from a side (docs/theory.md E1, "Entries that share one kink surface"):
+        anything else is refused, as in the float tier (numerics.float_taylor._FloatFlow._kink)."""
+        u, i = divmod(idx, self.masks[j].cols)
+        others = coincident_samples(*self._float_layers(y, j), j + 1, i)
+        if not others:
+            return self._kink_entry(y, j, idx, t, from_side, unpinned)
+        if from_side == 0:
+            raise shared_surface_error(float(t), j + 1, u, i, others)
+        n_rec = len(self.events)
+        try:
+            self._kink_entry(y, j, idx, t, from_side, unpinned)
+        except NonUniqueFlowError:  # the per-entry rates are not the group's: no verdict from them
+            raise shared_surface_error(float(t), j + 1, u, i, others) from None
+        m = self.masks[j]  # (a pin records a "cross" too: not a crossing of the group)
+        if [(e.kind, e.layer, e.unit, e.sample) for e in self.events[n_rec:]] != [("cross", j + 1, u, i)] \
+                or idx in m.pinned or idx in m.sliding or int(m.side[idx]) != -from_side:
+            raise shared_surface_error(float(t), j + 1, u, i, others)
+
+    def _kink_entry(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
         """Decide z_j[idx] = 0 (E1) reached from ``from_side`` (0: no side — t = 0, or ``unpinned``: a
         pinned entry, mask α, that another switch set moving; a switch from there to mask 1 is an event).
         The rates are those of the candidates with consistent active sets (:meth:`_rates`), and the

@@ -130,23 +130,28 @@ def test_some_instances_leave_sliding_at_another_kink():
     assert n >= 3
 
 
-def test_refused_instance_is_refused_by_both_tiers():
+def test_refused_instance_is_refused_by_both_tiers(monkeypatch):
     """(2, 3, 3, 2) on 4 samples, seed 61 (main refused it at t = 0.0437 as simultaneous-kink): two entries
-    of unit 0 of layer 2 (samples 1 and 3) reach 0 at the same instant (to 1e-17), and with the
-    candidates' modes consistent the rate under mask α is 0 to the working precision (arb: 9e-51, not
-    separated from 0 at 40 digits: "tangentially"). The float tier refuses at the same step end (the
-    second root, at the end of the step cut by the first, is a graze within rounding for its check after
-    the step); neither decides it by rounding."""
+    of unit 0 of layer 2 (samples 1 and 3) reach 0 at the same instant (to 1e-17) — their inputs to layer
+    2 are parallel, so the two entries share one kink surface (docs/theory.md E1, "Entries that share one
+    kink surface"), which both tiers now refuse as such. Before that check existed both refused it too,
+    from the per-entry rates: with the candidates' modes consistent the rate under mask α is 0 to the
+    working precision (arb: 9e-51, not separated from 0 at 40 digits: "tangentially"), and the float tier
+    refused at the same step end; that second guard is still tested here with the first switched off."""
+    import numerics.float_taylor as ft
+
     obj, th, _, _ = instance("sq", 61, (2, 3, 3, 2), 4)
+    with pytest.raises(UnsupportedKinkError, match="shares its kink surface with the same unit on sample"):
+        numerics.gradient_flow(obj, th, 0.1, dps=None)
+    with pytest.raises(UnsupportedKinkError, match="t = 0.0436760251659.*shares its kink surface"):
+        numerics.gradient_flow(obj, th, Fraction(1, 10), dps=30)
+    # the per-entry guards behind it: without the growth term (no error bar) the rate within its own rounding
+    # (FloatCrossings._rate_rounding)
+    monkeypatch.setattr(ft, "coincident_samples", lambda *a: [])
     with pytest.raises(UnsupportedKinkError):
         numerics.gradient_flow(obj, th, 0.1, dps=None)
-    # without the growth term (no error bar): the rate within its own rounding (FloatCrossings._rate_rounding)
-    from numerics.float_taylor import float_gradient_flow
-
     with pytest.raises(UnsupportedKinkError, match="within their rounding"):
-        float_gradient_flow(obj, th, 0.1, growth=False)
-    with pytest.raises(UnsupportedKinkError, match="t = 0.0436760251659"):
-        numerics.gradient_flow(obj, th, Fraction(1, 10), dps=30)
+        ft.float_gradient_flow(obj, th, 0.1, growth=False)
 
 
 # ---- the independent reference (tests/relu_reference.py: modes by enumeration, uniqueness checked) ------
@@ -199,7 +204,7 @@ def _twice_instance():
     return obj, obj.unflatten(np.concatenate([np.array(w) for w in TWICE_THETA])), R.Net(widths, 0, False, X, Y)
 
 
-def test_an_entry_decided_twice_at_one_instant_is_refused():
+def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     from test_relu_kink_paths import reference
 
     obj, th, net = _twice_instance()
@@ -207,12 +212,82 @@ def test_an_entry_decided_twice_at_one_instant_is_refused():
     # the point of the instance: three entries of one unit cross together in the reference
     assert [e[1:] for e in ref] == [("cross", 1, s, 2) for s in range(3)]
     assert max(e[0] for e in ref) - min(e[0] for e in ref) < 1e-25
+    # the three entries share one kink surface (d_in = 1: parallel inputs); the float tier's first
+    # decisions cross, a later one does not, and that is refused as a shared surface; the arb tier refuses
+    # at its first decision (a per-entry rate exactly 0, "tangentially")
+    with pytest.raises(UnsupportedKinkError, match="shares its kink surface"):
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    with pytest.raises(UnsupportedKinkError):
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    # the float tier's detector behind it, on its own: the sequential decisions undo one another
+    import numerics.float_taylor as ft
+
+    monkeypatch.setattr(ft, "coincident_samples", lambda *a: [])
     with pytest.raises(UnsupportedKinkError, match="decided again at the instant it switched"):
         numerics.gradient_flow(obj, th, 1.0, dps=None)
-    with pytest.raises(UnsupportedKinkError):  # the arb tier refuses the group as well
-        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
     # before the instant both tiers run, and agree with the reference
     f = numerics.gradient_flow(obj, th, 0.6, dps=None)
     with mpmath.workdps(40):
         true = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(0.6)), R.at(pieces, mpq(Fraction(3, 5)))))
     assert true <= f.error_estimate
+
+
+# ---- entries that share one kink surface (docs/theory.md E1; the same soak) ------------------------------
+# d_0 = 1 without biases: z_{u,i} = w_u·x_i, one surface w_u = 0 for every sample. Values as the soak drew
+# them (17 significant digits: exact float64). "pinned dead": the float tier crossed samples 0 and 1 of unit
+# 0 and pinned the unit dead on all four samples (masks 0, in neither region), estimate 1.8e-14, while
+# the region w < 0 has samples 2 and 3 active. "arb slides one": the arb tier at 30 digits let sample 0 of
+# unit 1 slide with the other samples' masks held at 1 (outside the Clarke set of the two regions) and
+# returned an estimate of 1.2e-31; at 40 and 60 digits it refused the same instant.
+SHARED = {
+    "pinned dead": ((1, 3, 2), 0.0, 2.0,
+                    [0.9223543064797856, 1.5902360526811794, -0.8113622340376458, -1.1070798753936013],
+                    [-0.22231156780895991, -1.8867246998269567, -0.4291974970446277, 0.5022705673275321,
+                     -0.6835675043060815, 0.5089363158939478, -1.7325362360400376, 0.8185486522520905],
+                    [0.30054907383469887, -0.640498899682141, 0.33494112371820844, 0.6323673111038305,
+                     -1.605241706434707, -0.22002897626109333, 0.6514794058755102, 0.554046732764624,
+                     -0.34978171259934177]),
+    "arb slides one": ((1, 2, 2), 0.1, 1.0, [1.1988974046715857, 0.2904870820656283, 0.6354921031931083],
+                       [-2.4870437481626158, 0.0858984906861216, 0.03905399512122077, -0.3506501089598695,
+                        0.7442435215195375, -0.8241401302392968],
+                       [-0.12530974045462076, 0.12342883230358731, 2.1253723732575294, 1.1006839934371881,
+                        -0.14341602820415672, -0.4082159634093141]),
+}
+
+
+@pytest.mark.parametrize("name", list(SHARED))
+def test_a_kink_on_a_shared_surface_is_refused_by_both_tiers(name):
+    widths, alpha, T, x, y, p = SHARED[name]
+    n = len(x)
+    obj = theory.Objective(theory.ReLUNet(widths, alpha), theory.SquareLoss(np.array(x).reshape(n, 1),
+                                                                           np.array(y).reshape(n, widths[-1])))
+    th = obj.unflatten(np.array(p))
+    with pytest.raises(UnsupportedKinkError, match="shares its kink surface"):
+        numerics.gradient_flow(obj, th, T, dps=None)
+    with pytest.raises(UnsupportedKinkError, match="shares its kink surface"):
+        numerics.gradient_flow(obj, th, Fraction(T), dps=30)
+
+
+def test_coincident_samples_finds_parallel_inputs_only():
+    """numerics.kink_events.coincident_samples against the cases it names, computed by hand: collinear
+    samples without biases (either sign), identical samples with biases (and collinear ones that are not
+    identical: not shared then), a deeper layer with one active ReLU unit below on two samples, and
+    generic data (none)."""
+    from numerics.kink_events import coincident_samples
+
+    X = np.array([[1.0, 2.0], [-0.5, -1.0], [1.0, 0.0], [2.0, 4.0]]).T  # d_0 × n: 0, 1, 3 parallel
+    W1 = np.array([[1.0, -1.0], [0.5, 2.0]])
+    assert coincident_samples(X, [W1], None, [], 1, 0) == [1, 3]
+    assert coincident_samples(X, [W1], None, [], 1, 2) == []
+    # with biases the input is (x, 1): sample 3 = 2·sample 0 is not the same surface; a repeat of 0 is
+    Xb = np.concatenate([X, X[:, :1]], axis=1)
+    assert coincident_samples(Xb, [W1], [np.zeros((2, 1))], [], 1, 0) == [4]
+    # layer 2: both units of layer 1 active on samples 0 and 2 would be generic; mask unit 1 off on both
+    X2 = np.array([[1.0, 0.3], [2.0, -0.7], [0.2, 0.9]]).T
+    z = W1 @ X2
+    masks = [np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])]
+    assert z[0, 0] * z[0, 2] != 0
+    assert coincident_samples(X2, [W1, np.ones((3, 2))], None, masks, 2, 0) == [2]
+    assert coincident_samples(X2, [W1, np.ones((3, 2))], None, [np.ones((2, 3))], 2, 0) == []
+    rng = np.random.default_rng(0)
+    assert coincident_samples(rng.standard_normal((3, 50)), [rng.standard_normal((4, 3))], None, [], 1, 7) == []
