@@ -68,6 +68,31 @@ class FloatCrossings:
                 g = (Ws[l].T @ g) * self.maskv[l][:, i]
         return out
 
+    def _once_per_instant(self, j: int, u: int, i: int, t: float) -> None:
+        """Refuse a second decision of an entry at the instant its state changed (docs/theory.md F, "An entry
+        decided twice at one instant"). Entries whose kinks coincide in time (collinear samples make a
+        unit's pre-activations proportional, so they reach 0 together) are met by this tier as separate
+        switches a rounding apart, each decided with the others' masks as they stand. Where those decisions
+        depend on their order, a later one can undo an earlier one at the same t — cross back, or leave the
+        sliding it just entered — and the run then follows a branch the exact flow need not take: on a
+        1-3-3-1 net (soak seed 72) three samples of one unit crossed together in the reference, and this
+        tier, deciding them in turn, pinned the unit dead and ended 3.9e-7 off with an estimate of 3e-14.
+        The arb tier decides such a group as one (numerics.active_sets)."""
+        from .kink_flows import UnsupportedKinkError
+
+        if t != self._instant_t:
+            self._instant_t, self._instant = t, set()
+        if (j, u, i) in self._instant:
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is decided again at the instant it switched: "
+                "a simultaneous kink whose separate decisions depend on their order, so the exact flow may take "
+                "another branch; use the arb tier (dps=...)")
+
+    def _decided_now(self, n_rec: int) -> None:
+        """The entries whose events were recorded since ``n_rec`` (their state changed at this instant)."""
+        for e in self.events[n_rec:]:
+            self._instant.add((e.layer - 1, e.unit, e.sample))
+
     def _switch_z(self, j: int, u: int, i: int, gz: float) -> float:
         """|z_c| ≥ |z_{j+1}[u, i]| of the computed state (hi + lo) at the switch (:meth:`_location_error`),
         computed once per event."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from math import comb
+from typing import Any
 
 import numpy as np
 
@@ -271,3 +272,22 @@ def earliest_root(C: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[int, f
         moved = np.where(pos, 1, np.where(neg, -1, moved)).astype(np.int8)
     c = int(np.argmin(hi))
     return int(cols[c]), float(hi[c])
+
+
+def screen_after_step(kept: tuple, Z: np.ndarray, pw: np.ndarray, extra: Any) -> np.ndarray:
+    """The screen of the float tier's check after a step (:meth:`numerics.float_taylor._FloatFlow._locate`), from the margins B_0 − (1 + 1e-9)·T(h₀) its
+    search computed on the same series at the uncut step h₀ ≥ h (T(h) = Σ_{k≥1}|z_k|h^k): the exact
+    T(h) ≤ T(h₀), and the computed T(h₀) raised by 1 + 1e-9 is above the exact one, so an entry whose
+    kept margin exceeds ``extra`` has no root within the error bar on [0, h] either. Only the others
+    (a few of the step's 10⁴–10⁵ entries) are screened again at h; one pass over the full arrays instead
+    of five (~4 % of a research run's CPU, the check running once per step)."""
+    B0, margin = kept
+    pre = margin <= extra
+    idx = np.flatnonzero(pre)
+    if len(idx):
+        p = Z.shape[0]
+        flat = Z.reshape(p, -1)
+        tail = pw[1:] @ np.abs(flat[1:, idx])
+        ex = extra if np.ndim(extra) == 0 else np.ravel(extra)[idx]
+        pre.ravel()[idx] = B0.ravel()[idx] <= tail * (1 + 1e-9) + ex
+    return pre

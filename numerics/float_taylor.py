@@ -10,10 +10,11 @@ search :mod:`numerics.active_sets`, shared with the arb tier), the step size, or
 and local error and the end-defect check of every step :mod:`numerics.float_steps`, the field's rounding
 where terms cancel :mod:`numerics.float_rounding`, the Hessian bounds of the error growth
 :mod:`numerics.hessian_lipschitz`. What stays is the step loop and the kink decisions that read its
-state, ~775 lines: the loop and _kink each read and write most of the flow's switching state (sides,
+state, ~770 lines (with the shared-surface gate of _kink, 2026-12-04): the loop and _kink each read and
+write most of the flow's switching state (sides,
 masks, skip and pinned sets, the next pass, the event-defect bookkeeping), so a further split would pass
-that state between modules rather than separate concerns; the event search (_locate, ~100 lines) is the
-next candidate if it grows.
+that state between modules rather than separate concerns; the event search (_locate, ~120 lines) is the
+next candidate if it grows (its screen after a step already lives in float_events).
 
 ``numerics.gradient_flow(obj, θ0, t_end, dps=None)`` selects this tier (deep linear and (leaky) ReLU
 nets, with or without biases; square, whitened square or softmax cross-entropy loss — the head's exp
@@ -105,7 +106,7 @@ from .jacobian_bound import CarriedJacobian
 from .error_windows import CarriedError, lone_saltation
 from .float_bounds import FloatBounds
 from .float_crossings import FloatCrossings, _norm
-from .float_events import earliest_root, first_brackets
+from .float_events import earliest_root, first_brackets, screen_after_step
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
@@ -431,31 +432,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
 
-    def _once_per_instant(self, j: int, u: int, i: int, t: float) -> None:
-        """Refuse a second decision of an entry at the instant its state changed (docs/theory.md F, "An entry
-        decided twice at one instant"). Entries whose kinks coincide in time (collinear samples make a
-        unit's pre-activations proportional, so they reach 0 together) are met by this tier as separate
-        switches a rounding apart, each decided with the others' masks as they stand. Where those decisions
-        depend on their order, a later one can undo an earlier one at the same t — cross back, or leave the
-        sliding it just entered — and the run then follows a branch the exact flow need not take: on a
-        1-3-3-1 net (soak seed 72) three samples of one unit crossed together in the reference, and this
-        tier, deciding them in turn, pinned the unit dead and ended 3.9e-7 off with an estimate of 3e-14.
-        The arb tier decides such a group as one (numerics.active_sets)."""
-        from .kink_flows import UnsupportedKinkError
-
-        if t != self._instant_t:
-            self._instant_t, self._instant = t, set()
-        if (j, u, i) in self._instant:
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is decided again at the instant it switched: "
-                "a simultaneous kink whose separate decisions depend on their order, so the exact flow may take "
-                "another branch; use the arb tier (dps=...)")
-
-    def _decided_now(self, n_rec: int) -> None:
-        """The entries whose events were recorded since ``n_rec`` (their state changed at this instant)."""
-        for e in self.events[n_rec:]:
-            self._instant.add((e.layer - 1, e.unit, e.sample))
-
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
 
@@ -492,7 +468,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         # series before the event; the order of the next step is chosen for it, _next_order)
         ends: list[tuple[float, tuple]] = []
         self._gap_hint = None
-        # the search's screen margins, kept for the check after the step on the same series (_screen_margins)
+        # the search's screen margins, kept for the check after the step on the same series (float_events.screen_after_step)
         screen = self._screen if zerr is not None and self._screen is not None and self._screen[0] is w \
             and h <= self._screen[1] else None
         if zerr is None:
@@ -515,7 +491,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     self._screen[2].append((B0, margin))
                 cand = (margin <= extra) & ~self.dead[j]
             else:
-                cand = self._screen_margins(screen[2][j], Z, pw, extra) & ~self.dead[j]
+                cand = screen_after_step(screen[2][j], Z, pw, extra) & ~self.dead[j]
                 B0 = screen[2][j][0]
             shifted = {}
             for (jj, u, i), n_skip in skip.items():
@@ -592,25 +568,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             if later:
                 self._gap_hint = max(0.0, min(later) - best[0])
         return best
-
-    @staticmethod
-    def _screen_margins(kept: tuple, Z: np.ndarray, pw: np.ndarray, extra: Any) -> np.ndarray:
-        """The screen of :meth:`_locate`'s check after a step, from the margins B_0 − (1 + 1e-9)·T(h₀) its
-        search computed on the same series at the uncut step h₀ ≥ h (T(h) = Σ_{k≥1}|z_k|h^k): the exact
-        T(h) ≤ T(h₀), and the computed T(h₀) raised by 1 + 1e-9 is above the exact one, so an entry whose
-        kept margin exceeds ``extra`` has no root within the error bar on [0, h] either. Only the others
-        (a few of the step's 10⁴–10⁵ entries) are screened again at h; one pass over the full arrays instead
-        of five (~4 % of a research run's CPU, the check running once per step)."""
-        B0, margin = kept
-        pre = margin <= extra
-        idx = np.flatnonzero(pre)
-        if len(idx):
-            p = Z.shape[0]
-            flat = Z.reshape(p, -1)
-            tail = pw[1:] @ np.abs(flat[1:, idx])
-            ex = extra if np.ndim(extra) == 0 else np.ravel(extra)[idx]
-            pre.ravel()[idx] = B0.ravel()[idx] <= tail * (1 + 1e-9) + ex
-        return pre
 
     def _defect(self, D0):
         from .invariants import balancedness, neuron_norm_gaps

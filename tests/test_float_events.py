@@ -184,12 +184,12 @@ def test_the_first_of_several_roots_in_one_grid_interval(roots):
 
 @given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.floats(1e-3, 1.0), st.sampled_from([0.0, 1e-12, 1e-3]))
 def test_the_check_after_a_step_screens_what_a_full_screen_would(seed, p, f, bar):
-    """numerics.float_taylor._FloatFlow._screen_margins (the check after a step, cut to h = f·h₀, reusing the
+    """numerics.float_events.screen_after_step (the check after a step, cut to h = f·h₀, reusing the
     margins B_0 − (1 + 1e-9)·Σ_k|z_k|h₀^k of the search at h₀) against the screen computed afresh at h on
     every entry: the same candidates, except where the two computed sides are within rounding of a tie
     (the subset's sums may round differently from the full product's). Entries drawn near their roots, so
     that both outcomes occur."""
-    from numerics.float_taylor import _FloatFlow
+    from numerics.float_events import screen_after_step
 
     rng = np.random.default_rng(seed)
     shape = (7, 33)
@@ -209,7 +209,7 @@ def test_the_check_after_a_step_screens_what_a_full_screen_would(seed, p, f, bar
     B0, t0, _ = screen(h0)
     _, t1, pw = screen(f * h0)
     fresh = B0 <= t1 + extra
-    got = _FloatFlow._screen_margins((B0, B0 - t0), Z, pw, extra)
+    got = screen_after_step((B0, B0 - t0), Z, pw, extra)
     tie = np.abs(B0 - t1 - extra) <= 1e-12 * (np.abs(B0) + t1 + extra)
     assert np.array_equal(got[~tie], fresh[~tie])
     assert fresh.any() or not got.any()
