@@ -72,7 +72,7 @@ from theory import Objective
 from .kink_events import coincident_samples, shared_surface_error, KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
-from .series import arb_precision, series_coefficients, to_arb, to_arb_mat
+from .series import arb_precision, max_abs, max_rad, series_coefficients, to_arb, to_arb_mat
 from .softmax_radius import arb_logit_cap, tape_exp_inputs
 
 __all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
@@ -316,6 +316,34 @@ class _KinkFlow:
             self.skip[(jj, k)] = 1
             self.events.append(KinkEvent(t, "leave sliding", jj + 1, ii, uu))
 
+    def _local_error(self, cs: list, h: Fraction, new: list, y: list) -> float:
+        """:func:`numerics.flows.local_error` of the step, with its rounding part measured where the arb radius
+        of the evaluated state is above an eighth of the truncation term (as the deep-linear arb tier does,
+        :func:`numerics.local_errors.local_error_2norm`; docs/theory.md F, "rounding"): the same pass and
+        evaluation again with ``EXTRA_PREC`` more bits, and ``ROUNDING_SAFETY`` × the largest difference of the
+        midpoints in place of the radius (never above it). The radius is rigorous but grows with every Cauchy
+        sum (the wrapping effect): found by a soak (2026-12-04) on a 1-2-3-2 leaky net whose last three long
+        steps (h ≈ 0.22, order 37) carried radii of 1.5e-28 each at 30 digits, against |run − rerun at 40
+        digits| = 4.7e-32, so the estimate was 1.1e4× the true error. Not on a sliding stretch: the pass
+        re-solves the weights μ in place, which the working run would then carry."""
+        from .flows import local_error, taylor_eval
+        from .local_errors import EXTRA_PREC, ROUNDING_SAFETY
+
+        full = local_error(cs, self.p, h, new)
+        hf = float(h)
+        trunc = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (self.p - 1, self.p))
+        rad = max(max_rad(m) for m in new)
+        if h == 0 or rad <= trunc / 8 or self._sliding():
+            return full
+        old = flint.ctx.prec
+        flint.ctx.prec = old + EXTRA_PREC
+        try:
+            fine = taylor_eval(self._pass(y, self.p)[0], h)
+            diff = max(float(abs((a - b).mid())) for A, B in zip(fine, new) for a, b in zip(A.entries(), B.entries()))
+        finally:
+            flint.ctx.prec = old
+        return full - rad + min(rad, ROUNDING_SAFETY * diff)
+
     def _float_layers(self, y: list, j: int) -> tuple:
         """The arguments of :func:`numerics.kink_events.coincident_samples` below hidden layer j + 1, from the
         state's midpoints and the masks (α or 1 by side; a sliding entry's z is 0, whatever its mask)."""
@@ -523,7 +551,7 @@ class _KinkFlow:
                 new = taylor_eval(cs, h)
                 if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
                     raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
-                err += local_error(cs, self.p, h, new)
+                err += self._local_error(cs, h, new, y)
                 if h > 0:
                     starts.append(t)
                     steps.append(h)

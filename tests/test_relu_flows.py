@@ -354,3 +354,38 @@ def test_crossing_pushes_a_sliding_entry_out_vs_reference():
     traj = compare(obj, th, net, Fraction(9, 256), [Fraction(1, 64), Fraction(9, 256)])
     assert [(e.kind, e.unit, e.sample) for e in traj.events] == [
         ("enter sliding", 0, 4), ("cross", 0, 1), ("leave sliding", 0, 4)]
+
+
+# a 1-2-3-2 leaky (α = −0.5) biased net on 3 samples, T = 2, two crossings; values as drawn by the soak of
+# 2026-12-04 (seed 412; 17 significant digits: exact float64). Its last three steps are long (h ≈ 0.22,
+# order 37) and their arb radii, 1.5e-28 each at 30 digits, made the estimate 1.1e4× the true error
+LONG_STEPS = ((1, 2, 3, 2), -0.5, [-0.34543104749704273, 0.3400796607390567, 0.13540064542481697],
+              [0.042718074388188185, -0.7471199550052169, 2.4622862649917825, -2.238373749093436,
+               -0.1108416336060932, -1.5612111139929545],
+              [-0.689973448125968, -0.2603657454779976, -0.7021717332338727, -1.1125043187652284,
+               -3.5029355904350883, -1.5167802895335543, -0.775594706352398, -0.8950164380573084,
+               -0.996080183431487, -0.06558481635372043, 2.829020077060964, 1.4615095204613158,
+               -0.9969178311691563, -2.9642795343920962, 1.9073961337833263, 0.791450089578069,
+               -2.5305048098074154, 1.0929818991060736, -1.4401359885928098, 0.017271499325109723,
+               -0.8406339219486958])
+
+
+def test_long_steps_rounding_is_measured_not_the_radius():
+    """The arb tier's local error on a step whose arb radius is above an eighth of its truncation term
+    takes the measured rounding (the step again with 32 more bits, ×2) instead of the radius
+    (numerics.kink_flows._KinkFlow._local_error): estimate ≥ the distance to a 50-digit run and within
+    1000× of it (measured: 5.7e-30 against 4.6e-32, 124×; the radius gave 4.8e-28, 1.1e4×)."""
+    widths, alpha, x, y, p = LONG_STEPS
+    obj = theory.Objective(theory.ReLUNet(widths, alpha, True),
+                           theory.SquareLoss(np.array(x).reshape(3, 1), np.array(y).reshape(3, 2)))
+    th = obj.unflatten(np.array(p))
+    T = Fraction(2)
+    f = numerics.gradient_flow(obj, th, T, dps=30)
+    ref = numerics.gradient_flow(obj, th, T, dps=50)
+    assert [e.key() for e in f.events] == [e.key() for e in ref.events] and len(f.events) == 2
+    with mpmath.workdps(60):
+        true = max(max(abs(a - b) for a, b in zip(obj.flatten(f.at(t)), obj.flatten(ref.at(t))))
+                   for t in [T / 4, T / 2, 3 * T / 4, T])
+    print(f"estimate {f.error_estimate:.3g}, true {float(true):.3g}, ratio {f.error_estimate / float(true):.3g}")
+    assert true <= f.error_estimate + ref.error_estimate
+    assert f.error_estimate <= 1000 * float(true)
