@@ -77,7 +77,8 @@ class FloatCrossings:
         sliding it just entered — and the run then follows a branch the exact flow need not take: on a
         1-3-3-1 net (soak seed 72) three samples of one unit crossed together in the reference, and this
         tier, deciding them in turn, pinned the unit dead and ended 3.9e-7 off with an estimate of 3e-14.
-        The arb tier decides such a group as one (numerics.active_sets)."""
+        Entries that share one kink surface are refused before this (``_kink``, docs/theory.md E1); the
+        detector stays for groups whose surfaces are distinct but met at one instant."""
         from .kink_flows import UnsupportedKinkError
 
         if t != self._instant_t:

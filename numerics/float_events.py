@@ -275,8 +275,8 @@ def earliest_root(C: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[int, f
 
 
 def screen_after_step(kept: tuple, Z: np.ndarray, pw: np.ndarray, extra: Any) -> np.ndarray:
-    """The screen of the float tier's check after a step (:meth:`numerics.float_taylor._FloatFlow._locate`), from the margins B_0 − (1 + 1e-9)·T(h₀) its
-    search computed on the same series at the uncut step h₀ ≥ h (T(h) = Σ_{k≥1}|z_k|h^k): the exact
+    """The screen of the float tier's check after a step (:meth:`numerics.float_taylor._FloatFlow._locate`),
+    from the margins B_0 − (1 + 1e-9)·T(h₀) its search computed on the same series at the uncut step h₀ ≥ h (T(h) = Σ_{k≥1}|z_k|h^k): the exact
     T(h) ≤ T(h₀), and the computed T(h₀) raised by 1 + 1e-9 is above the exact one, so an entry whose
     kept margin exceeds ``extra`` has no root within the error bar on [0, h] either. Only the others
     (a few of the step's 10⁴–10⁵ entries) are screened again at h; one pass over the full arrays instead

@@ -312,7 +312,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         (sliding, a pin, a touch, a repelling verdict of the per-entry rates) is refused."""
         from .kink_flows import NonUniqueFlowError
 
-        # (a forward pass below the layer per kink: ~2 % of a research run, 0.34 s of 16.5 s under cProfile, biased to t = 0.01)
+        # (a forward pass below the layer per kink: ~2 % of a research run; 0.34 s of 16.5 s under cProfile,
+        # biased, to t = 0.01)
         others = coincident_samples(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
                                     self.y[1::2] if self.bias else None,
                                     [self.maskv[l + 1] for l in range(j)], j + 1, i)
@@ -468,7 +469,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         # series before the event; the order of the next step is chosen for it, _next_order)
         ends: list[tuple[float, tuple]] = []
         self._gap_hint = None
-        # the search's screen margins, kept for the check after the step on the same series (float_events.screen_after_step)
+        # the search's screen margins, kept for the check after the step on the same series
+        # (float_events.screen_after_step)
         screen = self._screen if zerr is not None and self._screen is not None and self._screen[0] is w \
             and h <= self._screen[1] else None
         if zerr is None:

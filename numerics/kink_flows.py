@@ -503,7 +503,7 @@ class _KinkFlow:
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, t_end: Fraction, progress: Callable | None):
-        from .flows import Trajectory, _guard_bits, local_error, taylor_eval, taylor_step
+        from .flows import Trajectory, _guard_bits, taylor_eval, taylor_step
 
         t0 = time.perf_counter()
         shapes = tuple(tuple(s) for s in self.obj.shapes)
