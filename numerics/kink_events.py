@@ -86,7 +86,7 @@ def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: l
         "collinear data without biases, identical samples, or one active unit below). There the flow "
         "θ' ∈ −∂f(θ) sees two regions, not one per entry, and the per-entry Filippov rule both tiers use "
         "can pick a field outside the Clarke set (docs/theory.md E1, \"Entries that share one kink "
-        "surface\"); not supported: use data without collinear or repeated samples")
+        "surface\"); not supported. What to do: drop repeated samples; for collinear data add biases (then only identical samples share a surface); integrate to a horizon before t")
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:

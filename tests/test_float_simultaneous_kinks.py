@@ -211,6 +211,8 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     pieces, ref = reference(obj, th, net, Fraction(1))
     # the point of the instance: three entries of one unit cross together in the reference
     assert [e[1:] for e in ref] == [("cross", 1, s, 2) for s in range(3)]
+    # simultaneous to the reference's resolution: its roots are located at 34 digits, so 1e-25 leaves 9 digits
+    # of room above the reference's own error
     assert max(e[0] for e in ref) - min(e[0] for e in ref) < 1e-25
     # the three entries share one kink surface (d_in = 1: parallel inputs); the float tier's first
     # decisions cross, a later one does not, and that is refused as a shared surface; the arb tier refuses
