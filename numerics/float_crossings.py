@@ -263,3 +263,103 @@ class FloatCrossings:
         self._lone = lone_saltation(pre, dF, g)
         self._event_err = self._location_error(j, u, i, ndF, pre, gz)
         return saltation_norm(pre, post, ndF, gz)
+
+    def _group_cross(self, j: int, u: int, i: int, t: float, from_side: int, p_next: int,
+                     group: list[tuple[int, float]]) -> float:
+        """The kink of z_{j+1}[u, i] reached from ``from_side`` where other samples' entries of the unit share
+        its surface (``group``: (i′, κ) with z_{u,i′} = κ·z_{u,i}, :func:`numerics.kink_events.coincident_group`),
+        decided from the two regions that meet there (docs/theory.md E1, "Entries that share one kink
+        surface"): F_from (the masks as they are) and F_to, every entry of the group flipped — sample i to
+        the other side, sample i′ to the side of sign κ·(−from_side). Their difference is the sum of the
+        group's one-sample gradient changes, ΔF = Σ_c ΔF_c, and the next step's pass is run in the flipped
+        pattern, as for a lone crossing (module docstring). With ż = ∇z_i·F under each: both of the other
+        side's sign — the group crosses (a "cross" event per entry; the saltation is rank one, I + ΔF∇z_iᵀ/ż_from,
+        ΔF along ∇z_i since every ΔF_c is along ∇z_c = κ_c∇z_i on the surface); both of ``from_side``'s — a touch
+        (z came to 0 and the field takes it back: the entry is skipped, as a lone touch). Sliding of the group
+        (one λ for all its masks) is not built, and a repelling group has no unique flow: both raise, as does
+        a group whose entries' rates are not κ_c times sample i's (the surfaces then only meet at this point,
+        and are not one), and rates within the error bar or their rounding (:meth:`_rates_within_bar`). A group
+        whose mask-α region does not move z (rate exactly 0) is pinned there, as a lone entry is."""
+        from .kink_events import NonUniqueFlowError, UnsupportedKinkError, shared_surface_error
+
+        to = -from_side
+        members = [(i, 1.0)] + list(group)
+        names = [c for c, _ in members]
+        what = f"t = {t:.17g}: unit {u} of layer {j + 1} on samples {names} (one kink surface)"
+
+        def set_sides(side: int) -> None:
+            for c, kap in members:
+                self.side[j][u, c] = side if kap > 0 else -side
+            self._set_mask(j)
+
+        for c, kap in members:
+            if (j, u, c) in self.pinned or self.dead[j][u, c] or int(self.side[j][u, c]) != (from_side if kap > 0 else to):
+                raise shared_surface_error(t, j + 1, u, i, names[1:], ", with a member pinned, dead or on the other side")
+        grads = [self._grad_z(j + 1, u, c) for c in names]
+        jumps = [self._field_jump(j, u, c, to if kap > 0 else from_side) for c, kap in members]
+        dF = [sum(parts) for parts in zip(*jumps)]
+        set_sides(to)
+        ys, w = self._pass(p_next, self.watch, field_error=True)
+        fr = self.series.field_error
+        F_post = [Y[1] for Y in ys]
+        F_pre = [f - d for f, d in zip(F_post, dF)]
+
+        def rate(F: list, g: list) -> float:
+            return sum(float(np.vdot(f, v)) for f, v in zip(F, g))
+        g = grads[0]
+        pre, post = rate(F_pre, g), rate(F_post, g)
+        ndF, gz = _norm(dF), _norm(g)
+        # ΔF's rounding: each ΔF_c's as a lone crossing's, (d + 2)u‖ΔF_c‖, and the sum's γ_m·Σ‖ΔF_c‖ (m members)
+        pre_rate = (pre, _norm(F_pre), fr + EPS * (self.series.dmax + 2 + len(members)) * sum(_norm(x) for x in jumps))
+        post_rate = (post, _norm(F_post), fr)
+        # one surface: ż_c = κ_c·ż_i under both fields (z_c = κ_c(θ)·z_i(θ) and z_i = 0). The computed rates carry
+        # their rounding (_rate_rounding, with each member's ‖∇z_c‖; κ_c's own is a few units relative, and
+        # the inputs of a true group are parallel to their rounding, which the same model covers); a relative
+        # mismatch of 1e-3 on top is far above that and far below what distinct surfaces meeting at this
+        # point would show but by design (a corner of several regions: refused)
+        for (c, kap), gc in zip(members[1:], grads[1:]):
+            gcn = _norm(gc)
+            for F, rr in ((F_pre, pre_rate), (F_post, post_rate)):
+                rc = rate(F, gc)
+                rho = self._rate_rounding(j, [rr], gcn)[0] + abs(kap) * self._rate_rounding(j, [rr], gz)[0]
+                if abs(rc - kap * rr[0]) > 2 * rho + 1e-3 * (abs(rc) + abs(kap * rr[0])):
+                    raise UnsupportedKinkError(
+                        f"t = {t:.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are parallel "
+                        "here but their rates are not proportional — distinct kink surfaces meeting at this point (a "
+                        "corner of several regions), not supported; use the arb tier (dps=...)")
+        if from_side > 0 and post == 0 and pre < 0 and all(kap > 0 for _, kap in members):
+            # the group's pin (as a lone entry's, _kink_entry): the mask-α region's field does not move z at all
+            # (every path from these entries to the parameters meets a zero mask: exactly 0 in float too), so
+            # λ = 0 and the flow goes on with it, z held at 0; decided again, from no side, if another switch
+            # sets it moving — and refused then (a group reached from no side). The switch's place matters as
+            # at any crossing (saltation with post rate 0; the computed state stays |z_c|/‖∇z‖ off the surface)
+            for c in sorted(names):  # (in sample order: which entry the locator met first is rounding)
+                self.pinned.add((j, u, c))
+                self._record(t, "cross", j, u, c)
+            self._pre_field = F_pre
+            self._next_pass = (p_next, ys, w, fr)
+            self._event_err = self._location_error(j, u, i, ndF, pre, gz, sliding=True)
+            return saltation_norm(pre, 0.0, ndF, gz)
+        if pre * to < 0 and post * to < 0:  # a touch: the group's field takes z back to its side
+            set_sides(from_side)
+            self.skip[(j, u, i)] = 1
+            return 1.0
+        if pre * to < 0 < post * to:
+            raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; "
+                                     "the flow is not unique from here")
+        if pre * to > 0 > post * to:
+            raise UnsupportedKinkError(f"{what} would slide: sliding with one weight for all the group's masks is "
+                                       "not built (docs/theory.md E1, \"Entries that share one kink surface\")")
+        rates = [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate]
+        if pre == 0 or post == 0 or any(abs(r) <= rho for (r, *_), rho in zip(rates, self._rate_rounding(j, rates, gz))):
+            raise UnsupportedKinkError(f"{what} meets it tangentially in float64 (rates {pre:.3g}, {post:.3g}, within "
+                                       "their rounding); use the arb tier (dps=...)")
+        self._pre_field = F_pre  # F_from at the event (the end-defect check)
+        self._rates_within_bar(j, u, i, t, rates, pre, gz)
+        for c in sorted(names):  # (in sample order: which entry the locator met first is rounding)
+            self.skip[(j, u, c)] = 1
+            self._record(t, "cross", j, u, c)
+        self._next_pass = (p_next, ys, w, fr)
+        self._lone = lone_saltation(pre, dF, g)
+        self._event_err = self._location_error(j, u, i, ndF, pre, gz)
+        return saltation_norm(pre, post, ndF, gz)

@@ -110,7 +110,7 @@ from .float_events import earliest_root, first_brackets, screen_after_step
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
-from .kink_events import coincident_samples, shared_surface_error
+from .kink_events import coincident_group, shared_surface_error
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
@@ -305,32 +305,44 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
 
     def _kink(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False,
               p_next: int | None = None) -> float:
-        """:meth:`_kink_entry` for an entry whose kink surface no other entry shares; where others share it
-        (:func:`numerics.kink_events.coincident_samples`: parallel inputs to the layer) only a crossing from
-        a side is taken — the group then crosses entry by entry at this instant, which composes to the
-        group's own crossing (docs/theory.md E1, "Entries that share one kink surface") — and anything else
-        (sliding, a pin, a touch, a repelling verdict of the per-entry rates) is refused."""
+        """:meth:`_kink_entry` for an entry whose kink surface no other entry shares. Where others share it
+        (:func:`numerics.kink_events.coincident_group`: inputs to the layer parallel for every θ nearby) the
+        group's own decision from the two regions that meet there
+        (:meth:`numerics.float_crossings.FloatCrossings._group_cross`; docs/theory.md E1, "Entries that share one
+        kink surface"), reached from a side with no entry sliding; anything else is refused. Where others'
+        inputs are parallel at this point only (to the threshold: distinct, nearly coincident surfaces) only a
+        clean per-entry crossing from a side is taken, as before the group's decision existed (the per-entry
+        rules are right there, but the instance is ill-conditioned)."""
         from .kink_flows import NonUniqueFlowError
 
         # (a forward pass below the layer per kink: ~2 % of a research run; 0.34 s of 16.5 s under cProfile,
         # biased, to t = 0.01)
-        others = coincident_samples(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
-                                    self.y[1::2] if self.bias else None,
-                                    [self.maskv[l + 1] for l in range(j)], j + 1, i)
+        group, near = coincident_group(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
+                                       self.y[1::2] if self.bias else None,
+                                       [self.maskv[l + 1] for l in range(j)], j + 1, i)
+        others = sorted([c for c, _ in group] + near)
         if not others:
             return self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
         if from_side == 0:
-            raise shared_surface_error(t, j + 1, u, i, others)
+            raise shared_surface_error(t, j + 1, u, i, others, ", reached from no side")
+        if group and near:
+            raise shared_surface_error(t, j + 1, u, i, others, ", some of them parallel at this point only")
+        if group:
+            if self.series.slide or p_next is None:
+                raise shared_surface_error(t, j + 1, u, i, others, ", while other entries slide")
+            self._lone = self._pre_field = None
+            self._zc_key = None
+            self._event_err = 0.0
+            return self._group_cross(j, u, i, t, from_side, p_next, group)
         n_rec = len(self.events)
         try:
             factor = self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
-        except NonUniqueFlowError:  # the per-entry rates are not the group's: no verdict from them
-            raise shared_surface_error(t, j + 1, u, i, others) from None
+        except NonUniqueFlowError:  # the per-entry rates of nearly coincident surfaces: no verdict from them
+            raise shared_surface_error(t, j + 1, u, i, others, ", parallel at this point only") from None
         new = [(e.kind, e.layer, e.unit, e.sample) for e in self.events[n_rec:]]
-        # (a pin records a "cross" too: the entry held at z = 0 under a field that does not move it — on a
-        # shared surface, the unit dead on every sample of the group, a field outside the Clarke set)
+        # (a pin records a "cross" too)
         if new != [("cross", j + 1, u, i)] or (j, u, i) in self.pinned or int(self.side[j][u, i]) != -from_side:
-            raise shared_surface_error(t, j + 1, u, i, others)
+            raise shared_surface_error(t, j + 1, u, i, others, ", parallel at this point only")
         return factor
 
     def _kink_entry(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False,

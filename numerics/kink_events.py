@@ -17,7 +17,8 @@ import flint
 import mpmath
 import numpy as np
 
-__all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_samples", "first_root"]
+__all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
+           "first_root"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -54,39 +55,104 @@ PARALLEL_TOL = 1e-9
 
 def coincident_samples(inputs: np.ndarray, weights: list, biases: list | None, masks: list, layer: int,
                        sample: int) -> list[int]:
+    """Every sample of :func:`coincident_group` (the group and the nearly parallel ones), without ratios."""
+    group, near = coincident_group(inputs, weights, biases, masks, layer, sample)
+    return sorted([c for c, _ in group] + near)
+
+
+def coincident_group(inputs: np.ndarray, weights: list, biases: list | None, masks: list, layer: int,
+                     sample: int) -> tuple[list[tuple[int, float]], list[int]]:
     """The samples i′ ≠ i whose entry of any unit of hidden layer ``layer`` (1-based) shares its kink
     surface with sample i's (docs/theory.md E1, "Entries that share one kink surface"): z_{u,i} = W[u]·ã_i
-    (+ b[u]), so with ã_i = c·ã_{i′} (ã the layer's input, with a 1 appended when the net has biases) the
-    two entries vanish together and lie on one surface {W[u]·ã_i = 0}. Parallel inputs: collinear data
-    without biases, identical samples, or a lower layer with one active unit on both samples (ReLU).
-    Tested on the float64 values of the state (``weights``, ``biases`` per layer, ``masks[l]`` the mask
-    values of hidden layer l + 1, units × samples; ``inputs`` the data, d_0 × n) to |cos| ≥ 1 − PARALLEL_TOL;
-    an input that is 0 (every unit below dead on the sample) is no partner (its entries are identically 0)."""
+    (+ b[u]), so with ã_{i′} = κ·ã_i (ã the layer's input, with a 1 appended when the net has biases) the
+    two entries vanish together and lie on one surface {W[u]·ã_i = 0}. Screened on the float64 values of the
+    state (``weights``, ``biases`` per layer, ``masks[l]`` the mask values of hidden layer l + 1, units ×
+    samples; ``inputs`` the data, d_0 × n) to |cos| ≥ 1 − PARALLEL_TOL; an input that is 0 (every unit
+    below dead on the sample) is no partner (its entries are identically 0).
+
+    Returns (group, near). ``group``: (i′, κ) for the partners whose inputs are parallel *for every θ
+    nearby* (:func:`_one_surface`) — the surfaces are then one; ``near``: those parallel at this point to
+    the threshold only (e.g. collinear up to rounding), whose surfaces are distinct but nearly coincident."""
     a = np.asarray(inputs, dtype=float)
+    s = np.abs(a)  # the same pass on absolute values: the inputs' rounding is ≤ γ·s (Higham, per product)
+    n_ops = 0
     for l in range(layer - 1):
-        z = np.asarray(weights[l], dtype=float) @ a
+        W = np.asarray(weights[l], dtype=float)
+        z = W @ a
+        s = np.abs(W) @ s
         if biases is not None:
             z = z + np.asarray(biases[l], dtype=float).reshape(-1, 1)
-        a = np.asarray(masks[l], dtype=float) * z
-    if biases is not None:
-        a = np.vstack([a, np.ones((1, a.shape[1]))])
+            s = s + np.abs(np.asarray(biases[l], dtype=float)).reshape(-1, 1)
+        m = np.asarray(masks[l], dtype=float)
+        a, s = m * z, np.abs(m) * s
+        n_ops += W.shape[1] + 2
     norms = np.sqrt(np.sum(a * a, axis=0))
     if norms[sample] == 0:
-        return []
+        return [], []
+    # an input at the level of its own rounding (a unit below at its kink at this instant: the sample's
+    # last active unit switching off) has no direction to test: its entry reaches 0 because the input does
+    # — a simultaneous switch of two layers, never a group; 2γ_n‖s‖ covers the float pass (n the summed
+    # fan-ins and two per layer below)
+    eps = float(np.finfo(float).eps) / 2
+    g = n_ops * eps / (1 - n_ops * eps)
+    tiny = norms <= 2 * g * np.sqrt(np.sum(s * s, axis=0))
+    if biases is not None:
+        a = np.vstack([a, np.ones((1, a.shape[1]))])
+        norms = np.sqrt(np.sum(a * a, axis=0))
     cos = (a[:, sample] @ a) / (norms[sample] * np.where(norms > 0, norms, np.inf))
-    hits = np.flatnonzero(np.abs(cos) >= 1 - PARALLEL_TOL)
-    return [int(k) for k in hits if k != sample]
+    hits = [int(k) for k in np.flatnonzero(np.abs(cos) >= 1 - PARALLEL_TOL) if k != sample]
+    if tiny[sample] and biases is None:
+        return [], hits
+    group, near = [], []
+    for k in hits:
+        if tiny[k] and biases is None:
+            near.append(k)
+        elif _one_surface(inputs, biases is not None, masks, layer, sample, k):
+            group.append((k, float(np.sign(cos[k]) * norms[k] / norms[sample])))
+        else:
+            near.append(k)
+    return group, near
 
 
-def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: list[int]) -> "UnsupportedKinkError":
-    """The refusal of a kink whose surface other entries of its unit share (:func:`coincident_samples`)."""
+def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int, c: int) -> bool:
+    """Whether samples i and c have inputs to hidden layer ``layer`` that are parallel for every θ near the
+    state, so that their entries of a unit lie on one surface (not two that meet here). Exact, never a
+    threshold: layer 1 — the data columns (with the appended 1 when biased) are proportional in rational
+    arithmetic; deeper — (a) the data are positive multiples of each other (identical when biased) and every
+    mask below is the same on both samples, so by positive homogeneity every layer's input is the same
+    multiple; or (b) no biases and the layer below has one and the same unit with a nonzero mask on both
+    samples (a ReLU unit active on both, every other unit's mask exactly 0), so both inputs are multiples of
+    that unit's axis."""
+    from fractions import Fraction
+
+    X = np.asarray(inputs, dtype=float)
+    xi = [Fraction(float(v)) for v in X[:, i]] + ([Fraction(1)] if bias else [])
+    xc = [Fraction(float(v)) for v in X[:, c]] + ([Fraction(1)] if bias else [])
+    piv = next((p for p, v in enumerate(xi) if v != 0), None)
+    ratio = xc[piv] / xi[piv] if piv is not None else None
+    prop = ratio is not None and all(vc == ratio * vi for vi, vc in zip(xi, xc))
+    if layer == 1:
+        return prop
+    # (the masks are labels, exactly 1 or α as set at events: compared exactly)
+    if prop and ratio > 0 and all(np.array_equal(np.asarray(m)[:, i], np.asarray(m)[:, c]) for m in masks[: layer - 1]):
+        return True
+    if bias:
+        return False
+    below = np.asarray(masks[layer - 2])
+    on_i, on_c = np.flatnonzero(below[:, i] != 0), np.flatnonzero(below[:, c] != 0)
+    return len(on_i) == 1 and list(on_i) == list(on_c)
+
+
+def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: list[int], why: str = "") -> "UnsupportedKinkError":
+    """The refusal of a kink whose surface other entries of its unit share, or nearly share
+    (:func:`coincident_group`), in a configuration the group's decision does not cover (``why``)."""
     return UnsupportedKinkError(
-        f"t = {t:.17g}: unit {unit} of layer {layer} on sample {sample} shares its kink surface with the same unit "
+        f"t = {t:.17g}: unit {unit} of layer {layer} on sample {sample} meets its kink surface together with the same unit "
         f"on sample(s) {others[:8]}{' ...' if len(others) > 8 else ''} (their inputs to the layer are parallel: "
-        "collinear data without biases, identical samples, or one active unit below). There the flow "
-        "θ' ∈ −∂f(θ) sees two regions, not one per entry, and the per-entry Filippov rule both tiers use "
-        "can pick a field outside the Clarke set (docs/theory.md E1, \"Entries that share one kink "
-        "surface\"); not supported. What to do: drop repeated samples; for collinear data add biases (then only identical samples share a surface); integrate to a horizon before t")
+        f"collinear data without biases, identical samples, or one active unit below){why}. There the flow "
+        "θ' ∈ −∂f(θ) sees two regions, not one per entry (docs/theory.md E1, \"Entries that share one kink "
+        "surface\"); this configuration is not supported. What to do: drop repeated samples; for collinear data "
+        "add biases (then only identical samples share a surface); integrate to a horizon before t")
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:

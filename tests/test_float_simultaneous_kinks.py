@@ -132,22 +132,24 @@ def test_some_instances_leave_sliding_at_another_kink():
 
 def test_refused_instance_is_refused_by_both_tiers(monkeypatch):
     """(2, 3, 3, 2) on 4 samples, seed 61 (main refused it at t = 0.0437 as simultaneous-kink): two entries
-    of unit 0 of layer 2 (samples 1 and 3) reach 0 at the same instant (to 1e-17) — their inputs to layer
-    2 are parallel, so the two entries share one kink surface (docs/theory.md E1, "Entries that share one
-    kink surface"), which both tiers now refuse as such. Before that check existed both refused it too,
-    from the per-entry rates: with the candidates' modes consistent the rate under mask α is 0 to the
+    of unit 0 of layer 2 (samples 1 and 3) reach 0 at the same instant (to 1e-17) — one ReLU unit of layer 1
+    is active on both samples and the others are dead, so their inputs to layer 2 are parallel and the two
+    entries share one kink surface (docs/theory.md E1, "Entries that share one kink surface"). The group's
+    two regions point into the surface from both sides: it would slide with one weight for both masks,
+    which is not built, and both tiers refuse that. Before the group's decision existed both refused it
+    too, from the per-entry rates: with the candidates' modes consistent the rate under mask α is 0 to the
     working precision (arb: 9e-51, not separated from 0 at 40 digits: "tangentially"), and the float tier
-    refused at the same step end; that second guard is still tested here with the first switched off."""
+    refused at the same step end; that guard is still tested here with the group check switched off."""
     import numerics.float_taylor as ft
 
     obj, th, _, _ = instance("sq", 61, (2, 3, 3, 2), 4)
-    with pytest.raises(UnsupportedKinkError, match="shares its kink surface with the same unit on sample"):
+    with pytest.raises(UnsupportedKinkError, match=r"samples \[1, 3\] \(one kink surface\) would slide"):
         numerics.gradient_flow(obj, th, 0.1, dps=None)
-    with pytest.raises(UnsupportedKinkError, match="t = 0.0436760251659.*shares its kink surface"):
+    with pytest.raises(UnsupportedKinkError, match=r"t = 0.0436760251659.*samples \[., .\] \(one kink surface\) would slide"):
         numerics.gradient_flow(obj, th, Fraction(1, 10), dps=30)
     # the per-entry guards behind it: without the growth term (no error bar) the rate within its own rounding
     # (FloatCrossings._rate_rounding)
-    monkeypatch.setattr(ft, "coincident_samples", lambda *a: [])
+    monkeypatch.setattr(ft, "coincident_group", lambda *a: ([], []))
     with pytest.raises(UnsupportedKinkError):
         numerics.gradient_flow(obj, th, 0.1, dps=None)
     with pytest.raises(UnsupportedKinkError, match="within their rounding"):
@@ -214,17 +216,24 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     # simultaneous to the reference's resolution: its roots are located at 34 digits, so 1e-25 leaves 9 digits
     # of room above the reference's own error
     assert max(e[0] for e in ref) - min(e[0] for e in ref) < 1e-25
-    # the three entries share one kink surface (d_in = 1: parallel inputs); the float tier's first
-    # decisions cross, a later one does not, and that is refused as a shared surface; the arb tier refuses
-    # at its first decision (a per-entry rate exactly 0, "tangentially")
-    with pytest.raises(UnsupportedKinkError, match="shares its kink surface"):
-        numerics.gradient_flow(obj, th, 1.0, dps=None)
-    with pytest.raises(UnsupportedKinkError):
+    # the three entries share one kink surface (d_in = 1: parallel inputs). The float tier decides them as
+    # a group (docs/theory.md E1) and crosses all three at once, as the reference does, within its estimate
+    # (the reference's per-entry rules and the group's decision agree here: three crosses). The arb tier
+    # refuses: at its state (which met the kink with sample 2's layer-2 entries already switched, their
+    # inputs ~1e-93) the group's arriving rate is exactly 0, "tangentially"
+    g = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    assert [(e.kind, e.layer, e.sample, e.unit) for e in g.events] == [e[1:] for e in ref]
+    with mpmath.workdps(40):
+        true_g = max(max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(g.at(float(t))), R.at(pieces, mpq(t))))
+                     for t in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)))
+    print(f"group crossing: estimate {g.error_estimate:.3e}, true {float(true_g):.3e}")
+    assert true_g <= g.error_estimate
+    with pytest.raises(UnsupportedKinkError, match="tangentially"):
         numerics.gradient_flow(obj, th, Fraction(1), dps=30)
     # the float tier's detector behind it, on its own: the sequential decisions undo one another
     import numerics.float_taylor as ft
 
-    monkeypatch.setattr(ft, "coincident_samples", lambda *a: [])
+    monkeypatch.setattr(ft, "coincident_group", lambda *a: ([], []))
     with pytest.raises(UnsupportedKinkError, match="decided again at the instant it switched"):
         numerics.gradient_flow(obj, th, 1.0, dps=None)
     # before the instant both tiers run, and agree with the reference
@@ -240,7 +249,8 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
 # 0 and pinned the unit dead on all four samples (masks 0, in neither region), estimate 1.8e-14, while
 # the region w < 0 has samples 2 and 3 active. "arb slides one": the arb tier at 30 digits let sample 0 of
 # unit 1 slide with the other samples' masks held at 1 (outside the Clarke set of the two regions) and
-# returned an estimate of 1.2e-31; at 40 and 60 digits it refused the same instant.
+# returned an estimate of 1.2e-31; at 40 and 60 digits it refused the same instant. Both are refused since
+# that soak and decided as a group since the group's decision exists: tests/test_shared_surfaces.py.
 SHARED = {
     "pinned dead": ((1, 3, 2), 0.0, 2.0,
                     [0.9223543064797856, 1.5902360526811794, -0.8113622340376458, -1.1070798753936013],
@@ -255,19 +265,6 @@ SHARED = {
                        [-0.12530974045462076, 0.12342883230358731, 2.1253723732575294, 1.1006839934371881,
                         -0.14341602820415672, -0.4082159634093141]),
 }
-
-
-@pytest.mark.parametrize("name", list(SHARED))
-def test_a_kink_on_a_shared_surface_is_refused_by_both_tiers(name):
-    widths, alpha, T, x, y, p = SHARED[name]
-    n = len(x)
-    obj = theory.Objective(theory.ReLUNet(widths, alpha), theory.SquareLoss(np.array(x).reshape(n, 1),
-                                                                           np.array(y).reshape(n, widths[-1])))
-    th = obj.unflatten(np.array(p))
-    with pytest.raises(UnsupportedKinkError, match="shares its kink surface"):
-        numerics.gradient_flow(obj, th, T, dps=None)
-    with pytest.raises(UnsupportedKinkError, match="shares its kink surface"):
-        numerics.gradient_flow(obj, th, Fraction(T), dps=30)
 
 
 def test_coincident_samples_finds_parallel_inputs_only():

@@ -127,6 +127,54 @@ def network_instances(draw, max_depth: int = 3, max_width: int = 4, max_samples:
     return obj, obj.unflatten(rng.standard_normal(obj.num_params) * scale)
 
 
+# positive integer tuples a (n = len(a) samples) with Σa² = n·m², m an integer: the collinear twins below
+COLLINEAR_TUPLES = (((1, 7), 5), ((7, 17), 13), ((1, 1), 1), ((1, 1, 5), 3), ((1, 5, 7), 5), ((1, 1, 1), 1),
+                    ((1, 1, 3, 5), 3), ((1, 1, 7, 7), 5))
+
+
+def _dyadic(rng: np.random.Generator, shape: Any, bits: int = 8) -> np.ndarray:
+    return np.round(rng.standard_normal(shape) * 2**bits) / 2**bits
+
+
+def collinear_twins(seed: int, max_depth: int = 3, max_width: int = 3) -> tuple:
+    """(obj_n, obj_1, θ, T) from ``seed``: a bias-free (leaky) ReLU net on n positive collinear samples
+    x_c = a_c·v, and its *twin* on the single sample x′ = m·v, m² = Σa_c²/n (``COLLINEAR_TUPLES``), with
+    targets y_c = a_c·u + w_c (Σ a_c w_c = 0) and y′ = m·u. By positive homogeneity the net's output is
+    h(a_c v) = a_c h(v), so (1/n)Σ_c ½‖a_c h(v) − y_c‖² = ½‖m h(v) − y′‖² + const: the two objectives have
+    the same gradient everywhere and the same gradient flow. On the n-sample net every kink is one surface
+    shared by the n entries of a unit (docs/theory.md E1, "Entries that share one kink surface"); on the twin
+    each is a lone entry's, so any per-entry integrator — the independent reference of the tests — is a
+    reference for the group's flow. All data are dyadic with few bits, so every product above is exact in
+    float64. Widths: d_0 ∈ {1, 2}, 1–2 hidden layers of width ≤ ``max_width``; α ∈ {0, 0, 0.1, 0.25, −0.5};
+    θ dyadic at scale {1, 1.5, 2}; T ∈ {1, 2, 4}."""
+    rng = np.random.default_rng(seed)
+    depth = int(rng.integers(2, max_depth + 1))
+    ws = (int(rng.integers(1, 3)),) + tuple(int(rng.integers(1, max_width + 1)) for _ in range(depth - 1)) \
+        + (int(rng.integers(1, 3)),)
+    alpha = float(rng.choice([0.0, 0.0, 0.1, 0.25, -0.5]))
+    a, m = COLLINEAR_TUPLES[int(rng.integers(len(COLLINEAR_TUPLES)))]
+    a = np.array(a, dtype=float)
+    n = len(a)
+    v, u = _dyadic(rng, ws[0]), _dyadic(rng, ws[-1])
+    w = np.zeros((n, ws[-1]))
+    w[0] = a[1] * _dyadic(rng, ws[-1])
+    w[1] = -a[0] * w[0] / a[1]  # Σ a_c w_c = 0 (exact: a_0·w_0 is a multiple of a_0·a_1)
+    X, Y = a[:, None] * v[None, :], a[:, None] * u[None, :] + w
+    T = Fraction(int(rng.choice([4, 8, 16])), 4)
+    scale = float(rng.choice([1.0, 1.5, 2.0]))
+    net = ReLUNet(ws, alpha)
+    obj_n = Objective(net, SquareLoss(X, Y))
+    obj_1 = Objective(net, SquareLoss((m * v)[None, :], (m * u)[None, :]))
+    theta = obj_n.unflatten(_dyadic(rng, obj_n.num_params) * scale)
+    return obj_n, obj_1, theta, T
+
+
+@st.composite
+def collinear_relu_twins(draw, max_depth: int = 3, max_width: int = 3):
+    """:func:`collinear_twins` from a drawn seed (recorded by Hypothesis)."""
+    return collinear_twins(draw(st.integers(0, 2**32 - 1)), max_depth, max_width)
+
+
 def at_kink(obj: Objective, theta: list, margin: float = 0.0) -> bool:
     """True if some hidden pre-activation has |z| ≤ ``margin`` (0 for exact: f is not C² at z = 0)."""
     a = np.asarray(obj.loss.inputs)
@@ -155,7 +203,8 @@ def to_kind(theta: list, kind: str) -> list[np.ndarray]:
     return [theory.to_kind(w, kind) for w in theta]
 
 
-__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "network_instances", "at_kink", "quadratics", "to_kind", "saltation_windows"]
+__all__ = ["KINDS", "small_rationals", "entries", "matrices", "widths", "deep_linear_instances", "relu_instances", "network_instances", "at_kink", "quadratics", "to_kind", "saltation_windows",
+           "COLLINEAR_TUPLES", "collinear_twins", "collinear_relu_twins"]
 
 
 @st.composite
