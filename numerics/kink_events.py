@@ -73,39 +73,42 @@ def coincident_group(inputs: np.ndarray, weights: list, biases: list | None, mas
     Returns (group, near). ``group``: (i′, κ) for the partners whose inputs are parallel *for every θ
     nearby* (:func:`_one_surface`) — the surfaces are then one; ``near``: those parallel at this point to
     the threshold only (e.g. collinear up to rounding), whose surfaces are distinct but nearly coincident."""
-    a = np.asarray(inputs, dtype=float)
-    s = np.abs(a)  # the same pass on absolute values: the inputs' rounding is ≤ γ·s (Higham, per product)
-    n_ops = 0
+    X = np.asarray(inputs, dtype=float)
+    a = X
     for l in range(layer - 1):
-        W = np.asarray(weights[l], dtype=float)
-        z = W @ a
-        s = np.abs(W) @ s
+        z = np.asarray(weights[l], dtype=float) @ a
         if biases is not None:
             z = z + np.asarray(biases[l], dtype=float).reshape(-1, 1)
-            s = s + np.abs(np.asarray(biases[l], dtype=float)).reshape(-1, 1)
-        m = np.asarray(masks[l], dtype=float)
-        a, s = m * z, np.abs(m) * s
-        n_ops += W.shape[1] + 2
+        a = np.asarray(masks[l], dtype=float) * z
+    hidden = a
+    if biases is not None:
+        a = np.vstack([a, np.ones((1, a.shape[1]))])
     norms = np.sqrt(np.sum(a * a, axis=0))
     if norms[sample] == 0:
         return [], []
-    # an input at the level of its own rounding (a unit below at its kink at this instant: the sample's
-    # last active unit switching off) has no direction to test: its entry reaches 0 because the input does
-    # — a simultaneous switch of two layers, never a group; 2γ_n‖s‖ covers the float pass (n the summed
-    # fan-ins and two per layer below)
-    eps = float(np.finfo(float).eps) / 2
-    g = n_ops * eps / (1 - n_ops * eps)
-    tiny = norms <= 2 * g * np.sqrt(np.sum(s * s, axis=0))
-    if biases is not None:
-        a = np.vstack([a, np.ones((1, a.shape[1]))])
-        norms = np.sqrt(np.sum(a * a, axis=0))
     cos = (a[:, sample] @ a) / (norms[sample] * np.where(norms > 0, norms, np.inf))
     hits = [int(k) for k in np.flatnonzero(np.abs(cos) >= 1 - PARALLEL_TOL) if k != sample]
-    if tiny[sample] and biases is None:
-        return [], hits
+    if not hits:  # (the common case: no second pass)
+        return [], []
+    tiny = np.zeros(a.shape[1], dtype=bool)
+    if biases is None and layer > 1:
+        # an input at the level of its own rounding (a unit below at its kink at this instant: the sample's
+        # last active unit switching off) has no direction to test: its entry reaches 0 because the input
+        # does — a simultaneous switch of two layers, never a group. The rounding of the float pass is
+        # ≤ γ_n·s, s the same pass on absolute values (Higham, per product; n the summed fan-ins and two
+        # per layer below); an input within twice that is "tiny"
+        s, n_ops = np.abs(X), 0
+        for l in range(layer - 1):
+            W = np.asarray(weights[l], dtype=float)
+            s = np.abs(np.asarray(masks[l], dtype=float)) * (np.abs(W) @ s)
+            n_ops += W.shape[1] + 2
+        u = float(np.finfo(float).eps) / 2
+        tiny = np.sqrt(np.sum(hidden * hidden, axis=0)) <= 2 * n_ops * u / (1 - n_ops * u) * np.sqrt(np.sum(s * s, axis=0))
+        if tiny[sample]:
+            return [], hits
     group, near = [], []
     for k in hits:
-        if tiny[k] and biases is None:
+        if tiny[k]:
             near.append(k)
         elif _one_surface(inputs, biases is not None, masks, layer, sample, k):
             group.append((k, float(np.sign(cos[k]) * norms[k] / norms[sample])))
