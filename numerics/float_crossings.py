@@ -280,7 +280,7 @@ class FloatCrossings:
         a group whose entries' rates are not κ_c times sample i's (the surfaces then only meet at this point,
         and are not one), and rates within the error bar or their rounding (:meth:`_rates_within_bar`). A group
         whose mask-α region does not move z (rate exactly 0) is pinned there, as a lone entry is."""
-        from .kink_events import NonUniqueFlowError, UnsupportedKinkError, shared_surface_error
+        from .kink_events import UnsupportedKinkError, group_verdict, shared_surface_error
 
         to = -from_side
         members = [(i, 1.0)] + list(group)
@@ -340,22 +340,16 @@ class FloatCrossings:
             self._next_pass = (p_next, ys, w, fr)
             self._event_err = self._location_error(j, u, i, ndF, pre, gz, sliding=True)
             return saltation_norm(pre, 0.0, ndF, gz)
-        if pre * to < 0 and post * to < 0:  # a touch: the group's field takes z back to its side
-            set_sides(from_side)
-            self.skip[(j, u, i)] = 1
-            return 1.0
-        if pre * to < 0 < post * to:
-            raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; "
-                                     "the flow is not unique from here")
-        if pre * to > 0 > post * to:
-            raise UnsupportedKinkError(f"{what} would slide: sliding with one weight for all the group's masks is "
-                                       "not built (docs/theory.md E1, \"Entries that share one kink surface\")")
         rates = [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate]
         if pre == 0 or post == 0 or any(abs(r) <= rho for (r, *_), rho in zip(rates, self._rate_rounding(j, rates, gz))):
             raise UnsupportedKinkError(f"{what} meets it tangentially in float64 (rates {pre:.3g}, {post:.3g}, within "
                                        "their rounding); use the arb tier (dps=...)")
-        self._pre_field = F_pre  # F_from at the event (the end-defect check)
         self._rates_within_bar(j, u, i, t, rates, pre, gz)
+        if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # the group's field takes z back
+            set_sides(from_side)
+            self.skip[(j, u, i)] = 1
+            return 1.0
+        self._pre_field = F_pre  # F_from at the event (the end-defect check)
         for c in sorted(names):  # (in sample order: which entry the locator met first is rounding)
             self.skip[(j, u, c)] = 1
             self._record(t, "cross", j, u, c)

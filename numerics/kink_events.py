@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
-           "first_root"]
+           "first_root", "group_verdict"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -156,6 +156,25 @@ def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: l
         "θ' ∈ −∂f(θ) sees two regions, not one per entry (docs/theory.md E1, \"Entries that share one kink "
         "surface\"); this configuration is not supported. What to do: drop repeated samples; for collinear data "
         "add biases (then only identical samples share a surface); integrate to a horizon before t")
+
+
+def group_verdict(what: str, pre_across: bool, post_across: bool) -> str:
+    """The decision at a shared kink surface from the two regions' rates (docs/theory.md E1, "Entries that
+    share one kink surface"), each given as whether it points across the surface (from the side the flow
+    came from to the other; neither rate 0 — the caller has refused that): "cross" when both do, "touch"
+    when neither does (the flow came to the surface and its field takes it back); a repelling surface
+    (only the far region's rate points across: away from the surface on both sides) raises
+    NonUniqueFlowError, an attracting one (only the arriving rate does: the group would slide with one λ
+    for all its masks, not built) UnsupportedKinkError. ``what`` names the kink in the messages."""
+    if pre_across and post_across:
+        return "cross"
+    if not pre_across and not post_across:
+        return "touch"
+    if post_across:
+        raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; the "
+                                 "gradient flow θ' ∈ −∂f(θ) is not unique from here")
+    raise UnsupportedKinkError(f"{what} would slide: sliding with one weight for all the group's masks is not "
+                               "built (docs/theory.md E1, \"Entries that share one kink surface\")")
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:

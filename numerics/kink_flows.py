@@ -69,7 +69,7 @@ import numpy as np
 
 from theory import Objective
 
-from .kink_events import coincident_group, shared_surface_error, KinkEvent, NonUniqueFlowError, UnsupportedKinkError
+from .kink_events import coincident_group, group_verdict, shared_surface_error, KinkEvent, NonUniqueFlowError, UnsupportedKinkError
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
 from .series import arb_precision, max_abs, max_rad, series_coefficients, to_arb, to_arb_mat
@@ -442,15 +442,9 @@ class _KinkFlow:
                         f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are "
                         "parallel here but their rates are not proportional — distinct kink surfaces meeting at this "
                         "point (a corner of several regions), not supported")
-        if pre * to < 0 and post * to < 0:  # a grazing touch of the group's surface
+        if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # a grazing touch of the group's surface
             self.skip[(j, idx)] = 1
             return
-        if pre * to < 0 < post * to:
-            raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; "
-                                     "the gradient flow θ' ∈ −∂f(θ) is not unique from here")
-        if pre * to > 0 > post * to:
-            raise UnsupportedKinkError(f"{what} would slide: sliding with one weight for all the group's masks is "
-                                       "not built (docs/theory.md E1, \"Entries that share one kink surface\")")
         for c, kap in sorted(members):  # (in sample order: which entry the locator met first is rounding)
             m.set_side(u * n + c, to if kap > 0 else from_side)
             self.skip[(j, u * n + c)] = 1
