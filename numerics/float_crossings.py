@@ -345,6 +345,8 @@ class FloatCrossings:
             raise UnsupportedKinkError(f"{what} meets it tangentially in float64 (rates {pre:.3g}, {post:.3g}, within "
                                        "their rounding); use the arb tier (dps=...)")
         self._rates_within_bar(j, u, i, t, rates, pre, gz)
+        if pre * to > 0 > post * to and all(kap > 0 for _, kap in members):
+            return self._group_slide(j, u, i, t, from_side, members, pre, post, F_pre, gz)
         if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # the group's field takes z back
             set_sides(from_side)
             self.skip[(j, u, i)] = 1
@@ -357,3 +359,26 @@ class FloatCrossings:
         self._lone = lone_saltation(pre, dF, g)
         self._event_err = self._location_error(j, u, i, ndF, pre, gz)
         return saltation_norm(pre, post, ndF, gz)
+
+    def _group_slide(self, j: int, u: int, i: int, t: float, from_side: int, members: list, pre: float, post: float,
+                     F_pre: list, gz: float) -> float:
+        """A group of entries on one shared surface (all κ > 0: the same mask on every member in each region)
+        attracted from both regions: Filippov sliding with one weight for all its masks (docs/theory.md E1,
+        "Entries that share one kink surface"), μ = α + (1 − α)·a/(a − b) to start (a, b the rates under the
+        mask-α and the mask-1 region), one unknown and one constraint in the weights' solve (``_tie``), and a
+        "leave sliding" of the whole group when its weight reaches α or 1. Saltation as for a lone entry
+        entering sliding (post rate 0; the state stays |z_c|/‖∇z‖ off the surface)."""
+        a, b = (pre, post) if from_side < 0 else (post, pre)
+        mu0 = self.alpha + (1 - self.alpha) * a / (a - b)
+        names = sorted(c for c, _ in members)
+        for c in names:
+            self.side[j][u, c] = -1
+            self.series.slide.setdefault(j + 1, {})[(u, c)] = [mu0]
+            self._tie[(j, u, c)] = (j, u, i)
+            self._record(t, "enter sliding", j, u, c)
+        self._set_mask(j)
+        _, F_post, _ = self._field(j, u, i, [])
+        dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, F_pre)))
+        self._pre_field = F_pre
+        self._event_err = self._location_error(j, u, i, dF, pre, gz, sliding=True)
+        return saltation_norm(pre, 0.0, dF, gz)

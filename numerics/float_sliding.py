@@ -97,44 +97,52 @@ class FloatSliding:
     def _solve_mu0(self, sl: list) -> None:
         """μ_0 of the sliding entries from ż_s = 0 (Newton on order-0 passes; exact in one step when the
         constraints are affine in the μ's), and the sensitivities D_s = ∂(node)/∂μ_s (order 0), which
-        are also the derivatives of order k in μ_k (numerics.kink_flows)."""
+        are also the derivatives of order k in μ_k (numerics.kink_flows). The entries of a group sliding on
+        one shared surface (``_tie``: member → its representative; docs/theory.md E1, "Entries that share
+        one kink surface") have one weight: one unknown (all its members' μ moved together) and one
+        constraint (the representative's ż; the members' are multiples of it)."""
         from .kink_flows import UnsupportedKinkError
 
+        reps = [k for k in sl if self._tie.get(k, k) == k]
+        members = {r: [k for k in sl if self._tie.get(k, k) == r] for r in reps}
         for _ in range(8):
             for S in self.series.slide.values():
                 for key in S:
                     S[key] = S[key][:1]
             base = self._nodes0()
             D = []
-            for (j, u, i) in sl:
-                mus = self.series.slide[j + 1][(u, i)]
-                mus[0] += 1.0
+            for r in reps:
+                for (j, u, i) in members[r]:
+                    self.series.slide[j + 1][(u, i)][0] += 1.0
                 bumped = self._nodes0()
-                mus[0] -= 1.0
+                for (j, u, i) in members[r]:
+                    self.series.slide[j + 1][(u, i)][0] -= 1.0
                 D.append({k: bumped[k] - v for k, v in base.items()
                           if not self.series.const[k] and np.any(bumped[k] != v)})
-            r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in sl])
-            A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(sl))]
-                          for (j, u, i) in sl])
+            r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in reps])
+            A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(reps))]
+                          for (j, u, i) in reps])
             try:
                 delta = np.linalg.solve(A, -r)
             except np.linalg.LinAlgError:
                 raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
                                            "(degenerate sliding constraints)") from None
-            for c, (j, u, i) in enumerate(sl):
-                self.series.slide[j + 1][(u, i)][0] += float(delta[c])
+            for c, rep in enumerate(reps):
+                for (j, u, i) in members[rep]:
+                    self.series.slide[j + 1][(u, i)][0] += float(delta[c])
             if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
                 break
-        self._D, self._A, self._sl = D, A, sl
+        self._D, self._A, self._sl, self._members = D, A, reps, members
 
     def _after_order(self, k: int, coef: list) -> None:
         r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])
         mu = np.linalg.solve(self._A, -r)
-        for c, (j, u, i) in enumerate(self._sl):
-            mus = self.series.slide[j + 1][(u, i)]
-            while len(mus) < k:
-                mus.append(0.0)
-            mus.append(float(mu[c]))
+        for c, rep in enumerate(self._sl):
+            for (j, u, i) in self._members[rep]:
+                mus = self.series.slide[j + 1][(u, i)]
+                while len(mus) < k:
+                    mus.append(0.0)
+                mus.append(float(mu[c]))
             for node, d in self._D[c].items():
                 if coef[node] is not None and not self.series.const[node]:
                     coef[node][k] = coef[node][k] + d * mu[c]
@@ -143,9 +151,11 @@ class FloatSliding:
         self.maskv[j + 1][...] = np.where(self.side[j] > 0, 1.0, self.alpha)
 
     def _snapshot(self) -> tuple:
-        """The switching state (sides, sliding set and its μ series), to try a candidate and undo it."""
+        """The switching state (sides, sliding set and its μ series, the groups' ties), to try a candidate
+        and undo it."""
         return ([s.copy() for s in self.side],
-                {L: {key: list(mus) for key, mus in S.items()} for L, S in self.series.slide.items()})
+                {L: {key: list(mus) for key, mus in S.items()} for L, S in self.series.slide.items()},
+                dict(self._tie))
 
     def _arriving(self, j: int, u: int, i: int, from_side: int, cm: dict, cp: dict) -> tuple:
         """(ż, F) of the field the flow arrives with at a kink: the candidate of its own side when nothing
@@ -159,7 +169,9 @@ class FloatSliding:
         return pre
 
     def _restore(self, snap: tuple) -> None:
-        sides, slide = snap
+        sides, slide, tie = snap
+        self._tie.clear()
+        self._tie.update(tie)
         for j, s in enumerate(sides):
             self.side[j][...] = s
             self._set_mask(j)
@@ -197,11 +209,15 @@ class FloatSliding:
 
         from .kink_flows import KinkEvent
 
-        S = self.series.slide[j + 1]
-        S.pop((u, i))
-        if not S:
-            self.series.slide.pop(j + 1)
-        self.side[j][u, i] = to_side
-        self._set_mask(j)
-        self.skip[(j, u, i)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
-        self.events.append(KinkEvent(Fraction(t), "leave sliding", j + 1, i, u))
+        rep = self._tie.get((j, u, i), (j, u, i))
+        group = sorted(k for k, r in self._tie.items() if r == rep) or [(j, u, i)]  # (a group leaves as one)
+        for (jj, uu, ii) in group:
+            self._tie.pop((jj, uu, ii), None)
+            S = self.series.slide[jj + 1]
+            S.pop((uu, ii))
+            if not S:
+                self.series.slide.pop(jj + 1)
+            self.side[jj][uu, ii] = to_side
+            self._set_mask(jj)
+            self.skip[(jj, uu, ii)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
+            self.events.append(KinkEvent(Fraction(t), "leave sliding", jj + 1, ii, uu))

@@ -251,6 +251,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
         self.pinned: set = set()
+        # the entries of a group sliding on one shared surface → the group's representative (FloatSliding)
+        self._tie: dict = {}
         # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
@@ -321,6 +323,12 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                                        self.y[1::2] if self.bias else None,
                                        [self.maskv[l + 1] for l in range(j)], j + 1, i)
         others = sorted([c for c, _ in group] + near)
+        if self._tie:  # (the consistent modes of E1 move entries one by one: not with a group's tied weight)
+            from .kink_flows import UnsupportedKinkError
+
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink while a group of entries slides "
+                f"on a shared surface ({sorted(set(self._tie.values()))}): not supported; use a horizon before t")
         if not others:
             return self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
         if from_side == 0:

@@ -130,6 +130,7 @@ class _KinkFlow:
         self.p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
         self.theta0 = theta0
         self.events: list[KinkEvent] = []
+        self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → its representative
 
     # -- series --------------------------------------------------------------------------------------
     def _pass(self, y: list, order: int) -> tuple[list, dict]:
@@ -161,6 +162,10 @@ class _KinkFlow:
         a layer, where ż is affine in the μ's), and D_s = ∂(node)/∂μ_s at order 0 for every node —
         also the derivative of order k in μ_k (module docstring) — for :meth:`_after_order`."""
         bits = flint.ctx.prec
+        # a group sliding on one shared surface (``_tie``: member → representative) has one weight: one unknown
+        # (its members' μ moved together) and one constraint (the representative's ż; docs/theory.md E1)
+        reps = [k for k in sliding if self._tie.get(k, k) == k]
+        members = {r: [k for k in sliding if self._tie.get(k, k) == r] for r in reps}
         for m in self.masks:
             for idx in m.sliding:
                 if not m.mu.get(idx):
@@ -171,16 +176,17 @@ class _KinkFlow:
                     m.mu[idx] = m.mu[idx][:1]
             base = self._nodes0(y)
             D = []
-            for j, idx in sliding:
-                m = self.masks[j]
-                m.mu[idx][0] += 1
+            for rep in reps:
+                for j, idx in members[rep]:
+                    self.masks[j].mu[idx][0] += 1
                 bumped = self._nodes0(y)
-                m.mu[idx][0] -= 1
+                for j, idx in members[rep]:
+                    self.masks[j].mu[idx][0] -= 1
                 D.append({i: bumped[i] - v for i, v in base.items() if i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
-            r = flint.arb_mat(len(sliding), 1, [base[self.zdot[j]].entries()[idx] for j, idx in sliding])
-            A = flint.arb_mat(len(sliding), len(sliding),
+            r = flint.arb_mat(len(reps), 1, [base[self.zdot[j]].entries()[idx] for j, idx in reps])
+            A = flint.arb_mat(len(reps), len(reps),
                               [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0
-                               for j, idx in sliding for c in range(len(sliding))])
+                               for j, idx in reps for c in range(len(reps))])
             try:
                 delta = A.solve(-r)
             except ZeroDivisionError:
@@ -189,28 +195,30 @@ class _KinkFlow:
                     "(layer, unit·n + sample) are not determined: the sliding constraints are degenerate"
                 ) from None
             big = 0.0
-            for c, (j, idx) in enumerate(sliding):
-                m = self.masks[j]
-                m.mu[idx][0] = (m.mu[idx][0] + delta[c, 0]).mid()
+            for c, rep in enumerate(reps):
+                for j, idx in members[rep]:
+                    m = self.masks[j]
+                    m.mu[idx][0] = (m.mu[idx][0] + delta[c, 0]).mid()
                 big = max(big, abs(float(delta[c, 0].mid())))
             if big <= 2.0 ** -(bits - 8) * max(1.0, max(abs(float(self.masks[j].mu[idx][0].mid())) for j, idx in sliding)):
                 break
         else:
             raise UnsupportedKinkError("the Filippov weights of several sliding layers did not converge")
-        self._D, self._A = D, A
+        self._D, self._A, self._reps, self._members = D, A, reps, members
 
     def _after_order(self, k: int, coef: list) -> list[int]:
         """Solve μ_k (k ≥ 1) from [ż_s]_k = 0 (linear: A μ_k = −[ż]_k with A from μ_0) and add
         Σ_s μ_{s,k} D_s to the order-k coefficient of every node it reaches."""
         if k == 0:
             return []
-        sliding = self._sliding()
-        r = flint.arb_mat(len(sliding), 1, [coef[self.zdot[j]][k].entries()[idx] for j, idx in sliding])
+        reps = self._reps
+        r = flint.arb_mat(len(reps), 1, [coef[self.zdot[j]][k].entries()[idx] for j, idx in reps])
         mu = self._A.solve(-r)
         changed = set()
-        for c, (j, idx) in enumerate(sliding):
+        for c, rep in enumerate(reps):
             val = mu[c, 0]
-            self.masks[j].mu[idx][k] = val
+            for j, idx in self._members[rep]:
+                self.masks[j].mu[idx][k] = val
             for i, d in self._D[c].items():
                 if coef[i][k] is not None:
                     coef[i][k] = coef[i][k] + d * val
@@ -256,10 +264,11 @@ class _KinkFlow:
 
     # -- event handler -------------------------------------------------------------------------------
     def _snapshot(self) -> list:
-        return [(m.side.copy(), set(m.sliding), {k: list(v) for k, v in m.mu.items()}) for m in self.masks]
+        return [(m.side.copy(), set(m.sliding), {k: list(v) for k, v in m.mu.items()}) for m in self.masks] + [dict(self._tie)]
 
     def _restore(self, snap: list) -> None:
-        for m, (side, sliding, mu) in zip(self.masks, snap):
+        self._tie = dict(snap[-1])
+        for m, (side, sliding, mu) in zip(self.masks, snap[:-1]):
             m.side[...] = side
             m._refresh()
             m.sliding = set(sliding)
@@ -365,6 +374,10 @@ class _KinkFlow:
         u, i = divmod(idx, self.masks[j].cols)
         group, near = coincident_group(*self._float_layers(y, j), j + 1, i)
         others = sorted([c for c, _ in group] + near)
+        if self._tie:  # (the consistent modes of E1 move entries one by one: not with a group's tied weight)
+            raise UnsupportedKinkError(
+                f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink while a group of entries "
+                f"slides on a shared surface: not supported; use a horizon before t")
         if not others:
             return self._kink_entry(y, j, idx, t, from_side, unpinned)
         if from_side == 0:
@@ -442,6 +455,19 @@ class _KinkFlow:
                         f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are "
                         "parallel here but their rates are not proportional — distinct kink surfaces meeting at this "
                         "point (a corner of several regions), not supported")
+        if pre * to > 0 > post * to and all(kap > 0 for _, kap in members):
+            # attracting from both regions: Filippov sliding with one weight for every member's mask (all κ > 0:
+            # the same mask in each region), μ = α + (1 − α)·a/(a − b) to start, a and b the rates under the mask-α
+            # and the mask-1 region; tied in the weights' solve (_solve_mu0), leaving as one (_leave)
+            a, b = (pre, post) if from_side < 0 else (post, pre)
+            for c in sorted(names):
+                k = u * n + c
+                m.sliding.add(k)
+                m.set_side(k, -1)
+                m.mu[k] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
+                self._tie[(j, k)] = (j, idx)
+                self.events.append(KinkEvent(t, "enter sliding", j + 1, c, u))
+            return
         if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # a grazing touch of the group's surface
             self.skip[(j, idx)] = 1
             return
@@ -521,13 +547,17 @@ class _KinkFlow:
         return changed
 
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
-        m = self.masks[j]
-        m.sliding.discard(idx)
-        m.mu.pop(idx, None)
-        m.set_side(idx, to_side)
-        self.skip[(j, idx)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
-        u, i = divmod(idx, m.cols)
-        self.events.append(KinkEvent(t, "leave sliding", j + 1, i, u))
+        rep = self._tie.get((j, idx), (j, idx))
+        group = sorted(k for k, r in self._tie.items() if r == rep) or [(j, idx)]  # (a group leaves as one)
+        for jj, kk in group:
+            self._tie.pop((jj, kk), None)
+            m = self.masks[jj]
+            m.sliding.discard(kk)
+            m.mu.pop(kk, None)
+            m.set_side(kk, to_side)
+            self.skip[(jj, kk)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
+            u, i = divmod(kk, m.cols)
+            self.events.append(KinkEvent(t, "leave sliding", jj + 1, i, u))
 
     # -- event locator -------------------------------------------------------------------------------
     def _locate(self, watched: dict, h: Fraction, bits: int) -> tuple[Fraction, tuple] | None:

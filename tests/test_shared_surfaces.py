@@ -8,9 +8,10 @@ a bias-free ReLU net has h(x_c) = a_c·h(v), so its loss equals, up to a constan
 x′ = m·v (m² = Σa_c²/n) with target y′ = m·u: the same gradient everywhere, the same flow. On the n-sample net
 every kink is one surface for all n entries of a unit; on the twin it is a lone entry's, which the reference
 integrates by its own per-entry rules. So the tiers' group decisions and error bars on the n-sample net are
-checked against the reference's flow of the twin: the same events (each for all n samples at once), and the
-true error at T/4, T/2, 3T/4, T within the estimate. The instances are the seeds in 0..49 whose twin the
-reference integrates to T with at least one event and none sliding — chosen by the reference alone.
+checked against the reference's flow of the twin: the same events (each for all n samples at once: crossing,
+pinning, sliding with one weight and leaving as one), and the true error at T/4, T/2, 3T/4, T within the
+estimate. The instances are the seeds in 0..49 whose twin the reference integrates to T with at least one
+event — chosen by the reference alone.
 
 *Mixed-sign groups* (anti-parallel samples, d_0 = 1, layer 1) have no twin. There the tiers' verdict is
 checked against the reference's own rates: the two regions are read off the signs of z at the event state
@@ -82,11 +83,12 @@ def test_twins_have_the_same_gradient():
 
 
 # seeds of collinear_twins in 0..49 whose twin the reference integrates to T (34 digits, ≤ 90 s) with at least
-# one event and no sliding (found by the reference alone; the tiers were not run to choose them)
+# one event (found by the reference alone; the tiers were not run to choose them): crossings, and two where the
+# group slides (33, 45)
 TWIN_SEEDS = {7: [("cross", 1, 1), ("cross", 2, 0)], 11: [("cross", 1, 0)], 16: [("cross", 2, 1)],
               22: [("cross", 1, 0), ("cross", 2, 0)], 26: [("cross", 2, 0)], 36: [("cross", 1, 0)],
               37: [("cross", 1, 1)], 41: [("cross", 1, 1)], 44: [("cross", 1, 1), ("cross", 2, 0)],
-              49: [("cross", 1, 2), ("cross", 1, 1)]}
+              49: [("cross", 1, 2), ("cross", 1, 1)], 33: [("enter sliding", 2, 0)], 45: [("enter sliding", 2, 0)]}
 FAST = [22, 26, 37]  # the reference takes ≤ 1.3 s on their twins
 
 
@@ -117,8 +119,8 @@ def test_group_kinks_against_the_twin(seed):
 @given(collinear_relu_twins())
 def test_group_kinks_against_the_twin_property(inst):
     """Random twins: where a tier returns, its events are the reference's (per group) and its estimate
-    bounds the true error; refusals are allowed (group sliding is not built, and simultaneous kinks of
-    several layers are refused), but never a wrong answer."""
+    bounds the true error; refusals are allowed (simultaneous kinks of several layers, kinks while a group
+    slides, rates within the error bar), but never a wrong answer."""
     obj_n, obj_1, theta, T = inst
     try:
         pieces, ref = twin_reference(obj_1, theta, T)
@@ -225,3 +227,70 @@ def test_nearly_collinear_data_are_not_a_group():
     for dps in (None, 30):
         with pytest.raises(UnsupportedKinkError, match="parallel at this point only"):
             numerics.gradient_flow(obj2, th2, Fraction(T) if dps else T, dps=dps)
+
+
+# ---- a sliding group without a twin: the field against the reference's two regions ----------------------
+
+def test_group_sliding_follows_the_filippov_field_of_the_two_regions():
+    """(2, 3, 3, 2) on 4 samples, seed 61 (tests/test_float_simultaneous_kinks.py): one ReLU unit of layer 1
+    is active on samples 1 and 3 and the others are dead, so their layer-2 inputs are parallel and unit 0's
+    entries share the surface W_2[0, k] = 0; both regions' fields point into it, and the group slides. At
+    every step start of the arb run (30 digits) on the sliding stretch, its field c_1 = θ' must be the
+    Filippov field of the two regions as the reference computes them, knowing nothing of groups: the
+    patterns read off the signs of z at the state moved ±δ across the surface (they must differ in the
+    group's entries only), F_± = −∇f under them (relu_reference.Net.grad), λ from the reference's rates,
+    ż(F_λ) = 0 with F_λ = (1 − λ)F_− + λF_+. The difference is rounding of the two computations (30 and 34
+    digits) times the conditioning of λ (|a − b| ≥ 0.1 here): 1e-20 leaves ten digits for it."""
+    from test_float_simultaneous_kinks import instance
+
+    obj, theta, X, Y = instance("sq", 61, (2, 3, 3, 2), 4)
+    net = R.Net(obj.widths, 0, False, X, Y)
+    T = Fraction(1, 2)
+    a = numerics.gradient_flow(obj, theta, T, dps=30)
+    enter = [e for e in a.events if e.kind == "enter sliding"]
+    assert [(e.layer, e.unit, e.sample) for e in enter] == [(2, 0, 1), (2, 0, 3)]  # the instance's point
+    t_in = enter[0].t
+    # which unit of layer 1 is the one active unit below (from the reference's own pattern at the start)
+    with mpmath.workdps(REF_DPS):
+        pat0 = net.pattern([mpmath.mpf(x) for x in obj.flatten(a.at(t_in))])
+        k = [q for q in range(obj.widths[1]) if pat0[0][q][1] == 1]
+        assert len(k) == 1 and [q for q in range(obj.widths[1]) if pat0[0][q][3] == 1] == k
+        k = k[0]
+        w2 = obj.widths[1] * obj.widths[0] + k  # the flat index of W_2[0, k] (after W_1; no biases)
+        checked = 0
+        for start, C in zip(a.starts, a.coeffs):
+            if start <= t_in or any(e.t <= start for e in a.events if e.kind == "leave sliding"):
+                continue
+            p = [mpmath.mpf(x) for B in C for x in _flat(B[0])]
+            vel = [mpmath.mpf(x) for B in C for x in _flat(B[1])]
+            pats = {}
+            for s in (-1, 1):
+                q = list(p)
+                q[w2] += s * mpmath.mpf(10) ** -12
+                pats[s] = net.pattern(q)
+            diff = [(j, u, c) for j in range(2) for u in range(len(pats[1][j])) for c in range(4)
+                    if pats[1][j][u][c] != pats[-1][j][u][c]]
+            assert diff == [(1, 0, 1), (1, 0, 3)], diff
+            # region "−": the group's entries at mask α (z < 0), "+": at mask 1
+            lo = pats[-1] if pats[-1][1][0][1] == 0 else pats[1]
+            hi = pats[1] if lo is pats[-1] else pats[-1]
+            F = {name: [-g for g in net.grad(p, [[[mpmath.mpf(m) for m in r] for r in L] for L in pat])]
+                 for name, pat in (("lo", lo), ("hi", hi))}
+            ra = net.zdot(p, [[[mpmath.mpf(m) for m in r] for r in L] for L in lo], 0, 1, 1)
+            rb = net.zdot(p, [[[mpmath.mpf(m) for m in r] for r in L] for L in hi], 0, 1, 1)
+            assert ra > 0 > rb and ra - rb > 0.1  # attracting from both regions
+            lam = ra / (ra - rb)
+            field = [(1 - lam) * x + lam * y for x, y in zip(F["lo"], F["hi"])]
+            assert max(abs(x - y) for x, y in zip(vel, field)) <= mpmath.mpf(10) ** -20
+            checked += 1
+        assert checked >= 2
+
+
+def _flat(M) -> list:
+    """The entries of an arb_mat block, as the objective's flat order reads them (row-major)."""
+    return [_arb_mpf(x) for x in M.entries()]
+
+
+def _arb_mpf(x) -> mpmath.mpf:
+    man, exp = x.mid().man_exp()
+    return mpmath.mpf((int(man), int(exp)))
