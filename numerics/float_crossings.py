@@ -275,11 +275,12 @@ class FloatCrossings:
         pattern, as for a lone crossing (module docstring). With ż = ∇z_i·F under each: both of the other
         side's sign — the group crosses (a "cross" event per entry; the saltation is rank one, I + ΔF∇z_iᵀ/ż_from,
         ΔF along ∇z_i since every ΔF_c is along ∇z_c = κ_c∇z_i on the surface); both of ``from_side``'s — a touch
-        (z came to 0 and the field takes it back: the entry is skipped, as a lone touch). Sliding of the group
-        (one λ for all its masks) is not built, and a repelling group has no unique flow: both raise, as does
-        a group whose entries' rates are not κ_c times sample i's (the surfaces then only meet at this point,
-        and are not one), and rates within the error bar or their rounding (:meth:`_rates_within_bar`). A group
-        whose mask-α region does not move z (rate exactly 0) is pinned there, as a lone entry is."""
+        (z came to 0 and the field takes it back: the entry is skipped, as a lone touch); into the surface from
+        both regions — the group slides with one weight (:meth:`_group_slide`; all κ > 0, else refused). A
+        repelling group has no unique flow and raises, as does a group whose entries' rates are not κ_c times
+        sample i's (the surfaces then only meet at this point, and are not one), and rates within the error
+        bar or their rounding (:meth:`_rates_within_bar`). A group whose mask-α region does not move z (rate
+        exactly 0) is pinned there, as a lone entry is."""
         from .kink_events import UnsupportedKinkError, group_verdict, shared_surface_error
 
         to = -from_side

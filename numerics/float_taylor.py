@@ -10,7 +10,8 @@ search :mod:`numerics.active_sets`, shared with the arb tier), the step size, or
 and local error and the end-defect check of every step :mod:`numerics.float_steps`, the field's rounding
 where terms cancel :mod:`numerics.float_rounding`, the Hessian bounds of the error growth
 :mod:`numerics.hessian_lipschitz`. What stays is the step loop and the kink decisions that read its
-state, ~775 lines of code below this docstring (with the shared-surface gate of _kink, 2026-12-04): the loop and _kink each read and
+state, ~795 lines of code below this docstring (with the shared-surface gate of _kink, 2026-12-04; the group's own
+decision lives in float_crossings): the loop and _kink each read and
 write most of the flow's switching state (sides,
 masks, skip and pinned sets, the next pass, the event-defect bookkeeping), so a further split would pass
 that state between modules rather than separate concerns; the event search (_locate, ~120 lines) is the

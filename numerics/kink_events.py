@@ -164,8 +164,9 @@ def group_verdict(what: str, pre_across: bool, post_across: bool) -> str:
     came from to the other; neither rate 0 — the caller has refused that): "cross" when both do, "touch"
     when neither does (the flow came to the surface and its field takes it back); a repelling surface
     (only the far region's rate points across: away from the surface on both sides) raises
-    NonUniqueFlowError, an attracting one (only the arriving rate does: the group would slide with one λ
-    for all its masks, not built) UnsupportedKinkError. ``what`` names the kink in the messages."""
+    NonUniqueFlowError, an attracting one (only the arriving rate does) UnsupportedKinkError — the tiers
+    slide a group whose κ are all positive before asking; a group with κ of both signs, whose members'
+    masks would move oppositely with λ, is not built. ``what`` names the kink in the messages."""
     if pre_across and post_across:
         return "cross"
     if not pre_across and not post_across:
@@ -173,8 +174,9 @@ def group_verdict(what: str, pre_across: bool, post_across: bool) -> str:
     if post_across:
         raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; the "
                                  "gradient flow θ' ∈ −∂f(θ) is not unique from here")
-    raise UnsupportedKinkError(f"{what} would slide: sliding with one weight for all the group's masks is not "
-                               "built (docs/theory.md E1, \"Entries that share one kink surface\")")
+    raise UnsupportedKinkError(f"{what} would slide, with samples on both sides of the surface (their masks "
+                               "would move oppositely with the one weight): not built (docs/theory.md E1, \"Entries "
+                               "that share one kink surface\")")
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:

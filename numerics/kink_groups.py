@@ -1,0 +1,97 @@
+"""The arb tier's decision at a kink surface that several entries of one unit share (docs/theory.md E1,
+"Entries that share one kink surface"): the two regions that meet there, their rates, and the group's
+crossing, pin or sliding with one Filippov weight — the arb counterpart of
+:meth:`numerics.float_crossings.FloatCrossings._group_cross`.
+
+:class:`GroupKinks` is a mixin of :class:`numerics.kink_flows._KinkFlow`: it reads the flow's ``masks``,
+``zdot``, ``dps``, ``skip``, ``events`` and ``_tie``, and its ``_pass``, ``_snapshot`` and ``_restore``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .kink_events import KinkEvent, UnsupportedKinkError, group_verdict, shared_surface_error
+
+
+class GroupKinks:
+    """The group's decision at a shared kink surface (module docstring)."""
+
+    def _group_cross(self, y: list, j: int, idx: int, t: Fraction, from_side: int, group: list[tuple[int, float]]) -> None:
+        """The kink of z_j[idx] (unit u, sample i) reached from ``from_side`` whose surface the same unit's entries
+        on the samples of ``group`` share ((i′, κ): z_{u,i′} = κ·z_{u,i}; docs/theory.md E1, "Entries that share
+        one kink surface"), decided from the two regions that meet there: the masks as they are (F_from) and
+        every entry of the group flipped (F_to; sample i′ to the side of sign κ·(−from_side)). The rates ż_i
+        under both, order-1 passes: both of the other side's sign — the group crosses, a "cross" event per
+        entry; both of ``from_side``'s — a touch (the entry is skipped); into the surface from both — the group
+        slides with one weight for all its masks (all κ > 0; tied in :meth:`_solve_mu0`, leaving as one in
+        :meth:`_leave`); z_i's rate 0 within the working precision, a repelling group, a mixed-sign group that
+        would slide or one whose entries' rates are not κ_c·ż_i (distinct surfaces meeting here) — refused. A
+        group whose mask-α region does not move z (rate exactly 0) is pinned there, as a lone entry is."""
+        m = self.masks[j]
+        n = m.cols
+        u, i = divmod(idx, n)
+        to = -from_side
+        members = [(i, 1.0)] + list(group)
+        names = [c for c, _ in members]
+        what = f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names} (one kink surface)"
+        for c, kap in members:
+            k = u * n + c
+            if k in m.pinned or k in m.sliding or m.dead[k] or int(m.side[k]) != (from_side if kap > 0 else to):
+                raise shared_surface_error(float(t), j + 1, u, i, names[1:], ", with a member pinned, sliding, dead or on the other side")
+        snap = self._snapshot()
+        rates = []
+        try:
+            for side in (from_side, to):
+                for c, kap in members:
+                    m.set_side(u * n + c, side if kap > 0 else -side)
+                _, w = self._pass(y, 1)
+                rates.append([w[self.zdot[j]][0].entries()[u * n + c] for c in names])
+        finally:
+            self._restore(snap)
+        pre, post = rates[0][0], rates[1][0]
+        if from_side > 0 and post.is_zero() and pre < 0 and all(kap > 0 for _, kap in members):
+            # the group's pin (as a lone entry's, _kink_entry): the mask-α region's field does not move z at all
+            # (every path from these entries to the parameters meets a zero mask), so λ = 0 and the flow goes on
+            # with it, z held at 0; decided again, from no side, if another switch sets it moving — and refused
+            # then (a group reached from no side)
+            for c in sorted(names):  # (in sample order: which entry the locator met first is rounding)
+                m.set_side(u * n + c, -1)
+                m.pinned.add(u * n + c)
+                self.events.append(KinkEvent(t, "cross", j + 1, c, u))
+            return
+        if pre.contains(0) or post.contains(0):
+            raise UnsupportedKinkError(f"{what} meets it tangentially (rates {float(pre.mid()):.3g}, "
+                                       f"{float(post.mid()):.3g} not separated from 0 at {self.dps} digits)")
+        # one surface: ż_c = κ_c·ż_i under both fields (z_c = κ_c(θ)·z_i(θ) and z_i = 0). κ_c is a float64 ratio of
+        # input norms (a few units of 2^-53 relative) and a true group's inputs are parallel to that rounding: a
+        # relative mismatch of 1e-3 is far above both, and far below what distinct surfaces meeting at this
+        # point would show but by design (a corner of several regions: refused)
+        for zs in rates:
+            zi = float(zs[0].mid())
+            for (c, kap), zc in zip(members[1:], zs[1:]):
+                if abs(float(zc.mid()) - kap * zi) > 1e-3 * (abs(float(zc.mid())) + abs(kap * zi)):
+                    raise UnsupportedKinkError(
+                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are "
+                        "parallel here but their rates are not proportional — distinct kink surfaces meeting at this "
+                        "point (a corner of several regions), not supported")
+        if pre * to > 0 > post * to and all(kap > 0 for _, kap in members):
+            # attracting from both regions: Filippov sliding with one weight for every member's mask (all κ > 0:
+            # the same mask in each region), μ = α + (1 − α)·a/(a − b) to start, a and b the rates under the mask-α
+            # and the mask-1 region; tied in the weights' solve (_solve_mu0), leaving as one (_leave)
+            a, b = (pre, post) if from_side < 0 else (post, pre)
+            for c in sorted(names):
+                k = u * n + c
+                m.sliding.add(k)
+                m.set_side(k, -1)
+                m.mu[k] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
+                self._tie[(j, k)] = (j, idx)
+                self.events.append(KinkEvent(t, "enter sliding", j + 1, c, u))
+            return
+        if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # a grazing touch of the group's surface
+            self.skip[(j, idx)] = 1
+            return
+        for c, kap in sorted(members):  # (in sample order: which entry the locator met first is rounding)
+            m.set_side(u * n + c, to if kap > 0 else from_side)
+            self.skip[(j, u * n + c)] = 1
+            self.events.append(KinkEvent(t, "cross", j + 1, c, u))
