@@ -346,9 +346,10 @@ class FloatCrossings:
             raise UnsupportedKinkError(f"{what} meets it tangentially in float64 (rates {pre:.3g}, {post:.3g}, within "
                                        "their rounding); use the arb tier (dps=...)")
         self._rates_within_bar(j, u, i, t, rates, pre, gz)
-        if pre * to > 0 > post * to and all(kap > 0 for _, kap in members):
+        verdict = group_verdict(what, pre * to > 0, post * to > 0)
+        if verdict == "slide":
             return self._group_slide(j, u, i, t, from_side, members, pre, post, F_pre, gz)
-        if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # the group's field takes z back
+        if verdict == "touch":  # the group's field takes z back
             set_sides(from_side)
             self.skip[(j, u, i)] = 1
             return 1.0
@@ -363,19 +364,19 @@ class FloatCrossings:
 
     def _group_slide(self, j: int, u: int, i: int, t: float, from_side: int, members: list, pre: float, post: float,
                      F_pre: list, gz: float) -> float:
-        """A group of entries on one shared surface (all κ > 0: the same mask on every member in each region)
-        attracted from both regions: Filippov sliding with one weight for all its masks (docs/theory.md E1,
-        "Entries that share one kink surface"), μ = α + (1 − α)·a/(a − b) to start (a, b the rates under the
-        mask-α and the mask-1 region), one unknown and one constraint in the weights' solve (``_tie``), and a
-        "leave sliding" of the whole group when its weight reaches α or 1. Saltation as for a lone entry
+        """A group of entries on one shared surface attracted from both regions: Filippov sliding with one
+        weight λ for all its masks (docs/theory.md E1, "Entries that share one kink surface"): sample i's mask
+        μ = α + (1 − α)λ, λ = a/(a − b) to start (a, b the rates under the region where sample i has mask α and
+        the one where it has mask 1), a member with κ > 0 the same μ, one with κ < 0 (on the other side of the
+        surface) the complementary 1 + α − μ; one unknown and one constraint in the weights' solve (``_tie``),
+        and a "leave sliding" of the whole group when the weight reaches α or 1. Saltation as for a lone entry
         entering sliding (post rate 0; the state stays |z_c|/‖∇z‖ off the surface)."""
         a, b = (pre, post) if from_side < 0 else (post, pre)
         mu0 = self.alpha + (1 - self.alpha) * a / (a - b)
-        names = sorted(c for c, _ in members)
-        for c in names:
+        for c, kap in sorted(members):
             self.side[j][u, c] = -1
-            self.series.slide.setdefault(j + 1, {})[(u, c)] = [mu0]
-            self._tie[(j, u, c)] = (j, u, i)
+            self.series.slide.setdefault(j + 1, {})[(u, c)] = [mu0 if kap > 0 else 1 + self.alpha - mu0]
+            self._tie[(j, u, c)] = ((j, u, i), 1 if kap > 0 else -1)
             self._record(t, "enter sliding", j, u, c)
         self._set_mask(j)
         _, F_post, _ = self._field(j, u, i, [])

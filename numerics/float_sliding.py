@@ -98,13 +98,15 @@ class FloatSliding:
         """μ_0 of the sliding entries from ż_s = 0 (Newton on order-0 passes; exact in one step when the
         constraints are affine in the μ's), and the sensitivities D_s = ∂(node)/∂μ_s (order 0), which
         are also the derivatives of order k in μ_k (numerics.kink_flows). The entries of a group sliding on
-        one shared surface (``_tie``: member → its representative; docs/theory.md E1, "Entries that share
-        one kink surface") have one weight: one unknown (all its members' μ moved together) and one
-        constraint (the representative's ż; the members' are multiples of it)."""
+        one shared surface (``_tie``: member → (its representative, σ); docs/theory.md E1, "Entries that share
+        one kink surface") have one weight: one unknown and one constraint (the representative's ż; the
+        members' are multiples of it). A member with σ = +1 carries the representative's μ, one with σ = −1
+        (on the other side of the surface: κ < 0) the complementary 1 + α − μ, so the group's unknown moves
+        every member's μ_0 by σ and its μ_k (k ≥ 1) is σ times the representative's."""
         from .kink_flows import UnsupportedKinkError
 
-        reps = [k for k in sl if self._tie.get(k, k) == k]
-        members = {r: [k for k in sl if self._tie.get(k, k) == r] for r in reps}
+        reps = [k for k in sl if self._tie.get(k, (k, 1))[0] == k]
+        members = {r: [(k, self._tie.get(k, (k, 1))[1]) for k in sl if self._tie.get(k, (k, 1))[0] == r] for r in reps}
         for _ in range(8):
             for S in self.series.slide.values():
                 for key in S:
@@ -112,11 +114,11 @@ class FloatSliding:
             base = self._nodes0()
             D = []
             for r in reps:
-                for (j, u, i) in members[r]:
-                    self.series.slide[j + 1][(u, i)][0] += 1.0
+                for (j, u, i), sg in members[r]:
+                    self.series.slide[j + 1][(u, i)][0] += sg
                 bumped = self._nodes0()
-                for (j, u, i) in members[r]:
-                    self.series.slide[j + 1][(u, i)][0] -= 1.0
+                for (j, u, i), sg in members[r]:
+                    self.series.slide[j + 1][(u, i)][0] -= sg
                 D.append({k: bumped[k] - v for k, v in base.items()
                           if not self.series.const[k] and np.any(bumped[k] != v)})
             r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in reps])
@@ -128,8 +130,8 @@ class FloatSliding:
                 raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
                                            "(degenerate sliding constraints)") from None
             for c, rep in enumerate(reps):
-                for (j, u, i) in members[rep]:
-                    self.series.slide[j + 1][(u, i)][0] += float(delta[c])
+                for (j, u, i), sg in members[rep]:
+                    self.series.slide[j + 1][(u, i)][0] += sg * float(delta[c])
             if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
                 break
         self._D, self._A, self._sl, self._members = D, A, reps, members
@@ -138,11 +140,11 @@ class FloatSliding:
         r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])
         mu = np.linalg.solve(self._A, -r)
         for c, rep in enumerate(self._sl):
-            for (j, u, i) in self._members[rep]:
+            for (j, u, i), sg in self._members[rep]:
                 mus = self.series.slide[j + 1][(u, i)]
                 while len(mus) < k:
                     mus.append(0.0)
-                mus.append(float(mu[c]))
+                mus.append(sg * float(mu[c]))
             for node, d in self._D[c].items():
                 if coef[node] is not None and not self.series.const[node]:
                     coef[node][k] = coef[node][k] + d * mu[c]
@@ -209,15 +211,16 @@ class FloatSliding:
 
         from .kink_flows import KinkEvent
 
-        rep = self._tie.get((j, u, i), (j, u, i))
-        group = sorted(k for k, r in self._tie.items() if r == rep) or [(j, u, i)]  # (a group leaves as one)
-        for (jj, uu, ii) in group:
+        rep, sg = self._tie.get((j, u, i), ((j, u, i), 1))
+        # (a group leaves as one: a member on the other side of the surface to the other side)
+        group = sorted((k, s) for k, (r, s) in self._tie.items() if r == rep) or [((j, u, i), 1)]
+        for (jj, uu, ii), sm in group:
             self._tie.pop((jj, uu, ii), None)
             S = self.series.slide[jj + 1]
             S.pop((uu, ii))
             if not S:
                 self.series.slide.pop(jj + 1)
-            self.side[jj][uu, ii] = to_side
+            self.side[jj][uu, ii] = to_side * sg * sm
             self._set_mask(jj)
             self.skip[(jj, uu, ii)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
             self.events.append(KinkEvent(Fraction(t), "leave sliding", jj + 1, ii, uu))

@@ -96,7 +96,7 @@ class SlidingBounds:
         if self._xn is None:
             self._xn = input_norms(self.obj)
         s = self._lip_norms[0]
-        keys = sorted(k for k in self._sliding() if self._tie.get(k, k) == k)  # (a group's constraint: its representative's)
+        keys = sorted(k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k)  # (a group's constraint: its representative's)
         gs = self._with_mu_masks(lambda: [np.concatenate([x.ravel() for x in self._grad_z(j + 1, u, i)])
                                           for (j, u, i) in keys])
         sigma = float(np.linalg.svd(np.array(gs).T, compute_uv=False)[-1])

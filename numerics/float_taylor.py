@@ -252,7 +252,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self.dead = [np.zeros((m.rows, m.cols), dtype=bool) for m in self.masks]
         self.skip: dict = {}
         self.pinned: set = set()
-        # the entries of a group sliding on one shared surface → the group's representative (FloatSliding)
+        # the entries of a group sliding on one shared surface → (the group's representative, σ) (FloatSliding)
         self._tie: dict = {}
         # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
         # a lone crossing ran (numerics.float_crossings)
@@ -329,7 +329,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
 
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink while a group of entries slides "
-                f"on a shared surface ({sorted(set(self._tie.values()))}): not supported; use a horizon before t")
+                f"on a shared surface ({sorted(set(r for r, _ in self._tie.values()))}): not supported; use a horizon before t")
         if not others:
             return self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
         if from_side == 0:

@@ -162,21 +162,16 @@ def group_verdict(what: str, pre_across: bool, post_across: bool) -> str:
     """The decision at a shared kink surface from the two regions' rates (docs/theory.md E1, "Entries that
     share one kink surface"), each given as whether it points across the surface (from the side the flow
     came from to the other; neither rate 0 — the caller has refused that): "cross" when both do, "touch"
-    when neither does (the flow came to the surface and its field takes it back); a repelling surface
-    (only the far region's rate points across: away from the surface on both sides) raises
-    NonUniqueFlowError, an attracting one (only the arriving rate does) UnsupportedKinkError — the tiers
-    slide a group whose κ are all positive before asking; a group with κ of both signs, whose members'
-    masks would move oppositely with λ, is not built. ``what`` names the kink in the messages."""
-    if pre_across and post_across:
-        return "cross"
-    if not pre_across and not post_across:
+    when neither does (the flow came to the surface and its field takes it back), "slide" when only the
+    arriving one does (into the surface from both sides: Filippov sliding with one weight for the group);
+    a repelling surface (only the far region's rate points across: away from it on both sides) raises
+    NonUniqueFlowError. ``what`` names the kink in the message."""
+    if pre_across:
+        return "cross" if post_across else "slide"
+    if not post_across:
         return "touch"
-    if post_across:
-        raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; the "
-                                 "gradient flow θ' ∈ −∂f(θ) is not unique from here")
-    raise UnsupportedKinkError(f"{what} would slide, with samples on both sides of the surface (their masks "
-                               "would move oppositely with the one weight): not built (docs/theory.md E1, \"Entries "
-                               "that share one kink surface\")")
+    raise NonUniqueFlowError(f"{what} is at a repelling kink: both regions' fields point away from it; the "
+                             "gradient flow θ' ∈ −∂f(θ) is not unique from here")
 
 
 def _mpf(x: flint.arb) -> mpmath.mpf:

@@ -132,7 +132,7 @@ class _KinkFlow(GroupKinks):
         self.p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
         self.theta0 = theta0
         self.events: list[KinkEvent] = []
-        self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → its representative
+        self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → (its representative, σ)
 
     # -- series --------------------------------------------------------------------------------------
     def _pass(self, y: list, order: int) -> tuple[list, dict]:
@@ -164,10 +164,12 @@ class _KinkFlow(GroupKinks):
         a layer, where ż is affine in the μ's), and D_s = ∂(node)/∂μ_s at order 0 for every node —
         also the derivative of order k in μ_k (module docstring) — for :meth:`_after_order`."""
         bits = flint.ctx.prec
-        # a group sliding on one shared surface (``_tie``: member → representative) has one weight: one unknown
-        # (its members' μ moved together) and one constraint (the representative's ż; docs/theory.md E1)
-        reps = [k for k in sliding if self._tie.get(k, k) == k]
-        members = {r: [k for k in sliding if self._tie.get(k, k) == r] for r in reps}
+        # a group sliding on one shared surface (``_tie``: member → (representative, σ)) has one weight: one unknown
+        # and one constraint (the representative's ż; docs/theory.md E1); a member with σ = −1 (κ < 0) carries
+        # the complementary weight 1 + α − μ, so the unknown moves its μ_0 by −1 and its μ_k is −μ_k
+        reps = [k for k in sliding if self._tie.get(k, (k, 1))[0] == k]
+        members = {r: [(k, self._tie.get(k, (k, 1))[1]) for k in sliding if self._tie.get(k, (k, 1))[0] == r]
+                   for r in reps}
         for m in self.masks:
             for idx in m.sliding:
                 if not m.mu.get(idx):
@@ -179,11 +181,11 @@ class _KinkFlow(GroupKinks):
             base = self._nodes0(y)
             D = []
             for rep in reps:
-                for j, idx in members[rep]:
-                    self.masks[j].mu[idx][0] += 1
+                for (j, idx), sg in members[rep]:
+                    self.masks[j].mu[idx][0] += sg
                 bumped = self._nodes0(y)
-                for j, idx in members[rep]:
-                    self.masks[j].mu[idx][0] -= 1
+                for (j, idx), sg in members[rep]:
+                    self.masks[j].mu[idx][0] -= sg
                 D.append({i: bumped[i] - v for i, v in base.items() if i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
             r = flint.arb_mat(len(reps), 1, [base[self.zdot[j]].entries()[idx] for j, idx in reps])
             A = flint.arb_mat(len(reps), len(reps),
@@ -198,9 +200,9 @@ class _KinkFlow(GroupKinks):
                 ) from None
             big = 0.0
             for c, rep in enumerate(reps):
-                for j, idx in members[rep]:
+                for (j, idx), sg in members[rep]:
                     m = self.masks[j]
-                    m.mu[idx][0] = (m.mu[idx][0] + delta[c, 0]).mid()
+                    m.mu[idx][0] = (m.mu[idx][0] + sg * delta[c, 0]).mid()
                 big = max(big, abs(float(delta[c, 0].mid())))
             if big <= 2.0 ** -(bits - 8) * max(1.0, max(abs(float(self.masks[j].mu[idx][0].mid())) for j, idx in sliding)):
                 break
@@ -219,8 +221,8 @@ class _KinkFlow(GroupKinks):
         changed = set()
         for c, rep in enumerate(reps):
             val = mu[c, 0]
-            for j, idx in self._members[rep]:
-                self.masks[j].mu[idx][k] = val
+            for (j, idx), sg in self._members[rep]:
+                self.masks[j].mu[idx][k] = val if sg > 0 else -val
             for i, d in self._D[c].items():
                 if coef[i][k] is not None:
                     coef[i][k] = coef[i][k] + d * val
@@ -471,14 +473,15 @@ class _KinkFlow(GroupKinks):
         return changed
 
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
-        rep = self._tie.get((j, idx), (j, idx))
-        group = sorted(k for k, r in self._tie.items() if r == rep) or [(j, idx)]  # (a group leaves as one)
-        for jj, kk in group:
+        rep, sg = self._tie.get((j, idx), ((j, idx), 1))
+        # (a group leaves as one: a member on the other side of the surface to the other side)
+        group = sorted((k, s) for k, (r, s) in self._tie.items() if r == rep) or [((j, idx), 1)]
+        for (jj, kk), sm in group:
             self._tie.pop((jj, kk), None)
             m = self.masks[jj]
             m.sliding.discard(kk)
             m.mu.pop(kk, None)
-            m.set_side(kk, to_side)
+            m.set_side(kk, to_side * sg * sm)
             self.skip[(jj, kk)] = 2  # z = 0 and ż = 0 at the exit: z leaves quadratically
             u, i = divmod(kk, m.cols)
             self.events.append(KinkEvent(t, "leave sliding", jj + 1, i, u))

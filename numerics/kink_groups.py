@@ -75,20 +75,23 @@ class GroupKinks:
                         f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are "
                         "parallel here but their rates are not proportional — distinct kink surfaces meeting at this "
                         "point (a corner of several regions), not supported")
-        if pre * to > 0 > post * to and all(kap > 0 for _, kap in members):
-            # attracting from both regions: Filippov sliding with one weight for every member's mask (all κ > 0:
-            # the same mask in each region), μ = α + (1 − α)·a/(a − b) to start, a and b the rates under the mask-α
-            # and the mask-1 region; tied in the weights' solve (_solve_mu0), leaving as one (_leave)
+        verdict = group_verdict(what, pre * to > 0, post * to > 0)
+        if verdict == "slide":
+            # attracting from both regions: Filippov sliding with one weight λ for every member's mask: sample i's
+            # μ = α + (1 − α)λ, λ = a/(a − b) to start (a, b the rates where sample i has mask α and mask 1), a member
+            # with κ > 0 the same μ, one with κ < 0 (the other side of the surface) 1 + α − μ; tied in the weights'
+            # solve (_solve_mu0), leaving as one (_leave)
             a, b = (pre, post) if from_side < 0 else (post, pre)
-            for c in sorted(names):
+            mu0 = (m.alpha + (1 - m.alpha) * a / (a - b)).mid()
+            for c, kap in sorted(members):
                 k = u * n + c
                 m.sliding.add(k)
                 m.set_side(k, -1)
-                m.mu[k] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
-                self._tie[(j, k)] = (j, idx)
+                m.mu[k] = [mu0 if kap > 0 else (1 + m.alpha - mu0).mid()]
+                self._tie[(j, k)] = ((j, idx), 1 if kap > 0 else -1)
                 self.events.append(KinkEvent(t, "enter sliding", j + 1, c, u))
             return
-        if group_verdict(what, pre * to > 0, post * to > 0) == "touch":  # a grazing touch of the group's surface
+        if verdict == "touch":  # a grazing touch of the group's surface
             self.skip[(j, idx)] = 1
             return
         for c, kap in sorted(members):  # (in sample order: which entry the locator met first is rounding)

@@ -229,61 +229,129 @@ def test_nearly_collinear_data_are_not_a_group():
             numerics.gradient_flow(obj2, th2, Fraction(T) if dps else T, dps=dps)
 
 
-# ---- a sliding group without a twin: the field against the reference's two regions ----------------------
+# ---- sliding groups without a twin: the field against the reference's two regions ------------------------
+
+def check_group_sliding(obj, theta, T, net, layer, unit, samples, move, sample_i) -> int:
+    """At every step start of the arb run (30 digits) while the group (``layer``, ``unit``, ``samples``)
+    slides, its field c_1 = θ' must be the Filippov field of the two regions as the reference computes them,
+    knowing nothing of groups: the patterns read off the signs of z at the state moved ±δ along the flat
+    parameter index ``move`` (it crosses the surface; the patterns must differ in the group's entries only),
+    F = −∇f under each (relu_reference.Net.grad), the rates of z_{unit, sample_i} under both attracting, λ from
+    them (ż(F_λ) = 0, F_λ = (1 − λ)F_α + λF_1 with F_α the region where sample i has mask α). The difference is
+    rounding of the two computations (30 and 34 digits) times the conditioning of λ (|a − b| ≥ 1e-3
+    asserted): 1e-20 leaves seven digits for it. At a "leave sliding" of the group, λ at the state there is
+    0 or 1 to 1e-15 (the weight reached α or 1 where the reference says so; the event time is located to
+    the working precision, and λ moves at a finite rate). Returns the number of states checked."""
+    a = numerics.gradient_flow(obj, theta, T, dps=30)
+    enter = [e for e in a.events if e.kind == "enter sliding" and (e.layer, e.unit) == (layer, unit)]
+    assert sorted(e.sample for e in enter) == sorted(samples) and len({e.t for e in enter}) == 1
+    t_in = enter[0].t
+    leave = [e for e in a.events if e.kind == "leave sliding" and (e.layer, e.unit) == (layer, unit)]
+    if leave:
+        assert sorted(e.sample for e in leave) == sorted(samples) and len({e.t for e in leave}) == 1
+    t_out = leave[0].t if leave else None
+    n, checked = obj.loss.num_samples, 0
+
+    def two_regions(p):
+        pats = {}
+        for s in (-1, 1):
+            q = list(p)
+            q[move] += s * mpmath.mpf(10) ** -12
+            pats[s] = net.pattern(q)
+        diff = [(j, u, c) for j in range(len(pats[1])) for u in range(len(pats[1][j])) for c in range(n)
+                if pats[1][j][u][c] != pats[-1][j][u][c]]
+        assert diff == [(layer - 1, unit, c) for c in sorted(samples)], diff
+        lo = pats[-1] if pats[-1][layer - 1][unit][sample_i] == 0 else pats[1]
+        hi = pats[1] if lo is pats[-1] else pats[-1]
+        as_masks = [lambda P=P: [[[mpmath.mpf(m) for m in r] for r in L] for L in P] for P in (lo, hi)]
+        ra = net.zdot(p, as_masks[0](), unit, sample_i, layer - 1)
+        rb = net.zdot(p, as_masks[1](), unit, sample_i, layer - 1)
+        F = [[-g for g in net.grad(p, f())] for f in as_masks]
+        return ra, rb, F
+
+    with mpmath.workdps(REF_DPS):
+        for start, C in zip(a.starts, a.coeffs):
+            if start <= t_in or (t_out is not None and start >= t_out):
+                continue
+            p = [x for B in C for x in _flat(B[0])]
+            vel = [x for B in C for x in _flat(B[1])]
+            ra, rb, (F_lo, F_hi) = two_regions(p)
+            assert ra > 0 > rb and ra - rb > 1e-3  # attracting from both regions
+            lam = ra / (ra - rb)
+            field = [(1 - lam) * x + lam * y for x, y in zip(F_lo, F_hi)]
+            assert max(abs(x - y) for x, y in zip(vel, field)) <= mpmath.mpf(10) ** -20
+            checked += 1
+        if t_out is not None:
+            p = [mpmath.mpf(x) for x in obj.flatten(a.at(t_out))]
+            ra, rb, _ = two_regions(p)
+            lam = ra / (ra - rb)
+            assert min(abs(lam), abs(lam - 1)) <= 1e-15, lam
+    return checked
+
 
 def test_group_sliding_follows_the_filippov_field_of_the_two_regions():
     """(2, 3, 3, 2) on 4 samples, seed 61 (tests/test_float_simultaneous_kinks.py): one ReLU unit of layer 1
     is active on samples 1 and 3 and the others are dead, so their layer-2 inputs are parallel and unit 0's
-    entries share the surface W_2[0, k] = 0; both regions' fields point into it, and the group slides. At
-    every step start of the arb run (30 digits) on the sliding stretch, its field c_1 = θ' must be the
-    Filippov field of the two regions as the reference computes them, knowing nothing of groups: the
-    patterns read off the signs of z at the state moved ±δ across the surface (they must differ in the
-    group's entries only), F_± = −∇f under them (relu_reference.Net.grad), λ from the reference's rates,
-    ż(F_λ) = 0 with F_λ = (1 − λ)F_− + λF_+. The difference is rounding of the two computations (30 and 34
-    digits) times the conditioning of λ (|a − b| ≥ 0.1 here): 1e-20 leaves ten digits for it."""
+    entries share the surface W_2[0, k] = 0; both regions' fields point into it, and the group slides
+    (:func:`check_group_sliding`)."""
     from test_float_simultaneous_kinks import instance
 
     obj, theta, X, Y = instance("sq", 61, (2, 3, 3, 2), 4)
     net = R.Net(obj.widths, 0, False, X, Y)
-    T = Fraction(1, 2)
-    a = numerics.gradient_flow(obj, theta, T, dps=30)
-    enter = [e for e in a.events if e.kind == "enter sliding"]
-    assert [(e.layer, e.unit, e.sample) for e in enter] == [(2, 0, 1), (2, 0, 3)]  # the instance's point
-    t_in = enter[0].t
-    # which unit of layer 1 is the one active unit below (from the reference's own pattern at the start)
     with mpmath.workdps(REF_DPS):
+        a = numerics.gradient_flow(obj, theta, Fraction(1, 10), dps=30)
+        t_in = [e.t for e in a.events if e.kind == "enter sliding"][0]
         pat0 = net.pattern([mpmath.mpf(x) for x in obj.flatten(a.at(t_in))])
-        k = [q for q in range(obj.widths[1]) if pat0[0][q][1] == 1]
-        assert len(k) == 1 and [q for q in range(obj.widths[1]) if pat0[0][q][3] == 1] == k
-        k = k[0]
-        w2 = obj.widths[1] * obj.widths[0] + k  # the flat index of W_2[0, k] (after W_1; no biases)
-        checked = 0
-        for start, C in zip(a.starts, a.coeffs):
-            if start <= t_in or any(e.t <= start for e in a.events if e.kind == "leave sliding"):
-                continue
-            p = [mpmath.mpf(x) for B in C for x in _flat(B[0])]
-            vel = [mpmath.mpf(x) for B in C for x in _flat(B[1])]
-            pats = {}
-            for s in (-1, 1):
-                q = list(p)
-                q[w2] += s * mpmath.mpf(10) ** -12
-                pats[s] = net.pattern(q)
-            diff = [(j, u, c) for j in range(2) for u in range(len(pats[1][j])) for c in range(4)
-                    if pats[1][j][u][c] != pats[-1][j][u][c]]
-            assert diff == [(1, 0, 1), (1, 0, 3)], diff
-            # region "−": the group's entries at mask α (z < 0), "+": at mask 1
-            lo = pats[-1] if pats[-1][1][0][1] == 0 else pats[1]
-            hi = pats[1] if lo is pats[-1] else pats[-1]
-            F = {name: [-g for g in net.grad(p, [[[mpmath.mpf(m) for m in r] for r in L] for L in pat])]
-                 for name, pat in (("lo", lo), ("hi", hi))}
-            ra = net.zdot(p, [[[mpmath.mpf(m) for m in r] for r in L] for L in lo], 0, 1, 1)
-            rb = net.zdot(p, [[[mpmath.mpf(m) for m in r] for r in L] for L in hi], 0, 1, 1)
-            assert ra > 0 > rb and ra - rb > 0.1  # attracting from both regions
-            lam = ra / (ra - rb)
-            field = [(1 - lam) * x + lam * y for x, y in zip(F["lo"], F["hi"])]
-            assert max(abs(x - y) for x, y in zip(vel, field)) <= mpmath.mpf(10) ** -20
-            checked += 1
-        assert checked >= 2
+    k = [q for q in range(obj.widths[1]) if pat0[0][q][1] == 1]  # the one active unit below, on samples 1 and 3
+    assert len(k) == 1 and [q for q in range(obj.widths[1]) if pat0[0][q][3] == 1] == k
+    move = obj.widths[1] * obj.widths[0] + k[0]  # the flat index of W_2[0, k] (after W_1; no biases)
+    assert check_group_sliding(obj, theta, Fraction(1, 2), net, 2, 0, [1, 3], move, 1) >= 2
+
+
+# d_0 = 1, bias-free, samples of both signs (a unit's entries share w_u = 0 with κ of both signs), dyadic data:
+# (seed, widths, α, n, T, unit, expected kinds of the group's events) as drawn by
+# _mixed_instance; found by running the tiers on seeds 0..119 (both tiers slide the group there) — the
+# verdict, the field and the leave time are checked against the reference alone
+MIXED = [(35, 1, ("enter sliding", "leave sliding")), (82, 2, ("enter sliding", "leave sliding")),
+         (97, 1, ("enter sliding", "leave sliding")), (62, 1, ("enter sliding",)), (10, 1, ("enter sliding",))]
+
+
+def _mixed_instance(seed):
+    rng = np.random.default_rng(30_000 + seed)
+    depth = int(rng.integers(2, 4))
+    widths = (1,) + tuple(int(rng.integers(1, 4)) for _ in range(depth - 1)) + (int(rng.integers(1, 3)),)
+    alpha = float(rng.choice([0.0, 0.0, 0.1, 0.25, -0.5]))
+    n = int(rng.integers(2, 5))
+    X = np.round(rng.standard_normal((n, 1)) * 256) / 256
+    if np.all(X > 0) or np.all(X < 0):
+        X[0] = -X[0]
+    Y = np.round(rng.standard_normal((n, widths[-1])) * 256) / 256
+    obj = theory.Objective(theory.ReLUNet(widths, alpha), theory.SquareLoss(X, Y))
+    th = obj.unflatten(np.round(rng.standard_normal(obj.num_params) * 256) / 256 * float(rng.choice([1.0, 1.5, 2.0])))
+    T = Fraction(int(rng.choice([1, 2, 4])))
+    return obj, th, T, R.Net(widths, alpha, False, X, Y)
+
+
+@pytest.mark.parametrize("seed,unit,kinds", MIXED)
+def test_mixed_sign_group_slides_and_leaves_on_the_reference_field(seed, unit, kinds):
+    """Layer-1 groups of samples on both sides of the surface (their masks move oppositely with the one
+    weight: 1 + α − μ for κ < 0) slide, and leave as one (:func:`check_group_sliding`, moving W_1[u]); the
+    float tier's events are the arb tier's and its state at T is within its estimate of the arb tier's."""
+    obj, theta, T, net = _mixed_instance(seed)
+    n = obj.loss.num_samples
+    assert obj.loss.X.min() < 0 < obj.loss.X.max()
+    checked = check_group_sliding(obj, theta, T, net, 1, unit, list(range(n)), unit, 0)
+    print(f"seed {seed}: {checked} states on the sliding stretch checked")
+    assert checked >= 1
+    a = numerics.gradient_flow(obj, theta, T, dps=30)
+    f = numerics.gradient_flow(obj, theta, float(T), dps=None)
+    keys = [(e.kind, e.layer, e.unit, e.sample) for e in a.events]
+    assert keys == [(e.kind, e.layer, e.unit, e.sample) for e in f.events]
+    assert [k for k in dict.fromkeys(kind for kind, layer, u, _ in keys if (layer, u) == (1, unit))] == list(kinds)
+    with mpmath.workdps(40):
+        true = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(float(T))),
+                                                                   [mpmath.mpf(v) for v in obj.flatten(a.at(T))]))
+    assert true <= f.error_estimate + a.error_estimate
 
 
 def _flat(M) -> list:
