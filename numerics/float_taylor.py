@@ -258,6 +258,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
+        self._pre_field: list | None = None  # the field the last kink was reached with (the end-defect check)
+        self._event_err = 0.0
         self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
         self._screen: tuple | None = None  # (w, h, per layer (B_0, margin)) of the last search (_locate)
         self._instant_t: float = math.nan  # the instant of the latest decisions and the entries they switched
@@ -318,6 +320,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         rules are right there, but the instance is ill-conditioned)."""
         from .kink_flows import NonUniqueFlowError
 
+        # the event's bookkeeping, reset before any refusal below (the end-defect check reads _pre_field when a
+        # verdict raises: found on a 1-2-3-2 net whose first kink was refused, 2026-12-04)
+        self._lone = self._pre_field = None
+        self._zc_key = None
+        self._event_err = 0.0
         # (a forward pass below the layer per kink: ~2 % of a research run; 0.34 s of 16.5 s under cProfile,
         # biased, to t = 0.01)
         group, near = coincident_group(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
@@ -339,9 +346,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         if group:
             if self.series.slide or p_next is None:
                 raise shared_surface_error(t, j + 1, u, i, others, ", while other entries slide")
-            self._lone = self._pre_field = None
-            self._zc_key = None
-            self._event_err = 0.0
             return self._group_cross(j, u, i, t, from_side, p_next, group)
         n_rec = len(self.events)
         try:

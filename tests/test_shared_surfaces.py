@@ -362,3 +362,14 @@ def _flat(M) -> list:
 def _arb_mpf(x) -> mpmath.mpf:
     man, exp = x.mid().man_exp()
     return mpmath.mpf((int(man), int(exp)))
+
+
+def test_a_refused_group_kink_raises_its_reason_not_an_attribute_error():
+    """Mixed-sign d_0 = 1 net (seed 141 of _mixed_instance): the first kink is a layer-2 group whose members'
+    inputs are partly parallel for every θ, partly at this point only, and both tiers refuse it. The float
+    tier's refusal came before the event's bookkeeping was reset, and the end-defect check that weighs a
+    raised verdict read a field never set (AttributeError) — a crash in place of the reason."""
+    obj, theta, T, _ = _mixed_instance(141)
+    for dps in (None, 30):
+        with pytest.raises(UnsupportedKinkError, match="some of them parallel at this point only"):
+            numerics.gradient_flow(obj, theta, float(T) if dps is None else T, dps=dps)
