@@ -120,12 +120,13 @@ def coincident_group(inputs: np.ndarray, weights: list, biases: list | None, mas
 def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int, c: int) -> bool:
     """Whether samples i and c have inputs to hidden layer ``layer`` that are parallel for every θ near the
     state, so that their entries of a unit lie on one surface (not two that meet here). Exact, never a
-    threshold: layer 1 — the data columns (with the appended 1 when biased) are proportional in rational
-    arithmetic; deeper — (a) the data are positive multiples of each other (identical when biased) and every
-    mask below is the same on both samples, so by positive homogeneity every layer's input is the same
-    multiple; or (b) no biases and the layer below has one and the same unit with a nonzero mask on both
-    samples (a ReLU unit active on both, every other unit's mask exactly 0), so both inputs are multiples of
-    that unit's axis."""
+    threshold: (a) the data columns (with the appended 1 when biased) are proportional in rational arithmetic,
+    ã_c = r·ã_i, and every mask column below is a multiple of the other sample's, m_c = ρ_l·m_i exactly (as
+    labels: 1, α or 0) — then every layer's input is a multiple, r·Πρ_l, of sample i's (h_c = D_c W h_c′ =
+    ρ D_i W (κ′h_i′)); with biases r and every ρ_l must be 1 (identical samples: the bias breaks any other
+    multiple); or (b) no biases and the layer below has one and the same unit with a nonzero mask on both
+    samples (a ReLU unit active on both, every other unit's mask exactly 0), so both inputs are multiples
+    of that unit's axis."""
     from fractions import Fraction
 
     X = np.asarray(inputs, dtype=float)
@@ -136,9 +137,18 @@ def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int
     prop = ratio is not None and all(vc == ratio * vi for vi, vc in zip(xi, xc))
     if layer == 1:
         return prop
-    # (the masks are labels, exactly 1 or α as set at events: compared exactly)
-    if prop and ratio > 0 and all(np.array_equal(np.asarray(m)[:, i], np.asarray(m)[:, c]) for m in masks[: layer - 1]):
-        return True
+    if prop:
+        ok = True
+        for m in masks[: layer - 1]:
+            mi = [Fraction(float(v)) for v in np.asarray(m)[:, i]]
+            mc = [Fraction(float(v)) for v in np.asarray(m)[:, c]]
+            q = next((k for k, v in enumerate(mi) if v != 0), None)
+            rho = mc[q] / mi[q] if q is not None else None
+            if rho is None or rho == 0 or any(b != rho * a for a, b in zip(mi, mc)) or (bias and rho != 1):
+                ok = False
+                break
+        if ok:
+            return True
     if bias:
         return False
     below = np.asarray(masks[layer - 2])
