@@ -403,7 +403,7 @@ def test_mixed_sign_groups_property(seed):
         try:
             runs[dps] = numerics.gradient_flow(obj, theta, float(T) if dps is None else T, dps=dps)
         except (UnsupportedKinkError, NU, FloatingPointError):
-            pass
+            continue  # a refusal with its reason is allowed (the docstring); any other exception fails the test
     if len(runs) == 2:
         f, a = runs[None], runs[30]
         assert [(e.kind, e.layer, e.unit, e.sample) for e in f.events] == [(e.kind, e.layer, e.unit, e.sample) for e in a.events]
