@@ -419,7 +419,10 @@ def test_mixed_sign_groups_property(seed):
             continue  # a refusal with its reason is allowed (the docstring); any other exception fails the test
     if len(runs) == 2:
         f, a = runs[None], runs[30]
-        assert [(e.kind, e.layer, e.unit, e.sample) for e in f.events] == [(e.kind, e.layer, e.unit, e.sample) for e in a.events]
+        # the same events, instant by instant (within an instant their order is rounding: seed 148596 meets a
+        # layer-1 group and, through it (width 1), two layer-2 groups at one instant, which the tiers list in
+        # different orders; the states agree to 3.7e-16 against an estimate of 2.3e-14)
+        assert _by_instant(f.events) == _by_instant(a.events)
         with mpmath.workdps(40):
             true = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(float(T))),
                                                                        [mpmath.mpf(v) for v in obj.flatten(a.at(T))]))
@@ -430,3 +433,15 @@ def test_mixed_sign_groups_property(seed):
             ev = [e for e in runs[30].events if (e.layer, e.unit, e.kind) == (1, u, "enter sliding")]
             if len(ev) == n and len({e.t for e in ev}) == 1:
                 check_group_sliding(obj, theta, T, net, 1, u, list(range(n)), u, 0)
+
+
+def _by_instant(events) -> list:
+    """The events as blocks of one instant (times within 1e-12), each block sorted."""
+    blocks: list = []
+    last = None
+    for e in sorted(events, key=lambda e: float(e.t)):
+        if last is None or float(e.t) - last > 1e-12:
+            blocks.append([])
+        blocks[-1].append((e.kind, e.layer, e.unit, e.sample))
+        last = float(e.t)
+    return [sorted(b) for b in blocks]
