@@ -257,10 +257,20 @@ class FloatCrossings:
         post_rate = (post, _norm(F_post), fr)
         self._rates_within_bar(j, u, i, t, [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate],
                                pre, gz)
-        self.skip[(j, u, i)] = 1
-        self._record(t, "cross", j, u, i)
-        self._next_pass = (p_next, ys, w, fr)
+        return self._crossed(j, u, i, [i], t, (p_next, ys, w, fr), pre, post, dF, g)
+
+    def _crossed(self, j: int, u: int, i: int, samples: list[int], t: float, next_pass: tuple, pre: float,
+                 post: float, dF: list, g: list) -> float:
+        """The end of a crossing decided with the next step's pass (lone, or a group's): the entries of unit u on
+        ``samples`` marked switched and recorded (in sample order: which entry the locator met first is
+        rounding), the pass kept for the next step, the window's (κ, η, v̂), the location error of z_{u,i}, and
+        the saltation factor."""
+        for c in sorted(samples):
+            self.skip[(j, u, c)] = 1
+            self._record(t, "cross", j, u, c)
+        self._next_pass = next_pass
         self._lone = lone_saltation(pre, dF, g)
+        ndF, gz = _norm(dF), _norm(g)
         self._event_err = self._location_error(j, u, i, ndF, pre, gz)
         return saltation_norm(pre, post, ndF, gz)
 
@@ -354,13 +364,7 @@ class FloatCrossings:
             self.skip[(j, u, i)] = 1
             return 1.0
         self._pre_field = F_pre  # F_from at the event (the end-defect check)
-        for c in sorted(names):  # (in sample order: which entry the locator met first is rounding)
-            self.skip[(j, u, c)] = 1
-            self._record(t, "cross", j, u, c)
-        self._next_pass = (p_next, ys, w, fr)
-        self._lone = lone_saltation(pre, dF, g)
-        self._event_err = self._location_error(j, u, i, ndF, pre, gz)
-        return saltation_norm(pre, post, ndF, gz)
+        return self._crossed(j, u, i, names, t, (p_next, ys, w, fr), pre, post, dF, g)
 
     def _group_slide(self, j: int, u: int, i: int, t: float, from_side: int, members: list, pre: float, post: float,
                      F_pre: list, gz: float) -> float:
