@@ -291,7 +291,7 @@ class FloatCrossings:
         sample i's (the surfaces then only meet at this point, and are not one), and rates within the error
         bar or their rounding (:meth:`_rates_within_bar`). A group whose mask-α region does not move z (rate
         exactly 0) is pinned there, as a lone entry is."""
-        from .kink_events import UnsupportedKinkError, group_verdict, shared_surface_error
+        from .kink_events import UnsupportedKinkError, group_verdict
 
         to = -from_side
         members = [(i, 1.0)] + list(group)
@@ -303,9 +303,6 @@ class FloatCrossings:
                 self.side[j][u, c] = side if kap > 0 else -side
             self._set_mask(j)
 
-        for c, kap in members:
-            if (j, u, c) in self.pinned or self.dead[j][u, c] or int(self.side[j][u, c]) != (from_side if kap > 0 else to):
-                raise shared_surface_error(t, j + 1, u, i, names[1:], ", with a member pinned, dead or on the other side")
         grads = [self._grad_z(j + 1, u, c) for c in names]
         jumps = [self._field_jump(j, u, c, to if kap > 0 else from_side) for c, kap in members]
         dF = [sum(parts) for parts in zip(*jumps)]
@@ -323,21 +320,8 @@ class FloatCrossings:
         # ΔF's rounding: each ΔF_c's as a lone crossing's, (d + 2)u‖ΔF_c‖, and the sum's γ_m·Σ‖ΔF_c‖ (m members)
         pre_rate = (pre, _norm(F_pre), fr + EPS * (self.series.dmax + 2 + len(members)) * sum(_norm(x) for x in jumps))
         post_rate = (post, _norm(F_post), fr)
-        # one surface: ż_c = κ_c·ż_i under both fields (z_c = κ_c(θ)·z_i(θ) and z_i = 0). The computed rates carry
-        # their rounding (_rate_rounding, with each member's ‖∇z_c‖; κ_c's own is a few units relative, and
-        # the inputs of a true group are parallel to their rounding, which the same model covers); a relative
-        # mismatch of 1e-3 on top is far above that and far below what distinct surfaces meeting at this
-        # point would show but by design (a corner of several regions: refused)
-        for (c, kap), gc in zip(members[1:], grads[1:]):
-            gcn = _norm(gc)
-            for F, rr in ((F_pre, pre_rate), (F_post, post_rate)):
-                rc = rate(F, gc)
-                rho = self._rate_rounding(j, [rr], gcn)[0] + abs(kap) * self._rate_rounding(j, [rr], gz)[0]
-                if abs(rc - kap * rr[0]) > 2 * rho + 1e-3 * (abs(rc) + abs(kap * rr[0])):
-                    raise UnsupportedKinkError(
-                        f"t = {t:.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are parallel "
-                        "here but their rates are not proportional — distinct kink surfaces meeting at this point (a "
-                        "corner of several regions), not supported; use the arb tier (dps=...)")
+        self._check_proportional(j, u, i, t, members, [_norm(gc) for gc in grads],
+                                 [([rate(F, gc) for gc in grads], rr) for F, rr in ((F_pre, pre_rate), (F_post, post_rate))])
         if from_side > 0 and post == 0 and pre < 0 and all(kap > 0 for _, kap in members):
             # the group's pin (as a lone entry's, _kink_entry): the mask-α region's field does not move z at all
             # (every path from these entries to the parameters meets a zero mask: exactly 0 in float too), so
@@ -365,6 +349,35 @@ class FloatCrossings:
             return 1.0
         self._pre_field = F_pre  # F_from at the event (the end-defect check)
         return self._crossed(j, u, i, names, t, (p_next, ys, w, fr), pre, post, dF, g)
+
+    def _check_proportional(self, j: int, u: int, i: int, t: float, members: list, gnorms: list[float],
+                            cands: list[tuple[list[float], tuple[float, float, float]]]) -> None:
+        """One surface: ż_c = κ_c·ż_i under each region's field (z_c = κ_c(θ)·z_i(θ) and z_i = 0), for the
+        ``members`` (sample, κ) (sample i first) with gradient norms ``gnorms``; ``cands``: per field, the
+        members' rates and (ż_i, ‖F‖, F's rounding bound). The computed rates carry their rounding
+        (_rate_rounding, with each member's ‖∇z_c‖; κ_c's own is a few units relative, and the inputs of a true
+        group are parallel to their rounding, which the same model covers); a relative mismatch of 1e-3 on top
+        is far above that and far below what distinct surfaces meeting at this point would show but by design
+        (a corner of several regions: refused; a stricter cut-off would only refuse more)."""
+        from .kink_events import UnsupportedKinkError
+
+        gz = gnorms[0]
+        for zs, rr in cands:
+            for (c, kap), gcn, rc in zip(members[1:], gnorms[1:], zs[1:]):
+                rho = self._rate_rounding(j, [rr], gcn)[0] + abs(kap) * self._rate_rounding(j, [rr], gz)[0]
+                if abs(rc - kap * rr[0]) > 2 * rho + 1e-3 * (abs(rc) + abs(kap * rr[0])):
+                    raise UnsupportedKinkError(
+                        f"t = {t:.17g}: unit {u} of layer {j + 1} on samples {[c for c, _ in members]}: the entries' "
+                        "inputs are parallel here but their rates are not proportional — distinct kink surfaces meeting "
+                        "at this point (a corner of several regions), not supported; use the arb tier (dps=...)")
+
+    def _proportional_rates(self, j: int, u: int, i: int, t: float, members: list, cands: tuple) -> None:
+        """:meth:`_check_proportional` on the candidates of :meth:`numerics.float_taylor._FloatFlow._rates`
+        (their passes' rates of the unit on every sample)."""
+        gnorms = [_norm(self._grad_z(j + 1, u, c)) for c, _ in members]
+        self._check_proportional(j, u, i, t, members, gnorms,
+                                 [([float(c["unit"][m]) for m, _ in members], (c["rate"], _norm(c["F"]), c["fr"]))
+                                  for c in cands])
 
     def _group_slide(self, j: int, u: int, i: int, t: float, from_side: int, members: list, pre: float, post: float,
                      F_pre: list, gz: float) -> float:

@@ -49,19 +49,23 @@ class _FloatModes:
         return lambda k: float(nodes[self.f.zdot[k[0]]][k[1], k[2]])
 
     def leave(self, k: tuple, side: int) -> None:
-        j, u, i = k
-        S = self.f.series.slide.get(j + 1, {})
-        S.pop((u, i), None)
-        if not S:
-            self.f.series.slide.pop(j + 1, None)
-        self.f.side[j][u, i] = side
-        self.f._set_mask(j)
+        # k is a group's representative (or a lone entry): every member leaves, one with σ = −1 to the other side;
+        # the ties stay while the mode is settled (a member may slide again), _settle drops those of groups that left
+        for (j, u, i), sg in self.f._group_of(k):
+            S = self.f.series.slide.get(j + 1, {})
+            S.pop((u, i), None)
+            if not S:
+                self.f.series.slide.pop(j + 1, None)
+            self.f.side[j][u, i] = side * sg
+            self.f._set_mask(j)
 
     def slide(self, k: tuple, from_side: int) -> None:
-        j, u, i = k
-        self.f.series.slide.setdefault(j + 1, {})[(u, i)] = [1.0 if from_side > 0 else self.f.alpha]
-        self.f.side[j][u, i] = -1
-        self.f._set_mask(j)
+        # from the weight at the side it had left to: 1 or α for the representative, the complementary 1 + α − μ
+        # (α or 1) for a member with σ = −1
+        for (j, u, i), sg in self.f._group_of(k):
+            self.f.series.slide.setdefault(j + 1, {})[(u, i)] = [1.0 if from_side * sg > 0 else self.f.alpha]
+            self.f.side[j][u, i] = -1
+            self.f._set_mask(j)
 
     def describe(self, k: tuple) -> str:
         return f"unit {k[1]} of layer {k[0] + 1} on sample {k[2]}"
@@ -186,15 +190,30 @@ class FloatSliding:
         order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""
         from .active_sets import settle
 
-        K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
-        return settle(_FloatModes(self), K, joining, t)
+        # a group sliding on one shared surface is one entry of the mode (its representative; _FloatModes moves
+        # every member), and leaves as one: each member to its own side
+        reps = [k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k]
+        K = sorted(k for k in reps if k != joining) + ([joining] if joining is not None else [])
+        left = []
+        for (j, u, i, s) in settle(_FloatModes(self), K, joining, t):
+            for (jj, uu, ii), sg in self._group_of((j, u, i)):
+                self._tie.pop((jj, uu, ii), None)
+                left.append((jj, uu, ii, s * sg))
+        return left
+
+    def _group_of(self, k: tuple) -> list[tuple[tuple, int]]:
+        """The members (key, σ) of the group whose representative is ``k`` (``_tie``), in key order; [(k, 1)]
+        for a lone entry."""
+        return sorted((m, sg) for m, (r, sg) in self._tie.items() if r == k) or [(k, 1)]
 
     def _field(self, j: int, u: int, i: int, left: list) -> tuple[float, list[np.ndarray], list[float]]:
         """(ż of z_{j+1}[u, i], the field F = θ' (order-1 coefficients), σ·ż of each entry in ``left``)
         under the current switching state: one order-1 pass (μ_0 solved in it); the pass's field rounding
-        bound (:mod:`numerics.float_rounding`) is left in ``self.series.field_error``."""
+        bound (:mod:`numerics.float_rounding`) is left in ``self.series.field_error``, and the rates of unit u
+        on every sample in ``self._unit_rates`` (a group's members, :meth:`_proportional_rates`)."""
         ys, w = self._pass(1, self.zdot, field_error=True)
         Z = w[self.zdot[j]][0]
+        self._unit_rates = Z[u].copy()
         return (float(Z[u, i]), [Y[1].copy() for Y in ys],
                 [s * float(w[self.zdot[jj]][0][uu, ii]) for (jj, uu, ii, s) in left])
 

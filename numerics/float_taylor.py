@@ -289,20 +289,24 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         # (the same call on the same state; at the full order it costs as much as ~8 passes after events)
         self._next_pass = (self.p,) + tuple(first) + (self.series.field_error,) if not kinks else None
 
-    def _rates(self, j: int, u: int, i: int, t: float = math.nan) -> list[dict]:
+    def _rates(self, j: int, u: int, i: int, t: float = math.nan, members: list | None = None) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
         Filippov field with a consistent active set (:meth:`_settle`: sliding entries whose weight
         the candidate pushes out of [α, 1] leave to the side it points to). Each candidate: its rate
-        ``rate`` = ż, field ``F``, the entries that leave ``left`` and their outward rates ``out``."""
+        ``rate`` = ż, field ``F``, the entries that leave ``left`` and their outward rates ``out``.
+        ``members`` ((sample, κ), sample i first): the entries of the unit that share the kink surface
+        (docs/theory.md E1, "Entries that share one kink surface"), each set to the side of sign κ·s."""
         snap = self._snapshot()
         cands = []
         try:
             for s in (-1, 1):
-                self.side[j][u, i] = s
+                for c, kap in members or [(i, 1.0)]:
+                    self.side[j][u, c] = s if kap > 0 else -s
                 self._set_mask(j)
                 left = self._settle(t=t)
                 rate, F, out = self._field(j, u, i, left)
-                cands.append(dict(side=s, rate=rate, F=F, left=left, out=out, fr=self.series.field_error))
+                cands.append(dict(side=s, rate=rate, F=F, left=left, out=out, fr=self.series.field_error,
+                                  unit=self._unit_rates))
                 self._restore(snap)
         finally:
             self._restore(snap)
@@ -331,12 +335,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                                        self.y[1::2] if self.bias else None,
                                        [self.maskv[l + 1] for l in range(j)], j + 1, i)
         others = sorted([c for c, _ in group] + near)
-        if self._tie:  # (the consistent modes of E1 move entries one by one: not with a group's tied weight)
-            from .kink_flows import UnsupportedKinkError
-
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink while a group of entries slides "
-                f"on a shared surface ({sorted(set(r for r, _ in self._tie.values()))}): not supported; use a horizon before t")
         if not others:
             return self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
         if from_side == 0:
@@ -344,8 +342,16 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         if group and near:
             raise shared_surface_error(t, j + 1, u, i, others, ", some of them parallel at this point only")
         if group:
+            members = [(i, 1.0)] + list(group)
+            for c, kap in members:
+                if (j, u, c) in self.pinned or self.dead[j][u, c] or (j, u, c) in self._sliding() \
+                        or int(self.side[j][u, c]) != (from_side if kap > 0 else -from_side):
+                    raise shared_surface_error(t, j + 1, u, i, others, ", with a member pinned, sliding, dead or on the "
+                                                                       "other side")
             if self.series.slide or p_next is None:
-                raise shared_surface_error(t, j + 1, u, i, others, ", while other entries slide")
+                # with entries sliding: the general path, each region's field with its consistent mode (as for a
+                # lone entry, the group one entry of it)
+                return self._kink_entry(j, u, i, t, from_side, unpinned, p_next, members)
             return self._group_cross(j, u, i, t, from_side, p_next, group)
         n_rec = len(self.events)
         try:
@@ -359,10 +365,14 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         return factor
 
     def _kink_entry(self, j: int, u: int, i: int, t: float, from_side: int, unpinned: bool = False,
-                    p_next: int | None = None) -> float:
+                    p_next: int | None = None, members: list | None = None) -> float:
         """Decide what happens at z_{j+1}[u, i] = 0; returns the saltation factor for the error.
         ``from_side`` 0: reached from no side (t = 0, or ``unpinned``: a pinned entry, mask α, that another
-        switch set moving; a switch from there to mask 1 is an event, as in the arb tier).
+        switch set moving; a switch from there to mask 1 is an event, as in the arb tier). ``members``
+        ((sample, κ), sample i first; reached from a side): the unit's entries that share the kink surface
+        (docs/theory.md E1, "Entries that share one kink surface"), decided as one entry of the mode — every
+        member to the side of sign κ·s, one Filippov weight when they slide (tied, ``_tie``), an event per member
+        — after checking that their rates are κ-multiples of sample i's under both candidates.
 
         The rates a, b are those of the two candidate fields with consistent active sets (:meth:`_rates`);
         the outcome's own active set is applied, and entries it makes leave sliding are "leave sliding"
@@ -375,13 +385,16 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self._pre_field = None  # the field the flow arrives with, when reached from a side (the end-defect check)
         self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
-        lone = from_side != 0 and not self.series.slide
+        lone = from_side != 0 and not self.series.slide and members is None
+        group = members or [(i, 1.0)]
         if lone and p_next is not None and self.FAST_LONE:
             # with the next step's pass (order p_next) instead of two order-1 passes (numerics.float_crossings)
             factor = self._lone_fast(j, u, i, t, from_side, p_next)
             if factor is not None:
                 return factor
-        cm, cp = self._rates(j, u, i, t)
+        cm, cp = self._rates(j, u, i, t, members)
+        if members:
+            self._proportional_rates(j, u, i, t, members, (cm, cp))
         if from_side != 0:  # (no entry slides on a checked step, so nothing leaves under the own side's field)
             self._pre_field = (cm if from_side < 0 else cp)["F"]
         a, b = cm["rate"], cp["rate"]
@@ -390,12 +403,16 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             # is multiplied by a zero mask: exactly 0 in float too), so Filippov's λ = 0 and the flow
             # continues with F₋, keeping z at 0. "Pinned": mask α, not watched while its series is
             # constant, decided again when another switch makes it move.
+            if any(kap < 0 for _, kap in group):
+                raise shared_surface_error(t, j + 1, u, i, [c for c, _ in group[1:]], ", held at the surface by a "
+                                           "region where its members have different masks")
             pre = self._arriving(j, u, i, from_side, cm, cp) if from_side != 0 else None
-            self.side[j][u, i] = -1
+            for c, _ in sorted(group):  # (a group's events in sample order: which entry was met first is rounding)
+                self.side[j][u, c] = -1
+                self.pinned.add((j, u, c))
+                if from_side != 0:
+                    self._record(t, "cross", j, u, c)
             self._set_mask(j)
-            self.pinned.add((j, u, i))
-            if from_side != 0:
-                self._record(t, "cross", j, u, i)
             self._apply_left(self._settle_as(cm), cm["out"], t)
             if pre is None or pre[0] == 0:
                 return 1.0
@@ -431,20 +448,25 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             return 1.0
         pre = self._arriving(j, u, i, from_side, cm, cp) if from_side != 0 else None
         if a > 0 > b:  # attracting from both sides: Filippov sliding, μ = α + (1 − α)·a/(a − b) to start
-            self.side[j][u, i] = -1
+            mu0 = self.alpha + (1 - self.alpha) * a / (a - b)
+            for c, kap in sorted(group):  # (a member with κ < 0 on the other side: the complementary weight)
+                self.side[j][u, c] = -1
+                self.series.slide.setdefault(j + 1, {})[(u, c)] = [mu0 if kap > 0 else 1 + self.alpha - mu0]
+                if members:
+                    self._tie[(j, u, c)] = ((j, u, i), 1 if kap > 0 else -1)
+                self._record(t, "enter sliding", j, u, c)
             self._set_mask(j)
-            self.series.slide.setdefault(j + 1, {})[(u, i)] = [self.alpha + (1 - self.alpha) * a / (a - b)]
-            self._record(t, "enter sliding", j, u, i)
             left = self._settle(joining=(j, u, i), t=t)
             _, F_post, out = self._field(j, u, i, left)
             post = 0.0  # the sliding field keeps z at 0
         else:
             c = cp if a > 0 else cm
-            self.side[j][u, i] = c["side"]
+            for cc, kap in sorted(group):
+                self.side[j][u, cc] = c["side"] if kap > 0 else -c["side"]
+                self.skip[(j, u, cc)] = 1
+                if from_side != 0 or (unpinned and c["side"] > 0):
+                    self._record(t, "cross", j, u, cc)
             self._set_mask(j)
-            self.skip[(j, u, i)] = 1
-            if from_side != 0 or (unpinned and c["side"] > 0):
-                self._record(t, "cross", j, u, i)
             left = self._settle_as(c)
             F_post, out, post = c["F"], c["out"], c["rate"]
         self._apply_left(left, out, t)
@@ -667,6 +689,15 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 # (docs/theory.md E1, "The step must suit μ too"); μ_k exists up to k = len − 1
                 h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t, self.tol)[0])
             if h <= 0 or t + h == t:
+                if self.series.slide:
+                    # μ_k = −A⁻¹[ż]_k: where ∂ż/∂μ (A) nears singular the weights' series carry their rounding,
+                    # amplified by ‖A⁻¹‖, and their radius shrinks to nothing (found on a collinear twin, seed 476,
+                    # whose layer-1 group slides with μ = 0 exactly while A → 0; its one-sample twin has exact
+                    # zeros there and passes)
+                    raise FloatingPointError(
+                        f"step size underflow at t = {t!r} while entries slide ({sorted(self._sliding())}; "
+                        f"‖A⁻¹‖ = {self._step_Ainv:.3g} for the sliding constraints ∂ż/∂μ): the sliding mode nears a "
+                        "degenerate point float64 cannot pass; use the arb tier (dps=...)")
                 raise FloatingPointError(f"step size underflow at t = {t!r} (the solution may blow up)")
             n_full = len(starts)
             if n_full >= STALL_STEPS and t - starts[n_full - STALL_STEPS] < STALL_FRACTION * t_end:

@@ -108,16 +108,21 @@ class _ArbModes:
         return lambda k: nodes[self.f.zdot[k[0]]].entries()[k[1]]
 
     def leave(self, k: tuple, side: int) -> None:
-        mm = self.f.masks[k[0]]
-        mm.sliding.discard(k[1])
-        mm.mu.pop(k[1], None)
-        mm.set_side(k[1], side)
+        # k is a group's representative (or a lone entry): every member leaves, one with σ = −1 to the other side;
+        # the ties stay while the mode is settled (a member may slide again), _settle drops those of groups that left
+        for (j, idx), sg in self.f._group_of(k):
+            mm = self.f.masks[j]
+            mm.sliding.discard(idx)
+            mm.mu.pop(idx, None)
+            mm.set_side(idx, side * sg)
 
     def slide(self, k: tuple, from_side: int) -> None:
-        mm = self.f.masks[k[0]]
-        mm.sliding.add(k[1])
-        mm.mu[k[1]] = [mm.one if from_side > 0 else mm.alpha]
-        mm.set_side(k[1], -1)
+        # from the weight at the side it had left to (1 or α; a member with σ = −1 the complementary α or 1)
+        for (j, idx), sg in self.f._group_of(k):
+            mm = self.f.masks[j]
+            mm.sliding.add(idx)
+            mm.mu[idx] = [mm.one if from_side * sg > 0 else mm.alpha]
+            mm.set_side(idx, -1)
 
     def describe(self, k: tuple) -> str:
         u, i = divmod(k[1], self.f.masks[k[0]].cols)
@@ -284,23 +289,42 @@ class _KinkFlow(GroupKinks):
         order, ``joining`` last. Returns the entries that left as (j, idx, side)."""
         from .active_sets import settle
 
-        K = sorted(k for k in self._sliding() if k != joining) + ([joining] if joining is not None else [])
-        return settle(_ArbModes(self, y), K, joining, float(t))
+        # a group sliding on one shared surface is one entry of the mode (its representative; _ArbModes moves every
+        # member), and leaves as one: each member to its own side
+        reps = [k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k]
+        K = sorted(k for k in reps if k != joining) + ([joining] if joining is not None else [])
+        left = []
+        for (j, idx, s) in settle(_ArbModes(self, y), K, joining, float(t)):
+            for (jj, kk), sg in self._group_of((j, idx)):
+                self._tie.pop((jj, kk), None)
+                left.append((jj, kk, s * sg))
+        return left
 
-    def _rates(self, y: list, j: int, idx: int, t: Fraction) -> tuple[dict, dict]:
+    def _group_of(self, k: tuple) -> list[tuple[tuple, int]]:
+        """The members (key, σ) of the group whose representative is ``k`` (``_tie``), in key order; [(k, 1)]
+        for a lone entry."""
+        return sorted((m, sg) for m, (r, sg) in self._tie.items() if r == k) or [(k, 1)]
+
+    def _rates(self, y: list, j: int, idx: int, t: Fraction, members: list | None = None) -> tuple[dict, dict]:
         """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of
         the Filippov field with a consistent active set (:meth:`_settle`: sliding entries the candidate
         pushes out of [α, 1] leave to the side their weight points to), the entries that leave and
-        their outward rates σż under that field (docs/theory.md E1)."""
+        their outward rates σż under that field (docs/theory.md E1). ``members`` ((sample, κ), this entry's
+        first): the unit's entries that share the kink surface, each set to the side of sign κ·s; their
+        rates under each candidate in ``unit``."""
         m = self.masks[j]
+        u = idx // m.cols
+        group = members or [(idx % m.cols, 1.0)]
         snap = self._snapshot()
         out = []
         try:
             for s in (-1, 1):
-                m.set_side(idx, s)
+                for c, kap in group:
+                    m.set_side(u * m.cols + c, s if kap > 0 else -s)
                 left = self._settle(y, t)
                 _, w = self._pass(y, 1)
-                out.append(dict(side=s, rate=w[self.zdot[j]][0].entries()[idx], left=left,
+                Z = w[self.zdot[j]][0].entries()
+                out.append(dict(side=s, rate=Z[idx], left=left, unit=[Z[u * m.cols + c] for c, _ in group],
                                 out=[sd * w[self.zdot[jj]][0].entries()[k] for jj, k, sd in left]))
                 self._restore(snap)
         finally:
@@ -337,8 +361,11 @@ class _KinkFlow(GroupKinks):
         midpoints in place of the radius (never above it). The radius is rigorous but grows with every Cauchy
         sum (the wrapping effect): found by a soak (2026-12-04) on a 1-2-3-2 leaky net whose last three long
         steps (h ≈ 0.22, order 37) carried radii of 1.5e-28 each at 30 digits, against |run − rerun at 40
-        digits| = 4.7e-32, so the estimate was 1.1e4× the true error. Not on a sliding stretch: the pass
-        re-solves the weights μ in place, which the working run would then carry."""
+        digits| = 4.7e-32, so the estimate was 1.1e4× the true error. On a sliding stretch the weights μ the
+        finer pass re-solves are put back after it (the working run carries its own): there the radius also
+        grows through every solve A μ_k = −[ż]_k (a mixed-sign soak, 2026-12-04: a lone entry sliding beside a
+        group of its unit, radii from 1e-20 to 1e19 over seven steps at 30 digits, larger at 40 and 50 digits,
+        while the two tiers' states agreed to 1e-15)."""
         from .flows import local_error, taylor_eval
         from .local_errors import EXTRA_PREC, ROUNDING_SAFETY
 
@@ -346,15 +373,18 @@ class _KinkFlow(GroupKinks):
         hf = float(h)
         trunc = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (self.p - 1, self.p))
         rad = max(max_rad(m) for m in new)
-        if h == 0 or rad <= trunc / 8 or self._sliding():
+        if h == 0 or rad <= trunc / 8:
             return full
         old = flint.ctx.prec
+        snap = self._snapshot() if self._sliding() else None
         flint.ctx.prec = old + EXTRA_PREC
         try:
             fine = taylor_eval(self._pass(y, self.p)[0], h)
             diff = max(float(abs((a - b).mid())) for A, B in zip(fine, new) for a, b in zip(A.entries(), B.entries()))
         finally:
             flint.ctx.prec = old
+            if snap is not None:
+                self._restore(snap)
         return full - rad + min(rad, ROUNDING_SAFETY * diff)
 
     def _float_layers(self, y: list, j: int) -> tuple:
@@ -378,10 +408,6 @@ class _KinkFlow(GroupKinks):
         u, i = divmod(idx, self.masks[j].cols)
         group, near = coincident_group(*self._float_layers(y, j), j + 1, i)
         others = sorted([c for c, _ in group] + near)
-        if self._tie:  # (the consistent modes of E1 move entries one by one: not with a group's tied weight)
-            raise UnsupportedKinkError(
-                f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink while a group of entries "
-                f"slides on a shared surface: not supported; use a horizon before t")
         if not others:
             return self._kink_entry(y, j, idx, t, from_side, unpinned)
         if from_side == 0:
@@ -389,8 +415,16 @@ class _KinkFlow(GroupKinks):
         if group and near:
             raise shared_surface_error(float(t), j + 1, u, i, others, ", some of them parallel at this point only")
         if group:
+            m, members = self.masks[j], [(i, 1.0)] + list(group)
+            for c, kap in members:
+                k = u * m.cols + c
+                if k in m.pinned or k in m.sliding or m.dead[k] or int(m.side[k]) != (from_side if kap > 0 else -from_side):
+                    raise shared_surface_error(float(t), j + 1, u, i, others, ", with a member pinned, sliding, dead or "
+                                                                              "on the other side")
             if self._sliding():
-                raise shared_surface_error(float(t), j + 1, u, i, others, ", while other entries slide")
+                # with entries sliding: the general path, each region's field with its consistent mode (as for a
+                # lone entry, the group one entry of it)
+                return self._kink_entry(y, j, idx, t, from_side, unpinned, members)
             return self._group_cross(y, j, idx, t, from_side, group)
         n_rec = len(self.events)
         try:
@@ -402,15 +436,23 @@ class _KinkFlow(GroupKinks):
                 or idx in m.pinned or idx in m.sliding or int(m.side[idx]) != -from_side:
             raise shared_surface_error(float(t), j + 1, u, i, others, ", parallel at this point only")
 
-    def _kink_entry(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
+    def _kink_entry(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False,
+                    members: list | None = None) -> None:
         """Decide z_j[idx] = 0 (E1) reached from ``from_side`` (0: no side — t = 0, or ``unpinned``: a
         pinned entry, mask α, that another switch set moving; a switch from there to mask 1 is an event).
         The rates are those of the candidates with consistent active sets (:meth:`_rates`), and the
-        outcome's own active set is applied."""
+        outcome's own active set is applied. ``members`` ((sample, κ), this entry's first; reached from a
+        side): the unit's entries that share the kink surface (docs/theory.md E1, "Entries that share one kink
+        surface"), decided as one entry of the mode — every member to the side of sign κ·s, one Filippov weight
+        when they slide (tied, ``_tie``), an event per member — after checking that their rates are κ-multiples
+        of this entry's under both candidates."""
         m = self.masks[j]
         n = m.cols
         u, i = divmod(idx, n)
-        cm, cp = self._rates(y, j, idx, t)
+        group = sorted(members or [(i, 1.0)])  # (a group's events in sample order: which was met first is rounding)
+        cm, cp = self._rates(y, j, idx, t, members)
+        if members:
+            self._check_proportional(t, j, u, [c for c, _ in members], members, [cm["unit"], cp["unit"]])
         a, b = cm["rate"], cp["rate"]
         if a.is_zero() and (b < 0 or b.is_zero()):
             # The z ≤ 0 field does not move z at all (exactly: every path from this entry to the
@@ -418,10 +460,14 @@ class _KinkFlow(GroupKinks):
             # orthogonal inputs). Filippov: λ = a/(a − b) = 0, the flow continues with F₋, which keeps
             # z at 0. The entry is "pinned": mask α, not watched for roots while its series stays
             # constant; once another event makes it move, it is decided again (_unpin).
-            m.set_side(idx, -1)
-            m.pinned.add(idx)
-            if from_side != 0:
-                self.events.append(KinkEvent(t, "cross", j + 1, i, u))
+            if any(kap < 0 for _, kap in group):
+                raise shared_surface_error(float(t), j + 1, u, i, [c for c, _ in group if c != i], ", held at the "
+                                           "surface by a region where its members have different masks")
+            for c, _ in group:
+                m.set_side(u * n + c, -1)
+                m.pinned.add(u * n + c)
+                if from_side != 0:
+                    self.events.append(KinkEvent(t, "cross", j + 1, c, u))
             self._apply_left(y, cm, t)
             return
         if a.contains(0) or b.contains(0):
@@ -436,10 +482,11 @@ class _KinkFlow(GroupKinks):
                 # and both fields take it back to its side; the flow stays in its region
                 self.skip[(j, idx)] = 1
                 return
-            m.set_side(idx, new)
-            self.skip[(j, idx)] = 1
-            if from_side != 0 or (unpinned and new > 0):
-                self.events.append(KinkEvent(t, "cross", j + 1, i, u))
+            for c, kap in group:
+                m.set_side(u * n + c, new if kap > 0 else -new)
+                self.skip[(j, u * n + c)] = 1
+                if from_side != 0 or (unpinned and new > 0):
+                    self.events.append(KinkEvent(t, "cross", j + 1, c, u))
             self._apply_left(y, cp if new > 0 else cm, t)
             return
         if a < 0 < b:
@@ -448,10 +495,15 @@ class _KinkFlow(GroupKinks):
                 "adjacent fields point away from z = 0); the gradient flow θ' ∈ −∂f(θ) is not unique from here"
             )
         # a > 0 > b: attracting from both sides -> Filippov sliding, λ = a/(a − b), μ = α + λ(1 − α)
-        m.sliding.add(idx)
-        m.set_side(idx, -1)
-        m.mu[idx] = [(m.alpha + (1 - m.alpha) * a / (a - b)).mid()]
-        self.events.append(KinkEvent(t, "enter sliding", j + 1, i, u))
+        mu0 = (m.alpha + (1 - m.alpha) * a / (a - b)).mid()
+        for c, kap in group:  # (a member with κ < 0 on the other side: the complementary weight)
+            k = u * n + c
+            m.sliding.add(k)
+            m.set_side(k, -1)
+            m.mu[k] = [mu0 if kap > 0 else (1 + m.alpha - mu0).mid()]
+            if members:
+                self._tie[(j, k)] = ((j, idx), 1 if kap > 0 else -1)
+            self.events.append(KinkEvent(t, "enter sliding", j + 1, c, u))
         # Joining may push another sliding entry's weight out of [α, 1]: the mode of the sliding set with
         # e in it is made consistent (_settle: pivoting; e must stay sliding); whether the mode found is
         # the only consistent one is not checked (docs/theory.md E1, "Consistent active sets").

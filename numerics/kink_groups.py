@@ -17,6 +17,21 @@ from .kink_events import KinkEvent, UnsupportedKinkError, group_verdict, shared_
 class GroupKinks:
     """The group's decision at a shared kink surface (module docstring)."""
 
+    def _check_proportional(self, t: Fraction, j: int, u: int, names: list[int], members: list, rates: list) -> None:
+        """One surface: ż_c = κ_c·ż_i under each region's field (z_c = κ_c(θ)·z_i(θ) and z_i = 0); ``rates``: per
+        field, the members' rates (arb), sample i's first. κ_c is a float64 ratio of input norms (a few units of
+        2^-53 relative) and a true group's inputs are parallel to that rounding: a relative mismatch of 1e-3 is
+        far above both, and far below what distinct surfaces meeting at this point would show but by design (a
+        corner of several regions: refused; a stricter cut-off would only refuse more)."""
+        for zs in rates:
+            zi = float(zs[0].mid())
+            for (c, kap), zc in zip(members[1:], zs[1:]):
+                if abs(float(zc.mid()) - kap * zi) > 1e-3 * (abs(float(zc.mid())) + abs(kap * zi)):
+                    raise UnsupportedKinkError(
+                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are "
+                        "parallel here but their rates are not proportional — distinct kink surfaces meeting at this "
+                        "point (a corner of several regions), not supported")
+
     def _group_cross(self, y: list, j: int, idx: int, t: Fraction, from_side: int, group: list[tuple[int, float]]) -> None:
         """The kink of z_j[idx] (unit u, sample i) reached from ``from_side`` whose surface the same unit's entries
         on the samples of ``group`` share ((i′, κ): z_{u,i′} = κ·z_{u,i}; docs/theory.md E1, "Entries that share
@@ -35,10 +50,6 @@ class GroupKinks:
         members = [(i, 1.0)] + list(group)
         names = [c for c, _ in members]
         what = f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names} (one kink surface)"
-        for c, kap in members:
-            k = u * n + c
-            if k in m.pinned or k in m.sliding or m.dead[k] or int(m.side[k]) != (from_side if kap > 0 else to):
-                raise shared_surface_error(float(t), j + 1, u, i, names[1:], ", with a member pinned, sliding, dead or on the other side")
         snap = self._snapshot()
         rates = []
         try:
@@ -63,18 +74,7 @@ class GroupKinks:
         if pre.contains(0) or post.contains(0):
             raise UnsupportedKinkError(f"{what} meets it tangentially (rates {float(pre.mid()):.3g}, "
                                        f"{float(post.mid()):.3g} not separated from 0 at {self.dps} digits)")
-        # one surface: ż_c = κ_c·ż_i under both fields (z_c = κ_c(θ)·z_i(θ) and z_i = 0). κ_c is a float64 ratio of
-        # input norms (a few units of 2^-53 relative) and a true group's inputs are parallel to that rounding: a
-        # relative mismatch of 1e-3 is far above both, and far below what distinct surfaces meeting at this
-        # point would show but by design (a corner of several regions: refused)
-        for zs in rates:
-            zi = float(zs[0].mid())
-            for (c, kap), zc in zip(members[1:], zs[1:]):
-                if abs(float(zc.mid()) - kap * zi) > 1e-3 * (abs(float(zc.mid())) + abs(kap * zi)):
-                    raise UnsupportedKinkError(
-                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names}: the entries' inputs are "
-                        "parallel here but their rates are not proportional — distinct kink surfaces meeting at this "
-                        "point (a corner of several regions), not supported")
+        self._check_proportional(t, j, u, names, members, rates)
         verdict = group_verdict(what, pre * to > 0, post * to > 0)
         if verdict == "slide":
             # attracting from both regions: Filippov sliding with one weight λ for every member's mask: sample i's
