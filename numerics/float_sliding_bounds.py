@@ -29,12 +29,15 @@ class SlidingBounds:
     """The bounds of a sliding step (module docstring)."""
 
     def _flow_masks(self, h: float) -> tuple[list, list] | None:
-        """The field's masks at the step's start, midpoint and end where they are not the pattern read off
-        the state: the sliding entries at μ(t), the pinned ones at their side (z of both is 0 to rounding,
-        so the sign of the computed z says nothing); and the weights' series. None on other steps. The
-        growth term samples the Hessian with these masks (docs/theory.md F, "The growth on a sliding
-        stretch")."""
-        if not self.series.slide and not self.pinned:
+        """The field's masks at the step's start, midpoint and end: the step's own pattern (one region: the
+        step ends at its first event), with the sliding entries at μ(t) and the pinned ones at their side;
+        and the weights' series (none off sliding stretches). The pattern read off the state would not do at
+        the ends: an entry that has just switched, or is about to, has z = 0 to rounding there, so the sign of
+        the computed z says nothing (a twin, seed 228 of the collinear generator, sampled its step start
+        after a "leave sliding" in the region it had left: λ_min −1.62 against −0.46, and the step's growth
+        bound came out 3× too large). The growth term samples the Hessian with these masks (docs/theory.md F,
+        "The growth on a sliding stretch", "μ along a step"). None without hidden layers."""
+        if not self.masks:
             return None
         out = []
         for t in (0.0, h / 2, h):

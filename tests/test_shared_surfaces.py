@@ -138,6 +138,19 @@ def test_group_kinks_against_the_twin(seed):
             assert ratio <= 1000
 
 
+def test_growth_samples_take_the_steps_own_region():
+    """Twin 228's one-sample net: its last step (h = 0.82) starts where the entry has just left sliding, z = 0 to
+    rounding. The float tier sampled the Hessian there with the pattern read off the state — the region the
+    entry had left — and λ_min −1.62 (−0.175 in the step's region) made the growth bound 6.1 for 1.9 and the
+    estimate 3.98e3× the true error; the samples now take the step's own masks (docs/theory.md F, "μ along a
+    step"). The estimate against the reference's flow: honest and within 1000×."""
+    _, obj_1, theta, T = collinear_twins(228)
+    pieces, ref = twin_reference(obj_1, theta, T)
+    traj = numerics.gradient_flow(obj_1, theta, float(T), dps=None)
+    assert [(e.kind, e.layer, e.unit) for e in traj.events] == [(r[1], r[2], r[4]) for r in ref]
+    assert check_against_twin(traj, obj_1, pieces, ref, T, None) <= 1000
+
+
 @pytest.mark.thorough
 @settings(max_examples=40, deadline=None)
 @given(collinear_relu_twins())
