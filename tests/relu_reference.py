@@ -78,7 +78,8 @@ class Net:
             if j < N - 1:
                 s = [[self._slope(masks[j][u][i]) for i in range(self.n)] for u in range(len(W))]
                 slopes.append(s)
-                acts.append([[s[u][i] * z[u][i] if masks[j][u][i] in (0, 1) else 0 * z[u][i] for i in range(self.n)]
+                acts.append([[s[u][i] * z[u][i] if not isinstance(masks[j][u][i], Slope) and masks[j][u][i] in (0, 1)
+                              else 0 * z[u][i] for i in range(self.n)]
                              for u in range(len(W))])
             else:
                 out = z
@@ -101,6 +102,8 @@ class Net:
         return flat
 
     def _slope(self, m):
+        if isinstance(m, Slope):  # a Filippov mask value, whatever it is (0 included, where α < 0)
+            return mpmath.mpf(m)
         if m == 1:
             return mpmath.mpf(1)
         if m == 0:
@@ -126,6 +129,15 @@ class Net:
         return [[[1 if m == 1 else 0 for m in row] for row in layer] for layer in masks]
 
 
+class Slope(mpmath.mpf):
+    """A Filippov mask value μ ∈ [α, 1], told apart from the pattern's side markers 1 and 0 (0 means slope α).
+    Until 2026-12-04 the values were plain numbers, so a weight that came out exactly 0 on a leaky net with
+    α < 0 (μ = α + (1 − α)λ, λ = 1/3 at α = −1/2) was read as the marker 0, slope α: on a twin with two
+    entries of one layer sliding at μ = 0 (seed 160158 of the collinear generator) the reference then moved
+    at speed 1.65 where the Filippov field is 0, and ended 0.63 from both tiers (found by the random-twin
+    property)."""
+
+
 def _copy(masks):
     return [[list(r) for r in m] for m in masks]
 
@@ -135,13 +147,12 @@ def _affine_fit(net, y, masks, S, extra=None):
     when S lies in one layer (ż_S is then affine in the λ's jointly: z_s does not see layer-j masks
     and the backward pass meets each layer-j mask once per path)."""
     def masks_at(lams):
-        # a slope that comes out exactly 0 or 1 means the same as the pattern value 0 (for α = 0) or 1
         mk = _copy(masks)
         if extra is not None:
             (j, u, i), v = extra
             mk[j][u][i] = v
         for (j, u, i), lam in zip(S, lams):
-            mk[j][u][i] = net.alpha + lam * (1 - net.alpha)
+            mk[j][u][i] = Slope(net.alpha + lam * (1 - net.alpha))
         return mk
 
     def zdots(lams):

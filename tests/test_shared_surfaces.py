@@ -110,7 +110,11 @@ TWIN_SEEDS = {7: [("cross", 1, 1), ("cross", 2, 0)], 11: [("cross", 1, 0)], 16: 
 # not the group code under test); the events asserted are the reference's.
 KINK_WHILE_SLIDING = {228: [("enter sliding", 2, 0), ("cross", 2, 1), ("leave sliding", 2, 0)],
                       249: [("enter sliding", 2, 2), ("enter sliding", 2, 0)],
-                      330: [("enter sliding", 2, 2), ("enter sliding", 2, 0)]}
+                      330: [("enter sliding", 2, 2), ("enter sliding", 2, 0)],
+                      # found by the random-twin property: both layer-2 weights slide at μ = 0 exactly (α = −1/2), the
+                      # field is 0 from there, and the reference read μ = 0 as the side marker 0 (slope α) until
+                      # relu_reference.Slope
+                      160158: [("enter sliding", 2, 0), ("enter sliding", 2, 1)]}
 FAST = [22, 26, 37, 228]  # the reference takes ≤ 7.5 s on their twins
 
 
@@ -371,8 +375,8 @@ def check_layer1_groups_sliding(obj, theta, T, net, units, sample_i=0) -> int:
                 mk = [[[m for m in r] for r in L] for L in base]
                 for u, lam in zip(units, lams):
                     mu = alpha + (1 - alpha) * lam
-                    for c in range(n):
-                        mk[0][u][c] = mu if X[c][0] * X[sample_i][0] > 0 else 1 + alpha - mu
+                    for c in range(n):  # (R.Slope: a weight, not a side marker, even where it is 0 or 1)
+                        mk[0][u][c] = R.Slope(mu if X[c][0] * X[sample_i][0] > 0 else 1 + alpha - mu)
                 return mk
 
             def zdots(lams):
