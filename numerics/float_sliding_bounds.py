@@ -34,9 +34,9 @@ class SlidingBounds:
         and the weights' series (none off sliding stretches). The pattern read off the state would not do at
         the ends: an entry that has just switched, or is about to, has z = 0 to rounding there, so the sign of
         the computed z says nothing (a twin, seed 228 of the collinear generator, sampled its step start
-        after a "leave sliding" in the region it had left: λ_min −1.62 against −0.46, and the step's growth
-        bound came out 3× too large). The growth term samples the Hessian with these masks (docs/theory.md F,
-        "The growth on a sliding stretch", "μ along a step"). None without hidden layers."""
+        after a "leave sliding" in the region it had left: λ_min −1.62 where the step's region has −0.175, and
+        its growth bound came out 3× too large). The growth term samples the Hessian with these masks
+        (docs/theory.md F, "The growth on a sliding stretch", "μ along a step"). None without hidden layers."""
         if not self.masks:
             return None
         out = []
