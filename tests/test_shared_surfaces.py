@@ -78,11 +78,13 @@ def check_against_twin(traj, obj_n, pieces, ref, T, dps, strict: bool = True) ->
                        zip(obj_n.flatten(traj.at(T * c if dps else float(T * c))), R.at(pieces, mpq(T * c))))
                    for c in CHECK)
     est = traj.error_estimate
-    # the reference's own error (34 digits) is far below every estimate checked here (≥ 1e-32)
+    # the reference's own error (34 digits) is below 10^-(REF_DPS - 1): an estimate below that is checked to it (a
+    # random twin whose only unit dies at t = 0.11, the flow frozen after: arb estimate 4.3e-39, and 3.9e-40 off a
+    # 50-digit run of its own; the 34-digit reference read as the truth made it look dishonest)
     floor = mpmath.mpf(10) ** -(REF_DPS - 1)
     print(f"{'arb' if dps else 'float'}: estimate {float(est):.3e}, true {float(true):.3e}, "
           f"ratio {float(est) / float(max(true, floor)):.3g}")
-    assert true <= est
+    assert true <= est + floor
     return float(est) / float(max(true, floor))
 
 
