@@ -232,7 +232,7 @@ class FloatSliding:
 
         rep, sg = self._tie.get((j, u, i), ((j, u, i), 1))
         # (a group leaves as one: a member on the other side of the surface to the other side)
-        group = sorted((k, s) for k, (r, s) in self._tie.items() if r == rep) or [((j, u, i), 1)]
+        group = self._group_of(rep)
         for (jj, uu, ii), sm in group:
             self._tie.pop((jj, uu, ii), None)
             S = self.series.slide[jj + 1]

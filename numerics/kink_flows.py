@@ -527,7 +527,7 @@ class _KinkFlow(GroupKinks):
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
         rep, sg = self._tie.get((j, idx), ((j, idx), 1))
         # (a group leaves as one: a member on the other side of the surface to the other side)
-        group = sorted((k, s) for k, (r, s) in self._tie.items() if r == rep) or [((j, idx), 1)]
+        group = self._group_of(rep)
         for (jj, kk), sm in group:
             self._tie.pop((jj, kk), None)
             m = self.masks[jj]
