@@ -219,6 +219,10 @@ class FloatSeries:
                     if not shapes or np.broadcast_shapes(*shapes) == src.shape[1:]:  # (no broadcast into it)
                         coef[i] = src
                         out = src[0]
+                if k == 0 and op == "matmul" and out is None:  # its stack first: order 0 written in place too
+                    rows = (coef[a] if const[a] else coef[a][0]).shape[0]
+                    coef[i] = np.empty((p + 1, rows, (coef[b] if const[b] else coef[b][0]).shape[-1]))
+                    out = coef[i][0]
                 if op == "matmul":
                     A, B = coef[a], coef[b]
                     if const[a]:
