@@ -71,7 +71,7 @@ class FloatBounds:
         from .hessian_lipschitz import third_derivative_bound, velocity_bound
 
         self._lip_norms = (s, self._loss_bound)
-        return third_derivative_bound(self.obj, *self._lip_norms, jacobian=self._jb) * velocity_bound(ys, h, self._step_norms)
+        return third_derivative_bound(self.obj, *self._lip_norms, jacobian=self._jb, xn=self._xn) * velocity_bound(ys, h, self._step_norms)
 
     def _jacobian(self, ys: list[np.ndarray], h: float, s: list[float]) -> float | None:
         """Jb ≥ sup_step ‖J‖₂, the stacked Jacobian's norm (:class:`numerics.jacobian_bound.CarriedJacobian`,
@@ -100,7 +100,7 @@ class FloatBounds:
         V = velocity_bound(ys, h, self._step_norms)
         guess = 1e-6 + local
         for _ in range(8):
-            lam = hessian_norm_bound(self.obj, s, f0 + 2 * V * guess, jacobian=self._jb)
+            lam = hessian_norm_bound(self.obj, s, f0 + 2 * V * guess, jacobian=self._jb, xn=self._xn)
             if h * lam >= math.log(2.0):  # the term would reach ‖lo‖ (and expm1 overflows past h·λ ≈ 710)
                 return math.inf
             term = math.expm1(h * lam) * lo_norm

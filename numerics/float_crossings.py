@@ -186,7 +186,7 @@ class FloatCrossings:
             self._xn = input_norms(self.obj)
         x = float(self._xn[i])
         d1, d2, _ = derivative_factors(s[: j + 1])
-        b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb)
+        b2 = hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb, xn=self._xn)
         if pre is not None:
             zbar = self._switch_z(j, u, i, gz) + x * (d1 * err + 0.5 * d2 * err * err)
             tau = self._bar_tau = zbar / abs(pre)

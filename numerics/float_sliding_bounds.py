@@ -182,7 +182,7 @@ class SlidingBounds:
         s, loss_bound = self._lip_norms
         # ≥ ‖∇²f_μ‖ on the step: B₂, the growth term's carried Λ, and where that still makes the term more than
         # 1 % of the step's local error, its three-point bound (three norms: only then)
-        b2 = min(hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb), self.growth.step_norm)
+        b2 = min(hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb, xn=self._xn), self.growth.step_norm)
         factor = h * math.sqrt(zeta2) * (1 + 8 * EPS_F)
         if factor * b2 / sigma > 0.01 * local:
             b2 = min(b2, self.growth.three_point_norm())
@@ -201,7 +201,7 @@ class SlidingBounds:
         if geo is None or self._step_Ainv is None:
             return None
         s, loss_bound = self._lip_norms
-        b2 = min(hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb), self.growth.step_norm)
+        b2 = min(hessian_norm_bound(self.obj, s, loss_bound, jacobian=self._jb, xn=self._xn), self.growth.step_norm)
         V, h = self._bar_speed, self._geo_h
         # ‖∇z_s‖ over the step: measured at its start, + h·V·δ₂‖x̃‖ (∇²z_s moves it)
         R = math.sqrt(sum(((g + h * V * d2 * x) * b2 + x * d2 * V) ** 2

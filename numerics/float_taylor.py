@@ -104,6 +104,7 @@ from theory import Objective
 from .error_growth import MeasuredGrowth
 from .saltation import saltation_norm
 from .jacobian_bound import CarriedJacobian
+from .hessian_lipschitz import input_norms
 from .error_windows import CarriedError, lone_saltation
 from .float_bounds import FloatBounds
 from .float_crossings import FloatCrossings, _norm
@@ -241,7 +242,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self.check_events_first = False
         self.defect_halvings = 0  # steps halved by the end-defect check (float_steps.defect_checked_step)
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
-        self._xn: np.ndarray | None = None  # ‖x̃_i‖ per sample, once
+        self._xn = input_norms(obj)  # ‖x̃_i‖ per sample, once (the bounds of every step and event read them)
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
         self._loss_age = 0
         self._s_ends: list | None = None  # ≥ ‖[W_l b_l]‖₂ at the current step's start (_layer_norms)

@@ -19,6 +19,7 @@ A_l = [[W_l, b_l], [0, 1]] (l < N), A_N = [W_N, b_N], x̃_i = (x_i, 1).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence
 
@@ -46,6 +47,12 @@ def derivative_factors(s: Sequence[float]) -> tuple[float, float, float]:
     Π_{l∈S}‖U_l‖_F·Π_{m∉S} s_m·‖x̃‖ (‖D‖₂ ≤ 1). With g_l = ‖U_l‖_F, Σ g_l² = 1: k = 1 by Cauchy–Schwarz,
     δ₁ = (Σ_l Π_{m≠l} s_m²)^{1/2}; k ≥ 2 by Π_{l∈S} g_l ≤ k^{−k/2} (AM–GM on k of the g_l²),
     δ_k = k!·k^{−k/2}·σ_k (σ_k of :func:`_sym_sums`)."""
+    # a run asks for the same norms several times per step and event (rate bars, jumps, B₂, B₃): memoised
+    return _derivative_factors(tuple(float(x) for x in s))
+
+
+@functools.lru_cache(maxsize=256)
+def _derivative_factors(s: tuple[float, ...]) -> tuple[float, float, float]:
     N = len(s)
     d1 = math.sqrt(sum(math.prod(s[m] ** 2 for m in range(N) if m != l) for l in range(N)))
     d2 = 2 * 0.5 * _sym_sums(s, 2)
@@ -53,7 +60,8 @@ def derivative_factors(s: Sequence[float]) -> tuple[float, float, float]:
     return d1, d2, d3
 
 
-def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian: float | None = None) -> float:
+def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian: float | None = None,
+                           xn: np.ndarray | None = None) -> float:
     """B₃ ≥ sup_{‖u‖₂=1} |D³f(θ)[u, u, u]| = ‖D³f(θ)‖ (Banach: for a symmetric trilinear form the norm
     is that of its cubic polynomial), for θ on a step where ‖A_l‖₂ ≤ s_l and f ≤ ``loss_bound``.
 
@@ -72,7 +80,7 @@ def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float, jaco
     ℓ'' terms are Σ_i ℓ''[h_i'', h_i'] ≤ ‖ℓ''‖·(Σ_i‖h_i''‖²)^{1/2}(Σ_i‖J_iu‖²)^{1/2} ≤ ‖ℓ''‖·δ₂(Σ‖x̃_i‖²)^{1/2}·Jb
     (Cauchy–Schwarz over the samples), and Σ_i‖J_iu‖³ ≤ max_i‖J_iu‖·Σ_i‖J_iu‖² ≤ δ₁max‖x̃_i‖·Jb²; without
     it Jb = δ₁(Σ‖x̃_i‖²)^{1/2}, which gives the formulas above."""
-    c, xn, ce, resid = _loss_terms(obj, loss_bound)
+    c, xn, ce, resid = _loss_terms(obj, loss_bound, xn)
     d1, d2, d3 = derivative_factors(s)
     root = math.sqrt(float(np.sum(xn**2)))
     jb = d1 * root if jacobian is None else min(d1 * root, jacobian)
@@ -82,20 +90,22 @@ def third_derivative_bound(obj: Any, s: Sequence[float], loss_bound: float, jaco
     return c * 3 * d2 * root * jb + c * d3 * resid
 
 
-def _loss_terms(obj: Any, loss_bound: float) -> tuple[float, np.ndarray, bool, float]:
+def _loss_terms(obj: Any, loss_bound: float, xn: np.ndarray | None = None) -> tuple[float, np.ndarray, bool, float]:
     """(c, ‖x̃_i‖ per sample, cross-entropy?, R ≥ Σ_i ‖ℓ_i'‖‖x̃_i‖) for the bounds B₂ and B₃: the
     first-order loss term, R = (2·loss_bound/c)^{1/2}(Σ‖x̃_i‖²)^{1/2} for the square loss and
-    √2·min(max_i‖x̃_i‖·loss_bound/c, Σ‖x̃_i‖) for cross-entropy (:func:`third_derivative_bound`)."""
+    √2·min(max_i‖x̃_i‖·loss_bound/c, Σ‖x̃_i‖) for cross-entropy (:func:`third_derivative_bound`). ``xn``:
+    :func:`input_norms` of ``obj`` where the caller holds them (a run calls this at every step and event)."""
     from theory.losses import CrossEntropy
 
     c = float(obj.loss.weight)
-    xn = input_norms(obj)
+    xn = input_norms(obj) if xn is None else xn
     if isinstance(obj.loss, CrossEntropy):
         return c, xn, True, math.sqrt(2) * min(float(xn.max()) * loss_bound / c, float(np.sum(xn)))
     return c, xn, False, math.sqrt(2 * loss_bound / c) * math.sqrt(float(np.sum(xn**2)))
 
 
-def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian: float | None = None) -> float:
+def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian: float | None = None,
+                       xn: np.ndarray | None = None) -> float:
     """B₂ ≥ sup_{‖u‖₂=1} |D²f(θ)[u, u]| = ‖∇²f(θ)‖₂, for θ on a step where ‖A_l‖₂ ≤ s_l and f ≤
     ``loss_bound`` (the second-order sibling of :func:`third_derivative_bound`, same notation):
     φ'' = c·Σ_i (ℓ''[h_i', h_i'] + ℓ'[h_i'']), |h_i^{(k)}| ≤ δ_k·‖x̃_i‖, so
@@ -110,7 +120,7 @@ def hessian_norm_bound(obj: Any, s: Sequence[float], loss_bound: float, jacobian
     digits at its start: B₂ = 1.66e3 against λ_max = 68.9 (Lanczos): a factor 24, mostly the
     Gauss–Newton part's δ₁² (a product of layer norms over all samples). ``jacobian``: Jb ≥ ‖J‖₂ on the
     step (:mod:`numerics.jacobian_bound`): the Gauss–Newton part is then ≤ c·‖ℓ''‖·Jb² (Σ_i‖J_iu‖² = ‖Ju‖²)."""
-    c, xn, ce, resid = _loss_terms(obj, loss_bound)
+    c, xn, ce, resid = _loss_terms(obj, loss_bound, xn)
     d1, d2, _ = derivative_factors(s)
     gn = d1**2 * float(np.sum(xn**2))
     if jacobian is not None:
