@@ -39,7 +39,8 @@ from .gradients import sample_gradient_columns
 
 
 def _norm(blocks: list[np.ndarray]) -> float:
-    return math.sqrt(sum(float(np.sum(x * x)) for x in blocks))
+    """‖(blocks)‖₂ (BLAS dot products: no squared temporaries; asked several times per step and event)."""
+    return math.sqrt(sum(float(np.vdot(x, x)) for x in blocks))
 
 
 class FloatCrossings:
@@ -114,7 +115,7 @@ class FloatCrossings:
         n = sum(W.shape[1] + 2 for W in Ws)
         x = n * float(np.finfo(ld).eps)
         zc = (abs(float(z[u])) + x / (1 - x) * float(sz[u])) * (1 + 4 * EPS)
-        zc += gz * math.sqrt(sum(float(np.sum(v * v)) for v in self.lo))
+        zc += gz * _norm(self.lo)
         self._zc_key, self._zc_value = key, zc
         return zc
 

@@ -39,6 +39,9 @@ class SlidingBounds:
         (docs/theory.md F, "The growth on a sliding stretch", "μ along a step"). None without hidden layers."""
         if not self.masks:
             return None
+        if not self.series.slide:  # one region, fixed masks: one copy serves the three samples
+            m = [self.maskv[l + 1].copy() for l in range(len(self.masks))]
+            return [m, m, m], []
         out = []
         for t in (0.0, h / 2, h):
             m = [self.maskv[l + 1].copy() for l in range(len(self.masks))]

@@ -192,7 +192,7 @@ def _dd_step(y: list[np.ndarray], lo: list[np.ndarray], ys: list[np.ndarray],
             acc = acc * h + c
         s_, e = _two_sum(yh, acc * h)
         t = yl + e
-        r += float(np.sum(yl * yl)) + float(np.sum(e * e))
+        r += float(np.vdot(yl, yl)) + float(np.vdot(e, e))
         hi2, lo2 = _two_sum(s_, t)
         his.append(hi2)
         los.append(lo2)

@@ -422,7 +422,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             # matter as at any crossing (saltation with post rate 0, the location error; the property
             # test found the flow stopping 5.9e-13 early at rtol 1e-12, 2.7e-14 against an estimate of 1.8e-14)
             g = self._grad_z(j + 1, u, i)
-            gz = math.sqrt(sum(float(np.sum(x * x)) for x in g))
+            gz = _norm(g)
             dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(cm["F"], pre[1])))
             self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=True)
             return saltation_norm(pre[0], 0.0, dF, gz)
@@ -475,7 +475,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             dF = max(math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, c["F"]))) for c in (cm, cp))
             return 1.0 + dF * gz / min(abs(a), abs(b))
         dFs = [x - y for x, y in zip(F_post, pre[1])]
-        dF = math.sqrt(sum(float(np.sum(x * x)) for x in dFs))
+        dF = _norm(dFs)
         self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=post == 0.0)
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
@@ -746,14 +746,14 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 if self.series.slide:
                     # on a sliding stretch the field is the Filippov combination, whose Lipschitz constant
                     # B₂ does not bound: the low part is dropped into the error instead (the state is hi)
-                    carried.add(math.sqrt(sum(float(np.sum(x * x)) for x in self.lo)))
+                    carried.add(_norm(self.lo))
                     self.lo = [np.zeros_like(x) for x in self.lo]
                 new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
                 if not all(np.all(np.isfinite(x)) for x in new):
                     raise FloatingPointError(f"the flow left the float range near t = {t}")
                 self._step_norms = cn = order_norms(ys)
                 local = _local_error(ys, p, h, self.series.dmax, cn, fr) + dd_round
-                lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in self.lo))
+                lo_norm = _norm(self.lo)
                 s_l = f0 = None
                 if self.growth is not None or lo_norm > 0:
                     from .hessian_lipschitz import velocity_bound
@@ -788,7 +788,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     # a sliding stretch's field is the Filippov combination, whose Jacobian Λ and μ do not
                     # describe (docs/theory.md F, "Not derived"): it never lies inside a window
                     carried.close(t + h)
-                new_lo_norm = math.sqrt(sum(float(np.sum(x * x)) for x in new_lo))
+                new_lo_norm = _norm(new_lo)
                 if self.growth is not None and self.masks:
                     # a dip of some z that stays positive within the error bar at the step's end (which
                     # covers the step) may be a touch of the exact flow (docs/theory.md F, "Near touches");
