@@ -580,8 +580,9 @@ def test_mixed_sign_groups_property(seed):
         f, a = runs[None], runs[30]
         # the same events, instant by instant (within an instant their order is rounding: seed 148596 meets a
         # layer-1 group and, through it (width 1), two layer-2 groups at one instant, which the tiers list in
-        # different orders; the states agree to 3.7e-16 against an estimate of 2.3e-14)
-        assert _by_instant(f.events) == _by_instant(a.events)
+        # different orders; the states agree to 3.7e-16 against an estimate of 2.3e-14), but for entries whose
+        # inputs all die at the instant (_dying_crosses)
+        assert _by_instant(_dying_crosses(obj, a, f.events)) == _by_instant(_dying_crosses(obj, a, a.events))
         with mpmath.workdps(40):
             true = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(float(T))),
                                                                        [mpmath.mpf(v) for v in obj.flatten(a.at(T))]))
@@ -592,6 +593,35 @@ def test_mixed_sign_groups_property(seed):
             ev = [e for e in runs[30].events if (e.layer, e.unit, e.kind) == (1, u, "enter sliding")]
             if len(ev) == n and len({e.t for e in ev}) == 1:
                 check_group_sliding(obj, theta, T, net, 1, u, list(range(n)), u, 0)
+
+
+def _dying_crosses(obj, a, events) -> list:
+    """``events`` without the crossings of entries of layer ≥ 2 whose inputs on their sample are all 0 just after
+    the event (every unit below dead, α = 0): z is then identically 0, its mask changes neither f nor the flow,
+    and both tiers give it mask α (docs/theory.md E1, "relu′(0) and identically zero pre-activations"). Whether
+    such an entry was recorded as crossing is the order in which the instant's coincident roots were taken: its
+    root and those of the units below are one root, located apart by the rounding of their series (mixed-sign
+    seed 342505242: layer-2 unit 0 reaches 0 on samples 0 and 1 as layer-1 unit 2 turns off there, the last unit
+    alive on them; the arb tier took the layer-2 root first, 7e-41·h before the others, and recorded a crossing,
+    the float tier the layer-1 group first; the states at T agree to 2.1e-16 against estimates of 2.7e-14). The
+    inputs are read at the midpoint of the arb run's next step of positive length."""
+    starts = [float(s) for s in a.starts]
+    out = []
+    for e in events:
+        if e.kind == "cross" and e.layer >= 2 and obj.model.alpha == 0:
+            nxt = [k for k, s in enumerate(starts) if s >= float(e.t) - 1e-12 and a.steps[k] > 0]
+            if nxt:
+                k = nxt[0]
+                th = [np.asarray(x, dtype=float) for x in a.at(a.starts[k] + a.steps[k] / 2)]
+                Ws = th[0::2] if obj.model.bias else th
+                bs = th[1::2] if obj.model.bias else [0.0] * len(Ws)
+                h = obj.loss.X[e.sample].astype(float)
+                for W, b in list(zip(Ws, bs))[: e.layer - 1]:
+                    h = np.maximum(W @ h + np.ravel(b), 0.0)
+                if not np.any(h != 0):
+                    continue
+        out.append(e)
+    return out
 
 
 def _by_instant(events) -> list:
