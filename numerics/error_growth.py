@@ -200,8 +200,7 @@ class MeasuredGrowth:
         self._carried: float | None = None  # lower bound of λ_min at the next step's start
         self._last = 0.0  # the last λ_min sample the carried bound descends from
         # Λ ≥ ‖∇²f‖₂ per step, for the windows through lone crossings (numerics.error_windows): sampled
-        # at a step's midpoint, carried like λ_min (+ L·h per step, + the jump bound per event) and
-        # resampled on its own
+        # with λ_min at a step's midpoint, carried like it (+ L·h per step, + the jump bound per event)
         self.track_norm = False
         self.last_norm: float | None = None  # Λ of the last step (lipschitz path with track_norm), else None
         self.step_norm = math.inf  # ≥ ‖H‖ over the last step given masks (step(..., masks=...)), else ∞
@@ -209,21 +208,8 @@ class MeasuredGrowth:
         self._carried_norm: float | None = None
         self.norm_samples: list[float] = []
 
-    @staticmethod
-    def _key(theta: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None) -> bytes:
-        return b"".join(np.ascontiguousarray(w, dtype=np.float64).tobytes() for w in list(theta) + list(masks or []))
-
-    def _operator(self, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None) -> Any:
-        """The Hessian (dense) or its HVP operator at θ, as :meth:`_sample` takes it, without λ_min."""
-        key = self._key(theta, masks)
-        if key in self._cache:
-            return self._cache[key][1]
-        if self.obj.num_params <= self.dense_max or self.obj.num_params < 3:
-            return hessian(self.obj, [np.asarray(w, dtype=np.float64) for w in theta], masks=masks)
-        return hvp_operator(self.obj, theta, masks)
-
     def _sample(self, theta: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None) -> tuple[float, Any]:
-        key = self._key(theta, masks)
+        key = b"".join(np.ascontiguousarray(w, dtype=np.float64).tobytes() for w in list(theta) + list(masks or []))
         if key in self._cache:
             return self._cache[key]
         P = self.obj.num_params
@@ -324,7 +310,7 @@ class MeasuredGrowth:
         """An upper estimate of ‖∇²f(θ)‖₂ (:meth:`_norm` of the sampled Hessian or HVP operator: certified
         for dense Hessians from ``CERTIFY_MIN`` parameters on, else the solver's largest magnitude plus
         its residual — that it is the largest is the solver's claim, as for λ_min)."""
-        value = self._norm_upper_of(self._operator(theta, masks))
+        value = self._norm_upper_of(self._sample(theta, masks)[1])
         self.norm_samples.append(value)
         return value
 
@@ -475,7 +461,11 @@ class MeasuredGrowth:
             lo = None
             if self._carried is not None:
                 cand = self._carried - h * lipschitz
-                if self._last - cand <= max(self.REL * abs(self._last), self.SLACK / max(h, 1e-300)):
+                # with track_norm, Λ is carried too while it stays within NORM_REL of its last sample
+                norm_ok = not self.track_norm or (self._carried_norm is not None and self.norm_samples and
+                                                  self._carried_norm + h * lipschitz
+                                                  <= (1 + self.NORM_REL) * self.norm_samples[-1])
+                if norm_ok and self._last - cand <= max(self.REL * abs(self._last), self.SLACK / max(h, 1e-300)):
                     lo = cand
                     self.carried_steps += 1
             if lo is None:
@@ -486,15 +476,10 @@ class MeasuredGrowth:
                     lo = max(lo, self._three_sample(y0, ym, y1, h, coeffs, masks, mask_coeffs))
                 else:
                     self.midpoint_steps += 1
-            if self.track_norm:
-                # Λ is carried on its own while it stays within NORM_REL of its last sample (each of λ_min and Λ
-                # is sampled again only when its own carried bound has drifted: ~60 % fewer norm samples on the
-                # 6,200-parameter ReLU run, whose λ_min drifts faster than its norm)
-                if (self._carried_norm is not None and self.norm_samples
-                        and self._carried_norm + h * lipschitz <= (1 + self.NORM_REL) * self.norm_samples[-1]):
-                    self._carried_norm += h * lipschitz
-                else:  # ‖H(t)‖ ≤ ‖H(t_m)‖ + L·|t − t_m| on the step (Weyl)
+                if self.track_norm:  # ‖H(t)‖ ≤ ‖H(t_m)‖ + L·|t − t_m| on the step (Weyl)
                     self._carried_norm = self.norm_upper(ym, masks[1] if masks else None) + half * lipschitz
+            elif self.track_norm and self._carried_norm is not None:
+                self._carried_norm += h * lipschitz
             self._carried = lo
             self.last_norm = self._carried_norm if self.track_norm else None
             if masks and self.last_norm is not None:

@@ -80,7 +80,7 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   the entries that leave sliding at the kink; exact 2-norm: :func:`numerics.saltation.saltation_norm`).
   Runs of lone crossings (no entry sliding) are bounded as windows instead, where the product of their
   symmetric rank-one saltation matrices and the steps between is bounded as one map
-  (:mod:`numerics.error_windows`; Λ ≥ ‖∇²f‖ is sampled and carried like λ_min;
+  (:mod:`numerics.error_windows`; Λ ≥ ‖∇²f‖ is sampled with λ_min and carried like it;
   docs/theory.md F, "Windows through lone crossings"); the record is ``FloatTaylorTrajectory.windows``.
   On sliding stretches the rate is λ_min of the Hessian with the field's masks (μ at the sliding entries)
   and the step adds the forcing of the state's distance from the sliding surface (docs/theory.md F, "The
