@@ -535,8 +535,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             extra = 0.0 if zerr is None else np.broadcast_to(zerr[j], Z.shape[1:])
             if screen is None:
                 B0 = Z[0] * side
-                tail = (pw[1:] @ np.abs(Z[1:]).reshape(p - 1, -1)).reshape(Z.shape[1:])
-                margin = B0 - tail * (1 + 1e-9)
+                margin = (pw[1:] @ np.abs(Z[1:]).reshape(p - 1, -1)).reshape(Z.shape[1:])  # the tail, then in place:
+                margin *= 1 + 1e-9
+                np.subtract(B0, margin, out=margin)  # B0 − tail·(1 + 1e-9)
                 if zerr is None:
                     self._screen[2].append((B0, margin))
                 cand = (margin <= extra) & ~self.dead[j]
