@@ -12,10 +12,7 @@ term (tests/test_float_rounding.py).
 The bound. At order 0 the pass carries, beside each node's value v̂, a bound e on |v̂ − v| (v: exact
 arithmetic on the same float inputs; u = 2^{−53}, γ_m = m·u/(1 − m·u)):
 
-    A·B       |Â|·e_B + e_A·(|B̂| + e_B) [+ γ_m·|Â||B̂| at the head's products]  (m the inner dimension;
-              above 2^18 multiply-adds the two propagated terms by Cauchy–Schwarz, entrywise: ‖Â_{i,:}‖₂‖(e_B)_{:,j}‖₂
-              and ‖(e_A)_{i,:}‖₂‖(|B̂| + e_B)_{:,j}‖₂, the norms raised by their rounding — an outer product of
-              norms instead of a product, 1.7–1.9× the entrywise terms on the research nets)
+    A·B       |Â|·e_B + e_A·(|B̂| + e_B) [+ γ_m·|Â||B̂| at the head's products]  (m the inner dimension)
     a ± b     e_a + e_b + u·|v̂|
     −a, Aᵀ    e_a
     c·a       |c|·e_a + 2u·|v̂|/(1 − u)             (c a float rounding of the exact constant)
@@ -78,14 +75,6 @@ import numpy as np
 U = float(np.finfo(float).eps) / 2
 
 
-def _row_norms(X: np.ndarray) -> np.ndarray:
-    """‖X_{i,:}‖₂ per row, raised by their own rounding: a sum of n nonnegative squares errs by ≤ γ_n relative,
-    the square root by u, so ×(1 + (n + 2)u) (n ≤ 2^20 here: the factor exceeds γ_n/2 + u)."""
-    X = np.asarray(X)
-    n = X.shape[-1]
-    return np.sqrt(np.einsum("ij,ij->i", X, X)) * (1 + (n + 2) * U)
-
-
 def _arr(e: Any) -> bool:
     # a bound is the float 0.0 until a rounding upstream makes it an array (the forward pass of a
     # bias-free net: no array at all before the head), so this test is cheap
@@ -102,12 +91,6 @@ def node_error(op: str, v: np.ndarray, A: Any, B: Any, ea: Any, eb: Any, c: Any 
         m = np.shape(A)[-1]
         # the head's products: Higham's γ_m·|Â||B̂| (module docstring)
         e = m * U / (1 - m * U) * (np.abs(A) @ np.abs(B)) if seed else 0.0
-        if np.size(A) * np.shape(B)[-1] > OUT_NORM_FLOPS:  # the propagated terms by Cauchy–Schwarz (module docstring)
-            if _arr(eb):
-                e = e + np.outer(_row_norms(A), _row_norms(eb.T))
-            if _arr(ea):
-                e = e + np.outer(_row_norms(ea), _row_norms((np.abs(B) + eb if _arr(eb) else B).T))
-            return e
         if _arr(eb):
             e = e + np.abs(A) @ eb
         if _arr(ea):
