@@ -113,6 +113,16 @@ class FloatSeries:
                 self._readers[a] += 1
                 if b is not None:
                     self._readers[b] += 1
+        # a bias's outer product b·1ᵀ with the constant row of ones, read only by the sum W·h + b·1ᵀ: its stack is
+        # the bias's own column stack, which the sum broadcasts (a product by 1 is exact; the gemm of a
+        # (d × 1)·(1 × n) outer product cost ~29 µs per order and node on the research nets, the broadcast ~4 µs)
+        self._col: dict[int, int] = {}
+        for i, (op, a, b, _) in enumerate(self.ops):
+            if op == "matmul" and not self.const[a] and self.ops[b][0] == "const" and i not in self._outset:
+                B = self.cval[b]
+                if np.ndim(B) == 2 and B.shape[0] == 1 and np.all(B == 1.0) and self._readers[i] == 1 \
+                        and all(op2 in ("add", "sub") for op2, a2, b2, _ in self.ops if i in (a2, b2)):
+                    self._col[i] = a
         # the products the loss head reads (f of f − y, the logits of e^z): their own rounding enters
         # the field-rounding bound (numerics.float_rounding)
         self._heads: set[int] = set()
@@ -202,6 +212,14 @@ class FloatSeries:
                 if op == "input":
                     if k == 0:
                         coef[i] = ys[payload]
+                    continue
+                # b·1ᵀ: the column stack itself (see __init__); not while entries slide, where the after-order hook
+                # corrects every node's coefficients in place (it would write into the bias's own stack)
+                if i in self._col and hook is None and i not in watched:
+                    if k == 0:
+                        coef[i] = coef[a]
+                        if errs is not None:
+                            errs[i] = errs[a]
                     continue
                 if op == "T":  # a view of the operand's stack, never copied (module docstring, "Transposes")
                     if k == 0:
@@ -417,7 +435,7 @@ class FloatSeries:
                 continue
             for c in (a, b):
                 # (exp and div read their own earlier orders: their stacks are never taken over)
-                if (c is not None and not const[c] and ops[c][0] in _TAKEABLE
+                if (c is not None and not const[c] and ops[c][0] in _TAKEABLE and c not in self._col
                         and self._readers[c] == 1 and c not in keep):
                     out[i] = c
                     break
