@@ -29,6 +29,11 @@ stacks and the reversed left operand (a stack of the pass's size each) had cost 
 run in memory traffic (64-50-50-10 ReLU net, 500 samples: 18.2 → 15.7 s to t = 0.01, 2026-12-03). The
 elementwise nodes (add, sub, neg, scale) write into their stacks (``out=``) instead of a temporary.
 
+Bias columns. The tape writes a layer's bias term as the outer product b·1ᵀ with a constant row of ones;
+where only the sum W·h + b·1ᵀ reads it, its stack is the bias's own (p+1, d, 1) column stack, which the sum
+broadcasts — no gemm per order (~29 µs for a (50 × 1)·(1 × 500) product) and no (d, n) stack; the values are
+the same (a product by 1 is exact). Not while entries slide (the after-order hook corrects nodes in place).
+
 Cross-entropy (docs/theory.md F, "Float tier: cross-entropy"): the softmax head P = e^{Z} ÷ 1·(1ᵀe^{Z})
 is recorded by :mod:`numerics.series_elementwise` as ``exp``, ``emul`` (⊙) and ``div`` (÷) nodes; they are
 evaluated here with the same recurrences as the arb rules there, each order one numpy reduction over the
