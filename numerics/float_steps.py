@@ -39,7 +39,9 @@ def _step_size(ys: list[np.ndarray], p: int, remaining: float, tol: float = TOL,
     that grows again"). ρ stays the root test's: the order rule (:func:`_next_order`) reads it as before.
     ``cap(ρ)``: ρ lowered to a radius the state's coefficients cannot show (the softmax head's,
     :func:`numerics.softmax_radius.logit_cap`); the returned ρ is the capped one."""
-    norms = [max(float(np.abs(Y[j]).max()) for Y in ys) for j in range(p + 1)]
+    # ‖c_j‖∞ over the blocks: one reduction per block (max is exact, so the same values as per order)
+    per = [np.abs(Y.reshape(len(Y), -1)).max(axis=1) for Y in ys]
+    norms = [max(float(m[j]) for m in per) for j in range(p + 1)]
     scale = max(1.0, norms[0])
     rho = math.inf
     for j in (p - 1, p):

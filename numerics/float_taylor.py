@@ -667,7 +667,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             if self.series.slide:  # the constraints of this pass's weights (_solve_mu0), for _near_exits
                 sv = np.linalg.svd(self._A, compute_uv=False)
                 self._step_Ainv = 1.0 / float(sv[-1]) if sv[-1] > 0 else math.inf
-            if not all(np.isfinite(Y).all() for Y in ys):  # e.g. e^{z} series of large logits (float_series)
+            # e.g. e^{z} series of large logits (float_series); a finite sum of every block says all are finite
+            # (an inf or nan entry makes it inf or nan), and the entrywise test decides where it is not
+            if not all(math.isfinite(float(Y.sum())) for Y in ys) and not all(np.isfinite(Y).all() for Y in ys):
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
                                          "use the arb tier (dps=...)")
             moved = [(j, u, i) for (j, u, i) in self.pinned if np.any(w[self.watch[j]][1:, u, i] != 0)]
