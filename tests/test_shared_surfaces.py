@@ -294,6 +294,24 @@ def test_nearly_collinear_data_are_not_a_group():
 
 # ---- sliding groups without a twin: the field against the reference's two regions ------------------------
 
+def _sliding_exactly(events, target: set, T) -> list:
+    """The stretches [t0, t1) of a run (its ``events``, horizon ``T``) on which the sliding entries (layer, unit,
+    sample) are exactly ``target``."""
+    sliding, stretches, start = set(), [], None
+    for tt in sorted({e.t for e in events}):
+        for e in events:
+            if e.t == tt and e.kind in ("enter sliding", "leave sliding"):
+                (sliding.add if e.kind == "enter sliding" else sliding.discard)((e.layer, e.unit, e.sample))
+        if sliding == target and start is None:
+            start = tt
+        elif sliding != target and start is not None:
+            stretches.append((start, tt))
+            start = None
+    if start is not None:
+        stretches.append((start, T))
+    return stretches
+
+
 def check_group_sliding(obj, theta, T, net, layer, unit, samples, move, sample_i) -> int:
     """At every step start of the arb run (30 digits) while the group (``layer``, ``unit``, ``samples``)
     slides and no other entry does, its field c_1 = θ' must be the Filippov field of the two regions as the reference computes them,
@@ -318,16 +336,7 @@ def check_group_sliding(obj, theta, T, net, layer, unit, samples, move, sample_i
     # the patterns read at p ± δ would give it a side instead of its Filippov weight (thorough property run,
     # mixed-sign seed 19: a second layer-1 group slides beside this one, 1.3 off the one-group field)
     target = {(layer, unit, c) for c in samples}
-    alone, sliding, start = [], set(), None
-    for tt in sorted({e.t for e in a.events}):
-        if sliding == target and start is not None:
-            alone.append((start, tt))
-        for e in a.events:
-            if e.t == tt and e.kind in ("enter sliding", "leave sliding"):
-                (sliding.add if e.kind == "enter sliding" else sliding.discard)((e.layer, e.unit, e.sample))
-        start = tt if sliding == target else None
-    if start is not None:
-        alone.append((start, T))
+    alone = _sliding_exactly(a.events, target, T)
     # nor at the instant of another entry's switch: its z is 0 there, and the patterns at p ± δ flip it too
     # (thorough property run, mixed-sign seed 546: a layer-2 group crosses at t = 0.676 while this one slides)
     others = {e.t for e in a.events if (e.layer, e.unit, e.sample) not in target}
@@ -382,19 +391,7 @@ def check_layer1_groups_sliding(obj, theta, T, net, units, sample_i=0) -> int:
     digits for it. Returns the number of states checked."""
     a = numerics.gradient_flow(obj, theta, T, dps=30)
     n, alpha, X = obj.loss.num_samples, mpmath.mpf(obj.model.alpha), net.X
-    target = {(1, u, c) for u in units for c in range(n)}
-    sliding, stretches, start = set(), [], None
-    for tt in sorted({e.t for e in a.events}):
-        for e in a.events:
-            if e.t == tt and e.kind in ("enter sliding", "leave sliding"):
-                (sliding.add if e.kind == "enter sliding" else sliding.discard)((e.layer, e.unit, e.sample))
-        if sliding == target and start is None:
-            start = tt
-        elif sliding != target and start is not None:
-            stretches.append((start, tt))
-            start = None
-    if start is not None:
-        stretches.append((start, T))
+    stretches = _sliding_exactly(a.events, {(1, u, c) for u in units for c in range(n)}, T)
     checked = 0
     with mpmath.workdps(REF_DPS):
         for t0, h, C in zip(a.starts, a.steps, a.coeffs):
