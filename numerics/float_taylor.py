@@ -205,7 +205,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         n = obj.loss.num_samples if obj.loss.inputs is not None else None
         with arb_precision(20):
             if self.linear and not self.bias:
-                tape, outs, sign = _gradient_tape(obj)
+                tape, outs, sign = _gradient_tape(obj, end_to_end=False)  # (the head's rounding: gradients.evaluate)
                 self.masks, self.watch, self.zdot = [], [], []
             else:
                 self.masks = [] if self.linear else [

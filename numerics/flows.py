@@ -199,10 +199,11 @@ def _growth(obj: Any) -> Callable[[list[np.ndarray]], float]:
     return _b1_growth(obj)
 
 
-def _gradient_tape(obj: Any, modified_eta: Any = None) -> tuple[Tape, list[int], int]:
-    """Record F = −∇f (or −∇f − (η/2)∇²f∇f) on a tape with one input per parameter block."""
+def _gradient_tape(obj: Any, modified_eta: Any = None, end_to_end: bool = True) -> tuple[Tape, list[int], int]:
+    """Record F = −∇f (or −∇f − (η/2)∇²f∇f) on a tape with one input per parameter block
+    (``end_to_end``: :class:`numerics.series.TracingBackend`)."""
     tape = Tape()
-    b = TracingBackend(tape)
+    b = TracingBackend(tape, end_to_end)
     n = 1 if isinstance(obj, Quadratic) else len(obj.shapes)
     Ws = [tape.input(j) for j in range(n)]
     _, g = evaluate(obj, Ws, b, want_value=False)

@@ -367,13 +367,16 @@ class SeriesMask:
 
 
 class TracingBackend(Backend):
-    """Backend whose "matrices" are tape constants: runs the generic formula to record it."""
+    """Backend whose "matrices" are tape constants: runs the generic formula to record it.
+    ``end_to_end``: whether a narrow-output linear net's gradient may be recorded through its end-to-end
+    matrix (:func:`numerics.gradients.evaluate`; not on the float tier's tape)."""
 
     kind = "trace"
     batched = False
 
-    def __init__(self, tape: Tape) -> None:
+    def __init__(self, tape: Tape, end_to_end: bool = True) -> None:
         self.tape = tape
+        self.end_to_end = end_to_end
 
     def matrix(self, a: Any) -> Tracer:
         return self.tape.const(LazyConst(a))
