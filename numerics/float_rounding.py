@@ -53,7 +53,8 @@ longdouble on the same float inputs, constants and masks, and w = ‖ĉ_1 − c_
 rounding by at most c_1^ld's, which is ≤ r·R: R the rigorous form of this bound for the float pass (γ_m|Â||B̂|
 at every product, entrywise), r = u_ld/u the ratio of the units (2^-11 on x86-64; every rule here is first
 order in the unit, the second-order terms scale by r² or less). What (w + r·R)(1 + 2^-20) exceeds the
-relative share ε·d·‖ĉ_1‖ by is added to the bound. R is the loose form (up to ~6000× the actual rounding),
+relative share ε·d·‖ĉ_1‖ by is then the bound, in place of this module's (w + r·R bounds ‖ĉ_1 − F‖ on its
+own; added to it until 2026-12-05, when the model's was 16× the actual rounding on a converged twin). R is the loose form (up to ~6000× the actual rounding),
 but r·R is ≤ 3× of it at that looseness and ~100× below it on small nets, so the sum stays tight. The
 witness runs where numpy's longdouble is wider than float64 (x86-64 Linux; not on macOS arm64 or
 Windows, where the model stands alone) and the order-0 products cost ≤ 2^18 multiply-adds (a cost

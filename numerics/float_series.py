@@ -80,6 +80,33 @@ _LD_RATIO = float(np.finfo(np.longdouble).eps / np.finfo(np.float64).eps)  # u_l
 _TAKEABLE = frozenset({"matmul", "add", "sub", "neg", "scale", "hadamard", "emul"})
 
 
+def _longdouble(c: Any) -> Any:
+    """A scale constant (an arb, or a float) in numpy's longdouble, within u_ld(1 + 2^-32) of its exact value:
+    an arb's midpoint (within its radius, ≤ 2^-96 relative at the tape's 99 bits, of the exact constant)
+    rounded to 64 bits, to nearest. Why it must not be the float64 rounding: the witness (FloatSeries._witness)
+    measures what the float pass adds to the field; a rounding both passes share would be invisible to it
+    (the loss weight 1/n: found by the field property test at thorough, 2026-12-05, ‖ĉ_1 − F‖ = 5.20e-17
+    against a witness of 5.11e-17). Its rule in the witness's own bound R (2u·|v̂|/(1 − u), scaled by u_ld/u)
+    covers the constant's rounding and the product's; the extra 2^-32 is far inside the witness's 2^-20 margin."""
+    import flint
+
+    if not isinstance(c, flint.arb):
+        return np.longdouble(float(c))  # a float constant is exact
+    m, e = (int(x) for x in c.mid().man_exp())
+    if m == 0:
+        return np.longdouble(0)
+    sign, m = (-1 if m < 0 else 1), abs(m)
+    shift = m.bit_length() - 64
+    if shift > 0:  # to 64 bits, to nearest (ties to even)
+        q, r = divmod(m, 1 << shift)
+        if 2 * r > (1 << shift) or (2 * r == (1 << shift) and q & 1):
+            q += 1
+        m, e = q, e + shift
+    # two 32-bit halves: each and their sum exact in longdouble's 64-bit significand (m ≤ 2^64)
+    v = np.longdouble(m >> 32) * np.longdouble(2.0**32) + np.longdouble(m & 0xFFFFFFFF)
+    return sign * np.ldexp(v, e)
+
+
 class FloatSeries:
     """Evaluates a tape on float64 coefficient stacks (module docstring).
 
@@ -313,9 +340,12 @@ class FloatSeries:
                     # relative term's share of c_1 (float_rounding, "The witness"). The factors 1 ± 2^-20 cover
                     # the rounding of w and of the share themselves: P differences and squares summed in
                     # longdouble, then converted and square-rooted in float64, ≤ (P + 3)·u_ld + 2u relative
-                    # (P ≤ 2^18 here), and the share's float64 norm ≤ (P + 3)u
-                    self.field_error += max(0.0, (w + _LD_RATIO * R) * (1 + 2.0**-20)
-                                            - self.relative_share(ys) * (1 - 2.0**-20))
+                    # (P ≤ 2^18 here), and the share's float64 norm ≤ (P + 3)u. w + r·R bounds ‖ĉ_1 − F‖ on
+                    # its own, so it replaces the model's bound rather than adding to it (share + this =
+                    # max(share, w + r·R)): the model's worst-case propagation of the head's rounding was 16×
+                    # the field's actual rounding on a converged 11-parameter twin (docs/theory.md F)
+                    self.field_error = max(0.0, (w + _LD_RATIO * R) * (1 + 2.0**-20)
+                                           - self.relative_share(ys) * (1 - 2.0**-20))
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
 
     def relative_share(self, ys: list[np.ndarray]) -> float:
@@ -357,6 +387,8 @@ class FloatSeries:
                 val[i] = np.asarray(coef[i], dtype=ld)
             elif op == "input":
                 val[i] = y0[payload].astype(ld)
+            elif op == "scale":  # the exact constant, not its float64 rounding, which the float pass alone makes
+                val[i] = val[a] * _longdouble(payload)
             else:  # the order-0 rule of every other node (_const's), on longdouble operands
                 val[i] = self._const(i, op, a, b, payload, val)
                 S = self.slide.get(payload.layer) if op == "hadamard" else None
