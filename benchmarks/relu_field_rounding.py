@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numerics.float_series as fs  # noqa: E402
+import numerics.float_witness as fw  # noqa: E402
 from bench_float_taylor import _relu_big  # noqa: E402
 from numerics.float_taylor import float_gradient_flow  # noqa: E402
 from relu_loss10 import T10  # noqa: E402
@@ -37,7 +38,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=250, help="witness every N-th field-bounding pass")
     ap.add_argument("--t-end", type=float, default=None)
     args = ap.parse_args()
-    if not fs._LD_WIDER:
+    if not fw._LD_WIDER:
         sys.exit("numpy's longdouble is float64 on this machine: no witness")
     bias = args.bias == "yes"
     obj, th = _relu_big(bias)
@@ -46,13 +47,13 @@ def main() -> None:
     count = [0]
     witnessed, witness = fs.FloatSeries._witnessed, fs.FloatSeries._witness
 
-    def forced(self, coef, need):
+    def forced(self, coef, need, p=0):
         count[0] += 1
         return count[0] % args.every == 1
 
     def recording(self, y0, ys, coef, need):
         w, R = witness(self, y0, ys, coef, need)
-        rows.append((w, fs._LD_RATIO * R, self.relative_share(ys), self.field_error))
+        rows.append((w, fw._LD_RATIO * R, self.relative_share(ys), self.field_error))
         return w, R
 
     fs.FloatSeries._witnessed, fs.FloatSeries._witness = forced, recording

@@ -1,6 +1,6 @@
 """What the field's longdouble witness costs on the small ReLU benchmark nets (docs/theory.md F, "The
 field's witness"): the float tier to T = 0.5 on ``relu182b`` and ``relu160`` of ``bench_float_taylor.py``,
-with the witness on and off (``numerics.float_series.WITNESS_FLOPS`` set to −1), interleaved (the order
+with the witness on and off (``numerics.float_witness.WITNESS_FLOPS`` set to −1), interleaved (the order
 alternating by round), CPU seconds, 9 rounds; the medians' ratio and the estimates of both.
 
     python benchmarks/witness_cost.py
@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numerics.float_series as fs  # noqa: E402
+import numerics.float_witness as fw  # noqa: E402
 from bench_float_taylor import _relu_small  # noqa: E402
 from numerics.float_taylor import float_gradient_flow  # noqa: E402
 
@@ -27,7 +27,7 @@ ROUNDS = 9
 
 
 def main() -> None:
-    on_flops = fs.WITNESS_FLOPS
+    on_flops = fw.WITNESS_FLOPS
     try:
         for seed, bias, label in ((1, True, "relu182b"), (7, False, "relu160")):
             obj, th = _relu_small(seed, bias)
@@ -35,7 +35,7 @@ def main() -> None:
             est = {}
             for r in range(ROUNDS):
                 for on in ((True, False) if r % 2 == 0 else (False, True)):
-                    fs.WITNESS_FLOPS = on_flops if on else -1
+                    fw.WITNESS_FLOPS = on_flops if on else -1
                     t = time.process_time()
                     tr = float_gradient_flow(obj, th, 0.5)
                     cpu[on].append(time.process_time() - t)
@@ -44,7 +44,7 @@ def main() -> None:
             print(f"{label}: witness on / off, CPU median {a:.4f} / {b:.4f} s (ratio {a / b:.3f}); "
                   f"estimates {est[True]:.3g} / {est[False]:.3g}")
     finally:
-        fs.WITNESS_FLOPS = on_flops
+        fw.WITNESS_FLOPS = on_flops
 
 
 if __name__ == "__main__":

@@ -300,7 +300,11 @@ class CarriedError:
         A window whose Σh_iΛ_i reaches ``B_CLOSE`` closes at the step's end."""
         g = math.exp(h * mu)
         self.gain *= g
-        self.local = self.local * g + local
+        # the step's own local error grows by g too: its roundings act as a forcing over the step (a rounding δ of
+        # c_1 = F(θ₀) makes the computed series that of ŷ' = F(ŷ) + δ, whose distance from the flow at the step's
+        # end is ≤ ∫₀ʰ e^{μ(h−s)}‖δ‖ds ≤ h‖δ‖g; docs/theory.md F, "Propagation"); for the truncation, a
+        # difference at the step's end, the factor only adds (≤ g)
+        self.local = (self.local + local) * g
         if self.windows:
             if lam is None or not math.isfinite(lam):  # no Λ for this step: windows end here
                 self.close(t)

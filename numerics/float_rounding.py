@@ -48,7 +48,7 @@ random nets.
 The witness. The thorough run of that property found the model failing (2026-12-04): a width-1 layer
 whose pre-activation, a sum of five terms, cancels; ‖ĉ_1 − F‖ = 8.99e-16 against a relative share of
 1.84e-16 and this bound's 4.22e-16. Where it is affordable the field is therefore also measured
-(:meth:`numerics.float_series.FloatSeries._witness`): the order-0 pass is repeated in numpy's
+(:meth:`numerics.float_witness.FieldWitness._witness`): the order-0 pass is repeated in numpy's
 longdouble on the same float inputs, constants and masks, and w = ‖ĉ_1 − c_1^ld‖₂ differs from ĉ_1's own
 rounding by at most c_1^ld's, which is ≤ r·R: R the rigorous form of this bound for the float pass (γ_m|Â||B̂|
 at every product, entrywise), r = u_ld/u the ratio of the units (2^-11 on x86-64; every rule here is first
@@ -58,8 +58,10 @@ own; added to it until 2026-12-05, when the model's was 16× the actual rounding
 but r·R is ≤ 3× of it at that looseness and ~100× below it on small nets, so the sum stays tight. The
 witness runs where numpy's longdouble is wider than float64 (x86-64 Linux; not on macOS arm64 or
 Windows, where the model stands alone) and the order-0 products cost ≤ 2^18 multiply-adds (a cost
-threshold: 1–7 % of a run on the (4, 10, 10, 2) benchmark nets; the research nets, ~8·10^6, keep the model, checked
-step by step against arb there — its share is 440× the field's actual rounding on them).
+threshold: 1–7 % of a run on the (4, 10, 10, 2) benchmark nets), or where the witness costs at most its pass
+(:meth:`numerics.float_witness.FieldWitness._witnessed`: the full-order passes of the 64-50-50-10 deep linear
+net). The ReLU research nets' event-cut low-order passes keep the model, checked step by step against arb
+there — its share is 440× the field's actual rounding on them.
 
 Cost: bounds stay the float 0.0 until a rounding makes them arrays, so a bias-free net's forward pass
 costs nothing and its backward pass one product of the order-0 sizes per product node; ~6 % of a

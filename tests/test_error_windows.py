@@ -98,7 +98,7 @@ def test_carried_error_is_the_naive_bound_inside_a_window_and_at_most_it_after()
     naive = 0.0
     for k in range(40):
         c.step(1e-3, 0.5, 1e-16, lam=5.0, t=k * 1e-3)
-        naive = naive * math.exp(0.5e-3) + 1e-16
+        naive = (naive + 1e-16) * math.exp(0.5e-3)  # a step's own local error grows over it too (CarriedError.step)
         v = rng.standard_normal(30)
         f = 1.02
         c.event(k * 1e-3, f, (0.02, 0.0, v / np.linalg.norm(v)))

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import assume, given, note, target
 from hypothesis import strategies as st
 
-from numerics.float_series import _LD_WIDER
+from numerics.float_witness import _LD_WIDER
 from numerics.float_steps import EPS
 from numerics.float_taylor import _FloatFlow
 from numerics.gradients import gradient
@@ -145,10 +145,10 @@ def test_an_interior_cancellation_is_covered_by_the_witness(monkeypatch):
     as float.hex): leaky ReLU (2, 5, 1, 2), α = 0.1, two samples; the width-1 layer's pre-activation is a
     sum of five terms that cancels, so its rounding is not relative to it and the relative term's share
     (1.84e-16) plus the head's bound (4.22e-16) fell short of ‖ĉ_1 − F‖ = 8.99e-16. The longdouble witness
-    (FloatSeries._witness) covers it; without the witness the sum is still short (the instance
+    (FieldWitness._witness) covers it; without the witness the sum is still short (the instance
     tests what it should)."""
     import theory
-    import numerics.float_series as fs
+    import numerics.float_witness as fw
 
     X = _hexes([['-0x1.b45059452df32p-1', '-0x1.694983bc223c8p+1'], ['-0x1.3854e9f54d9ddp-3', '-0x1.2fe693bb5755dp-4']])
     Y = _hexes([['-0x1.37199a44d6e15p-4', '-0x1.6cbdddf06098dp-1'], ['-0x1.f8278fc0eb681p-1', '-0x1.8e022cfcdca16p-1']])
@@ -162,7 +162,7 @@ def test_an_interior_cancellation_is_covered_by_the_witness(monkeypatch):
     diff, rel, elem = field_check(obj, th)
     print(f"|c1 - F| = {diff:.3g}, relative share {rel:.3g}, bound with the witness {rel + elem:.3g}")
     assert diff <= rel + elem <= 1000 * diff
-    monkeypatch.setattr(fs, "WITNESS_FLOPS", -1)
+    monkeypatch.setattr(fw, "WITNESS_FLOPS", -1)
     diff0, rel0, elem0 = field_check(obj, th)
     # the bound without the witness falls short — with the rounding of the BLAS kernel the instance was found
     # on (OpenBLAS's Haswell kernel: |c1 − F| = 8.99e-16). The field is a BLAS product, whose summation order
