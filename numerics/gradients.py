@@ -10,9 +10,11 @@ For a deep linear net with whitened loss this is ∇_{W_j} f = S_{j+1}ᵀ (W −
 notation). With explicit inputs and a narrow output (d_N ≪ d_j, many samples) the same gradient is
 formed in that order, ∇_{W_j} f = S_{j+1}ᵀ (δ Xᵀ) P_{j-1}ᵀ with δ = ∂f/∂z_N at z_N = W X, which keeps d_N
 as one dimension of every product (:func:`_end_to_end`; 9.0M multiply-adds against 42M for 784-50-50-10
-on 500 samples), except on the float Taylor tier's tape (see :func:`evaluate`). Inside an activation region a ReLU net is multilinear in the weights, so the masks are
-constants decided at the primal point; at an exact kink (z = 0) the derivative from the z < 0 side is
-taken (PyTorch's relu'(0) = 0 convention), where f is not differentiable.
+on 500 samples), except on the float Taylor tier's tape (see :func:`evaluate`).
+
+Inside an activation region a ReLU net is multilinear in the weights, so the masks are constants decided
+at the primal point; at an exact kink (z = 0) the derivative from the z < 0 side is taken (PyTorch's
+relu'(0) = 0 convention), where f is not differentiable.
 
 Cross-entropy (docs/theory.md E3): the same backpropagation from δ_N = c (softmax(z_N) − E), E the one-hot
 labels, and f = c Σ_i [log Σ_k e^{z_ki} − z_{c_i i}] (:mod:`numerics.cross_entropy`; float64 and mp only,
