@@ -240,7 +240,7 @@ class FloatCrossings:
         self.side[j][u, i] = to
         self.maskv[j + 1][u, i] = 1.0 if to > 0 else self.alpha
         ys, w = self._pass(p_next, self.watch, field_error=True)
-        fr = self.series.field_error
+        fr, lf = self.series.field_error, self.series.local_field  # (the rates' bar; the local error's term)
         F_post = [Y[1] for Y in ys]
         post = sum(float(np.vdot(f, v)) for f, v in zip(F_post, g))
         pre = sum(float(np.vdot(f - d, v)) for f, d, v in zip(F_post, dF, g))
@@ -258,7 +258,7 @@ class FloatCrossings:
         post_rate = (post, _norm(F_post), fr)
         self._rates_within_bar(j, u, i, t, [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate],
                                pre, gz)
-        return self._crossed(j, u, i, [i], t, (p_next, ys, w, fr), pre, post, dF, g)
+        return self._crossed(j, u, i, [i], t, (p_next, ys, w, lf), pre, post, dF, g)
 
     def _crossed(self, j: int, u: int, i: int, samples: list[int], t: float, next_pass: tuple, pre: float,
                  post: float, dF: list, g: list) -> float:
@@ -309,7 +309,7 @@ class FloatCrossings:
         dF = [sum(parts) for parts in zip(*jumps)]
         set_sides(to)
         ys, w = self._pass(p_next, self.watch, field_error=True)
-        fr = self.series.field_error
+        fr, lf = self.series.field_error, self.series.local_field  # (the rates' bar; the local error's term)
         F_post = [Y[1] for Y in ys]
         F_pre = [f - d for f, d in zip(F_post, dF)]
 
@@ -333,7 +333,7 @@ class FloatCrossings:
                 self.pinned.add((j, u, c))
                 self._record(t, "cross", j, u, c)
             self._pre_field = F_pre
-            self._next_pass = (p_next, ys, w, fr)
+            self._next_pass = (p_next, ys, w, lf)
             self._event_err = self._location_error(j, u, i, ndF, pre, gz, sliding=True)
             return saltation_norm(pre, 0.0, ndF, gz)
         rates = [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate]
@@ -349,7 +349,7 @@ class FloatCrossings:
             self.skip[(j, u, i)] = 1
             return 1.0
         self._pre_field = F_pre  # F_from at the event (the end-defect check)
-        return self._crossed(j, u, i, names, t, (p_next, ys, w, fr), pre, post, dF, g)
+        return self._crossed(j, u, i, names, t, (p_next, ys, w, lf), pre, post, dF, g)
 
     def _check_proportional(self, j: int, u: int, i: int, t: float, members: list, gnorms: list[float],
                             cands: list[tuple[list[float], tuple[float, float, float]]]) -> None:

@@ -102,6 +102,7 @@ class FloatSeries(FieldWitness):
                 self.cval[i] = float(payload.mid()) if isinstance(payload, flint.arb) else float(payload)
         self.dmax = 1
         self.field_error = math.nan  # set by run(..., field_error=True)
+        self.field_credit = 0.0  # (the same; FieldWitness._witness_bound)
         self._witness_flops: tuple[int, int, int] | None = None  # (float_witness._witnessed)
         self._outset = set(outs)
         self.exact_masks = False  # every mask entry in {0, 1} (ReLU, linear): set by the caller
@@ -301,9 +302,18 @@ class FloatSeries(FieldWitness):
                 np.multiply(coef[o][k], inv, out=Y[k + 1])
             if k == 0 and errs is not None:  # c_1 = ±G_0: an exact scaling
                 self.field_error = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
+                self.field_credit = 0.0
                 if self._witnessed(coef, need, p):  # the field measured (numerics.float_witness)
-                    self.field_error = self._witness_bound(y0, ys, coef, need)
+                    self.field_error, self.field_credit = self._witness_bound(y0, ys, coef, need)
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
+
+    @property
+    def local_field(self) -> float:
+        """The field's term of the last pass in the local error (``field`` of :func:`numerics.float_steps._local_error`,
+        times h there): ``field_error``, less ``field_credit`` where the witness measured the field's rounding below the
+        relative term's share of it (≥ −share, so the local error keeps its other parts). ``field_error`` itself
+        (≥ 0) is the field's error bar where a rate's sign is read."""
+        return self.field_error - self.field_credit
 
     def _error0(self, i: int, op: str, a: int, b: int | None, payload: Any, v: np.ndarray, coef: list,
                 errs: list, every_product: bool = False) -> Any:

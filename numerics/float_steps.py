@@ -225,7 +225,9 @@ def _local_error(ys: list[np.ndarray], p: int, h: float, dmax: int, norms: np.nd
     of the increment (the coefficients' inner products of length ≤ d and the Horner sum: Higham's γ
     bounds, relative to the coefficients' sizes) plus h·``field``: what the roundings the relative
     term misses — elementwise ones where terms cancel, and the network output's own where the loss
-    head subtracts from it — put into c_1 = F(θ₀) (:mod:`numerics.float_rounding`). The state's own
+    head subtracts from it — put into c_1 = F(θ₀) (:mod:`numerics.float_rounding`); negative, down to minus
+    the relative term's share of c_1, where the field's rounding was measured below that share
+    (:mod:`numerics.float_witness`: the term for c_1's rounding is then the measurement). The state's own
     rounding is the two-part update's (:func:`_dd_step`), added by the caller, with the low part's term."""
     from .local_errors import truncation_tail
 

@@ -288,7 +288,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 kinks = True
         # with no kink at t = 0 the switching state is as this pass saw it: it is the first step's pass too
         # (the same call on the same state; at the full order it costs as much as ~8 passes after events)
-        self._next_pass = (self.p,) + tuple(first) + (self.series.field_error,) if not kinks else None
+        self._next_pass = (self.p,) + tuple(first) + (self.series.local_field,) if not kinks else None
 
     def _rates(self, j: int, u: int, i: int, t: float = math.nan, members: list | None = None) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
@@ -661,7 +661,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 ys, w, fr = self._next_pass[1:]
             else:
                 ys, w = self._pass(p, self.watch, field_error=True)
-                fr = self.series.field_error  # F(θ₀)'s rounding where terms cancel (float_rounding)
+                fr = self.series.local_field  # F(θ₀)'s rounding where terms cancel (float_rounding, float_witness)
             self._next_pass = None
             self._step_Ainv = self._geo = self._last_mu_bar = None
             if self.series.slide:  # the constraints of this pass's weights (_solve_mu0), for _near_exits
@@ -683,7 +683,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     self.saltations.append((t, j + 1, u, i, factor))
                     carried.event(t, factor)
                 ys, w = self._pass(p, self.watch, field_error=True)
-                fr = self.series.field_error
+                fr = self.series.local_field
             # the softmax head's radius, which the state's coefficients do not show when a column is saturated
             # far from its target (numerics.softmax_radius; docs/theory.md F)
             cap = (lambda r: logit_cap(w, self.series.exp_inputs, r)) if self.series.exp_inputs else None

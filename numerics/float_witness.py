@@ -62,17 +62,23 @@ def _longdouble(c: Any) -> Any:
 class FieldWitness:
     """The witness's methods (module docstring)."""
 
-    def _witness_bound(self, y0: list[np.ndarray], ys: list[np.ndarray], coef: list, need: list[bool]) -> float:
-        """The field bound where the witness runs: what w + r·R (:meth:`_witness`) leaves above the relative
-        term's share of c_1 (:meth:`relative_share`), so that share + bound = max(share, w + r·R) ≥ ‖ĉ_1 − F‖.
-        It replaces the model's bound rather than adding to it (until 2026-12-05 it was added: the model's
-        worst-case propagation of the head's rounding was 16× the field's actual rounding on a converged
-        11-parameter twin, ~950× on the 64-50-50-10 deep linear digits net; docs/theory.md F). The factors
-        1 ± 2^-20 cover the rounding of w and of the share themselves: P differences and squares summed in
-        longdouble, then converted and square-rooted in float64, ≤ (P + 3)·u_ld + 2u relative, and the share's
-        float64 norm ≤ (P + 3)u — both far below 2^-20 for any P ≤ 2^30."""
+    def _witness_bound(self, y0: list[np.ndarray], ys: list[np.ndarray], coef: list,
+                       need: list[bool]) -> tuple[float, float]:
+        """(bound, credit) where the witness runs, W = (w + r·R)(1 + 2^-20) (:meth:`_witness`) against the
+        relative term's share of c_1, s = ε·d·‖ĉ_1‖(1 − 2^-20) (:meth:`relative_share`): the field bound
+        max(0, W − s), so that share + bound = max(share, W) ≥ ‖ĉ_1 − F‖ (the field's error bar), and the
+        credit max(0, s − W), which the local error may give back (``FloatSeries.local_field``): its term for
+        c_1's rounding is then W itself, the rest of the relative term (the Horner sums, the higher
+        coefficients) staying. The witness replaces the model's bound rather than adding to it (until
+        2026-12-05 it was added, and the share kept: the model's worst-case propagation of the head's rounding
+        was 16× the field's actual rounding on a converged 11-parameter twin, ~950× on the 64-50-50-10 deep
+        linear digits net, and the share 2.5–11× it there; docs/theory.md F). The factors 1 ± 2^-20 cover the
+        rounding of w and of the share themselves: P differences and squares summed in longdouble, then
+        converted and square-rooted in float64, ≤ (P + 3)·u_ld + 2u relative, and the share's float64 norm
+        ≤ (P + 3)u — both far below 2^-20 for any P ≤ 2^30."""
         w, R = self._witness(y0, ys, coef, need)
-        return max(0.0, (w + _LD_RATIO * R) * (1 + 2.0**-20) - self.relative_share(ys) * (1 - 2.0**-20))
+        W, s = (w + _LD_RATIO * R) * (1 + 2.0**-20), self.relative_share(ys) * (1 - 2.0**-20)
+        return max(0.0, W - s), max(0.0, s - W)
 
     def relative_share(self, ys: list[np.ndarray]) -> float:
         """ε·d·‖ĉ_1‖₂: the share of the local error's relative rounding term (float_steps._local_error) that
