@@ -59,6 +59,8 @@ def test_end_to_end_cross_entropy_matches_the_layer_order_at_40_digits():
                            theory.CrossEntropy(rng.standard_normal((9, 6)), rng.integers(0, 3, 9)))
     assert G.end_to_end_cheaper(obj.widths, 9)
     th = [np.vectorize(mpmath.mpf, otypes=[object])(w) for w in numerics.gaussian_init(obj, 0.7, seed=1)]
+    # the two orders round differently at 40 digits: entries O(1–10), each formed by ≤ ~10^2 roundings of
+    # relative 10^-40 in sums of terms O(10) — ≤ ~10^-37; 10^-35 leaves a factor 100 above that
     with mpmath.workdps(40):
         b = BACKENDS["mp"]
         (v1, g1), (v2, g2) = _both(obj, G.to_backend(obj, th, b), b)
