@@ -168,85 +168,53 @@ def _check_parallel(names: list[str], budgets: dict, args: argparse.Namespace,
 
 # ------------------------------------------------------------------------------------------ flow
 def cmd_flow(args: argparse.Namespace) -> int:
-    """Ground-truth GF from a spec, written as JSON with numbers as decimal strings."""
-    import mpmath
-    import numpy as np
-
-    import numerics
-    import theory
+    """Ground-truth GF of a deep linear or (leaky) ReLU net on either Taylor tier, written as JSON
+    (:mod:`proofs_check.flow`)."""
     from theory.arrays import FLOW_COST_SPREAD, flow_step_seconds
 
-    widths = args.widths
-    if args.phi is not None and len(args.phi) != widths[-1] * widths[0]:
-        raise UsageError(f"--phi needs d_N*d_0 = {widths[-1]}*{widths[0]} = {widths[-1] * widths[0]} numbers "
-                         f"(row-major), got {len(args.phi)}")
+    from . import flow
+
+    if args.tier == "float" and args.dps is not None:
+        raise UsageError("--dps sets the arb tier's digits; the float tier (--tier float) works in float64 "
+                         "(its step target is --rtol)")
+    if args.tier == "arb" and args.rtol is not None:
+        raise UsageError("--rtol is the float tier's step target (--tier float); the arb tier's accuracy is --dps")
+    dps = None if args.tier == "float" else (30 if args.dps is None else args.dps)
     times = args.times if args.times else [args.t_end * i / args.samples for i in range(args.samples + 1)]
     bad = [t for t in times if t > args.t_end]
     if bad:
         raise UsageError(f"--times must lie in [0, --t-end = {args.t_end:g}], got {bad[0]:g}")
     check_output(args.out, "--out")
     try:
-        if args.phi is not None:
-            Phi = np.array(args.phi, dtype=float).reshape(widths[-1], widths[0])
-        else:
-            rng = np.random.default_rng(args.phi_seed)
-            Phi = rng.standard_normal((widths[-1], widths[0]))
-            Phi /= np.linalg.norm(Phi)
-        obj = theory.Objective(theory.DeepLinear(widths), theory.WhitenedSquare(Phi))
-        init = numerics.balanced_init if args.init == "balanced" else numerics.gaussian_init
-        theta0 = init(obj, args.scale, seed=args.seed)
+        obj, theta0, spec, seeds = flow.problem(args)
     except (ValueError, TypeError) as e:
         raise UsageError(str(e)) from None
-    P = sum(np.asarray(w).size for w in theta0)
-    est = flow_step_seconds(args.dps, P)
-    if est > 10:
-        print(f"gfgd flow: note: --dps {args.dps} with {P} parameters: ~{est:.3g} s per Taylor step "
-              f"(measured model, within ~{FLOW_COST_SPREAD:g}x); a run takes many steps", file=sys.stderr)
-    bar, callback = pg.time_bar(args.t_end, "flow")
-    with bar:
-        try:
-            traj = numerics.gradient_flow(obj, theta0, args.t_end, dps=args.dps, progress=callback)
-        except FloatingPointError as e:
-            raise FloatingPointError(f"{e}; the initial scale --scale {args.scale:g} may be too large for "
-                                  f"depth {len(widths) - 1}") from None
-        callback(args.t_end)
-    digits = args.dps
-    with mpmath.workdps(args.dps + 10):
-        def dec(x):
-            return mpmath.nstr(mpmath.mpf(x), digits, min_fixed=-4, max_fixed=6)
+    P = obj.num_params
+    if dps is not None and spec["net"] == "linear" and not spec["bias"]:
+        est = flow_step_seconds(dps, P)
+        if est > 10:
+            print(f"gfgd flow: note: --dps {dps} with {P} parameters: ~{est:.3g} s per Taylor step "
+                  f"(measured model, within ~{FLOW_COST_SPREAD:g}x); a run takes many steps", file=sys.stderr)
+    from .reports.ec21 import _blas_one
 
-        states, losses = [], []
-        with pg.bar(total=len(times), desc="format", unit="state") as b:
-            for t in times:
-                st = traj.at(t)
-                losses.append(dec(numerics.value(obj, st)))
-                states.append([[[dec(x) for x in row] for row in W] for W in st])
-                b.update(1)
-        record = {
-            "version": 1,
-            "kind": "gfgd.flow",
-            "model": "DeepLinear",
-            "loss": "WhitenedSquare",
-            "widths": list(widths),
-            "Phi": [[repr(float(x)) for x in row] for row in Phi],
-            "init": {"kind": args.init, "scale": args.scale, "seed": args.seed, "phi_seed": args.phi_seed},
-            "theta0": [[[repr(float(x)) for x in row] for row in W] for W in theta0],
-            "dps": args.dps,
-            "t_end": repr(float(args.t_end)),
-            "steps": len(traj.steps),
-            "order": traj.order,
-            "error_estimate": f"{traj.error_estimate:.3e}",
-            "conservation_defect_max": f"{max(traj.conservation_defects, default=0.0):.3e}",
-            "seconds": round(traj.seconds, 4),
-            "times": [repr(float(t)) for t in times],
-            "losses": losses,
-            "states": states,
-            "provenance": provenance(args.argv, {"seed": args.seed, "phi_seed": args.phi_seed}, dps=args.dps),
-        }
+    bar, callback = pg.time_bar(args.t_end, "flow")
+    with bar, _blas_one():  # one BLAS thread: on shared cores more only wait for each other (ec21)
+        try:
+            traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback)
+        except FloatingPointError as e:
+            scale = spec["init"].get("scale")
+            raise FloatingPointError(f"{e}; the initial scale" + (f" --scale {scale:g}" if scale else "") +
+                                     f" may be too large for depth {len(args.widths) - 1}") from None
+        callback(args.t_end)
+    with pg.bar(total=len(times), desc="format", unit="state") as b:
+        rec = flow.record(obj, theta0, traj, spec, times, dps, progress_bar=b)
+    rec["provenance"] = provenance(args.argv, seeds, tier=args.tier, dps=dps, rtol=args.rtol)
     with pg.bar(desc="write", unit="B", unit_scale=True) as b:
-        write_json(args.out, record, "--out", progress=b)
-    print(f"wrote {args.out}: {len(times)} states, {len(traj.steps)} Taylor steps of order {traj.order}, "
-          f"error estimate {traj.error_estimate:.2e}, {traj.seconds:.2f}s", file=sys.stderr)
+        write_json(args.out, rec, "--out", progress=b)
+    order = f"order {traj.order}" if dps is not None else "float64"
+    kinks = f", {len(rec['events'])} kink events" if rec["events"] else ""
+    print(f"wrote {args.out}: {len(times)} states, {len(traj.steps)} Taylor steps ({order}){kinks}, "
+          f"error estimate {rec['error_estimate']}, {traj.seconds:.2f}s", file=sys.stderr)
     return EXIT_OK
 
 
@@ -388,15 +356,37 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scheduler-timeout", type=at.real(0, lo_strict=True), default=5.0, metavar="SECONDS",
                    help="give up on an unreachable scheduler after this long (default 5)")
     c.set_defaults(func=cmd_check)
-    f = sub.add_parser("flow", parents=[common], help="ground-truth gradient flow of a deep linear net, to JSON")
+    f = sub.add_parser("flow", parents=[common],
+                       help="ground-truth gradient flow of a deep linear or (leaky) ReLU net, to JSON",
+                       description="Ground-truth gradient flow on the arb tier (--dps digits) or the float64 Taylor "
+                                   "tier (--tier float, research sizes), written as JSON with the kink events and "
+                                   "the error estimate (docs/cli.md).")
     f.add_argument("--widths", required=True, type=at.integers(1, 2), help="d_0,...,d_N, e.g. 3,3,3,1")
+    f.add_argument("--net", choices=("linear", "relu"), default="linear",
+                   help="deep linear (default) or (leaky) ReLU between the layers")
+    f.add_argument("--alpha", type=at.real(-1, 1), default=None,
+                   help="ReLU nets: the slope on the negative side (default 0; leaky ReLU: e.g. 0.01)")
+    f.add_argument("--bias", action="store_true", help="biases in every layer (needs data)")
+    f.add_argument("--data", metavar="SOURCE", default=None,
+                   help="whitened (deep linear nets, the default there) | digits (sklearn's shipped digits, the "
+                        "default for ReLU nets and --bias) | FILE.npz (X and labels or Y)")
+    f.add_argument("--loss", choices=("square", "cross_entropy"), default=None,
+                   help="with data: square (default; one-hot targets for labels) or cross_entropy")
+    f.add_argument("--n", type=at.positive_int, default=100, help="--data digits: number of images (default 100)")
+    f.add_argument("--data-seed", type=at.seed, default=0, help="--data digits: seed of the subset (default 0)")
     f.add_argument("--phi", type=at.reals(), help="Phi entries row-major (d_N*d_0 numbers); default: random unit-norm")
     f.add_argument("--phi-seed", type=at.seed, default=0, help="seed of the random Phi (default 0)")
-    f.add_argument("--init", choices=("gaussian", "balanced"), default="gaussian")
-    f.add_argument("--scale", type=at.real(0, lo_strict=True), default=0.1, help="init scale (default 0.1)")
+    f.add_argument("--init", choices=("gaussian", "balanced", "xavier"), default="gaussian",
+                   help="gaussian (default, entries N(0, scale^2)), balanced (deep linear, D_j = 0) or xavier")
+    f.add_argument("--scale", type=at.real(0, lo_strict=True), default=None, help="init scale (default 0.1)")
     f.add_argument("--seed", type=at.seed, default=0, help="init seed (default 0)")
     f.add_argument("--t-end", type=at.real(0), required=True, help="integrate on [0, t_end]")
-    f.add_argument("--dps", type=at.dps, default=30, help="decimal digits (default 30; 15 to 10000)")
+    f.add_argument("--tier", choices=("arb", "float"), default="arb",
+                   help="arb (default; --dps digits) or float (the float64 Taylor tier: research sizes)")
+    f.add_argument("--dps", type=at.dps, default=None, help="arb tier: decimal digits (default 30; 15 to 10000)")
+    f.add_argument("--rtol", type=at.real(0, 1e-4, lo_strict=True), default=None,
+                   help="float tier: each step's last series term relative to max(1, |theta|_inf) "
+                        "(default 2^-53; at most 1e-4)")
     f.add_argument("--times", type=at.reals(0), help="comma-separated output times in [0, t_end] "
                                                       "(default: --samples equispaced)")
     f.add_argument("--samples", type=at.positive_int, default=10,

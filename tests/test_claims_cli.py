@@ -89,8 +89,8 @@ def test_budget_must_be_positive():
 
 
 def test_cli_flow_writes_replayable_json(tmp_path):
-    """gfgd flow: decimal strings at the requested digits, version, seed, error estimate; the final
-    state agrees with an independent float64 DOP853 run from the recorded θ0 to its accuracy."""
+    """gfgd flow: decimal strings of dps + 10 digits, version, seed, error estimate; the final state
+    agrees with an independent float64 DOP853 run from the recorded θ0 to its accuracy."""
     import numpy as np
 
     import numerics
@@ -100,7 +100,8 @@ def test_cli_flow_writes_replayable_json(tmp_path):
     assert main(["flow", "--widths", "3,2,1", "--t-end", "2", "--dps", "25", "--samples", "2",
                  "--scale", "0.3", "--seed", "4", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
-    assert rec["version"] == 1 and rec["init"]["seed"] == 4 and float(rec["error_estimate"]) < 1e-20
+    assert rec["version"] == 2 and rec["init"]["seed"] == 4 and float(rec["error_estimate"]) < 1e-20
+    assert rec["digits"] == 35 and rec["tier"] == "arb" and rec["data"] == {"source": "whitened", "phi_seed": 0}
     assert len(rec["states"]) == 3 and rec["times"][-1] == "2.0"
     Phi = np.array([[float(x) for x in row] for row in rec["Phi"]])
     theta0 = [np.array([[float(x) for x in row] for row in W]) for W in rec["theta0"]]
@@ -108,7 +109,7 @@ def test_cli_flow_writes_replayable_json(tmp_path):
     f = numerics.gradient_flow_float(obj, theta0, 2.0, rtol=1e-12, atol=1e-12)
     last = [np.array([[float(x) for x in row] for row in W]) for W in rec["states"][-1]]
     assert max(np.abs(a - b).max() for a, b in zip(f.at(2.0), last)) <= 1e-10
-    assert len(rec["states"][-1][0][0][0].replace("-", "").replace(".", "")) >= 20  # ≥ 20 digits written
+    assert len(rec["states"][-1][0][0][0].replace("-", "").replace(".", "").lstrip("0")) >= 30  # ≥ 30 digits written
 
 
 def test_cli_flow_usage_errors(tmp_path):
