@@ -94,14 +94,15 @@ class SlidingBounds:
             for j in layers:
                 self._set_mask(j)
 
-    def _sliding_geometry(self) -> dict:
+    def _sliding_geometry(self, s: list[float] | None = None) -> dict:
         """At the step's start, per sliding entry s = (j, u, i) (sorted): ‖∇_θz_s‖ (under the masks μ), ‖x̃_i‖
-        and (δ₁, δ₂) of the sub-network up to z's layer; and σ₀ = σ_min(Z), Z = [∇z_s]."""
+        and (δ₁, δ₂) of the sub-network up to z's layer, from the step's layer-norm bounds ``s`` (default: the
+        step's own, ``_lip_norms``); and σ₀ = σ_min(Z), Z = [∇z_s]."""
         from .hessian_lipschitz import derivative_factors, input_norms
 
         if self._xn is None:
             self._xn = input_norms(self.obj)
-        s = self._lip_norms[0]
+        s = self._lip_norms[0] if s is None else s
         keys = sorted(k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k)  # (a group's constraint: its representative's)
         gs = self._with_mu_masks(lambda: [np.concatenate([x.ravel() for x in self._grad_z(j + 1, u, i)])
                                           for (j, u, i) in keys])
@@ -151,6 +152,46 @@ class SlidingBounds:
         phi = float(np.max(np.abs(z[:, u]) + e / (1 - e) * sz[:, u]))
         return (2 / math.pi * math.log(n) + 1) * phi * (1 + 1e-10)
 
+    def _gradient_move(self, geo: dict, V: float, h: float) -> float:
+        """≥ how far the sliding gradients Z = [∇z_s] can move in the 2-norm over a step of length h (whose
+        speed is ≤ V): h·V·(Σ(δ₂‖x̃‖)²)^{1/2}, plus the moves of ∇z_s through the weights of lower sliding
+        entries of the same sample (δ₁‖x̃‖ per unit of μ, Σ_{k≥1}|μ_k|h^k). Every term is h^k (k ≥ 1) times
+        factors that do not grow when h shrinks."""
+        curv = math.sqrt(sum((d2 * x) ** 2 for d2, x in zip(geo["d2"], geo["x"])))
+        move = h * V * curv
+        for c, (j, u, i) in enumerate(geo["keys"]):
+            for (jj, uu, ii) in geo["keys"]:  # a lower sliding entry of the sample moves ∇z_s through μ
+                if ii == i and jj < j:
+                    mus = self.series.slide[jj + 1][(uu, ii)]
+                    move += sum(abs(m) * h ** k for k, m in enumerate(mus) if k > 0) * geo["d1"][c] * geo["x"][c]
+        return move
+
+    def _sliding_cap(self, ys: list[np.ndarray], h: float) -> float:
+        """The step on a sliding stretch, shortened so that the sliding gradients move by at most half their
+        σ₀ = σ_min(Z) over it (:meth:`_gradient_move`): then σ ≥ σ₀/2 in :meth:`_normal_forcing`, whose
+        1/σ and 1/σ² terms stay within 2× and 4× of the step start's. The move is a sum of h^k (k ≥ 1) times
+        factors nondecreasing in h (the speed bound V, the layer norms' δ₁, δ₂), so h·(σ₀/2)/move(h) moves
+        by at most σ₀/2. Before 2026-12-05 a long step here was refused ("nearly dependent"): the ec21
+        report's default ReLU row (64-50-50-10 on 5 digits) at σ₀ = 2.12 against a move of 2.63. The layer
+        norms are computed for h and the flow's carried state of them put back (the step's own follow)."""
+        from .float_steps import order_norms
+        from .hessian_lipschitz import velocity_bound
+
+        saved = (self._s_ends, self._s_fresh, self._norm_age)
+        try:
+            s = self._layer_norms(ys, h)
+        finally:
+            self._s_ends, self._s_fresh, self._norm_age = saved
+        geo = self._sliding_geometry(s)
+        move = self._gradient_move(geo, velocity_bound(ys, h, order_norms(ys)), h)
+        capped = h * geo["sigma"] / (2 * move) if move > geo["sigma"] / 2 else h
+        if not (math.isfinite(capped) and capped > 0):
+            # a bound past the float range (the weights' series of a degenerating sliding mode grow like a
+            # pole's): no cap; the stall check and _normal_forcing say what happens there
+            return h
+        self.sliding_caps += capped < h
+        return capped
+
     def _normal_forcing(self, ys: list[np.ndarray], h: float, local: float) -> float:
         """h·ζ·(B₂/σ + ‖N‖/σ²): what the computed state's distance from the sliding surface adds to the
         error's growth over the step (docs/theory.md F, "The growth on a sliding stretch"). ζ ≥ sup_step
@@ -166,16 +207,10 @@ class SlidingBounds:
         self._geo_h = h
         V = self._bar_speed
         curv = math.sqrt(sum((d2 * x) ** 2 for d2, x in zip(geo["d2"], geo["x"])))
-        move = h * V * curv
-        zeta2 = 0.0
-        for c, (j, u, i) in enumerate(geo["keys"]):
-            zeta2 += self._surface_distance(ys, h, (j, u, i)) ** 2
-            for (jj, uu, ii) in geo["keys"]:  # a lower sliding entry of the sample moves ∇z_s through μ
-                if ii == i and jj < j:
-                    mus = self.series.slide[jj + 1][(uu, ii)]
-                    move += sum(abs(m) * h ** k for k, m in enumerate(mus) if k > 0) * geo["d1"][c] * geo["x"][c]
+        move = self._gradient_move(geo, V, h)
+        zeta2 = sum(self._surface_distance(ys, h, key) ** 2 for key in geo["keys"])
         sigma = geo["sigma"] - move
-        if sigma <= 0:
+        if sigma <= 0:  # (the step was capped for this, _sliding_cap: only where the cap's rounding misses)
             from .kink_flows import UnsupportedKinkError
 
             raise UnsupportedKinkError(

@@ -319,3 +319,44 @@ def test_sliding_bounds_on_random_instances(inst):
     z = _check_zeta(obj, rec, points=11)
     target(g, label="μ⁺(dense) / rate")
     target(z, label="|z_s| / ζ")
+
+
+
+def test_a_long_sliding_step_is_shortened_for_the_gradients_sigma(monkeypatch):
+    """Where the sliding gradients could move by more than half their σ_min over a step, the step is
+    shortened (SlidingBounds._sliding_cap; before 2026-12-05 _normal_forcing refused it as "nearly
+    dependent"). Forced here by counting the move 200× (as if σ_min were that much smaller) on seed 5 of
+    INSTANCES: the run shortens its sliding steps instead of refusing, the forcing term's σ stays ≥ σ₀/2 on
+    every sliding step, and the state stays within its estimate of the arb tier at 30 digits."""
+    B = float_sliding_bounds.SlidingBounds
+    o_move, o_cap, o_nf = B._gradient_move, B._sliding_cap, B._normal_forcing
+    caps, margins = [], []
+
+    def move(self, geo, V, h):
+        return 200 * o_move(self, geo, V, h)
+
+    def cap(self, ys, h):
+        out = o_cap(self, ys, h)
+        caps.append(out < h)
+        return out
+
+    def forcing(self, ys, h, local):
+        out = o_nf(self, ys, h, local)
+        margins.append(1 - move(self, self._geo, self._bar_speed, h) / self._geo["sigma"])
+        return out
+
+    monkeypatch.setattr(B, "_gradient_move", move)
+    monkeypatch.setattr(B, "_sliding_cap", cap)
+    monkeypatch.setattr(B, "_normal_forcing", forcing)
+    seed, widths, T, scale, bias = INSTANCES[0]
+    obj, th = relu_instance(seed, widths, 0.0, bias, scale=scale)
+    f = numerics.gradient_flow(obj, th, T, dps=None)
+    assert sum(caps) >= 3 and margins and min(margins) >= 0.5 * (1 - 1e-12)
+    ref = _reference(obj, th, f)
+    with mpmath.workdps(40):
+        err = max(float(mpmath.sqrt(sum((mpmath.mpf(float(x)) - y) ** 2 for A, Bm in zip(f.at(t), ref.at(Fraction(t)))
+                                        for x, y in zip(np.ravel(A), np.ravel(Bm)))))
+                  for t in np.linspace(0, T, 7))
+    assert err <= f.error_estimate
+    print(f"\n{sum(caps)} of {len(caps)} sliding steps shortened; min (σ₀ − move)/σ₀ = {min(margins):.3f}; "
+          f"error {err:.3g} ≤ estimate {f.error_estimate:.3g}")
