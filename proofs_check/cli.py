@@ -180,7 +180,8 @@ def cmd_flow(args: argparse.Namespace) -> int:
     if args.tier == "arb" and args.rtol is not None:
         raise UsageError("--rtol is the float tier's step target (--tier float); the arb tier's accuracy is --dps")
     dps = None if args.tier == "float" else (30 if args.dps is None else args.dps)
-    times = args.times if args.times else [args.t_end * i / args.samples for i in range(args.samples + 1)]
+    # (the last time is t_end itself: t_end·n/n may round past it)
+    times = args.times if args.times else [args.t_end * i / args.samples for i in range(args.samples)] + [args.t_end]
     bad = [t for t in times if t > args.t_end]
     if bad:
         raise UsageError(f"--times must lie in [0, --t-end = {args.t_end:g}], got {bad[0]:g}")
@@ -372,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default for ReLU nets and --bias) | FILE.npz (X and labels or Y)")
     f.add_argument("--loss", choices=("square", "cross_entropy"), default=None,
                    help="with data: square (default; one-hot targets for labels) or cross_entropy")
-    f.add_argument("--n", type=at.positive_int, default=100, help="--data digits: number of images (default 100)")
-    f.add_argument("--data-seed", type=at.seed, default=0, help="--data digits: seed of the subset (default 0)")
+    f.add_argument("--n", type=at.positive_int, default=None, help="--data digits: number of images (default 100)")
+    f.add_argument("--data-seed", type=at.seed, default=None, help="--data digits: seed of the subset (default 0)")
     f.add_argument("--phi", type=at.reals(), help="Phi entries row-major (d_N*d_0 numbers); default: random unit-norm")
     f.add_argument("--phi-seed", type=at.seed, default=0, help="seed of the random Phi (default 0)")
     f.add_argument("--init", choices=("gaussian", "balanced", "xavier"), default="gaussian",

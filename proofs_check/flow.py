@@ -48,6 +48,7 @@ ESTIMATE_MEANING = {
 
 
 DEFAULT_SCALE = 0.1  # --scale's default (gaussian and balanced inits)
+DEFAULT_DIGITS = 100  # --n's default (--data digits)
 # the arb tier writes dps + WRITE_GUARD significant digits: about its working precision (dps·log2(10) + 32
 # guard bits, numerics.flows), so the numbers' own rounding is ~10^-10 of the digits asked
 WRITE_GUARD = 10
@@ -80,6 +81,8 @@ def problem(args: argparse.Namespace) -> tuple[Any, list[np.ndarray], dict, dict
         spec["alpha"] = repr(float(alpha))
     model = theory.ReLUNet(widths, alpha=alpha, bias=args.bias) if relu else theory.DeepLinear(widths, bias=args.bias)
     if data == "whitened":
+        if args.n is not None or args.data_seed is not None:
+            raise SpecError("--n and --data-seed choose the digits images: they apply with --data digits only")
         if relu or args.bias:
             raise SpecError("--data whitened is the loss of a deep linear net's end-to-end matrix W_N⋯W_1: "
                             "ReLU nets and nets with --bias need data (--data digits or FILE.npz)")
@@ -103,9 +106,13 @@ def problem(args: argparse.Namespace) -> tuple[Any, list[np.ndarray], dict, dict
         if args.phi is not None:
             raise SpecError("--phi sets the whitened loss's target: it does not apply with --data digits or a file")
         if data == "digits":
-            ds = theory.data.digits(args.n, seed=args.data_seed, normalize="scale")
-            seeds["data_seed"] = args.data_seed
+            n = DEFAULT_DIGITS if args.n is None else args.n
+            data_seed = 0 if args.data_seed is None else args.data_seed
+            ds = theory.data.digits(n, seed=data_seed, normalize="scale")
+            seeds["data_seed"] = data_seed
         else:
+            if args.n is not None or args.data_seed is not None:
+                raise SpecError("--n and --data-seed choose the digits images: they apply with --data digits only")
             try:
                 ds = theory.data.load_npz(data)
             except ValueError as e:

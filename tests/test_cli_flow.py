@@ -128,6 +128,7 @@ def test_digits_cross_entropy_record(tmp_path):
     (["--net", "relu", "--widths", "64,3,5"], "d_N >= 10"),
     (["--net", "relu", "--widths", "64,3,10", "--init", "balanced"], "--init balanced"),
     (["--widths", "3,3,1", "--loss", "cross_entropy"], "--loss cross_entropy"),
+    (["--widths", "3,3,1", "--n", "50"], "--n and --data-seed"),
 ])
 def test_flow_usage_errors(tmp_path, capsys, extra, flag):
     out = tmp_path / "e.json"

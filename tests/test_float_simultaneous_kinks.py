@@ -73,8 +73,10 @@ def diff_mp(a, b) -> float:
 # 4.04e-12 and 1.32e-12; thorough run, 2026-12-04), and ce 32 went to 1.23e3 until the softmax became one
 # node (663). With the growth on sliding stretches from the Hessian with the field's masks (docs/theory.md F,
 # "The growth on a sliding stretch"; the pattern's arbitrary side had been the more negative λ_min): 2.77e3 and
-# 176 (estimates 2.45e-12 and 1.88e-13; thorough run, 2026-12-04) — sq 38 within 1000×.
-LOOSE = {("sq", 11): 2.8e3}
+# 176 (estimates 2.45e-12 and 1.88e-13; thorough run, 2026-12-04) — sq 38 within 1000×. Re-measured 2026-12-05
+# (a64b282): sq 11 1.76e3 in the max norm (estimate 1.56e-12, true 8.8e-16) and 795 in the 2-norm the estimate
+# bounds (true 1.96e-15); the strict xfail is on the max-norm ratio.
+LOOSE = {("sq", 11): 1.8e3}
 CASES = [("sq", 3, 0.1), ("sq", 11, 0.9), ("sq", 19, 1.3), ("sq", 21, 0.2), ("sq", 25, 1.9), ("sq", 26, 1.7),
          ("sq", 35, 0.2), ("sq", 36, 0.1), ("sq", 38, 1.9), ("ce", 6, 1.0), ("ce", 7, 0.6), ("ce", 16, 0.6), ("ce", 18, 0.8),
          ("ce", 32, 1.4), ("ce", 36, 0.7)]
