@@ -380,10 +380,11 @@ def test_ec21_relu_row_on_the_float_tier_agrees_with_the_arb_row(ec21_quick, tmp
 
 
 def test_relu_row_defaults_follow_the_tier():
-    """The default ReLU row: the paper's widths on the float tier; ``--relu-tier arb`` without widths: the
-    row the arb tier's cost allows; explicit widths win; quick keeps its arb row (docs/theory.md G2)."""
+    """The default ReLU row: 64-16-16-10 on the float tier (since 2026-12-05; the paper's widths fall back
+    to the arb tier there); ``--relu-tier arb`` without widths: the row the arb tier's cost allows; explicit
+    widths win; quick keeps its arb row (docs/theory.md G2)."""
     cfg, _ = ec21.configuration(False, "cross_entropy", (2, 5), ("relu",), None, None)
-    assert tuple(cfg["relu"]["widths"]) == (64, 50, 50, 10) and cfg["relu"]["tier"] == "float"
+    assert tuple(cfg["relu"]["widths"]) == (64, 16, 16, 10) and cfg["relu"]["tier"] == "float"
     cfg, _ = ec21.configuration(False, "cross_entropy", (2, 5), ("relu",), {"tier": "arb"}, None)
     assert tuple(cfg["relu"]["widths"]) == ec21.RELU_ARB_WIDTHS and cfg["relu"]["tier"] == "arb"
     cfg, _ = ec21.configuration(False, "cross_entropy", (2, 5), ("relu",), {"tier": "arb", "widths": (64, 9, 10)}, None)

@@ -37,16 +37,17 @@ estimate (max-norm; reported here as the 2-norm bound √P·estimate). ReLU: ``n
 (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error by an independent
 rerun at dps + 10), or the float64 Taylor tier (``numerics.gradient_flow(..., dps=None)``: the same
 kink events, cross-entropy, and an error bound — honest, a product of worst-case saltation norms, so
-loose: ~10⁶ times the true error on the arb row's net — docs/theory.md F, G2); DOP853 is not a ground
-truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default the paper's widths
-64-50-50-10 on 5 digits on the float tier (seed 0: 133 kink events, loss/10 at t = 1.98, error bound
-1.65e-6 against GF–GD distances ≥ 5.5e-3; ~30 s CPU); where the float tier refuses — a kink it cannot
-resolve, a touch within its error bar — the arb tier runs instead and the record says why.
-``--relu-tier arb`` makes the arb tier the ground truth (error known to ~1e-15 by rerun): its cost grows
-with parameters × samples × kink events, so its row is 64-16-16-10 on 5 digits unless ``--relu-widths``
-says otherwise (quick: 64-8-8-10 on 3 digits, arb); ``--relu-widths``, ``--relu-n``, ``--relu-t-cap`` let
-the row grow (more digits make the flow's events and horizon grow: 50 digits need t ≈ 9.6 for loss/10,
-beyond the cap).
+loose: ~10⁴–10⁵ times the true error on the default row — docs/theory.md F, G2); DOP853 is not a ground
+truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default 64-16-16-10 on 5 digits on
+the float tier (seed 0: 58 kink events, loss/10 at t = 3.26, error bound 7.1e-11 against GF–GD distances
+≥ 6.9e-3; the report in ~40 s); where the float tier refuses — a kink it cannot resolve, a touch or a
+rate within its error bar — the arb tier runs instead and the record says why. The paper's widths
+(``--relu-widths 64,50,50,10``) were the default from 2026-12-03 to 2026-12-05: the float tier's bound
+there grows past any use (2.2e-7 at t = 1.6, a rate bar of 0.95 at a kink), it refuses at t = 1.62 and
+the arb tier's fallback takes tens of minutes. ``--relu-tier arb`` makes the arb tier the ground truth
+(error known to ~1e-15 by rerun): its cost grows with parameters × samples × kink events (quick:
+64-8-8-10 on 3 digits, arb); ``--relu-widths``, ``--relu-n``, ``--relu-t-cap`` let the row grow (more
+digits make the flow's events and horizon grow: 50 digits need t ≈ 9.6 for loss/10, beyond the cap).
 
 The GF–GD distance on the ReLU row (docs/theory.md G1): GD's local error at a kink crossing is O(η)
 (∇f jumps), once per crossing, with a constant set by where the kink falls inside GD's step; so
@@ -89,10 +90,11 @@ LINEAR = dict(widths=(64, 50, 50, 10))
 # entry is an option (``--relu-widths``, ``--relu-n``, ``--relu-t-cap``) so it can grow with the tier.
 # t_cap: the default rows reach loss/10 at T = 3.26 (quick 2.83); the cap keeps a variant whose loss falls
 # slower (--loss square, --bias, another seed) within the time goals — it binds there, and says so
-# The default row has the paper's widths on the float64 tier (docs/theory.md G2: its error bound, 1.65e-6
-# at seed 0, is 3e-4 of the smallest GF–GD distance); with ``--relu-tier arb`` and no widths given the
-# row is RELU_ARB_WIDTHS, the size the arb tier's cost allows (parameters × samples × events)
-RELU = dict(widths=(64, 50, 50, 10), n=5, grid=20, t_cap=5.0, eos=True, tier="float")
+# The default row is 64-16-16-10 on the float64 tier (docs/theory.md G2: its error bound, 7.1e-11 at seed 0,
+# is 1e-8 of the smallest GF–GD distance; on the paper's 64-50-50-10 the tier refuses at t = 1.62 and the
+# report falls back to the arb tier); with ``--relu-tier arb`` and no widths given the row is
+# RELU_ARB_WIDTHS, the size the arb tier's cost allows (parameters × samples × events)
+RELU = dict(widths=(64, 16, 16, 10), n=5, grid=20, t_cap=5.0, eos=True, tier="float")
 RELU_ARB_WIDTHS = (64, 16, 16, 10)
 DEFAULT = dict(n=500, grid=40, curvature_points=17, gd_curvature_points=9, max_steps=20000,
                linear=LINEAR, relu=RELU)
@@ -555,8 +557,8 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     ap.add_argument("--nets", default="linear,relu", help="comma-separated: linear, relu (default both)")
     ap.add_argument("--n", type=at.positive_int, default=None, help="digits for the linear net (default 500)")
     ap.add_argument("--relu-widths", type=at.integers(1, 2), default=None,
-                    help="widths of the ReLU net (default 64,50,50,10, with --relu-tier arb 64,16,16,10; "
-                         "quick 64,8,8,10; docs/theory.md G2)")
+                    help="widths of the ReLU net (default 64,16,16,10; quick 64,8,8,10; the paper's "
+                         "64,50,50,10 falls back to the arb tier: docs/theory.md G2)")
     ap.add_argument("--relu-n", type=at.positive_int, default=None,
                     help="digits for the ReLU net (default 5; quick 3)")
     ap.add_argument("--relu-t-cap", type=at.real(0, lo_strict=True), default=None,
