@@ -281,6 +281,41 @@ def test_ec21_cli_torch_model_and_npz_data_end_to_end(user_files, tmp_path, caps
             assert any(f["net"] == "custom" and "capped" in f["finding"] for f in saved["findings"])
 
 
+def test_track_relu_torch_model_float_tier_against_the_arb_tier(user_files, tmp_path, capsys):
+    """gfgd track on a torch ReLU net with biases: the ground truth is the float64 Taylor tier by default
+    (its 2-norm bound as the JSON's estimate), ``--tier arb`` the arb tier; their GF–GD distances agree within
+    the two estimates, and the float tier's loss curve is the arb tier's."""
+    from proofs_check.cli import main
+
+    runs = {}
+    for tier in ("float", "arb"):
+        out = tmp_path / tier
+        argv = ["track", "--out", str(out), "--eta", "0.2", "--steps", "16", "--points", "5",
+                "--model", f"{user_files / 'nets.py'}:build_relu", "--data", str(user_files / "d.npz"), "--tier", tier]
+        assert main(argv) == 0
+        runs[tier] = json.loads((out / "track.json").read_text())
+    fl, ab = runs["float"], runs["arb"]
+    assert fl["gf_tier"].startswith("gradient_flow (float64 Taylor tier") and "arb" in ab["gf_tier"]
+    tol = fl["gf_error_estimate"] + ab["gf_error_estimate"]
+    assert tol < 1e-9
+    assert max(abs(a - b) for a, b in zip(fl["distance"], ab["distance"])) <= tol
+    assert max(abs(a - b) for a, b in zip(fl["gf_loss"], ab["gf_loss"])) <= 1e-9
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--net", "relu", "--widths", "60,5,10", "--n", "20"], "does not chain"),
+    (["--net", "relu", "--widths", "64,5,x"], "--widths"),
+    (["--net", "relu", "--widths", "64,5,10", "--tier", "exact"], "--tier"),
+])
+def test_track_bad_net_is_a_usage_error(tmp_path, capsys, extra, message):
+    """A net that does not fit the data, or a malformed flag, is the user's mistake: exit 2, one line."""
+    from proofs_check.cli import main
+
+    assert main(["track", "--out", str(tmp_path / "o"), "--eta", "0.1", "--steps", "4", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--model", "nets.py"], "FILE.py:FUNCTION"),
     (["--model", "missing.py:f"], "no such file"),

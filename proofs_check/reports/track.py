@@ -7,8 +7,10 @@ It answers "where does my GD stop being a discretisation of gradient flow?" (iss
   (their contraction ‖I − ηH‖ ≤ 1 − ηλ_min needs it); where η·λ_max > 2 GD is unstable in the top
   direction (the edge of stability, EC21 §3; Cohen et al. 2021);
 * the ground-truth GF from the same θ₀ (:func:`numerics.gradient_flow_float` for nets without kinks,
-  DOP853 with its error estimate; :func:`numerics.gradient_flow` — arb Taylor with exact kink events —
-  for (leaky) ReLU nets), λ_min along it and I₋(t) = ∫ max(0, −λ_min);
+  DOP853 with its error estimate; for (leaky) ReLU nets :func:`numerics.gradient_flow` with exact kink
+  events — the float64 Taylor tier, its error estimate a 2-norm bound, and where it refuses the arb tier at
+  ``--dps`` digits, the JSON's ``gf_tier`` saying why; ``--tier arb`` the arb tier alone), λ_min along it and
+  I₋(t) = ∫ max(0, −λ_min);
 * the distance ‖θ_GD(t) − θ_GF(t)‖ at t = kη. "GD leaves the flow" is flagged at the first kept time
   where η·λ_max > 2 and the distance grows to the next kept time (a catapult or edge-of-stability
   oscillation); without such a time none is claimed.
@@ -51,8 +53,11 @@ def _objective(objective, theta0, model, data, loss):
 
 def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Sequence[Any] | None = None,
         model: Any = None, data: Any = None, loss: str = "cross_entropy", points: int = 33, dps: int = 16,
-        seed: int = 0, progress: Callable[[str], None] | None = None, provenance: dict | None = None) -> dict:
-    """Run GD at ``eta`` for ``steps`` beside the GF (module docstring); write the figure and JSON."""
+        seed: int = 0, progress: Callable[[str], None] | None = None, provenance: dict | None = None,
+        tier: str = "float") -> dict:
+    """Run GD at ``eta`` for ``steps`` beside the GF (module docstring); write the figure and JSON.
+    ``tier`` (nets with kinks): ``"float"`` (the float64 Taylor tier, falling back to the arb tier at
+    ``dps`` digits where it refuses; the JSON says why) or ``"arb"``."""
     import numerics
 
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
@@ -61,6 +66,8 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if isinstance(points, bool) or int(points) != points or points < 3:
         raise ValueError(f"points must be an integer >= 3, got {points!r}")
+    if tier not in ("float", "arb"):
+        raise ValueError(f"tier must be 'float' or 'arb', got {tier!r}")
     steps = int(steps)
     say = progress or (lambda m: None)
     t0 = time.perf_counter()
@@ -75,14 +82,28 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
         if gd.diverged:
             say(f"track: GD diverged: {gd.message}")
         say("track: ground-truth GF")
-        if _has_kinks(obj):
-            traj = numerics.gradient_flow(obj, th0, t_end, dps=dps)
-            tier = f"gradient_flow (arb Taylor with kink events, dps {dps})"
-        else:
-            traj = numerics.gradient_flow_float(obj, th0, t_end, rtol=GF_TOL, atol=GF_TOL, dense_output=True)
-            tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
         P = sum(np.size(w) for w in th0)
-        err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
+        traj = refused = None
+        if _has_kinks(obj) and tier == "float":
+            from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+
+            try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
+                traj = numerics.gradient_flow(obj, th0, t_end, dps=None)
+                gf_tier = ("gradient_flow (float64 Taylor tier with kink events; error estimate a 2-norm bound: "
+                           "measured growth and saltation factors)")
+                err = float(traj.error_estimate)
+            except (UnsupportedKinkError, NonUniqueFlowError, FloatingPointError) as e:
+                refused = f"{type(e).__name__}: {e}"
+                say(f"track: the float tier refused ({refused}); the arb tier at {dps} digits instead")
+        if traj is None and _has_kinks(obj):
+            traj = numerics.gradient_flow(obj, th0, t_end, dps=dps)
+            gf_tier = f"gradient_flow (arb Taylor with kink events, dps {dps})" + (
+                f"; the float tier was asked for and refused: {refused}" if refused else "")
+            err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
+        elif traj is None:
+            traj = numerics.gradient_flow_float(obj, th0, t_end, rtol=GF_TOL, atol=GF_TOL, dense_output=True)
+            gf_tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
+            err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
         say("track: curvature along GD and GF")
         along_gd = numerics.curvature_along(obj, gd, eta=eta, seed=seed)
         times = [k * eta for k in gd.kept]
@@ -95,7 +116,7 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
     edge = [t for t, v in zip(times, el) if v > 2]
     leaves = next((times[i] for i in range(len(times) - 1) if el[i] > 2 and dist[i + 1] > dist[i]), None)
     out = {"experiment": "track", "eta": eta, "steps": steps, "t_end": t_end, "stride": stride,
-           "parameters": int(P), "data": prov, "provenance": provenance or {}, "gf_tier": tier,
+           "parameters": int(P), "data": prov, "provenance": provenance or {}, "gf_tier": gf_tier,
            "gf_error_estimate": err, "gd_diverged": bool(gd.diverged), "t": times, "gd_loss": gd_loss,
            "gf_loss": gf_loss, "distance": dist,
            "gd_lambda_min": along_gd.lambda_min.tolist(), "gd_lambda_max": along_gd.lambda_max.tolist(),
@@ -199,10 +220,13 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential")
     ap.add_argument("--data", help=".npz with X and labels (or Y); default: sklearn digits")
     ap.add_argument("--net", choices=("linear", "relu"), default="linear")
-    ap.add_argument("--widths", default="64,50,50,10")
+    ap.add_argument("--widths", type=at.integers(1, 2), default=(64, 50, 50, 10))
     ap.add_argument("--n", type=at.positive_int, default=500)
     ap.add_argument("--loss", choices=("cross_entropy", "square"), default="cross_entropy")
     ap.add_argument("--points", type=at.positive_int, default=33)
+    ap.add_argument("--tier", choices=("float", "arb"), default="float",
+                    help="ground truth of a net with kinks: the float64 Taylor tier (default; the arb tier where it "
+                         "refuses) or the arb tier at --dps digits")
     ap.add_argument("--dps", type=at.dps, default=16)
     ap.add_argument("--seed", type=at.seed, default=0)
     try:
@@ -228,7 +252,8 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
             return 2
         try:
             res = run(args.out, args.eta, args.steps, model=model, data=args.data, loss=args.loss,
-                      points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov)
+                      points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov,
+                      tier=args.tier)
         except UserInputError as e:
             print(f"gfgd track: {e}", file=sys.stderr)
             return 2
@@ -237,12 +262,16 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
         import theory
         from theory import data as tdata
 
-        ds = tdata.load_npz(args.data) if args.data else tdata.digits(args.n, seed=args.seed)
-        widths = tuple(int(w) for w in args.widths.split(","))
-        model = theory.DeepLinear(widths) if args.net == "linear" else theory.ReLUNet(widths)
-        obj = theory.Objective(model, ds.loss(args.loss))
+        try:  # a data file, widths or loss that do not fit: the user's mistake (exit 2, one line)
+            ds = tdata.load_npz(args.data) if args.data else tdata.digits(args.n, seed=args.seed)
+            model = theory.DeepLinear(args.widths) if args.net == "linear" else theory.ReLUNet(args.widths)
+            obj = theory.Objective(model, ds.loss(args.loss))
+        except (ValueError, TypeError) as e:
+            print(f"gfgd track: {e}", file=sys.stderr)
+            return 2
         res = run(args.out, args.eta, args.steps, objective=obj, theta0=numerics.xavier_init(obj, seed=args.seed),
-                  loss=args.loss, points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov)
+                  loss=args.loss, points=args.points, dps=args.dps, seed=args.seed, progress=say, provenance=prov,
+                  tier=args.tier)
     print("\n".join(report_lines(res)))
     print(f"wrote {', '.join(res['figures']['track']['files'])} and track.json to {args.out}")
     return 0
