@@ -167,6 +167,11 @@ def _check_parallel(names: list[str], budgets: dict, args: argparse.Namespace,
 
 
 # ------------------------------------------------------------------------------------------ flow
+# parameters × samples above which gfgd flow points to --tier float: the 64-50-50-10 ReLU net on 100 digits
+# (6.2e5) at --dps 15 had not reached t = 0.001 after 20 s wall (2026-12-05, two jobs on the two cores)
+ARB_NOTE_SIZE = 50_000
+
+
 def cmd_flow(args: argparse.Namespace) -> int:
     """Ground-truth GF of a deep linear or (leaky) ReLU net on either Taylor tier, written as JSON
     (:mod:`proofs_check.flow`)."""
@@ -191,11 +196,16 @@ def cmd_flow(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as e:
         raise UsageError(str(e)) from None
     P = obj.num_params
-    if dps is not None and spec["net"] == "linear" and not spec["bias"]:
+    n = getattr(obj.loss, "num_samples", 1)
+    if dps is not None and spec["net"] == "linear" and not spec["bias"] and spec["loss"] == "WhitenedSquare":
         est = flow_step_seconds(dps, P)
         if est > 10:
             print(f"gfgd flow: note: --dps {dps} with {P} parameters: ~{est:.3g} s per Taylor step "
                   f"(measured model, within ~{FLOW_COST_SPREAD:g}x); a run takes many steps", file=sys.stderr)
+    elif dps is not None and P * n > ARB_NOTE_SIZE:
+        # no cost model here (the arb tier's cost also grows with the kink events): a pointer, not a number
+        print(f"gfgd flow: note: the arb tier on {P} parameters × {n} samples is slow (its cost grows with "
+              "parameters, samples and kink events); --tier float integrates research sizes", file=sys.stderr)
     from .reports.ec21 import _blas_one
 
     bar, callback = pg.time_bar(args.t_end, "flow")
