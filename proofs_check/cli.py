@@ -213,6 +213,8 @@ def cmd_flow(args: argparse.Namespace) -> int:
         try:
             traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback)
         except FloatingPointError as e:
+            if "float range" not in str(e) and "blow up" not in str(e):  # a stall, an underflow while sliding
+                raise
             scale = spec["init"].get("scale")
             raise FloatingPointError(f"{e}; the initial scale" + (f" --scale {scale:g}" if scale else "") +
                                      f" may be too large for depth {len(args.widths) - 1}") from None
