@@ -206,10 +206,10 @@ def cmd_flow(args: argparse.Namespace) -> int:
         # no cost model here (the arb tier's cost also grows with the kink events): a pointer, not a number
         print(f"gfgd flow: note: the arb tier on {P} parameters × {n} samples is slow (its cost grows with "
               "parameters, samples and kink events); --tier float integrates research sizes", file=sys.stderr)
-    from .reports.ec21 import _blas_one
+    from numerics.ntk_training import blas_threads
 
     bar, callback = pg.time_bar(args.t_end, "flow")
-    with bar, _blas_one():  # one BLAS thread: on shared cores more only wait for each other (ec21)
+    with bar, blas_threads(1):  # one BLAS thread: on shared cores more threads only wait for each other
         try:
             traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback)
         except FloatingPointError as e:
