@@ -47,7 +47,7 @@ def run(bias: bool, t_end: float | None, rtol: float | None = None) -> None:
     kept = sum(min(w.naive, w.windowed) for w in tr.windows)
     print(f"{'biased' if bias else 'bias-free'} 64-50-50-10 to T = {T}, rtol {tr.rtol:.3g}: {len(tr.events)} events, {len(tr.steps)} steps, "
           f"{cpu:.0f} s CPU; loss {f0:.4g} -> {f1:.4g} ({f0 / f1:.2f}x)")
-    print(f"  estimate: max {tr.error_estimate:.3g}, at T {tr.errors[-1]:.3g}; Σ ln ‖S‖₂ = {sal:.2f}, ∫μ⁺ = "
+    print(f"  estimate: max {tr.error_estimate:.3g}, at T {tr.end_error:.3g}; Σ ln ‖S‖₂ = {sal:.2f}, ∫μ⁺ = "
           f"{tr.growth_integral:.3f}; {len(tr.windows)} windows ({sum(w.events for w in tr.windows)} events): "
           f"Σ ln naive {naive:.2f} -> windowed {kept:.2f}")
     # what the windows' factors are made of: the events' own symmetric stretch, the first-order term with

@@ -274,6 +274,9 @@ class CarriedError:
     def __post_init__(self) -> None:
         self._clear()
         self._t_open = 0.0
+        # the naive bound at the last step's end before a window closed there: it bounds the error inside that
+        # step (dense output), where the windowed bound, which is for the close time's propagator, does not
+        self.peak = 0.0
 
     def _clear(self) -> None:
         self._kap: list[float] = []
@@ -305,6 +308,7 @@ class CarriedError:
         # end is ≤ ∫₀ʰ e^{μ(h−s)}‖δ‖ds ≤ h‖δ‖g; docs/theory.md F, "Propagation"); for the truncation, a
         # difference at the step's end, the factor only adds (≤ g)
         self.local = (self.local + local) * g
+        self.peak = self.start * self.gain + self.local
         if self.windows:
             if lam is None or not math.isfinite(lam):  # no Λ for this step: windows end here
                 self.close(t)

@@ -146,6 +146,9 @@ class FloatTaylorTrajectory:
     # steps, naive and windowed log-growth); Σ (naive − windowed) is what the windows saved
     windows: list = field(default_factory=list)
     rtol: float = TOL  # the steps' last-term target relative to max(1, ‖θ‖∞) (float_gradient_flow)
+    # the bound at t_end itself (≤ errors[-1], which bounds the whole last step): the closed window's bound, and
+    # where the run ended on an event the larger of the bounds before and after it
+    end_error: float = math.nan
 
     @property
     def times(self) -> list[float]:
@@ -808,7 +811,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 steps.append(h)
                 coeffs.append(ys)
                 out = _output_rounding(ys, p, h, lo_norm, cn)
-                errors.append(carried.value + out)
+                # over the step: the naive bound before a window closed at its end (the windowed one is for
+                # the close time; inside the step the propagator is a partial product, docs/theory.md F,
+                # "Windows through lone crossings")
+                errors.append(max(carried.value, carried.peak) + out)
                 step_end, event_after = errors[-1], False  # the bound at this step's end, before its event
                 local_errors.append(local)
                 start_lows.append(self.lo)
@@ -863,7 +869,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             # ended on an event, the error at t_end lies between those just before and after it (the two
             # flows cross at nearby times), so the bound before the event stays in force as well
             final = carried.value + out
-            errors[-1] = min(errors[-1], max(final, step_end) if event_after else final)
+            end_error = min(errors[-1], max(final, step_end) if event_after else final)
+        else:
+            end_error = 0.0
         if not starts:
             starts.append(0.0)
             steps.append(0.0)
@@ -873,7 +881,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                                      self.events, time.perf_counter() - t0,
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=local_errors, start_lows=start_lows,
-                                     saltations=self.saltations, windows=carried.log, rtol=self.tol)
+                                     saltations=self.saltations, windows=carried.log, rtol=self.tol,
+                                     end_error=end_error)
         return traj
 
 

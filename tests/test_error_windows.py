@@ -174,3 +174,22 @@ def test_the_mixed_terms_match_dense_norms_of_the_partial_products(seed, m, P, k
     slack = 1e3 * P * m * EPS * float(E.sum()) * float(np.prod(1 + np.abs(kap)))  # the dense products' rounding
     assert parts["mixed"] >= ref - slack
     assert parts["mixed"] <= ref * (1 + CERT_TOL) ** 2 * (1 + 1e-6) + slack
+
+
+def test_a_step_that_closes_a_window_keeps_its_naive_bound_for_the_step():
+    """A window closed by its step's Σh·Λ (CarriedError.step) drops the carried bound to F_w·e_start, the
+    bound at the close time; inside that step the propagator is a partial product, so the bound over the step
+    is the naive one before the close (``peak``; the float tier records max(value, peak) per step). Two lone
+    crossings along orthogonal directions with κ = 1 (‖S‖ = 2 each): naive growth 4, the window's product 2."""
+    c = CarriedError()
+    c.start = 1e-15
+    c.step(1e-4, 0.0, 0.0, lam=1.0, t=1e-4)
+    c.event(1e-4, 2.0, (1.0, 0.0, np.array([1.0, 0.0, 0.0])))
+    c.step(1e-4, 0.0, 0.0, lam=1.0, t=2e-4)
+    c.event(2e-4, 2.0, (1.0, 0.0, np.array([0.0, 1.0, 0.0])))
+    naive = 4e-15
+    assert c.value == pytest.approx(naive, rel=1e-12)
+    c.step(0.2, 0.0, 0.0, lam=1.0, t=0.2002)  # Σh·Λ ≥ B_CLOSE: the window closes at this step's end
+    assert len(c.log) == 1
+    assert c.value < 0.75 * naive  # the windowed bound, ~2·e^{0.2}·1e-15
+    assert c.peak == pytest.approx(naive, rel=1e-12)  # the naive bound at the step's end, before the close
