@@ -193,6 +193,7 @@ def record(obj: Any, theta0: list[np.ndarray], traj: Any, spec: dict, times: lis
     # estimate takes in, so it bounds the numbers in the file
     written = 0.0 if digits is None else 0.5 * 10.0 ** (1 - digits) * largest
     estimate = (float(traj.error_estimate) + written) * (1 + 2.0 ** -52)  # (the float sum's own rounding)
+    at_times = [(b + written) * (1 + 2.0 ** -52) for b in step_bounds(traj, times)]
     events = [{"t": repr(float(e.t)), "kind": e.kind, "layer": e.layer, "unit": e.unit, "sample": e.sample}
               for e in (getattr(traj, "events", None) or [])]
     rec = {
@@ -210,6 +211,7 @@ def record(obj: Any, theta0: list[np.ndarray], traj: Any, spec: dict, times: lis
         "events": events,
         "digits": digits,
         "error_estimate": _up(estimate),
+        "error_estimates": [_up(b) for b in at_times],
         "write_rounding": _up(written),
         "error_estimate_bounds": ESTIMATE_MEANING[(tier, kinks)],
         "conservation_defect_max": f"{max(traj.conservation_defects, default=0.0):.3e}",
@@ -221,6 +223,22 @@ def record(obj: Any, theta0: list[np.ndarray], traj: Any, spec: dict, times: lis
     if tier == "float":
         rec["growth_integral"] = f"{traj.growth_integral:.4g}"
     return rec
+
+
+def step_bounds(traj: Any, times: list[float]) -> list[float]:
+    """The trajectory's error bound at each of ``times``: the largest recorded bound of the steps whose span
+    [t_i, t_i + h_i] holds t (a step's entry bounds its whole span, dense output included; docs/theory.md F,
+    "What each step records"), the spans widened by 2⁻⁴⁰ relative so a time on a boundary (read from exact
+    fractions on the arb tier) takes both neighbours. ≤ ``traj.error_estimate``, the largest of them all."""
+    starts = [float(a) for a in traj.starts]
+    ends = [float(a + h) for a, h in zip(traj.starts, traj.steps)]
+    errs = [float(e) for e in traj.errors]
+    out = []
+    for t in times:
+        pad = 2.0 ** -40 * max(1.0, abs(t))
+        near = [e for a, b, e in zip(starts, ends, errs) if a - pad <= t <= b + pad]
+        out.append(max(near) if near else float(traj.error_estimate))
+    return out
 
 
 def _up(x: float) -> str:
@@ -242,4 +260,5 @@ def block_repr(W: Any) -> Any:
     return [repr(float(x)) for x in W] if W.ndim == 1 else [[repr(float(x)) for x in row] for row in W]
 
 
-__all__ = ["ESTIMATE_MEANING", "FlowRefused", "SpecError", "block_repr", "integrate", "problem", "record"]
+__all__ = ["ESTIMATE_MEANING", "FlowRefused", "SpecError", "block_repr", "integrate", "problem", "record",
+           "step_bounds"]
