@@ -321,7 +321,6 @@ def test_sliding_bounds_on_random_instances(inst):
     target(z, label="|z_s| / ζ")
 
 
-
 def test_a_long_sliding_step_is_shortened_for_the_gradients_sigma(monkeypatch):
     """Where the sliding gradients could move by more than half their σ_min over a step, the step is
     shortened (SlidingBounds._sliding_cap; before 2026-12-05 _normal_forcing refused it as "nearly
@@ -351,6 +350,7 @@ def test_a_long_sliding_step_is_shortened_for_the_gradients_sigma(monkeypatch):
     seed, widths, T, scale, bias = INSTANCES[0]
     obj, th = relu_instance(seed, widths, 0.0, bias, scale=scale)
     f = numerics.gradient_flow(obj, th, T, dps=None)
+    # (1e-12: the cap's h·σ₀/(2·move) and the move re-evaluated at it each round by a few ulps, ~1e-15 relative)
     assert sum(caps) >= 3 and margins and min(margins) >= 0.5 * (1 - 1e-12)
     ref = _reference(obj, th, f)
     with mpmath.workdps(40):
