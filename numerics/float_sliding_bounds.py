@@ -104,13 +104,17 @@ class SlidingBounds:
             self._xn = input_norms(self.obj)
         s = self._lip_norms[0] if s is None else s
         keys = sorted(k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k)  # (a group's constraint: its representative's)
-        gs = self._with_mu_masks(lambda: [np.concatenate([x.ravel() for x in self._grad_z(j + 1, u, i)])
-                                          for (j, u, i) in keys])
-        sigma = float(np.linalg.svd(np.array(gs).T, compute_uv=False)[-1])
+        # the gradients and σ₀ depend on the step's start (state, masks, weights) only: computed once per pass —
+        # the step cap and the forcing term both read them; the run loop clears _geo_base at every pass
+        base = getattr(self, "_geo_base", None)
+        if base is None or base[0] is not self.y or base[1] != keys:
+            gs = self._with_mu_masks(lambda: [np.concatenate([x.ravel() for x in self._grad_z(j + 1, u, i)])
+                                              for (j, u, i) in keys])
+            sigma = float(np.linalg.svd(np.array(gs).T, compute_uv=False)[-1])
+            base = self._geo_base = (self.y, keys, [float(np.linalg.norm(g)) for g in gs], sigma)
         facs = [derivative_factors(s[: j + 1])[:2] for (j, _, _) in keys]
-        return {"keys": keys, "gz": [float(np.linalg.norm(g)) for g in gs],
-                "x": [float(self._xn[i]) for (_, _, i) in keys], "d1": [f[0] for f in facs],
-                "d2": [f[1] for f in facs], "sigma": sigma}
+        return {"keys": keys, "gz": base[2], "x": [float(self._xn[i]) for (_, _, i) in keys],
+                "d1": [f[0] for f in facs], "d2": [f[1] for f in facs], "sigma": base[3]}
 
     def _surface_distance(self, ys: list[np.ndarray], h: float, key: tuple) -> float:
         """ζ_s ≥ sup_{t ∈ [0, h]} |z_s(θ̂(t))|, θ̂ the step's polynomial (the state is its high part on a
@@ -189,7 +193,6 @@ class SlidingBounds:
             # a bound past the float range (the weights' series of a degenerating sliding mode grow like a
             # pole's): no cap; the stall check and _normal_forcing say what happens there
             return h
-        self.sliding_caps += capped < h
         return capped
 
     def _normal_forcing(self, ys: list[np.ndarray], h: float, local: float) -> float:

@@ -244,7 +244,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         # check event-cut steps' end defects before taking them (float_steps.EventDefect), not after their events
         self.check_events_first = False
         self.defect_halvings = 0  # steps halved by the end-defect check (float_steps.defect_checked_step)
-        self.sliding_caps = 0  # sliding steps shortened for the sliding gradients' σ_min (SlidingBounds._sliding_cap)
         self._lip_norms: tuple | None = None  # the last step's layer-norm and loss bounds (_hessian_lipschitz)
         self._xn = input_norms(obj)  # ‖x̃_i‖ per sample, once (the bounds of every step and event read them)
         self._loss_bound: float | None = None  # ≥ f on the computed path from here (_loss_start)
@@ -696,6 +695,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             if mus:  # the leave events are roots of the weights' series: the step must suit them too
                 # (docs/theory.md E1, "The step must suit μ too"); μ_k exists up to k = len − 1
                 h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t, self.tol)[0])
+            self._geo_base = None  # this pass's sliding gradients and σ₀, computed at first use (SlidingBounds)
             if self.series.slide and self.growth is not None and h > 0:  # the growth's bound on the stretch
                 h = self._sliding_cap(ys, h)  # needs the sliding gradients' σ_min to last the step
             if h <= 0 or t + h == t:

@@ -176,8 +176,7 @@ def record(obj: Any, theta0: list[np.ndarray], traj: Any, spec: dict, times: lis
                 return mpmath.nstr(mpmath.mpf(x), digits, min_fixed=-4, max_fixed=6)
 
         def block(W: Any) -> Any:
-            W = np.asarray(W)
-            return [num(x) for x in W] if W.ndim == 1 else [[num(x) for x in row] for row in W]
+            return nested(W, num)
 
         states, losses = [], []
         for t in times:
@@ -229,7 +228,8 @@ def step_bounds(traj: Any, times: list[float]) -> list[float]:
     """The trajectory's error bound at each of ``times``: the largest recorded bound of the steps whose span
     [t_i, t_i + h_i] holds t (a step's entry bounds its whole span, dense output included; docs/theory.md F,
     "What each step records"), the spans widened by 2⁻⁴⁰ relative so a time on a boundary (read from exact
-    fractions on the arb tier) takes both neighbours. ≤ ``traj.error_estimate``, the largest of them all."""
+    fractions on the arb tier, a float rounding away) takes both neighbours — the widening only ever takes in
+    more steps, so it only raises a bar. ≤ ``traj.error_estimate``, the largest of them all."""
     starts = [float(a) for a in traj.starts]
     ends = [float(a + h) for a, h in zip(traj.starts, traj.steps)]
     errs = [float(e) for e in traj.errors]
@@ -254,11 +254,16 @@ def _up(x: float) -> str:
     return s
 
 
+def nested(W: Any, fmt: Any) -> Any:
+    """A 1-D or 2-D array (a weight matrix or a bias) as nested lists of ``fmt(entry)`` strings."""
+    W = np.asarray(W)
+    return [fmt(x) for x in W] if W.ndim == 1 else [[fmt(x) for x in row] for row in W]
+
+
 def block_repr(W: Any) -> Any:
     """A float64 array as nested lists of round-trip decimal strings (θ₀ is float64 on both tiers)."""
-    W = np.asarray(W, dtype=float)
-    return [repr(float(x)) for x in W] if W.ndim == 1 else [[repr(float(x)) for x in row] for row in W]
+    return nested(np.asarray(W, dtype=float), lambda x: repr(float(x)))
 
 
-__all__ = ["ESTIMATE_MEANING", "FlowRefused", "SpecError", "block_repr", "integrate", "problem", "record",
+__all__ = ["ESTIMATE_MEANING", "FlowRefused", "SpecError", "block_repr", "integrate", "nested", "problem", "record",
            "step_bounds"]

@@ -95,14 +95,14 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
             except (UnsupportedKinkError, NonUniqueFlowError, FloatingPointError) as e:
                 refused = f"{type(e).__name__}: {e}"
                 say(f"track: the float tier refused ({refused}); the arb tier at {dps} digits instead")
-        if traj is None and _has_kinks(obj):
-            traj = numerics.gradient_flow(obj, th0, t_end, dps=dps)
-            gf_tier = f"gradient_flow (arb Taylor with kink events, dps {dps})" + (
-                f"; the float tier was asked for and refused: {refused}" if refused else "")
-            err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
-        elif traj is None:
-            traj = numerics.gradient_flow_float(obj, th0, t_end, rtol=GF_TOL, atol=GF_TOL, dense_output=True)
-            gf_tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
+        if traj is None:
+            if _has_kinks(obj):
+                traj = numerics.gradient_flow(obj, th0, t_end, dps=dps)
+                gf_tier = f"gradient_flow (arb Taylor with kink events, dps {dps})" + (
+                    f"; the float tier was asked for and refused: {refused}" if refused else "")
+            else:
+                traj = numerics.gradient_flow_float(obj, th0, t_end, rtol=GF_TOL, atol=GF_TOL, dense_output=True)
+                gf_tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
             err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
         say("track: curvature along GD and GF")
         along_gd = numerics.curvature_along(obj, gd, eta=eta, seed=seed)
