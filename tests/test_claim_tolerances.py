@@ -69,3 +69,57 @@ def test_b6_with_n_minus_2_is_violated_not_a_crash():
     mutated = dataclasses.replace(c, measure=lambda inst: c.measure(inst, constant=len(inst[0]) - 3), options=())
     r = mutated.check(budget=3, seed=0)
     assert r.verdict == "violated" and r.counterexample and r.error is None
+
+
+def _a2_reference_distance(obj, theta0, eta, K, flow_at):
+    """max_k ‖θ_ref(kη) − θ_k‖₂ at 40 digits, θ_k the float64 GD iterates a2_measure compares with."""
+    import mpmath
+    import numpy as np
+
+    import numerics
+
+    gd = numerics.gradient_descent(obj, [np.asarray(w, dtype=float) for w in theta0], eta, K)
+    with mpmath.workdps(40):
+        worst = mpmath.mpf(0)
+        for k in range(K + 1):
+            ref = np.concatenate([np.asarray(w).reshape(-1) for w in flow_at(k)])
+            it = obj.flatten(gd.thetas[k])
+            worst = max(worst, mpmath.sqrt(mpmath.fsum((mpmath.mpf(a) - mpmath.mpf(float(b))) ** 2
+                                                       for a, b in zip(ref, it))))
+    return float(worst)
+
+
+def test_a2_distance_is_within_its_error_of_independent_flows():
+    """A2's measured distance (the float64 Taylor tier for a net, the 30-digit closed form for a quadratic)
+    against the same GD iterates' distance to an independent flow: the arb tier at 30 digits for the net,
+    the closed form at 50 digits for the quadratic. The difference is within the measurement's err, whose
+    flow part (e_GF, derived: docs/theory.md#a2) is far below ε."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    import numerics
+    import theory
+    from proofs_check.claims.euler import a2_measure
+
+    rng = np.random.default_rng(0)
+    Phi = rng.standard_normal((2, 2))
+    net = theory.Objective(theory.DeepLinear((2, 3, 2)), theory.WhitenedSquare(Phi / np.linalg.norm(Phi)))
+    quad = theory.Quadratic(np.diag([0.3, 1.7]), np.array([0.5, -0.25]))
+    for obj, th0 in ((net, numerics.gaussian_init(net, 0.5, seed=1)), (quad, [np.array([1.5, -2.0])])):
+        m = a2_measure((obj, th0, 1.0, 1e-2))
+        eta, K = m.details["eta_star"], m.details["K"]
+        if isinstance(obj, theory.Quadratic):
+            def at(k):
+                return obj.gf(th0, Fraction(k * eta), dps=50)
+        else:
+            ref = numerics.gradient_flow(obj, th0, Fraction(K * eta), dps=30)
+            assert ref.error_estimate < 1e-25
+
+            def at(k):
+                return ref.at(Fraction(k * eta))
+        d_ref = _a2_reference_distance(obj, th0, eta, K, at)
+        print(f"\nA2 {type(obj).__name__}: K = {K}, distance {m.lhs:.6e}, |Δ| {abs(m.lhs - d_ref):.1e}, "
+              f"err {m.err:.1e}, e_GF {m.details['gf_error']:.1e}")
+        assert abs(m.lhs - d_ref) <= m.err
+        assert m.details["gf_error"] < 1e-10 * m.rhs

@@ -141,6 +141,36 @@ def test_ec21_ground_truth_error_is_far_below_the_distances(ec21_quick):
         assert err < 1e-3 * smallest
 
 
+def test_ec21_linear_ground_truth_is_within_its_bound_of_the_arb_tier():
+    """The linear row's ground truth (the float64 Taylor tier) against the arb tier at 25 digits, an
+    independent integrator: at every grid time the 2-norm distance is within the row's error estimate (a
+    derived bound, docs/theory.md F), and the estimate is within 1000× the largest distance (useful, not
+    only honest). The distance adds the flattening's nothing (exact) and the arb state's rounding to float64
+    (½ ulp per entry, ≤ √P·ε·max|θ|); 64-3-3-10 on 20 digits, T = 4."""
+    from fractions import Fraction
+
+    import numerics
+    from theory import to_kind
+
+    T = 4.0
+    spec = dict(net="linear", widths=(64, 3, 3, 10), n=20, seed=0, loss="cross_entropy", bias=False, t_end=T,
+                times=[T * k / 4 for k in range(5)])
+    gt = ec21.gf_job(spec)
+    assert gt["tier"].startswith("gradient_flow (float64 Taylor tier") and gt["events"] is None
+    obj, th0, _ = ec21.build(spec)
+    ref = numerics.gradient_flow(obj, th0, Fraction(T), dps=25)
+    assert ref.error_estimate < 1e-30
+    worst = 0.0
+    for t, th in zip(spec["times"], gt["thetas"]):
+        r = obj.flatten([to_kind(x, "float") for x in ref.at(Fraction(t))])
+        d = float(np.linalg.norm(th - r))
+        assert d <= gt["error_estimate"] + math.sqrt(r.size) * EPS * float(np.abs(r).max())
+        worst = max(worst, d)
+    print(f"\nlinear ground truth: bound {gt['error_estimate']:.2e}, true {worst:.2e}, ratio "
+          f"{gt['error_estimate'] / worst:.3g}")
+    assert gt["error_estimate"] <= 1000 * worst
+
+
 def test_ec21_curvature_and_edge_of_stability(ec21_quick):
     _, res, _ = ec21_quick
     for net in res["nets"]:
@@ -256,7 +286,8 @@ def _saved(folder):
 
 def test_ec21_cli_torch_model_and_npz_data_end_to_end(user_files, tmp_path, capsys):
     """--model FILE.py:FUNCTION --data FILE.npz through the CLI, both branches of the ground truth: a
-    bias-free linear net (DOP853) and a ReLU net with biases (arb Taylor with kinks, capped horizon)."""
+    bias-free linear net (float64 Taylor tier) and a ReLU net with biases (arb Taylor with kinks, capped
+    horizon)."""
     for fn, kinks in (("build_linear", False), ("build_relu", True)):
         out = tmp_path / fn
         code = _cli(["--out", str(out), "--quick", "--model", f"{user_files / 'nets.py'}:{fn}",
@@ -363,7 +394,7 @@ def test_ec21_cli_bad_model_or_data_is_a_usage_error(user_files, tmp_path, capsy
 
 
 def test_ec21_bias_runs_end_to_end(tmp_path):
-    """--bias on both rows (tiny sizes): the biased linear net through DOP853, the biased ReLU net
+    """--bias on both rows (tiny sizes): the biased linear net through the float64 Taylor tier, the biased ReLU net
     through the kink integrator; θ holds the biases, the figures match the JSON."""
     out = tmp_path / "b"
     res = ec21.run(str(out), quick=True, seed=2, bias=True, ratios=(2, 5), n=30, fit_ratios=(3,),

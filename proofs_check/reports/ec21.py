@@ -32,13 +32,15 @@ m the least integer with η_e·λ_max(θ₀) > 2 (m = 5: 2.5), for ⌊t_end/η_e
 or, if the cap holds fewer than G steps of η₀, G steps of t_cap/G; the JSON says ``capped`` and the
 loss's fall is then recorded, not promised.
 
-Ground truth. Linear: ``numerics.gradient_flow_float`` (DOP853, rtol = atol = 1e-12) with its error
-estimate (max-norm; reported here as the 2-norm bound √P·estimate). ReLU: ``numerics.gradient_flow``
-(arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error by an independent
-rerun at dps + 10), or the float64 Taylor tier (``numerics.gradient_flow(..., dps=None)``: the same
-kink events, cross-entropy, and an error bound — honest, a product of worst-case saltation norms, so
-loose: ~10⁴–10⁵ times the true error on the default row — docs/theory.md F, G2); DOP853 is not a ground
-truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default 64-16-16-10 on 5 digits on
+Ground truth. Linear: the float64 Taylor tier (``numerics.gradient_flow(..., dps=None)``), whose error
+estimate is a derived bound on the 2-norm (local errors propagated with the growth measured along the run,
+docs/theory.md F; on the default row 6.0e-13 to t = 10.3, in ~9 s). Until 2026-12-05 the linear row used
+DOP853 with an estimate that is not a bound (twice its distance to a run at 100× tighter tolerances, which
+assumes the finer run's error is at most half the coarser one's; docs/theory.md G). ReLU:
+``numerics.gradient_flow`` (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error
+by an independent rerun at dps + 10), or the float64 Taylor tier (the same kink events, cross-entropy, and
+an error bound — honest, a product of worst-case saltation norms, so loose: ~10⁴–10⁵ times the true error on
+the default row — docs/theory.md F, G2); DOP853 is not a ground truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default 64-16-16-10 on 5 digits on
 the float tier (seed 0: 58 kink events, loss/10 at t = 3.26, error bound 7.1e-11 against GF–GD distances
 ≥ 6.9e-3; the report in ~40 s); where the float tier refuses — a kink it cannot resolve, a touch or a
 rate within its error bar — the arb tier runs instead and the record says why. The paper's widths
@@ -103,7 +105,6 @@ QUICK = dict(n=100, grid=20, curvature_points=9, gd_curvature_points=5, max_step
                                                            eos=True, tier="arb"))
 RELU_DPS = 16
 FIT_RATIOS = tuple(range(1, 21))  # GD at η₀/r, r = 1..20, for the first-order fit (docs/theory.md)
-GF_TOL = 1e-12
 
 
 def _blas_one():
@@ -164,40 +165,33 @@ def gf_job(spec: dict) -> dict:
     with _blas_one():
         obj, theta0, _ = build(spec)
         P = sum(np.size(w) for w in theta0)
-        if spec["net"] == "linear" or not _has_kinks(obj):
-            traj = numerics.gradient_flow_float(obj, theta0, spec["t_end"], rtol=GF_TOL, atol=GF_TOL,
-                                                dense_output=True)
-            tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
-            at = traj.at
-            events = None
-            err_inf = float(traj.error_estimate)  # a max-norm estimate: √P times it bounds the 2-norm
+        kinks = _has_kinks(obj)
+        traj = refused = None
+        if not kinks or spec.get("tier", "arb") == "float":
+            from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+            try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
+                traj = numerics.gradient_flow(obj, theta0, float(spec["t_end"]), dps=None)
+                tier = ("gradient_flow (float64 Taylor tier" + (", kink events" if kinks else "")
+                        + "; error estimate a 2-norm bound: measured growth"
+                        + (" and saltation factors" if kinks else "") + ", docs/theory.md F)")
+                err_inf = err_2 = float(traj.error_estimate)  # max-norm ≤ 2-norm
+                at = traj.at
+            except (UnsupportedKinkError, NonUniqueFlowError) as e:  # only nets with kinks raise these
+                refused = f"{type(e).__name__}: {e}"
+                traj = None
+        if traj is None:
+            traj = numerics.gradient_flow(obj, theta0, spec["t_end"], dps=spec.get("dps", RELU_DPS))
+            tier = (f"gradient_flow (arb Taylor, kink events, dps {spec.get('dps', RELU_DPS)}; error by rerun "
+                    "at +10)" + (f"; the float tier was asked for and refused: {refused}" if refused else ""))
+            err_inf = float(traj.error_estimate)  # max-norm
             err_2 = math.sqrt(P) * err_inf
-        else:
-            traj = refused = None
-            if spec.get("tier", "arb") == "float":
-                from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
-                try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
-                    traj = numerics.gradient_flow(obj, theta0, float(spec["t_end"]), dps=None)
-                    tier = ("gradient_flow (float64 Taylor tier, kink events; error estimate a 2-norm bound: "
-                            "measured growth and saltation factors, docs/theory.md F)")
-                    err_inf = err_2 = float(traj.error_estimate)  # max-norm ≤ 2-norm
-                    at = traj.at
-                except (UnsupportedKinkError, NonUniqueFlowError) as e:
-                    refused = f"{type(e).__name__}: {e}"
-                    traj = None
-            if traj is None:
-                traj = numerics.gradient_flow(obj, theta0, spec["t_end"], dps=spec.get("dps", RELU_DPS))
-                tier = (f"gradient_flow (arb Taylor, kink events, dps {spec.get('dps', RELU_DPS)}; error by rerun "
-                        "at +10)" + (f"; the float tier was asked for and refused: {refused}" if refused else ""))
-                err_inf = float(traj.error_estimate)  # max-norm
-                err_2 = math.sqrt(P) * err_inf
 
-                def at(t):
-                    from fractions import Fraction
+            def at(t):
+                from fractions import Fraction
 
-                    from theory import to_kind
-                    return [to_kind(w, "float") for w in traj.at(min(Fraction(t), traj.t_end))]
-            events = len(traj.events)
+                from theory import to_kind
+                return [to_kind(w, "float") for w in traj.at(min(Fraction(t), traj.t_end))]
+        events = len(traj.events) if kinks else None
         thetas = [_flat([np.asarray(w, dtype=float) for w in at(t)]) for t in spec["times"]]
         losses = [float(numerics.value(obj, obj.unflatten(th))) for th in thetas]
     return {"times": list(spec["times"]), "thetas": thetas, "losses": losses, "tier": tier,
@@ -467,7 +461,7 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
                                                         for k, v in cfg["relu"].items()},
                                                "linear": {k: (list(v) if isinstance(v, tuple) else v)
                                                           for k, v in cfg["linear"].items()},
-                                               "relu_dps": RELU_DPS, "gf_tol": GF_TOL,
+                                               "relu_dps": RELU_DPS,
                                                "scheduler": map_runs is not None},
            "provenance": provenance or {}, "nets": []}
     os.makedirs(out_dir, exist_ok=True)

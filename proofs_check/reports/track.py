@@ -6,10 +6,10 @@ It answers "where does my GD stop being a discretisation of gradient flow?" (iss
   Lanczos with residual bounds) and η·λ_max: where η·λ_max > 1 the hypothesis of THEORY A1/A2 fails
   (their contraction ‖I − ηH‖ ≤ 1 − ηλ_min needs it); where η·λ_max > 2 GD is unstable in the top
   direction (the edge of stability, EC21 §3; Cohen et al. 2021);
-* the ground-truth GF from the same θ₀ (:func:`numerics.gradient_flow_float` for nets without kinks,
-  DOP853 with its error estimate; for (leaky) ReLU nets :func:`numerics.gradient_flow` with exact kink
-  events — the float64 Taylor tier, its error estimate a 2-norm bound, and where it refuses the arb tier at
-  ``--dps`` digits, the JSON's ``gf_tier`` saying why; ``--tier arb`` the arb tier alone), λ_min along it and
+* the ground-truth GF from the same θ₀ (:func:`numerics.gradient_flow`: the float64 Taylor tier, with exact
+  kink events on (leaky) ReLU nets, its error estimate a 2-norm bound; where it refuses, the arb tier at
+  ``--dps`` digits, the JSON's ``gf_tier`` saying why; ``--tier arb`` the arb tier alone. Until 2026-12-05
+  nets without kinks used DOP853, whose error estimate is not a bound), λ_min along it and
   I₋(t) = ∫ max(0, −λ_min);
 * the distance ‖θ_GD(t) − θ_GF(t)‖ at t = kη. "GD leaves the flow" is flagged at the first kept time
   where η·λ_max > 2 and the distance grows to the next kept time (a catapult or edge-of-stability
@@ -23,6 +23,7 @@ The net: gfgd's own (``objective``, ``theta0``), or a torch ``nn.Sequential`` (`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -36,7 +37,31 @@ from . import figures
 from ..files import write_json
 from .ec21 import _blas_one, _has_kinks
 
-GF_TOL = 1e-12
+
+def _ground_truth(obj, th0, t_end, tier, dps, kinks, P, tick, say):
+    """(trajectory, its tier's description — with why the float tier refused, if it did —, its error bound on
+    the 2-norm)."""
+    import numerics
+
+    traj = refused = None
+    if tier == "float":
+        from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+
+        try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
+            traj = numerics.gradient_flow(obj, th0, t_end, dps=None, progress=tick)
+            gf_tier = ("gradient_flow (float64 Taylor tier" + (" with kink events" if kinks else "")
+                       + "; error estimate a 2-norm bound: measured growth"
+                       + (" and saltation factors)" if kinks else ")"))
+            err = float(traj.error_estimate)
+        except (UnsupportedKinkError, NonUniqueFlowError, FloatingPointError) as e:
+            refused = f"{type(e).__name__}: {e}"
+            say(f"track: the float tier refused ({refused}); the arb tier at {dps} digits instead")
+    if traj is None:
+        traj = numerics.gradient_flow(obj, th0, t_end, dps=dps, progress=tick)
+        gf_tier = f"gradient_flow (arb Taylor{' with kink events' if kinks else ''}, dps {dps})" + (
+            f"; the float tier was asked for and refused: {refused}" if refused else "")
+        err = math.sqrt(P) * float(traj.error_estimate)  # max-norm → 2-norm
+    return traj, gf_tier, err
 
 
 def _objective(objective, theta0, model, data, loss):
@@ -56,8 +81,8 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
         seed: int = 0, progress: Callable[[str], None] | None = None, provenance: dict | None = None,
         tier: str = "float") -> dict:
     """Run GD at ``eta`` for ``steps`` beside the GF (module docstring); write the figure and JSON.
-    ``tier`` (nets with kinks): ``"float"`` (the float64 Taylor tier, falling back to the arb tier at
-    ``dps`` digits where it refuses; the JSON says why) or ``"arb"``."""
+    ``tier``: ``"float"`` (the float64 Taylor tier, falling back to the arb tier at ``dps`` digits where it
+    refuses; the JSON says why) or ``"arb"``."""
     import numerics
 
     if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
@@ -83,27 +108,12 @@ def run(out_dir: str, eta: float, steps: int, objective: Any = None, theta0: Seq
             say(f"track: GD diverged: {gd.message}")
         say("track: ground-truth GF")
         P = sum(np.size(w) for w in th0)
-        traj = refused = None
-        if _has_kinks(obj) and tier == "float":
-            from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+        kinks = _has_kinks(obj)
+        from .. import progress as pg
 
-            try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
-                traj = numerics.gradient_flow(obj, th0, t_end, dps=None)
-                gf_tier = ("gradient_flow (float64 Taylor tier with kink events; error estimate a 2-norm bound: "
-                           "measured growth and saltation factors)")
-                err = float(traj.error_estimate)
-            except (UnsupportedKinkError, NonUniqueFlowError, FloatingPointError) as e:
-                refused = f"{type(e).__name__}: {e}"
-                say(f"track: the float tier refused ({refused}); the arb tier at {dps} digits instead")
-        if traj is None:
-            if _has_kinks(obj):
-                traj = numerics.gradient_flow(obj, th0, t_end, dps=dps)
-                gf_tier = f"gradient_flow (arb Taylor with kink events, dps {dps})" + (
-                    f"; the float tier was asked for and refused: {refused}" if refused else "")
-            else:
-                traj = numerics.gradient_flow_float(obj, th0, t_end, rtol=GF_TOL, atol=GF_TOL, dense_output=True)
-                gf_tier = "gradient_flow_float (DOP853, rtol = atol = 1e-12)"
-            err = math.sqrt(P) * float(traj.error_estimate)  # max-norm estimate → 2-norm bound
+        bar, tick = pg.time_bar(t_end, "track GF") if progress is not None else (contextlib.nullcontext(), None)
+        with bar:
+            traj, gf_tier, err = _ground_truth(obj, th0, t_end, tier, dps, kinks, P, tick, say)
         say("track: curvature along GD and GF")
         along_gd = numerics.curvature_along(obj, gd, eta=eta, seed=seed)
         times = [k * eta for k in gd.kept]
