@@ -123,3 +123,37 @@ def test_a2_distance_is_within_its_error_of_independent_flows():
               f"err {m.err:.1e}, e_GF {m.details['gf_error']:.1e}")
         assert abs(m.lhs - d_ref) <= m.err
         assert m.details["gf_error"] < 1e-10 * m.rhs
+
+
+def test_b6_sample_errors_cover_an_independent_flow():
+    """B6's per-sample errors (the float Taylor tier's bound carried to λ_min and to the bound's side,
+    docs/theory.md#b6) against the same quantities on the arb tier's flow at 30 digits, at 9 sample times of
+    an N = 3 instance (escape from ‖w(0)‖ = 10⁻², so λ_min < 0 along the way): |Δλ| ≤ λ_err plus both eighs'
+    backward errors, |Δrhs| ≤ rhs_err plus the reference's own float64 rounding (the same γ-term)."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    import numerics
+    from proofs_check.claims.curvature import b6_trajectory
+    from theory import to_kind
+
+    d = b6_trajectory((2, 2, 2, 1), 1e-2, 4)
+    obj = d["obj"]
+    N = obj.depth
+    idx = list(range(0, len(d["ts"]), 75))
+    ref = numerics.gradient_flow(obj, d["theta0"], Fraction(float(d["ts"][idx[-1]])), dps=30)
+    assert ref.error_estimate < 1e-25
+    Phi = obj.loss.Phi
+    for i in idx:
+        th = [to_kind(W, "float") for W in ref.at(Fraction(float(d["ts"][i])))]
+        H = numerics.hessian(obj, th)
+        lam = float(np.linalg.eigvalsh(H)[0])
+        back = obj.num_params * np.finfo(float).eps * float(np.linalg.norm(H))
+        assert abs(lam - d["lam"][i]) <= d["lam_err"][i] + d["back"][i] + back
+        w = th[0]
+        for M in th[1:]:
+            w = M @ w
+        rhs = (N - 1) * float(np.linalg.norm(w - Phi)) * float(np.linalg.norm(w)) ** (1 - 2 / N)
+        assert abs(rhs - d["rhs"][i]) <= 2 * d["rhs_err"][i]
+    assert min(d["lam"]) < -0.1 and d["lam_err"].max() < 1e-9

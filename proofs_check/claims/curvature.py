@@ -224,26 +224,35 @@ def escape_time(N: int, w0_norm: float, phi_norm: float) -> float:
 
 
 @functools.lru_cache(maxsize=64)
-def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600, rtol: float = 1e-10) -> dict:
+def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600) -> dict:
     """GF from balanced init (‖w(0)‖ = scale) sampled on a uniform grid until well converged, with
     λ_min(∇²f) and the unmutated B6 bound at every sample, and I₋ by the trapezoid rule (also on every
     other sample, for the rule's error estimate by halving).
 
-    T = 3·escape time + 30/‖Φ‖ (the loss is then below 1e-8 of its start in every case tried).
-    Float64 DOP853 at ``rtol``; λ_min by dense eigh (P ≤ a few hundred); the per-sample floor is the
-    eigh backward error P·ε·‖H‖_F."""
+    T = 3·escape time + 30/‖Φ‖ (the loss is then below 1e-8 of its start in every case tried). The flow is
+    the float64 Taylor tier, whose error bound e(t) ≥ ‖θ̂(t) − θ(t)‖₂ (docs/theory.md F) gives each sample's
+    errors (docs/theory.md#b6): ``lam_err`` ≥ |λ_min(θ̂) − λ_min(θ)| and ``rhs_err`` ≥ |rhs(θ̂) − rhs(θ)| (plus
+    the float64 product's rounding), and ``I_minus_err`` the trapezoid rule of ``lam_err``. λ_min by dense
+    eigh (P ≤ a few hundred); ``back`` the eigh backward error P·ε·‖H‖_F."""
+    from numerics.hessian_lipschitz import hessian_norm_bound, third_derivative_bound
+
+    from ..flow import step_bounds
+
     rng = np.random.default_rng(seed)
     Phi = rng.standard_normal((1, widths[0]))
     Phi /= np.linalg.norm(Phi)
     obj = theory.Objective(theory.DeepLinear(widths), theory.WhitenedSquare(Phi))
     theta0 = numerics.balanced_init(obj, scale, seed=seed)
     N = obj.depth
+    a = 1 - 2 / N
     T = 3 * escape_time(N, scale, 1.0) + 30.0
-    traj = numerics.gradient_flow_float(obj, theta0, T, rtol=rtol, atol=rtol * 1e-4 * scale ** (1 / N),
-                                        estimate_error=False)
+    traj = numerics.gradient_flow(obj, theta0, T, dps=None)
     ts = np.linspace(0, T, samples + 1)
-    lam, rhs, back = [], [], []
-    for t in ts:
+    ts[-1] = traj.t_end
+    errs = step_bounds(traj, list(ts))
+    dmax = max(widths)
+    lam, rhs, back, lam_err, rhs_err = [], [], [], [], []
+    for t, e in zip(ts, errs):
         th = traj.at(t)
         H = numerics.hessian(obj, th)
         lam.append(float(np.linalg.eigvalsh(H)[0]))
@@ -251,13 +260,43 @@ def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600, rt
         for M in th[1:]:
             w = M @ w
         nw = float(np.linalg.norm(w))
-        rhs.append((N - 1) * float(np.linalg.norm(w - Phi)) * nw ** (1 - 2 / N))
+        r = float(np.linalg.norm(w - Phi))
+        rhs.append((N - 1) * r * nw ** a)
         back.append(obj.num_params * EPS * float(np.linalg.norm(H)))
+        # λ_min is 1-Lipschitz in H (Weyl) and ‖H(θ̂) − H(θ)‖ ≤ B₃·e with B₃ ≥ ‖D³f‖ on the segment: layer
+        # norms ‖W_l‖₂ + e there, and the loss ≤ f(θ̂) + 1 (it moves by ≤ e·sup‖∇f‖ ≪ 1, checked below)
+        norms = [float(np.linalg.norm(W, 2)) for W in th]
+        s_seg = [x * (1 + 4 * EPS) + e for x in norms]
+        f_hat = float(numerics.value(obj, th))
+        g_hat = float(np.linalg.norm(np.concatenate([g.ravel() for g in numerics.gradient(obj, th)])))
+        B2 = hessian_norm_bound(obj, s_seg, f_hat + 1.0)
+        if not e * (g_hat + B2 * e) <= 0.5:  # the loss bound above would not be derived
+            raise ArithmeticError(f"B6: the flow's error bound {e:.3g} is too large for its samples' bounds")
+        lam_err.append(third_derivative_bound(obj, s_seg, f_hat + 1.0) * e)
+        # w = W_N⋯W_1 moves by ≤ Π(‖W_l‖ + e) − Π‖W_l‖, plus the float64 product's rounding (γ per product,
+        # Higham: |fl(AB) − AB| ≤ γ_n|A||B|, over the chain ≤ N·(d_max + 2)ε·Π‖W_l‖_F); ‖w − Φ‖ moves by as
+        # much, and ‖w‖^a (0 ≤ a < 1) by ≤ min(δ^a, a·(‖ŵ‖ − δ)^{a−1}δ) (Hölder; the mean value theorem)
+        prod_hi = math.prod(x * (1 + 4 * EPS) + e for x in norms)
+        dw = (prod_hi - math.prod(norms) * (1 - 4 * EPS)
+              + N * (dmax + 2) * EPS * 1.01 * math.prod(float(np.linalg.norm(W)) for W in th))
+        if a == 0:
+            da = 0.0
+        else:
+            da = dw ** a
+            if nw > dw:
+                da = min(da, a * (nw - dw) ** (a - 1) * dw)
+        rhs_err.append((N - 1) * (dw * (nw ** a + da) + (r + dw) * da) * (1 + 8 * EPS)
+                       + (dmax + N + 4) * EPS * rhs[-1])  # the norms' and the product's own rounding
     neg = np.maximum(0.0, -np.array(lam))
-    I_minus = float(np.sum((neg[1:] + neg[:-1]) / 2 * np.diff(ts)))
+    dt = np.diff(ts)
+    I_minus = float(np.sum((neg[1:] + neg[:-1]) / 2 * dt))
     I_half = float(np.sum((neg[2::2] + neg[:-2:2]) / 2 * np.diff(ts[::2])))
+    le = np.array(lam_err) + np.array(back)
+    I_err = float(np.sum((le[1:] + le[:-1]) / 2 * dt)) * (1 + samples * EPS)  # |max(0,x) − max(0,y)| ≤ |x − y|
     return {"obj": obj, "theta0": theta0, "ts": ts, "lam": np.array(lam), "rhs": np.array(rhs),
-            "back": np.array(back), "I_minus": I_minus, "I_minus_half": I_half,
+            "back": np.array(back), "lam_err": np.array(lam_err), "rhs_err": np.array(rhs_err),
+            "I_minus": I_minus, "I_minus_half": I_half, "I_minus_err": I_err,
+            "gf_error": float(traj.error_estimate),
             "prediction": (N - 1) / N * math.log(1.0 / scale), "loss_end": float(numerics.value(obj, traj.at(T))),
             "T": T}
 
@@ -265,19 +304,17 @@ def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600, rt
 def b6_measure(inst: tuple, constant: Any = None, factor: Any = None) -> Measurement:
     """−λ_min(θ(t)) against (N−1)‖∇φ(w)‖‖w‖^{1−2/N} at the worst sample (docs/theory.md#b6).
 
-    The trajectory is computed at rtol 1e-10 and 1e-12; the finer run's values are the sides and
-    per sample err = |Δλ| + c·|Δrhs| (the two runs' difference bounds the coarser one's error) +
-    P·ε·‖H‖_F (eigh backward error, also the floor). The reported sample is a violated one if any,
+    Per sample err = λ_err + c·rhs_err (the flow's derived error bound carried to both sides,
+    :func:`b6_trajectory`) + P·ε·‖H‖_F (eigh backward error, also the floor). The reported sample is a violated one if any,
     else the largest ratio among samples whose bound is resolved (rhs ≥ err/resolution; near
     convergence both sides sink to the float64 floor and decide nothing).
     ``constant`` replaces N − 1, ``factor`` multiplies the bound (mutation hooks)."""
     widths, scale, seed = inst
     N = len(widths) - 1
-    coarse = b6_trajectory(tuple(widths), float(scale), int(seed), rtol=1e-10)
-    d = b6_trajectory(tuple(widths), float(scale), int(seed), rtol=1e-12)
+    d = b6_trajectory(tuple(widths), float(scale), int(seed))
     c = (1.0 if constant is None else float(constant) / (N - 1)) * (1.0 if factor is None else float(factor))
     lhs_s, rhs0 = -d["lam"], d["rhs"]
-    err_s = np.abs(d["lam"] - coarse["lam"]) + c * np.abs(d["rhs"] - coarse["rhs"]) + d["back"]
+    err_s = d["lam_err"] + c * d["rhs_err"] + d["back"]
     rhs_s = c * rhs0
     excess = lhs_s - rhs_s - err_s
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -308,8 +345,8 @@ _b6_dec = lambda d: (tuple(d["widths"]), float(d["scale"]), int(d["seed"]))  # n
 B6 = Claim(
     "B6", "roughly convex along GF from balanced near-zero init", "EC21 §4 Theorem; docs/theory.md#b6", "derived",
     "-lambda_min(Hess f(theta(t))) <= (N-1)||grad phi(w)||_2 ||w||^{1-2/N}", "N-1",
-    "per sample |difference of runs at rtol 1e-10 and 1e-12| + eigh backward error P*eps*||H||_F (also the floor); "
-    "600 samples per run",
+    "per sample: the float Taylor tier's error bound e carried to both sides (B3*e on lambda_min; the end-to-end "
+    "product's perturbation on the bound) + eigh backward error P*eps*||H||_F (also the floor); 600 samples",
     "scalar output N=2..4, widths 1..4, balanced init with ||w(0)|| in {1e-1, 1e-2, 1e-3}",
     lambda: _b6_instances(), b6_measure, _b6_enc, _b6_dec, default_budget=6, options=("constant", "factor"))
 
@@ -323,7 +360,8 @@ def b6b_measure(inst: tuple, rate: Any = None) -> Measurement:
     powers s^a with a ≥ min(1, 2/N) (the −ln(1 − s) of the exact N = 2 solution; the residual
     misalignment ~ s^{1/N} squared), so Δ₂'s remaining error is ≤ |Δ₂ − Δ₁|·q/(1 − q),
     q = 10^{−min(1, 2/N)}, doubled for safety; plus the numerical error of each I₋: the trapezoid
-    rule's halving estimate |I(600) − I(300)| and the rtol 1e-10 vs 1e-12 difference.
+    rule's halving estimate |I(600) − I(300)| and the flow's error bound carried to I₋ (``I_minus_err`` of
+    :func:`b6_trajectory`).
 
     Aligned inits (ψ0 = angle(w(0), Φ) with sin²ψ0 ≤ 1e-20; ``numerics.balanced_init`` draws w(0)'s
     direction from the same seed as Φ, so every default instance is aligned to rounding): there is
@@ -334,10 +372,9 @@ def b6b_measure(inst: tuple, rate: Any = None) -> Measurement:
     p = (N - 1) / N if rate is None else float(rate)
     Is, num = [], []
     for s in (scale, scale / 10, scale / 100):
-        a = b6_trajectory(tuple(widths), float(s), int(seed), rtol=1e-12)
-        b = b6_trajectory(tuple(widths), float(s), int(seed), rtol=1e-10)
+        a = b6_trajectory(tuple(widths), float(s), int(seed))
         Is.append(a["I_minus"])
-        num.append(abs(a["I_minus"] - a["I_minus_half"]) + abs(a["I_minus"] - b["I_minus"]))
+        num.append(abs(a["I_minus"] - a["I_minus_half"]) + a["I_minus_err"])
     from .convergence import init_geometry  # the same angle C1 uses (atan2: accurate near 0 and π)
 
     sin_psi0 = math.sin(init_geometry(a["obj"], a["theta0"])["psi0"])
@@ -367,7 +404,7 @@ B6b = Claim(
     "B6b", "integrated negativity I- grows like ((N-1)/N) ln(1/||w(0)||)", "EC21 §4 Theorem; docs/theory.md#b6b",
     "derived", "dI-/d ln(1/||w0||) = (N-1)/N (lhs = 1 + relative deviation, rhs = 1)", "(N-1)/N",
     "increments over decades s, s/10, s/100: remaining O(s^min(1,2/N)) error 2|D2 - D1| q/(1-q), q = 10^-min(1,2/N); "
-    "+ trapezoid halving + rtol 1e-10 vs 1e-12 differences; resolved if <= 5%",
+    "+ trapezoid halving + the flow's error bound carried to I-; resolved if <= 5%",
     "scalar output N=2..4, widths 1..3, balanced init, s in {1e-1, 1e-2}",
     lambda: _b6b_instances(), b6b_measure, _b6_enc, _b6_dec, default_budget=3, resolution=5e-2,
     options=("rate",))
