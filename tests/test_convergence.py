@@ -293,3 +293,27 @@ def test_random_families_are_not_placed_on_phi(inst):
     width 1 put w(0) on ±Φ exactly — dev seed 4 drew w(0) = −cΦ (the failure set) and C1 reported a
     violation of a correct claim."""
     assert abs(_cos_to_phi(inst)) < 1 - 1e-9
+
+
+@pytest.mark.parametrize("dps", [None, 30])
+def test_c1_event_times_are_within_their_errors_of_the_logistic_solution(dps):
+    """C1's measured times (docs/theory.md#c1, "Tolerance") on the width-1 chain N = 2, balanced and aligned,
+    where w = ab solves ẇ = 2w(p − w) exactly: w(t) = p/(1 + (p/w₀ − 1)e^{−2pt}). The loss ½(p − w)² reaches ε
+    and ‖w‖ reaches R at closed-form times (50 digits); each measured time is within its derived error of
+    them, on both Taylor tiers, and the error is small (≤ 1e-9, the float tier's; ≤ 1e-11 at 30 digits: Brent's
+    bracket)."""
+    p, w0, eps, R = 1.5, 1e-3, 1e-4, 0.075
+    obj = theory.Objective(theory.DeepLinear((1, 1, 1)), theory.WhitenedSquare(np.array([[p]])))
+    th0 = [np.array([[math.sqrt(w0)]]), np.array([[math.sqrt(w0)]])]
+    with mpmath.workdps(50):
+        def exact(w):
+            return float(mpmath.log((p / mpmath.mpf(w0) - 1) / (p / w - 1)) / (2 * p))
+
+        t_loss, t_esc = exact(p - mpmath.sqrt(2 * mpmath.mpf(eps))), exact(mpmath.mpf(R))
+    events = [lambda th: float(numerics.value(obj, th)) - eps,
+              lambda th: R - float(np.linalg.norm(cv.end_to_end(th)))]
+    kinds = [("loss", eps), ("escape", R)]
+    Ts, errs, _ = cv.taylor_event_times(obj, th0, events, kinds, [t_loss, t_esc], 2 * t_loss, np.array([p]), dps=dps)
+    for T, err, truth in zip(Ts, errs, (t_loss, t_esc)):
+        print(f"\ndps {dps}: t = {T!r}, |t - exact| = {abs(T - truth):.1e}, err = {err:.1e}")
+        assert abs(T - truth) <= err <= (1e-9 if dps is None else 1e-11) * truth

@@ -1,8 +1,8 @@
 """Claims on the convergence of deep linear nets with scalar output: docs/theory.md C1 and C2 (EC21 §5).
 
-Size: ~680 lines, because C1's derivations (the escape band, the failure set, event location) are
+Size: ~690 lines, because C1's derivations (the escape band, the failure set, event location) are
 kept beside the code they justify, and its five instance families share the flow pieces C2 imports;
-the rate part is in :mod:`.c1_rate`, C2 in :mod:`.gd_convergence` and its parts in :mod:`.gd_parts`.
+the rate part is in :mod:`.c1_rate`, the measured event times in :mod:`.c1_events`, C2 in :mod:`.gd_convergence` and its parts in :mod:`.gd_parts`.
 The next seam to cut is the instance families (a ``c1_instances`` module).
 
 Setting: f(θ) = ½‖w − Φ‖², w = W_N⋯W_1 a row (d_N = 1), p = ‖Φ‖, ε = ε_rel·½p² (the loss at the
@@ -34,8 +34,9 @@ along Φ and p^{2−2/N} across it, so the loss falls from ≈ ½p² to ε withi
 T_conv = ln(1/ε_rel)/(2p^{2−2/N}). Prediction T_pred = T_esc + T_conv.
 
 Measurement. T_ε = the first time GF's loss is ≤ ε: ``numerics.gradient_flow_float`` (DOP853,
-rtol 1e-10) in chunks (first to T_pred, then T_pred/4 at a time) until the loss is ≤ ε; the crossing
-is located by Brent's method on the dense output (the loss decreases along GF, so it is unique).
+rtol 1e-10) in chunks (first to T_pred, then T_pred/4 at a time) finds how far to integrate; the arb
+Taylor tier (30 digits) then runs that far and the crossing is located by Brent's method on its dense
+output (the loss decreases along GF, so it is unique).
 lhs = T_ε, rhs = the cap C·T_pred: "GF reaches ε within C times the escape+convergence estimate".
 C = 2 for balanced inits (max_j ‖D_j‖_F ≤ 1e-8·max_j ‖W_j‖_F²), where the estimate is derived:
 T_ε/T_pred was 0.39–1.05 on 80 drawn balanced and nearly anti-aligned instances (N = 2..5); it tends
@@ -47,9 +48,9 @@ predicted time. For unbalanced Gaussian init (entries N(0, α²): outside EC21's
 heuristic (T_ε/T_pred was 0.36–2.65 on 92 draws, N = 2..5, α ∈ [0.03, 0.3]) with C = 8.
 ``details`` report T_ε/T_esc and T_ε/T_pred. If ε is not reached by the cap the run continues to
 1.5·cap; lhs is then T_ε if found, else 1.5·cap (a lower bound on T_ε): violated either way.
-Tolerance: err = |T_ε(rtol 1e-10) − T_ε(rtol 1e-12)| + 4e-12·T_ε (the difference of two runs 100×
-apart in tolerance bounds the finer run's error; the Brent bracket is 2e-12·T_ε wide). It is
-~1e-9 relative, far below C1's effect (a factor 2 in time).
+Tolerance: DOP853 only locates the events; the times are measured on the arb Taylor tier at 30 digits and
+each carries the error its derived bound allows (:func:`taylor_event_times`, docs/theory.md#c1): ~1e-12
+relative, far below C1's effect (a factor 2 in time).
 
 Failure set (family "saddle"): w(0) = −r0 Φ̂, balanced, built at 40 digits (the C1 recipe in mp;
 stored in the JSON with 45), integrated with the mp Taylor flow ``numerics.gradient_flow`` (dps 30) over a short horizon
@@ -144,6 +145,7 @@ import theory
 
 from ..engine.claim import Claim, Measurement
 from ..engine.instances import decode_instance, encode_instance
+from .c1_events import taylor_event_times
 from .c1_rate import ACROSS_LEVELS, across_horizon, rate_parts
 
 EPS_RELS = (1e-2, 1e-3, 1e-4)
@@ -156,6 +158,7 @@ SADDLE_DPS = 30
 GD_BUDGET = 4.0  # GD gets ⌈4 t̃/η⌉ steps in the bisection
 BISECT_PREC = 1e-3  # hi/lo ≤ 1 + BISECT_PREC
 DIRECT_MAX_STEPS = 20000
+GF_DPS = 30  # C1's measured times: the arb Taylor tier (docs/theory.md#c1, "Tolerance")
 
 
 # ---------------------------------------------------------------------------------- the setting
@@ -396,8 +399,8 @@ def c1_measure(inst: ConvInstance, cap_factor: Any = None, escape_factor: Any = 
     time to r = p/20 lies in :func:`escape_band` (both bounds sharp, no cap); (iii) after the loss is
     ≤ ε, the time for the part of w across Φ to fall 10× equals T_conv(1e-2) = ln 10/p^{2−2/N}, both
     sides, within a derived error (:mod:`.c1_rate`). The part closest to violation is reported; all ratios are in the details. Unbalanced (Gaussian) inits are outside the hypothesis:
-    only T_ε ≤ C·T_pred with the heuristic C = 8. Times from DOP853 at rtol 1e-10, err = the difference
-    to rtol 1e-12 + 4e-12·t (Brent). Mutations: ``cap_factor`` (C), ``escape_factor`` (× the escape
+    only T_ε ≤ C·T_pred with the heuristic C = 8. Times located by DOP853 at rtol 1e-10, measured on the arb
+    Taylor tier with derived errors (:func:`taylor_event_times`). Mutations: ``cap_factor`` (C), ``escape_factor`` (× the escape
     formula), ``conv_factor`` (× T_conv)."""
     check_setting(inst.obj)
     if inst.family == "saddle":
@@ -414,7 +417,7 @@ def c1_measure(inst: ConvInstance, cap_factor: Any = None, escape_factor: Any = 
     def loss_event(level):
         return lambda th: float(numerics.value(obj, th)) - level
 
-    events = [loss_event(eps)]
+    events, kinds = [loss_event(eps)], [("loss", eps)]
     if pr["balanced"]:
         ph = Phi / p
 
@@ -427,6 +430,7 @@ def c1_measure(inst: ConvInstance, cap_factor: Any = None, escape_factor: Any = 
         a0 = math.sqrt(2 * eps)  # ‖w_⊥‖ ≤ ‖w − Φ‖ = √(2·loss) once the loss is ≤ ε
         levels = [a0 * 10.0 ** -k for k in ACROSS_LEVELS]
         events += [lambda th: R - float(np.linalg.norm(end_to_end(th)))] + [across_event(lev) for lev in levels]
+        kinds += [("escape", R)] + [("across", lev) for lev in levels]
     horizon = 1.5 * cap + (across_horizon(N, p) if pr["balanced"] else 0.0)
     T1, flow = event_times(obj, theta, events, pr["T_pred"], horizon, RTOL)
     details = {"family": inst.family, "N": N, "r0": pr["r0"], "psi0_over_pi": pr["psi0"] / math.pi,
@@ -435,11 +439,11 @@ def c1_measure(inst: ConvInstance, cap_factor: Any = None, escape_factor: Any = 
     if T1[0] is None or T1[0] > 1.5 * cap:  # ε not reached: T_ε > horizon (a lower bound is reported)
         details.update(reached=False, loss_at_end=flow.loss(flow.t_end))
         return Measurement(1.5 * cap, cap, 0.0, details=details)
-    T2, _ = event_times(obj, theta, events, T1[0] * 1.02, horizon, RTOL_FINE)
-    errs = [(abs(a - b) if (a is not None and b is not None) else math.inf) + 4e-12 * (a or 0.0)
-            for a, b in zip(T1, T2)]
-    Ts = [b if b is not None else a for a, b in zip(T1, T2)]
+    # DOP853 located the crossings; the measured times and their errors come from the float64 Taylor tier
+    Ts, errs, flow = taylor_event_times(obj, theta, events, kinds, T1, horizon, Phi, dps=GF_DPS)
     T = Ts[0]
+    if T is None:  # pragma: no cover - the two integrators disagree on whether ε is reached at all
+        raise ArithmeticError(f"C1: DOP853 reaches ε at t = {T1[0]:.6g}, the Taylor tier does not")
     details.update(reached=True, T_eps=T, T_over_T_esc=T / pr["T_esc"] if pr["T_esc"] > 0 else None,
                    T_over_T_pred=T / pr["T_pred"])
     if not pr["balanced"]:  # heuristic family: the cap is all that is claimed
@@ -454,7 +458,7 @@ def c1_measure(inst: ConvInstance, cap_factor: Any = None, escape_factor: Any = 
             parts.append(("escape upper", T_R, band["upper"], e_R))
         details.update(T_R=T_R, escape_lower=band["lower"], escape_upper=band["upper"])
     fc = 1.0 if conv_factor is None else float(conv_factor)
-    w_T = end_to_end(flow.at(T))
+    w_T = end_to_end([np.asarray(theory.to_kind(W, "float"), dtype=float) for W in flow.at(T)])
     rate, rate_details = rate_parts(Ts[2:], errs[2:], levels, float(np.linalg.norm(w_T - (w_T @ ph) * ph)), N, p, fc)
     parts += rate
     details.update(rate_details)
@@ -673,7 +677,7 @@ C1 = Claim(
     "T_eps <= C*(T_esc + T_conv); failure set w(0)=-c*Phi -> saddle w=0",
     "C=2 balanced, 8 Gaussian; T_esc = linearised escape time at the initial angle (docs/theory.md's at angle 0), "
     "T_conv = ln(1/eps_rel)/(2|Phi|^(2-2/N))",
-    "err = |T_eps(rtol 1e-10) - T_eps(rtol 1e-12)| + 4e-12*T_eps (DOP853, Brent on dense output); "
+    "err per event time = |shift of g| / |rate of g| from the 30-digit Taylor flow's error bound + Brent's bracket; "
     "saddle: 30-digit Taylor flow vs exact 1-D solution, tol from the integrator's error estimate",
     "balanced_init N=2..5 (d0 2..5, hidden 1..6, |w0| 1e-8..1e-1); balanced nearly aligned (psi0 1e-3..0.3); balanced nearly anti-aligned "
     "(pi - psi0 >= 1e-4 for N=2, down to where T_esc*|Phi| ~ 400 for N>=3); gaussian_init alpha 0.03..0.3; failure set "

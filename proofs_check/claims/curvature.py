@@ -237,6 +237,7 @@ def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600) ->
     from numerics.hessian_lipschitz import hessian_norm_bound, third_derivative_bound
 
     from ..flow import step_bounds
+    from .flow_errors import end_to_end_shift, power_shift
 
     rng = np.random.default_rng(seed)
     Phi = rng.standard_normal((1, widths[0]))
@@ -273,18 +274,9 @@ def b6_trajectory(widths: tuple, scale: float, seed: int, samples: int = 600) ->
         if not e * (g_hat + B2 * e) <= 0.5:  # the loss bound above would not be derived
             raise ArithmeticError(f"B6: the flow's error bound {e:.3g} is too large for its samples' bounds")
         lam_err.append(third_derivative_bound(obj, s_seg, f_hat + 1.0) * e)
-        # w = W_N⋯W_1 moves by ≤ Π(‖W_l‖ + e) − Π‖W_l‖, plus the float64 product's rounding (γ per product,
-        # Higham: |fl(AB) − AB| ≤ γ_n|A||B|, over the chain ≤ N·(d_max + 2)ε·Π‖W_l‖_F); ‖w − Φ‖ moves by as
-        # much, and ‖w‖^a (0 ≤ a < 1) by ≤ min(δ^a, a·(‖ŵ‖ − δ)^{a−1}δ) (Hölder; the mean value theorem)
-        prod_hi = math.prod(x * (1 + 4 * EPS) + e for x in norms)
-        dw = (prod_hi - math.prod(norms) * (1 - 4 * EPS)
-              + N * (dmax + 2) * EPS * 1.01 * math.prod(float(np.linalg.norm(W)) for W in th))
-        if a == 0:
-            da = 0.0
-        else:
-            da = dw ** a
-            if nw > dw:
-                da = min(da, a * (nw - dw) ** (a - 1) * dw)
+        # ‖w − Φ‖ moves by ≤ δ (the end-to-end shift, with its rounding) and ‖w‖^a by the power shift
+        dw = end_to_end_shift(th, e)
+        da = power_shift(nw, dw, a)
         rhs_err.append((N - 1) * (dw * (nw ** a + da) + (r + dw) * da) * (1 + 8 * EPS)
                        + (dmax + N + 4) * EPS * rhs[-1])  # the norms' and the product's own rounding
     neg = np.maximum(0.0, -np.array(lam))
