@@ -17,6 +17,7 @@ import theory
 from ..engine.claim import Claim, Measurement, require
 
 
+from .c1_events import taylor_event_times
 from .convergence import (BISECT_PREC, DIRECT_MAX_STEPS, GD_BUDGET, RTOL, ConvInstance, _objective, _phi,
                           check_setting, decode, encode, end_to_end, first_passage, predicted_time)
 
@@ -73,6 +74,13 @@ def _derive(obj: Any, theta0: list, eps_rel: float) -> dict:
     eps = eps_rel * 0.5 * p * p
     T, flow = first_passage(obj, theta0, eps / 2, pr["T_pred"], 1.5 * pr["C"] * pr["T_pred"], RTOL)
     require(T is not None, "GF did not reach eps/2 within 1.5x the C1 cap")
+    # T must bound the true first passage from above (the loss is ≤ ε/2 on [T, t̃]; docs/theory.md C2c): the
+    # crossing located on the float64 Taylor tier, raised by its derived time error; DOP853's time only said
+    # where to look (it was below the true one by up to 1.8e-10 on the ci instances)
+    Ts, errs, _ = taylor_event_times(obj, theta0, [lambda th: float(numerics.value(obj, th)) - eps / 2],
+                                     [("loss", eps / 2)], [T], 1.5 * pr["C"] * pr["T_pred"], _phi(obj))
+    require(Ts[0] is not None and math.isfinite(errs[0]), "the Taylor tier did not place GF's first passage to eps/2")
+    T_dop853, T_error, T = T, errs[0], Ts[0] + errs[0]
 
     def sample(ts):
         out = []
@@ -145,7 +153,7 @@ def _derive(obj: Any, theta0: list, eps_rel: float) -> dict:
     best = max(cands, key=lambda c: c["eta_d"])
     J_sampled = j_max(lam_min)  # with λ_min on the samples only: no margins, no 1/β window
     L3_path = lip3(h)  # the path itself (ε' = 0): every point is within h of a sample (claim C2b)
-    return {**best, "beta_path": beta_s + L3_path * h, "L3_path": L3_path, "gamma_path": g_s + (beta_s + L3_path * h) * h, "T": T, "t_tilde": t_tilde, "eps": eps, "eps_prime_max": e_max, "beta_sampled": beta_s,
+    return {**best, "beta_path": beta_s + L3_path * h, "L3_path": L3_path, "gamma_path": g_s + (beta_s + L3_path * h) * h, "T": T, "T_dop853": T_dop853, "T_error": T_error, "t_tilde": t_tilde, "eps": eps, "eps_prime_max": e_max, "beta_sampled": beta_s,
             "gamma_sampled": g_s, "path_gap": h, "I_minus": float(np.sum(np.maximum(0.0, -lam_min)) * dt),
             "J_sampled": J_sampled, "eta_a2_sampled": 2 * e_max / (beta_s * g_s * J_sampled),
             "lambda_T": float(lam_max[-1]), "samples": n + 1, "flow": flow, "p": p}
