@@ -123,7 +123,9 @@ class FloatTrajectory:
     # -- evidence ---------------------------------------------------------------------------------
     @property
     def error_estimate(self) -> float:
-        """Bound on max-norm error at step times and midpoints (module docstring: derivation)."""
+        """Estimate of the max-norm error at step times and interior points (module docstring: derivation).
+        Not a derived bound: it assumes the 100× finer run's error is at most half this run's. For a bound
+        use the float64 Taylor tier, ``numerics.gradient_flow(obj, θ0, T, dps=None)`` (docs/theory.md F, G3)."""
         if self._error is None:
             self._error = self._compute_error()
         return self._error
