@@ -7,8 +7,8 @@ Both bound the most negative Hessian eigenvalue: −λ_min(∇²f(θ)) ≤ rhs(�
   of width ≤ 1e-45 (characteristic polynomial + exact root isolation); the norms in rhs are
   computed at 50 digits (relative error < 1e-45 each). err = half the interval width + 1e-40·rhs.
 * float64 instances (larger nets): λ_min from ``numerics.lambda_min`` with its residual bound
-  ‖Hv − λv‖ plus LAPACK's backward error P·ε·‖H‖_F. err = that sum (+ 1e-12·rhs for the float64
-  spectral norms, each accurate to ~P·ε relative).
+  ‖Hv − λv‖ plus LAPACK's backward error P·ε·‖H‖_F. err = that sum + 1e-40·rhs (the layer norms at 50
+  digits) + the float64 end-to-end product's error carried to rhs (:func:`b1_measure`).
 """
 
 from __future__ import annotations

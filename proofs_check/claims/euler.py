@@ -520,7 +520,8 @@ A1 = Claim(
 A2 = Claim(
     "A2", "GF-GD distance, a-priori step-size bound", "EC21 §3 Theorem; docs/theory.md#a2", "derived",
     "max_k ||theta(k eta*) - theta_k|| <= eps", "eta* = min(1/beta, 2 eps/(beta gamma int exp(-int m)))",
-    "|d(rtol 1e-12) - d(rtol 1e-10)| + 4 K eps max(1,|theta|) sqrt(P); tube sup exact for quadratics, "
+    "GF error bound (float Taylor tier; 30-digit closed form for quadratics) + 4 K eps max(1,|theta|) sqrt(P) "
+    "+ the distance's rounding; tube sup exact for quadratics, "
     "sampled (8 points/ball) for nets",
     "convex diagonal quadratics, deep linear N=2 widths<=3; T in {0.5,1,2}, eps in {1e-2,1e-3}",
     lambda: _a2_instances(), a2_measure, _enc_a2, _dec_a2, default_budget=8, options=("factor",))
