@@ -47,6 +47,7 @@ def taylor_event_times(obj: Any, theta0: list, events: list, kinds: list, guesse
         return [np.asarray(theory.to_kind(W, "float"), dtype=float) for W in traj.at(t)]
 
     grid = [float(t) for t in traj.starts] + [float(traj.t_end)]
+    grid_e = step_bounds(traj, grid)
     d0 = int(np.size(phi_hat))
     Ts, errs = [], []
     for g, (kind, level), guess in zip(events, kinds, guesses):
@@ -79,6 +80,21 @@ def taylor_event_times(obj: Any, theta0: list, events: list, kinds: list, guesse
             rate = float(w @ wd) / nw if nw > 0 else 0.0
             if kind == "across" and not f_hat < kinds[0][1] - loss_shift:
                 rate = 0.0  # the loss part of the max may be the one that crossed: no error derived (∞)
+            if kind != "loss" and not _clear_before(at, g, grid, grid_e, t):
+                rate = 0.0  # the true flow may have met the level earlier (no error derived: ∞)
         Ts.append(t)
         errs.append(crossing_time_error(shift, rate, t))
     return Ts, errs, traj
+
+
+def _clear_before(at, g, grid: list, grid_e: list, t: float) -> bool:
+    """Whether g(θ̂) stays above its error band at every step end before ``t``, so that the true flow's first
+    crossing is the one near t (the loss decreases along GF; the norms of w need not be monotone). A check at
+    the step ends only: between them the dense output is not sampled."""
+    for s, e in zip(grid, grid_e):
+        if s >= t:
+            break
+        th = at(s)
+        if not g(th) > end_to_end_shift(th, e) * (1 + 1e-6) + 4 * EPS * float(np.linalg.norm(_product(th))):
+            return False
+    return True
