@@ -314,23 +314,24 @@ def test_ec21_cli_torch_model_and_npz_data_end_to_end(user_files, tmp_path, caps
             assert any(f["net"] == "custom" and "capped" in f["finding"] for f in saved["findings"])
 
 
-def test_track_relu_torch_model_float_tier_against_the_arb_tier(user_files, tmp_path, capsys):
-    """gfgd track on a torch ReLU net with biases: the ground truth is the float64 Taylor tier by default
-    (its 2-norm bound as the JSON's estimate), ``--tier arb`` the arb tier; their GF–GD distances agree within
-    the two estimates, and the float tier's loss curve is the arb tier's."""
+@pytest.mark.parametrize("build", ["build_relu", "build_linear"])
+def test_track_torch_model_float_tier_against_the_arb_tier(user_files, tmp_path, capsys, build):
+    """gfgd track on a torch ReLU net with biases and on a linear one: the ground truth is the float64 Taylor
+    tier by default (its 2-norm bound as the JSON's estimate), ``--tier arb`` the arb tier; their GF–GD
+    distances agree within the two estimates, and the float tier's loss curve is the arb tier's."""
     from proofs_check.cli import main
 
     runs = {}
     for tier in ("float", "arb"):
         out = tmp_path / tier
         argv = ["track", "--out", str(out), "--eta", "0.2", "--steps", "16", "--points", "5",
-                "--model", f"{user_files / 'nets.py'}:build_relu", "--data", str(user_files / "d.npz"), "--tier", tier]
+                "--model", f"{user_files / 'nets.py'}:{build}", "--data", str(user_files / "d.npz"), "--tier", tier]
         assert main(argv) == 0
         runs[tier] = json.loads((out / "track.json").read_text())
     fl, ab = runs["float"], runs["arb"]
     assert fl["gf_tier"].startswith("gradient_flow (float64 Taylor tier") and "arb" in ab["gf_tier"]
     tol = fl["gf_error_estimate"] + ab["gf_error_estimate"]  # ≥ ‖θ_float(t) − θ_arb(t)‖₂ (both 2-norm bounds)
-    assert tol < 1e-9  # (not vacuous: both tiers resolve this 31-parameter flow far below the distances)
+    assert tol < 1e-9  # (not vacuous: both tiers resolve these 31- and 45-parameter flows far below the distances)
     # |‖a − g‖ − ‖b − g‖| ≤ ‖a − b‖ (the triangle inequality), plus the distances' own float rounding
     assert max(abs(a - b) for a, b in zip(fl["distance"], ab["distance"])) <= tol + 8 * EPS * max(fl["distance"])
     # |f(a) − f(b)| ≤ sup‖∇f‖·‖a − b‖ on the segment, sup‖∇f‖ ≤ ‖∇f(a)‖ + Λ‖a − b‖ ≤ 2‖∇f(a)‖ here (‖a − b‖ ≤
@@ -344,7 +345,7 @@ def test_track_relu_torch_model_float_tier_against_the_arb_tier(user_files, tmp_
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     z = np.load(user_files / "d.npz")
-    obj, th0 = from_torch_sequential(mod.build_relu(), z["X"], z["labels"])
+    obj, th0 = from_torch_sequential(getattr(mod, build)(), z["X"], z["labels"])
     f = numerics.gradient_flow(obj, th0, fl["t"][-1], dps=None)
     G = max(float(np.sqrt(sum(np.sum(g * g) for g in numerics.gradient(obj, f.at(t))))) for t in fl["t"])
     for a, b in zip(fl["gf_loss"], ab["gf_loss"]):
