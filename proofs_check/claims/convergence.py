@@ -89,7 +89,11 @@ in the ε'-tube and η ≤ 1/β makes ηλ_max ≤ 1. With 1 − x ≤ e^{−x} 
 Two choices docs/theory.md's A2 leaves open are made explicitly: J* is the max over t ≤ t̃, not J(t̃)
 (the induction needs every k ≤ t̃/η, and J decreases once GF contracts, m > 0); and the factor
 exp(m̂₊/β) ≤ e converts A1's discrete sum into A2's integral.
-The ε'-tube sups/mins are the sampled values along the float64 trajectory plus Lipschitz margins.
+The ε'-tube sups/mins are the sampled values along the float64 trajectory plus Lipschitz margins. (The
+samples lie on DOP853's flow — the integrator independent of the Taylor tier that C2a–C2c measure on; its
+distance to the true flow, ~1e-10 at rtol 1e-10, is not bounded: a premise, against path gaps h of
+1.3e-3–1.3e-2 on the ci instances of seeds 0 and 20261205. T itself is a bound: the Taylor tier's first
+passage plus its derived time error, C2c.)
 Samples at n = max(200, ⌈10 β₀ t̃⌉) uniform times, spacing Δt (so β₀Δt ≤ 0.1); every point of the
 trajectory is within path length h = (Δt/2)·g_s·(1 + β_sΔt) of a sample (g_s, β_s the sampled sups
 of ‖∇f‖, ‖∇²f‖₂), every tube point within r = ε' + h of a sample. The Hessian's Lipschitz constant
