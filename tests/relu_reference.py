@@ -459,6 +459,23 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
                         ts = _root(lambda s, k=k: watch(s)[k][-1], t, tm)
                         if hit is None or ts < hit[0]:
                             hit = (ts, entry)
+            # the same for a sliding weight's margins (λ and 1 − λ, or their Cramer numerators): positive at
+            # both ends of the cell but with a minimum inside (slope negative at t, positive at tn) that may be
+            # ≤ 0 — a weight that leaves [0, 1] and comes back within one cell (seed 265156 of
+            # test_relu_kink_paths: λ < 0 on [0.3162, 0.3208], inside the cell [0.3125, 0.3281], was missed
+            # and the reference slid on with a weight outside [0, 1], not a Filippov solution)
+            hd = mpmath.ldexp(step, -40)
+            for k, entry in enumerate(vals):
+                if entry[0] not in ("lam0", "lam1") or entry[-1] < 0:
+                    continue
+                g = lambda s, k=k: watch(s)[k][-1]  # noqa: E731
+                d0, d1 = (g(t + hd) - g(t)) / hd, (g(tn) - g(tn - hd)) / hd
+                if d0 < 0 < d1:
+                    tm = _root(lambda s, g=g: -(g(s + hd) - g(s)) / hd, t, tn)  # the slope: − to +
+                    if g(tm) <= 0:
+                        ts = _root(g, t, tm)
+                        if hit is None or ts < hit[0]:
+                            hit = (ts, entry)
             prev = {e[0]: e[-1] for e in vals if isinstance(e[0], tuple)}
             prev_d = dn
             t = tn

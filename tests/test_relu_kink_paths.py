@@ -16,7 +16,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import numerics
@@ -317,8 +317,44 @@ def test_a_vanishing_radius_of_the_sliding_weights_is_refused(monkeypatch):
 
 
 # ---- both tiers against the reference on random tiny nets (the soak of 2026-12-04, as a property) -------------
+def _tiny_instance(seed: int):
+    """(objective, θ₀, the reference's net, T) of the property below, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    depth = int(rng.integers(2, 4))
+    widths = [int(rng.integers(1, 4)) for _ in range(depth)] + [int(rng.integers(1, 3))]
+    alpha = float(rng.choice([0.0, 0.0, 0.1, 0.25, -0.5]))
+    bias = bool(rng.integers(0, 2))
+    n = int(rng.integers(2, 5))
+    T = Fraction(int(rng.choice([2, 4, 8])), 4)
+    X, Y = rng.standard_normal((n, widths[0])), rng.standard_normal((n, widths[-1]))
+    P = sum(widths[j] * widths[j - 1] + (widths[j] if bias else 0) for j in range(1, len(widths)))
+    obj = theory.Objective(theory.ReLUNet(tuple(widths), alpha, bias), theory.SquareLoss(X, Y))
+    th = obj.unflatten(float(rng.choice([0.5, 1.0, 1.5])) * rng.standard_normal(P))
+    return obj, th, R.Net(widths, alpha, bias, X, Y), T
+
+
+def test_the_reference_sees_a_sliding_weight_leave_and_return_within_one_grid_cell():
+    """The thorough run of 2026-12-05 found both tiers 5e-9 from the reference on seed 265156 ((2,3,3,1), α =
+    0.25, 4 samples): the reference's Filippov weight of the entry sliding from t = 0.2665 fell below 0 on
+    [0.3162, 0.3208] and came back, inside one grid cell of the reference's event scan, which looked only at
+    the cell's ends — so it slid on with a weight outside [0, 1], not a Filippov solution. The tiers leave
+    there and re-enter at 0.3231. The reference now finds a weight's minimum inside a cell (as it did for z):
+    its events are the arb tier's, at times within 1e-20."""
+    obj, th, net, T = _tiny_instance(265156)
+    with mpmath.workdps(REF_DPS):
+        _, ref = R.flow(net, list(obj.flatten(th)), mpq(T), dps=REF_DPS, max_events=60)
+    arb = numerics.gradient_flow(obj, th, T, dps=30)
+    assert [(e.kind, e.layer, e.sample, e.unit) for e in arb.events] == [r[1:] for r in ref]
+    assert [r[1] for r in ref].count("leave sliding") == 2
+    with mpmath.workdps(REF_DPS):
+        gaps = [abs(mpq(e.t) - r[0]) for e, r in zip(arb.events, ref)]
+    assert max(gaps) < mpmath.mpf(10) ** -20, [mpmath.nstr(g, 3) for g in gaps]
+
+
+
 @pytest.mark.thorough
 @given(st.integers(0, 2**32 - 1))
+@example(265156)  # the reference's missed weight excursion (the regression test above)
 def test_both_tiers_match_the_reference_on_random_tiny_nets(seed):
     """Random (leaky) ReLU nets of depth 2–3 and widths ≤ 3 (d_0 = 1 included: shared kink surfaces), with or
     without biases, 2–4 samples, square loss, T ∈ {1/2, 1, 2}: where the reference (tests/relu_reference.py)
@@ -336,18 +372,7 @@ def test_both_tiers_match_the_reference_on_random_tiny_nets(seed):
 
     from numerics.kink_flows import NonUniqueFlowError
 
-    rng = np.random.default_rng(seed)
-    depth = int(rng.integers(2, 4))
-    widths = [int(rng.integers(1, 4)) for _ in range(depth)] + [int(rng.integers(1, 3))]
-    alpha = float(rng.choice([0.0, 0.0, 0.1, 0.25, -0.5]))
-    bias = bool(rng.integers(0, 2))
-    n = int(rng.integers(2, 5))
-    T = Fraction(int(rng.choice([2, 4, 8])), 4)
-    X, Y = rng.standard_normal((n, widths[0])), rng.standard_normal((n, widths[-1]))
-    P = sum(widths[j] * widths[j - 1] + (widths[j] if bias else 0) for j in range(1, len(widths)))
-    obj = theory.Objective(theory.ReLUNet(tuple(widths), alpha, bias), theory.SquareLoss(X, Y))
-    th = obj.unflatten(float(rng.choice([0.5, 1.0, 1.5])) * rng.standard_normal(P))
-    net = R.Net(widths, alpha, bias, X, Y)
+    obj, th, net, T = _tiny_instance(seed)
 
     def _slow(*_):
         raise TimeoutError
