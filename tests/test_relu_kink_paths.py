@@ -408,11 +408,11 @@ def test_both_tiers_match_the_reference_on_random_tiny_nets(seed):
             # sample's last active unit below switches off, the layer's entries on it all reach 0 at that
             # instant, and which of them a tier records first is rounding): the reference's events all
             # recorded, and every other event at the instant of one of them
-            assert all(r[1:] in got for r in ref), f"tier {dps}: a reference event is missing: {got} vs {ref}"
+            assert all(r[1:] in got for r in ref), f"seed {seed}, tier {dps}: a reference event is missing: {got} vs {ref}"
             extra = [e for e in tr.events if (e.kind, e.layer, e.sample, e.unit) not in [r[1:] for r in ref]]
             assert all(min(abs(float(e.t) - float(r[0])) for r in ref) < 1e-12 for e in extra), \
-                f"tier {dps}: events differ: {got} vs {[r[1:] for r in ref]}"
+                f"seed {seed}, tier {dps}: events differ: {got} vs {[r[1:] for r in ref]}"
         with mpmath.workdps(REF_DPS):
             true = max(max(abs(mpmath.mpf(x) - y) for x, y in zip(obj.flatten(tr.at(float(t) if dps is None else t)),
                                                                    R.at(pieces, mpq(t)))) for t in times)
-        assert true <= tr.error_estimate + 10.0 ** -(REF_DPS - 1), f"tier {dps}: true {float(true):.3g}"
+        assert true <= tr.error_estimate + 10.0 ** -(REF_DPS - 1), f"seed {seed}, tier {dps}: true {float(true):.3g}"
