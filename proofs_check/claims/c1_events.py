@@ -33,8 +33,8 @@ def taylor_event_times(obj: Any, theta0: list, events: list, kinds: list, guesse
     float64 tier, else the arb tier at that many digits), run to just past the latest of ``guesses`` (DOP853's
     times: where to stop, not trusted), with an error derived from the tier's bound e at that time
     (docs/theory.md#c1, "Tolerance"): |Δg| ≤ e‖∇f‖ + B₂e²/2 for the loss, ≤ δ
-    (:func:`~.flow_errors.end_to_end_shift`) for ‖w‖ and ‖w_⊥‖, each over |ġ| at the crossing, plus the float64
-    evaluation of g and Brent's bracket. ``kinds``: ("loss", ε) first, then ("escape", R), ("across", level)
+    (:func:`~.flow_errors.end_to_end_shift`) for ‖w‖ and ‖w_⊥‖, each over |ġ| at the crossing, plus the
+    float64 evaluation of g and Brent's bracket. ``kinds``: ("loss", ε) first, then ("escape", R), ("across", level)
     per event; an across event counts only where the loss is below ε by more than its own shift (so the
     max in its g is the ‖w_⊥‖ part); ``phi``: Φ as a flat row."""
     phi = np.asarray(phi, dtype=float).reshape(-1)
@@ -67,7 +67,9 @@ def taylor_event_times(obj: Any, theta0: list, events: list, kinds: list, guesse
         B2 = hessian_norm_bound(obj, [float(np.linalg.norm(W, 2)) * (1 + 4 * EPS) + e for W in th], f_hat + 1.0)
         ok = e * (gn + B2 * e) <= 0.5  # the loss stays ≤ f̂ + 1 on the segment, where B₂ holds
         r = float(np.linalg.norm(w - phi))
-        loss_shift = (e * gn + B2 * e * e / 2 + r * d_round + d_round ** 2 / 2 + (d0 + 4) * EPS * f_hat) if ok else math.inf
+        loss_shift = math.inf
+        if ok:  # Taylor with remainder, plus the evaluated loss's rounding through the computed w's
+            loss_shift = e * gn + B2 * e * e / 2 + r * d_round + d_round ** 2 / 2 + (d0 + 4) * EPS * f_hat
         if kind == "loss":
             shift, rate = loss_shift, gn * gn
         else:
