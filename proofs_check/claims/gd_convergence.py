@@ -15,8 +15,6 @@ import numerics
 import theory
 
 from ..engine.claim import Claim, Measurement, require
-
-
 from .c1_events import taylor_event_times
 from .convergence import (BISECT_PREC, DIRECT_MAX_STEPS, GD_BUDGET, RTOL, ConvInstance, _objective, _phi,
                           check_setting, decode, encode, end_to_end, first_passage, predicted_time)
