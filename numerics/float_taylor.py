@@ -102,6 +102,8 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth
+
+B1_ABOVE = 800  # parameters: above, a bias-free deep linear net's growth rate is B1's (numerics.b1_growth)
 from .saltation import saltation_norm
 from .jacobian_bound import CarriedJacobian
 from .hessian_lipschitz import input_norms
@@ -149,6 +151,9 @@ class FloatTaylorTrajectory:
     # the bound at t_end itself (≤ errors[-1], which bounds the whole last step): the closed window's bound, and
     # where the run ended on an event the larger of the bounds before and after it
     end_error: float = math.nan
+    # how carried errors grew (float_gradient_flow's ``growth``): "measured" (λ_min sampled), "b1" (THEORY B1's
+    # bound, numerics.b1_growth) or "none" (growth=False: the sum of local errors, not a bound)
+    growth_rate: str = "measured"
 
     @property
     def times(self) -> list[float]:
@@ -222,7 +227,18 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self.y = [np.asarray(w, dtype=np.float64).reshape(-1, 1) if np.ndim(w) == 1 else np.asarray(w, dtype=np.float64)
                   for w in theta0]
         self.lo = [np.zeros_like(y) for y in self.y]  # the state is hi + lo (docs/theory.md F)
-        self.growth = MeasuredGrowth(obj) if growth else None
+        # the growth rate: THEORY B1 where it applies above the dense-Hessian size (no eigensolver, no Lanczos
+        # premise; numerics.b1_growth), else λ_min sampled along the run (numerics.error_growth)
+        self.growth = None
+        if growth:
+            from .b1_growth import B1Growth, applies
+
+            if growth not in (True, "measured", "b1"):
+                raise ValueError(f"growth must be True, False, 'measured' or 'b1', got {growth!r}")
+            use_b1 = growth == "b1" or (growth is True and applies(obj) and obj.num_params > B1_ABOVE)
+            if use_b1 and not applies(obj):
+                raise ValueError("growth 'b1' needs a bias-free deep linear net (a loss convex in W_N⋯W_1)")
+            self.growth = B1Growth(obj) if use_b1 else MeasuredGrowth(obj)
         # ‖J‖₂ of the stacked Jacobian carried along the run, for B₂ and B₃ (numerics.jacobian_bound)
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
         self._jb: float | None = None
@@ -784,12 +800,16 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 L = 0.0
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
-                    # sliding or pinned entries: the Hessian with the field's masks, which move with μ(t) too
-                    # (SlidingBounds._flow_masks, _mask_lipschitz)
-                    lip = self._hessian_lipschitz(ys, h, s_l) + self._mask_lipschitz(h, s_l, self._loss_bound)
-                    fm = self._flow_masks(h)
-                    L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
-                                         lipschitz=lip, masks=fm[0] if fm else None, mask_coeffs=fm[1] if fm else None)
+                    if isinstance(self.growth, MeasuredGrowth):
+                        # sliding or pinned entries: the Hessian with the field's masks, which move with μ(t)
+                        # too (SlidingBounds._flow_masks, _mask_lipschitz)
+                        lip = self._hessian_lipschitz(ys, h, s_l) + self._mask_lipschitz(h, s_l, self._loss_bound)
+                        fm = self._flow_masks(h)
+                        L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
+                                             lipschitz=lip, masks=fm[0] if fm else None,
+                                             mask_coeffs=fm[1] if fm else None)
+                    else:  # B1: the midpoint, the step's coefficients and layer norms suffice
+                        L = self.growth.step(self._theta(mid), h, ys, s_l)
                     if self.series.slide:  # the state's distance from the sliding surface (docs/theory.md F)
                         local += self._normal_forcing(ys, h, local)
                 carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
@@ -882,18 +902,24 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=local_errors, start_lows=start_lows,
                                      saltations=self.saltations, windows=carried.log, rtol=self.tol,
-                                     end_error=end_error)
+                                     end_error=end_error,
+                                     growth_rate=("none" if self.growth is None else
+                                                  "measured" if isinstance(self.growth, MeasuredGrowth) else "b1"))
         return traj
 
 
 def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,
-                        progress: Callable[[float, float], None] | None = None, growth: bool = True,
+                        progress: Callable[[float, float], None] | None = None, growth: bool | str = True,
                         max_steps: int = 100_000, rtol: float | None = None) -> FloatTaylorTrajectory:
     """GF θ' ∈ −∂f(θ) in float64 by the Taylor method with exact-in-float kink crossings (module
     docstring). Called by ``numerics.gradient_flow(..., dps=None)``, which validates the input.
 
-    ``growth=False`` skips the λ_min sampling (the estimate then omits the growth of carried errors:
-    it is the sum of local errors only, not a bound — for timing runs).
+    ``growth``: how carried errors grow between steps (docs/theory.md F). ``"measured"``: max(0, −λ_min)
+    sampled along each step (:class:`numerics.error_growth.MeasuredGrowth`); ``"b1"``: THEORY B1's bound
+    (:mod:`numerics.b1_growth`; bias-free deep linear nets only); ``True`` (default): ``"b1"`` for a
+    bias-free deep linear net above ``B1_ABOVE`` parameters (where λ_min would come from Lanczos, a
+    premise), else ``"measured"``. ``False`` skips it (the estimate then omits the growth of carried
+    errors: it is the sum of local errors only, not a bound — for timing runs).
 
     ``rtol`` (default 2^{−53}): every step's last series term, relative to max(1, ‖θ‖∞) — h = ρ·rtol^{1/p}
     (:func:`numerics.float_steps._step_size`) and the orders chosen for it. The default keeps the

@@ -246,7 +246,7 @@ def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int,
 
 def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, order: int | None = None,
                   progress: Callable[[float, float], None] | None = None,
-                  error_growth: str = "measured", rtol: float | None = None) -> Trajectory:
+                  error_growth: str | None = None, rtol: float | None = None) -> Trajectory:
     """Ground-truth GF θ' = −∇f(θ), θ(0) = theta0, on [0, t_end] at ``dps`` digits (Taylor method).
 
     Returns a :class:`Trajectory` (dense output ``at(t)``, exact ``times``, ``error_estimate``,
@@ -268,18 +268,24 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     max(1, ‖θ‖∞), up to 1e-4 — faster, with the larger truncation in ``error_estimate``
     (:func:`numerics.float_taylor.float_gradient_flow`).
 
-    ``error_growth`` (deep linear nets): ``"measured"`` (default) propagates local errors with
-    max(0, −λ_min(∇²f)) sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F);
-    ``"b1"`` with the global docs/theory.md B1 bound (Frobenius norms; honest but far looser).
+    ``error_growth`` (deep linear nets): ``"measured"`` propagates local errors with max(0, −λ_min(∇²f))
+    sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F); ``"b1"`` with the
+    docs/theory.md B1 bound instead — on the arb tier the global one (Frobenius norms; honest but far
+    looser), on the float tier B1 with spectral norms sampled along each step (:mod:`numerics.b1_growth`;
+    bias-free deep linear nets). ``None`` (default): ``"measured"``, except on the float tier for bias-free
+    deep linear nets above 800 parameters, where the sampled λ_min would be Lanczos's (a premise) and B1's
+    theorem is taken (docs/theory.md F, "The growth from B1").
     """
+    if error_growth not in (None, "measured", "b1"):
+        raise ValueError(f"error_growth must be None, 'measured' or 'b1', got {error_growth!r}")
     if dps is None:  # the float64 tier (numerics.float_taylor)
         from .float_taylor import float_gradient_flow
 
-        return float_gradient_flow(obj, theta0, t_end, order, progress, rtol=rtol)
+        return float_gradient_flow(obj, theta0, t_end, order, progress, rtol=rtol,
+                                   growth=True if error_growth is None else error_growth)
     if rtol is not None:
         raise ValueError("rtol applies to the float tier (dps=None); the arb tier's accuracy is set by dps")
-    if error_growth not in ("measured", "b1"):
-        raise ValueError(f"error_growth must be 'measured' or 'b1', got {error_growth!r}")
+    error_growth = error_growth or "measured"
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps, allow_kinks=True)
     if _has_kinks_or_bias(obj):
         from .kink_flows import relu_gradient_flow  # kink_flows imports this module's step parts

@@ -212,7 +212,9 @@ def record(obj: Any, theta0: list[np.ndarray], traj: Any, spec: dict, times: lis
         "error_estimate": _up(estimate),
         "error_estimates": [_up(b) for b in at_times],
         "write_rounding": _up(written),
-        "error_estimate_bounds": ESTIMATE_MEANING[(tier, kinks)],
+        "error_estimate_bounds": ESTIMATE_MEANING[(tier, kinks)].replace(
+            "the measured growth", "the growth rate of THEORY B1")
+        if getattr(traj, "growth_rate", "measured") == "b1" else ESTIMATE_MEANING[(tier, kinks)],
         "conservation_defect_max": f"{max(traj.conservation_defects, default=0.0):.3e}",
         "seconds": round(traj.seconds, 4),
         "times": [repr(float(t)) for t in times],

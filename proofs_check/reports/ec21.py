@@ -34,7 +34,7 @@ loss's fall is then recorded, not promised.
 
 Ground truth. Linear: the float64 Taylor tier (``numerics.gradient_flow(..., dps=None)``), whose error
 estimate is a derived bound on the 2-norm (local errors propagated with the growth measured along the run,
-docs/theory.md F; on the default row 6.0e-13 to t = 10.3, in ~9 s). Until 2026-12-05 the linear row used
+docs/theory.md F; on the default row 2.3e-12 to t = 10.3, in ~9 s: B1's growth rate, no Lanczos). Until 2026-12-05 the linear row used
 DOP853 with an estimate that is not a bound (twice its distance to a run at 100× tighter tolerances, which
 assumes the finer run's error is at most half the coarser one's; docs/theory.md G). ReLU:
 ``numerics.gradient_flow`` (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error
@@ -172,7 +172,8 @@ def gf_job(spec: dict) -> dict:
             try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
                 traj = numerics.gradient_flow(obj, theta0, float(spec["t_end"]), dps=None)
                 tier = ("gradient_flow (float64 Taylor tier" + (", kink events" if kinks else "")
-                        + "; error estimate a 2-norm bound: measured growth"
+                        + "; error estimate a 2-norm bound: "
+                        + ("growth from THEORY B1" if traj.growth_rate == "b1" else "measured growth")
                         + (" and saltation factors" if kinks else "") + ", docs/theory.md F)")
                 err_inf = err_2 = float(traj.error_estimate)  # max-norm ≤ 2-norm
                 at = traj.at

@@ -50,7 +50,8 @@ def _ground_truth(obj, th0, t_end, tier, dps, kinks, P, tick, say):
         try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
             traj = numerics.gradient_flow(obj, th0, t_end, dps=None, progress=tick)
             gf_tier = ("gradient_flow (float64 Taylor tier" + (" with kink events" if kinks else "")
-                       + "; error estimate a 2-norm bound: measured growth"
+                       + "; error estimate a 2-norm bound: "
+                       + ("growth from THEORY B1" if traj.growth_rate == "b1" else "measured growth")
                        + (" and saltation factors)" if kinks else ")"))
             err = float(traj.error_estimate)
         except (UnsupportedKinkError, NonUniqueFlowError, FloatingPointError) as e:
