@@ -5,14 +5,15 @@ data are convex in the end-to-end matrix W), B1 (docs/theory.md B1, derived) giv
 
     max(0, −λ_min(∇²f(θ))) ≤ (N − 1)·‖∇φ(W)‖₂·max_{j<j'} Π_{i∉{j,j'}} ‖W_i‖₂ ,
 
-so over a step of length h, with s_i ≥ sup_step ‖W_i(t)‖₂ (the float tier's layer-norm bounds) and the
-midpoint's W_m,
+so over a step of length h, with s_i ≥ sup_step ‖W_i(t)‖₂ (the float tier's layer-norm bounds) and W at
+the centres t_c of k equal cells of the step,
 
-    μ̂ = (N − 1)·(‖∇φ(W_m)‖₂ + δ_g + L_φ·(h/2)·V)·max_{j<j'} Π_{i∉{j,j'}} s_i
+    μ̂ = (N − 1)·(max_c ‖∇φ(W(t_c))‖₂ + δ_g + L_φ·((h/2k)·V + δ_t))·max_{j<j'} Π_{i∉{j,j'}} s_i
 
 bounds max(0, −λ_min) on the whole step: ∇φ is L_φ-Lipschitz in W (Frobenius to Frobenius, ≥ spectral),
-W(t) moves by ≤ (h/2)·V from the midpoint with V ≥ sup‖Ẇ‖_F ≤ Σ_j Π_{i≠j} s_i·sup‖Ẇ_j‖_F, and δ_g
-bounds the float64 rounding of the computed ‖∇φ(W_m)‖₂ (:meth:`B1Growth.gradient_norm`). L_φ: 1 for the
+W(t) moves by ≤ (h/2k)·V within a cell, V ≥ sup‖Ẇ‖_F ≤ Σ_j Π_{i≠j} s_i·sup‖Ẇ_j‖_F; δ_t ≤ Σ_j Π_{i≠j} s_i·
+γ_{p+2}Σ_k‖c_{j,k}‖_F h^k bounds how far the evaluated layers at t_c lie from the series' values, and δ_g
+the float64 rounding of each computed ‖∇φ‖₂ (:meth:`B1Growth.gradient_norms`). L_φ: 1 for the
 whitened loss (φ = ½‖W − Φ‖²), c·‖X‖₂² for the square loss and c·‖X‖₂²/2 for cross-entropy (∇²φ[V, V] =
 c·Σ_i ℓ''[Vx_i, Vx_i], ℓ'' ≤ 1 and ≤ ½ (the softmax's variance), Σ‖Vx_i‖² ≤ ‖V‖_F²‖X‖₂²).
 
@@ -146,7 +147,8 @@ class B1Growth:
         (unused: the samples below include it), ``coeffs`` the step's Taylor stacks (p + 1, rows, cols) per
         layer, ``layer_norms`` s_i ≥ sup_step ‖W_i‖₂. ‖∇φ(W(t))‖₂ is sampled at the centres of k equal cells
         of the step and carried over each cell by L_φ·(h/2k)·V; k is the smallest power of two that keeps
-        that term within ``CELL_SHARE`` of the smallest sample (at most ``CELLS_MAX``)."""
+        that term within ``CELL_SHARE`` of the midpoint's sample (at most ``CELLS_MAX``; the bound holds for
+        any k)."""
         N = self.N
         if N < 2:
             mu = 0.0  # φ convex in W = W_1: f is convex
@@ -154,13 +156,16 @@ class B1Growth:
             s = [float(x) for x in layer_norms]
             pairs = max(math.prod(s[i] for i in range(N) if i not in (j, k)) for j, k in combinations(range(N), 2))
             # sup‖Ẇ_j‖_F ≤ Σ_{k≥1} k‖c_k‖_F h^{k−1}
-            vel = []
+            vel, evl = [], []
             for C in coeffs:
                 C = np.asarray(C, dtype=float)
                 ks = np.arange(1, C.shape[0])
-                norms = np.sqrt(np.sum(C[1:].reshape(len(ks), -1) ** 2, axis=1))
-                vel.append(float(np.sum(ks * norms * h ** (ks - 1.0))))
+                norms = np.sqrt(np.sum(C.reshape(C.shape[0], -1) ** 2, axis=1))
+                vel.append(float(np.sum(ks * norms[1:] * h ** (ks - 1.0))))
+                p1 = C.shape[0] + 1  # the evaluation Σ_k c_k t^k: γ_{p+2} relative to Σ_k |c_k| t^k
+                evl.append(p1 * EPS / (1 - p1 * EPS) * float(np.sum(norms * h ** np.arange(C.shape[0]))))
             V = sum(math.prod(s[i] for i in range(N) if i != j) * vel[j] for j in range(N))
+            d_t = sum(math.prod(s[i] for i in range(N) if i != j) * evl[j] for j in range(N))
             # k from the midpoint's sample (the bound holds for any k; this k keeps the carry near CELL_SHARE)
             stacks = [np.asarray(C, dtype=float) for C in coeffs]
             g_m = float(self.gradient_norms(_at(stacks, np.array([h / 2])))[0])
@@ -169,7 +174,7 @@ class B1Growth:
                 k *= 2
             ts = (np.arange(k) + 0.5) * (h / k)
             g = float(self.gradient_norms(_at(stacks, ts)).max())
-            env = self.L_phi * (h / (2 * k)) * V
+            env = self.L_phi * ((h / (2 * k)) * V + d_t)
             self.cells += k
             mu = (N - 1) * (g + env) * pairs * (1 + 16 * EPS)
         self.samples.append(mu)
