@@ -102,8 +102,6 @@ import numpy as np
 from theory import Objective
 
 from .error_growth import MeasuredGrowth
-
-B1_ABOVE = 800  # parameters: above, a bias-free deep linear net's growth rate is B1's (numerics.b1_growth)
 from .saltation import saltation_norm
 from .jacobian_bound import CarriedJacobian
 from .hessian_lipschitz import input_norms
@@ -118,6 +116,8 @@ from .kink_events import coincident_group, shared_surface_error
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
+
+B1_ABOVE = 800  # parameters: above, a bias-free deep linear net's growth rate is B1's (numerics.b1_growth)
 
 
 @dataclass
