@@ -14,17 +14,9 @@ import theory
 from numerics.hessian_lipschitz import hessian_norm_bound
 
 from ..flow import step_bounds
-from .flow_errors import crossing_time_error, end_to_end_shift, end_to_end_velocity, first_crossing
+from .flow_errors import crossing_time_error, end_to_end, end_to_end_shift, end_to_end_velocity, first_crossing
 
 EPS = float(np.finfo(float).eps)
-
-
-def _product(theta: list) -> np.ndarray:
-    """w = W_N⋯W_1 as a flat row."""
-    w = theta[0]
-    for M in theta[1:]:
-        w = M @ w
-    return np.asarray(w, dtype=float).reshape(-1)
 
 
 def taylor_event_times(obj: Any, theta0: list, events: list, kinds: list, guesses: list, horizon: float,
@@ -61,7 +53,7 @@ def taylor_event_times(obj: Any, theta0: list, events: list, kinds: list, guesse
                                          if dps is not None else 0.0)
         grads = numerics.gradient(obj, th)
         gn = float(np.sqrt(sum(float(np.vdot(x, x)) for x in grads)))
-        w = _product(th)
+        w = end_to_end(th)
         d_round = end_to_end_shift(th, 0.0)  # the computed w's own rounding
         f_hat = float(numerics.value(obj, th))
         B2 = hessian_norm_bound(obj, [float(np.linalg.norm(W, 2)) * (1 + 4 * EPS) + e for W in th], f_hat + 1.0)
@@ -97,6 +89,6 @@ def _clear_before(at, g, grid: list, grid_e: list, t: float) -> bool:
         if s >= t:
             break
         th = at(s)
-        if not g(th) > end_to_end_shift(th, e) * (1 + 1e-6) + 4 * EPS * float(np.linalg.norm(_product(th))):
+        if not g(th) > end_to_end_shift(th, e) * (1 + 1e-6) + 4 * EPS * float(np.linalg.norm(end_to_end(th))):
             return False
     return True

@@ -150,6 +150,7 @@ import theory
 from ..engine.claim import Claim, Measurement
 from ..engine.instances import decode_instance, encode_instance
 from .c1_events import taylor_event_times
+from .flow_errors import end_to_end
 from .c1_rate import ACROSS_LEVELS, across_horizon, rate_parts
 
 EPS_RELS = (1e-2, 1e-3, 1e-4)
@@ -175,14 +176,6 @@ def check_setting(obj: Any) -> None:
                          f"(theory.Objective(DeepLinear, WhitenedSquare)), got {obj!r}")
     if obj.depth < 2 or obj.widths[-1] != 1:
         raise ValueError(f"C1/C2 need depth N >= 2 and scalar output d_N = 1, got widths {obj.widths}")
-
-
-def end_to_end(theta: list) -> np.ndarray:
-    """w = W_N⋯W_1 as a flat row (in θ's arithmetic)."""
-    w = theta[0]
-    for M in theta[1:]:
-        w = M @ w
-    return np.asarray(w).reshape(-1)
 
 
 def _phi(obj) -> np.ndarray:

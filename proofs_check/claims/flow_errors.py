@@ -18,6 +18,14 @@ from scipy.optimize import brentq
 EPS = float(np.finfo(float).eps)
 
 
+def end_to_end(theta: Sequence) -> np.ndarray:
+    """w = W_N⋯W_1 as a flat row (in θ's arithmetic)."""
+    w = theta[0]
+    for M in theta[1:]:
+        w = M @ w
+    return np.asarray(w).reshape(-1)
+
+
 def end_to_end_shift(theta: Sequence[np.ndarray], e: float) -> float:
     """δ ≥ ‖fl(W_N⋯W_1)(θ̂) − (W_N⋯W_1)(θ)‖₂ for ‖θ̂ − θ‖₂ ≤ e: each block moves by ≤ e, so the product
     moves by ≤ Π(‖W_l‖₂ + e) − Π‖W_l‖₂ (expand the product of sums); plus the computed product's rounding,
@@ -76,4 +84,4 @@ def crossing_time_error(shift: float, rate: float, t: float) -> float:
     return shift / abs(rate) * (1 + 8 * EPS) + (2e-12 + 4 * EPS) * t
 
 
-__all__ = ["crossing_time_error", "end_to_end_shift", "end_to_end_velocity", "first_crossing", "power_shift"]
+__all__ = ["crossing_time_error", "end_to_end", "end_to_end_shift", "end_to_end_velocity", "first_crossing", "power_shift"]
