@@ -1,4 +1,4 @@
-"""The growth rate of a bias-free deep linear net's errors from THEORY B1, with no eigensolver.
+"""The growth rate of a deep linear net's errors from THEORY B1, with no eigensolver.
 
 For f(θ) = φ(W_N⋯W_1) with φ convex and C² (the whitened square loss, the square loss and cross-entropy on
 data are convex in the end-to-end matrix W), B1 (docs/theory.md B1, derived) gives
@@ -16,6 +16,13 @@ W(t) moves by ≤ (h/2k)·V within a cell, V ≥ sup‖Ẇ‖_F ≤ Σ_j Π_{i�
 the float64 rounding of each computed ‖∇φ‖₂ (:meth:`B1Growth.gradient_norms`). L_φ: 1 for the
 whitened loss (φ = ½‖W − Φ‖²), c·‖X‖₂² for the square loss and c·‖X‖₂²/2 for cross-entropy (∇²φ[V, V] =
 c·Σ_i ℓ''[Vx_i, Vx_i], ℓ'' ≤ 1 and ≤ ½ (the softmax's variance), Σ‖Vx_i‖² ≤ ‖V‖_F²‖X‖₂²).
+
+Biases (square loss and cross-entropy on data). A layer z_j = W_j a_{j−1} + b_j 1ᵀ is the bias-free layer
+Ŵ_j = [[W_j, b_j], [0, 1]] (hidden; Ŵ_N = [W_N, b_N]) on the inputs X̂ = [X; 1ᵀ], so f = g∘ι with
+g(Ŵ_1, …, Ŵ_N) = φ̂(Ŵ_N⋯Ŵ_1), φ̂(M) = loss(M X̂) convex, and ι the affine map θ ↦ (Ŵ_j) whose linear part E
+puts each parameter into its own entry (EᵀE = I). Then ∇²f = Eᵀ∇²g E, so λ_min(∇²f) ≥ min(0, λ_min(∇²g)) and B1
+for g bounds max(0, −λ_min(∇²f)): the same formula on the augmented layers (‖Ŵ_j‖₂² ≤ ‖[W_j b_j]‖₂² + 1, the
+bounds :func:`numerics.hessian_lipschitz.layer_norm_bounds` gives for biased nets) and on X̂ (L_φ with ‖X̂‖₂).
 
 It is a theorem, not a sample: unlike :class:`numerics.error_growth.MeasuredGrowth` above 800 parameters
 (Lanczos, whose value bounds λ_min only if it found the lowest eigenvalue), it rests on no premise, and it
@@ -44,18 +51,42 @@ def _at(stacks: Sequence[np.ndarray], ts: np.ndarray) -> list[np.ndarray]:
 
 
 def applies(obj: Any) -> bool:
-    """Whether B1 bounds the objective's negative curvature: a bias-free deep linear net of depth ≥ 1 whose
-    loss is convex in the end-to-end matrix (whitened square, square, cross-entropy)."""
+    """Whether B1 bounds the objective's negative curvature: a deep linear net of depth ≥ 1 (with or without
+    biases: module docstring) whose loss is convex in the end-to-end matrix (whitened square, square,
+    cross-entropy)."""
     from theory import DeepLinear
     from theory.losses import CrossEntropy, SquareLoss, WhitenedSquare
 
-    return (isinstance(getattr(obj, "model", None), DeepLinear) and not obj.model.bias
+    return (isinstance(getattr(obj, "model", None), DeepLinear)
             and isinstance(obj.loss, (WhitenedSquare, SquareLoss, CrossEntropy)))
 
 
+def augmented(blocks: Sequence[np.ndarray], bias: bool) -> list[np.ndarray]:
+    """Per-layer stacks (k, rows, cols) of the bias-free net B1 is applied to (module docstring, "Biases"):
+    ``blocks`` are θ's blocks as stacks (k, …) — W_1, b_1, W_2, b_2, … with biases as (k, d_j) or
+    (k, d_j, 1) — and each hidden layer becomes [[W_j, b_j], [0, 1]], the output layer [W_N, b_N]. The
+    constant 1 sits at index 0 of the stack only: the state itself for a stack of one state, the order-0
+    coefficient for a Taylor stack (p + 1, …), whose higher coefficients of a constant are 0. Without
+    biases the blocks are returned as they are."""
+    if not bias:
+        return [np.asarray(B, dtype=float) for B in blocks]
+    Ws, bs = blocks[0::2], blocks[1::2]
+    out = []
+    for j, (W, b) in enumerate(zip(Ws, bs)):
+        W = np.asarray(W, dtype=float)
+        b = np.asarray(b, dtype=float).reshape(W.shape[0], W.shape[1], 1)
+        top = np.concatenate([W, b], axis=2)
+        if j < len(Ws) - 1:
+            row = np.zeros((W.shape[0], 1, W.shape[2] + 1))
+            row[0, 0, -1] = 1.0
+            top = np.concatenate([top, row], axis=1)
+        out.append(top)
+    return out
+
+
 class B1Growth:
-    """Upper bounds of μ⁺ over the steps of a run of a bias-free deep linear net (module docstring); the
-    interface the float Taylor tier uses of :class:`numerics.error_growth.MeasuredGrowth`."""
+    """Upper bounds of μ⁺ over the steps of a run of a deep linear net (module docstring); the interface the
+    float Taylor tier uses of :class:`numerics.error_growth.MeasuredGrowth`."""
 
     track_norm = False
     last_norm = None
@@ -68,13 +99,16 @@ class B1Growth:
 
         self.obj = obj
         self.N = obj.depth
+        self.bias = bool(obj.model.bias)
         loss = obj.loss
         self._ce = isinstance(loss, CrossEntropy)
-        if isinstance(loss, WhitenedSquare):
+        if isinstance(loss, WhitenedSquare):  # (theory refuses it with biases)
             self.L_phi, self._xn = 1.0, None
             self._Phi = np.asarray(loss.Phi, dtype=float)
         else:
             X = np.asarray(loss.inputs, dtype=float)  # (d0, n)
+            if self.bias:  # X̂ = [X; 1ᵀ] (module docstring, "Biases")
+                X = np.vstack([X, np.ones((1, X.shape[1]))])
             self._X, self._XT, self._c = X, np.ascontiguousarray(X.T), float(loss.weight)
             self._cols = np.arange(X.shape[1])
             self._labels = np.asarray(loss.labels, dtype=int) if self._ce else None
@@ -88,12 +122,14 @@ class B1Growth:
         self.cells = 0  # ‖∇φ‖₂ samples taken
 
     def gradient_norm(self, theta: Sequence[np.ndarray]) -> float:
-        """An upper bound of ‖∇φ(W)‖₂ at W = W_N⋯W_1 of ``theta`` (:meth:`gradient_norms` of one state)."""
-        return float(self.gradient_norms([np.asarray(M, dtype=float)[None] for M in theta])[0])
+        """An upper bound of ‖∇φ(W)‖₂ at W = W_N⋯W_1 of ``theta`` (:meth:`gradient_norms` of one state; with
+        biases φ̂ at the augmented layers' product, module docstring)."""
+        return float(self.gradient_norms(augmented([np.asarray(M, dtype=float)[None] for M in theta], self.bias))[0])
 
     def gradient_norms(self, layers: Sequence[np.ndarray]) -> np.ndarray:
         """Upper bounds of ‖∇φ(W)‖₂ at W = W_N⋯W_1 (exact arithmetic) for a batch of states, ``layers`` the
-        stacks (k, rows, cols) of each layer, from the float64 evaluation: ‖fl(∇φ)‖₂ plus the rounding of the
+        stacks (k, rows, cols) of each layer (with biases, the augmented layers of :func:`augmented`), from the
+        float64 evaluation: ‖fl(∇φ)‖₂ plus the rounding of the
         product W (Higham's γ over the chain, ≤ N(d_max + 2)ε·Π‖W_i‖_F) times L_φ, and of ∇φ at the computed
         W: for the whitened loss that is W − Φ (one rounding per entry); on data, ∇φ = c·R Xᵀ with
         R = WX − Y (square) or softmax(WX) − Y, whose rounding is ≤ γ_{d0}‖W‖_F‖X‖_F (the product; the
@@ -145,7 +181,8 @@ class B1Growth:
              layer_norms: Sequence[float]) -> float:
         """μ̂ ≥ sup over the step of max(0, −λ_min(∇²f)) (module docstring): ``ym`` θ at the step's midpoint
         (unused: the samples below include it), ``coeffs`` the step's Taylor stacks (p + 1, rows, cols) per
-        layer, ``layer_norms`` s_i ≥ sup_step ‖W_i‖₂. ‖∇φ(W(t))‖₂ is sampled at the centres of k equal cells
+        block of θ (biases as columns), ``layer_norms`` s_i ≥ sup_step ‖W_i‖₂ (with biases of the augmented
+        layers, as :func:`numerics.hessian_lipschitz.layer_norm_bounds` gives them). ‖∇φ(W(t))‖₂ is sampled at the centres of k equal cells
         of the step and carried over each cell by L_φ·(h/2k)·V; k is the smallest power of two that keeps
         that term within ``CELL_SHARE`` of the midpoint's sample (at most ``CELLS_MAX``; the bound holds for
         any k)."""
@@ -157,6 +194,7 @@ class B1Growth:
             pairs = max(math.prod(s[i] for i in range(N) if i not in (j, k)) for j, k in combinations(range(N), 2))
             # sup‖Ẇ_j‖_F ≤ Σ_{k≥1} k‖c_k‖_F h^{k−1}
             vel, evl = [], []
+            coeffs = augmented(coeffs, self.bias)
             for C in coeffs:
                 C = np.asarray(C, dtype=float)
                 ks = np.arange(1, C.shape[0])
@@ -185,4 +223,4 @@ class B1Growth:
         raise AssertionError("B1Growth is for nets without kinks")
 
 
-__all__ = ["B1Growth", "applies"]
+__all__ = ["B1Growth", "applies", "augmented"]

@@ -117,7 +117,7 @@ from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _hor
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
 
-B1_ABOVE = 800  # parameters: above, a bias-free deep linear net's growth rate is B1's (numerics.b1_growth)
+B1_ABOVE = 800  # parameters: above, a deep linear net's growth rate is B1's (numerics.b1_growth)
 
 
 @dataclass
@@ -237,7 +237,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 raise ValueError(f"growth must be True, False, 'measured' or 'b1', got {growth!r}")
             use_b1 = growth == "b1" or (growth is True and applies(obj) and obj.num_params > B1_ABOVE)
             if use_b1 and not applies(obj):
-                raise ValueError("growth 'b1' needs a bias-free deep linear net (a loss convex in W_N⋯W_1)")
+                raise ValueError("growth 'b1' needs a deep linear net (a loss convex in W_N⋯W_1)")
             self.growth = B1Growth(obj) if use_b1 else MeasuredGrowth(obj)
         # ‖J‖₂ of the stacked Jacobian carried along the run, for B₂ and B₃ (numerics.jacobian_bound)
         self.jac = CarriedJacobian(obj) if growth and self.masks and obj.loss.inputs is not None else None
@@ -916,8 +916,8 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
 
     ``growth``: how carried errors grow between steps (docs/theory.md F). ``"measured"``: max(0, −λ_min)
     sampled along each step (:class:`numerics.error_growth.MeasuredGrowth`); ``"b1"``: THEORY B1's bound
-    (:mod:`numerics.b1_growth`; bias-free deep linear nets only); ``True`` (default): ``"b1"`` for a
-    bias-free deep linear net above ``B1_ABOVE`` parameters (where λ_min would come from Lanczos, a
+    (:mod:`numerics.b1_growth`; deep linear nets only, with or without biases); ``True`` (default): ``"b1"``
+    for a deep linear net above ``B1_ABOVE`` parameters (where λ_min would come from Lanczos, a
     premise), else ``"measured"``. ``False`` skips it (the estimate then omits the growth of carried
     errors: it is the sum of local errors only, not a bound — for timing runs).
 

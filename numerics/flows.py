@@ -272,9 +272,10 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F); ``"b1"`` with the
     docs/theory.md B1 bound instead — on the arb tier the global one (Frobenius norms; honest but far
     looser), on the float tier B1 with spectral norms sampled along each step (:mod:`numerics.b1_growth`;
-    bias-free deep linear nets). ``None`` (default): ``"measured"``, except on the float tier for bias-free
-    deep linear nets above 800 parameters, where the sampled λ_min would be Lanczos's (a premise) and B1's
-    theorem is taken (docs/theory.md F, "The growth from B1").
+    deep linear nets, with or without biases). ``None`` (default): ``"measured"``, except on the float tier
+    for deep linear nets above 800 parameters, where the sampled λ_min would be Lanczos's (a premise) and
+    B1's theorem is taken (docs/theory.md F, "The growth from B1"). On the arb tier a net with biases or
+    kinks takes its estimate from a rerun (docs/theory.md E3), and ``"b1"`` is refused there.
     """
     if error_growth not in (None, "measured", "b1"):
         raise ValueError(f"error_growth must be None, 'measured' or 'b1', got {error_growth!r}")
@@ -288,6 +289,9 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     error_growth = error_growth or "measured"
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps, allow_kinks=True)
     if _has_kinks_or_bias(obj):
+        if error_growth == "b1":
+            raise ValueError("error_growth='b1' on the arb tier is for bias-free deep linear nets; with biases or "
+                             "kinks its estimate comes from a rerun (docs/theory.md E3), or use the float tier (dps=None)")
         from .kink_flows import relu_gradient_flow  # kink_flows imports this module's step parts
 
         return relu_gradient_flow(obj, theta0, t_end_q, dps, order, progress)

@@ -28,9 +28,14 @@ def _nets():
     X, labels = rng.standard_normal((12, 5)), np.arange(12) % 3
     ce = theory.Objective(theory.DeepLinear((5, 4, 4, 3)), theory.CrossEntropy(X, labels))
     sq = theory.Objective(theory.DeepLinear((5, 4, 3)), theory.SquareLoss(X, rng.standard_normal((12, 3))))
+    # with biases (B1 on the augmented layers [[W, b], [0, 1]] and inputs [X; 1ᵀ]; numerics.b1_growth)
+    ceb = theory.Objective(theory.DeepLinear((5, 4, 4, 3), bias=True), theory.CrossEntropy(X, labels))
+    sqb = theory.Objective(theory.DeepLinear((5, 4, 3), bias=True), theory.SquareLoss(X, rng.standard_normal((12, 3))))
     return [("whitened", whit, numerics.balanced_init(whit, 1e-2, seed=1), 6.0),
             ("cross_entropy", ce, numerics.gaussian_init(ce, 0.3, seed=2), 2.0),
-            ("square", sq, numerics.gaussian_init(sq, 0.3, seed=4), 1.0)]
+            ("square", sq, numerics.gaussian_init(sq, 0.3, seed=4), 1.0),
+            ("cross_entropy_bias", ceb, numerics.gaussian_init(ceb, 0.3, seed=5), 2.0),
+            ("square_bias", sqb, numerics.gaussian_init(sqb, 0.3, seed=6), 1.0)]
 
 
 @pytest.mark.parametrize("name, obj, th0, T", _nets())
@@ -38,11 +43,21 @@ def test_gradient_norm_bounds_the_generic_gradient(name, obj, th0, T):
     """‖∇φ(W)‖₂ of the one-layer net on the same loss (numerics' generic gradient) is ≤ the bound, which
     exceeds it by no more than its rounding terms (≤ 1e-12 relative here)."""
     g = B1Growth(obj)
-    W = th0[0]
-    for M in th0[1:]:
-        W = M @ W
-    one = theory.Objective(theory.DeepLinear((W.shape[1], W.shape[0])), obj.loss)
-    true = float(np.linalg.norm(numerics.gradient(one, [W])[0], 2))
+    if obj.model.bias:
+        # the augmented net's end-to-end matrix [W | b] on X: the one-layer net with a bias, whose gradient
+        # (∇W, ∇b) is ∇φ̂ = c·R[Xᵀ, 1]
+        W = np.hstack([th0[0], np.reshape(th0[1], (-1, 1))])
+        for M, b in zip(th0[2::2], th0[3::2]):
+            W = np.hstack([M, np.reshape(b, (-1, 1))]) @ np.vstack([W, np.eye(1, W.shape[1], W.shape[1] - 1)])
+        one = theory.Objective(theory.DeepLinear((W.shape[1] - 1, W.shape[0]), bias=True), obj.loss)
+        gw, gb = numerics.gradient(one, [W[:, :-1], W[:, -1]])
+        true = float(np.linalg.norm(np.hstack([gw, np.reshape(gb, (-1, 1))]), 2))
+    else:
+        W = th0[0]
+        for M in th0[1:]:
+            W = M @ W
+        one = theory.Objective(theory.DeepLinear((W.shape[1], W.shape[0])), obj.loss)
+        true = float(np.linalg.norm(numerics.gradient(one, [W])[0], 2))
     bound = g.gradient_norm(th0)
     assert true <= bound <= true * (1 + 1e-12) + 1e-15
 
@@ -89,23 +104,27 @@ def test_a_b1_run_is_within_its_estimate_of_the_arb_tier(name, obj, th0, T):
 
 
 def test_which_nets_take_b1_by_default():
-    """Bias-free deep linear nets above 800 parameters take B1 (no Lanczos); at or below it, with biases, or
-    with kinks, the measured λ_min; 'b1' on a net B1 does not cover is refused, and so is an unknown mode."""
+    """Deep linear nets above 800 parameters, with or without biases, take B1 (no Lanczos); at or below it, or
+    with kinks, the measured λ_min; 'b1' on a net B1 does not cover is refused (and on the arb tier for a
+    biased net, whose estimate is a rerun's), and so is an unknown mode."""
     digits = theory.data.digits(40, seed=0, normalize="scale")
     big = theory.Objective(theory.DeepLinear((64, 12, 12, 10)), digits.loss("cross_entropy"))
     small = theory.Objective(theory.DeepLinear((64, 3, 3, 10)), digits.loss("cross_entropy"))
     biased = theory.Objective(theory.DeepLinear((64, 12, 12, 10), bias=True), digits.loss("cross_entropy"))
     relu = theory.Objective(theory.ReLUNet((64, 12, 12, 10)), digits.loss("cross_entropy"))
     assert big.num_params > 800 >= small.num_params
-    assert applies(big) and applies(small) and not applies(biased) and not applies(relu)
+    assert biased.num_params > 800
+    assert applies(big) and applies(small) and applies(biased) and not applies(relu)
 
     def growth_of(obj, mode=True):
         return _FloatFlow(obj, numerics.xavier_init(obj, seed=0), 20, mode).growth
 
     assert isinstance(growth_of(big), B1Growth) and isinstance(growth_of(big, "measured"), MeasuredGrowth)
     assert isinstance(growth_of(small), MeasuredGrowth) and isinstance(growth_of(small, "b1"), B1Growth)
-    assert isinstance(growth_of(biased), MeasuredGrowth) and isinstance(growth_of(relu), MeasuredGrowth)
-    with pytest.raises(ValueError, match="bias-free deep linear"):
+    assert isinstance(growth_of(biased), B1Growth) and isinstance(growth_of(relu), MeasuredGrowth)
+    with pytest.raises(ValueError, match="needs a deep linear net"):
         growth_of(relu, "b1")
+    with pytest.raises(ValueError, match="rerun"):
+        numerics.gradient_flow(biased, numerics.xavier_init(biased, seed=0), 0.1, dps=20, error_growth="b1")
     with pytest.raises(ValueError, match="error_growth"):
         numerics.gradient_flow(small, numerics.xavier_init(small, seed=0), 0.1, dps=None, error_growth="b2")
