@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Iterable, Sequence
 
 import flint
 import mpmath
 import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
-           "first_root", "group_verdict"]
+           "first_root", "group_verdict", "last_active_unit", "mark_immaterial"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -43,9 +44,60 @@ class KinkEvent:
     sample: int
     unit: int
     t_uncertainty: float = math.nan
+    # False for a switch that cannot change the flow (:func:`mark_immaterial`; set by the arb tier's rerun check)
+    material: bool = True
 
     def key(self) -> tuple:
         return (self.kind, self.layer, self.sample, self.unit)
+
+
+def last_active_unit(sides: Sequence[int], held: Iterable[int] = ()) -> int | None:
+    """The unit of a sample's column of one hidden layer whose switch would zero the column (α = 0): the one
+    unit with side +1 when every other unit has side −1, and none of them ``held`` (sliding or pinned, whose
+    masks are not 0 or 1); else None. Both tiers' event search lets that unit's switch go before a switch of
+    an entry above it on the sample at the same instant (docs/theory.md F, "Simultaneous immaterial
+    switches")."""
+    on = [u for u, sd in enumerate(sides) if sd > 0]
+    if len(on) != 1 or any(sd == 0 for sd in sides) or set(held) & set(range(len(sides))):
+        return None
+    return on[0]
+
+
+def mark_immaterial(obj, traj, tol: float) -> int:
+    """Marks (``material = False``) the events of ``traj`` that cannot change the flow, and returns how many:
+    on a bias-free net, an event of layer L ≥ 2 on sample i at an instant where some lower hidden layer's
+    activations on that sample, a_{L'}[:, i] (L' < L; a = max(z, 0) + α·min(z, 0)), are all within ``tol`` of 0
+    (max norm, evaluated from ``traj.at(t)`` at mpmath's working precision).
+
+    Why these (docs/theory.md E1, "Simultaneous immaterial switches"): without biases z_{L'+1}[:, i] =
+    W_{L'+1}a_{L'}[:, i], so when a sample's last active unit of layer L' switches off (α = 0), every entry above
+    it on that sample reaches 0 at that instant, and its forward and backward contributions vanish whatever the
+    masks of those entries: which of them a run records first, before the column is exactly 0, is decided by
+    rounding. When a unit of layer L' switches back on, the entries above start from 0 and take the masks their
+    motion gives; the switches recorded then correct masks left by the history, not the flow. ``tol`` separates
+    such instants (a column 0 to the working precision) from a genuine kink of a layer above, where the column
+    is of the order of the state."""
+    if obj.model.bias or not traj.events:
+        return 0
+    from theory import to_kind
+
+    X = to_kind(obj.loss.inputs, "mp") if obj.loss.inputs is not None else None
+    alpha = mpmath.mpf(obj.model.alpha)
+    n = 0
+    for e in traj.events:
+        if e.layer < 2 or not e.material:
+            continue
+        Ws = traj.at(e.t)
+        a = [mpmath.mpf(x) for x in (X[:, e.sample] if X is not None else np.eye(obj.widths[0])[:, e.sample])]
+        for W in Ws[: e.layer - 1]:
+            W = np.asarray(W, dtype=object)
+            z = [mpmath.fsum(mpmath.mpf(W[r, c]) * a[c] for c in range(W.shape[1])) for r in range(W.shape[0])]
+            a = [x if x > 0 else alpha * x for x in z]
+            if max(abs(x) for x in a) <= tol:
+                e.material = False
+                n += 1
+                break
+    return n
 
 
 # two entries of one unit whose inputs to the layer are parallel to within this angle (|cos| ≥ 1 − PARALLEL_TOL,

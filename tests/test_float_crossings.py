@@ -117,15 +117,26 @@ def test_next_order_from_the_bracketed_gap():
     assert _next_order(20, 9, 1e-5, rho, False, 1e-4) == 11  # no event: up by 2
 
 
-def test_zero_length_steps_keep_the_switch_marks():
+def test_zero_length_steps_keep_the_switch_marks(monkeypatch):
     """Two layer-2 entries of one sample a hair past 0 on the wrong side, each kept on its own side by its
     field, at the same instant (digits 64-6-6-10, 40 images, bias-free, t = 0.010355): with the marks of
     the switched entries cleared at every zero-length step they took turns for ever ("kink events
     without progress"); the marks now survive zero-length steps (docs/theory.md F, "Simultaneous
-    immaterial switches")."""
+    immaterial switches").
+
+    That instant is one where sample 37's last active layer-1 unit switches off: since 2026-12-05 the event
+    search lets that switch go first (``_FloatFlow._zeroing_first``), after which the sample's layer-2 entries
+    are exactly 0 and switch no more. The marks still serve other simultaneous switches, so the run is made
+    with that preference off (the search as it was), and once with it on: one switch there, the layer-1 one."""
     from float_step_reference import digits_net
 
+    from numerics.float_taylor import _FloatFlow
+
     obj, th = digits_net(40, False, (64, 6, 6, 10))
+    f = numerics.gradient_flow(obj, th, 0.0104, dps=None)
+    near = [e for e in f.events if abs(float(e.t) - 0.0103550247) < 1e-9]
+    assert [(e.kind, e.layer) for e in near] == [("cross", 1)] and float(f.t_end) == 0.0104
+    monkeypatch.setattr(_FloatFlow, "_zeroing_first", lambda self, w, h, best, skip: best)
     f = numerics.gradient_flow(obj, th, 0.0104, dps=None)
     near = [e for e in f.events if abs(float(e.t) - 0.0103550247) < 1e-9]
     assert len(near) >= 2, "instance misses its point"  # the simultaneous switches are on this run

@@ -139,6 +139,57 @@ def test_ce6_meets_a_shared_surface_both_tiers_refuse():
         times.append(float(str(e.value).split(":")[0].removeprefix("t = ")))
     assert abs(times[0] - times[1]) <= 1e-12 and 0.9357 < times[0] < 0.9359
 
+@pytest.mark.parametrize("loss,seed", [("ce", 41), ("sq", 53)])
+def test_a_sample_whose_lower_layer_switches_off_records_that_switch_alone(loss, seed):
+    """Found by a soak of the float tier against the arb tier on this generator (seeds 40–400, T = 1): when a
+    sample's last active layer-1 unit switches off, every layer-2 entry of the sample reaches 0 at that instant
+    (bias-free: z_2[:, i] = W_2 a_1[:, i]), and rounding decided which of them each run switched first. On ce 41
+    (t = 0.69979) the arb run at 30 digits switched layer-2 units 0 and 3, its rerun at 40 units 3 and 4, and the
+    arb tier refused ("raise dps", which cannot help); on sq 53 (t = 0.83736) the 40- and 50-digit runs let a
+    layer-2 entry enter sliding on the vanishing column and then refused a degenerate sliding constraint. The
+    event search of both tiers now lets the lower unit's switch go first, after which the entries above are
+    exactly 0 (docs/theory.md F, "Simultaneous immaterial switches"). Checked: both tiers return, with the same
+    events (times within 1e-12), no layer-2 switch at that instant, and the float state within its estimate."""
+    obj, th, _, _ = instance(loss, seed)
+    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)  # with its rerun at 40 digits
+    f = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events] and all(e.material for e in r.events)
+    assert max(abs(float(e.t) - float(g.t)) for e, g in zip(f.events, r.events)) <= 1e-12
+    instant = {"ce": 0.6997915, "sq": 0.8373567}[loss]
+    at = [(e.kind, e.layer) for e in r.events if abs(float(e.t) - instant) < 1e-6]
+    assert at == [("cross", 1)], at
+    times = sorted(set(list(np.linspace(0, 1, 9)) + f.times[1:12]))
+    true = max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times)
+    assert true <= f.error_estimate
+
+
+def test_the_arb_reruns_comparison_leaves_out_immaterial_switches(monkeypatch):
+    """The arb tier's check that its run and its rerun at dps + 10 see the same events compares the *material*
+    ones (numerics.kink_events.mark_immaterial): with the lower-unit preference of the event search off (the
+    search as it was), ce seed 41 records rounding-chosen layer-2 switches of sample 1 at t = 0.69979, different
+    at 30 and 40 digits, and the comparison must still pass — marking exactly those switches — while a genuine
+    layer-2 kink (sq seed 21, lower layers active) is not marked."""
+    from numerics.kink_flows import _KinkFlow
+
+    monkeypatch.setattr(_KinkFlow, "_zeroing", lambda self, j, idx: False)
+    obj, th, _, _ = instance("ce", 41)
+    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    off = [e for e in r.events if not e.material]
+    assert off and all(e.layer == 2 and e.sample == 1 and abs(float(e.t) - 0.6997915) < 1e-6 for e in off)
+    assert any(e.material and e.key() == ("cross", 1, 1, 1) and e.t == off[-1].t for e in r.events)
+    obj, th, _, _ = instance("sq", 21)
+    g = numerics.gradient_flow(obj, th, Fraction(1, 5), dps=30)
+    assert any(e.layer == 2 for e in g.events) and all(e.material for e in g.events)
+
+
+def test_last_active_unit():
+    from numerics.kink_events import last_active_unit
+
+    assert last_active_unit([-1, 1, -1]) == 1
+    assert last_active_unit([-1, 1, 1]) is None and last_active_unit([-1, -1]) is None
+    assert last_active_unit([-1, 1, -1], held=[0]) is None  # a sliding or pinned unit's mask is not 0
+
+
 def test_some_instances_leave_sliding_at_another_kink():
     """Not vacuous: on these instances entries leave sliding at the instant another entry crosses or
     joins (the arb tier's events, 30 digits and its rerun at 40)."""
@@ -207,7 +258,8 @@ def test_both_tiers_vs_reference_through_simultaneous_kinks(widths, n, seed, T, 
 # ---- an entry decided twice at one instant (found by a soak against the reference, 2026-12-04) -----------
 # 1-3-3-1 ReLU net, bias-free, 3 samples: d_in = 1 makes z_{2,i} = w_2·x_i proportional across samples, so
 # when w_2 reaches 0 (t ≈ 0.635) the three entries of unit 2 meet their kinks together. The reference
-# crosses all three at once; the arb tier refuses (a rate 0 in one of the group's modes). The float tier
+# crosses all three at once; the arb tier refused (a rate 0 in one of the group's modes) until its event search
+# let a sample's last active lower unit switch first (2026-12-05), and now crosses them too. The float tier
 # met them as separate switches a rounding apart and, deciding each with the others' masks as they stood,
 # crossed sample 1, slid sample 2, crossed sample 1 back, let sample 2 leave and cross: the unit ended
 # dead (every mask 0) and pinned at w_2 ≈ −4e-34, 3.9e-7 off the reference at T = 2 with an estimate of
@@ -241,17 +293,19 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     # the three entries share one kink surface (d_in = 1: parallel inputs). The float tier decides them as
     # a group (docs/theory.md E1) and crosses all three at once, as the reference does, within its estimate
     # (the reference's per-entry rules and the group's decision agree here: three crosses). The arb tier
-    # refuses: at its state (which met the kink with sample 2's layer-2 entries already switched, their
-    # inputs ~1e-93) the group's arriving rate is exactly 0, "tangentially"
-    g = numerics.gradient_flow(obj, th, 1.0, dps=None)
-    assert [(e.kind, e.layer, e.sample, e.unit) for e in g.events] == [e[1:] for e in ref]
-    with mpmath.workdps(40):
-        true_g = max(max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(g.at(float(t))), R.at(pieces, mpq(t))))
-                     for t in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)))
-    print(f"group crossing: estimate {g.error_estimate:.3e}, true {float(true_g):.3e}")
-    assert true_g <= g.error_estimate
-    with pytest.raises(UnsupportedKinkError, match="tangentially"):
-        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    # refused until 2026-12-05: it met the kink with sample 2's layer-2 entries already switched (their inputs
+    # ~1e-93: the unit is sample 2's last active layer-1 unit), where the group's arriving rate is exactly 0,
+    # "tangentially". Its event search now lets that layer-1 switch go first (docs/theory.md F, "Simultaneous
+    # immaterial switches"), and it matches the reference too
+    tiers = [numerics.gradient_flow(obj, th, 1.0, dps=None), numerics.gradient_flow(obj, th, Fraction(1), dps=30)]
+    for g in tiers:
+        assert [(e.kind, e.layer, e.sample, e.unit) for e in g.events] == [e[1:] for e in ref]
+        with mpmath.workdps(40):
+            true_g = max(max(abs(mpmath.mpf(x) - y) for x, y in zip(obj.flatten(g.at(t if g is tiers[1] else float(t))),
+                                                                    R.at(pieces, mpq(t))))
+                         for t in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)))
+        print(f"group crossing: estimate {g.error_estimate:.3e}, true {float(true_g):.3e}")
+        assert true_g <= g.error_estimate
     # the float tier's detector behind it, on its own: the sequential decisions undo one another
     import numerics.float_taylor as ft
 
