@@ -67,7 +67,10 @@ def mark_immaterial(obj, traj, tol: float) -> int:
     """Marks (``material = False``) the events of ``traj`` that cannot change the flow, and returns how many:
     on a bias-free net, an event of layer L ≥ 2 on sample i at an instant where some lower hidden layer's
     activations on that sample, a_{L'}[:, i] (L' < L; a = max(z, 0) + α·min(z, 0)), are all within ``tol`` of 0
-    (max norm, evaluated from ``traj.at(t)`` at mpmath's working precision).
+    (max norm, evaluated from ``traj.at(t)`` at mpmath's working precision) with at most one of its
+    pre-activations within ``tol`` of 0 (the unit switching; the others off). Not marked: a column that is 0
+    because a unit slides there — its Filippov weight μ carries the backward pass through it, so the masks
+    above enter the field (through the weight's constraint; whether a sliding mode persists can depend on them).
 
     Why these (docs/theory.md E1, "Simultaneous immaterial switches"): without biases z_{L'+1}[:, i] =
     W_{L'+1}a_{L'}[:, i], so when a sample's last active unit of layer L' switches off (α = 0), every entry above
@@ -93,7 +96,9 @@ def mark_immaterial(obj, traj, tol: float) -> int:
             W = np.asarray(W, dtype=object)
             z = [mpmath.fsum(mpmath.mpf(W[r, c]) * a[c] for c in range(W.shape[1])) for r in range(W.shape[0])]
             a = [x if x > 0 else alpha * x for x in z]
-            if max(abs(x) for x in a) <= tol:
+            # one unit at its kink (the one switching), the others off: a unit that slides there (z = 0 too) keeps
+            # its weight μ in the backward pass, through which the masks above still enter the field
+            if max(abs(x) for x in a) <= tol and sum(abs(x) <= tol for x in z) <= 1:
                 e.material = False
                 n += 1
                 break

@@ -736,7 +736,9 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
         raise UnsupportedKinkError(
             f"the kink events at {dps} and {dps + 10} digits differ ({len(ka)} vs {len(kb)} events; first "
             f"difference {next((x, y) for x, y in zip(ka + [None], kb + [None]) if x != y)}): the event "
-            "sequence is not resolved at this precision; raise dps"
+            "sequence is not resolved at this precision; raise dps (where the differing switches are entries of "
+            "one sample at one instant, more digits may not help: docs/theory.md F, \"Simultaneous immaterial "
+            "switches\")"
         )
     for e, f in zip(ma, mb):
         e.t_uncertainty = float(abs(e.t - f.t))

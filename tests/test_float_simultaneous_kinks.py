@@ -168,7 +168,8 @@ def test_the_arb_reruns_comparison_leaves_out_immaterial_switches(monkeypatch):
     ones (numerics.kink_events.mark_immaterial): with the lower-unit preference of the event search off (the
     search as it was), ce seed 41 records rounding-chosen layer-2 switches of sample 1 at t = 0.69979, different
     at 30 and 40 digits, and the comparison must still pass — marking exactly those switches — while a genuine
-    layer-2 kink (sq seed 21, lower layers active) is not marked."""
+    layer-2 kink (sq seed 21, lower layers active) is not marked, nor one over a column zeroed by a sliding unit
+    (sq seed 89, which the tier refuses)."""
     from numerics.kink_flows import _KinkFlow
 
     monkeypatch.setattr(_KinkFlow, "_zeroing", lambda self, j, idx: False)
@@ -180,6 +181,13 @@ def test_the_arb_reruns_comparison_leaves_out_immaterial_switches(monkeypatch):
     obj, th, _, _ = instance("sq", 21)
     g = numerics.gradient_flow(obj, th, Fraction(1, 5), dps=30)
     assert any(e.layer == 2 for e in g.events) and all(e.material for e in g.events)
+    # nor a column that is 0 because a unit slides there (its weight μ carries the backward pass): sq seed 89 at
+    # t = 0.36079, sample 0's layer-1 unit 0 sliding when its unit 1 switches off — the runs switch different
+    # layer-2 entries, and the tier refuses
+    monkeypatch.undo()
+    obj, th, _, _ = instance("sq", 89)
+    with pytest.raises(UnsupportedKinkError, match="not resolved at this precision"):
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
 
 
 def test_last_active_unit():
