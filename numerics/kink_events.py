@@ -58,7 +58,7 @@ def last_active_unit(sides: Sequence[int], held: Iterable[int] = ()) -> int | No
     an entry above it on the sample at the same instant (docs/theory.md F, "Simultaneous immaterial
     switches")."""
     on = [u for u, sd in enumerate(sides) if sd > 0]
-    if len(on) != 1 or any(sd == 0 for sd in sides) or set(held) & set(range(len(sides))):
+    if len(on) != 1 or any(sd == 0 for sd in sides) or list(held):
         return None
     return on[0]
 
@@ -72,7 +72,7 @@ def mark_immaterial(obj, traj, tol: float) -> int:
     because a unit slides there — its Filippov weight μ carries the backward pass through it, so the masks
     above enter the field (through the weight's constraint; whether a sliding mode persists can depend on them).
 
-    Why these (docs/theory.md E1, "Simultaneous immaterial switches"): without biases z_{L'+1}[:, i] =
+    Why these (docs/theory.md F, "Simultaneous immaterial switches"): without biases z_{L'+1}[:, i] =
     W_{L'+1}a_{L'}[:, i], so when a sample's last active unit of layer L' switches off (α = 0), every entry above
     it on that sample reaches 0 at that instant, and its forward and backward contributions vanish whatever the
     masks of those entries: which of them a run records first, before the column is exactly 0, is decided by
