@@ -148,6 +148,45 @@ class FloatCrossings:
                 f"({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
                 "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
 
+    def _pinned_held(self, t: float) -> None:
+        """Every entry still pinned (mask α; the z ≤ 0 field does not move z at all, a = 0 exactly) at a step's
+        start: the flow that keeps it at 0 is the only one while the field with mask 1 does not lift it (b ≤ 0).
+        Once b > 0, leaving up (with mask 1, into z > 0) and staying are both Filippov solutions: NonUniqueFlowError;
+        a b within its error bar of 0 (the run's error carried to the rate, as at a kink, and the rate's rounding)
+        decides nothing: UnsupportedKinkError (docs/theory.md E1, "A field that does not move z"). b moves with the
+        state and jumps at other switches, neither of which sets the pinned entry's own series moving — soak, ce
+        seed 99 of tests/test_float_simultaneous_kinks.instance: b −0.44 at the pin (t = 0.358), −0.34 at t = 0.495,
+        +0.0375 once a layer-2 entry of the sample slides there. Checked once per step (b between step starts is
+        not sampled: a sign change inside a step is found at the next one, t then names that step's end). Entries
+        pinned as a group (several samples of one unit) are left to the group's decisions."""
+        from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
+
+        units = [(j, u) for (j, u, _) in self.pinned]
+        for (j, u, i) in sorted(self.pinned):
+            if units.count((j, u)) > 1:
+                continue
+            cm, cp = self._rates(j, u, i, t)
+            a, b = cm["rate"], cp["rate"]
+            if a != 0:  # (moving: decided again by the step loop's "moved" path)
+                continue
+            gz = _norm(self._grad_z(j + 1, u, i))
+            rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
+            bar = self._rate_rounding(j, rates, gz)[1]
+            bars = self._rate_bars(j, u, i, rates, None, gz, tau=0.0)
+            if bars is not None:
+                bar = max(bar, bars[1])
+            if b > bar:
+                raise NonUniqueFlowError(
+                    f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink (the field with "
+                    f"mask α does not move it) and the field with mask 1 now lifts it (rate {b:.3g} > its error bar "
+                    f"{bar:.3g}): staying and leaving are both gradient flows θ' ∈ −∂f(θ); not unique from here (or "
+                    "from within the step that ends here)")
+            if b >= -bar:
+                raise UnsupportedKinkError(
+                    f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink, and the rate of "
+                    f"the field with mask 1 ({b:.3g}) is within its error bar ({bar:.3g}) of 0: whether the exact "
+                    "flow may leave it is not decided by this run; use the arb tier (dps=...)")
+
     def _unpin_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float, float]],
                           gz: float) -> None:
         """The rates' check of :meth:`_rates_within_bar` for a pinned entry that another switch set moving

@@ -733,6 +733,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     carried.event(t, factor)
                 ys, w = self._pass(p, self.watch, field_error=True)
                 fr = self.series.local_field
+            if self.pinned:  # the ones still held: the flow stays unique only while mask 1's field does not lift them
+                self._pinned_held(t)
             # the softmax head's radius, which the state's coefficients do not show when a column is saturated
             # far from its target (numerics.softmax_radius; docs/theory.md F)
             cap = (lambda r: logit_cap(w, self.series.exp_inputs, r)) if self.series.exp_inputs else None

@@ -527,7 +527,38 @@ class _KinkFlow(GroupKinks):
                     m.pinned.discard(idx)
                     self._kink(y, j, idx, t, from_side=0, unpinned=True)
                     changed = True
+        self._pinned_held(y, t)
         return changed
+
+    def _pinned_held(self, y: list, t: Fraction) -> None:
+        """The entries still pinned (mask α, a = 0 exactly): the flow that keeps one at 0 is the only one while the
+        field with mask 1 does not lift it (b ≤ 0); once b > 0, leaving up and staying are both Filippov solutions
+        (NonUniqueFlowError), and a b not separated from 0 decides nothing (UnsupportedKinkError). b moves with
+        the state and jumps at other switches without setting the entry's own series moving; checked at every
+        step's start (docs/theory.md E1, "A field that does not move z"; the float tier's
+        ``FloatCrossings._pinned_held``). Entries pinned as a group (several samples of one unit) are left to
+        the group's decisions."""
+        for j, m in enumerate(self.masks):
+            units = [idx // m.cols for idx in m.pinned]
+            for idx in sorted(m.pinned):
+                u, i = divmod(idx, m.cols)
+                if units.count(u) > 1:
+                    continue
+                cm, cp = self._rates(y, j, idx, t)
+                a, b = cm["rate"], cp["rate"]
+                if not a.is_zero():
+                    continue
+                if b.contains(0):
+                    raise UnsupportedKinkError(
+                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink, and the "
+                        f"rate of the field with mask 1 ({float(b.mid()):.3g}) is not separated from 0 at {self.dps} "
+                        "digits: whether the flow may leave it is not decided")
+                if b > 0:
+                    raise NonUniqueFlowError(
+                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink (the field "
+                        f"with mask α does not move it) and the field with mask 1 now lifts it (rate "
+                        f"{float(b.mid()):.3g}): staying and leaving are both gradient flows θ' ∈ −∂f(θ); not unique "
+                        "from here (or from within the step that ends here)")
 
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
         rep, sg = self._tie.get((j, idx), ((j, idx), 1))

@@ -190,6 +190,30 @@ def test_the_arb_reruns_comparison_leaves_out_immaterial_switches(monkeypatch):
         numerics.gradient_flow(obj, th, Fraction(1), dps=30)
 
 
+def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
+    """Found by the soak of the float tier against the arb tier (ce seed 99, T = 1): unit 1 of layer 1 crosses off on
+    sample 3 at t = 0.358 and is pinned there (it is off on every other sample, so the field with mask α gives its
+    row no gradient: z stays exactly 0). The field with mask 1 pushed it down then (rate −0.44), so staying was the
+    only Filippov solution. At t = 0.49534 a layer-2 entry of the sample starts to slide and that rate turns
+    positive (+0.0375): leaving up is a solution too — the flow is not unique from there (docs/theory.md E1, "A
+    field that does not move z"). The float tier returned a trajectory through it (staying), since the entry's own
+    series never moved; it now checks every pinned entry's other rate at each step and refuses, as the arb tier
+    does ("tangentially": its rate under mask α, 0, is not separated from 0). Before that instant both run, and
+    agree within the float estimate."""
+    from numerics.kink_flows import NonUniqueFlowError
+
+    obj, th, _, _ = instance("ce", 99)
+    with pytest.raises(NonUniqueFlowError, match="pinned at its kink") as e:
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    assert abs(float(str(e.value).split(":")[0].removeprefix("t = ")) - 0.4953385) < 1e-6
+    with pytest.raises(UnsupportedKinkError, match="tangentially"):
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    f = numerics.gradient_flow(obj, th, 0.49, dps=None)
+    r = numerics.gradient_flow(obj, th, Fraction(49, 100), dps=30)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events] and ("cross", 1, 3, 1) in [e.key() for e in f.events]
+    assert diff_mp(f.at(0.49), r.at(Fraction(49, 100))) <= f.error_estimate
+
+
 def test_last_active_unit():
     from numerics.kink_events import last_active_unit
 
