@@ -169,6 +169,8 @@ class FloatCrossings:
             a, b = cm["rate"], cp["rate"]
             if a != 0:  # (moving: decided again by the step loop's "moved" path)
                 continue
+            if b == 0:  # exactly: the mask does not reach the field either way (the sample's paths above are dead),
+                continue  # held as the pin rule holds it (a = 0, b ≤ 0)
             gz = _norm(self._grad_z(j + 1, u, i))
             rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
             bar = self._rate_rounding(j, rates, gz)[1]

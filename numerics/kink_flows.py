@@ -546,7 +546,7 @@ class _KinkFlow(GroupKinks):
                     continue
                 cm, cp = self._rates(y, j, idx, t)
                 a, b = cm["rate"], cp["rate"]
-                if not a.is_zero():
+                if not a.is_zero() or b.is_zero():  # (b exactly 0: held as the pin rule holds it, a = 0, b ≤ 0)
                     continue
                 if b.contains(0):
                     raise UnsupportedKinkError(
