@@ -4,7 +4,8 @@ of :mod:`numerics.flows` run region by region, with exact kink events (docs/theo
 Size: the arb tier's integrator (series with sliding weights, step, locator, event handler, rerun
 estimator) in one module, mirroring :mod:`numerics.float_taylor`; the search for consistent modes of sliding sets is
 :mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`), and the
-decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin).
+decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin), and the checks of the
+pinned entries :mod:`numerics.kink_pins` (a mixin).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
@@ -73,6 +74,7 @@ from theory import Objective
 from .kink_events import coincident_group, shared_surface_error, KinkEvent, NonUniqueFlowError, UnsupportedKinkError, \
     last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
+from .kink_pins import PinnedKinks
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
 from .series import arb_precision, max_abs, max_rad, series_coefficients, to_arb, to_arb_mat
@@ -130,7 +132,7 @@ class _ArbModes:
         return f"unit {u} of layer {k[0] + 1} on sample {i}"
 
 
-class _KinkFlow(GroupKinks):
+class _KinkFlow(GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""
 
     def __init__(self, obj: Objective, theta0: Sequence[Any], dps: int, order: int | None,
@@ -513,52 +515,6 @@ class _KinkFlow(GroupKinks):
         # e in it is made consistent (_settle: pivoting; e must stay sliding); whether the mode found is
         # the only consistent one is not checked (docs/theory.md E1, "Consistent active sets").
         self._apply_left(y, None, t, joining=(j, idx))
-
-    def _unpin(self, y: list, watched: dict, t: Fraction) -> bool:
-        """Pinned entries whose series is no longer constant (another switch changed the field): decide
-        them again as a kink reached from no side. True if a pattern changed."""
-        changed = False
-        for j, m in enumerate(self.masks):
-            if not m.pinned:
-                continue
-            z = self._z(watched, j)
-            for idx in sorted(m.pinned):
-                if any(not zk.entries()[idx].is_zero() for zk in z[1:]):
-                    m.pinned.discard(idx)
-                    self._kink(y, j, idx, t, from_side=0, unpinned=True)
-                    changed = True
-        self._pinned_held(y, t)
-        return changed
-
-    def _pinned_held(self, y: list, t: Fraction) -> None:
-        """The entries still pinned (mask α, a = 0 exactly): the flow that keeps one at 0 is the only one while the
-        field with mask 1 does not lift it (b ≤ 0); once b > 0, leaving up and staying are both Filippov solutions
-        (NonUniqueFlowError), and a b not separated from 0 decides nothing (UnsupportedKinkError). b moves with
-        the state and jumps at other switches without setting the entry's own series moving; checked at every
-        step's start (docs/theory.md E1, "A field that does not move z"; the float tier's
-        ``FloatCrossings._pinned_held``). Entries pinned as a group (several samples of one unit) are left to
-        the group's decisions."""
-        for j, m in enumerate(self.masks):
-            units = [idx // m.cols for idx in m.pinned]
-            for idx in sorted(m.pinned):
-                u, i = divmod(idx, m.cols)
-                if units.count(u) > 1:
-                    continue
-                cm, cp = self._rates(y, j, idx, t)
-                a, b = cm["rate"], cp["rate"]
-                if not a.is_zero() or b.is_zero():  # (b exactly 0: held as the pin rule holds it, a = 0, b ≤ 0)
-                    continue
-                if b.contains(0):
-                    raise UnsupportedKinkError(
-                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink, and the "
-                        f"rate of the field with mask 1 ({float(b.mid()):.3g}) is not separated from 0 at {self.dps} "
-                        "digits: whether the flow may leave it is not decided")
-                if b > 0:
-                    raise NonUniqueFlowError(
-                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink (the field "
-                        f"with mask α does not move it) and the field with mask 1 now lifts it (rate "
-                        f"{float(b.mid()):.3g}): staying and leaving are both gradient flows θ' ∈ −∂f(θ); not unique "
-                        "from here (or from within the step that ends here)")
 
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
         rep, sg = self._tie.get((j, idx), ((j, idx), 1))
