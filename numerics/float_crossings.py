@@ -21,8 +21,13 @@ gradients, not of two full fields, so it carries less of it); the test
 ``tests/test_float_crossings.py`` runs both paths on nets with many crossings and compares events,
 saltation factors and states.
 
+It also holds the checks around the kink decisions: the rates against the run's error bar, the event search's
+preference for a sample's last active lower unit (:meth:`FloatCrossings._zeroing_first`) and the check of the
+pinned entries at every step (:meth:`FloatCrossings._pinned_held`).
+
 :class:`FloatCrossings` is a mixin of :class:`numerics.float_taylor._FloatFlow`; it reads the flow's
-``obj``, ``y``, ``side``, ``maskv``, ``alpha``, ``series``, ``masks``, ``bias`` and ``skip``.
+``obj``, ``y``, ``side``, ``maskv``, ``alpha``, ``series``, ``masks``, ``bias``, ``skip``, ``dead``, ``pinned``
+and ``watch``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from .saltation import saltation_norm
 from .float_steps import EPS
 from .error_windows import lone_saltation
 from .gradients import sample_gradient_columns
+from .kink_events import last_active_unit
 
 
 def _norm(blocks: list[np.ndarray]) -> float:
@@ -147,6 +153,35 @@ class FloatCrossings:
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rates of its two fields at the kink "
                 f"({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
                 "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
+
+    # how close after a switch above it a lower layer's zeroing switch on the same sample goes first (_zeroing_first):
+    # 2^-40 ≈ 9e-13 in time, far above the roots' float rounding (9e-16 apart on the soak's seed 53)
+    # and far below the run's errors (moving a switch by δ changes the flow by O(δ·δ): the column is O(δ) over it)
+    MERGE_TOL = 2.0**-40
+
+    def _zeroing_first(self, w: dict, h: float, best: tuple, skip: dict) -> tuple:
+        """The event search's first switch, ``best`` = (s, ("z", j, u, i)) on hidden layer j ≥ 1, or instead the
+        switch of the last active unit of a lower layer on sample i (:func:`numerics.kink_events.last_active_unit`)
+        when it comes within ``MERGE_TOL`` after it: that switch zeroes the sample's column there and every
+        pre-activation above it, which then reach 0 at the same instant, and which of them rounding puts first is
+        immaterial (docs/theory.md F, "Simultaneous immaterial switches"; the arb tier does the same,
+        :meth:`numerics.kink_flows._KinkFlow._locate`). Bias-free ReLU nets (α = 0) only."""
+        from .float_taylor import _first_root_1d
+
+        if self.bias or self.alpha != 0:
+            return best
+        s0, (_, j0, _, i0) = best
+        tol = self.MERGE_TOL
+        for jl in range(j0):
+            slid = self.series.slide.get(jl + 1, {})
+            held = [v for v in range(self.side[jl].shape[0]) if (v, i0) in slid or (jl, v, i0) in self.pinned]
+            u = last_active_unit([int(x) for x in self.side[jl][:, i0]], held)
+            if u is None or (jl, u, i0) in skip or self.dead[jl][u, i0]:
+                continue
+            s = _first_root_1d(self.side[jl][u, i0] * w[self.watch[jl]][:, u, i0], h)
+            if s is not None and s - s0 <= tol:
+                return s, ("z", jl, u, i0)
+        return best
 
     def _pinned_held(self, t: float) -> None:
         """Every entry still pinned (mask α; the z ≤ 0 field does not move z at all, a = 0 exactly) at a step's

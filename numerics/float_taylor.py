@@ -109,7 +109,6 @@ from .error_windows import CarriedError, lone_saltation
 from .float_bounds import FloatBounds
 from .float_crossings import FloatCrossings, _norm
 from .float_events import earliest_root, first_brackets, screen_after_step
-from .kink_events import last_active_unit
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
@@ -640,33 +639,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
             later = [e for e, key in ends if key != best[1][1:]]
             if later:
                 self._gap_hint = max(0.0, min(later) - best[0])
-        return best
-
-    # how close after a switch above it a lower layer's zeroing switch on the same sample goes first (_zeroing_first):
-    # 2^-40 ≈ 9e-13 in time, far above the roots' float rounding (9e-16 apart on the soak's seed 53)
-    # and far below the run's errors (moving a switch by δ changes the flow by O(δ·δ): the column is O(δ) over it)
-    MERGE_TOL = 2.0**-40
-
-    def _zeroing_first(self, w: dict, h: float, best: tuple, skip: dict) -> tuple:
-        """The event search's first switch, ``best`` = (s, ("z", j, u, i)) on hidden layer j ≥ 1, or instead the
-        switch of the last active unit of a lower layer on sample i (:func:`numerics.kink_events.last_active_unit`)
-        when it comes within ``MERGE_TOL`` after it: that switch zeroes the sample's column there and every
-        pre-activation above it, which then reach 0 at the same instant, and which of them rounding puts first is
-        immaterial (docs/theory.md F, "Simultaneous immaterial switches"; the arb tier does the same,
-        :meth:`numerics.kink_flows._KinkFlow._locate`). Bias-free ReLU nets (α = 0) only."""
-        if self.bias or self.alpha != 0:
-            return best
-        s0, (_, j0, _, i0) = best
-        tol = self.MERGE_TOL
-        for jl in range(j0):
-            slid = self.series.slide.get(jl + 1, {})
-            held = [v for v in range(self.side[jl].shape[0]) if (v, i0) in slid or (jl, v, i0) in self.pinned]
-            u = last_active_unit([int(x) for x in self.side[jl][:, i0]], held)
-            if u is None or (jl, u, i0) in skip or self.dead[jl][u, i0]:
-                continue
-            s = _first_root_1d(self.side[jl][u, i0] * w[self.watch[jl]][:, u, i0], h)
-            if s is not None and s - s0 <= tol:
-                return s, ("z", jl, u, i0)
         return best
 
     def _defect(self, D0):
