@@ -174,8 +174,9 @@ class FloatCrossings:
         tol = self.MERGE_TOL
         for jl in range(j0):
             slid = self.series.slide.get(jl + 1, {})
-            held = [v for v in range(self.side[jl].shape[0]) if (v, i0) in slid or (jl, v, i0) in self.pinned]
-            u = last_active_unit([int(x) for x in self.side[jl][:, i0]], held)
+            rows = range(self.side[jl].shape[0])
+            u = last_active_unit([int(x) for x in self.side[jl][:, i0]], [v for v in rows if (v, i0) in slid],
+                                 [v for v in rows if (jl, v, i0) in self.pinned])
             if u is None or (jl, u, i0) in skip or self.dead[jl][u, i0]:
                 continue
             s = _first_root_1d(self.side[jl][u, i0] * w[self.watch[jl]][:, u, i0], h)

@@ -109,6 +109,7 @@ class FloatSliding:
         every member's μ_0 by σ and its μ_k (k ≥ 1) is σ times the representative's."""
         from .kink_flows import UnsupportedKinkError
 
+        self._zero_columns(sl)
         reps = [k for k in sl if self._tie.get(k, (k, 1))[0] == k]
         members = {r: [(k, self._tie.get(k, (k, 1))[1]) for k in sl if self._tie.get(k, (k, 1))[0] == r] for r in reps}
         for _ in range(8):
@@ -138,7 +139,36 @@ class FloatSliding:
                     self.series.slide[j + 1][(u, i)][0] += sg * float(delta[c])
             if np.abs(delta).max() <= 1e-15 * max(1.0, max(abs(self.series.slide[j + 1][(u, i)][0]) for j, u, i in sl)):
                 break
+        else:
+            # until 2026-12-05 the weights were used as they stood after 8 steps: a field the error bound knows
+            # nothing about (its sliding entries' ż not 0) if Newton had not converged. Not seen in the tests or
+            # the soaks; refused now, as the arb tier refuses (numerics.kink_flows._KinkFlow._solve_mu0)
+            raise UnsupportedKinkError(
+                f"the Filippov weights of the sliding entries {sl} did not converge (last Newton correction "
+                f"{float(np.abs(delta).max()):.3g}); use the arb tier (dps=...)")
         self._D, self._A, self._sl, self._members = D, A, reps, members
+
+    def _zero_columns(self, sl: list) -> None:
+        """The entries above a column zeroed over one sliding unit take the Filippov flow's sides
+        (:func:`numerics.kink_events.zero_column_sides`; docs/theory.md E1, "A column zeroed over a sliding unit"),
+        before the weights are solved: the field does not change, the weight's range does (as the arb tier,
+        :meth:`numerics.kink_flows._KinkFlow._zero_columns`)."""
+        from .kink_events import zero_column_sides
+
+        H = len(self.side)
+        if self.bias or self.alpha != 0 or H < 2:
+            return
+        for i in sorted({i for (j, u, i) in sl if j < H - 1}):
+            slid = [self.series.slide.get(j + 1, {}) for j in range(H)]
+            cols = [(self.side[j][:, i], [u for (u, c) in slid[j] if c == i],
+                     [u for (jj, u, c) in self.pinned if jj == j and c == i]) for j in range(H)]
+            if not any(np.all(c[0] < 0) and c[1] for c in cols[:-1]):
+                continue  # no lower column is zero with a unit sliding in it
+            where = f"t = {getattr(self, '_clock', 0.0):.17g}, sample {i}: "
+            for k, sides in zero_column_sides(cols, self.y[1:H], where=where).items():
+                if np.any(self.side[k][:, i] != sides):
+                    self.side[k][:, i] = sides
+                    self._set_mask(k)
 
     def _after_order(self, k: int, coef: list) -> None:
         r = np.array([coef[self.zdot[j]][k][u, i] for (j, u, i) in self._sl])

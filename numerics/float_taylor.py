@@ -673,6 +673,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         step_end, event_after = 0.0, False
         p_next = self.p
         while t < t_end:
+            self._clock = t  # (for messages raised below the step, e.g. _zero_columns)
             if len(starts) + zero_steps > max_steps:
                 raise RuntimeError(f"the float Taylor tier took more than max_steps = {max_steps} steps "
                                    f"(t = {t:.6g} of {t_end:.6g})")
@@ -844,6 +845,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 start_lows.append(self.lo)
                 self.y, self.lo = new, new_lo
                 t = t_end if ev is None and h == t_end - t else t + h
+                self._clock = t
             else:
                 zero_steps += 1
                 if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:

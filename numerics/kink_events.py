@@ -19,7 +19,8 @@ import mpmath
 import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
-           "first_root", "group_verdict", "last_active_unit", "mark_immaterial"]
+           "first_root", "group_verdict", "last_active_unit", "mark_immaterial",
+           "zero_column_sides"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -51,26 +52,87 @@ class KinkEvent:
         return (self.kind, self.layer, self.sample, self.unit)
 
 
-def last_active_unit(sides: Sequence[int], held: Iterable[int] = ()) -> int | None:
+def last_active_unit(sides: Sequence[int], sliding: Iterable[int] = (), pinned: Iterable[int] = ()) -> int | None:
     """The unit of a sample's column of one hidden layer whose switch would zero the column (α = 0): the one
-    unit with side +1 when every other unit has side −1, and none of them ``held`` (sliding or pinned, whose
-    masks are not 0 or 1); else None. Both tiers' event search lets that unit's switch go before a switch of
-    an entry above it on the sample at the same instant (docs/theory.md F, "Simultaneous immaterial
-    switches")."""
-    on = [u for u, sd in enumerate(sides) if sd > 0]
-    if len(on) != 1 or any(sd == 0 for sd in sides) or list(held):
+    unit with side +1 when every other unit has side −1, at most one of them ``sliding`` and any ``pinned``
+    (z = 0 and mask 0: a = 0, and no signal passes back through it); else None. Both tiers' event search lets
+    that unit's switch go before a switch of an entry above it on the sample at the same instant
+    (docs/theory.md F, "Simultaneous immaterial switches"): the entries above then sit at 0, and their masks
+    either do not enter the field (nothing slides in the column) or are the Filippov ones of the one sliding
+    unit, which both tiers set (:func:`zero_column_sides`). Two units sliding in the column: None (the tiers
+    refuse such a column)."""
+    sl = set(sliding)
+    on = [u for u, sd in enumerate(sides) if sd > 0 and u not in sl]
+    if len(on) != 1 or len(sl) > 1 or any(sd == 0 for sd in sides):
         return None
     return on[0]
+
+
+def zero_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iterable[int]]],
+                      weights: Sequence[np.ndarray], where: str = "") -> dict[int, np.ndarray]:
+    """The sides the Filippov flow gives the entries above a column zeroed over one sliding unit, on one sample
+    of a bias-free ReLU net (α = 0); docs/theory.md E1, "A column zeroed over a sliding unit".
+
+    ``columns[l]`` = (sides, sliding units, pinned units) of hidden layer l + 1 on the sample (sides ±1, a sliding
+    or pinned entry's −1); ``weights[l]`` = W_{l+2} in float64 (hidden layer l + 1 → l + 2), l = 0 … H − 2.
+
+    Let l be the lowest hidden layer whose column is zero: every unit off (side −1, a = 0·z), pinned (z = 0, mask
+    0) or sliding (z = 0). If none slides, no signal passes back through the column and the masks above do not
+    enter the field: {} is returned. If one unit B slides, every pre-activation above it on the sample is 0 for
+    as long as the column stays zero, and the masks m above enter the field only through B's weight μ, as the
+    product μ·g(m) (g the signal back into B), which B's constraint ż_B = 0 fixes: the field is the same for every
+    m, but whether μ ∈ [0, 1] — whether B keeps sliding — depends on m. Filippov's field there is the convex
+    combination of the two regions that meet at z_B = 0: z_B < 0, where the column is zero and the masks above do
+    not matter, and z_B > 0, where z_{l+2} = W_{l+2}[:, B]·z_B, so its masks are those of v = W_{l+2}[:, B], and
+    upwards v ← W(m ⊙ v). Returns {layer index: sides} for the layers above l, these signs. The signs are decided
+    in float64 against a bound on their rounding, c·2u·(|W|⋯|W[:, B]|) (c = 1 for the conversion of arb weights to
+    float64, then n + 1 more per product of inner dimension n; u = 2^-53, doubled for safety); a sign within it, a second sliding unit in the column, or an entry
+    above that slides or is pinned raise UnsupportedKinkError. ``where`` prefixes the messages (time, sample)."""
+    H = len(columns)
+    for l in range(H - 1):
+        sides, sl, pn = columns[l]
+        sl = set(sl)
+        if any(sd > 0 and u not in sl for u, sd in enumerate(sides)):
+            continue  # an active unit: the column carries a signal (a higher layer's column may still be zero)
+        if not sl:
+            return {}
+        if len(sl) > 1:
+            raise UnsupportedKinkError(
+                f"{where}the column of layer {l + 1} is zero with units {sorted(sl)} sliding in it: the masks above "
+                "them enter the field through several weights (not supported)")
+        B = next(iter(sl))
+        v = np.asarray(weights[l][:, B], dtype=float)
+        mag = np.abs(v)
+        c = 1.0  # |error of v| ≤ c·u·mag: the conversion to float64, then per product n + 1 more (n products, +1)
+        out: dict[int, np.ndarray] = {}
+        for k in range(l + 1, H):
+            _, sl_k, pn_k = columns[k]
+            if set(sl_k) or set(pn_k):
+                raise UnsupportedKinkError(
+                    f"{where}the column of layer {l + 1} is zero with unit {B} sliding in it, and an entry of layer "
+                    f"{k + 1} above it slides or is pinned (not supported)")
+            if np.any(np.abs(v) <= c * 2.0**-52 * mag):
+                raise UnsupportedKinkError(
+                    f"{where}the column of layer {l + 1} is zero with unit {B} sliding in it, and its direction leaves "
+                    f"an entry of layer {k + 1} above it at 0 within rounding (not supported)")
+            out[k] = np.where(v > 0, 1, -1).astype(np.int8)
+            if k + 1 < H:
+                m = (v > 0).astype(float)
+                W = np.asarray(weights[k], dtype=float)
+                v, mag = W @ (m * v), np.abs(W) @ (m * mag)
+                c += W.shape[1] + 1
+        return out
+    return {}
 
 
 def mark_immaterial(obj, traj, tol: float) -> int:
     """Marks (``material = False``) the events of ``traj`` that cannot change the flow, and returns how many:
     on a bias-free net, an event of layer L ≥ 2 on sample i at an instant where some lower hidden layer's
     activations on that sample, a_{L'}[:, i] (L' < L; a = max(z, 0) + α·min(z, 0)), are all within ``tol`` of 0
-    (max norm, evaluated from ``traj.at(t)`` at mpmath's working precision) with at most one of its
-    pre-activations within ``tol`` of 0 (the unit switching; the others off). Not marked: a column that is 0
-    because a unit slides there — its Filippov weight μ carries the backward pass through it, so the masks
-    above enter the field (through the weight's constraint; whether a sliding mode persists can depend on them).
+    (max norm, evaluated from ``traj.at(t)`` at mpmath's working precision). A column that is 0 with a unit
+    sliding in it counts too since 2026-12-05: the masks above it enter the field through that unit's weight,
+    and both tiers set them to the Filippov flow's (:func:`zero_column_sides`), whatever a run switched at the
+    instant (until then such switches were left material, and the rerun check refused sq seed 89 of the soak).
 
     Why these (docs/theory.md F, "Simultaneous immaterial switches"): without biases z_{L'+1}[:, i] =
     W_{L'+1}a_{L'}[:, i], so when a sample's last active unit of layer L' switches off (α = 0), every entry above
@@ -96,9 +158,10 @@ def mark_immaterial(obj, traj, tol: float) -> int:
             W = np.asarray(W, dtype=object)
             z = [mpmath.fsum(mpmath.mpf(W[r, c]) * a[c] for c in range(W.shape[1])) for r in range(W.shape[0])]
             a = [x if x > 0 else alpha * x for x in z]
-            # one unit at its kink (the one switching), the others off: a unit that slides there (z = 0 too) keeps
-            # its weight μ in the backward pass, through which the masks above still enter the field
-            if max(abs(x) for x in a) <= tol and sum(abs(x) <= tol for x in z) <= 1:
+            # every unit off, at its kink (switching or pinned) or sliding: with one unit sliding the tiers give the
+            # entries above the Filippov sides (zero_column_sides) whatever was switched at the instant, with two
+            # they refuse, with none the masks above do not enter the field
+            if max(abs(x) for x in a) <= tol:
                 e.material = False
                 n += 1
                 break

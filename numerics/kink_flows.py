@@ -5,7 +5,7 @@ Size: the arb tier's integrator (series with sliding weights, step, locator, eve
 estimator) in one module, mirroring :mod:`numerics.float_taylor`; the search for consistent modes of sliding sets is
 :mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`), and the
 decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin), and the checks of the
-pinned entries :mod:`numerics.kink_pins` (a mixin).
+held entries (pinned ones; the sides above a column zeroed over a sliding unit) :mod:`numerics.kink_pins` (a mixin).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
@@ -176,6 +176,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
         a layer, where ż is affine in the μ's), and D_s = ∂(node)/∂μ_s at order 0 for every node —
         also the derivative of order k in μ_k (module docstring) — for :meth:`_after_order`."""
         bits = flint.ctx.prec
+        self._zero_columns(y, sliding)
         # a group sliding on one shared surface (``_tie``: member → (representative, σ)) has one weight: one unknown
         # and one constraint (the representative's ż; docs/theory.md E1); a member with σ = −1 (κ < 0) carries
         # the complementary weight 1 + α − μ, so the unknown moves its μ_0 by −1 and its μ_k is −μ_k
@@ -186,6 +187,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
             for idx in m.sliding:
                 if not m.mu.get(idx):
                     m.mu[idx] = [(m.alpha + 1) / 2]
+        prev = math.inf
         for _ in range(60):
             for m in self.masks:
                 for idx in m.sliding:
@@ -218,8 +220,17 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                 big = max(big, abs(float(delta[c, 0].mid())))
             if big <= 2.0 ** -(bits - 8) * max(1.0, max(abs(float(self.masks[j].mu[idx][0].mid())) for j, idx in sliding)):
                 break
+            # At the rounding floor: Newton has stopped contracting and each correction lies inside its own ball
+            # (the uncertainty that the state's radius puts on the solution), so no further step can be told from
+            # noise. The fixed 8-bit margin above is not always reachable: where the constraints cancel, the
+            # residual's midpoint rounds at a few ulps × cond(A) (seen: corrections 2.2e-47 cycling against a margin
+            # of 1.1e-47 at 164 bits, with the residual's radius 8.4e-39 — biased leaky (3,6,6,2), α = 0.1, seed 11).
+            if big >= prev / 2 and all(abs(delta[c, 0].mid()) <= delta[c, 0].rad() for c in range(len(reps))):
+                break
+            prev = big
         else:
-            raise UnsupportedKinkError("the Filippov weights of several sliding layers did not converge")
+            raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {[(j + 1, idx) for j, idx in sliding]} "
+                                       f"(layer, unit·n + sample) did not converge (last Newton correction {big:.3g})")
         self._D, self._A, self._reps, self._members = D, A, reps, members
 
     def _after_order(self, k: int, coef: list) -> list[int]:
@@ -533,15 +544,17 @@ class _KinkFlow(GroupKinks, PinnedKinks):
     # -- event locator -------------------------------------------------------------------------------
     def _zeroing(self, j: int, idx: int) -> bool:
         """Whether entry idx of hidden layer j (0-based) is its sample's last active unit there, on a bias-free
-        ReLU net (α = 0): every other entry of the layer on the sample is off (mask 0, neither sliding nor
-        pinned), so at its kink the sample's activations of the layer are all 0 — and so is every pre-activation
+        ReLU net (α = 0): every other entry of the layer on the sample is off, pinned or (at most one) sliding
+        (:func:`numerics.kink_events.last_active_unit`), so at its kink the sample's activations of the layer are
+        all 0 — and so is every pre-activation
         above it on the sample (:meth:`_locate`)."""
         if self.obj.model.bias or self.obj.model.alpha != 0:
             return False
         m = self.masks[j]
         u, i = divmod(idx, m.cols)
-        held = [v for v in range(m.rows) if v * m.cols + i in m.sliding or v * m.cols + i in m.pinned]
-        return last_active_unit([int(m.side[v * m.cols + i]) for v in range(m.rows)], held) == u
+        return last_active_unit([int(m.side[v * m.cols + i]) for v in range(m.rows)],
+                                [v for v in range(m.rows) if v * m.cols + i in m.sliding],
+                                [v for v in range(m.rows) if v * m.cols + i in m.pinned]) == u
 
     def _locate(self, watched: dict, h: Fraction, bits: int) -> tuple[Fraction, tuple] | None:
         best = None
@@ -626,6 +639,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
             err = 0.0
             zero_steps = 0
             while t < t_end:
+                self._clock = t  # (for messages raised below the step, e.g. _zero_columns)
                 cs, watched = self._pass(y, self.p)
                 if self._unpin(y, watched, t):
                     cs, watched = self._pass(y, self.p)
@@ -669,6 +683,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                     errors.append(err)
                 y = [mm.mid() for mm in new]
                 t += h
+                self._clock = t
                 if h > 0:  # known-zero coefficients stay known while events pile up at one time
                     self.skip = {}
                 if ev is not None:

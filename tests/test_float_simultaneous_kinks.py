@@ -167,27 +167,85 @@ def test_the_arb_reruns_comparison_leaves_out_immaterial_switches(monkeypatch):
     """The arb tier's check that its run and its rerun at dps + 10 see the same events compares the *material*
     ones (numerics.kink_events.mark_immaterial): with the lower-unit preference of the event search off (the
     search as it was), ce seed 41 records rounding-chosen layer-2 switches of sample 1 at t = 0.69979, different
-    at 30 and 40 digits, and the comparison must still pass — marking exactly those switches — while a genuine
-    layer-2 kink (sq seed 21, lower layers active) is not marked, nor one over a column zeroed by a sliding unit
-    (sq seed 89, which the tier refuses)."""
+    at 30 and 40 digits, and the comparison must still pass — marking exactly those switches. So must sq seed 89,
+    whose column is zeroed at t = 0.36079 while a unit slides in it (the switches above are overwritten by the
+    Filippov sides, numerics.kink_events.zero_column_sides; until 2026-12-05 they counted, and the tier refused).
+    A genuine layer-2 kink (sq seed 21, lower layers active) is not marked."""
     from numerics.kink_flows import _KinkFlow
 
     monkeypatch.setattr(_KinkFlow, "_zeroing", lambda self, j, idx: False)
-    obj, th, _, _ = instance("ce", 41)
-    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
-    off = [e for e in r.events if not e.material]
-    assert off and all(e.layer == 2 and e.sample == 1 and abs(float(e.t) - 0.6997915) < 1e-6 for e in off)
-    assert any(e.material and e.key() == ("cross", 1, 1, 1) and e.t == off[-1].t for e in r.events)
+    for loss, seed, sample, instant in (("ce", 41, 1, 0.6997915), ("sq", 89, 0, 0.3607934)):
+        obj, th, _, _ = instance(loss, seed)
+        r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+        off = [e for e in r.events if not e.material]
+        assert off and all(e.layer == 2 and e.sample == sample and abs(float(e.t) - instant) < 1e-6 for e in off)
+        assert any(e.material and e.key() == ("cross", 1, sample, 1) and e.t == off[-1].t for e in r.events)
     obj, th, _, _ = instance("sq", 21)
     g = numerics.gradient_flow(obj, th, Fraction(1, 5), dps=30)
     assert any(e.layer == 2 for e in g.events) and all(e.material for e in g.events)
-    # nor a column that is 0 because a unit slides there (its weight μ carries the backward pass): sq seed 89 at
-    # t = 0.36079, sample 0's layer-1 unit 0 sliding when its unit 1 switches off — the runs switch different
-    # layer-2 entries, and the tier refuses
-    monkeypatch.undo()
-    obj, th, _, _ = instance("sq", 89)
-    with pytest.raises(UnsupportedKinkError, match="not resolved at this precision"):
-        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+
+
+def test_a_column_zeroed_over_a_sliding_unit_takes_the_filippov_sides():
+    """Found by the soak (sq seed 89, T = 1), refused by the arb tier until 2026-12-05: layer-1 unit 0 slides on sample
+    0 from t = 0.05632, and at t = 0.36079 unit 1, the sample's last active one, switches off. The sample's layer-1
+    column is then 0 and every layer-2 entry above it too, and their masks m enter the field only through the
+    sliding weight μ, as μ·g(m), which the unit's constraint fixes: every m gives the same field (the runs that
+    switched different layer-2 entries there agreed to 5e-33), but not the same range of μ — whether the unit keeps
+    sliding. Filippov's field there combines the region z < 0 (the column 0, the masks above immaterial) and the
+    region z > 0, where z_2[:, 0] = W_2[:, 0]·z: its masks are the signs of W_2[:, 0] (docs/theory.md E1, "A
+    column zeroed over a sliding unit"). The float tier had kept masks (0, 0, 1, 1, 1, 1) left by rounding, against
+    the region's (1, 0, 1, 0, 0, 1). Checked: both tiers run, with the same events — the layer-1 switch alone at
+    that instant —, the float state within its estimate, and the float tier's layer-2 masks on the sample are the
+    region's, computed here from a forward pass at a state moved into z > 0."""
+    import numerics.float_taylor as ft
+
+    obj, th, X, _ = instance("sq", 89)
+    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)  # with its rerun at 40 digits
+    flows = []
+    orig = ft._FloatFlow.run
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ft._FloatFlow, "run", lambda self, *a, **k: flows.append(self) or orig(self, *a, **k))
+        f = numerics.gradient_flow(obj, th, 0.5, dps=None)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events if e.t <= Fraction(1, 2)]
+    assert all(e.material for e in r.events)
+    at = [(e.kind, e.layer, e.unit) for e in r.events if abs(float(e.t) - 0.3607934) < 1e-6]
+    assert at == [("cross", 1, 1)], at
+    assert ("enter sliding", 1, 0, 0) in [e.key() for e in r.events]  # (kind, layer, sample, unit)
+    # the region z_1[0, 0] > 0 at t = 0.5: the arb state with that entry's activation set to a small positive value
+    # (the others of the column are off), forward to layer 2
+    with mpmath.workdps(40):
+        W1, W2 = [np.asarray(W, dtype=object) for W in r.at(Fraction(1, 2))[:2]]
+        x = [mpmath.mpf(float(v)) for v in X[0]]
+        z1 = [mpmath.fsum(mpmath.mpf(W1[u, c]) * x[c] for c in range(3)) for u in range(6)]
+        assert abs(z1[0]) < mpmath.mpf(10) ** -25 and all(v < 0 for v in z1[1:])
+        a1 = [mpmath.mpf(10) ** -6] + [0] * 5
+        z2 = [mpmath.fsum(mpmath.mpf(W2[u, c]) * a1[c] for c in range(6)) for u in range(6)]
+    region = [1 if v > 0 else -1 for v in z2]
+    assert [int(s) for s in flows[0].side[1][:, 0]] == region
+    times = sorted(set(list(np.linspace(0, 0.5, 5)) + f.times[1:12]))
+    true = max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times)
+    assert true <= f.error_estimate
+
+
+def test_zero_column_sides():
+    from numerics.kink_events import zero_column_sides
+
+    W = np.array([[1.0, -2.0], [-0.5, 3.0], [2.0, 0.1]])
+    V = np.array([[1.0, 1.0, -1.0]])
+    # layer 1's column zero over sliding unit 1: layer 2 takes the signs of W[:, 1]
+    assert zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [], [])], [W])[1].tolist() == [-1, 1, 1]
+    # three hidden layers: the next one from V(m ⊙ W[:, 1]) = V·(0, 3, 0.1) = 2.9 > 0
+    got = zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [], []), ([-1], [], [])], [W, V])
+    assert got[1].tolist() == [-1, 1, 1] and got[2].tolist() == [1]
+    # an active unit, or nothing sliding (the masks above do not enter the field): nothing to set
+    assert zero_column_sides([([-1, 1], [], []), ([1, -1, 1], [], [])], [W]) == {}
+    assert zero_column_sides([([-1, -1], [], [0]), ([1, -1, 1], [], [])], [W]) == {}
+    with pytest.raises(UnsupportedKinkError, match="sliding in it"):  # two sliding units
+        zero_column_sides([([-1, -1], [0, 1], []), ([1, -1, 1], [], [])], [W])
+    with pytest.raises(UnsupportedKinkError, match="slides or is pinned"):
+        zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [2], [])], [W])
+    with pytest.raises(UnsupportedKinkError, match="within rounding"):  # W[:, 1] with a zero entry
+        zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [], [])], [np.array([[1.0, 0.0], [1.0, 1.0], [1, 1]])])
 
 
 def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
@@ -219,7 +277,9 @@ def test_last_active_unit():
 
     assert last_active_unit([-1, 1, -1]) == 1
     assert last_active_unit([-1, 1, 1]) is None and last_active_unit([-1, -1]) is None
-    assert last_active_unit([-1, 1, -1], held=[0]) is None  # a sliding or pinned unit's mask is not 0
+    # a pinned unit (z = 0, mask 0) and one sliding unit leave the column zero too; two sliding units do not count
+    assert last_active_unit([-1, 1, -1], sliding=[0]) == 1 and last_active_unit([-1, 1, -1], pinned=[0, 2]) == 1
+    assert last_active_unit([-1, 1, -1], sliding=[0, 2]) is None
 
 
 def test_some_instances_leave_sliding_at_another_kink():

@@ -389,3 +389,48 @@ def test_long_steps_rounding_is_measured_not_the_radius():
     print(f"estimate {f.error_estimate:.3g}, true {float(true):.3g}, ratio {f.error_estimate / float(true):.3g}")
     assert true <= f.error_estimate + ref.error_estimate
     assert f.error_estimate <= 1000 * float(true)
+
+
+def test_sliding_weights_newton_stops_at_its_rounding_floor():
+    """Two units of layer 2 slide together on one sample (from t = 0.340 to 0.785) on a biased leaky (α = 1/10) (3,6,6,2) net
+    (seed 11 of the soak generator of tests/test_float_simultaneous_kinks.py, with biases and α). The arb tier's
+    Newton for their weights μ_0 (numerics.kink_flows._KinkFlow._solve_mu0) used to demand corrections below
+    2^{8−bits}: on the step's re-evaluation at 164 bits they cycled at 2.2e-47 against a margin of 1.1e-47 (the
+    residual's midpoint rounds at a few ulps × cond), and the run was refused at T = 0.7 ("did not converge").
+    It now also stops where Newton no longer contracts and each correction lies inside its own ball. Checked
+    against a 40-digit run and the float tier (a separate Newton and series, in float64): events equal, the
+    30-digit state within its estimate of the 40-digit one, the float state within its own estimate."""
+    rng = np.random.default_rng(11)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(1, 10), True), theory.SquareLoss(X, Y))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    T = Fraction(7, 10)
+    arb = numerics.gradient_flow(obj, th, T, dps=DPS)
+    ref = numerics.gradient_flow(obj, th, T, dps=40)
+    flt = numerics.gradient_flow(obj, th, float(T), dps=None)
+    keys = [e.key() for e in arb.events]
+    assert keys == [e.key() for e in ref.events] == [e.key() for e in flt.events]
+    assert [(e.kind, e.layer, e.unit, e.sample) for e in arb.events[-3:]] == [
+        ("enter sliding", 2, 0, 0), ("leave sliding", 2, 1, 0), ("enter sliding", 2, 1, 0)]
+    times = [T * k / 8 for k in range(1, 9)]
+    with mpmath.workdps(50):
+        true_arb = max(max(abs(a - b) for a, b in zip(obj.flatten(arb.at(t)), obj.flatten(ref.at(t)))) for t in times)
+        true_flt = max(max(abs(mpmath.mpf(float(a)) - b) for a, b in zip(obj.flatten(flt.at(float(t))),
+                                                                         obj.flatten(ref.at(t)))) for t in times)
+    print(f"arb: estimate {arb.error_estimate:.3g}, true {float(true_arb):.3g}; "
+          f"float: estimate {flt.error_estimate:.3g}, true {float(true_flt):.3g}")
+    assert true_arb <= arb.error_estimate + ref.error_estimate
+    assert true_flt <= flt.error_estimate
+
+
+@pytest.mark.thorough
+def test_two_sliding_units_vs_reference():
+    """The instance above against the independent reference (its weights solved pointwise, at 34 digits; ~4 min):
+    the same six events (measured: the arb state within 9.5e-33 of it, estimate 1.0e-30)."""
+    rng = np.random.default_rng(11)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(1, 10), True), theory.SquareLoss(X, Y))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    net = R.Net((3, 6, 6, 2), mpmath.mpf(1) / 10, True, X, Y)
+    traj = compare(obj, th, net, Fraction(7, 10), [Fraction(7, 20), Fraction(7, 10)])
+    assert [e.kind for e in traj.events].count("enter sliding") == 3
