@@ -147,7 +147,10 @@ def mark_immaterial(obj, traj, tol: float) -> int:
     from theory import to_kind
 
     X = to_kind(obj.loss.inputs, "mp") if obj.loss.inputs is not None else None
-    alpha = mpmath.mpf(obj.model.alpha)
+    # exactly, from any Real (a Fraction α made mpmath.mpf raise TypeError on bias-free leaky nets: found by a soak,
+    # 2026-12-05; a float converts exactly too)
+    q = Fraction(obj.model.alpha)
+    alpha = mpmath.mpf(q.numerator) / q.denominator
     n = 0
     for e in traj.events:
         if e.layer < 2 or not e.material:

@@ -227,6 +227,17 @@ def test_a_column_zeroed_over_a_sliding_unit_takes_the_filippov_sides():
     assert true <= f.error_estimate
 
 
+def test_a_fraction_slope_on_a_bias_free_net():
+    """α given exactly as a Fraction on a bias-free net: the arb tier's rerun check (mark_immaterial) converted it with
+    mpmath.mpf, which raised TypeError for any run with events (found by a soak of (3,5,5,5,2) nets, 2026-12-05).
+    Now it runs, with the float tier's events."""
+    obj, th, _, _ = instance("sq", 21)
+    obj = theory.Objective(theory.ReLUNet(obj.widths, alpha=Fraction(1, 10)), obj.loss)
+    r = numerics.gradient_flow(obj, th, Fraction(1, 5), dps=30)
+    f = numerics.gradient_flow(obj, th, 0.2, dps=None)
+    assert len(r.events) == 7 and [e.key() for e in r.events] == [e.key() for e in f.events]
+
+
 def test_zero_column_sides():
     from numerics.kink_events import zero_column_sides
 
