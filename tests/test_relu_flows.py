@@ -431,6 +431,30 @@ def test_two_sliding_units_vs_reference():
     X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
     obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(1, 10), True), theory.SquareLoss(X, Y))
     th = [rng.standard_normal(s) for s in obj.shapes]
-    net = R.Net((3, 6, 6, 2), mpmath.mpf(1) / 10, True, X, Y)
+    with mpmath.workdps(REF_DPS):  # α = 1/10 to the reference's precision (at 15 digits its events move by 2e-18)
+        net = R.Net((3, 6, 6, 2), mpmath.mpf(1) / 10, True, X, Y)
     traj = compare(obj, th, net, Fraction(7, 10), [Fraction(7, 20), Fraction(7, 10)])
     assert [e.kind for e in traj.events].count("enter sliding") == 3
+
+
+def test_float_sliding_weights_newton_stops_at_its_rounding_floor():
+    """The float tier's Newton for the weights (numerics.float_sliding.FloatSliding._solve_mu0) stops at 1e-15
+    relative or, where it no longer contracts, within a linear solve's forward error (64·cond(A)·ε): on a leaky
+    (α = −1/2) bias-free (3,6,6,2) net (seed 18 of the soak generator of tests/test_float_simultaneous_kinks.py)
+    two layer-2 units slide on one sample with cond(A) = 39 and corrections cycling at 2.3e-15. It used to take
+    whatever it had after 8 steps (converged or not); with a refusal after 8 and no floor this instance was refused.
+    Checked against the arb tier at 30 digits (its own Newton, ball arithmetic): events equal, the float state
+    within its estimate."""
+    rng = np.random.default_rng(18)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(-1, 2)), theory.SquareLoss(X, Y))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    flt = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    arb = numerics.gradient_flow(obj, th, Fraction(1), dps=DPS)
+    assert [e.key() for e in flt.events] == [e.key() for e in arb.events] and len(flt.events) == 12
+    times = [Fraction(k, 8) for k in range(1, 9)]
+    with mpmath.workdps(50):
+        true = max(max(abs(mpmath.mpf(float(a)) - b) for a, b in zip(obj.flatten(flt.at(float(t))),
+                                                                    obj.flatten(arb.at(t)))) for t in times)
+    print(f"float: estimate {flt.error_estimate:.3g}, true {float(true):.3g}")
+    assert true <= flt.error_estimate
