@@ -165,7 +165,7 @@ class FloatSliding:
         """The entries above a column zeroed over one sliding unit take the Filippov flow's sides
         (:func:`numerics.kink_events.zero_column_sides`; docs/theory.md E1, "A column zeroed over a sliding unit"),
         before the weights are solved: the field does not change, the weight's range does (as the arb tier,
-        :meth:`numerics.kink_flows._KinkFlow._zero_columns`)."""
+        :meth:`numerics.kink_pins.PinnedKinks._zero_columns`)."""
         from .kink_events import zero_column_sides
 
         H = len(self.side)

@@ -86,8 +86,9 @@ def zero_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iter
     not matter, and z_B > 0, where z_{l+2} = W_{l+2}[:, B]·z_B, so its masks are those of v = W_{l+2}[:, B], and
     upwards v ← W(m ⊙ v). Returns {layer index: sides} for the layers above l, these signs. The signs are decided
     in float64 against a bound on their rounding, c·2u·(|W|⋯|W[:, B]|) (c = 1 for the conversion of arb weights to
-    float64, then n + 1 more per product of inner dimension n; u = 2^-53, doubled for safety); a sign within it, a second sliding unit in the column, or an entry
-    above that slides or is pinned raise UnsupportedKinkError. ``where`` prefixes the messages (time, sample)."""
+    float64, then n + 1 more per product of inner dimension n; u = 2^-53, doubled for safety); a sign within it, a
+    second sliding unit in the column, or an entry above that slides or is pinned raise UnsupportedKinkError.
+    ``where`` prefixes the messages (time, sample)."""
     H = len(columns)
     for l in range(H - 1):
         sides, sl, pn = columns[l]

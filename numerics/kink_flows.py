@@ -229,8 +229,9 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                 break
             prev = big
         else:
-            raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {[(j + 1, idx) for j, idx in sliding]} "
-                                       f"(layer, unit·n + sample) did not converge (last Newton correction {big:.3g})")
+            raise UnsupportedKinkError(
+                f"the Filippov weights of the sliding entries {[(j + 1, idx) for j, idx in sliding]} "
+                f"(layer, unit·n + sample) did not converge (last Newton correction {big:.3g})")
         self._D, self._A, self._reps, self._members = D, A, reps, members
 
     def _after_order(self, k: int, coef: list) -> list[int]:

@@ -1,5 +1,5 @@
-"""The arb tier's held entries. Pinned ones (docs/theory.md E1, "A field that does not move z"): an entry at z = 0 whose field
-with mask α does not move it at all (a = 0 exactly) is held there with mask α; it is decided again when another
+"""The arb tier's held entries. Pinned ones (docs/theory.md E1, "A field that does not move z"): an entry at
+z = 0 whose field with mask α does not move it at all (a = 0 exactly) is held there with mask α; it is decided again when another
 switch sets its series moving (:meth:`PinnedKinks._unpin`), and it stays the only flow only while the field with
 mask 1 does not lift it (:meth:`PinnedKinks._pinned_held`). The float tier's counterparts are in
 :mod:`numerics.float_crossings` and the step loop of :mod:`numerics.float_taylor`. And the entries held at 0 above a
@@ -67,7 +67,6 @@ class PinnedKinks:
                         f"with mask α does not move it) and the field with mask 1 now lifts it (rate "
                         f"{float(b.mid()):.3g}): staying and leaving are both gradient flows θ' ∈ −∂f(θ); not unique "
                         "from here (or from within the step that ends here)")
-
 
     def _zero_columns(self, y: list, sliding: list) -> None:
         """The entries above a column zeroed over one sliding unit take the Filippov flow's sides
