@@ -195,16 +195,18 @@ def test_a_column_zeroed_over_a_sliding_unit_takes_the_filippov_sides():
     region z > 0, where z_2[:, 0] = W_2[:, 0]·z: its masks are the signs of W_2[:, 0] (docs/theory.md E1, "A
     column zeroed over a sliding unit"). The float tier had kept masks (0, 0, 1, 1, 1, 1) left by rounding, against
     the region's (1, 0, 1, 0, 0, 1). Checked: both tiers run, with the same events — the layer-1 switch alone at
-    that instant —, the float state within its estimate, and the float tier's layer-2 masks on the sample are the
+    that instant —, the float state within its estimate, and both tiers' layer-2 masks on the sample are the
     region's, computed here from a forward pass at a state moved into z > 0."""
     import numerics.float_taylor as ft
+    import numerics.kink_flows as kf
 
     obj, th, X, _ = instance("sq", 89)
-    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)  # with its rerun at 40 digits
-    flows = []
-    orig = ft._FloatFlow.run
+    flows, arbs = [], []
+    orig, orig_arb = ft._FloatFlow.run, kf._KinkFlow.run
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ft._FloatFlow, "run", lambda self, *a, **k: flows.append(self) or orig(self, *a, **k))
+        mp.setattr(kf._KinkFlow, "run", lambda self, *a, **k: arbs.append(self) or orig_arb(self, *a, **k))
+        r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)  # with its rerun at 40 digits
         f = numerics.gradient_flow(obj, th, 0.5, dps=None)
     assert [e.key() for e in f.events] == [e.key() for e in r.events if e.t <= Fraction(1, 2)]
     assert all(e.material for e in r.events)
@@ -222,6 +224,11 @@ def test_a_column_zeroed_over_a_sliding_unit_takes_the_filippov_sides():
         z2 = [mpmath.fsum(mpmath.mpf(W2[u, c]) * a1[c] for c in range(6)) for u in range(6)]
     region = [1 if v > 0 else -1 for v in z2]
     assert [int(s) for s in flows[0].side[1][:, 0]] == region
+    # the arb run and its rerun at T = 1 (the unit still slides there; the later events are on other samples)
+    assert len(arbs) == 2
+    for a in arbs:
+        m = a.masks[1]
+        assert [int(m.side[v * m.cols + 0]) for v in range(m.rows)] == region
     times = sorted(set(list(np.linspace(0, 0.5, 5)) + f.times[1:12]))
     true = max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times)
     assert true <= f.error_estimate
