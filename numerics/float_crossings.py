@@ -22,11 +22,13 @@ gradients, not of two full fields, so it carries less of it); the test
 saltation factors and states.
 
 It also holds the checks around the kink decisions: the rates against the run's error bar, the event search's
-preference for a sample's last active lower unit (:meth:`FloatCrossings._zeroing_first`) and the check of the
-pinned entries at every step (:meth:`FloatCrossings._pinned_held`).
+preference for a sample's last active lower unit (:meth:`FloatCrossings._zeroing_first`), the check of the
+pinned entries at every step (:meth:`FloatCrossings._pinned_held`), the weights a kink sets to 0 exactly
+(:meth:`FloatCrossings._frozen_zero_weights`) and the entries such a weight holds at 0
+(:meth:`FloatCrossings._newly_held`).
 
 :class:`FloatCrossings` is a mixin of :class:`numerics.float_taylor._FloatFlow`; it reads the flow's
-``obj``, ``y``, ``side``, ``maskv``, ``alpha``, ``series``, ``masks``, ``bias``, ``skip``, ``dead``, ``pinned``
+``obj``, ``y``, ``lo``, ``side``, ``maskv``, ``alpha``, ``series``, ``masks``, ``bias``, ``skip``, ``dead``, ``pinned``
 and ``watch``.
 """
 
@@ -41,7 +43,7 @@ from .saltation import saltation_norm
 from .float_steps import EPS
 from .error_windows import lone_saltation
 from .gradients import sample_gradient_columns
-from .kink_events import last_active_unit
+from .kink_events import last_active_unit, lone_input, sole_feeding_unit
 
 
 def _norm(blocks: list[np.ndarray]) -> float:
@@ -165,24 +167,88 @@ class FloatCrossings:
         when it comes within ``MERGE_TOL`` after it: that switch zeroes the sample's column there and every
         pre-activation above it, which then reach 0 at the same instant, and which of them rounding puts first is
         immaterial (docs/theory.md F, "Simultaneous immaterial switches"; the arb tier does the same,
-        :meth:`numerics.kink_flows._KinkFlow._locate`). Bias-free ReLU nets (α = 0) only."""
+        :meth:`numerics.kink_flows._KinkFlow._locate`); likewise, on the layer directly below, the one unit that
+        feeds the entry through a weight not exactly 0 (:func:`numerics.kink_events.sole_feeding_unit`). Bias-free
+        ReLU nets (α = 0) only."""
         from .float_taylor import _first_root_1d
 
         if self.bias or self.alpha != 0:
             return best
-        s0, (_, j0, _, i0) = best
+        s0, (_, j0, u0, i0) = best
         tol = self.MERGE_TOL
         for jl in range(j0):
             slid = self.series.slide.get(jl + 1, {})
             rows = range(self.side[jl].shape[0])
             u = last_active_unit([int(x) for x in self.side[jl][:, i0]], [v for v in rows if (v, i0) in slid],
                                  [v for v in rows if (jl, v, i0) in self.pinned])
+            if u is None and jl == j0 - 1:  # (or the one unit that feeds the entry above through a weight not 0)
+                zero = (self.y[j0][u0] == 0) & (self.lo[j0][u0] == 0)
+                u = sole_feeding_unit([int(x) for x in self.side[jl][:, i0]], zero,
+                                      [v for v in rows if (v, i0) in slid])
             if u is None or (jl, u, i0) in skip or self.dead[jl][u, i0]:
                 continue
             s = _first_root_1d(self.side[jl][u, i0] * w[self.watch[jl]][:, u, i0], h)
             if s is not None and s - s0 <= tol:
                 return s, ("z", jl, u, i0)
         return best
+
+    def _frozen_zero_weights(self, j: int, u: int, samples: list[int]) -> float:
+        """Set to exactly 0 (both parts of the state) the weights W_{j+1}[u, k] that the kink of unit u of hidden
+        layer j + 1 on ``samples`` makes 0 in exact arithmetic — k the one input of the sample that is not
+        exactly 0 (:func:`numerics.kink_events.lone_input`), where the computed input â_k is larger than the
+        computed weight (of the two factors of z = W[u, k]·a_k one is 0 at the instant; docs/theory.md E1, "A
+        weight that its kink sets to 0") — and return how far that moved the state (the run adds it to its error
+        bound). The arb tier's is :meth:`numerics.kink_pins.PinnedKinks._frozen_zero_weights`."""
+        obj, moved = self.obj, 0.0
+        sliding = set(self._sliding())
+        for i in samples:
+            k = lone_input(j + 1, obj.loss.inputs[:, i] if j == 0 else (),
+                           self.side[j - 1][:, i] if j > 0 else (),
+                           [v for v in range(self.side[j - 1].shape[0]) if (j - 1, v, i) in sliding] if j > 0 else (),
+                           self.bias, obj.model.alpha)
+            if k is None or (self.y[j][u, k] == 0 and self.lo[j][u, k] == 0):  # (exact zeros: nothing to move)
+                continue
+            a = np.asarray(obj.loss.inputs, dtype=float)[:, i]
+            for l in range(j):  # sample i's column up to layer j (α = 0: an entry off, pinned or sliding gives 0)
+                a = (self.y[l] @ a) * ((self.side[l][:, i] > 0)
+                                       & np.array([(l, v, i) not in sliding for v in range(self.side[l].shape[0])]))
+            w = float(self.y[j][u, k]) + float(self.lo[j][u, k])
+            if not abs(a[k]) > abs(w):
+                continue
+            moved += abs(float(self.y[j][u, k])) + abs(float(self.lo[j][u, k]))
+            self.y[j][u, k] = self.lo[j][u, k] = 0.0
+            self._next_pass = None  # (a pass cached from the state before the move)
+        return moved
+
+    def _newly_held(self, w: dict, t: float) -> None:
+        """Entries whose series has become exactly 0 (every coefficient) while their sample's input column into the
+        layer has not: held at 0 by a weight that is exactly 0 over the one input left, so pinned (mask α, a = 0)
+        and checked at every step as pinned entries are; on side +1 refused (docs/theory.md E1, "A weight that its
+        kink sets to 0", *Held at 0 by it*; the arb tier's :meth:`numerics.kink_pins.PinnedKinks._newly_held`)."""
+        from .kink_flows import UnsupportedKinkError
+
+        sliding = set(self._sliding())
+        for j in range(len(self.side)):
+            Z = w[self.watch[j]]
+            cand = np.argwhere(Z[0] == 0)  # (exact zeros at order 0 are rare: the full test on those only)
+            for u, i in cand:
+                u, i = int(u), int(i)
+                if (j, u, i) in self.pinned or (j, u, i) in sliding or self.dead[j][u, i] or np.any(Z[:, u, i] != 0):
+                    continue
+                if j == 0:
+                    live = self.bias or bool(np.any(np.asarray(self.obj.loss.inputs, dtype=float)[:, i] != 0))
+                else:
+                    Zb = w[self.watch[j - 1]]
+                    live = self.bias or any((self.side[j - 1][k, i] > 0 or self.alpha != 0)
+                                            and (j - 1, k, i) not in sliding and np.any(Zb[:, k, i] != 0)
+                                            for k in range(Zb.shape[1]))
+                if not live:
+                    continue
+                if self.side[j][u, i] > 0:
+                    raise UnsupportedKinkError(
+                        f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is held at z = 0 exactly on its side "
+                        "z > 0 (a weight at 0 over its one active input): not decided by this method")
+                self.pinned.add((j, u, i))
 
     def _pinned_held(self, t: float) -> None:
         """Every entry still pinned (mask α; the z ≤ 0 field does not move z at all, a = 0 exactly) at a step's

@@ -280,6 +280,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
         self._pre_field: list | None = None  # the field the last kink was reached with (the end-defect check)
         self._event_err = 0.0
+        self._moved = 0.0  # what kink decisions moved the state by (_frozen_zero_weights), for the error bound
         self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
         self._screen: tuple | None = None  # (w, h, per layer (B_0, margin)) of the last search (_locate)
         self._instant_t: float = math.nan  # the instant of the latest decisions and the entries they switched
@@ -354,6 +355,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         group, near = coincident_group(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
                                        self.y[1::2] if self.bias else None,
                                        [self.maskv[l + 1] for l in range(j)], j + 1, i)
+        self._moved += self._frozen_zero_weights(j, u, [i] + [c for c, _ in group])  # (float_crossings)
         others = sorted([c for c, _ in group] + near)
         if not others:
             return self._kink_entry(j, u, i, t, from_side, unpinned, p_next)
@@ -704,8 +706,12 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     self._decided_now(n_rec)
                     self.saltations.append((t, j + 1, u, i, factor))
                     carried.event(t, factor)
+                    carried.add(self._moved)
+                    self._moved = 0.0
                 ys, w = self._pass(p, self.watch, field_error=True)
                 fr = self.series.local_field
+            if self.masks:  # entries a weight at exactly 0 now holds at their kink (float_crossings)
+                self._newly_held(w, t)
             if self.pinned:  # the ones still held: the flow stays unique only while mask 1's field does not lift them
                 self._pinned_held(t)
             # the softmax head's radius, which the state's coefficients do not show when a column is saturated
@@ -880,7 +886,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                     raise EventDefect(t)
                 self.saltations.append((t, j + 1, u, i, factor))
                 carried.event(t, factor, self._lone)
-                carried.add(self._event_err)  # after the switch: the flows' fields differ there (_location_error)
+                carried.add(self._event_err + self._moved)  # after the switch: the flows' fields differ there
+                self._moved = 0.0  # (_location_error), and what the decision moved the state by
                 event_after = True
                 if errors:
                     errors[-1] = max(errors[-1], carried.value + out)

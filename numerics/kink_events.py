@@ -19,7 +19,7 @@ import mpmath
 import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
-           "first_root", "group_verdict", "last_active_unit", "mark_immaterial",
+           "first_root", "group_verdict", "last_active_unit", "lone_input", "mark_immaterial", "sole_feeding_unit",
            "zero_column_sides"]
 
 
@@ -66,6 +66,43 @@ def last_active_unit(sides: Sequence[int], sliding: Iterable[int] = (), pinned: 
     if len(on) != 1 or len(sl) > 1 or any(sd == 0 for sd in sides):
         return None
     return on[0]
+
+
+def sole_feeding_unit(sides: Sequence[int], row_zero: Sequence[bool], sliding: Iterable[int] = ()) -> int | None:
+    """The unit of a sample's column of one hidden layer through which alone an entry of the layer above gets its
+    value: the one unit on (side +1) whose weight into that entry is not exactly 0 (``row_zero[k]``: W[u, k] == 0
+    exactly), with no sliding unit behind a weight that is not 0; else None. Its switch at the same instant takes
+    the entry above to 0 with it (z = W[u, v]·a_v), as a sample's last active unit takes its whole column
+    (:func:`last_active_unit`), so both tiers' event search lets it go first (docs/theory.md E1, "A weight that its
+    kink sets to 0", *Held at 0 by it*). Such rows arise where a kink has set a weight to 0 exactly
+    (:func:`lone_input`)."""
+    sl = set(sliding)
+    if any(not row_zero[k] for k in sl):
+        return None
+    on = [k for k, sd in enumerate(sides) if sd > 0 and k not in sl and not row_zero[k]]
+    return on[0] if len(on) == 1 else None
+
+
+def lone_input(layer: int, data: Sequence, sides: Sequence[int], sliding: Iterable[int], bias: bool,
+               alpha) -> int | None:
+    """The one entry k of a sample's input column into hidden layer ``layer`` (1-based) that is not exactly 0,
+    or None: one nonzero feature of the sample's data x (layer 1; ``data`` its column, exact), or on a ReLU net
+    (α = 0) the one unit of the layer below that is on (``sides`` its column, +1 on; ``sliding`` the units whose
+    z is held at 0: their outputs are 0 too); without biases only.
+
+    Then z[u] = W[u, k]·a_k with a_k ≠ 0, so at z[u] = 0 the weight W[u, k] is 0 in exact arithmetic, and both
+    tiers set their computed weight, off by the location's rounding, to 0 there (docs/theory.md E1, "A weight
+    that its kink sets to 0"): where the unit's row then freezes (its last active sample switched off), the exact
+    z stays at 0 while the computed one would hover at that residue, and a later decision would read the
+    residue's sign."""
+    if bias or (layer > 1 and alpha != 0):
+        return None
+    if layer == 1:
+        col = [k for k, x in enumerate(data) if x != 0]  # (data: exact values, an exact zero test)
+    else:
+        sl = set(sliding)
+        col = [k for k, sd in enumerate(sides) if sd > 0 and k not in sl]
+    return col[0] if len(col) == 1 else None
 
 
 def zero_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iterable[int]]],
@@ -244,13 +281,15 @@ def coincident_group(inputs: np.ndarray, weights: list, biases: list | None, mas
 def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int, c: int) -> bool:
     """Whether samples i and c have inputs to hidden layer ``layer`` that are parallel for every θ near the
     state, so that their entries of a unit lie on one surface (not two that meet here). Exact, never a
-    threshold: (a) the data columns (with the appended 1 when biased) are proportional in rational arithmetic,
-    ã_c = r·ã_i, and every mask column below is a multiple of the other sample's, m_c = ρ_l·m_i exactly (as
-    labels: 1, α or 0) — then every layer's input is a multiple, r·Πρ_l, of sample i's (h_c = D_c W h_c′ =
-    ρ D_i W (κ′h_i′)); with biases r and every ρ_l must be 1 (identical samples: the bias breaks any other
-    multiple); or (b) no biases and the layer below has one and the same unit with a nonzero mask on both
-    samples (a ReLU unit active on both, every other unit's mask exactly 0), so both inputs are multiples
-    of that unit's axis."""
+    threshold, layer by layer from the data up: the inputs to layer 1 are parallel when the data columns (with
+    the appended 1 when biased) are proportional in rational arithmetic, ã_c = r·ã_i; the inputs to layer l + 1
+    are parallel when (a) those to layer l are and the mask columns of layer l are multiples, m_c = ρ_l·m_i exactly
+    (as labels: 1, α or 0) — then h_c = D_c W h′_c = ρ_l κ′ D_i W h′_i; with biases r and every ρ_l must be 1
+    (identical samples: the bias breaks any other multiple) — or (b) without biases, whatever lies below, when
+    layer l has one and the same unit with a nonzero mask on both samples (every other unit's mask exactly 0), so
+    both inputs are multiples of that unit's axis. (b) followed by (a) is the chain a soak found (cross-entropy
+    (3,5,5,5,2) seed 40, 2026-12-05): one layer-1 unit alive on two samples, the same layer-2 pattern on both,
+    so their layer-3 entries vanish together.)"""
     from fractions import Fraction
 
     X = np.asarray(inputs, dtype=float)
@@ -258,26 +297,18 @@ def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int
     xc = [Fraction(float(v)) for v in X[:, c]] + ([Fraction(1)] if bias else [])
     piv = next((p for p, v in enumerate(xi) if v != 0), None)
     ratio = xc[piv] / xi[piv] if piv is not None else None
-    prop = ratio is not None and all(vc == ratio * vi for vi, vc in zip(xi, xc))
-    if layer == 1:
-        return prop
-    if prop:
-        ok = True
-        for m in masks[: layer - 1]:
-            mi = [Fraction(float(v)) for v in np.asarray(m)[:, i]]
-            mc = [Fraction(float(v)) for v in np.asarray(m)[:, c]]
-            q = next((k for k, v in enumerate(mi) if v != 0), None)
-            rho = mc[q] / mi[q] if q is not None else None
-            if rho is None or rho == 0 or any(b != rho * a for a, b in zip(mi, mc)) or (bias and rho != 1):
-                ok = False
-                break
-        if ok:
-            return True
-    if bias:
-        return False
-    below = np.asarray(masks[layer - 2])
-    on_i, on_c = np.flatnonzero(below[:, i] != 0), np.flatnonzero(below[:, c] != 0)
-    return len(on_i) == 1 and list(on_i) == list(on_c)
+    parallel = ratio is not None and all(vc == ratio * vi for vi, vc in zip(xi, xc))
+    for m in masks[: layer - 1]:
+        mi = [Fraction(float(v)) for v in np.asarray(m)[:, i]]
+        mc = [Fraction(float(v)) for v in np.asarray(m)[:, c]]
+        on_i = [k for k, v in enumerate(mi) if v != 0]
+        if not bias and len(on_i) == 1 and on_i == [k for k, v in enumerate(mc) if v != 0]:
+            parallel = True  # (b)
+            continue
+        if parallel:  # (a)
+            rho = mc[on_i[0]] / mi[on_i[0]] if on_i else None
+            parallel = bool(rho) and all(b == rho * a for a, b in zip(mi, mc)) and not (bias and rho != 1)
+    return parallel
 
 
 def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: list[int], why: str = "") -> "UnsupportedKinkError":

@@ -71,8 +71,8 @@ import numpy as np
 
 from theory import Objective
 
-from .kink_events import coincident_group, shared_surface_error, KinkEvent, NonUniqueFlowError, UnsupportedKinkError, \
-    last_active_unit, mark_immaterial
+from .kink_events import coincident_group, shared_surface_error, sole_feeding_unit, KinkEvent, NonUniqueFlowError, \
+    UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
 from .kink_pins import PinnedKinks
 from .kink_events import first_root as _first_root
@@ -469,6 +469,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
         n = m.cols
         u, i = divmod(idx, n)
         group = sorted(members or [(i, 1.0)])  # (a group's events in sample order: which was met first is rounding)
+        self._moved += self._frozen_zero_weights(y, j, u, [c for c, _ in group])
         cm, cp = self._rates(y, j, idx, t, members)
         if members:
             self._check_proportional(t, j, u, [c for c, _ in members], members, [cm["unit"], cp["unit"]])
@@ -557,7 +558,22 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                                 [v for v in range(m.rows) if v * m.cols + i in m.sliding],
                                 [v for v in range(m.rows) if v * m.cols + i in m.pinned]) == u
 
-    def _locate(self, watched: dict, h: Fraction, bits: int) -> tuple[Fraction, tuple] | None:
+    def _feeding(self, y: list, j: int, idx: int, above: int) -> bool:
+        """Whether entry idx of hidden layer j (0-based) is the one unit through which entry ``above`` of layer j + 1
+        (same sample) gets its value — every other unit on has a weight exactly 0 into it
+        (:func:`numerics.kink_events.sole_feeding_unit`), so its kink takes that entry to 0 with it; bias-free ReLU
+        nets (``y`` the state)."""
+        if self.obj.model.bias or self.obj.model.alpha != 0:
+            return False
+        m = self.masks[j]
+        u, i = divmod(idx, m.cols)
+        W = y[j + 1]
+        uu = above // self.masks[j + 1].cols
+        return sole_feeding_unit([int(m.side[v * m.cols + i]) for v in range(m.rows)],
+                                 [W[uu, v].is_zero() for v in range(m.rows)],
+                                 [v for v in range(m.rows) if v * m.cols + i in m.sliding]) == u
+
+    def _locate(self, watched: dict, h: Fraction, bits: int, y: list) -> tuple[Fraction, tuple] | None:
         best = None
         roots: dict = {}  # (layer, sample) → the earliest root of its entries: (s, idx)
         for j, m in enumerate(self.masks):
@@ -604,7 +620,8 @@ class _KinkFlow(GroupKinks, PinnedKinks):
             tol = self.merge_tol
             for jl in range(j0):
                 got = roots.get((jl, i0))
-                if got is not None and got[0] - s0 <= tol and self._zeroing(jl, got[1]):
+                if got is not None and got[0] - s0 <= tol and (self._zeroing(jl, got[1])
+                                                               or jl == j0 - 1 and self._feeding(y, jl, got[1], idx0)):
                     return got[0], ("z", jl, got[1])
         return best
 
@@ -634,6 +651,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
         starts, steps, coeffs, errors, defects = [], [], [], [], []
         with arb_precision(self.dps, _guard_bits(self.obj, self.p)) as bits:
             self.skip: dict = {}
+            self._moved = 0.0  # what kink decisions moved the state by (_frozen_zero_weights)
             y = self._setup()
             gaps0 = self._neuron_gaps(y)
             t = Fraction(0)
@@ -667,7 +685,7 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                             "constraints degenerate; the continuation of this sliding mode is not decided by "
                             f"this method: the flow is known up to t = {float(t):.17g} (integrate to a horizon "
                             "before it)") from None
-                ev = self._locate(watched, h, bits) if self.masks else None
+                ev = self._locate(watched, h, bits, y) if self.masks else None
                 if ev is not None:
                     h = ev[0]
                     zero_steps = zero_steps + 1 if h == 0 else 0
@@ -676,7 +694,8 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                 new = taylor_eval(cs, h)
                 if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
                     raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
-                err += self._local_error(cs, h, new, y)
+                err += self._local_error(cs, h, new, y) + self._moved
+                self._moved = 0.0
                 if h > 0:
                     starts.append(t)
                     steps.append(h)

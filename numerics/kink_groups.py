@@ -50,6 +50,7 @@ class GroupKinks:
         members = [(i, 1.0)] + list(group)
         names = [c for c, _ in members]
         what = f"t = {float(t):.17g}: unit {u} of layer {j + 1} on samples {names} (one kink surface)"
+        self._moved += self._frozen_zero_weights(y, j, u, names)  # (kink_pins: weights the kink sets to 0)
         snap = self._snapshot()
         rates = []
         try:

@@ -174,6 +174,7 @@ def test_the_arb_reruns_comparison_leaves_out_immaterial_switches(monkeypatch):
     from numerics.kink_flows import _KinkFlow
 
     monkeypatch.setattr(_KinkFlow, "_zeroing", lambda self, j, idx: False)
+    monkeypatch.setattr(_KinkFlow, "_feeding", lambda self, *a: False)  # (the same preference through one weight)
     for loss, seed, sample, instant in (("ce", 41, 1, 0.6997915), ("sq", 89, 0, 0.3607934)):
         obj, th, _, _ = instance(loss, seed)
         r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
@@ -416,10 +417,20 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
                          for t in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)))
         print(f"group crossing: estimate {g.error_estimate:.3e}, true {float(true_g):.3e}")
         assert true_g <= g.error_estimate
-    # the float tier's detector behind it, on its own: the sequential decisions undo one another
+    # the float tier's detector behind it, on its own: the sequential decisions undo one another. Since both tiers
+    # set a weight that its kink puts at 0 exactly (docs/theory.md E1, "A weight that its kink sets to 0": here
+    # w_2 = 0 at sample 1's crossing, d_0 = 1) the per-entry path decides this instance consistently too (the
+    # reference's three crosses); without that the per-entry decisions undo one another
+    import numerics.float_crossings as fc
     import numerics.float_taylor as ft
 
     monkeypatch.setattr(ft, "coincident_group", lambda *a: ([], []))
+    g = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    assert sorted((e.kind, e.layer, e.sample, e.unit) for e in g.events) == [e[1:] for e in ref]
+    with mpmath.workdps(40):
+        true_g = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(g.at(1.0)), R.at(pieces, mpq(Fraction(1)))))
+    assert true_g <= g.error_estimate
+    monkeypatch.setattr(fc.FloatCrossings, "_frozen_zero_weights", lambda self, *a: 0.0)
     with pytest.raises(UnsupportedKinkError, match="decided again at the instant it switched"):
         numerics.gradient_flow(obj, th, 1.0, dps=None)
     # before the instant both tiers run, and agree with the reference
@@ -476,3 +487,147 @@ def test_coincident_samples_finds_parallel_inputs_only():
     assert coincident_samples(X2, [W1, np.ones((3, 2))], None, [np.ones((2, 3))], 2, 0) == []
     rng = np.random.default_rng(0)
     assert coincident_samples(rng.standard_normal((3, 50)), [rng.standard_normal((4, 3))], None, [], 1, 7) == []
+
+
+@pytest.mark.parametrize("loss, seed, T, weight", [("sq", 30, 0.2, (1, 1, 4)), ("ce", 40, 0.6, (1, 3, 2))])
+def test_a_weight_its_kink_sets_to_zero(loss, seed, T, weight):
+    """Two soak instances of (3,5,5,5,2) (2026-12-05) that the arb tier refused, now run by both tiers with the same
+    events. sq 30: layer-2 unit 1 crosses off on sample 0, its last active sample, at t = 0.0496, where the sample's
+    one active layer-1 input is unit 4: z = W_2[1, 4]·a_4 = 0 puts that weight at 0 in exact arithmetic, and the
+    row then freezes (no sample passes it a gradient), so the entry stays at 0 — pinned. The arb tier's weight was
+    off by the location's rounding and the entry hovered at ~1e-31 until the tier read the residue's sign at
+    t = 0.1172 and refused. ce 40: the same at layer 2 on two samples of one surface at t = 0.0904 (the arb rates
+    under mask α were residues of −1.3e-55 and −5.1e-55, "not proportional"), and at t = 0.5568 a layer-3 unit
+    meets the samples' kink surface, which they share because one layer-1 unit and one layer-2 pattern feed both
+    (test_one_active_unit_below_makes_every_layer_above_share_surfaces). Both tiers now set such a weight to 0
+    exactly (numerics.kink_events.lone_input; docs/theory.md E1, "A weight that its kink sets to 0"), and the float
+    state is within its estimate of the arb one."""
+    obj, th, _, _ = instance(loss, seed, widths=(3, 5, 5, 5, 2))
+    f = numerics.gradient_flow(obj, th, T, dps=None)
+    r = numerics.gradient_flow(obj, th, Fraction(T), dps=30)  # (with its dps + 10 rerun: the events checked)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events]
+    assert any(e.kind == "cross" and e.layer == 2 for e in r.events)
+    layer, u, k = weight  # the frozen weight: exactly 0 in both tiers (a structural zero, so an exact comparison)
+    assert f.at(T)[layer][u, k] == 0 and r.at(Fraction(T))[layer][u, k] == 0
+    times = sorted(set(list(np.linspace(0, T, 9)) + f.times[1:12]))
+    true = max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times)
+    assert 0 < true <= f.error_estimate
+
+
+# sq seed 9 of (3,5,5,5,2) to T = 0.2, as the reference (tests/relu_reference.py, 34 digits, ~5 min) records it:
+# (t, kind, layer, sample, unit). Its sixth event, a "cross" of layer 3 unit 4 on sample 0 at t = 0.148673, leaves
+# that entry at −2.2e-36 before and after: the reference keeps the frozen weight W_3[4, 4] at a residue of
+# −2.4e-36 (it sets nothing to 0) and recorded a switch of an entry held at 0 — its own artifact (the states agree)
+SQ9_REF = [(0.017764122091189462, "enter sliding", 3, 3, 2), (0.07322314001942046, "cross", 3, 1, 4),
+           (0.07322314001942046, "cross", 3, 2, 4), (0.07322314001942046, "cross", 3, 4, 4),
+           (0.13993706444689835, "enter sliding", 2, 0, 1)]
+
+
+def _sq9():
+    obj, th, X, Y = instance("sq", 9, widths=(3, 5, 5, 5, 2))
+    return obj, th, X, Y
+
+
+def test_an_entry_held_at_zero_by_a_zero_weight_is_pinned(monkeypatch):
+    """sq 9 of (3,5,5,5,2): layer-3 unit 4 crosses off on samples 1, 2, 4 at t = 0.0732, which sets W_3[4, 4] to 0
+    exactly (their one active input is layer-2 unit 4). At t = 0.1399 layer-2 unit 1 starts to slide on sample 0
+    and layer-3 unit 4 reaches 0 on sample 0 at the same instant: z = W_3[4, 1]·a_1 + W_3[4, 4]·a_4, fed through
+    unit 1 alone. Both tiers' event search takes the layer-2 switch first (numerics.kink_events.sole_feeding_unit;
+    until then the float tier met the layer-3 entry first, by rounding, with the other samples' inputs parallel at
+    that point only, and refused); the layer-3 entry's series is then exactly 0 while its input a_4 is not, so its
+    mask reaches the flow, and both hold it as pinned (the tiers' ``_newly_held``; docs/theory.md E1, "A weight
+    that its kink sets to 0", *Held at 0 by it*) — checked at every step as pinned entries are. The events are the
+    reference's; the float state is within its estimate of the arb one."""
+    import numerics.float_crossings as fc
+    from numerics.kink_flows import _KinkFlow
+
+    held = []
+    newly_held = fc.FloatCrossings._newly_held
+
+    def spy(self, w, t):
+        before = set(self.pinned)
+        newly_held(self, w, t)
+        held.extend(set(self.pinned) - before)
+
+    monkeypatch.setattr(fc.FloatCrossings, "_newly_held", spy)
+    obj, th, _, _ = _sq9()
+    T = 0.2
+    k = _KinkFlow(obj, th, 30, None)
+    r = k.run(Fraction(T), None)
+    f = numerics.gradient_flow(obj, th, T, dps=None)
+    for g in (r, f):
+        assert [(float(e.t), e.kind, e.layer, e.sample, e.unit) for e in g.events] == \
+            [(pytest.approx(t, abs=1e-15), *rest) for t, *rest in SQ9_REF]
+    m = k.masks[2]
+    assert {4 * m.cols + c for c in (0, 1, 2, 4)} <= m.pinned
+    assert held == [(2, 4, 0)]
+    times = sorted(set(list(np.linspace(0, T, 9)) + f.times[1:12]))
+    assert max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times) <= f.error_estimate
+
+
+@pytest.mark.thorough
+def test_an_entry_held_at_zero_by_a_zero_weight_vs_reference():
+    """The arb run of test_an_entry_held_at_zero_by_a_zero_weight_is_pinned (with its rerun) against the reference
+    at T/4 … T: within its estimate (measured 2026-12-05: true 8.4e-33, estimate 1.1e-30)."""
+    from test_relu_kink_paths import reference
+
+    obj, th, X, Y = _sq9()
+    T = Fraction(1, 5)
+    pieces, ref = reference(obj, th, R.Net(obj.widths, 0, False, X, Y), T)
+    assert [(e[1:]) for e in ref[:5]] == [tuple(r[1:]) for r in SQ9_REF]
+    a = numerics.gradient_flow(obj, th, T, dps=30)
+    with mpmath.workdps(40):
+        true = max(max(abs(mpmath.mpf(x) - y) for x, y in zip(obj.flatten(a.at(T * c)), R.at(pieces, mpq(T * c))))
+                   for c in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)))
+    assert true <= a.error_estimate
+
+
+def test_one_active_unit_below_makes_every_layer_above_share_surfaces():
+    """numerics.kink_events.coincident_group a layer further up, a chain the soak found (cross-entropy
+    (3,5,5,5,2) seed 40): one layer-1 unit on for samples 0 and 2 makes their layer-2 inputs multiples of its
+    axis; with the same layer-2 pattern on both (two units on) their layer-3 inputs are multiples too, for
+    every θ nearby — one surface per unit, a group. Until 2026-12-05 only the layer directly below was read, and
+    the two were "parallel at this point only" (near), which the tiers decide entry by entry. A layer-2 pattern
+    that differs between the samples breaks the chain."""
+    from numerics.kink_events import coincident_group
+
+    X = np.array([[1.0, 0.3], [2.0, -0.7], [0.2, 0.9]]).T
+    W1, W2, W3 = np.array([[1.0, -1.0], [0.5, 2.0]]), np.array([[0.7, 0.2], [-0.4, 1.1], [0.3, 0.3]]), np.ones((2, 3))
+    m1 = np.array([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
+    group, near = coincident_group(X, [W1, W2, W3], None, [m1, np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0],
+                                                                             [0.0, 1.0, 0.0]])], 3, 0)
+    a1 = m1 * (W1 @ X)
+    assert near == [] and [c for c, _ in group] == [2]
+    assert abs(group[0][1] - a1[0, 2] / a1[0, 0]) < 1e-12  # κ: the ratio of the one active unit's outputs
+    group, near = coincident_group(X, [W1, W2, W3], None, [m1, np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0],
+                                                                             [0.0, 1.0, 1.0]])], 3, 0)
+    assert group == []
+
+
+def test_lone_input():
+    """numerics.kink_events.lone_input: the one input entry of a sample that is not exactly 0 — a lone nonzero
+    feature at layer 1, the one unit on below on a ReLU net (a sliding one gives 0) — and None with biases, on a
+    leaky net above layer 1, or with two or none."""
+    from numerics.kink_events import lone_input
+
+    assert lone_input(1, [0.0, -2.5, 0.0], (), (), False, 0) == 1
+    assert lone_input(1, [0.0, -2.5, 0.0], (), (), False, Fraction(1, 10)) == 1
+    assert lone_input(1, [1.0, -2.5, 0.0], (), (), False, 0) is None
+    assert lone_input(1, [0.0, -2.5, 0.0], (), (), True, 0) is None
+    assert lone_input(2, (), [-1, 1, -1], (), False, 0) == 1
+    assert lone_input(2, (), [-1, 1, 1], [2], False, 0) == 1
+    assert lone_input(2, (), [-1, 1, 1], (), False, 0) is None
+    assert lone_input(2, (), [-1, -1, -1], (), False, 0) is None
+    assert lone_input(2, (), [-1, 1, -1], (), False, Fraction(1, 10)) is None
+
+
+def test_sole_feeding_unit():
+    """numerics.kink_events.sole_feeding_unit: the one unit on whose weight into the entry above is not exactly 0;
+    None when two are, when none is, or when a sliding unit sits behind a weight that is not 0."""
+    from numerics.kink_events import sole_feeding_unit
+
+    assert sole_feeding_unit([-1, 1, -1, -1, 1], [False, False, True, True, True]) == 1
+    assert sole_feeding_unit([-1, 1, -1, -1, 1], [False, False, True, True, False]) is None
+    assert sole_feeding_unit([-1, 1, -1, -1, 1], [True, True, True, True, True]) is None
+    assert sole_feeding_unit([-1, 1, -1, -1, 1], [False, False, True, True, True], sliding=[3]) == 1
+    assert sole_feeding_unit([-1, 1, -1, -1, 1], [False, False, True, False, True], sliding=[3]) is None

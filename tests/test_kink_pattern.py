@@ -146,8 +146,8 @@ def test_the_arb_tiers_pattern_is_the_states_sign_pattern(inst):
     seen = []
     orig = _KinkFlow._locate
 
-    def spy(self, watched, h, bits):
-        ev = orig(self, watched, h, bits)
+    def spy(self, watched, h, bits, y):
+        ev = orig(self, watched, h, bits, y)
         if (ev[0] if ev is not None else h) > 0:
             seen.append(([m.side.reshape(m.rows, m.cols).copy() for m in self.masks],
                          {(j, *divmod(idx, m.cols)) for j, m in enumerate(self.masks) for idx in m.sliding}))
