@@ -247,7 +247,8 @@ class FloatCrossings:
                 if self.side[j][u, i] > 0:
                     raise UnsupportedKinkError(
                         f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is held at z = 0 exactly on its side "
-                        "z > 0 (a weight at 0 over its one active input): not decided by this method")
+                        "z > 0 (a weight at 0 over its one active input): whether it stays there is not decided by "
+                        f"this method; the flow is known up to t = {t:.17g} (integrate to a horizon before it)")
                 self.pinned.add((j, u, i))
 
     def _pinned_held(self, t: float) -> None:

@@ -73,7 +73,8 @@ class PinnedKinks:
                 if m.side[idx] > 0:
                     raise UnsupportedKinkError(
                         f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is held at z = 0 exactly on its "
-                        "side z > 0 (a weight at 0 over its one active input): not decided by this method")
+                        "side z > 0 (a weight at 0 over its one active input): whether it stays there is not decided "
+                        f"by this method; the flow is known up to t = {float(t):.17g} (integrate to a horizon before it)")
                 m.pinned.add(idx)
 
     def _pinned_held(self, y: list, t: Fraction) -> None:

@@ -568,7 +568,8 @@ def test_an_entry_held_at_zero_by_a_zero_weight_is_pinned(monkeypatch):
 @pytest.mark.thorough
 def test_an_entry_held_at_zero_by_a_zero_weight_vs_reference():
     """The arb run of test_an_entry_held_at_zero_by_a_zero_weight_is_pinned (with its rerun) against the reference
-    at T/4 … T: within its estimate (measured 2026-12-05: true 8.4e-33, estimate 1.1e-30)."""
+    at T/4 … T: within its estimate (measured 2026-12-05: true 8.4e-33, estimate 1.1e-30). Thorough only: the
+    reference takes ~5 min on this net."""
     from test_relu_kink_paths import reference
 
     obj, th, X, Y = _sq9()
