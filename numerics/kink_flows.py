@@ -5,7 +5,8 @@ Size: the arb tier's integrator (series with sliding weights, step, locator, eve
 estimator) in one module, mirroring :mod:`numerics.float_taylor`; the search for consistent modes of sliding sets is
 :mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`), and the
 decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin), and the checks of the
-held entries (pinned ones; the sides above a column zeroed over a sliding unit) :mod:`numerics.kink_pins` (a mixin).
+held entries (pinned ones; the sides above a column zeroed over a sliding unit; the weights a kink sets to 0)
+:mod:`numerics.kink_pins` (a mixin).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
