@@ -21,11 +21,9 @@ gradients, not of two full fields, so it carries less of it); the test
 ``tests/test_float_crossings.py`` runs both paths on nets with many crossings and compares events,
 saltation factors and states.
 
-It also holds the checks around the kink decisions: the rates against the run's error bar, the event search's
-preference for a sample's last active lower unit (:meth:`FloatCrossings._zeroing_first`), the check of the
-pinned entries at every step (:meth:`FloatCrossings._pinned_held`), the weights a kink sets to 0 exactly
-(:meth:`FloatCrossings._frozen_zero_weights`) and the entries such a weight holds at 0
-(:meth:`FloatCrossings._newly_held`).
+It also holds the checks around the kink decisions: the rates against the run's error bar and the event search's
+preference for a sample's last active lower unit (:meth:`FloatCrossings._zeroing_first`). The held entries (pinned,
+the weights a kink sets to 0 exactly, the entries such a weight holds at 0) are in :mod:`numerics.float_pins`.
 
 :class:`FloatCrossings` is a mixin of :class:`numerics.float_taylor._FloatFlow`; it reads the flow's
 ``obj``, ``y``, ``lo``, ``side``, ``maskv``, ``alpha``, ``series``, ``masks``, ``bias``, ``skip``, ``dead``, ``pinned``
@@ -43,7 +41,7 @@ from .saltation import saltation_norm
 from .float_steps import EPS
 from .error_windows import lone_saltation
 from .gradients import sample_gradient_columns
-from .kink_events import last_active_unit, lone_input, sole_feeding_unit
+from .kink_events import last_active_unit, sole_feeding_unit
 
 
 def _norm(blocks: list[np.ndarray]) -> float:
@@ -191,106 +189,6 @@ class FloatCrossings:
             if s is not None and s - s0 <= tol:
                 return s, ("z", jl, u, i0)
         return best
-
-    def _frozen_zero_weights(self, j: int, u: int, samples: list[int]) -> float:
-        """Set to exactly 0 (both parts of the state) the weights W_{j+1}[u, k] that the kink of unit u of hidden
-        layer j + 1 on ``samples`` makes 0 in exact arithmetic — k the one input of the sample that is not
-        exactly 0 (:func:`numerics.kink_events.lone_input`), where the computed input â_k is larger than the
-        computed weight (of the two factors of z = W[u, k]·a_k one is 0 at the instant; docs/theory.md E1, "A
-        weight that its kink sets to 0") — and return how far that moved the state (the run adds it to its error
-        bound). The arb tier's is :meth:`numerics.kink_pins.PinnedKinks._frozen_zero_weights`."""
-        obj, moved = self.obj, 0.0
-        sliding = set(self._sliding())
-        for i in samples:
-            k = lone_input(j + 1, obj.loss.inputs[:, i] if j == 0 else (),
-                           self.side[j - 1][:, i] if j > 0 else (),
-                           [v for v in range(self.side[j - 1].shape[0]) if (j - 1, v, i) in sliding] if j > 0 else (),
-                           self.bias, obj.model.alpha)
-            if k is None or (self.y[j][u, k] == 0 and self.lo[j][u, k] == 0):  # (exact zeros: nothing to move)
-                continue
-            a = np.asarray(obj.loss.inputs, dtype=float)[:, i]
-            for l in range(j):  # sample i's column up to layer j (α = 0: an entry off, pinned or sliding gives 0)
-                a = (self.y[l] @ a) * ((self.side[l][:, i] > 0)
-                                       & np.array([(l, v, i) not in sliding for v in range(self.side[l].shape[0])]))
-            w = float(self.y[j][u, k]) + float(self.lo[j][u, k])
-            if not abs(a[k]) > abs(w):
-                continue
-            moved += abs(float(self.y[j][u, k])) + abs(float(self.lo[j][u, k]))
-            self.y[j][u, k] = self.lo[j][u, k] = 0.0
-            self._next_pass = None  # (a pass cached from the state before the move)
-        return moved
-
-    def _newly_held(self, w: dict, t: float) -> None:
-        """Entries whose series has become exactly 0 (every coefficient) while their sample's input column into the
-        layer has not: held at 0 by a weight that is exactly 0 over the one input left, so pinned (mask α, a = 0)
-        and checked at every step as pinned entries are; on side +1 refused (docs/theory.md E1, "A weight that its
-        kink sets to 0", *Held at 0 by it*; the arb tier's :meth:`numerics.kink_pins.PinnedKinks._newly_held`)."""
-        from .kink_flows import UnsupportedKinkError
-
-        sliding = set(self._sliding())
-        for j in range(len(self.side)):
-            Z = w[self.watch[j]]
-            cand = np.argwhere(Z[0] == 0)  # (exact zeros at order 0 are rare: the full test on those only)
-            for u, i in cand:
-                u, i = int(u), int(i)
-                if (j, u, i) in self.pinned or (j, u, i) in sliding or self.dead[j][u, i] or np.any(Z[:, u, i] != 0):
-                    continue
-                if j == 0:
-                    live = self.bias or bool(np.any(np.asarray(self.obj.loss.inputs, dtype=float)[:, i] != 0))
-                else:
-                    Zb = w[self.watch[j - 1]]
-                    live = self.bias or any((self.side[j - 1][k, i] > 0 or self.alpha != 0)
-                                            and (j - 1, k, i) not in sliding and np.any(Zb[:, k, i] != 0)
-                                            for k in range(Zb.shape[1]))
-                if not live:
-                    continue
-                if self.side[j][u, i] > 0:
-                    raise UnsupportedKinkError(
-                        f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is held at z = 0 exactly on its side "
-                        "z > 0 (a weight at 0 over its one active input): whether it stays there is not decided by "
-                        f"this method; the flow is known up to t = {t:.17g} (integrate to a horizon before it)")
-                self.pinned.add((j, u, i))
-
-    def _pinned_held(self, t: float) -> None:
-        """Every entry still pinned (mask α; the z ≤ 0 field does not move z at all, a = 0 exactly) at a step's
-        start: the flow that keeps it at 0 is the only one while the field with mask 1 does not lift it (b ≤ 0).
-        Once b > 0, leaving up (with mask 1, into z > 0) and staying are both Filippov solutions: NonUniqueFlowError;
-        a b within its error bar of 0 (the run's error carried to the rate, as at a kink, and the rate's rounding)
-        decides nothing: UnsupportedKinkError (docs/theory.md E1, "A field that does not move z"). b moves with the
-        state and jumps at other switches, neither of which sets the pinned entry's own series moving — soak, ce
-        seed 99 of tests/test_float_simultaneous_kinks.instance: b −0.44 at the pin (t = 0.358), −0.34 at t = 0.495,
-        +0.0375 once a layer-2 entry of the sample slides there. Checked once per step (b between step starts is
-        not sampled: a sign change inside a step is found at the next one, t then names that step's end). Entries
-        pinned as a group (several samples of one unit) are left to the group's decisions."""
-        from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
-
-        units = [(j, u) for (j, u, _) in self.pinned]
-        for (j, u, i) in sorted(self.pinned):
-            if units.count((j, u)) > 1:
-                continue
-            cm, cp = self._rates(j, u, i, t)
-            a, b = cm["rate"], cp["rate"]
-            if a != 0:  # (moving: decided again by the step loop's "moved" path)
-                continue
-            if b == 0:  # exactly: the mask does not reach the field either way (the sample's paths above are dead),
-                continue  # held as the pin rule holds it (a = 0, b ≤ 0)
-            gz = _norm(self._grad_z(j + 1, u, i))
-            rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
-            bar = self._rate_rounding(j, rates, gz)[1]
-            bars = self._rate_bars(j, u, i, rates, None, gz, tau=0.0)
-            if bars is not None:
-                bar = max(bar, bars[1])
-            if b > bar:
-                raise NonUniqueFlowError(
-                    f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink (the field with "
-                    f"mask α does not move it) and the field with mask 1 now lifts it (rate {b:.3g} > its error bar "
-                    f"{bar:.3g}): staying and leaving are both gradient flows θ' ∈ −∂f(θ); not unique from here (or "
-                    "from within the step that ends here)")
-            if b >= -bar:
-                raise UnsupportedKinkError(
-                    f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink, and the rate of "
-                    f"the field with mask 1 ({b:.3g}) is within its error bar ({bar:.3g}) of 0: whether the exact "
-                    "flow may leave it is not decided by this run; use the arb tier (dps=...)")
 
     def _unpin_within_bar(self, j: int, u: int, i: int, t: float, rates: list[tuple[float, float, float]],
                           gz: float) -> None:

@@ -3,7 +3,8 @@
 Size: the float tier's integrator (step controller, event locator, kink handler, error estimator, dense
 output) in one module, mirroring the arb tier's kink_flows; the series evaluator is
 :mod:`numerics.float_series`, the event brackets and their refinement :mod:`numerics.float_events`, the
-lone crossings' path, ∇_θz and the rates' check against the error bar :mod:`numerics.float_crossings`, the bounds carried besides the local errors
+lone crossings' path, ∇_θz and the rates' check against the error bar :mod:`numerics.float_crossings`, the held
+entries (pinned ones, the weights a kink sets to 0) :mod:`numerics.float_pins`, the bounds carried besides the local errors
 (loss, L, the low part's term, the Hessian's jumps, the z and kink error bars) :mod:`numerics.float_bounds`, the
 sliding weights and modes :mod:`numerics.float_sliding` (with the mode
 search :mod:`numerics.active_sets`, shared with the arb tier), the step size, order, two-part state update
@@ -109,6 +110,7 @@ from .error_windows import CarriedError, lone_saltation
 from .float_bounds import FloatBounds
 from .float_crossings import FloatCrossings, _norm
 from .float_events import earliest_root, first_brackets, screen_after_step
+from .float_pins import FloatPins
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
@@ -200,7 +202,7 @@ STALL_STEPS = 1024
 STALL_FRACTION = 2.0**-40
 
 
-class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
+class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBounds):
     def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool, tol: float = TOL) -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
@@ -281,6 +283,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
         self._pre_field: list | None = None  # the field the last kink was reached with (the end-defect check)
         self._event_err = 0.0
         self._moved = 0.0  # what kink decisions moved the state by (_frozen_zero_weights), for the error bound
+        self._held_ok: dict = {}  # (layer, unit, pinned samples) → (step start, events) they were last held at
+        self._last_step = None
         self._gap_hint: float | None = None  # ≥ the gap to the event after the one found (_locate)
         self._screen: tuple | None = None  # (w, h, per layer (B_0, margin)) of the last search (_locate)
         self._instant_t: float = math.nan  # the instant of the latest decisions and the entries they switched
@@ -841,6 +845,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatSliding, SlidingBounds):
                 starts.append(t)
                 steps.append(h)
                 coeffs.append(ys)
+                self._last_step = (t, h, ys)  # (for _locate_lift: the step that ends at the next start)
                 out = _output_rounding(ys, p, h, lo_norm, cn)
                 # over the step: the naive bound before a window closed at its end (the windowed one is for
                 # the close time; inside the step the propagator is a partial product, docs/theory.md F,

@@ -14,12 +14,14 @@ E1, "A column zeroed over a sliding unit"; the float tier's is in :mod:`numerics
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import flint
 import numpy as np
 
-from .kink_events import NonUniqueFlowError, UnsupportedKinkError, lone_input, zero_column_sides
+from .kink_events import UnsupportedKinkError, lone_input, zero_column_sides
+from .kink_held import decide_held, held_state, lift_bracket, surface_blocks
 from .series import to_arb_mat
 
 
@@ -52,7 +54,7 @@ class PinnedKinks:
         (:meth:`_pinned_held`; docs/theory.md E1, "A weight that its kink sets to 0", *Held at 0 by it*). On side +1
         (mask 1 keeps it at 0) no rule decides it: refused. An entry whose column is 0 too has a mask that cannot
         reach the flow (E1, "relu′(0) and identically zero pre-activations"): left as it is. The float tier's is
-        :meth:`numerics.float_crossings.FloatCrossings._newly_held`."""
+        :meth:`numerics.float_pins.FloatPins._newly_held`."""
         bias, alpha = self.obj.model.bias, self.obj.model.alpha
         Z = [[zk.entries() for zk in self._z(watched, j)] for j in range(len(self.masks))]
         for j, m in enumerate(self.masks):
@@ -83,29 +85,79 @@ class PinnedKinks:
         (NonUniqueFlowError), and a b not separated from 0 decides nothing (UnsupportedKinkError). b moves with
         the state and jumps at other switches without setting the entry's own series moving; checked at every
         step's start (docs/theory.md E1, "A field that does not move z"; the float tier's
-        ``FloatCrossings._pinned_held``). Entries pinned as a group (several samples of one unit) are left to
-        the group's decisions."""
+        ``FloatPins._pinned_held``), and a lift inside a step with no switch is located on its dense output
+        (:meth:`_locate_lift`). A unit pinned on several samples: split by kink surface into blocks
+        (:meth:`_held_blocks`), every nonempty set of blocks lifted at once, and the verdict of
+        :func:`numerics.kink_held.held_verdict` (E1, *Several pinned on one unit*), with the rates as balls."""
         for j, m in enumerate(self.masks):
-            units = [idx // m.cols for idx in m.pinned]
+            by_unit: dict[int, list[int]] = {}
             for idx in sorted(m.pinned):
-                u, i = divmod(idx, m.cols)
-                if units.count(u) > 1:
+                by_unit.setdefault(idx // m.cols, []).append(idx % m.cols)
+            for u, samples in by_unit.items():
+                blocks = self._held_blocks(y, j, u, samples, t)
+                lifts = self._held_lifts(y, j, u, blocks, t)
+                if lifts is None:  # (moving: decided again from no side by _unpin)
                     continue
-                cm, cp = self._rates(y, j, idx, t)
-                a, b = cm["rate"], cp["rate"]
-                if not a.is_zero() or b.is_zero():  # (b exactly 0: held as the pin rule holds it, a = 0, b ≤ 0)
-                    continue
-                if b.contains(0):
-                    raise UnsupportedKinkError(
-                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink, and the "
-                        f"rate of the field with mask 1 ({float(b.mid()):.3g}) is not separated from 0 at {self.dps} "
-                        "digits: whether the flow may leave it is not decided")
-                if b > 0:
-                    raise NonUniqueFlowError(
-                        f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is pinned at its kink (the field "
-                        f"with mask α does not move it) and the field with mask 1 now lifts it (rate "
-                        f"{float(b.mid()):.3g}): staying and leaving are both gradient flows θ' ∈ −∂f(θ); not unique "
-                        "from here (or from within the step that ends here)")
+                decide_held(self._held_ok, (j, u, tuple(samples)), len(self.events),
+                            self._last_step[0] if self._last_step else None,
+                            f"t = {float(t):.17g}: unit {u} of layer {j + 1}", blocks, lifts,
+                            f"a higher precision than dps={self.dps}, or ", t, lambda: self._locate_lift(j, u, blocks))
+
+    def _held_lifts(self, y: list, j: int, u: int, blocks: list, t: Fraction) -> list | None:
+        """The rows of :func:`numerics.kink_held.held_verdict` at state ``y``: per lift T (mask 1 on the blocks
+        of T), each block's rate as a ball (its ends rounded outward to float64); None if the mask-α field moves
+        the entries after all."""
+        m = self.masks[j]
+        reps = [blk[0][0] for blk in blocks]
+        lifts = []
+        for T in range(1, 2 ** len(blocks)):
+            members = [mc for q, blk in enumerate(blocks) if T >> q & 1 for mc in blk]
+            cm, cp = self._rates(y, j, u * m.cols + members[0][0], t, members)
+            if not cm["rate"].is_zero():
+                return None
+            for blk in blocks:  # (a block's entries on one surface: rates κ_c times its first's)
+                if len(blk) > 1:
+                    self._check_proportional(t, j, u, [c for c, _ in blk], blk,
+                                             [[c["row"][mc] for mc, _ in blk] for c in (cm, cp)])
+            rows = []
+            for c in reps:
+                r = cp["row"][c]
+                lo, hi = r.lower(), r.upper()
+                rows.append((float(r.mid()), float(r.rad()), math.nextafter(float(lo), -math.inf),
+                             math.nextafter(float(hi), math.inf), r.is_zero()))
+            lifts.append((T, rows))
+        return lifts
+
+    def _locate_lift(self, j: int, u: int, blocks: list) -> str:
+        """Where inside the last step (start t₀, length h, series cs; no switch in it) the pinned blocks of unit u
+        started to be lifted: bisection on the step's dense output (midpoints of ``taylor_eval``, as the run's
+        states), deciding at each point as at a step's start; a point not decided stops it. Returns the sentence
+        for the message (the float tier's :meth:`numerics.float_pins.FloatPins._locate_lift`)."""
+        from .flows import taylor_eval
+
+        t0, h, cs = self._last_step
+        lo, hi, stopped = Fraction(0), h, None
+        for _ in range(self.dps * 4):
+            mid = (lo + hi) / 2
+            mid = Fraction(float(mid)) if float(mid) not in (float(lo), float(hi)) else mid  # (small denominators)
+            if not lo < mid < hi or float(hi - lo) <= 2.0**-60 * float(t0 + hi):
+                break
+            ym = [mm.mid() for mm in taylor_eval(cs, mid)]
+            state = held_state(blocks, self._held_lifts(ym, j, u, blocks, t0 + mid))
+            if state == "undecided":
+                stopped = float(t0 + mid)
+                break
+            lo, hi = (mid, hi) if state == "held" else (lo, mid)
+        return lift_bracket(math.nextafter(float(t0 + lo), -math.inf), math.nextafter(float(t0 + hi), math.inf), stopped)
+
+    def _held_blocks(self, y: list, j: int, u: int, samples: list[int], t: Fraction) -> list[list[tuple[int, float]]]:
+        """:func:`numerics.kink_held.surface_blocks` on the float64 values of the state (the entries sliding
+        below marked as units on)."""
+        inputs, Ws, bs, ms = self._float_layers(y, j)
+        for l, mm in enumerate(self.masks[:j]):
+            for k in mm.sliding:
+                ms[l][divmod(k, mm.cols)] = 1.0
+        return surface_blocks(f"t = {float(t):.17g}: unit {u} of layer {j + 1}", inputs, Ws, bs, ms, j + 1, samples)
 
     def _frozen_zero_weights(self, y: list, j: int, u: int, samples: list[int]) -> float:
         """Set to exactly 0 the weights W_{j+1}[u, k] that the kink of unit u of hidden layer j + 1 on ``samples``
@@ -115,7 +167,7 @@ class PinnedKinks:
         column itself vanishes with a switch below: docs/theory.md E1, "A weight that its kink sets to 0") — and
         return how far that moved the state (added to the run's error: the move is toward the exact weight, and
         counted all the same). The float tier's is
-        :meth:`numerics.float_crossings.FloatCrossings._frozen_zero_weights`."""
+        :meth:`numerics.float_pins.FloatPins._frozen_zero_weights`."""
         obj, W, moved = self.obj, y[j], 0.0
         for i in samples:
             mb = self.masks[j - 1] if j > 0 else None

@@ -274,17 +274,20 @@ def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
     only Filippov solution. At t = 0.49534 a layer-2 entry of the sample starts to slide and that rate turns
     positive (+0.0375): leaving up is a solution too — the flow is not unique from there (docs/theory.md E1, "A
     field that does not move z"). The float tier returned a trajectory through it (staying), since the entry's own
-    series never moved; it now checks every pinned entry's other rate at each step and refuses, as the arb tier
-    does ("tangentially": its rate under mask α, 0, is not separated from 0). Before that instant both run, and
-    agree within the float estimate."""
+    series never moved; it now checks every pinned entry's other rate at each step and refuses. The arb tier does
+    the same check and gives the same verdict at the same instant; until 2026-12-05 it refused there as
+    "tangentially" instead, having seen the pinned entry's series move by a rounding-width ball (the sliding
+    weights' derivative D_s was added to nodes no μ reaches: numerics.kink_flows._KinkFlow._mu_reach). Before that
+    instant both run, and agree within the float estimate."""
     from numerics.kink_flows import NonUniqueFlowError
 
     obj, th, _, _ = instance("ce", 99)
     with pytest.raises(NonUniqueFlowError, match="pinned at its kink") as e:
         numerics.gradient_flow(obj, th, 1.0, dps=None)
     assert abs(float(str(e.value).split(":")[0].removeprefix("t = ")) - 0.4953385) < 1e-6
-    with pytest.raises(UnsupportedKinkError, match="tangentially"):
+    with pytest.raises(NonUniqueFlowError, match="on sample 3 is pinned at its kink") as e:
         numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    assert abs(float(str(e.value).split(":")[0].removeprefix("t = ")) - 0.4953385) < 1e-6
     f = numerics.gradient_flow(obj, th, 0.49, dps=None)
     r = numerics.gradient_flow(obj, th, Fraction(49, 100), dps=30)
     assert [e.key() for e in f.events] == [e.key() for e in r.events] and ("cross", 1, 3, 1) in [e.key() for e in f.events]
@@ -421,7 +424,7 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     # set a weight that its kink puts at 0 exactly (docs/theory.md E1, "A weight that its kink sets to 0": here
     # w_2 = 0 at sample 1's crossing, d_0 = 1) the per-entry path decides this instance consistently too (the
     # reference's three crosses); without that the per-entry decisions undo one another
-    import numerics.float_crossings as fc
+    import numerics.float_pins as fp
     import numerics.float_taylor as ft
 
     monkeypatch.setattr(ft, "coincident_group", lambda *a: ([], []))
@@ -430,7 +433,7 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     with mpmath.workdps(40):
         true_g = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(g.at(1.0)), R.at(pieces, mpq(Fraction(1)))))
     assert true_g <= g.error_estimate
-    monkeypatch.setattr(fc.FloatCrossings, "_frozen_zero_weights", lambda self, *a: 0.0)
+    monkeypatch.setattr(fp.FloatPins, "_frozen_zero_weights", lambda self, *a: 0.0)
     with pytest.raises(UnsupportedKinkError, match="decided again at the instant it switched"):
         numerics.gradient_flow(obj, th, 1.0, dps=None)
     # before the instant both tiers run, and agree with the reference
@@ -538,18 +541,18 @@ def test_an_entry_held_at_zero_by_a_zero_weight_is_pinned(monkeypatch):
     mask reaches the flow, and both hold it as pinned (the tiers' ``_newly_held``; docs/theory.md E1, "A weight
     that its kink sets to 0", *Held at 0 by it*) — checked at every step as pinned entries are. The events are the
     reference's; the float state is within its estimate of the arb one."""
-    import numerics.float_crossings as fc
+    import numerics.float_pins as fp
     from numerics.kink_flows import _KinkFlow
 
     held = []
-    newly_held = fc.FloatCrossings._newly_held
+    newly_held = fp.FloatPins._newly_held
 
     def spy(self, w, t):
         before = set(self.pinned)
         newly_held(self, w, t)
         held.extend(set(self.pinned) - before)
 
-    monkeypatch.setattr(fc.FloatCrossings, "_newly_held", spy)
+    monkeypatch.setattr(fp.FloatPins, "_newly_held", spy)
     obj, th, _, _ = _sq9()
     T = 0.2
     k = _KinkFlow(obj, th, 30, None)
