@@ -194,3 +194,32 @@ def test_a_pinned_group_lifted_within_a_step_vs_reference():
         print(f"reference: b = 0 at t = {mpmath.nstr(root, 20)}; float {got[0][3]}, arb {got[1][3]}")
         for _, _, _, (lo, hi) in got:
             assert lo <= root <= hi
+
+
+def test_two_pinned_surfaces_of_one_unit_are_checked_together(monkeypatch):
+    """Square seed 9 of (3,5,5,5,2) (tests/test_float_simultaneous_kinks._sq9): from t = 0.1399 unit 4 of layer 3
+    is pinned on samples 1, 2, 4 (one surface: their one active input is layer-2 unit 4) and on sample 0, a surface
+    of its own — layer-2 unit 1 slides on that sample, so its input is parallel to the others' at that point only
+    (kink_held.surface_blocks counts a sliding entry below as a unit on). Both tiers decide the two blocks together,
+    every lift consistent with the linear model, and hold them (measured M = [[−17.5, −0.35], [−0.14, −0.10]], rows
+    sample 0 and the group): the run goes on with the reference's events (test_an_entry_held_at_zero_by_a_zero_weight_is_pinned)."""
+    import numerics.kink_held as kh
+    from test_float_simultaneous_kinks import _sq9
+
+    seen = []
+    verdict = kh.held_verdict
+
+    def spy(where, blocks, lifts, advice="", since=None):
+        seen.append(([[c for c, _ in blk] for blk in blocks], [[r for r, *_ in rows] for _, rows in lifts]))
+        return verdict(where, blocks, lifts, advice, since)
+
+    monkeypatch.setattr(kh, "held_verdict", spy)
+    obj, th, _, _ = _sq9()
+    for T, dps in ((0.2, None), (Fraction(1, 5), 30)):
+        seen.clear()
+        numerics.gradient_flow(obj, th, T, dps=dps)
+        two = [(b, rows) for b, rows in seen if len(b) == 2]
+        assert two and all(b == [[0], [1, 2, 4]] for b, _ in two)
+        for _, rows in two:  # (lifts: sample 0 alone, the group alone, both; every rate negative)
+            assert all(r < 0 for row in rows for r in row)
+            assert rows[2][0] == pytest.approx(rows[0][0] + rows[1][0], rel=1e-9)
