@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+import flint
 import numpy as np
 
 from .kink_events import NonUniqueFlowError, UnsupportedKinkError, coincident_group
@@ -44,6 +45,13 @@ def surface_blocks(where: str, inputs: np.ndarray, weights: list, biases: list |
     return blocks
 
 
+def _ball(lo: float, hi: float) -> flint.arb:
+    """An arb ball containing [lo, hi] (float64 ends)."""
+    mid = 0.5 * lo + 0.5 * hi
+    rad = max(hi - mid, mid - lo)
+    return flint.arb(mid, math.nextafter(rad, math.inf) + math.ulp(max(abs(lo), abs(hi))))
+
+
 def held_verdict(where: str, blocks: list, lifts: list, advice: str = "", since: float | None = None) -> None:
     """The verdict on the pinned entries of one unit (docs/theory.md E1, *Several pinned on one unit*), shared by
     both tiers. ``blocks``: the pinned entries split by kink surface (lists of (sample, κ), the first entry of a
@@ -56,28 +64,28 @@ def held_verdict(where: str, blocks: list, lifts: list, advice: str = "", since:
     λ: w(λ) = Σ_p λ_p M[:, p], M[q, p] the rate of block q under the lift of block p alone (w(0) = 0: pinned, the
     mask-α field moves none of them). This model is checked, not assumed: every lift of several blocks must give
     the sum of their single lifts to within the rows' bars (it need not where a lift makes another entry leave
-    sliding), else refused. Leaving is a Filippov solution iff some λ ≠ 0 has w_q ≥ 0 where λ_q > 0 (w_q = 0 where
-    0 < λ_q < 1) and w_q ≤ 0 where λ_q = 0.
+    sliding), else refused. Besides staying (λ = 0) the Filippov solutions leaving from here are the modes: each
+    block stays (λ_q = 0, w_q ≤ 0), slides (0 < λ_q < 1, w_q = 0) or leaves (λ_q = 1, w_q ≥ 0), not all staying
+    — a linear complementarity problem of at most 3⁴ − 1 = 80 modes, each solved for its sliding weights
+    (M_SS λ_S = −Σ_{p∈L} M[S, p]) in ball arithmetic on the rates' bounds:
 
-    * Staying is the only solution if M[q, q] + Σ_{p≠q} max(0, M[q, p]) < 0 for every block q: for λ ≠ 0 take q
-      with the largest λ_q; then w_q(λ) ≤ λ_q·(M[q, q] + Σ_{p≠q} max(0, M[q, p])) < 0, which a solution with
-      λ_q > 0 cannot have. (Some block of every lift sinking is not enough: M = [[−1, ½], [4, −1]] has the
-      solution λ = (½, 1), block 1 sliding and block 2 leaving, though each lift has a sinking block.)
-    * A lift T whose blocks all rise while the others all sink is a second solution (λ = 1_T):
-      NonUniqueFlowError.
-    * Anything else (a rate within its bar of 0, or couplings that neither test settles): UnsupportedKinkError.
+    * every mode certainly violates one of its conditions — staying is the only flow: held;
+    * some mode certainly meets all of them, strictly — a second flow: NonUniqueFlowError;
+    * anything else (a mode the bounds can neither exclude nor confirm, a singular M_SS): UnsupportedKinkError.
 
-    With one block these are the lone entry's rules (b < 0: held; b > 0: not unique). A block whose lift leaves
-    every rate exactly 0 (its mask reaches no field: the pin rule's own case) does not move θ whatever λ it takes
-    and is left out. ``since``: the last instant this unit's same pinned entries were checked and held (the
-    previous step's start), named in the messages — the flow is known up to it."""
+    (Checking each lift alone is not enough: M = [[−1, ½], [4, −1]] has every lift with a sinking block, yet the
+    mode λ = (½, 1), block 0 sliding and block 1 leaving, solves it.) With one block these are the lone entry's
+    rules (b < 0: held; b > 0: not unique). A block whose lift leaves every rate exactly 0 (its mask reaches no
+    field: the pin rule's own case) does not move θ whatever λ it takes and is left out. ``since``: the last
+    instant this unit's same pinned entries were checked and held (the previous step's start), named in the
+    messages — the flow is known up to it."""
     known = (f"; staying was the only flow at the previous check, t = {since:.17g}, so the change lies in between"
              if since is not None else "")
 
-    def who(T: int) -> str:
-        names = [c for q, blk in enumerate(blocks) if T >> q & 1 for c, _ in blk]
+    def who(qs: list[int]) -> str:
+        names = [c for q in qs for c, _ in blocks[q]]
         return (f"on sample {names[0]}" if len(names) == 1
-                else f"on samples {names}" + (" (one kink surface)" if bin(T).count("1") == 1 else ""))
+                else f"on samples {names}" + (" (one kink surface)" if len(qs) == 1 else ""))
 
     B = len(blocks)
     rows_of = dict(lifts)
@@ -92,31 +100,52 @@ def held_verdict(where: str, blocks: list, lifts: list, advice: str = "", since:
             if abs(r - total) > slack * (1 + 2.0**-50):
                 raise UnsupportedKinkError(
                     f"{where} is pinned at its kink on several surfaces {[[c for c, _ in blk] for blk in blocks]}, "
-                    f"and their lifts do not add up (rate {r:.6g} lifting {who(T)}, {total:.6g} as the sum of the "
-                    "single lifts): a lift changes which entries slide, and whether the flow may leave is not "
-                    f"decided by this method{known}; {advice}integrate to a horizon before it")
+                    f"and their lifts do not add up (rate {r:.6g} lifting {who([p for p in range(B) if T >> p & 1])}, "
+                    f"{total:.6g} as the sum of the single lifts): a lift changes which entries slide, and whether the "
+                    f"flow may leave is not decided by this method{known}; {advice}integrate to a horizon before it")
     live = [p for p in range(B) if not all(row[4] for row in single[p])]  # (a mask that reaches no field: out)
-    for T, rows in lifts:  # a second flow: T's blocks leave up, the others stay
-        if T & ~sum(1 << p for p in live) or not T:
-            continue
-        if all(lo > 0 if T >> q & 1 else hi < 0 for q, (_, _, lo, hi, _) in enumerate(rows) if q in live):
-            r, bar = next((r, bar) for q, (r, bar, *_) in enumerate(rows) if T >> q & 1)
-            raise NonUniqueFlowError(
-                f"{where} {who(T)} is pinned at its kink (the field with mask α does not move it) and the field with "
-                f"mask 1 now lifts it (rate {r:.3g}, its error bar {bar:.3g}): staying and leaving are both gradient "
-                f"flows θ' ∈ −∂f(θ); not unique from here (or from within the step that ends here){known}")
-    for q in live:  # staying is the only flow: each block's own lift, with every coupling that could help it, sinks
-        bound = single[q][q][3] + math.fsum(max(0.0, single[p][q][3]) for p in live if p != q)
-        bound += 4 * 2.0**-53 * (abs(single[q][q][3]) + math.fsum(abs(single[p][q][3]) for p in live))
-        if not bound < 0:
-            r, bar = single[q][q][:2]
-            raise UnsupportedKinkError(
-                f"{where} {who(1 << q)} is pinned at its kink, and the rate of the field with mask 1 ({r:.3g}, "
-                f"its error bar {bar:.3g}) is not certainly negative"
-                + (" once the other pinned surfaces of the unit that would raise it are lifted too" if len(live) > 1
-                   else "")
-                + f": whether the exact flow may leave it is not decided by this run{known}; {advice}integrate to "
-                "a horizon before it")
+    M = {(q, p): _ball(single[p][q][2], single[p][q][3]) for q in live for p in live}
+    open_mode = None
+    for code in range(1, 3 ** len(live)):
+        mode = {q: code // 3 ** k % 3 for k, q in enumerate(live)}  # 0 stays, 1 slides, 2 leaves
+        S = [q for q in live if mode[q] == 1]
+        L = [q for q in live if mode[q] == 2]
+        lam = {q: flint.arb(1) for q in L}
+        solved = True
+        if S:
+            A = flint.arb_mat([[M[(q, p)] for p in S] for q in S])
+            rhs = flint.arb_mat([[-sum((M[(q, p)] for p in L), flint.arb(0))] for q in S])
+            try:
+                x = A.solve(rhs)
+                lam.update({q: x[k, 0] for k, q in enumerate(S)})
+            except (ZeroDivisionError, ValueError):
+                solved = False
+        if solved:
+            w = {q: sum((M[(q, p)] * lam[p] for p in S + L), flint.arb(0)) for q in live}
+            need = [(lam[q] > 0, lam[q] <= 0) for q in S] + [(lam[q] < 1, lam[q] >= 1) for q in S]
+            need += [(w[q] < 0, w[q] > 0) for q in live if mode[q] == 0]
+            need += [(w[q] > 0, w[q] < 0) for q in L]
+            if any(bad for _, bad in need):
+                continue  # excluded: a condition certainly fails
+            if all(good for good, _ in need):
+                what = (f"{who(L)} leaving" if L else "") + (" and " if L and S else "") + (f"{who(S)} sliding" if S else "")
+                r, bar = single[(L or S)[0]][(L or S)[0]][:2]
+                raise NonUniqueFlowError(
+                    f"{where} {who(L + S)} is pinned at its kink (the field with mask α does not move it) and the field "
+                    f"with mask 1 now lifts it (rate {r:.3g}, its error bar {bar:.3g}; the mode: {what}): staying and "
+                    f"leaving are both gradient flows θ' ∈ −∂f(θ); not unique from here (or from within the step that "
+                    f"ends here){known}")
+        open_mode = open_mode or (S, L)
+    if open_mode is not None:
+        S, L = open_mode
+        q = (L or S)[0]
+        r, bar = single[q][q][:2]
+        raise UnsupportedKinkError(
+            f"{where} {who(sorted(L + S))} is pinned at its kink, and the rate of the field with mask 1 ({r:.3g}, its "
+            f"error bar {bar:.3g}) does not decide whether it may leave"
+            + (f" (the mode with {who(L)} leaving" if L else " (the mode with") + (" and" if L and S else "")
+            + (f" {who(S)} sliding" if S else "") + " is neither excluded nor confirmed by the rates' bounds)"
+            + f": not decided by this run{known}; {advice}integrate to a horizon before it")
 
 
 def decide_held(held_ok: dict, key: tuple, n_events: int, last_start: Any, where: str, blocks: list, lifts: list,

@@ -91,12 +91,19 @@ def test_held_verdict_two_blocks():
     # lifting both makes both rise while neither alone does: λ = (1, 1) is a second solution
     assert _verdict([[-1.0, 3.0], [3.0, -1.0]]) == "not unique"
     # every lift has a sinking block, but λ = (½, 1) solves it (block 0 slides: −½ + ½ = 0; block 1 leaves:
-    # 4·½ − 1 = 1 ≥ 0): not held — refused, since the rule does not search sliding modes
+    # 4·½ − 1 = 1 ≥ 0): not unique
     M = [[-1.0, 0.5], [4.0, -1.0]]
     assert all(any(r < 0 for q, (r, *_) in enumerate(rows) if T >> q & 1) for T, rows in _lifts(M))
-    assert _verdict(M) == "refused"
+    assert _verdict(M) == "not unique"
     # one block rises alone while the other sinks: λ = (1, 0)
     assert _verdict([[0.2, -1.0], [-0.1, -1.0]]) == "not unique"
+    # cross-entropy seed 40 of (3,6,6,2) at t = 0.1422 (rounded): block 0's row with the other's help is positive
+    # (−0.512 + 0.531), yet no mode solves it — leaving both: w_1 = −1.79; block 1 sliding, block 0 leaving:
+    # λ_1 = 0.151/1.939 = 0.078, w_0 = −0.512 + 0.531·0.078 < 0; block 0 sliding, block 1 leaving: λ_0 = 0.531/0.512
+    # > 1; both sliding: M is regular — held
+    assert _verdict([[-0.512, 0.531], [0.151, -1.939]]) == "held"
+    # a mode on its boundary within the bars (block 0 sliding with λ_0 = 1 − 1e-12, block 1 leaving): refused
+    assert _verdict([[-1.0, 1.0 - 1e-12], [1.0, 1.0]]) == "refused"
 
 
 def test_held_verdict_checks_the_linear_model():
