@@ -180,8 +180,8 @@ class _KinkFlow(GroupKinks, PinnedKinks):
         :meth:`_solve_mu0`: the others' derivative is exactly 0, while the difference of their two evaluations,
         bumped − base, is a ball about 0 as wide as their rounding, which :meth:`_after_order` then added to their
         coefficients — so a pinned entry's z (which no μ reaches) was no longer exactly constant once an entry
-        slid, and the run decided it again from no side and refused (found by the duplicated-sample case of
-        tests/test_float_simultaneous_kinks.py, 2026-12-05: the true verdict there is the lift of
+        slid, and the run decided it again from no side and refused (found on the repeated-sample instances of
+        tests/test_pinned_units.py, 2026-12-05: the true verdict there is the lift of
         :meth:`numerics.kink_pins.PinnedKinks._pinned_held`)."""
         reach: set[int] = set()
         for i, (op, a, b, payload) in enumerate(self.tape.ops):
