@@ -701,6 +701,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 raise FloatingPointError(f"the series coefficients left the float64 range at t = {t!r}; "
                                          "use the arb tier (dps=...)")
             moved = [(j, u, i) for (j, u, i) in self.pinned if np.any(w[self.watch[j]][1:, u, i] != 0)]
+            if self.pinned:
+                # the held entries' checks below read the run's error as it is now (it was the last event's until
+                # 2026-12-05: a bar too small by the growth since that event)
+                self._bar_err = self._kink_error_bar(carried)
             if moved:  # another switch made a pinned entry move: decide it again (from no side)
                 for (j, u, i) in moved:
                     self.pinned.discard((j, u, i))

@@ -152,7 +152,7 @@ def test_a_pinned_group_lifted_within_a_step():
     it at the step's end, names the previous check (where staying was still the only flow) and locates the lift
     on the step's dense output by bisection. The two tiers step differently (their steps end at 0.6032 and
     0.5969); their brackets must overlap, and lie within the steps (the reference locates the instant:
-    test_a_pinned_group_lifted_within_a_step_vs_reference). Measured: float [0.58229144669514, 0.58229144672661]
+    test_a_pinned_group_lifted_within_a_step_vs_reference). Measured: float [0.58229144663220, 0.58229144675808]
     (stopped where the rate is within its bar), arb 0.582291446711395 to 17 digits."""
     obj, th, _, _ = repeated("sq", 62, 4)
     got = [_refusal(obj, th, T, dps) for T, dps in ((1.0, None), (Fraction(1), 30))]
