@@ -62,6 +62,7 @@ that instant; docs/theory.md E1, "relu′(0) and identically zero pre-activation
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from fractions import Fraction
@@ -665,6 +666,22 @@ class _KinkFlow(GroupKinks, PinnedKinks):
                 out.append(g)
         return out
 
+    def _with_trajectory(self, e: NonUniqueFlowError, t: Fraction, y: list | None, starts: list, steps: list,
+                         coeffs: list, errors: list, defects: list, t0: float, shapes: tuple) -> NonUniqueFlowError:
+        """``e`` with the flow up to its instant t attached (``e.trajectory``: a :class:`numerics.flows.Trajectory`
+        on [0, t] with the events before it; no error propagation, the run's local errors only), for the rerun's
+        comparison (:func:`relu_gradient_flow`) and for the user, who has the flow up to the verdict."""
+        from .flows import Trajectory
+
+        if not starts:  # a verdict at t = 0: the initial point only
+            y = y if y is not None else [to_arb_mat(np.asarray(w).reshape(-1, 1) if np.ndim(w) == 1 else w)
+                                         for w in self.theta0]
+            starts, steps, coeffs, errors = [Fraction(0)], [Fraction(0)], [[[m] for m in y]], [0.0]
+        e.trajectory = Trajectory(self.obj, self.dps, self.p, t, list(starts), list(steps), list(coeffs),
+                                  list(errors), list(defects), time.perf_counter() - t0, shapes)
+        e.trajectory.events = list(self.events)
+        return e
+
     # -- the loop ------------------------------------------------------------------------------------
     def run(self, t_end: Fraction, progress: Callable | None):
         from .flows import Trajectory, _guard_bits, taylor_eval, taylor_step
@@ -677,73 +694,78 @@ class _KinkFlow(GroupKinks, PinnedKinks):
             self._moved = 0.0  # what kink decisions moved the state by (_frozen_zero_weights)
             self._held_ok: dict = {}  # (layer, unit, pinned samples) → (step start, events) last held at
             self._last_step = None  # (start, h, series) of the step that ends at the next start (_locate_lift)
-            y = self._setup()
-            gaps0 = self._neuron_gaps(y)
-            t = Fraction(0)
+            t, y = Fraction(0), None
             err = 0.0
             zero_steps = 0
-            while t < t_end:
-                self._clock = t  # (for messages raised below the step, e.g. _zero_columns)
-                cs, watched = self._pass(y, self.p)
-                if self._unpin(y, watched, t):
+            try:
+                y = self._setup()
+                gaps0 = self._neuron_gaps(y)
+                while t < t_end:
+                    self._clock = t  # (for messages raised below the step, e.g. _zero_columns)
                     cs, watched = self._pass(y, self.p)
-                h = taylor_step(cs, self.p, t_end - t, t, cap=arb_logit_cap(self.tape, watched))
-                mus = [[flint.arb_mat(1, 1, [x]) for x in m.mu[idx]] for m in self.masks for idx in sorted(m.sliding)]
-                if mus:
-                    # The leave events are roots of the Filippov weights' series μ(t), so those series
-                    # must converge on the step as well as the state's. μ = −A⁻¹r is a rational function
-                    # of the state whose pole (A singular) can sit much closer than anything the state's
-                    # coefficients show, since μ enters the field multiplied by small factors: measured,
-                    # two entries sliding on one unit left sliding 2e-4 late at 30 digits (the state
-                    # itself right to 1e-33) with the state's step alone. μ_k exists up to k = p − 1.
-                    try:
-                        h = min(h, taylor_step(mus, self.p - 1, t_end - t, t))
-                    except FloatingPointError:
-                        # the weights' coefficients left the float range: their radius is 0 to working
-                        # precision, the state at a pole of μ = −A⁻¹r (A singular: the sliding constraints
-                        # degenerate) that no leave event came before (found by a soak, 2026-12-04, on a
-                        # 2-2-6-2 ReLU net at t = 0.380; the float tier refuses such a stretch as a stall)
-                        raise UnsupportedKinkError(
-                            f"t = {float(t):.17g}: the Filippov weights of the sliding entries "
-                            f"{[(j + 1, idx) for j, idx in self._sliding()]} (layer, unit·n + sample) have series "
-                            "of vanishing radius — the state is at a pole of the weights, where the sliding "
-                            "constraints degenerate; the continuation of this sliding mode is not decided by "
-                            f"this method: the flow is known up to t = {float(t):.17g} (integrate to a horizon "
-                            "before it)") from None
-                ev = self._locate(watched, h, bits, y) if self.masks else None
-                if ev is not None:
-                    h = ev[0]
-                    zero_steps = zero_steps + 1 if h == 0 else 0
-                    if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:
-                        raise UnsupportedKinkError(f"t = {float(t):.17g}: kink events without progress in time")
-                new = taylor_eval(cs, h)
-                if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
-                    raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
-                err += self._local_error(cs, h, new, y) + self._moved
-                self._moved = 0.0
-                if h > 0:
-                    starts.append(t)
-                    steps.append(h)
-                    coeffs.append([[c.mid() for c in comp] for comp in cs])
-                    errors.append(err)
-                    self._last_step = (t, h, cs)
-                y = [mm.mid() for mm in new]
-                t += h
-                self._clock = t
-                if h > 0:  # known-zero coefficients stay known while events pile up at one time
-                    self.skip = {}
-                if ev is not None:
-                    info = ev[1]
-                    if info[0] == "z":
-                        _, j, idx = info
-                        self._kink(y, j, idx, t, from_side=int(self.masks[j].side[idx]))
-                    else:
-                        _, j, idx, side = info
-                        self._leave(j, idx, side, t)
-                if gaps0:
-                    defects.append(max(float(abs((a - b).mid())) for a, b in zip(self._neuron_gaps(y), gaps0)))
-                if progress:
-                    progress(float(t), float(t_end))
+                    if self._unpin(y, watched, t):
+                        cs, watched = self._pass(y, self.p)
+                    h = taylor_step(cs, self.p, t_end - t, t, cap=arb_logit_cap(self.tape, watched))
+                    mus = [[flint.arb_mat(1, 1, [x]) for x in m.mu[idx]] for m in self.masks for idx in sorted(m.sliding)]
+                    if mus:
+                        # The leave events are roots of the Filippov weights' series μ(t), so those series
+                        # must converge on the step as well as the state's. μ = −A⁻¹r is a rational function
+                        # of the state whose pole (A singular) can sit much closer than anything the state's
+                        # coefficients show, since μ enters the field multiplied by small factors: measured,
+                        # two entries sliding on one unit left sliding 2e-4 late at 30 digits (the state
+                        # itself right to 1e-33) with the state's step alone. μ_k exists up to k = p − 1.
+                        try:
+                            h = min(h, taylor_step(mus, self.p - 1, t_end - t, t))
+                        except FloatingPointError:
+                            # the weights' coefficients left the float range: their radius is 0 to working
+                            # precision, the state at a pole of μ = −A⁻¹r (A singular: the sliding constraints
+                            # degenerate) that no leave event came before (found by a soak, 2026-12-04, on a
+                            # 2-2-6-2 ReLU net at t = 0.380; the float tier refuses such a stretch as a stall)
+                            raise UnsupportedKinkError(
+                                f"t = {float(t):.17g}: the Filippov weights of the sliding entries "
+                                f"{[(j + 1, idx) for j, idx in self._sliding()]} (layer, unit·n + sample) have series "
+                                "of vanishing radius — the state is at a pole of the weights, where the sliding "
+                                "constraints degenerate; the continuation of this sliding mode is not decided by "
+                                f"this method: the flow is known up to t = {float(t):.17g} (integrate to a horizon "
+                                "before it)") from None
+                    ev = self._locate(watched, h, bits, y) if self.masks else None
+                    if ev is not None:
+                        h = ev[0]
+                        zero_steps = zero_steps + 1 if h == 0 else 0
+                        if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:
+                            raise UnsupportedKinkError(f"t = {float(t):.17g}: kink events without progress in time")
+                    new = taylor_eval(cs, h)
+                    if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
+                        raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
+                    err += self._local_error(cs, h, new, y) + self._moved
+                    self._moved = 0.0
+                    if h > 0:
+                        starts.append(t)
+                        steps.append(h)
+                        coeffs.append([[c.mid() for c in comp] for comp in cs])
+                        errors.append(err)
+                        self._last_step = (t, h, cs)
+                    y = [mm.mid() for mm in new]
+                    t += h
+                    self._clock = t
+                    if h > 0:  # known-zero coefficients stay known while events pile up at one time
+                        self.skip = {}
+                    if ev is not None:
+                        info = ev[1]
+                        if info[0] == "z":
+                            _, j, idx = info
+                            self._kink(y, j, idx, t, from_side=int(self.masks[j].side[idx]))
+                        else:
+                            _, j, idx, side = info
+                            self._leave(j, idx, side, t)
+                    if gaps0:
+                        defects.append(max(float(abs((a - b).mid())) for a, b in zip(self._neuron_gaps(y), gaps0)))
+                    if progress:
+                        progress(float(t), float(t_end))
+            except NonUniqueFlowError as e:
+                # the verdict stops the run: the flow up to it goes with the error, for relu_gradient_flow's rerun
+                # to compare with its own
+                raise self._with_trajectory(e, t, y, starts, steps, coeffs, errors, defects, t0, shapes)
             if not starts:
                 starts.append(Fraction(0))
                 steps.append(Fraction(0))
@@ -764,7 +786,12 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     """
     t0 = time.perf_counter()
     flow = _KinkFlow(obj, theta0, dps, order)
-    traj = flow.run(t_end, progress)
+    try:
+        traj = flow.run(t_end, progress)
+    except NonUniqueFlowError as e:
+        if not rerun:
+            raise
+        raise _confirmed(obj, theta0, dps, flow.merge_tol, t_end, e) from None
     if not rerun or t_end == 0:
         return traj
     fine = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=flow.merge_tol).run(t_end, None)
@@ -793,6 +820,58 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     for e in traj.events:
         if not e.material:  # its instant's: the nearest event of the rerun
             e.t_uncertainty = float(min(abs(e.t - f.t) for f in fine.events))
+    _rerun_estimate(traj, fine, dps)
+    traj.seconds = time.perf_counter() - t0
+    return traj
+
+
+def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, merge_tol: float, t_end: Fraction,
+               e: NonUniqueFlowError) -> RuntimeError:
+    """The run's verdict ``e`` (the flow is not unique from e.trajectory.t_end), checked by the dps + 10 rerun as
+    the events of a completed run are (docs/theory.md E3, "Verdicts that stop a run"): the rerun must reach the
+    same verdict, after the same material events, within the last step either run took before it (a verdict is
+    decided at a step's end or start: a lift found at a step start lies inside that step). Returns ``e`` with the
+    confirmation added to its message (and the rerun's flow as ``e.rerun``), or an UnsupportedKinkError that says
+    how the rerun differs. Without the rerun, a verdict decided on rates within the run's own error (the rates are
+    balls of the computed state, which is itself off by that error) would stand unchecked."""
+    part = e.trajectory
+    n = len(part.events)
+    fine = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=merge_tol)
+    try:
+        fine.run(t_end, None)
+        differs = f"runs on to t = {float(t_end):.17g} without it"
+    except NonUniqueFlowError as f:
+        other = f.trajectory
+        with mpmath.workdps(dps + 10):
+            tol = 10.0 ** -(dps - 5)  # as for a completed run's events (relu_gradient_flow)
+            mark_immaterial(obj, part, tol)
+            mark_immaterial(obj, other, tol)
+        ka = [x.key() for x in part.events if x.material]
+        kb = [x.key() for x in other.events if x.material]
+        ta, tb = part.t_end, other.t_end
+        window = max(part.steps[-1], other.steps[-1]) + Fraction(merge_tol) * max(1, ta)
+        if ka != kb:
+            differs = (f"reaches a verdict at t = {float(tb):.17g} after other events ({len(ka)} vs {len(kb)} material; "
+                       f"first difference {next((x, y) for x, y in zip(ka + [None], kb + [None]) if x != y)})")
+        elif abs(ta - tb) > window:
+            differs = (f"reaches its verdict at t = {float(tb):.17g}, farther from this one than the last step "
+                       f"either run took ({float(window):.3g})")
+        else:
+            _rerun_estimate(part, other, dps)
+            e.rerun = other
+            e.args = (f"{e}; confirmed by the rerun at {dps + 10} digits (the same {n} events before it; its verdict at "
+                      f"t = {float(tb):.17g})",)
+            return e
+    except UnsupportedKinkError as f:
+        differs = f"refuses ({f})"
+    return UnsupportedKinkError(f"{e}; but the rerun at {dps + 10} digits {differs}: the verdict is not resolved at "
+                                f"{dps} digits; raise dps")
+
+
+def _rerun_estimate(traj: Any, fine: Any, dps: int) -> None:
+    """Sets ``traj.errors`` from the dps + 10 rerun ``fine`` (same material events; docs/theory.md E3): at every
+    step, the larger of the run's local errors and |run − rerun| on the step's end and midpoint, inflated, plus
+    the rerun's own local errors, carried forward; inf on a step that ends past ``fine.t_end``."""
     fine_local = fine.error_estimate
     # |run − true| ≤ |run − rerun| + |rerun − true| = D + e_f. Every error source of a run at d digits
     # (rounding, the series truncated at order ⌈1.15d⌉ + 2, constants held at d digits) shrinks at
@@ -808,11 +887,19 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     r = 10.0 * max(10.0 ** -10, fine_local / coarse_local if coarse_local > 0 else 1.0)
     r = min(r, 0.5)
     inflate = 1.0 / (1.0 - r)
+    if traj.t_end > fine.t_end and traj.t_end - fine.t_end <= fine.steps[-1] / 1024:
+        # verdicts of the two runs at one instant, their times apart by rounding: the rerun's last series read a
+        # hair past its step (s ≤ (1 + 2⁻¹⁰)h, well inside its radius — h is e⁻² of it — where the tail grows by
+        # (1 + 2⁻¹⁰)^(p+1) ≤ 1.06 for p ≤ 60, inside the factor 10 on its local errors)
+        fine = dataclasses.replace(fine, t_end=traj.t_end)
     with mpmath.workdps(dps + 10):
         ends = traj.times[1:]
         mids = [a + (b - a) / 2 for a, b in zip(traj.times[:-1], traj.times[1:])]
         for i, (tm, te) in enumerate(zip(mids, ends)):
             diff = 0.0
+            if te > fine.t_end:  # (a verdict's partial flows: past the rerun's end the step has no estimate)
+                traj.errors[i] = math.inf
+                continue
             for tk in (tm, te):
                 a, b = traj.at(tk), fine.at(tk)
                 diff = max(diff, float(max(abs(x - z) for A, B in zip(a, b) for x, z in zip(A.flat, B.flat))))
@@ -820,5 +907,3 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     # the estimate at a step covers everything before it (errors are carried forward)
     for i in range(1, len(traj.errors)):
         traj.errors[i] = max(traj.errors[i], traj.errors[i - 1])
-    traj.seconds = time.perf_counter() - t0
-    return traj

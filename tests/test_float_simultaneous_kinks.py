@@ -292,6 +292,12 @@ def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
     r = numerics.gradient_flow(obj, th, Fraction(49, 100), dps=30)
     assert [e.key() for e in f.events] == [e.key() for e in r.events] and ("cross", 1, 3, 1) in [e.key() for e in f.events]
     assert diff_mp(f.at(0.49), r.at(Fraction(49, 100))) <= f.error_estimate
+    # the arb verdict is its rerun's too, and carries the flow up to it, with the rerun's estimate
+    part = e.value.trajectory
+    assert "confirmed by the rerun at 40 digits" in str(e.value) and abs(float(part.t_end) - 0.4953385) < 1e-6
+    assert [x.key() for x in part.events][: len(r.events)] == [x.key() for x in r.events]
+    assert 0 < part.error_estimate < 1e-30
+    assert diff_mp(f.at(0.49), part.at(Fraction(49, 100))) <= f.error_estimate
 
 
 def test_last_active_unit():

@@ -295,6 +295,54 @@ def test_repelling_kink_is_reported():
         numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
 
 
+def _repelling_case():
+    X = np.array([[1.0], [2.0]])
+    Y = np.array([1.0, 0.5])
+    obj = theory.Objective(theory.ReLUNet((1, 1, 1), 0, bias=True), theory.SquareLoss(X, Y))
+    return obj, [np.array([[1.0]]), np.array([-1.0]), np.array([[1.0]]), np.array([0.0])]
+
+
+def test_a_verdict_is_confirmed_by_the_rerun():
+    """The repelling kink above (a = −0.75 < 0 < b = 0.25, worked by hand) is reached at t = 0 by both the run and
+    its dps + 10 rerun: the verdict says so, and carries the flow up to it (here the initial point)."""
+    obj, th = _repelling_case()
+    with pytest.raises(NonUniqueFlowError, match=r"repelling.*confirmed by the rerun at 30 digits \(the same 0 "
+                                                 r"events before it; its verdict at t = 0\)") as e:
+        numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
+    part = e.value.trajectory
+    assert part.t_end == 0 and part.events == [] and part.error_estimate == 0
+    assert [float(x) for x in part.at(0)[1].flat] == [-1.0]
+
+
+@pytest.mark.parametrize("how", ["refuses", "runs on"])
+def test_a_verdict_the_rerun_does_not_reach_is_refused(monkeypatch, how):
+    """A verdict the rerun does not reach is not resolved at the run's precision: UnsupportedKinkError, which says
+    what the rerun did. The rerun is made to differ by hand (at its 30 digits the repelling kink is refused, or
+    passed over as if it were a crossing)."""
+    from numerics import kink_flows
+
+    orig = kink_flows._KinkFlow._kink_entry
+
+    def patched(self, *a, **k):
+        if self.dps < 30:
+            return orig(self, *a, **k)
+        if how == "refuses":
+            raise kink_flows.UnsupportedKinkError("made up for the test")
+        try:
+            return orig(self, *a, **k)
+        except NonUniqueFlowError:  # taken as a crossing to the active side
+            y, j, idx = a[:3]
+            self.masks[j].set_side(idx, 1)
+            self.skip[(j, idx)] = 1
+
+    monkeypatch.setattr(kink_flows._KinkFlow, "_kink_entry", patched)
+    obj, th = _repelling_case()
+    want = "refuses \\(made up for the test\\)" if how == "refuses" else "runs on to t = 0.25 without it"
+    with pytest.raises(kink_flows.UnsupportedKinkError, match=r"^t = 0: .*repelling.*but the rerun at 30 digits "
+                                                                 + want + ": the verdict is not resolved at 20 digits"):
+        numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
+
+
 def test_two_entries_sliding_leave_time_converges():
     """Two entries of one unit slide together, then one leaves (docs/theory.md E1, "The step must suit
     μ too"). The leave time is a root of the Filippov weight's series; before the step rule included
