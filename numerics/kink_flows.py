@@ -77,6 +77,7 @@ from theory import Objective
 from .kink_events import coincident_group, shared_surface_error, sole_feeding_unit, KinkEvent, NonUniqueFlowError, \
     UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
+from .kink_margins import DecisionMargins
 from .kink_pins import PinnedKinks
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
@@ -135,7 +136,7 @@ class _ArbModes:
         return f"unit {u} of layer {k[0] + 1} on sample {i}"
 
 
-class _KinkFlow(GroupKinks, PinnedKinks):
+class _KinkFlow(DecisionMargins, GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""
 
     def __init__(self, obj: Objective, theta0: Sequence[Any], dps: int, order: int | None,
@@ -442,8 +443,8 @@ class _KinkFlow(GroupKinks, PinnedKinks):
         ms = [np.where(mm.side > 0, 1.0, float(mm.alpha.mid())).reshape(mm.rows, mm.cols) for mm in self.masks[:j]]
         return self.obj.loss.inputs, Ws, bs, ms
 
-    def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
-        """:meth:`_kink_entry`, and for an entry whose kink surface other entries share (inputs to the layer
+    def _kink_decide(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
+        """(Called through :meth:`numerics.kink_margins.DecisionMargins._kink`, which records it.) :meth:`_kink_entry`, and for an entry whose kink surface other entries share (inputs to the layer
         parallel for every θ nearby) the group's own decision, :meth:`_group_cross` (docs/theory.md E1,
         "Entries that share one kink surface"), as in the float tier (numerics.float_taylor._FloatFlow._kink):
         reached from a side with no entry sliding; anything else is refused. Inputs parallel at this point
@@ -791,8 +792,9 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     except NonUniqueFlowError as e:
         if not rerun:
             raise
-        raise _confirmed(obj, theta0, dps, flow.merge_tol, t_end, e) from None
+        raise _confirmed(obj, theta0, dps, flow, t_end, e) from None
     if not rerun or t_end == 0:
+        flow.check_decisions(traj)
         return traj
     fine = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=flow.merge_tol).run(t_end, None)
     # the switches that cannot change the flow (a sample's lower layer all 0 at that instant: which of the entries
@@ -821,21 +823,24 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
         if not e.material:  # its instant's: the nearest event of the rerun
             e.t_uncertainty = float(min(abs(e.t - f.t) for f in fine.events))
     _rerun_estimate(traj, fine, dps)
+    flow.check_decisions(traj)
     traj.seconds = time.perf_counter() - t0
     return traj
 
 
-def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, merge_tol: float, t_end: Fraction,
+def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, flow: _KinkFlow, t_end: Fraction,
                e: NonUniqueFlowError) -> RuntimeError:
     """The run's verdict ``e`` (the flow is not unique from e.trajectory.t_end), checked by the dps + 10 rerun as
     the events of a completed run are (docs/theory.md E3, "Verdicts that stop a run"): the rerun must reach the
     same verdict, after the same material events, within the last step either run took before it (a verdict is
     decided at a step's end or start: a lift found at a step start lies inside that step). Returns ``e`` with the
     confirmation added to its message (and the rerun's flow as ``e.rerun``), or an UnsupportedKinkError that says
-    how the rerun differs. Without the rerun, a verdict decided on rates within the run's own error (the rates are
+    how the rerun differs (or the UnsupportedKinkError of :meth:`_KinkFlow.check_decisions` on the decisions before
+    it). Without the rerun, a verdict decided on rates within the run's own error (the rates are
     balls of the computed state, which is itself off by that error) would stand unchecked."""
     part = e.trajectory
     n = len(part.events)
+    merge_tol = flow.merge_tol
     fine = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=merge_tol)
     try:
         fine.run(t_end, None)
@@ -858,6 +863,7 @@ def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, merge_tol: float
                        f"either run took ({float(window):.3g})")
         else:
             _rerun_estimate(part, other, dps)
+            flow.check_decisions(part)  # (the decisions before the verdict, against the flow's estimate)
             e.rerun = other
             e.args = (f"{e}; confirmed by the rerun at {dps + 10} digits (the same {n} events before it; its verdict at "
                       f"t = {float(tb):.17g})",)

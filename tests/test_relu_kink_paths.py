@@ -175,6 +175,64 @@ def test_grazing_touch_vs_reference(w10, delta, float_outcome):
         float_vs_reference(obj, th, net, T, pieces, ref, times)
 
 
+def test_a_crossing_is_checked_against_the_run_error():
+    """The decisions of a run are made again on the ball around the computed state that holds the exact flow's
+    switching point (numerics.kink_margins; docs/theory.md E3, "Decisions within the run's error"). The dip of
+    δ = −2.2e-16 above (the reference crosses, arriving at |ż| ≈ 3e-8): at 30 digits the crossing holds over that
+    ball (test_grazing_touch_vs_reference); at 20 digits the run's error at it, ~7e-17 against a dip of 2.2e-16,
+    leaves the switching time uncertain by z̄/|ż| ≈ 1e-9 and the rates over that ball do not keep their signs:
+    refused, where the run alone, which decided on its own state, crossed."""
+    from numerics.kink_flows import _KinkFlow
+
+    obj, th, _ = graze_instance('0x1.d39d042a533b3p-1')
+    with pytest.raises(UnsupportedKinkError, match=r"t = 0\.13563775.*the decision at unit 1 of layer 1 on sample 1: the "
+                                                   "exact flow's switching point is not bounded"):
+        numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
+    flow = _KinkFlow(obj, th, 20, None)
+    traj = flow.run(Fraction(1, 4), None)
+    assert [e.key() for e in traj.events] == [("cross", 1, 1, 1)]
+    # the check on the run's local errors alone (no rerun: 1e-21 here) passes, and leaves the run as it was
+    sides = [m.side.copy() for m in flow.masks]
+    assert flow.check_decisions(traj) == 1 and [e.key() for e in traj.events] == [("cross", 1, 1, 1)]
+    assert all(np.array_equal(a, m.side) for a, m in zip(sides, flow.masks))
+
+
+@pytest.mark.parametrize("w10,delta", [('0x1.d39d03a5bd83fp-1', -1.0e-8), ('0x1.d39d042a52e48p-1', -1.0e-13)])
+def test_the_largest_error_a_crossing_passes_with_is_honest_and_useful(w10, delta):
+    """How large an error the check of a crossing lets through, against the reference's dip depth δ (the instances
+    above: the reference crosses). A state in the max-norm box of radius e (the estimate's norm) moves z by up to
+    ‖∇z‖₁·e, so once e > |δ|/‖∇z‖₁ some state of the box misses z = 0 and the crossing is not decided there: the
+    largest passing error must lie below that (honest), and not 1000× below it (useful). Measured: 13× below it on
+    both (e ≈ 0.042·|δ| against ‖∇z‖₁ = 1.78), so it scales with δ as the bound on the switching point says."""
+    from numerics.kink_flows import _KinkFlow
+    from test_relu_flows import z_sensitivity
+
+    obj, th, net = graze_instance(w10)
+    with mpmath.workdps(GRAZE_DPS):
+        pieces, ref = R.flow(net, list(obj.flatten(th)), mpq(Fraction(1, 4)), dps=GRAZE_DPS)
+        g1, _ = z_sensitivity(net, R.at(pieces, ref[0][0]), 1, 1, 1, pieces, ref[0][0])
+    flow = _KinkFlow(obj, th, 30, None)
+    run = flow.run(Fraction(1, 4), None)
+    assert [e.key() for e in run.events] == [e[1:] for e in ref] == [("cross", 1, 1, 1)]
+
+    def passes(e: float) -> bool:
+        run.errors = [e] * len(run.errors)
+        try:
+            return flow.check_decisions(run) == 1
+        except UnsupportedKinkError:
+            return False
+
+    lo, hi = -40.0, 0.0  # log10 of the error: passes at lo, refused at hi
+    assert passes(10.0**lo) and not passes(10.0**hi)
+    for _ in range(14):
+        m = (lo + hi) / 2
+        lo, hi = (m, hi) if passes(10.0**m) else (lo, m)
+    bound = abs(delta) / float(g1)
+    print(f"δ = {delta:.1e}: largest passing error 1e{lo:.2f}, |δ|/‖∇z‖₁ = {bound:.3g}, ratio {bound / 10**lo:.3g}")
+    assert 1e-3 * bound <= 10.0**hi and 10.0**lo <= bound
+    assert [e.key() for e in run.events] == [("cross", 1, 1, 1)]  # (the check leaves the run's events as they were)
+
+
 # ---- seed 130: a near-singular sliding constraint ---------------------------------------------------
 @pytest.mark.thorough
 def test_two_entries_sliding_seed_130_vs_reference():
