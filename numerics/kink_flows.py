@@ -794,9 +794,10 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
             raise
         raise _confirmed(obj, theta0, dps, flow, t_end, e) from None
     if not rerun or t_end == 0:
-        flow.check_decisions(traj)
+        flow.check_decisions(lambda t: _error_at(traj, t))  # (its local errors only: all it has)
         return traj
-    fine = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=flow.merge_tol).run(t_end, None)
+    fine_flow = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=flow.merge_tol)
+    fine = fine_flow.run(t_end, None)
     # the switches that cannot change the flow (a sample's lower layer all 0 at that instant: which of the entries
     # above it are recorded is rounding, docs/theory.md E1) are left out of the comparison; found as a refusal
     # ("raise dps", which cannot help) by a soak of the float tier against this one (cross-entropy, seed 41 of
@@ -822,8 +823,7 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     for e in traj.events:
         if not e.material:  # its instant's: the nearest event of the rerun
             e.t_uncertainty = float(min(abs(e.t - f.t) for f in fine.events))
-    _rerun_estimate(traj, fine, dps)
-    flow.check_decisions(traj)
+    _check_rerun_decisions(fine_flow, fine, traj, _rerun_estimate(traj, fine, dps))
     traj.seconds = time.perf_counter() - t0
     return traj
 
@@ -835,8 +835,8 @@ def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, flow: _KinkFlow,
     same verdict, after the same material events, within the last step either run took before it (a verdict is
     decided at a step's end or start: a lift found at a step start lies inside that step). Returns ``e`` with the
     confirmation added to its message (and the rerun's flow as ``e.rerun``), or an UnsupportedKinkError that says
-    how the rerun differs (or the UnsupportedKinkError of :meth:`_KinkFlow.check_decisions` on the decisions before
-    it). Without the rerun, a verdict decided on rates within the run's own error (the rates are
+    how the rerun differs (or the UnsupportedKinkError of :meth:`_KinkFlow.check_decisions` on the rerun's decisions
+    before it). Without the rerun, a verdict decided on rates within the run's own error (the rates are
     balls of the computed state, which is itself off by that error) would stand unchecked."""
     part = e.trajectory
     n = len(part.events)
@@ -862,8 +862,7 @@ def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, flow: _KinkFlow,
             differs = (f"reaches its verdict at t = {float(tb):.17g}, farther from this one than the last step "
                        f"either run took ({float(window):.3g})")
         else:
-            _rerun_estimate(part, other, dps)
-            flow.check_decisions(part)  # (the decisions before the verdict, against the flow's estimate)
+            _check_rerun_decisions(fine, other, part, _rerun_estimate(part, other, dps))  # (those before the verdict)
             e.rerun = other
             e.args = (f"{e}; confirmed by the rerun at {dps + 10} digits (the same {n} events before it; its verdict at "
                       f"t = {float(tb):.17g})",)
@@ -874,10 +873,26 @@ def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, flow: _KinkFlow,
                                 f"{dps} digits; raise dps")
 
 
-def _rerun_estimate(traj: Any, fine: Any, dps: int) -> None:
+def _error_at(traj: Any, t: Fraction) -> float:
+    """The estimate that covers t: that of the step that starts at t or contains it (estimates are carried
+    forward, so it covers the step that ends at t too)."""
+    return float(traj.errors[traj._locate(min(t, traj.t_end))[0]])
+
+
+def _check_rerun_decisions(fine_flow: _KinkFlow, fine: Any, traj: Any, r: float) -> None:
+    """The rerun's kink decisions checked against its own error (:meth:`_KinkFlow.check_decisions`), which the
+    estimate bounds by r·e (e the run's estimate, r from :func:`_rerun_estimate`; docs/theory.md E3) or by the rerun's
+    local errors if larger. The rerun's decisions are the ones to check: the runs' material events are the same, and
+    the run's estimate |run − rerun| + e_f holds whatever the margins of the run's own decisions, as long as the
+    rerun's are those of the exact flow."""
+    fine_flow.check_decisions(lambda t: max(r * _error_at(traj, t), _error_at(fine, t)))
+
+
+def _rerun_estimate(traj: Any, fine: Any, dps: int) -> float:
     """Sets ``traj.errors`` from the dps + 10 rerun ``fine`` (same material events; docs/theory.md E3): at every
     step, the larger of the run's local errors and |run − rerun| on the step's end and midpoint, inflated, plus
-    the rerun's own local errors, carried forward; inf on a step that ends past ``fine.t_end``."""
+    the rerun's own local errors, carried forward; inf on a step that ends past ``fine.t_end``. Returns r, the bound
+    on the rerun's error relative to the run's."""
     fine_local = fine.error_estimate
     # |run − true| ≤ |run − rerun| + |rerun − true| = D + e_f. Every error source of a run at d digits
     # (rounding, the series truncated at order ⌈1.15d⌉ + 2, constants held at d digits) shrinks at
@@ -913,3 +928,4 @@ def _rerun_estimate(traj: Any, fine: Any, dps: int) -> None:
     # the estimate at a step covers everything before it (errors are carried forward)
     for i in range(1, len(traj.errors)):
         traj.errors[i] = max(traj.errors[i], traj.errors[i - 1])
+    return r

@@ -2,10 +2,11 @@
 error"). A decision is made on the computed state, whose balls carry the step's rounding but not the run's error,
 which is known only after the dps + 10 rerun. So after the run every decision that :meth:`_kink` made is made again
 on a ball around the computed state that holds the exact flow's switching point, and must come out the same;
-otherwise the run is refused.
+otherwise the run is refused. :func:`numerics.kink_flows.relu_gradient_flow` checks the rerun's decisions, against
+the rerun's error as its estimate bounds it (E3 says why those are the ones that matter).
 
-The radius. At a kink located at t the computed state θ̂ is within e of the exact flow's θ(t): e is the run's
-estimate at t, a max-norm bound, and it holds at every earlier time too. B(θ̂, ρ) is the max-norm ball, the box of
+The radius. At a kink located at t the computed state θ̂ is within e of the exact flow's θ(t): e is the bound given
+for the run at t (max norm), and it holds at every earlier time too. B(θ̂, ρ) is the max-norm ball, the box of
 half-width ρ; the state with every ball widened by ρ encloses it (:func:`inflate`). Over B(θ̂, ρ), in ball
 arithmetic, with the masks as they were before the decision:
 
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 import flint
 import numpy as np
@@ -136,11 +137,11 @@ class DecisionMargins:
                 f"with, {float(pre.mid()):.3g}, against the run's error {e:.3g})")
         return R, tau
 
-    def check_decisions(self, traj: Any) -> int:
+    def check_decisions(self, error_at: Callable[[Fraction], float]) -> int:
         """Make every recorded decision again on the ball around its state that holds the exact flow's switching
-        point (module docstring), e = ``traj``'s error estimate at the decision's instant (carried forward: the
-        step that starts there covers it). Raises UnsupportedKinkError at the first one that comes out otherwise
-        or cannot be bounded; returns how many were checked. The flow's mode is left as it was."""
+        point (module docstring), e = ``error_at``(t) at the decision's instant t (a bound on this run's max-norm
+        error there; inf: not checked). Raises UnsupportedKinkError at the first one that comes out otherwise or
+        cannot be bounded; returns how many were checked. The flow's mode and events are left as they were."""
         recs = getattr(self, "_decisions", [])
         if not recs:
             return 0
@@ -153,9 +154,9 @@ class DecisionMargins:
         try:
             with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
                 for t, y, before, (j, idx, from_side, unpinned), outcome in recs:
-                    e = 0.0 if t == 0 else float(traj.errors[traj._locate(t)[0]])
+                    e = 0.0 if t == 0 else float(error_at(t))
                     if not math.isfinite(e):
-                        continue  # (a verdict's partial flow past its rerun: no estimate, nothing to check against)
+                        continue  # (no bound there: nothing to check against)
                     u, i = divmod(idx, self.masks[j].cols)
                     what = f"t = {float(t):.17g}: the decision at unit {u} of layer {j + 1} on sample {i}"
                     if t == 0:
@@ -188,7 +189,7 @@ class DecisionMargins:
                             f"{_difference(outcome, again)}; not decided at {self.dps} digits, raise dps")
         finally:
             self._full_restore(end)
-        return len(recs)
+        return sum(1 for r in recs if r[0] > 0)
 
 
 def _difference(outcome: tuple, again: Any) -> str:
