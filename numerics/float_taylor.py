@@ -675,6 +675,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         carried = CarriedError(windows=self.growth is not None and bool(self.masks))
         if carried.windows:
             self.growth.track_norm = True
+        self._so_far = (starts, steps, coeffs, errors, defects, local_errors, start_lows, carried, t0)
         t, zero_steps, out = 0.0, 0, 0.0
         step_end, event_after = 0.0, False
         p_next = self.p
@@ -924,10 +925,27 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=local_errors, start_lows=start_lows,
                                      saltations=self.saltations, windows=carried.log, rtol=self.tol,
-                                     end_error=end_error,
-                                     growth_rate=("none" if self.growth is None else
-                                                  "measured" if isinstance(self.growth, MeasuredGrowth) else "b1"))
+                                     end_error=end_error, growth_rate=self._growth_rate())
         return traj
+
+    def _growth_rate(self) -> str:
+        return "none" if self.growth is None else "measured" if isinstance(self.growth, MeasuredGrowth) else "b1"
+
+    def partial(self) -> FloatTaylorTrajectory:
+        """The flow so far, up to the end of the last step taken (``_clock``): what a NonUniqueFlowError raised by
+        :meth:`run` carries (``e.trajectory``, :func:`float_gradient_flow`). Its estimate is the carried bound at
+        each step end, as in a completed run."""
+        if not hasattr(self, "_so_far"):  # (a verdict at t = 0, in the set-up)
+            self._so_far = ([], [], [], [], [], [], [], CarriedError(windows=False), 0.0)
+        starts, steps, coeffs, errors, defects, local_errors, start_lows, carried, t0 = self._so_far
+        if not starts:
+            starts, steps, coeffs, errors = [0.0], [0.0], [[y[None] for y in self.y]], [0.0]
+        return FloatTaylorTrajectory(self.obj, self.p, float(getattr(self, "_clock", 0.0)), list(starts), list(steps), list(coeffs),
+                                     list(errors), list(defects), list(self.events), 0.0,
+                                     self.growth.integral if self.growth is not None else math.nan,
+                                     local_errors=list(local_errors), start_lows=list(start_lows),
+                                     saltations=list(self.saltations), windows=list(carried.log), rtol=self.tol,
+                                     end_error=errors[-1], growth_rate=self._growth_rate())
 
 
 def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,
@@ -973,14 +991,21 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
         if not (math.isfinite(tol) and 0 < tol <= RTOL_MAX):
             raise ValueError(f"rtol must be a number in (0, {RTOL_MAX:g}], got {rtol!r}")
         tol = max(tol, TOL)
+    from .kink_events import NonUniqueFlowError
+
     t0 = time.perf_counter()
+    flow = _FloatFlow(obj, theta0, p, growth, tol)
     try:
-        return _FloatFlow(obj, theta0, p, growth, tol).run(t_end, progress, max_steps)
-    except EventDefect:
-        # an event-cut step failed its end-defect check after its event: the run is repeated with every
-        # such step checked before it is taken (one more pass per event step; the progress restarts)
-        flow = _FloatFlow(obj, theta0, p, growth, tol)
-        flow.check_events_first = True
-        traj = flow.run(t_end, progress, max_steps)
-        traj.seconds = time.perf_counter() - t0
-        return traj
+        try:
+            return flow.run(t_end, progress, max_steps)
+        except EventDefect:
+            # an event-cut step failed its end-defect check after its event: the run is repeated with every
+            # such step checked before it is taken (one more pass per event step; the progress restarts)
+            flow = _FloatFlow(obj, theta0, p, growth, tol)
+            flow.check_events_first = True
+            traj = flow.run(t_end, progress, max_steps)
+            traj.seconds = time.perf_counter() - t0
+            return traj
+    except NonUniqueFlowError as e:
+        e.trajectory = flow.partial()  # (the flow up to the verdict, with its estimate)
+        raise

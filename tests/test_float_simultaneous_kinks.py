@@ -285,6 +285,7 @@ def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
     with pytest.raises(NonUniqueFlowError, match="pinned at its kink") as e:
         numerics.gradient_flow(obj, th, 1.0, dps=None)
     assert abs(float(str(e.value).split(":")[0].removeprefix("t = ")) - 0.4953385) < 1e-6
+    fpart = e.value.trajectory  # the float flow up to its verdict
     with pytest.raises(NonUniqueFlowError, match="on sample 3 is pinned at its kink") as e:
         numerics.gradient_flow(obj, th, Fraction(1), dps=30)
     assert abs(float(str(e.value).split(":")[0].removeprefix("t = ")) - 0.4953385) < 1e-6
@@ -298,6 +299,8 @@ def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
     assert [x.key() for x in part.events][: len(r.events)] == [x.key() for x in r.events]
     assert 0 < part.error_estimate < 1e-30
     assert diff_mp(f.at(0.49), part.at(Fraction(49, 100))) <= f.error_estimate
+    assert abs(fpart.t_end - 0.4953385) < 1e-6 and [x.key() for x in fpart.events] == [x.key() for x in part.events]
+    assert diff_mp(fpart.at(0.49), part.at(Fraction(49, 100))) <= fpart.error_estimate
 
 
 def test_last_active_unit():

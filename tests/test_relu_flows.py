@@ -312,6 +312,10 @@ def test_a_verdict_is_confirmed_by_the_rerun():
     part = e.value.trajectory
     assert part.t_end == 0 and part.events == [] and part.error_estimate == 0
     assert [float(x) for x in part.at(0)[1].flat] == [-1.0]
+    with pytest.raises(NonUniqueFlowError, match="repelling") as e:  # the float tier's verdict carries it too
+        numerics.gradient_flow(obj, th, 0.25, dps=None)
+    part = e.value.trajectory
+    assert part.t_end == 0 and part.events == [] and part.error_estimate == 0
 
 
 @pytest.mark.parametrize("how", ["refuses", "runs on"])
