@@ -644,3 +644,24 @@ def test_sole_feeding_unit():
     assert sole_feeding_unit([-1, 1, -1, -1, 1], [True, True, True, True, True]) is None
     assert sole_feeding_unit([-1, 1, -1, -1, 1], [False, False, True, True, True], sliding=[3]) == 1
     assert sole_feeding_unit([-1, 1, -1, -1, 1], [False, False, True, False, True], sliding=[3]) is None
+
+
+def test_a_leave_decided_by_a_weight_at_its_bound_to_rounding_is_refused_in_both_tiers():
+    """Square seed 17 of the bias-free (3,5,5,5,2) soak (docs/theory.md F, "Other generators"). At t = 0.0802 layer-3
+    unit 4 reaches its kink on sample 1 with the field under mask α not moving it (arb: rate exactly 0, a pin; float:
+    −2.2e-17 against b = −2.57, within its bar), and at that instant the Filippov weight of the sliding layer-2 unit 4
+    on sample 3 sits at α to rounding (−2.2e-41 at 30 digits). The arb run alone let it leave on that sign; made again
+    on the states within the rerun's error (E3, "Decisions within the run's error") the leave does not happen, so
+    the arb tier refuses, as the float tier does."""
+    from numerics.kink_flows import UnsupportedKinkError
+
+    rng = np.random.default_rng(17)
+    X = rng.standard_normal((5, 3))
+    obj = theory.Objective(theory.ReLUNet((3, 5, 5, 5, 2), Fraction(0)), theory.SquareLoss(X, rng.standard_normal((5, 2))))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    with pytest.raises(UnsupportedKinkError, match=r"t = 0\.080223494645053.*unit 4 of layer 3 on sample 1.*within the "
+                                                   "run's error bar"):
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    with pytest.raises(UnsupportedKinkError, match=r"t = 0\.080223494645053.*the decision at unit 4 of layer 3 on sample 1 "
+                                                   r"is not the same .*\('leave sliding', 2, 3, 4\)\] there become"):
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
