@@ -787,6 +787,7 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     """
     t0 = time.perf_counter()
     flow = _KinkFlow(obj, theta0, dps, order)
+    flow.record_decisions = not rerun  # (with a rerun, its decisions are the ones checked: _check_rerun_decisions)
     try:
         traj = flow.run(t_end, progress)
     except NonUniqueFlowError as e:
@@ -885,6 +886,7 @@ def _check_rerun_decisions(fine_flow: _KinkFlow, fine: Any, traj: Any, r: float)
     local errors if larger. The rerun's decisions are the ones to check: the runs' material events are the same, and
     the run's estimate |run − rerun| + e_f holds whatever the margins of the run's own decisions, as long as the
     rerun's are those of the exact flow."""
+    fine_flow.check_role = f" of the rerun at {fine_flow.dps} digits"
     fine_flow.check_decisions(lambda t: max(r * _error_at(traj, t), _error_at(fine, t)))
 
 

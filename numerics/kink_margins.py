@@ -76,6 +76,8 @@ class DecisionMargins:
     """The record of the arb tier's kink decisions and their check against the run's error (module docstring)."""
 
     _all_events: list = []
+    record_decisions = True
+    check_role = ""  # (in messages: " of the rerun at d digits" for relu_gradient_flow's rerun)
 
     def _full_snapshot(self) -> tuple:
         return (self._snapshot(), [set(m.pinned) for m in self.masks], [m.dead.copy() for m in self.masks],
@@ -98,7 +100,10 @@ class DecisionMargins:
 
     def _kink(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
         """:meth:`_kink_decide`, recorded for :meth:`check_decisions`: the state, the flow's mode before the
-        decision and its outcome."""
+        decision and its outcome (a copy of the state per decision: not kept where ``record_decisions`` is False,
+        as for a run whose rerun's decisions are the ones checked)."""
+        if not self.record_decisions:
+            return self._kink_decide(y, j, idx, t, from_side, unpinned)
         if not hasattr(self, "_decisions"):
             self._decisions = []
         before = self._full_snapshot()
@@ -134,7 +139,7 @@ class DecisionMargins:
         if not e + tau * VR <= R:
             raise UnsupportedKinkError(
                 f"{what}: the exact flow's switching point is not bounded near the computed one (the rate it arrived "
-                f"with, {float(pre.mid()):.3g}, against the run's error {e:.3g})")
+                f"with, {float(pre.mid()):.3g}, against the error {e:.3g})")
         return R, tau
 
     def check_decisions(self, error_at: Callable[[Fraction], float]) -> int:
@@ -158,7 +163,7 @@ class DecisionMargins:
                     if not math.isfinite(e):
                         continue  # (no bound there: nothing to check against)
                     u, i = divmod(idx, self.masks[j].cols)
-                    what = f"t = {float(t):.17g}: the decision at unit {u} of layer {j + 1} on sample {i}"
+                    what = f"t = {float(t):.17g}: the decision{self.check_role} at unit {u} of layer {j + 1} on sample {i}"
                     if t == 0:
                         continue  # (θ(0) is exact and no switching time is uncertain: the decision was made on it)
                     try:
@@ -173,8 +178,8 @@ class DecisionMargins:
                     except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
                         if str(x).startswith(what):
                             raise
-                        raise UnsupportedKinkError(f"{what}: its switching point is not bounded on the states within the "
-                                                   f"run's error ({e:.3g}) of the computed one: {x}") from None
+                        raise UnsupportedKinkError(f"{what}: its switching point is not bounded on the states within its "
+                                                   f"error ({e:.3g}) of the computed one: {x}") from None
                     self._full_restore(before)
                     try:
                         self._kink_decide(inflate(y, R), j, idx, t, from_side, unpinned)
@@ -184,9 +189,9 @@ class DecisionMargins:
                         again = f"{type(x).__name__}: {x}"
                     if again != outcome:
                         raise UnsupportedKinkError(
-                            f"{what} is not the same on every state within the run's error of the computed one (run "
-                            f"error {e:.3g}, ball radius {R:.3g} with the switching time's uncertainty): "
-                            f"{_difference(outcome, again)}; not decided at {self.dps} digits, raise dps")
+                            f"{what} is not the same on every state within its error of the computed one (error {e:.3g}, "
+                            f"ball radius {R:.3g} with the switching time's uncertainty): {_difference(outcome, again)}; "
+                            "not decided at this precision, raise dps")
         finally:
             self._full_restore(end)
         return sum(1 for r in recs if r[0] > 0)
