@@ -1,8 +1,9 @@
 """Ground-truth gradient flow of (leaky) ReLU networks, with and without biases: the Taylor method
 of :mod:`numerics.flows` run region by region, with exact kink events (docs/theory.md E1; docs/theory.md E).
 
-Size: the arb tier's integrator (series with sliding weights, step, locator, event handler, rerun
-estimator) in one module, mirroring :mod:`numerics.float_taylor`; the search for consistent modes of sliding sets is
+Size: the arb tier's integrator (series with sliding weights, step, locator, event handler) in one module,
+mirroring :mod:`numerics.float_taylor`; the rerun's estimate, the check of its decisions and the confirmation of
+verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins`, a mixin); the search for consistent modes of sliding sets is
 :mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`), and the
 decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin), and the checks of the
 held entries (pinned ones; the sides above a column zeroed over a sliding unit; the weights a kink sets to 0)
@@ -26,7 +27,8 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
   solution is not unique: :class:`NonUniqueFlowError`. A sliding weight reaching α or 1 → leave.
 * **error estimator** — a second, independent run at dps + 10 (its own steps, its own event
   times); the estimate is the larger of the accumulated local errors and |run − rerun| on the step
-  ends and midpoints plus the rerun's own local errors (docs/theory.md E3 has the argument).
+  ends and midpoints plus the rerun's own local errors (docs/theory.md E3 has the argument); the rerun's
+  decisions are checked against its error, and a verdict must be the rerun's too (:mod:`numerics.kink_rerun`).
 * **dense output** — the step polynomials (:class:`numerics.flows.Trajectory`), valid across kinks
   because every step ends at an event.
 * **witnesses** — the per-neuron law of docs/theory.md E2 (‖(W_j[u,:], b_j[u])‖² − ‖W_{j+1}[:,u]‖²),
@@ -62,7 +64,6 @@ that instant; docs/theory.md E1, "relu′(0) and identically zero pre-activation
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from fractions import Fraction
@@ -79,6 +80,7 @@ from .kink_events import coincident_group, shared_surface_error, sole_feeding_un
 from .kink_groups import GroupKinks
 from .kink_margins import DecisionMargins
 from .kink_pins import PinnedKinks
+from .kink_rerun import check_rerun_decisions, confirmed, error_at, rerun_estimate
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
 from .series import arb_precision, max_abs, max_rad, series_coefficients, to_arb, to_arb_mat
@@ -444,11 +446,12 @@ class _KinkFlow(DecisionMargins, GroupKinks, PinnedKinks):
         return self.obj.loss.inputs, Ws, bs, ms
 
     def _kink_decide(self, y: list, j: int, idx: int, t: Fraction, from_side: int, unpinned: bool = False) -> None:
-        """(Called through :meth:`numerics.kink_margins.DecisionMargins._kink`, which records it.) :meth:`_kink_entry`, and for an entry whose kink surface other entries share (inputs to the layer
+        """:meth:`_kink_entry`, and for an entry whose kink surface other entries share (inputs to the layer
         parallel for every θ nearby) the group's own decision, :meth:`_group_cross` (docs/theory.md E1,
         "Entries that share one kink surface"), as in the float tier (numerics.float_taylor._FloatFlow._kink):
         reached from a side with no entry sliding; anything else is refused. Inputs parallel at this point
-        only (nearly coincident surfaces): a clean per-entry crossing from a side, or refused."""
+        only (nearly coincident surfaces): a clean per-entry crossing from a side, or refused. Called through
+        :meth:`numerics.kink_margins.DecisionMargins._kink`, which records it."""
         u, i = divmod(idx, self.masks[j].cols)
         group, near = coincident_group(*self._float_layers(y, j), j + 1, i)
         others = sorted([c for c, _ in group] + near)
@@ -670,8 +673,9 @@ class _KinkFlow(DecisionMargins, GroupKinks, PinnedKinks):
     def _with_trajectory(self, e: NonUniqueFlowError, t: Fraction, y: list | None, starts: list, steps: list,
                          coeffs: list, errors: list, defects: list, t0: float, shapes: tuple) -> NonUniqueFlowError:
         """``e`` with the flow up to its instant t attached (``e.trajectory``: a :class:`numerics.flows.Trajectory`
-        on [0, t] with the events before it; no error propagation, the run's local errors only), for the rerun's
-        comparison (:func:`relu_gradient_flow`) and for the user, who has the flow up to the verdict."""
+        on [0, t] with the events before it, and the run's local errors, which :func:`numerics.kink_rerun.confirmed`
+        replaces by the rerun's estimate), for the rerun's comparison and for the user, who has the flow up to the
+        verdict."""
         from .flows import Trajectory
 
         if not starts:  # a verdict at t = 0: the initial point only
@@ -787,15 +791,15 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     """
     t0 = time.perf_counter()
     flow = _KinkFlow(obj, theta0, dps, order)
-    flow.record_decisions = not rerun  # (with a rerun, its decisions are the ones checked: _check_rerun_decisions)
+    flow.record_decisions = not rerun  # (with a rerun, its decisions are the ones checked: check_rerun_decisions)
     try:
         traj = flow.run(t_end, progress)
     except NonUniqueFlowError as e:
         if not rerun:
             raise
-        raise _confirmed(obj, theta0, dps, flow, t_end, e) from None
+        raise confirmed(obj, theta0, dps, flow, t_end, e) from None
     if not rerun or t_end == 0:
-        flow.check_decisions(lambda t: _error_at(traj, t))  # (its local errors only: all it has)
+        flow.check_decisions(lambda t: error_at(traj, t))  # (its local errors only: all it has)
         return traj
     fine_flow = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=flow.merge_tol)
     fine = fine_flow.run(t_end, None)
@@ -824,110 +828,6 @@ def relu_gradient_flow(obj: Objective, theta0: Sequence[Any], t_end: Fraction, d
     for e in traj.events:
         if not e.material:  # its instant's: the nearest event of the rerun
             e.t_uncertainty = float(min(abs(e.t - f.t) for f in fine.events))
-    _check_rerun_decisions(fine_flow, fine, traj, _rerun_estimate(traj, fine, dps))
+    check_rerun_decisions(fine_flow, fine, traj, rerun_estimate(traj, fine, dps))
     traj.seconds = time.perf_counter() - t0
     return traj
-
-
-def _confirmed(obj: Objective, theta0: Sequence[Any], dps: int, flow: _KinkFlow, t_end: Fraction,
-               e: NonUniqueFlowError) -> RuntimeError:
-    """The run's verdict ``e`` (the flow is not unique from e.trajectory.t_end), checked by the dps + 10 rerun as
-    the events of a completed run are (docs/theory.md E3, "Verdicts that stop a run"): the rerun must reach the
-    same verdict, after the same material events, within the last step either run took before it (a verdict is
-    decided at a step's end or start: a lift found at a step start lies inside that step). Returns ``e`` with the
-    confirmation added to its message (and the rerun's flow as ``e.rerun``), or an UnsupportedKinkError that says
-    how the rerun differs (or the UnsupportedKinkError of :meth:`_KinkFlow.check_decisions` on the rerun's decisions
-    before it). Without the rerun, a verdict decided on rates within the run's own error (the rates are
-    balls of the computed state, which is itself off by that error) would stand unchecked."""
-    part = e.trajectory
-    n = len(part.events)
-    merge_tol = flow.merge_tol
-    fine = _KinkFlow(obj, theta0, dps + 10, None, merge_tol=merge_tol)
-    try:
-        fine.run(t_end, None)
-        differs = f"runs on to t = {float(t_end):.17g} without it"
-    except NonUniqueFlowError as f:
-        other = f.trajectory
-        with mpmath.workdps(dps + 10):
-            tol = 10.0 ** -(dps - 5)  # as for a completed run's events (relu_gradient_flow)
-            mark_immaterial(obj, part, tol)
-            mark_immaterial(obj, other, tol)
-        ka = [x.key() for x in part.events if x.material]
-        kb = [x.key() for x in other.events if x.material]
-        ta, tb = part.t_end, other.t_end
-        window = max(part.steps[-1], other.steps[-1]) + Fraction(merge_tol) * max(1, ta)
-        if ka != kb:
-            differs = (f"reaches a verdict at t = {float(tb):.17g} after other events ({len(ka)} vs {len(kb)} material; "
-                       f"first difference {next((x, y) for x, y in zip(ka + [None], kb + [None]) if x != y)})")
-        elif abs(ta - tb) > window:
-            differs = (f"reaches its verdict at t = {float(tb):.17g}, farther from this one than the last step "
-                       f"either run took ({float(window):.3g})")
-        else:
-            _check_rerun_decisions(fine, other, part, _rerun_estimate(part, other, dps))  # (those before the verdict)
-            e.rerun = other
-            e.args = (f"{e}; confirmed by the rerun at {dps + 10} digits (the same {n} events before it; its verdict at "
-                      f"t = {float(tb):.17g})",)
-            return e
-    except UnsupportedKinkError as f:
-        differs = f"refuses ({f})"
-    return UnsupportedKinkError(f"{e}; but the rerun at {dps + 10} digits {differs}: the verdict is not resolved at "
-                                f"{dps} digits; raise dps")
-
-
-def _error_at(traj: Any, t: Fraction) -> float:
-    """The estimate that covers t: that of the step that starts at t or contains it (estimates are carried
-    forward, so it covers the step that ends at t too)."""
-    return float(traj.errors[traj._locate(min(t, traj.t_end))[0]])
-
-
-def _check_rerun_decisions(fine_flow: _KinkFlow, fine: Any, traj: Any, r: float) -> None:
-    """The rerun's kink decisions checked against its own error (:meth:`_KinkFlow.check_decisions`), which the
-    estimate bounds by r·e (e the run's estimate, r from :func:`_rerun_estimate`; docs/theory.md E3) or by the rerun's
-    local errors if larger. The rerun's decisions are the ones to check: the runs' material events are the same, and
-    the run's estimate |run − rerun| + e_f holds whatever the margins of the run's own decisions, as long as the
-    rerun's are those of the exact flow."""
-    fine_flow.check_role = f" of the rerun at {fine_flow.dps} digits"
-    fine_flow.check_decisions(lambda t: max(r * _error_at(traj, t), _error_at(fine, t)))
-
-
-def _rerun_estimate(traj: Any, fine: Any, dps: int) -> float:
-    """Sets ``traj.errors`` from the dps + 10 rerun ``fine`` (same material events; docs/theory.md E3): at every
-    step, the larger of the run's local errors and |run − rerun| on the step's end and midpoint, inflated, plus
-    the rerun's own local errors, carried forward; inf on a step that ends past ``fine.t_end``. Returns r, the bound
-    on the rerun's error relative to the run's."""
-    fine_local = fine.error_estimate
-    # |run − true| ≤ |run − rerun| + |rerun − true| = D + e_f. Every error source of a run at d digits
-    # (rounding, the series truncated at order ⌈1.15d⌉ + 2, constants held at d digits) shrinks at
-    # least like 10^−d, and both runs follow the same linearised error equation, so e_f ≤ r·e with
-    # r = 10^−10 (the rerun's 10 extra digits) or the ratio of the runs' local errors if larger, times
-    # a safety factor 10; e ≤ D + r·e gives e ≤ D/(1 − r). History: a ReLU + cross-entropy case once
-    # came out 8e-12 (relative) short of its true error, with local estimates (2.7e-50) 15 orders below
-    # it (2.2e-35). The cause was not the estimate: Trajectory.at read the run out at dps + 32 bits while
-    # cross-entropy runs work at dps + 32 + 2p bits (2^-115 ≈ 2.4e-35 of read-out rounding); at the run's
-    # precision the true error is 4.0e-53 and the local estimates are honest on their own
-    # (tests/test_cross_entropy_flow.py, per step). The rerun stays as the cross-check of E3.
-    coarse_local = traj.error_estimate
-    r = 10.0 * max(10.0 ** -10, fine_local / coarse_local if coarse_local > 0 else 1.0)
-    r = min(r, 0.5)
-    inflate = 1.0 / (1.0 - r)
-    if traj.t_end > fine.t_end and traj.t_end - fine.t_end <= fine.steps[-1] / 1024:
-        # verdicts of the two runs at one instant, their times apart by rounding: the rerun's last series read a
-        # hair past its step (s ≤ (1 + 2⁻¹⁰)h, well inside its radius — h is e⁻² of it — where the tail grows by
-        # (1 + 2⁻¹⁰)^(p+1) ≤ 1.06 for p ≤ 60, inside the factor 10 on its local errors)
-        fine = dataclasses.replace(fine, t_end=traj.t_end)
-    with mpmath.workdps(dps + 10):
-        ends = traj.times[1:]
-        mids = [a + (b - a) / 2 for a, b in zip(traj.times[:-1], traj.times[1:])]
-        for i, (tm, te) in enumerate(zip(mids, ends)):
-            diff = 0.0
-            if te > fine.t_end:  # (a verdict's partial flows: past the rerun's end the step has no estimate)
-                traj.errors[i] = math.inf
-                continue
-            for tk in (tm, te):
-                a, b = traj.at(tk), fine.at(tk)
-                diff = max(diff, float(max(abs(x - z) for A, B in zip(a, b) for x, z in zip(A.flat, B.flat))))
-            traj.errors[i] = max(traj.errors[i], diff * inflate + fine_local)
-    # the estimate at a step covers everything before it (errors are carried forward)
-    for i in range(1, len(traj.errors)):
-        traj.errors[i] = max(traj.errors[i], traj.errors[i - 1])
-    return r

@@ -48,7 +48,6 @@ from fractions import Fraction
 from typing import Any, Callable
 
 import flint
-import numpy as np
 
 from .kink_events import NonUniqueFlowError, UnsupportedKinkError
 

@@ -183,7 +183,8 @@ def test_a_crossing_is_checked_against_the_run_error():
     that ball do not keep their signs, so the run's decision alone is refused. The rerun's decision, at 30 digits,
     holds against the rerun's error, which the estimate bounds by r·e (~1e-25): the crossing is returned, as the
     reference has it."""
-    from numerics.kink_flows import _KinkFlow, _error_at
+    from numerics.kink_flows import _KinkFlow
+    from numerics.kink_rerun import error_at as _error_at
 
     obj, th, _ = graze_instance('0x1.d39d042a533b3p-1')
     traj = numerics.gradient_flow(obj, th, Fraction(1, 4), dps=20)
