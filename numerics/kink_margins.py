@@ -34,7 +34,10 @@ So the outcome holds for every state in the ball, the exact flow's switching poi
 
 * the test of which entries share a kink surface (:func:`numerics.kink_events.coincident_group`) reads the
   midpoints; a true group's inputs are parallel for every θ nearby;
-* the held checks of pinned units at step starts (:mod:`numerics.kink_pins`) are not made again here.
+* entries that are exactly 0 are not widened (:func:`inflate` says why).
+
+The holds of pinned units at step starts (:mod:`numerics.kink_pins`) are made again too, on B(θ̂, e): no switching
+time enters there (:meth:`DecisionMargins._check_holds`).
 
 :class:`DecisionMargins` is a mixin of :class:`numerics.kink_flows._KinkFlow`. It reads the flow's ``masks``,
 ``events``, ``skip``, ``_tie``, ``dps``, ``p``, ``obj`` and ``zdot``, and its ``_pass``, ``_z``, ``_snapshot``,
@@ -54,11 +57,13 @@ from .kink_events import NonUniqueFlowError, UnsupportedKinkError
 
 def inflate(y: list, r: float) -> list:
     """The state with every entry's ball widened by r: an enclosure of the max-norm ball of radius r around ŷ
-    (the norm of the runs' error estimates)."""
+    (the norm of the runs' error estimates). An entry that is exactly 0 stays 0: a state's entries are midpoints
+    of sums of products, exactly 0 only where the flow holds a weight at 0 exactly — one a kink set to 0
+    (E1, "A weight that its kink sets to 0") or one no mask lets move — and the exact flow holds it there too."""
     if r <= 0:
         return [flint.arb_mat(M) for M in y]
     rad = flint.arb(0, r)
-    return [flint.arb_mat(M.nrows(), M.ncols(), [x + rad for x in M.entries()]) for M in y]
+    return [flint.arb_mat(M.nrows(), M.ncols(), [x if x.is_zero() else x + rad for x in M.entries()]) for M in y]
 
 
 def _norm_upper(cols: list) -> float:
@@ -110,6 +115,48 @@ class DecisionMargins:
         self._kink_decide(y, j, idx, t, from_side, unpinned)
         self._decisions.append((t, y0, before, (j, idx, from_side, unpinned), self._outcome(before[-1])))
 
+    def _pinned_held(self, y: list, t: Fraction) -> None:
+        """:meth:`numerics.kink_pins.PinnedKinks._pinned_held`, recorded for :meth:`check_decisions` where units are
+        pinned (the state — replaced, not changed, after this check — and the flow's mode)."""
+        super()._pinned_held(y, t)
+        if self.record_decisions and any(m.pinned for m in self.masks):
+            if not hasattr(self, "_holds"):
+                self._holds = []
+            self._holds.append((t, y, self._full_snapshot()))
+
+    def _check_holds(self, error_at: Callable[[Fraction], float]) -> int:
+        """Each recorded hold of pinned units made again on the max-norm ball of radius e around its state (no
+        switching time: the check is at a step's start): the verdict of :func:`numerics.kink_held.held_verdict`
+        must still be "held". Returns how many were checked."""
+        from .kink_held import held_verdict
+
+        n = 0
+        for t, y, snap in getattr(self, "_holds", []):
+            e = float(error_at(t))
+            if not math.isfinite(e) or t == 0:
+                continue
+            self._full_restore(snap)
+            ye = inflate(y, e)
+            for j, m in enumerate(self.masks):
+                by_unit: dict[int, list[int]] = {}
+                for idx in sorted(m.pinned):
+                    by_unit.setdefault(idx // m.cols, []).append(idx % m.cols)
+                for u, samples in by_unit.items():
+                    where = f"t = {float(t):.17g}: unit {u} of layer {j + 1}"
+                    try:
+                        blocks = self._held_blocks(ye, j, u, samples, t)
+                        lifts = self._held_lifts(ye, j, u, blocks, t)
+                        if lifts is None:
+                            raise UnsupportedKinkError("the field with mask α moves its entries there")
+                        held_verdict(where, blocks, lifts)
+                    except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
+                        raise UnsupportedKinkError(
+                            f"{where}{self.check_role}: its pinned entries {samples} are held on the computed state but "
+                            f"not on every state within its error ({e:.3g}): {x}; not decided at this precision, raise "
+                            "dps") from None
+                    n += 1
+        return n
+
     def _arrival(self, y: list, j: int, idx: int) -> tuple[Any, Any, float]:
         """|z|, ż (the field before the decision) and an upper bound of ‖θ'‖₂ over the ball ``y``."""
         cs, w = self._pass(y, 1)
@@ -147,7 +194,7 @@ class DecisionMargins:
         error there; inf: not checked). Raises UnsupportedKinkError at the first one that comes out otherwise or
         cannot be bounded; returns how many were checked. The flow's mode and events are left as they were."""
         recs = getattr(self, "_decisions", [])
-        if not recs:
+        if not recs and not getattr(self, "_holds", []):
             return 0
         from .flows import _guard_bits
         from .series import arb_precision
@@ -191,6 +238,7 @@ class DecisionMargins:
                             f"{what} is not the same on every state within its error of the computed one (error {e:.3g}, "
                             f"ball radius {R:.3g} with the switching time's uncertainty): {_difference(outcome, again)}; "
                             "not decided at this precision, raise dps")
+                self._check_holds(error_at)
         finally:
             self._full_restore(end)
         return sum(1 for r in recs if r[0] > 0)

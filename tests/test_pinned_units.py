@@ -230,3 +230,23 @@ def test_two_pinned_surfaces_of_one_unit_are_checked_together(monkeypatch):
         for _, rows in two:  # (lifts: sample 0 alone, the group alone, both; every rate negative)
             assert all(r < 0 for row in rows for r in row)
             assert rows[2][0] == pytest.approx(rows[0][0] + rows[1][0], rel=1e-9)
+
+
+def test_the_holds_of_a_pinned_entry_are_checked_against_the_error():
+    """The hold of a pinned entry at every step's start (held_verdict on the computed state) is made again on the
+    max-norm ball of radius e around that state (numerics.kink_margins; docs/theory.md E3, "Decisions within the
+    run's error"): cross-entropy seed 99 up to t = 0.49, where unit 1 of layer 1 is pinned on sample 3 from
+    t = 0.358 (six holds, its lift rate b < 0 until an event at 0.4953 sets it positive). The holds pass on the run's
+    error and on any error up to ~1e-3, and are refused once the ball lets b reach 0 (by hand: e = 0.05)."""
+    from numerics.kink_flows import _KinkFlow
+
+    obj, th, _, _ = instance("ce", 99)
+    flow = _KinkFlow(obj, th, 30, None)
+    run = flow.run(Fraction(49, 100), None)
+    assert [float(h[0]) for h in flow._holds][:1] == pytest.approx([0.35835687], abs=1e-6) and len(flow._holds) == 6
+    assert flow.check_decisions(lambda t: 1e-30) == len(run.events)
+    flow._decisions = []  # (the holds alone: at this error the kink decisions are refused first)
+    assert flow.check_decisions(lambda t: 1e-3) == 0
+    with pytest.raises(UnsupportedKinkError, match=r"t = 0\.3583568719943.*unit 1 of layer 1: its pinned entries \[3\] are "
+                                                   r"held on the computed state but not on every state within its error"):
+        flow.check_decisions(lambda t: 0.05)
