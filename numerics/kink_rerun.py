@@ -24,9 +24,10 @@ def confirmed(obj: Objective, theta0: Sequence[Any], dps: int, flow: Any, t_end:
     same verdict, after the same material events, within the last step either run took before it (a verdict is
     decided at a step's end or start: a lift found at a step start lies inside that step). Returns ``e`` with the
     confirmation added to its message (and the rerun's flow as ``e.rerun``), or an UnsupportedKinkError that says
-    how the rerun differs (or the UnsupportedKinkError of :meth:`numerics.kink_margins.DecisionMargins.check_decisions` on the rerun's decisions
-    before it). Without the rerun, a verdict decided on rates within the run's own error (the rates are
-    balls of the computed state, which is itself off by that error) would stand unchecked."""
+    how the rerun differs (or the UnsupportedKinkError of
+    :meth:`numerics.kink_margins.DecisionMargins.check_decisions` on the rerun's decisions before it). Without the
+    rerun, a verdict decided on rates within the run's own error (the rates are balls of the computed state, which
+    is itself off by that error) would stand unchecked."""
     part = e.trajectory
     n = len(part.events)
     merge_tol = flow.merge_tol
