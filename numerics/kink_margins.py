@@ -79,7 +79,7 @@ def _norm_upper(cols: list) -> float:
 class DecisionMargins:
     """The record of the arb tier's kink decisions and their check against the run's error (module docstring)."""
 
-    _all_events: list = []
+    _all_events: tuple = ()  # (the run's events while check_decisions runs)
     record_decisions = True
     check_role = ""  # (in messages: " of the rerun at d digits" for relu_gradient_flow's rerun)
 
@@ -137,24 +137,20 @@ class DecisionMargins:
                 continue
             self._full_restore(snap)
             ye = inflate(y, e)
-            for j, m in enumerate(self.masks):
-                by_unit: dict[int, list[int]] = {}
-                for idx in sorted(m.pinned):
-                    by_unit.setdefault(idx // m.cols, []).append(idx % m.cols)
-                for u, samples in by_unit.items():
-                    where = f"t = {float(t):.17g}: unit {u} of layer {j + 1}"
-                    try:
-                        blocks = self._held_blocks(ye, j, u, samples, t)
-                        lifts = self._held_lifts(ye, j, u, blocks, t)
-                        if lifts is None:
-                            raise UnsupportedKinkError("the field with mask α moves its entries there")
-                        held_verdict(where, blocks, lifts)
-                    except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
-                        raise UnsupportedKinkError(
-                            f"{where}{self.check_role}: its pinned entries {samples} are held on the computed state but "
-                            f"not on every state within its error ({e:.3g}): {x}; not decided at this precision, raise "
-                            "dps") from None
-                    n += 1
+            for j, u, samples in self._pinned_units():
+                where = f"t = {float(t):.17g}: unit {u} of layer {j + 1}"
+                try:
+                    blocks = self._held_blocks(ye, j, u, samples, t)
+                    lifts = self._held_lifts(ye, j, u, blocks, t)
+                    if lifts is None:
+                        raise UnsupportedKinkError("the field with mask α moves its entries there")
+                    held_verdict(where, blocks, lifts)
+                except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
+                    raise UnsupportedKinkError(
+                        f"{where}{self.check_role}: its pinned entries {samples} are held on the computed state but "
+                        f"not on every state within its error ({e:.3g}): {x}; not decided at this precision, raise "
+                        "dps") from None
+                n += 1
         return n
 
     def _arrival(self, y: list, j: int, idx: int) -> tuple[Any, Any, float]:
@@ -165,23 +161,24 @@ class DecisionMargins:
         return abs(z), zdot, _norm_upper([c[1] for c in cs])
 
     def _radius(self, y: list, j: int, idx: int, e: float, tau_of, what: str) -> tuple[float, float]:
-        """R ≥ e + τ·V(R) by the a-priori doubling of the module docstring, τ = ``tau_of``(p) with p the lower bound
-        of |ż| over the ball (0 where ż's ball holds 0); returns (R, τ at R). Refused where the bound does not close."""
-        def at(r: float) -> tuple[float, float, Any]:
+        """R ≥ e + τ·V(R) by the a-priori doubling of the module docstring, τ = ``tau_of``(p, z̄) with p the lower
+        bound of |ż| over the ball (0 where ż's ball holds 0) and z̄ that of |z| over B(θ̂, e); returns (R, τ at R).
+        Refused where the bound does not close."""
+        def at(r: float) -> tuple[float, float, Any, float]:
             before = self._full_snapshot()
             try:
-                _, zdot, V = self._arrival(inflate(y, r), j, idx)
+                z, zdot, V = self._arrival(inflate(y, r), j, idx)
             finally:
                 self._full_restore(before)
-            return (0.0 if zdot.contains(0) else float(abs(zdot).lower())), V, zdot
+            return (0.0 if zdot.contains(0) else float(abs(zdot).lower())), V, zdot, float(z.upper())
 
-        p, V, pre = at(e)
-        tau = tau_of(p)
+        p, V, pre, zb = at(e)
+        tau = tau_of(p, zb)
         if tau == 0:
             return e, 0.0
         R = 2 * (e + tau * V)
-        p, VR, _ = at(R) if math.isfinite(R) else (0.0, math.inf, None)
-        tau = tau_of(p)
+        p, VR, _, _ = at(R) if math.isfinite(R) else (0.0, math.inf, None, 0.0)
+        tau = tau_of(p, zb)
         if not e + tau * VR <= R:
             raise UnsupportedKinkError(
                 f"{what}: the exact flow's switching point is not bounded near the computed one (the rate it arrived "
@@ -199,7 +196,7 @@ class DecisionMargins:
         from .flows import _guard_bits
         from .series import arb_precision
 
-        self._all_events = list(self.events)
+        self._all_events = tuple(self.events)
         end = self._full_snapshot()
         taus: dict = {}
         try:
@@ -213,14 +210,12 @@ class DecisionMargins:
                     if t == 0:
                         continue  # (θ(0) is exact and no switching time is uncertain: the decision was made on it)
                     try:
+                        self._full_restore(before)
                         if from_side != 0:
-                            self._full_restore(before)
-                            zbar, _, _ = self._arrival(inflate(y, e), j, idx)
-                            zb = float(zbar.upper())
-                            R, tau = self._radius(y, j, idx, e, lambda p: zb / p if p > 0 else math.inf, what)
+                            R, tau = self._radius(y, j, idx, e, lambda p, zb: zb / p if p > 0 else math.inf, what)
                             taus[t] = max(taus.get(t, 0.0), tau)
                         else:  # set moving by another switch of this instant: that switch's time uncertainty
-                            R, _ = self._radius(y, j, idx, e, lambda p: taus.get(t, 0.0), what)
+                            R, _ = self._radius(y, j, idx, e, lambda p, zb: taus.get(t, 0.0), what)
                     except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
                         if str(x).startswith(what):
                             raise

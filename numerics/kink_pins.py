@@ -89,19 +89,25 @@ class PinnedKinks:
         (:meth:`_locate_lift`). A unit pinned on several samples: split by kink surface into blocks
         (:meth:`_held_blocks`), every nonempty set of blocks lifted at once, and the verdict of
         :func:`numerics.kink_held.held_verdict` (E1, *Several pinned on one unit*), with the rates as balls."""
+        for j, u, samples in self._pinned_units():
+            blocks = self._held_blocks(y, j, u, samples, t)
+            lifts = self._held_lifts(y, j, u, blocks, t)
+            if lifts is None:  # (moving: decided again from no side by _unpin)
+                continue
+            decide_held(self._held_ok, (j, u, tuple(samples)), len(self.events),
+                        self._last_step[0] if self._last_step else None,
+                        f"t = {float(t):.17g}: unit {u} of layer {j + 1}", blocks, lifts,
+                        f"a higher precision than dps={self.dps}, or ", t, lambda: self._locate_lift(j, u, blocks))
+
+    def _pinned_units(self) -> list[tuple[int, int, list[int]]]:
+        """(layer j, unit u, its pinned samples in order) for every unit with pinned entries."""
+        out = []
         for j, m in enumerate(self.masks):
             by_unit: dict[int, list[int]] = {}
             for idx in sorted(m.pinned):
                 by_unit.setdefault(idx // m.cols, []).append(idx % m.cols)
-            for u, samples in by_unit.items():
-                blocks = self._held_blocks(y, j, u, samples, t)
-                lifts = self._held_lifts(y, j, u, blocks, t)
-                if lifts is None:  # (moving: decided again from no side by _unpin)
-                    continue
-                decide_held(self._held_ok, (j, u, tuple(samples)), len(self.events),
-                            self._last_step[0] if self._last_step else None,
-                            f"t = {float(t):.17g}: unit {u} of layer {j + 1}", blocks, lifts,
-                            f"a higher precision than dps={self.dps}, or ", t, lambda: self._locate_lift(j, u, blocks))
+            out += [(j, u, samples) for u, samples in by_unit.items()]
+        return out
 
     def _held_lifts(self, y: list, j: int, u: int, blocks: list, t: Fraction) -> list | None:
         """The rows of :func:`numerics.kink_held.held_verdict` at state ``y``: per lift T (mask 1 on the blocks
