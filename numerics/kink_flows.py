@@ -3,7 +3,7 @@ of :mod:`numerics.flows` run region by region, with exact kink events (docs/theo
 
 Size: the arb tier's integrator (series with sliding weights, step, locator, event handler) in one module,
 mirroring :mod:`numerics.float_taylor`; the rerun's estimate, the check of its decisions and the confirmation of
-verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins`, a mixin); the search for consistent modes of sliding sets is
+verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins` and :mod:`numerics.kink_dips`, mixins); the search for consistent modes of sliding sets is
 :mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`), and the
 decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin), and the checks of the
 held entries (pinned ones; the sides above a column zeroed over a sliding unit; the weights a kink sets to 0)
@@ -20,8 +20,10 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
 * **step controller** — :func:`numerics.flows.taylor_step` (coefficient decay, exact binary h).
 * **event locator** — :func:`_first_root`: the first root on [0, h] of each watched polynomial
   (σ·z for a unit on side σ; μ − α and 1 − μ for a sliding weight), screened by a bound, isolated by
-  the float roots of the scaled polynomial and refined to the working precision by bracketing in mp.
-  The step is cut at the earliest root (an exact binary time).
+  the float roots of the scaled polynomial (and the minima they lie at) and refined to the working precision by
+  bracketing in mp. The step is cut at the earliest root (an exact binary time). Each step's closest approach
+  to a kink without an event is recorded and checked against the run's error afterwards
+  (:mod:`numerics.kink_dips`, a mixin).
 * **event handler** — :meth:`_KinkFlow.handle`: the rates a = ż under the z < 0 field, b = ż under the
   z > 0 field decide (E1): same sign → cross; a > 0 > b → slide; a < 0 < b → repelling kink, the
   solution is not unique: :class:`NonUniqueFlowError`. A sliding weight reaching α or 1 → leave.
@@ -78,6 +80,7 @@ from theory import Objective
 from .kink_events import coincident_group, shared_surface_error, sole_feeding_unit, KinkEvent, NonUniqueFlowError, \
     UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
+from .kink_dips import NearTouches
 from .kink_margins import DecisionMargins
 from .kink_pins import PinnedKinks
 from .kink_rerun import check_rerun_decisions, confirmed, error_at, rerun_estimate
@@ -138,7 +141,7 @@ class _ArbModes:
         return f"unit {u} of layer {k[0] + 1} on sample {i}"
 
 
-class _KinkFlow(DecisionMargins, GroupKinks, PinnedKinks):
+class _KinkFlow(DecisionMargins, NearTouches, GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""
 
     def __init__(self, obj: Objective, theta0: Sequence[Any], dps: int, order: int | None,
@@ -739,6 +742,7 @@ class _KinkFlow(DecisionMargins, GroupKinks, PinnedKinks):
                         zero_steps = zero_steps + 1 if h == 0 else 0
                         if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:
                             raise UnsupportedKinkError(f"t = {float(t):.17g}: kink events without progress in time")
+                    self._record_dips(watched, cs, h, t, t + h >= t_end, bits)
                     new = taylor_eval(cs, h)
                     if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
                         raise FloatingPointError(f"the flow left the float range near t = {float(t)}")

@@ -191,6 +191,7 @@ class DecisionMargins:
         error there; inf: not checked). Raises UnsupportedKinkError at the first one that comes out otherwise or
         cannot be bounded; returns how many were checked. The flow's mode and events are left as they were."""
         recs = getattr(self, "_decisions", [])
+        self._check_dips(error_at)
         if not recs and not getattr(self, "_holds", []):
             return 0
         from .flows import _guard_bits

@@ -156,7 +156,7 @@ CLI_CASES = [
     (["check", "--profile", "fast"], "--profile"),
     (["check", "Z9"], "Z9"),
     (["check", "B4", "--scheduler", "nonsense"], "--scheduler"),
-    (["check", "B4", "--scheduler", f"tcp://127.0.0.1:{_free_port()}", "--scheduler-timeout", "2"], "--scheduler"),
+    (["check", "B4", "--scheduler", "tcp://127.0.0.1:FREE_PORT", "--scheduler-timeout", "2"], "--scheduler"),
     (["check", "B4", "--json", "no/such/dir/r.json"], "no/such/dir/r.json"),
     (["check", "B4", "--json", "."], "directory"),
     ([*FLOW, "--out", "a.json", "--t-end", "inf"], "--t-end"),
@@ -204,6 +204,8 @@ CLI_CASES = [
 @pytest.mark.parametrize("argv, named", [c for c in CLI_CASES], ids=[" ".join(c[0])[:60] for c in CLI_CASES])
 def test_cli_bad_input_exits_2_naming_the_flag(argv, named, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    # (the port is drawn here, not at collection: the test ids must be the same in every pytest-xdist worker)
+    argv = [a.replace("FREE_PORT", str(_free_port())) for a in argv]
     t0 = time.perf_counter()
     assert main(argv) == 2
     err = capsys.readouterr().err

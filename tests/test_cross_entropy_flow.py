@@ -198,8 +198,8 @@ def test_relu_cross_entropy_local_estimates_are_honest_and_tight_per_step(label,
         assert run.events, "the instance meets no kink: it would not test the estimate across kinks"
     print(f"\nReLU + CE {label}: {len(run.steps)} steps, events {[e.kind for e in run.events]}, true {true:.3g}, "
           f"estimate {run.error_estimate:.3g}, per-step estimate/true {min(ratios):.3g}..{max(ratios):.3g}")
-    record_property("tightness_min", min(ratios))
-    record_property("tightness_max", max(ratios))
+    record_property("tightness_min", float(min(ratios)))
+    record_property("tightness_max", float(max(ratios)))
     assert ref.error_estimate < true / 1000  # the reference resolves the run's error
     assert min(ratios) >= 1  # honest at every step, on the local estimates alone (no rerun)
     assert max(ratios) <= 1000  # tight at every step

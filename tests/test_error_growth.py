@@ -43,7 +43,7 @@ CASES = [((3, 3, 3, 1), 0.1, 9.5, 11), ((3, 3, 3, 1), 0.5, 3.0, 0), ((5, 5, 5, 1
 @pytest.mark.parametrize("widths,scale,t_end,seed", CASES)
 def test_measured_growth_estimate_is_honest_and_tight(widths, scale, t_end, seed, record_property):
     run, true = ratios(widths, scale, t_end, seed)
-    record_property("tightness", run.error_estimate / true)
+    record_property("tightness", float(run.error_estimate / true))
     assert run.error_estimate >= true
     assert run.error_estimate <= 1000 * true
     assert run.growth_integral >= 0

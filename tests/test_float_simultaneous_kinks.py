@@ -106,7 +106,7 @@ def test_float_tier_matches_arb_tier_through_simultaneous_kinks(loss, seed, T, r
         assert abs(float(e.t) - float(g.t)) <= 1e-12
     simultaneous = sum(1 for a, b in zip(f.events, f.events[1:]) if b.t == a.t and b.kind == "leave sliding")
     ratio = f.error_estimate / true
-    record_property("tightness", ratio)
+    record_property("tightness", float(ratio))
     print(f"\n{loss} seed {seed} T={T}: events {len(f.events)} (leaving at another's kink: {simultaneous}), "
           f"|float − arb30| = {true:.3g}, estimate {f.error_estimate:.3g}, ratio {ratio:.3g}")
     assert r.error_estimate <= true / 1000

@@ -27,7 +27,7 @@ def _record_ratios(record_property):
     k = len(RATIOS)
     yield
     for label, n, h, p, m, est, true, ratio, sec in RATIOS[k:]:
-        record_property(f"tightness_{label}_step{n}", ratio)
+        record_property(f"tightness_{label}_step{n}", float(ratio))
 
 
 def steps_after_events(traj) -> list[int]:

@@ -51,7 +51,7 @@ def _record_tightness(record_property):
     n = len(TIGHTNESS)
     yield
     for P, T, ev, true, est, ratio in TIGHTNESS[n:]:
-        record_property(f"tightness_P{P}_T{T}", ratio)
+        record_property(f"tightness_P{P}_T{T}", float(ratio))
 
 
 def test_deep_linear_float_tier_vs_arb():
