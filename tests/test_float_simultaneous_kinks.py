@@ -665,3 +665,16 @@ def test_a_leave_decided_by_a_weight_at_its_bound_to_rounding_is_refused_in_both
     with pytest.raises(UnsupportedKinkError, match=r"t = 0\.080223494645053.*the decision of the rerun at 40 digits at unit 4 "
                                                    r"of layer 3 on sample 1 is not the same .*\('leave sliding', 2, 3, 4\)\] there become"):
         numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+
+
+def test_a_sliding_constraint_that_zeroes_a_column_leaves_entries_undecided_and_is_refused():
+    """Cross-entropy seed 85 (found by the soak of docs/theory.md E3, "Dips within the run's error"): layer-2 unit 5
+    of sample 2 slides from t = 0.736, and its constraint W₂[5,3]a₃ + W₂[5,5]a₅ = 0 takes both active layer-1 units of
+    the sample to 0 at one instant, t = 0.94554, with the column above them. Four switches are recorded there, and the
+    other layer-2 entries of the sample move off 0 with no decision of their own; the rerun's dip check reads one at
+    ~1e-59, inside its error bar, and refuses, saying that more digits may not help. (Until 2026-12-06 the run returned
+    6 events here, a continuation neither run decides.)"""
+    obj, th, _, _ = instance("ce", 85)
+    with pytest.raises(UnsupportedKinkError, match=r"t = 0\.94553992161437.*unit 3 of layer 2 on sample 2 of the rerun "
+                                                   r"at 40 digits comes within .* at its kink to the working precision"):
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
