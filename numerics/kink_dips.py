@@ -134,7 +134,8 @@ class NearTouches:
             # where the cells' bound comes within 1e-9 of q's scale, the minimum is taken in mp (the bound would
             # be rounding-limited there, and it would read a value at the step's ends, which are not examined)
             near = lb <= 1e-9 * np.abs(Ck).sum(0)
-            finite = np.isfinite(Ck).all(0)  # (coefficients past the float range, as in the locator's float screen: not examined)
+            # (coefficients past the float range, as in the locator's float screen: not examined)
+            finite = np.isfinite(Ck).all(0)
             Lj = L[j].reshape(-1)
             E = None
             for col, idx in enumerate(keep):
