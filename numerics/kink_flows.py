@@ -3,10 +3,10 @@ of :mod:`numerics.flows` run region by region, with exact kink events (docs/theo
 
 Size: the arb tier's integrator (series with sliding weights, step, locator, event handler) in one module,
 mirroring :mod:`numerics.float_taylor`; the rerun's estimate, the check of its decisions and the confirmation of
-verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins` and :mod:`numerics.kink_dips`, mixins); the search for consistent modes of sliding sets is
-:mod:`numerics.active_sets`, shared with the float tier through a small adapter (:class:`_ArbModes`), and the
-decision at a kink surface several entries share is :mod:`numerics.kink_groups` (a mixin), and the checks of the
-held entries (pinned ones; the sides above a column zeroed over a sliding unit; the weights a kink sets to 0)
+verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins` and :mod:`numerics.kink_dips`,
+mixins); the search for consistent modes of sliding sets is :mod:`numerics.active_sets`, shared with the float
+tier through a small adapter (:class:`_ArbModes`), and the decision at a kink surface several entries share is
+:mod:`numerics.kink_groups` (a mixin), and the checks of the held entries (pinned ones; the sides above a column zeroed over a sliding unit; the weights a kink sets to 0)
 :mod:`numerics.kink_pins` (a mixin), with the verdict on a unit's pinned entries shared with the float tier
 (:mod:`numerics.kink_held`).
 

@@ -189,7 +189,9 @@ class DecisionMargins:
         """Make every recorded decision again on the ball around its state that holds the exact flow's switching
         point (module docstring), e = ``error_at``(t) at the decision's instant t (a bound on this run's max-norm
         error there; inf: not checked). Raises UnsupportedKinkError at the first one that comes out otherwise or
-        cannot be bounded; returns how many were checked. The flow's mode and events are left as they were."""
+        cannot be bounded; returns how many were checked. The flow's mode and events are left as they were. The
+        steps' closest approaches to a kink without an event are checked first, against the same error
+        (:meth:`numerics.kink_dips.NearTouches._check_dips`)."""
         recs = getattr(self, "_decisions", [])
         self._check_dips(error_at)
         if not recs and not getattr(self, "_holds", []):
