@@ -6,9 +6,9 @@ mirroring :mod:`numerics.float_taylor`; the rerun's estimate, the check of its d
 verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins` and :mod:`numerics.kink_dips`,
 mixins); the search for consistent modes of sliding sets is :mod:`numerics.active_sets`, shared with the float
 tier through a small adapter (:class:`_ArbModes`), and the decision at a kink surface several entries share is
-:mod:`numerics.kink_groups` (a mixin), and the checks of the held entries (pinned ones; the sides above a column zeroed over a sliding unit; the weights a kink sets to 0)
-:mod:`numerics.kink_pins` (a mixin), with the verdict on a unit's pinned entries shared with the float tier
-(:mod:`numerics.kink_held`).
+:mod:`numerics.kink_groups` (a mixin), and the checks of the held entries (pinned ones; the sides above a column
+zeroed over a sliding unit; the weights a kink sets to 0) :mod:`numerics.kink_pins` (a mixin), with the verdict on a
+unit's pinned entries shared with the float tier (:mod:`numerics.kink_held`).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
 :mod:`numerics.series` expands it order by order. The parts, one job each:
