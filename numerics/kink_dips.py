@@ -68,7 +68,9 @@ class NearTouches:
     """The record of each step's smallest dip margin and its check against the run's error (module docstring)."""
 
     def _z_sensitivity(self, cs: list, hf: float) -> list[np.ndarray]:
-        """Per hidden layer, (units, samples): an upper bound of ‖∇_θ z‖₁ over the step (module docstring)."""
+        """Per hidden layer, (units, samples): an upper bound of ‖∇_θ z‖₁ over the step (module docstring). The 1-norm,
+        entry by entry, since the arb tier's error is a max norm; the float tier's bars use layer norms of the
+        2-norm (:func:`numerics.hessian_lipschitz.derivative_factors`), which would cost a factor up to √P here."""
         bias = self.obj.model.bias
         s = max(1.0, abs(float(self.obj.model.alpha)))
         F = coefficient_floats(cs)
@@ -170,6 +172,8 @@ class NearTouches:
                 return mpmath.polyval(b[::-1], u)
 
             scale = sum(abs(x) for x in b)
+            # the rounding of q(1): the series' coefficients carry ~2^-bits of their size from the pass, and their
+            # evaluation here at bits + 20 adds p·2^-(bits+20) of Σ|b_k|; 2^-(bits-8) of Σ|b_k| covers both
             tol = scale * mpmath.ldexp(1, -(bits - 8))
             end = q(mpmath.mpf(1))
             at_kink = end <= tol  # (its root is the step's end: the event, or a switch of the same instant)
