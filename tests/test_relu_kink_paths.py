@@ -306,8 +306,8 @@ def test_a_dip_through_zero_narrower_than_the_float_roots_is_crossed_vs_referenc
     digits) against a true error of 8.0e-3 at T (the reference crosses and the flow stays across). Found by the
     dip check (it read the minimum there as ≤ 0). Now the locator also samples the minimum each float root lies
     at (numerics.kink_events.first_root): at 34 digits the crossing is found at the reference's time and the
-    estimate bounds the error; at 28 digits the rerun's error bar (≈ 5e-28 on z) is wider than the dip, and the
-    crossing's switching point is not bounded: refused."""
+    estimate bounds the error; at 28 digits the rerun's bar on z is not far enough below the dip for the crossing's
+    switching point to be bounded (its arriving rate is −3.4e-14): refused."""
     obj, th, net = deep_graze_instance(-3e-28)
     T = Fraction(1, 4)
     rec: dict = {}
