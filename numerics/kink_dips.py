@@ -53,7 +53,7 @@ import numpy as np
 
 from .error_growth import coefficient_floats
 from .float_events import GRID, _grid_shift, _shift_margin
-from .kink_events import UnsupportedKinkError, _mpf
+from .kink_events import UnsupportedKinkError, _dip_bottom, _mpf
 
 
 def _input_abs(obj: Any) -> np.ndarray:
@@ -165,8 +165,6 @@ class NearTouches:
         with mpmath.workprec(bits + 20):
             hm = mpmath.mpf(h.numerator) / h.denominator
             b = [_mpf(x) * sigma * hm**k for k, x in enumerate(coefs)]
-            d1 = [k * b[k] for k in range(1, len(b))]
-            d2 = [k * d1[k] for k in range(1, len(d1))]
 
             def q(u):
                 return mpmath.polyval(b[::-1], u)
@@ -187,18 +185,8 @@ class NearTouches:
                 for r in np.roots(dc[::-1]):
                     if not 0 < r.real < 1:
                         continue
-                    x = mpmath.mpf(float(r.real))
-                    for _ in range(8):  # Newton on q' from the float root, kept inside (0, 1)
-                        g2 = mpmath.polyval(d2[::-1], x)
-                        if g2 <= 0:
-                            break
-                        xn = x - mpmath.polyval(d1[::-1], x) / g2
-                        if not 0 < xn < 1:
-                            break
-                        done = abs(xn - x) <= mpmath.ldexp(1, -(bits + 4))
-                        x = xn
-                        if done:
-                            break
+                    m = _dip_bottom(b, mpmath.mpf(1), float(r.real), bits)  # (the locator's Newton on q', in u)
+                    x = m if m is not None else mpmath.mpf(float(r.real))
                     v = q(x)
                     if at_kink and v <= end + tol:
                         continue
