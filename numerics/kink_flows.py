@@ -3,8 +3,8 @@ of :mod:`numerics.flows` run region by region, with exact kink events (docs/theo
 
 Size: the arb tier's integrator (series with sliding weights, step, locator, event handler) in one module,
 mirroring :mod:`numerics.float_taylor`; the rerun's estimate, the check of its decisions and the confirmation of
-verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins` and :mod:`numerics.kink_dips`,
-mixins); the search for consistent modes of sliding sets is :mod:`numerics.active_sets`, shared with the float
+verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins`, :mod:`numerics.kink_dips` and
+:mod:`numerics.kink_exits`, mixins); the search for consistent modes of sliding sets is :mod:`numerics.active_sets`, shared with the float
 tier through a small adapter (:class:`_ArbModes`), and the decision at a kink surface several entries share is
 :mod:`numerics.kink_groups` (a mixin), and the checks of the held entries (pinned ones; the sides above a column
 zeroed over a sliding unit; the weights a kink sets to 0) :mod:`numerics.kink_pins` (a mixin), with the verdict on a
@@ -23,7 +23,8 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
   the float roots of the scaled polynomial (and the minima they lie at) and refined to the working precision by
   bracketing in mp. The step is cut at the earliest root (an exact binary time). Each step's closest approach
   to a kink without an event is recorded and checked against the run's error afterwards
-  (:mod:`numerics.kink_dips`, a mixin).
+  (:mod:`numerics.kink_dips`, a mixin), and so is each sliding weight's closest approach to α or 1
+  without a leave (:mod:`numerics.kink_exits`, a mixin).
 * **event handler** — :meth:`_KinkFlow.handle`: the rates a = ż under the z < 0 field, b = ż under the
   z > 0 field decide (E1): same sign → cross; a > 0 > b → slide; a < 0 < b → repelling kink, the
   solution is not unique: :class:`NonUniqueFlowError`. A sliding weight reaching α or 1 → leave.
@@ -81,6 +82,7 @@ from .kink_events import coincident_group, shared_surface_error, sole_feeding_un
     UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
 from .kink_dips import NearTouches
+from .kink_exits import NearExits
 from .kink_margins import DecisionMargins
 from .kink_pins import PinnedKinks
 from .kink_rerun import check_rerun_decisions, confirmed, error_at, rerun_estimate
@@ -141,7 +143,7 @@ class _ArbModes:
         return f"unit {u} of layer {k[0] + 1} on sample {i}"
 
 
-class _KinkFlow(DecisionMargins, NearTouches, GroupKinks, PinnedKinks):
+class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""
 
     def __init__(self, obj: Objective, theta0: Sequence[Any], dps: int, order: int | None,
@@ -220,20 +222,7 @@ class _KinkFlow(DecisionMargins, NearTouches, GroupKinks, PinnedKinks):
             for m in self.masks:
                 for idx in m.sliding:
                     m.mu[idx] = m.mu[idx][:1]
-            base = self._nodes0(y)
-            D = []
-            for rep in reps:
-                for (j, idx), sg in members[rep]:
-                    self.masks[j].mu[idx][0] += sg
-                bumped = self._nodes0(y)
-                for (j, idx), sg in members[rep]:
-                    self.masks[j].mu[idx][0] -= sg
-                D.append({i: bumped[i] - v for i, v in base.items()
-                          if i in reach and i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
-            r = flint.arb_mat(len(reps), 1, [base[self.zdot[j]].entries()[idx] for j, idx in reps])
-            A = flint.arb_mat(len(reps), len(reps),
-                              [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0
-                               for j, idx in reps for c in range(len(reps))])
+            D, r, A = self._mu_system(y, reps, members, reach)
             try:
                 delta = A.solve(-r)
             except ZeroDivisionError:
@@ -262,6 +251,26 @@ class _KinkFlow(DecisionMargins, NearTouches, GroupKinks, PinnedKinks):
                 f"the Filippov weights of the sliding entries {[(j + 1, idx) for j, idx in sliding]} "
                 f"(layer, unit·n + sample) did not converge (last Newton correction {big:.3g})")
         self._D, self._A, self._reps, self._members = D, A, reps, members
+
+    def _mu_system(self, y: list, reps: list, members: dict, reach: set[int]) -> tuple[list, Any, Any]:
+        """(D, r, A) at the state ``y`` (balls allowed) and the weights μ as they are: r the representatives'
+        rates ż, D_s = ∂(node)/∂μ_s for the nodes μ_s reaches (the difference of two evaluations, μ_s bumped by 1;
+        exact where ż is affine in the μ's, i.e. they share a layer) and A = [∂ż_r/∂μ_s]."""
+        base = self._nodes0(y)
+        D = []
+        for rep in reps:
+            for (j, idx), sg in members[rep]:
+                self.masks[j].mu[idx][0] += sg
+            bumped = self._nodes0(y)
+            for (j, idx), sg in members[rep]:
+                self.masks[j].mu[idx][0] -= sg
+            D.append({i: bumped[i] - v for i, v in base.items()
+                      if i in reach and i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
+        r = flint.arb_mat(len(reps), 1, [base[self.zdot[j]].entries()[idx] for j, idx in reps])
+        A = flint.arb_mat(len(reps), len(reps),
+                          [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0
+                           for j, idx in reps for c in range(len(reps))])
+        return D, r, A
 
     def _after_order(self, k: int, coef: list) -> list[int]:
         """Solve μ_k (k ≥ 1) from [ż_s]_k = 0 (linear: A μ_k = −[ż]_k with A from μ_0) and add
@@ -743,6 +752,7 @@ class _KinkFlow(DecisionMargins, NearTouches, GroupKinks, PinnedKinks):
                         if zero_steps > 2 * sum(m.rows * m.cols for m in self.masks) + 2:
                             raise UnsupportedKinkError(f"t = {float(t):.17g}: kink events without progress in time")
                     self._record_dips(watched, cs, h, t, t + h >= t_end, bits)
+                    self._record_exits(cs, h, t, ev, t + h >= t_end, bits)
                     new = taylor_eval(cs, h)
                     if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
                         raise FloatingPointError(f"the flow left the float range near t = {float(t)}")

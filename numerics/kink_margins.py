@@ -191,9 +191,11 @@ class DecisionMargins:
         error there; inf: not checked). Raises UnsupportedKinkError at the first one that comes out otherwise or
         cannot be bounded; returns how many were checked. The flow's mode and events are left as they were. The
         steps' closest approaches to a kink without an event are checked first, against the same error
-        (:meth:`numerics.kink_dips.NearTouches._check_dips`)."""
+        (:meth:`numerics.kink_dips.NearTouches._check_dips`), and the sliding weights' closest approaches to α or 1
+        (:meth:`numerics.kink_exits.NearExits._check_exits`)."""
         recs = getattr(self, "_decisions", [])
         self._check_dips(error_at)
+        self._check_exits(error_at)
         if not recs and not getattr(self, "_holds", []):
             return 0
         from .flows import _guard_bits
