@@ -36,6 +36,12 @@ dps"). Two approximations, both first order in e, as in the dip check:
 * where the sliding set spans layers, ż_S is not affine in μ and the bump-by-one D of :meth:`_mu_system` is a
   secant, not ∂ż/∂μ: the step is a Newton-like step, not an enclosure.
 
+The same ball gives a leave's switching-time uncertainty: at a leave instant t (where the series reached α or 1)
+the exact weight is within ρ = max|ball − μ̂| + |μ̂ − μ_series(t)| of that value, so the exact flow leaves within
+τ = ρ/|μ̇| of t (first order): :meth:`NearExits._leave_taus`, which the decisions a leave sets going at its instant
+take as their τ (:meth:`numerics.kink_margins.DecisionMargins.check_decisions`), as the float tier's
+``SlidingBounds._leave_tau``.
+
 :class:`NearExits` is a mixin of :class:`numerics.kink_flows._KinkFlow`. It reads the flow's ``masks``, ``events``,
 ``record_decisions``, ``check_role``, ``dps``, ``p``, ``obj`` and ``_tie``, and its ``_sliding``, ``_group_of``,
 ``_solve_mu0`` (which leaves ``_reps`` and ``_members``), ``_mu_system``, ``_mu_reach``, ``_full_snapshot`` and
@@ -87,20 +93,20 @@ def _extrema(b: list, alpha: Any, bits: int) -> list[tuple[Any, Any]]:
 
 
 class NearExits:
-    """The record of the sliding weights' extrema and their check against the run's error (module docstring)."""
+    """The record of the sliding weights' extrema and leaves, and their check against the run's error (module
+    docstring)."""
 
     def _record_exits(self, cs: list, h: Fraction, t: Fraction, ev: tuple | None, last: bool, bits: int) -> None:
         """Record the points of the step [t, t + h] where a sliding weight's closeness to α or 1 is examined
         (module docstring): (t, h, u, the computed state there, the weights there, the flow's mode, the entries
-        examined, their margins) in ``self._exits``. Only on a flow whose decisions are checked."""
+        examined, their margins) in ``self._exits``; and where the step ends on a leave, the leave (its instant,
+        the state and weights there, the mode before it, the leaving entries and their μ̇) in ``self._leaves``.
+        Only on a flow whose decisions are checked."""
         if not self.record_decisions or h == 0:
             return
         sliding = self._sliding()
         if not sliding:
             return
-        from .flows import taylor_eval
-        from .series import to_arb
-
         leaving = set()
         if ev is not None and ev[1][0] == "mu":
             _, j0, idx0, _ = ev[1]
@@ -119,20 +125,75 @@ class NearExits:
                 if pts:
                     margin, u = min(pts, key=lambda p: p[0])
                     found.setdefault(u, []).append(((j, idx), float(margin)))
-            if not found:
-                return
-            if not hasattr(self, "_exits"):
-                self._exits = []
+        if not found and not leaving:
+            return
         snap = self._full_snapshot()
         for u, entries in found.items():
             man, exp = mpmath.mpf(u).man_exp
             uf = Fraction(int(man)) * Fraction(2) ** int(exp)  # (exact: u is binary)
-            s = to_arb(uf * h)
-            y = [M.mid() for M in taylor_eval(cs, uf * h)]
-            # the weights there, from their series: the start of the Newton solve of the check
-            mus = {(j, idx): sum((x * s**k for k, x in enumerate(self.masks[j].mu[idx])), flint.arb(0)).mid()
-                   for j, idx in sliding}
+            y, mus = self._state_at(cs, uf * h, sliding)
+            if not hasattr(self, "_exits"):
+                self._exits = []
             self._exits.append((t, h, uf, y, mus, snap, entries))
+        if leaving:
+            y, mus = self._state_at(cs, h, sliding)
+            hf = float(h)
+            # μ̇ at the leave: Σ_k k·μ_k·h^{k−1}, in float (it divides a first-order bar)
+            mudot = {k: sum(n * float(x.mid()) * hf ** (n - 1) for n, x in enumerate(self.masks[k[0]].mu[k[1]])
+                            if n > 0) for k in leaving}
+            if not hasattr(self, "_leaves"):
+                self._leaves = []
+            self._leaves.append((t + h, y, mus, snap, mudot))
+
+    def _state_at(self, cs: list, s: Fraction, sliding: list) -> tuple[list, dict]:
+        """The computed state at offset s of the step (midpoints of the series' values) and the sliding weights there
+        (from their series: the start of the Newton solve of the checks)."""
+        from .flows import taylor_eval
+        from .series import to_arb
+
+        sa = to_arb(s)
+        y = [M.mid() for M in taylor_eval(cs, s)]
+        mus = {(j, idx): sum((x * sa**k for k, x in enumerate(self.masks[j].mu[idx])), flint.arb(0)).mid()
+               for j, idx in sliding}
+        return y, mus
+
+    def _mu_ball(self, y: list, mus: dict, snap: tuple, e: float) -> dict | None:
+        """The sliding weights over the max-norm box B(y, e) (module docstring): entry → (μ̂, ball), μ̂ solved on y to
+        the working precision and the ball μ̂ − A⁻¹r from one constraint solve on the box; None where A's ball holds
+        a singular matrix. Leaves the flow in the mode of ``snap``."""
+        from .kink_margins import inflate
+
+        self._full_restore(snap)
+        sliding = self._sliding()
+        for (j, idx), v in mus.items():
+            self.masks[j].mu[idx] = [v]
+        self._solve_mu0(y, sliding)
+        reps, members = self._reps, self._members
+        try:
+            _, r, A = self._mu_system(inflate(y, e), reps, members, self._mu_reach())
+            delta = A.solve(-r)
+        except ZeroDivisionError:
+            return None
+        return {(j, idx): (self.masks[j].mu[idx][0], self.masks[j].mu[idx][0] + sg * delta[c, 0])
+                for c, rep in enumerate(reps) for (j, idx), sg in members[rep]}
+
+    def _checking(self):
+        """A context for the checks below: the working precision, and the flow's mode and events put back after."""
+        from contextlib import contextmanager
+
+        from .flows import _guard_bits
+        from .series import arb_precision
+
+        @contextmanager
+        def ctx():
+            self._all_events = tuple(self.events)
+            end = self._full_snapshot()
+            try:
+                with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
+                    yield
+            finally:
+                self._full_restore(end)
+        return ctx()
 
     def _check_exits(self, error_at: Callable[[Fraction], float]) -> int:
         """Each recorded point against the error e = ``error_at``(its step's end) (module docstring); raises
@@ -141,55 +202,62 @@ class NearExits:
         recs = getattr(self, "_exits", [])
         if not recs:
             return 0
-        from .flows import _guard_bits
-        from .kink_margins import inflate
-        from .series import arb_precision
-
         n = 0
-        self._all_events = tuple(self.events)
-        end = self._full_snapshot()
-        try:
-            with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
-                for t, h, u, y, mus, snap, entries in recs:
-                    e = float(error_at(t + h))
-                    if not math.isfinite(e) or e <= 0:
-                        continue
-                    n += 1
-                    self._full_restore(snap)
-                    sliding = self._sliding()
-                    for (j, idx), v in mus.items():
-                        self.masks[j].mu[idx] = [v]
-                    self._solve_mu0(y, sliding)  # μ̂ at the computed state (Newton from the series' value)
-                    reps, members = self._reps, self._members
-                    at = float(t + u * h)
-                    try:
-                        _, r, A = self._mu_system(inflate(y, e), reps, members, self._mu_reach())
-                        delta = A.solve(-r)
-                    except ZeroDivisionError:
-                        delta = None
-                    for c, rep in enumerate(reps):
-                        for (j, idx), sg in members[rep]:
-                            hit = [mg for key, mg in entries if key == (j, idx)]
-                            if not hit:
-                                continue
-                            m = self.masks[j]
-                            unit, i = divmod(idx, m.cols)
-                            where = (f"t = {at:.17g}: the Filippov weight of unit {unit} of layer {j + 1} on sample "
-                                     f"{i}{self.check_role}, sliding on the step from t = {float(t):.17g}")
-                            if delta is None:
-                                raise UnsupportedKinkError(
-                                    f"{where}, comes within {hit[0]:.3g} of α or 1; the sliding constraints are "
-                                    f"degenerate on some state within the error of the computed one ({e:.3g}): "
-                                    "whether the exact flow leaves sliding there is not decided at this precision; "
-                                    "raise dps")
-                            mu = m.mu[idx][0] + sg * delta[c, 0]
-                            if not (mu > m.alpha and mu < 1):
-                                lo, hi = mu.lower(), mu.upper()
-                                raise UnsupportedKinkError(
-                                    f"{where}, comes within {hit[0]:.3g} of α or 1 without leaving, but over the states "
-                                    f"within the error of the computed one ({e:.3g}) it spans [{float(lo):.6g}, "
-                                    f"{float(hi):.6g}], past α = {float(m.alpha):g} or 1: whether the exact flow leaves "
-                                    "sliding there is not decided at this precision; raise dps")
-        finally:
-            self._full_restore(end)
+        with self._checking():
+            for t, h, u, y, mus, snap, entries in recs:
+                e = float(error_at(t + h))
+                if not math.isfinite(e) or e <= 0:
+                    continue
+                n += 1
+                balls = self._mu_ball(y, mus, snap, e)
+                at = float(t + u * h)
+                for (j, idx), margin in entries:
+                    m = self.masks[j]
+                    unit, i = divmod(idx, m.cols)
+                    where = (f"t = {at:.17g}: the Filippov weight of unit {unit} of layer {j + 1} on sample "
+                             f"{i}{self.check_role}, sliding on the step from t = {float(t):.17g}")
+                    if balls is None:
+                        raise UnsupportedKinkError(
+                            f"{where}, comes within {margin:.3g} of α or 1; the sliding constraints are degenerate on "
+                            f"some state within the error of the computed one ({e:.3g}): whether the exact flow "
+                            "leaves sliding there is not decided at this precision; raise dps")
+                    mu = balls[(j, idx)][1]
+                    if not (mu > m.alpha and mu < 1):
+                        raise UnsupportedKinkError(
+                            f"{where}, comes within {margin:.3g} of α or 1 without leaving, but over the states within "
+                            f"the error of the computed one ({e:.3g}) it spans [{float(mu.lower()):.6g}, "
+                            f"{float(mu.upper()):.6g}], past α = {float(m.alpha):g} or 1: whether the exact flow leaves "
+                            "sliding there is not decided at this precision; raise dps")
         return n
+
+    def _leave_taus(self, error_at: Callable[[Fraction], float]) -> dict:
+        """Per recorded leave instant t: τ, a bound (first order) on how far the exact flow's leave lies from t in
+        time, for the decisions a leave sets going at its instant (:meth:`check_decisions`, as a kink's τ). With e
+        the error at t and the leaving weights' balls over B(θ̂, e) (:meth:`_mu_ball`): the exact weight at t is
+        within ρ = max|ball − μ̂| + |μ̂ − μ_series(t)| of the value the run's series reached (α or 1), and it moves at
+        |μ̇|, so τ = ρ/|μ̇| (∞ where μ̇ = 0 or the constraints degenerate on the box). The float tier's
+        counterpart is SlidingBounds._leave_tau."""
+        out: dict = {}
+        recs = getattr(self, "_leaves", [])
+        if not recs:
+            return out
+        with self._checking():
+            for t, y, mus, snap, mudot in recs:
+                e = float(error_at(t))
+                if not math.isfinite(e):
+                    out[t] = math.inf
+                    continue
+                if e <= 0:
+                    continue
+                balls = self._mu_ball(y, mus, snap, e)
+                tau = 0.0
+                for k, d in mudot.items():
+                    if balls is None or d == 0 or not math.isfinite(d):
+                        tau = math.inf
+                        break
+                    hat, ball = balls[k]
+                    rho = max(abs(float(ball.upper() - hat)), abs(float(hat - ball.lower()))) \
+                        + abs(float((hat - mus[k]).mid()))
+                    tau = max(tau, rho * (1 + 1e-12) / abs(d))
+                out[t] = max(out.get(t, 0.0), tau)
+        return out

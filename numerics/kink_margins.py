@@ -25,8 +25,9 @@ float tier's bars make the same approximation. Three cases need less:
 * a decision at t = 0 has e = 0, since θ(0) is converted exactly, and τ = 0;
 * an entry that another switch of the same instant set moving (``unpinned``, from no side) takes that instant's
   largest τ from the decisions located there;
-* after a leave event (a weight μ reaching α or 1, which is not one of these decisions) there is no such τ, and
-  the ball is B(θ̂, e). This is a limitation, stated in the docs.
+* after a leave event (a weight μ reaching α or 1, which is not one of these decisions) τ is the leave's own,
+  from the leaving weight's ball over B(θ̂, e) and its rate (:meth:`numerics.kink_exits.NearExits._leave_taus`;
+  first order, as the float tier's ``_leave_tau``). Until 2026-12-06 there was none, and the ball was B(θ̂, e).
 
 "The same" compares the masks' sides, the sliding and pinned sets, the groups' ties and the events the decision
 records. Every sign inside the decision is then certain over B(θ̂, R): the rates, and the modes of the sliding set.
@@ -203,7 +204,8 @@ class DecisionMargins:
 
         self._all_events = tuple(self.events)
         end = self._full_snapshot()
-        taus: dict = {}
+        # the leaves' switching-time uncertainties, for the decisions a leave sets going at its instant (unpinned)
+        taus: dict = self._leave_taus(error_at)
         try:
             with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
                 for t, y, before, (j, idx, from_side, unpinned), outcome in recs:

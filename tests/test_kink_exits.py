@@ -11,7 +11,10 @@ Newton-like step there). The run's own error is ~1e-30, so neither is near its b
 The corner state θ̂ − e·sign(∇μ) (∇μ by central differences at 60 digits) moves μ towards α fastest to first order:
 the smallest e at which the reference's μ there reaches α, e_c, is an error at which the exact flow may leave
 sliding, so the check must refuse at e_c (honest) and pass at e_c/1000 (useful). Measured: the largest error passed
-is 6.1× and 4.3× below e_c."""
+is 6.1× and 4.3× below e_c.
+
+The same ball gives a leave's switching-time uncertainty τ (last test, seed 1): the run's leave lies within τ of the
+reference's, and τ is 1.1× the first-order bar e·‖∇μ‖₁/|μ̇| computed from the reference."""
 
 from fractions import Fraction
 
@@ -19,9 +22,11 @@ import mpmath
 import numpy as np
 import pytest
 
+import numerics
 import relu_reference as R
 from numerics.kink_events import UnsupportedKinkError
 from numerics.kink_flows import _KinkFlow
+from numerics.kink_rerun import error_at
 from test_float_taylor import relu_instance
 
 SEED, WIDTHS, T = 13, (2, 3, 3, 1), Fraction(2)
@@ -114,3 +119,61 @@ def test_the_largest_error_a_near_exit_passes_with_is_honest_and_useful(which):
           f"largest error passed 1e{a:.3f}, e_c / it = {e_c / 10**a:.3g}")
     assert flow.events == events and all(np.array_equal(m.side, s) for m, s in zip(flow.masks, sides))
     flow._exits = list(run["recs"])
+
+
+def test_a_leaves_time_uncertainty_holds_the_reference_leave():
+    """τ of a leave (:meth:`numerics.kink_exits.NearExits._leave_taus`: the leaving weight's ball over the box of the
+    run's error at the leave, over |μ̇|), which the decisions a leave sets going take as their switching-time
+    uncertainty (numerics.kink_margins): on seed 1 of the sliding instances ((2, 3, 3, 1) bias-free), whose layer-1
+    entry (unit 1, sample 2) leaves at t = 1.0304, the run at 20 digits leaves within τ of the reference's leave
+    (40 digits), with e the run's own estimate there (its rerun at 30 digits). τ is also compared with the first-order
+    e·‖∇μ‖₁/|μ̇| from the reference (∇μ by central differences at the run's leave state): within 1000× of it."""
+    obj, th = relu_instance(1, WIDTHS, 0.0, False, scale=1.0)
+    T1 = Fraction(11, 10)
+    traj = numerics.gradient_flow(obj, th, T1, dps=20)
+    flow = _KinkFlow(obj, th, 20, None)
+    run = flow.run(T1, None)
+    leaves = [e for e in run.events if e.kind == "leave sliding"]
+    assert [e.key() for e in run.events] == [e.key() for e in traj.events] and len(leaves) == 1
+    t20 = leaves[0].t
+    taus = flow._leave_taus(lambda t: error_at(traj, t))
+    assert list(taus) == [t20]
+    tau = taus[t20]
+    (_, _, mus, _, mudot), = flow._leaves
+    (key, d), = mudot.items()
+    X = np.asarray(obj.loss.inputs, dtype=float).T
+    Y = np.asarray(obj.loss.target, dtype=float).T
+    with mpmath.workdps(40):
+        net = R.Net(obj.widths, obj.model.alpha, obj.model.bias, X, Y)
+        _, ev = R.flow(net, list(obj.flatten(th)), mpmath.mpf(T1.numerator) / T1.denominator, dps=40)
+        ref = [e[0] for e in ev if e[1] == "leave sliding"]
+        assert len(ref) == 1
+        dt = abs(mpmath.mpf(t20.numerator) / t20.denominator - ref[0])
+    with mpmath.workdps(60):
+        p0 = [mpmath.mpf(x) for x in obj.flatten(run.at(t20))]
+        j, idx = key
+        unit, i = divmod(idx, flow.masks[j].cols)
+        S = sorted((jj, *divmod(ii, flow.masks[jj].cols)) for jj, ii in mus)
+        masks = net.pattern(p0)
+        for (jj, uu, ii) in S:  # (at the leave z is 0 to rounding: the sliding entries' pattern is the solve's)
+            masks[jj][uu][ii] = 0
+
+        def mu_at(p):
+            lam, _ = R._solve_sliding(net, p, masks, S)
+            return net.alpha + lam[S.index((j, unit, i))] * (1 - net.alpha)
+
+        dd = mpmath.mpf(10) ** -20
+        g1 = 0
+        for k in range(len(p0)):
+            if p0[k] == 0:
+                continue
+            pp, pm = list(p0), list(p0)
+            pp[k] += dd
+            pm[k] -= dd
+            g1 += abs((mu_at(pp) - mu_at(pm)) / (2 * dd))
+    e = error_at(traj, t20)
+    first = float(e * g1) / abs(d)
+    print(f"\nleave at t = {float(t20):.17g}: |t − t_ref| = {float(dt):.3g}, τ = {tau:.3g} (e = {e:.3g}, "
+          f"|μ̇| = {abs(d):.3g}), first-order e·‖∇μ‖₁/|μ̇| = {first:.3g}, τ / it = {tau / first:.3g}")
+    assert dt <= tau  # honest
+    assert first <= tau <= 1000 * first  # useful
