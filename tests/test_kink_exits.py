@@ -65,6 +65,8 @@ def test_the_run_records_the_weights_extrema_and_the_horizon():
 
 @pytest.mark.parametrize("which", [0, 1], ids=["interior-one-layer", "horizon-two-layers"])
 def test_the_largest_error_a_near_exit_passes_with_is_honest_and_useful(which):
+    """Refused at e_c, passed at e_c/1000 (module docstring); the largest error passed is printed. The check leaves
+    the flow's events and masks as they were."""
     run = _run()
     obj, flow = run["obj"], run["flow"]
     rec = run["recs"][which]
