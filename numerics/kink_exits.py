@@ -44,8 +44,8 @@ take as their τ (:meth:`numerics.kink_margins.DecisionMargins.check_decisions`)
 
 :class:`NearExits` is a mixin of :class:`numerics.kink_flows._KinkFlow`. It reads the flow's ``masks``, ``events``,
 ``record_decisions``, ``check_role``, ``dps``, ``p``, ``obj`` and ``_tie``, and its ``_sliding``, ``_group_of``,
-``_solve_mu0`` (which leaves ``_reps`` and ``_members``), ``_mu_system``, ``_mu_reach``, ``_full_snapshot`` and
-``_full_restore``.
+``_solve_mu0`` (which leaves ``_reps`` and ``_members``), ``_mu_system``, ``_mu_reach``, ``_full_snapshot``,
+``_full_restore`` and ``_checking`` (:class:`numerics.kink_margins.DecisionMargins`).
 """
 
 from __future__ import annotations
@@ -177,24 +177,6 @@ class NearExits:
         return {(j, idx): (self.masks[j].mu[idx][0], self.masks[j].mu[idx][0] + sg * delta[c, 0])
                 for c, rep in enumerate(reps) for (j, idx), sg in members[rep]}
 
-    def _checking(self):
-        """A context for the checks below: the working precision, and the flow's mode and events put back after."""
-        from contextlib import contextmanager
-
-        from .flows import _guard_bits
-        from .series import arb_precision
-
-        @contextmanager
-        def ctx():
-            self._all_events = tuple(self.events)
-            end = self._full_snapshot()
-            try:
-                with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
-                    yield
-            finally:
-                self._full_restore(end)
-        return ctx()
-
     def _check_exits(self, error_at: Callable[[Fraction], float]) -> int:
         """Each recorded point against the error e = ``error_at``(its step's end) (module docstring); raises
         UnsupportedKinkError where the weights' ball over B(θ̂, e) does not lie inside (α, 1). Returns how many
@@ -258,6 +240,7 @@ class NearExits:
                     hat, ball = balls[k]
                     rho = max(abs(float(ball.upper() - hat)), abs(float(hat - ball.lower()))) \
                         + abs(float((hat - mus[k]).mid()))
+                    # (1 + 1e-12: the float conversions and the division, a few roundings of 2⁻⁵³ each)
                     tau = max(tau, rho * (1 + 1e-12) / abs(d))
                 out[t] = max(out.get(t, 0.0), tau)
         return out

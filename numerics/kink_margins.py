@@ -48,6 +48,7 @@ time enters there (:meth:`DecisionMargins._check_holds`).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -83,6 +84,21 @@ class DecisionMargins:
     _all_events: tuple = ()  # (the run's events while check_decisions runs)
     record_decisions = True
     check_role = ""  # (in messages: " of the rerun at d digits" for relu_gradient_flow's rerun)
+
+    @contextmanager
+    def _checking(self):
+        """The context of the checks after a run: the working precision, and the flow's mode and events put back
+        after (from the run's whole list of events, ``_all_events``)."""
+        from .flows import _guard_bits
+        from .series import arb_precision
+
+        self._all_events = tuple(self.events)
+        end = self._full_snapshot()
+        try:
+            with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
+                yield
+        finally:
+            self._full_restore(end)
 
     def _full_snapshot(self) -> tuple:
         return (self._snapshot(), [set(m.pinned) for m in self.masks], [m.dead.copy() for m in self.masks],
@@ -199,50 +215,42 @@ class DecisionMargins:
         self._check_exits(error_at)
         if not recs and not getattr(self, "_holds", []):
             return 0
-        from .flows import _guard_bits
-        from .series import arb_precision
-
-        self._all_events = tuple(self.events)
-        end = self._full_snapshot()
         # the leaves' switching-time uncertainties, for the decisions a leave sets going at its instant (unpinned)
         taus: dict = self._leave_taus(error_at)
-        try:
-            with arb_precision(self.dps, _guard_bits(self.obj, self.p)):
-                for t, y, before, (j, idx, from_side, unpinned), outcome in recs:
-                    e = 0.0 if t == 0 else float(error_at(t))
-                    if not math.isfinite(e):
-                        continue  # (no bound there: nothing to check against)
-                    u, i = divmod(idx, self.masks[j].cols)
-                    what = f"t = {float(t):.17g}: the decision{self.check_role} at unit {u} of layer {j + 1} on sample {i}"
-                    if t == 0:
-                        continue  # (θ(0) is exact and no switching time is uncertain: the decision was made on it)
-                    try:
-                        self._full_restore(before)
-                        if from_side != 0:
-                            R, tau = self._radius(y, j, idx, e, lambda p, zb: zb / p if p > 0 else math.inf, what)
-                            taus[t] = max(taus.get(t, 0.0), tau)
-                        else:  # set moving by another switch of this instant: that switch's time uncertainty
-                            R, _ = self._radius(y, j, idx, e, lambda p, zb: taus.get(t, 0.0), what)
-                    except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
-                        if str(x).startswith(what):
-                            raise
-                        raise UnsupportedKinkError(f"{what}: its switching point is not bounded on the states within its "
-                                                   f"error ({e:.3g}) of the computed one: {x}") from None
+        with self._checking():
+            for t, y, before, (j, idx, from_side, unpinned), outcome in recs:
+                e = 0.0 if t == 0 else float(error_at(t))
+                if not math.isfinite(e):
+                    continue  # (no bound there: nothing to check against)
+                u, i = divmod(idx, self.masks[j].cols)
+                what = f"t = {float(t):.17g}: the decision{self.check_role} at unit {u} of layer {j + 1} on sample {i}"
+                if t == 0:
+                    continue  # (θ(0) is exact and no switching time is uncertain: the decision was made on it)
+                try:
                     self._full_restore(before)
-                    try:
-                        self._kink_decide(inflate(y, R), j, idx, t, from_side, unpinned)
-                        again = self._outcome(before[-1])
-                    except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError,
-                            AssertionError) as x:
-                        again = f"{type(x).__name__}: {x}"
-                    if again != outcome:
-                        raise UnsupportedKinkError(
-                            f"{what} is not the same on every state within its error of the computed one (error {e:.3g}, "
-                            f"ball radius {R:.3g} with the switching time's uncertainty): {_difference(outcome, again)}; "
-                            "not decided at this precision, raise dps")
-                self._check_holds(error_at)
-        finally:
-            self._full_restore(end)
+                    if from_side != 0:
+                        R, tau = self._radius(y, j, idx, e, lambda p, zb: zb / p if p > 0 else math.inf, what)
+                        taus[t] = max(taus.get(t, 0.0), tau)
+                    else:  # set moving by another switch of this instant: that switch's time uncertainty
+                        R, _ = self._radius(y, j, idx, e, lambda p, zb: taus.get(t, 0.0), what)
+                except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError) as x:
+                    if str(x).startswith(what):
+                        raise
+                    raise UnsupportedKinkError(f"{what}: its switching point is not bounded on the states within its "
+                                               f"error ({e:.3g}) of the computed one: {x}") from None
+                self._full_restore(before)
+                try:
+                    self._kink_decide(inflate(y, R), j, idx, t, from_side, unpinned)
+                    again = self._outcome(before[-1])
+                except (UnsupportedKinkError, NonUniqueFlowError, ZeroDivisionError, ValueError,
+                        AssertionError) as x:
+                    again = f"{type(x).__name__}: {x}"
+                if again != outcome:
+                    raise UnsupportedKinkError(
+                        f"{what} is not the same on every state within its error of the computed one (error {e:.3g}, "
+                        f"ball radius {R:.3g} with the switching time's uncertainty): {_difference(outcome, again)}; "
+                        "not decided at this precision, raise dps")
+            self._check_holds(error_at)
         return sum(1 for r in recs if r[0] > 0)
 
 
