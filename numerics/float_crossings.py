@@ -272,6 +272,39 @@ class FloatCrossings:
         new = sample_gradient_columns(self.obj, self.y, i, masks)
         return [self.series.sign * (a - b) for a, b in zip(new, cur)]
 
+    def _lift(self, j: int, u: int, i: int, rad: float = 0.0) -> dict[int, np.ndarray] | None:
+        """The sides of the entries above unit u of hidden layer j + 1 on sample i when its switch on lifts the
+        sample's column there from zero (:func:`numerics.kink_events.lifted_column_sides`; docs/theory.md E1, "A
+        column lifted from zero"), or None where it does not. ``rad``: how far the exact weights may lie from the
+        computed ones (the run's error at the switch); a sign within it is refused. The arb tier's is
+        :meth:`numerics.kink_flows._KinkFlow._lift`."""
+        from .kink_events import lifted_column_sides
+
+        H = len(self.side)
+        if self.bias or self.alpha != 0 or j >= H - 1:
+            return None
+        slid = [self.series.slide.get(l + 1, {}) for l in range(H)]
+        cols = [(self.side[l][:, i], [v for (v, c) in slid[l] if c == i],
+                 [v for (jj, v, c) in self.pinned if jj == l and c == i]) for l in range(H)]
+        return lifted_column_sides(cols, self.y[1:H], j, u, rad, where=f"t = {getattr(self, '_clock', 0.0):.17g}, "
+                                                                        f"sample {i}: ")
+
+    def _apply_lift(self, lift: dict[int, np.ndarray], i: int, t: float | None) -> None:
+        """Give the entries above a lifted column on sample i their sides (:meth:`_lift`); with ``t``, record a
+        "cross" for each whose side changes (in layer and unit order, after the lifting unit's own) and mark every
+        one of them just switched: their z is the lifting unit's z times a weight, so its order-0 value is that
+        unit's rounding, which the event search must not read as a root (``skip``, as after any switch)."""
+        for k, sides in sorted(lift.items()):
+            changed = np.flatnonzero(self.side[k][:, i] != sides)
+            self.side[k][:, i] = sides
+            self._set_mask(k)
+            if t is None:
+                continue
+            for v in changed:
+                self._record(t, "cross", k, int(v), i)
+            for v in range(len(sides)):
+                self.skip[(k, v, i)] = 1
+
     def _lone_fast(self, j: int, u: int, i: int, t: float, from_side: int, p_next: int) -> float | None:
         """The lone crossing of z_{j+1}[u, i] from ``from_side`` with the next step's pass (module
         docstring): returns the saltation factor and leaves the pass in ``_next_pass``, or None (the entry

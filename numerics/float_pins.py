@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .float_crossings import _norm
+from .float_steps import EPS
 from .kink_events import lone_input
 from .kink_held import decide_held, held_state, lift_bracket, surface_blocks
 
@@ -122,7 +123,7 @@ class FloatPins:
         lifts = []
         for T in range(1, 2 ** len(blocks)):
             members = [mc for q, blk in enumerate(blocks) if T >> q & 1 for mc in blk]
-            cands = self._rates(j, u, members[0][0], t, members)
+            cands = self._rates(j, u, members[0][0], t, members, self._held_lift(j, u, members))
             cm, cp = cands
             if cm["rate"] != 0:
                 return None
@@ -142,6 +143,20 @@ class FloatPins:
                 rows.append((r, bar, r - bar, r + bar, r == 0))  # (bar carries its own 8u slack)
             lifts.append((T, rows))
         return lifts
+
+    def _held_lift(self, j: int, u: int, members: list) -> dict | None:
+        """Mask 1 on a pinned entry whose sample's column is zero without it lifts that column: its rate is read with
+        the entries above at the signs of its direction (:meth:`_lift`; docs/theory.md E1, "A column lifted from
+        zero"). One entry only: several lifted at once (one direction per sample) are refused."""
+        from .kink_flows import UnsupportedKinkError
+
+        rad = self._bar_err * (1 + 8 * EPS) if self._bar_err is not None else 0.0  # (no switching time at a hold)
+        lifts = [self._lift(j, u, c, rad) for c, _ in members]
+        if len(members) > 1 and any(lifts):
+            raise UnsupportedKinkError(
+                f"t = {getattr(self, '_clock', 0.0):.17g}: unit {u} of layer {j + 1} is pinned on samples "
+                f"{[c for c, _ in members]}, and lifting them would lift a zero column of a sample: not supported")
+        return lifts[0]
 
     def _locate_lift(self, j: int, u: int, blocks: list) -> str:
         """Where inside the last step (start t₀, length h, series ys; no switch in it) the pinned blocks of unit u

@@ -314,19 +314,24 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # (the same call on the same state; at the full order it costs as much as ~8 passes after events)
         self._next_pass = (self.p,) + tuple(first) + (self.series.local_field,) if not kinks else None
 
-    def _rates(self, j: int, u: int, i: int, t: float = math.nan, members: list | None = None) -> list[dict]:
+    def _rates(self, j: int, u: int, i: int, t: float = math.nan, members: list | None = None,
+               lift: dict | None = None) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
         Filippov field with a consistent active set (:meth:`_settle`: sliding entries whose weight
         the candidate pushes out of [α, 1] leave to the side it points to). Each candidate: its rate
         ``rate`` = ż, field ``F``, the entries that leave ``left`` and their outward rates ``out``.
         ``members`` ((sample, κ), sample i first): the entries of the unit that share the kink surface
-        (docs/theory.md E1, "Entries that share one kink surface"), each set to the side of sign κ·s."""
+        (docs/theory.md E1, "Entries that share one kink surface"), each set to the side of sign κ·s. ``lift``:
+        the sides of the entries above when mask 1 lifts the sample's column from zero (:meth:`_lift`), which
+        the s = +1 candidate takes."""
         snap = self._snapshot()
         cands = []
         try:
             for s in (-1, 1):
                 for c, kap in members or [(i, 1.0)]:
                     self.side[j][u, c] = s if kap > 0 else -s
+                if s > 0 and lift:
+                    self._apply_lift(lift, i, None)
                 self._set_mask(j)
                 left = self._settle(t=t)
                 rate, F, out = self._field(j, u, i, left)
@@ -411,14 +416,20 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self._pre_field = None  # the field the flow arrives with, when reached from a side (the end-defect check)
         self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
+        self._bar_tau = None  # (the switching-time uncertainty of this decision, once its rates' bars are computed)
         lone = from_side != 0 and not self.series.slide and members is None
         group = members or [(i, 1.0)]
+        # mask 1 here may lift the sample's column from zero: the entries above then take the signs of its
+        # direction (docs/theory.md E1, "A column lifted from zero"), in the candidate and in the outcome
+        lift = self._lift(j, u, i) if members is None and (from_side < 0 or unpinned) else None
+        if lift:
+            lone = False  # (the general path: the candidate's field carries the entries above)
         if lone and p_next is not None and self.FAST_LONE:
             # with the next step's pass (order p_next) instead of two order-1 passes (numerics.float_crossings)
             factor = self._lone_fast(j, u, i, t, from_side, p_next)
             if factor is not None:
                 return factor
-        cm, cp = self._rates(j, u, i, t, members)
+        cm, cp = self._rates(j, u, i, t, members, lift)
         if members:
             self._proportional_rates(j, u, i, t, members, (cm, cp))
         if from_side != 0:  # (no entry slides on a checked step, so nothing leaves under the own side's field)
@@ -465,9 +476,17 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "
                 f"(rates {a:.3g}, {b:.3g}, within their rounding); use the arb tier (dps=...)")
+        if lift and b > 0:  # the signs above against the run's error too (the same D as the rates' bars)
+            tau = self._bar_tau if from_a_side else self._trigger_tau
+            if tau is not None and self._bar_err is not None:
+                self._lift(j, u, i, (self._bar_err + tau * self._bar_speed) * (1 + 8 * EPS))
         if a < 0 < b:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
+        if lift and a > 0 > b:
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} would slide where its switch lifts the sample's "
+                "zero column (the entries above it at 0 with it): not supported")
         if a * b > 0 and (1 if a > 0 else -1) == from_side:
             # float noise put z a hair past 0 while the field keeps it on its side
             self.skip[(j, u, i)] = 1
@@ -492,6 +511,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 self.skip[(j, u, cc)] = 1
                 if from_side != 0 or (unpinned and c["side"] > 0):
                     self._record(t, "cross", j, u, cc)
+            if lift and c["side"] > 0:
+                self._apply_lift(lift, i, t)
             self._set_mask(j)
             left = self._settle_as(c)
             F_post, out, post = c["F"], c["out"], c["rate"]

@@ -19,8 +19,8 @@ import mpmath
 import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
-           "first_root", "group_verdict", "last_active_unit", "lone_input", "mark_immaterial", "sole_feeding_unit",
-           "zero_column_sides"]
+           "first_root", "group_verdict", "last_active_unit", "lifted_column_sides", "lone_input", "mark_immaterial",
+           "sole_feeding_unit", "zero_column_sides"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -139,28 +139,68 @@ def zero_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iter
                 f"{where}the column of layer {l + 1} is zero with units {sorted(sl)} sliding in it: the masks above "
                 "them enter the field through several weights (not supported)")
         B = next(iter(sl))
-        v = np.asarray(weights[l][:, B], dtype=float)
-        mag = np.abs(v)
-        c = 1.0  # |error of v| ≤ c·u·mag: the conversion to float64, then per product n + 1 more (n products, +1)
-        out: dict[int, np.ndarray] = {}
-        for k in range(l + 1, H):
-            _, sl_k, pn_k = columns[k]
-            if set(sl_k) or set(pn_k):
-                raise UnsupportedKinkError(
-                    f"{where}the column of layer {l + 1} is zero with unit {B} sliding in it, and an entry of layer "
-                    f"{k + 1} above it slides or is pinned (not supported)")
-            if np.any(np.abs(v) <= c * 2.0**-52 * mag):
-                raise UnsupportedKinkError(
-                    f"{where}the column of layer {l + 1} is zero with unit {B} sliding in it, and its direction leaves "
-                    f"an entry of layer {k + 1} above it at 0 within rounding (not supported)")
-            out[k] = np.where(v > 0, 1, -1).astype(np.int8)
-            if k + 1 < H:
-                m = (v > 0).astype(float)
-                W = np.asarray(weights[k], dtype=float)
-                v, mag = W @ (m * v), np.abs(W) @ (m * mag)
-                c += W.shape[1] + 1
-        return out
+        return _direction_sides(columns, weights, l, B, where, f"the column of layer {l + 1} is zero with unit {B} "
+                                "sliding in it")
     return {}
+
+
+def lifted_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iterable[int]]],
+                        weights: Sequence[np.ndarray], l: int, u: int, rad: float = 0.0,
+                        where: str = "") -> dict[int, np.ndarray] | None:
+    """The sides the entries above take when unit ``u`` of hidden layer ``l`` (0-based) switches on over a column
+    that is zero without it, on one sample of a bias-free ReLU net (α = 0); docs/theory.md E1, "A column lifted
+    from zero". ``columns`` and ``weights`` as for :func:`zero_column_sides`.
+
+    With every other unit of the column off or pinned (a = 0) and none sliding, z_{l+2}[:, i] = W_{l+2}[:, u]·z_u
+    once u is on, and upwards v ← W(m ⊙ v): the entries above move with the signs of v, so for z_u > 0 their
+    masks are those signs and nothing else — they are not kinks of their own (their gradients are multiples of
+    z_u's at the instant), and deciding them one at a time by their rates under each mask reads fields of states
+    that are not there (a "repelling" verdict on square seed 32 of the (3,5,5,5,2) soak). Returns {layer index:
+    sides} for the layers above l, or None where this is not such a switch (another unit of the column active or
+    sliding, or no hidden layer above). ``rad`` ≥ 0 bounds how far each weight's exact value may lie from the one
+    given (the run's error where a tier has it, a ball's radius): it is carried up with the signs, and a sign
+    within it or within the rounding bound raises UnsupportedKinkError, as does an entry above that slides or is
+    pinned."""
+    sides, sl, _ = columns[l]
+    if l >= len(columns) - 1 or set(sl) or any(sd > 0 for v, sd in enumerate(sides) if v != u):
+        return None
+    return _direction_sides(columns, weights, l, u, where, f"unit {u} of layer {l + 1} switches on over its "
+                            "sample's zero column", rad)
+
+
+def _direction_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iterable[int]]],
+                     weights: Sequence[np.ndarray], l: int, B: int, where: str, what: str,
+                     rad: float = 0.0) -> dict[int, np.ndarray]:
+    """The signs of v = W_{l+2}[:, B] and upwards v ← W(m ⊙ v) (m: mask 1 where v > 0), one array of sides per
+    hidden layer above l, each decided against the rounding of v — c·2u·(|W|⋯|W[:, B]|), c = 1 for the
+    conversion of arb weights to float64, then n + 1 more per product of inner dimension n, u = 2^-53 doubled
+    for safety — plus ``rad`` carried up: |v̂ − v| ≤ e with e = rad on the first layer and
+    e ← (|W| + rad)(m ⊙ e) + rad·Σ m ⊙ (|v̂| + e) (every weight within rad of its value; first order in the masks,
+    which a sign beyond e keeps). :func:`zero_column_sides` and :func:`lifted_column_sides`."""
+    H = len(columns)
+    v = np.asarray(weights[l][:, B], dtype=float)
+    mag = np.abs(v)
+    err = np.full(v.shape, float(rad))
+    c = 1.0  # |error of v| ≤ c·u·mag: the conversion to float64, then per product n + 1 more (n products, +1)
+    out: dict[int, np.ndarray] = {}
+    for k in range(l + 1, H):
+        _, sl_k, pn_k = columns[k]
+        if set(sl_k) or set(pn_k):
+            raise UnsupportedKinkError(f"{where}{what}, and an entry of layer {k + 1} above it slides or is pinned "
+                                       "(not supported)")
+        if np.any(np.abs(v) <= c * 2.0**-52 * mag + err * (1 + 2.0**-40)):
+            raise UnsupportedKinkError(f"{where}{what}, and its direction leaves an entry of layer {k + 1} above it "
+                                       "at 0 within rounding" + (" and the run's error" if rad > 0 else "")
+                                       + " (not supported)")
+        out[k] = np.where(v > 0, 1, -1).astype(np.int8)
+        if k + 1 < H:
+            m = (v > 0).astype(float)
+            W = np.asarray(weights[k], dtype=float)
+            if rad > 0:
+                err = (np.abs(W) + rad) @ (m * err) + rad * float(np.sum(m * (np.abs(v) + err)))
+            v, mag = W @ (m * v), np.abs(W) @ (m * mag)
+            c += W.shape[1] + 1
+    return out
 
 
 def mark_immaterial(obj, traj, tol: float) -> int:

@@ -362,13 +362,15 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         for a lone entry."""
         return sorted((m, sg) for m, (r, sg) in self._tie.items() if r == k) or [(k, 1)]
 
-    def _rates(self, y: list, j: int, idx: int, t: Fraction, members: list | None = None) -> tuple[dict, dict]:
+    def _rates(self, y: list, j: int, idx: int, t: Fraction, members: list | None = None,
+               lift: dict | None = None) -> tuple[dict, dict]:
         """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of
         the Filippov field with a consistent active set (:meth:`_settle`: sliding entries the candidate
         pushes out of [α, 1] leave to the side their weight points to), the entries that leave and
         their outward rates σż under that field (docs/theory.md E1). ``members`` ((sample, κ), this entry's
         first): the unit's entries that share the kink surface, each set to the side of sign κ·s; their
-        rates under each candidate in ``unit``."""
+        rates under each candidate in ``unit``. ``lift``: the sides of the entries above when mask 1 lifts the
+        sample's column from zero (:meth:`_lift`), which the s = +1 candidate takes."""
         m = self.masks[j]
         u = idx // m.cols
         group = members or [(idx % m.cols, 1.0)]
@@ -378,6 +380,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             for s in (-1, 1):
                 for c, kap in group:
                     m.set_side(u * m.cols + c, s if kap > 0 else -s)
+                if s > 0 and lift:
+                    self._apply_lift(lift, idx % m.cols, None)
                 left = self._settle(y, t)
                 _, w = self._pass(y, 1)
                 Z = w[self.zdot[j]][0].entries()
@@ -388,6 +392,48 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         finally:
             self._restore(snap)
         return out[0], out[1]
+
+    def _lift(self, y: list, j: int, idx: int, t: Fraction) -> dict | None:
+        """The sides of the entries above entry idx of hidden layer j (0-based) when its switch on lifts its sample's
+        column there from zero (:func:`numerics.kink_events.lifted_column_sides`; docs/theory.md E1, "A column
+        lifted from zero"), or None where it does not. The signs are decided on the weights' midpoints against
+        their largest radius carried up (and the rounding of doing so in float64): on the run's state that radius
+        is the rounding's, on the ball that :mod:`numerics.kink_margins` checks the decision on it holds the run's
+        error. The float tier's is :meth:`numerics.float_crossings.FloatCrossings._lift`."""
+        from .kink_events import lifted_column_sides
+
+        H = len(self.masks)
+        if self.obj.model.bias or self.obj.model.alpha != 0 or j >= H - 1:
+            return None
+        m = self.masks[j]
+        u, i = divmod(idx, m.cols)
+        cols = []
+        for mm in self.masks:
+            rows = range(mm.rows)
+            cols.append(([int(mm.side[v * mm.cols + i]) for v in rows],
+                         [v for v in rows if v * mm.cols + i in mm.sliding],
+                         [v for v in rows if v * mm.cols + i in mm.pinned]))
+        if cols[j][1] or any(sd > 0 for v, sd in enumerate(cols[j][0]) if v != u):
+            return None  # (before converting the weights)
+        Ws = y[1:H]
+        Wf = [np.array([[float(W[r, c].mid()) for c in range(W.ncols())] for r in range(W.nrows())]) for W in Ws[j:]]
+        rad = max(float(x.rad()) for W in Ws[j:] for x in W.entries())
+        return lifted_column_sides(cols, [None] * j + Wf, j, u, rad, where=f"t = {float(t):.17g}, sample {i}: ")
+
+    def _apply_lift(self, lift: dict, i: int, t: Fraction | None) -> None:
+        """Give the entries above a lifted column on sample i their sides (:meth:`_lift`); with ``t``, record a
+        "cross" for each whose side changes (in layer and unit order, after the lifting unit's own) and mark every
+        one of them just switched (``skip``: their z is the lifting unit's z times a weight, 0 at the instant)."""
+        for k, sides in sorted(lift.items()):
+            mm = self.masks[k]
+            for v, sd in enumerate(sides):
+                kk = v * mm.cols + i
+                if int(mm.side[kk]) != int(sd):
+                    mm.set_side(kk, int(sd))
+                    if t is not None:
+                        self.events.append(KinkEvent(t, "cross", k + 1, i, v))
+                if t is not None:
+                    self.skip[(k, kk)] = 1
 
     def _apply_left(self, y: list, cand: dict, t: Fraction, joining: tuple | None = None) -> None:
         """Apply the chosen candidate's active set: the entries it makes leave sliding leave now ("leave
@@ -510,7 +556,10 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         u, i = divmod(idx, n)
         group = sorted(members or [(i, 1.0)])  # (a group's events in sample order: which was met first is rounding)
         self._moved += self._frozen_zero_weights(y, j, u, [c for c, _ in group])
-        cm, cp = self._rates(y, j, idx, t, members)
+        # mask 1 here may lift the sample's column from zero: the entries above then take the signs of its
+        # direction (docs/theory.md E1, "A column lifted from zero"), in the candidate and in the outcome
+        lift = self._lift(y, j, idx, t) if members is None and (from_side < 0 or unpinned) else None
+        cm, cp = self._rates(y, j, idx, t, members, lift)
         if members:
             self._check_proportional(t, j, u, [c for c, _ in members], members, [cm["unit"], cp["unit"]])
         a, b = cm["rate"], cp["rate"]
@@ -547,6 +596,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 self.skip[(j, u * n + c)] = 1
                 if from_side != 0 or (unpinned and new > 0):
                     self.events.append(KinkEvent(t, "cross", j + 1, c, u))
+            if lift and new > 0:
+                self._apply_lift(lift, i, t)
             self._apply_left(y, cp if new > 0 else cm, t)
             return
         if a < 0 < b:
@@ -554,6 +605,10 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink (both "
                 "adjacent fields point away from z = 0); the gradient flow θ' ∈ −∂f(θ) is not unique from here"
             )
+        if lift:
+            raise UnsupportedKinkError(
+                f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} would slide where its switch lifts the "
+                "sample's zero column (the entries above it at 0 with it): not supported")
         # a > 0 > b: attracting from both sides -> Filippov sliding, λ = a/(a − b), μ = α + λ(1 − α)
         mu0 = (m.alpha + (1 - m.alpha) * a / (a - b)).mid()
         for c, kap in group:  # (a member with κ < 0 on the other side: the complementary weight)

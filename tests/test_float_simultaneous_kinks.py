@@ -235,6 +235,69 @@ def test_a_column_zeroed_over_a_sliding_unit_takes_the_filippov_sides():
     assert true <= f.error_estimate
 
 
+def test_a_column_lifted_from_zero_takes_the_signs_of_its_direction():
+    """Found by the soak of (3,5,5,5,2) (sq seed 32, 2026-12-05), where the float tier raised NonUniqueFlowError on a
+    unique flow. Sample 0's layer-2 units are all off until t = 0.10814, so its layer-3 pre-activations are
+    identically 0; then unit 1 switches on, and z_3[:, 0] = W_3[:, 1]·z_2[1, 0] from there: the layer-3 entries
+    move with the signs of W_3[:, 1] and are not kinks of their own. The float tier decided layer-3 unit 0 by its
+    rates under its two masks with units 1 and 4 still off — fields of states that are not there — and found it
+    repelling; the arb tier met units 1 and 4 first, and both of its choices agreed with the signs. Both tiers now
+    give the entries above a switch that lifts a zero column the signs of its direction (docs/theory.md E1, "A
+    column lifted from zero"). Checked: both run to T = 1 with the same events; at that instant they are the
+    layer-2 switch and a "cross" of each layer-3 entry whose side the region z_2[1, 0] > 0 gives as +1, computed
+    here by a forward pass from the arb state with that entry's activation set to a small positive value (the
+    other units of the column are off); both tiers' layer-3 sides on the sample are the region's, and so are the signs
+    of the arb state's own z there at t = 0.12; the float state is within its estimate of the arb one."""
+    import numerics.float_taylor as ft
+    import numerics.kink_flows as kf
+
+    obj, th, X, _ = instance("sq", 32, widths=(3, 5, 5, 5, 2))
+    flows, arbs = [], []
+    orig, orig_arb = ft._FloatFlow.run, kf._KinkFlow.run
+    T1 = Fraction(3, 25)  # just after the instant: the sides as the lift set them
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ft._FloatFlow, "run", lambda self, *a, **k: flows.append(self) or orig(self, *a, **k))
+        mp.setattr(kf._KinkFlow, "run", lambda self, *a, **k: arbs.append(self) or orig_arb(self, *a, **k))
+        r1 = numerics.gradient_flow(obj, th, T1, dps=30)  # (with its dps + 10 rerun: the decisions checked)
+        f1 = numerics.gradient_flow(obj, th, float(T1), dps=None)
+    t_lift = [e.t for e in r1.events if (e.kind, e.layer, e.sample, e.unit) == ("cross", 2, 0, 1)]
+    assert len(t_lift) == 1 and abs(float(t_lift[0]) - 0.1081439) < 1e-6
+    with mpmath.workdps(40):
+        W = [np.asarray(M, dtype=object) for M in r1.at(t_lift[0])]
+        x = [mpmath.mpf(float(v)) for v in X[0]]
+        z1 = [mpmath.fsum(mpmath.mpf(W[0][u, c]) * x[c] for c in range(3)) for u in range(5)]
+        a1 = [v if v > 0 else 0 for v in z1]
+        z2 = [mpmath.fsum(mpmath.mpf(W[1][u, c]) * a1[c] for c in range(5)) for u in range(5)]
+        assert abs(z2[1]) < mpmath.mpf(10) ** -25 and all(v < 0 for k, v in enumerate(z2) if k != 1)
+        a2 = [0, mpmath.mpf(10) ** -6, 0, 0, 0]  # the region z_2[1, 0] > 0, the other units of the column off
+        z3 = [mpmath.fsum(mpmath.mpf(W[2][u, c]) * a2[c] for c in range(5)) for u in range(5)]
+    region = [1 if v > 0 else -1 for v in z3]
+    assert region.count(1) >= 1 and region.count(-1) >= 1  # (the instance's point: entries going both ways)
+    at = [(e.kind, e.layer, e.unit) for e in r1.events if e.t == t_lift[0]]
+    assert at == [("cross", 2, 1)] + [("cross", 3, v) for v in range(5) if region[v] > 0], at
+    assert [e.key() for e in f1.events] == [e.key() for e in r1.events]
+    assert [int(s) for s in flows[0].side[2][:, 0]] == region
+    assert len(arbs) == 2
+    for a in arbs:
+        m = a.masks[2]
+        assert [int(m.side[v * m.cols + 0]) for v in range(m.rows)] == region
+    # and the state's own z at T1 (no event between): the signs the masks say
+    assert all(e.t == t_lift[0] for e in r1.events)
+    with mpmath.workdps(40):
+        a = [mpmath.mpf(float(v)) for v in X[0]]
+        for M in r1.at(T1)[:3]:
+            M = np.asarray(M, dtype=object)
+            z = [mpmath.fsum(mpmath.mpf(M[u, c]) * a[c] for c in range(len(a))) for u in range(M.shape[0])]
+            a = [v if v > 0 else 0 for v in z]
+    assert [1 if v > 0 else -1 for v in z] == region and min(abs(v) for v in z) > 1e-6
+    f = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events]
+    times = sorted(set(list(np.linspace(0, 1, 9)) + f.times[1:12]))
+    true = max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times)
+    assert 0 < true <= f.error_estimate
+
+
 def test_a_fraction_slope_on_a_bias_free_net():
     """α given exactly as a Fraction on a bias-free net: the arb tier's rerun check (mark_immaterial) converted it with
     mpmath.mpf, which raised TypeError for any run with events (found by a soak of (3,5,5,5,2) nets, 2026-12-05).
@@ -265,6 +328,37 @@ def test_zero_column_sides():
         zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [2], [])], [W])
     with pytest.raises(UnsupportedKinkError, match="within rounding"):  # W[:, 1] with a zero entry
         zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [], [])], [np.array([[1.0, 0.0], [1.0, 1.0], [1, 1]])])
+
+
+def test_lifted_column_sides():
+    """numerics.kink_events.lifted_column_sides on hand-made columns: the signs of W[:, u] and upwards of W(m ⊙ v);
+    None where the column has another unit on or one sliding, or no layer above; refusals for a sign within the
+    rounding, an exactly zero weight, a sign within the weights' distance ``rad`` carried up, and an entry above that
+    slides or is pinned."""
+    from numerics.kink_events import lifted_column_sides
+
+    W = np.array([[1.0, -2.0], [-3.0, 0.5], [2.0, 1.0]])  # layer 1 (2 units) → layer 2 (3 units)
+    V = np.array([[1.0, 1.0, -1.0]])  # layer 2 → layer 3 (1 unit)
+    cols = [([-1, -1], [], []), ([1, -1, 1], [], []), ([-1], [], [])]
+    got = lifted_column_sides(cols, [W, V], 0, 1)  # unit 1 lifts: v = (−2, 0.5, 1), then V(m ⊙ v) = 0.5 − 1 < 0
+    assert got[1].tolist() == [-1, 1, 1] and got[2].tolist() == [-1]
+    assert lifted_column_sides(cols, [W, V], 0, 0)[1].tolist() == [1, -1, 1]  # v = (1, −3, 2); V(m ⊙ v) = 1 − 2 < 0
+    assert lifted_column_sides([([1, -1], [], []), ([1, -1, 1], [], [])], [W], 0, 1) is None  # unit 0 is on
+    assert lifted_column_sides([([-1, -1], [0], []), ([1, -1, 1], [], [])], [W], 0, 1) is None  # unit 0 slides
+    assert lifted_column_sides([([-1, -1], [], [0]), ([1, -1, 1], [], [])], [W], 0, 1)[1].tolist() == [-1, 1, 1]
+    assert lifted_column_sides(cols, [W, V], 2, 0) is None  # no hidden layer above
+    with pytest.raises(UnsupportedKinkError, match="at 0 within rounding"):  # a weight exactly 0
+        lifted_column_sides(cols[:2], [np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])], 0, 1)
+    with pytest.raises(UnsupportedKinkError, match="and the run's error"):  # |0.5| ≤ rad on the first layer
+        lifted_column_sides(cols[:2], [W], 0, 1, rad=0.6)
+    assert lifted_column_sides(cols[:2], [W], 0, 1, rad=0.4)[1].tolist() == [-1, 1, 1]
+    # carried up to |V(m ⊙ v)| = 0.5: e = (|V| + r)·(m ⊙ r) + r·Σ m ⊙ (|v| + r) = 2·1.1·0.1 + 0.1·(0.6 + 1.1) = 0.39 at
+    # r = 0.1, and 2·1.15·0.15 + 0.15·(0.65 + 1.15) = 0.615 at r = 0.15 (every first-layer sign beyond r in both)
+    assert lifted_column_sides(cols, [W, V], 0, 1, rad=0.1)[2].tolist() == [-1]
+    with pytest.raises(UnsupportedKinkError, match="layer 3"):
+        lifted_column_sides(cols, [W, V], 0, 1, rad=0.15)
+    with pytest.raises(UnsupportedKinkError, match="slides or is pinned"):
+        lifted_column_sides([([-1, -1], [], []), ([1, -1, 1], [], [2])], [W], 0, 1)
 
 
 def test_a_pinned_entry_that_the_other_field_lifts_is_not_unique():
