@@ -7,7 +7,7 @@ verdicts are :mod:`numerics.kink_rerun` (with :mod:`numerics.kink_margins`, :mod
 :mod:`numerics.kink_exits`, mixins); the search for consistent modes of sliding sets is :mod:`numerics.active_sets`, shared with the float
 tier through a small adapter (:class:`_ArbModes`), and the decision at a kink surface several entries share is
 :mod:`numerics.kink_groups` (a mixin), and the checks of the held entries (pinned ones; the sides above a column
-zeroed over a sliding unit; the weights a kink sets to 0) :mod:`numerics.kink_pins` (a mixin), with the verdict on a
+zeroed over a sliding unit or lifted from zero; the weights a kink sets to 0) :mod:`numerics.kink_pins` (a mixin), with the verdict on a
 unit's pinned entries shared with the float tier (:mod:`numerics.kink_held`).
 
 Inside an activation region the masks are constants and −∇f is a polynomial field, so the tape of
@@ -392,48 +392,6 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         finally:
             self._restore(snap)
         return out[0], out[1]
-
-    def _lift(self, y: list, j: int, idx: int, t: Fraction) -> dict | None:
-        """The sides of the entries above entry idx of hidden layer j (0-based) when its switch on lifts its sample's
-        column there from zero (:func:`numerics.kink_events.lifted_column_sides`; docs/theory.md E1, "A column
-        lifted from zero"), or None where it does not. The signs are decided on the weights' midpoints against
-        their largest radius carried up (and the rounding of doing so in float64): on the run's state that radius
-        is the rounding's, on the ball that :mod:`numerics.kink_margins` checks the decision on it holds the run's
-        error. The float tier's is :meth:`numerics.float_crossings.FloatCrossings._lift`."""
-        from .kink_events import lifted_column_sides
-
-        H = len(self.masks)
-        if self.obj.model.bias or self.obj.model.alpha != 0 or j >= H - 1:
-            return None
-        m = self.masks[j]
-        u, i = divmod(idx, m.cols)
-        cols = []
-        for mm in self.masks:
-            rows = range(mm.rows)
-            cols.append(([int(mm.side[v * mm.cols + i]) for v in rows],
-                         [v for v in rows if v * mm.cols + i in mm.sliding],
-                         [v for v in rows if v * mm.cols + i in mm.pinned]))
-        if cols[j][1] or any(sd > 0 for v, sd in enumerate(cols[j][0]) if v != u):
-            return None  # (before converting the weights)
-        Ws = y[1:H]
-        Wf = [np.array([[float(W[r, c].mid()) for c in range(W.ncols())] for r in range(W.nrows())]) for W in Ws[j:]]
-        rad = max(float(x.rad()) for W in Ws[j:] for x in W.entries())
-        return lifted_column_sides(cols, [None] * j + Wf, j, u, rad, where=f"t = {float(t):.17g}, sample {i}: ")
-
-    def _apply_lift(self, lift: dict, i: int, t: Fraction | None) -> None:
-        """Give the entries above a lifted column on sample i their sides (:meth:`_lift`); with ``t``, record a
-        "cross" for each whose side changes (in layer and unit order, after the lifting unit's own) and mark every
-        one of them just switched (``skip``: their z is the lifting unit's z times a weight, 0 at the instant)."""
-        for k, sides in sorted(lift.items()):
-            mm = self.masks[k]
-            for v, sd in enumerate(sides):
-                kk = v * mm.cols + i
-                if int(mm.side[kk]) != int(sd):
-                    mm.set_side(kk, int(sd))
-                    if t is not None:
-                        self.events.append(KinkEvent(t, "cross", k + 1, i, v))
-                if t is not None:
-                    self.skip[(k, kk)] = 1
 
     def _apply_left(self, y: list, cand: dict, t: Fraction, joining: tuple | None = None) -> None:
         """Apply the chosen candidate's active set: the entries it makes leave sliding leave now ("leave

@@ -6,10 +6,12 @@ mask 1 does not lift it (:meth:`PinnedKinks._pinned_held`); the weights a kink s
 instead of staying pinned. The float tier's counterparts are in
 :mod:`numerics.float_crossings` and the step loop of :mod:`numerics.float_taylor`. And the entries held at 0 above a
 sample's column zeroed over a sliding unit, which take the Filippov flow's sides (:meth:`PinnedKinks._zero_columns`;
-E1, "A column zeroed over a sliding unit"; the float tier's is in :mod:`numerics.float_sliding`).
+E1, "A column zeroed over a sliding unit"; the float tier's is in :mod:`numerics.float_sliding`), and those above a
+column that one unit's switch lifts from zero, which take the signs of its direction (:meth:`PinnedKinks._lift`;
+E1, "A column lifted from zero"; the float tier's is in :mod:`numerics.float_crossings`).
 
 :class:`PinnedKinks` is a mixin of :class:`numerics.kink_flows._KinkFlow`: it reads the flow's ``masks`` and
-``dps`` and ``obj``, and its ``_z``, ``_kink`` and ``_rates``.
+``dps``, ``obj``, ``events`` and ``skip``, and its ``_z``, ``_kink`` and ``_rates``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fractions import Fraction
 import flint
 import numpy as np
 
-from .kink_events import UnsupportedKinkError, lone_input, zero_column_sides
+from .kink_events import KinkEvent, UnsupportedKinkError, lifted_column_sides, lone_input, zero_column_sides
 from .kink_held import decide_held, held_state, lift_bracket, surface_blocks
 from .series import to_arb_mat
 
@@ -230,5 +232,44 @@ class PinnedKinks:
                     if int(m.side[v * m.cols + i]) != int(sides[v]):
                         m.set_side(v * m.cols + i, int(sides[v]))
 
+    def _lift(self, y: list, j: int, idx: int, t: Fraction) -> dict | None:
+        """The sides of the entries above entry idx of hidden layer j (0-based) when its switch on lifts its sample's
+        column there from zero (:func:`numerics.kink_events.lifted_column_sides`; docs/theory.md E1, "A column
+        lifted from zero"), or None where it does not. The signs are decided on the weights' midpoints against
+        their largest radius carried up (and the rounding of doing so in float64): on the run's state that radius
+        is the rounding's, on the ball that :mod:`numerics.kink_margins` checks the decision on it holds the run's
+        error. The float tier's is :meth:`numerics.float_crossings.FloatCrossings._lift`."""
+        H = len(self.masks)
+        if self.obj.model.bias or self.obj.model.alpha != 0 or j >= H - 1:
+            return None
+        m = self.masks[j]
+        u, i = divmod(idx, m.cols)
+        cols = []
+        for mm in self.masks:
+            rows = range(mm.rows)
+            cols.append(([int(mm.side[v * mm.cols + i]) for v in rows],
+                         [v for v in rows if v * mm.cols + i in mm.sliding],
+                         [v for v in rows if v * mm.cols + i in mm.pinned]))
+        if cols[j][1] or any(sd > 0 for v, sd in enumerate(cols[j][0]) if v != u):
+            return None  # (before converting the weights)
+        Ws = y[1:H]
+        Wf = [np.array([[float(W[r, c].mid()) for c in range(W.ncols())] for r in range(W.nrows())]) for W in Ws[j:]]
+        rad = max(float(x.rad()) for W in Ws[j:] for x in W.entries())
+        return lifted_column_sides(cols, [None] * j + Wf, j, u, rad, where=f"t = {float(t):.17g}, sample {i}: ")
+
+    def _apply_lift(self, lift: dict, i: int, t: Fraction | None) -> None:
+        """Give the entries above a lifted column on sample i their sides (:meth:`_lift`); with ``t``, record a
+        "cross" for each whose side changes (in layer and unit order, after the lifting unit's own) and mark every
+        one of them just switched (``skip``: their z is the lifting unit's z times a weight, 0 at the instant)."""
+        for k, sides in sorted(lift.items()):
+            mm = self.masks[k]
+            for v, sd in enumerate(sides):
+                kk = v * mm.cols + i
+                if int(mm.side[kk]) != int(sd):
+                    mm.set_side(kk, int(sd))
+                    if t is not None:
+                        self.events.append(KinkEvent(t, "cross", k + 1, i, v))
+                if t is not None:
+                    self.skip[(k, kk)] = 1
 
 __all__ = ["PinnedKinks"]
