@@ -483,10 +483,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         if a < 0 < b:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
-        if lift and a > 0 > b:
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} would slide where its switch lifts the sample's "
-                "zero column (the entries above it at 0 with it): not supported")
         if a * b > 0 and (1 if a > 0 else -1) == from_side:
             # float noise put z a hair past 0 while the field keeps it on its side
             self.skip[(j, u, i)] = 1

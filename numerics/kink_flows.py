@@ -563,10 +563,6 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink (both "
                 "adjacent fields point away from z = 0); the gradient flow θ' ∈ −∂f(θ) is not unique from here"
             )
-        if lift:
-            raise UnsupportedKinkError(
-                f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} would slide where its switch lifts the "
-                "sample's zero column (the entries above it at 0 with it): not supported")
         # a > 0 > b: attracting from both sides -> Filippov sliding, λ = a/(a − b), μ = α + λ(1 − α)
         mu0 = (m.alpha + (1 - m.alpha) * a / (a - b)).mid()
         for c, kap in group:  # (a member with κ < 0 on the other side: the complementary weight)

@@ -330,6 +330,36 @@ def test_zero_column_sides():
         zero_column_sides([([-1, -1], [1], []), ([1, -1, 1], [], [])], [np.array([[1.0, 0.0], [1.0, 1.0], [1, 1]])])
 
 
+def test_a_unit_that_slides_over_its_zero_column_takes_the_lifted_sides_above():
+    """sq seed 54 of (3,5,5,5,2): at t = 0.08189 layer-2 unit 3 reaches its kink on sample 3, the sample's only unit of
+    the layer not off, and its rate is a > 0 under mask 0 and b < 0 under mask 1 with the entries above at the signs
+    of W_3[:, 3] (docs/theory.md E1, "A column lifted from zero"): it enters sliding, over a column that stays zero,
+    and the Filippov field's masks above are those signs ("A column zeroed over a sliding unit"). Until 2026-12-06
+    the tiers decided the layer-3 entries by their own rates and refused ("tangentially", rates ~1e-39 at 30
+    digits; "within the run's error bar" in float64). Checked: both tiers run to T = 1 with the same events, the
+    entering one at that instant; the layer-3 sides on the sample are the signs of W_3[:, 3] from the arb state; the
+    float state is within its estimate of the arb one."""
+    import numerics.kink_flows as kf
+
+    obj, th, _, _ = instance("sq", 54, widths=(3, 5, 5, 5, 2))
+    arbs = []
+    orig_arb = kf._KinkFlow.run
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kf._KinkFlow, "run", lambda self, *a, **k: arbs.append(self) or orig_arb(self, *a, **k))
+        r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    f = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events]
+    enter = [e for e in r.events if e.key() == ("enter sliding", 2, 3, 3)]
+    assert len(enter) == 1 and abs(float(enter[0].t) - 0.0818931) < 1e-6
+    W3 = np.asarray(r.at(Fraction(1))[2], dtype=object)
+    region = [1 if W3[v, 3] > 0 else -1 for v in range(5)]
+    m = arbs[0].masks[2]
+    assert [int(m.side[v * m.cols + 3]) for v in range(m.rows)] == region
+    times = sorted(set(list(np.linspace(0, 1, 9)) + f.times[1:12]))
+    true = max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times)
+    assert 0 < true <= f.error_estimate
+
+
 def test_lifted_column_sides():
     """numerics.kink_events.lifted_column_sides on hand-made columns: the signs of W[:, u] and upwards of W(m ⊙ v);
     None where the column has another unit on or one sliding, or no layer above; refusals for a sign within the
