@@ -277,7 +277,7 @@ class FloatCrossings:
         sample's column there from zero (:func:`numerics.kink_events.lifted_column_sides`; docs/theory.md E1, "A
         column lifted from zero"), or None where it does not. ``rad``: how far the exact weights may lie from the
         computed ones (the run's error at the switch); a sign within it is refused. The arb tier's is
-        :meth:`numerics.kink_flows._KinkFlow._lift`."""
+        :meth:`numerics.kink_pins.PinnedKinks._lift`."""
         from .kink_events import lifted_column_sides
 
         H = len(self.side)
