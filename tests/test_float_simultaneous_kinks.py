@@ -360,6 +360,48 @@ def test_a_unit_that_slides_over_its_zero_column_takes_the_lifted_sides_above():
     assert 0 < true <= f.error_estimate
 
 
+def test_a_held_entry_over_its_zero_column_is_checked_with_the_lifted_field():
+    """sq seed 41 (T = 1): layer-1 unit 5 is pinned on sample 0 from t ≈ 0.64, the sample's only layer-1 unit not off,
+    so lifting it (mask 1, the check of docs/theory.md E1, "A field that does not move z") lifts the sample's zero
+    column: its rate b is read with the layer-2 entries of the sample at the signs of W_2[:, 5] ("A column lifted
+    from zero"). Checked at the first such hold: the float tier's b equals the rate the reference
+    (tests/relu_reference.Net, 40 digits, its own forward and backward passes) gives under the masks of the state
+    with unit 5 on and the layer-2 masks of the region a_1 = ε·e_5 (a forward pass here), within the rate's bar;
+    the entry is held (b < 0). On this instance the sides the tier had left above are already the region's, so the
+    check is of the rule's field, not of a difference it makes."""
+    import numerics.float_pins as fp
+
+    obj, th, X, Y = instance("sq", 41)
+    got = []
+    orig = fp.FloatPins._held_lifts
+
+    def spy(self, j, u, blocks, t):
+        out = orig(self, j, u, blocks, t)
+        if out is not None and not got and self._held_lift(j, u, blocks[0]):
+            got.append((j, u, blocks, [a + b for a, b in zip(self.y, self.lo)], out))
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fp.FloatPins, "_held_lifts", spy)
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    assert got, "no hold over a zero column: the instance misses its point"
+    j, u, blocks, y, out = got[0]
+    assert (j, u, blocks) == (0, 5, [[(0, 1.0)]])
+    (_, [(b, bar, _, _, _)]), = out
+    i = 0
+    with mpmath.workdps(40):
+        net = R.Net(obj.widths, 0, False, X, Y)
+        p = [mpmath.mpf(float(x)) for A in y for x in A.flat]
+        masks = net.pattern(p)
+        assert masks[0][u][i] == 0 and all(masks[0][v][i] == 0 for v in range(6))  # the column zero with u off
+        masks[0][u][i] = 1
+        W2 = net.unpack(p)[0][1]
+        for w in range(6):
+            masks[1][w][i] = 1 if W2[w][u] > 0 else 0  # the region a_1 = ε·e_u: z_2 = ε·W_2[:, u]
+        b_ref = float(net.zdot(p, masks, u, i, j))
+    assert abs(b - b_ref) <= bar and b + bar < 0
+
+
 def test_lifted_column_sides():
     """numerics.kink_events.lifted_column_sides on hand-made columns: the signs of W[:, u] and upwards of W(m ⊙ v);
     None where the column has another unit on or one sliding, or no layer above; refusals for a sign within the
