@@ -145,18 +145,13 @@ class FloatPins:
         return lifts
 
     def _held_lift(self, j: int, u: int, members: list) -> dict | None:
-        """Mask 1 on a pinned entry whose sample's column is zero without it lifts that column: its rate is read with
-        the entries above at the signs of its direction (:meth:`_lift`; docs/theory.md E1, "A column lifted from
-        zero"). One entry only: several lifted at once (one direction per sample) are refused."""
-        from .kink_flows import UnsupportedKinkError
-
+        """{sample: sides above} for the members (sample, κ) that mask 1 on the pinned entries turns on (κ > 0) and
+        whose sample's column is zero without them: lifting them lifts those columns, and their rates are read with
+        the entries above at the signs of the unit's direction (:meth:`_lift`; docs/theory.md E1, "A column lifted
+        from zero"), the same on every such sample; None where no column is lifted."""
         rad = self._bar_err * (1 + 8 * EPS) if self._bar_err is not None else 0.0  # (no switching time at a hold)
-        lifts = [self._lift(j, u, c, rad) for c, _ in members]
-        if len(members) > 1 and any(lifts):
-            raise UnsupportedKinkError(
-                f"t = {getattr(self, '_clock', 0.0):.17g}: unit {u} of layer {j + 1} is pinned on samples "
-                f"{[c for c, _ in members]}, and lifting them would lift a zero column of a sample: not supported")
-        return lifts[0]
+        lifts = {c: self._lift(j, u, c, rad) for c, kap in members if kap > 0}
+        return {c: sides for c, sides in lifts.items() if sides} or None
 
     def _locate_lift(self, j: int, u: int, blocks: list) -> str:
         """Where inside the last step (start t₀, length h, series ys; no switch in it) the pinned blocks of unit u

@@ -322,16 +322,17 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         ``rate`` = ż, field ``F``, the entries that leave ``left`` and their outward rates ``out``.
         ``members`` ((sample, κ), sample i first): the entries of the unit that share the kink surface
         (docs/theory.md E1, "Entries that share one kink surface"), each set to the side of sign κ·s. ``lift``:
-        the sides of the entries above when mask 1 lifts the sample's column from zero (:meth:`_lift`), which
-        the s = +1 candidate takes."""
+        {sample: the sides of the entries above} for the samples whose column mask 1 lifts from zero
+        (:meth:`_lift`), which the s = +1 candidate takes (for the members it sets to mask 1)."""
         snap = self._snapshot()
         cands = []
         try:
             for s in (-1, 1):
                 for c, kap in members or [(i, 1.0)]:
                     self.side[j][u, c] = s if kap > 0 else -s
-                if s > 0 and lift:
-                    self._apply_lift(lift, i, None)
+                for c, kap in (members or [(i, 1.0)]) if s > 0 and lift else ():
+                    if kap > 0 and lift.get(c):
+                        self._apply_lift(lift[c], c, None)
                 self._set_mask(j)
                 left = self._settle(t=t)
                 rate, F, out = self._field(j, u, i, left)
@@ -422,6 +423,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # mask 1 here may lift the sample's column from zero: the entries above then take the signs of its
         # direction (docs/theory.md E1, "A column lifted from zero"), in the candidate and in the outcome
         lift = self._lift(j, u, i) if members is None and (from_side < 0 or unpinned) else None
+        lift = {i: lift} if lift else None
         if lift:
             lone = False  # (the general path: the candidate's field carries the entries above)
         if lone and p_next is not None and self.FAST_LONE:
@@ -479,7 +481,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         if lift and b > 0:  # the signs above against the run's error too (the same D as the rates' bars)
             tau = self._bar_tau if from_a_side else self._trigger_tau
             if tau is not None and self._bar_err is not None:
-                self._lift(j, u, i, (self._bar_err + tau * self._bar_speed) * (1 + 8 * EPS))
+                for c in lift:
+                    self._lift(j, u, c, (self._bar_err + tau * self._bar_speed) * (1 + 8 * EPS))
         if a < 0 < b:
             raise NonUniqueFlowError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} is at a repelling kink; the flow is not unique")
@@ -508,7 +511,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 if from_side != 0 or (unpinned and c["side"] > 0):
                     self._record(t, "cross", j, u, cc)
             if lift and c["side"] > 0:
-                self._apply_lift(lift, i, t)
+                for cc, sides in sorted(lift.items()):
+                    self._apply_lift(sides, cc, t)
             self._set_mask(j)
             left = self._settle_as(c)
             F_post, out, post = c["F"], c["out"], c["rate"]

@@ -369,8 +369,9 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         pushes out of [α, 1] leave to the side their weight points to), the entries that leave and
         their outward rates σż under that field (docs/theory.md E1). ``members`` ((sample, κ), this entry's
         first): the unit's entries that share the kink surface, each set to the side of sign κ·s; their
-        rates under each candidate in ``unit``. ``lift``: the sides of the entries above when mask 1 lifts the
-        sample's column from zero (:meth:`_lift`), which the s = +1 candidate takes."""
+        rates under each candidate in ``unit``. ``lift``: {sample: the sides of the entries above} for the samples
+        whose column mask 1 lifts from zero (:meth:`_lift`), which the s = +1 candidate takes (for the members it
+        sets to mask 1)."""
         m = self.masks[j]
         u = idx // m.cols
         group = members or [(idx % m.cols, 1.0)]
@@ -380,8 +381,9 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             for s in (-1, 1):
                 for c, kap in group:
                     m.set_side(u * m.cols + c, s if kap > 0 else -s)
-                if s > 0 and lift:
-                    self._apply_lift(lift, idx % m.cols, None)
+                for c, kap in group if s > 0 and lift else ():
+                    if kap > 0 and lift.get(c):
+                        self._apply_lift(lift[c], c, None)
                 left = self._settle(y, t)
                 _, w = self._pass(y, 1)
                 Z = w[self.zdot[j]][0].entries()
@@ -517,6 +519,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         # mask 1 here may lift the sample's column from zero: the entries above then take the signs of its
         # direction (docs/theory.md E1, "A column lifted from zero"), in the candidate and in the outcome
         lift = self._lift(y, j, idx, t) if members is None and (from_side < 0 or unpinned) else None
+        lift = {i: lift} if lift else None
         cm, cp = self._rates(y, j, idx, t, members, lift)
         if members:
             self._check_proportional(t, j, u, [c for c, _ in members], members, [cm["unit"], cp["unit"]])
@@ -555,7 +558,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 if from_side != 0 or (unpinned and new > 0):
                     self.events.append(KinkEvent(t, "cross", j + 1, c, u))
             if lift and new > 0:
-                self._apply_lift(lift, i, t)
+                for c, sides in sorted(lift.items()):
+                    self._apply_lift(sides, c, t)
             self._apply_left(y, cp if new > 0 else cm, t)
             return
         if a < 0 < b:

@@ -120,14 +120,12 @@ class PinnedKinks:
         lifts = []
         for T in range(1, 2 ** len(blocks)):
             members = [mc for q, blk in enumerate(blocks) if T >> q & 1 for mc in blk]
-            # (mask 1 on an entry whose sample's column is zero without it lifts the column: the entries above take
-            # the signs of its direction, docs/theory.md E1, "A column lifted from zero"; one entry only)
-            lift = [self._lift(y, j, u * m.cols + c, t) for c, _ in members]
-            if len(members) > 1 and any(lift):
-                raise UnsupportedKinkError(
-                    f"t = {float(t):.17g}: unit {u} of layer {j + 1} is pinned on samples {[c for c, _ in members]}, "
-                    "and lifting them would lift a zero column of a sample: not supported")
-            cm, cp = self._rates(y, j, u * m.cols + members[0][0], t, members, lift[0])
+            # (mask 1 on the members it turns on (κ > 0) whose sample's column is zero without them lifts those
+            # columns: the entries above take the signs of the unit's direction, docs/theory.md E1, "A column lifted
+            # from zero")
+            lift = {c: self._lift(y, j, u * m.cols + c, t) for c, kap in members if kap > 0}
+            lift = {c: sides for c, sides in lift.items() if sides} or None
+            cm, cp = self._rates(y, j, u * m.cols + members[0][0], t, members, lift)
             if not cm["rate"].is_zero():
                 return None
             for blk in blocks:  # (a block's entries on one surface: rates κ_c times its first's)
