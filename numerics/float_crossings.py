@@ -283,11 +283,16 @@ class FloatCrossings:
         H = len(self.side)
         if self.bias or self.alpha != 0 or j >= H - 1:
             return None
-        slid = [self.series.slide.get(l + 1, {}) for l in range(H)]
-        cols = [(self.side[l][:, i], [v for (v, c) in slid[l] if c == i],
-                 [v for (jj, v, c) in self.pinned if jj == l and c == i]) for l in range(H)]
-        return lifted_column_sides(cols, self.y[1:H], j, u, rad, where=f"t = {getattr(self, '_clock', 0.0):.17g}, "
+        return lifted_column_sides(self._sample_columns(i), self.y[1:H], j, u, rad, where=f"t = {getattr(self, '_clock', 0.0):.17g}, "
                                                                         f"sample {i}: ")
+
+    def _sample_columns(self, i: int) -> list[tuple[np.ndarray, list[int], list[int]]]:
+        """Sample i's column of every hidden layer as (sides, sliding units, pinned units): the argument of
+        :func:`numerics.kink_events.zero_column_sides` and :func:`numerics.kink_events.lifted_column_sides`."""
+        H = len(self.side)
+        slid = [self.series.slide.get(l + 1, {}) for l in range(H)]
+        return [(self.side[l][:, i], [v for (v, c) in slid[l] if c == i],
+                 [v for (jj, v, c) in self.pinned if jj == l and c == i]) for l in range(H)]
 
     def _apply_lift(self, lift: dict[int, np.ndarray], i: int, t: float | None) -> None:
         """Give the entries above a lifted column on sample i their sides (:meth:`_lift`); with ``t``, record a

@@ -172,9 +172,7 @@ class FloatSliding:
         if self.bias or self.alpha != 0 or H < 2:
             return
         for i in sorted({i for (j, u, i) in sl if j < H - 1}):
-            slid = [self.series.slide.get(j + 1, {}) for j in range(H)]
-            cols = [(self.side[j][:, i], [u for (u, c) in slid[j] if c == i],
-                     [u for (jj, u, c) in self.pinned if jj == j and c == i]) for j in range(H)]
+            cols = self._sample_columns(i)
             if not any(np.all(c[0] < 0) and c[1] for c in cols[:-1]):
                 continue  # no lower column is zero with a unit sliding in it
             where = f"t = {getattr(self, '_clock', 0.0):.17g}, sample {i}: "

@@ -212,12 +212,7 @@ class PinnedKinks:
         samples = sorted({idx % self.masks[j].cols for j, idx in sliding if j < H - 1})
         Wf: list = []
         for i in samples:
-            cols = []
-            for m in self.masks:
-                rows = range(m.rows)
-                cols.append(([int(m.side[v * m.cols + i]) for v in rows],
-                             [v for v in rows if v * m.cols + i in m.sliding],
-                             [v for v in rows if v * m.cols + i in m.pinned]))
+            cols = self._sample_columns(i)
             if not any(all(sd < 0 for sd in c[0]) and c[1] for c in cols[:-1]):
                 continue  # no lower column is zero with a unit sliding in it
             if not Wf:
@@ -230,6 +225,17 @@ class PinnedKinks:
                     if int(m.side[v * m.cols + i]) != int(sides[v]):
                         m.set_side(v * m.cols + i, int(sides[v]))
 
+    def _sample_columns(self, i: int) -> list[tuple[list[int], list[int], list[int]]]:
+        """Sample i's column of every hidden layer as (sides, sliding units, pinned units): the argument of
+        :func:`numerics.kink_events.zero_column_sides` and :func:`numerics.kink_events.lifted_column_sides`."""
+        cols = []
+        for m in self.masks:
+            rows = range(m.rows)
+            cols.append(([int(m.side[v * m.cols + i]) for v in rows],
+                         [v for v in rows if v * m.cols + i in m.sliding],
+                         [v for v in rows if v * m.cols + i in m.pinned]))
+        return cols
+
     def _lift(self, y: list, j: int, idx: int, t: Fraction) -> dict | None:
         """The sides of the entries above entry idx of hidden layer j (0-based) when its switch on lifts its sample's
         column there from zero (:func:`numerics.kink_events.lifted_column_sides`; docs/theory.md E1, "A column
@@ -240,14 +246,8 @@ class PinnedKinks:
         H = len(self.masks)
         if self.obj.model.bias or self.obj.model.alpha != 0 or j >= H - 1:
             return None
-        m = self.masks[j]
-        u, i = divmod(idx, m.cols)
-        cols = []
-        for mm in self.masks:
-            rows = range(mm.rows)
-            cols.append(([int(mm.side[v * mm.cols + i]) for v in rows],
-                         [v for v in rows if v * mm.cols + i in mm.sliding],
-                         [v for v in rows if v * mm.cols + i in mm.pinned]))
+        u, i = divmod(idx, self.masks[j].cols)
+        cols = self._sample_columns(i)
         if cols[j][1] or any(sd > 0 for v, sd in enumerate(cols[j][0]) if v != u):
             return None  # (before converting the weights)
         Ws = y[1:H]
