@@ -283,8 +283,9 @@ class FloatCrossings:
         H = len(self.side)
         if self.bias or self.alpha != 0 or j >= H - 1:
             return None
-        return lifted_column_sides(self._sample_columns(i), self.y[1:H], j, u, rad, where=f"t = {getattr(self, '_clock', 0.0):.17g}, "
-                                                                        f"sample {i}: ")
+        return lifted_column_sides(self._sample_columns(i), self.y[1:H], j, u, rad,
+                                   where=f"t = {getattr(self, '_clock', 0.0):.17g}, sample {i}: ",
+                                   hint="the arb tier (dps=...) decides it with its own, smaller error")
 
     def _sample_columns(self, i: int) -> list[tuple[np.ndarray, list[int], list[int]]]:
         """Sample i's column of every hidden layer as (sides, sliding units, pinned units): the argument of

@@ -146,7 +146,7 @@ def zero_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iter
 
 def lifted_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iterable[int]]],
                         weights: Sequence[np.ndarray], l: int, u: int, rad: float = 0.0,
-                        where: str = "") -> dict[int, np.ndarray] | None:
+                        where: str = "", hint: str = "") -> dict[int, np.ndarray] | None:
     """The sides the entries above take when unit ``u`` of hidden layer ``l`` (0-based) switches on over a column
     that is zero without it, on one sample of a bias-free ReLU net (α = 0); docs/theory.md E1, "A column lifted
     from zero". ``columns`` and ``weights`` as for :func:`zero_column_sides`.
@@ -160,17 +160,17 @@ def lifted_column_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], It
     sliding, or no hidden layer above). ``rad`` ≥ 0 bounds how far each weight's exact value may lie from the one
     given (the run's error where a tier has it, a ball's radius): it is carried up with the signs, and a sign
     within it or within the rounding bound raises UnsupportedKinkError, as does an entry above that slides or is
-    pinned."""
+    pinned. ``hint``: what to try, appended to the message of a sign within its bound (the tier's remedy)."""
     sides, sl, _ = columns[l]
     if l >= len(columns) - 1 or set(sl) or any(sd > 0 for v, sd in enumerate(sides) if v != u):
         return None
     return _direction_sides(columns, weights, l, u, where, f"unit {u} of layer {l + 1} switches on over its "
-                            "sample's zero column", rad)
+                            "sample's zero column", rad, hint)
 
 
 def _direction_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Iterable[int]]],
                      weights: Sequence[np.ndarray], l: int, B: int, where: str, what: str,
-                     rad: float = 0.0) -> dict[int, np.ndarray]:
+                     rad: float = 0.0, hint: str = "") -> dict[int, np.ndarray]:
     """The signs of v = W_{l+2}[:, B] and upwards v ← W(m ⊙ v) (m: mask 1 where v > 0), one array of sides per
     hidden layer above l, each decided against the rounding of v — c·2u·(|W|⋯|W[:, B]|), c = 1 for the
     conversion of arb weights to float64, then n + 1 more per product of inner dimension n, u = 2^-53 doubled
@@ -191,7 +191,7 @@ def _direction_sides(columns: Sequence[tuple[Sequence[int], Iterable[int], Itera
         if np.any(np.abs(v) <= c * 2.0**-52 * mag + err * (1 + 2.0**-40)):
             raise UnsupportedKinkError(f"{where}{what}, and its direction leaves an entry of layer {k + 1} above it "
                                        "at 0 within rounding" + (" and the run's error" if rad > 0 else "")
-                                       + " (not supported)")
+                                       + " (not supported" + (f"; {hint}" if hint and np.all(mag > 0) else "") + ")")
         out[k] = np.where(v > 0, 1, -1).astype(np.int8)
         if k + 1 < H:
             m = (v > 0).astype(float)

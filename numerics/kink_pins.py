@@ -253,7 +253,8 @@ class PinnedKinks:
         Ws = y[1:H]
         Wf = [np.array([[float(W[r, c].mid()) for c in range(W.ncols())] for r in range(W.nrows())]) for W in Ws[j:]]
         rad = max(float(x.rad()) for W in Ws[j:] for x in W.entries())
-        return lifted_column_sides(cols, [None] * j + Wf, j, u, rad, where=f"t = {float(t):.17g}, sample {i}: ")
+        return lifted_column_sides(cols, [None] * j + Wf, j, u, rad, where=f"t = {float(t):.17g}, sample {i}: ",
+                                   hint=f"a higher precision than dps={self.dps} may decide it")
 
     def _apply_lift(self, lift: dict, i: int, t: Fraction | None) -> None:
         """Give the entries above a lifted column on sample i their sides (:meth:`_lift`); with ``t``, record a

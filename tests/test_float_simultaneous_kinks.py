@@ -423,6 +423,10 @@ def test_lifted_column_sides():
         lifted_column_sides(cols[:2], [np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])], 0, 1)
     with pytest.raises(UnsupportedKinkError, match="and the run's error"):  # |0.5| ≤ rad on the first layer
         lifted_column_sides(cols[:2], [W], 0, 1, rad=0.6)
+    with pytest.raises(UnsupportedKinkError, match="not supported; raise dps"):  # the tier's remedy, where one exists
+        lifted_column_sides(cols[:2], [W], 0, 1, rad=0.6, hint="raise dps")
+    with pytest.raises(UnsupportedKinkError, match=r"within rounding \(not supported\)"):  # none for an exact 0
+        lifted_column_sides(cols[:2], [np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])], 0, 1, hint="raise dps")
     assert lifted_column_sides(cols[:2], [W], 0, 1, rad=0.4)[1].tolist() == [-1, 1, 1]
     # carried up to |V(m ⊙ v)| = 0.5: e = (|V| + r)·(m ⊙ r) + r·Σ m ⊙ (|v| + r) = 2·1.1·0.1 + 0.1·(0.6 + 1.1) = 0.39 at
     # r = 0.1, and 2·1.15·0.15 + 0.15·(0.65 + 1.15) = 0.615 at r = 0.15 (every first-layer sign beyond r in both)
