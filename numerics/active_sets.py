@@ -8,7 +8,9 @@ side (σż ≥ 0 under the resulting field).
 
 :func:`settle` finds one by pivoting one violation at a time, least index first (Murty's rule; the
 order of K, the joining entry last): an out-of-range μ_0 leaves to the side it points to (α or 1), a
-left entry moving back slides again, starting from the weight at the side it had left to. The
+left entry moving back slides again, starting from the weight at the side it had left to; a sliding
+entry whose rate depends on no weight at all (its row of ∂ż/∂μ exactly 0: :class:`WeightlessSliding`, raised
+by the tier's solve) leaves to the side of its rate, the only status the box inequality allows it. The
 pivoting ends, at the unique consistent mode, when −∂ż/∂μ is a P-matrix (not checked); if it cycles,
 :func:`enumerate_modes` tries all 3^|K| modes (|K| ≤ 6) and requires exactly one to be consistent.
 
@@ -19,9 +21,23 @@ arithmetic: arb balls compare as "certainly less", floats as usual).
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, Callable, Hashable, Protocol, Sequence
 
 from .kink_events import UnsupportedKinkError
+
+
+class WeightlessSliding(UnsupportedKinkError):
+    """Raised by a tier's solve of the sliding weights when entry ``key`` (a group's representative) has a rate
+    ż that no sliding weight moves, its own included (its row of A = ∂ż/∂μ is exactly 0: every path from
+    the weights to it meets a zero mask, e.g. the sample's column above it switched off). ż_key = r then for
+    every μ, so no weight holds it at 0; with r of certain sign (``side`` = sign r) the box inequality of
+    docs/theory.md E1 ("Consistent active sets") has it at the bound of that side — it leaves sliding there —
+    and :func:`settle` takes that as its pivot; ``side`` None (r not certainly ≠ 0) is refused as it stands."""
+
+    def __init__(self, message: str, key: tuple, side: int | None) -> None:
+        super().__init__(message)
+        self.key, self.side = key, side
 
 
 class Modes(Protocol):
@@ -29,7 +45,8 @@ class Modes(Protocol):
 
     def snapshot(self) -> Any: ...
     def restore(self, snap: Any) -> None: ...
-    def solve(self) -> None: ...  # μ_0 of the current sliding set (UnsupportedKinkError if undetermined)
+    def solve(self) -> None: ...  # μ_0 of the current sliding set (UnsupportedKinkError if undetermined,
+    #                               WeightlessSliding for an entry no weight moves)
     def out_of_range(self, k: Hashable) -> int: ...  # −1 if μ_0 < α, +1 if μ_0 > 1, else 0
     def rates(self) -> Callable[[Hashable], Any]: ...  # k ↦ ż of entry k under the current field
     def leave(self, k: Hashable, side: int) -> None: ...
@@ -44,9 +61,16 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
     status = {k: 0 for k in K}
     snap = ops.snapshot()
     for _ in range(4 * len(K) ** 2 + 8):
-        ops.solve()
         rate, viol = None, None
-        for k in K:
+        try:
+            ops.solve()
+        except WeightlessSliding as e:
+            if e.side is None or e.key not in status or status[e.key] != 0:
+                raise UnsupportedKinkError(f"{_when(t)}{e}") from None
+            viol = (e.key, e.side)
+        except UnsupportedKinkError as e:  # (the tier's solve does not know the instant)
+            raise UnsupportedKinkError(f"{_when(t)}{e}") from None
+        for k in K if viol is None else ():
             if status[k] == 0:
                 side = ops.out_of_range(k)
                 if side:
@@ -72,6 +96,10 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
         status[k] = new
     ops.restore(snap)
     return enumerate_modes(ops, K, joining, t)
+
+
+def _when(t: float) -> str:
+    return f"t = {t:.17g}: " if math.isfinite(t) else ""
 
 
 def consistent(ops: Modes, K: Sequence[tuple], status: dict) -> bool:

@@ -132,11 +132,12 @@ class FloatSliding:
             r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in reps])
             A = np.array([[D[c].get(self.zdot[j], np.zeros_like(base[self.zdot[j]]))[u, i] for c in range(len(reps))]
                           for (j, u, i) in reps])
+            self._weightless_rows(reps, A, r)
             try:
                 delta = np.linalg.solve(A, -r)
             except np.linalg.LinAlgError:
-                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries {sl} are not determined "
-                                           "(degenerate sliding constraints)") from None
+                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries ({self._names(sl)}) are not "
+                                           "determined (degenerate sliding constraints)") from None
             for c, rep in enumerate(reps):
                 for (j, u, i), sg in members[rep]:
                     self.series.slide[j + 1][(u, i)][0] += sg * float(delta[c])
@@ -160,6 +161,40 @@ class FloatSliding:
                 f"the Filippov weights of the sliding entries {sl} did not converge (last Newton correction "
                 f"{float(np.abs(delta).max()):.3g}); use the arb tier (dps=...)")
         self._D, self._A, self._sl, self._members = D, A, reps, members
+
+    @staticmethod
+    def _names(keys: list) -> str:
+        return "; ".join(f"unit {u} of layer {j + 1} on sample {i}" for j, u, i in keys)
+
+    def _weightless_rows(self, reps: list, A: np.ndarray, r: np.ndarray) -> None:
+        """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is
+        exactly 0: its ż is the same for every weight (the zeros are structural — each path from a weight to it
+        is multiplied by a mask that is exactly 0 — so float64 computes them exactly too), and no weight holds
+        it at 0. Its side is the sign of ż when |ż| exceeds the rate's rounding (:meth:`_weightless_rate`),
+        else None (refused). docs/theory.md E1, "An entry no weight holds"."""
+        from .active_sets import WeightlessSliding
+
+        for c, (j, u, i) in enumerate(reps):
+            if np.any(A[c] != 0):
+                continue
+            rate = float(r[c])
+            side = (1 if rate > 0 else -1) if abs(rate) > self._weightless_rate(j, u, i) else None
+            if side is not None and hasattr(self, "_weightless"):
+                self._weightless.add((j, u, i))  # (its rate against the run's error: _weightless_within_bar)
+            raise WeightlessSliding(
+                f"unit {u} of layer {j + 1} on sample {i} slides, but "
+                f"no sliding weight moves its rate ż = {rate:.3g}" + ("" if side else ", which is within its rounding "
+                "of 0: whether it leaves, and to which side, is not decided in float64; use the arb tier (dps=...)"),
+                (j, u, i), side)
+
+    def _weightless_rate(self, j: int, u: int, i: int) -> float:
+        """A bound on the rounding of the computed ż of z_{j+1}[u, i] (:meth:`_rate_rounding`) under the current
+        masks: one order-1 pass with the field's rounding bound."""
+        ys, w = self.series.run(self.y, 1, [self.zdot[j]], True)
+        F = [Y[1] for Y in ys]
+        Fn = math.sqrt(sum(float(np.sum(x * x)) for x in F))
+        gz = math.sqrt(sum(float(np.sum(x * x)) for x in self._grad_z(j + 1, u, i)))
+        return self._rate_rounding(j, [(0.0, Fn, self.series.field_error)], gz)[0]
 
     def _zero_columns(self, sl: list) -> None:
         """The entries above a column zeroed over one sliding unit take the Filippov flow's sides

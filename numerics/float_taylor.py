@@ -418,6 +418,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
         self._bar_tau = None  # (the switching-time uncertainty of this decision, once its rates' bars are computed)
+        self._weightless = set()  # (sliding entries that no weight holds, left by their rates' signs: _weightless_rows)
         lone = from_side != 0 and not self.series.slide and members is None
         group = members or [(i, 1.0)]
         # mask 1 here may lift the sample's column from zero: the entries above then take the signs of its
@@ -452,7 +453,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 if from_side != 0:
                     self._record(t, "cross", j, u, c)
             self._set_mask(j)
-            self._apply_left(self._settle_as(cm), cm["out"], t)
+            left = self._settle_as(cm)
+            self._weightless_within_bar(left, cm["out"], cm["F"], cm["fr"], t)
+            self._apply_left(left, cm["out"], t)
             if pre is None or pre[0] == 0:
                 return 1.0
             # arriving with F_pre (ż ≠ 0), leaving with F₋ (ż = 0): the fields differ (F₋ may be 0 — a
@@ -472,6 +475,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             self._rates_within_bar(j, u, i, t, rates, a if from_side < 0 else b, gz)
         elif unpinned:
             self._unpin_within_bar(j, u, i, t, rates, gz)
+        for c in (cm, cp):  # (a candidate's mode, and so its rate, rests on the signs of those that no weight holds)
+            self._weightless_within_bar(c["left"], c["out"], c["F"], c["fr"], t)
         # a rate within its own rounding has no sign float64 can tell (FloatCrossings._rate_rounding; with the
         # growth term the bar above holds this and more; until 2026-12-04 the threshold was 1e-10·max(|a|, |b|))
         if max(abs(a), abs(b)) == 0 or any(abs(r) <= rho for (r, *_), rho in zip(rates, self._rate_rounding(j, rates, gz))):
@@ -502,6 +507,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             self._set_mask(j)
             left = self._settle(joining=(j, u, i), t=t)
             _, F_post, out = self._field(j, u, i, left)
+            self._weightless_within_bar(left, out, F_post, self.series.field_error, t)
             post = 0.0  # the sliding field keeps z at 0
         else:
             c = cp if a > 0 else cm
@@ -533,6 +539,30 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         from .kink_flows import KinkEvent
 
         self.events.append(KinkEvent(Fraction(t), kind, j + 1, i, u))
+
+    def _weightless_within_bar(self, left: list, out: list[float], F: list, fr: float, t: float) -> None:
+        """Refuse where an entry that left sliding because no weight holds it (:meth:`_weightless_rows`) has a rate
+        within the run's error bar of 0: the exact flow may send it the other way, and the candidate's mode (its
+        rate at the kink) or the outcome's would be another. ``left``, ``out``: a candidate's (or the outcome's)
+        entries that left and their σż; F its field, ``fr`` that field's rounding. The bar is the rates' bar of
+        :meth:`_rates_within_bar` at this decision's switching-time uncertainty (as :meth:`_unpin_within_bar`:
+        a decision at another switch's instant); none without a carried error (as there)."""
+        from .kink_flows import UnsupportedKinkError
+
+        tau = self._bar_tau if self._bar_tau is not None else self._trigger_tau
+        if tau is None:
+            return
+        Fn = _norm(F)
+        for (jj, uu, ii, s), r in zip(left, out):
+            if (jj, uu, ii) not in self._weightless:
+                continue
+            gz = _norm(self._grad_z(jj + 1, uu, ii))
+            bars = self._rate_bars(jj, uu, ii, [(r, Fn, fr)], None, gz, tau=tau)
+            if bars is not None and abs(r) <= bars[0]:
+                raise UnsupportedKinkError(
+                    f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} slides with no weight holding it and "
+                    f"leaves to side {s:+d} on its rate ({s * r:.3g}), which is within the run's error bar "
+                    f"({bars[0]:.3g}) of 0: the exact flow may send it the other way; use the arb tier (dps=...)")
 
     def _apply_left(self, left: list, out: list[float], t: float) -> None:
         """Record the entries that left sliding at a kink (:meth:`_settle`) as "leave sliding" events. Each
@@ -909,9 +939,12 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     n_rec = len(self.events)
                     factor = self._kink(j, u, i, t, from_side=int(self.side[j][u, i]), p_next=p_next)
                     self._decided_now(n_rec)
-                except (NonUniqueFlowError, UnsupportedKinkError, FloatingPointError):
+                except (NonUniqueFlowError, UnsupportedKinkError, FloatingPointError) as e:
                     if not step_stands():  # a verdict the event raises stands only if the step it ends does
                         raise EventDefect(t) from None
+                    if isinstance(e, UnsupportedKinkError) and not str(e).startswith("t = "):
+                        # (raised below the decision, e.g. by the weights' solve, which does not know the instant)
+                        raise UnsupportedKinkError(f"t = {t:.17g}: {e}") from None
                     raise
                 if not step_stands():
                     raise EventDefect(t)

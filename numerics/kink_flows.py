@@ -223,13 +223,12 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 for idx in m.sliding:
                     m.mu[idx] = m.mu[idx][:1]
             D, r, A = self._mu_system(y, reps, members, reach)
+            self._weightless_rows(reps, A, r)
             try:
                 delta = A.solve(-r)
             except ZeroDivisionError:
-                raise UnsupportedKinkError(
-                    f"the Filippov weights of the sliding entries {[(j + 1, idx) for j, idx in sliding]} "
-                    "(layer, unit·n + sample) are not determined: the sliding constraints are degenerate"
-                ) from None
+                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries ({self._names(sliding)}) are "
+                                           "not determined (degenerate sliding constraints)") from None
             big = 0.0
             for c, rep in enumerate(reps):
                 for (j, idx), sg in members[rep]:
@@ -252,24 +251,54 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 f"(layer, unit·n + sample) did not converge (last Newton correction {big:.3g})")
         self._D, self._A, self._reps, self._members = D, A, reps, members
 
+    def _names(self, keys: list) -> str:
+        return "; ".join(f"unit {idx // self.masks[j].cols} of layer {j + 1} on sample {idx % self.masks[j].cols}"
+                         for j, idx in keys)
+
+    def _weightless_rows(self, reps: list, A: Any, r: Any) -> None:
+        """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is
+        exactly 0 (its ż the same ball under every weight's bump, ``_fixed_rows`` of :meth:`_mu_system`: each path
+        from a weight to it meets an exactly zero mask; or every entry an exact zero), with the side of its rate ż when that ball excludes 0, else None (refused); as the float tier's
+        (:meth:`numerics.float_sliding.FloatSliding._weightless_rows`). docs/theory.md E1, "An entry no weight
+        holds"."""
+        from .active_sets import WeightlessSliding
+
+        for c, (j, idx) in enumerate(reps):
+            if not (self._fixed_rows[c] or all(A[c, q].is_zero() for q in range(len(reps)))):
+                continue
+            rate = r[c, 0]
+            side = None if rate.contains(0) else (1 if rate > 0 else -1)
+            raise WeightlessSliding(
+                f"{self._names([(j, idx)])} slides, but no "
+                f"sliding weight moves its rate ż = {float(rate.mid()):.3g}" + ("" if side else ", which is not "
+                f"separated from 0 at {self.dps} digits: whether it leaves, and to which side, is not decided; raise dps"),
+                (j, idx), side)
+
     def _mu_system(self, y: list, reps: list, members: dict, reach: set[int]) -> tuple[list, Any, Any]:
         """(D, r, A) at the state ``y`` (balls allowed) and the weights μ as they are: r the representatives'
         rates ż, D_s = ∂(node)/∂μ_s for the nodes μ_s reaches (the difference of two evaluations, μ_s bumped by 1;
         exact where ż is affine in the μ's, i.e. they share a layer) and A = [∂ż_r/∂μ_s]."""
         base = self._nodes0(y)
         D = []
+        # which representatives' ż come out the same ball under every bump (the weights reach them only through
+        # exactly zero masks; the difference of two equal balls is not an exact zero, so it is read here)
+        fixed = [True] * len(reps)
         for rep in reps:
             for (j, idx), sg in members[rep]:
                 self.masks[j].mu[idx][0] += sg
             bumped = self._nodes0(y)
             for (j, idx), sg in members[rep]:
                 self.masks[j].mu[idx][0] -= sg
+            for c, (j, idx) in enumerate(reps):
+                x, x0 = bumped[self.zdot[j]].entries()[idx], base[self.zdot[j]].entries()[idx]
+                fixed[c] = fixed[c] and x.mid() == x0.mid() and x.rad() == x0.rad()
             D.append({i: bumped[i] - v for i, v in base.items()
                       if i in reach and i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
         r = flint.arb_mat(len(reps), 1, [base[self.zdot[j]].entries()[idx] for j, idx in reps])
         A = flint.arb_mat(len(reps), len(reps),
                           [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0
                            for j, idx in reps for c in range(len(reps))])
+        self._fixed_rows = fixed
         return D, r, A
 
     def _after_order(self, k: int, coef: list) -> list[int]:
@@ -786,7 +815,13 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                         info = ev[1]
                         if info[0] == "z":
                             _, j, idx = info
-                            self._kink(y, j, idx, t, from_side=int(self.masks[j].side[idx]))
+                            try:
+                                self._kink(y, j, idx, t, from_side=int(self.masks[j].side[idx]))
+                            except UnsupportedKinkError as e:
+                                if str(e).startswith("t = "):
+                                    raise
+                                # (raised below the decision, e.g. by the weights' solve, which does not know the instant)
+                                raise UnsupportedKinkError(f"t = {float(t):.17g}: {e}") from None
                         else:
                             _, j, idx, side = info
                             self._leave(j, idx, side, t)

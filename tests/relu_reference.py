@@ -142,10 +142,11 @@ def _copy(masks):
     return [[list(r) for r in m] for m in masks]
 
 
-def _affine_fit(net, y, masks, S, extra=None):
-    """(c, A, masks_at, zdots): ż_S at λ = 0 and its slopes in λ (A[r, q] = ż_r(e_q) − ż_r(0)); exact
-    when S lies in one layer (ż_S is then affine in the λ's jointly: z_s does not see layer-j masks
-    and the backward pass meets each layer-j mask once per path)."""
+def _affine_fit(net, y, masks, S, extra=None, at=None):
+    """(c, A, masks_at, zdots): ż_S at λ = ``at`` (default 0) and its slopes in λ there (A[r, q] = ż_r(at + e_q) −
+    ż_r(at)); exact when S lies in one layer (ż_S is then affine in the λ's jointly: z_s does not see layer-j
+    masks and the backward pass meets each layer-j mask once per path), and each column exact at ``at`` for any
+    S, since ż is affine in each λ on its own (multi-affine: one mask per entry on each path)."""
     def masks_at(lams):
         mk = _copy(masks)
         if extra is not None:
@@ -160,11 +161,12 @@ def _affine_fit(net, y, masks, S, extra=None):
         return [net.zdot(y, mk, u, i, j) for (j, u, i) in S]
 
     k = len(S)
-    c = zdots([mpmath.mpf(0)] * k)
+    base = [mpmath.mpf(0)] * k if at is None else list(at)
+    c = zdots(base)
     A = mpmath.matrix(k, k)
     for q in range(k):
-        e = [mpmath.mpf(0)] * k
-        e[q] = mpmath.mpf(1)
+        e = list(base)
+        e[q] += 1
         col = zdots(e)
         for r in range(k):
             A[r, q] = col[r] - c[r]
@@ -175,14 +177,26 @@ def _solve_sliding(net, y, masks, S, extra=None):
     """Filippov slopes on the sliding set S: the values μ_s ∈ [α, 1] (as λ_s = (μ_s − α)/(1 − α)) that
     hold every ż_s at 0 under −∇f(y; masks with μ_S). ``extra`` = ((j, u, i), value) fixes one more
     entry's mask. ż is affine in each slope; λ is found from ż at λ = 0 and the unit vectors (an affine
-    solve) and polished with mpmath.findroot on the system itself, so a non-affine coupling (entries of
+    solve; where that fit is singular, one Newton step from λ = ½ in every entry) and polished with mpmath.findroot on the system itself, so a non-affine coupling (entries of
     different layers on one sample) is still solved, not assumed away. Returns (λ list, masks)."""
     k = len(S)
     if k == 0:
         return [], _affine_fit(net, y, masks, S, extra)[2]([])
     c, A, masks_at, zdots = _affine_fit(net, y, masks, S, extra)
-    sol = mpmath.lu_solve(A, mpmath.matrix([-x for x in c]))
-    lam = [sol[q] for q in range(k)]
+    try:
+        sol = mpmath.lu_solve(A, mpmath.matrix([-x for x in c]))
+        lam = [sol[q] for q in range(k)]
+    except ZeroDivisionError:
+        # singular at λ = 0 may be the coupling, not the system: entries of different layers on one sample make ż
+        # bilinear (the lower entry's slope is the upper one's λ times a constant, 0 at λ = 0: square seed 233 of
+        # (3,5,5,5,2), layer 1 and layer 3 of sample 1). One Newton step from the box's centre instead, polished
+        # below; singular there too (e.g. a row that no λ moves) is not a usable mode, as before
+        if k == 1:
+            raise
+        half = [mpmath.mpf(1) / 2] * k
+        c, A, masks_at, zdots = _affine_fit(net, y, masks, S, extra, at=half)
+        sol = mpmath.lu_solve(A, mpmath.matrix([-x for x in c]))
+        lam = [h + sol[q] for q, h in enumerate(half)]
     # the residual of an affine solve is rounding times the terms it sums, |c| + ‖A‖·‖λ‖: near a pole of
     # λ (A nearly singular, seed 130) ‖λ‖ is large and a tolerance without it sent an exactly affine
     # system to findroot, which then failed on its own tolerance

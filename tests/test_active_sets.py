@@ -1,0 +1,129 @@
+"""The consistent mode of entries at their kinks (numerics.active_sets; docs/theory.md E1, "Consistent active sets"
+and "An entry no weight holds"), on affine systems ż = c + Aμ where the answer is known independently: every one
+of the 3^n statuses is tried here and the box variational inequality checked directly (μ_k ∈ [0, 1] where k
+slides with ż_k = 0, σ_k·ż_k ≥ 0 where k left to side σ_k, μ_k = 0 or 1 there; α = 0).
+
+The systems are −A = a P-matrix (diagonally dominant, positive diagonal: the unique solution exists) with one
+row set to zero — an entry that no weight holds, whose rate c_k + (its row)·μ = c_k then has one sign for every
+μ: the inequality puts it at that side's bound, and the pivoting must take it there (before the rule its solve
+raised "not determined"). The brute force needs no P-property: it checks every mode it finds."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, target
+from hypothesis import strategies as st
+
+from numerics.active_sets import WeightlessSliding, settle
+from numerics.kink_events import UnsupportedKinkError
+
+
+class AffineModes:
+    """ż = c + Aμ for n entries (keys (k,)); μ of a left entry at its bound (0 for side −1, 1 for +1)."""
+
+    def __init__(self, A: np.ndarray, c: np.ndarray) -> None:
+        self.A, self.c = A, c
+        self.n = len(c)
+        self.status = {(k,): 0 for k in range(self.n)}
+        self.mu = np.full(self.n, 0.5)
+        self.solves = 0
+
+    def snapshot(self):
+        return dict(self.status), self.mu.copy()
+
+    def restore(self, snap) -> None:
+        self.status, self.mu = dict(snap[0]), snap[1].copy()
+
+    def solve(self) -> None:
+        self.solves += 1
+        S = [k for k in range(self.n) if self.status[(k,)] == 0]
+        for k in range(self.n):
+            if self.status[(k,)]:
+                self.mu[k] = 1.0 if self.status[(k,)] > 0 else 0.0
+        if not S:
+            return
+        L = [k for k in range(self.n) if k not in S]
+        r = self.c[S] + self.A[np.ix_(S, L)] @ self.mu[L]
+        A_SS = self.A[np.ix_(S, S)]
+        for q, k in enumerate(S):
+            if not np.any(A_SS[q]):
+                raise WeightlessSliding(f"entry {k}", (k,), int(np.sign(r[q])) or None)
+        self.mu[S] = np.linalg.solve(A_SS, -r)
+
+    def out_of_range(self, k) -> int:
+        m = self.mu[k[0]]
+        return -1 if m < 0 else 1 if m > 1 else 0
+
+    def rates(self):
+        z = self.c + self.A @ self.mu
+        return lambda k: z[k[0]]
+
+    def leave(self, k, side: int) -> None:
+        self.status[k] = side
+
+    def slide(self, k, from_side: int) -> None:
+        self.status[k] = 0
+        self.mu[k[0]] = 1.0 if from_side > 0 else 0.0
+
+    def describe(self, k) -> str:
+        return f"entry {k[0]}"
+
+
+def brute_force(A: np.ndarray, c: np.ndarray) -> list[tuple[int, ...]]:
+    """Every status vector (0 slides, ±1 left to that side) that satisfies the box inequality."""
+    n, tol = len(c), 1e-9
+    found = []
+    for combo in itertools.product((0, -1, 1), repeat=n):
+        S = [k for k in range(n) if combo[k] == 0]
+        mu = np.array([0.0 if s < 0 else 1.0 for s in combo])
+        if S:
+            L = [k for k in range(n) if combo[k] != 0]
+            A_SS = A[np.ix_(S, S)]
+            if abs(np.linalg.det(A_SS)) < 1e-12:
+                continue
+            mu[S] = np.linalg.solve(A_SS, -(c[S] + A[np.ix_(S, L)] @ mu[L]))
+        z = c + A @ mu
+        if all(-tol <= mu[k] <= 1 + tol for k in S) and all(combo[k] * z[k] >= -tol for k in range(n) if combo[k]):
+            found.append(combo)
+    return found
+
+
+@st.composite
+def weightless_systems(draw):
+    """(A, c, k): −A diagonally dominant with a positive diagonal, except row k, which is 0; c_k not 0."""
+    n = draw(st.integers(1, 5))
+    off = np.array(draw(st.lists(st.floats(-1, 1), min_size=n * n, max_size=n * n))).reshape(n, n)
+    np.fill_diagonal(off, 0.0)
+    diag = np.abs(off).sum(axis=1) + np.array(draw(st.lists(st.floats(0.1, 2), min_size=n, max_size=n)))
+    A = -(off + np.diag(diag))
+    k = draw(st.integers(0, n - 1))
+    A[k] = 0.0
+    c = np.array(draw(st.lists(st.floats(-2, 2).filter(lambda x: abs(x) > 1e-3), min_size=n, max_size=n)))
+    return A, c, k
+
+
+@given(weightless_systems())
+def test_settle_takes_an_entry_no_weight_holds_to_its_rates_side(system):
+    A, c, k = system
+    expected = brute_force(A, c)
+    # one consistent mode, up to ties at a bound (a weight exactly at 0 or 1 is both "sliding" and "left" there,
+    # the same field: Hypothesis finds such round numbers), and every one has k at its rate's side
+    assert expected
+    assert all(e[k] == (1 if c[k] > 0 else -1) for e in expected)
+    ops = AffineModes(A, c)
+    left = settle(ops, [(q,) for q in range(len(c))], None, 0.0)
+    target(float(ops.solves), label="solves")  # (steer to systems that need many pivots)
+    got = tuple(ops.status[(q,)] for q in range(len(c)))
+    assert got in expected
+    assert [x[:1] for x in left] == [(q,) for q in range(len(c)) if got[q] != 0]
+
+
+def test_a_weightless_entry_of_undecided_sign_and_a_weightless_joining_entry_are_refused():
+    A = np.array([[0.0, 0.0], [0.3, -1.0]])
+    with pytest.raises(UnsupportedKinkError):  # rate exactly 0: side None
+        settle(AffineModes(A, np.array([0.0, 0.4])), [(0,), (1,)], None, 0.0)
+    with pytest.raises(UnsupportedKinkError, match="cannot slide together"):  # the joining entry would have to leave
+        settle(AffineModes(A, np.array([-0.2, 0.4])), [(1,), (0,)], (0,), 0.0)
