@@ -170,15 +170,19 @@ class FloatSliding:
         """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is
         exactly 0: its ż is the same for every weight (the zeros are structural — each path from a weight to it
         is multiplied by a mask that is exactly 0 — so float64 computes them exactly too), and no weight holds
-        it at 0. Its side is the sign of ż when |ż| exceeds the rate's rounding (:meth:`_weightless_rate`),
-        else None (refused). docs/theory.md E1, "An entry no weight holds"."""
+        it at 0. Its side is the sign of ż where |ż| exceeds (2m + 1)ρ, ρ the rate's rounding bound
+        (:meth:`_weightless_rate`) and m the weights: a row computed as 0 bounds the true slopes by 2ρ each
+        (two evaluations, each within ρ), so over a unit move of every weight ż stays within (2m + 1)ρ of the
+        computed value (first order in the weights' cross terms); else None (refused). docs/theory.md E1, "An
+        entry no weight holds"."""
         from .active_sets import WeightlessSliding
 
         for c, (j, u, i) in enumerate(reps):
             if np.any(A[c] != 0):
                 continue
             rate = float(r[c])
-            side = (1 if rate > 0 else -1) if abs(rate) > self._weightless_rate(j, u, i) else None
+            rho = self._weightless_rate(j, u, i) * (2 * len(reps) + 1)
+            side = (1 if rate > 0 else -1) if abs(rate) > rho else None
             if side is not None and hasattr(self, "_weightless"):
                 self._weightless.add((j, u, i))  # (its rate against the run's error: _weightless_within_bar)
             raise WeightlessSliding(

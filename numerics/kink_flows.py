@@ -257,17 +257,22 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
 
     def _weightless_rows(self, reps: list, A: Any, r: Any) -> None:
         """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is
-        exactly 0 (its ż the same ball under every weight's bump, ``_fixed_rows`` of :meth:`_mu_system`: each path
-        from a weight to it meets an exactly zero mask; or every entry an exact zero), with the side of its rate ż when that ball excludes 0, else None (refused); as the float tier's
+        exactly 0 (every entry an exact zero; or its ż the same ball under every weight's bump, ``_fixed_rows`` of
+        :meth:`_mu_system` — each path from a weight to it meets an exactly zero mask), with the side of its rate
+        ż where the ball decides it, else None (refused); as the float tier's
         (:meth:`numerics.float_sliding.FloatSliding._weightless_rows`). docs/theory.md E1, "An entry no weight
-        holds"."""
+        holds". Equal balls B for μ_q and μ_q + 1 bound the true slope |A_q| ≤ 2 rad B (both values lie in B),
+        so over a unit move of each of the m weights ż stays within |mid B| ± (2m + 1) rad B (first order in the
+        weights' cross terms): the side is taken only beyond that; an exact-zero row needs B to exclude 0."""
         from .active_sets import WeightlessSliding
 
         for c, (j, idx) in enumerate(reps):
-            if not (self._fixed_rows[c] or all(A[c, q].is_zero() for q in range(len(reps)))):
+            exact = all(A[c, q].is_zero() for q in range(len(reps)))
+            if not (exact or self._fixed_rows[c]):
                 continue
             rate = r[c, 0]
-            side = None if rate.contains(0) else (1 if rate > 0 else -1)
+            margin = rate.rad() * (1 if exact else 2 * len(reps) + 1)
+            side = None if abs(rate.mid()) <= margin else (1 if rate.mid() > 0 else -1)
             raise WeightlessSliding(
                 f"{self._names([(j, idx)])} slides, but no "
                 f"sliding weight moves its rate ż = {float(rate.mid()):.3g}" + ("" if side else ", which is not "
