@@ -66,10 +66,10 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
             ops.solve()
         except WeightlessSliding as e:
             if e.side is None or e.key not in status or status[e.key] != 0:
-                raise UnsupportedKinkError(f"{_when(t)}{e}") from None
+                raise UnsupportedKinkError(_when(t, e)) from None
             viol = (e.key, e.side)
-        except UnsupportedKinkError as e:  # (the tier's solve does not know the instant)
-            raise UnsupportedKinkError(f"{_when(t)}{e}") from None
+        except UnsupportedKinkError as e:  # (the arb tier's solve does not know the instant)
+            raise UnsupportedKinkError(_when(t, e)) from None
         for k in K if viol is None else ():
             if status[k] == 0:
                 side = ops.out_of_range(k)
@@ -98,8 +98,9 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
     return enumerate_modes(ops, K, joining, t)
 
 
-def _when(t: float) -> str:
-    return f"t = {t:.17g}: " if math.isfinite(t) else ""
+def _when(t: float, e: Exception) -> str:
+    """The message of ``e`` with the instant t in front, unless it has one or t is not known (nan)."""
+    return f"t = {t:.17g}: {e}" if math.isfinite(t) and not str(e).startswith("t = ") else str(e)
 
 
 def consistent(ops: Modes, K: Sequence[tuple], status: dict) -> bool:

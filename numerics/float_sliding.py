@@ -136,8 +136,8 @@ class FloatSliding:
             try:
                 delta = np.linalg.solve(A, -r)
             except np.linalg.LinAlgError:
-                raise UnsupportedKinkError(f"the Filippov weights of the sliding entries ({self._names(sl)}) are not "
-                                           "determined (degenerate sliding constraints)") from None
+                raise UnsupportedKinkError(f"{self._now()}the Filippov weights of the sliding entries ({self._names(sl)}) "
+                                           "are not determined (degenerate sliding constraints)") from None
             for c, rep in enumerate(reps):
                 for (j, u, i), sg in members[rep]:
                     self.series.slide[j + 1][(u, i)][0] += sg * float(delta[c])
@@ -161,6 +161,11 @@ class FloatSliding:
                 f"the Filippov weights of the sliding entries {sl} did not converge (last Newton correction "
                 f"{float(np.abs(delta).max()):.3g}); use the arb tier (dps=...)")
         self._D, self._A, self._sl, self._members = D, A, reps, members
+
+    def _now(self) -> str:
+        # (the run's clock is the current instant in this tier: set at each step's start and end, before any event)
+        t = getattr(self, "_clock", math.nan)
+        return f"t = {t:.17g}: " if math.isfinite(t) else ""
 
     @staticmethod
     def _names(keys: list) -> str:
@@ -186,7 +191,7 @@ class FloatSliding:
             if side is not None and hasattr(self, "_weightless"):
                 self._weightless.add((j, u, i))  # (its rate against the run's error: _weightless_within_bar)
             raise WeightlessSliding(
-                f"unit {u} of layer {j + 1} on sample {i} slides, but "
+                f"{self._now()}unit {u} of layer {j + 1} on sample {i} slides, but "
                 f"no sliding weight moves its rate ż = {rate:.3g}" + ("" if side else ", which is within its rounding "
                 "of 0: whether it leaves, and to which side, is not decided in float64; use the arb tier (dps=...)"),
                 (j, u, i), side)
