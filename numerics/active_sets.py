@@ -40,6 +40,17 @@ class WeightlessSliding(UnsupportedKinkError):
         self.key, self.side = key, side
 
 
+def weightless_side(rate: float, rho: float, exact: bool, m: int) -> int | None:
+    """The side an entry that no weight holds leaves to (:class:`WeightlessSliding`): the sign of its computed rate
+    ``rate`` when that sign is certain, else None. ``rho`` bounds the computed rate's error. With the row of
+    ∂ż/∂μ known to be exactly 0 (``exact``) |rate| > ρ decides; with the row only computed as 0 (equal values for
+    each weight and that weight + 1) the true slopes are bounded by 2ρ each, so over a unit move of each of the
+    ``m`` weights ż stays within (2m + 1)ρ of the computed rate (first order in the weights' cross terms) and
+    only a rate beyond that decides (docs/theory.md E1, "An entry no weight holds")."""
+    margin = rho if exact else (2 * m + 1) * rho
+    return None if abs(rate) <= margin else (1 if rate > 0 else -1)
+
+
 class Modes(Protocol):
     """What :func:`settle` needs from a tier (keys k are the tier's entry keys, tuples)."""
 

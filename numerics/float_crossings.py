@@ -209,6 +209,30 @@ class FloatCrossings:
                 f"another switch: its rates ({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's "
                 f"error bar ({max(bars):.3g}) of 0, so the exact flow may decide it otherwise; use the arb tier (dps=...)")
 
+    def _weightless_within_bar(self, left: list, out: list[float], F: list, fr: float, t: float) -> None:
+        """Refuse where an entry that left sliding because no weight holds it (:meth:`_weightless_rows`) has a rate
+        within the run's error bar of 0: the exact flow may send it the other way, and the candidate's mode (its
+        rate at the kink) or the outcome's would be another. ``left``, ``out``: a candidate's (or the outcome's)
+        entries that left and their σż; F its field, ``fr`` that field's rounding. The bar is the rates' bar of
+        :meth:`_rates_within_bar` at this decision's switching-time uncertainty (as :meth:`_unpin_within_bar`:
+        a decision at another switch's instant); none without a carried error (as there)."""
+        from .kink_flows import UnsupportedKinkError
+
+        tau = self._bar_tau if self._bar_tau is not None else self._trigger_tau
+        if tau is None:
+            return
+        Fn = _norm(F)
+        for (jj, uu, ii, s), r in zip(left, out):
+            if (jj, uu, ii) not in self._weightless:
+                continue
+            gz = _norm(self._grad_z(jj + 1, uu, ii))
+            bars = self._rate_bars(jj, uu, ii, [(r, Fn, fr)], None, gz, tau=tau)
+            if bars is not None and abs(r) <= bars[0]:
+                raise UnsupportedKinkError(
+                    f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} slides with no weight holding it and "
+                    f"leaves to side {s:+d} on its rate ({s * r:.3g}), which is within the run's error bar "
+                    f"({bars[0]:.3g}) of 0: the exact flow may send it the other way; use the arb tier (dps=...)")
+
     def _rate_bars(self, j: int, u: int, i: int, rates: list[tuple[float, float, float]], pre: float | None,
                    gz: float, tau: float | None = None) -> list[float] | None:
         """For each (ż, ‖F‖, e_F) of ``rates``: a bound on |ż − ż_exact|, ż_exact the same region's rate at

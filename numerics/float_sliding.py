@@ -173,27 +173,24 @@ class FloatSliding:
 
     def _weightless_rows(self, reps: list, A: np.ndarray, r: np.ndarray) -> None:
         """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is
-        exactly 0: its ż is the same for every weight (the zeros are structural — each path from a weight to it
-        is multiplied by a mask that is exactly 0 — so float64 computes them exactly too), and no weight holds
-        it at 0. Its side is the sign of ż where |ż| exceeds (2m + 1)ρ, ρ the rate's rounding bound
-        (:meth:`_weightless_rate`) and m the weights: a row computed as 0 bounds the true slopes by 2ρ each
-        (two evaluations, each within ρ), so over a unit move of every weight ż stays within (2m + 1)ρ of the
-        computed value (first order in the weights' cross terms); else None (refused). docs/theory.md E1, "An
-        entry no weight holds"."""
-        from .active_sets import WeightlessSliding
+        exactly 0: its ż is the same for every weight and no weight holds it at 0 (the zeros are structural —
+        each path from a weight to it is multiplied by a mask that is exactly 0 — and float64 computes them
+        exactly, but a row computed as 0 is not known to be 0), with the side of
+        :func:`numerics.active_sets.weightless_side` (ρ the rate's rounding bound, :meth:`_weightless_rate`),
+        None where that is not certain (refused). docs/theory.md E1, "An entry no weight holds"."""
+        from .active_sets import WeightlessSliding, weightless_side
 
         for c, (j, u, i) in enumerate(reps):
             if np.any(A[c] != 0):
                 continue
             rate = float(r[c])
-            rho = self._weightless_rate(j, u, i) * (2 * len(reps) + 1)
-            side = (1 if rate > 0 else -1) if abs(rate) > rho else None
+            side = weightless_side(rate, self._weightless_rate(j, u, i), False, len(reps))
             if side is not None and hasattr(self, "_weightless"):
                 self._weightless.add((j, u, i))  # (its rate against the run's error: _weightless_within_bar)
             raise WeightlessSliding(
-                f"{self._now()}unit {u} of layer {j + 1} on sample {i} slides, but "
-                f"no sliding weight moves its rate ż = {rate:.3g}" + ("" if side else ", which is within its rounding "
-                "of 0: whether it leaves, and to which side, is not decided in float64; use the arb tier (dps=...)"),
+                f"{self._now()}unit {u} of layer {j + 1} on sample {i} slides, but no sliding weight moves its rate "
+                f"ż = {rate:.3g}" + ("" if side else ", which is within its rounding of 0: whether it leaves, and to "
+                                     "which side, is not decided in float64; use the arb tier (dps=...)"),
                 (j, u, i), side)
 
     def _weightless_rate(self, j: int, u: int, i: int) -> float:

@@ -540,30 +540,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
 
         self.events.append(KinkEvent(Fraction(t), kind, j + 1, i, u))
 
-    def _weightless_within_bar(self, left: list, out: list[float], F: list, fr: float, t: float) -> None:
-        """Refuse where an entry that left sliding because no weight holds it (:meth:`_weightless_rows`) has a rate
-        within the run's error bar of 0: the exact flow may send it the other way, and the candidate's mode (its
-        rate at the kink) or the outcome's would be another. ``left``, ``out``: a candidate's (or the outcome's)
-        entries that left and their σż; F its field, ``fr`` that field's rounding. The bar is the rates' bar of
-        :meth:`_rates_within_bar` at this decision's switching-time uncertainty (as :meth:`_unpin_within_bar`:
-        a decision at another switch's instant); none without a carried error (as there)."""
-        from .kink_flows import UnsupportedKinkError
-
-        tau = self._bar_tau if self._bar_tau is not None else self._trigger_tau
-        if tau is None:
-            return
-        Fn = _norm(F)
-        for (jj, uu, ii, s), r in zip(left, out):
-            if (jj, uu, ii) not in self._weightless:
-                continue
-            gz = _norm(self._grad_z(jj + 1, uu, ii))
-            bars = self._rate_bars(jj, uu, ii, [(r, Fn, fr)], None, gz, tau=tau)
-            if bars is not None and abs(r) <= bars[0]:
-                raise UnsupportedKinkError(
-                    f"t = {t:.17g}: unit {uu} of layer {jj + 1} on sample {ii} slides with no weight holding it and "
-                    f"leaves to side {s:+d} on its rate ({s * r:.3g}), which is within the run's error bar "
-                    f"({bars[0]:.3g}) of 0: the exact flow may send it the other way; use the arb tier (dps=...)")
-
     def _apply_left(self, left: list, out: list[float], t: float) -> None:
         """Record the entries that left sliding at a kink (:meth:`_settle`) as "leave sliding" events. Each
         leaves with z = 0 and ż ≠ 0 pointing to its side (σż = ``out`` > 0: it moves off linearly, one

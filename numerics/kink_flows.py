@@ -256,28 +256,24 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                          for j, idx in keys)
 
     def _weightless_rows(self, reps: list, A: Any, r: Any) -> None:
-        """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is
-        exactly 0 (every entry an exact zero; or its ż the same ball under every weight's bump, ``_fixed_rows`` of
-        :meth:`_mu_system` — each path from a weight to it meets an exactly zero mask), with the side of its rate
-        ż where the ball decides it, else None (refused); as the float tier's
-        (:meth:`numerics.float_sliding.FloatSliding._weightless_rows`). docs/theory.md E1, "An entry no weight
-        holds". Equal balls B for μ_q and μ_q + 1 bound the true slope |A_q| ≤ 2 rad B (both values lie in B),
-        so over a unit move of each of the m weights ż stays within |mid B| ± (2m + 1) rad B (first order in the
-        weights' cross terms): the side is taken only beyond that; an exact-zero row needs B to exclude 0."""
-        from .active_sets import WeightlessSliding
+        """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is 0
+        — every entry an exact zero, or its ż the same ball (mid and radius) under every weight's bump
+        (``_fixed_rows`` of :meth:`_mu_system`: each path from a weight to it meets an exactly zero mask) — with
+        the side of :func:`numerics.active_sets.weightless_side` (ρ the ball's radius), None where that is not
+        certain (refused); as the float tier's :meth:`numerics.float_sliding.FloatSliding._weightless_rows`.
+        docs/theory.md E1, "An entry no weight holds"."""
+        from .active_sets import WeightlessSliding, weightless_side
 
         for c, (j, idx) in enumerate(reps):
             exact = all(A[c, q].is_zero() for q in range(len(reps)))
             if not (exact or self._fixed_rows[c]):
                 continue
             rate = r[c, 0]
-            margin = rate.rad() * (1 if exact else 2 * len(reps) + 1)
-            side = None if abs(rate.mid()) <= margin else (1 if rate.mid() > 0 else -1)
+            side = weightless_side(float(rate.mid()), float(rate.rad()) * (1 + 2.0**-50), exact, len(reps))
             raise WeightlessSliding(
-                f"{self._names([(j, idx)])} slides, but no "
-                f"sliding weight moves its rate ż = {float(rate.mid()):.3g}" + ("" if side else ", which is not "
-                f"separated from 0 at {self.dps} digits: whether it leaves, and to which side, is not decided; raise dps"),
-                (j, idx), side)
+                f"{self._names([(j, idx)])} slides, but no sliding weight moves its rate ż = {float(rate.mid()):.3g}"
+                + ("" if side else f", which is not separated from 0 at {self.dps} digits: whether it leaves, and to "
+                   "which side, is not decided; raise dps"), (j, idx), side)
 
     def _mu_system(self, y: list, reps: list, members: dict, reach: set[int]) -> tuple[list, Any, Any]:
         """(D, r, A) at the state ``y`` (balls allowed) and the weights μ as they are: r the representatives'

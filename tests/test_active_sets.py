@@ -127,3 +127,18 @@ def test_a_weightless_entry_of_undecided_sign_and_a_weightless_joining_entry_are
         settle(AffineModes(A, np.array([0.0, 0.4])), [(0,), (1,)], None, 0.0)
     with pytest.raises(UnsupportedKinkError, match="cannot slide together"):  # the joining entry would have to leave
         settle(AffineModes(A, np.array([-0.2, 0.4])), [(1,), (0,)], (0,), 0.0)
+
+
+def test_weightless_side_margins():
+    """The side rule's margins (numerics.active_sets.weightless_side): an exact zero row needs |r| > ρ; a row only
+    computed as 0 needs |r| > (2m + 1)ρ, since each true slope may be up to 2ρ (the two evaluations that agreed
+    are each within ρ of the truth) and the weights move by up to 1 each."""
+    from numerics.active_sets import weightless_side
+
+    assert weightless_side(-0.5, 0.1, True, 3) == -1 and weightless_side(0.11, 0.1, True, 3) == 1
+    assert weightless_side(0.1, 0.1, True, 1) is None
+    assert weightless_side(0.31, 0.1, False, 1) == 1 and weightless_side(0.29, 0.1, False, 1) is None
+    assert weightless_side(-0.69, 0.1, False, 3) is None and weightless_side(-0.71, 0.1, False, 3) == -1
+    # the margin is what a slope of 2ρ per weight can do: r + Σ_q A_q·Δμ_q over |Δμ_q| ≤ 1 can reach 0 just inside it
+    r, rho, m = 0.69, 0.1, 3
+    assert weightless_side(r, rho, False, m) is None and r - m * 2 * rho - rho < 0
