@@ -919,7 +919,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     if not step_stands():  # a verdict the event raises stands only if the step it ends does
                         raise EventDefect(t) from None
                     if isinstance(e, UnsupportedKinkError) and not str(e).startswith("t = "):
-                        # (raised below the decision, e.g. by the weights' solve, which does not know the instant)
+                        # (raised below the decision by code that does not know the instant)
                         raise UnsupportedKinkError(f"t = {t:.17g}: {e}") from None
                     raise
                 if not step_stands():
