@@ -185,7 +185,7 @@ class FloatSliding:
                 continue
             rate = float(r[c])
             side = weightless_side(rate, self._weightless_rate(j, u, i), False, len(reps))
-            if side is not None and hasattr(self, "_weightless"):
+            if side is not None:
                 self._weightless.add((j, u, i))  # (its rate against the run's error: _weightless_within_bar)
             raise WeightlessSliding(
                 f"{self._now()}unit {u} of layer {j + 1} on sample {i} slides, but no sliding weight moves its rate "

@@ -276,6 +276,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self.pinned: set = set()
         # the entries of a group sliding on one shared surface → (the group's representative, σ) (FloatSliding)
         self._tie: dict = {}
+        self._weightless: set = set()  # (entries left because no weight holds them: _weightless_rows; per kink)
         # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
@@ -418,7 +419,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
         self._bar_tau = None  # (the switching-time uncertainty of this decision, once its rates' bars are computed)
-        self._weightless = set()  # (sliding entries that no weight holds, left by their rates' signs: _weightless_rows)
+        self._weightless.clear()  # (sliding entries that no weight holds, left by their rates' signs: _weightless_rows)
         lone = from_side != 0 and not self.series.slide and members is None
         group = members or [(i, 1.0)]
         # mask 1 here may lift the sample's column from zero: the entries above then take the signs of its

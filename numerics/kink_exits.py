@@ -170,7 +170,7 @@ class NearExits:
         self._solve_mu0(y, sliding)
         reps, members = self._reps, self._members
         try:
-            _, r, A = self._mu_system(inflate(y, e), reps, members, self._mu_reach())
+            _, r, A, _ = self._mu_system(inflate(y, e), reps, members, self._mu_reach())
             delta = A.solve(-r)
         except ZeroDivisionError:
             return None

@@ -222,8 +222,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             for m in self.masks:
                 for idx in m.sliding:
                     m.mu[idx] = m.mu[idx][:1]
-            D, r, A = self._mu_system(y, reps, members, reach)
-            self._weightless_rows(reps, A, r)
+            D, r, A, fixed = self._mu_system(y, reps, members, reach)
+            self._weightless_rows(reps, A, r, fixed)
             try:
                 delta = A.solve(-r)
             except ZeroDivisionError:
@@ -255,10 +255,10 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         return "; ".join(f"unit {idx // self.masks[j].cols} of layer {j + 1} on sample {idx % self.masks[j].cols}"
                          for j, idx in keys)
 
-    def _weightless_rows(self, reps: list, A: Any, r: Any) -> None:
+    def _weightless_rows(self, reps: list, A: Any, r: Any, fixed: list[bool]) -> None:
         """Raise :class:`numerics.active_sets.WeightlessSliding` for the first representative whose row of A is 0
         — every entry an exact zero, or its ż the same ball (mid and radius) under every weight's bump
-        (``_fixed_rows`` of :meth:`_mu_system`: each path from a weight to it meets an exactly zero mask) — with
+        (``fixed``, from :meth:`_mu_system`: each path from a weight to it meets an exactly zero mask) — with
         the side of :func:`numerics.active_sets.weightless_side` (ρ the ball's radius), None where that is not
         certain (refused); as the float tier's :meth:`numerics.float_sliding.FloatSliding._weightless_rows`.
         docs/theory.md E1, "An entry no weight holds"."""
@@ -266,7 +266,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
 
         for c, (j, idx) in enumerate(reps):
             exact = all(A[c, q].is_zero() for q in range(len(reps)))
-            if not (exact or self._fixed_rows[c]):
+            if not (exact or fixed[c]):
                 continue
             rate = r[c, 0]
             side = weightless_side(float(rate.mid()), float(rate.rad()) * (1 + 2.0**-50), exact, len(reps))
@@ -275,10 +275,11 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 + ("" if side else f", which is not separated from 0 at {self.dps} digits: whether it leaves, and to "
                    "which side, is not decided; raise dps"), (j, idx), side)
 
-    def _mu_system(self, y: list, reps: list, members: dict, reach: set[int]) -> tuple[list, Any, Any]:
-        """(D, r, A) at the state ``y`` (balls allowed) and the weights μ as they are: r the representatives'
+    def _mu_system(self, y: list, reps: list, members: dict, reach: set[int]) -> tuple[list, Any, Any, list[bool]]:
+        """(D, r, A, fixed) at the state ``y`` (balls allowed) and the weights μ as they are: r the representatives'
         rates ż, D_s = ∂(node)/∂μ_s for the nodes μ_s reaches (the difference of two evaluations, μ_s bumped by 1;
-        exact where ż is affine in the μ's, i.e. they share a layer) and A = [∂ż_r/∂μ_s]."""
+        exact where ż is affine in the μ's, i.e. they share a layer), A = [∂ż_r/∂μ_s], and per representative
+        whether its ż came out the same ball under every bump (:meth:`_weightless_rows`)."""
         base = self._nodes0(y)
         D = []
         # which representatives' ż come out the same ball under every bump (the weights reach them only through
@@ -299,8 +300,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         A = flint.arb_mat(len(reps), len(reps),
                           [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0
                            for j, idx in reps for c in range(len(reps))])
-        self._fixed_rows = fixed
-        return D, r, A
+        return D, r, A, fixed
 
     def _after_order(self, k: int, coef: list) -> list[int]:
         """Solve μ_k (k ≥ 1) from [ż_s]_k = 0 (linear: A μ_k = −[ż]_k with A from μ_0) and add
