@@ -12,7 +12,9 @@ left entry moving back slides again, starting from the weight at the side it had
 entry whose rate depends on no weight at all (its row of ∂ż/∂μ exactly 0: :class:`WeightlessSliding`, raised
 by the tier's solve) leaves to the side of its rate, the only status the box inequality allows it. The
 pivoting ends, at the unique consistent mode, when −∂ż/∂μ is a P-matrix (not checked); if it cycles,
-:func:`enumerate_modes` tries all 3^|K| modes (|K| ≤ 6) and requires exactly one to be consistent.
+:func:`enumerate_modes` tries all 3^|K| modes (|K| ≤ 6) and requires exactly one field among the consistent
+ones. Where the pivoting ends, :func:`unique_field` tries the other modes (|K| ≤ ``VERIFY_MAX``): a second
+consistent mode with another field means the Filippov continuation branches there, and is refused.
 
 A tier supplies the state operations through a :class:`Modes` adapter (its own masks, weights and
 arithmetic: arb balls compare as "certainly less", floats as usual).
@@ -63,6 +65,10 @@ class Modes(Protocol):
     def leave(self, k: Hashable, side: int) -> None: ...
     def slide(self, k: Hashable, from_side: int) -> None: ...
     def describe(self, k: Hashable) -> str: ...  # "unit u of layer j on sample i"
+    def field(self) -> Any: ...  # the field under the current mode (after solve)
+    def same_field(self, a: Any, b: Any) -> bool: ...  # two fields equal within the tier's rounding
+    def keep(self) -> Any: ...  # snapshot plus what solve() derives (weights' sensitivities, ...)
+    def put_back(self, kept: Any) -> None: ...
 
 
 def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> list[tuple]:
@@ -93,6 +99,8 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
                     viol = (k, 0)
                     break
         if viol is None:
+            if 2 <= len(K) <= VERIFY_MAX:
+                unique_field(ops, K, joining, t, status, snap)
             return [k + (status[k],) for k in K if status[k] != 0]
         k, new = viol
         if k == joining:
@@ -136,22 +144,62 @@ def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: fl
         raise UnsupportedKinkError(f"t = {t:.17g}: no consistent set of sliding entries found (the pivoting "
                                    f"cycles among {len(K)} entries, too many to enumerate)")
     snap = ops.snapshot()
-    found = []
+    found, fields = [], []
     for combo in itertools.product((0, -1, 1), repeat=len(K)):
         if joining is not None and combo[-1] != 0:
             continue
         status = dict(zip(K, combo))
         _apply(ops, status)
         if consistent(ops, K, status):
+            F = ops.field()
+            if not any(ops.same_field(F, G) for G in fields):  # (modes with one field: a weight at its bound)
+                fields.append(F)
             found.append(status)
         ops.restore(snap)
-    if len(found) != 1:
+    if len(fields) != 1:
         raise UnsupportedKinkError(
             f"t = {t:.17g}: {len(found)} consistent sets of sliding entries among {list(K)} (statuses "
-            f"{[list(f.values()) for f in found]}): the continuation is not determined by the rule")
+            f"{[list(f.values()) for f in found]}) with {len(fields)} different fields: the continuation is not "
+            "determined by the rule")
     _apply(ops, found[0])
     consistent(ops, K, found[0])
     return [k + (found[0][k],) for k in K if found[0][k] != 0]
+
+
+# the most entries at their kinks whose modes unique_field tries: 3^|K| solves of the weights (3^(|K|−1) with one
+# joining), where a tier's solve is one to a few order-1 passes
+VERIFY_MAX = 5
+
+
+def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, status: dict, start: Any) -> None:
+    """Check that no other mode of K than ``status`` (consistent, applied and solved) is consistent with another
+    field: tries every mode from the state ``start`` (every entry sliding, as :func:`settle` began; ``joining``
+    sliding) and raises UnsupportedKinkError if one is. A consistent mode is necessary for a Filippov solution
+    (docs/theory.md E1, "Consistent active sets"); two with different fields are two ways to continue — e.g. an
+    entry whose surface the joining entry turns repelling, consistent sliding and consistent leaving to either
+    side — so there is no one flow to return. Modes with one field (a weight exactly at its bound, sliding or
+    left there) are the same continuation. The mode found is put back as it was (its weights and what their
+    solve derived) after the trials."""
+    found = ops.keep()
+    F = ops.field()
+    branches = []
+    for combo in itertools.product((0, -1, 1), repeat=len(K)):
+        other = dict(zip(K, combo))
+        if (joining is not None and combo[-1] != 0) or other == status:
+            continue
+        ops.restore(start)
+        _apply(ops, other)
+        if consistent(ops, K, other) and not ops.same_field(F, ops.field()):
+            branches.append(combo)
+    ops.put_back(found)
+    if branches:
+        def statuses(st: Sequence[int]) -> str:
+            return "; ".join(f"{ops.describe(k)} {('slides', 'left to 1', 'left to α')[s]}" for k, s in zip(K, st))
+        raise UnsupportedKinkError(
+            f"t = {t:.17g}: the entries at their kinks have {len(branches) + 1} consistent modes with different "
+            f"fields — {statuses([status[k] for k in K])} (taken), and {' | '.join(statuses(b) for b in branches)}: "
+            "the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
+            "\"Consistent active sets\"), so there is no one flow to return")
 
 
 def _apply(ops: Modes, status: dict) -> None:

@@ -72,6 +72,33 @@ class _FloatModes:
     def describe(self, k: tuple) -> str:
         return f"unit {k[1]} of layer {k[0] + 1} on sample {k[2]}"
 
+    def field(self) -> tuple[list[np.ndarray], float]:
+        # F = θ' at the state (order-1 coefficients; μ_0 as solved) and the bound e_F of its rounding that the
+        # relative term misses (numerics.float_rounding); the caller's passes set their own field_error afterwards
+        ys, _ = self.f.series.run(self.f.y, 1, (), field_error=True)
+        return [Y[1].copy() for Y in ys], self.f.series.field_error
+
+    def same_field(self, a: tuple, b: tuple) -> bool:
+        # each field within e_F + u(d + 2)‖F‖ of its exact value (the tier's relative model, as its rates' rounding:
+        # numerics.float_crossings._rate_rounding), the difference rounded once more
+        (Fa, ea), (Fb, eb) = a, b
+        na = math.sqrt(sum(float(np.sum(x * x)) for x in Fa))
+        nb = math.sqrt(sum(float(np.sum(x * x)) for x in Fb))
+        d = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fa, Fb)))
+        bar = ea + eb + EPS * (self.f.series.dmax + 3) * (na + nb)
+        return d <= bar * (1 + 8 * EPS)
+
+    def keep(self) -> tuple:
+        f = self.f
+        return (f._snapshot(), getattr(f, "_D", None), getattr(f, "_A", None), getattr(f, "_sl", None),
+                getattr(f, "_members", None), set(f._weightless))
+
+    def put_back(self, kept: tuple) -> None:
+        snap, self.f._D, self.f._A, self.f._sl, self.f._members, weightless = kept
+        self.f._restore(snap)
+        self.f._weightless.clear()
+        self.f._weightless.update(weightless)
+
 
 class FloatSliding:
     """Sliding weights and modes for the float tier's flow (module docstring)."""

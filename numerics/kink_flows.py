@@ -142,6 +142,24 @@ class _ArbModes:
         u, i = divmod(k[1], self.f.masks[k[0]].cols)
         return f"unit {u} of layer {k[0] + 1} on sample {i}"
 
+    def field(self) -> list:
+        # the gradient nodes at order 0 (the field up to its sign), μ's at their μ_0
+        nodes = self.f._nodes0(self.y)
+        return [nodes[o] for o in self.f.outs]
+
+    def same_field(self, a: list, b: list) -> bool:
+        # not certainly different: every entry's balls overlap
+        return all(x.overlaps(y) for x, y in zip(a, b))
+
+    def keep(self) -> tuple:
+        f = self.f
+        return (f._snapshot(), getattr(f, "_D", None), getattr(f, "_A", None), getattr(f, "_reps", None),
+                getattr(f, "_members", None))
+
+    def put_back(self, kept: tuple) -> None:
+        snap, self.f._D, self.f._A, self.f._reps, self.f._members = kept
+        self.f._restore(snap)
+
 
 class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""

@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, target
+from hypothesis import assume, given, target
 from hypothesis import strategies as st
 
 from numerics.active_sets import WeightlessSliding, settle
@@ -70,6 +70,18 @@ class AffineModes:
 
     def describe(self, k) -> str:
         return f"entry {k[0]}"
+
+    def field(self):  # the weights decide the field here (A generic): two modes with one μ are one continuation
+        return self.mu.copy()
+
+    def same_field(self, a, b) -> bool:
+        return bool(np.all(np.abs(a - b) <= 1e-9))
+
+    def keep(self):
+        return self.snapshot()
+
+    def put_back(self, kept) -> None:
+        self.restore(kept)
 
 
 def brute_force(A: np.ndarray, c: np.ndarray) -> list[tuple[int, ...]]:
@@ -142,3 +154,80 @@ def test_weightless_side_margins():
     # the margin is what a slope of 2ρ per weight can do: r + Σ_q A_q·Δμ_q over |Δμ_q| ≤ 1 can reach 0 just inside it
     r, rho, m = 0.69, 0.1, 3
     assert weightless_side(r, rho, False, m) is None and r - m * 2 * rho - rho < 0
+
+
+def mode_margins(A: np.ndarray, c: np.ndarray) -> list[tuple[tuple[int, ...], float, np.ndarray]]:
+    """Every status vector with its margin in the box inequality (the smallest of μ_k and 1 − μ_k over the sliding
+    entries and of σ_k·ż_k over the left ones: consistent iff ≥ 0) and its weights μ; written apart from the code
+    under test (no pivoting, no tier)."""
+    n = len(c)
+    out = []
+    for combo in itertools.product((0, -1, 1), repeat=n):
+        S = [k for k in range(n) if combo[k] == 0]
+        L = [k for k in range(n) if combo[k] != 0]
+        mu = np.array([0.0 if s < 0 else 1.0 for s in combo])
+        if S:
+            mu[S] = np.linalg.solve(A[np.ix_(S, S)], -(c[S] + A[np.ix_(S, L)] @ mu[L]))
+        z = c + A @ mu
+        margin = min([min(mu[k], 1 - mu[k]) for k in S] + [combo[k] * z[k] for k in L])
+        out.append((combo, float(margin), mu))
+    return out
+
+
+@st.composite
+def general_systems(draw):
+    """(A, c) with A any matrix (no P-property: the box inequality may have several solutions), n = 2 … 5 (all of
+    them within numerics.active_sets.VERIFY_MAX), every principal submatrix clearly invertible."""
+    n = draw(st.integers(2, 5))
+    # entries k/97 and k/89 (odd denominators: weights and rates rarely land exactly on 0 or 1, which the margin
+    # filter below would drop), a diagonal of either sign and of size ≥ 1/2 (−A then a P-matrix or not)
+    off = np.array(draw(st.lists(st.integers(-97, 97), min_size=n * n, max_size=n * n)), dtype=float).reshape(n, n) / 97
+    diag = [s * m / 97 for s, m in zip(draw(st.lists(st.sampled_from((-1, 1)), min_size=n, max_size=n)),
+                                         draw(st.lists(st.integers(49, 194), min_size=n, max_size=n)))]
+    A = off - np.diag(np.diag(off)) + np.diag(diag)
+    c = np.array(draw(st.lists(st.integers(-178, 178), min_size=n, max_size=n)), dtype=float) / 89
+    for size in range(2, n + 1):
+        for S in itertools.combinations(range(n), size):
+            assume(abs(np.linalg.det(A[np.ix_(S, S)])) > 1e-3)
+    return A, c
+
+
+@given(general_systems())
+def test_settle_refuses_where_the_box_inequality_has_several_solutions(system):
+    """Where the box inequality has solutions with different weights (two ways to continue: the flow branches),
+    settle refuses; where it has one, settle returns it — whether its pivoting ended (then unique_field tries the
+    other modes) or cycled (then enumerate_modes does). Instances with a mode within 10⁻⁶ of the inequality's edge
+    are left out: there the brute force's and the code's roundings may decide differently."""
+    from numerics.active_sets import VERIFY_MAX
+
+    A, c = system
+    assert len(c) <= VERIFY_MAX
+    modes = mode_margins(A, c)
+    assume(all(abs(m) > 1e-6 for _, m, _ in modes))
+    consistent = [(combo, mu) for combo, m, mu in modes if m >= 0]
+    fields = []
+    for _, mu in consistent:
+        if not any(np.all(np.abs(mu - f) <= 1e-9) for f in fields):
+            fields.append(mu)
+    assert fields  # (an affine box inequality always has a solution: Hartman–Stampacchia)
+    target(float(len(fields)), label="distinct solutions")
+    ops = AffineModes(A, c)
+    K = [(q,) for q in range(len(c))]
+    if len(fields) > 1:
+        with pytest.raises(UnsupportedKinkError, match="consistent"):
+            settle(ops, K, None, 0.0)
+    else:
+        settle(ops, K, None, 0.0)
+        got = tuple(ops.status[k] for k in K)
+        assert got in [combo for combo, _ in consistent]
+        assert np.all(np.abs(ops.mu - fields[0]) <= 1e-9)  # the weights of the mode found are put back
+
+
+def test_two_ways_to_continue_are_refused():
+    """A 2 × 2 instance worked by hand: ż₀ = −0.1 + 2μ₀ + 0μ₁, ż₁ = 0.5 − μ₁ (entry 0 repelling: its rate rises with
+    its weight). Entry 1 slides at μ₁ = 0.5 in every consistent mode; entry 0 can slide at μ₀ = 0.05, or leave to
+    α (ż₀ = −0.1 < 0 there) or to 1 (ż₀ = 1.9 > 0): three consistent modes with different weights."""
+    A = np.array([[2.0, 0.0], [0.0, -1.0]])
+    c = np.array([-0.1, 0.5])
+    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):
+        settle(AffineModes(A, c), [(0,), (1,)], None, 0.0)

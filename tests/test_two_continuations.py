@@ -1,0 +1,107 @@
+"""Two consistent modes with different fields: the Filippov continuation branches, and both tiers refuse
+(docs/theory.md E1, "Consistent active sets", *Two ways to continue*; numerics.active_sets.unique_field).
+
+Cross-entropy seed 35 of the (3, 5, 5, 5, 2) soak family (tests/test_float_simultaneous_kinks.instance): layer-2
+unit 0 slides on sample 0 from t = 0.05830, and at t* = 0.62217 layer-3 unit 4 on sample 3 reaches its kink and
+enters sliding. With that entry's weight in the field the layer-2 entry's surface is repelling: its rate is
+negative under mask 0 and positive under mask 1, so it can slide on (its weight where the rate is 0), leave down
+or leave up — three consistent modes with three fields. Until the check both tiers returned a trajectory through
+t* (the sliding branch) with a tiny error estimate.
+
+The premise is checked without the tiers' tape: the cross-entropy of the net with its masks fixed, written with
+mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central differences, at the arb
+state just before t* (t = 0.622166; the state moves by ~10⁻⁶ to t*, the rates below are 0.045 and 1.6 from 0).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+import numerics
+from numerics.kink_events import UnsupportedKinkError
+
+from test_float_simultaneous_kinks import instance
+from test_weightless_sliding import _masked_ce
+
+WIDTHS = (3, 5, 5, 5, 2)
+
+
+def test_a_repelling_surface_met_while_sliding_is_refused_by_both_tiers():
+    obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
+    times = []
+    for dps in (None, 30):
+        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
+            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
+        msg = str(e.value)
+        assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
+        times.append(float(msg.split(":")[0].removeprefix("t = ")))
+    assert abs(times[0] - times[1]) <= 1e-12 and 0.62216 < times[0] < 0.62217
+
+
+def _grad(fun, Ws, h):
+    """Central differences of fun over every weight (lists of rows)."""
+    out = []
+    for l, W in enumerate(Ws):
+        for u, row in enumerate(W):
+            for q in range(len(row)):
+                Wp = [[list(r) for r in V] for V in Ws]
+                Wm = [[list(r) for r in V] for V in Ws]
+                Wp[l][u][q] += h
+                Wm[l][u][q] -= h
+                out.append((fun(Wp) - fun(Wm)) / (2 * h))
+    return out
+
+
+def _preact(Ws, X, masks, layer, u, i):
+    """z_layer[u, i] (layer 1-based) of the net with fixed masks."""
+    a = [mpmath.mpf(v) for v in X[i]]
+    for l in range(layer):
+        z = [mpmath.fsum(Ws[l][v][q] * a[q] for q in range(len(a))) for v in range(len(Ws[l]))]
+        a = [masks[l][v][i] * z[v] for v in range(len(z))]
+    return z[u]
+
+
+def test_the_layer_2_entry_can_slide_leave_down_or_leave_up():
+    """At the arb state at t = 0.622166, with layer-3 unit 4 on sample 3 held at the weight μ_b that makes its rate 0
+    (found here by findroot), layer-2 unit 0 on sample 0 has a negative rate with mask 0 and a positive one with mask 1:
+    leaving down and leaving up are both consistent (and, the rate being continuous in its weight, so is sliding at a
+    weight between), μ_b lies in (0, 1) in each, and the fields differ."""
+    obj, th, X, _ = instance("ce", 35, widths=WIDTHS)
+    labels = [int(c) for c in obj.loss.labels]
+    T = Fraction(622166, 10**6)
+    r = numerics.gradient_flow(obj, th, T, dps=30)
+    assert len(r.events) == 7  # (the eighth, layer-3 unit 4 entering sliding, is at t* > T)
+    with mpmath.workdps(60):
+        Ws = [[[mpmath.mpf(x) for x in row] for row in np.asarray(W, dtype=object).tolist()] for W in r.at(T)]
+        masks, a = [], [[mpmath.mpf(v) for v in X[i]] for i in range(5)]
+        for l in range(3):  # the masks of the state, by sign of z, layer by layer
+            Z = [[mpmath.fsum(Ws[l][v][q] * a[i][q] for q in range(len(a[i]))) for i in range(5)] for v in range(5)]
+            masks.append([[1 if Z[v][i] > 0 else 0 for i in range(5)] for v in range(5)])
+            if l == 1:
+                assert abs(Z[0][0]) < 1e-25  # layer-2 unit 0 on sample 0 slides (z held at 0)
+            if l == 2:
+                assert 0 < abs(Z[4][3]) < 1e-5  # layer-3 unit 4 on sample 3 reaches its kink just after T
+            a = [[masks[l][v][i] * Z[v][i] for v in range(5)] for i in range(5)]
+        h = mpmath.mpf(2) ** -70
+
+        def rate(mu_a, mu_b, layer, u, i):
+            m = [[list(row) for row in M] for M in masks]
+            m[1][0][0], m[2][4][3] = mu_a, mu_b
+            gf = _grad(lambda V: _masked_ce(V, X, labels, m), Ws, h)
+            gz = _grad(lambda V: _preact(V, X, m, layer, u, i), Ws, h)
+            return -mpmath.fsum(x * y for x, y in zip(gz, gf)), gf
+
+        fields = []
+        for mu_a in (mpmath.mpf(0), mpmath.mpf(1)):  # the layer-2 entry left to α (= 0) and to 1
+            mu_b = mpmath.findroot(lambda m: rate(mu_a, m, 3, 4, 3)[0], mpmath.mpf("0.48"), tol=mpmath.mpf(10) ** -40)
+            assert 0 < mu_b < 1
+            za, gf = rate(mu_a, mu_b, 2, 0, 0)
+            assert (za < -0.04) if mu_a == 0 else (za > 1.5)  # moves off to the side it left to: consistent
+            print(f"\nce 35, layer-2 entry left to {int(mu_a)}: its rate {mpmath.nstr(za, 6)}, layer-3 weight μ_b = "
+                  f"{mpmath.nstr(mu_b, 8)}")
+            fields.append(gf)
+        assert max(abs(x - y) for x, y in zip(*fields)) > 0.1
