@@ -176,9 +176,9 @@ def mode_margins(A: np.ndarray, c: np.ndarray) -> list[tuple[tuple[int, ...], fl
 
 @st.composite
 def general_systems(draw):
-    """(A, c) with A any matrix (no P-property: the box inequality may have several solutions), n = 2 … 5 (all of
+    """(A, c) with A any matrix (no P-property: the box inequality may have several solutions), n = 2 … 4 (all of
     them within numerics.active_sets.VERIFY_MAX), every principal submatrix clearly invertible."""
-    n = draw(st.integers(2, 5))
+    n = draw(st.integers(2, 4))
     # entries k/97 and k/89 (odd denominators: weights and rates rarely land exactly on 0 or 1, which the margin
     # filter below would drop), a diagonal of either sign and of size ≥ 1/2 (−A then a P-matrix or not)
     off = np.array(draw(st.lists(st.integers(-97, 97), min_size=n * n, max_size=n * n)), dtype=float).reshape(n, n) / 97

@@ -8,7 +8,11 @@ negative under mask 0 and positive under mask 1, so it can slide on (its weight 
 or leave up — three consistent modes with three fields. Until the check both tiers returned a trajectory through
 t* (the sliding branch) with a tiny error estimate.
 
-The premise is checked without the tiers' tape: the cross-entropy of the net with its masks fixed, written with
+Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family is the same in one layer: two entries of one layer-1 unit
+(samples 1 and 2) at their kinks, constraints affine in their weights with −∂ż/∂μ not a P-matrix; the independent
+reference of the tests refuses it as well (three consistent modes).
+
+The premise of cross-entropy 35 is checked without the tiers' tape: the cross-entropy of the net with its masks fixed, written with
 mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central differences, at the arb
 state just before t* (t = 0.622166; the state moves by ~10⁻⁶ to t*, the rates below are 0.045 and 1.6 from 0).
 """
@@ -22,6 +26,7 @@ import numpy as np
 import pytest
 
 import numerics
+import theory
 from numerics.kink_events import UnsupportedKinkError
 
 from test_float_simultaneous_kinks import instance
@@ -105,3 +110,42 @@ def test_the_layer_2_entry_can_slide_leave_down_or_leave_up():
                   f"{mpmath.nstr(mu_b, 8)}")
             fields.append(gf)
         assert max(abs(x - y) for x, y in zip(*fields)) > 0.1
+
+
+def _neg36():
+    """Square seed 36 of the leaky (α = −1/2) bias-free (3, 6, 6, 2) soak family (docs/theory.md F, "Other
+    generators"): the data and weights drawn as tests/test_float_simultaneous_kinks.instance draws them."""
+    rng = np.random.default_rng(36)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(-1, 2)), theory.SquareLoss(X, Y))
+    return obj, [rng.standard_normal(s) for s in obj.shapes], X, Y
+
+
+def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_tiers():
+    """Layer-1 unit 3 slides on sample 1 when, at t = 0.063827, it reaches its kink on sample 2 too (not one surface:
+    the samples' inputs are not parallel). The two entries' constraints are affine in their weights, and −∂ż/∂μ is
+    not a P-matrix: sliding both, and sample 1's entry leaving to either side with sample 2's sliding, are all
+    consistent (the float tier's soak found it; until the check both tiers ran through, with the same events)."""
+    obj, th, _, _ = _neg36()
+    times = []
+    for dps in (None, 30):
+        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
+            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
+        assert "unit 3 of layer 1 on sample 1 left to α" in str(e.value)
+        times.append(float(str(e.value).split(":")[0].removeprefix("t = ")))
+    assert abs(times[0] - times[1]) <= 1e-12 and 0.063826 < times[0] < 0.063828
+
+
+@pytest.mark.thorough
+def test_the_reference_finds_the_same_three_modes():
+    """The reference of the tests (tests/relu_reference.py: all 3^|S| modes tried, exactly one consistent required,
+    its own rates and weights at 34 digits) refuses the same instance before t = 0.07: three consistent modes
+    (~2 min)."""
+    import relu_reference as R
+
+    obj, th, X, Y = _neg36()
+    with mpmath.workdps(34):
+        net = R.Net((3, 6, 6, 2), mpmath.mpf(-1) / 2, False, X, Y)
+        p0 = [mpmath.mpf(float(x)) for w in th for x in np.asarray(w).ravel()]
+        with pytest.raises(RuntimeError, match="3 consistent modes"):
+            R.flow(net, p0, mpmath.mpf("0.07"), dps=34)
