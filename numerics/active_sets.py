@@ -69,6 +69,7 @@ class Modes(Protocol):
     def same_field(self, a: Any, b: Any) -> bool: ...  # two fields equal within the tier's rounding
     def keep(self) -> Any: ...  # snapshot plus what solve() derives (weights' sensitivities, ...)
     def put_back(self, kept: Any) -> None: ...
+    def unverified(self) -> None: ...  # a mode taken with |K| > VERIFY_MAX, its uniqueness not tried (counted)
 
 
 def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> list[tuple]:
@@ -101,6 +102,8 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
         if viol is None:
             if 2 <= len(K) <= VERIFY_MAX:
                 unique_field(ops, K, joining, t, status, snap)
+            elif len(K) > VERIFY_MAX:
+                ops.unverified()
             return [k + (status[k],) for k in K if status[k] != 0]
         k, new = viol
         if k == joining:

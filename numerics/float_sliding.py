@@ -99,6 +99,9 @@ class _FloatModes:
         self.f._weightless.clear()
         self.f._weightless.update(weightless)
 
+    def unverified(self) -> None:
+        self.f.modes_unverified += 1
+
 
 class FloatSliding:
     """Sliding weights and modes for the float tier's flow (module docstring)."""

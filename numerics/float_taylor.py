@@ -156,6 +156,9 @@ class FloatTaylorTrajectory:
     # how carried errors grew (float_gradient_flow's ``growth``): "measured" (λ_min sampled), "b1" (THEORY B1's
     # bound, numerics.b1_growth) or "none" (growth=False: the sum of local errors, not a bound)
     growth_rate: str = "measured"
+    # mode searches at simultaneous kinks whose uniqueness was not tried (more than
+    # numerics.active_sets.VERIFY_MAX entries at their kinks; docs/theory.md E1, *Two ways to continue*)
+    modes_unverified: int = 0
 
     @property
     def times(self) -> list[float]:
@@ -277,6 +280,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # the entries of a group sliding on one shared surface → (the group's representative, σ) (FloatSliding)
         self._tie: dict = {}
         self._weightless: set = set()  # (entries left because no weight holds them: _weightless_rows; per kink)
+        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks
         # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
@@ -957,6 +961,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                      local_errors=local_errors, start_lows=start_lows,
                                      saltations=self.saltations, windows=carried.log, rtol=self.tol,
                                      end_error=end_error, growth_rate=self._growth_rate())
+        traj.modes_unverified = self.modes_unverified
         return traj
 
     def _growth_rate(self) -> str:

@@ -77,6 +77,9 @@ class Trajectory:
     shapes: tuple = ()
     events: list = field(default_factory=list)  # ReLU nets: KinkEvent records (numerics.kink_flows)
     growth_integral: float = math.nan  # ∫ max(0, −λ_min) along the run when the growth was measured
+    # ReLU nets: mode searches at simultaneous kinks whose uniqueness was not tried (more than
+    # numerics.active_sets.VERIFY_MAX entries at their kinks; docs/theory.md E1, *Two ways to continue*)
+    modes_unverified: int = 0
 
     @property
     def times(self) -> list[Fraction]:

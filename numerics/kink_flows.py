@@ -160,6 +160,9 @@ class _ArbModes:
         snap, self.f._D, self.f._A, self.f._reps, self.f._members = kept
         self.f._restore(snap)
 
+    def unverified(self) -> None:
+        self.f.modes_unverified += 1
+
 
 class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""
@@ -173,6 +176,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         self.p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
         self.theta0 = theta0
         self.events: list[KinkEvent] = []
+        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks
         self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → (its representative, σ)
 
     # -- series --------------------------------------------------------------------------------------
@@ -860,6 +864,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         traj = Trajectory(self.obj, self.dps, self.p, t_end, starts, steps, coeffs, errors, defects,
                           time.perf_counter() - t0, shapes)
         traj.events = self.events
+        traj.modes_unverified = self.modes_unverified
         return traj
 
 

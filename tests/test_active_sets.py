@@ -83,6 +83,9 @@ class AffineModes:
     def put_back(self, kept) -> None:
         self.restore(kept)
 
+    def unverified(self) -> None:
+        self.skipped = getattr(self, "skipped", 0) + 1
+
 
 def brute_force(A: np.ndarray, c: np.ndarray) -> list[tuple[int, ...]]:
     """Every status vector (0 slides, ±1 left to that side) that satisfies the box inequality."""
@@ -231,3 +234,18 @@ def test_two_ways_to_continue_are_refused():
     c = np.array([-0.1, 0.5])
     with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):
         settle(AffineModes(A, c), [(0,), (1,)], None, 0.0)
+
+
+def test_a_mode_among_more_entries_than_verify_max_is_counted_not_tried():
+    """Above VERIFY_MAX the pivoting's result is taken untried, and the adapter is told (the tiers count it in
+    ``modes_unverified``): the 2 × 2 branching instance above, padded with decoupled attracting entries."""
+    from numerics.active_sets import VERIFY_MAX
+
+    n = VERIFY_MAX + 1
+    A = -np.eye(n)
+    A[0, 0] = 2.0  # entry 0 repelling, as above; the others slide at μ = 0.5, each on its own
+    c = np.full(n, 0.5)
+    c[0] = -0.1
+    ops = AffineModes(A, c)
+    settle(ops, [(q,) for q in range(n)], None, 0.0)
+    assert ops.skipped == 1
