@@ -72,10 +72,11 @@ class Modes(Protocol):
     def unverified(self) -> None: ...  # a mode taken with |K| > VERIFY_MAX, its uniqueness not tried (counted)
 
 
-def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> list[tuple]:
+def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what: str = "") -> list[tuple]:
     """Make the mode of K consistent (module docstring), starting from every entry sliding; returns the
     entries that left as k + (side,), in K's order. Raises UnsupportedKinkError if ``joining`` (entering
-    sliding now, last in K) would have to leave, or if no unique consistent mode is found."""
+    sliding now, last in K) would have to leave, or if no unique consistent mode is found. ``what``: the field
+    the search is for, named in a refusal (e.g. a kink's candidate)."""
     status = {k: 0 for k in K}
     snap = ops.snapshot()
     for _ in range(4 * len(K) ** 2 + 8):
@@ -101,7 +102,7 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> l
                     break
         if viol is None:
             if 2 <= len(K) <= VERIFY_MAX:
-                unique_field(ops, K, joining, t, status, snap)
+                unique_field(ops, K, joining, t, status, snap, what)
             elif len(K) > VERIFY_MAX:
                 ops.unverified()
             return [k + (status[k],) for k in K if status[k] != 0]
@@ -176,7 +177,8 @@ def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: fl
 VERIFY_MAX = 4
 
 
-def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, status: dict, start: Any) -> None:
+def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, status: dict, start: Any,
+                 what: str = "") -> None:
     """Check that no other mode of K than ``status`` (consistent, applied and solved) is consistent with another
     field: tries every mode from the state ``start`` (every entry sliding, as :func:`settle` began; ``joining``
     sliding) and raises UnsupportedKinkError if one is. A consistent mode is necessary for a Filippov solution
@@ -184,7 +186,9 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
     entry whose surface the joining entry turns repelling, consistent sliding and consistent leaving to either
     side — so there is no one flow to return. Modes with one field (a weight exactly at its bound, sliding or
     left there) are the same continuation. The mode found is put back as it was (its weights and what their
-    solve derived) after the trials."""
+    solve derived) after the trials. In a kink's candidate field (``what`` names it) the refusal is conservative:
+    the kink's decision may not depend on which mode the candidate takes (docs/theory.md E1, *Two ways to
+    continue*)."""
     found = ops.keep()
     F = ops.field()
     branches = []
@@ -201,7 +205,7 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
         def statuses(st: Sequence[int]) -> str:
             return "; ".join(f"{ops.describe(k)} {('slides', 'left to 1', 'left to α')[s]}" for k, s in zip(K, st))
         raise UnsupportedKinkError(
-            f"t = {t:.17g}: the entries at their kinks have {len(branches) + 1} consistent modes with different "
+            f"t = {t:.17g}: {what + ', ' if what else ''}the entries at their kinks have {len(branches) + 1} consistent modes with different "
             f"fields — {statuses([status[k] for k in K])} (taken), and {' | '.join(statuses(b) for b in branches)}: "
             "the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
             "\"Consistent active sets\"), so there is no one flow to return")

@@ -296,7 +296,7 @@ class FloatSliding:
         self.series.slide.clear()
         self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
 
-    def _settle(self, joining: tuple | None = None, t: float = math.nan) -> list[tuple[int, int, int, int]]:
+    def _settle(self, joining: tuple | None = None, t: float = math.nan, what: str = "") -> list[tuple[int, int, int, int]]:
         """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
         docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit, sample) in
         order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""
@@ -307,7 +307,7 @@ class FloatSliding:
         reps = [k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k]
         K = sorted(k for k in reps if k != joining) + ([joining] if joining is not None else [])
         left = []
-        for (j, u, i, s) in settle(_FloatModes(self), K, joining, t):
+        for (j, u, i, s) in settle(_FloatModes(self), K, joining, t, what):
             for (jj, uu, ii), sg in self._group_of((j, u, i)):
                 self._tie.pop((jj, uu, ii), None)
                 left.append((jj, uu, ii, s * sg))

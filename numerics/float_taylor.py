@@ -339,7 +339,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     if kap > 0 and lift.get(c):
                         self._apply_lift(lift[c], c, None)
                 self._set_mask(j)
-                left = self._settle(t=t)
+                left = self._settle(t=t, what=f"in the candidate field of unit {u} of layer {j + 1} on sample {i} at "
+                                             f"its kink with mask {'α' if s < 0 else '1'}")
                 rate, F, out = self._field(j, u, i, left)
                 cands.append(dict(side=s, rate=rate, F=F, left=left, out=out, fr=self.series.field_error,
                                   unit=self._unit_rates))

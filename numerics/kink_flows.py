@@ -392,7 +392,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             m.sliding = set(sliding)
             m.mu = {k: list(v) for k, v in mu.items()}
 
-    def _settle(self, y: list, t: Fraction, joining: tuple | None = None) -> list[tuple[int, int, int]]:
+    def _settle(self, y: list, t: Fraction, joining: tuple | None = None, what: str = "") -> list[tuple[int, int, int]]:
         """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
         docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit·n + sample) in
         order, ``joining`` last. Returns the entries that left as (j, idx, side)."""
@@ -403,7 +403,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         reps = [k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k]
         K = sorted(k for k in reps if k != joining) + ([joining] if joining is not None else [])
         left = []
-        for (j, idx, s) in settle(_ArbModes(self, y), K, joining, float(t)):
+        for (j, idx, s) in settle(_ArbModes(self, y), K, joining, float(t), what):
             for (jj, kk), sg in self._group_of((j, idx)):
                 self._tie.pop((jj, kk), None)
                 left.append((jj, kk, s * sg))
@@ -436,7 +436,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 for c, kap in group if s > 0 and lift else ():
                     if kap > 0 and lift.get(c):
                         self._apply_lift(lift[c], c, None)
-                left = self._settle(y, t)
+                left = self._settle(y, t, what=f"in the candidate field of unit {u} of layer {j + 1} on sample "
+                                               f"{idx % m.cols} at its kink with mask {'α' if s < 0 else '1'}")
                 _, w = self._pass(y, 1)
                 Z = w[self.zdot[j]][0].entries()
                 out.append(dict(side=s, rate=Z[idx], left=left, unit=[Z[u * m.cols + c] for c, _ in group],

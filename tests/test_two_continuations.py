@@ -8,9 +8,9 @@ negative under mask 0 and positive under mask 1, so it can slide on (its weight 
 or leave up — three consistent modes with three fields. Until the check both tiers returned a trajectory through
 t* (the sliding branch) with a tiny error estimate.
 
-Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family is the same in one layer: two entries of one layer-1 unit
-(samples 1 and 2) at their kinks, constraints affine in their weights with −∂ż/∂μ not a P-matrix; the independent
-reference of the tests refuses it as well (three consistent modes).
+Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family branches in one layer: two sliding entries of one layer-1
+unit (samples 1 and 2) have three consistent modes in a kink's candidate field, and the outcome's modes branch too;
+the independent reference of the tests refuses it as well (three consistent modes for a candidate).
 
 The premise of cross-entropy 35 is checked without the tiers' tape: the cross-entropy of the net with its masks fixed, written with
 mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central differences, at the arb
@@ -122,15 +122,17 @@ def _neg36():
 
 
 def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_tiers():
-    """Layer-1 unit 3 slides on sample 1 when, at t = 0.063827, it reaches its kink on sample 2 too (not one surface:
-    the samples' inputs are not parallel). The two entries' constraints are affine in their weights, and −∂ż/∂μ is
-    not a P-matrix: sliding both, and sample 1's entry leaving to either side with sample 2's sliding, are all
-    consistent (the float tier's soak found it; until the check both tiers ran through, with the same events)."""
+    """Layer-1 unit 3 slides on samples 2 (from t = 0.04627) and 1 (from 0.06375) when, at t = 0.063827, layer-2 unit 1
+    reaches its kink on sample 1. In that kink's candidate field with mask α the two sliding entries have three
+    consistent modes (both slide; sample 1's entry leaves to α or to 1, ż = −0.455 and +0.694) — and with the
+    candidates' searches left unchecked the outcome's own search (the layer-2 entry joining) branches as well
+    (measured once). The soak found it; until the check both tiers ran through, with the same events."""
     obj, th, _, _ = _neg36()
     times = []
     for dps in (None, 30):
         with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
             numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
+        assert "in the candidate field of unit 1 of layer 2 on sample 1 at its kink with mask α" in str(e.value)
         assert "unit 3 of layer 1 on sample 1 left to α" in str(e.value)
         times.append(float(str(e.value).split(":")[0].removeprefix("t = ")))
     assert abs(times[0] - times[1]) <= 1e-12 and 0.063826 < times[0] < 0.063828
