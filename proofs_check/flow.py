@@ -223,6 +223,8 @@ def record(obj: Any, theta0: list[np.ndarray], traj: Any, spec: dict, times: lis
     }
     if tier == "float":
         rec["growth_integral"] = f"{traj.growth_integral:.4g}"
+    if kinks:  # mode searches whose uniqueness was not tried (docs/theory.md E1, *Two ways to continue*)
+        rec["modes_unverified"] = int(getattr(traj, "modes_unverified", 0))
     return rec
 
 

@@ -68,6 +68,7 @@ def test_float_tier_record_against_the_arb_tier(tmp_path, data, reference):
     assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(th0, th))  # biases: 1-D blocks
     assert [(e["kind"], e["layer"], e["sample"], e["unit"]) for e in rec["events"]] == [e.key() for e in ref.events]
     assert len(rec["events"]) >= 5 and {e["kind"] for e in rec["events"]} >= {"cross", "enter sliding"}
+    assert rec["modes_unverified"] == 0  # (no more than VERIFY_MAX entries at their kinks at once on this net)
     assert max(abs(float(e["t"]) - float(g.t)) for e, g in zip(rec["events"], ref.events)) <= 1e-12
     est = float(rec["error_estimate"])
     bars = [float(b) for b in rec["error_estimates"]]

@@ -193,11 +193,12 @@ def gf_job(spec: dict) -> dict:
                 from theory import to_kind
                 return [to_kind(w, "float") for w in traj.at(min(Fraction(t), traj.t_end))]
         events = len(traj.events) if kinks else None
+        unverified = int(getattr(traj, "modes_unverified", 0)) if kinks else None
         thetas = [_flat([np.asarray(w, dtype=float) for w in at(t)]) for t in spec["times"]]
         losses = [float(numerics.value(obj, obj.unflatten(th))) for th in thetas]
     return {"times": list(spec["times"]), "thetas": thetas, "losses": losses, "tier": tier,
             "error_estimate_max_norm": err_inf, "error_estimate": err_2,
-            "events": events, "seconds": time.perf_counter() - t0}
+            "events": events, "modes_unverified": unverified, "seconds": time.perf_counter() - t0}
 
 
 def _has_kinks(obj: Any) -> bool:
@@ -384,7 +385,9 @@ def run_net(spec: dict, cfg: dict, ratios: Sequence[int], map_runs: Callable | N
                                                   "distance_from_init": travelled.tolist(),
                                                   "error_estimate": gf["error_estimate"],
                                                   "error_estimate_max_norm": gf["error_estimate_max_norm"],
-                                                  "kink_events": gf["events"], "seconds": gf["seconds"],
+                                                  "kink_events": gf["events"],
+                                                  "modes_unverified": gf.get("modes_unverified"),
+                                                  "seconds": gf["seconds"],
                                                   "loss_fall": gf_fall},
             "runs": runs, "eos_run": eos_run,
             "curvature": {"t": ct.tolist(), "lambda_min": ca.lambda_min.tolist(),
