@@ -79,7 +79,7 @@ class _FloatModes:
         return [Y[1].copy() for Y in ys], self.f.series.field_error
 
     def same_field(self, a: tuple, b: tuple) -> bool:
-        # each field within e_F + u(d + 2)‖F‖ of its exact value (the tier's relative model, as its rates' rounding:
+        # each field within e_F + u(d + 3)‖F‖ of its exact value (the tier's relative model, as its rates' rounding:
         # numerics.float_crossings._rate_rounding), the difference rounded once more
         (Fa, ea), (Fb, eb) = a, b
         na = math.sqrt(sum(float(np.sum(x * x)) for x in Fa))

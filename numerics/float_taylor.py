@@ -982,7 +982,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=list(local_errors), start_lows=list(start_lows),
                                      saltations=list(self.saltations), windows=list(carried.log), rtol=self.tol,
-                                     end_error=errors[-1], growth_rate=self._growth_rate())
+                                     end_error=errors[-1], growth_rate=self._growth_rate(),
+                                     modes_unverified=self.modes_unverified)
 
 
 def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,

@@ -763,6 +763,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         e.trajectory = Trajectory(self.obj, self.dps, self.p, t, list(starts), list(steps), list(coeffs),
                                   list(errors), list(defects), time.perf_counter() - t0, shapes)
         e.trajectory.events = list(self.events)
+        e.trajectory.modes_unverified = self.modes_unverified
         return e
 
     # -- the loop ------------------------------------------------------------------------------------
