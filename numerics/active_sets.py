@@ -171,7 +171,7 @@ def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: fl
 
 
 # the most entries at their kinks whose modes unique_field tries: 3^|K| solves of the weights (3^(|K|−1) with one
-# joining), each one to a few order-1 passes. Measured on the float tier, 64-50-50-10 on 20 digits images with
+# joining), each one to a few order-1 passes. Measured on the float tier, 64-50-50-10 on 20 sklearn digits images with
 # cross-entropy to t = 0.4 (71 settles with |K| = 4, 40 with 5): 6.9 s without the check, 8.1 s up to |K| = 3, 18.9 s
 # up to 4, 38.4 s up to 5 (docs/theory.md E1, *Two ways to continue*); the branches the soaks found had |K| ≤ 4
 VERIFY_MAX = 4
