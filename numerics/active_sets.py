@@ -205,8 +205,8 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
         def statuses(st: Sequence[int]) -> str:
             return "; ".join(f"{ops.describe(k)} {('slides', 'left to 1', 'left to α')[s]}" for k, s in zip(K, st))
         raise UnsupportedKinkError(
-            f"t = {t:.17g}: {what + ', ' if what else ''}the entries at their kinks have {len(branches) + 1} consistent modes with different "
-            f"fields — {statuses([status[k] for k in K])} (taken), and {' | '.join(statuses(b) for b in branches)}: "
+            f"t = {t:.17g}: {what + ', ' if what else ''}the entries at their kinks have {len(branches) + 1} "
+            f"consistent modes with different fields — {statuses([status[k] for k in K])} (taken), and {' | '.join(statuses(b) for b in branches)}: "
             "the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
             "\"Consistent active sets\"), so there is no one flow to return")
 

@@ -296,7 +296,8 @@ class FloatSliding:
         self.series.slide.clear()
         self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
 
-    def _settle(self, joining: tuple | None = None, t: float = math.nan, what: str = "") -> list[tuple[int, int, int, int]]:
+    def _settle(self, joining: tuple | None = None, t: float = math.nan,
+                what: str = "") -> list[tuple[int, int, int, int]]:
         """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
         docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit, sample) in
         order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""

@@ -227,9 +227,9 @@ def test_settle_refuses_where_the_box_inequality_has_several_solutions(system):
 
 
 def test_two_ways_to_continue_are_refused():
-    """A 2 × 2 instance worked by hand: ż₀ = −0.1 + 2μ₀ + 0μ₁, ż₁ = 0.5 − μ₁ (entry 0 repelling: its rate rises with
-    its weight). Entry 1 slides at μ₁ = 0.5 in every consistent mode; entry 0 can slide at μ₀ = 0.05, or leave to
-    α (ż₀ = −0.1 < 0 there) or to 1 (ż₀ = 1.9 > 0): three consistent modes with different weights."""
+    """A 2 × 2 instance worked by hand: ż₀ = −0.1 + 2μ₀ + 0μ₁, ż₁ = 0.5 − μ₁ (entry 0 repelling: its rate rises
+    with its weight). Entry 1 slides at μ₁ = 0.5 in every consistent mode; entry 0 can slide at μ₀ = 0.05, or leave
+    to α (ż₀ = −0.1 < 0 there) or to 1 (ż₀ = 1.9 > 0): three consistent modes with different weights."""
     A = np.array([[2.0, 0.0], [0.0, -1.0]])
     c = np.array([-0.1, 0.5])
     with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):

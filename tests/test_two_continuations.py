@@ -12,8 +12,8 @@ Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family branches in one la
 unit (samples 1 and 2) have three consistent modes in a kink's candidate field, and the outcome's modes branch too;
 the independent reference of the tests refuses it as well (three consistent modes for a candidate).
 
-The premise of cross-entropy 35 is checked without the tiers' tape: the cross-entropy of the net with its masks fixed, written with
-mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central differences, at the arb
+The premise of cross-entropy 35 is checked without the tiers' tape: the cross-entropy of the net with its masks
+fixed, written with mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central differences, at the arb
 state just before t* (t = 0.622166; the state moves by ~10⁻⁶ to t*, the rates below are 0.045 and 1.6 from 0).
 """
 
