@@ -190,7 +190,7 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
     the kink's decision may not depend on which mode the candidate takes (docs/theory.md E1, *Two ways to
     continue*)."""
     found = ops.keep()
-    F = ops.field()
+    F = None  # the found mode's field: one more pass, taken only once another mode is consistent (rare)
     branches = []
     for combo in itertools.product((0, -1, 1), repeat=len(K)):
         other = dict(zip(K, combo))
@@ -198,15 +198,21 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
             continue
         ops.restore(start)
         _apply(ops, other)
-        if consistent(ops, K, other) and not ops.same_field(F, ops.field()):
-            branches.append(combo)
+        if consistent(ops, K, other):
+            G = ops.field()
+            if F is None:
+                ops.put_back(found)
+                F = ops.field()
+            if not ops.same_field(F, G):
+                branches.append(combo)
     ops.put_back(found)
     if branches:
         def statuses(st: Sequence[int]) -> str:
             return "; ".join(f"{ops.describe(k)} {('slides', 'left to 1', 'left to α')[s]}" for k, s in zip(K, st))
         raise UnsupportedKinkError(
             f"t = {t:.17g}: {what + ', ' if what else ''}the entries at their kinks have {len(branches) + 1} "
-            f"consistent modes with different fields — {statuses([status[k] for k in K])} (taken), and {' | '.join(statuses(b) for b in branches)}: "
+            f"consistent modes with different fields — {statuses([status[k] for k in K])} (taken), and "
+            f"{' | '.join(statuses(b) for b in branches)}: "
             "the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
             "\"Consistent active sets\"), so there is no one flow to return")
 

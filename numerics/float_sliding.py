@@ -81,12 +81,11 @@ class _FloatModes:
     def same_field(self, a: tuple, b: tuple) -> bool:
         # each field within e_F + u(d + 3)‖F‖ of its exact value (the tier's relative model, as its rates' rounding:
         # numerics.float_crossings._rate_rounding), the difference rounded once more
+        from .float_crossings import _norm
+
         (Fa, ea), (Fb, eb) = a, b
-        na = math.sqrt(sum(float(np.sum(x * x)) for x in Fa))
-        nb = math.sqrt(sum(float(np.sum(x * x)) for x in Fb))
-        d = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(Fa, Fb)))
-        bar = ea + eb + EPS * (self.f.series.dmax + 3) * (na + nb)
-        return d <= bar * (1 + 8 * EPS)
+        bar = ea + eb + EPS * (self.f.series.dmax + 3) * (_norm(Fa) + _norm(Fb))
+        return _norm([x - y for x, y in zip(Fa, Fb)]) <= bar * (1 + 8 * EPS)
 
     def keep(self) -> tuple:
         f = self.f
