@@ -11,9 +11,11 @@ order of K, the joining entry last): an out-of-range μ_0 leaves to the side it 
 left entry moving back slides again, starting from the weight at the side it had left to; a sliding
 entry whose rate depends on no weight at all (its row of ∂ż/∂μ exactly 0: :class:`WeightlessSliding`, raised
 by the tier's solve) leaves to the side of its rate, the only status the box inequality allows it. The
-pivoting ends, at the unique consistent mode, when −∂ż/∂μ is a P-matrix (not checked); if it cycles,
+pivoting ends, at the unique consistent mode, when −∂ż/∂μ is a P-matrix; if it cycles,
 :func:`enumerate_modes` tries all 3^|K| modes (|K| ≤ 6) and requires exactly one field among the consistent
-ones. Where the pivoting ends, :func:`unique_field` tries the other modes (|K| ≤ ``VERIFY_MAX``): a second
+ones. Where the pivoting ends, the mode found is the only one when :func:`p_certified` certifies that
+M = −∂ż/∂μ over K is a P-matrix and the tier says ż is affine in the weights of K (all of K in one layer:
+``Modes.jacobian``); else :func:`unique_field` tries the other modes (|K| ≤ ``VERIFY_MAX``): a second
 consistent mode with another field means the Filippov continuation branches there, and is refused.
 
 A tier supplies the state operations through a :class:`Modes` adapter (its own masks, weights and
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import itertools
 import math
+
+import numpy as np
 from typing import Any, Callable, Hashable, Protocol, Sequence
 
 from .kink_events import UnsupportedKinkError
@@ -70,6 +74,9 @@ class Modes(Protocol):
     def keep(self) -> Any: ...  # snapshot plus what solve() derives (weights' sensitivities, ...)
     def put_back(self, kept: Any) -> None: ...
     def unverified(self) -> None: ...  # a mode taken with |K| > VERIFY_MAX, its uniqueness not tried (counted)
+    def jacobian(self, K: Sequence[tuple]) -> Any: ...  # M = −∂ż_K/∂μ_K at the current state (every entry of K
+    #   sliding, solved) as a flint arb_mat whose balls hold the exact matrix, or None where ż_K is not known to be
+    #   affine in μ_K (only then does M decide uniqueness for the whole box)
 
 
 def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what: str = "") -> list[tuple]:
@@ -79,6 +86,7 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
     the search is for, named in a refusal (e.g. a kink's candidate)."""
     status = {k: 0 for k in K}
     snap = ops.snapshot()
+    unique = None  # whether the box inequality is certified to have one solution (from the first solve's state)
     for _ in range(4 * len(K) ** 2 + 8):
         rate, viol = None, None
         try:
@@ -89,6 +97,8 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
             viol = (e.key, e.side)
         except UnsupportedKinkError as e:  # (the arb tier's solve does not know the instant)
             raise UnsupportedKinkError(_when(t, e)) from None
+        if unique is None:  # every entry slides here; an entry no weight holds makes M singular (not P) anyway
+            unique = viol is None and len(K) >= 2 and p_certified(ops.jacobian(K))
         for k in K if viol is None else ():
             if status[k] == 0:
                 side = ops.out_of_range(k)
@@ -101,9 +111,9 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
                     viol = (k, 0)
                     break
         if viol is None:
-            if 2 <= len(K) <= VERIFY_MAX:
+            if not unique and 2 <= len(K) <= VERIFY_MAX:
                 unique_field(ops, K, joining, t, status, snap, what)
-            elif len(K) > VERIFY_MAX:
+            elif not unique and len(K) > VERIFY_MAX:
                 ops.unverified()
             return [k + (status[k],) for k in K if status[k] != 0]
         k, new = viol
@@ -175,6 +185,78 @@ def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: fl
 # cross-entropy to t = 0.4 (71 settles with |K| = 4, 40 with 5): 6.9 s without the check, 8.1 s up to |K| = 3, 18.9 s
 # up to 4, 38.4 s up to 5 (docs/theory.md E1, *Two ways to continue*); the branches the soaks found had |K| ≤ 4
 VERIFY_MAX = 4
+
+
+# the most entries whose M is tested minor by minor (2^|K| − 1 determinants) when the scaled test of p_certified fails
+MINORS_MAX = 8
+
+
+def p_certified(M: Any) -> bool:
+    """Whether the square arb_mat ``M`` (balls) is certainly a P-matrix — every principal minor of every matrix in
+    the balls positive; False when that is not certain (or ``M`` is None or empty).
+
+    Why it matters (docs/theory.md E1, *One mode for certain*): the consistent modes of K are the solutions of the
+    box variational inequality for G(μ) = −ż_K(μ) on [α, 1]^K; where ż_K = c + Aμ is affine and M = −A is a
+    P-matrix, G is a P-function on a box, and then it has at most one solution (Facchinei & Pang 2003,
+    Prop. 3.5.10: two solutions μ ≠ ν give (μ_k − ν_k)(G_k(μ) − G_k(ν)) ≤ 0 for every k, while a P-matrix has,
+    for every x ≠ 0, some k with x_k(Mx)_k > 0 — Fiedler & Pták 1962).
+
+    Two tests, the first polynomial: (i) M D + (M D)ᵀ positive definite for a positive diagonal D (then
+    xᵀMDx > 0 for x ≠ 0, so M D — and M, its columns rescaled by positive numbers — is a P-matrix). D is
+    chosen to symmetrise M where M = G·diag(g) with G symmetric (entries in one layer: G the Gram matrix of
+    their ∇z's, g_s their backpropagated signals; there D = diag(1/g) and M D = G): d_s/d_r = M_sr/M_rs along a
+    spanning tree of the largest products M_rs·M_sr > 0 (each component its own scale); positive definiteness
+    by Sylvester's criterion, every leading minor certainly > 0. (ii) where (i) fails and |K| ≤ ``MINORS_MAX``,
+    every principal minor, after a cheap float rejection on the midpoints."""
+    import flint
+
+    if M is None or M.nrows() == 0:
+        return False
+    n = M.nrows()
+    mid = np.array([[float(M[r, s].mid()) for s in range(n)] for r in range(n)])
+    if np.any(np.diag(mid) <= 0):
+        return False
+    d = _symmetrising_scale(mid)
+    if d is not None:
+        # D exactly as floats: the test is of M·D for this D, whatever its rounding
+        S = flint.arb_mat([[M[r, s] * d[s] + M[s, r] * d[r] for s in range(n)] for r in range(n)])
+        if all(_leading(S, m).det() > 0 for m in range(1, n + 1)):
+            return True
+    if n > MINORS_MAX:
+        return False
+    subsets = [c for size in range(1, n + 1) for c in itertools.combinations(range(n), size)]
+    if any(np.linalg.det(mid[np.ix_(c, c)]) <= 0 for c in subsets):
+        return False
+    return all(flint.arb_mat([[M[r, s] for s in c] for r in c]).det() > 0 for c in subsets)
+
+
+def _leading(S: Any, m: int) -> Any:
+    import flint
+
+    return flint.arb_mat([[S[r, s] for s in range(m)] for r in range(m)])
+
+
+def _symmetrising_scale(M: Any) -> list[float] | None:
+    """Positive d with M_rs·d_s ≈ M_sr·d_r (d_s/d_r = M_sr/M_rs) along a maximum spanning tree of the weights
+    M_rs·M_sr > 0 — exact where M = G·diag(g), G symmetric, g > 0 (then d ∝ 1/g) —, each component scaled to
+    d = 1 at its first node; None where some pair has M_rs·M_sr < 0 (no positive D makes M D symmetric)."""
+    n = len(M)
+    w = M * M.T
+    if np.any(w < 0):
+        return None
+    d = [0.0] * n
+    for root in range(n):
+        if d[root]:
+            continue
+        d[root], tree = 1.0, {root}
+        while True:  # Prim's algorithm on the component of root
+            best = max(((w[r, s], r, s) for r in tree for s in range(n) if not d[s] and w[r, s] > 0), default=None)
+            if best is None:
+                break
+            _, r, s = best
+            d[s] = d[r] * M[s, r] / M[r, s]
+            tree.add(s)
+    return d
 
 
 def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, status: dict, start: Any,

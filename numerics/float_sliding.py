@@ -101,6 +101,52 @@ class _FloatModes:
     def unverified(self) -> None:
         self.f.modes_unverified += 1
 
+    def jacobian(self, K: list) -> object:
+        """M = −∂ż_K/∂μ_K as balls (:func:`numerics.active_sets.p_certified`), or None where ż_K is not known to be
+        affine in μ_K: entries of K (or of their groups) in more than one layer, or a column of K's layer zeroed
+        over a sliding unit (the rule of :meth:`FloatSliding._zero_columns` then depends on the mode). In one
+        layer the forward pass does not see the weights (their z are 0) and the backward pass meets their masks
+        once, so ż_K = c + Aμ exactly (docs/theory.md E1). A_rs = ż_r(μ + e_s) − ż_r(μ), each rate from an
+        order-1 pass with its field's rounding bound; the ball of A_rs holds the exact difference: ρ_r of both
+        rates (:meth:`numerics.float_crossings.FloatCrossings._rate_rounding`, the tier's model of its rates'
+        rounding) and the subtraction's."""
+        import flint
+
+        from .float_crossings import _norm
+
+        f = self.f
+        members = [f._group_of(k) for k in K]
+        layers = {m[0] for g in members for m, _ in g}
+        if len(layers) != 1:
+            return None
+        (j,) = layers
+        H = len(f.side)
+        if not (f.bias or f.alpha != 0 or H < 2 or j >= H - 1) and any(
+                np.all(f.side[j][:, i] < 0) for g in members for (_, _, i), _ in g):
+            return None
+        gz = [_norm(f._grad_z(j + 1, u, i)) for (_, u, i) in K]
+
+        def rates() -> tuple[list[float], list[float]]:
+            ys, w = f.series.run(f.y, 1, [f.zdot[j]], True)
+            Fn, eF = _norm([Y[1] for Y in ys]), f.series.field_error
+            Z = w[f.zdot[j]][0]
+            return ([float(Z[u, i]) for (_, u, i) in K],
+                    [f._rate_rounding(j, [(0.0, Fn, eF)], g)[0] for g in gz])
+
+        r0, rho0 = rates()
+        cols = []
+        for g in members:  # (a bump of fl(μ + 1) − μ = 1 + O(u): a relative error inside the subtraction's term)
+            kept = [f.series.slide[jj + 1][(u, i)][0] for (jj, u, i), _ in g]
+            for (jj, u, i), sg in g:
+                f.series.slide[jj + 1][(u, i)][0] += sg
+            cols.append(rates())
+            for ((jj, u, i), _), mu in zip(g, kept):
+                f.series.slide[jj + 1][(u, i)][0] = mu
+        n = len(K)
+        return flint.arb_mat([[flint.arb(r0[r] - cols[s][0][r], rho0[r] + cols[s][1][r]
+                                         + 2 * EPS * (abs(r0[r]) + abs(cols[s][0][r])))
+                               for s in range(n)] for r in range(n)])
+
 
 class FloatSliding:
     """Sliding weights and modes for the float tier's flow (module docstring)."""

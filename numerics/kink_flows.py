@@ -163,6 +163,28 @@ class _ArbModes:
     def unverified(self) -> None:
         self.f.modes_unverified += 1
 
+    def jacobian(self, K: list) -> Any:
+        """M = −∂ż_K/∂μ_K (:func:`numerics.active_sets.p_certified`): the A of the weights' solve just made with
+        every entry of K sliding (balls holding the exact derivatives at every state in the state's balls, since
+        ż_K is affine in μ_K there), or None where it is not known to be affine: entries of K (or of their groups)
+        in more than one layer, or a column of K's layer zeroed over a sliding unit (the rule of
+        :meth:`numerics.kink_pins.PinnedKinks._zero_columns` then depends on the mode). As the float tier's
+        :meth:`numerics.float_sliding._FloatModes.jacobian`."""
+        f = self.f
+        members = [f._group_of(k) for k in K]
+        layers = {m[0] for g in members for m, _ in g}
+        reps = getattr(f, "_reps", None) or []
+        if len(layers) != 1 or sorted(reps) != sorted(K):
+            return None
+        (j,) = layers
+        H = len(f.masks)
+        mm = f.masks[j]
+        if not (f.obj.model.bias or f.obj.model.alpha != 0 or H < 2 or j >= H - 1) and any(
+                all(mm.side[v * mm.cols + idx % mm.cols] < 0 for v in range(mm.rows)) for g in members for (_, idx), _ in g):
+            return None
+        pos = {k: c for c, k in enumerate(reps)}
+        return flint.arb_mat([[-f._A[pos[r], pos[s]] for s in K] for r in K])
+
 
 class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks):
     """One run of the region-by-region Taylor integrator at ``dps`` digits (module docstring)."""

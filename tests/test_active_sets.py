@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 
+import flint
 import numpy as np
 import pytest
 from hypothesis import assume, given, target
@@ -24,8 +25,8 @@ from numerics.kink_events import UnsupportedKinkError
 class AffineModes:
     """ż = c + Aμ for n entries (keys (k,)); μ of a left entry at its bound (0 for side −1, 1 for +1)."""
 
-    def __init__(self, A: np.ndarray, c: np.ndarray) -> None:
-        self.A, self.c = A, c
+    def __init__(self, A: np.ndarray, c: np.ndarray, certify: bool = True) -> None:
+        self.A, self.c, self.certify = A, c, certify
         self.n = len(c)
         self.status = {(k,): 0 for k in range(self.n)}
         self.mu = np.full(self.n, 0.5)
@@ -85,6 +86,11 @@ class AffineModes:
 
     def unverified(self) -> None:
         self.skipped = getattr(self, "skipped", 0) + 1
+
+    def jacobian(self, K):  # −A exactly (float entries are exact balls); None: as a tier that cannot say it is affine
+        if not self.certify:
+            return None
+        return flint.arb_mat([[-float(self.A[r[0], s[0]]) for s in K] for r in K])
 
 
 def brute_force(A: np.ndarray, c: np.ndarray) -> list[tuple[int, ...]]:
@@ -195,13 +201,14 @@ def general_systems(draw):
     return A, c
 
 
-@given(general_systems())
-def test_settle_refuses_where_the_box_inequality_has_several_solutions(system):
+@given(general_systems(), st.booleans())
+def test_settle_refuses_where_the_box_inequality_has_several_solutions(system, certify):
     """Where the box inequality has solutions with different weights (two ways to continue: the flow branches),
-    settle refuses; where it has one, settle returns it — whether its pivoting ended (then unique_field tries the
+    settle refuses; where it has one, settle returns it — whether −A is certified a P-matrix (``certify``: the
+    adapter gives settle the matrix; then nothing is tried), its pivoting ended (then unique_field tries the
     other modes) or cycled (then enumerate_modes does). Instances with a mode within 10⁻⁶ of the inequality's edge
     are left out: there the brute force's and the code's roundings may decide differently."""
-    from numerics.active_sets import VERIFY_MAX
+    from numerics.active_sets import VERIFY_MAX, p_certified
 
     A, c = system
     assert len(c) <= VERIFY_MAX
@@ -214,7 +221,9 @@ def test_settle_refuses_where_the_box_inequality_has_several_solutions(system):
             fields.append(mu)
     assert fields  # (an affine box inequality always has a solution: Hartman–Stampacchia)
     target(float(len(fields)), label="distinct solutions")
-    ops = AffineModes(A, c)
+    if p_certified(flint.arb_mat((-A).tolist())):  # the theorem the certificate rests on, on this instance
+        assert len(fields) == 1
+    ops = AffineModes(A, c, certify)
     K = [(q,) for q in range(len(c))]
     if len(fields) > 1:
         with pytest.raises(UnsupportedKinkError, match="consistent"):
@@ -249,3 +258,83 @@ def test_a_mode_among_more_entries_than_verify_max_is_counted_not_tried():
     ops = AffineModes(A, c)
     settle(ops, [(q,) for q in range(n)], None, 0.0)
     assert ops.skipped == 1
+
+
+def exact_minors(M: np.ndarray) -> list:
+    """Every principal minor of M (float entries, taken as the binary rationals they are) in exact rational
+    arithmetic, by Laplace expansion along the first row — apart from numerics.active_sets' balls and dets."""
+    from fractions import Fraction
+
+    def det(rows: list) -> Fraction:
+        if len(rows) == 1:
+            return rows[0][0]
+        return sum((-1) ** j * rows[0][j] * det([r[:j] + r[j + 1:] for r in rows[1:]]) for j in range(len(rows))
+                   if rows[0][j])
+
+    n = len(M)
+    F = [[Fraction(float(x)) for x in row] for row in M]
+    return [det([[F[r][s] for s in c] for r in c]) for size in range(1, n + 1)
+            for c in itertools.combinations(range(n), size)]
+
+
+@given(st.integers(1, 6).flatmap(lambda n: st.lists(st.integers(-97, 97), min_size=n * n, max_size=n * n)))
+def test_p_certified_agrees_with_the_exact_principal_minors(entries):
+    """numerics.active_sets.p_certified against the definition, computed exactly: certified ⇒ every principal minor
+    positive; every minor positive by a margin the 53-bit balls resolve (≥ 10⁻⁹ of the matrix's scale to the
+    minor's order) and |K| ≤ MINORS_MAX ⇒ certified. Entries k/97 plus a diagonal shift steered (target) to
+    matrices whose smallest minor is near 0."""
+    from numerics.active_sets import MINORS_MAX, p_certified
+
+    n = int(round(len(entries) ** 0.5))
+    M = np.array(entries, dtype=float).reshape(n, n) / 97
+    M += np.eye(n) * 0.5
+    minors = exact_minors(M)
+    certified = p_certified(flint.arb_mat(M.tolist()))
+    smallest = min(minors)
+    target(-abs(float(smallest)), label="closeness of the smallest minor to 0")
+    if certified:
+        assert smallest > 0
+    assert n <= MINORS_MAX
+    if smallest > 1e-9:
+        assert certified
+
+
+@given(st.integers(9, 24), st.integers(0, 2**32 - 1))
+def test_the_scaled_test_certifies_gram_times_a_positive_diagonal(n, seed):
+    """Entries in one layer have M = G·diag(g), G the Gram matrix of their ∇z's, g their backpropagated signals
+    (docs/theory.md E1, *One mode for certain*): a P-matrix iff G is positive definite and g > 0. Above
+    MINORS_MAX only the scaled test (i) can certify it — it must; with one g_s < 0 (a 1 × 1 minor < 0) it must
+    not; nor with G singular (two equal ∇z's: a 2 × 2 minor exactly 0)."""
+    from numerics.active_sets import MINORS_MAX, p_certified
+
+    assert n > MINORS_MAX
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((n + 3, n))
+    G = B.T @ B
+    g = rng.uniform(0.05, 3.0, n)
+    assert p_certified(flint.arb_mat((G * g[None, :]).tolist()))
+    g[rng.integers(n)] *= -1
+    assert not p_certified(flint.arb_mat((G * g[None, :]).tolist()))
+    B[:, 1] = B[:, 0]
+    G = B.T @ B
+    g = np.abs(g)
+    assert not p_certified(flint.arb_mat((G * g[None, :]).tolist()))
+
+
+def test_a_certified_mode_above_verify_max_is_taken_untried_and_is_the_only_one():
+    """A P-matrix system with more entries than VERIFY_MAX: the certificate replaces the trials (no solves beyond
+    the pivoting's, nothing counted unverified), and the mode settle returns is the brute force's only one."""
+    from numerics.active_sets import VERIFY_MAX
+
+    n = VERIFY_MAX + 3
+    rng = np.random.default_rng(7)
+    B = rng.standard_normal((n + 2, n))
+    A = -(B.T @ B) * rng.uniform(0.2, 2.0, n)[None, :]
+    c = rng.uniform(-2.0, 2.0, n)
+    expected = brute_force(A, c)
+    assert len(expected) == 1
+    for certify in (True, False):
+        ops = AffineModes(A, c, certify)
+        settle(ops, [(q,) for q in range(n)], None, 0.0)
+        assert tuple(ops.status[(q,)] for q in range(n)) == expected[0]
+        assert getattr(ops, "skipped", 0) == (0 if certify else 1)  # without the matrix: taken untried, counted
