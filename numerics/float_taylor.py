@@ -157,7 +157,8 @@ class FloatTaylorTrajectory:
     # bound, numerics.b1_growth) or "none" (growth=False: the sum of local errors, not a bound)
     growth_rate: str = "measured"
     # mode searches at simultaneous kinks whose uniqueness was not tried (more than
-    # numerics.active_sets.VERIFY_MAX entries at their kinks; docs/theory.md E1, *Two ways to continue*)
+    # numerics.active_sets.VERIFY_MAX entries at their kinks, not certified unique by active_sets.p_certified;
+    # docs/theory.md E1, *Two ways to continue*, *One mode for certain*)
     modes_unverified: int = 0
 
     @property
@@ -280,7 +281,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # the entries of a group sliding on one shared surface → (the group's representative, σ) (FloatSliding)
         self._tie: dict = {}
         self._weightless: set = set()  # (entries left because no weight holds them: _weightless_rows; per kink)
-        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks
+        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks, not certified
         # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None

@@ -78,7 +78,8 @@ class Trajectory:
     events: list = field(default_factory=list)  # ReLU nets: KinkEvent records (numerics.kink_flows)
     growth_integral: float = math.nan  # ∫ max(0, −λ_min) along the run when the growth was measured
     # ReLU nets: mode searches at simultaneous kinks whose uniqueness was not tried (more than
-    # numerics.active_sets.VERIFY_MAX entries at their kinks; docs/theory.md E1, *Two ways to continue*)
+    # numerics.active_sets.VERIFY_MAX entries at their kinks, not certified unique by active_sets.p_certified;
+    # docs/theory.md E1, *Two ways to continue*, *One mode for certain*)
     modes_unverified: int = 0
 
     @property

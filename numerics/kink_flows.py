@@ -56,7 +56,9 @@ An entry leaves when its μ reaches α or 1 (λ leaves [0, 1]). At a kink met wh
 rates a, b are those of candidate fields with consistent modes of the sliding set, and the outcome's
 mode is applied (:meth:`_KinkFlow._settle`: an entry whose μ leaves [α, 1] leaves sliding to that side,
 one that then moves back slides again — pivoting, enumeration with a uniqueness check if it cycles;
-docs/theory.md E1, "Consistent active sets"; the uniqueness of a mode found by pivoting is not checked).
+docs/theory.md E1, "Consistent active sets"; the mode found by pivoting is the only one where −∂ż/∂μ is certified
+a P-matrix for entries of one layer, else tried against the others up to 4 entries: *One mode for certain*, *Two
+ways to continue*).
 
 A pre-activation that is identically zero (every coefficient exactly zero: a sample on which all
 incoming units are dead, or x_i = 0 without biases) is not watched while it stays so; its mask is α
@@ -198,7 +200,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         self.p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
         self.theta0 = theta0
         self.events: list[KinkEvent] = []
-        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks
+        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks, not certified
         self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → (its representative, σ)
 
     # -- series --------------------------------------------------------------------------------------
@@ -654,7 +656,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             self.events.append(KinkEvent(t, "enter sliding", j + 1, c, u))
         # Joining may push another sliding entry's weight out of [α, 1]: the mode of the sliding set with
         # e in it is made consistent (_settle: pivoting; e must stay sliding); whether the mode found is
-        # the only consistent one is not checked (docs/theory.md E1, "Consistent active sets").
+        # the only consistent one is certified or tried, or counted unverified (numerics.active_sets.settle).
         self._apply_left(y, None, t, joining=(j, idx))
 
     def _leave(self, j: int, idx: int, to_side: int, t: Fraction) -> None:
