@@ -98,7 +98,7 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
         except UnsupportedKinkError as e:  # (the arb tier's solve does not know the instant)
             raise UnsupportedKinkError(_when(t, e)) from None
         if unique is None:  # every entry slides here; an entry no weight holds makes M singular (not P) anyway
-            unique = viol is None and len(K) >= 2 and p_certified(ops.jacobian(K))
+            unique = viol is None and p_certified(ops.jacobian(K))
         for k in K if viol is None else ():
             if status[k] == 0:
                 side = ops.out_of_range(k)
@@ -111,7 +111,7 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
                     viol = (k, 0)
                     break
         if viol is None:
-            if not unique and 2 <= len(K) <= VERIFY_MAX:
+            if not unique and len(K) <= VERIFY_MAX:
                 unique_field(ops, K, joining, t, status, snap, what)
             elif not unique and len(K) > VERIFY_MAX:
                 ops.unverified()

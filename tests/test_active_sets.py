@@ -338,3 +338,18 @@ def test_a_certified_mode_above_verify_max_is_taken_untried_and_is_the_only_one(
         settle(ops, [(q,) for q in range(n)], None, 0.0)
         assert tuple(ops.status[(q,)] for q in range(n)) == expected[0]
         assert getattr(ops, "skipped", 0) == (0 if certify else 1)  # without the matrix: taken untried, counted
+
+
+def test_one_entry_on_a_repelling_surface_is_refused_and_an_attracting_one_certified():
+    """One entry (|K| = 1; e.g. in a kink's candidate field, where the other entry's mask turns the sliding entry's
+    surface repelling): ż = c + aμ. With a > 0 and the zero of ż inside the box, sliding, leaving to 0 and leaving
+    to 1 are all consistent — refused, as among more entries; with a < 0 the 1 × 1 matrix −a > 0 is a P-matrix,
+    certified, and no other mode is tried (the solves are the pivoting's only)."""
+    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):
+        settle(AffineModes(np.array([[0.066]]), np.array([-0.03])), [(0,)], None, 0.0)
+    ops = AffineModes(np.array([[0.066]]), np.array([-0.1]))  # zero of ż above 1: ż < 0 on the box, one mode (to 0)
+    settle(ops, [(0,)], None, 0.0)
+    assert ops.status[(0,)] == -1
+    ops = AffineModes(np.array([[-0.066]]), np.array([0.03]))
+    settle(ops, [(0,)], None, 0.0)
+    assert ops.status[(0,)] == 0 and ops.solves == 1

@@ -2,19 +2,22 @@
 (docs/theory.md E1, "Consistent active sets", *Two ways to continue*; numerics.active_sets.unique_field).
 
 Cross-entropy seed 35 of the (3, 5, 5, 5, 2) soak family (tests/test_float_simultaneous_kinks.instance): layer-2
-unit 0 slides on sample 0 from t = 0.05830, and at t* = 0.62217 layer-3 unit 4 on sample 3 reaches its kink and
-enters sliding. With that entry's weight in the field the layer-2 entry's surface is repelling: its rate is
-negative under mask 0 and positive under mask 1, so it can slide on (its weight where the rate is 0), leave down
-or leave up — three consistent modes with three fields. Until the check both tiers returned a trajectory through
-t* (the sliding branch) with a tiny error estimate.
+unit 0 slides on sample 0 from t = 0.05830. At t = 0.246997 layer-3 unit 4 on the same sample crosses down to mask
+0, and with that mask the layer-2 entry's surface is repelling (−∂ż/∂μ = −2.6: one entry, |K| = 1): its rate is
+negative under mask 0 and positive under mask 1, so it can slide on, leave down or leave up. Searches of one entry
+were not checked until the certificate of *One mode for certain* made them cheap; both tiers then ran on along the
+sliding branch. On that branch, at t* = 0.62217, layer-3 unit 4 on sample 3 enters sliding and makes the layer-2
+entry's surface repelling again (|K| = 2, two layers) — the instance the check was first built on; it is kept
+here with searches of one entry left unchecked (``single_entry_trials_off``, the code as it was then), and both
+tiers refuse it.
 
 Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family branches in one layer: two sliding entries of one layer-1
 unit (samples 1 and 2) have three consistent modes in a kink's candidate field, and the outcome's modes branch too;
 the independent reference of the tests refuses it as well (three consistent modes for a candidate).
 
-The premise of cross-entropy 35 is checked without the tiers' tape: the cross-entropy of the net with its masks
-fixed, written with mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central differences, at the arb
-state just before t* (t = 0.622166; the state moves by ~10⁻⁶ to t*, the rates below are 0.045 and 1.6 from 0).
+The premises of cross-entropy 35 are checked without the tiers' tape: the cross-entropy of the net with its masks
+fixed, written with mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central
+differences, at the arb state just before each branch point.
 """
 
 from __future__ import annotations
@@ -35,6 +38,74 @@ from test_weightless_sliding import _masked_ce
 WIDTHS = (3, 5, 5, 5, 2)
 
 
+@pytest.fixture
+def single_entry_trials_off(monkeypatch):
+    """numerics.active_sets as before searches of one entry were checked (2026-12-06, early): unique_field does
+    nothing where |K| = 1."""
+    import numerics.active_sets as AS
+
+    orig = AS.unique_field
+    monkeypatch.setattr(AS, "unique_field", lambda ops, K, *a, **k: None if len(K) == 1 else orig(ops, K, *a, **k))
+
+
+def test_one_entry_whose_surface_a_crossing_makes_repelling_is_refused_by_both_tiers():
+    obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
+    times = []
+    for dps in (None, 30):
+        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
+            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
+        msg = str(e.value)
+        assert "candidate field of unit 4 of layer 3 on sample 0 at its kink with mask α" in msg
+        assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
+        times.append(float(msg.split(":")[0].removeprefix("t = ")))
+    assert abs(times[0] - times[1]) <= 1e-12 and 0.246996 < times[0] < 0.246998
+
+
+def test_the_layer_2_entry_can_slide_leave_down_or_leave_up_after_the_crossing():
+    """At the arb state at t = 0.2469 (the crossing is ~1e-4 later; the layer-3 entry's z is 0.009 there), with the
+    layer-3 entry at mask 0 as after the crossing: the layer-2 entry's rate is negative with mask 0 and positive
+    with mask 1 (one entry: its rate is affine in its weight, so it is 0 at a weight inside (0, 1) — sliding — and
+    leaving down and up are consistent too), and the fields differ."""
+    obj, th, X, _ = instance("ce", 35, widths=WIDTHS)
+    labels = [int(c) for c in obj.loss.labels]
+    T = Fraction(2469, 10**4)
+    r = numerics.gradient_flow(obj, th, T, dps=30)
+    assert len(r.events) == 4  # (the fifth, layer-3 unit 4 on sample 0 crossing, is at 0.246997 > T)
+    with mpmath.workdps(60):
+        Ws, masks = _state_masks(r.at(T), X, {(1, 0, 0): 1e-25, (2, 4, 0): 0.02})
+        masks[2][4][0] = 0  # after the crossing
+        h = mpmath.mpf(2) ** -70
+        rates, fields = [], []
+        for mu in (0, 1):
+            m = [[list(row) for row in M] for M in masks]
+            m[1][0][0] = mu
+            gf = _grad(lambda V: _masked_ce(V, X, labels, m), Ws, h)
+            gz = _grad(lambda V: _preact(V, X, m, 2, 0, 0), Ws, h)
+            rates.append(-mpmath.fsum(x * y for x, y in zip(gz, gf)))
+            fields.append(gf)
+        print(f"\nce 35 after the crossing at 0.247: the layer-2 entry's rate {mpmath.nstr(rates[0], 6)} with mask 0, "
+              f"{mpmath.nstr(rates[1], 6)} with mask 1")
+        assert rates[0] < -0.01 and rates[1] > 0.01
+        assert max(abs(x - y) for x, y in zip(*fields)) > 0.01
+
+
+def _state_masks(W, X, near_zero):
+    """The weights as 60-digit mpf rows and the masks of the state by the sign of z, layer by layer; the entries of
+    ``near_zero`` ((layer index, unit, sample) ↦ bound) are checked to lie within their bound of 0."""
+    Ws = [[[mpmath.mpf(x) for x in row] for row in np.asarray(V, dtype=object).tolist()] for V in W]
+    n, masks = len(X), []
+    a = [[mpmath.mpf(v) for v in X[i]] for i in range(n)]
+    for l in range(len(Ws) - 1):
+        Z = [[mpmath.fsum(Ws[l][v][q] * a[i][q] for q in range(len(a[i]))) for i in range(n)] for v in range(len(Ws[l]))]
+        masks.append([[1 if Z[v][i] > 0 else 0 for i in range(n)] for v in range(len(Ws[l]))])
+        for (ll, v, i), bound in near_zero.items():
+            if ll == l:
+                assert abs(Z[v][i]) < bound, (l, v, i, Z[v][i])
+        a = [[masks[l][v][i] * Z[v][i] for v in range(len(Ws[l]))] for i in range(n)]
+    return Ws, masks
+
+
+@pytest.mark.usefixtures("single_entry_trials_off")
 def test_a_repelling_surface_met_while_sliding_is_refused_by_both_tiers():
     obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
     times = []
@@ -70,6 +141,7 @@ def _preact(Ws, X, masks, layer, u, i):
     return z[u]
 
 
+@pytest.mark.usefixtures("single_entry_trials_off")
 def test_the_layer_2_entry_can_slide_leave_down_or_leave_up():
     """At the arb state at t = 0.622166, with layer-3 unit 4 on sample 3 held at the weight μ_b that makes its rate 0
     (found here by findroot), layer-2 unit 0 on sample 0 has a negative rate with mask 0 and a positive one with mask 1:
