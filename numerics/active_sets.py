@@ -74,16 +74,23 @@ class Modes(Protocol):
     def keep(self) -> Any: ...  # snapshot plus what solve() derives (weights' sensitivities, ...)
     def put_back(self, kept: Any) -> None: ...
     def unverified(self) -> None: ...  # a mode taken with |K| > VERIFY_MAX, its uniqueness not tried (counted)
+    def watch_rate(self, k: Hashable, field: Any) -> Any: ...  # ż of entry k (not of K) under the current mode, whose
+    #   field() is ``field``, as the tier's decision reads rates (float: (ż, ‖F‖, e_F); arb: a ball)
+    def defer(self, message: str, rates: list) -> None: ...  # a candidate search's other modes (settle's ``watch``)
     def jacobian(self, K: Sequence[tuple]) -> Any: ...  # M = −∂ż_K/∂μ_K at the current state (every entry of K
     #   sliding, solved) as a flint arb_mat whose balls hold the exact matrix, or None where ż_K is not known to be
     #   affine in μ_K (only then does M decide uniqueness for the whole box)
 
 
-def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what: str = "") -> list[tuple]:
+def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what: str = "",
+           watch: Hashable | None = None) -> list[tuple]:
     """Make the mode of K consistent (module docstring), starting from every entry sliding; returns the
     entries that left as k + (side,), in K's order. Raises UnsupportedKinkError if ``joining`` (entering
     sliding now, last in K) would have to leave, or if no unique consistent mode is found. ``what``: the field
-    the search is for, named in a refusal (e.g. a kink's candidate)."""
+    the search is for, named in a refusal (e.g. a kink's candidate). ``watch``: the entry whose kink the search
+    is a candidate field of; then other consistent modes (:func:`unique_field`) are not refused here but handed
+    to ``ops.defer`` with that entry's rate under each, for the kink's decision to judge (docs/theory.md E1,
+    *Two ways to continue*, "Candidates")."""
     status = {k: 0 for k in K}
     snap = ops.snapshot()
     unique = None  # whether the box inequality is certified to have one solution (from the first solve's state)
@@ -98,7 +105,7 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
         except UnsupportedKinkError as e:  # (the arb tier's solve does not know the instant)
             raise UnsupportedKinkError(_when(t, e)) from None
         if unique is None:  # every entry slides here; an entry no weight holds makes M singular (not P) anyway
-            unique = viol is None and p_certified(ops.jacobian(K))
+            unique = viol is None and len(K) >= 1 and p_certified(ops.jacobian(K))
         for k in K if viol is None else ():
             if status[k] == 0:
                 side = ops.out_of_range(k)
@@ -111,8 +118,8 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
                     viol = (k, 0)
                     break
         if viol is None:
-            if not unique and len(K) <= VERIFY_MAX:
-                unique_field(ops, K, joining, t, status, snap, what)
+            if not unique and 1 <= len(K) <= VERIFY_MAX:
+                unique_field(ops, K, joining, t, status, snap, what, watch)
             elif not unique and len(K) > VERIFY_MAX:
                 ops.unverified()
             return [k + (status[k],) for k in K if status[k] != 0]
@@ -260,7 +267,7 @@ def _symmetrising_scale(M: Any) -> list[float] | None:
 
 
 def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, status: dict, start: Any,
-                 what: str = "") -> None:
+                 what: str = "", watch: Hashable | None = None) -> None:
     """Check that no other mode of K than ``status`` (consistent, applied and solved) is consistent with another
     field: tries every mode from the state ``start`` (every entry sliding, as :func:`settle` began; ``joining``
     sliding) and raises UnsupportedKinkError if one is. A consistent mode is necessary for a Filippov solution
@@ -268,35 +275,64 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
     entry whose surface the joining entry turns repelling, consistent sliding and consistent leaving to either
     side — so there is no one flow to return. Modes with one field (a weight exactly at its bound, sliding or
     left there) are the same continuation. The mode found is put back as it was (its weights and what their
-    solve derived) after the trials. In a kink's candidate field (``what`` names it) the refusal is conservative:
-    the kink's decision may not depend on which mode the candidate takes (docs/theory.md E1, *Two ways to
-    continue*)."""
+    solve derived) after the trials. In a kink's candidate field (``watch``: the kinking entry) the other modes are
+    handed to ``ops.defer`` with the entry's rate under each (``ops.watch_rate``) instead: they matter only where
+    the decision's rate changes sign between modes or the outcome takes that field (docs/theory.md E1, *Two ways to
+    continue*, "Candidates"), which the tier's decision checks."""
     found = ops.keep()
     F = None  # the found mode's field: one more pass, taken only once another mode is consistent (rare)
-    branches = []
+    branches, rates = [], []
     for combo in itertools.product((0, -1, 1), repeat=len(K)):
         other = dict(zip(K, combo))
         if (joining is not None and combo[-1] != 0) or other == status:
             continue
         ops.restore(start)
         _apply(ops, other)
-        if consistent(ops, K, other):
+        if consistent(ops, K, other):  # (rare: the passes below only where another mode is consistent)
             G = ops.field()
+            r = None if watch is None else ops.watch_rate(watch, G)
             if F is None:
                 ops.put_back(found)
                 F = ops.field()
             if not ops.same_field(F, G):
                 branches.append(combo)
+                rates.append(r)
     ops.put_back(found)
     if branches:
         def statuses(st: Sequence[int]) -> str:
             return "; ".join(f"{ops.describe(k)} {('slides', 'left to 1', 'left to α')[s]}" for k, s in zip(K, st))
-        raise UnsupportedKinkError(
+        message = (
             f"t = {t:.17g}: {what + ', ' if what else ''}the entries at their kinks have {len(branches) + 1} "
             f"consistent modes with different fields — {statuses([status[k] for k in K])} (taken), and "
             f"{' | '.join(statuses(b) for b in branches)}: "
             "the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
             "\"Consistent active sets\"), so there is no one flow to return")
+        if watch is None:
+            raise UnsupportedKinkError(message)
+        ops.defer(message, rates)
+
+
+def candidate_branches(cands: Sequence[dict], post: int | None, sign: Callable[[Any], int | None]) -> None:
+    """Refuse (UnsupportedKinkError) where a kink's candidate fields have other consistent modes that matter
+    (docs/theory.md E1, *Two ways to continue*, "Candidates"). ``cands``: the two candidates (mask α, mask 1), each
+    with ``side``, ``rate`` (the kinking entry's ż under the mode taken) and ``branches``: None, or (the refusal's
+    message, the entry's rate under each other mode) from :func:`unique_field`. They matter (i) where the entry's
+    rate has another sign, or no certain one (``sign`` → None), under some other mode than under the one taken:
+    the decision read from the signs depends on the mode; (ii) where the flow goes on in that candidate's field
+    (``post``: its side; 0 for both — a decision from no side, whose bound reads both fields; None for neither,
+    the entry entering sliding, whose own mode search is checked as every other)."""
+    for c in cands:
+        if not c.get("branches"):
+            continue
+        message, rates = c["branches"]
+        s0 = sign(c["rate"])
+        signs = [sign(r) for r in rates]
+        if s0 is None or any(x != s0 for x in signs):
+            raise UnsupportedKinkError(
+                f"{message}; the kinking entry's rate there has sign {s0} under the mode taken and {signs} under the "
+                "others, so the kink's decision depends on the mode")
+        if post == 0 or post == c["side"]:
+            raise UnsupportedKinkError(message)
 
 
 def _apply(ops: Modes, status: dict) -> None:

@@ -129,7 +129,8 @@ class FloatCrossings:
                           pre: float, gz: float) -> None:
         """Refuse (UnsupportedKinkError) when a rate the kink's decision reads could have the other sign on
         the exact flow (docs/theory.md F, "The rates' signs against the error bar"). ``rates``: (ż, ‖F‖, e_F)
-        of each candidate field at the computed state, mask α's then mask 1's, e_F the field's rounding that
+        of each candidate field at the computed state, mask α's then mask 1's (then the entry's rates under the
+        candidates' other consistent modes, whose signs the decision reads too), e_F the field's rounding that
         the relative term misses (:mod:`numerics.float_rounding`); ``pre`` the rate it arrived with.
 
         With err ≥ ‖θ_exact(t) − θ̂(t)‖ (the carried bound and the low part; ``_bar_err``, None without the
@@ -151,7 +152,9 @@ class FloatCrossings:
         if pre_bar >= abs(pre) / 2 or any(abs(r) <= bar for (r, *_), bar in zip(rates, bars)):
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rates of its two fields at the kink "
-                f"({', '.join(f'{r:.3g}' for r, *_ in rates)}) are within the run's error bar ({pre_bar:.3g}) of 0, "
+                f"({', '.join(f'{r:.3g}' for r, *_ in rates[:2])}"
+                + (f"; {', '.join(f'{r:.3g}' for r, *_ in rates[2:])} under the candidates' other modes" if rates[2:]
+                   else "") + f") are within the run's error bar ({pre_bar:.3g}) of 0, "
                 "so the exact flow may cross, slide or stop where the computed one does not; use the arb tier (dps=...)")
 
     # how close after a switch above it a lower layer's zeroing switch on the same sample goes first (_zeroing_first):

@@ -101,6 +101,17 @@ class _FloatModes:
     def unverified(self) -> None:
         self.f.modes_unverified += 1
 
+    def watch_rate(self, k: tuple, field: tuple) -> tuple[float, float, float]:
+        # (ż, ‖F‖, e_F) of entry k under the current mode, as the kink's decision reads its rates (its bars and the
+        # rounding bound: numerics.float_crossings)
+        from .float_crossings import _norm
+
+        F, eF = field
+        return self.rates()(k), _norm(F), eF
+
+    def defer(self, message: str, rates: list) -> None:
+        self.f._branches = (message, rates)
+
     def jacobian(self, K: list) -> object:
         """M = −∂ż_K/∂μ_K as balls (:func:`numerics.active_sets.p_certified`), or None where ż_K is not known to be
         affine in μ_K: entries of K (or of their groups) in more than one layer, or a column of K's layer zeroed
@@ -342,10 +353,11 @@ class FloatSliding:
         self.series.slide.update({L: {key: list(mus) for key, mus in S.items()} for L, S in slide.items()})
 
     def _settle(self, joining: tuple | None = None, t: float = math.nan,
-                what: str = "") -> list[tuple[int, int, int, int]]:
+                what: str = "", watch: tuple | None = None) -> list[tuple[int, int, int, int]]:
         """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
         docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit, sample) in
-        order, ``joining`` last. Returns the entries that left as (j, u, i, side)."""
+        order, ``joining`` last. Returns the entries that left as (j, u, i, side). ``watch``: the kinking entry
+        of a candidate search (its other modes go to ``self._branches``, :func:`numerics.active_sets.settle`)."""
         from .active_sets import settle
 
         # a group sliding on one shared surface is one entry of the mode (its representative; _FloatModes moves
@@ -353,7 +365,7 @@ class FloatSliding:
         reps = [k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k]
         K = sorted(k for k in reps if k != joining) + ([joining] if joining is not None else [])
         left = []
-        for (j, u, i, s) in settle(_FloatModes(self), K, joining, t, what):
+        for (j, u, i, s) in settle(_FloatModes(self), K, joining, t, what, watch):
             for (jj, uu, ii), sg in self._group_of((j, u, i)):
                 self._tie.pop((jj, uu, ii), None)
                 left.append((jj, uu, ii, s * sg))

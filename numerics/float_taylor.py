@@ -114,6 +114,7 @@ from .float_pins import FloatPins
 from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
+from .active_sets import candidate_branches
 from .kink_events import coincident_group, shared_surface_error
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
@@ -321,7 +322,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self._next_pass = (self.p,) + tuple(first) + (self.series.local_field,) if not kinks else None
 
     def _rates(self, j: int, u: int, i: int, t: float = math.nan, members: list | None = None,
-               lift: dict | None = None) -> list[dict]:
+               lift: dict | None = None, defer: bool = False) -> list[dict]:
         """The two candidate fields at z_{j+1}[u, i] = 0: for s = −1 (mask α) and s = +1 (mask 1), the
         Filippov field with a consistent active set (:meth:`_settle`: sliding entries whose weight
         the candidate pushes out of [α, 1] leave to the side it points to). Each candidate: its rate
@@ -329,7 +330,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         ``members`` ((sample, κ), sample i first): the entries of the unit that share the kink surface
         (docs/theory.md E1, "Entries that share one kink surface"), each set to the side of sign κ·s. ``lift``:
         {sample: the sides of the entries above} for the samples whose column mask 1 lifts from zero
-        (:meth:`_lift`), which the s = +1 candidate takes (for the members it sets to mask 1)."""
+        (:meth:`_lift`), which the s = +1 candidate takes (for the members it sets to mask 1). ``defer``: a
+        candidate whose sliding entries have other consistent modes is not refused here; its ``branches`` holds
+        (the refusal's message, (ż, ‖F‖, e_F) of this entry under each other mode) for the decision
+        (:meth:`_branches_matter`)."""
         snap = self._snapshot()
         cands = []
         try:
@@ -340,11 +344,13 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     if kap > 0 and lift.get(c):
                         self._apply_lift(lift[c], c, None)
                 self._set_mask(j)
+                self._branches = None
                 left = self._settle(t=t, what=f"in the candidate field of unit {u} of layer {j + 1} on sample {i} at "
-                                             f"its kink with mask {'α' if s < 0 else '1'}")
+                                             f"its kink with mask {'α' if s < 0 else '1'}", watch=(j, u, i) if defer else None)
+                branches, self._branches = self._branches, None
                 rate, F, out = self._field(j, u, i, left)
                 cands.append(dict(side=s, rate=rate, F=F, left=left, out=out, fr=self.series.field_error,
-                                  unit=self._unit_rates))
+                                  unit=self._unit_rates, branches=branches))
                 self._restore(snap)
         finally:
             self._restore(snap)
@@ -439,7 +445,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             factor = self._lone_fast(j, u, i, t, from_side, p_next)
             if factor is not None:
                 return factor
-        cm, cp = self._rates(j, u, i, t, members, lift)
+        cm, cp = self._rates(j, u, i, t, members, lift, defer=True)
         if members:
             self._proportional_rates(j, u, i, t, members, (cm, cp))
         if from_side != 0:  # (no entry slides on a checked step, so nothing leaves under the own side's field)
@@ -453,6 +459,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             if any(kap < 0 for _, kap in group):
                 raise shared_surface_error(t, j + 1, u, i, [c for c, _ in group[1:]], ", held at the surface by a "
                                            "region where its members have different masks")
+            candidate_branches((cm, cp), -1, _float_sign)  # (the flow goes on in the mask-α field)
             pre = self._arriving(j, u, i, from_side, cm, cp) if from_side != 0 else None
             for c, _ in sorted(group):  # (a group's events in sample order: which entry was met first is rounding)
                 self.side[j][u, c] = -1
@@ -477,7 +484,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         g = self._grad_z(j + 1, u, i)
         gz = _norm(g)
         from_a_side = from_side != 0 and max(abs(a), abs(b)) > 0
-        rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])]
+        # (with the entry's rates under the candidates' other modes, whose signs the decision may read too)
+        rates = [(a, _norm(cm["F"]), cm["fr"]), (b, _norm(cp["F"]), cp["fr"])] + [
+            r for c in (cm, cp) if c["branches"] for r in c["branches"][1]]
         if from_a_side:
             self._rates_within_bar(j, u, i, t, rates, a if from_side < 0 else b, gz)
         elif unpinned:
@@ -490,6 +499,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             raise UnsupportedKinkError(
                 f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially in float64 "
                 f"(rates {a:.3g}, {b:.3g}, within their rounding); use the arb tier (dps=...)")
+        # the field the flow goes on in: the side it came from (a touch), none (sliding: its own search is checked),
+        # the side it crosses to; both from no side (the bound below reads both)
+        post = 0 if from_side == 0 else from_side if a * b > 0 and (1 if a > 0 else -1) == from_side else \
+            None if b < 0 < a or a < 0 < b else (1 if a > 0 else -1)
+        candidate_branches((cm, cp), post, _float_sign)
         if lift and b > 0:  # the signs above against the run's error too (the same D as the rates' bars)
             tau = self._bar_tau if from_a_side else self._trigger_tau
             if tau is not None and self._bar_err is not None:
@@ -985,6 +999,13 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                      saltations=list(self.saltations), windows=list(carried.log), rtol=self.tol,
                                      end_error=errors[-1], growth_rate=self._growth_rate(),
                                      modes_unverified=self.modes_unverified)
+
+
+def _float_sign(r: Any) -> int:
+    """The sign of a rate (a float, or the (ż, ‖F‖, e_F) of a candidate's other mode), certain once the decision's
+    rounding and bar checks have passed (numerics.active_sets.candidate_branches)."""
+    x = r[0] if isinstance(r, tuple) else r
+    return (x > 0) - (x < 0)
 
 
 def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,

@@ -80,6 +80,7 @@ import numpy as np
 
 from theory import Objective
 
+from .active_sets import candidate_branches
 from .kink_events import coincident_group, shared_surface_error, sole_feeding_unit, KinkEvent, NonUniqueFlowError, \
     UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
@@ -94,6 +95,11 @@ from .series import arb_precision, max_abs, max_rad, series_coefficients, to_arb
 from .softmax_radius import arb_logit_cap, tape_exp_inputs
 
 __all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
+
+
+def _arb_sign(r: Any) -> int | None:
+    """The certain sign of a ball (0 for an exact zero), None where it holds 0 and other values."""
+    return 1 if r > 0 else -1 if r < 0 else 0 if r.is_zero() else None
 
 
 class _ArbModes:
@@ -164,6 +170,12 @@ class _ArbModes:
 
     def unverified(self) -> None:
         self.f.modes_unverified += 1
+
+    def watch_rate(self, k: tuple, field: list) -> Any:
+        return self.rates()(k)  # (a ball: its sign is certain or not, numerics.active_sets.candidate_branches)
+
+    def defer(self, message: str, rates: list) -> None:
+        self.f._branches = (message, rates)
 
     def jacobian(self, K: list) -> Any:
         """M = −∂ż_K/∂μ_K (:func:`numerics.active_sets.p_certified`): the A of the weights' solve just made with
@@ -416,10 +428,12 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             m.sliding = set(sliding)
             m.mu = {k: list(v) for k, v in mu.items()}
 
-    def _settle(self, y: list, t: Fraction, joining: tuple | None = None, what: str = "") -> list[tuple[int, int, int]]:
+    def _settle(self, y: list, t: Fraction, joining: tuple | None = None, what: str = "",
+                watch: tuple | None = None) -> list[tuple[int, int, int]]:
         """Make the mode of the entries at their kinks consistent (:func:`numerics.active_sets.settle`,
         docs/theory.md E1 "Consistent active sets"): K = the sliding entries (layer, unit·n + sample) in
-        order, ``joining`` last. Returns the entries that left as (j, idx, side)."""
+        order, ``joining`` last. Returns the entries that left as (j, idx, side). ``watch``: the kinking entry of a
+        candidate search (its other modes go to ``self._branches``)."""
         from .active_sets import settle
 
         # a group sliding on one shared surface is one entry of the mode (its representative; _ArbModes moves every
@@ -427,7 +441,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         reps = [k for k in self._sliding() if self._tie.get(k, (k, 1))[0] == k]
         K = sorted(k for k in reps if k != joining) + ([joining] if joining is not None else [])
         left = []
-        for (j, idx, s) in settle(_ArbModes(self, y), K, joining, float(t), what):
+        for (j, idx, s) in settle(_ArbModes(self, y), K, joining, float(t), what, watch):
             for (jj, kk), sg in self._group_of((j, idx)):
                 self._tie.pop((jj, kk), None)
                 left.append((jj, kk, s * sg))
@@ -439,7 +453,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         return sorted((m, sg) for m, (r, sg) in self._tie.items() if r == k) or [(k, 1)]
 
     def _rates(self, y: list, j: int, idx: int, t: Fraction, members: list | None = None,
-               lift: dict | None = None) -> tuple[dict, dict]:
+               lift: dict | None = None, defer: bool = False) -> tuple[dict, dict]:
         """The two candidates at z_j[idx] = 0, for s = −1 (mask α) and s = +1 (mask 1): the rate ż of
         the Filippov field with a consistent active set (:meth:`_settle`: sliding entries the candidate
         pushes out of [α, 1] leave to the side their weight points to), the entries that leave and
@@ -447,7 +461,9 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         first): the unit's entries that share the kink surface, each set to the side of sign κ·s; their
         rates under each candidate in ``unit``. ``lift``: {sample: the sides of the entries above} for the samples
         whose column mask 1 lifts from zero (:meth:`_lift`), which the s = +1 candidate takes (for the members it
-        sets to mask 1)."""
+        sets to mask 1). ``defer``: a candidate whose sliding entries have other consistent modes is not refused
+        here; its ``branches`` holds (the refusal's message, this entry's rate under each other mode) for the
+        decision (:func:`numerics.active_sets.candidate_branches`)."""
         m = self.masks[j]
         u = idx // m.cols
         group = members or [(idx % m.cols, 1.0)]
@@ -460,11 +476,15 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 for c, kap in group if s > 0 and lift else ():
                     if kap > 0 and lift.get(c):
                         self._apply_lift(lift[c], c, None)
+                self._branches = None
                 left = self._settle(y, t, what=f"in the candidate field of unit {u} of layer {j + 1} on sample "
-                                               f"{idx % m.cols} at its kink with mask {'α' if s < 0 else '1'}")
+                                               f"{idx % m.cols} at its kink with mask {'α' if s < 0 else '1'}",
+                                    watch=(j, idx) if defer else None)
+                branches, self._branches = self._branches, None
                 _, w = self._pass(y, 1)
                 Z = w[self.zdot[j]][0].entries()
-                out.append(dict(side=s, rate=Z[idx], left=left, unit=[Z[u * m.cols + c] for c, _ in group],
+                out.append(dict(side=s, rate=Z[idx], left=left, branches=branches,
+                                unit=[Z[u * m.cols + c] for c, _ in group],
                                 row=Z[u * m.cols:(u + 1) * m.cols],
                                 out=[sd * w[self.zdot[jj]][0].entries()[k] for jj, k, sd in left]))
                 self._restore(snap)
@@ -597,11 +617,12 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         # direction (docs/theory.md E1, "A column lifted from zero"), in the candidate and in the outcome
         lift = self._lift(y, j, idx, t) if members is None and (from_side < 0 or unpinned) else None
         lift = {i: lift} if lift else None
-        cm, cp = self._rates(y, j, idx, t, members, lift)
+        cm, cp = self._rates(y, j, idx, t, members, lift, defer=True)
         if members:
             self._check_proportional(t, j, u, [c for c, _ in members], members, [cm["unit"], cp["unit"]])
         a, b = cm["rate"], cp["rate"]
         if a.is_zero() and (b < 0 or b.is_zero()):
+            candidate_branches((cm, cp), -1, _arb_sign)  # (the flow goes on in the mask-α field)
             # The z ≤ 0 field does not move z at all (exactly: every path from this entry to the
             # parameters is multiplied by a zero mask, e.g. the last active sample of a ReLU unit, or
             # orthogonal inputs). Filippov: λ = a/(a − b) = 0, the flow continues with F₋, which keeps
@@ -622,6 +643,11 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 f"t = {float(t):.17g}: unit {u} of layer {j + 1} on sample {i} meets its kink tangentially "
                 f"(rates {float(a.mid()):.3g}, {float(b.mid()):.3g} not separated from 0 at {self.dps} digits)"
             )
+        # the field the flow goes on in: the side it came from (a touch), none (sliding: its own search is checked),
+        # the side it crosses to; both from no side
+        same = a > 0 and b > 0 or a < 0 and b < 0
+        post = 0 if from_side == 0 else None if not same else (1 if a > 0 else -1)
+        candidate_branches((cm, cp), post, _arb_sign)
         if a > 0 and b > 0 or a < 0 and b < 0:
             new = 1 if a > 0 else -1
             if from_side != 0 and new == from_side:

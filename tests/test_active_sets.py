@@ -353,3 +353,53 @@ def test_one_entry_on_a_repelling_surface_is_refused_and_an_attracting_one_certi
     ops = AffineModes(np.array([[-0.066]]), np.array([0.03]))
     settle(ops, [(0,)], None, 0.0)
     assert ops.status[(0,)] == 0 and ops.solves == 1
+
+
+class WatchedModes(AffineModes):
+    """AffineModes with an entry outside K watched (a kinking entry whose candidate field K is): its rate
+    c_w + a_w·μ under each mode; the other modes a candidate search finds are kept, not refused."""
+
+    def __init__(self, A, c, a_w, c_w) -> None:
+        super().__init__(A, c)
+        self.a_w, self.c_w, self.deferred = np.asarray(a_w, float), float(c_w), None
+
+    def watch_rate(self, k, field):
+        assert k == ("w",)
+        return float(self.c_w + self.a_w @ self.mu)
+
+    def defer(self, message, rates) -> None:
+        self.deferred = (message, rates)
+
+
+def test_a_candidates_other_modes_are_deferred_with_the_watched_rate_and_judged_by_the_decision():
+    """The 1 × 1 repelling instance above (ż = −0.03 + 0.066μ: slide at μ = 0.4545, leave to 0 or to 1) as a kink's
+    candidate field, the kinking entry's rate w = c_w + a_w·μ watched. settle returns the mode taken (sliding) and
+    hands over the two other modes with w under each (μ = 0 and μ = 1, computed here apart); then
+    candidate_branches refuses exactly where they matter: w's sign differs between modes, or the flow goes on in
+    that field (post = its side, or 0 for both)."""
+    from numerics.active_sets import candidate_branches
+
+    def run(a_w, c_w):
+        ops = WatchedModes(np.array([[0.066]]), np.array([-0.03]), [a_w], c_w)
+        settle(ops, [(0,)], None, 0.0, "in the candidate field of entry w", ("w",))
+        assert ops.status[(0,)] == 0 and abs(ops.mu[0] - 0.03 / 0.066) <= 1e-12
+        message, rates = ops.deferred
+        assert "3 consistent modes" in message and "candidate field of entry w" in message
+        taken = c_w + a_w * 0.03 / 0.066
+        # the other modes in settle's order (left to α = 0 first, then to 1): w at μ = 0 and μ = 1
+        assert np.allclose(rates, [c_w, c_w + a_w], rtol=0, atol=1e-15)
+        return dict(side=-1, rate=taken, branches=ops.deferred)
+
+    sign = lambda r: (r > 0) - (r < 0)  # noqa: E731
+    other = dict(side=1, rate=-1.0, branches=None)
+    same = run(2.0, 0.5)  # w = 0.5 … 2.5 > 0 under every mode
+    candidate_branches((same, other), None, sign)  # sliding outcome: its own search decides
+    candidate_branches((same, other), 1, sign)  # crossing to the other side's (unambiguous) field
+    for post in (-1, 0):
+        with pytest.raises(UnsupportedKinkError, match="3 consistent modes"):
+            candidate_branches((same, other), post, sign)
+    flips = run(2.0, -0.5)  # w = −0.5 at μ = 0, +1.5 at μ = 1: the decision depends on the mode
+    with pytest.raises(UnsupportedKinkError, match="depends on the mode"):
+        candidate_branches((flips, other), None, sign)
+    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):  # no watch: refused
+        settle(WatchedModes(np.array([[0.066]]), np.array([-0.03]), [2.0], 0.5), [(0,)], None, 0.0)

@@ -11,9 +11,10 @@ entry's surface repelling again (|K| = 2, two layers) — the instance the check
 here with searches of one entry left unchecked (``single_entry_trials_off``, the code as it was then), and both
 tiers refuse it.
 
-Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family branches in one layer: two sliding entries of one layer-1
-unit (samples 1 and 2) have three consistent modes in a kink's candidate field, and the outcome's modes branch too;
-the independent reference of the tests refuses it as well (three consistent modes for a candidate).
+Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family: two sliding entries of one layer-1 unit (samples 1 and
+2) have three consistent modes in a kink's candidate field — which does not decide the kink (its rate has one sign
+in all three) and is not the outcome —, and the outcome's own modes branch (the kinking entry joins the pair); the
+independent reference of the tests refuses it as well (three consistent modes for a candidate).
 
 The premises of cross-entropy 35 are checked without the tiers' tape: the cross-entropy of the net with its masks
 fixed, written with mpmath at 60 digits (tests/test_weightless_sliding._masked_ce), differentiated by central
@@ -184,29 +185,43 @@ def test_the_layer_2_entry_can_slide_leave_down_or_leave_up():
         assert max(abs(x - y) for x, y in zip(*fields)) > 0.1
 
 
-def _neg36():
-    """Square seed 36 of the leaky (α = −1/2) bias-free (3, 6, 6, 2) soak family (docs/theory.md F, "Other
+def _neg(seed: int, loss: str = "sq"):
+    """Seed ``seed`` of the leaky (α = −1/2) bias-free (3, 6, 6, 2) soak family (docs/theory.md F, "Other
     generators"): the data and weights drawn as tests/test_float_simultaneous_kinks.instance draws them."""
-    rng = np.random.default_rng(36)
-    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(-1, 2)), theory.SquareLoss(X, Y))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((5, 3))
+    if loss == "ce":
+        Y, L = None, theory.CrossEntropy(X, rng.integers(0, 2, size=5))
+    else:
+        Y = rng.standard_normal((5, 2))
+        L = theory.SquareLoss(X, Y)
+    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), Fraction(-1, 2)), L)
     return obj, [rng.standard_normal(s) for s in obj.shapes], X, Y
+
+
+def _neg36():
+    return _neg(36)
 
 
 def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_tiers():
     """Layer-1 unit 3 slides on samples 2 (from t = 0.04627) and 1 (from 0.06375) when, at t = 0.063827, layer-2 unit 1
     reaches its kink on sample 1. In that kink's candidate field with mask α the two sliding entries have three
-    consistent modes (both slide; sample 1's entry leaves to α or to 1, ż = −0.455 and +0.694) — and with the
-    candidates' searches left unchecked the outcome's own search (the layer-2 entry joining) branches as well
-    (measured once). The soak found it; until the check both tiers ran through, with the same events."""
+    consistent modes (both slide; sample 1's entry leaves to α or to 1, ż = −0.455 and +0.694), but the kinking
+    entry's rate there has one sign in all three (+0.062, +0.385, +1.048), and the outcome is not that field: the
+    entry enters sliding. The outcome's own search — the layer-2 entry joining the sliding pair — has three modes
+    again, and both tiers refuse there (until the candidates' modes were judged by the decision, 2026-12-06, later,
+    the refusal came at the candidate). The soak found it; until the check both tiers ran through, with the same
+    events."""
     obj, th, _, _ = _neg36()
     times = []
     for dps in (None, 30):
         with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
             numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
-        assert "in the candidate field of unit 1 of layer 2 on sample 1 at its kink with mask α" in str(e.value)
-        assert "unit 3 of layer 1 on sample 1 left to α" in str(e.value)
-        times.append(float(str(e.value).split(":")[0].removeprefix("t = ")))
+        msg = str(e.value)
+        assert "candidate field" not in msg
+        assert "unit 1 of layer 2 on sample 1 slides (taken)" in msg
+        assert "unit 3 of layer 1 on sample 1 left to α" in msg and "unit 3 of layer 1 on sample 1 left to 1" in msg
+        times.append(float(msg.split(":")[0].removeprefix("t = ")))
     assert abs(times[0] - times[1]) <= 1e-12 and 0.063826 < times[0] < 0.063828
 
 
@@ -223,3 +238,39 @@ def test_the_reference_finds_the_same_three_modes():
         p0 = [mpmath.mpf(float(x)) for w in th for x in np.asarray(w).ravel()]
         with pytest.raises(RuntimeError, match="3 consistent modes"):
             R.flow(net, p0, mpmath.mpf("0.07"), dps=34)
+
+
+@pytest.mark.parametrize("seed, t_was", [(65, 0.0550549), (79, 0.4248742)])
+def test_a_candidates_other_modes_that_do_not_decide_the_kink_are_not_refused(seed, t_was):
+    """Square 65 and 79 of the α = −1/2 family: at t_was a kink's candidate field with mask α has three consistent
+    modes of the entries sliding, the kinking entry's rate has one sign in all three, and the entry enters sliding
+    (its own mode search is checked and has one mode): refused as a candidate's branching until the decision judged
+    the candidates' modes (docs/theory.md E1, *Two ways to continue*, "Candidates"), now run to T = 1 by both tiers,
+    with the same events (an enter-sliding event at t_was), |float − arb30| ≤ 1e-12 and an honest estimate."""
+    obj, th, _, _ = _neg(seed)
+    f = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    r = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    assert [e.key() for e in f.events] == [e.key() for e in r.events]
+    assert any(e.kind == "enter sliding" and abs(float(e.t) - t_was) < 1e-7 for e in f.events)
+    assert max(abs(float(a.t) - float(b.t)) for a, b in zip(f.events, r.events)) <= 1e-12
+    times = sorted(set(list(np.linspace(0, 1, 9)) + f.times[1:8]))
+    with mpmath.workdps(40):
+        true = max(float(abs(mpmath.mpf(float(x)) - y)) for t in times
+                   for A, B in zip(f.at(t), r.at(Fraction(t))) for x, y in zip(np.asarray(A).flat, B.flat))
+    assert true <= 1e-12 and f.error_estimate >= true
+
+
+def test_a_crossing_into_a_candidate_with_other_modes_is_refused_by_both_tiers():
+    """Cross-entropy 76 of the α = −1/2 family: at t = 0.2431854 layer-2 unit 1 on sample 1 crosses down (its rate
+    −2.96 in the mask-α candidate under each of its three modes), into the field where layer-1 unit 1 on the same
+    sample, sliding, can slide on or leave to either side: the flow goes on in that field, so it branches there."""
+    obj, th, _, _ = _neg(76, "ce")
+    times = []
+    for dps in (None, 30):
+        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
+            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
+        msg = str(e.value)
+        assert "candidate field of unit 1 of layer 2 on sample 1 at its kink with mask α" in msg
+        assert "unit 1 of layer 1 on sample 1 left to α" in msg and "unit 1 of layer 1 on sample 1 left to 1" in msg
+        times.append(float(msg.split(":")[0].removeprefix("t = ")))
+    assert abs(times[0] - times[1]) <= 1e-12 and 0.2431853 < times[0] < 0.2431855
