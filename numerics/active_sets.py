@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any, Callable, Hashable, Protocol, Sequence
 
 import numpy as np
-from typing import Any, Callable, Hashable, Protocol, Sequence
 
 from .kink_events import UnsupportedKinkError
 
@@ -328,9 +328,11 @@ def candidate_branches(cands: Sequence[dict], post: int | None, sign: Callable[[
         s0 = sign(c["rate"])
         signs = [sign(r) for r in rates]
         if s0 is None or any(x != s0 for x in signs):
+            def name(x: int | None) -> str:
+                return {1: "+", -1: "−", 0: "0", None: "not certain"}[x]
             raise UnsupportedKinkError(
-                f"{message}; the kinking entry's rate there has sign {s0} under the mode taken and {signs} under the "
-                "others, so the kink's decision depends on the mode")
+                f"{message}; the kinking entry's rate there has sign {name(s0)} under the mode taken and "
+                f"{', '.join(name(x) for x in signs)} under the others, so the kink's decision depends on the mode")
         if post == 0 or post == c["side"]:
             raise UnsupportedKinkError(message)
 

@@ -282,7 +282,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # the entries of a group sliding on one shared surface → (the group's representative, σ) (FloatSliding)
         self._tie: dict = {}
         self._weightless: set = set()  # (entries left because no weight holds them: _weightless_rows; per kink)
-        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks, not certified
+        self.modes_unverified = 0  # modes taken among > active_sets.VERIFY_MAX entries at their kinks, not certified
         # (order, ys, w): the next step's pass when it is already done — _setup's full-order pass, or the pass
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
@@ -333,7 +333,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         (:meth:`_lift`), which the s = +1 candidate takes (for the members it sets to mask 1). ``defer``: a
         candidate whose sliding entries have other consistent modes is not refused here; its ``branches`` holds
         (the refusal's message, (ż, ‖F‖, e_F) of this entry under each other mode) for the decision
-        (:meth:`_branches_matter`)."""
+        (:func:`numerics.active_sets.candidate_branches`)."""
         snap = self._snapshot()
         cands = []
         try:
@@ -346,7 +346,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 self._set_mask(j)
                 self._branches = None
                 left = self._settle(t=t, what=f"in the candidate field of unit {u} of layer {j + 1} on sample {i} at "
-                                             f"its kink with mask {'α' if s < 0 else '1'}", watch=(j, u, i) if defer else None)
+                                             f"its kink with mask {'α' if s < 0 else '1'}",
+                                    watch=(j, u, i) if defer else None)
                 branches, self._branches = self._branches, None
                 rate, F, out = self._field(j, u, i, left)
                 cands.append(dict(side=s, rate=rate, F=F, left=left, out=out, fr=self.series.field_error,

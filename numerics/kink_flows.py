@@ -193,8 +193,9 @@ class _ArbModes:
         (j,) = layers
         H = len(f.masks)
         mm = f.masks[j]
-        if not (f.obj.model.bias or f.obj.model.alpha != 0 or H < 2 or j >= H - 1) and any(
-                all(mm.side[v * mm.cols + idx % mm.cols] < 0 for v in range(mm.rows)) for g in members for (_, idx), _ in g):
+        zeroed = [all(mm.side[v * mm.cols + idx % mm.cols] < 0 for v in range(mm.rows))
+                  for g in members for (_, idx), _ in g]
+        if not (f.obj.model.bias or f.obj.model.alpha != 0 or H < 2 or j >= H - 1) and any(zeroed):
             return None
         pos = {k: c for c, k in enumerate(reps)}
         return flint.arb_mat([[-f._A[pos[r], pos[s]] for s in K] for r in K])
@@ -212,7 +213,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         self.p = int(order) if order is not None else int(math.ceil(1.15 * dps)) + 2
         self.theta0 = theta0
         self.events: list[KinkEvent] = []
-        self.modes_unverified = 0  # modes taken among more than active_sets.VERIFY_MAX entries at their kinks, not certified
+        self.modes_unverified = 0  # modes taken among > active_sets.VERIFY_MAX entries at their kinks, not certified
         self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → (its representative, σ)
 
     # -- series --------------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def _state_masks(W, X, near_zero):
     n, masks = len(X), []
     a = [[mpmath.mpf(v) for v in X[i]] for i in range(n)]
     for l in range(len(Ws) - 1):
-        Z = [[mpmath.fsum(Ws[l][v][q] * a[i][q] for q in range(len(a[i]))) for i in range(n)] for v in range(len(Ws[l]))]
+        Z = [[mpmath.fsum(Ws[l][v][q] * a[i][q] for q in range(len(a[i]))) for i in range(n)]
+             for v in range(len(Ws[l]))]
         masks.append([[1 if Z[v][i] > 0 else 0 for i in range(n)] for v in range(len(Ws[l]))])
         for (ll, v, i), bound in near_zero.items():
             if ll == l:
