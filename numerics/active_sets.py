@@ -105,7 +105,8 @@ def settle(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float, what
         except UnsupportedKinkError as e:  # (the arb tier's solve does not know the instant)
             raise UnsupportedKinkError(_when(t, e)) from None
         if unique is None:  # every entry slides here; an entry no weight holds makes M singular (not P) anyway
-            unique = viol is None and len(K) >= 1 and p_certified(ops.jacobian(K))
+            # (a joining entry alone has no other mode to try — it must slide — so it costs no matrix)
+            unique = viol is None and len(K) >= 1 and K != [joining] and p_certified(ops.jacobian(K))
         for k in K if viol is None else ():
             if status[k] == 0:
                 side = ops.out_of_range(k)

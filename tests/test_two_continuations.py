@@ -49,17 +49,24 @@ def single_entry_trials_off(monkeypatch):
     monkeypatch.setattr(AS, "unique_field", lambda ops, K, *a, **k: None if len(K) == 1 else orig(ops, K, *a, **k))
 
 
-def test_one_entry_whose_surface_a_crossing_makes_repelling_is_refused_by_both_tiers():
-    obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
-    times = []
+def _refused_by_both(obj, th, lo: float, hi: float) -> list[str]:
+    """Both tiers (float, arb at 30 digits) to T = 1 refuse with three consistent modes, at the same instant (to 1e-12)
+    inside (lo, hi); their messages."""
+    msgs, times = [], []
     for dps in (None, 30):
         with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
             numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
-        msg = str(e.value)
+        msgs.append(str(e.value))
+        times.append(float(msgs[-1].split(":")[0].removeprefix("t = ")))
+    assert abs(times[0] - times[1]) <= 1e-12 and lo < times[0] < hi
+    return msgs
+
+
+def test_one_entry_whose_surface_a_crossing_makes_repelling_is_refused_by_both_tiers():
+    obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
+    for msg in _refused_by_both(obj, th, 0.246996, 0.246998):
         assert "candidate field of unit 4 of layer 3 on sample 0 at its kink with mask α" in msg
         assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
-        times.append(float(msg.split(":")[0].removeprefix("t = ")))
-    assert abs(times[0] - times[1]) <= 1e-12 and 0.246996 < times[0] < 0.246998
 
 
 def test_the_layer_2_entry_can_slide_leave_down_or_leave_up_after_the_crossing():
@@ -110,14 +117,8 @@ def _state_masks(W, X, near_zero):
 @pytest.mark.usefixtures("single_entry_trials_off")
 def test_a_repelling_surface_met_while_sliding_is_refused_by_both_tiers():
     obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
-    times = []
-    for dps in (None, 30):
-        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
-            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
-        msg = str(e.value)
+    for msg in _refused_by_both(obj, th, 0.62216, 0.62217):
         assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
-        times.append(float(msg.split(":")[0].removeprefix("t = ")))
-    assert abs(times[0] - times[1]) <= 1e-12 and 0.62216 < times[0] < 0.62217
 
 
 def _grad(fun, Ws, h):
@@ -214,16 +215,10 @@ def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_
     the refusal came at the candidate). The soak found it; until the check both tiers ran through, with the same
     events."""
     obj, th, _, _ = _neg36()
-    times = []
-    for dps in (None, 30):
-        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
-            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
-        msg = str(e.value)
+    for msg in _refused_by_both(obj, th, 0.063826, 0.063828):
         assert "candidate field" not in msg
         assert "unit 1 of layer 2 on sample 1 slides (taken)" in msg
         assert "unit 3 of layer 1 on sample 1 left to α" in msg and "unit 3 of layer 1 on sample 1 left to 1" in msg
-        times.append(float(msg.split(":")[0].removeprefix("t = ")))
-    assert abs(times[0] - times[1]) <= 1e-12 and 0.063826 < times[0] < 0.063828
 
 
 @pytest.mark.thorough
@@ -266,12 +261,6 @@ def test_a_crossing_into_a_candidate_with_other_modes_is_refused_by_both_tiers()
     −2.96 in the mask-α candidate under each of its three modes), into the field where layer-1 unit 1 on the same
     sample, sliding, can slide on or leave to either side: the flow goes on in that field, so it branches there."""
     obj, th, _, _ = _neg(76, "ce")
-    times = []
-    for dps in (None, 30):
-        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
-            numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
-        msg = str(e.value)
+    for msg in _refused_by_both(obj, th, 0.2431853, 0.2431855):
         assert "candidate field of unit 1 of layer 2 on sample 1 at its kink with mask α" in msg
         assert "unit 1 of layer 1 on sample 1 left to α" in msg and "unit 1 of layer 1 on sample 1 left to 1" in msg
-        times.append(float(msg.split(":")[0].removeprefix("t = ")))
-    assert abs(times[0] - times[1]) <= 1e-12 and 0.2431853 < times[0] < 0.2431855
