@@ -144,15 +144,22 @@ class _FloatModes:
             return ([float(Z[u, i]) for (_, u, i) in K],
                     [f._rate_rounding(j, [(0.0, Fn, eF)], g)[0] for g in gz])
 
+        # ż_K is affine in the weights, so A does not depend on where it is taken: at every weight 1/2, where the
+        # unit bumps 1/2 ± 1 are exact in float (a bump fl(μ + 1) − μ ≠ 1 would scale a column by 1 + O(u|μ|))
+        keys = [(jj + 1, (u, i)) for g in members for (jj, u, i), _ in g]
+        kept = [f.series.slide[L][key][0] for L, key in keys]
+        for L, key in keys:
+            f.series.slide[L][key][0] = 0.5
         r0, rho0 = rates()
         cols = []
-        for g in members:  # (a bump of fl(μ + 1) − μ = 1 + O(u): a relative error inside the subtraction's term)
-            kept = [f.series.slide[jj + 1][(u, i)][0] for (jj, u, i), _ in g]
+        for g in members:
             for (jj, u, i), sg in g:
-                f.series.slide[jj + 1][(u, i)][0] += sg
+                f.series.slide[jj + 1][(u, i)][0] = 0.5 + sg
             cols.append(rates())
-            for ((jj, u, i), _), mu in zip(g, kept):
-                f.series.slide[jj + 1][(u, i)][0] = mu
+            for (jj, u, i), _ in g:
+                f.series.slide[jj + 1][(u, i)][0] = 0.5
+        for (L, key), mu in zip(keys, kept):
+            f.series.slide[L][key][0] = mu
         n = len(K)
         return flint.arb_mat([[flint.arb(r0[r] - cols[s][0][r], rho0[r] + cols[s][1][r]
                                          + 2 * EPS * (abs(r0[r]) + abs(cols[s][0][r])))
