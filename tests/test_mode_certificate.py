@@ -21,7 +21,7 @@ import pytest
 import numerics
 import numerics.active_sets as AS
 from numerics.float_sliding import _FloatModes
-from numerics.kink_flows import _ArbModes
+from numerics.kink_modes import _ArbModes
 
 from test_float_simultaneous_kinks import N, instance
 
