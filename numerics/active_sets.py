@@ -16,7 +16,9 @@ pivoting ends, at the unique consistent mode, when −∂ż/∂μ is a P-matrix;
 ones. Where the pivoting ends, the mode found is the only one when :func:`p_certified` certifies that
 M = −∂ż/∂μ over K is a P-matrix and the tier says ż is affine in the weights of K (all of K in one layer:
 ``Modes.jacobian``); else :func:`unique_field` tries the other modes (|K| ≤ ``VERIFY_MAX``): a second
-consistent mode with another field means the Filippov continuation branches there, and is refused.
+consistent mode with another field means the Filippov continuation branches there: a NonUniqueFlowError where two
+such modes are certified (``Modes.strict``: every condition met strictly, for certain — each is then a Filippov
+solution from here), else refused (UnsupportedKinkError).
 
 A tier supplies the state operations through a :class:`Modes` adapter (its own masks, weights and
 arithmetic: arb balls compare as "certainly less", floats as usual).
@@ -30,7 +32,7 @@ from typing import Any, Callable, Hashable, Protocol, Sequence
 
 import numpy as np
 
-from .kink_events import UnsupportedKinkError
+from .kink_events import NonUniqueFlowError, UnsupportedKinkError
 
 
 class WeightlessSliding(UnsupportedKinkError):
@@ -76,7 +78,11 @@ class Modes(Protocol):
     def unverified(self) -> None: ...  # a mode taken with |K| > VERIFY_MAX, its uniqueness not tried (counted)
     def watch_rate(self, k: Hashable, field: Any) -> Any: ...  # ż of entry k (not of K) under the current mode, whose
     #   field() is ``field``, as the tier's decision reads rates (float: (ż, ‖F‖, e_F); arb: a ball)
-    def defer(self, message: str, rates: list) -> None: ...  # a candidate search's other modes (settle's ``watch``)
+    def defer(self, message: str, rates: list, certified: bool) -> None: ...  # a candidate search's other modes
+    #   (settle's ``watch``); ``certified``: two of the field's modes certainly strict with different fields
+    def strict(self, K: Sequence[tuple], status: dict) -> bool: ...  # the current mode (applied, solved) meets
+    #   every condition strictly and for certain at the computed state: the exact weights of the sliding entries
+    #   inside (α, 1), the left entries' rates pointing to their sides — False where the tier cannot say so
     def jacobian(self, K: Sequence[tuple]) -> Any: ...  # M = −∂ż_K/∂μ_K at the current state (every entry of K
     #   sliding, solved) as a flint arb_mat whose balls hold the exact matrix, or None where ż_K is not known to be
     #   affine in μ_K (only then does M decide uniqueness for the whole box)
@@ -161,12 +167,13 @@ def consistent(ops: Modes, K: Sequence[tuple], status: dict) -> bool:
 def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float) -> list[tuple]:
     """Every mode of K (``joining`` sliding), from the state :func:`settle` started at: the consistent one
     when there is exactly one, applied and returned as :func:`settle` does; else UnsupportedKinkError
-    (none, or several: the continuation is not determined by the rule). |K| ≤ 6."""
+    (none, or several: the continuation is not determined by the rule), or NonUniqueFlowError where two of
+    them are certified with different fields (:func:`_certified`). |K| ≤ 6."""
     if len(K) > 6:
         raise UnsupportedKinkError(f"t = {t:.17g}: no consistent set of sliding entries found (the pivoting "
                                    f"cycles among {len(K)} entries, too many to enumerate)")
     snap = ops.snapshot()
-    found, fields = [], []
+    found, fields, strict = [], [], []
     for combo in itertools.product((0, -1, 1), repeat=len(K)):
         if joining is not None and combo[-1] != 0:
             continue
@@ -177,15 +184,30 @@ def enumerate_modes(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: fl
             if not any(ops.same_field(F, G) for G in fields):  # (modes with one field: a weight at its bound)
                 fields.append(F)
             found.append(status)
+            if ops.strict(K, status):
+                strict.append(F)
         ops.restore(snap)
     if len(fields) != 1:
-        raise UnsupportedKinkError(
-            f"t = {t:.17g}: {len(found)} consistent sets of sliding entries among {list(K)} (statuses "
-            f"{[list(f.values()) for f in found]}) with {len(fields)} different fields: the continuation is not "
-            "determined by the rule")
+        message = (f"t = {t:.17g}: {len(found)} consistent sets of sliding entries among {list(K)} (statuses "
+                   f"{[list(f.values()) for f in found]}) with {len(fields)} different fields")
+        if _certified(ops, strict):
+            raise NonUniqueFlowError(f"{message}; {_CERTIFIED}")
+        raise UnsupportedKinkError(f"{message}: the continuation is not determined by the rule")
     _apply(ops, found[0])
     consistent(ops, K, found[0])
     return [k + (found[0][k],) for k in K if found[0][k] != 0]
+
+
+# the sentence of a certified branch (docs/theory.md E1, *Two ways to continue*, "Certified branches")
+_CERTIFIED = ("two of them meet every condition strictly, for certain (the exact weights inside (α, 1), the rates of "
+              "the entries that left pointing to their sides), so each is a Filippov solution from here: the gradient "
+              "flow θ' ∈ −∂f(θ) is not unique")
+
+
+def _certified(ops: Modes, strict: Sequence[Any]) -> bool:
+    """Whether two of the fields of certainly strict modes (``strict``) certainly differ (``same_field`` false: for
+    the arb tier some entry's balls are disjoint)."""
+    return any(not ops.same_field(a, b) for a, b in itertools.combinations(strict, 2))
 
 
 # the most entries at their kinks whose modes unique_field tries: 3^|K| solves of the weights (3^(|K|−1) with one
@@ -271,18 +293,19 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
                  what: str = "", watch: Hashable | None = None) -> None:
     """Check that no other mode of K than ``status`` (consistent, applied and solved) is consistent with another
     field: tries every mode from the state ``start`` (every entry sliding, as :func:`settle` began; ``joining``
-    sliding) and raises UnsupportedKinkError if one is. A consistent mode is necessary for a Filippov solution
-    (docs/theory.md E1, "Consistent active sets"); two with different fields are two ways to continue — e.g. an
-    entry whose surface the joining entry turns repelling, consistent sliding and consistent leaving to either
-    side — so there is no one flow to return. Modes with one field (a weight exactly at its bound, sliding or
-    left there) are the same continuation. The mode found is put back as it was (its weights and what their
-    solve derived) after the trials. In a kink's candidate field (``watch``: the kinking entry) the other modes are
-    handed to ``ops.defer`` with the entry's rate under each (``ops.watch_rate``) instead: they matter only where
-    the decision's rate changes sign between modes or the outcome takes that field (docs/theory.md E1, *Two ways to
-    continue*, "Candidates"), which the tier's decision checks."""
+    sliding) and raises if one is: NonUniqueFlowError where two modes with different fields are certified
+    (``ops.strict``: each is then a Filippov solution from here), else UnsupportedKinkError. A consistent mode is
+    necessary for a Filippov solution (docs/theory.md E1, "Consistent active sets"); two with different fields are
+    two ways to continue — e.g. an entry whose surface the joining entry turns repelling, consistent sliding and
+    consistent leaving to either side — so there is no one flow to return. Modes with one field (a weight exactly at
+    its bound, sliding or left there) are the same continuation. The mode found is put back as it was (its weights
+    and what their solve derived) after the trials. In a kink's candidate field (``watch``: the kinking entry) the
+    other modes are handed to ``ops.defer`` instead, with the entry's rate under each (``ops.watch_rate``) and
+    whether two are certified: they matter only where the decision's rate changes sign between modes or the outcome
+    takes that field (docs/theory.md E1, *Two ways to continue*, "Candidates"), which the tier's decision checks."""
     found = ops.keep()
     F = None  # the found mode's field: one more pass, taken only once another mode is consistent (rare)
-    branches, rates = [], []
+    branches, rates, strict = [], [], []
     for combo in itertools.product((0, -1, 1), repeat=len(K)):
         other = dict(zip(K, combo))
         if (joining is not None and combo[-1] != 0) or other == status:
@@ -292,12 +315,17 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
         if consistent(ops, K, other):  # (rare: the passes below only where another mode is consistent)
             G = ops.field()
             r = None if watch is None else ops.watch_rate(watch, G)
+            certain = ops.strict(K, other)
             if F is None:
                 ops.put_back(found)
                 F = ops.field()
+                if ops.strict(K, status):
+                    strict.append(F)
             if not ops.same_field(F, G):
                 branches.append(combo)
                 rates.append(r)
+                if certain:
+                    strict.append(G)
     ops.put_back(found)
     if branches:
         def statuses(st: Sequence[int]) -> str:
@@ -305,37 +333,51 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
         message = (
             f"t = {t:.17g}: {what + ', ' if what else ''}the entries at their kinks have {len(branches) + 1} "
             f"consistent modes with different fields — {statuses([status[k] for k in K])} (taken), and "
-            f"{' | '.join(statuses(b) for b in branches)}: "
-            "the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
-            "\"Consistent active sets\"), so there is no one flow to return")
-        if watch is None:
-            raise UnsupportedKinkError(message)
-        ops.defer(message, rates)
+            f"{' | '.join(statuses(b) for b in branches)}")
+        certified = _certified(ops, strict)
+        if watch is not None:
+            ops.defer(message, rates, certified)
+        elif certified:
+            raise NonUniqueFlowError(f"{message}; {_CERTIFIED}")
+        else:
+            raise UnsupportedKinkError(f"{message}: {_BRANCHES}")
+
+
+# the refusal's sentence where the branches are not certified
+_BRANCHES = ("the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
+             "\"Consistent active sets\"), so there is no one flow to return")
 
 
 def candidate_branches(cands: Sequence[dict], post: int | None, sign: Callable[[Any], int | None]) -> None:
     """Refuse (UnsupportedKinkError) where a kink's candidate fields have other consistent modes that matter
     (docs/theory.md E1, *Two ways to continue*, "Candidates"). ``cands``: the two candidates (mask α, mask 1), each
-    with ``side``, ``rate`` (the kinking entry's ż under the mode taken) and ``branches``: None, or (the refusal's
-    message, the entry's rate under each other mode) from :func:`unique_field`. They matter (i) where the entry's
-    rate has another sign, or no certain one (``sign`` → None), under some other mode than under the one taken:
-    the decision read from the signs depends on the mode; (ii) where the flow goes on in that candidate's field
-    (``post``: its side; 0 for both — a decision from no side, whose bound reads both fields; None for neither,
-    the entry entering sliding, whose own mode search is checked as every other)."""
+    with ``side``, ``rate`` (the kinking entry's ż under the mode taken) and ``branches``: None, or (the message, the
+    entry's rate under each other mode, whether two modes are certified) from :func:`unique_field`. They matter
+    (i) where the entry's rate has another sign, or no certain one (``sign`` → None), under some other mode than
+    under the one taken: the decision read from the signs depends on the mode; (ii) where the flow goes on in that
+    candidate's field (``post``: its side; 0 for both — a decision from no side, whose bound reads both fields; None
+    for neither, the entry entering sliding, whose own mode search is checked as every other). In (ii) with the
+    entry's rate of one certain sign under every mode, the flow certainly enters that field, so certified modes
+    there are a NonUniqueFlowError (a decision from no side is not: which field it enters is not decided)."""
     for c in cands:
         if not c.get("branches"):
             continue
-        message, rates = c["branches"]
+        message, rates, certified = c["branches"]
         s0 = sign(c["rate"])
         signs = [sign(r) for r in rates]
         if s0 is None or any(x != s0 for x in signs):
-            def name(x: int | None) -> str:
-                return {1: "+", -1: "−", 0: "0", None: "not certain"}[x]
             raise UnsupportedKinkError(
-                f"{message}; the kinking entry's rate there has sign {name(s0)} under the mode taken and "
-                f"{', '.join(name(x) for x in signs)} under the others, so the kink's decision depends on the mode")
+                f"{message}; the kinking entry's rate there has sign {_sign_name(s0)} under the mode taken and "
+                f"{', '.join(_sign_name(x) for x in signs)} under the others, so the kink's decision depends on the mode")
+        if post == c["side"] and certified:
+            raise NonUniqueFlowError(f"{message}; the flow goes on in this field (the kinking entry's rate has sign "
+                                     f"{_sign_name(s0)} under every mode), and {_CERTIFIED}")
         if post == 0 or post == c["side"]:
-            raise UnsupportedKinkError(message)
+            raise UnsupportedKinkError(f"{message}: {_BRANCHES}")
+
+
+def _sign_name(x: int | None) -> str:
+    return {1: "+", -1: "−", 0: "0", None: "not certain"}[x]
 
 
 def _apply(ops: Modes, status: dict) -> None:

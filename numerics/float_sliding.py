@@ -109,8 +109,13 @@ class _FloatModes:
         F, eF = field
         return self.rates()(k), _norm(F), eF
 
-    def defer(self, message: str, rates: list) -> None:
-        self.f._branches = (message, rates)
+    def defer(self, message: str, rates: list, certified: bool) -> None:
+        self.f._branches = (message, rates, certified)
+
+    def strict(self, K: list, status: dict) -> bool:
+        # the float tier's weights carry no bound of their error (Newton on float rates), so no mode is certified:
+        # its branches stay refusals (UnsupportedKinkError); the arb tier certifies them (numerics.kink_modes)
+        return False
 
     def jacobian(self, K: list) -> object:
         """M = −∂ż_K/∂μ_K as balls (:func:`numerics.active_sets.p_certified`), or None where ż_K is not known to be

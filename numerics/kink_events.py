@@ -24,8 +24,10 @@ __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coinciden
 
 
 class NonUniqueFlowError(RuntimeError):
-    """The flow reached a repelling kink (both adjacent fields point away): θ' ∈ −∂f(θ) has more
-    than one solution from there (docs/theory.md E1), so there is no ground truth to return."""
+    """The flow reached a point from which θ' ∈ −∂f(θ) has more than one solution, so there is no ground truth to
+    return: a repelling kink (both adjacent fields point away), a pinned entry that the other field lifts, or two
+    modes of the entries at their kinks certified strict with different fields (docs/theory.md E1, "Certified
+    branches")."""
 
 
 class UnsupportedKinkError(RuntimeError):

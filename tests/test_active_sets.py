@@ -19,14 +19,15 @@ from hypothesis import assume, given, target
 from hypothesis import strategies as st
 
 from numerics.active_sets import WeightlessSliding, settle
-from numerics.kink_events import UnsupportedKinkError
+from numerics.kink_events import NonUniqueFlowError, UnsupportedKinkError
 
 
 class AffineModes:
-    """ż = c + Aμ for n entries (keys (k,)); μ of a left entry at its bound (0 for side −1, 1 for +1)."""
+    """ż = c + Aμ for n entries (keys (k,)); μ of a left entry at its bound (0 for side −1, 1 for +1). ``certain``:
+    whether the adapter says which modes are strict (as the arb tier; the float tier never does)."""
 
-    def __init__(self, A: np.ndarray, c: np.ndarray, certify: bool = True) -> None:
-        self.A, self.c, self.certify = A, c, certify
+    def __init__(self, A: np.ndarray, c: np.ndarray, certify: bool = True, certain: bool = True) -> None:
+        self.A, self.c, self.certify, self.certain = A, c, certify, certain
         self.n = len(c)
         self.status = {(k,): 0 for k in range(self.n)}
         self.mu = np.full(self.n, 0.5)
@@ -86,6 +87,14 @@ class AffineModes:
 
     def unverified(self) -> None:
         self.skipped = getattr(self, "skipped", 0) + 1
+
+    def strict(self, K, status) -> bool:
+        # the mode's margins in the box inequality (weights inside (0, 1), rates of the left entries to their sides),
+        # strict by more than this model's float rounding (its systems are drawn with margins beyond 1e-6)
+        if not self.certain:
+            return False
+        z = self.c + self.A @ self.mu
+        return all(1e-9 < self.mu[k[0]] < 1 - 1e-9 if status[k] == 0 else status[k] * z[k[0]] > 1e-9 for k in K)
 
     def jacobian(self, K):  # −A exactly (float entries are exact balls); None: as a tier that cannot say it is affine
         if not self.certify:
@@ -201,13 +210,15 @@ def general_systems(draw):
     return A, c
 
 
-@given(general_systems(), st.booleans())
-def test_settle_refuses_where_the_box_inequality_has_several_solutions(system, certify):
+@given(general_systems(), st.booleans(), st.booleans())
+def test_settle_refuses_where_the_box_inequality_has_several_solutions(system, certify, certain):
     """Where the box inequality has solutions with different weights (two ways to continue: the flow branches),
-    settle refuses; where it has one, settle returns it — whether −A is certified a P-matrix (``certify``: the
-    adapter gives settle the matrix; then nothing is tried), its pivoting ended (then unique_field tries the
-    other modes) or cycled (then enumerate_modes does). Instances with a mode within 10⁻⁶ of the inequality's edge
-    are left out: there the brute force's and the code's roundings may decide differently."""
+    settle raises — NonUniqueFlowError where the adapter says the modes are strict (``certain``; every consistent
+    mode here is strict, by the margin filter below), else UnsupportedKinkError; where it has one, settle returns it
+    — whether −A is certified a P-matrix (``certify``: the adapter gives settle the matrix; then nothing is tried),
+    its pivoting ended (then unique_field tries the other modes) or cycled (then enumerate_modes does). Instances
+    with a mode within 10⁻⁶ of the inequality's edge are left out: there the brute force's and the code's roundings
+    may decide differently."""
     from numerics.active_sets import VERIFY_MAX, p_certified
 
     A, c = system
@@ -223,11 +234,12 @@ def test_settle_refuses_where_the_box_inequality_has_several_solutions(system, c
     target(float(len(fields)), label="distinct solutions")
     if p_certified(flint.arb_mat((-A).tolist())):  # the theorem the certificate rests on, on this instance
         assert len(fields) == 1
-    ops = AffineModes(A, c, certify)
+    ops = AffineModes(A, c, certify, certain)
     K = [(q,) for q in range(len(c))]
     if len(fields) > 1:
-        with pytest.raises(UnsupportedKinkError, match="consistent"):
+        with pytest.raises(NonUniqueFlowError if certain else UnsupportedKinkError, match="consistent") as e:
             settle(ops, K, None, 0.0)
+        assert certain == ("for certain" in str(e.value))
     else:
         settle(ops, K, None, 0.0)
         got = tuple(ops.status[k] for k in K)
@@ -238,11 +250,26 @@ def test_settle_refuses_where_the_box_inequality_has_several_solutions(system, c
 def test_two_ways_to_continue_are_refused():
     """A 2 × 2 instance worked by hand: ż₀ = −0.1 + 2μ₀ + 0μ₁, ż₁ = 0.5 − μ₁ (entry 0 repelling: its rate rises
     with its weight). Entry 1 slides at μ₁ = 0.5 in every consistent mode; entry 0 can slide at μ₀ = 0.05, or leave
-    to α (ż₀ = −0.1 < 0 there) or to 1 (ż₀ = 1.9 > 0): three consistent modes with different weights."""
+    to α (ż₀ = −0.1 < 0 there) or to 1 (ż₀ = 1.9 > 0): three consistent modes with different weights, all strict —
+    a certified NonUniqueFlowError where the adapter can say so, a refusal where it cannot."""
     A = np.array([[2.0, 0.0], [0.0, -1.0]])
     c = np.array([-0.1, 0.5])
-    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):
+    with pytest.raises(NonUniqueFlowError, match="3 consistent modes with different fields.*not unique"):
         settle(AffineModes(A, c), [(0,), (1,)], None, 0.0)
+    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):
+        settle(AffineModes(A, c, certain=False), [(0,), (1,)], None, 0.0)
+
+
+def test_branches_are_certified_only_where_two_strict_modes_differ():
+    """Worked by hand: ż₀ = −0.1 + 0.1μ₀, ż₁ = 0.5 − μ₁ (entry 1 slides at 0.5 in every mode). Entry 0's rate is 0
+    at μ₀ = 1 exactly, the box's edge: sliding there and leaving to 1 (rate 0) are one field and neither is strict;
+    leaving to α (rate −0.1) is strict. Two fields, one strict mode — refused, not certified. With ż₀ = −0.05 + 0.1μ₀
+    the zero is inside (μ₀ = 1/2) and all three modes are strict: certified."""
+    A = np.array([[0.1, 0.0], [0.0, -1.0]])
+    with pytest.raises(UnsupportedKinkError, match="consistent modes with different fields"):
+        settle(AffineModes(A, np.array([-0.1, 0.5])), [(0,), (1,)], None, 0.0)
+    with pytest.raises(NonUniqueFlowError):
+        settle(AffineModes(A, np.array([-0.05, 0.5])), [(0,), (1,)], None, 0.0)
 
 
 def test_a_mode_among_more_entries_than_verify_max_is_counted_not_tried():
@@ -345,7 +372,7 @@ def test_one_entry_on_a_repelling_surface_is_refused_and_an_attracting_one_certi
     surface repelling): ż = c + aμ. With a > 0 and the zero of ż inside the box, sliding, leaving to 0 and leaving
     to 1 are all consistent — refused, as among more entries; with a < 0 the 1 × 1 matrix −a > 0 is a P-matrix,
     certified, and no other mode is tried (the solves are the pivoting's only)."""
-    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):
+    with pytest.raises(NonUniqueFlowError, match="3 consistent modes with different fields"):
         settle(AffineModes(np.array([[0.066]]), np.array([-0.03])), [(0,)], None, 0.0)
     ops = AffineModes(np.array([[0.066]]), np.array([-0.1]))  # zero of ż above 1: ż < 0 on the box, one mode (to 0)
     settle(ops, [(0,)], None, 0.0)
@@ -367,8 +394,8 @@ class WatchedModes(AffineModes):
         assert k == ("w",)
         return float(self.c_w + self.a_w @ self.mu)
 
-    def defer(self, message, rates) -> None:
-        self.deferred = (message, rates)
+    def defer(self, message, rates, certified) -> None:
+        self.deferred = (message, rates, certified)
 
 
 def test_a_candidates_other_modes_are_deferred_with_the_watched_rate_and_judged_by_the_decision():
@@ -383,7 +410,8 @@ def test_a_candidates_other_modes_are_deferred_with_the_watched_rate_and_judged_
         ops = WatchedModes(np.array([[0.066]]), np.array([-0.03]), [a_w], c_w)
         settle(ops, [(0,)], None, 0.0, "in the candidate field of entry w", ("w",))
         assert ops.status[(0,)] == 0 and abs(ops.mu[0] - 0.03 / 0.066) <= 1e-12
-        message, rates = ops.deferred
+        message, rates, certified = ops.deferred
+        assert certified  # the three modes are strict (μ = 0.4545 inside, ż = −0.03 and 0.036 at the bounds)
         assert "3 consistent modes" in message and "candidate field of entry w" in message
         taken = c_w + a_w * 0.03 / 0.066
         # the other modes in settle's order (left to α = 0 first, then to 1): w at μ = 0 and μ = 1
@@ -395,11 +423,15 @@ def test_a_candidates_other_modes_are_deferred_with_the_watched_rate_and_judged_
     same = run(2.0, 0.5)  # w = 0.5 … 2.5 > 0 under every mode
     candidate_branches((same, other), None, sign)  # sliding outcome: its own search decides
     candidate_branches((same, other), 1, sign)  # crossing to the other side's (unambiguous) field
-    for post in (-1, 0):
-        with pytest.raises(UnsupportedKinkError, match="3 consistent modes"):
-            candidate_branches((same, other), post, sign)
+    with pytest.raises(NonUniqueFlowError, match="3 consistent modes.*goes on in this field"):
+        candidate_branches((same, other), -1, sign)  # the flow certainly enters the field: certified branches
+    with pytest.raises(UnsupportedKinkError, match="3 consistent modes"):
+        candidate_branches((same, other), 0, sign)  # from no side: which field it enters is not decided
+    uncertified = dict(same, branches=same["branches"][:2] + (False,))
+    with pytest.raises(UnsupportedKinkError, match="3 consistent modes"):
+        candidate_branches((uncertified, other), -1, sign)
     flips = run(2.0, -0.5)  # w = −0.5 at μ = 0, +1.5 at μ = 1: the decision depends on the mode
     with pytest.raises(UnsupportedKinkError, match="depends on the mode"):
         candidate_branches((flips, other), None, sign)
-    with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields"):  # no watch: refused
+    with pytest.raises(NonUniqueFlowError, match="3 consistent modes with different fields"):  # no watch: raised
         settle(WatchedModes(np.array([[0.066]]), np.array([-0.03]), [2.0], 0.5), [(0,)], None, 0.0)

@@ -1,5 +1,9 @@
-"""Two consistent modes with different fields: the Filippov continuation branches, and both tiers refuse
-(docs/theory.md E1, "Consistent active sets", *Two ways to continue*; numerics.active_sets.unique_field).
+"""Two consistent modes with different fields: the Filippov continuation branches, and both tiers stop
+(docs/theory.md E1, "Consistent active sets", *Two ways to continue*; numerics.active_sets.unique_field). Where the
+modes' sliding entries lie in one layer the arb tier certifies two of them strict (their exact weights inside
+(α, 1), the left entries' rates of certain sign) and raises NonUniqueFlowError, confirmed by its rerun at
+dps + 10 ("Certified branches"); the float tier, whose weights carry no bars, refuses (UnsupportedKinkError); across
+two layers both refuse.
 
 Cross-entropy seed 35 of the (3, 5, 5, 5, 2) soak family (tests/test_float_simultaneous_kinks.instance): layer-2
 unit 0 slides on sample 0 from t = 0.05830. At t = 0.246997 layer-3 unit 4 on the same sample crosses down to mask
@@ -8,8 +12,9 @@ negative under mask 0 and positive under mask 1, so it can slide on, leave down 
 were not checked until the certificate of *One mode for certain* made them cheap; both tiers then ran on along the
 sliding branch. On that branch, at t* = 0.62217, layer-3 unit 4 on sample 3 enters sliding and makes the layer-2
 entry's surface repelling again (|K| = 2, two layers) — the instance the check was first built on; it is kept
-here with searches of one entry left unchecked (``single_entry_trials_off``, the code as it was then), and both
-tiers refuse it.
+here with searches of one entry left unchecked (``single_entry_trials_off``, the code as it was then). The float
+tier refuses it; the arb tier certifies it: the mode taken spans two layers, but the two others — the layer-2 entry
+left to α or to 1, the layer-3 entry sliding alone — are each strict for certain, with different fields.
 
 Square seed 36 of the leaky (α = −1/2) (3, 6, 6, 2) family: two sliding entries of one layer-1 unit (samples 1 and
 2) have three consistent modes in a kink's candidate field — which does not decide the kink (its rate has one sign
@@ -31,7 +36,7 @@ import pytest
 
 import numerics
 import theory
-from numerics.kink_events import UnsupportedKinkError
+from numerics.kink_events import NonUniqueFlowError, UnsupportedKinkError
 
 from test_float_simultaneous_kinks import instance
 from test_weightless_sliding import _masked_ce
@@ -49,22 +54,26 @@ def single_entry_trials_off(monkeypatch):
     monkeypatch.setattr(AS, "unique_field", lambda ops, K, *a, **k: None if len(K) == 1 else orig(ops, K, *a, **k))
 
 
-def _refused_by_both(obj, th, lo: float, hi: float) -> list[str]:
-    """Both tiers (float, arb at 30 digits) to T = 1 refuse with three consistent modes, at the same instant (to 1e-12)
-    inside (lo, hi); their messages."""
+def _refused_by_both(obj, th, lo: float, hi: float, certified: bool = False) -> list[str]:
+    """Both tiers (float, arb at 30 digits) to T = 1 stop with three consistent modes, at the same instant (to 1e-12)
+    inside (lo, hi): the float tier refuses; the arb tier refuses too, or with ``certified`` raises
+    NonUniqueFlowError confirmed by its rerun at 40 digits. Their messages."""
     msgs, times = [], []
     for dps in (None, 30):
-        with pytest.raises(UnsupportedKinkError, match="3 consistent modes with different fields") as e:
+        kind = NonUniqueFlowError if certified and dps else UnsupportedKinkError
+        with pytest.raises(kind, match="3 consistent modes with different fields") as e:
             numerics.gradient_flow(obj, th, 1.0 if dps is None else Fraction(1), dps=dps)
+        if kind is NonUniqueFlowError:
+            assert "for certain" in str(e.value) and "confirmed by the rerun at 40 digits" in str(e.value)
         msgs.append(str(e.value))
         times.append(float(msgs[-1].split(":")[0].removeprefix("t = ")))
     assert abs(times[0] - times[1]) <= 1e-12 and lo < times[0] < hi
     return msgs
 
 
-def test_one_entry_whose_surface_a_crossing_makes_repelling_is_refused_by_both_tiers():
+def test_one_entry_whose_surface_a_crossing_makes_repelling_is_certified_by_the_arb_tier_refused_by_the_float():
     obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
-    for msg in _refused_by_both(obj, th, 0.246996, 0.246998):
+    for msg in _refused_by_both(obj, th, 0.246996, 0.246998, certified=True):
         assert "candidate field of unit 4 of layer 3 on sample 0 at its kink with mask α" in msg
         assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
 
@@ -115,9 +124,9 @@ def _state_masks(W, X, near_zero):
 
 
 @pytest.mark.usefixtures("single_entry_trials_off")
-def test_a_repelling_surface_met_while_sliding_is_refused_by_both_tiers():
+def test_a_repelling_surface_met_while_sliding_is_certified_by_the_arb_tier_refused_by_the_float():
     obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
-    for msg in _refused_by_both(obj, th, 0.62216, 0.62217):
+    for msg in _refused_by_both(obj, th, 0.62216, 0.62217, certified=True):
         assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
 
 
@@ -213,7 +222,7 @@ def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_
     entry enters sliding. The outcome's own search — the layer-2 entry joining the sliding pair — has three modes
     again, and both tiers refuse there (until the candidates' modes were judged by the decision, 2026-12-06, later,
     the refusal came at the candidate). The soak found it; until the check both tiers ran through, with the same
-    events."""
+    events. The outcome's modes span layers 1 and 2 (ż bilinear in their weights): the arb tier does not certify them."""
     obj, th, _, _ = _neg36()
     for msg in _refused_by_both(obj, th, 0.063826, 0.063828):
         assert "candidate field" not in msg
@@ -256,11 +265,13 @@ def test_a_candidates_other_modes_that_do_not_decide_the_kink_are_not_refused(se
     assert true <= 1e-12 and f.error_estimate >= true
 
 
-def test_a_crossing_into_a_candidate_with_other_modes_is_refused_by_both_tiers():
+def test_a_crossing_into_a_candidate_with_other_modes_is_certified_by_the_arb_tier_refused_by_the_float():
     """Cross-entropy 76 of the α = −1/2 family: at t = 0.2431854 layer-2 unit 1 on sample 1 crosses down (its rate
     −2.96 in the mask-α candidate under each of its three modes), into the field where layer-1 unit 1 on the same
-    sample, sliding, can slide on or leave to either side: the flow goes on in that field, so it branches there."""
+    sample, sliding, can slide on or leave to either side: the flow goes on in that field, so it branches there —
+    certified by the arb tier (one sliding entry: its weight's ball inside (α, 1), the two leaving rates' signs
+    certain) and confirmed by its rerun."""
     obj, th, _, _ = _neg(76, "ce")
-    for msg in _refused_by_both(obj, th, 0.2431853, 0.2431855):
+    for msg in _refused_by_both(obj, th, 0.2431853, 0.2431855, certified=True):
         assert "candidate field of unit 1 of layer 2 on sample 1 at its kink with mask α" in msg
         assert "unit 1 of layer 1 on sample 1 left to α" in msg and "unit 1 of layer 1 on sample 1 left to 1" in msg
