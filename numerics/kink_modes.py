@@ -90,22 +90,29 @@ class _ArbModes:
     def defer(self, message: str, rates: list, certified: bool) -> None:
         self.f._branches = (message, rates, certified)
 
-    def _affine(self, S: list) -> bool:
-        """Whether ż_S is affine in the weights μ_S: every entry of S (and of their groups) in one layer, and no column
-        of that layer zeroed over a sliding unit (the rule of :meth:`numerics.kink_pins.PinnedKinks._zero_columns`
-        then depends on the mode). In one layer the forward pass does not see the weights (their z are 0) and the
-        backward pass meets their masks once (docs/theory.md E1, *One mode for certain*)."""
+    def _zero_rule_live(self, layers: set) -> bool:
+        """Whether a column of one of ``layers`` is zeroed over a sliding unit: the rule of
+        :meth:`numerics.kink_pins.PinnedKinks._zero_columns` then sets the masks above by the mode, so ż is not the
+        polynomial in the weights that the certificates below read (bias-free plain ReLU below the last layer only)."""
         f = self.f
-        members = [f._group_of(k) for k in S]
-        layers = {m[0] for g in members for m, _ in g}
-        if len(layers) != 1:
+        H = len(f.masks)
+        if f.obj.model.bias or f.obj.model.alpha != 0 or H < 2:
             return False
-        (j,) = layers
-        mm = f.masks[j]
-        zeroed = [all(mm.side[v * mm.cols + idx % mm.cols] < 0 for v in range(mm.rows))
-                  for g in members for (_, idx), _ in g]
-        return (f.obj.model.bias or f.obj.model.alpha != 0 or len(f.masks) < 2 or j >= len(f.masks) - 1
-                or not any(zeroed))
+        for j in layers:
+            if j >= H - 1:
+                continue
+            mm = f.masks[j]
+            for idx in mm.sliding:
+                if all(mm.side[v * mm.cols + idx % mm.cols] < 0 for v in range(mm.rows)):
+                    return True
+        return False
+
+    def _affine(self, S: list) -> bool:
+        """Whether ż_S is affine in the weights μ_S: every entry of S (and of their groups) in one layer, and the
+        zero-column rule not live there. In one layer the forward pass does not see the weights (their z are 0) and
+        the backward pass meets their masks once (docs/theory.md E1, *One mode for certain*)."""
+        layers = {m[0] for k in S for m, _ in self.f._group_of(k)}
+        return len(layers) == 1 and not self._zero_rule_live(layers)
 
     def jacobian(self, K: list) -> Any:
         """M = −∂ż_K/∂μ_K (:func:`numerics.active_sets.p_certified`): the A of the weights' solve just made with
@@ -119,45 +126,84 @@ class _ArbModes:
         pos = {k: c for c, k in enumerate(reps)}
         return flint.arb_mat([[-f._A[pos[r], pos[s]] for s in K] for r in K])
 
+    def _set_weights(self, S: list, values: list, kept: dict) -> None:
+        """Give each representative of S the weight ``values[c]`` (a ball), its group's members the matching ones
+        (a member with σ = −1 the complementary weight, moved by −1 per unit), from the midpoints in ``kept``."""
+        f = self.f
+        for c, k in enumerate(S):
+            shift = values[c] - kept[k]
+            for (j, idx), sg in f._group_of(k):
+                f.masks[j].mu[idx][0] = kept[(j, idx)] + sg * shift
+
+    def _weights_enclosure(self, S: list, kept: dict) -> list | None:
+        """Balls holding the exact weights μ* (ż_S(μ*) = 0) of the sliding representatives S near the midpoints μ₀
+        the tier keeps, for every state in the state's balls; None where not shown (docs/theory.md E1, *Two ways to
+        continue*, "Certified branches"). Affine ż_S (one layer): μ* = μ₀ − A⁻¹ż_S(μ₀), one exact Newton step (A
+        the weights' solve's matrix, balls). Otherwise (layers coupled: ż_S is multi-affine in the weights, of degree
+        ≤ 1 in each — ż_r is linear in the field F = −∇f through the tangent pass, which does not see the weights
+        since a sliding entry's z and ż are 0, and F meets each mask at most once per path; measured on square 36 of
+        the α = −1/2 family: second differences 0 to 10⁻³⁶) Krawczyk's test on a box X = μ₀ ± ρ: with C ≈ A⁻¹ and
+        J(X) ⊇ {∂ż_S/∂μ_S over X} — central differences with unit bumps, exact to degree 2, evaluated on the
+        balls —, K(X) = μ₀ − Cż_S(μ₀) + (I − CJ(X))(X − μ₀) inside the interior of X proves one zero in X, and it
+        lies in K(X) (Krawczyk 1969; Moore's form)."""
+        f = self.f
+        reps = getattr(f, "_reps", None) or []
+        if sorted(reps) != sorted(S) or self._zero_rule_live({m[0] for k in S for m, _ in f._group_of(k)}):
+            return None
+        rate = self.rates()
+        r0 = flint.arb_mat([[rate(k)] for k in S])
+        pos = {k: c for c, k in enumerate(reps)}
+        A = flint.arb_mat([[f._A[pos[r], pos[s]] for s in S] for r in S])
+        mu0 = [kept[k] for k in S]
+        n = len(S)
+        try:
+            if self._affine(S):
+                delta = A.solve(-r0)
+                return [mu0[c] + delta[c, 0] for c in range(n)]
+            C = A.mid().inv().mid()
+        except (ZeroDivisionError, ValueError):
+            return None
+        step = C * r0
+        # the box: twice the Newton step's size, and at least a few ulps of the weights (the residual can be 0)
+        rho = max(2 * max(float(abs(step[c, 0]).upper()) for c in range(n)),
+                  2.0 ** (8 - flint.ctx.prec) * max(1.0, max(abs(float(m)) for m in mu0)))
+        X = [m + flint.arb(0, rho) for m in mu0]
+        J = flint.arb_mat(n, n)
+        for c in range(n):
+            cols = []
+            for bump in (1, -1):
+                self._set_weights(S, [X[q] + (bump if q == c else 0) for q in range(n)], kept)
+                cols.append(self.rates())
+            for r, k in enumerate(S):
+                J[r, c] = (cols[0](k) - cols[1](k)) / 2
+        self._set_weights(S, mu0, kept)
+        I = flint.arb_mat([[1 if r == c else 0 for c in range(n)] for r in range(n)])
+        dX = flint.arb_mat([[X[c] - mu0[c]] for c in range(n)])
+        Kx = flint.arb_mat([[m] for m in mu0]) - step + (I - C * J) * dX
+        if not all(X[c].contains_interior(Kx[c, 0]) for c in range(n)):
+            return None
+        return [Kx[c, 0] for c in range(n)]
+
     def strict(self, K: list, status: dict) -> bool:
         """Whether the current mode (applied, weights solved) meets every condition strictly for certain
-        (docs/theory.md E1, *Two ways to continue*, "Certified branches"). The weights the tier keeps are the
-        Newton iterate's midpoints μ₀, not the exact solution μ* of ż_S(μ) = 0; where ż_S is affine in μ_S
-        (:meth:`_affine`) one Newton step is exact, μ* = μ₀ − A⁻¹ż_S(μ₀), and the ball solve with A and ż_S(μ₀) as
-        balls encloses μ* for every state in the state's balls. Certain: each μ* inside (α, 1), and the rate of
-        each entry that left, computed with the weights set to those balls (so for every weight in them), of its
-        side's sign. Not affine (two layers: ż bilinear, Newton not exact): False. The state's own error is not in
-        these balls; a verdict drawn from them is confirmed by the rerun at dps + 10 (numerics.kink_rerun)."""
+        (docs/theory.md E1, *Two ways to continue*, "Certified branches"): each exact weight μ* of its sliding
+        entries (:meth:`_weights_enclosure`) inside (α, 1), and the rate of each entry that left, computed with the
+        weights set to those balls (so for every weight in them), of its side's sign. The state's own error is not
+        in these balls; a verdict drawn from them is confirmed by the rerun at dps + 10 (numerics.kink_rerun)."""
         f = self.f
         S = [k for k in K if status[k] == 0]
         L = [k for k in K if status[k] != 0]
-        kept = {}
+        kept = {(j, idx): f.masks[j].mu[idx][0] for k in S for (j, idx), _ in f._group_of(k)}
         try:
             if S:
-                reps = getattr(f, "_reps", None) or []
-                if sorted(reps) != sorted(S) or not self._affine(S):
+                mus = self._weights_enclosure(S, kept)
+                if mus is None or not all(m > f.masks[k[0]].alpha and m < 1 for k, m in zip(S, mus)):
                     return False
-                rate = self.rates()
-                pos = {k: c for c, k in enumerate(reps)}
-                A = flint.arb_mat([[f._A[pos[r], pos[s]] for s in S] for r in S])
-                try:
-                    delta = A.solve(flint.arb_mat([[-rate(k)] for k in S]))
-                except (ZeroDivisionError, ValueError):
-                    return False
-                for c, k in enumerate(S):
-                    for (j, idx), sg in f._group_of(k):  # (a member with σ = −1 carries the complementary weight)
-                        mu = f.masks[j].mu[idx]
-                        kept[(j, idx)] = mu[0]
-                        mu[0] = mu[0] + sg * delta[c, 0]
-                for k in S:
-                    mm = f.masks[k[0]]
-                    mu = mm.mu[k[1]][0]
-                    if not (mu > mm.alpha and mu < 1):
-                        return False
+                self._set_weights(S, mus, kept)
             if L:
                 rate = self.rates()  # with the weights' balls: for every exact weight in them
                 return all(rate(k) > 0 if status[k] > 0 else rate(k) < 0 for k in L)
             return True
         finally:
-            for (j, idx), v in kept.items():
+            for (j, idx), v in kept.items():  # (representatives are their groups' first members: one key each)
                 f.masks[j].mu[idx][0] = v

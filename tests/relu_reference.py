@@ -126,7 +126,11 @@ class Net:
 
     @staticmethod
     def pattern_of(masks):
-        return [[[1 if m == 1 else 0 for m in row] for row in layer] for layer in masks]
+        # a Filippov value is no side marker, even where it equals 1 (λ = 1, as the unit bumps of _affine_fit make
+        # it): read as the marker 1 it gave that one evaluation the forward slope 1, not α, so the fit's columns
+        # were off for an entry below another of S on one sample (second differences up to 0.96 on square 36 of
+        # the α = −1/2 family, 2026-12-06) and only findroot's polish put the weights right
+        return [[[1 if m == 1 and not isinstance(m, Slope) else 0 for m in row] for row in layer] for layer in masks]
 
 
 class Slope(mpmath.mpf):
@@ -350,19 +354,39 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
                 events.append((ts, "leave sliding", j + 1, i, u))
 
     def rates(e):
-        """ż of entry e under its two candidate fields (mask 0, mask 1), each with the sliding entries in
-        their unique consistent mode (:func:`modes`; docs/theory.md E1, "Consistent active sets")."""
+        """ż of entry e under its two candidate fields (mask 0, mask 1), each with the sliding entries in a
+        consistent mode (:func:`modes`; docs/theory.md E1, "Consistent active sets"), and per field whether it
+        has more than one mode. A field's other modes change the decision only through e's rate: it must have one
+        sign under all of them (else refused); whether the flow goes on in a field with several modes is for
+        :func:`decide` to refuse (docs/theory.md E1, *Two ways to continue*, "Candidates")."""
         j, u, i = e
-        out = []
+        out, several = [], []
         for v in (0, 1):
             found = modes(net, p, masks, sliding, (e, v))
-            if len(found) != 1:
-                raise RuntimeError(f"{len(found)} consistent modes for a candidate (reference)")
-            out.append(net.zdot(p, found[0][2], u, i, j))
-        return out[0], out[1]
+            if not found:
+                raise RuntimeError("no consistent mode for a candidate (reference)")
+            zs = [net.zdot(p, f[2], u, i, j) for f in found]
+            if len({0 if abs(z) <= tiny else mpmath.sign(z) for z in zs}) > 1:
+                raise RuntimeError(f"{len(found)} consistent modes for a candidate, under which the entry's rate "
+                                   "has different signs (reference)")
+            out.append(zs[0])
+            several.append(len(found) > 1)
+        return out[0], out[1], several
 
-    def decide(ts, e, a, b, from_side):
+    def decide(ts, e, a, b, from_side, several):
         j, u, i = e
+        # the candidate field the flow goes on in (mask 0 or 1): pinned at 0, or a crossing / touch to a's side;
+        # None where it slides (the joining entry's own modes are settle's) or the kink repels
+        if abs(a) <= tiny and b < 0:
+            goes_on = 0
+        elif (a > 0) == (b > 0):
+            goes_on = 1 if a > 0 else 0
+        else:
+            goes_on = None
+        if goes_on is not None and several[goes_on]:
+            raise RuntimeError("the flow goes on in a candidate field with several consistent modes (reference)")
+        if from_side == 0 and any(several):
+            raise RuntimeError("a decision from no side, a candidate field with several consistent modes (reference)")
         if abs(a) <= tiny and b < 0:  # Filippov λ = 0: F₋ keeps z at 0 (it does not move z at all)
             masks[j][u][i] = 0
             frozen.add(e)
@@ -386,16 +410,16 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
         for _ in range(len(frozen) + 1):
             moved = None
             for e in sorted(frozen):
-                a, b = rates(e)
+                a, b, several = rates(e)
                 if abs(a) > tiny:
-                    moved = (e, a, b)
+                    moved = (e, a, b, several)
                     break
             if moved is None:
                 return
             frozen.discard(moved[0])
-            e, a, b = moved
+            e, a, b, several = moved
             kink_rates.append((ts, e[0] + 1, e[2], e[1], a, b))
-            decide(ts, *moved, from_side=0)
+            decide(ts, e, a, b, 0, several)
         raise RuntimeError("frozen entries kept moving at one instant (reference)")
 
     while t0 < t_end and len(events) <= max_events:
@@ -508,9 +532,9 @@ def flow(net: Net, p0, t_end, dps=35, grid=mpmath.mpf(1) / 64, max_events=10, re
             settle(ts)
         else:
             e = entry[0]
-            a, b = rates(e)
+            a, b, several = rates(e)
             kink_rates.append((ts, e[0] + 1, e[2], e[1], a, b))
-            decide(ts, e, a, b, from_side=1 if masks[e[0]][e[1]][e[2]] == 1 else -1)
+            decide(ts, e, a, b, 1 if masks[e[0]][e[1]][e[2]] == 1 else -1, several)
         unfreeze(ts)
     return pieces, events
 

@@ -214,7 +214,7 @@ def _neg36():
     return _neg(36)
 
 
-def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_tiers():
+def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_certified_by_the_arb_tier_refused_by_the_float():
     """Layer-1 unit 3 slides on samples 2 (from t = 0.04627) and 1 (from 0.06375) when, at t = 0.063827, layer-2 unit 1
     reaches its kink on sample 1. In that kink's candidate field with mask α the two sliding entries have three
     consistent modes (both slide; sample 1's entry leaves to α or to 1, ż = −0.455 and +0.694), but the kinking
@@ -222,12 +222,54 @@ def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_refused_by_both_
     entry enters sliding. The outcome's own search — the layer-2 entry joining the sliding pair — has three modes
     again, and both tiers refuse there (until the candidates' modes were judged by the decision, 2026-12-06, later,
     the refusal came at the candidate). The soak found it; until the check both tiers ran through, with the same
-    events. The outcome's modes span layers 1 and 2 (ż bilinear in their weights): the arb tier does not certify them."""
+    events. The outcome's modes span layers 1 and 2 (ż a polynomial of degree ≤ 2 in each weight): the arb tier encloses
+    their exact weights by Krawczyk's test, certifies the branch and its rerun confirms it; the float tier refuses."""
     obj, th, _, _ = _neg36()
-    for msg in _refused_by_both(obj, th, 0.063826, 0.063828):
+    for msg in _refused_by_both(obj, th, 0.063826, 0.063828, certified=True):
         assert "candidate field" not in msg
         assert "unit 1 of layer 2 on sample 1 slides (taken)" in msg
         assert "unit 3 of layer 1 on sample 1 left to α" in msg and "unit 3 of layer 1 on sample 1 left to 1" in msg
+
+
+def test_the_certified_weights_hold_the_references_roots(monkeypatch):
+    """Square 36 again: every enclosure of the exact sliding weights the arb tier's certificate makes on its way to
+    the verdict (numerics.kink_modes._ArbModes._weights_enclosure — Krawczyk's test where the entries span two
+    layers, the exact Newton step in one) holds the weights the reference of the tests solves at 50 digits
+    (tests/relu_reference._solve_sliding: an affine fit polished by findroot on the system itself, written apart
+    from the tier) at the same state and masks; and the balls are narrow (≤ 1e-30), so the check says something."""
+    import numerics.kink_modes as KM
+    import relu_reference as R
+
+    obj, th, X, Y = _neg36()
+    got = []
+    orig = KM._ArbModes._weights_enclosure
+
+    def spy(self, S, kept):
+        out = orig(self, S, kept)
+        f = self.f
+        if out is not None and f.dps == 30:  # (the run's; its rerun at 40 digits makes its own)
+            n = f.masks[0].cols
+            got.append(([(j, idx // n, idx % n) for j, idx in S], out,
+                         [[int(m.side[k]) for k in range(m.rows * m.cols)] for m in f.masks],
+                         [x.mid() for a in self.y for x in a.entries()]))
+        return out
+
+    monkeypatch.setattr(KM._ArbModes, "_weights_enclosure", spy)
+    with pytest.raises(NonUniqueFlowError):
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    assert {len({j for j, _, _ in S}) for S, *_ in got} == {1, 2}  # both kinds of enclosure were made
+    with mpmath.workdps(50):
+        net = R.Net((3, 6, 6, 2), mpmath.mpf(-1) / 2, False, X, Y)
+        for S, balls, sides, state in got:
+            p = [mpmath.mpf((int(m), int(e))) if m else mpmath.mpf(0) for m, e in (x.man_exp() for x in state)]
+            masks = [[[1 if sides[j][u * len(X) + i] > 0 else 0 for i in range(len(X))] for u in range(6)]
+                     for j in range(2)]
+            lam, _ = R._solve_sliding(net, p, masks, S)
+            for l, b in zip(lam, balls):
+                mu = net.alpha + l * (1 - net.alpha)
+                man, e = b.mid().man_exp()
+                assert abs(mu - mpmath.mpf((int(man), int(e)))) <= mpmath.mpf(float(b.rad())) * (1 + 2.0**-50), (S, mu, b)
+                assert float(b.rad()) <= 1e-30
 
 
 @pytest.mark.thorough
@@ -243,6 +285,29 @@ def test_the_reference_finds_the_same_three_modes():
         p0 = [mpmath.mpf(float(x)) for w in th for x in np.asarray(w).ravel()]
         with pytest.raises(RuntimeError, match="3 consistent modes"):
             R.flow(net, p0, mpmath.mpf("0.07"), dps=34)
+
+
+@pytest.mark.thorough
+def test_the_reference_runs_square_65_through_its_candidate_as_the_tiers_do():
+    """The reference of the tests with the candidates' rule of its own (tests/relu_reference.flow: a candidate field
+    with several consistent modes refused only where the entry's rate changes sign between them or the flow goes on
+    in that field) runs square 65 of the α = −1/2 family past t = 0.0550549, where a candidate's three modes do not
+    matter and the entry enters sliding, to T = 0.07: the arb tier's six events and its state within its estimate
+    (measured 2026-12-06: |reference − arb| 7.9e-33, estimate 5.7e-31; ~16 min of CPU at 34 digits)."""
+    import relu_reference as R
+
+    obj, th, X, Y = _neg(65)
+    T = Fraction(7, 100)
+    with mpmath.workdps(34):
+        net = R.Net((3, 6, 6, 2), mpmath.mpf(-1) / 2, False, X, Y)
+        pieces, events = R.flow(net, list(obj.flatten(th)), mpmath.mpf(7) / 100, dps=34)
+        r = numerics.gradient_flow(obj, th, T, dps=30)
+        assert [(kind, layer, i, u) for _, kind, layer, i, u in events] == \
+            [(e.kind, e.layer, e.sample, e.unit) for e in r.events]
+        assert max(abs(float(a) - float(e.t)) for (a, *_), e in zip(events, r.events)) <= 1e-20
+        assert any(e.kind == "enter sliding" and abs(float(e.t) - 0.0550549) < 1e-7 for e in r.events)
+        diff = max(abs(x - y) for x, y in zip(R.at(pieces, mpmath.mpf(7) / 100), obj.flatten(r.at(T))))
+        assert diff <= r.error_estimate + mpmath.mpf(10) ** -30  # (the reference's own error at 34 digits)
 
 
 @pytest.mark.parametrize("seed, t_was", [(65, 0.0550549), (79, 0.4248742)])
