@@ -345,7 +345,8 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
 
 # the refusal's sentence where the branches are not certified
 _BRANCHES = ("the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
-             "\"Consistent active sets\"), so there is no one flow to return")
+             "\"Consistent active sets\"), so there is no one flow to return; not certified as NonUniqueFlowError, "
+             "which needs two of the modes proved strict — the arb tier (dps=...) proves it where it can")
 
 
 def candidate_branches(cands: Sequence[dict], post: int | None, sign: Callable[[Any], int | None]) -> None:

@@ -332,8 +332,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         {sample: the sides of the entries above} for the samples whose column mask 1 lifts from zero
         (:meth:`_lift`), which the s = +1 candidate takes (for the members it sets to mask 1). ``defer``: a
         candidate whose sliding entries have other consistent modes is not refused here; its ``branches`` holds
-        (the refusal's message, (ż, ‖F‖, e_F) of this entry under each other mode) for the decision
-        (:func:`numerics.active_sets.candidate_branches`)."""
+        (the message, (ż, ‖F‖, e_F) of this entry under each other mode, whether certified — never, on this tier)
+        for the decision (:func:`numerics.active_sets.candidate_branches`)."""
         snap = self._snapshot()
         cands = []
         try:

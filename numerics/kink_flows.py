@@ -360,7 +360,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         rates under each candidate in ``unit``. ``lift``: {sample: the sides of the entries above} for the samples
         whose column mask 1 lifts from zero (:meth:`_lift`), which the s = +1 candidate takes (for the members it
         sets to mask 1). ``defer``: a candidate whose sliding entries have other consistent modes is not refused
-        here; its ``branches`` holds (the refusal's message, this entry's rate under each other mode) for the
+        here; its ``branches`` holds (the message, this entry's rate under each other mode, whether certified) for the
         decision (:func:`numerics.active_sets.candidate_branches`)."""
         m = self.masks[j]
         u = idx // m.cols
