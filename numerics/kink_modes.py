@@ -188,9 +188,15 @@ class _ArbModes:
         """Whether the current mode (applied, weights solved) meets every condition strictly for certain
         (docs/theory.md E1, *Two ways to continue*, "Certified branches"): each exact weight μ* of its sliding
         entries (:meth:`_weights_enclosure`) inside (α, 1), and the rate of each entry that left, computed with the
-        weights set to those balls (so for every weight in them), of its side's sign. The state's own error is not
-        in these balls; a verdict drawn from them is confirmed by the rerun at dps + 10 (numerics.kink_rerun)."""
+        weights set to those balls (so for every weight in them), of its side's sign; and no entry outside K pinned at
+        its kink. The state's own error is not in these balls; a verdict drawn from them is confirmed by the rerun at
+        dps + 10 (numerics.kink_rerun)."""
         f = self.f
+        if any(m.pinned for m in f.masks):
+            # an entry held at its kink outside K (pinned: z = 0 under the mask-α field) is checked against the taken
+            # mode's field only; under another mode's field it might be lifted, and that mode would not be the
+            # continuation it looks like — not certified (refused) rather than checked here
+            return False
         S = [k for k in K if status[k] == 0]
         L = [k for k in K if status[k] != 0]
         kept = {(j, idx): f.masks[j].mu[idx][0] for k in S for (j, idx), _ in f._group_of(k)}
