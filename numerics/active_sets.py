@@ -346,7 +346,9 @@ def unique_field(ops: Modes, K: Sequence[tuple], joining: tuple | None, t: float
 # the refusal's sentence where the branches are not certified
 _BRANCHES = ("the Filippov continuation branches here (the flow is not unique by the mode rule of docs/theory.md E1, "
              "\"Consistent active sets\"), so there is no one flow to return; not certified as NonUniqueFlowError, "
-             "which needs two of the modes proved strict — the arb tier (dps=...) proves it where it can")
+             "which needs two of the modes proved strict: the float tier proves none (run the arb tier, dps=...), the "
+             "arb tier where the weights' enclosures and the rates' signs come out certain and no entry outside the "
+             "search is pinned (raise dps, or integrate to a horizon before this instant)")
 
 
 def candidate_branches(cands: Sequence[dict], post: int | None, sign: Callable[[Any], int | None]) -> None:

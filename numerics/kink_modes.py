@@ -148,7 +148,8 @@ class _ArbModes:
         lies in K(X) (Krawczyk 1969; Moore's form)."""
         f = self.f
         reps = getattr(f, "_reps", None) or []
-        if sorted(reps) != sorted(S) or self._zero_rule_live({m[0] for k in S for m, _ in f._group_of(k)}):
+        layers = {m[0] for k in S for m, _ in f._group_of(k)}
+        if sorted(reps) != sorted(S) or self._zero_rule_live(layers):
             return None
         rate = self.rates()
         r0 = flint.arb_mat([[rate(k)] for k in S])
@@ -157,14 +158,16 @@ class _ArbModes:
         mu0 = [kept[k] for k in S]
         n = len(S)
         try:
-            if self._affine(S):
+            if len(layers) == 1:  # (affine: _affine, the zero-column rule checked above)
                 delta = A.solve(-r0)
                 return [mu0[c] + delta[c, 0] for c in range(n)]
             C = A.mid().inv().mid()
         except (ZeroDivisionError, ValueError):
             return None
         step = C * r0
-        # the box: twice the Newton step's size, and at least a few ulps of the weights (the residual can be 0)
+        # the box: twice the Newton step's size, and at least a few ulps of the weights (the residual can be 0). Its
+        # size only decides whether the test succeeds (too small: K(X) sticks out; too large: J(X) too wide), never
+        # what a success proves — so it is a choice, not a tolerance
         rho = max(2 * max(float(abs(step[c, 0]).upper()) for c in range(n)),
                   2.0 ** (8 - flint.ctx.prec) * max(1.0, max(abs(float(m)) for m in mu0)))
         X = [m + flint.arb(0, rho) for m in mu0]

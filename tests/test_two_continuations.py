@@ -1,9 +1,9 @@
 """Two consistent modes with different fields: the Filippov continuation branches, and both tiers stop
 (docs/theory.md E1, "Consistent active sets", *Two ways to continue*; numerics.active_sets.unique_field). Where the
-modes' sliding entries lie in one layer the arb tier certifies two of them strict (their exact weights inside
-(α, 1), the left entries' rates of certain sign) and raises NonUniqueFlowError, confirmed by its rerun at
-dps + 10 ("Certified branches"); the float tier, whose weights carry no bars, refuses (UnsupportedKinkError); across
-two layers both refuse.
+arb tier proves two of the modes strict (their exact weights enclosed inside (α, 1) — by an exact Newton step in one
+layer, Krawczyk's test across layers —, the left entries' rates of certain sign) it raises NonUniqueFlowError,
+confirmed by its rerun at dps + 10 ("Certified branches"); the float tier, whose weights carry no bars, refuses
+(UnsupportedKinkError). All four instances here are certified by the arb tier.
 
 Cross-entropy seed 35 of the (3, 5, 5, 5, 2) soak family (tests/test_float_simultaneous_kinks.instance): layer-2
 unit 0 slides on sample 0 from t = 0.05830. At t = 0.246997 layer-3 unit 4 on the same sample crosses down to mask
@@ -54,7 +54,7 @@ def single_entry_trials_off(monkeypatch):
     monkeypatch.setattr(AS, "unique_field", lambda ops, K, *a, **k: None if len(K) == 1 else orig(ops, K, *a, **k))
 
 
-def _refused_by_both(obj, th, lo: float, hi: float, certified: bool = False) -> list[str]:
+def _stopped_by_both(obj, th, lo: float, hi: float, certified: bool = False) -> list[str]:
     """Both tiers (float, arb at 30 digits) to T = 1 stop with three consistent modes, at the same instant (to 1e-12)
     inside (lo, hi): the float tier refuses; the arb tier refuses too, or with ``certified`` raises
     NonUniqueFlowError confirmed by its rerun at 40 digits. Their messages."""
@@ -73,7 +73,7 @@ def _refused_by_both(obj, th, lo: float, hi: float, certified: bool = False) -> 
 
 def test_one_entry_whose_surface_a_crossing_makes_repelling_is_certified_by_the_arb_tier_refused_by_the_float():
     obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
-    for msg in _refused_by_both(obj, th, 0.246996, 0.246998, certified=True):
+    for msg in _stopped_by_both(obj, th, 0.246996, 0.246998, certified=True):
         assert "candidate field of unit 4 of layer 3 on sample 0 at its kink with mask α" in msg
         assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
 
@@ -126,7 +126,7 @@ def _state_masks(W, X, near_zero):
 @pytest.mark.usefixtures("single_entry_trials_off")
 def test_a_repelling_surface_met_while_sliding_is_certified_by_the_arb_tier_refused_by_the_float():
     obj, th, _, _ = instance("ce", 35, widths=WIDTHS)
-    for msg in _refused_by_both(obj, th, 0.62216, 0.62217, certified=True):
+    for msg in _stopped_by_both(obj, th, 0.62216, 0.62217, certified=True):
         assert "unit 0 of layer 2 on sample 0 left to α" in msg and "unit 0 of layer 2 on sample 0 left to 1" in msg
 
 
@@ -222,10 +222,10 @@ def test_two_entries_of_one_layer_1_unit_whose_modes_branch_are_certified_by_the
     entry enters sliding. The outcome's own search — the layer-2 entry joining the sliding pair — has three modes
     again, and both tiers refuse there (until the candidates' modes were judged by the decision, 2026-12-06, later,
     the refusal came at the candidate). The soak found it; until the check both tiers ran through, with the same
-    events. The outcome's modes span layers 1 and 2 (ż a polynomial of degree ≤ 2 in each weight): the arb tier encloses
+    events. The outcome's modes span layers 1 and 2 (ż multi-affine in their weights, not affine): the arb tier encloses
     their exact weights by Krawczyk's test, certifies the branch and its rerun confirms it; the float tier refuses."""
     obj, th, _, _ = _neg36()
-    for msg in _refused_by_both(obj, th, 0.063826, 0.063828, certified=True):
+    for msg in _stopped_by_both(obj, th, 0.063826, 0.063828, certified=True):
         assert "candidate field" not in msg
         assert "unit 1 of layer 2 on sample 1 slides (taken)" in msg
         assert "unit 3 of layer 1 on sample 1 left to α" in msg and "unit 3 of layer 1 on sample 1 left to 1" in msg
@@ -337,6 +337,6 @@ def test_a_crossing_into_a_candidate_with_other_modes_is_certified_by_the_arb_ti
     certified by the arb tier (one sliding entry: its weight's ball inside (α, 1), the two leaving rates' signs
     certain) and confirmed by its rerun."""
     obj, th, _, _ = _neg(76, "ce")
-    for msg in _refused_by_both(obj, th, 0.2431853, 0.2431855, certified=True):
+    for msg in _stopped_by_both(obj, th, 0.2431853, 0.2431855, certified=True):
         assert "candidate field of unit 1 of layer 2 on sample 1 at its kink with mask α" in msg
         assert "unit 1 of layer 1 on sample 1 left to α" in msg and "unit 1 of layer 1 on sample 1 left to 1" in msg
