@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
            "first_root", "group_verdict", "last_active_unit", "lifted_column_sides", "lone_input", "mark_immaterial",
-           "sole_feeding_unit", "zero_column_sides"]
+           "sole_feeding_unit", "split_groups", "zero_column_sides"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -351,6 +351,37 @@ def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int
             rho = mc[on_i[0]] / mi[on_i[0]] if on_i else None
             parallel = bool(rho) and all(b == rho * a for a, b in zip(mi, mc)) and not (bias and rho != 1)
     return parallel
+
+
+def split_groups(ties: Iterable[tuple[int, int, int, int]], inputs: np.ndarray, bias: bool,
+                 masks_below: Any) -> list[tuple[int, int, list[int]]]:
+    """The sliding groups whose shared surface has ended: ``ties`` holds (layer (1-based), unit, representative's
+    sample, member's sample) for every member of a group tied to one Filippov weight (docs/theory.md E1, "Entries
+    that share one kink surface"), ``masks_below(layer)`` the mask columns of the hidden layers below it, in the
+    convention the tier formed its groups with (:func:`coincident_group`). A group was formed because its
+    members' inputs to the layer are parallel for every θ nearby (:func:`_one_surface`: the data proportional and
+    the masks below multiples, or one and the same unit alive below); a switch below on one member's sample (a unit
+    turning on beside the one alive) ends that structure, and the members' surfaces, one up to that instant,
+    separate from it on (found by a soak on a (2,4,4,4,4,2) net, 2026-12-06: layer 3's unit 0 crossing on one of two
+    samples whose layer-4 entries slid as a group; the float tier went on with the tied weight, the member's z
+    drifting to 5e-2 under a mask of neither side). Returns (layer, unit, samples) per such group; the tiers refuse
+    there (:func:`split_surface_error`)."""
+    out: dict = {}
+    for layer, unit, i, c in ties:
+        if not _one_surface(inputs, bias, masks_below(layer), layer, i, c):
+            out.setdefault((layer, unit), {i}).add(c)
+    return [(layer, unit, sorted(samples)) for (layer, unit), samples in sorted(out.items())]
+
+
+def split_surface_error(t: float, layer: int, unit: int, samples: list[int]) -> "UnsupportedKinkError":
+    """The refusal where a sliding group's shared kink surface ends (:func:`split_groups`)."""
+    return UnsupportedKinkError(
+        f"t = {t:.17g}: the entries of unit {unit} of layer {layer} on samples {samples} slide on one shared kink "
+        "surface (their inputs to the layer parallel through the masks below), and a switch below at this instant "
+        "ends that: from here their surfaces separate, tangent to each other at the state, and the group's one "
+        "Filippov weight no longer gives a Filippov field (docs/theory.md E1, \"Entries that share one kink surface\", "
+        "*A group whose surface ends*). This configuration is not supported. What to do: integrate to a horizon "
+        "before t")
 
 
 def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: list[int], why: str = "") -> "UnsupportedKinkError":
