@@ -354,7 +354,7 @@ def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int
 
 
 def split_groups(ties: Iterable[tuple[int, int, int, int]], inputs: np.ndarray, bias: bool,
-                 masks_below: Any) -> list[tuple[int, int, list[int]]]:
+                 masks_below: Any) -> list[tuple[int, int, list[int], int, list[int]]]:
     """The sliding groups whose shared surface has ended: ``ties`` holds (layer (1-based), unit, representative's
     sample, member's sample) for every member of a group tied to one Filippov weight (docs/theory.md E1, "Entries
     that share one kink surface"), ``masks_below(layer)`` the mask columns of the hidden layers below it, in the
@@ -364,24 +364,29 @@ def split_groups(ties: Iterable[tuple[int, int, int, int]], inputs: np.ndarray, 
     turning on beside the one alive) ends that structure, and the members' surfaces, one up to that instant,
     separate from it on (found by a soak on a (2,4,4,4,4,2) net, 2026-12-06: layer 3's unit 0 crossing on one of two
     samples whose layer-4 entries slid as a group; the float tier went on with the tied weight, the member's z
-    drifting to 5e-2 under a mask of neither side). Returns (layer, unit, samples) per such group; the tiers refuse
-    there (:func:`split_surface_error`)."""
-    out: dict = {}
+    drifting to 5e-2 under a mask of neither side). Returns (layer, unit, the group's samples, the representative's
+    sample, the samples no longer parallel to it) per such group, lists sorted; the tiers refuse there
+    (:func:`split_surface_error`)."""
+    groups: dict = {}
     for layer, unit, i, c in ties:
+        g = groups.setdefault((layer, unit, i), ({i}, set()))
+        g[0].add(c)
         if not _one_surface(inputs, bias, masks_below(layer), layer, i, c):
-            out.setdefault((layer, unit), {i}).add(c)
-    return [(layer, unit, sorted(samples)) for (layer, unit), samples in sorted(out.items())]
+            g[1].add(c)
+    return [(layer, unit, sorted(members), i, sorted(split)) for (layer, unit, i), (members, split) in sorted(groups.items())
+            if split]
 
 
-def split_surface_error(t: float, layer: int, unit: int, samples: list[int]) -> "UnsupportedKinkError":
+def split_surface_error(t: float, layer: int, unit: int, samples: list[int], rep: int,
+                        split: list[int]) -> "UnsupportedKinkError":
     """The refusal where a sliding group's shared kink surface ends (:func:`split_groups`)."""
     return UnsupportedKinkError(
         f"t = {t:.17g}: the entries of unit {unit} of layer {layer} on samples {samples} slide on one shared kink "
         "surface (their inputs to the layer parallel through the masks below), and a switch below at this instant "
-        "ends that: from here their surfaces separate, tangent to each other at the state, and the group's one "
-        "Filippov weight no longer gives a Filippov field (docs/theory.md E1, \"Entries that share one kink surface\", "
-        "*A group whose surface ends*). This configuration is not supported. What to do: integrate to a horizon "
-        "before t")
+        f"ends that (samples {split} no longer parallel to sample {rep}): from here their surfaces separate, tangent to "
+        "each other at the state, and the group's one Filippov weight no longer gives a Filippov field "
+        "(docs/theory.md E1, \"Entries that share one kink surface\", *A group whose surface ends*). This "
+        "configuration is not supported. What to do: integrate to a horizon before t")
 
 
 def shared_surface_error(t: float, layer: int, unit: int, sample: int, others: list[int], why: str = "") -> "UnsupportedKinkError":

@@ -53,8 +53,9 @@ def test_split_groups_by_hand():
     one = [np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 1.0]])]  # layer 1: unit 0 alive on samples 0..2, unit 1 on 2
     below = {2: one}
     assert split_groups([(2, 0, 0, 1)], X, False, below.get) == []
-    assert split_groups([(2, 0, 0, 2), (2, 0, 0, 1), (2, 3, 1, 2)], X, False, below.get) == [(2, 0, [0, 2]), (2, 3, [1, 2])]
-    assert split_groups([(2, 0, 0, 1)], X, True, below.get) == [(2, 0, [0, 1])]
+    assert split_groups([(2, 0, 0, 2), (2, 0, 0, 1), (2, 3, 1, 2)], X, False, below.get) == [(2, 0, [0, 1, 2], 0, [2]),
+                                                                                          (2, 3, [1, 2], 1, [2])]
+    assert split_groups([(2, 0, 0, 1)], X, True, below.get) == [(2, 0, [0, 1], 0, [1])]
     Xc = np.array([[1.0, 2.0], [-0.5, -1.0]]).T  # proportional data: a layer-1 surface
     assert split_groups([(1, 1, 0, 1)], Xc, False, lambda layer: []) == []
 
@@ -72,7 +73,7 @@ def test_a_switch_below_ends_a_sliding_groups_surface_both_tiers_refuse():
     with pytest.raises(UnsupportedKinkError) as ef:
         numerics.gradient_flow(obj, th, 1.0, dps=None)
     msg = str(ef.value)
-    assert "unit 1 of layer 4 on samples [2, 4]" in msg and "ends that" in msg
+    assert "unit 1 of layer 4 on samples [2, 4]" in msg and "ends that (samples [4] no longer parallel to sample 2)" in msg
     t_float = float(msg.split(":")[0].split("=")[1])
     # the switch below: unit 0 of layer 3 on sample 4 is at its kink at that instant, coming from below
     zc = forward(obj, numerics.gradient_flow(obj, th, t_float * (1 - 1e-9), dps=None).at(t_float * (1 - 1e-9)))
