@@ -115,7 +115,7 @@ from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
 from .active_sets import candidate_branches
-from .kink_events import coincident_group, shared_surface_error, split_groups, split_surface_error
+from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error, split_groups, split_surface_error
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
@@ -376,9 +376,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self._event_err = 0.0
         # (a forward pass below the layer per kink: ~2 % of a research run; 0.34 s of 16.5 s under cProfile,
         # biased, to t = 0.01)
-        group, near = coincident_group(self.obj.loss.inputs, self.y[0::2] if self.bias else self.y,
-                                       self.y[1::2] if self.bias else None,
-                                       [self.maskv[l + 1] for l in range(j)], j + 1, i)
+        below = (self.obj.loss.inputs, self.y[0::2] if self.bias else self.y, self.y[1::2] if self.bias else None,
+                 [self.maskv[l + 1] for l in range(j)])
+        group, near = coincident_group(*below, j + 1, i)
         self._moved += self._frozen_zero_weights(j, u, [i] + [c for c, _ in group])  # (float_crossings)
         others = sorted([c for c, _ in group] + near)
         if not others:
@@ -399,6 +399,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 # lone entry, the group one entry of it)
                 return self._kink_entry(j, u, i, t, from_side, unpinned, p_next, members)
             return self._group_cross(j, u, i, t, from_side, p_next, group)
+        by_rounding = parallel_by_rounding(*below, j + 1, i, near)
+        if by_rounding:
+            raise shared_surface_error(t, j + 1, u, i, others, NEAR_BY_ROUNDING.format(by_rounding))
         n_rec = len(self.events)
         try:
             factor = self._kink_entry(j, u, i, t, from_side, unpinned, p_next)

@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["KinkEvent", "NonUniqueFlowError", "UnsupportedKinkError", "coincident_group", "coincident_samples",
            "first_root", "group_verdict", "last_active_unit", "lifted_column_sides", "lone_input", "mark_immaterial",
-           "sole_feeding_unit", "split_groups", "zero_column_sides"]
+           "parallel_by_rounding", "sole_feeding_unit", "split_groups", "zero_column_sides"]
 
 
 class NonUniqueFlowError(RuntimeError):
@@ -318,6 +318,56 @@ def coincident_group(inputs: np.ndarray, weights: list, biases: list | None, mas
         else:
             near.append(k)
     return group, near
+
+
+# the refusal's reason where a partner's input is parallel within the state's rounding only (:func:`parallel_by_rounding`)
+NEAR_BY_ROUNDING = (", parallel to within the rounding of the state for sample(s) {} only: a unit below is at its kink at "
+                    "this instant, and whether the entries share one surface depends on that switch")
+
+
+def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None, masks: list, layer: int,
+                         sample: int, others: Sequence[int]) -> list[int]:
+    """Of the samples ``others`` whose inputs to hidden layer ``layer`` :func:`coincident_group` found parallel to
+    sample i's at the point only ("near"), those whose departure from parallel is within the float64 rounding of
+    the pass: ‖r‖ ≤ 2(γ_n‖s_c‖ + (‖ã_c‖/‖ã_i‖)γ_n‖s_i‖), r = ã_c − (ã_c·ã_i/‖ã_i‖²)ã_i, s the pass on absolute
+    values and γ_n its bound as in :func:`coincident_group`'s "tiny" test. Data only nearly collinear (10⁻⁸, the
+    case the per-entry rules are kept for) lie far outside; inside it lies a unit below at its own kink at this
+    instant, its activation at the rounding level on one sample: the inputs are then parallel by structure on one
+    side of that switch and not on the other, so whether the entries share one surface depends on a switch decided
+    at the same instant, and neither the group's decision nor the per-entry one is founded (found by a soak on a
+    (2,4,4,4,4,2) net, 2026-12-06: a layer-1 unit switching off on sample 3 while sample 2's layer-2 entry reached
+    the kink that sample 3's entry slid on; the tiers took the switches in different orders, the arb tier seeing
+    a group and refusing, the float tier crossing per entry). At layer 1 (exact data) the bound is 0."""
+    X = np.asarray(inputs, dtype=float)
+    a, s, n_ops = X, np.abs(X), 0
+    for l in range(layer - 1):
+        W = np.asarray(weights[l], dtype=float)
+        z = W @ a
+        if biases is not None:
+            z = z + np.asarray(biases[l], dtype=float).reshape(-1, 1)
+            s = np.abs(np.asarray(masks[l], dtype=float)) * (np.abs(W) @ s + np.abs(np.asarray(biases[l], dtype=float)).reshape(-1, 1))
+        else:
+            s = np.abs(np.asarray(masks[l], dtype=float)) * (np.abs(W) @ s)
+        a = np.asarray(masks[l], dtype=float) * z
+        n_ops += W.shape[1] + 2
+    if biases is not None:
+        a = np.vstack([a, np.ones((1, a.shape[1]))])
+        s = np.vstack([s, np.zeros((1, s.shape[1]))])
+    u = float(np.finfo(float).eps) / 2
+    gam = n_ops * u / (1 - n_ops * u) if n_ops else 0.0
+    ai = a[:, sample]
+    ni2 = float(ai @ ai)
+    if not ni2 > 0:
+        return []
+    out = []
+    for c in others:
+        ac = a[:, c]
+        r = ac - (float(ac @ ai) / ni2) * ai
+        bound = 2 * (gam * float(np.linalg.norm(s[:, c])) + float(np.linalg.norm(ac)) / math.sqrt(ni2) * gam *
+                     float(np.linalg.norm(s[:, sample])))
+        if float(np.linalg.norm(r)) <= bound * (1 + 8 * u):
+            out.append(int(c))
+    return out
 
 
 def _one_surface(inputs: np.ndarray, bias: bool, masks: list, layer: int, i: int, c: int) -> bool:

@@ -82,7 +82,7 @@ from theory import Objective
 
 from .active_sets import candidate_branches
 from .kink_modes import _ArbModes, _arb_sign
-from .kink_events import coincident_group, shared_surface_error, sole_feeding_unit, split_groups, split_surface_error, \
+from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error, sole_feeding_unit, split_groups, split_surface_error, \
     KinkEvent, NonUniqueFlowError, UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
 from .kink_dips import NearTouches
@@ -482,7 +482,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         only (nearly coincident surfaces): a clean per-entry crossing from a side, or refused. Called through
         :meth:`numerics.kink_margins.DecisionMargins._kink`, which records it."""
         u, i = divmod(idx, self.masks[j].cols)
-        group, near = coincident_group(*self._float_layers(y, j), j + 1, i)
+        below = self._float_layers(y, j)
+        group, near = coincident_group(*below, j + 1, i)
         others = sorted([c for c, _ in group] + near)
         if not others:
             return self._kink_entry(y, j, idx, t, from_side, unpinned)
@@ -502,6 +503,9 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 # lone entry, the group one entry of it)
                 return self._kink_entry(y, j, idx, t, from_side, unpinned, members)
             return self._group_cross(y, j, idx, t, from_side, group)
+        by_rounding = parallel_by_rounding(*below, j + 1, i, near)
+        if by_rounding:
+            raise shared_surface_error(float(t), j + 1, u, i, others, NEAR_BY_ROUNDING.format(by_rounding))
         n_rec = len(self.events)
         try:
             self._kink_entry(y, j, idx, t, from_side, unpinned)

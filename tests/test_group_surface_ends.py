@@ -3,7 +3,9 @@
 
 Entries of one unit slide as a group, with one Filippov weight, while their samples' inputs to the layer are
 parallel by structure (one and the same unit alive below, without biases). A unit turning on below on one of
-the samples ends that: the members' surfaces separate from that instant. Both tiers refuse there.
+the samples ends that: the members' surfaces separate from that instant. Both tiers refuse there. The converse —
+a unit below switching off at the instant an entry meets a kink another sample's entry slides on, so that the two
+share one surface from then on (*Parallel within the rounding*) — is refused by both too.
 
 The instance was found by a soak of both tiers on seeded (2,4,4,4,4,2) bias-free nets (generator seed 10,000 +
 seed, 5 Gaussian samples, square loss, T = 1, seeds 0..19): on seed 8 the arb tier refused at t = 0.58484 and the
@@ -93,3 +95,37 @@ def test_a_horizon_before_the_instant_runs():
     assert [e.key() for e in f.events] == [e.key() for e in a.events]
     true = diff_mp(f.at(0.58), a.at(Fraction(58, 100)))
     assert 0 < true <= f.error_estimate
+
+
+def test_parallel_by_rounding_by_hand():
+    """A partner whose input to layer 2 departs from parallel by a unit at the rounding level (a unit below at its
+    kink) is parallel by rounding; one that departs by 1e-8 of its size (data nearly collinear) is not; at layer 1
+    (exact data) nothing is."""
+    from numerics.kink_events import parallel_by_rounding
+
+    X = np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 1e-17], [3.0, 3e-8, 0.0]]).T  # d_0 × n
+    W1, masks = np.eye(3), [np.ones((3, 3))]  # the inputs to layer 2 are the data, through one rounded pass
+    assert parallel_by_rounding(X, [W1], None, masks, 2, 0, [1, 2]) == [1]  # 1e-17: within it; 1e-8: far outside
+    assert parallel_by_rounding(X, [], None, [], 1, 0, [1, 2]) == []  # exact data: no rounding to hide in
+    b = [np.zeros(3)]
+    assert parallel_by_rounding(X, [W1], b, masks, 2, 0, [1]) == []  # the appended 1 is not parallel at all
+
+
+def test_an_entry_near_a_surface_that_a_switch_below_makes_shared_both_tiers_refuse():
+    """Seed 32 of the family above: at t = 0.03953 unit 1 of layer 1 switches off on sample 3 (its z at the rounding
+    level), leaving one unit alive below on samples 2 and 3, while sample 2's layer-2 unit-3 entry reaches the kink
+    that sample 3's entry slides on. The float tier took the entry as one near a nearly coincident surface and crossed
+    it per entry; the arb tier took the switch below first and refused a group with a sliding member. Both refuse
+    now, at one instant."""
+    obj, th = deep_instance(32)
+    with pytest.raises(UnsupportedKinkError) as ef:
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    t_float = float(str(ef.value).split(":")[0].split("=")[1])
+    # the witness, from this file's own forward pass: just before the instant sample 3 has units 0 and 1 of layer 1
+    # alive, unit 1 about to switch off, and sample 2 unit 0 only
+    z = forward(obj, numerics.gradient_flow(obj, th, t_float - 1e-8, dps=None).at(t_float - 1e-8))
+    assert list(np.flatnonzero(z[0][:, 2] > 0)) == [0] and list(np.flatnonzero(z[0][:, 3] > 0)) == [0, 1]
+    assert 0 < z[0][1, 3] < 1e-6
+    with pytest.raises(UnsupportedKinkError) as ea:
+        numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    assert abs(float(str(ea.value).split(":")[0].split("=")[1]) - t_float) <= 1e-12
