@@ -399,7 +399,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 # lone entry, the group one entry of it)
                 return self._kink_entry(j, u, i, t, from_side, unpinned, p_next, members)
             return self._group_cross(j, u, i, t, from_side, p_next, group)
-        by_rounding = parallel_by_rounding(*below, j + 1, i, near)
+        by_rounding = parallel_by_rounding(*below, j + 1, i, near, set(self._sliding()) | set(self.pinned))
         if by_rounding:
             raise shared_surface_error(t, j + 1, u, i, others, NEAR_BY_ROUNDING.format(by_rounding))
         n_rec = len(self.events)

@@ -326,34 +326,49 @@ NEAR_BY_ROUNDING = (", parallel to within the rounding of the state for sample(s
 
 
 def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None, masks: list, layer: int,
-                         sample: int, others: Sequence[int]) -> list[int]:
+                         sample: int, others: Sequence[int], settled: Iterable[tuple[int, int, int]] = ()) -> list[int]:
     """Of the samples ``others`` whose inputs to hidden layer ``layer`` :func:`coincident_group` found parallel to
     sample i's at the point only ("near"), those whose departure from parallel is within the float64 rounding of
-    the pass: ‖r‖ ≤ 2(γ_n‖s_c‖ + (‖ã_c‖/‖ã_i‖)γ_n‖s_i‖), r = ã_c − (ã_c·ã_i/‖ã_i‖²)ã_i, s the pass on absolute
-    values and γ_n its bound as in :func:`coincident_group`'s "tiny" test. Data only nearly collinear (10⁻⁸, the
-    case the per-entry rules are kept for) lie far outside; inside it lies a unit below at its own kink at this
-    instant, its activation at the rounding level on one sample: the inputs are then parallel by structure on one
-    side of that switch and not on the other, so whether the entries share one surface depends on a switch decided
-    at the same instant, and neither the group's decision nor the per-entry one is founded (found by a soak on a
-    (2,4,4,4,4,2) net, 2026-12-06: a layer-1 unit switching off on sample 3 while sample 2's layer-2 entry reached
-    the kink that sample 3's entry slid on; the tiers took the switches in different orders, the arb tier seeing
-    a group and refusing, the float tier crossing per entry). At layer 1 (exact data) the bound is 0."""
+    the pass — ‖r‖ ≤ 2(γ_n‖s_c‖ + (‖ã_c‖/‖ã_i‖)γ_n‖s_i‖), r = ã_c − (ã_c·ã_i/‖ã_i‖²)ã_i, s the pass on absolute
+    values and γ_n its bound as in :func:`coincident_group`'s "tiny" test — *and* on whose sample or sample i a
+    unit below is at its kink (|z| within the same bound for its layer) without being ``settled`` (the entries
+    (hidden layer index, unit, sample) sliding or pinned): a switch still to be decided at this instant. The inputs
+    are then parallel by structure on one side of that switch and not on the other, so whether the entries share
+    one surface depends on a switch decided at the same instant, and neither the group's decision nor the per-entry
+    one is founded (found by a soak on a (2,4,4,4,4,2) net, 2026-12-06: a layer-1 unit switching off on sample 3
+    while sample 2's layer-2 entry reached the kink that sample 3's entry slid on; the tiers took the switches in
+    different orders, the arb tier seeing a group and refusing, the float tier crossing per entry).
+
+    Without a pending switch below, inputs parallel within the rounding are no sign of one surface: with two units
+    alive below, an entry reaching the kink that another sample's entry of the unit slides on makes the two inputs
+    parallel at that point (both orthogonal to the unit's row in a plane), while the surfaces stay transversal
+    through the weights below (repeated-sample cross-entropy seed 6 of the soaks, t = 0.548: the per-entry rules
+    decide it). Data only nearly collinear (10⁻⁸, the case the per-entry rules are kept for) lie far outside the
+    bound; at layer 1 (exact data) it is 0."""
     X = np.asarray(inputs, dtype=float)
     a, s, n_ops = X, np.abs(X), 0
+    u = float(np.finfo(float).eps) / 2
+    settled = set(settled)
+    pending: set = set()
     for l in range(layer - 1):
         W = np.asarray(weights[l], dtype=float)
         z = W @ a
+        pre = np.abs(W) @ s
         if biases is not None:
-            z = z + np.asarray(biases[l], dtype=float).reshape(-1, 1)
-            s = np.abs(np.asarray(masks[l], dtype=float)) * (np.abs(W) @ s + np.abs(np.asarray(biases[l], dtype=float)).reshape(-1, 1))
-        else:
-            s = np.abs(np.asarray(masks[l], dtype=float)) * (np.abs(W) @ s)
-        a = np.asarray(masks[l], dtype=float) * z
+            bl = np.asarray(biases[l], dtype=float).reshape(-1, 1)
+            z = z + bl
+            pre = pre + np.abs(bl)
         n_ops += W.shape[1] + 2
+        gam = n_ops * u / (1 - n_ops * u)
+        # (an entry whose inputs are all 0 is identically 0: no switch there)
+        for unit, x in zip(*np.nonzero((np.abs(z) <= 2 * gam * pre) & (pre > 0))):
+            if (l, int(unit), int(x)) not in settled:
+                pending.add(int(x))
+        s = np.abs(np.asarray(masks[l], dtype=float)) * pre
+        a = np.asarray(masks[l], dtype=float) * z
     if biases is not None:
         a = np.vstack([a, np.ones((1, a.shape[1]))])
         s = np.vstack([s, np.zeros((1, s.shape[1]))])
-    u = float(np.finfo(float).eps) / 2
     gam = n_ops * u / (1 - n_ops * u) if n_ops else 0.0
     ai = a[:, sample]
     ni2 = float(ai @ ai)
@@ -361,6 +376,8 @@ def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None,
         return []
     out = []
     for c in others:
+        if sample not in pending and c not in pending:
+            continue
         ac = a[:, c]
         r = ac - (float(ac @ ai) / ni2) * ai
         bound = 2 * (gam * float(np.linalg.norm(s[:, c])) + float(np.linalg.norm(ac)) / math.sqrt(ni2) * gam *

@@ -503,7 +503,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 # lone entry, the group one entry of it)
                 return self._kink_entry(y, j, idx, t, from_side, unpinned, members)
             return self._group_cross(y, j, idx, t, from_side, group)
-        by_rounding = parallel_by_rounding(*below, j + 1, i, near)
+        settled = {(jj, *divmod(k, mm.cols)) for jj, mm in enumerate(self.masks[:j]) for k in (mm.sliding | mm.pinned)}
+        by_rounding = parallel_by_rounding(*below, j + 1, i, near, settled)
         if by_rounding:
             raise shared_surface_error(float(t), j + 1, u, i, others, NEAR_BY_ROUNDING.format(by_rounding))
         n_rec = len(self.events)

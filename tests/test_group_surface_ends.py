@@ -98,17 +98,18 @@ def test_a_horizon_before_the_instant_runs():
 
 
 def test_parallel_by_rounding_by_hand():
-    """A partner whose input to layer 2 departs from parallel by a unit at the rounding level (a unit below at its
-    kink) is parallel by rounding; one that departs by 1e-8 of its size (data nearly collinear) is not; at layer 1
-    (exact data) nothing is."""
+    """Inputs to layer 2 parallel within the rounding with a unit below at its kink and not settled on one of the
+    samples (a switch still to be decided at this instant): flagged; the same with that unit sliding or pinned
+    (settled): not flagged, as with nothing at a kink; a partner 3e-8 off parallel (data nearly collinear): not
+    flagged; layer 1 (exact data): nothing."""
     from numerics.kink_events import parallel_by_rounding
 
-    X = np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 1e-17], [3.0, 3e-8, 0.0]]).T  # d_0 × n
-    W1, masks = np.eye(3), [np.ones((3, 3))]  # the inputs to layer 2 are the data, through one rounded pass
-    assert parallel_by_rounding(X, [W1], None, masks, 2, 0, [1, 2]) == [1]  # 1e-17: within it; 1e-8: far outside
-    assert parallel_by_rounding(X, [], None, [], 1, 0, [1, 2]) == []  # exact data: no rounding to hide in
-    b = [np.zeros(3)]
-    assert parallel_by_rounding(X, [W1], b, masks, 2, 0, [1]) == []  # the appended 1 is not parallel at all
+    W1 = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, -1.0, 0.0]])
+    X = np.array([[1.0, 1.0, 0.0], [3.0, 3.0, 0.0], [3.0, 3.0 + 3e-8, 0.0]]).T  # d_0 × n
+    masks = [np.ones((3, 3))]  # unit 2 of layer 1 is at its kink (z = 0 by cancellation) on samples 0 and 1
+    assert parallel_by_rounding(X, [W1], None, masks, 2, 0, [1, 2]) == [1]
+    assert parallel_by_rounding(X, [W1], None, masks, 2, 0, [1], settled={(0, 2, 0), (0, 2, 1)}) == []
+    assert parallel_by_rounding(X, [], None, [], 1, 0, [1, 2]) == []
 
 
 def test_an_entry_near_a_surface_that_a_switch_below_makes_shared_both_tiers_refuse():
@@ -129,3 +130,20 @@ def test_an_entry_near_a_surface_that_a_switch_below_makes_shared_both_tiers_ref
     with pytest.raises(UnsupportedKinkError) as ea:
         numerics.gradient_flow(obj, th, Fraction(1), dps=30)
     assert abs(float(str(ea.value).split(":")[0].split("=")[1]) - t_float) <= 1e-12
+
+
+def test_inputs_parallel_at_a_sliding_partners_kink_without_a_pending_switch_run_per_entry():
+    """Repeated-sample cross-entropy seed 6 of the soaks (tests/test_pinned_units.repeated): at t = 0.548 unit 1 of
+    layer 2 on sample 3 reaches the kink that sample 0's entry of the unit slides on. Two units are alive below on
+    both samples (and a third slides on sample 0), so both entries at 0 make the two inputs parallel at that point;
+    the surfaces stay transversal through the weights below and no switch below is pending, so the per-entry rules
+    decide it, in both tiers alike (a first version of the rounding test refused it)."""
+    from test_pinned_units import repeated
+
+    obj, th, _, _ = repeated("ce", 6, 1)
+    f = numerics.gradient_flow(obj, th, 1.0, dps=None)
+    a = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    assert [e.key() for e in f.events] == [e.key() for e in a.events]
+    assert ("cross", 2, 3, 1) in [e.key() for e in f.events if e.t > 0.5]
+    true = max(diff_mp(f.at(t), a.at(Fraction(t))) for t in (0.25, 0.5, 0.6, 1.0))
+    assert 0 < true <= f.error_estimate
