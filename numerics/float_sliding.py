@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .float_steps import EPS
+from .kink_events import split_groups, split_surface_error
 
 
 class _FloatModes:
@@ -382,6 +383,17 @@ class FloatSliding:
                 self._tie.pop((jj, uu, ii), None)
                 left.append((jj, uu, ii, s * sg))
         return left
+
+    def _ties_hold(self, t: float) -> None:
+        """Refuse where a switch below has ended the shared surface of a sliding group
+        (:func:`numerics.kink_events.split_groups`, with the mask values the tier forms its groups with; the arb
+        tier's :meth:`numerics.kink_groups.GroupKinks._ties_hold`)."""
+        sliding = set(self._sliding())
+        ties = [(j + 1, u, i, c) for (j, u, c), ((_, _, i), _) in self._tie.items() if (j, u, c) in sliding]
+        split = split_groups(ties, self.obj.loss.inputs, self.bias,
+                             lambda layer: [self.maskv[l + 1] for l in range(layer - 1)])
+        if split:
+            raise split_surface_error(t, *split[0])
 
     def _group_of(self, k: tuple) -> list[tuple[tuple, int]]:
         """The members (key, σ) of the group whose representative is ``k`` (``_tie``), in key order; [(k, 1)]

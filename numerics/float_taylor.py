@@ -115,7 +115,7 @@ from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
 from .active_sets import candidate_branches
-from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error, split_groups, split_surface_error
+from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
@@ -557,16 +557,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
-
-    def _ties_hold(self, t: float) -> None:
-        """Refuse where a switch below has ended the shared surface of a sliding group
-        (:func:`numerics.kink_events.split_groups`; the arb tier's :meth:`numerics.kink_flows._KinkFlow._ties_hold`)."""
-        sliding = set(self._sliding())
-        ties = [(j + 1, u, i, c) for (j, u, c), ((_, _, i), _) in self._tie.items() if (j, u, c) in sliding]
-        split = split_groups(ties, self.obj.loss.inputs, self.bias,
-                             lambda layer: [self.maskv[l + 1] for l in range(layer - 1)])
-        if split:
-            raise split_surface_error(t, *split[0])
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction

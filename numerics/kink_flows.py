@@ -82,7 +82,7 @@ from theory import Objective
 
 from .active_sets import candidate_branches
 from .kink_modes import _ArbModes, _arb_sign
-from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error, sole_feeding_unit, split_groups, split_surface_error, \
+from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error, sole_feeding_unit, \
     KinkEvent, NonUniqueFlowError, UnsupportedKinkError, last_active_unit, mark_immaterial
 from .kink_groups import GroupKinks
 from .kink_dips import NearTouches
@@ -344,22 +344,6 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 self._tie.pop((jj, kk), None)
                 left.append((jj, kk, s * sg))
         return left
-
-    def _ties_hold(self, t: Fraction) -> None:
-        """Refuse where a switch below has ended the shared surface of a sliding group
-        (:func:`numerics.kink_events.split_groups`, with the masks of :meth:`_float_layers`; the float tier's
-        :meth:`numerics.float_taylor._FloatFlow._ties_hold`)."""
-        sliding = set(self._sliding())
-        ties = []
-        for (j, k), ((_, i_idx), _) in self._tie.items():
-            if (j, k) in sliding:
-                u, c = divmod(k, self.masks[j].cols)
-                ties.append((j + 1, u, i_idx % self.masks[j].cols, c))
-        split = split_groups(ties, self.obj.loss.inputs, self.obj.model.bias,
-                             lambda layer: [np.where(mm.side > 0, 1.0, float(mm.alpha.mid())).reshape(mm.rows, mm.cols)
-                                            for mm in self.masks[: layer - 1]])
-        if split:
-            raise split_surface_error(float(t), *split[0])
 
     def _group_of(self, k: tuple) -> list[tuple[tuple, int]]:
         """The members (key, σ) of the group whose representative is ``k`` (``_tie``), in key order; [(k, 1)]

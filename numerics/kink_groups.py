@@ -1,7 +1,8 @@
 """The arb tier's decision at a kink surface that several entries of one unit share (docs/theory.md E1,
 "Entries that share one kink surface"): the two regions that meet there, their rates, and the group's
 crossing, pin or sliding with one Filippov weight — the arb counterpart of
-:meth:`numerics.float_crossings.FloatCrossings._group_cross`.
+:meth:`numerics.float_crossings.FloatCrossings._group_cross` — and the check that a sliding group's surface
+still holds (:meth:`GroupKinks._ties_hold`).
 
 :class:`GroupKinks` is a mixin of :class:`numerics.kink_flows._KinkFlow`: it reads the flow's ``masks``,
 ``zdot``, ``dps``, ``skip``, ``events`` and ``_tie``, and its ``_pass``, ``_snapshot`` and ``_restore``.
@@ -11,11 +12,30 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .kink_events import KinkEvent, UnsupportedKinkError, group_verdict, shared_surface_error
+import numpy as np
+
+from .kink_events import KinkEvent, UnsupportedKinkError, group_verdict, shared_surface_error, split_groups, \
+    split_surface_error
 
 
 class GroupKinks:
     """The group's decision at a shared kink surface (module docstring)."""
+
+    def _ties_hold(self, t: Fraction) -> None:
+        """Refuse where a switch below has ended the shared surface of a sliding group
+        (:func:`numerics.kink_events.split_groups`, with the masks of :meth:`numerics.kink_flows._KinkFlow._float_layers`;
+        the float tier's :meth:`numerics.float_sliding.FloatSliding._ties_hold`)."""
+        sliding = set(self._sliding())
+        ties = []
+        for (j, k), ((_, i_idx), _) in self._tie.items():
+            if (j, k) in sliding:
+                u, c = divmod(k, self.masks[j].cols)
+                ties.append((j + 1, u, i_idx % self.masks[j].cols, c))
+        split = split_groups(ties, self.obj.loss.inputs, self.obj.model.bias,
+                             lambda layer: [np.where(mm.side > 0, 1.0, float(mm.alpha.mid())).reshape(mm.rows, mm.cols)
+                                            for mm in self.masks[: layer - 1]])
+        if split:
+            raise split_surface_error(float(t), *split[0])
 
     def _check_proportional(self, t: Fraction, j: int, u: int, names: list[int], members: list, rates: list) -> None:
         """One surface: ż_c = κ_c·ż_i under each region's field (z_c = κ_c(θ)·z_i(θ) and z_i = 0); ``rates``: per
