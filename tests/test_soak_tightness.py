@@ -1,0 +1,116 @@
+"""The float tier's error estimate against the arb tier at 30 digits on two families of a soak (2026-12-06;
+docs/theory.md F, "Measured tightness of the float tier", *Leaky biased nets*, *Digits subsets*).
+
+* ``leaky``: leaky ReLU (α = 1/5) with biases, widths (4, 6, 6, 3), 7 Gaussian samples;
+* ``digits``: bias-free ReLU (8, 6, 6, 3) on 7 sklearn digits images and 8 of their pixels (/16; many exact
+  zeros), images and pixels drawn by the generator;
+
+square loss or softmax cross-entropy, θ0 ~ N(0, 1), T = 1; generator seed 10,000 + seed, seeds 0..29 (every seed:
+none chosen by its outcome). Every case the tiers ran was honest; the families hold the loosest estimates seen
+(leaky: 9 of 60 above 1000× their true error, up to 1.9e5; digits: 3 of 57, up to 1.6e4): the bound multiplies
+saltation norms, and on these small nets with long steps the windows that would see the stretches cancel do not
+close in time (see docs/theory.md). The ratios above 1000× measured by the soak are strict xfails below, so a
+change that tightens them shows. Where a tier refuses, both must refuse at the same instant.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import numerics
+import theory
+from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+
+from test_float_simultaneous_kinks import diff_mp
+
+T = 1.0
+SEEDS = range(30)
+FAMILIES = ("leaky", "digits")
+# estimate / true error measured by the soak (2026-12-06), those above 1000×
+LOOSE = {("leaky", "sq", 3): 4.56e4, ("leaky", "sq", 9): 5.54e3, ("leaky", "sq", 11): 3.07e3,
+         ("leaky", "sq", 13): 1.67e3, ("leaky", "sq", 14): 1.67e4, ("leaky", "sq", 17): 1.18e4,
+         ("leaky", "sq", 28): 2.72e4, ("leaky", "sq", 29): 1.89e5, ("leaky", "ce", 25): 2.22e3,
+         ("digits", "sq", 11): 1.98e3, ("digits", "sq", 14): 1.62e4, ("digits", "sq", 16): 1.45e4}
+_runs: dict = {}
+
+
+def instance(family: str, loss: str, seed: int):
+    rng = np.random.default_rng(10_000 + seed)
+    if family == "leaky":
+        widths, n, alpha, bias = (4, 6, 6, 3), 7, Fraction(1, 5), True
+        X = rng.standard_normal((n, widths[0]))
+    else:
+        widths, n, alpha, bias = (8, 6, 6, 3), 7, Fraction(0), False
+        rng.standard_normal((n, widths[0]))  # (the soak's generator drew Gaussian inputs first)
+        from sklearn.datasets import load_digits
+        D = load_digits()
+        rows, cols = rng.choice(len(D.target), n, replace=False), rng.choice(64, widths[0], replace=False)
+        X = D.data[np.ix_(rows, cols)] / 16.0
+    L = (theory.CrossEntropy(X, rng.integers(0, widths[-1], size=n)) if loss == "ce"
+         else theory.SquareLoss(X, rng.standard_normal((n, widths[-1]))))
+    obj = theory.Objective(theory.ReLUNet(widths, alpha, bias), L)
+    return obj, [rng.standard_normal(s) for s in obj.shapes]
+
+
+def _instant(e: Exception) -> float:
+    return float(str(e).split(":")[0].split("=")[1])
+
+
+def runs(family: str, loss: str, seed: int):
+    """(float run, arb run, true error), or (float refusal, arb refusal, None) where a tier refuses."""
+    key = (family, loss, seed)
+    if key not in _runs:
+        obj, th = instance(family, loss, seed)
+        try:
+            f = numerics.gradient_flow(obj, th, T, dps=None)
+        except (UnsupportedKinkError, NonUniqueFlowError) as e:
+            f = e
+        try:
+            r = numerics.gradient_flow(obj, th, Fraction(T), dps=30)
+        except (UnsupportedKinkError, NonUniqueFlowError) as e:
+            r = e
+        if isinstance(f, Exception) or isinstance(r, Exception):
+            _runs[key] = (f, r, None)
+        else:
+            times = sorted(set(list(np.linspace(0, T, 9)) + f.times[1:8]))
+            _runs[key] = (f, r, max(diff_mp(f.at(t), r.at(Fraction(t))) for t in times))
+    return _runs[key]
+
+
+def _params(loose_xfail: bool):
+    out = []
+    for family in FAMILIES:
+        for seed in SEEDS:
+            for loss in ("sq", "ce"):
+                marks = [] if seed == 0 else [pytest.mark.thorough]
+                if loose_xfail and (family, loss, seed) in LOOSE:
+                    marks.append(pytest.mark.xfail(strict=True, reason=f"estimate/true ≈ {LOOSE[(family, loss, seed)]:.2g}: "
+                                                                        "saltation norms the windows do not reach"))
+                out.append(pytest.param(family, loss, seed, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("family,loss,seed", _params(False))
+def test_float_estimate_honest(family, loss, seed, record_property):
+    f, r, true = runs(family, loss, seed)
+    if true is None:  # a refusal: both tiers, at one instant
+        assert isinstance(f, Exception) and type(f) is type(r), (f, r)
+        assert abs(_instant(f) - _instant(r)) <= 1e-12
+        return
+    assert [e.key() for e in f.events] == [e.key() for e in r.events]
+    assert r.error_estimate <= true / 1000  # the reference's own error does not blur the comparison
+    record_property("tightness", float(f.error_estimate / true))
+    print(f"\n{family} {loss} {seed}: {len(f.events)} events, |float − arb30| = {true:.3g}, estimate {f.error_estimate:.3g}, "
+          f"ratio {f.error_estimate / true:.3g}")
+    assert f.error_estimate >= true
+
+
+@pytest.mark.parametrize("family,loss,seed", _params(True))
+def test_float_estimate_within_1000x(family, loss, seed):
+    f, r, true = runs(family, loss, seed)
+    if true is None:
+        pytest.skip("both tiers refuse this instance (test_float_estimate_honest checks that)")
+    assert f.error_estimate <= 1000 * true
