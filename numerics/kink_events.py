@@ -332,7 +332,8 @@ def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None,
     the pass — ‖r‖ ≤ 2(γ_n‖s_c‖ + (‖ã_c‖/‖ã_i‖)γ_n‖s_i‖), r = ã_c − (ã_c·ã_i/‖ã_i‖²)ã_i, s the pass on absolute
     values and γ_n its bound as in :func:`coincident_group`'s "tiny" test — *and* on whose sample or sample i a
     unit below is at its kink (|z| within the same bound for its layer) without being ``settled`` (the entries
-    (hidden layer index, unit, sample) sliding or pinned): a switch still to be decided at this instant. The inputs
+    (hidden layer index, unit, sample) sliding or pinned): a switch at this very instant, decided before or after
+    this one (the tiers may take simultaneous switches in different orders; either order is caught). The inputs
     are then parallel by structure on one side of that switch and not on the other, so whether the entries share
     one surface depends on a switch decided at the same instant, and neither the group's decision nor the per-entry
     one is founded (found by a soak on a (2,4,4,4,4,2) net, 2026-12-06: a layer-1 unit switching off on sample 3
