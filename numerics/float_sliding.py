@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .float_steps import EPS
-from .kink_events import split_groups, split_surface_error
+from .kink_surfaces import split_groups, split_surface_error
 
 
 class _FloatModes:
@@ -386,7 +386,7 @@ class FloatSliding:
 
     def _ties_hold(self, t: float) -> None:
         """Refuse where a switch below has ended the shared surface of a sliding group
-        (:func:`numerics.kink_events.split_groups`, with the mask values the tier forms its groups with; the arb
+        (:func:`numerics.kink_surfaces.split_groups`, with the mask values the tier forms its groups with; the arb
         tier's :meth:`numerics.kink_groups.GroupKinks._ties_hold`)."""
         sliding = set(self._sliding())
         ties = [(j + 1, u, i, c) for (j, u, c), ((_, _, i), _) in self._tie.items() if (j, u, c) in sliding]

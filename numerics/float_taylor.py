@@ -115,7 +115,8 @@ from .float_series import FloatSeries
 from .float_sliding import FloatSliding
 from .float_sliding_bounds import SlidingBounds
 from .active_sets import candidate_branches
-from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error
+from .kink_events import coincident_group, shared_surface_error
+from .kink_surfaces import NEAR_BY_ROUNDING, parallel_by_rounding
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap

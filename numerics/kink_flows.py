@@ -82,8 +82,9 @@ from theory import Objective
 
 from .active_sets import candidate_branches
 from .kink_modes import _ArbModes, _arb_sign
-from .kink_events import NEAR_BY_ROUNDING, coincident_group, parallel_by_rounding, shared_surface_error, sole_feeding_unit, \
-    KinkEvent, NonUniqueFlowError, UnsupportedKinkError, last_active_unit, mark_immaterial
+from .kink_events import coincident_group, shared_surface_error, sole_feeding_unit, KinkEvent, NonUniqueFlowError, \
+    UnsupportedKinkError, last_active_unit, mark_immaterial
+from .kink_surfaces import NEAR_BY_ROUNDING, parallel_by_rounding
 from .kink_groups import GroupKinks
 from .kink_dips import NearTouches
 from .kink_exits import NearExits

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .kink_events import KinkEvent, UnsupportedKinkError, group_verdict, shared_surface_error, split_groups, \
-    split_surface_error
+from .kink_events import KinkEvent, UnsupportedKinkError, group_verdict, shared_surface_error
+from .kink_surfaces import split_groups, split_surface_error
 
 
 class GroupKinks:
@@ -23,7 +23,7 @@ class GroupKinks:
 
     def _ties_hold(self, t: Fraction) -> None:
         """Refuse where a switch below has ended the shared surface of a sliding group
-        (:func:`numerics.kink_events.split_groups`, with the masks of :meth:`numerics.kink_flows._KinkFlow._float_layers`;
+        (:func:`numerics.kink_surfaces.split_groups`, with the masks of :meth:`numerics.kink_flows._KinkFlow._float_layers`;
         the float tier's :meth:`numerics.float_sliding.FloatSliding._ties_hold`)."""
         sliding = set(self._sliding())
         ties = []

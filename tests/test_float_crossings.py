@@ -127,16 +127,28 @@ def test_zero_length_steps_keep_the_switch_marks(monkeypatch):
     That instant is one where sample 37's last active layer-1 unit switches off: since 2026-12-05 the event
     search lets that switch go first (``_FloatFlow._zeroing_first``), after which the sample's layer-2 entries
     are exactly 0 and switch no more. The marks still serve other simultaneous switches, so the run is made
-    with that preference off (the search as it was), and once with it on: one switch there, the layer-1 one."""
+    with that preference off (the search as it was), and once with it on: one switch there, the layer-1 one.
+
+    With the preference off the run meets an earlier instant, t = 0.0051009, where a layer-2 entry of sample 22
+    reaches its kink while a layer-1 unit is at its own on one of these samples: its input is parallel to five other samples'
+    within the rounding only, and since 2026-12-06 both tiers refuse that order of the switches (docs/theory.md E1,
+    *Parallel within the rounding*; the preference takes the layer-1 switch first there). The run without the
+    preference is checked for that refusal, then made with the rounding-parallel test off too, to reach the
+    point of the marks."""
     from float_step_reference import digits_net
 
+    import numerics.float_taylor as FT
     from numerics.float_taylor import _FloatFlow
+    from numerics.kink_flows import UnsupportedKinkError
 
     obj, th = digits_net(40, False, (64, 6, 6, 10))
     f = numerics.gradient_flow(obj, th, 0.0104, dps=None)
     near = [e for e in f.events if abs(float(e.t) - 0.0103550247) < 1e-9]
     assert [(e.kind, e.layer) for e in near] == [("cross", 1)] and float(f.t_end) == 0.0104
     monkeypatch.setattr(_FloatFlow, "_zeroing_first", lambda self, w, h, best, skip: best)
+    with pytest.raises(UnsupportedKinkError, match="parallel to within the rounding of the state"):
+        numerics.gradient_flow(obj, th, 0.0104, dps=None)
+    monkeypatch.setattr(FT, "parallel_by_rounding", lambda *a, **k: [])
     f = numerics.gradient_flow(obj, th, 0.0104, dps=None)
     near = [e for e in f.events if abs(float(e.t) - 0.0103550247) < 1e-9]
     assert len(near) >= 2, "instance misses its point"  # the simultaneous switches are on this run

@@ -1,5 +1,5 @@
 """A sliding group whose shared kink surface ends (docs/theory.md E1, "Entries that share one kink surface",
-*A group whose surface ends*; ``numerics.kink_events.split_groups``).
+*A group whose surface ends*; ``numerics.kink_surfaces.split_groups``).
 
 Entries of one unit slide as a group, with one Filippov weight, while their samples' inputs to the layer are
 parallel by structure (one and the same unit alive below, without biases). A unit turning on below on one of
@@ -23,7 +23,7 @@ import pytest
 
 import numerics
 import theory
-from numerics.kink_events import split_groups
+from numerics.kink_surfaces import split_groups
 from numerics.kink_flows import UnsupportedKinkError
 
 from test_float_simultaneous_kinks import diff_mp
@@ -102,7 +102,7 @@ def test_parallel_by_rounding_by_hand():
     samples (a switch still to be decided at this instant): flagged; the same with that unit sliding or pinned
     (settled): not flagged, as with nothing at a kink; a partner 3e-8 off parallel (data nearly collinear): not
     flagged; layer 1 (exact data): nothing."""
-    from numerics.kink_events import parallel_by_rounding
+    from numerics.kink_surfaces import parallel_by_rounding
 
     W1 = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, -1.0, 0.0]])
     X = np.array([[1.0, 1.0, 0.0], [3.0, 3.0, 0.0], [3.0, 3.0 + 3e-8, 0.0]]).T  # d_0 × n
