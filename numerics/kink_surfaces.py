@@ -26,7 +26,7 @@ def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None,
                          sample: int, others: Sequence[int], settled: Iterable[tuple[int, int, int]] = ()) -> list[int]:
     """Of the samples ``others`` whose inputs to hidden layer ``layer`` :func:`numerics.kink_events.coincident_group` found parallel to
     sample i's at the point only ("near"), those whose departure from parallel is within the float64 rounding of
-    the pass — ‖r‖ ≤ 2(γ_n‖s_c‖ + (‖ã_c‖/‖ã_i‖)γ_n‖s_i‖), r = ã_c − (ã_c·ã_i/‖ã_i‖²)ã_i, s the pass on absolute
+    the pass — ‖r‖ ≤ 2(γ_n‖s_c‖ + (‖ã_c‖/‖ã_i‖)γ_n‖s_i‖) (+ the rounding of r itself), r = ã_c − (ã_c·ã_i/‖ã_i‖²)ã_i, s the pass on absolute
     values and γ_n its bound as in :func:`numerics.kink_events.coincident_group`'s "tiny" test — *and* on whose sample or sample i a
     unit below is at its kink (|z| within the same bound for its layer) without being ``settled`` (the entries
     (hidden layer index, unit, sample) sliding or pinned): a switch at this very instant, decided before or after
@@ -42,7 +42,8 @@ def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None,
     parallel at that point (both orthogonal to the unit's row in a plane), while the surfaces stay transversal
     through the weights below (repeated-sample cross-entropy seed 6 of the soaks, t = 0.548: the per-entry rules
     decide it). Data only nearly collinear (10⁻⁸, the case the per-entry rules are kept for) lie far outside the
-    bound; at layer 1 (exact data) it is 0."""
+    bound; at layer 1 no unit lies below, so nothing is returned. The pass repeats
+    :func:`numerics.kink_events.coincident_group`'s: it runs only for near partners, a rare path."""
     X = np.asarray(inputs, dtype=float)
     a, s, n_ops = X, np.abs(X), 0
     u = float(np.finfo(float).eps) / 2
@@ -80,7 +81,11 @@ def parallel_by_rounding(inputs: np.ndarray, weights: list, biases: list | None,
         r = ac - (float(ac @ ai) / ni2) * ai
         bound = 2 * (gam * float(np.linalg.norm(s[:, c])) + float(np.linalg.norm(ac)) / math.sqrt(ni2) * gam *
                      float(np.linalg.norm(s[:, sample])))
-        if float(np.linalg.norm(r)) <= bound * (1 + 8 * u):
+        # the computed r itself: the projection's dot products and the subtraction (k entries) err by at most
+        # γ_{2k+3}(‖ã_c‖ + |α|‖ã_i‖) ≤ 2γ_{2k+3}‖ã_c‖ (|α|‖ã_i‖ ≤ ‖ã_c‖ by Cauchy–Schwarz), Higham's dot-product bound
+        k = a.shape[0]
+        g_r = (2 * k + 3) * u / (1 - (2 * k + 3) * u)
+        if float(np.linalg.norm(r)) <= bound + 2 * g_r * float(np.linalg.norm(ac)):
             out.append(int(c))
     return out
 
