@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from itertools import chain, repeat
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse.linalg as sla
@@ -392,13 +392,19 @@ class MeasuredGrowth:
         return (beta + max(defects)) * (1 + 4 * np.finfo(float).eps)
 
     def curvature_bound(self, H0: Any, Hm: Any, H1: Any, h: float, coeffs: Sequence[Any] | None,
-                        mask_coeffs: Sequence[np.ndarray] | None = None) -> float:
+                        mask_coeffs: Sequence[np.ndarray] | None = None, record: bool = True,
+                        norm: Callable[[Sequence[Any], Sequence[float]], float] | None = None) -> float:
         """K ≥ sup_step ‖d²/dt² ∇²f(θ(t))‖₂ from the Hessians (or HVP operators) at the step's start,
         midpoint and end (docs/theory.md F): the larger of φ(r)·‖H(h) − H(0)‖₂/h² (envelope anchored at
         order 1) and κ(r)·‖Δ²H‖₂ (anchored at order 2; skipped when the state's envelope from order 2
         exceeds R_MAX), r the state's coefficient envelope (at least e^{−2}; r = e^{−2} without ``coeffs``).
         ``mask_coeffs``: the series of masks that move along the step (sliding weights μ, arrays (k + 1, 1)),
-        on which H depends too: r is the larger of the two envelopes."""
+        on which H depends too: r is the larger of the two envelopes. ``record``: append κ to ``kappas`` (the
+        per-step diagnosis; False for other callers, e.g. :mod:`numerics.dense_windows`, which get ∞ where r
+        exceeds the assumption's range instead of a count in ``beyond_assumption``). ``norm(mats, weights)`` ≥
+        ‖Σ w_iM_i‖₂ (default: the certified norm of symmetric sums; :mod:`numerics.dense_propagation` passes one
+        for the nonsymmetric Jacobians of sliding stretches, whose coefficients it assumes under the same
+        envelope)."""
         half = h / 2
         norms = order_norms(coeffs) if coeffs is not None else None  # once for both envelopes
         r2 = coefficient_envelope(norms, h, 2) if norms is not None else R_DESIGN
@@ -414,13 +420,17 @@ class MeasuredGrowth:
         # larger r₂ means order 2 is anomalously small, and the order-1 anchor is the one in force).
         r = max(r1, r2) if r2 <= R_MAX else r1
         if r > R1_MAX:
+            if not record:  # (other callers take no bound outside the assumption)
+                return math.inf
             self.beyond_assumption += 1
-        K = first_order_factor(min(r, R1_MAX)) * self._norm((H0, H1), (-1.0, 1.0)) / h**2
+        nrm = self._norm if norm is None else norm
+        K = first_order_factor(min(r, R1_MAX)) * nrm((H0, H1), (-1.0, 1.0)) / h**2
         kappa = math.nan
         if r2 <= R_MAX:
             kappa = curvature_factor(r)
-            K = max(K, kappa * self._norm((H0, Hm, H1), (1.0, -2.0, 1.0)) / half**2)
-        self.kappas.append(kappa)
+            K = max(K, kappa * nrm((H0, Hm, H1), (1.0, -2.0, 1.0)) / half**2)
+        if record:
+            self.kappas.append(kappa)
         return K
 
     def step(self, y0: Sequence[np.ndarray], ym: Sequence[np.ndarray], y1: Sequence[np.ndarray], h: float,

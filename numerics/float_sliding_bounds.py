@@ -8,7 +8,9 @@ rest entering through the computed state's distance ζ from the surface.
 * the forcing h·ζ·(Λ/σ + ‖N‖/σ²) added to a sliding step's local error (:meth:`~SlidingBounds._normal_forcing`,
   ζ from :meth:`~SlidingBounds._surface_distance`);
 * the weights' error bar and the near-exit check (:meth:`~SlidingBounds._mu_bar`,
-  :meth:`~SlidingBounds._near_exits`).
+  :meth:`~SlidingBounds._near_exits`);
+* on small nets, the step's propagator as dense matrices from the Filippov field's Jacobian
+  (:meth:`~SlidingBounds._sliding_factors`, :mod:`numerics.sliding_jacobian`, :mod:`numerics.dense_propagation`).
 
 :class:`SlidingBounds` is a mixin of :class:`numerics.float_taylor._FloatFlow`; it reads the flow's ``obj``,
 ``y``, ``series``, ``maskv``, ``masks``, ``alpha``, ``bias``, ``growth``, ``pinned`` and the step's bounds
@@ -23,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .float_steps import EPS as EPS_F
+from .float_steps import _horner
 
 
 class SlidingBounds:
@@ -51,6 +54,54 @@ class SlidingBounds:
             out.append(m)
         series = [np.array(mus, dtype=float)[:, None] for S in self.series.slide.values() for mus in S.values()]
         return out, series
+
+    def _sliding_factors(self, ys: list[np.ndarray], h: float, mask_coeffs: list) -> list | None:
+        """The dense factors of a sliding step (:func:`numerics.dense_propagation.sliding_factors`): the
+        Jacobian J = −H_μ + Z(ZᵀZ)⁻¹(ZᵀH_μ − N) of the Filippov field (:mod:`numerics.sliding_jacobian`) at
+        times s of the step, from the step's polynomial θ(s), its derivative G = θ'(s) and the masks with the
+        sliding weights μ(s); its curvature from the growth term's envelope (``mask_coeffs``: the weights'
+        series). None where J's formula does not hold or the premise fails: a group sliding on tied weights
+        (``_tie``), a sliding entry below another of its sample, a sample outside the envelope assumption
+        (the caller then carries the step by its norm)."""
+        from .dense_propagation import norm_upper, sliding_factors
+        from .hessians import hessian
+        from .sliding_jacobian import entry_jet, lower_on_same_sample, sliding_jacobian
+
+        keys = sorted(self._sliding())
+        if self._tie or lower_on_same_sample(keys):
+            return None
+        X = self.obj.loss.inputs
+        p = ys[0].shape[0] - 1
+        k = np.arange(1, p + 1, dtype=float)
+
+        def jac_at(t: float) -> tuple[np.ndarray, float]:
+            th = [_horner(Y, t) for Y in ys]
+            vel = [_horner(Y[1:] * k.reshape((-1,) + (1,) * (Y.ndim - 1)), t) if p > 0 else np.zeros_like(Y[0])
+                   for Y in ys]
+            masks = [self.maskv[l + 1].copy() for l in range(len(self.masks))]
+            for L, S in self.series.slide.items():
+                for (u, i), mus in S.items():
+                    masks[L - 1][u, i] = float(np.polynomial.polynomial.polyval(t, mus))
+            H = hessian(self.obj, self._theta(th), masks=masks)
+            if self.bias:
+                Ws, bs, dWs, dbs = th[0::2], [b[:, 0] for b in th[1::2]], vel[0::2], [b[:, 0] for b in vel[1::2]]
+            else:
+                Ws, bs, dWs, dbs = th, None, vel, None
+            cols, rows = [], []
+            for (j, u, i) in keys:
+                g, dg = entry_jet(Ws, bs, [m[:, i] for m in masks], X[:, i], j + 1, u, dWs, dbs)
+                cols.append(np.concatenate([x.ravel() for x in g]))
+                rows.append(np.concatenate([x.ravel() for x in dg]))
+            return sliding_jacobian(H, np.array(cols).T, np.array(rows))
+
+        def norm(mats: list, w: list) -> float:
+            return norm_upper(sum(wi * M for wi, M in zip(w, mats)))
+
+        try:
+            return sliding_factors(jac_at, h, lambda J0, Jm, J1: self.growth.curvature_bound(
+                J0, Jm, J1, h, ys, mask_coeffs=mask_coeffs, record=False, norm=norm))
+        except FloatingPointError:
+            return None
 
     def _mask_lipschitz(self, h: float, s: list[float], loss_bound: float) -> float:
         """L_μ ≥ sup_step ‖∂H/∂μ · μ'‖₂: the Hessian with the sliding masks fixed moves with the weights μ(t)

@@ -83,6 +83,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   symmetric rank-one saltation matrices and the steps between is bounded as one map
   (:mod:`numerics.error_windows`; Λ ≥ ‖∇²f‖ is sampled with λ_min and carried like it;
   docs/theory.md F, "Windows through lone crossings"); the record is ``FloatTaylorTrajectory.windows``.
+  On nets of ≤ ``DENSE_MAX`` parameters the error is instead carried as a set through dense propagators —
+  each step's e^{−τH}, the Filippov field's Jacobian on sliding stretches, the kinks' saltation matrices
+  (:mod:`numerics.dense_propagation`, docs/theory.md F, "Dense propagation").
   On sliding stretches the rate is λ_min of the Hessian with the field's masks (μ at the sliding entries)
   and the step adds the forcing of the state's distance from the sliding surface (docs/theory.md F, "The
   growth on a sliding stretch"; leaving sliding: continuous field, S = I); the weights' near exits are
@@ -106,7 +109,9 @@ from .error_growth import MeasuredGrowth
 from .saltation import saltation_norm
 from .jacobian_bound import CarriedJacobian
 from .hessian_lipschitz import input_norms
+from .dense_propagation import DENSE_MAX, EllipsoidError, step_factors
 from .error_windows import CarriedError, lone_saltation
+from .hessians import hessian
 from .float_bounds import FloatBounds
 from .float_crossings import FloatCrossings, _norm
 from .float_events import earliest_root, first_brackets, screen_after_step
@@ -288,6 +293,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
+        self._salt: tuple | None = None  # else its (ż_pre, ΔF, ∇z), where S = I + ΔF∇zᵀ/ż_pre is known
         self._pre_field: list | None = None  # the field the last kink was reached with (the end-defect check)
         self._event_err = 0.0
         self._moved = 0.0  # what kink decisions moved the state by (_frozen_zero_weights), for the error bound
@@ -372,7 +378,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
 
         # the event's bookkeeping, reset before any refusal below (the end-defect check reads _pre_field when a
         # verdict raises: found on a 1-2-3-2 net whose first kink was refused, 2026-12-04)
-        self._lone = self._pre_field = None
+        self._lone = self._salt = self._pre_field = None
         self._zc_key = None
         self._event_err = 0.0
         # (a forward pass below the layer per kink: ~2 % of a research run; 0.34 s of 16.5 s under cProfile,
@@ -432,6 +438,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
         self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
+        self._salt = None  # (ż_pre, ΔF, ∇z) of S = I + ΔF∇zᵀ/ż_pre otherwise, where it applies (the dense carrier)
         self._pre_field = None  # the field the flow arrives with, when reached from a side (the end-defect check)
         self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
@@ -485,6 +492,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             gz = _norm(g)
             dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(cm["F"], pre[1])))
             self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=True)
+            self._salt = (pre[0], [x - y for x, y in zip(cm["F"], pre[1])], g)
             return saltation_norm(pre[0], 0.0, dF, gz)
         g = self._grad_z(j + 1, u, i)
         gz = _norm(g)
@@ -557,6 +565,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=post == 0.0)
         if lone and not left and post != 0 and not self.series.slide:
             self._lone = lone_saltation(pre[0], dFs, g)
+        else:
+            self._salt = (pre[0], dFs, g)
         return saltation_norm(pre[0], post, dF, gz)
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
@@ -725,7 +735,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         start_lows: list = []
         # the carried error bound, with windows through lone crossings where Λ ≥ ‖∇²f‖ is tracked
         # (numerics.error_windows; docs/theory.md F, "Windows through lone crossings")
-        carried = CarriedError(windows=self.growth is not None and bool(self.masks))
+        # (small nets: the error as a set pushed through dense propagators, numerics.dense_propagation)
+        dense = isinstance(self.growth, MeasuredGrowth) and bool(self.masks) and self.obj.num_params <= DENSE_MAX
+        carried = EllipsoidError() if dense else CarriedError(windows=self.growth is not None and bool(self.masks))
         if carried.windows:
             self.growth.track_norm = True
         self._so_far = (starts, steps, coeffs, errors, defects, local_errors, start_lows, carried, t0)
@@ -873,6 +885,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     self._bar_speed = velocity_bound(ys, h, cn)
                     self._loss_bound = f0 + 2 * self._bar_speed * local  # f on the step and at its end
                 L = 0.0
+                factors = None
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
                     if isinstance(self.growth, MeasuredGrowth):
@@ -883,11 +896,20 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                         L = self.growth.step(self._theta(self.y), self._theta(mid), self._theta(new), h, ys,
                                              lipschitz=lip, masks=fm[0] if fm else None,
                                              mask_coeffs=fm[1] if fm else None)
+                        if dense and fm and not self.series.slide:  # (one region: the step's masks)
+                            factors = step_factors(
+                                lambda s: hessian(self.obj, self._theta([_horner(Y, s) for Y in ys]), masks=fm[0][0]),
+                                h, L, lip, lambda H0, Hm, H1: self.growth.curvature_bound(H0, Hm, H1, h, ys, record=False))
+                        elif dense and fm:  # sliding: the Filippov field's Jacobian (SlidingBounds._sliding_factors)
+                            factors = self._sliding_factors(ys, h, fm[1])
                     else:  # B1: the midpoint, the step's coefficients and layer norms suffice
                         L = self.growth.step(self._theta(mid), h, ys, s_l)
                     if self.series.slide:  # the state's distance from the sliding surface (docs/theory.md F)
                         local += self._normal_forcing(ys, h, local)
-                carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
+                if dense:
+                    carried.step(h, L, local, t=t + h, factors=factors)
+                else:
+                    carried.step(h, L, local, self.growth.last_norm if self.growth is not None else None, t + h)
                 if self.series.slide:
                     # a sliding stretch's field is the Filippov combination, whose Jacobian Λ and μ do not
                     # describe (docs/theory.md F, "Not derived"): it never lies inside a window
@@ -953,7 +975,10 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 if not step_stands():
                     raise EventDefect(t)
                 self.saltations.append((t, j + 1, u, i, factor))
-                carried.event(t, factor, self._lone)
+                if dense:  # (S as a matrix where the decision knows it: numerics.dense_propagation)
+                    carried.event(t, factor, self._lone, self._salt)
+                else:
+                    carried.event(t, factor, self._lone)
                 carried.add(self._event_err + self._moved)  # after the switch: the flows' fields differ there
                 self._moved = 0.0  # (_location_error), and what the decision moved the state by
                 event_after = True

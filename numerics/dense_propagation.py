@@ -1,0 +1,429 @@
+"""The float tier's carried error on small nets: an ellipsoid pushed through dense propagators.
+
+Elsewhere the carried bound is a number multiplied by norms — exp(∫μ⁺) per step, ‖S_j‖ per kink — with
+windows through lone crossings that see a few events' directions (:mod:`numerics.error_windows`). On a
+small net with long steps those windows close after an event or two, and the product of norms can stand
+10³–10⁴ above the flow's true sensitivity: it counts a stretch along one direction in full even where a
+later contraction along the same direction undoes it (docs/theory.md F, "Dense propagation").
+
+With P ≤ ``DENSE_MAX`` parameters the error is instead kept as a *set*: e ∈ E(Q) ⊕ B(r), the ellipsoid
+{Q^{1/2}u : ‖u‖ ≤ 1} plus a ball, and every factor of the propagation acts on it as a matrix:
+
+* a step (or a piece of it, length τ) by Ψ ≈ Ã = fl(Q̃ e^{−τΛ̃} Q̃ᵀ), the eigendecomposition of the mean H̃
+  of the dense Hessians at the piece's ends (with the step's masks); ‖Ψ − Ã‖ ≤ δ with
+  δ = e^{τμ'}·(τ(ε_H + ε_eig) + ∫‖H − H̃‖) + ‖Ã − A‖ (:func:`step_factor`, :func:`step_factors`);
+* a lone crossing by S = I + κv̂v̂ᵀ, its off-direction part N (‖N‖ ≤ η) in δ (:func:`crossing_factor`);
+* anything else (a step while an entry slides, a kink that is not a lone crossing, a step without the
+  Hessian) by its norm bound only: the set collapses to the ball of its radius times that bound.
+
+:class:`EllipsoidError` keeps (Q, r) and the bound max‖e‖ ≤ √λ_max(Q) + r; it has the interface of
+:class:`numerics.error_windows.CarriedError`, which the float tier uses above ``DENSE_MAX``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+EPS = float(np.finfo(float).eps)
+# up to this many parameters the float tier carries its error through dense propagators. A piece costs a P × P
+# Hessian, its eigendecomposition and two products: measured (one thread, T = 0.5) on the 182- and 160-parameter
+# benchmark nets (ReLU (4,10,10,2), with and without biases) the runs took 3.3× and 2.7× the time of the
+# windows' bound for estimates 1.5× and 1.4× tighter (4.0e-14 against 6.2e-14; 1.1e-14 against 1.5e-14), while
+# the families where the product of norms was 10³–10⁴ loose have ≤ 102 parameters (docs/theory.md F, "Dense
+# propagation"); so the cut is 128
+DENSE_MAX = 128
+# a step is cut into n pieces (a power of two) until the Hessian's move over them, the part of δ that does not
+# shrink with the rounding, is ≤ PIECE_TOL: summed over a run's tens of steps, a few percent of the bound's
+# log-growth. Measured on four nets (the two above, leaky (4,6,6,3) square seed 3, digits (8,6,6,3) square 14):
+# 3e-3 gives estimates within 1–5 % of 1e-3's at 0.6–0.7× its time; 1e-2 lost up to 28× on two of them (the
+# pieces' δ then outweigh the cancellations)
+PIECE_TOL = 3e-3
+PIECES_MAX = 16
+
+
+def _gamma(n: float) -> float:
+    """Higham's γ_n = nε/(1 − nε) (u = ε/2 would do; ε keeps a margin for fused operations)."""
+    x = n * EPS
+    if x >= 0.5:
+        raise ValueError(f"γ_{n}: dimension too large for a float64 rounding bound")
+    return x / (1 - x)
+
+
+def norm_upper(A: np.ndarray) -> float:
+    """An upper bound of ‖A‖₂ for a float64 square matrix: ‖A‖₂² = λ_max(AᵀA) from the symmetric eigensolver
+    on G = fl(AᵀA); |fl(AᵀA) − AᵀA| ≤ γ_k|A|ᵀ|A| entrywise, of 2-norm ≤ γ_k‖A‖_F², and the computed λ̂ is an
+    eigenvalue of G + E, ‖E‖ ≤ γ_{4k}‖G‖ (backward stable), so λ_max(AᵀA) ≤ λ̂(1 + 2γ_{4k}) + γ_k‖A‖_F² (the
+    computed ‖A‖_F² raised by its own summation's γ); the square root rounds once more. (The same bound as
+    :func:`numerics.error_windows.window_factor`'s norms.)"""
+    k = A.shape[0]
+    lam = float(np.linalg.eigvalsh(A.T @ A)[-1])
+    fro2 = float(np.sum(A * A)) * (1 + _gamma(k * k + 1))
+    sq = max(0.0, lam) * (1 + 2 * _gamma(4 * k)) + _gamma(k) * fro2
+    return math.sqrt(sq) * (1 + 4 * EPS)
+
+
+def sym_norm_upper(D: np.ndarray) -> float:
+    """An upper bound of ‖D‖₂ = max|λ(D)| for a symmetric float64 matrix: the computed eigenvalues are those of
+    D + E, ‖E‖₂ ≤ γ_{4P}‖D‖₂ ≤ γ_{4P}‖D‖_F (backward stable, as in :func:`norm_upper`)."""
+    P = D.shape[0]
+    ev = np.linalg.eigvalsh(D)
+    return (max(abs(float(ev[0])), abs(float(ev[-1]))) + _gamma(4 * P) * float(np.linalg.norm(D))
+            * (1 + _gamma(P * P + 1))) * (1 + 2 * EPS)
+
+
+def step_factor(H: np.ndarray, tau: float, mu: float, move: float, H_err: float = 0.0) -> tuple[np.ndarray, float, float]:
+    """(Ã, a, δ) for the propagator Ψ of e' = −H(t)e over a piece of length τ, from H̃ = ``H`` (a dense
+    symmetric matrix standing for the Hessian along the piece): ‖Ã‖₂ ≤ a and ‖Ψ − Ã‖₂ ≤ δ, given μ ≥
+    sup max(0, −λ_min(H(t))) on the piece and ``move`` ≥ ∫‖H(t) − H̃‖₂dt over it less the parts below
+    (:func:`step_factors`); ``H_err`` ≥ the rounding of H̃ itself, added to ε_H (docs/theory.md F, "Dense
+    windows").
+
+    * H̃ = Q̃Λ̃Q̃ᵀ (LAPACK's eigh). With ω ≥ ‖Q̃ᵀQ̃ − I‖₂ (< 1) the polar factor Q̂ of Q̃ is orthogonal and
+      ‖Q̃ − Q̂‖ ≤ ω (the singular values σ of Q̃ have |σ − 1| = |σ² − 1|/(σ + 1) ≤ ω). H' = Q̂Λ̃Q̂ᵀ is symmetric
+      and H̃ − H' = (H̃Q̂ − Q̂Λ̃)Q̂ᵀ = (R − H̃(Q̃ − Q̂) + (Q̃ − Q̂)Λ̃)Q̂ᵀ, R = H̃Q̃ − Q̃Λ̃, so
+      ε_eig = ‖R‖ + ω(‖H̃‖ + max|λ̃|) bounds ‖H̃ − H'‖; ‖R‖ and ω are evaluated with their rounding.
+    * ε_H = 8Pε‖H̃‖_F + ``H_err`` bounds the evaluation error of H̃ (the dense path's floor, the same premise as
+      the λ_min samples: numerics.error_growth).
+    * A = e^{−τH'} = Q̂e^{−τΛ̃}Q̂ᵀ. Variation of constants, Ψ(t) = e^{−(t−a)H'} − ∫ e^{−(t−s)H'}(H(s) − H')Ψ(s)ds
+      with ‖e^{−σH'}‖ = e^{σμ_{H'}}, ‖Ψ(s)‖ ≤ e^{(s−a)μ} and ‖H(s) − H'‖ ≤ ‖H(s) − H̃‖ + ε_H + ε_eig gives
+      ‖Ψ − A‖ ≤ e^{τμ'}(τ(ε_H + ε_eig) + move), μ' = max(μ, μ_{H'}).
+    * Ã = fl((Q̃D̃)Q̃ᵀ), D̃ = fl(exp(−fl(τλ̃))) within (|τλ| + 3)ε relative of D = e^{−τΛ̃}:
+      ‖Ã − A‖ ≤ (1 + ω)²‖D̃ − D‖ + ω(2 + ω)‖D‖ + γ_{P+1}‖Q̃‖_F²‖D̃‖ (the product's rounding, |Q̃||D̃||Q̃ᵀ|)."""
+    P = H.shape[0]
+    lam, Q = np.linalg.eigh(H)
+    hf = float(np.linalg.norm(H)) * (1 + _gamma(P * P + 1))  # ‖H̃‖_F ≥ ‖H̃‖₂
+    qf2 = float(np.sum(Q * Q)) * (1 + _gamma(P * P + 1))  # ‖Q̃‖_F²
+    lmax = float(np.max(np.abs(lam)))
+    # ω: ‖fl(Q̃ᵀQ̃ − I)‖_F plus the Gram's rounding γ_{P+1}‖Q̃‖_F²
+    G = Q.T @ Q
+    G[np.diag_indices(P)] -= 1.0
+    omega = float(np.linalg.norm(G)) * (1 + _gamma(P * P + 1)) + _gamma(P + 1) * qf2
+    if not omega < 0.5:
+        raise FloatingPointError(f"dense window: eigenvectors far from orthogonal (ω = {omega:.3g})")
+    # ‖R‖: the computed residual's Frobenius norm plus the rounding of H̃Q̃ (γ_P‖H̃‖_F‖Q̃‖_F) and of the
+    # scaling and subtraction
+    Rm = H @ Q - Q * lam
+    qf = math.sqrt(qf2)
+    res = float(np.linalg.norm(Rm)) * (1 + _gamma(P * P + 1)) + _gamma(P + 2) * (hf + lmax) * qf
+    eps_eig = res + omega * (hf + lmax)
+    eps_h = 8 * P * EPS * hf + H_err
+    x = -tau * lam
+    D = np.exp(x)
+    dmax = float(np.max(D))
+    dD = float(np.max(D * (np.abs(x) + 3))) * EPS * (1 + 4 * EPS)
+    A = (Q * D) @ Q.T
+    e_A = (1 + omega) ** 2 * dD + omega * (2 + omega) * (dmax + dD) + _gamma(P + 1) * qf2 * dmax
+    mu_h = max(0.0, -float(np.min(lam)))
+    mu_p = max(mu, mu_h)
+    with np.errstate(over="ignore"):
+        drift = math.exp(tau * mu_p) * (tau * (eps_h + eps_eig) + move)
+    delta = (drift + e_A) * (1 + 8 * EPS)
+    a = (dmax + dD) * (1 + omega) ** 2 * (1 + 4 * EPS) + _gamma(P + 1) * qf2 * dmax
+    return A, a, delta
+
+
+def crossing_factor(kappa: float, eta: float, vhat: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(Ã, a, δ) for a lone crossing's saltation matrix S = I + κv̂v̂ᵀ + N, ‖N‖ ≤ η
+    (:func:`numerics.error_windows.lone_saltation`): Ã = fl(I + κv̂v̂ᵀ). ‖v̂‖² = 1 within 2(P + 4)ε (its
+    normalization), which moves the rank-one term by |κ|·2(P + 4)ε; forming κv̂_av̂_b and adding I round each
+    entry twice, ≤ 3ε|κ||v̂||v̂|ᵀ + ε on the diagonal, of 2-norm ≤ 3ε|κ|‖v̂‖² + ε. a = max(1, |1 + κ|) + that."""
+    P = len(vhat)
+    A = np.outer(kappa * vhat, vhat)
+    A[np.diag_indices(P)] += 1.0
+    rnd = (2 * (P + 4) + 4) * EPS * abs(kappa) + 2 * EPS
+    a = (max(1.0, abs(1 + kappa)) + rnd) * (1 + 4 * EPS)
+    return A, a, (eta + rnd) * (1 + 4 * EPS)
+
+
+def step_factors(hessian_at: Callable[[float], np.ndarray], h: float, mu: float, lip: float,
+                 curvature: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None) -> list[tuple[np.ndarray, float, float]]:
+    """The factors of one step of length h (time order), from ``hessian_at(s)``, the dense Hessian at time s
+    from the step's start (with the step's masks), μ ≥ sup μ⁺ and L = ``lip`` ≥ sup‖dH/dt‖₂ on the step;
+    ``curvature(H0, Hm, H1)`` ≥ sup‖d²H/dt²‖₂ on the step from the Hessians at its start, midpoint and end
+    (:meth:`numerics.error_growth.MeasuredGrowth.curvature_bound`, resting on the envelope premise of the
+    growth term's three samples; ∞ outside it), or None.
+
+    The step is cut into n pieces [a, b] of length τ = h/n, each taken with H̃ = (H(a) + H(b))/2. Then
+    ∫_a^b‖H(s) − H̃‖ds ≤ min(Lτ²/2, Kτ³/12 + ‖H(b) − H(a)‖τ/4): ‖H(s) − H̃‖ ≤ ½‖H(s) − H(a)‖ + ½‖H(s) − H(b)‖ ≤
+    Lτ/2; or, with H_lin the linear interpolation, ‖H(s) − H_lin(s)‖ ≤ K(s − a)(b − s)/2 (its error e vanishes
+    at a and b, e'' = H'', and the Green's function of d²/ds² there is ≥ 0 with integral (s − a)(b − s)/2) and
+    ‖H_lin(s) − H̃‖ = ‖H(b) − H(a)‖·|s − (a + b)/2|/τ. n is the smallest with n·min(the first, the second
+    estimated from the whole step's change) ≤ ``PIECE_TOL``, at most ``PIECES_MAX``."""
+    H0, Hm, H1 = hessian_at(0.0), hessian_at(h / 2), hessian_at(h)
+    K = curvature(H0, Hm, H1) if curvature is not None else math.inf
+    dH = sym_norm_upper(H1 - H0)
+
+    n = _pieces(lambda n: n * min(lip * (h / n) ** 2 / 2, K * (h / n) ** 3 / 12 + dH / n * (h / n) / 4))
+    tau = h / n
+    ends = {0: H0, n: H1}
+    if n % 2 == 0:
+        ends[n // 2] = Hm
+    out = []
+    for i in range(n):
+        Ha = ends[i] if i in ends else hessian_at(i * tau)
+        Hb = ends.get(i + 1)
+        if Hb is None:
+            Hb = ends[i + 1] = hessian_at((i + 1) * tau)
+        Hh = (Ha + Hb) * 0.5
+        P = Hh.shape[0]
+        move = min(lip * tau * tau / 2, K * tau ** 3 / 12 + sym_norm_upper(Hb - Ha) * tau / 4)
+        # H̃ = fl((H_a + H_b)/2) rounds once per entry (the halving is exact): ≤ ε‖H̃‖_F
+        out.append(step_factor(Hh, tau, mu, move * (1 + 4 * EPS), EPS * float(np.linalg.norm(Hh)) * (1 + _gamma(P * P))))
+    return out
+
+
+def expm_bounded(X: np.ndarray) -> tuple[np.ndarray, float]:
+    """(Ẽ, e) with ‖Ẽ − e^X‖₂ ≤ e for a float64 square matrix X: scaling and squaring of a Taylor polynomial.
+    Y = X/2^s (exact) with ‖Y‖_F ≤ ½; T = Σ_{j≤m} Y^j/j! by Horner (T ← I + YT/k), m = 16, truncation
+    ≤ ‖Y‖^{m+1}/(m+1)!·1/(1 − ‖Y‖/(m + 2)); each Horner step's rounding ≤ γ_{P+3}(‖Y‖_F‖T‖_F + ‖T_new‖_F)
+    (the product, the division and the sum), and an earlier error is carried by Y/k; each squaring
+    (E + Δ)² = E² + EΔ + ΔE + Δ² carries e to 2‖E‖e + e² plus γ_P‖E‖_F²."""
+    P = X.shape[0]
+    nx = float(np.linalg.norm(X)) * (1 + _gamma(P * P + 1))
+    s = max(0, math.ceil(math.log2(nx / 0.5))) if nx > 0.5 else 0
+    Y = X * (2.0 ** -s)
+    ny = nx * 2.0 ** -s
+    m = 16
+    g = _gamma(P + 3)
+    T = np.eye(P)
+    err = 0.0
+    for k in range(m, 0, -1):
+        Tn = Y @ T
+        Tn /= k
+        Tn[np.diag_indices(P)] += 1.0
+        err = err * ny / k + g * (ny * float(np.linalg.norm(T)) + float(np.linalg.norm(Tn)))
+        T = Tn
+    err += ny ** (m + 1) / math.factorial(m + 1) / (1 - ny / (m + 2))
+    for _ in range(s):
+        ne = norm_upper(T)
+        T2 = T @ T
+        err = 2 * ne * err + err * err + _gamma(P) * float(np.sum(T * T)) * (1 + _gamma(P * P + 1))
+        T = T2
+    return T, err * (1 + 8 * EPS)
+
+
+def sliding_factor(J: np.ndarray, tau: float, move: float, dev: float) -> tuple[np.ndarray, float, float]:
+    """(Ã, a, δ) for the propagator Ψ of e' = J(t)e over a piece of length τ, from J̃ = ``J`` (nonsymmetric):
+    ``move`` ≥ ∫‖J(t) − J̃‖₂dt and ``dev`` ≥ sup‖J(t) − J̃‖₂ over the piece (both with the evaluation error of
+    J̃). Variation of constants: Ψ(t) − e^{(t−a)J̃} = ∫ e^{(t−s)J̃}(J(s) − J̃)Ψ(s)ds with ‖e^{σJ̃}‖ ≤ e^{σν},
+    ν = λ_max((J̃ + J̃ᵀ)/2) the logarithmic norm, and ‖Ψ(s)‖ ≤ e^{(s−a)(ν + dev)}: ‖Ψ − e^{τJ̃}‖ ≤
+    e^{τ(ν⁺ + dev)}·move; e^{τJ̃} as computed by :func:`expm_bounded`, fl(τJ̃)'s own rounding (ε‖τJ̃‖_F)
+    taken into ``move`` by the caller's ε."""
+    P = J.shape[0]
+    X = J * tau
+    E, e_A = expm_bounded(X)
+    jf = float(np.linalg.norm(J)) * (1 + _gamma(P * P + 1))
+    nu = float(np.linalg.eigvalsh((J + J.T) * 0.5)[-1]) + (_gamma(4 * P) + 2 * EPS) * jf
+    with np.errstate(over="ignore"):
+        drift = math.exp(tau * (max(nu, 0.0) + dev)) * (move + tau * EPS * jf)
+    a = norm_upper(E) + e_A
+    return E, a * (1 + 4 * EPS), (drift + e_A) * (1 + 8 * EPS)
+
+
+def _pieces(cost: Callable[[int], float]) -> int:
+    """n = the smallest power of two (≤ PIECES_MAX) with cost(n) ≤ PIECE_TOL."""
+    n = 1
+    while n < PIECES_MAX and cost(n) > PIECE_TOL:
+        n *= 2
+    return n
+
+
+def sliding_factors(jac_at: Callable[[float], tuple[np.ndarray, float]], h: float,
+                    curvature: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> list[tuple[np.ndarray, float, float]]:
+    """The factors of one sliding step of length h (time order), from ``jac_at(s)`` = (J̃(s), ε_J(s)), the
+    Filippov field's Jacobian at time s from the step's start with its evaluation error
+    (:func:`numerics.sliding_jacobian.sliding_jacobian`), and ``curvature(J0, Jm, J1)`` ≥ sup‖J''‖₂ on the
+    step (the envelope premise of :func:`step_factors`, here for J). Pieces as in :func:`step_factors`,
+    with J̃ = (J(a) + J(b))/2: sup‖J(s) − J̃‖ ≤ Kτ²/8 + ‖J(b) − J(a)‖/2 and ∫‖J(s) − J̃‖ ≤ Kτ³/12 +
+    ‖J(b) − J(a)‖τ/4, each + the samples' ε_J."""
+    (J0, e0), (Jm, em), (J1, e1) = jac_at(0.0), jac_at(h / 2), jac_at(h)
+    K = curvature(J0, Jm, J1)
+    if not math.isfinite(K):
+        raise FloatingPointError("sliding step outside the envelope assumption")
+    dJ = norm_upper(J1 - J0)
+    n = _pieces(lambda n: n * (K * (h / n) ** 3 / 12 + dJ / n * (h / n) / 4))
+    tau = h / n
+    ends = {0: (J0, e0), n: (J1, e1)}
+    if n % 2 == 0:
+        ends[n // 2] = (Jm, em)
+    out = []
+    for i in range(n):
+        Ja, ea = ends[i] if i in ends else jac_at(i * tau)
+        if i + 1 not in ends:
+            ends[i + 1] = jac_at((i + 1) * tau)
+        Jb, eb = ends[i + 1]
+        Jt = (Ja + Jb) * 0.5
+        P = Jt.shape[0]
+        d = norm_upper(Jb - Ja)
+        ej = max(ea, eb) + EPS * float(np.linalg.norm(Jt)) * (1 + _gamma(P * P))
+        dev = (K * tau * tau / 8 + d / 2 + ej) * (1 + 4 * EPS)
+        move = (K * tau ** 3 / 12 + d * tau / 4 + ej * tau) * (1 + 4 * EPS)
+        out.append(sliding_factor(Jt, tau, move, dev))
+    return out
+
+
+def saltation_factor(pre: float, dF: list[np.ndarray], grad_z: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
+    """(Ã, a, δ) for the saltation matrix S = I + uvᵀ, u = ΔF/ż_pre, v = ∇_θz (ΔF, ∇z in θ's blocks) of a kink
+    that is not a lone crossing (an entry entering sliding, a crossing while others slide, a pinned entry's
+    arrival: docs/theory.md F, "Kinks (saltation)"). Ã = fl(I + uvᵀ): u rounds once (ε‖u‖), each entry of uvᵀ
+    once and the diagonal sum once, ≤ 2ε‖u‖‖v‖ + ε; the computed ΔF and ż_pre enter as computed, with the same
+    allowance as a lone crossing's inner products, 3(P + 4)ε‖u‖‖v‖ (:func:`numerics.error_windows.lone_saltation`).
+    a = the certified ‖Ã‖₂."""
+    d = np.concatenate([np.ravel(x) for x in dF])
+    v = np.concatenate([np.ravel(x) for x in grad_z])
+    P = len(v)
+    u = d / pre
+    A = np.outer(u, v)
+    A[np.diag_indices(P)] += 1.0
+    uv = float(np.linalg.norm(u)) * float(np.linalg.norm(v)) * (1 + 4 * EPS)
+    delta = ((3 * (P + 4) + 4) * EPS * uv + 2 * EPS) * (1 + 4 * EPS)
+    return A, norm_upper(A), delta
+
+
+def lambda_max_upper(Q: np.ndarray) -> float:
+    """An upper bound of λ_max of the symmetric float64 matrix Q: the computed eigenvalue is one of Q + E,
+    ‖E‖₂ ≤ γ_{4P}‖Q‖₂ ≤ γ_{4P}‖Q‖_F (backward stable; the same premise as :func:`norm_upper`)."""
+    P = Q.shape[0]
+    lam = float(np.linalg.eigvalsh(Q)[-1])
+    return (lam + _gamma(4 * P) * float(np.linalg.norm(Q)) * (1 + _gamma(P * P + 1))) * (1 + 2 * EPS)
+
+
+@dataclass
+class EllipsoidError:
+    """The float tier's running error bound on small nets as a set E(Q) ⊕ B(r) (module docstring; docs/theory.md
+    F, "Dense propagation"). Same calls as :class:`numerics.error_windows.CarriedError`: ``step``, ``event``,
+    ``add``, ``close`` (a no-op: there are no windows), ``value``, ``peak``, ``log``.
+
+    * A ball joins the ellipsoid at a step's start: E(Q) ⊕ B(r) ⊆ E((1 + 1/p)Q + (1 + p)r²I) for any p > 0
+      (support functions: √(wᵀQw) + r‖w‖ ≤ √((1 + 1/p)wᵀQw + (1 + p)r²‖w‖²) by (a + b)² ≤ (1 + 1/p)a² +
+      (1 + p)b²), with p = √λ_max(Q)/r, which keeps √λ_max of the result at √λ_max(Q) + r.
+    * A factor F with ‖F − Ã‖ ≤ δ, ‖Ã‖ ≤ a: F·E(Q) ⊆ E(ÃQÃᵀ) ⊕ B(δ√λ_max(Q)), F·B(r) ⊆ B((a + δ)r); the
+      computed fl(ÃQÃᵀ) is raised by ρI, ρ ≥ the 2-norm of its rounding, so that the stored Q contains it.
+    * A factor known by its norm c only: E(Q) ⊕ B(r) ⊆ B(c(√λ_max(Q) + r)).
+    * ``naive`` carries the product-of-norms bound alongside (what :class:`CarriedError` would give without
+      windows); where it is smaller, the set becomes its ball (both contain the error)."""
+
+    windows: bool = False  # (no windows through lone crossings, so no Λ needed: the float tier reads this)
+    log: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.Q: np.ndarray | None = None
+        self.lam = 0.0  # ≥ λ_max(Q)
+        self.r = 0.0
+        self.naive = 0.0
+        self.peak = 0.0
+        self.certified = 0  # λ_max certificates taken (diagnosis)
+
+    @property
+    def value(self) -> float:
+        """The bound on the error now: √λ_max(Q) + r, or the naive bound where smaller."""
+        return min(self._set_value(), self.naive)
+
+    def _set_value(self) -> float:
+        return (math.sqrt(self.lam) * (1 + 2 * EPS) + self.r) * (1 + 2 * EPS)
+
+    def add(self, x: float) -> None:
+        """An error of norm ≤ x added now (a local error, a dropped low part)."""
+        self.r = (self.r + x) * (1 + 2 * EPS)
+        self.naive = (self.naive + x) * (1 + 2 * EPS)
+
+    def _collapse(self, c: float) -> None:
+        """The set through a map known by its norm c only."""
+        self.r = c * self._set_value() * (1 + 2 * EPS)
+        self.Q, self.lam = None, 0.0
+
+    def _merge(self) -> None:
+        """The ball joins the ellipsoid (class docstring)."""
+        r = self.r
+        if r <= 0:
+            return
+        if self.Q is None:  # E(λI) ⊕ B(r) = B(√λ + r)
+            self.lam = (math.sqrt(self.lam) * (1 + 2 * EPS) + r) ** 2 * (1 + 4 * EPS)
+            self.r = 0.0
+            return
+        P = self.Q.shape[0]
+        s = math.sqrt(self.lam)
+        if s <= 0:
+            self.Q, self.lam, self.r = None, r * r * (1 + 4 * EPS), 0.0
+            return
+        c1, c2 = 1 + r / s, (1 + s / r) * r * r
+        Q = self.Q * c1
+        # fl(c1·Q) is within ε|c1Q| entrywise, of 2-norm ≤ ε‖c1Q‖_F; c2 and the diagonal sum round once each
+        rho = EPS * float(np.linalg.norm(Q)) * (1 + _gamma(P * P + 1)) + 4 * EPS * c2
+        Q[np.diag_indices(P)] += c2 + rho
+        self.Q = Q
+        self.lam = ((s + r) ** 2 + 2 * rho) * (1 + 4 * EPS)
+        self.r = 0.0
+
+    def _apply(self, A: np.ndarray, a: float, delta: float) -> None:
+        """One factor F with ‖F − A‖ ≤ δ, ‖A‖ ≤ a."""
+        P = A.shape[0]
+        s = math.sqrt(self.lam) * (1 + 2 * EPS)
+        if self.Q is None and self.lam > 0:
+            self.Q = np.eye(P) * self.lam
+        self.r = ((a + delta) * self.r + delta * s) * (1 + 4 * EPS)
+        if self.Q is None:
+            return
+        B = (A @ self.Q) @ A.T
+        B = (B + B.T) * 0.5
+        # |fl(fl(AQ)Aᵀ) − AQAᵀ| ≤ (2γ_P + γ_P²)|A||Q||Aᵀ| entrywise, of 2-norm ≤ (2γ_P + γ_P²)‖A‖_F²‖Q‖_F; the
+        # symmetrization moves it by ≤ ε‖B‖_F
+        g = _gamma(P)
+        af2 = float(np.sum(A * A)) * (1 + _gamma(P * P + 1))
+        rho = ((2 * g + g * g) * af2 * float(np.linalg.norm(self.Q)) + 2 * EPS * float(np.linalg.norm(B))) \
+            * (1 + _gamma(P * P + 2))
+        B[np.diag_indices(P)] += rho
+        self.Q = B
+        self.lam = (a * a * self.lam + 2 * rho) * (1 + 4 * EPS)
+
+    def _certify(self) -> None:
+        if self.Q is not None:
+            self.lam = min(self.lam, lambda_max_upper(self.Q))
+            self.certified += 1
+        if self.naive < self._set_value():  # the naive ball is the smaller set in norm: keep it
+            self.Q, self.lam, self.r = None, 0.0, self.naive
+
+    def step(self, h: float, mu: float, local: float, lam: float | None = None, t: float = math.nan,
+             factors: list | None = None) -> None:
+        """A step of length h with growth rate bound μ ≥ sup μ⁺ and local error ``local`` (entering at its end
+        with the factor g = e^{hμ}, as in :meth:`numerics.error_windows.CarriedError.step`); ``factors`` its
+        dense factors (:func:`step_factors`), or None: the set collapses by g. ``lam`` is not needed."""
+        g = math.exp(h * mu)
+        start = self.value
+        self.naive = (self.naive + local) * g * (1 + 2 * EPS)
+        # inside the step the naive growth from its start bounds the error (dense output)
+        self.peak = (start + local) * g * (1 + 2 * EPS)
+        if factors is None:
+            self._collapse(g)
+        else:
+            self._merge()
+            for A, a, delta in factors:
+                self._apply(A, a, delta)
+        self.r = (self.r + local * g) * (1 + 2 * EPS)
+        self._certify()
+
+    def event(self, t: float, factor: float, lone: tuple[float, float, np.ndarray] | None = None,
+              salt: tuple[float, list, list] | None = None) -> None:
+        """An event with saltation norm ``factor`` ≥ ‖S‖₂; ``lone`` = (κ, η, v̂) for a lone crossing, else
+        ``salt`` = (ż_pre, ΔF, ∇z) where S = I + ΔF∇zᵀ/ż_pre is known (:func:`saltation_factor`); with
+        neither the set collapses by ``factor``."""
+        self.naive *= factor * (1 + 2 * EPS)
+        if lone is not None:
+            self._apply(*crossing_factor(*lone))
+        elif salt is not None:
+            self._apply(*saltation_factor(*salt))
+        else:
+            self._collapse(factor)
+            return
+        self._certify()
+
+    def close(self, t: float) -> None:
+        """(No windows: the set is carried across the run.)"""
+
+
+__all__: list[Any] = ["DENSE_MAX", "norm_upper", "lambda_max_upper", "expm_bounded", "step_factor",
+                      "sliding_factor", "crossing_factor", "saltation_factor", "step_factors", "sliding_factors", "EllipsoidError"]

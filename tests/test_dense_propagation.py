@@ -1,0 +1,416 @@
+"""The dense propagation of the float tier's error on small nets (numerics.dense_propagation,
+numerics.sliding_jacobian; docs/theory.md F, "Dense propagation"), each part against a reference computed
+differently:
+
+* the bounded matrix exponential against mpmath's at 50 digits;
+* a piece's propagator of e' = −H(t)e (symmetric H) and of e' = J(t)e (any J), H and J polynomial in t, against
+  the exact propagator summed as a Taylor series in mpmath (Ψ_{k+1} = ∓(1/(k+1))Σ_j M_jΨ_{k−j});
+* ∇z of one pre-activation and its derivative along a direction against central differences of z in mpmath;
+* the Jacobian of the Filippov field against central differences, in mpmath, of the field with the sliding
+  weights solved from ż_S = 0 (mpmath.findroot), with the loss gradient itself from differences of f;
+* the ellipsoid carrier against an adversarial sum of errors pushed through the exact factors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from numerics.dense_propagation import (EllipsoidError, expm_bounded, norm_upper, saltation_factor, sliding_factors,
+                                        step_factors)
+from numerics.sliding_jacobian import entry_jet, sliding_jacobian
+
+
+def _mp(A):
+    return mpmath.matrix(np.asarray(A, dtype=float).tolist())
+
+
+def _mnorm2(M):
+    """‖M‖₂ of an mpmath matrix (via its float64 SVD: the difference is far below the bounds compared)."""
+    return float(np.linalg.norm(np.array(M.tolist(), dtype=float), 2))
+
+
+@settings(deadline=None)
+@given(seed=st.integers(0, 10**6), scale=st.floats(0.01, 12.0))
+def test_expm_bounded_covers_the_exponential(seed, scale):
+    rng = np.random.default_rng(seed)
+    P = int(rng.integers(2, 9))
+    X = rng.standard_normal((P, P)) * scale / math.sqrt(P)
+    E, err = expm_bounded(X)
+    with mpmath.workdps(50):
+        true = float(mpmath.mnorm(_mp(E) - mpmath.expm(_mp(X)), "F"))
+    assert true <= err
+
+
+def _exact_propagator(coeffs, tau, sign):
+    """Ψ(τ) for Ψ' = sign·M(t)Ψ, Ψ(0) = I, M(t) = Σ_j coeffs[j]·t^j, by its Taylor series in mpmath (M polynomial:
+    Ψ is entire; the terms are summed until they are below 10⁻⁴⁰ of the sum)."""
+    with mpmath.workdps(50):
+        M = [_mp(C) for C in coeffs]
+        P = M[0].rows
+        Psi = [mpmath.eye(P)]
+        total = mpmath.eye(P)
+        tk = mpmath.mpf(1)
+        for k in range(400):
+            nxt = mpmath.zeros(P, P)
+            for j in range(min(len(M), k + 1)):
+                nxt += M[j] * Psi[k - j]
+            nxt *= mpmath.mpf(sign) / (k + 1)
+            Psi.append(nxt)
+            tk *= tau
+            term = nxt * tk
+            total += term
+            if k > 10 and mpmath.mnorm(term, "F") < mpmath.mpf(10) ** -40 * mpmath.mnorm(total, "F"):
+                break
+        return total
+
+
+def _poly(coeffs, t):
+    return sum(C * t**j for j, C in enumerate(coeffs))
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 10**6), h=st.floats(0.01, 0.3))
+def test_step_factors_cover_the_propagator(seed, h):
+    """e' = −H(t)e with H(t) = A + tB + t²C (symmetric): each piece's computed factor is within its δ of the
+    exact propagator over the piece, and its norm below a; L and K exact (sup‖H'‖ ≤ ‖B‖ + 2h‖C‖, ‖H''‖ = 2‖C‖)."""
+    rng = np.random.default_rng(seed)
+    P = int(rng.integers(2, 7))
+
+    def sym(s):
+        X = rng.standard_normal((P, P)) * s
+        return (X + X.T) / 2
+
+    A, B, C = sym(3.0), sym(10.0), sym(30.0)
+    coeffs = [A, B, C]
+    lam_min = min(float(np.linalg.eigvalsh(_poly(coeffs, t))[0]) for t in np.linspace(0, h, 201))
+    mu = max(0.0, -lam_min) * 1.05 + 2 * float(np.linalg.norm(C, 2)) * h * h  # (a grid plus a margin: ≥ sup μ⁺)
+    lip = float(np.linalg.norm(B, 2)) + 2 * h * float(np.linalg.norm(C, 2))
+    K = 2 * float(np.linalg.norm(C, 2))
+    factors = step_factors(lambda s: _poly(coeffs, s), h, mu, lip, lambda H0, Hm, H1: K)
+    n = len(factors)
+    tau = h / n
+    for i, (At, a, delta) in enumerate(factors):
+        shifted = [A + B * (i * tau) + C * (i * tau) ** 2, B + 2 * C * (i * tau), C]  # H(iτ + s)
+        exact = _exact_propagator(shifted, tau, -1)
+        true = _mnorm2(_mp(At) - exact)
+        assert true <= delta
+        assert norm_upper(At) <= a
+        # useful: δ is the piece's move and rounding, not more than 1000× what the flow shows
+        assert delta <= 1000 * max(true, 1e-15)
+
+
+@settings(deadline=None, max_examples=15)
+@given(seed=st.integers(0, 10**6), h=st.floats(0.01, 0.2))
+def test_sliding_factors_cover_the_propagator(seed, h):
+    """e' = J(t)e with J(t) = A + tB + t²C (any matrices): each piece's factor within its δ of the exact one."""
+    rng = np.random.default_rng(seed)
+    P = int(rng.integers(2, 7))
+    A, B, C = (rng.standard_normal((P, P)) * s for s in (3.0, 10.0, 30.0))
+    coeffs = [A, B, C]
+    K = 2 * float(np.linalg.norm(C, 2))
+    factors = sliding_factors(lambda s: (_poly(coeffs, s), 0.0), h, lambda J0, Jm, J1: K)
+    tau = h / len(factors)
+    for i, (At, a, delta) in enumerate(factors):
+        shifted = [A + B * (i * tau) + C * (i * tau) ** 2, B + 2 * C * (i * tau), C]
+        true = _mnorm2(_mp(At) - _exact_propagator(shifted, tau, 1))
+        assert true <= delta
+        assert norm_upper(At) <= a
+        assert delta <= 1000 * max(true, 1e-15)
+
+
+def _z_mp(Ws, bs, masks, x, layer, unit):
+    a = [mpmath.mpf(float(v)) for v in x]
+    for l in range(layer):
+        W = Ws[l]
+        z = [mpmath.fsum(W[r][c] * a[c] for c in range(len(a))) + (bs[l][r] if bs is not None else 0)
+             for r in range(len(W))]
+        if l == layer - 1:
+            return z[unit]
+        a = [mpmath.mpf(float(masks[l][r])) * z[r] for r in range(len(z))]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_entry_jet_against_mp_differences(seed, bias):
+    rng = np.random.default_rng(seed)
+    widths = (3, 4, 5, 3)
+    Ws = [rng.standard_normal((widths[l + 1], widths[l])) for l in range(3)]
+    bs = [rng.standard_normal(widths[l + 1]) for l in range(3)] if bias else None
+    masks = [rng.choice([0.0, 1.0, 0.2, float(rng.uniform())], size=widths[l + 1]) for l in range(2)]
+    x = rng.standard_normal(3)
+    dWs = [rng.standard_normal(W.shape) for W in Ws]
+    dbs = [rng.standard_normal(b.shape) for b in bs] if bias else None
+    blocks = [B for W, b in zip(Ws, bs) for B in (W, b)] if bias else list(Ws)
+    dblocks = [B for W, b in zip(dWs, dbs) for B in (W, b)] if bias else list(dWs)
+    for layer in (1, 2, 3):
+        unit = int(rng.integers(0, widths[layer]))
+        g, dg = entry_jet(Ws, bs, masks, x, layer, unit, dWs, dbs)
+        with mpmath.workdps(40):
+            eps = mpmath.mpf(10) ** -15
+
+            def z_at(blks):
+                W = [[[blks[k][r][c] for c in range(len(blks[k][0]))] for r in range(len(blks[k]))]
+                     for k in (range(0, len(blks), 2) if bias else range(len(blks)))]
+                b = [list(blks[k]) for k in range(1, len(blks), 2)] if bias else None
+                return _z_mp(W, b, masks, x, layer, unit)
+
+            def as_mp(bl, shift=None, t=0):
+                out = []
+                for k, B in enumerate(bl):
+                    M = mpmath.matrix(B.tolist()) if B.ndim == 2 else [mpmath.mpf(float(v)) for v in B]
+                    if shift is not None:
+                        D = dblocks[k]
+                        if B.ndim == 2:
+                            M = M + mpmath.matrix(D.tolist()) * t
+                        else:
+                            M = [m + mpmath.mpf(float(d)) * t for m, d in zip(M, D)]
+                    out.append([[M[r, c] for c in range(M.cols)] for r in range(M.rows)] if B.ndim == 2 else M)
+                return out
+
+            def grad_at(t):
+                base = as_mp(blocks, dblocks, t)
+                G = []
+                for k, B in enumerate(blocks):
+                    Gk = np.zeros(B.shape, dtype=object)
+                    for idx in np.ndindex(B.shape):
+                        up = [[row[:] for row in M] if isinstance(M[0], list) else M[:] for M in base]
+                        dn = [[row[:] for row in M] if isinstance(M[0], list) else M[:] for M in base]
+                        if B.ndim == 2:
+                            up[k][idx[0]][idx[1]] += eps
+                            dn[k][idx[0]][idx[1]] -= eps
+                        else:
+                            up[k][idx[0]] += eps
+                            dn[k][idx[0]] -= eps
+                        Gk[idx] = (z_at(up) - z_at(dn)) / (2 * eps)
+                    G.append(Gk)
+                return G
+
+            G0 = grad_at(0)
+            h = mpmath.mpf(10) ** -12
+            Gp, Gm = grad_at(h), grad_at(-h)
+            for k in range(len(blocks)):
+                ref = np.array([float(v) for v in G0[k].ravel()])
+                dref = np.array([float((p - m) / (2 * h)) for p, m in zip(Gp[k].ravel(), Gm[k].ravel())])
+                scale = 1 + float(np.max(np.abs(ref)))
+                assert np.max(np.abs(g[k].ravel() - ref)) <= 1e-13 * scale
+                assert np.max(np.abs(dg[k].ravel() - dref)) <= 1e-10 * (1 + float(np.max(np.abs(dref))))
+
+
+def _tiny_net(seed):
+    """A 2-3-2 leaky ReLU net (α = 1/5) with biases on 3 samples, unit 1 of the hidden layer exactly at its kink
+    on sample 0 (its bias set to −w·x₀), square loss; θ blocks (W0, b0, W1, b1)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((2, 3))
+    Y = rng.standard_normal((2, 3))
+    W0, b0, W1, b1 = rng.standard_normal((3, 2)), rng.standard_normal(3), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    b0[1] = -float(W0[1] @ X[:, 0])
+    return X, Y, [W0, b0, W1, b1]
+
+
+def _f_mp(th, X, Y, mask_of):
+    """The square loss (1/2n)Σ‖W1 a_i + b1 − y_i‖² with a_i = m_i ⊙ (W0x_i + b0), m_i from mask_of(i, z_i)."""
+    W0, b0, W1, b1 = th
+    n = X.shape[1]
+    tot = mpmath.mpf(0)
+    for i in range(n):
+        z = [mpmath.fsum(W0[r][c] * X[c, i] for c in range(2)) + b0[r] for r in range(3)]
+        m = mask_of(i, z)
+        a = [m[r] * z[r] for r in range(3)]
+        for o in range(2):
+            out = mpmath.fsum(W1[o][r] * a[r] for r in range(3)) + b1[o]
+            tot += (out - Y[o, i]) ** 2
+    return tot / (2 * n)
+
+
+def test_sliding_jacobian_against_the_filippov_field():
+    """J = −H_μ + Z(ZᵀZ)⁻¹(ZᵀH_μ − N) (numerics.sliding_jacobian) against the Jacobian of the equivalent-control
+    field G(θ) = −∇f_{μ(θ)}(θ), μ(θ) solving ∇z·G = 0, by central differences at 40 digits: f and its gradient
+    from differences of the loss written out above (not the tier's code), μ from mpmath.findroot."""
+    from numerics.hessians import hessian
+    import theory
+
+    alpha = 0.2
+    for seed in range(3):
+        X, Y, th = _tiny_net(seed)
+        shapes = [B.shape for B in th]
+        sizes = [B.size for B in th]
+        P = sum(sizes)
+
+        def unflat(v):
+            out, k = [], 0
+            for s, n in zip(shapes, sizes):
+                blk = v[k:k + n]
+                out.append([[blk[r * s[1] + c] for c in range(s[1])] for r in range(s[0])] if len(s) == 2 else list(blk))
+                k += n
+            return out
+
+        def masks_at(mu):
+            return lambda i, z: [mu if (i == 0 and r == 1) else (1 if z[r] > 0 else alpha) for r in range(3)]
+
+        with mpmath.workdps(40):
+            d = mpmath.mpf(10) ** -18
+            theta0 = [mpmath.mpf(float(v)) for B in th for v in np.ravel(B)]
+
+            def grad(v, mu):
+                g = []
+                for k in range(P):
+                    up, dn = list(v), list(v)
+                    up[k] += d
+                    dn[k] -= d
+                    g.append((_f_mp(unflat(up), X, Y, masks_at(mu)) - _f_mp(unflat(dn), X, Y, masks_at(mu))) / (2 * d))
+                return g
+
+            def z10(v):  # z of unit 1 on sample 0
+                W0, b0 = unflat(v)[:2]
+                return mpmath.fsum(W0[1][c] * X[c, 0] for c in range(2)) + b0[1]
+
+            def gz(v):
+                out = []
+                for k in range(P):
+                    up, dn = list(v), list(v)
+                    up[k] += d
+                    dn[k] -= d
+                    out.append((z10(up) - z10(dn)) / (2 * d))
+                return out
+
+            def G(v):
+                zg = gz(v)
+                mu = mpmath.findroot(lambda m: -mpmath.fsum(a * b for a, b in zip(zg, grad(v, m))), mpmath.mpf(0.5))
+                return [-x for x in grad(v, mu)], mu
+
+            G0, mu0 = G(theta0)
+            eps = mpmath.mpf(10) ** -12
+            Jref = np.zeros((P, P))
+            for k in range(P):
+                up, dn = list(theta0), list(theta0)
+                up[k] += eps
+                dn[k] -= eps
+                Jref[:, k] = [float((a - b) / (2 * eps)) for a, b in zip(G(up)[0], G(dn)[0])]
+        # the tier's formula: H with the masks (μ at the sliding entry), Z = ∇z, N = ∇²z·G
+        obj = theory.Objective(theory.ReLUNet((2, 3, 2), 0.2, True), theory.SquareLoss(X.T, Y.T))
+        z = th[0] @ X + th[1][:, None]
+        m = np.where(z > 0, 1.0, alpha)
+        m[1, 0] = float(mu0)
+        H = hessian(obj, [np.asarray(B, dtype=float) for B in th], masks=[m])
+        vel = [np.array([float(x) for x in G0[sum(sizes[:k]):sum(sizes[:k + 1])]]).reshape(shapes[k]) for k in range(4)]
+        g, dg = entry_jet([th[0], th[2]], [th[1], th[3]], [m[:, 0]], X[:, 0], 1, 1, [vel[0], vel[2]], [vel[1], vel[3]])
+        Z = np.concatenate([x.ravel() for x in g])[:, None]
+        N = np.concatenate([x.ravel() for x in dg])[None, :]
+        J, eJ = sliding_jacobian(H, Z, N)
+        err = float(np.linalg.norm(J - Jref, 2))
+        assert err <= 1e-8 * float(np.linalg.norm(Jref, 2)), (seed, err)
+        assert eJ < 1e-10 * float(np.linalg.norm(Jref, 2))
+
+
+@settings(deadline=None, max_examples=25)
+@given(seed=st.integers(0, 10**6))
+def test_ellipsoid_bounds_an_adversarial_error(seed):
+    """Errors ℓ_k entering between random factors F_k (known exactly: δ = 0 apart from rounding), each in the
+    direction that the final map stretches most (u_k ∝ Φ_kᵀw, w the top left singular vector of the whole
+    product), and one norm-only factor: the carrier's bound covers ‖Σ_k Φ(T, s_k)u_kℓ_k‖ computed in float64
+    with a 1e-12 margin for its own rounding."""
+    rng = np.random.default_rng(seed)
+    P = int(rng.integers(2, 8))
+    steps = int(rng.integers(2, 12))
+    Fs = [np.eye(P) + rng.standard_normal((P, P)) * float(rng.uniform(0.05, 0.8)) for _ in range(steps)]
+    ells = [float(rng.uniform(0, 1)) for _ in range(steps)]
+    collapse_at = int(rng.integers(0, steps))
+    c = EllipsoidError()
+    c.naive = math.inf  # (the set alone: no product-of-norms bound to fall back on)
+    for k, (F, ell) in enumerate(zip(Fs, ells)):
+        if k == collapse_at:  # a factor known by its norm only: here the identity, norm 1.3 claimed
+            c.event(0.0, 1.3)
+        c._merge()
+        c._apply(F, norm_upper(F), 0.0)
+        c.r += ell  # (add, without the naive track: test the set alone)
+        c._certify()
+    bound = c._set_value()
+    # the adversarial realization: e = Σ_k Φ(T, k)u_kℓ_k, Φ(T, k) = F_{N−1}⋯F_k (the collapse's map is I)
+    tails = []
+    for k in range(steps):
+        M = np.eye(P)
+        for F in Fs[k + 1:]:
+            M = F @ M
+        tails.append(M)
+    W = tails[0] @ Fs[0]
+    w = np.linalg.svd(W)[0][:, 0]
+    e = sum(T @ (T.T @ w) / max(np.linalg.norm(T.T @ w), 1e-300) * ell for T, ell in zip(tails, ells))
+    assert np.linalg.norm(e) <= bound * (1 + 1e-12)
+
+
+def test_saltation_factor_is_the_rank_one_map():
+    rng = np.random.default_rng(3)
+    dF = [rng.standard_normal((3, 2)), rng.standard_normal(3)]
+    g = [rng.standard_normal((3, 2)), rng.standard_normal(3)]
+    A, a, delta = saltation_factor(-0.7, dF, g)
+    u = np.concatenate([x.ravel() for x in dF]) / -0.7
+    v = np.concatenate([x.ravel() for x in g])
+    with mpmath.workdps(30):
+        exact = mpmath.eye(9) + _mp(u[:, None]) * _mp(v[None, :])
+        assert float(mpmath.mnorm(_mp(A) - exact, "F")) <= delta
+    assert np.linalg.norm(A, 2) <= a
+
+
+def _spy_steps(monkeypatch, which, check):
+    """Run ``check(sampler, h, curvature)`` on every dense step the float tier builds, at the time it builds it
+    (the sampler and curvature are closures over the step's own series), ``which``: "sliding_factors" or
+    "step_factors", as numerics.float_taylor and numerics.float_sliding_bounds import them."""
+    import numerics.dense_propagation as DP
+    import numerics.float_taylor as FT
+
+    orig = getattr(DP, which)
+
+    def spy(at, h, *rest):
+        check(at, h, rest[-1])
+        return orig(at, h, *rest)
+
+    monkeypatch.setattr(DP, which, spy)
+    if which == "step_factors":
+        monkeypatch.setattr(FT, "step_factors", spy)
+
+
+PREMISE = [("leaky", "sq", 3), ("digits", "sq", 14)] + [
+    pytest.param(f, l, s, marks=pytest.mark.thorough) for f in ("leaky", "digits") for l in ("sq", "ce") for s in range(10)
+    if (f, l, s) not in (("leaky", "sq", 3), ("digits", "sq", 14))]
+
+
+@pytest.mark.parametrize("family,loss,seed", PREMISE)
+def test_curvature_premise_holds_on_sliding_steps(monkeypatch, family, loss, seed):
+    """The envelope premise of the pieces' curvature K ≥ sup‖J''‖₂ (numerics.dense_propagation.sliding_factors;
+    the Hessian's premise of the growth term, here for the Filippov field's Jacobian J) on every sliding step of
+    two soak instances with long sliding stretches (and, in the thorough profile, of seeds 0–9 of both soak
+    families and losses): against central second differences of J (spacing h/16) at 7 interior points per step. Also K ≥ sup‖H''‖ on their non-sliding steps (the same premise the growth term
+    already rests on, for the pieces of step_factors)."""
+    from test_soak_tightness import instance
+    import numerics
+
+    worst = {"sliding": 0.0, "other": 0.0}
+    counts = {"sliding": 0, "other": 0}
+
+    def check(kind):
+        def run(at, h, curv):
+            M = (lambda s: at(s)[0]) if kind == "sliding" else at
+            K = curv(M(0.0), M(h / 2), M(h))
+            d = h / 16
+            for s in np.linspace(2 * d, h - 2 * d, 7):
+                second = float(np.linalg.norm(M(s - d) - 2 * M(s) + M(s + d), 2)) / d**2
+                worst[kind] = max(worst[kind], second / K)
+            counts[kind] += 1
+        return run
+
+    _spy_steps(monkeypatch, "sliding_factors", check("sliding"))
+    _spy_steps(monkeypatch, "step_factors", check("other"))
+    obj, th = instance(family, loss, seed)
+    try:
+        numerics.gradient_flow(obj, th, 1.0, dps=None)
+    except (numerics.kink_flows.UnsupportedKinkError, numerics.kink_flows.NonUniqueFlowError):
+        pass  # (a refused instance: its steps up to the refusal were checked)
+    if (family, loss, seed) in (("leaky", "sq", 3), ("digits", "sq", 14)):
+        assert counts["sliding"] >= 5, "too few sliding steps: the instance misses its point"
+    print(f"\nsup‖M''‖/K: {worst} over {counts} steps")
+    assert max(worst.values()) <= 1.0
