@@ -57,8 +57,8 @@ def norm_upper(A: np.ndarray) -> float:
     """An upper bound of ‖A‖₂ for a float64 square matrix: ‖A‖₂² = λ_max(AᵀA) from the symmetric eigensolver
     on G = fl(AᵀA); |fl(AᵀA) − AᵀA| ≤ γ_k|A|ᵀ|A| entrywise, of 2-norm ≤ γ_k‖A‖_F², and the computed λ̂ is an
     eigenvalue of G + E, ‖E‖ ≤ γ_{4k}‖G‖ (backward stable), so λ_max(AᵀA) ≤ λ̂(1 + 2γ_{4k}) + γ_k‖A‖_F² (the
-    computed ‖A‖_F² raised by its own summation's γ); the square root rounds once more. (The same bound as
-    :func:`numerics.error_windows.window_factor`'s norms.)"""
+    computed ‖A‖_F² raised by its own summation's γ); the square root rounds once more. (Also the norms of
+    :func:`numerics.error_windows.window_factor`'s partial products.)"""
     k = A.shape[0]
     lam = float(np.linalg.eigvalsh(A.T @ A)[-1])
     fro2 = float(np.sum(A * A)) * (1 + _gamma(k * k + 1))
@@ -183,7 +183,10 @@ def expm_bounded(X: np.ndarray) -> tuple[np.ndarray, float]:
     (the product, the division and the sum), and an earlier error is carried by Y/k; each squaring
     (E + Δ)² = E² + EΔ + ΔE + Δ² carries e to 2‖E‖e + e² plus γ_P‖E‖_F²."""
     P = X.shape[0]
-    nx = float(np.linalg.norm(X)) * (1 + _gamma(P * P + 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        nx = float(np.linalg.norm(X)) * (1 + _gamma(P * P + 1))
+    if not nx <= 2.0**40:  # (e^X beyond any use as a bound, or X not finite)
+        return np.eye(P), math.inf
     s = max(0, math.ceil(math.log2(nx / 0.5))) if nx > 0.5 else 0
     Y = X * (2.0 ** -s)
     ny = nx * 2.0 ** -s
@@ -321,7 +324,8 @@ class EllipsoidError:
     @property
     def value(self) -> float:
         """The bound on the error now: √λ_max(Q) + r, or the naive bound where smaller."""
-        return min(self._set_value(), self.naive)
+        v = self._set_value()
+        return v if v <= self.naive else self.naive  # (a NaN or ∞ set value leaves the naive bound)
 
     def _set_value(self) -> float:
         return (math.sqrt(self.lam) * (1 + 2 * EPS) + self.r) * (1 + 2 * EPS)
@@ -332,8 +336,8 @@ class EllipsoidError:
         self.naive = (self.naive + x) * (1 + 2 * EPS)
 
     def _collapse(self, c: float) -> None:
-        """The set through a map known by its norm c only."""
-        self.r = c * self._set_value() * (1 + 2 * EPS)
+        """The set (or the naive ball, where smaller) through a map known by its norm c only."""
+        self.r = c * self.value * (1 + 2 * EPS)
         self.Q, self.lam = None, 0.0
 
     def _merge(self) -> None:
@@ -362,6 +366,9 @@ class EllipsoidError:
     def _apply(self, A: np.ndarray, a: float, delta: float) -> None:
         """One factor F with ‖F − A‖ ≤ δ, ‖A‖ ≤ a."""
         P = A.shape[0]
+        if not (math.isfinite(a) and math.isfinite(delta)):  # (no matrix bound: the naive track carries the error)
+            self.Q, self.lam, self.r = None, 0.0, math.inf
+            return
         s = math.sqrt(self.lam) * (1 + 2 * EPS)
         if self.Q is None and self.lam > 0:
             self.Q = np.eye(P) * self.lam
@@ -384,7 +391,7 @@ class EllipsoidError:
         if self.Q is not None:
             self.lam = min(self.lam, lambda_max_upper(self.Q))
             self.certified += 1
-        if self.naive < self._set_value():  # the naive ball is the smaller set in norm: keep it
+        if not self._set_value() <= self.naive:  # the naive ball is the smaller set in norm (or the set has no bound)
             self.Q, self.lam, self.r = None, 0.0, self.naive
 
     def step(self, h: float, mu: float, local: float, lam: float | None = None, t: float = math.nan,

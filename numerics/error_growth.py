@@ -400,7 +400,7 @@ class MeasuredGrowth:
         exceeds R_MAX), r the state's coefficient envelope (at least e^{−2}; r = e^{−2} without ``coeffs``).
         ``mask_coeffs``: the series of masks that move along the step (sliding weights μ, arrays (k + 1, 1)),
         on which H depends too: r is the larger of the two envelopes. ``record``: append κ to ``kappas`` (the
-        per-step diagnosis; False for other callers, e.g. :mod:`numerics.dense_windows`, which get ∞ where r
+        per-step diagnosis; False for other callers, e.g. :mod:`numerics.dense_propagation`, which get ∞ where r
         exceeds the assumption's range instead of a count in ``beyond_assumption``). ``norm(mats, weights)`` ≥
         ‖Σ w_iM_i‖₂ (default: the certified norm of symmetric sums; :mod:`numerics.dense_propagation` passes one
         for the nonsymmetric Jacobians of sliding stretches, whose coefficients it assumes under the same
