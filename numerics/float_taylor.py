@@ -154,7 +154,8 @@ class FloatTaylorTrajectory:
     # of the estimate, growth_integral the smooth stretches' (docs/theory.md F, "Kinks (saltation)")
     saltations: list[tuple] = field(default_factory=list)
     # per closed window through lone crossings: numerics.error_windows.WindowRecord (close time, events,
-    # steps, naive and windowed log-growth); Σ (naive − windowed) is what the windows saved
+    # steps, naive and windowed log-growth); Σ (naive − windowed) is what the windows saved. Empty on nets of
+    # ≤ DENSE_MAX parameters, whose error is carried as a set (numerics.dense_propagation)
     windows: list = field(default_factory=list)
     rtol: float = TOL  # the steps' last-term target relative to max(1, ‖θ‖∞) (float_gradient_flow)
     # the bound at t_end itself (≤ errors[-1], which bounds the whole last step): the closed window's bound, and

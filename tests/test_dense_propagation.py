@@ -95,15 +95,17 @@ def test_step_factors_cover_the_propagator(seed, h):
     factors = step_factors(lambda s: _poly(coeffs, s), h, mu, lip, lambda H0, Hm, H1: K)
     n = len(factors)
     tau = h / n
+    worst = 0.0
     for i, (At, a, delta) in enumerate(factors):
         shifted = [A + B * (i * tau) + C * (i * tau) ** 2, B + 2 * C * (i * tau), C]  # H(iτ + s)
         exact = _exact_propagator(shifted, tau, -1)
         true = _mnorm2(_mp(At) - exact)
-        target(true / delta, label="true error / delta")
+        worst = max(worst, true / delta)
         assert true <= delta
         assert norm_upper(At) <= a
         # useful: δ is the piece's move and rounding, not more than 1000× what the flow shows
         assert delta <= 1000 * max(true, 1e-15)
+    target(worst, label="true error / delta")
 
 
 @settings(deadline=None, max_examples=15)
@@ -117,13 +119,15 @@ def test_sliding_factors_cover_the_propagator(seed, h):
     K = 2 * float(np.linalg.norm(C, 2))
     factors = sliding_factors(lambda s: (_poly(coeffs, s), 0.0), h, lambda J0, Jm, J1: K)
     tau = h / len(factors)
+    worst = 0.0
     for i, (At, a, delta) in enumerate(factors):
         shifted = [A + B * (i * tau) + C * (i * tau) ** 2, B + 2 * C * (i * tau), C]
         true = _mnorm2(_mp(At) - _exact_propagator(shifted, tau, 1))
-        target(true / delta, label="true error / delta")
+        worst = max(worst, true / delta)
         assert true <= delta
         assert norm_upper(At) <= a
         assert delta <= 1000 * max(true, 1e-15)
+    target(worst, label="true error / delta")
 
 
 def _z_mp(Ws, bs, masks, x, layer, unit):
@@ -378,9 +382,10 @@ def _spy_steps(monkeypatch, which, check):
         monkeypatch.setattr(FT, "step_factors", spy)
 
 
-PREMISE = [("leaky", "sq", 3), ("digits", "sq", 14)] + [
+# digits square 1: two long steps where the Hessian's premise failed before its order-2 anchor was always taken
+PREMISE = [("leaky", "sq", 3), ("digits", "sq", 14), ("digits", "sq", 1)] + [
     pytest.param(f, l, s, marks=pytest.mark.thorough) for f in ("leaky", "digits") for l in ("sq", "ce") for s in range(10)
-    if (f, l, s) not in (("leaky", "sq", 3), ("digits", "sq", 14))]
+    if (f, l, s) not in (("leaky", "sq", 3), ("digits", "sq", 14), ("digits", "sq", 1))]
 
 
 @pytest.mark.parametrize("family,loss,seed", PREMISE)
@@ -403,7 +408,8 @@ def test_curvature_premise_holds_on_sliding_steps(monkeypatch, family, loss, see
             d = h / 16
             for s in np.linspace(2 * d, h - 2 * d, 7):
                 second = float(np.linalg.norm(M(s - d) - 2 * M(s) + M(s + d), 2)) / d**2
-                worst[kind] = max(worst[kind], second / K)
+                # (K = 0: the step's three samples equal, e.g. a net whose gradient vanishes — then so must H'')
+                worst[kind] = max(worst[kind], second / K if K > 0 else (0.0 if second == 0 else math.inf))
             counts[kind] += 1
         return run
 
