@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 EPS = float(np.finfo(float).eps)
 # up to this many parameters the float tier carries its error through dense propagators. A piece costs a P × P
 # Hessian, its eigendecomposition and two products: measured (one thread, T = 0.5) on the 182- and 160-parameter
-# benchmark nets (ReLU (4,10,10,2), with and without biases) the runs took 3.3× and 2.7× the time of the
-# windows' bound for estimates 1.5× and 1.4× tighter (4.0e-14 against 6.2e-14; 1.1e-14 against 1.5e-14), while
+# benchmark nets (ReLU (4,10,10,2), with and without biases) the runs took 2.5–3.3× the time of the windows'
+# bound for estimates 1.5× and 1.4× tighter (benchmarks/dense_propagation_cost.py) (4.0e-14 against 6.2e-14; 1.1e-14 against 1.5e-14), while
 # the families where the product of norms was 10³–10⁴ loose have ≤ 102 parameters (docs/theory.md F, "Dense
 # propagation"); so the cut is 128
 DENSE_MAX = 128
@@ -308,9 +308,11 @@ class EllipsoidError:
       computed fl(ÃQÃᵀ) is raised by ρI, ρ ≥ the 2-norm of its rounding, so that the stored Q contains it.
     * A factor known by its norm c only: E(Q) ⊕ B(r) ⊆ B(c(√λ_max(Q) + r)).
     * ``naive`` carries the product-of-norms bound alongside (what :class:`CarriedError` would give without
-      windows); where it is smaller, the set becomes its ball (both contain the error)."""
+      windows); the value is the smaller of the two, and where the naive ball is ``RESET`` times smaller the
+      set becomes that ball (both contain the error)."""
 
     windows: bool = False  # (no windows through lone crossings, so no Λ needed: the float tier reads this)
+    RESET: ClassVar[float] = 2.0
     log: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -391,7 +393,11 @@ class EllipsoidError:
         if self.Q is not None:
             self.lam = min(self.lam, lambda_max_upper(self.Q))
             self.certified += 1
-        if not self._set_value() <= self.naive:  # the naive ball is the smaller set in norm (or the set has no bound)
+        # the naive ball replaces the set only where it is RESET× smaller (or the set has no bound): the set's
+        # own roundings and moves (δ) keep it a hair above the naive bound on stretches without kinks, and a
+        # reset at every such step threw its shape away before the kinks it would have seen through
+        # (found on (3,6,6,2) cross-entropy seed 0: 1.7e-12 with a reset whenever smaller, 3.2e-13 without)
+        if not self._set_value() <= self.RESET * self.naive:
             self.Q, self.lam, self.r = None, 0.0, self.naive
 
     def step(self, h: float, mu: float, local: float, lam: float | None = None, t: float = math.nan,

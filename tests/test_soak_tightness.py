@@ -10,8 +10,9 @@ none chosen by its outcome). Every case the tiers ran was honest; the families h
 (leaky: 9 of 60 above 1000× their true error, up to 1.9e5; digits: 3 of 58, up to 1.6e4): the bound multiplied
 saltation norms, and on these small nets with long steps the windows that would see the stretches cancel did not
 close in time. Since the dense propagation of small nets' errors (docs/theory.md F, "Dense propagation",
-2026-12-07) all but one are within 1000× (``LOOSE``, a strict xfail with its measured ratio and reason). Where
-a tier refuses, both must refuse at the same instant.
+2026-12-07) every case is within 1000× (leaky max 928, digits max 721), so ``LOOSE`` is empty: a case found
+above 1000× would go there as a strict xfail with its measured ratio. Where a tier refuses, both must refuse at
+the same instant.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ from test_float_simultaneous_kinks import diff_mp
 T = 1.0
 SEEDS = range(30)
 FAMILIES = ("leaky", "digits")
-# estimate / true error measured by the soak, those above 1000×. Of the 12 of 2026-12-06 (leaky square 3, 9, 11, 13,
-# 14, 17, 28, 29 and cross-entropy 25, digits square 11, 14, 16, up to 1.9e5) one is left since the dense
-# propagation (2026-12-07): leaky cross-entropy 25, no sliding, two lone crossings that stretch along ∇z by
-# |ż_post/ż_pre| = 4.26 and 13.25 — a bound over all directions keeps them, the realized error lies off them
-LOOSE = {("leaky", "ce", 25): 2.22e3}
+# estimate / true error measured by the soak, those above 1000× (strict xfails). None since the dense propagation
+# (2026-12-07); the 12 of 2026-12-06 (leaky square 3, 9, 11, 13, 14, 17, 28, 29 and cross-entropy 25, digits square
+# 11, 14, 16, up to 1.9e5) are within it now (the largest: leaky square 11, 928)
+LOOSE: dict = {}
 _runs: dict = {}
 
 
@@ -90,7 +90,7 @@ def _params(loose_xfail: bool):
                 marks = [] if seed == 0 or (family, loss, seed) == ("digits", "sq", 14) else [pytest.mark.thorough]
                 if loose_xfail and (family, loss, seed) in LOOSE:
                     marks.append(pytest.mark.xfail(strict=True, reason=f"estimate/true ≈ {LOOSE[(family, loss, seed)]:.2g}: "
-                                                                        "lone crossings that stretch the worst direction"))
+                                                                        "measured by the soak"))
                 out.append(pytest.param(family, loss, seed, marks=marks))
     return out
 
