@@ -38,9 +38,10 @@ EPS = float(np.finfo(float).eps)
 DENSE_MAX = 128
 # a step is cut into n pieces (a power of two) until the Hessian's move over them, the part of δ that does not
 # shrink with the rounding, is ≤ PIECE_TOL: summed over a run's tens of steps, a few percent of the bound's
-# log-growth. Measured on four nets (the two above, leaky (4,6,6,3) square seed 3, digits (8,6,6,3) square 14):
-# 3e-3 gives estimates within 1–5 % of 1e-3's at 0.6–0.7× its time; 1e-2 lost up to 28× on two of them (the
-# pieces' δ then outweigh the cancellations)
+# log-growth. Measured on leaky (4,6,6,3) square 3 and digits (8,6,6,3) square 14 and 16 (one thread): 1e-3,
+# 3e-3 and 1e-2 give estimates within 9 % of each other (6.45/6.70/7.22e-13 on the first) in 0.75–1.1× each
+# other's time. (With the first reset rule of EllipsoidError, 1e-2 had lost up to 28×: its larger δ reset the
+# set sooner.)
 PIECE_TOL = 3e-3
 PIECES_MAX = 16
 

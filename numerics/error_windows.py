@@ -29,7 +29,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from .dense_propagation import norm_upper
+from .dense_propagation import _gamma, norm_upper
 from .dense_spectra import psd_defect
 
 EPS = float(np.finfo(float).eps)
@@ -37,14 +37,6 @@ EPS = float(np.finfo(float).eps)
 # from at most CERT_STEPS power steps
 CERT_TOL = 0.01
 CERT_STEPS = 12
-
-
-def _gamma(n: float) -> float:
-    """Higham's γ_n = nε/(1 − nε) (the relative bound of an n-term floating-point sum or product)."""
-    x = n * EPS
-    if x >= 0.5:
-        raise ValueError(f"γ_{n}: dimension too large for a float64 rounding bound")
-    return x / (1 - x)
 
 
 def window_factor(kappas: Sequence[float], etas: Sequence[float], vhats: np.ndarray,
