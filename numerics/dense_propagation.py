@@ -12,9 +12,12 @@ With P ≤ ``DENSE_MAX`` parameters the error is instead kept as a *set*: e ∈ 
 * a step (or a piece of it, length τ) by Ψ ≈ Ã = fl(Q̃ e^{−τΛ̃} Q̃ᵀ), the eigendecomposition of the mean H̃
   of the dense Hessians at the piece's ends (with the step's masks); ‖Ψ − Ã‖ ≤ δ with
   δ = e^{τμ'}·(τ(ε_H + ε_eig) + ∫‖H − H̃‖) + ‖Ã − A‖ (:func:`step_factor`, :func:`step_factors`);
-* a lone crossing by S = I + κv̂v̂ᵀ, its off-direction part N (‖N‖ ≤ η) in δ (:func:`crossing_factor`);
-* anything else (a step while an entry slides, a kink that is not a lone crossing, a step without the
-  Hessian) by its norm bound only: the set collapses to the ball of its radius times that bound.
+* a step while entries slide by the propagator of the Filippov field's Jacobian J, Ã = e^{τJ̃}
+  (:func:`sliding_factor`, :func:`sliding_factors`, :mod:`numerics.sliding_jacobian`);
+* a lone crossing by S = I + κv̂v̂ᵀ, its off-direction part N (‖N‖ ≤ η) in δ (:func:`crossing_factor`); any
+  other kink decided from a side by S = I + ΔF∇zᵀ/ż_pre (:func:`saltation_factor`);
+* anything else (a kink decided from no side or a group's, a sliding step J does not describe) by its norm
+  bound only: the set collapses to the ball of its radius times that bound.
 
 :class:`EllipsoidError` keeps (Q, r) and the bound max‖e‖ ≤ √λ_max(Q) + r; it has the interface of
 :class:`numerics.error_windows.CarriedError`, which the float tier uses above ``DENSE_MAX``.
@@ -32,9 +35,9 @@ EPS = float(np.finfo(float).eps)
 # up to this many parameters the float tier carries its error through dense propagators. A piece costs a P × P
 # Hessian, its eigendecomposition and two products: measured (one thread, T = 0.5) on the 182- and 160-parameter
 # benchmark nets (ReLU (4,10,10,2), with and without biases) the runs took 2.5–3.3× the time of the windows'
-# bound for estimates 1.5× and 1.4× tighter (benchmarks/dense_propagation_cost.py) (4.0e-14 against 6.2e-14; 1.1e-14 against 1.5e-14), while
-# the families where the product of norms was 10³–10⁴ loose have ≤ 102 parameters (docs/theory.md F, "Dense
-# propagation"); so the cut is 128
+# bound for estimates 1.5× and 1.4× tighter (4.0e-14 against 6.2e-14; 1.1e-14 against 1.5e-14;
+# benchmarks/dense_propagation_cost.py), while the families where the product of norms was 10³–10⁴ loose have
+# ≤ 102 parameters (docs/theory.md F, "Dense propagation"); so the cut is 128
 DENSE_MAX = 128
 # a step is cut into n pieces (a power of two) until the Hessian's move over them, the part of δ that does not
 # shrink with the rounding, is ≤ PIECE_TOL: summed over a run's tens of steps, a few percent of the bound's
