@@ -107,7 +107,8 @@ def step_factor(H: np.ndarray, tau: float, mu: float, move: float, H_err: float 
     G[np.diag_indices(P)] -= 1.0
     omega = float(np.linalg.norm(G)) * (1 + _gamma(P * P + 1)) + _gamma(P + 1) * qf2
     if not omega < 0.5:
-        raise FloatingPointError(f"dense window: eigenvectors far from orthogonal (ω = {omega:.3g})")
+        raise FloatingPointError(f"dense propagation: the Hessian's computed eigenvectors are far from orthogonal "
+                                 f"(‖QᵀQ − I‖ ≤ {omega:.3g}); the step is carried by its norm bound instead")
     # ‖R‖: the computed residual's Frobenius norm plus the rounding of H̃Q̃ (γ_P‖H̃‖_F‖Q̃‖_F) and of the
     # scaling and subtraction
     Rm = H @ Q - Q * lam

@@ -100,7 +100,7 @@ class SlidingBounds:
         try:
             return sliding_factors(jac_at, h, lambda J0, Jm, J1: self.growth.curvature_bound(
                 J0, Jm, J1, h, ys, mask_coeffs=mask_coeffs, record=False, norm=norm))
-        except FloatingPointError:
+        except (FloatingPointError, np.linalg.LinAlgError):  # (no matrix: the step's norm bound)
             return None
 
     def _mask_lipschitz(self, h: float, s: list[float], loss_bound: float) -> float:

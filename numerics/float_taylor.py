@@ -898,9 +898,12 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                              lipschitz=lip, masks=fm[0] if fm else None,
                                              mask_coeffs=fm[1] if fm else None)
                         if dense and fm and not self.series.slide:  # (one region: the step's masks)
-                            factors = step_factors(
-                                lambda s: hessian(self.obj, self._theta([_horner(Y, s) for Y in ys]), masks=fm[0][0]),
-                                h, L, lip, lambda H0, Hm, H1: self.growth.curvature_bound(H0, Hm, H1, h, ys, record=False))
+                            try:
+                                factors = step_factors(
+                                    lambda s: hessian(self.obj, self._theta([_horner(Y, s) for Y in ys]), masks=fm[0][0]),
+                                    h, L, lip, lambda H0, Hm, H1: self.growth.curvature_bound(H0, Hm, H1, h, ys, record=False))
+                            except (FloatingPointError, np.linalg.LinAlgError):  # (no matrix: the step's norm bound)
+                                factors = None
                         elif dense and fm:  # sliding: the Filippov field's Jacobian (SlidingBounds._sliding_factors)
                             factors = self._sliding_factors(ys, h, fm[1])
                     else:  # B1: the midpoint, the step's coefficients and layer norms suffice
