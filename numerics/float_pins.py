@@ -65,8 +65,12 @@ class FloatPins:
         sliding = set(self._sliding())
         for j in range(len(self.side)):
             Z = w[self.watch[j]]
-            cand = np.argwhere(Z[0] == 0)  # (exact zeros at order 0 are rare: the full test on those only)
-            for u, i in cand:
+            # exact zeros at order 0 are rare: the full test on those only (np.flatnonzero after any(): the 2-D
+            # argwhere cost ~80 µs per layer and step on the research nets, ~2 % of a run)
+            zero = Z[0] == 0
+            if not zero.any():
+                continue
+            for u, i in zip(*np.unravel_index(np.flatnonzero(zero), zero.shape)):
                 u, i = int(u), int(i)
                 if (j, u, i) in self.pinned or (j, u, i) in sliding or self.dead[j][u, i] or np.any(Z[:, u, i] != 0):
                     continue

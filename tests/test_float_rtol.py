@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import numerics
 from proofs_check.strategies import network_instances
 from numerics.kink_flows import relu_gradient_flow
-from test_float_taylor import maxdiff, relu_instance
+from error_norms import diff2
+from test_float_taylor import relu_instance
 
 # (seed, widths, alpha, bias, init scale, horizon): the crossing and sliding instances of test_float_taylor
 INSTANCES = {"crossing": (1, (3, 5, 5, 2), 0.0, True, 0.5, 0.5),
@@ -48,7 +49,7 @@ def test_a_looser_step_target_keeps_the_estimate_honest(name, rtol):
     f = numerics.gradient_flow(obj, th, t_end, dps=None, rtol=rtol)
     assert f.rtol == rtol
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, t_end, 9)) + f.times[1:8])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, t_end, 9)) + f.times[1:8])
     ratio = f.error_estimate / max(true, 1e-300)
     print(f"{name}, rtol {rtol:g}: float vs arb {true:.3g}, estimate {f.error_estimate:.3g} (ratio {ratio:.3g}); "
           f"pass cost {_pass_cost(f)} vs {_pass_cost(default)} at the default")
@@ -113,7 +114,7 @@ def _estimate_bounds_the_error(inst, rtol, t_end):
         note("the float tier stopped at a repelling kink after a simultaneous kink of the reference")
         return
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, t_end, 9)) + f.times[1:8])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, t_end, 9)) + f.times[1:8])
     note(f"rtol {rtol}: events {len(f.events)} (arb {len(ref.events)}), true {true:.3g}, estimate {f.error_estimate:.3g}")
     target(true / max(f.error_estimate, 1e-300), label="true error / estimate")
     assert f.error_estimate >= true
@@ -160,7 +161,7 @@ def test_a_switch_onto_a_pinned_entry_is_counted():
     f = numerics.gradient_flow(obj, th, 0.5, dps=None, rtol=1e-12)
     assert [e.key() for e in f.events] == [e.key() for e in ref.events] and len(f.events) == 2
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
     assert true > 2e-14  # the instance still has its early stop
     assert true <= f.error_estimate <= 1000 * true
 
@@ -220,7 +221,7 @@ def test_a_loose_target_step_before_an_event_is_counted():
     f = numerics.gradient_flow(obj, th, 0.5, dps=None, rtol=1e-5)
     assert [e.key() for e in f.events] == [e.key() for e in ref.events]
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
     assert true <= f.error_estimate <= 1000 * true
 
 
@@ -297,7 +298,7 @@ def test_switching_where_the_computed_z_is_not_zero_is_counted():
     f = numerics.gradient_flow(obj, th, 0.5, dps=None, rtol=1e-12)
     assert [e.key() for e in f.events] == [e.key() for e in ref.events] and len(f.events) == 3
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
     assert true > 5e-14  # the instance still has its large event-time error
     assert f.error_estimate >= true
 
@@ -320,7 +321,7 @@ def test_a_series_that_grows_again_cuts_the_step():
     f = numerics.gradient_flow(obj, th, 0.5, dps=None)
     assert f.steps[0] < 0.05  # the first step stays inside the series' radius (~0.05–0.08 by the ratios)
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:12])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:12])
     assert f.error_estimate >= true
     assert true <= 1e-12
 
@@ -345,7 +346,7 @@ def test_a_full_step_past_the_series_radius_is_halved():
     ref = relu_gradient_flow(obj, th, Fraction(1, 2), 40, rerun=False)
     f = numerics.gradient_flow(obj, th, 0.5, dps=None)
     with mpmath.workdps(40):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)) + f.times[1:])
     assert [e.key() for e in f.events] == [e.key() for e in ref.events]
     assert f.error_estimate >= true
     assert true <= 1e-12
@@ -365,7 +366,7 @@ def test_saturated_cross_entropy_rounding_is_counted():
     ref = relu_gradient_flow(obj, th, Fraction(1, 2), 40, rerun=False)
     f = numerics.gradient_flow(obj, th, 0.5, dps=None)
     with mpmath.workdps(40):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)))
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, 0.5, 9)))
     assert f.error_estimate >= true
 
 

@@ -36,6 +36,7 @@ import theory
 from numerics.kink_flows import UnsupportedKinkError
 
 import relu_reference as R
+from error_norms import diff2, error2
 from test_relu_flows import mpq
 
 WIDTHS, N = (3, 6, 6, 2), 5
@@ -55,9 +56,9 @@ def instance(loss: str, seed: int, widths=WIDTHS, n=N):
 
 
 def diff_mp(a, b) -> float:
-    with mpmath.workdps(40):
-        return max(float(abs(mpmath.mpf(float(x)) - y))
-                   for A, B in zip(a, b) for x, y in zip(np.asarray(A).flat, B.flat))
+    """‖a − b‖₂ (a float run's blocks against the arb tier's): the norm the float tier's estimate bounds
+    (tests/error_norms.py; the largest entry's error until 2026-12-07)."""
+    return diff2(a, b)
 
 
 # (loss, seed, T); main's refusal times: sq 0.018, 0.82, 1.16, 0.11, 1.76, 1.55, 0.14, 0.024, 1.84;
@@ -593,9 +594,10 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     tiers = [numerics.gradient_flow(obj, th, 1.0, dps=None), numerics.gradient_flow(obj, th, Fraction(1), dps=30)]
     for g in tiers:
         assert [(e.kind, e.layer, e.sample, e.unit) for e in g.events] == [e[1:] for e in ref]
-        with mpmath.workdps(40):
-            true_g = max(max(abs(mpmath.mpf(x) - y) for x, y in zip(obj.flatten(g.at(t if g is tiers[1] else float(t))),
-                                                                    R.at(pieces, mpq(t))))
+        with mpmath.workdps(40):  # (each tier in the norm its estimate bounds: tests/error_norms.py)
+            dist = (lambda x, y: error2(x, y)) if g is tiers[0] else \
+                (lambda x, y: max(abs(mpmath.mpf(a) - b) for a, b in zip(x, y)))
+            true_g = max(dist(obj.flatten(g.at(t if g is tiers[1] else float(t))), R.at(pieces, mpq(t)))
                          for t in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1)))
         print(f"group crossing: estimate {g.error_estimate:.3e}, true {float(true_g):.3e}")
         assert true_g <= g.error_estimate
@@ -610,7 +612,7 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     g = numerics.gradient_flow(obj, th, 1.0, dps=None)
     assert sorted((e.kind, e.layer, e.sample, e.unit) for e in g.events) == [e[1:] for e in ref]
     with mpmath.workdps(40):
-        true_g = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(g.at(1.0)), R.at(pieces, mpq(Fraction(1)))))
+        true_g = error2(obj.flatten(g.at(1.0)), R.at(pieces, mpq(Fraction(1))))
     assert true_g <= g.error_estimate
     monkeypatch.setattr(fp.FloatPins, "_frozen_zero_weights", lambda self, *a: 0.0)
     with pytest.raises(UnsupportedKinkError, match="decided again at the instant it switched"):
@@ -618,7 +620,7 @@ def test_an_entry_decided_twice_at_one_instant_is_refused(monkeypatch):
     # before the instant both tiers run, and agree with the reference
     f = numerics.gradient_flow(obj, th, 0.6, dps=None)
     with mpmath.workdps(40):
-        true = max(abs(mpmath.mpf(float(x)) - y) for x, y in zip(obj.flatten(f.at(0.6)), R.at(pieces, mpq(Fraction(3, 5)))))
+        true = error2(obj.flatten(f.at(0.6)), R.at(pieces, mpq(Fraction(3, 5))))
     assert true <= f.error_estimate
 
 

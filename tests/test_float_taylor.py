@@ -13,9 +13,7 @@ import numerics
 import theory
 from numerics.kink_flows import relu_gradient_flow
 
-
-def maxdiff(a, b):
-    return max(float(abs(x - y)) for A, B in zip(a, b) for x, y in zip(np.asarray(A).flat, np.asarray(B).flat))
+from error_norms import diff2  # the norm the float tier's estimate bounds (the max norm until 2026-12-07)
 
 
 def relu_instance(seed, widths, alpha, bias, n=5, scale=0.5):
@@ -28,7 +26,7 @@ def relu_instance(seed, widths, alpha, bias, n=5, scale=0.5):
 def compare(obj, th, t_end, ref):
     f = numerics.gradient_flow(obj, th, t_end, dps=None)
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(t), ref.at(t)) for t in list(np.linspace(0, t_end, 9)) + f.times[1:8])
+        true = max(diff2(f.at(t), ref.at(t)) for t in list(np.linspace(0, t_end, 9)) + f.times[1:8])
     scale = max(float(np.abs(W).max()) for W in f.at(t_end))
     ratio = f.error_estimate / max(true, 1e-300)
     wins = [w for w in f.windows if w.events]

@@ -23,6 +23,7 @@ import numerics
 import theory
 
 import relu_reference as R
+from error_norms import error2
 from numerics.kink_flows import UnsupportedKinkError
 from test_relu_flows import DPS, REF_DPS, compare, instance, mpq, z_sensitivity
 
@@ -40,7 +41,7 @@ def float_vs_reference(obj, th, net, t_end, pieces, ref_events, check_times):
     assert [(e.kind, e.layer, e.sample, e.unit) for e in f.events] == [e[1:] for e in ref_events]
     est = f.error_estimate
     with mpmath.workdps(REF_DPS):
-        true = max(max(abs(mpmath.mpf(x) - y) for x, y in zip(obj.flatten(f.at(float(t))), R.at(pieces, mpq(t))))
+        true = max(error2(obj.flatten(f.at(float(t))), R.at(pieces, mpq(t)), REF_DPS)  # (the norm it bounds)
                    for t in check_times)
         for e, r in zip(f.events, ref_events):
             if e.kind == "leave sliding":

@@ -25,7 +25,7 @@ import theory
 from numerics.gradients import flat_gradient_function
 from numerics.softmax_radius import exp_inputs, logit_radius
 
-from test_float_taylor import maxdiff
+from error_norms import diff2
 
 
 def saturated(seed: int, widths=(5, 3, 2)):
@@ -75,7 +75,7 @@ def test_a_saturated_softmax_is_not_stepped_across(seed, t):
     # itself can be off by and far below the old code's 1.4 and 0.066 (seed 175)
     assert tf < 1e-9 and ta < 1e-9
     with mpmath.workdps(30):
-        true = max(maxdiff(f.at(s), a.at(Fraction(s))) for s in list(np.linspace(0, 0.5, 9)) + f.times[1:8])
+        true = max(diff2(f.at(s), a.at(Fraction(s))) for s in list(np.linspace(0, 0.5, 9)) + f.times[1:8])
     assert true <= f.error_estimate
     assert [e.key() for e in f.events] == [e.key() for e in a.events]
 
