@@ -1,10 +1,9 @@
 """Cost and gain of the float tier's dense propagation on small nets (docs/theory.md F, "Dense propagation").
 
-Runs ``numerics.gradient_flow(obj, θ0, T, dps=None)`` on each case three ways, interleaved, REPEATS times each:
-with the defaults (the set from the first step up to ``DENSE_MAX`` = 128 parameters, from the first kink that is
-not a lone crossing or a 4× naive growth up to ``DENSE_LAZY_MAX`` = 512; the windows above), with the set from the
-first step, and with the product-of-norms bound and its windows alone; prints the median CPU seconds and the error
-estimates, and the set's time and tightness against the windows'. The cases: the two loosest soak instances of ``tests/test_soak_tightness.py``
+Runs ``numerics.gradient_flow(obj, θ0, T, dps=None)`` on each case with the error carried through dense
+propagators (``numerics.float_taylor.DENSE_MAX`` at its default, 512) and with the product-of-norms bound and
+its windows (``DENSE_MAX = 0``), interleaved, REPEATS times each; prints the median CPU seconds, their ratio,
+and both error estimates. The cases: the two loosest soak instances of ``tests/test_soak_tightness.py``
 (leaky (4,6,6,3) square 3, digits (8,6,6,3) square 14 and 16), a (3,6,6,2) soak instance (square 11 of
 ``tests/test_float_simultaneous_kinks.instance``), the 160- and 182-parameter ReLU nets of
 ``benchmarks/bench_float_taylor.py`` (T = 0.5), two runs of the soak's 276-parameter family (``mid`` square 1
@@ -22,7 +21,6 @@ import sys
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import math
 import statistics
 import time
 
@@ -69,30 +67,24 @@ def digits480(seed: int):
 
 
 def main() -> None:
-    cut, lazy_cut = FT.DENSE_MAX, FT.DENSE_LAZY_MAX
-    # (DENSE_MAX, DENSE_LAZY_MAX) per contestant: the defaults; the set from the first step; the windows alone
-    modes = {"default": (cut, lazy_cut), "set": (10**9, 10**9), "windows": (0, 0)}
-    print("| case | P | default: CPU s, estimate (set from t) | set from t = 0: CPU s, estimate | windows: CPU s, "
-          "estimate | set / windows: time, estimate |")
+    default = FT.DENSE_MAX
+    print("| case | P | set: CPU s, estimate | windows: CPU s, estimate | time ratio | estimate ratio |")
     print("|---|---|---|---|---|---|")
     for name, obj, th, T in cases():
-        times: dict = {k: [] for k in modes}
-        est, since = {}, math.nan
+        times: dict = {"set": [], "windows": []}
+        est = {}
         for _ in range(REPEATS):
-            for kind, (dm, lm) in modes.items():
-                FT.DENSE_MAX, FT.DENSE_LAZY_MAX = dm, lm
+            for kind, cut in (("set", max(default, obj.num_params)), ("windows", 0)):
+                FT.DENSE_MAX = cut
                 t0 = time.process_time()
                 f = numerics.gradient_flow(obj, th, T, dps=None)
                 times[kind].append(time.process_time() - t0)
                 est[kind] = f.error_estimate
-                if kind == "default":
-                    since = f.set_from
-        FT.DENSE_MAX, FT.DENSE_LAZY_MAX = cut, lazy_cut
-        med = {k: statistics.median(v) for k, v in times.items()}
-        where = "windows throughout" if math.isnan(since) else f"set from t = {since:.3g}"
-        print(f"| {name} | {obj.num_params} | {med['default']:.3g}, {est['default']:.3g} ({where}) | "
-              f"{med['set']:.3g}, {est['set']:.3g} | {med['windows']:.3g}, {est['windows']:.3g} | "
-              f"{med['set'] / med['windows']:.2f}, {est['windows'] / est['set']:.3g} |", flush=True)
+        FT.DENSE_MAX = default
+        d, n = statistics.median(times["set"]), statistics.median(times["windows"])
+        note = "" if obj.num_params <= default else f" (above the cut: DENSE_MAX raised to {obj.num_params} here)"
+        print(f"| {name}{note} | {obj.num_params} | {d:.3g}, {est['set']:.3g} | {n:.3g}, {est['windows']:.3g} | "
+              f"{d / n:.2f} | {est['windows'] / est['set']:.3g} |", flush=True)
 
 
 if __name__ == "__main__":

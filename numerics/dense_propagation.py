@@ -32,25 +32,18 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 EPS = float(np.finfo(float).eps)
-# up to DENSE_MAX parameters the float tier carries its error through dense propagators from the first step. A
-# piece costs a P × P Hessian, its eigendecomposition and two products, so the cost grows as P³: on the 182- and
-# 160-parameter benchmark nets (ReLU (4,10,10,2), with and without biases; 4–5 lone crossings, the naive bound's
-# growth 9× and 4.5×) the set takes 2.7–3.0× the time of the windows' bound for estimates 1.5× and 1.4× tighter,
-# on an (8,18,16,3) net (480 parameters, 51 kinks) 4.4× (51 against 11 s of CPU) for 10× (benchmarks/
-# dense_propagation_cost.py). Above DENSE_MAX and up to DENSE_LAZY_MAX the tier starts with the windows and takes
-# the set from the first kink that is not a lone crossing (entering or leaving sliding, a crossing while entries
-# slide: the kinks the windows can only multiply by their norms, taken by the set as a matrix), or from the step at
-# which the naive bound has grown LAZY_GROWTH× since t = 0, whichever comes first: runs of lone crossings with
-# little growth keep the windows' cost. Why (2026-12-07, float tier vs the arb tier at 30 digits, T = 1, seeds
-# 0–9, both losses; docs/theory.md F, "Dense propagation", *Above 128 parameters*): on (8,12,12,3) nets on 10
-# digits images (276 parameters) the windows alone were up to 2.3e4× the true error (2-norm) where 35–74 kinks
-# compound, 6 of 18 runs above 1000× (median 311×); the set from the first step 1 of 18 (median 66×) at ~2.3× the
-# time; this lazy rule 1 of 18 (median 73×) at ~1.8×. LAZY_GROWTH = 4 keeps the 160-parameter benchmark net on the
-# windows throughout and puts the 182-parameter one on the set at t = 0.42 of 0.5 (16 had lost up to 2× on the
-# 276-parameter family; 2 gained ≤ 1.2× over 4)
-DENSE_MAX = 128
-DENSE_LAZY_MAX = 512
-LAZY_GROWTH = 4.0
+# up to DENSE_MAX parameters the float tier carries its error through dense propagators. A piece costs a P × P
+# Hessian, its eigendecomposition and two products, so the cost grows as P³ (benchmarks/dense_propagation_cost.py,
+# one thread): on the 182- and 160-parameter benchmark nets (ReLU (4,10,10,2), with and without biases; 4–5 lone
+# crossings, which the windows see through) 2.7–3.0× the time of the windows' bound for estimates 1.5× and 1.4×
+# tighter, on the 276-parameter soak nets 2.4× for 17–175×, on an (8,18,16,3) net (480 parameters, 51 kinks) 4.4×
+# (48 against 11 s of CPU) for 10×. The cut was 128 until a soak of 276- and 279-parameter nets (2026-12-07, float
+# tier vs the arb tier at 30 digits, seeds 0–9, both losses, T = 1; docs/theory.md F, "Dense propagation", *Above
+# 128 parameters*) found the windows up to 2.3e4× and 9.5e5× the true error (2-norm), 12 of 35 runs above 1000×;
+# with the set 1 of 38 (1,014×). A lazy rule (the windows until the first kink that is not a lone crossing or a 4×
+# growth of the naive bound) saved time only where runs are short anyway (0.17 against 0.55 s on the 182-parameter
+# net) and lost tightness where they are long (4 of 38 above 1000×, at the same time as the set from t = 0)
+DENSE_MAX = 512
 # a step is cut into n pieces (a power of two) until the Hessian's move over them, the part of δ that does not
 # shrink with the rounding, is ≤ PIECE_TOL: summed over a run's tens of steps, a few percent of the bound's
 # log-growth. Measured on leaky (4,6,6,3) square 3 and digits (8,6,6,3) square 14 and 16 (one thread): 1e-3,
@@ -455,5 +448,5 @@ class EllipsoidError:
         """(No windows: the set is carried across the run.)"""
 
 
-__all__: list[Any] = ["DENSE_MAX", "DENSE_LAZY_MAX", "LAZY_GROWTH", "norm_upper", "lambda_max_upper", "expm_bounded", "step_factor",
+__all__: list[Any] = ["DENSE_MAX", "norm_upper", "lambda_max_upper", "expm_bounded", "step_factor",
                       "sliding_factor", "crossing_factor", "saltation_factor", "step_factors", "sliding_factors", "EllipsoidError"]

@@ -109,7 +109,7 @@ from .error_growth import MeasuredGrowth
 from .saltation import saltation_norm
 from .jacobian_bound import CarriedJacobian
 from .hessian_lipschitz import input_norms
-from .dense_propagation import DENSE_LAZY_MAX, DENSE_MAX, LAZY_GROWTH, EllipsoidError, step_factors
+from .dense_propagation import DENSE_MAX, EllipsoidError, step_factors
 from .error_windows import CarriedError, lone_saltation
 from .hessians import hessian
 from .float_bounds import FloatBounds
@@ -157,10 +157,6 @@ class FloatTaylorTrajectory:
     # steps, naive and windowed log-growth); Σ (naive − windowed) is what the windows saved. Empty on nets of
     # ≤ DENSE_MAX parameters, whose error is carried as a set (numerics.dense_propagation)
     windows: list = field(default_factory=list)
-    # the time from which the error was carried as a set through dense propagators (numerics.dense_propagation):
-    # 0 on nets of ≤ DENSE_MAX parameters, the first kink that is not a lone crossing (or the step where the naive
-    # bound had grown LAZY_GROWTH×) up to DENSE_LAZY_MAX, NaN where the windows carried it to the end
-    set_from: float = math.nan
     rtol: float = TOL  # the steps' last-term target relative to max(1, ‖θ‖∞) (float_gradient_flow)
     # the bound at t_end itself (≤ errors[-1], which bounds the whole last step): the closed window's bound, and
     # where the run ended on an event the larger of the bounds before and after it
@@ -715,16 +711,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 self._gap_hint = max(0.0, min(later) - best[0])
         return best
 
-    def _to_set(self, carried: CarriedError, t: float) -> EllipsoidError:
-        """The windows' bound at t as the ball the set starts from (numerics.dense_propagation, ``DENSE_LAZY_MAX``):
-        the open window closes at t; its records and the earlier ones stay in the trajectory's ``windows``."""
-        carried.close(t)
-        new = EllipsoidError(log=carried.log)
-        new.add(carried.value)
-        self.set_from = t
-        self._so_far = self._so_far[:7] + (new,) + self._so_far[8:]
-        return new
-
     def _defect(self, D0):
         from .invariants import balancedness, neuron_norm_gaps
 
@@ -751,13 +737,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # the carried error bound, with windows through lone crossings where Λ ≥ ‖∇²f‖ is tracked
         # (numerics.error_windows; docs/theory.md F, "Windows through lone crossings")
         # (small nets: the error as a set pushed through dense propagators, numerics.dense_propagation)
-        settable = isinstance(self.growth, MeasuredGrowth) and bool(self.masks)
-        dense = settable and self.obj.num_params <= DENSE_MAX
-        # up to DENSE_LAZY_MAX: the windows until the first kink that is not a lone crossing or until the naive bound
-        # has grown LAZY_GROWTH× since t = 0, the set from then on (numerics.dense_propagation)
-        lazy = settable and not dense and self.obj.num_params <= DENSE_LAZY_MAX
-        grown = 0.0  # ln of the naive bound's growth so far: Σ ln ‖S_j‖ + Σ hμ
-        self.set_from = 0.0 if dense else math.nan
+        dense = isinstance(self.growth, MeasuredGrowth) and bool(self.masks) and self.obj.num_params <= DENSE_MAX
         carried = EllipsoidError() if dense else CarriedError(windows=self.growth is not None and bool(self.masks))
         if carried.windows:
             self.growth.track_norm = True
@@ -800,7 +780,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     factor = self._kink(j, u, i, t, from_side=0, unpinned=True)
                     self._decided_now(n_rec)
                     self.saltations.append((t, j + 1, u, i, factor))
-                    grown += math.log(factor) if factor > 0 else 0.0
                     carried.event(t, factor)
                     carried.add(self._moved)
                     self._moved = 0.0
@@ -908,8 +887,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     self._loss_bound = f0 + 2 * self._bar_speed * local  # f on the step and at its end
                 L = 0.0
                 factors = None
-                if lazy and grown > math.log(LAZY_GROWTH):
-                    carried, dense, lazy = self._to_set(carried, t), True, False
                 if self.growth is not None:
                     mid = [_horner(Y, h / 2) for Y in ys]
                     if isinstance(self.growth, MeasuredGrowth):
@@ -933,7 +910,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                         L = self.growth.step(self._theta(mid), h, ys, s_l)
                     if self.series.slide:  # the state's distance from the sliding surface (docs/theory.md F)
                         local += self._normal_forcing(ys, h, local)
-                grown += h * L
                 if dense:
                     carried.step(h, L, local, t=t + h, factors=factors)
                 else:
@@ -1003,9 +979,6 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 if not step_stands():
                     raise EventDefect(t)
                 self.saltations.append((t, j + 1, u, i, factor))
-                grown += math.log(factor) if factor > 0 else 0.0
-                if lazy and self._lone is None:  # a kink the windows would take by its norm: the set from here on
-                    carried, dense, lazy = self._to_set(carried, t), True, False
                 if dense:  # (S as a matrix where the decision knows it: numerics.dense_propagation)
                     carried.event(t, factor, self._lone, self._salt)
                 else:
@@ -1038,7 +1011,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                      self.events, time.perf_counter() - t0,
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=local_errors, start_lows=start_lows,
-                                     saltations=self.saltations, windows=carried.log, set_from=self.set_from, rtol=self.tol,
+                                     saltations=self.saltations, windows=carried.log, rtol=self.tol,
                                      end_error=end_error, growth_rate=self._growth_rate())
         traj.modes_unverified = self.modes_unverified
         return traj
@@ -1059,8 +1032,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                                      list(errors), list(defects), list(self.events), 0.0,
                                      self.growth.integral if self.growth is not None else math.nan,
                                      local_errors=list(local_errors), start_lows=list(start_lows),
-                                     saltations=list(self.saltations), windows=list(carried.log),
-                                     set_from=getattr(self, "set_from", math.nan), rtol=self.tol,
+                                     saltations=list(self.saltations), windows=list(carried.log), rtol=self.tol,
                                      end_error=errors[-1], growth_rate=self._growth_rate(),
                                      modes_unverified=self.modes_unverified)
 
