@@ -17,7 +17,8 @@ see the stretches cancel did not close in time. Since the dense propagation of s
 every case of those is within 1000× (2-norm: leaky max 340, digits max 291); of ``mid``, whose windows were up to
 2.3e4×, all but square 9 (1,014×: one saltation norm of 21 acting on the set's ball) since the dense propagation
 reaches 512 parameters. A case above 1000× goes to ``LOOSE`` as a strict xfail with its measured ratio. Where a tier refuses, both must
-refuse at the same instant.
+refuse at the same instant — or the float tier alone, with UnsupportedKinkError (it cannot decide a kink within
+its error bar that the arb tier decides: mid square 5), the flow it carries up to there honest.
 """
 
 from __future__ import annotations
@@ -107,6 +108,16 @@ def _params(loose_xfail: bool):
 @pytest.mark.parametrize("family,loss,seed", _params(False))
 def test_float_estimate_honest(family, loss, seed, record_property):
     f, r, true = runs(family, loss, seed)
+    if isinstance(f, UnsupportedKinkError) and not isinstance(r, Exception):
+        # the float tier cannot decide a kink the arb tier decides (mid square 5: rates within its error bar at
+        # t = 0.907): allowed, as a refusal; its run up to just before that instant must be honest
+        obj, th = instance(family, loss, seed)
+        part = numerics.gradient_flow(obj, th, 0.99 * _instant(f), dps=None)
+        times = sorted(set(np.linspace(0, part.t_end, 5).tolist() + part.times[1:8]))
+        got = max(diff_mp(part.at(t), r.at(Fraction(t))) for t in times)
+        assert [e.key() for e in part.events] == [e.key() for e in r.events][:len(part.events)]
+        assert got <= part.error_estimate, (got, part.error_estimate)
+        return
     if true is None:  # a refusal: both tiers, at one instant
         assert isinstance(f, Exception) and type(f) is type(r), (f, r)
         assert abs(_instant(f) - _instant(r)) <= 1e-12
@@ -123,5 +134,5 @@ def test_float_estimate_honest(family, loss, seed, record_property):
 def test_float_estimate_within_1000x(family, loss, seed):
     f, r, true = runs(family, loss, seed)
     if true is None:
-        pytest.skip("both tiers refuse this instance (test_float_estimate_honest checks that)")
+        pytest.skip("a tier refuses this instance (test_float_estimate_honest checks the refusal)")
     assert f.error_estimate <= 1000 * true
