@@ -61,14 +61,13 @@ class SlidingBounds:
         times s of the step, from the step's polynomial θ(s), its derivative G = θ'(s) and the masks with the
         sliding weights μ(s); its curvature from the growth term's envelope (``mask_coeffs``: the weights'
         series). None where J's formula does not hold or the premise fails: a group sliding on tied weights
-        (``_tie``), a sliding entry below another of its sample, a sample outside the envelope assumption
-        (the caller then carries the step by its norm)."""
+        (``_tie``), a sample outside the envelope assumption (the caller then carries the step by its norm)."""
         from .dense_propagation import norm_upper, sliding_factors
         from .hessians import hessian
-        from .sliding_jacobian import entry_jet, lower_on_same_sample, sliding_jacobian
+        from .sliding_jacobian import entry_jet, sliding_jacobian
 
         keys = sorted(self._sliding())
-        if self._tie or lower_on_same_sample(keys):
+        if self._tie:
             return None
         X = self.obj.loss.inputs
         p = ys[0].shape[0] - 1

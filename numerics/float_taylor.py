@@ -909,7 +909,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     else:  # B1: the midpoint, the step's coefficients and layer norms suffice
                         L = self.growth.step(self._theta(mid), h, ys, s_l)
                     if self.series.slide:  # the state's distance from the sliding surface (docs/theory.md F)
-                        local += self._normal_forcing(ys, h, local)
+                        forcing = self._normal_forcing(ys, h, local)
+                        if factors is None:  # (a dense factor e^{τJ} carries the normal part of the error itself:
+                            local += forcing  # docs/theory.md F, "Dense propagation", *A sliding step*)
                 if dense:
                     carried.step(h, L, local, t=t + h, factors=factors)
                 else:

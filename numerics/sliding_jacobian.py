@@ -6,8 +6,9 @@ growth on a sliding stretch") is
 
     J = −(I − Π)H_μ − Z(ZᵀZ)⁻¹N = −H_μ + Z(ZᵀZ)⁻¹(ZᵀH_μ − N),
 
-H_μ = ∇²f_μ, Π = Z(ZᵀZ)⁻¹Zᵀ, N the rows (∇²z_s·G)ᵀ — valid where no sliding entry lies below another of the same
-sample (then ∇z_s does not move with μ, ∂ż/∂μ = ZᵀC and C = ∂F/∂μ has range Z). The error of the float tier's
+H_μ = ∇²f_μ, Π = Z(ZᵀZ)⁻¹Zᵀ, N the rows (∇²z_s·G)ᵀ: C = ∂F/∂μ has range Z and ∂ż/∂μ = ZᵀC on the surface, also
+where a sliding entry lies below another of its sample (∇z of the upper one moves with the lower one's weight, by
+(∂z_upper/∂a_lower)·∇z_lower, which meets F in ż_lower = 0). The error of the float tier's
 state obeys e' = Je to first order (both it and the exact flow follow G; the computed state's small distance
 z_S(θ̂) to the surface does not enter a linear propagator), which :mod:`numerics.dense_propagation` multiplies
 as matrices. :func:`entry_jet` gives ∇_θz of one pre-activation and its derivative along a direction, by
@@ -77,10 +78,4 @@ def sliding_jacobian(H: np.ndarray, Z: np.ndarray, N: np.ndarray) -> tuple[np.nd
     return J, eps
 
 
-def lower_on_same_sample(keys: Sequence[tuple[int, int, int]]) -> bool:
-    """Whether some sliding entry (j, u, i) lies below another of the same sample (J's formula then misses
-    ∇z_s's move with μ)."""
-    return any(ii == i and jj < j for (j, _, i) in keys for (jj, _, ii) in keys)
-
-
-__all__ = ["entry_jet", "sliding_jacobian", "lower_on_same_sample"]
+__all__ = ["entry_jet", "sliding_jacobian"]

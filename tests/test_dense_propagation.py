@@ -314,6 +314,131 @@ def test_sliding_jacobian_against_the_filippov_field():
         assert eJ < 1e-10 * float(np.linalg.norm(Jref, 2))
 
 
+def _stacked_net(seed):
+    """A 2-3-3-1 leaky ReLU net (α = 1/5) with biases on 3 samples, with two entries of sample 0 at their kinks at
+    once, one above the other: hidden unit 1 of layer 1 (b0[1] = −W0[1]·x₀) and hidden unit 2 of layer 2 (b1[2] =
+    −W1[2]·a₁(x₀), a₁'s unit 1 being 0 there); square loss; θ blocks (W0, b0, W1, b1, W2, b2)."""
+    rng = np.random.default_rng(100 + seed)
+    X = rng.standard_normal((2, 3))
+    Y = rng.standard_normal((1, 3))
+    th = [rng.standard_normal((3, 2)), rng.standard_normal(3), rng.standard_normal((3, 3)), rng.standard_normal(3),
+          rng.standard_normal((1, 3)), rng.standard_normal(1)]
+    th[1][1] = -float(th[0][1] @ X[:, 0])
+    z1 = th[0] @ X[:, 0] + th[1]
+    a1 = np.where(z1 > 0, 1.0, 0.2) * z1
+    a1[1] = 0.0
+    th[3][2] = -float(th[2][2] @ a1)
+    return X, Y, th
+
+
+def _f2_mp(th, X, Y, mask_of):
+    """The square loss (1/2n)Σ(W2 a2_i + b2 − y_i)² of the 2-3-3-1 net, a_l = m_l ⊙ z_l, masks from
+    mask_of(i, layer, z)."""
+    W0, b0, W1, b1, W2, b2 = th
+    tot = mpmath.mpf(0)
+    for i in range(X.shape[1]):
+        z1 = [mpmath.fsum(W0[r][c] * X[c, i] for c in range(2)) + b0[r] for r in range(3)]
+        m1 = mask_of(i, 1, z1)
+        a1 = [m1[r] * z1[r] for r in range(3)]
+        z2 = [mpmath.fsum(W1[r][c] * a1[c] for c in range(3)) + b1[r] for r in range(3)]
+        m2 = mask_of(i, 2, z2)
+        a2 = [m2[r] * z2[r] for r in range(3)]
+        out = mpmath.fsum(W2[0][c] * a2[c] for c in range(3)) + b2[0]
+        tot += (out - Y[0, i]) ** 2
+    return tot / (2 * X.shape[1])
+
+
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.thorough)])  # ~30 s each
+def test_sliding_jacobian_with_two_stacked_entries_of_one_sample(seed):
+    """J = −H_μ + Z(ZᵀZ)⁻¹(ZᵀH_μ − N) where a sliding entry lies below another of the same sample (layer-1 unit 1
+    and layer-2 unit 2 of sample 0). There ∇z of the upper entry moves with the lower one's weight μ₁, so
+    ∂ż_S/∂μ = ZᵀC + (∂Z/∂μ)ᵀF; the extra term is (∂z_upper/∂a_lower)·ż_lower (plus parts ∝ z_lower), 0 on the
+    surface, so the formula stands (docs/theory.md F, "Dense propagation", *A sliding step*). Checked as in
+    ``test_sliding_jacobian_against_the_filippov_field``: the Jacobian of G(θ) = −∇f_{μ(θ)}(θ), μ(θ) ∈ R² solving
+    ż_S = 0 by mpmath.findroot, by central differences at 40 digits, every gradient from differences of the loss
+    written out above (with μ₁ inside ∇z of the upper entry through the lower one's mask)."""
+    from numerics.hessians import hessian
+    import theory
+
+    alpha = 0.2
+    X, Y, th = _stacked_net(seed)
+    shapes = [B.shape for B in th]
+    sizes = [B.size for B in th]
+    P = sum(sizes)
+
+    def unflat(v):
+        out, k = [], 0
+        for sh, n in zip(shapes, sizes):
+            blk = v[k:k + n]
+            out.append([[blk[r * sh[1] + c] for c in range(sh[1])] for r in range(sh[0])] if len(sh) == 2 else list(blk))
+            k += n
+        return out
+
+    def masks_at(mu):
+        def m(i, layer, z):
+            return [mu[layer - 1] if (i == 0 and (layer, r) in ((1, 1), (2, 2))) else (1 if z[r] > 0 else alpha)
+                    for r in range(3)]
+        return m
+
+    with mpmath.workdps(40):
+        d = mpmath.mpf(10) ** -18
+
+        def diff(fun, v):
+            g = []
+            for k in range(P):
+                up, dn = list(v), list(v)
+                up[k] += d
+                dn[k] -= d
+                g.append((fun(up) - fun(dn)) / (2 * d))
+            return g
+
+        def z_entries(v, mu):  # (z of layer-1 unit 1, z of layer-2 unit 2) on sample 0, masks with μ
+            W0, b0, W1, b1 = unflat(v)[:4]
+            z1 = [mpmath.fsum(W0[r][c] * X[c, 0] for c in range(2)) + b0[r] for r in range(3)]
+            m1 = masks_at(mu)(0, 1, z1)
+            return z1[1], mpmath.fsum(W1[2][c] * m1[c] * z1[c] for c in range(3)) + b1[2]
+
+        def G(v):
+            def rates(m1, m2):
+                g = diff(lambda w: _f2_mp(unflat(w), X, Y, masks_at((m1, m2))), v)
+                return [mpmath.fsum(-a * b for a, b in zip(diff(lambda w: z_entries(w, (m1, m2))[j], v), g))
+                        for j in range(2)]
+            mu = mpmath.findroot(rates, (mpmath.mpf(0.5), mpmath.mpf(0.5)))
+            mu = (mu[0], mu[1])
+            return [-x for x in diff(lambda w: _f2_mp(unflat(w), X, Y, masks_at(mu)), v)], mu
+
+        theta0 = [mpmath.mpf(float(v)) for B in th for v in np.ravel(B)]
+        G0, mu0 = G(theta0)
+        eps = mpmath.mpf(10) ** -12
+        Jref = np.zeros((P, P))
+        for k in range(P):
+            up, dn = list(theta0), list(theta0)
+            up[k] += eps
+            dn[k] -= eps
+            Jref[:, k] = [float((a - b) / (2 * eps)) for a, b in zip(G(up)[0], G(dn)[0])]
+    # the tier's formula: H with the masks (μ at both sliding entries), Z = [∇z₁, ∇z₂], N = [∇²z·G]
+    obj = theory.Objective(theory.ReLUNet((2, 3, 3, 1), alpha, True), theory.SquareLoss(X.T, Y.T))
+    z1 = th[0] @ X + th[1][:, None]
+    m1 = np.where(z1 > 0, 1.0, alpha)
+    m1[1, 0] = float(mu0[0])
+    z2 = th[2] @ (m1 * z1) + th[3][:, None]
+    m2 = np.where(z2 > 0, 1.0, alpha)
+    m2[2, 0] = float(mu0[1])
+    H = hessian(obj, [np.asarray(B, dtype=float) for B in th], masks=[m1, m2])
+    vel = [np.array([float(x) for x in G0[sum(sizes[:k]):sum(sizes[:k + 1])]]).reshape(shapes[k]) for k in range(6)]
+    cols, rows = [], []
+    for layer, unit in ((1, 1), (2, 2)):
+        g, dg = entry_jet(th[0::2], th[1::2], [m1[:, 0], m2[:, 0]], X[:, 0], layer, unit, vel[0::2], vel[1::2])
+        cols.append(np.concatenate([x.ravel() for x in g]))
+        rows.append(np.concatenate([x.ravel() for x in dg]))
+    J, eJ = sliding_jacobian(H, np.array(cols).T, np.array(rows))
+    err = float(np.linalg.norm(J - Jref, 2))
+    print(f"seed {seed}: μ = ({float(mu0[0]):.4f}, {float(mu0[1]):.4f}), ‖J − J_ref‖ = {err:.3g}, "
+          f"‖J_ref‖ = {float(np.linalg.norm(Jref, 2)):.3g}")
+    assert err <= 1e-8 * float(np.linalg.norm(Jref, 2)), (seed, err)
+    assert eJ < 1e-10 * float(np.linalg.norm(Jref, 2))
+
+
 @settings(deadline=None, max_examples=25)
 @given(seed=st.integers(0, 10**6))
 def test_ellipsoid_bounds_an_adversarial_error(seed):

@@ -166,12 +166,13 @@ def material(events, traj, obj):
 def test_digits_subset_float_tier_vs_arb(bias):
     """A research-shaped case at CI-feasible size: ReLU 64-6-6-10 on the first 40 sklearn digits
     (pixels/16, one-hot targets), He init (seed 0), T = 0.05 (≈ 80 crossings); the arb tier at 30
-    digits (about 2.5 min) is the reference. Measured: float vs arb 1.3e-15 (bias-free) and 9.7e-16
-    (biased), estimates 1.4e-13 and 4.7e-13 with the exact saltation norm
-    (ratios 104 and 495; 346 and 2.6e3 with the former saltation factor, docs/theory.md F). The bias-free event lists differ (46 float, 48 arb) only at
-    the four instants where a sample's last active layer-1 unit switches off: all its layer-2
-    pre-activations reach 0 at that instant too, and the tiers record different subsets of those
-    simultaneous, immaterial switches (:func:`material`); the material events agree one to one."""
+    digits (about 2.5 min) is the reference. Measured 2026-12-07 (480 and 502 parameters: the error carried as a
+    dense set, docs/theory.md F, "Dense propagation"): float vs arb 5.0e-16 (bias-free) and 5.1e-16 (biased),
+    estimates 3.8e-15 and 5.5e-15 (ratios 7.6 and 10.6, 2-norm; with the windows' norm bound they were 104 and 495 against the max-norm
+    error, and 346 and 2.6e3 before the exact saltation norm). The event lists agree (43 and 81 events). Earlier versions of
+    the tiers recorded different subsets at the instants where a sample's last active layer-1 unit switches off:
+    all its layer-2 pre-activations reach 0 at that instant too, and those simultaneous switches are immaterial
+    (:func:`material`), so only the material events are compared one to one."""
     from fractions import Fraction
 
     from float_step_reference import digits_net
