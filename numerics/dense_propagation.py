@@ -42,8 +42,13 @@ EPS = float(np.finfo(float).eps)
 # 128 parameters*) found the windows up to 2.3e4× and 9.5e5× the true error (2-norm), 12 of 35 runs above 1000×;
 # with the set 1 of 38 (1,014×). A lazy rule (the windows until the first kink that is not a lone crossing or a 4×
 # growth of the naive bound) saved time only where runs are short anyway (0.17 against 0.55 s on the 182-parameter
-# net) and lost tightness where they are long (4 of 38 above 1000×, at the same time as the set from t = 0)
-DENSE_MAX = 512
+# net) and lost tightness where they are long (4 of 38 above 1000×, at the same time as the set from t = 0).
+# 512 → 1024 the same day: on a 700-parameter soak family (bias-free (12,20,20,3) on 10 digits images, seeds 0–3,
+# both losses, T = 1, against the arb tier) the windows were up to 9.2e3× and 4.9e4× their true error and refused
+# two runs (rates within their error bar); the set ran all 8, 7 within 809× and square 2 at 2,120× (saltation
+# matrices of norm up to 3.5 stretching the set's ball), at 3.6–4.0× the windows' time. At 984 parameters the windows refused at t = 0.35 (after 7 s) a run the set took to T = 0.5
+# in 146 s: above ~1000 parameters each piece's P × P eigendecompositions and products are the run's cost
+DENSE_MAX = 1024
 # a step is cut into n pieces (a power of two) until the Hessian's move over them, the part of δ that does not
 # shrink with the rounding, is ≤ PIECE_TOL: summed over a run's tens of steps, a few percent of the bound's
 # log-growth. Measured on leaky (4,6,6,3) square 3 and digits (8,6,6,3) square 14 and 16 (one thread): 1e-3,

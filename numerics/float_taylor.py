@@ -87,8 +87,9 @@ and quotient series are float recurrences of :mod:`numerics.float_series`). The 
   each step's e^{−τH}, the Filippov field's Jacobian on sliding stretches, the kinks' saltation matrices
   (:mod:`numerics.dense_propagation`, docs/theory.md F, "Dense propagation").
   On sliding stretches the rate is λ_min of the Hessian with the field's masks (μ at the sliding entries)
-  and the step adds the forcing of the state's distance from the sliding surface (docs/theory.md F, "The
-  growth on a sliding stretch"; leaving sliding: continuous field, S = I); the weights' near exits are
+  and the step adds the forcing of the state's distance from the sliding surface, except where a dense
+  factor e^{τJ} carries the step (docs/theory.md F, "The growth on a sliding stretch", "Dense propagation";
+  leaving sliding: continuous field, S = I); the weights' near exits are
   checked against their error bar (SlidingBounds._near_exits).
 * **dense output** — the step polynomials; **witnesses** — balancedness (linear) or the per-neuron
   law (ReLU) drift per step.

@@ -552,10 +552,10 @@ def test_curvature_premise_holds_on_sliding_steps(monkeypatch, family, loss, see
 
 
 def test_the_set_carries_the_error_up_to_the_cut(monkeypatch):
-    """Which carrier a run gets (numerics.dense_propagation.DENSE_MAX = 512): the set on the 276-parameter soak net
+    """Which carrier a run gets (numerics.dense_propagation.DENSE_MAX = 1024): the set on the 276-parameter soak net
     mid cross-entropy 5 (23 events, entries sliding), with an estimate far below the windows' (measured 4.5e-13
     against 8.5e-11; the arb tier puts the true error at 5.4e-15 in the 2-norm, tests/test_soak_tightness.py), and
-    the windows above the cut (a 64-8-8-10 net on 20 digits, 664 parameters)."""
+    the windows above the cut (a 64-12-12-10 net on 20 digits, 1,032 parameters)."""
     import numerics.float_taylor as FT
     from float_step_reference import digits_net
     from numerics.float_taylor import float_gradient_flow
@@ -570,5 +570,5 @@ def test_the_set_carries_the_error_up_to_the_cut(monkeypatch):
     assert [e.key() for e in windows.events] == [e.key() for e in dense.events]
     assert dense.error_estimate * 10 <= windows.error_estimate
     monkeypatch.undo()
-    big = float_gradient_flow(*digits_net(20, False, (64, 8, 8, 10)), 2e-3)
+    big = float_gradient_flow(*digits_net(20, False, (64, 12, 12, 10)), 2e-3)
     assert big.windows and big.obj.num_params > FT.DENSE_MAX
