@@ -234,6 +234,49 @@ def _f_mp(th, X, Y, mask_of):
     return tot / (2 * n)
 
 
+def _unflatten(v, th):
+    """The flat mp vector v as nested lists in the blocks' shapes of θ (matrices as lists of rows)."""
+    out, k = [], 0
+    for B in th:
+        blk = v[k:k + B.size]
+        out.append([[blk[r * B.shape[1] + c] for c in range(B.shape[1])] for r in range(B.shape[0])] if B.ndim == 2
+                   else list(blk))
+        k += B.size
+    return out
+
+
+def _central(fun, v, d):
+    """The gradient of the mp function ``fun`` at the list v by central differences of step d."""
+    g = []
+    for k in range(len(v)):
+        up, dn = list(v), list(v)
+        up[k] += d
+        dn[k] -= d
+        g.append((fun(up) - fun(dn)) / (2 * d))
+    return g
+
+
+def _jacobian_fd(G, v):
+    """The Jacobian of the mp vector field G at v by central differences of step 1e-12 (as float64)."""
+    eps = mpmath.mpf(10) ** -12
+    J = np.zeros((len(v), len(v)))
+    for k in range(len(v)):
+        up, dn = list(v), list(v)
+        up[k] += eps
+        dn[k] -= eps
+        J[:, k] = [float((a - b) / (2 * eps)) for a, b in zip(G(up), G(dn))]
+    return J
+
+
+def _as_blocks(v, th):
+    """The flat mp vector v as float64 arrays in the blocks' shapes of θ."""
+    out, k = [], 0
+    for B in th:
+        out.append(np.array([float(x) for x in v[k:k + B.size]]).reshape(B.shape))
+        k += B.size
+    return out
+
+
 def test_sliding_jacobian_against_the_filippov_field():
     """J = −H_μ + Z(ZᵀZ)⁻¹(ZᵀH_μ − N) (numerics.sliding_jacobian) against the Jacobian of the equivalent-control
     field G(θ) = −∇f_{μ(θ)}(θ), μ(θ) solving ∇z·G = 0, by central differences at 40 digits: f and its gradient
@@ -244,17 +287,9 @@ def test_sliding_jacobian_against_the_filippov_field():
     alpha = 0.2
     for seed in range(3):
         X, Y, th = _tiny_net(seed)
-        shapes = [B.shape for B in th]
-        sizes = [B.size for B in th]
-        P = sum(sizes)
 
         def unflat(v):
-            out, k = [], 0
-            for s, n in zip(shapes, sizes):
-                blk = v[k:k + n]
-                out.append([[blk[r * s[1] + c] for c in range(s[1])] for r in range(s[0])] if len(s) == 2 else list(blk))
-                k += n
-            return out
+            return _unflatten(v, th)
 
         def masks_at(mu):
             return lambda i, z: [mu if (i == 0 and r == 1) else (1 if z[r] > 0 else alpha) for r in range(3)]
@@ -264,26 +299,14 @@ def test_sliding_jacobian_against_the_filippov_field():
             theta0 = [mpmath.mpf(float(v)) for B in th for v in np.ravel(B)]
 
             def grad(v, mu):
-                g = []
-                for k in range(P):
-                    up, dn = list(v), list(v)
-                    up[k] += d
-                    dn[k] -= d
-                    g.append((_f_mp(unflat(up), X, Y, masks_at(mu)) - _f_mp(unflat(dn), X, Y, masks_at(mu))) / (2 * d))
-                return g
+                return _central(lambda w: _f_mp(unflat(w), X, Y, masks_at(mu)), v, d)
 
             def z10(v):  # z of unit 1 on sample 0
                 W0, b0 = unflat(v)[:2]
                 return mpmath.fsum(W0[1][c] * X[c, 0] for c in range(2)) + b0[1]
 
             def gz(v):
-                out = []
-                for k in range(P):
-                    up, dn = list(v), list(v)
-                    up[k] += d
-                    dn[k] -= d
-                    out.append((z10(up) - z10(dn)) / (2 * d))
-                return out
+                return _central(z10, v, d)
 
             def G(v):
                 zg = gz(v)
@@ -291,20 +314,14 @@ def test_sliding_jacobian_against_the_filippov_field():
                 return [-x for x in grad(v, mu)], mu
 
             G0, mu0 = G(theta0)
-            eps = mpmath.mpf(10) ** -12
-            Jref = np.zeros((P, P))
-            for k in range(P):
-                up, dn = list(theta0), list(theta0)
-                up[k] += eps
-                dn[k] -= eps
-                Jref[:, k] = [float((a - b) / (2 * eps)) for a, b in zip(G(up)[0], G(dn)[0])]
+            Jref = _jacobian_fd(lambda v: G(v)[0], theta0)
         # the tier's formula: H with the masks (μ at the sliding entry), Z = ∇z, N = ∇²z·G
         obj = theory.Objective(theory.ReLUNet((2, 3, 2), 0.2, True), theory.SquareLoss(X.T, Y.T))
         z = th[0] @ X + th[1][:, None]
         m = np.where(z > 0, 1.0, alpha)
         m[1, 0] = float(mu0)
         H = hessian(obj, [np.asarray(B, dtype=float) for B in th], masks=[m])
-        vel = [np.array([float(x) for x in G0[sum(sizes[:k]):sum(sizes[:k + 1])]]).reshape(shapes[k]) for k in range(4)]
+        vel = _as_blocks(G0, th)
         g, dg = entry_jet([th[0], th[2]], [th[1], th[3]], [m[:, 0]], X[:, 0], 1, 1, [vel[0], vel[2]], [vel[1], vel[3]])
         Z = np.concatenate([x.ravel() for x in g])[:, None]
         N = np.concatenate([x.ravel() for x in dg])[None, :]
@@ -362,17 +379,9 @@ def test_sliding_jacobian_with_two_stacked_entries_of_one_sample(seed):
 
     alpha = 0.2
     X, Y, th = _stacked_net(seed)
-    shapes = [B.shape for B in th]
-    sizes = [B.size for B in th]
-    P = sum(sizes)
 
     def unflat(v):
-        out, k = [], 0
-        for sh, n in zip(shapes, sizes):
-            blk = v[k:k + n]
-            out.append([[blk[r * sh[1] + c] for c in range(sh[1])] for r in range(sh[0])] if len(sh) == 2 else list(blk))
-            k += n
-        return out
+        return _unflatten(v, th)
 
     def masks_at(mu):
         def m(i, layer, z):
@@ -384,13 +393,7 @@ def test_sliding_jacobian_with_two_stacked_entries_of_one_sample(seed):
         d = mpmath.mpf(10) ** -18
 
         def diff(fun, v):
-            g = []
-            for k in range(P):
-                up, dn = list(v), list(v)
-                up[k] += d
-                dn[k] -= d
-                g.append((fun(up) - fun(dn)) / (2 * d))
-            return g
+            return _central(fun, v, d)
 
         def z_entries(v, mu):  # (z of layer-1 unit 1, z of layer-2 unit 2) on sample 0, masks with μ
             W0, b0, W1, b1 = unflat(v)[:4]
@@ -409,13 +412,7 @@ def test_sliding_jacobian_with_two_stacked_entries_of_one_sample(seed):
 
         theta0 = [mpmath.mpf(float(v)) for B in th for v in np.ravel(B)]
         G0, mu0 = G(theta0)
-        eps = mpmath.mpf(10) ** -12
-        Jref = np.zeros((P, P))
-        for k in range(P):
-            up, dn = list(theta0), list(theta0)
-            up[k] += eps
-            dn[k] -= eps
-            Jref[:, k] = [float((a - b) / (2 * eps)) for a, b in zip(G(up)[0], G(dn)[0])]
+        Jref = _jacobian_fd(lambda v: G(v)[0], theta0)
     # the tier's formula: H with the masks (μ at both sliding entries), Z = [∇z₁, ∇z₂], N = [∇²z·G]
     obj = theory.Objective(theory.ReLUNet((2, 3, 3, 1), alpha, True), theory.SquareLoss(X.T, Y.T))
     z1 = th[0] @ X + th[1][:, None]
@@ -425,7 +422,7 @@ def test_sliding_jacobian_with_two_stacked_entries_of_one_sample(seed):
     m2 = np.where(z2 > 0, 1.0, alpha)
     m2[2, 0] = float(mu0[1])
     H = hessian(obj, [np.asarray(B, dtype=float) for B in th], masks=[m1, m2])
-    vel = [np.array([float(x) for x in G0[sum(sizes[:k]):sum(sizes[:k + 1])]]).reshape(shapes[k]) for k in range(6)]
+    vel = _as_blocks(G0, th)
     cols, rows = [], []
     for layer, unit in ((1, 1), (2, 2)):
         g, dg = entry_jet(th[0::2], th[1::2], [m1[:, 0], m2[:, 0]], X[:, 0], layer, unit, vel[0::2], vel[1::2])
