@@ -11,17 +11,17 @@ propagation", *Above 128 parameters*).
   only here, its arb runs take ~15 min each; seeds 0–3 in docs/theory.md);
 
 square loss or softmax cross-entropy, θ0 ~ N(0, 1), T = 1; generator seed 10,000 + seed, seeds 0..29 (0..9 for
-``mid``, 0 for ``big``; every seed: none chosen by its outcome). The true error is read in the 2-norm, the norm the estimate
-bounds (tests/error_norms.py). Every case the tiers ran was honest; the first two families held the loosest
-estimates seen (leaky: 9 of 60 above 1000× their true error, up to 1.9e5 in the max norm; digits: 3 of 58, up
-to 1.6e4): the bound multiplied saltation norms, and on these small nets with long steps the windows that would
-see the stretches cancel did not close in time. Since the dense propagation of small nets' errors (2026-12-07)
-every case of those is within 1000× (2-norm: leaky max 340, digits max 291); of ``mid``, whose windows were up to
-2.3e4×, all since the dense propagation reaches 512 parameters and takes sliding steps with entries stacked on
-one sample (square 9 was 1,014× before that, 624× after); of ``big``, whose windows were 9.2e3× (square 0), since
-the cut is 1024 (130× and 61×). A case above 1000× goes to ``LOOSE`` as a strict xfail with its measured ratio. Where a tier refuses, both must
-refuse at the same instant — or the float tier alone, with UnsupportedKinkError (it cannot decide a kink within
-its error bar that the arb tier decides: mid square 5), the flow it carries up to there honest.
+``mid``, 0 for ``big``; every seed: none chosen by its outcome). The true error is read in the 2-norm, the norm the
+estimate bounds (tests/error_norms.py). Every case the tiers ran was honest; the first two families held the loosest
+estimates seen (leaky: 9 of 60 above 1000× their true error, up to 1.9e5 in the max norm; digits: 3 of 58, up to
+1.6e4): the bound multiplied saltation norms, and on these small nets with long steps the windows that would see the
+stretches cancel did not close in time. Since the dense propagation of small nets' errors (2026-12-07) every case of
+those is within 1000× (2-norm: leaky max 340, digits max 291; 272 and 247 with the stacked sliding entries); of ``mid``, whose windows were up to 2.3e4×, all
+since the dense propagation reaches 512 parameters and takes sliding steps with entries stacked on one sample
+(square 9 was 1,014× before that, 624× after); of ``big``, whose windows were 9.2e3× (square 0), since the cut is
+1024 (130× and 61×). A case above 1000× goes to ``LOOSE`` as a strict xfail with its measured ratio. Where a tier
+refuses, both must refuse at the same instant — or the float tier alone, with UnsupportedKinkError (it cannot decide
+a kink within its error bar that the arb tier decides: mid square 5), the flow it carries up to there honest.
 """
 
 from __future__ import annotations
