@@ -1,4 +1,4 @@
-"""The float tier's error estimate against the arb tier at 30 digits on four families of a soak (2026-12-06 and
+"""The float tier's error estimate against the arb tier at 30 digits on three families of a soak (2026-12-06 and
 -07; docs/theory.md F, "Measured tightness of the float tier", *Leaky biased nets*, *Digits subsets*, and "Dense
 propagation", *Above 128 parameters*).
 
@@ -7,19 +7,18 @@ propagation", *Above 128 parameters*).
   zeros), images and pixels drawn by the generator;
 * ``mid``: the same with widths (8, 12, 12, 3) on 10 images (276 parameters: above the former cut of 128 of the
   dense propagation);
-* ``big``: the same with widths (12, 20, 20, 3) and 12 pixels (700 parameters: above the former cut of 512; seed 0
-  only here, its arb runs take ~15 min each; seeds 0–3 in docs/theory.md);
+* ``big`` (the instances only, for benchmarks/dense_propagation_cost.py; its soak is in docs/theory.md, not run
+  here: see ``FAMILIES``): the same with widths (12, 20, 20, 3) and 12 pixels (700 parameters);
 
 square loss or softmax cross-entropy, θ0 ~ N(0, 1), T = 1; generator seed 10,000 + seed, seeds 0..29 (0..9 for
-``mid``, 0 for ``big``; every seed: none chosen by its outcome). The true error is read in the 2-norm, the norm the
+``mid``; every seed: none chosen by its outcome). The true error is read in the 2-norm, the norm the
 estimate bounds (tests/error_norms.py). Every case the tiers ran was honest; the first two families held the loosest
 estimates seen (leaky: 9 of 60 above 1000× their true error, up to 1.9e5 in the max norm; digits: 3 of 58, up to
 1.6e4): the bound multiplied saltation norms, and on these small nets with long steps the windows that would see the
 stretches cancel did not close in time. Since the dense propagation of small nets' errors (2026-12-07) every case of
 those is within 1000× (2-norm: leaky max 340, digits max 291; 272 and 247 with the stacked sliding entries); of ``mid``, whose windows were up to 2.3e4×, all
 since the dense propagation reaches 512 parameters and takes sliding steps with entries stacked on one sample
-(square 9 was 1,014× before that, 624× after); of ``big``, whose windows were 9.2e3× (square 0), since the cut is
-1024 (130× and 61×). A case above 1000× goes to ``LOOSE`` as a strict xfail with its measured ratio. Where a tier
+(square 9 was 1,014× before that, 624× after). A case above 1000× goes to ``LOOSE`` as a strict xfail with its measured ratio. Where a tier
 refuses, both must refuse at the same instant — or the float tier alone, with UnsupportedKinkError (it cannot decide
 a kink within its error bar that the arb tier decides: mid square 5), the flow it carries up to there honest.
 """
@@ -39,7 +38,10 @@ from test_float_simultaneous_kinks import diff_mp
 
 T = 1.0
 # family: seeds (every one of the range: none chosen by its outcome)
-FAMILIES = {"leaky": range(30), "digits": range(30), "mid": range(10), "big": range(1)}
+# (``big`` is not run here: on its square 0 the arb tier's own estimate at 30 digits, 3.0e-16 in the max norm, is
+# above 1/1000 of the float tier's true error, 1.3e-14, so the reference would blur the comparison; its soak,
+# docs/theory.md F, *Above 512 parameters*, was read with that allowance)
+FAMILIES = {"leaky": range(30), "digits": range(30), "mid": range(10)}
 # in the default profile: seed 0 of leaky and digits, digits square 14 (1.6e4× in the max norm before the dense
 # propagation, 291× in the 2-norm since) and mid cross-entropy 5 (1.6e4× in the 2-norm with the windows of nets above
 # the former cut of 128 parameters, 84× with the set; ~75 s of CPU, mostly the arb run)
