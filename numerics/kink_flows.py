@@ -18,6 +18,11 @@ Inside an activation region the masks are constants and −∇f is a polynomial 
   pre-activations z_j and their rates ż_j; one :func:`~numerics.series.series_coefficients` pass gives the state's and
   the z_j's Taylor coefficients. A mask is itself a power series while units slide (below).
 * **step controller** — :func:`numerics.flows.taylor_step` (coefficient decay, exact binary h).
+* **recentring** — a step's pass replaces each state coefficient and each Filippov weight μ_k by its ball's
+  midpoint as it is computed and counts the dropped radii in the step's rounding (:meth:`_KinkFlow._local_error`;
+  docs/theory.md E3, "Recentring"): unrecentred, the radii grow with the order and arb rounds the midpoints of wide
+  balls coarsely (13 of 30 digits lost on a 700-parameter sliding stretch). Passes over balls (the decisions'
+  margins) keep every radius.
 * **event locator** — :func:`_first_root`: the first root on [0, h] of each watched polynomial
   (σ·z for a unit on side σ; μ − α and 1 − μ for a sliding weight), screened by a bound, isolated by
   the float roots of the scaled polynomial (and the minima they lie at) and refined to the working precision by
@@ -93,7 +98,7 @@ from .kink_pins import PinnedKinks
 from .kink_rerun import check_rerun_decisions, confirmed, error_at, rerun_estimate
 from .kink_events import first_root as _first_root
 from .kink_tape import LayerMask, _relu_tape
-from .series import arb_precision, max_abs, max_rad, series_coefficients, to_arb, to_arb_mat
+from .series import arb_precision, max_abs, series_coefficients, to_arb, to_arb_mat
 from .softmax_radius import arb_logit_cap, tape_exp_inputs
 
 __all__ = ["KinkEvent", "LayerMask", "NonUniqueFlowError", "UnsupportedKinkError", "relu_gradient_flow"]
@@ -115,9 +120,13 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         self._tie: dict = {}  # the entries (j, idx) of a group sliding on one shared surface → (its representative, σ)
 
     # -- series --------------------------------------------------------------------------------------
-    def _pass(self, y: list, order: int) -> tuple[list, dict]:
+    def _pass(self, y: list, order: int, recentre: list | None = None) -> tuple[list, dict]:
         """One series pass to ``order``; with units sliding, their μ_0 is solved first and μ_k after
-        each order k (:meth:`_after_order`)."""
+        each order k (:meth:`_after_order`). ``recentre`` (a step's pass from a midpoint state): a list that
+        receives the radii dropped as each state coefficient is recentred to its midpoint
+        (:func:`numerics.series.series_coefficients`), and the weights μ_k are kept as midpoints too (module
+        docstring, "recentring"); without it (passes over balls: the decisions' margins) every radius stays."""
+        self._mu_mid = recentre is not None
         sliding = self._sliding()
         if sliding:
             self._solve_mu0(y, sliding)
@@ -127,7 +136,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         watched = {i: None for i in self.watch + self.zdot}
         watched.update({z: None for z, _ in tape_exp_inputs(self.tape)})  # the softmax logits: the step's cap
         cs = series_coefficients(self.tape, self.outs, y, order, sign=-1, watched=watched,
-                                 after_order=self._after_order if sliding else None)
+                                 after_order=self._after_order if sliding else None, recentre=recentre)
         return cs, watched
 
     def _sliding(self) -> list[tuple[int, int]]:
@@ -270,8 +279,12 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
         changed = set()
         for c, rep in enumerate(reps):
             val = mu[c, 0]
+            # recentred (a step's pass): the later orders read μ_k's midpoint, as they read the state's
+            # recentred coefficients; its ball still enters order k's nodes below, so its radius reaches
+            # y_{k+1}'s, which is dropped and counted (docs/theory.md E3, "Recentring")
+            kept = val.mid() if self._mu_mid else val
             for (j, idx), sg in self._members[rep]:
-                self.masks[j].mu[idx][k] = val if sg > 0 else -val
+                self.masks[j].mu[idx][k] = kept if sg > 0 else -kept
             for i, d in self._D[c].items():
                 if coef[i][k] is not None:
                     coef[i][k] = coef[i][k] + d * val
@@ -413,39 +426,44 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             self.skip[(jj, k)] = 1
             self.events.append(KinkEvent(t, "leave sliding", jj + 1, ii, uu))
 
-    def _local_error(self, cs: list, h: Fraction, new: list, y: list) -> float:
-        """:func:`numerics.flows.local_error` of the step, with its rounding part measured where the arb radius
-        of the evaluated state is above an eighth of the truncation term (as the deep-linear arb tier does,
-        :func:`numerics.local_errors.local_error_2norm`; docs/theory.md F, "rounding"): the same pass and
-        evaluation again with ``EXTRA_PREC`` more bits, and ``ROUNDING_SAFETY`` × the largest difference of the
-        midpoints in place of the radius (never above it). The radius is rigorous but grows with every Cauchy
-        sum (the wrapping effect): found by a soak (2026-12-04) on a 1-2-3-2 leaky net whose last three long
-        steps (h ≈ 0.22, order 37) carried radii of 1.5e-28 each at 30 digits, against |run − rerun at 40
-        digits| = 4.7e-32, so the estimate was 1.1e4× the true error. On a sliding stretch the weights μ the
-        finer pass re-solves are put back after it (the working run carries its own): there the radius also
-        grows through every solve A μ_k = −[ż]_k (a mixed-sign soak, 2026-12-04: a lone entry sliding beside a
-        group of its unit, radii from 1e-20 to 1e19 over seven steps at 30 digits, larger at 40 and 50 digits,
-        while the two tiers' states agreed to 1e-15)."""
+    def _local_error(self, cs: list, h: Fraction, new: list, y: list, drop: list[float]) -> float:
+        """:func:`numerics.flows.local_error` of the step: the tail, the arb radius of the evaluation and the radii
+        ``drop`` dropped by recentring the coefficients, amplified by e^{p/10} (docs/theory.md F, "Rounding"). Where
+        that rounding bound is above both an eighth of the truncation term and 10^{−(dps+3)}·max(1, ‖θ‖∞) (below
+        that floor it is kept: digits nobody asked for), it is measured instead, as the deep-linear arb tier does
+        (:func:`numerics.local_errors.local_error_2norm`): the same pass and evaluation again with ``EXTRA_PREC``
+        more bits, and ``ROUNDING_SAFETY`` × the largest difference of the midpoints. On a sliding stretch the
+        weights μ_k are kept as midpoints; their balls enter order k's nodes, so y_{k+1}'s dropped radius carries
+        them (docs/theory.md E3, "Recentring", with the measurement that the bound covers the steps' rounding).
+
+        History. Until 2026-12-07 the step's pass was not recentred and its rounding was the evaluation's radius,
+        measured where above an eighth of the truncation term (added for a 1-2-3-2 leaky net's long steps,
+        2026-12-04). The radius of every Cauchy sum grew with the order (the wrapping effect), on sliding
+        stretches also through every solve A μ_k = −[ż]_k, and arb rounds the midpoints of wide balls coarsely:
+        the midpoints themselves lost digits with the order. On a 700-parameter ReLU net with 8 entries sliding
+        the weights came out exactly 0 from order 23 on, at 30 and at 130 digits alike, and the run at 30 digits
+        was off by 3.0e-17 (against a 45-digit run; estimated 1.0e-16 by the measurement)."""
         from .flows import local_error, taylor_eval
         from .local_errors import EXTRA_PREC, ROUNDING_SAFETY
 
-        full = local_error(cs, self.p, h, new)
         hf = float(h)
+        dropped = sum(d * hf ** (k + 1) for k, d in enumerate(drop))
+        full = local_error(cs, self.p, h, new, dropped=dropped)
         trunc = sum(max(max_abs(c[j]) for c in cs) * hf**j for j in (self.p - 1, self.p))
-        rad = max(max_rad(m) for m in new)
-        if h == 0 or rad <= trunc / 8:
+        floor = 10.0 ** -(self.dps + 3) * max(1.0, max(max_abs(m) for m in y))
+        if h == 0 or full - trunc <= max(trunc / 8, floor):
             return full
         old = flint.ctx.prec
         snap = self._snapshot() if self._sliding() else None
         flint.ctx.prec = old + EXTRA_PREC
         try:
-            fine = taylor_eval(self._pass(y, self.p)[0], h)
+            fine = taylor_eval(self._pass(y, self.p, [])[0], h)
             diff = max(float(abs((a - b).mid())) for A, B in zip(fine, new) for a, b in zip(A.entries(), B.entries()))
         finally:
             flint.ctx.prec = old
             if snap is not None:
                 self._restore(snap)
-        return full - rad + min(rad, ROUNDING_SAFETY * diff)
+        return trunc + ROUNDING_SAFETY * diff
 
     def _float_layers(self, y: list, j: int) -> tuple:
         """The arguments of :func:`numerics.kink_events.coincident_samples` below hidden layer j + 1, from the
@@ -740,9 +758,11 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                 gaps0 = self._neuron_gaps(y)
                 while t < t_end:
                     self._clock = t  # (for messages raised below the step, e.g. _zero_columns)
-                    cs, watched = self._pass(y, self.p)
+                    drop: list[float] = []  # radii dropped by recentring the step's coefficients
+                    cs, watched = self._pass(y, self.p, drop)
                     if self._unpin(y, watched, t):
-                        cs, watched = self._pass(y, self.p)
+                        drop = []
+                        cs, watched = self._pass(y, self.p, drop)
                     if self._tie:  # every decision before this step kept the groups' surfaces?
                         self._ties_hold(t)
                     h = taylor_step(cs, self.p, t_end - t, t, cap=arb_logit_cap(self.tape, watched))
@@ -779,7 +799,7 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
                     new = taylor_eval(cs, h)
                     if not all(math.isfinite(float(x.mid())) for mm in new for x in mm.entries()):
                         raise FloatingPointError(f"the flow left the float range near t = {float(t)}")
-                    err += self._local_error(cs, h, new, y) + self._moved
+                    err += self._local_error(cs, h, new, y, drop) + self._moved
                     self._moved = 0.0
                     if h > 0:
                         starts.append(t)

@@ -532,10 +532,12 @@ def test_a_layer1_group_joins_a_sliding_one_on_the_reference_field():
 def test_arb_rounding_measured_on_a_sliding_stretch():
     """Seed 65 of :func:`_mixed_instance` ((1, 3, 3, 1), α = −0.5): a lone entry of layer-2 unit 2 slides beside
     the sliding group of the same unit's other samples (a kink while a group slides, refused until 2026-12-04).
-    On that stretch the arb radii grow through the weights' solves A μ_k = −[ż]_k, 1e-20 to 1e19 over seven
-    steps, and the estimate was 4.8e26 at 30 digits; the rounding is now measured there as on other steps (the
-    weights the finer pass re-solves put back after it; docs/theory.md F). The estimate must bound the true error
-    (a 60-digit run as the yardstick) and stay within 1000× it."""
+    On that stretch the arb radii grew through the weights' solves A μ_k = −[ż]_k, 1e-20 to 1e19 over seven
+    steps, and the estimate was 4.8e26 at 30 digits; measured (docs/theory.md F, "Rounding"), 2.2e-19 against a
+    true error of 9.2e-20: the unrecentred balls had cost the midpoints eleven digits. Since the passes are
+    recentred (docs/theory.md E3, "Recentring") the run is off by 1.2e-32, estimated 1.8e-30. The estimate must
+    bound the true error (a 60-digit run as the yardstick) and stay within 1000× it, and the run must keep the
+    digits asked to within three (a regression bound: 100× above what it keeps; the old passes fail it by 1e8)."""
     obj, theta, T, _ = _mixed_instance(65)
     a = numerics.gradient_flow(obj, theta, T, dps=30)
     fine = numerics.gradient_flow(obj, theta, T, dps=60)
@@ -546,6 +548,7 @@ def test_arb_rounding_measured_on_a_sliding_stretch():
     assert fine.error_estimate <= true / 100  # the yardstick is far finer than the error it measures
     print(f"estimate {float(a.error_estimate):.3e}, true {float(true):.3e}")
     assert true <= a.error_estimate <= 1000 * true
+    assert a.error_estimate <= 10.0 ** -(30 - 3)
 
 
 def _flat(M) -> list:
