@@ -49,8 +49,10 @@ DEFAULT = {("digits", "sq", 14), ("mid", "ce", 5)}
 # estimate / true error (2-norm) measured by the soak, those above 1000× (strict xfails). The 12 of 2026-12-06
 # (leaky square 3, 9, 11, 13, 14, 17, 28, 29 and cross-entropy 25, digits square 11, 14, 16, up to 1.9e5 in the max
 # norm) are within it since the dense propagation (2026-12-07; the largest: leaky square 11, 340 in the 2-norm); mid
-# square 9 (1,014×) since the dense factor of sliding steps with stacked entries (624×)
-LOOSE: dict = {}
+# square 9 (1,014×) since the dense factor of sliding steps with stacked entries (624×). big square 2 (2,120× against
+# the recentred arb reference, 2026-12-07): the set's ball stretched by saltation matrices of norm up to 3.5 over its
+# 88 events (docs/theory.md F, *Above 512 parameters*)
+LOOSE: dict = {("big", "sq", 2): 2.1e3}
 _runs: dict = {}
 
 
