@@ -46,8 +46,8 @@ EPS = float(np.finfo(float).eps)
 # 512 → 1024 the same day: on a 700-parameter soak family (bias-free (12,20,20,3) on 10 digits images, seeds 0–3,
 # both losses, T = 1, against the arb tier) the windows were up to 9.2e3× and 4.9e4× their true error and refused
 # two runs (rates within their error bar); the set ran all 8, 7 within 809× and square 2 at 2,120× (saltation
-# matrices of norm up to 3.5 stretching the set's ball; the 30-digit reference's own bound leaves these ratios
-# uncertain by ~2.5×, docs/theory.md F, *Above 512 parameters*), at 3.6–4.0× the windows' time. At 984 parameters the
+# matrices of norm up to 3.5 stretching the set's ball; against the recentred arb tier, docs/theory.md F, *Above 512
+# parameters*), at 3.6–4.0× the windows' time. At 984 parameters the
 # windows refused at t = 0.35 (after 7 s) a run the set took to T = 0.5 in 146 s: above ~1000 parameters each
 # piece's P × P eigendecompositions and products are the run's cost
 DENSE_MAX = 1024
