@@ -31,6 +31,8 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from .dense_spectra import psd_max_upper
+
 EPS = float(np.finfo(float).eps)
 # up to DENSE_MAX parameters the float tier carries its error through dense propagators. A piece costs a P × P
 # Hessian, its eigendecomposition and two products, so the cost grows as P³ (benchmarks/dense_propagation_cost.py,
@@ -51,6 +53,11 @@ EPS = float(np.finfo(float).eps)
 # windows refused at t = 0.35 (after 7 s) a run the set took to T = 0.5 in 146 s: above ~1000 parameters each
 # piece's P × P eigendecompositions and products are the run's cost
 DENSE_MAX = 1024
+# from CERT_MIN parameters on the set's λ_max and the factors' norms are certified by Lanczos and one Cholesky
+# factorization (numerics.dense_spectra.psd_max_upper) instead of LAPACK's eigenvalues: ~1/3 of their time at P ≈ 1000;
+# below, ARPACK's per-call overhead is the larger cost (measured with one thread: 1.1× faster at P = 256, 1.6× at
+# 512 and 700, 2.3–2.8× at 1,170; numerics.dense_spectra.psd_max_upper)
+CERT_MIN = 384
 # a step is cut into n pieces (a power of two) until the Hessian's move over them, the part of δ that does not
 # shrink with the rounding, is ≤ PIECE_TOL: summed over a run's tens of steps, a few percent of the bound's
 # log-growth. Measured on leaky (4,6,6,3) square 3 and digits (8,6,6,3) square 14 and 16 (one thread): 1e-3,
@@ -70,16 +77,31 @@ def _gamma(n: float) -> float:
 
 
 def norm_upper(A: np.ndarray) -> float:
-    """An upper bound of ‖A‖₂ for a float64 square matrix: ‖A‖₂² = λ_max(AᵀA) from the symmetric eigensolver
-    on G = fl(AᵀA); |fl(AᵀA) − AᵀA| ≤ γ_k|A|ᵀ|A| entrywise, of 2-norm ≤ γ_k‖A‖_F², and the computed λ̂ is an
-    eigenvalue of G + E, ‖E‖ ≤ γ_{4k}‖G‖ (backward stable), so λ_max(AᵀA) ≤ λ̂(1 + 2γ_{4k}) + γ_k‖A‖_F² (the
-    computed ‖A‖_F² raised by its own summation's γ); the square root rounds once more. (Also the norms of
+    """An upper bound of ‖A‖₂ for a float64 square matrix: ‖A‖₂² = λ_max(AᵀA) bounded on G = fl(AᵀA);
+    |fl(AᵀA) − AᵀA| ≤ γ_k|A|ᵀ|A| entrywise, of 2-norm ≤ γ_k‖A‖_F², so λ_max(AᵀA) ≤ λ_max(G) + γ_k‖A‖_F² (the
+    computed ‖A‖_F² raised by its own summation's γ); the square root rounds once more. λ_max(G) from
+    ``CERT_MIN`` parameters on by a Cholesky certificate within 2^{−10} (:func:`numerics.dense_spectra.psd_max_upper`),
+    else (or where it fails) by the symmetric eigensolver: the computed λ̂ is an eigenvalue of G + E,
+    ‖E‖ ≤ γ_{4k}‖G‖ (backward stable), so λ_max(G) ≤ λ̂(1 + 2γ_{4k}). (Also the norms of
     :func:`numerics.error_windows.window_factor`'s partial products.)"""
     k = A.shape[0]
-    lam = float(np.linalg.eigvalsh(A.T @ A)[-1])
+    G = A.T @ A
     fro2 = float(np.sum(A * A)) * (1 + _gamma(k * k + 1))
-    sq = max(0.0, lam) * (1 + 2 * _gamma(4 * k)) + _gamma(k) * fro2
+    lam = psd_max_upper(G)[0] if k >= CERT_MIN else None
+    if lam is None:
+        lam = max(0.0, float(np.linalg.eigvalsh(G)[-1])) * (1 + 2 * _gamma(4 * k))
+    sq = lam + _gamma(k) * fro2
     return math.sqrt(sq) * (1 + 4 * EPS)
+
+
+def cheap_norm_upper(A: np.ndarray) -> float:
+    """‖A‖₂ ≤ √(‖A‖₁‖A‖_∞) (Hölder), the column and row sums computed in floats (each within γ_k of its value):
+    O(P²) instead of a factorization, and up to a few times ‖A‖₂: used in the squarings of :func:`expm_bounded`,
+    where it scales only the rounding terms."""
+    k = A.shape[0]
+    B = np.abs(A)
+    n1, ninf = float(np.max(np.sum(B, axis=0))), float(np.max(np.sum(B, axis=1)))
+    return math.sqrt(n1 * ninf) * (1 + _gamma(k)) * (1 + 4 * EPS)
 
 
 def sym_norm_upper(D: np.ndarray) -> float:
@@ -187,7 +209,8 @@ def step_factors(hessian_at: Callable[[float], np.ndarray], h: float, mu: float,
             Hb = ends[i + 1] = hessian_at((i + 1) * tau)
         Hh = (Ha + Hb) * 0.5
         P = Hh.shape[0]
-        move = min(lip * tau * tau / 2, K * tau ** 3 / 12 + sym_norm_upper(Hb - Ha) * tau / 4)
+        dab = dH if n == 1 else sym_norm_upper(Hb - Ha)  # (one piece: the same matrix H1 − H0)
+        move = min(lip * tau * tau / 2, K * tau ** 3 / 12 + dab * tau / 4)
         # H̃ = fl((H_a + H_b)/2) rounds once per entry (the halving is exact): ≤ ε‖H̃‖_F
         out.append(step_factor(Hh, tau, mu, move * (1 + 4 * EPS), EPS * float(np.linalg.norm(Hh)) * (1 + _gamma(P * P))))
     return out
@@ -244,7 +267,7 @@ def expm_bounded(X: np.ndarray) -> tuple[np.ndarray, float]:
     T = R
     err += ny ** 17 / math.factorial(17) / (1 - ny / 18)
     for _ in range(s):
-        ne = norm_upper(T)
+        ne = cheap_norm_upper(T)  # (it scales only the rounding terms: a factorization here cost ~20 % of a sliding step)
         T2 = T @ T
         err = 2 * ne * err + err * err + _gamma(P) * float(np.sum(T * T)) * (1 + _gamma(P * P + 1))
         T = T2
@@ -278,18 +301,23 @@ def _pieces(cost: Callable[[int], float]) -> int:
 
 
 def sliding_factors(jac_at: Callable[[float], tuple[np.ndarray, float]], h: float,
-                    curvature: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> list[tuple[np.ndarray, float, float]]:
+                    curvature: Callable[[np.ndarray, np.ndarray, np.ndarray], float],
+                    diff_norm: Callable[[np.ndarray, np.ndarray], float] | None = None) -> list[tuple[np.ndarray, float, float]]:
     """The factors of one sliding step of length h (time order), from ``jac_at(s)`` = (J̃(s), ε_J(s)), the
     Filippov field's Jacobian at time s from the step's start with its evaluation error
     (:func:`numerics.sliding_jacobian.sliding_jacobian`), and ``curvature(J0, Jm, J1)`` ≥ sup‖J''‖₂ on the
     step (the envelope premise of :func:`step_factors`, here for J). Pieces as in :func:`step_factors`,
     with J̃ = (J(a) + J(b))/2: sup‖J(s) − J̃‖ ≤ Kτ²/8 + ‖J(b) − J(a)‖/2 and ∫‖J(s) − J̃‖ ≤ Kτ³/12 +
-    ‖J(b) − J(a)‖τ/4, each + the samples' ε_J."""
+    ‖J(b) − J(a)‖τ/4, each + the samples' ε_J. ``diff_norm(A, B)`` ≥ ‖B − A‖₂ (default: :func:`norm_upper` of the
+    difference; the caller may pass one that remembers the norms its ``curvature`` took)."""
     (J0, e0), (Jm, em), (J1, e1) = jac_at(0.0), jac_at(h / 2), jac_at(h)
     K = curvature(J0, Jm, J1)
     if not math.isfinite(K):
         raise FloatingPointError("sliding step outside the envelope assumption")
-    dJ = norm_upper(J1 - J0)
+    if diff_norm is None:
+        def diff_norm(A: np.ndarray, B: np.ndarray) -> float:
+            return norm_upper(B - A)
+    dJ = diff_norm(J0, J1)
     n = _pieces(lambda n: n * (K * (h / n) ** 3 / 12 + dJ / n * (h / n) / 4))
     tau = h / n
     ends = {0: (J0, e0), n: (J1, e1)}
@@ -303,7 +331,7 @@ def sliding_factors(jac_at: Callable[[float], tuple[np.ndarray, float]], h: floa
         Jb, eb = ends[i + 1]
         Jt = (Ja + Jb) * 0.5
         P = Jt.shape[0]
-        d = norm_upper(Jb - Ja)
+        d = dJ if n == 1 else diff_norm(Ja, Jb)  # (one piece: the same matrix J1 − J0)
         ej = max(ea, eb) + EPS * float(np.linalg.norm(Jt)) * (1 + _gamma(P * P))
         dev = (K * tau * tau / 8 + d / 2 + ej) * (1 + 4 * EPS)
         move = (K * tau ** 3 / 12 + d * tau / 4 + ej * tau) * (1 + 4 * EPS)
@@ -329,12 +357,18 @@ def saltation_factor(pre: float, dF: list[np.ndarray], grad_z: list[np.ndarray])
     return A, norm_upper(A), delta
 
 
-def lambda_max_upper(Q: np.ndarray) -> float:
-    """An upper bound of λ_max of the symmetric float64 matrix Q: the computed eigenvalue is one of Q + E,
-    ‖E‖₂ ≤ γ_{4P}‖Q‖₂ ≤ γ_{4P}‖Q‖_F (backward stable; the same premise as :func:`norm_upper`)."""
+def lambda_max_upper(Q: np.ndarray, x0: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
+    """(an upper bound of λ_max of the symmetric float64 matrix Q, a warm-start vector for the next call). From
+    ``CERT_MIN`` parameters on a Cholesky certificate within 2^{−10} (:func:`numerics.dense_spectra.psd_max_upper`,
+    started from ``x0``); else, or where it fails, the computed eigenvalue, which is one of Q + E, ‖E‖₂ ≤
+    γ_{4P}‖Q‖₂ ≤ γ_{4P}‖Q‖_F (backward stable; the same premise as :func:`norm_upper`)."""
     P = Q.shape[0]
+    if P >= CERT_MIN:
+        lam, x = psd_max_upper(Q, x0)
+        if lam is not None:
+            return lam, x
     lam = float(np.linalg.eigvalsh(Q)[-1])
-    return (lam + _gamma(4 * P) * float(np.linalg.norm(Q)) * (1 + _gamma(P * P + 1))) * (1 + 2 * EPS)
+    return (lam + _gamma(4 * P) * float(np.linalg.norm(Q)) * (1 + _gamma(P * P + 1))) * (1 + 2 * EPS), None
 
 
 @dataclass
@@ -364,6 +398,7 @@ class EllipsoidError:
         self.naive = 0.0
         self.peak = 0.0
         self.certified = 0  # λ_max certificates taken (diagnosis)
+        self._x: np.ndarray | None = None  # (the last certificate's Lanczos vector: a warm start)
 
     @property
     def value(self) -> float:
@@ -433,7 +468,8 @@ class EllipsoidError:
 
     def _certify(self) -> None:
         if self.Q is not None:
-            self.lam = min(self.lam, lambda_max_upper(self.Q))
+            lam, self._x = lambda_max_upper(self.Q, self._x)
+            self.lam = min(self.lam, lam)
             self.certified += 1
         # the naive ball replaces the set only where it is RESET× smaller (or the set has no bound): the set's
         # own roundings and moves (δ) keep it a hair above the naive bound on stretches without kinks, and a

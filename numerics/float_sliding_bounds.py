@@ -93,12 +93,20 @@ class SlidingBounds:
                 rows.append(np.concatenate([x.ravel() for x in dg]))
             return sliding_jacobian(H, np.array(cols).T, np.array(rows))
 
+        memo: dict = {}
+
         def norm(mats: list, w: list) -> float:
-            return norm_upper(sum(wi * M for wi, M in zip(w, mats)))
+            # (remembered per matrices and weights: the curvature's ‖J1 − J0‖ is also the step's and, on a step of
+            # one piece, the piece's — the same sum −J0 + J1 = J1 − J0 in floats)
+            key = (tuple(map(id, mats)), tuple(w))
+            if key not in memo:
+                memo[key] = norm_upper(sum(wi * M for wi, M in zip(w, mats)))
+            return memo[key]
 
         try:
             return sliding_factors(jac_at, h, lambda J0, Jm, J1: self.growth.curvature_bound(
-                J0, Jm, J1, h, ys, mask_coeffs=mask_coeffs, record=False, norm=norm))
+                J0, Jm, J1, h, ys, mask_coeffs=mask_coeffs, record=False, norm=norm),
+                diff_norm=lambda A, B: norm((A, B), (-1.0, 1.0)))
         except (FloatingPointError, np.linalg.LinAlgError):  # (no matrix: the step's norm bound)
             return None
 

@@ -128,6 +128,9 @@ from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _hor
 from .softmax_radius import logit_cap
 
 B1_ABOVE = 800  # parameters: above, a deep linear net's growth rate is B1's (numerics.b1_growth)
+# propagation='set' on request: a step holds a few P × P float64 matrices (~0.5 GB at 4,096) and costs ∝ P³ — at
+# 1,170 parameters ~0.3–2 s a step against ~0.05 s for the windows (docs/theory.md F, *Above 1024 parameters*)
+SET_MAX = 4096
 
 
 @dataclass
@@ -216,12 +219,13 @@ STALL_FRACTION = 2.0**-40
 
 
 class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBounds):
-    def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool, tol: float = TOL) -> None:
+    def __init__(self, obj: Objective, theta0: Sequence[Any], order: int, growth: bool, tol: float = TOL,
+                 propagation: str = "auto") -> None:
         from .flows import _gradient_tape
         from .kink_flows import LayerMask, _relu_tape
         from .series import arb_precision, to_arb
 
-        self.obj, self.p, self.tol = obj, order, tol
+        self.obj, self.p, self.tol, self.propagation = obj, order, tol, propagation
         self.bias = obj.model.bias
         self.linear = obj.model.is_linear
         self.alpha = float(obj.model.alpha) if not self.linear else 1.0
@@ -308,6 +312,11 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
 
     def _theta(self, y: list[np.ndarray]) -> list[np.ndarray]:
         return [w.reshape(s) for w, s in zip(y, self.obj.shapes)]
+
+    @property
+    def set_applies(self) -> bool:
+        """Whether the carried error can be a set (:mod:`numerics.dense_propagation`): kinks and the measured growth."""
+        return isinstance(self.growth, MeasuredGrowth) and bool(self.masks)
 
     def _setup(self) -> None:
         for j in range(len(self.masks)):
@@ -738,7 +747,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # the carried error bound, with windows through lone crossings where Λ ≥ ‖∇²f‖ is tracked
         # (numerics.error_windows; docs/theory.md F, "Windows through lone crossings")
         # (small nets: the error as a set pushed through dense propagators, numerics.dense_propagation)
-        dense = isinstance(self.growth, MeasuredGrowth) and bool(self.masks) and self.obj.num_params <= DENSE_MAX
+        dense = self.set_applies and (self.obj.num_params <= DENSE_MAX if self.propagation == "auto"
+                                      else self.propagation == "set")
         carried = EllipsoidError() if dense else CarriedError(windows=self.growth is not None and bool(self.masks))
         if carried.windows:
             self.growth.track_norm = True
@@ -1049,7 +1059,8 @@ def _float_sign(r: Any) -> int:
 
 def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int | None = None,
                         progress: Callable[[float, float], None] | None = None, growth: bool | str = True,
-                        max_steps: int = 100_000, rtol: float | None = None) -> FloatTaylorTrajectory:
+                        max_steps: int = 100_000, rtol: float | None = None,
+                        propagation: str = "auto") -> FloatTaylorTrajectory:
     """GF θ' ∈ −∂f(θ) in float64 by the Taylor method with exact-in-float kink crossings (module
     docstring). Called by ``numerics.gradient_flow(..., dps=None)``, which validates the input.
 
@@ -1066,6 +1077,14 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
     each pass costs less, and the local error estimate counts the larger truncation (the estimate stays
     an estimate of the actual error, docs/theory.md F, "A looser step target"). Values below 2^{−53}
     are taken as 2^{−53}: float64 cannot resolve more.
+
+    ``propagation`` (nets with kinks, ``growth`` measured): how the carried error crosses steps and kinks.
+    ``"set"``: as a set through dense propagators (:mod:`numerics.dense_propagation`; P × P matrices, cost
+    ∝ P³ per step, at most ``SET_MAX`` parameters); ``"windows"``: by norms, with windows through lone
+    crossings (:mod:`numerics.error_windows`; cost ∝ P); ``"auto"`` (default): the set up to ``DENSE_MAX``
+    parameters, the windows above. Both bound the error; the set is the tighter where kinks are many
+    (docs/theory.md F, "Dense propagation": within 1000× of the true error on every soak run up to 1,170
+    parameters but one, where the windows reached 1.7e3–6.1e3× at 1,170 parameters), at 3–20× the windows' time.
 
     A step cut by an event whose polynomial fails the end-defect check after the event (a singularity its
     early orders do not show; docs/theory.md F, "The defect at a full step's end") makes the run start
@@ -1092,15 +1111,24 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
         tol = max(tol, TOL)
     from .kink_events import NonUniqueFlowError
 
+    if propagation not in ("auto", "set", "windows"):
+        raise ValueError(f"propagation must be 'auto', 'set' or 'windows', got {propagation!r}")
+    if propagation == "set" and obj.num_params > SET_MAX:
+        raise ValueError(f"propagation='set' carries P × P matrices (cost ∝ P³ per step): at most {SET_MAX} "
+                         f"parameters, got {obj.num_params}; use 'windows' or 'auto'")
     t0 = time.perf_counter()
-    flow = _FloatFlow(obj, theta0, p, growth, tol)
+    flow = _FloatFlow(obj, theta0, p, growth, tol, propagation)
+    if propagation == "set" and not flow.set_applies:
+        raise ValueError("propagation='set' applies to nets with kinks (ReLU, leaky ReLU) with the measured growth "
+                         "(growth=True or 'measured'); this run has " +
+                         ("no kinks" if not flow.masks else "no measured growth"))
     try:
         try:
             return flow.run(t_end, progress, max_steps)
         except EventDefect:
             # an event-cut step failed its end-defect check after its event: the run is repeated with every
             # such step checked before it is taken (one more pass per event step; the progress restarts)
-            flow = _FloatFlow(obj, theta0, p, growth, tol)
+            flow = _FloatFlow(obj, theta0, p, growth, tol, propagation)
             flow.check_events_first = True
             traj = flow.run(t_end, progress, max_steps)
             traj.seconds = time.perf_counter() - t0

@@ -250,7 +250,8 @@ def _check_common(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int,
 
 def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, order: int | None = None,
                   progress: Callable[[float, float], None] | None = None,
-                  error_growth: str | None = None, rtol: float | None = None) -> Trajectory:
+                  error_growth: str | None = None, rtol: float | None = None,
+                  propagation: str | None = None) -> Trajectory:
     """Ground-truth GF θ' = −∇f(θ), θ(0) = theta0, on [0, t_end] at ``dps`` digits (Taylor method).
 
     Returns a :class:`Trajectory` (dense output ``at(t)``, exact ``times``, ``error_estimate``,
@@ -270,7 +271,9 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
     trajectory with the same interface (``at`` gives float64 arrays, ``times`` floats). ``rtol`` (float
     tier only; default 2^{−53}, the rounding level): each step's last series term relative to
     max(1, ‖θ‖∞), up to 1e-4 — faster, with the larger truncation in ``error_estimate``
-    (:func:`numerics.float_taylor.float_gradient_flow`).
+    (:func:`numerics.float_taylor.float_gradient_flow`). ``propagation`` (float tier, nets with kinks): how the
+    estimate carries errors — ``"set"`` (dense propagators, tight, cost ∝ P³), ``"windows"`` (norms, cost ∝ P) or
+    ``"auto"`` (default: the set up to 1,024 parameters); see :func:`numerics.float_taylor.float_gradient_flow`.
 
     ``error_growth`` (deep linear nets): ``"measured"`` propagates local errors with max(0, −λ_min(∇²f))
     sampled along each step (:mod:`numerics.error_growth`, docs/theory.md F); ``"b1"`` with the
@@ -287,9 +290,13 @@ def gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, dps: int = 30, or
         from .float_taylor import float_gradient_flow
 
         return float_gradient_flow(obj, theta0, t_end, order, progress, rtol=rtol,
-                                   growth=True if error_growth is None else error_growth)
+                                   growth=True if error_growth is None else error_growth,
+                                   propagation="auto" if propagation is None else propagation)
     if rtol is not None:
         raise ValueError("rtol applies to the float tier (dps=None); the arb tier's accuracy is set by dps")
+    if propagation is not None:
+        raise ValueError("propagation applies to the float tier (dps=None); the arb tier's estimate comes from a rerun "
+                         "(docs/theory.md E3) or its own bound")
     error_growth = error_growth or "measured"
     obj, theta0, t_end_q = _check_common(obj, theta0, t_end, dps, allow_kinks=True)
     if _has_kinks_or_bias(obj):

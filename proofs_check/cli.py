@@ -184,6 +184,9 @@ def cmd_flow(args: argparse.Namespace) -> int:
                          "(its step target is --rtol)")
     if args.tier == "arb" and args.rtol is not None:
         raise UsageError("--rtol is the float tier's step target (--tier float); the arb tier's accuracy is --dps")
+    if args.tier == "arb" and args.propagation is not None:
+        raise UsageError("--propagation is how the float tier (--tier float) carries its error bound; the arb tier's "
+                         "estimate comes from a rerun")
     dps = None if args.tier == "float" else (30 if args.dps is None else args.dps)
     # (the last time is t_end itself: t_end·n/n may round past it)
     times = args.times if args.times else [args.t_end * i / args.samples for i in range(args.samples)] + [args.t_end]
@@ -197,6 +200,13 @@ def cmd_flow(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     P = obj.num_params
     n = getattr(obj.loss, "num_samples", 1)
+    if args.propagation == "set":  # (checked before the run: float_gradient_flow would refuse the same)
+        from numerics.float_taylor import SET_MAX
+
+        if spec["net"] == "linear":
+            raise UsageError("--propagation set carries the error through kinks: a deep linear net has none")
+        if P > SET_MAX:
+            raise UsageError(f"--propagation set holds P x P matrices: at most {SET_MAX} parameters, got {P}")
     if dps is not None and spec["net"] == "linear" and not spec["bias"] and spec["loss"] == "WhitenedSquare":
         est = flow_step_seconds(dps, P)
         if est > 10:
@@ -211,7 +221,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     bar, callback = pg.time_bar(args.t_end, "flow")
     with bar, blas_threads(1):  # one BLAS thread: on shared cores more threads only wait for each other
         try:
-            traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback)
+            traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback, args.propagation)
         except FloatingPointError as e:
             if "float range" not in str(e) and "blow up" not in str(e):  # a stall, an underflow while sliding
                 raise
@@ -221,7 +231,8 @@ def cmd_flow(args: argparse.Namespace) -> int:
         callback(args.t_end)
     with pg.bar(total=len(times), desc="format", unit="state") as b:
         rec = flow.record(obj, theta0, traj, spec, times, dps, progress_bar=b)
-    rec["provenance"] = provenance(args.argv, seeds, tier=args.tier, dps=dps, rtol=args.rtol)
+    rec["provenance"] = provenance(args.argv, seeds, tier=args.tier, dps=dps, rtol=args.rtol,
+                                   **({"propagation": args.propagation} if args.propagation else {}))
     with pg.bar(desc="write", unit="B", unit_scale=True) as b:
         write_json(args.out, rec, "--out", progress=b)
     order = f"order {traj.order}" if dps is not None else "float64"
@@ -400,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rtol", type=at.real(0, 1e-4, lo_strict=True), default=None,
                    help="float tier: each step's last series term relative to max(1, |theta|_inf) "
                         "(default 2^-53; at most 1e-4)")
+    f.add_argument("--propagation", choices=("auto", "set", "windows"), default=None,
+                   help="float tier, ReLU nets: how the error bound crosses steps and kinks -- 'set' (dense "
+                        "propagators: tight, cost ~P^3 per step, at most 4096 parameters), 'windows' (norms: cost ~P) "
+                        "or 'auto' (default: the set up to 1024 parameters)")
     f.add_argument("--times", type=at.reals(0), help="comma-separated output times in [0, t_end] "
                                                       "(default: --samples equispaced)")
     f.add_argument("--samples", type=at.positive_int, default=10,

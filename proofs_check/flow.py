@@ -140,13 +140,13 @@ def problem(args: argparse.Namespace) -> tuple[Any, list[np.ndarray], dict, dict
 
 
 def integrate(obj: Any, theta0: list[np.ndarray], t_end: float, dps: int | None, rtol: float | None,
-              progress: Any) -> Any:
+              progress: Any, propagation: str | None = None) -> Any:
     """``numerics.gradient_flow`` on the chosen tier; a tier's refusal becomes :class:`FlowRefused`."""
     import numerics
     from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
     try:
-        return numerics.gradient_flow(obj, theta0, t_end, dps=dps, rtol=rtol, progress=progress)
+        return numerics.gradient_flow(obj, theta0, t_end, dps=dps, rtol=rtol, progress=progress, propagation=propagation)
     except (UnsupportedKinkError, NonUniqueFlowError) as e:
         tier = "float64 tier" if dps is None else f"arb tier at {dps} digits"
         hint = "" if dps is None else "; a higher --dps may resolve it" if isinstance(e, UnsupportedKinkError) else ""

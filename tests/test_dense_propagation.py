@@ -18,6 +18,8 @@ import math
 import mpmath
 import numpy as np
 import pytest
+import numerics
+import theory
 from hypothesis import given, settings, strategies as st, target
 
 from numerics.dense_propagation import (EllipsoidError, expm_bounded, norm_upper, saltation_factor, sliding_factors,
@@ -436,13 +438,24 @@ def test_sliding_jacobian_with_two_stacked_entries_of_one_sample(seed):
     assert eJ < 1e-10 * float(np.linalg.norm(Jref, 2))
 
 
+@pytest.mark.parametrize("cert_min", [None, 0])
 @settings(deadline=None, max_examples=25)
 @given(seed=st.integers(0, 10**6))
-def test_ellipsoid_bounds_an_adversarial_error(seed):
+def test_ellipsoid_bounds_an_adversarial_error(cert_min, seed):
     """Errors ℓ_k entering between random factors F_k (known exactly: δ = 0 apart from rounding), each in the
     direction that the final map stretches most (u_k ∝ Φ_kᵀw, w the top left singular vector of the whole
     product), and one norm-only factor: the carrier's bound covers ‖Σ_k Φ(T, s_k)u_kℓ_k‖ computed in float64
-    with a 1e-12 margin for its own rounding."""
+    with a 1e-12 margin for its own rounding. ``cert_min`` 0: the λ_max and norm certificates of larger nets
+    (Lanczos and Cholesky, numerics.dense_spectra.psd_max_upper) on these small ones too."""
+    from unittest import mock
+
+    import numerics.dense_propagation as DP
+
+    with mock.patch.object(DP, "CERT_MIN", DP.CERT_MIN if cert_min is None else cert_min):
+        _adversarial_error(seed)
+
+
+def _adversarial_error(seed: int) -> None:
     rng = np.random.default_rng(seed)
     P = int(rng.integers(2, 8))
     steps = int(rng.integers(2, 12))
@@ -473,6 +486,37 @@ def test_ellipsoid_bounds_an_adversarial_error(seed):
     assert np.linalg.norm(e) <= bound * (1 + 1e-12)
 
 
+@settings(deadline=None)
+@given(n=st.integers(3, 24), seed=st.integers(0, 10**6), exponent=st.integers(-60, 20),
+       gap=st.sampled_from([0.0, 1e-9, 1e-4, 2.0**-10, 1e-2, 0.5]))
+def test_psd_max_upper_bounds_the_top_eigenvalue(n, seed, exponent, gap):
+    """numerics.dense_spectra.psd_max_upper against mpmath's eigenvalues of the same float matrix at 50 digits:
+    where it certifies, λ_max ≤ bound ≤ λ_max·(1 + 2^{−9}) (its 2^{−10} plus Lanczos's shortfall). Matrices
+    V·diag(λ)·Vᵀ (V orthogonal, rounded) at scales 2^{−60}…2^{20}, with the second eigenvalue a relative ``gap``
+    below the first (clusters are where Lanczos stops short), and some negative eigenvalues. ``target`` steers to
+    the bound closest to λ_max from above."""
+    from numerics.dense_spectra import psd_max_upper
+
+    rng = np.random.default_rng(seed)
+    V = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    lam = np.sort(rng.uniform(-0.3, 1.0, n))[::-1]
+    lam[0] = 1.0
+    lam[1] = 1.0 - gap
+    M = (V * lam) @ V.T * 2.0**exponent
+    M = (M + M.T) * 0.5
+    bound, x = psd_max_upper(M)
+    if bound is None:
+        return
+    with mpmath.workdps(50):
+        ev = mpmath.eigsy(mpmath.matrix(M.tolist()), eigvals_only=True)
+        top = max(ev[i] for i in range(n))
+        rel = float((mpmath.mpf(bound) - top) / top)
+    target(-rel, label="bound above λ_max (relative; smaller is closer)")
+    assert rel >= 0, (bound, float(top))
+    assert rel <= 2.0**-9
+    assert x is not None and x.shape == (n,)
+
+
 def test_saltation_factor_is_the_rank_one_map():
     rng = np.random.default_rng(3)
     dF = [rng.standard_normal((3, 2)), rng.standard_normal(3)]
@@ -495,9 +539,9 @@ def _spy_steps(monkeypatch, which, check):
 
     orig = getattr(DP, which)
 
-    def spy(at, h, *rest):
+    def spy(at, h, *rest, **kw):
         check(at, h, rest[-1])
-        return orig(at, h, *rest)
+        return orig(at, h, *rest, **kw)
 
     monkeypatch.setattr(DP, which, spy)
     if which == "step_factors":
@@ -552,7 +596,8 @@ def test_the_set_carries_the_error_up_to_the_cut(monkeypatch):
     """Which carrier a run gets (numerics.dense_propagation.DENSE_MAX = 1024): the set on the 276-parameter soak net
     mid cross-entropy 5 (23 events, entries sliding), with an estimate far below the windows' (measured 4.5e-13
     against 8.5e-11; the arb tier puts the true error at 5.4e-15 in the 2-norm, tests/test_soak_tightness.py), and
-    the windows above the cut (a 64-12-12-10 net on 20 digits, 1,032 parameters)."""
+    the windows above the cut (a 64-12-12-10 net on 20 digits, 1,032 parameters). ``propagation`` overrides the cut
+    both ways, with the same run otherwise (the same events; the windows' estimate as with the cut moved)."""
     import numerics.float_taylor as FT
     from float_step_reference import digits_net
     from numerics.float_taylor import float_gradient_flow
@@ -567,5 +612,33 @@ def test_the_set_carries_the_error_up_to_the_cut(monkeypatch):
     assert [e.key() for e in windows.events] == [e.key() for e in dense.events]
     assert dense.error_estimate * 10 <= windows.error_estimate
     monkeypatch.undo()
-    big = float_gradient_flow(*digits_net(20, False, (64, 12, 12, 10)), 2e-3)
+    asked = float_gradient_flow(obj, th, 1.0, propagation="windows")
+    assert asked.windows and [e.key() for e in asked.events] == [e.key() for e in dense.events]
+    assert asked.error_estimate == windows.error_estimate  # (the same code path: bit for bit)
+    net = digits_net(20, False, (64, 12, 12, 10))
+    big = float_gradient_flow(*net, 2e-3)
     assert big.windows and big.obj.num_params > FT.DENSE_MAX
+    short = float_gradient_flow(*net, 2e-4, propagation="set")
+    assert short.events and short.windows == []  # (the set past the cut: kinks carried by matrices, no windows)
+
+
+def test_propagation_refusals(monkeypatch):
+    """``propagation``: an unknown value, the set on a net without kinks or above SET_MAX parameters, and any value
+    on the arb tier are refused before any work, each with its reason."""
+    import numerics.float_taylor as FT
+    from test_soak_tightness import instance
+
+    obj, th = instance("mid", "sq", 0)
+    with pytest.raises(ValueError, match="'auto', 'set' or 'windows'"):
+        numerics.gradient_flow(obj, th, 0.1, dps=None, propagation="dense")
+    with pytest.raises(ValueError, match="float tier"):
+        numerics.gradient_flow(obj, th, 0.1, dps=20, propagation="set")
+    monkeypatch.setattr(FT, "SET_MAX", obj.num_params - 1)
+    with pytest.raises(ValueError, match=f"at most {obj.num_params - 1} parameters"):
+        numerics.gradient_flow(obj, th, 0.1, dps=None, propagation="set")
+    monkeypatch.undo()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 3))
+    lin = theory.Objective(theory.DeepLinear((3, 4, 2)), theory.SquareLoss(X, rng.standard_normal((5, 2))))
+    with pytest.raises(ValueError, match="no kinks"):
+        numerics.gradient_flow(lin, [rng.standard_normal(s) for s in lin.shapes], 0.1, dps=None, propagation="set")
