@@ -1,6 +1,6 @@
 """Ground-truth gradient flow at any precision: a Taylor-series integrator on the generic formulas.
 
-Size: ~610 lines (the Taylor integrator, its step parts shared with numerics.kink_flows, and the growth bounds).
+Size: ~620 lines (the Taylor integrator, its step parts shared with numerics.kink_flows, and the growth bounds).
 
 θ' = F(θ) with F = −∇f (or the modified flow F = −∇f − (η/2)∇²f∇f of docs/theory.md A4) is recorded
 once on a tape (:mod:`numerics.series`) and expanded in power series order by order. Each step:
