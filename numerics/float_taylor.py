@@ -129,7 +129,8 @@ from .softmax_radius import logit_cap
 
 B1_ABOVE = 800  # parameters: above, a deep linear net's growth rate is B1's (numerics.b1_growth)
 # propagation='set' on request: a step holds a few P × P float64 matrices (~0.5 GB at 4,096) and costs ∝ P³ — at
-# 1,170 parameters ~0.3–2 s a step against ~0.05 s for the windows (docs/theory.md F, *Above 1024 parameters*)
+# 1,170 parameters 1.2 s a step against 0.09 s for the windows (soak square 0: 319 and 23 s for 266 steps; docs/theory.md
+# F, *Above 1024 parameters*), ~50× that at 4,096
 SET_MAX = 4096
 
 

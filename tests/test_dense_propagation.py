@@ -18,10 +18,10 @@ import math
 import mpmath
 import numpy as np
 import pytest
-import numerics
-import theory
 from hypothesis import given, settings, strategies as st, target
 
+import numerics
+import theory
 from numerics.dense_propagation import (EllipsoidError, expm_bounded, norm_upper, saltation_factor, sliding_factors,
                                         step_factors)
 from numerics.sliding_jacobian import entry_jet, sliding_jacobian
@@ -491,7 +491,8 @@ def _adversarial_error(seed: int) -> None:
        gap=st.sampled_from([0.0, 1e-9, 1e-4, 2.0**-10, 1e-2, 0.5]))
 def test_psd_max_upper_bounds_the_top_eigenvalue(n, seed, exponent, gap):
     """numerics.dense_spectra.psd_max_upper against mpmath's eigenvalues of the same float matrix at 50 digits:
-    where it certifies, λ_max ≤ bound ≤ λ_max·(1 + 2^{−9}) (its 2^{−10} plus Lanczos's shortfall). Matrices
+    where it certifies, λ_max ≤ bound ≤ λ_max·(1 + 2^{−9}) (the Ritz value θ ≤ λ_max raised by its 2^{−10}, plus the
+    factorization's backward error, ~nε relative). Matrices
     V·diag(λ)·Vᵀ (V orthogonal, rounded) at scales 2^{−60}…2^{20}, with the second eigenvalue a relative ``gap``
     below the first (clusters are where Lanczos stops short), and some negative eigenvalues. ``target`` steers to
     the bound closest to λ_max from above."""
