@@ -52,7 +52,7 @@ EPS = float(np.finfo(float).eps)
 # parameters*), at 3.6–4.0× the windows' time. At 984 parameters the
 # windows refused at t = 0.35 (after 7 s) a run the set took to T = 0.5 in 146 s: above ~1000 parameters each
 # piece's P × P eigendecompositions and products are the run's cost. Kept at 1024 after a soak at 1,170 parameters
-# (docs/theory.md F, *Above 1024 parameters*): the windows honest but up to 6.1e3× there, the set 54–153× at 14–54×
+# (docs/theory.md F, *Above 1024 parameters*): the windows honest but up to 6.1e3× there, the set 46–153× at 14–59×
 # their time; propagation='set' asks for it above the cut (numerics.float_taylor.float_gradient_flow)
 DENSE_MAX = 1024
 # from CERT_MIN parameters on the set's λ_max and the factors' norms are certified by Lanczos and one Cholesky

@@ -1085,8 +1085,8 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
     crossings (:mod:`numerics.error_windows`; cost ∝ P); ``"auto"`` (default): the set up to ``DENSE_MAX``
     parameters, the windows above. Both bound the error; the set is the tighter where kinks are many
     (docs/theory.md F, "Dense propagation": on the soak runs of 66–700 parameters within 1000× of the true error
-    but one, 2,125×; at 1,170 parameters 54–153× where the windows gave 1.1e3–6.1e3×), at 1.5–4× the windows'
-    time up to 700 parameters and 14–54× at 1,170.
+    but one, 2,125×; at 1,170 parameters 46–153× where the windows gave 69–6.1e3×), at 1.5–4× the windows'
+    time up to 700 parameters and 14–59× at 1,170.
 
     A step cut by an event whose polynomial fails the end-defect check after the event (a singularity its
     early orders do not show; docs/theory.md F, "The defect at a full step's end") makes the run start

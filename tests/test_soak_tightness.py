@@ -59,7 +59,7 @@ DEFAULT = {("digits", "sq", 14), ("mid", "ce", 5)}
 # the recentred arb reference, 2026-12-07): the set's ball stretched by saltation matrices of norm up to 3.5 over its
 # 88 events (docs/theory.md F, *Above 512 parameters*). large square 0, cross-entropy 0, 1, 3 (6.1e3×, 3.0e3×, 1.7e3×, 1.1e3×):
 # the windows above the cut, whose sliding steps add the normal forcing and whose non-lone kinks multiply by ‖S‖
-# (docs/theory.md F, *Above 1024 parameters*; propagation='set' takes them to 79×, 153×, 54×, 143× at 14–54× the time)
+# (docs/theory.md F, *Above 1024 parameters*; propagation='set' takes them to 79×, 153×, 54×, 143× at 14–59× the time)
 LOOSE: dict = {("big", "sq", 2): 2.1e3, ("large", "sq", 0): 6.1e3, ("large", "ce", 0): 3.0e3, ("large", "ce", 1): 1.7e3,
                ("large", "ce", 3): 1.1e3}
 _runs: dict = {}
