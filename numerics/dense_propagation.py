@@ -15,7 +15,8 @@ With P ≤ ``DENSE_MAX`` parameters the error is instead kept as a *set*: e ∈ 
 * a step while entries slide by the propagator of the Filippov field's Jacobian J, Ã = e^{τJ̃}
   (:func:`sliding_factor`, :func:`sliding_factors`, :mod:`numerics.sliding_jacobian`);
 * a lone crossing by S = I + κv̂v̂ᵀ, its off-direction part N (‖N‖ ≤ η) in δ (:func:`crossing_factor`); any
-  other kink decided from a side by S = I + ΔF∇zᵀ/ż_pre (:func:`saltation_factor`);
+  other kink decided from a side by S = I + ΔF∇zᵀ/ż_pre (:func:`saltation_factor`); both kept as the
+  vectors of :class:`RankOne`, so that S·Q·Sᵀ and ‖S‖₂ cost O(P²), not two P³ products and a factorization;
 * anything else (a kink decided from no side or a group's, a sliding step J does not describe) by its norm
   bound only: the set collapses to the ball of its radius times that bound.
 
@@ -167,14 +168,52 @@ def step_factor(H: np.ndarray, tau: float, mu: float, move: float, H_err: float 
     return A, a, delta
 
 
-def crossing_factor(kappa: float, eta: float, vhat: np.ndarray) -> tuple[np.ndarray, float, float]:
+@dataclass(frozen=True)
+class RankOne:
+    """The matrix I + uvᵀ for float64 vectors u, v, the product taken exactly: a kink's saltation map as
+    :meth:`EllipsoidError._apply` uses it (S·Q·Sᵀ in O(P²)). ``dense()`` is fl(I + uvᵀ), for checks."""
+    u: np.ndarray
+    v: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.u), len(self.u))
+
+    def dense(self) -> np.ndarray:
+        A = np.outer(self.u, self.v)
+        A[np.diag_indices(len(self.u))] += 1.0
+        return A
+
+
+def _vec_norm_upper(x: np.ndarray) -> float:
+    """‖x‖₂ raised by its computation's rounding (a sum of P squares within γ_P, a square root)."""
+    return float(np.linalg.norm(x)) * (1 + _gamma(len(x) + 2))
+
+
+def rank_one_norm_upper(u: np.ndarray, v: np.ndarray) -> float:
+    """An upper bound of ‖I + uvᵀ‖₂ (exact u, v; P ≥ 2, at P = 1 it bounds max(1, |1 + uv|)). The map is the identity
+    off span{u, v}; its two other singular values have σ₁² + σ₂² = t = 2d + n² (the trace of SᵀS less P − 2) and
+    σ₁σ₂ = |det S| = |d|, with n = ‖u‖‖v‖, c = uᵀv, d = 1 + c. Since (1 − d)² = c², t − 2d = n² and t + 2d = n² + 4d,
+    so t² − 4d² = n²(n² + 4d) and ‖S‖₂ = σ₁ = √((t + √(t² − 4d²))/2) = (n + √(n² + 4d))/2 — no difference of near
+    numbers unless S is near a reflection (n ≈ 2, c ≈ −2). It increases with n and d: n is raised by the norms'
+    rounding, d by the computed inner product's γ_P‖u‖‖v‖, and each operation after that is rounded up by
+    (1 + 8ε)."""
+    P = len(u)
+    up = 1 + 8 * EPS
+    n = _vec_norm_upper(u) * _vec_norm_upper(v) * up
+    c, ec = float(u @ v), _gamma(P) * n
+    d = 1 + c + ec + 4 * EPS * (1 + abs(c) + ec)  # (the two sums round, each within ε of its result)
+    return (n + math.sqrt(max(n * n * up + 4 * d, 0.0)) * up) * up / 2
+
+
+def crossing_factor(kappa: float, eta: float, vhat: np.ndarray) -> tuple[RankOne, float, float]:
     """(Ã, a, δ) for a lone crossing's saltation matrix S = I + κv̂v̂ᵀ + N, ‖N‖ ≤ η
-    (:func:`numerics.error_windows.lone_saltation`): Ã = fl(I + κv̂v̂ᵀ). ‖v̂‖² = 1 within 2(P + 4)ε (its
-    normalization), which moves the rank-one term by |κ|·2(P + 4)ε; forming κv̂_av̂_b and adding I round each
-    entry twice, ≤ 3ε|κ||v̂||v̂|ᵀ + ε on the diagonal, of 2-norm ≤ 3ε|κ|‖v̂‖² + ε. a = max(1, |1 + κ|) + that."""
+    (:func:`numerics.error_windows.lone_saltation`): Ã = I + fl(κv̂)v̂ᵀ (:class:`RankOne`). ‖v̂‖² = 1 within 2(P + 4)ε
+    (its normalization), which moves the rank-one term by |κ|·2(P + 4)ε; κv̂ rounds once per entry, ≤ ε|κ|.
+    (Until 2026-12-07 Ã was formed as a matrix, with 3ε|κ|‖v̂‖² + ε for its entries' roundings; the allowance
+    is kept.) a = max(1, |1 + κ|) + that."""
     P = len(vhat)
-    A = np.outer(kappa * vhat, vhat)
-    A[np.diag_indices(P)] += 1.0
+    A = RankOne(kappa * vhat, vhat)
     rnd = (2 * (P + 4) + 4) * EPS * abs(kappa) + 2 * EPS
     a = (max(1.0, abs(1 + kappa)) + rnd) * (1 + 4 * EPS)
     return A, a, (eta + rnd) * (1 + 4 * EPS)
@@ -218,23 +257,43 @@ def step_factors(hessian_at: Callable[[float], np.ndarray], h: float, mu: float,
     return out
 
 
+def _expm_plan(ny: float) -> tuple[int, int]:
+    """(m, s) for :func:`expm_bounded` at ‖X‖_F ≤ ny: the fewest products m/4 + 2 + s (Y², Y³, Y⁴, m/4 − 1 Horner
+    steps, s squarings) over m ∈ {4, 8, 12, 16} and s ≥ 0 with the truncation y^{m+1}/(m+1)!·1/(1 − y/(m+2)) ≤ ε/2,
+    y = ny/2^s: a remainder below one rounding unit of the result (whose norm is ≥ e^{−y}), under the bound's own
+    rounding terms (γ₅√P from the identity's block alone). s never exceeds ⌈log₂(2ny)⌉, where m = 16 holds
+    (y ≤ ½: 2.1·10⁻²⁰)."""
+    s_max = max(0, math.ceil(math.log2(ny / 0.5))) if ny > 0.5 else 0
+    best = (16, s_max)
+    for s in range(s_max + 1):
+        y = ny * 2.0 ** -s
+        for m in (4, 8, 12, 16):
+            if y < m + 2 and y ** (m + 1) / math.factorial(m + 1) / (1 - y / (m + 2)) <= EPS / 2:
+                if m // 4 + s < best[0] // 4 + best[1]:
+                    best = (m, s)
+                break
+    return best
+
+
 def expm_bounded(X: np.ndarray) -> tuple[np.ndarray, float]:
     """(Ẽ, e) with ‖Ẽ − e^X‖₂ ≤ e for a float64 square matrix X: scaling and squaring of a Taylor polynomial.
-    Y = X/2^s (exact) with ‖Y‖_F ≤ ½; T = Σ_{k≤16} c_kY^k, c_k = 1/k!, in the Paterson–Stockmeyer form
-    T = B₀ + Y⁴(B₁ + Y⁴(B₂ + Y⁴(B₃ + c₁₆Y⁴))), B_j = Σ_{r<4} c_{4j+r}Y^r: six products instead of Horner's
-    sixteen (at P ≈ 1000 the products are the cost). Bounds, each a 2-norm through ‖·‖₂ ≤ ‖·‖_F where entrywise:
+    Y = X/2^s (exact); T = Σ_{k≤m} c_kY^k, c_k = 1/k!, with (m, s) from :func:`_expm_plan` (the fewest products
+    that keep the truncation below ε/2), in the Paterson–Stockmeyer form T = B₀ + Y⁴(B₁ + ⋯ + Y⁴(B_{q−1} + c_mY⁴)),
+    q = m/4, B_j = Σ_{r<4} c_{4j+r}Y^r: at m = 16 six products instead of Horner's sixteen (at P ≈ 1000 the
+    products are the cost; on the sliding steps of the 1,440-parameter ec21 row ‖X‖_F ≤ 0.23, where m = 8 or 12
+    and no squaring do: four or five). Bounds, each a 2-norm through ‖·‖₂ ≤ ‖·‖_F where entrywise:
     a product's rounding ≤ γ_P‖A‖_F‖B‖_F; the powers' errors D₂ = γ_P‖Y‖_F², D₃ = D₂‖Y‖ + γ_P‖Ŷ²‖_F‖Y‖_F,
     D₄ = D₂(‖Ŷ²‖_F + ‖Y‖²) + γ_P‖Ŷ²‖_F² (Ŷ²Ŷ² − Y⁴ = (Ŷ² − Y²)Ŷ² + Y²(Ŷ² − Y²)); a block B̂_j's Σ_r c_rD_r plus
     its sum's rounding γ₅Σ_r c_r‖Ŷ^r‖_F (c_r = fl(1/r!) within ε/2, counted in γ₅); a Horner step R ← Ŷ⁴R + B̂
     carries e to ‖Y‖⁴e + D₄‖R‖_F + γ_P‖Ŷ⁴‖_F‖R‖_F + γ₁‖R_new‖_F + (B̂'s error); truncation
-    ≤ ‖Y‖^{17}/17!·1/(1 − ‖Y‖/18); each squaring (E + Δ)² = E² + EΔ + ΔE + Δ² carries e to 2‖E‖e + e² plus
+    ≤ ‖Y‖^{m+1}/(m+1)!·1/(1 − ‖Y‖/(m+2)); each squaring (E + Δ)² = E² + EΔ + ΔE + Δ² carries e to 2‖E‖e + e² plus
     γ_P‖E‖_F². ‖Y‖ is bounded by ‖Y‖_F."""
     P = X.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
         nx = float(np.linalg.norm(X)) * (1 + _gamma(P * P + 1))
     if not nx <= 2.0**40:  # (e^X beyond any use as a bound, or X not finite)
         return np.eye(P), math.inf
-    s = max(0, math.ceil(math.log2(nx / 0.5))) if nx > 0.5 else 0
+    m, s = _expm_plan(nx)
     Y = X * (2.0 ** -s)
     ny = nx * 2.0 ** -s
     g, g5, g1 = _gamma(P), _gamma(5), _gamma(1)
@@ -243,7 +302,7 @@ def expm_bounded(X: np.ndarray) -> tuple[np.ndarray, float]:
     def fro(A: np.ndarray) -> float:
         return float(np.linalg.norm(A)) * up
 
-    c = [1.0 / math.factorial(k) for k in range(17)]
+    c = [1.0 / math.factorial(k) for k in range(m + 1)]
     Y2 = Y @ Y
     Y3 = Y2 @ Y
     Y4 = Y2 @ Y2
@@ -254,20 +313,21 @@ def expm_bounded(X: np.ndarray) -> tuple[np.ndarray, float]:
     f4 = fro(Y4)
     fr = [math.sqrt(P) * up, ny, f2, fro(Y3)]
     powers = [None, Y, Y2, Y3]
-    R = np.eye(P) * c[16]
-    err = 0.0  # ‖R − R*‖₂; R = fl(1/16!)·I, whose rounding (≤ ε/2·c₁₆) enters the first step as ε·c₁₆‖Y‖⁴
-    for j in (3, 2, 1, 0):
+    q = m // 4
+    R = np.eye(P) * c[m]
+    err = 0.0  # ‖R − R*‖₂; R = fl(1/m!)·I, whose rounding (≤ ε/2·c_m) enters the first step as ε·c_m‖Y‖⁴
+    for j in range(q - 1, -1, -1):
         B = np.eye(P) * c[4 * j]
         for r in (1, 2, 3):
             B += c[4 * j + r] * powers[r]
         eB = sum(c[4 * j + r] * D[r] for r in (2, 3)) + g5 * sum(c[4 * j + r] * fr[r] for r in range(4))
         fR = fro(R)
-        Rn = Y4 @ R if j < 3 else Y4 * c[16]
+        Rn = Y4 @ R if j < q - 1 else Y4 * c[m]
         Rn += B
-        err = ny ** 4 * err + D4 * fR + g * f4 * fR + g1 * fro(Rn) + eB + (EPS * c[16] * ny ** 4 if j == 3 else 0.0)
+        err = ny ** 4 * err + D4 * fR + g * f4 * fR + g1 * fro(Rn) + eB + (EPS * c[m] * ny ** 4 if j == q - 1 else 0.0)
         R = Rn
     T = R
-    err += ny ** 17 / math.factorial(17) / (1 - ny / 18)
+    err += ny ** (m + 1) / math.factorial(m + 1) / (1 - ny / (m + 2))
     for _ in range(s):
         ne = cheap_norm_upper(T)  # (it scales only the rounding terms: a factorization here cost ~20 % of a sliding step)
         T2 = T @ T
@@ -282,15 +342,28 @@ def sliding_factor(J: np.ndarray, tau: float, move: float, dev: float) -> tuple[
     J̃). Variation of constants: Ψ(t) − e^{(t−a)J̃} = ∫ e^{(t−s)J̃}(J(s) − J̃)Ψ(s)ds with ‖e^{σJ̃}‖ ≤ e^{σν},
     ν = λ_max((J̃ + J̃ᵀ)/2) the logarithmic norm, and ‖Ψ(s)‖ ≤ e^{(s−a)(ν + dev)}: ‖Ψ − e^{τJ̃}‖ ≤
     e^{τ(ν⁺ + dev)}·move; e^{τJ̃} as computed by :func:`expm_bounded`, fl(τJ̃)'s own rounding (ε‖τJ̃‖_F)
-    taken into ``move`` by the caller's ε."""
+    taken into ``move`` by the caller's ε.
+
+    ν: fl((J̃ + J̃ᵀ)/2) is exactly symmetric and within ε‖J̃‖_F of the exact symmetric part; from ``CERT_MIN``
+    parameters on its λ_max is bounded by Lanczos and one Cholesky factorization within 2^{−10}
+    (:func:`numerics.dense_spectra.psd_max_upper`), else (or where that fails, e.g. ν ≤ 0) by LAPACK's eigenvalues,
+    backward stable within γ_{4P}‖J̃‖_F. ``a`` ≥ ‖Ẽ‖₂: ‖e^X‖₂ ≤ e^{μ(X)} with μ(X) = λ_max(sym X) ≤ τν + ε‖X‖_F (X =
+    fl(τJ̃)), or the Hölder bound √(‖Ẽ‖₁‖Ẽ‖_∞), whichever is smaller, plus e. (``a`` scales only the ball of the set
+    within a step, :meth:`EllipsoidError._apply`; the ellipsoid is multiplied by Ẽ itself and certified: a norm of
+    Ẽ certified by a factorization of ẼᵀẼ, as before 2026-12-07, took a sixth of a sliding step at 1,440 parameters.)"""
     P = J.shape[0]
     X = J * tau
     E, e_A = expm_bounded(X)
     jf = float(np.linalg.norm(J)) * (1 + _gamma(P * P + 1))
-    nu = float(np.linalg.eigvalsh((J + J.T) * 0.5)[-1]) + (_gamma(4 * P) + 2 * EPS) * jf
+    M = (J + J.T) * 0.5
+    nu = psd_max_upper(M)[0] if P >= CERT_MIN else None
+    if nu is None:
+        nu = float(np.linalg.eigvalsh(M)[-1])
+    nu += (_gamma(4 * P) + 2 * EPS) * jf
     with np.errstate(over="ignore"):
         drift = math.exp(tau * (max(nu, 0.0) + dev)) * (move + tau * EPS * jf)
-    a = norm_upper(E) + e_A
+        grow = math.exp((tau * max(nu, 0.0) + EPS * tau * jf) * (1 + 4 * EPS)) * (1 + 4 * EPS)
+    a = min(grow, cheap_norm_upper(E)) + e_A
     return E, a * (1 + 4 * EPS), (drift + e_A) * (1 + 8 * EPS)
 
 
@@ -341,22 +414,20 @@ def sliding_factors(jac_at: Callable[[float], tuple[np.ndarray, float]], h: floa
     return out
 
 
-def saltation_factor(pre: float, dF: list[np.ndarray], grad_z: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
+def saltation_factor(pre: float, dF: list[np.ndarray], grad_z: list[np.ndarray]) -> tuple[RankOne, float, float]:
     """(Ã, a, δ) for the saltation matrix S = I + uvᵀ, u = ΔF/ż_pre, v = ∇_θz (ΔF, ∇z in θ's blocks) of a kink
     that is not a lone crossing (an entry entering sliding, a crossing while others slide, a pinned entry's
-    arrival: docs/theory.md F, "Kinks (saltation)"). Ã = fl(I + uvᵀ): u rounds once (ε‖u‖), each entry of uvᵀ
-    once and the diagonal sum once, ≤ 2ε‖u‖‖v‖ + ε; the computed ΔF and ż_pre enter as computed, with the same
-    allowance as a lone crossing's inner products, 3(P + 4)ε‖u‖‖v‖ (:func:`numerics.error_windows.lone_saltation`).
-    a = the certified ‖Ã‖₂."""
+    arrival: docs/theory.md F, "Kinks (saltation)"). Ã = I + ûvᵀ (:class:`RankOne`), û = fl(ΔF/ż_pre) within ε‖u‖;
+    the computed ΔF and ż_pre enter as computed, with the same allowance as a lone crossing's inner products,
+    3(P + 4)ε‖u‖‖v‖ (:func:`numerics.error_windows.lone_saltation`). (Until 2026-12-07 Ã was formed as a matrix,
+    with 2ε‖u‖‖v‖ + ε for its entries' roundings; the allowance is kept.) a = :func:`rank_one_norm_upper`."""
     d = np.concatenate([np.ravel(x) for x in dF])
     v = np.concatenate([np.ravel(x) for x in grad_z])
     P = len(v)
     u = d / pre
-    A = np.outer(u, v)
-    A[np.diag_indices(P)] += 1.0
     uv = float(np.linalg.norm(u)) * float(np.linalg.norm(v)) * (1 + 4 * EPS)
     delta = ((3 * (P + 4) + 4) * EPS * uv + 2 * EPS) * (1 + 4 * EPS)
-    return A, norm_upper(A), delta
+    return RankOne(u, v), rank_one_norm_upper(u, v), delta
 
 
 def lambda_max_upper(Q: np.ndarray, x0: np.ndarray | None = None) -> tuple[float, np.ndarray | None]:
@@ -444,8 +515,8 @@ class EllipsoidError:
         self.lam = ((s + r) ** 2 + 2 * rho) * (1 + 4 * EPS)
         self.r = 0.0
 
-    def _apply(self, A: np.ndarray, a: float, delta: float) -> None:
-        """One factor F with ‖F − A‖ ≤ δ, ‖A‖ ≤ a."""
+    def _apply(self, A: np.ndarray | RankOne, a: float, delta: float) -> None:
+        """One factor F with ‖F − A‖ ≤ δ, ‖A‖ ≤ a (A a matrix, or I + uvᵀ: :meth:`_apply_rank_one`)."""
         P = A.shape[0]
         if not (math.isfinite(a) and math.isfinite(delta)):  # (no matrix bound: the naive track carries the error)
             self.Q, self.lam, self.r = None, 0.0, math.inf
@@ -456,6 +527,9 @@ class EllipsoidError:
         self.r = ((a + delta) * self.r + delta * s) * (1 + 4 * EPS)
         if self.Q is None:
             return
+        if isinstance(A, RankOne):
+            self._apply_rank_one(A, a)
+            return
         B = (A @ self.Q) @ A.T
         B = (B + B.T) * 0.5
         # |fl(fl(AQ)Aᵀ) − AQAᵀ| ≤ (2γ_P + γ_P²)|A||Q||Aᵀ| entrywise, of 2-norm ≤ (2γ_P + γ_P²)‖A‖_F²‖Q‖_F; the
@@ -464,6 +538,35 @@ class EllipsoidError:
         af2 = float(np.sum(A * A)) * (1 + _gamma(P * P + 1))
         rho = ((2 * g + g * g) * af2 * float(np.linalg.norm(self.Q)) + 2 * EPS * float(np.linalg.norm(B))) \
             * (1 + _gamma(P * P + 2))
+        B[np.diag_indices(P)] += rho
+        self.Q = B
+        self.lam = (a * a * self.lam + 2 * rho) * (1 + 4 * EPS)
+
+    def _apply_rank_one(self, A: RankOne, a: float) -> None:
+        """Q ← (I + uvᵀ)Q(I + vuᵀ) = Q + ugᵀ + guᵀ, g = w + (c/2)u, w = Qv, c = vᵀw: O(P²), exactly symmetric in
+        floats (X + Xᵀ, X = fl(ugᵀ)). Its rounding, as a 2-norm ρ (Frobenius norms of entrywise bounds, γ_m as in
+        :func:`_gamma`): ŵ = fl(Qv) within Δw = γ_P‖Q‖_F‖v‖; ĉ = fl(vᵀŵ) within γ_P‖v‖‖ŵ‖ + ‖v‖Δw of c; with
+        them exact the result would be off by uΔwᵀ + Δwuᵀ + (ĉ − c)uuᵀ, ≤ 2‖u‖Δw + |ĉ − c|‖u‖²; ĝ = fl(ŵ + fl(ĉ/2)u)
+        within γ₂(|ŵ| + |ĉ/2||u|) entrywise, 2‖u‖ times its norm through ugᵀ + guᵀ; fl(uĝᵀ) twice ε‖u‖‖ĝ‖; the
+        sum X + Xᵀ, the sum with Q and the diagonal's raise by ρ one ε of the result each."""
+        u, v = A.u, A.v
+        P = len(u)
+        Q = self.Q
+        w = Q @ v
+        c = float(v @ w)
+        g = w + (0.5 * c) * u
+        X = np.outer(u, g)
+        Y = X + X.T
+        B = Q + Y
+        gP = _gamma(P)
+        nu, nv, nw, ng = (_vec_norm_upper(x) for x in (u, v, w, g))
+        up = 1 + _gamma(P * P + 1)
+        qf, yf, bf = (float(np.linalg.norm(M)) * up for M in (Q, Y, B))
+        dw = gP * qf * nv
+        dc = gP * nv * nw + nv * dw
+        rho = (2 * nu * dw + dc * nu * nu + 2 * nu * _gamma(2) * (nw + 0.5 * abs(c) * nu) + 2 * EPS * nu * ng
+               + EPS * yf + 2 * EPS * bf) * (1 + _gamma(16))
+        rho += EPS * rho  # (the diagonal's raise rounds relative to ρ too)
         B[np.diag_indices(P)] += rho
         self.Q = B
         self.lam = (a * a * self.lam + 2 * rho) * (1 + 4 * EPS)
@@ -519,4 +622,5 @@ class EllipsoidError:
 
 
 __all__: list[Any] = ["DENSE_MAX", "norm_upper", "lambda_max_upper", "expm_bounded", "step_factor",
-                      "sliding_factor", "crossing_factor", "saltation_factor", "step_factors", "sliding_factors", "EllipsoidError"]
+                      "sliding_factor", "crossing_factor", "saltation_factor", "step_factors", "sliding_factors", "EllipsoidError",
+                      "RankOne", "rank_one_norm_upper"]

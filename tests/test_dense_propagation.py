@@ -22,8 +22,8 @@ from hypothesis import given, settings, strategies as st, target
 
 import numerics
 import theory
-from numerics.dense_propagation import (EllipsoidError, expm_bounded, norm_upper, saltation_factor, sliding_factors,
-                                        step_factors)
+from numerics.dense_propagation import (EllipsoidError, RankOne, expm_bounded, norm_upper, rank_one_norm_upper,
+                                        saltation_factor, sliding_factors, step_factors)
 from numerics.sliding_jacobian import entry_jet, sliding_jacobian
 
 
@@ -46,6 +46,26 @@ def test_expm_bounded_covers_the_exponential(seed, scale):
     with mpmath.workdps(50):
         true = float(mpmath.mnorm(_mp(E) - mpmath.expm(_mp(X)), "F"))
     target(true / err, label="true error / bound")
+    assert true <= err
+
+
+@pytest.mark.parametrize("fro", [1e-4, 0.05, 0.3, 0.8, 3.0, 40.0])
+def test_expm_plan_keeps_the_truncation_below_half_an_ulp_at_fewer_products(fro):
+    """Every degree of the plan (m = 4 at ‖X‖_F = 1e-4, 8, 12, 16 with and without squarings): its truncation
+    ≤ ε/2, no more products than the fixed plan (m = 16, ‖Y‖_F ≤ ½), and the bound covers e^X (mpmath, 50 digits)."""
+    from numerics.dense_propagation import EPS, _expm_plan
+
+    m, s = _expm_plan(fro)
+    y = fro * 2.0 ** -s
+    assert y ** (m + 1) / math.factorial(m + 1) / (1 - y / (m + 2)) <= EPS / 2
+    s16 = max(0, math.ceil(math.log2(fro / 0.5))) if fro > 0.5 else 0
+    assert m // 4 + 2 + s <= 6 + s16
+    rng = np.random.default_rng(int(fro * 1e4))
+    X = rng.standard_normal((6, 6))
+    X *= fro / np.linalg.norm(X) * (1 - 1e-12)
+    E, err = expm_bounded(X)
+    with mpmath.workdps(50):
+        true = float(mpmath.mnorm(_mp(E) - mpmath.expm(_mp(X)), "F"))
     assert true <= err
 
 
@@ -110,16 +130,24 @@ def test_step_factors_cover_the_propagator(seed, h):
     target(worst, label="true error / delta")
 
 
+@pytest.mark.parametrize("cert_min", [None, 0])
 @settings(deadline=None, max_examples=15)
 @given(seed=st.integers(0, 10**6), h=st.floats(0.01, 0.2))
-def test_sliding_factors_cover_the_propagator(seed, h):
-    """e' = J(t)e with J(t) = A + tB + t²C (any matrices): each piece's factor within its δ of the exact one."""
+def test_sliding_factors_cover_the_propagator(cert_min, seed, h):
+    """e' = J(t)e with J(t) = A + tB + t²C (any matrices): each piece's factor within its δ of the exact one, and
+    ‖Ã‖₂ ≤ a; also with the logarithmic norm ν certified by Lanczos and Cholesky on these small matrices
+    (``CERT_MIN`` = 0, as from 384 parameters on)."""
+    from unittest import mock
+
+    import numerics.dense_propagation as DP
+
     rng = np.random.default_rng(seed)
     P = int(rng.integers(2, 7))
     A, B, C = (rng.standard_normal((P, P)) * s for s in (3.0, 10.0, 30.0))
     coeffs = [A, B, C]
     K = 2 * float(np.linalg.norm(C, 2))
-    factors = sliding_factors(lambda s: (_poly(coeffs, s), 0.0), h, lambda J0, Jm, J1: K)
+    with mock.patch.object(DP, "CERT_MIN", DP.CERT_MIN if cert_min is None else cert_min):
+        factors = sliding_factors(lambda s: (_poly(coeffs, s), 0.0), h, lambda J0, Jm, J1: K)
     tau = h / len(factors)
     worst = 0.0
     for i, (At, a, delta) in enumerate(factors):
@@ -127,7 +155,7 @@ def test_sliding_factors_cover_the_propagator(seed, h):
         true = _mnorm2(_mp(At) - _exact_propagator(shifted, tau, 1))
         worst = max(worst, true / delta)
         assert true <= delta
-        assert norm_upper(At) <= a
+        assert _mnorm2(_mp(At)) <= a
         assert delta <= 1000 * max(true, 1e-15)
     target(worst, label="true error / delta")
 
@@ -460,6 +488,9 @@ def _adversarial_error(seed: int) -> None:
     P = int(rng.integers(2, 8))
     steps = int(rng.integers(2, 12))
     Fs = [np.eye(P) + rng.standard_normal((P, P)) * float(rng.uniform(0.05, 0.8)) for _ in range(steps)]
+    # about a third of the factors rank-one kink maps I + uvᵀ (RankOne: applied in O(P²)), of norms up to ~10
+    ranks = [RankOne(rng.standard_normal(P) * float(rng.uniform(0.1, 3.0)), rng.standard_normal(P))
+             if rng.uniform() < 0.35 else None for _ in range(steps)]
     ells = [float(rng.uniform(0, 1)) for _ in range(steps)]
     collapse_at = int(rng.integers(0, steps))
     c = EllipsoidError()
@@ -468,10 +499,14 @@ def _adversarial_error(seed: int) -> None:
         if k == collapse_at:  # a factor known by its norm only: here the identity, norm 1.3 claimed
             c.event(0.0, 1.3)
         c._merge()
-        c._apply(F, norm_upper(F), 0.0)
+        if ranks[k] is not None:
+            c._apply(ranks[k], rank_one_norm_upper(ranks[k].u, ranks[k].v), 0.0)
+        else:
+            c._apply(F, norm_upper(F), 0.0)
         c.r += ell  # (add, without the naive track: test the set alone)
         c._certify()
     bound = c._set_value()
+    Fs = [R.dense() if R is not None else F for F, R in zip(Fs, ranks)]  # (within ε of I + uvᵀ: the 1e-12 margin)
     # the adversarial realization: e = Σ_k Φ(T, k)u_kℓ_k, Φ(T, k) = F_{N−1}⋯F_k (the collapse's map is I)
     tails = []
     for k in range(steps):
@@ -523,12 +558,59 @@ def test_saltation_factor_is_the_rank_one_map():
     dF = [rng.standard_normal((3, 2)), rng.standard_normal(3)]
     g = [rng.standard_normal((3, 2)), rng.standard_normal(3)]
     A, a, delta = saltation_factor(-0.7, dF, g)
-    u = np.concatenate([x.ravel() for x in dF]) / -0.7
+    d = np.concatenate([x.ravel() for x in dF])
     v = np.concatenate([x.ravel() for x in g])
     with mpmath.workdps(30):
-        exact = mpmath.eye(9) + _mp(u[:, None]) * _mp(v[None, :])
-        assert float(mpmath.mnorm(_mp(A) - exact, "F")) <= delta
-    assert np.linalg.norm(A, 2) <= a
+        exact = mpmath.eye(9) + _mp(d[:, None]) / mpmath.mpf(-0.7) * _mp(v[None, :])
+        used = mpmath.eye(9) + _mp(A.u[:, None]) * _mp(A.v[None, :])
+        assert float(mpmath.mnorm(used - exact, "F")) <= delta
+        assert max(mpmath.svd_r(used, compute_uv=False)) <= a
+
+
+@settings(deadline=None)
+@given(P=st.integers(1, 7), seed=st.integers(0, 10**6), su=st.integers(-30, 30), near=st.booleans())
+def test_rank_one_norm_upper_bounds_the_norm(P, seed, su, near):
+    """‖I + uvᵀ‖₂ ≤ rank_one_norm_upper(u, v), against mpmath's singular values at 40 digits, with |u| from 2^-30
+    to 2^30 and, with ``near``, uᵀv ≈ −1 (det S ≈ 0, where the bound's d² is smallest); within 1 + 1e-12 of it
+    from two parameters on."""
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(P) * 2.0**su
+    v = rng.standard_normal(P)
+    if near and float(u @ u) > 0:
+        v = v - ((1 + float(u @ v)) / float(u @ u)) * u  # uᵀv = −1 up to rounding
+    bound = rank_one_norm_upper(u, v)
+    with mpmath.workdps(40):
+        S = mpmath.eye(P) + _mp(u[:, None]) * _mp(v[None, :])
+        true = max(mpmath.svd_r(S, compute_uv=False))
+        target(float(true / bound), label="norm / bound")
+        assert true <= bound
+        if P >= 2:  # (P = 1: the bound is max(1, |1 + uv|), the formula's second singular value taken as 1)
+            assert bound <= true * (1 + 1e-12)
+
+
+@settings(deadline=None)
+@given(P=st.integers(1, 9), seed=st.integers(0, 10**6), sq=st.integers(-20, 20), su=st.integers(-8, 8))
+def test_rank_one_apply_contains_the_mapped_ellipsoid(P, seed, sq, su):
+    """EllipsoidError._apply of I + uvᵀ (O(P²)): the stored Q' ⪰ SQSᵀ exactly (mpmath eigenvalues of the difference
+    at 40 digits), and the carried λ ≥ λ_max(Q'); Q of scale 2^sq, u of 2^su."""
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((P, P))
+    Q0 = (G @ G.T + 1e-3 * np.eye(P)) * 2.0**sq
+    Q0 = (Q0 + Q0.T) * 0.5
+    u, v = rng.standard_normal(P) * 2.0**su, rng.standard_normal(P)
+    c = EllipsoidError()
+    c.Q, c.lam = Q0.copy(), float(np.linalg.eigvalsh(Q0)[-1]) * (1 + 1e-12)
+    c._apply(RankOne(u, v), rank_one_norm_upper(u, v), 0.0)
+    with mpmath.workdps(40):
+        S = mpmath.eye(P) + _mp(u[:, None]) * _mp(v[None, :])
+        D = _mp(c.Q) - S * _mp(Q0) * S.T
+        ev = mpmath.eigsy(D, eigvals_only=True)
+        low = min(ev[i] for i in range(P))
+        scale = mpmath.mnorm(_mp(c.Q), "F")
+        target(float(-low / scale), label="negativity of Q' − SQSᵀ (relative)")
+        assert low >= 0
+        top = max(mpmath.eigsy(_mp(c.Q), eigvals_only=True))
+        assert top <= c.lam
 
 
 def _spy_steps(monkeypatch, which, check):
