@@ -445,14 +445,19 @@ def test_ec21_cli_unreachable_scheduler_is_a_usage_error(tmp_path, capsys):
     assert code == 2 and "--scheduler" in err and "Traceback" not in err
 
 
-def test_ec21_relu_row_on_the_float_tier_agrees_with_the_arb_row(ec21_quick, tmp_path):
-    """--relu-tier float: the quick ReLU row's ground truth from the float64 Taylor tier. The GD runs and
+@pytest.mark.parametrize("propagation", [None, "windows"])
+def test_ec21_relu_row_on_the_float_tier_agrees_with_the_arb_row(ec21_quick, tmp_path, propagation):
+    """--relu-tier float: the quick ReLU row's ground truth from the float64 Taylor tier, its error carried as a
+    set (the default up to SET_MAX parameters) or by windows (``--relu-propagation windows``). The GD runs and
     the horizon do not depend on the tier, so every GF–GD distance must equal the arb row's to within
     the two ground truths' error bounds (2-norm: the float tier's own, the arb tier's √P·max-norm)."""
     _, arb_res, _ = ec21_quick
-    res = ec21.run(str(tmp_path / "f"), quick=True, seed=0, nets=("relu",), relu={"tier": "float"})
+    res = ec21.run(str(tmp_path / "f"), quick=True, seed=0, nets=("relu",),
+                   relu={"tier": "float", "propagation": propagation})
     (fl,), (ab,) = res["nets"], [n for n in arb_res["nets"] if n["net"] == "relu"]
     assert "float64 Taylor tier" in fl["gf"]["tier"] and "arb" in ab["gf"]["tier"]
+    assert f"propagation {propagation or 'set'!r}" in fl["gf"]["tier"]
+    assert ("windows through lone crossings" in fl["gf"]["tier"]) == (propagation == "windows")
     tol = fl["gf"]["error_estimate"] + ab["gf"]["error_estimate"]
     print(f"\nfloat tier estimate {fl['gf']['error_estimate']:.2e}, arb {ab['gf']['error_estimate']:.2e}, "
           f"events {fl['gf']['kink_events']} / {ab['gf']['kink_events']}")
@@ -462,6 +467,37 @@ def test_ec21_relu_row_on_the_float_tier_agrees_with_the_arb_row(ec21_quick, tmp
         for x, y in zip(rf["gf_gd_distance"], ra["gf_gd_distance"]):
             assert abs(x - y) <= tol
     assert fl["gf"]["error_estimate"] < 1e-3 * min(d for r in fl["runs"] for d in r["gf_gd_distance"][1:])
+
+
+def test_relu_propagation_defaults_to_the_set_where_it_fits():
+    """The report's float ReLU row carries its error as a set up to SET_MAX parameters (docs/theory.md G2: ~90×
+    the true error on the default row against ~3e4× with windows), "auto" (windows above DENSE_MAX) beyond; what
+    was asked is kept."""
+    from numerics.dense_propagation import DENSE_MAX
+    from numerics.float_taylor import SET_MAX
+
+    assert ec21.relu_propagation(None, 1440) == "set" and ec21.relu_propagation(None, SET_MAX) == "set"
+    assert ec21.relu_propagation(None, SET_MAX + 1) == "auto"
+    assert ec21.relu_propagation("windows", 100) == "windows"
+    assert ec21._as_set("auto", DENSE_MAX) and not ec21._as_set("auto", DENSE_MAX + 1) and ec21._as_set("set", 5000)
+    assert not ec21._as_set("windows", 10)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--quick", "--nets", "relu", "--relu-propagation", "set"], "--relu-tier float"),  # quick's row is arb
+    (["--nets", "relu", "--relu-tier", "arb", "--relu-propagation", "windows"], "--relu-tier float"),
+    (["--nets", "relu", "--relu-tier", "float", "--relu-widths", "64,64,64,10", "--relu-propagation", "set"],
+     "at most 4096 parameters, the ReLU row has 8832"),
+    (["--nets", "relu", "--relu-propagation", "dense"], "invalid choice"),
+])
+def test_ec21_relu_propagation_usage_errors(tmp_path, capsys, argv, message):
+    """--relu-propagation on the arb tier, the set above SET_MAX, an unknown value: exit 2 before the work, one
+    line, nothing written."""
+    out = tmp_path / "o"
+    code = _cli(["--out", str(out), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_relu_row_defaults_follow_the_tier():

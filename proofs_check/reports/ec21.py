@@ -141,6 +141,35 @@ def build(spec: dict) -> tuple[Any, list[np.ndarray], dict]:
     return obj, theta0, ds.provenance
 
 
+def relu_propagation(asked: str | None, P: int) -> str:
+    """How the float tier carries the ReLU row's error (``numerics.gradient_flow(..., propagation=)``): what was
+    asked, or by default ``"set"`` up to ``SET_MAX`` parameters (the windows' bound on the default row is ~3e4
+    times its true error, the set's ~90×, at ~16× the time: docs/theory.md G2) and ``"auto"`` above."""
+    from numerics.float_taylor import SET_MAX
+
+    if asked is not None:
+        return asked
+    return "set" if P <= SET_MAX else "auto"
+
+
+def _as_set(prop: str, P: int) -> bool:
+    """Whether ``propagation=prop`` carries the error as a set on a net of P parameters (with kinks)."""
+    from numerics.dense_propagation import DENSE_MAX
+
+    return prop == "set" or (prop == "auto" and P <= DENSE_MAX)
+
+
+def _set_fits(P: int, what: str) -> None:
+    """A UserInputError where the set was asked for on a net above ``SET_MAX`` parameters (before the work)."""
+    from numerics.float_taylor import SET_MAX
+
+    from .jobs import UserInputError
+
+    if P > SET_MAX:
+        raise UserInputError(f"--relu-propagation set carries P x P matrices: at most {SET_MAX} parameters, "
+                             f"{what} has {P}")
+
+
 def _flat(th: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(w, dtype=float).ravel() for w in th])
 
@@ -169,12 +198,16 @@ def gf_job(spec: dict) -> dict:
         traj = refused = None
         if not kinks or spec.get("tier", "arb") == "float":
             from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError
+            prop = relu_propagation(spec.get("propagation"), P) if kinks else None
             try:  # its estimate bounds the Euclidean norm over all parameters (docs/theory.md F)
-                traj = numerics.gradient_flow(obj, theta0, float(spec["t_end"]), dps=None)
+                traj = numerics.gradient_flow(obj, theta0, float(spec["t_end"]), dps=None, propagation=prop)
                 tier = ("gradient_flow (float64 Taylor tier" + (", kink events" if kinks else "")
                         + "; error estimate a 2-norm bound: "
                         + ("growth from THEORY B1" if traj.growth_rate == "b1" else "measured growth")
-                        + (" and saltation factors" if kinks else "") + ", docs/theory.md F)")
+                        + (" and saltation factors" if kinks else "")
+                        + (f", propagation {prop!r}: " + ("the error carried as a set through dense propagators"
+                                                          if _as_set(prop, P) else "windows through lone crossings")
+                           if kinks else "") + ", docs/theory.md F)")
                 err_inf = err_2 = float(traj.error_estimate)  # max-norm ≤ 2-norm
                 at = traj.at
             except (UnsupportedKinkError, NonUniqueFlowError) as e:  # only nets with kinks raise these
@@ -450,13 +483,19 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
                           widths=tuple(getattr(obj.model, "widths", ())),
                           t_cap=cfg["relu"]["t_cap"] if kinks else None,
                           grid=cfg["relu"]["grid"] if kinks else None, eos=cfg["relu"]["eos"] if kinks else True,
-                          tier=cfg["relu"].get("tier", "arb")))
+                          tier=cfg["relu"].get("tier", "arb"), propagation=cfg["relu"].get("propagation")))
+        if kinks and cfg["relu"].get("propagation") == "set":
+            _set_fits(sum(np.size(w) for w in th0), "the model")
     else:
         for net in nets:
             sub = cfg[net]
+            if net == "relu" and sub.get("propagation") == "set":
+                w = tuple(sub["widths"])
+                _set_fits(sum(a * b for a, b in zip(w, w[1:])) + (sum(w[1:]) if bias else 0), "the ReLU row")
             specs.append(dict(net=net, widths=tuple(sub["widths"]), n=int(sub.get("n") or cfg["n"]), seed=seed,
                               loss=loss, bias=bool(bias), t_cap=sub.get("t_cap"), grid=sub.get("grid"),
-                              eos=sub.get("eos", True), tier=sub.get("tier", "arb")))
+                              eos=sub.get("eos", True), tier=sub.get("tier", "arb"),
+                              propagation=sub.get("propagation") if net == "relu" else None))
     out = {"experiment": "ec21", "settings": {"quick": quick, "seed": seed, "loss": loss, "bias": bias,
                                                "ratios": list(ratios), "fit_ratios": sorted({1, *ratios, *fit_ratios}),
                                                "eta_factor": ETA_FACTOR,
@@ -497,12 +536,18 @@ def configuration(quick: bool, loss: str, ratios: Sequence[int], nets: Sequence[
         if net == "relu" and not quick and (over or {}).get("tier") == "arb" and (over or {}).get("widths") is None:
             cfg[net]["widths"] = RELU_ARB_WIDTHS
         for k, v in (over or {}).items():
-            if k not in ("widths", "n", "grid", "t_cap", "eos", "tier"):
-                raise ValueError(f"{net}: unknown entry {k!r}; expected widths, n, grid, t_cap, eos, tier")
+            if k not in ("widths", "n", "grid", "t_cap", "eos", "tier", "propagation"):
+                raise ValueError(f"{net}: unknown entry {k!r}; expected widths, n, grid, t_cap, eos, tier, "
+                                 "propagation")
             if k == "tier" and v not in (None, "arb", "float"):
                 raise ValueError(f"relu tier must be 'arb' or 'float', got {v!r}")
+            if k == "propagation" and v not in (None, "auto", "set", "windows"):
+                raise ValueError(f"relu propagation must be 'auto', 'set' or 'windows', got {v!r}")
             if v is not None:
                 cfg[net][k] = v
+        if cfg[net].get("propagation") is not None and cfg[net].get("tier", "arb") != "float":
+            raise ValueError("relu propagation applies to the float tier (--relu-tier float); the arb tier's "
+                             "error comes from a rerun")
         w = tuple(cfg[net]["widths"])
         if len(w) < 3 or any(int(x) != x or x < 1 for x in w) or w[0] != 64 or w[-1] != 10:
             raise ValueError(f"{net} widths must be 64,...,10 (digits: 64 inputs, 10 classes) with a hidden "
@@ -536,8 +581,8 @@ def _ratios_text(rs: Sequence[int]) -> str:
 
 def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] | None = None) -> int:
     """``gfgd report ec21 --out DIR [--quick] [--seed S] [--loss square] [--bias] [--nets linear,relu] [--n N]
-    [--relu-widths 64,50,50,10] [--relu-n N] [--relu-t-cap T] [--relu-tier float] [--model F.py:FN --data D.npz]
-    [--scheduler ADDRESS]`` (the folder is checked before the work; files are written whole; the JSON
+    [--relu-widths 64,50,50,10] [--relu-n N] [--relu-t-cap T] [--relu-tier float] [--relu-propagation set]
+    [--model F.py:FN --data D.npz] [--scheduler ADDRESS]`` (the folder is checked before the work; files are written whole; the JSON
     carries provenance)."""
     import argparse
 
@@ -565,6 +610,10 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
                     help="ground truth of the ReLU net: the float64 tier (default; an error bound, honest and "
                          "looser; falls back to arb where it refuses) or the arb tier (error by rerun; quick's "
                          "default; narrower nets)")
+    ap.add_argument("--relu-propagation", choices=("auto", "set", "windows"), default=None,
+                    help="how the float tier carries the ReLU row's error (default: set up to 4096 parameters, "
+                         "within ~100x of the true error on the default row; windows: ~16x faster, ~3e4x loose; "
+                         "docs/theory.md G2)")
     ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential (with --data)")
     ap.add_argument("--data", help=".npz with X and labels (or Y), for --model")
     ap.add_argument("--scheduler", type=at.address, default=None,
@@ -588,11 +637,12 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
     t0 = time.perf_counter()
     objective = data_prov = map_runs = None
     relu = {"widths": args.relu_widths and tuple(args.relu_widths), "n": args.relu_n, "t_cap": args.relu_t_cap,
-            "tier": args.relu_tier}
+            "tier": args.relu_tier, "propagation": args.relu_propagation}
     try:
         configuration(args.quick, args.loss, (2, 5, 10, 20), tuple(args.nets.split(",")), relu, args.n)
     except ValueError as e:
-        return usage(str(e).replace("relu widths", "--relu-widths").replace("nets must", "--nets must"))
+        return usage(str(e).replace("relu widths", "--relu-widths").replace("nets must", "--nets must")
+                     .replace("relu propagation", "--relu-propagation"))
     try:
         if args.model:
             obj, th, data_prov = user_objective(load_model(args.model), args.data, args.loss)
