@@ -39,10 +39,13 @@ DOP853 with an estimate that is not a bound (twice its distance to a run at 100�
 assumes the finer run's error is at most half the coarser one's; docs/theory.md G). ReLU:
 ``numerics.gradient_flow`` (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error
 by an independent rerun at dps + 10), or the float64 Taylor tier (the same kink events, cross-entropy, and
-an error bound — honest, a product of worst-case saltation norms, so loose: ~10⁴–10⁵ times the true error on
-the default row — docs/theory.md F, G2); DOP853 is not a ground truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default 64-16-16-10 on 5 digits on
-the float tier (seed 0: 58 kink events, loss/10 at t = 3.26, error bound 7.1e-11 against GF–GD distances
-≥ 6.9e-3; the report in ~40 s); where the float tier refuses — a kink it cannot resolve, a touch or a
+an error bound, docs/theory.md F, G2): by default (``--relu-propagation set``, up to ``SET_MAX`` parameters) the
+error carried as a set through dense propagators, 83–93× the true error at the horizon on the default row (seeds 0
+and 2, against the arb tier); with ``--relu-propagation windows`` (the float tier's own default above 1,024
+parameters) a product of norms with windows through lone crossings, ~16× faster and 10⁴–10⁵× the true error there.
+DOP853 is not a ground truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default 64-16-16-10 on 5 digits on
+the float tier (seed 0: 58 kink events, loss/10 at t = 3.26, error bound 2.5e-13 against GF–GD distances
+≥ 3.8e-3; the report in ~200 s, ~40 s with windows); where the float tier refuses — a kink it cannot resolve, a touch or a
 rate within its error bar — the arb tier runs instead and the record says why. The paper's widths
 (``--relu-widths 64,50,50,10``) were the default from 2026-12-03 to 2026-12-05: the float tier's bound
 there grows past any use (2.2e-7 at t = 1.6, a rate bar of 0.95 at a kink), it refuses at t = 1.62 and
@@ -92,8 +95,8 @@ LINEAR = dict(widths=(64, 50, 50, 10))
 # entry is an option (``--relu-widths``, ``--relu-n``, ``--relu-t-cap``) so it can grow with the tier.
 # t_cap: the default rows reach loss/10 at T = 3.26 (quick 2.83); the cap keeps a variant whose loss falls
 # slower (--loss square, --bias, another seed) within the time goals — it binds there, and says so
-# The default row is 64-16-16-10 on the float64 tier (docs/theory.md G2: its error bound, 7.1e-11 at seed 0,
-# is 1e-8 of the smallest GF–GD distance; on the paper's 64-50-50-10 the tier refuses at t = 1.62 and the
+# The default row is 64-16-16-10 on the float64 tier (docs/theory.md G2: its error bound, 2.5e-13 at seed 0 with the
+# error carried as a set, is 1e-10 of the smallest GF–GD distance; on the paper's 64-50-50-10 the tier refuses at t = 1.62 and the
 # report falls back to the arb tier); with ``--relu-tier arb`` and no widths given the row is
 # RELU_ARB_WIDTHS, the size the arb tier's cost allows (parameters × samples × events)
 RELU = dict(widths=(64, 16, 16, 10), n=5, grid=20, t_cap=5.0, eos=True, tier="float")
