@@ -11,8 +11,9 @@ and cross-entropy 2, the loosest under the windows), a 480-parameter net ((8,18,
 and 8 of their pixels, square loss, generator seed 20,001), two runs of the 700-parameter soak family (``big``,
 (12,20,20,3) on 10 images, seed 0) and a 984-parameter net ((14,24,24,3) on 12 images, generator seed 20,002,
 T = 0.5; the windows refuse it at t = 0.35, their time is to that refusal) and square 0 of the soak's 1,170-parameter
-family (``large``, (16,26,26,3) on 10 images, T = 0.5; above the cut of 1024, where the windows are the default). One
-thread.
+family (``large``, (16,26,26,3) on 10 images, T = 0.5; above the cut of 1024, where the windows are the default), and
+the ReLU row of ``gfgd report ec21`` (64-16-16-10 on 5 digits, cross-entropy, 1,440 parameters, seed 0, to a quarter
+of its horizon, T = 0.8248; the report carries it as a set by default, docs/theory.md G2). One thread.
 
     python benchmarks/dense_propagation_cost.py [--repeats N] [--from K]   (N = 3; K: skip the first K cases)
 """
@@ -55,6 +56,14 @@ def cases():
     yield "digits (12,20,20,3) ce 0", *instance("big", "ce", 0), 1.0
     yield "digits (14,24,24,3) sq", *digits_net(2, (14, 24, 24, 3), 12), 0.5
     yield "digits (16,26,26,3) sq 0", *instance("large", "sq", 0), 0.5
+    yield "ec21 ReLU row 64-16-16-10 ce", *ec21_row(), 0.8248
+
+
+def ec21_row():
+    from proofs_check.reports.ec21 import build
+
+    obj, th0, _ = build(dict(n=5, seed=0, widths=(64, 16, 16, 10), net="relu", bias=False, loss="cross_entropy"))
+    return obj, th0
 
 
 def digits_net(seed: int, widths: tuple = (8, 18, 16, 3), n: int = 12):

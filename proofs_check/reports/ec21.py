@@ -40,8 +40,8 @@ assumes the finer run's error is at most half the coarser one's; docs/theory.md 
 ``numerics.gradient_flow`` (arb Taylor with exact kink events and Filippov sliding, dps ``RELU_DPS``, error
 by an independent rerun at dps + 10), or the float64 Taylor tier (the same kink events, cross-entropy, and
 an error bound, docs/theory.md F, G2): by default (``--relu-propagation set``, up to ``SET_MAX`` parameters) the
-error carried as a set through dense propagators, 83–93× the true error at the horizon on the default row (seeds 0
-and 2, against the arb tier); with ``--relu-propagation windows`` (the float tier's own default above 1,024
+error carried as a set through dense propagators, 60–93× the true error at the horizon on the default row (seeds 0–2,
+against the arb tier); with ``--relu-propagation windows`` (the float tier's own default above 1,024
 parameters) a product of norms with windows through lone crossings, ~16× faster and 10⁴–10⁵× the true error there.
 DOP853 is not a ground truth at kinks. The ReLU row (docs/theory.md G2, measured there): by default 64-16-16-10 on 5 digits on
 the float tier (seed 0: 58 kink events, loss/10 at t = 3.26, error bound 2.5e-13 against GF–GD distances
