@@ -203,7 +203,9 @@ def rank_one_norm_upper(u: np.ndarray, v: np.ndarray) -> float:
     n = _vec_norm_upper(u) * _vec_norm_upper(v) * up
     c, ec = float(u @ v), _gamma(P) * n
     d = 1 + c + ec + 4 * EPS * (1 + abs(c) + ec)  # (the two sums round, each within ε of its result)
-    return (n + math.sqrt(max(n * n * up + 4 * d, 0.0)) * up) * up / 2
+    # n² + 4d ≥ 0 exactly; its float sum is within 4ε(n² + 4|d|) of it (near a reflection, where it cancels)
+    x = n * n * up + 4 * d + 4 * EPS * (n * n + 4 * abs(d))
+    return (n + math.sqrt(max(x, 0.0)) * up) * up / 2
 
 
 def crossing_factor(kappa: float, eta: float, vhat: np.ndarray) -> tuple[RankOne, float, float]:
