@@ -142,6 +142,23 @@ def test_propagation_in_the_record(tmp_path):
     assert recs["set"]["error_estimate"] != recs["windows"]["error_estimate"]
 
 
+def test_a_note_names_the_set_where_the_windows_grew(tmp_path, capsys, monkeypatch):
+    """Above the set's default cut (here lowered to 100 parameters, and the growth threshold to 1) a float run whose
+    bound grew over its local errors ends with a note naming --propagation set; not when --propagation was given."""
+    import numerics.float_taylor as FT
+    from proofs_check import cli
+
+    monkeypatch.setattr(FT, "DENSE_MAX", 100)
+    monkeypatch.setattr(cli, "SET_NOTE_GROWTH", 1.0)
+    argv = ["flow", "--net", "relu", "--widths", "64,3,10", "--n", "5", "--t-end", "2", "--samples", "1",
+            "--tier", "float"]
+    assert main([*argv, "--out", str(tmp_path / "a.json")]) == 0
+    err = capsys.readouterr().err
+    assert "--propagation set" in err and "note" in err, err
+    assert main([*argv, "--propagation", "windows", "--out", str(tmp_path / "b.json")]) == 0
+    assert "--propagation set" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, flag", [
     (["--net", "relu", "--widths", "3,3,1", "--data", "whitened"], "--data whitened"),
     (["--widths", "3,3,1", "--alpha", "0.1"], "--alpha"),
