@@ -53,7 +53,7 @@ def test_expm_bounded_covers_the_exponential(seed, scale):
 def test_expm_plan_keeps_the_truncation_below_half_an_ulp_at_fewer_products(fro):
     """Every degree of the plan (m = 4 at ‖X‖_F = 1e-4, 8, 12, 16 with and without squarings): its truncation
     ≤ ε/2, no more products than the fixed plan (m = 16, ‖Y‖_F ≤ ½), and the bound covers e^X (mpmath, 50 digits)."""
-    from numerics.dense_propagation import EPS, _expm_plan
+    from numerics.matrix_bounds import EPS, _expm_plan
 
     m, s = _expm_plan(fro)
     y = fro * 2.0 ** -s
