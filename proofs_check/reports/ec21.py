@@ -146,8 +146,8 @@ def build(spec: dict) -> tuple[Any, list[np.ndarray], dict]:
 
 def relu_propagation(asked: str | None, P: int) -> str:
     """How the float tier carries the ReLU row's error (``numerics.gradient_flow(..., propagation=)``): what was
-    asked, or by default ``"set"`` up to ``SET_MAX`` parameters (the windows' bound on the default row is ~3e4
-    times its true error, the set's ~90×, at ~16× the time: docs/theory.md G2) and ``"auto"`` above."""
+    asked, or by default ``"set"`` up to ``SET_MAX`` parameters (on the default row the windows' bound is 1e4–1e5
+    times its true error, the set's 60–93×, at ~10× the flow's time: docs/theory.md G2) and ``"auto"`` above."""
     from numerics.float_taylor import SET_MAX
 
     if asked is not None:
@@ -615,8 +615,8 @@ def main(argv: Sequence[str] | None = None, argv_for_provenance: Sequence[str] |
                          "default; narrower nets)")
     ap.add_argument("--relu-propagation", choices=("auto", "set", "windows"), default=None,
                     help="how the float tier carries the ReLU row's error (default: set up to 4096 parameters, "
-                         "within ~100x of the true error on the default row; windows: ~16x faster, ~3e4x loose; "
-                         "docs/theory.md G2)")
+                         "60-93x the true error on the default row; windows: the report ~5x faster, 1e4-1e5x the "
+                         "true error; docs/theory.md G2)")
     ap.add_argument("--model", help="FILE.py:FUNCTION returning a torch nn.Sequential (with --data)")
     ap.add_argument("--data", help=".npz with X and labels (or Y), for --model")
     ap.add_argument("--scheduler", type=at.address, default=None,
