@@ -6,7 +6,8 @@ sklearn's digits (shipped, no download; ``theory.data.digits``, pixels/16, strat
 
 Size: the experiment (choice of η₀ and horizon, jobs, curvature, A1, records, findings) and its CLI
 in one place, with the derivations it rests on; the figures are in :mod:`.ec21_figures`, the
-first-order fit in :mod:`.ec21_fit`.
+first-order fit in :mod:`.ec21_fit`. The ground truth's settings (tier, propagation, their checks before the
+work: ~50 lines) stay beside the job that uses them, ``gf_job``.
 
 Nets: 64-50-50-10 deep linear (6,200 parameters) and a bias-free ReLU net, Xavier-uniform init
 (seeded), softmax cross-entropy (``loss="square"``: ½‖h − e_c‖² mean). Figures (PNG and SVG):
