@@ -126,6 +126,7 @@ from .kink_surfaces import NEAR_BY_ROUNDING, parallel_by_rounding
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
                           _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
 from .softmax_radius import logit_cap
+from .loose_estimates import warn_if_loose
 
 B1_ABOVE = 800  # parameters: above, a deep linear net's growth rate is B1's (numerics.b1_growth)
 # propagation='set' on request: a step holds a few P × P float64 matrices (~0.5 GB at 4,096) and costs ∝ P³ — at
@@ -1086,7 +1087,9 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
     parameters, the windows above. Both bound the error; the set is the tighter where kinks are many
     (docs/theory.md F, "Dense propagation": on the soak runs of 66–700 parameters within 1000× of the true error
     but one, 2,125×; at 1,170 parameters 46–153× where the windows gave 69–6.1e3×), at 1.5–4× the windows'
-    time up to 700 parameters and 14–59× at 1,170.
+    time up to 700 parameters and 14–59× at 1,170. Where ``"auto"`` chose the windows (above ``DENSE_MAX``, up to
+    ``SET_MAX``) on a run with kinks and the bound ended ≥ 100× the sum of the steps' local errors, a
+    :class:`numerics.loose_estimates.LooseEstimateWarning` names ``"set"``.
 
     A step cut by an event whose polynomial fails the end-defect check after the event (a singularity its
     early orders do not show; docs/theory.md F, "The defect at a full step's end") makes the run start
@@ -1126,7 +1129,7 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
                          ("no kinks" if not flow.masks else "no measured growth"))
     try:
         try:
-            return flow.run(t_end, progress, max_steps)
+            traj = flow.run(t_end, progress, max_steps)
         except EventDefect:
             # an event-cut step failed its end-defect check after its event: the run is repeated with every
             # such step checked before it is taken (one more pass per event step; the progress restarts)
@@ -1134,7 +1137,9 @@ def float_gradient_flow(obj: Any, theta0: Sequence[Any], t_end: Any, order: int 
             flow.check_events_first = True
             traj = flow.run(t_end, progress, max_steps)
             traj.seconds = time.perf_counter() - t0
-            return traj
     except NonUniqueFlowError as e:
         e.trajectory = flow.partial()  # (the flow up to the verdict, with its estimate)
         raise
+    if flow.set_applies:  # (numerics.loose_estimates: the windows' bound far above its local errors)
+        warn_if_loose(traj, obj.num_params, propagation, DENSE_MAX, SET_MAX)
+    return traj

@@ -170,15 +170,15 @@ def _check_parallel(names: list[str], budgets: dict, args: argparse.Namespace,
 # parameters × samples above which gfgd flow points to --tier float: the 64-50-50-10 ReLU net on 100 digits
 # (6.2e5) at --dps 15 had not reached t = 0.001 after 20 s wall (2026-12-05, two jobs on the two cores)
 ARB_NOTE_SIZE = 50_000
-# the float tier's bound with windows above the set's cut, grown this many times over the sum of its local errors (the
-# kinks' norms and the growth; docs/theory.md G2: 1e4–1e5× the true error on a 1,440-parameter net where the set is
-# 60–93×): a note names --propagation set
-SET_NOTE_GROWTH = 100.0
 
 
 def cmd_flow(args: argparse.Namespace) -> int:
     """Ground-truth GF of a deep linear or (leaky) ReLU net on either Taylor tier, written as JSON
     (:mod:`proofs_check.flow`)."""
+    import warnings
+
+    import numerics.float_taylor as FT
+    from numerics.loose_estimates import LooseEstimateWarning, growth_over_local
     from theory.arrays import FLOW_COST_SPREAD, flow_step_seconds
 
     from . import flow
@@ -225,7 +225,9 @@ def cmd_flow(args: argparse.Namespace) -> int:
     bar, callback = pg.time_bar(args.t_end, "flow")
     with bar, blas_threads(1):  # one BLAS thread: on shared cores more threads only wait for each other
         try:
-            traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback, args.propagation)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", LooseEstimateWarning)
+                traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback, args.propagation)
         except FloatingPointError as e:
             if "float range" not in str(e) and "blow up" not in str(e):  # a stall, an underflow while sliding
                 raise
@@ -243,23 +245,15 @@ def cmd_flow(args: argparse.Namespace) -> int:
     kinks = f", {len(rec['events'])} kink events" if rec["events"] else ""
     print(f"wrote {args.out}: {len(times)} states, {len(traj.steps)} Taylor steps ({order}){kinks}, "
           f"error estimate {rec['error_estimate']}, {traj.seconds:.2f}s", file=sys.stderr)
-    _set_note(traj, P, dps, args.propagation, bool(rec["events"]))
+    for w in caught:  # the float tier's LooseEstimateWarning as a note naming the option; any other warning as it was
+        if issubclass(w.category, LooseEstimateWarning):
+            print(f"gfgd flow: note: the error estimate is {growth_over_local(traj):.3g}x the sum of the steps' local "
+                  f"errors (kinks' norms multiplied, error carried by windows above {FT.DENSE_MAX} parameters); "
+                  "--propagation set carries it as a set, often 10-1000x tighter at ~10-60x the time "
+                  "(docs/theory.md F, G2)", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return EXIT_OK
-
-
-def _set_note(traj: Any, P: int, dps: int | None, asked: str | None, kinks: bool) -> None:
-    """A note where the float tier's windows carried a net the set could have (above its default cut, up to
-    SET_MAX) and the bound grew ≥ SET_NOTE_GROWTH times over the sum of the local errors."""
-    import numerics.float_taylor as FT
-
-    if dps is not None or not kinks or asked is not None or not FT.DENSE_MAX < P <= FT.SET_MAX:
-        return
-    local = sum(getattr(traj, "local_errors", []))
-    growth = float(traj.error_estimate) / local if local > 0 else 0.0
-    if growth >= SET_NOTE_GROWTH:
-        print(f"gfgd flow: note: the error estimate is {growth:.3g}x the sum of the steps' local errors (kinks' norms "
-              f"multiplied, error carried by windows above {FT.DENSE_MAX} parameters); --propagation set carries it "
-              "as a set, often 10-1000x tighter at ~10-60x the time (docs/theory.md F, G2)", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------------------ validate

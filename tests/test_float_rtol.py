@@ -21,6 +21,9 @@ from numerics.kink_flows import relu_gradient_flow
 from error_norms import diff2
 from test_float_taylor import relu_instance
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's cases (``_case``) computed once
+pytestmark = pytest.mark.xdist_group("test_float_rtol")
+
 # (seed, widths, alpha, bias, init scale, horizon): the crossing and sliding instances of test_float_taylor
 INSTANCES = {"crossing": (1, (3, 5, 5, 2), 0.0, True, 0.5, 0.5),
              "leaky crossings": (4, (3, 5, 5, 1), 0.25, False, 0.5, 0.5),

@@ -86,6 +86,8 @@ CASES = [("sq", 3, 0.1), ("sq", 11, 0.9), ("sq", 19, 1.3), ("sq", 21, 0.2), ("sq
          ("ce", 18, 0.8), ("ce", 32, 1.4), ("ce", 36, 0.7)]
 PARAMS = [pytest.param(*c, marks=[pytest.mark.thorough] if c[2] > 0.65 else []) for c in CASES]
 _runs: dict = {}
+# the tests that read ``runs`` on one xdist worker, so that each instance's two flows are computed once
+RUNS = pytest.mark.xdist_group("simultaneous-kinks-runs")
 
 
 def runs(loss, seed, T):
@@ -99,6 +101,7 @@ def runs(loss, seed, T):
     return _runs[(loss, seed)]
 
 
+@RUNS
 @pytest.mark.parametrize("loss,seed,T", PARAMS)
 def test_float_tier_matches_arb_tier_through_simultaneous_kinks(loss, seed, T, record_property):
     f, r, true = runs(loss, seed, T)
@@ -120,6 +123,7 @@ def test_float_tier_matches_arb_tier_through_simultaneous_kinks(loss, seed, T, r
                                                "worst-case saltation norms and the growth term (docs/theory.md F)")]
                             if c[:2] in LOOSE else []) + ([pytest.mark.thorough] if c[2] > 0.65 else []))
     for c in CASES])
+@RUNS
 def test_float_estimate_within_1000x(loss, seed, T):
     f, r, true = runs(loss, seed, T)
     assert f.error_estimate <= 1000 * true
@@ -484,6 +488,7 @@ def test_last_active_unit():
     assert last_active_unit([-1, 1, -1], sliding=[0, 2]) is None
 
 
+@RUNS
 def test_some_instances_leave_sliding_at_another_kink():
     """Not vacuous: on these instances entries leave sliding at the instant another entry crosses or
     joins (the arb tier's events, 30 digits and its rerun at 40)."""

@@ -28,6 +28,9 @@ from numerics.float_taylor import _FloatFlow
 from numerics.kink_flows import NonUniqueFlowError, UnsupportedKinkError, relu_gradient_flow
 from test_float_taylor import relu_instance
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's runs (fixture ``run``, ``_REFS``) computed once
+pytestmark = pytest.mark.xdist_group("test_float_sliding_bounds")
+
 # (seed, widths, T, scale, biases): the two sliding instances of tests/test_float_taylor.py, and two with
 # biases (seed 0: an entry enters, another crosses, the first leaves; seed 13: two entries slide at once)
 INSTANCES = [(5, (2, 3, 3, 1), 3.0, 1.0, False), (1, (2, 3, 3, 1), 3.0, 1.0, False),
@@ -126,20 +129,45 @@ def _start_time_theta(obj, f, theta):
 
 
 def _sample_hessian_sum(obj, theta, masks, eps=1e-5):
-    """Σ_i ∇² of sample i's term with its masks fixed: central differences of numerics.sample_gradient
-    (a polynomial in θ with the masks fixed: error ε²/6·‖D⁴‖ + u/ε, ~1e-10 of the Hessian)."""
+    """Σ_i ∇² of sample i's term with its masks fixed: central differences of the gradient with every sample's
+    masks given (the generic formula, numerics.gradients.evaluate; its sum over samples is Σ_i of
+    numerics.sample_gradient with each sample's column — one pass instead of one per sample, checked by
+    test_the_masked_gradient_is_the_sum_of_sample_gradients); a polynomial in θ with the masks fixed: error
+    ε²/6·‖D⁴‖ + u/ε, ~1e-10 of the Hessian."""
+    from numerics.gradients import BACKENDS, evaluate, from_backend, to_backend
+
+    b = BACKENDS["float"]
     flat = np.asarray(obj.flatten([np.asarray(w, dtype=float) for w in theta]), dtype=float)
-    n = obj.loss.num_samples
+
+    def grad(x):
+        _, g = evaluate(obj, to_backend(obj, obj.unflatten(x), b), b, want_value=False, masks=masks)
+        return np.concatenate([np.ravel(w) for w in from_backend(obj, g, b)])
+
     H = np.zeros((flat.size, flat.size))
-    for i in range(n):
-        cols = [m[:, i:i + 1] for m in masks]
-        for k in range(flat.size):
-            e = np.zeros(flat.size)
-            e[k] = eps
-            gp = obj.flatten(numerics.sample_gradient(obj, obj.unflatten(flat + e), i, masks=cols))
-            gm = obj.flatten(numerics.sample_gradient(obj, obj.unflatten(flat - e), i, masks=cols))
-            H[:, k] += (np.asarray(gp, dtype=float) - np.asarray(gm, dtype=float)) / (2 * eps)
+    for k in range(flat.size):
+        e = np.zeros(flat.size)
+        e[k] = eps
+        H[:, k] = (grad(flat + e) - grad(flat - e)) / (2 * eps)
     return (H + H.T) / 2
+
+
+def test_the_masked_gradient_is_the_sum_of_sample_gradients():
+    """What _sample_hessian_sum differentiates: the gradient with every sample's masks given equals the sum of
+    numerics.sample_gradient over the samples with each one's column (masks drawn at random in [0, 1], α, or 1)."""
+    from numerics.gradients import BACKENDS, evaluate, from_backend, to_backend
+
+    rng = np.random.default_rng(7)
+    for seed, widths, alpha, bias in [(1, (3, 4, 4, 2), 0.2, True), (5, (2, 3, 3, 1), 0.0, False)]:
+        obj, th = relu_instance(seed, widths, alpha, bias, scale=1.0)
+        n = obj.loss.num_samples
+        masks = [rng.choice([alpha, 1.0, rng.uniform()], size=(d, n)) for d in obj.widths[1:-1]]
+        b = BACKENDS["float"]
+        _, g = evaluate(obj, to_backend(obj, [np.asarray(w, dtype=float) for w in th], b), b, want_value=False,
+                        masks=masks)
+        want = [sum(gi) for gi in zip(*[numerics.sample_gradient(obj, th, i, masks=[m[:, i:i + 1] for m in masks])
+                                        for i in range(n)])]
+        for a, w in zip(from_backend(obj, g, b), want):
+            np.testing.assert_allclose(a, w, rtol=1e-13, atol=1e-14 * max(1.0, float(np.abs(w).max())))
 
 
 def _masks_at(obj, theta, mask_series, keys, sides, t):

@@ -29,6 +29,9 @@ from numerics.kink_flows import _KinkFlow
 from numerics.kink_rerun import error_at
 from test_float_taylor import relu_instance
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's run (``_RUN``) computed once
+pytestmark = pytest.mark.xdist_group("test_kink_exits")
+
 SEED, WIDTHS, T = 13, (2, 3, 3, 1), Fraction(2)
 _RUN: dict = {}
 

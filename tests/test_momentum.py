@@ -21,6 +21,9 @@ from proofs_check.claims import momentum_flows as pmf
 from proofs_check.reports.momentum import format_experiment, momentum_experiment
 from theory import momentum as mo
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's quick_experiment computed once
+pytestmark = pytest.mark.xdist_group("test_momentum")
+
 # docs/theory.md D4 states c ≈ 0.8250 (4 digits) and D3's example ρ values: independent of the code.
 C_THEORY = 0.8250
 

@@ -14,6 +14,9 @@ pytest.importorskip("sklearn")
 
 from proofs_check.reports import bxc21  # noqa: E402
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's bxc21_quick report computed once
+pytestmark = pytest.mark.xdist_group("test_reports")
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -17,6 +17,8 @@ pytest.importorskip("sklearn")
 from proofs_check.reports import ec21  # noqa: E402
 from test_reports import _check_figure  # noqa: E402
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's ec21_quick report (~35 s) computed once
+pytestmark = pytest.mark.xdist_group("test_reports_ec21")
 EPS = float(np.finfo(float).eps)
 
 

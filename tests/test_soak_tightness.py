@@ -124,6 +124,8 @@ def _params(loose_xfail: bool):
         for seed in seeds:
             for loss in ("sq", "ce"):
                 marks = [] if (seed == 0 and family in ("leaky", "digits")) or (family, loss, seed) in DEFAULT else [pytest.mark.thorough]
+                # both tests of an instance on one xdist worker, so that its runs (``_runs``) are computed once
+                marks.append(pytest.mark.xdist_group(f"soak-{family}-{loss}-{seed}"))
                 if loose_xfail and (family, loss, seed) in LOOSE:
                     marks.append(pytest.mark.xfail(strict=True, reason=f"estimate/true ≈ {LOOSE[(family, loss, seed)]:.2g}: "
                                                                         "measured by the soak"))

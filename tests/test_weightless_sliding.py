@@ -30,6 +30,9 @@ from numerics import active_sets
 
 from test_float_simultaneous_kinks import diff_mp, instance
 
+# every test of this file on one xdist worker (--dist loadgroup): the module's spied runs (``_cache``) computed once
+pytestmark = pytest.mark.xdist_group("test_weightless_sliding")
+
 T_KINK = 0.82501197215750
 
 
