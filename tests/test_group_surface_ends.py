@@ -141,9 +141,10 @@ def test_inputs_parallel_at_a_sliding_partners_kink_without_a_pending_switch_run
     from test_pinned_units import repeated
 
     obj, th, _, _ = repeated("ce", 6, 1)
-    f = numerics.gradient_flow(obj, th, 1.0, dps=None)
-    a = numerics.gradient_flow(obj, th, Fraction(1), dps=30)
+    # (to 0.6, just past the kink at 0.548: 18 s, where the soak's horizon 1 took ~30 s)
+    f = numerics.gradient_flow(obj, th, 0.6, dps=None)
+    a = numerics.gradient_flow(obj, th, Fraction(3, 5), dps=30)
     assert [e.key() for e in f.events] == [e.key() for e in a.events]
     assert ("cross", 2, 3, 1) in [e.key() for e in f.events if e.t > 0.5]
-    true = max(diff_mp(f.at(t), a.at(Fraction(t))) for t in (0.25, 0.5, 0.6, 1.0))
+    true = max(diff_mp(f.at(t), a.at(Fraction(t))) for t in (0.25, 0.5, 0.55, 0.6))
     assert 0 < true <= f.error_estimate

@@ -513,6 +513,7 @@ def _tiny_instance(seed: int):
     return obj, th, R.Net(widths, alpha, bias, X, Y), T
 
 
+@pytest.mark.thorough  # (~45 s, mostly the reference's mpmath Taylor steps; a regression check of the reference)
 def test_the_reference_sees_a_sliding_weight_leave_and_return_within_one_grid_cell():
     """The thorough run of 2026-12-05 found both tiers 5e-9 from the reference on seed 265156 ((2,3,3,1), α =
     0.25, 4 samples): the reference's Filippov weight of the entry sliding from t = 0.2665 fell below 0 on
