@@ -534,6 +534,29 @@ def _signals() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+@contextlib.contextmanager
+def _notes(verb: str) -> Iterator[None]:
+    """gfgd's own warnings — a loose error bound (numerics.loose_estimates.LooseEstimateWarning), a costly precision
+    (theory.arrays.CostWarning) — as one note line on stderr, ``gfgd <command>: note: …``, from any command that
+    meets them (``gfgd flow`` words its own); any other warning as Python shows it."""
+    import warnings
+
+    from numerics.loose_estimates import LooseEstimateWarning
+    from theory.arrays import CostWarning
+
+    with warnings.catch_warnings():  # (restores showwarning on the way out)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, (LooseEstimateWarning, CostWarning)):
+                print(f"{_fresh_line()}{verb}: note: {message}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -548,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pg.force(True if getattr(args, "progress", False) else None)
     verb = f"gfgd {args.command}"
     try:
-        with _signals(), _hypothesis_home():
+        with _signals(), _hypothesis_home(), _notes(verb):
             return args.func(args)
     except (UsageError, OutputError) as e:
         print(f"{verb}: {e}", file=sys.stderr)

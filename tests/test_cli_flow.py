@@ -163,6 +163,24 @@ def test_a_note_names_the_set_where_the_windows_grew(tmp_path, capsys, monkeypat
     assert "--propagation set" not in capsys.readouterr().err
 
 
+def test_gfgd_s_own_warnings_are_notes_in_any_command(capsys):
+    """Inside a command (cli._notes, entered by main) LooseEstimateWarning and CostWarning print one note line naming
+    the command; other warnings are left to Python's own display."""
+    import warnings
+
+    from numerics.loose_estimates import LooseEstimateWarning
+    from proofs_check import cli
+    from theory.arrays import CostWarning
+
+    with pytest.warns(RuntimeWarning, match="something else"), cli._notes("gfgd track"):
+        warnings.warn("the bound grew", LooseEstimateWarning)
+        warnings.warn("slow digits", CostWarning)
+        warnings.warn("something else", RuntimeWarning)  # (shown by what was in place: here pytest's recorder)
+    err = capsys.readouterr().err
+    assert "gfgd track: note: the bound grew" in err and "gfgd track: note: slow digits" in err
+    assert "something else" not in err
+
+
 @pytest.mark.parametrize("extra, flag", [
     (["--net", "relu", "--widths", "3,3,1", "--data", "whitened"], "--data whitened"),
     (["--widths", "3,3,1", "--alpha", "0.1"], "--alpha"),
