@@ -45,7 +45,8 @@ def warn_if_loose(traj: Any, num_params: int, propagation: str, dense_max: int, 
     g = growth_over_local(traj)
     if g >= LOOSE_GROWTH:
         warnings.warn(f"the error estimate {float(traj.error_estimate):.3g} is {g:.3g}x the sum of the steps' local "
-                      f"errors: kinks' norms and the growth multiplied it (carried by windows above {dense_max} parameters). The "
-                      "bound holds but may be far above the true error; propagation='set' carries it as a set, often "
-                      "10-1000x tighter at ~10-60x the time (docs/theory.md F, G2)", LooseEstimateWarning, stacklevel=3)
+                      f"errors: kinks' norms and the growth multiplied it (carried by windows above {dense_max} "
+                      "parameters). The bound holds but may be far above the true error; propagation='set' (gfgd flow "
+                      "--propagation set) carries it as a set, often 10-1000x tighter at ~10-60x the time "
+                      "(docs/theory.md F, G2)", LooseEstimateWarning, stacklevel=3)
     return g

@@ -175,10 +175,6 @@ ARB_NOTE_SIZE = 50_000
 def cmd_flow(args: argparse.Namespace) -> int:
     """Ground-truth GF of a deep linear or (leaky) ReLU net on either Taylor tier, written as JSON
     (:mod:`proofs_check.flow`)."""
-    import warnings
-
-    import numerics.float_taylor as FT
-    from numerics.loose_estimates import LooseEstimateWarning, growth_over_local
     from theory.arrays import FLOW_COST_SPREAD, flow_step_seconds
 
     from . import flow
@@ -225,9 +221,7 @@ def cmd_flow(args: argparse.Namespace) -> int:
     bar, callback = pg.time_bar(args.t_end, "flow")
     with bar, blas_threads(1):  # one BLAS thread: on shared cores more threads only wait for each other
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", LooseEstimateWarning)
-                traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback, args.propagation)
+            traj = flow.integrate(obj, theta0, args.t_end, dps, args.rtol, callback, args.propagation)
         except FloatingPointError as e:
             if "float range" not in str(e) and "blow up" not in str(e):  # a stall, an underflow while sliding
                 raise
@@ -245,14 +239,6 @@ def cmd_flow(args: argparse.Namespace) -> int:
     kinks = f", {len(rec['events'])} kink events" if rec["events"] else ""
     print(f"wrote {args.out}: {len(times)} states, {len(traj.steps)} Taylor steps ({order}){kinks}, "
           f"error estimate {rec['error_estimate']}, {traj.seconds:.2f}s", file=sys.stderr)
-    for w in caught:  # the float tier's LooseEstimateWarning as a note naming the option; any other warning as it was
-        if issubclass(w.category, LooseEstimateWarning):
-            print(f"gfgd flow: note: the error estimate is {growth_over_local(traj):.3g}x the sum of the steps' local "
-                  f"errors (kinks' norms multiplied, error carried by windows above {FT.DENSE_MAX} parameters); "
-                  "--propagation set carries it as a set, often 10-1000x tighter at ~10-60x the time "
-                  "(docs/theory.md F, G2)", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return EXIT_OK
 
 
@@ -538,7 +524,7 @@ def _signals() -> Iterator[None]:
 def _notes(verb: str) -> Iterator[None]:
     """gfgd's own warnings — a loose error bound (numerics.loose_estimates.LooseEstimateWarning), a costly precision
     (theory.arrays.CostWarning) — as one note line on stderr, ``gfgd <command>: note: …``, from any command that
-    meets them (``gfgd flow`` words its own); any other warning as Python shows it."""
+    meets them; any other warning as Python shows it."""
     import warnings
 
     from numerics.loose_estimates import LooseEstimateWarning
