@@ -33,7 +33,7 @@ import signal
 import sys
 import tempfile
 import traceback
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from . import argtypes as at
 from . import progress as pg
