@@ -5,7 +5,7 @@ the dense output's rounding (docs/theory.md F: "order per step", "The state in t
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -203,8 +203,39 @@ def _dd_step(y: list[np.ndarray], lo: list[np.ndarray], ys: list[np.ndarray],
 
 def order_norms(ys: list[np.ndarray]) -> np.ndarray:
     """‖c_k‖₂ over all state blocks, k = 0 … p: one reduction per block, shared by a step's local error,
-    output rounding and velocity bound (:func:`numerics.hessian_lipschitz.velocity_bound`)."""
-    return np.sqrt(sum(np.einsum("kij,kij->k", Y, Y) for Y in ys))
+    output rounding and velocity bound (:func:`numerics.hessian_lipschitz.velocity_bound`). ∞ where the sum
+    of squares overflows (‖c_k‖₂ ≳ 2^512; :func:`norms_in_range` refuses a step there)."""
+    with np.errstate(over="ignore"):
+        return np.sqrt(sum(np.einsum("kij,kij->k", Y, Y) for Y in ys))
+
+
+def norms_in_range(ys: list[np.ndarray], mus: Sequence[np.ndarray], t: float, sliding: Sequence) -> np.ndarray:
+    """The state's :func:`order_norms`, after checking that they and the sliding weights' series ``mus``
+    (arrays of μ_0 … μ_k) have norms float64 can carry; else FloatingPointError.
+
+    Why a refusal: the step's bounds are sums of squares and products of these norms (the local error's
+    a_k = ‖c_k‖₂h^k and its two-step ratios, the envelope ratios of the curvature bound, the velocity and
+    Lipschitz bounds). Past the range of their squares (‖c‖₂ ≥ 2^512) a norm is ∞ and an ∞/∞ ratio is nan,
+    which compares false with every threshold: a bound could come out nan and be read as passing. Finite
+    coefficients that large only arise where the series' radius has shrunk to nothing, a pole of the flow
+    or of its sliding weights (μ_k ∝ d^{−k}, d the distance to the pole; found on the leaky α = −0.5
+    cross-entropy net of tests/test_float_rtol.py, whose ∂ż/∂μ → 0): the float tier refuses there with the
+    instant and the orders that overflowed, as it refuses coefficients that are not finite."""
+    cn = order_norms(ys)
+    bad = [("the state", np.flatnonzero(~np.isfinite(cn)))]
+    for m in mus:
+        with np.errstate(over="ignore"):
+            nm = np.abs(m.reshape(len(m), -1)).max(axis=1) ** 2 * m[0].size
+        bad.append(("the sliding weights μ", np.flatnonzero(~np.isfinite(nm))))
+    bad = [(what, ks) for what, ks in bad if len(ks)]
+    if bad:
+        what, ks = bad[0]
+        on = f" (entries sliding: {sorted(sliding)})" if sliding else ""
+        raise FloatingPointError(
+            f"the series of {what} reach norms float64's bounds cannot carry at t = {t!r} (order {int(ks[0])} and "
+            f"up: ‖c_k‖₂ ≥ 2^512){on}: a singularity of the flow or of its sliding mode that float64 cannot pass; "
+            "use the arb tier (dps=...)")
+    return cn
 
 
 def _output_rounding(ys: list[np.ndarray], p: int, h: float, lo_norm: float,

@@ -124,7 +124,7 @@ from .active_sets import candidate_branches
 from .kink_events import coincident_group, shared_surface_error
 from .kink_surfaces import NEAR_BY_ROUNDING, parallel_by_rounding
 from .float_steps import (EPS, ORDER, RTOL_MAX, TOL, EventDefect, _dd_step, _horner, _local_error, _next_order,
-                          _output_rounding, _step_size, defect_checked_step, event_defect_ok, order_norms)
+                          _output_rounding, _step_size, defect_checked_step, event_defect_ok, norms_in_range)
 from .softmax_radius import logit_cap
 from .loose_estimates import warn_if_loose
 
@@ -809,6 +809,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             cap = (lambda r: logit_cap(w, self.series.exp_inputs, r)) if self.series.exp_inputs else None
             h, rho = _step_size(ys, p, t_end - t, self.tol, cap)
             mus = [np.array(m) for d in self.series.slide.values() for m in d.values() if len(m) > 2]
+            cn_pass = norms_in_range(ys, mus, t, self._sliding() if self.series.slide else [])
             if mus:  # the leave events are roots of the weights' series: the step must suit them too
                 # (docs/theory.md E1, "The step must suit μ too"); μ_k exists up to k = len − 1
                 h = min(h, _step_size(mus, min(len(m) for m in mus) - 1, t_end - t, self.tol)[0])
@@ -877,7 +878,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                 new, new_lo, dd_round = _dd_step(self.y, self.lo, ys, h)
                 if not all(np.all(np.isfinite(x)) for x in new):
                     raise FloatingPointError(f"the flow left the float range near t = {t}")
-                self._step_norms = cn = order_norms(ys)
+                self._step_norms = cn = cn_pass  # (this pass's: ys is not recomputed after the step size)
                 local = _local_error(ys, p, h, self.series.dmax, cn, fr) + dd_round
                 lo_norm = _norm(self.lo)
                 s_l = f0 = None

@@ -33,7 +33,10 @@ def truncation_tail(a: Any, p: int) -> float:
     the margin stays e² instead of growing like 1/r. The float tier's steps between kink events have
     r ≈ h/ρ ~ 1e-3 at low order, where the 1/r margin had made the truncation term ~1000× the tail it
     estimates (measured against 30-digit steps at 6,200 parameters, tests/test_float_step_reference.py).
-    r ≥ 0.9 (no usable decay): at least a_{p−1} + a_p, the cruder estimate (docs/theory.md F)."""
+    r ≥ 0.9 (no usable decay): at least a_{p−1} + a_p, the cruder estimate (docs/theory.md F). ∞ where one of
+    a_{p−3..p} is not finite (an overflowed norm: its ratios would be ∞/∞ = nan, which passes every test)."""
+    if not all(math.isfinite(a[k]) for k in range(max(p - 3, 0), p + 1)):
+        return math.inf
     ratios = [math.sqrt(a[j] / a[j - 2]) for j in (p, p - 1) if j - 2 >= 0 and a[j - 2] > 0]
     r = min(max(ratios, default=1.0), 0.9)
     last = max(a[p], a[p - 1] * r)

@@ -6,6 +6,8 @@ crossings, a Filippov sliding stretch); a property test on random small nets at 
 two regressions it found at the thorough profile (the switch where the computed z is not 0, a series
 that grows again)."""
 
+import math
+import warnings
 from fractions import Fraction
 from functools import lru_cache
 
@@ -169,12 +171,8 @@ def test_a_switch_onto_a_pinned_entry_is_counted():
     assert true <= f.error_estimate <= 1000 * true
 
 
-def test_a_stalled_sliding_mode_is_refused():
-    """Found by the property above at the thorough profile (2026-12-03): a leaky (α = −0.5) cross-entropy
-    net whose sliding entry's constraint degenerates (∂ż/∂μ → 0 at t ≈ 0.098; the state converges there
-    while μ's series grows like a pole's) — the steps shrank to ~2e-13 and the float tier ran to
-    max_steps (hours in the property test's shrinking). It now refuses with a FloatingPointError that
-    says it stalled and names the sliding entry; the arb tier integrates this flow."""
+def _stalled_instance():
+    """The leaky (α = −0.5) cross-entropy net of the two tests below."""
     import theory
 
     X = np.array([[-0.785419319373643, 1.5625738794612059, -0.7398069503283324, 5.734918863330092, 0.6832922488430941],
@@ -184,8 +182,62 @@ def test_a_stalled_sliding_mode_is_refused():
     th = [np.array([[-0.8364879543524144, -1.0703514142572517, 0.5107704850094835, 0.3538072865974611, -0.7524076714642464]]),
           np.array([[0.6355141436484542], [0.42293561194952456]])]
     obj = theory.Objective(theory.ReLUNet((5, 1, 2), -0.5), theory.CrossEntropy(X, np.array([0, 0, 1, 1])))
-    with pytest.raises(FloatingPointError, match="stalls.*sliding"):
-        numerics.gradient_flow(obj, th, 0.5, dps=None)
+    return obj, th
+
+
+def test_a_stalled_sliding_mode_is_refused():
+    """Found by the property above at the thorough profile (2026-12-03): a leaky (α = −0.5) cross-entropy
+    net whose sliding entry's constraint degenerates (∂ż/∂μ → 0 at t ≈ 0.098; the state converges there
+    while μ's series grows like a pole's) — the steps shrank to ~2e-13 and the float tier ran to
+    max_steps (hours in the property test's shrinking). It refused with a FloatingPointError that said it
+    stalled and named the sliding entry; since 2026-12-07 it refuses sooner, where μ's coefficients pass
+    float64's range for their norms (order 19 at t = 0.0980; until then those norms came out ∞, with
+    overflow warnings, and their ratios nan), naming the entry too. The arb tier integrates this flow."""
+    obj, th = _stalled_instance()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way: the refusal comes first
+        with pytest.raises(FloatingPointError, match=r"sliding weights μ reach norms.*t = 0\.098.*"
+                                                     r"entries sliding: \[\(0, 0, 3\)\]"):
+            numerics.gradient_flow(obj, th, 0.5, dps=None)
+
+
+def test_an_overflowed_norm_gives_no_finite_bound():
+    """Norms past float64's range for their squares: ∞ without a warning, never nan; the truncation tail
+    ∞ (its ratios would be ∞/∞ = nan, and the comparisons of a nan pass); :func:`norms_in_range` refuses
+    with the orders, for the state and for a sliding weight's series alike."""
+    from numerics.float_steps import norms_in_range, order_norms
+    from numerics.local_errors import truncation_tail
+
+    Y = np.zeros((4, 2, 3))
+    Y[:, 0, 0] = [1.0, 2.0**300, 2.0**520, 2.0**1000]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        n = order_norms([Y])
+        assert n[0] == 1.0 and n[1] == 2.0**300 and np.isinf(n[2]) and np.isinf(n[3])
+        assert truncation_tail(list(n), 3) == math.inf and truncation_tail([1.0, 0.5, 0.25, 0.125], 3) < 1
+        with pytest.raises(FloatingPointError, match=r"of the state .* t = 0\.5 \(order 2 and up"):
+            norms_in_range([Y], [], 0.5, [])
+        ok = Y.copy()
+        ok[2:] = 0.0
+        mu = np.array([0.5, 1.0, 2.0**600])
+        assert np.array_equal(norms_in_range([ok], [mu[:2]], 0.5, [(0, 1, 2)]), order_norms([ok]))
+        with pytest.raises(FloatingPointError, match=r"sliding weights μ .*order 2 and up.*\[\(0, 1, 2\)\]"):
+            norms_in_range([ok], [mu], 0.5, [(0, 1, 2)])
+
+
+@pytest.mark.thorough
+def test_the_stall_guard_refuses_where_the_norms_are_not_checked(monkeypatch):
+    """The stall guard behind the range check: on the instance above with :func:`norms_in_range` not
+    refusing, the steps shrink towards μ's pole and the guard refuses, naming the sliding entry."""
+    import numerics.float_taylor as ft
+    from numerics.float_steps import order_norms
+
+    obj, th = _stalled_instance()
+    monkeypatch.setattr(ft, "norms_in_range", lambda ys, mus, t, sliding: order_norms(ys))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (the ∞ norms the range check would refuse)
+        with pytest.raises(FloatingPointError, match="stalls.*sliding"):
+            numerics.gradient_flow(obj, th, 0.5, dps=None)
 
 
 def _loose_target_instance():
