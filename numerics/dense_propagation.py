@@ -195,12 +195,12 @@ def crossing_factor(kappa: float, eta: float, vhat: np.ndarray) -> tuple[RankOne
     (:func:`numerics.error_windows.lone_saltation`): Ã = I + fl(κv̂)v̂ᵀ (:class:`RankOne`). ‖v̂‖² = 1 within 2(P + 4)ε
     (its normalization), which moves the rank-one term by |κ|·2(P + 4)ε; κv̂ rounds once per entry, ≤ ε|κ|.
     (Until 2026-12-07 Ã was formed as a matrix, with 3ε|κ|‖v̂‖² + ε for its entries' roundings; the allowance
-    is kept.) a = max(1, |1 + κ|) + that."""
+    is kept.) a = :func:`rank_one_norm_upper` of Ã's own vectors, as for the other rank-one factors (the exact
+    value for a unit v̂ is max(1, |1 + κ|); until 2026-12-07 that plus the allowance above)."""
     P = len(vhat)
     A = RankOne(kappa * vhat, vhat)
     rnd = (2 * (P + 4) + 4) * EPS * abs(kappa) + 2 * EPS
-    a = (max(1.0, abs(1 + kappa)) + rnd) * (1 + 4 * EPS)
-    return A, a, (eta + rnd) * (1 + 4 * EPS)
+    return A, rank_one_norm_upper(A.u, A.v), (eta + rnd) * (1 + 4 * EPS)
 
 
 def step_factors(hessian_at: Callable[[float], np.ndarray], h: float, mu: float, lip: float,

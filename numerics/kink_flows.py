@@ -260,8 +260,8 @@ class _KinkFlow(DecisionMargins, NearTouches, NearExits, GroupKinks, PinnedKinks
             for c, (j, idx) in enumerate(reps):
                 x, x0 = bumped[self.zdot[j]].entries()[idx], base[self.zdot[j]].entries()[idx]
                 fixed[c] = fixed[c] and x.mid() == x0.mid() and x.rad() == x0.rad()
-            D.append({i: bumped[i] - v for i, v in base.items()
-                      if i in reach and i in bumped and not all(x.is_zero() for x in (bumped[i] - v).entries())})
+            diffs = {i: bumped[i] - v for i, v in base.items() if i in reach and i in bumped}
+            D.append({i: d for i, d in diffs.items() if not all(x.is_zero() for x in d.entries())})
         r = flint.arb_mat(len(reps), 1, [base[self.zdot[j]].entries()[idx] for j, idx in reps])
         A = flint.arb_mat(len(reps), len(reps),
                           [D[c][self.zdot[j]].entries()[idx] if self.zdot[j] in D[c] else 0

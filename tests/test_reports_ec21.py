@@ -502,6 +502,22 @@ def test_ec21_relu_propagation_usage_errors(tmp_path, capsys, argv, message):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_the_set_s_limit_counts_every_block():
+    """``_set_fits`` on parameter shapes (a user's model: its arrays' shapes; the ReLU row: theory's shapes of
+    the widths, biases included): SET_MAX parameters fit, one more is a usage error naming the count."""
+    from numerics.float_taylor import SET_MAX
+    from proofs_check.reports.jobs import UserInputError
+
+    ec21._set_fits([(64, 64)], "the model")
+    assert 64 * 64 == SET_MAX
+    with pytest.raises(UserInputError, match=f"at most {SET_MAX} parameters, the model has {SET_MAX + 1}"):
+        ec21._set_fits([(64, 64), (1,)], "the model")
+    import theory
+
+    with pytest.raises(UserInputError, match="the ReLU row has 4144"):  # 64·60 + 60 + 60·4 + 4 (biases)
+        ec21._set_fits(theory.ReLUNet((64, 60, 4), 0, True).shapes, "the ReLU row")
+
+
 def test_relu_row_defaults_follow_the_tier():
     """The default ReLU row: 64-16-16-10 on the float tier (since 2026-12-05; the paper's widths fall back
     to the arb tier there); ``--relu-tier arb`` without widths: the row the arb tier's cost allows; explicit

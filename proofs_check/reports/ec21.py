@@ -163,12 +163,14 @@ def _as_set(prop: str, P: int) -> bool:
     return prop == "set" or (prop == "auto" and P <= DENSE_MAX)
 
 
-def _set_fits(P: int, what: str) -> None:
-    """A UserInputError where the set was asked for on a net above ``SET_MAX`` parameters (before the work)."""
+def _set_fits(shapes: Sequence[Sequence[int]], what: str) -> None:
+    """A UserInputError where the set was asked for on a net of parameter blocks ``shapes`` above ``SET_MAX``
+    parameters (before the work)."""
     from numerics.float_taylor import SET_MAX
 
     from .jobs import UserInputError
 
+    P = sum(math.prod(s) for s in shapes)
     if P > SET_MAX:
         raise UserInputError(f"--relu-propagation set carries P x P matrices: at most {SET_MAX} parameters, "
                              f"{what} has {P}")
@@ -489,13 +491,14 @@ def run(out_dir: str, quick: bool = False, seed: int = 0, nets: Sequence[str] = 
                           grid=cfg["relu"]["grid"] if kinks else None, eos=cfg["relu"]["eos"] if kinks else True,
                           tier=cfg["relu"].get("tier", "arb"), propagation=cfg["relu"].get("propagation")))
         if kinks and cfg["relu"].get("propagation") == "set":
-            _set_fits(sum(np.size(w) for w in th0), "the model")
+            _set_fits([np.shape(w) for w in th0], "the model")
     else:
         for net in nets:
             sub = cfg[net]
             if net == "relu" and sub.get("propagation") == "set":
-                w = tuple(sub["widths"])
-                _set_fits(sum(a * b for a, b in zip(w, w[1:])) + (sum(w[1:]) if bias else 0), "the ReLU row")
+                import theory
+
+                _set_fits(theory.ReLUNet(tuple(sub["widths"]), 0, bool(bias)).shapes, "the ReLU row")
             specs.append(dict(net=net, widths=tuple(sub["widths"]), n=int(sub.get("n") or cfg["n"]), seed=seed,
                               loss=loss, bias=bool(bias), t_cap=sub.get("t_cap"), grid=sub.get("grid"),
                               eos=sub.get("eos", True), tier=sub.get("tier", "arb"),
