@@ -94,21 +94,18 @@ def order_norms(coeffs: Sequence[Any], entries: Sequence[Sequence[Any]] | None =
     (:func:`numerics.series.series_coefficients`), read instead of extracting them again. ``floats``: the
     arb coefficients' :func:`coefficient_floats`, read instead of the coefficients (the same bits as from
     the arb_mat: squares x·x = pow(x, 2) and a sequential sum — a cumulative sum — as :func:`frobenius`).
-    A norm whose square passes float64's range (≳ 2^512) is ∞, which every consumer reads as no finite
-    bound (:func:`coefficient_envelope`, :func:`numerics.local_errors.truncation_tail`)."""
+    ∞ past float64's range for the squares (≳ 2^512): no finite bound, for every consumer."""
     if isinstance(coeffs, OrderNorms):
         return coeffs
     if floats is not None:
-        with np.errstate(over="ignore"):  # (∞ past 2^512, as below)
+        with np.errstate(over="ignore"):
             per_block = [np.sqrt(np.cumsum(F * F, axis=1)[:, -1]) for F in floats]
         return OrderNorms(math.sqrt(sum(float(b[k]) ** 2 for b in per_block)) for k in range(len(per_block[0])))
     p = len(coeffs[0]) - 1
     if not hasattr(coeffs[0][0], "entries"):
-        def array_norm(c: Any) -> float:
-            with np.errstate(over="ignore"):  # ∞ past 2^512: no finite bound (coefficient_envelope, truncation_tail)
-                return float(np.sqrt(np.sum(np.asarray(c, dtype=np.float64) ** 2)))
-
-        return OrderNorms(math.sqrt(sum(array_norm(C[k]) ** 2 for C in coeffs)) for k in range(p + 1))
+        with np.errstate(over="ignore"):  # ∞ past 2^512: no finite bound (coefficient_envelope, truncation_tail)
+            return OrderNorms(math.sqrt(sum(float(np.sqrt(np.sum(np.asarray(C[k], dtype=np.float64) ** 2))) ** 2
+                                            for C in coeffs)) for k in range(p + 1))
     ents = entries if entries is not None else [()] * len(coeffs)
     return OrderNorms(
         math.sqrt(sum(_frobenius(E[k] if k < len(E) else C[k].entries()) ** 2 for C, E in zip(coeffs, ents)))
@@ -119,8 +116,7 @@ def coefficient_envelope(coeffs: Sequence[Any], h: float, base: int) -> float:
     """r = max_{k>base} (a_k/a_base)^{1/(k−base)} for a_k = ‖c_k‖₂h^k over all state blocks (float64
     stacks (p+1, rows, cols), lists of arb_mat coefficients, or their :class:`OrderNorms`): the smallest
     r with a_k ≤ a_base·r^{k−base} for every computed order (an envelope, so isolated dips of single
-    coefficients do not matter). ∞ if a_base = 0 while a later coefficient is not, and where a norm is not
-    finite (overflowed: its ratios would be ∞/∞ = nan, and a nan in the max can give a finite r)."""
+    coefficients do not matter). ∞ if a_base = 0 while a later one is not, or a norm is ∞ (∞/∞ = nan in the max)."""
     n = order_norms(coeffs)
     p = len(n) - 1
     a = [n[k] * h**k for k in range(p + 1)]

@@ -112,7 +112,9 @@ def brute_force(A: np.ndarray, c: np.ndarray) -> list[tuple[int, ...]]:
         if S:
             L = [k for k in range(n) if combo[k] != 0]
             A_SS = A[np.ix_(S, S)]
-            if abs(np.linalg.det(A_SS)) < 1e-12:
+            with np.errstate(divide="ignore"):  # (a zero row: LAPACK's det of a singular matrix divides by 0)
+                singular = abs(np.linalg.det(A_SS)) < 1e-12
+            if singular:
                 continue
             mu[S] = np.linalg.solve(A_SS, -(c[S] + A[np.ix_(S, L)] @ mu[L]))
         z = c + A @ mu
