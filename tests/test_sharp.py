@@ -46,8 +46,10 @@ def test_default_search_reaches_the_tight_regime(label, seed):
     assert r.worst_ratio >= 0.95, r.worst_ratio
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("label", SHARP)
+# (seed 1 of the slow labels in the thorough profile since 2026-12-07, for the suite's time: ~17 s; seed 0 of every
+# label stays)
+@pytest.mark.parametrize("label,seed", [pytest.param(lab, 1, marks=pytest.mark.thorough) if lab in _SLOW and seed == 1
+                                        else (lab, seed) for lab in SHARP for seed in (0, 1)])
 def test_five_percent_stronger_constant_is_violated(label, seed):
     option, value = _stronger(label)
     c = claims()[label]

@@ -49,9 +49,13 @@ T_FAMILY = {"large": 0.5}  # (the arb runs at 1,170 parameters: ~10 min of CPU e
 # recentred, 9.7e-31 to t = 0.53, docs/theory.md E3, "Recentring")
 FAMILIES = {"leaky": range(30), "digits": range(30), "mid": range(10), "big": range(4), "large": range(4)}
 # in the default profile: seed 0 of leaky and digits, digits square 14 (1.6e4× in the max norm before the dense
-# propagation, 291× in the 2-norm since) and mid cross-entropy 5 (1.6e4× in the 2-norm with the windows of nets above
-# the former cut of 128 parameters, 84× with the set; ~75 s of CPU, mostly the arb run)
-DEFAULT = {("digits", "sq", 14), ("mid", "ce", 5)}
+# propagation, 291× in the 2-norm since). mid cross-entropy 5 (1.6e4× in the 2-norm with the windows of nets above the
+# former cut of 128 parameters, 84× with the set) ran there too until 2026-12-07, when the suite's time went past its
+# budget: its ~80–90 s of CPU (mostly the arb run) now run in the thorough profile. At ci the set between 128 and 512
+# parameters is still checked against the arb tier on the 170- and 193-parameter cases of
+# tests/test_float_cross_entropy.py, and mid cross-entropy 5's set against its windows by
+# tests/test_dense_propagation.py::test_the_set_carries_the_error_up_to_the_cut
+DEFAULT = {("digits", "sq", 14)}
 # estimate / true error (2-norm) measured by the soak, those above 1000× (strict xfails). The 12 of 2026-12-06
 # (leaky square 3, 9, 11, 13, 14, 17, 28, 29 and cross-entropy 25, digits square 11, 14, 16, up to 1.9e5 in the max
 # norm) are within it since the dense propagation (2026-12-07; the largest: leaky square 11, 340 in the 2-norm); mid
