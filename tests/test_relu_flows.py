@@ -510,3 +510,35 @@ def test_float_sliding_weights_newton_stops_at_its_rounding_floor():
                                                                     obj.flatten(arb.at(t)))) for t in times)
     print(f"float: estimate {flt.error_estimate:.3g}, true {float(true):.3g}")
     assert true <= flt.error_estimate
+
+
+@pytest.mark.parametrize("seed,alpha,t_end", [(18, Fraction(-1, 2), 1.0), (36, Fraction(0), 0.1)])
+def test_the_weights_floor_error_stays_inside_the_relative_term(monkeypatch, seed, alpha, t_end):
+    """The float tier does not count μ_0's error at Newton's floor, which enters the field as Σ_s δμ_s·D_s(F)
+    (docs/theory.md E1, a premise). Its size, with δμ the correction one more Newton step would make at the
+    accepted μ_0 (a proxy, not a bound): q = Σ_s ‖D_s(F)‖₂|δμ_s| must stay below the share of c_1 = F that the
+    local error's relative term already counts, 2u(p + d)‖F‖ with p ≥ 1 (d the products' inner length). Measured
+    2026-12-07: q ≤ 0.79·u‖F‖ on seed 18 (cond(A) up to 39), ≤ 2.2·u‖F‖ on seed 36 ReLU, against 14u‖F‖."""
+    from numerics.float_sliding import FloatSliding
+
+    seen = []
+    solve = FloatSliding._solve_mu0
+
+    def measured(self, sl):
+        solve(self, sl)
+        base = self._nodes0()
+        r = np.array([base[self.zdot[j]][u, i] for (j, u, i) in self._sl])
+        delta = np.linalg.solve(self._A, -r)
+        q = sum(abs(float(delta[c])) * np.sqrt(sum(float(np.sum(self._D[c][o] ** 2)) for o in self.series.outs
+                                                   if o in self._D[c])) for c in range(len(self._sl)))
+        F = np.sqrt(sum(float(np.sum(np.asarray(base[o]) ** 2)) for o in self.series.outs))
+        seen.append(q / (2 * 2.0**-53 * (1 + self.series.dmax) * F))
+
+    monkeypatch.setattr(FloatSliding, "_solve_mu0", measured)
+    rng = np.random.default_rng(seed)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    obj = theory.Objective(theory.ReLUNet((3, 6, 6, 2), alpha), theory.SquareLoss(X, Y))
+    th = [rng.standard_normal(s) for s in obj.shapes]
+    numerics.gradient_flow(obj, th, t_end, dps=None)
+    print(f"\n{len(seen)} weight solves, q / (2u(1 + d)‖F‖) ≤ {max(seen):.3g}")
+    assert len(seen) >= 20 and max(seen) <= 1.0
