@@ -231,10 +231,12 @@ def norms_in_range(ys: list[np.ndarray], mus: Sequence[np.ndarray], t: float, sl
     if bad:
         what, ks = bad[0]
         on = f" (entries sliding: {sorted(sliding)})" if sliding else ""
+        # (the state's series: the solution may blow up — the words gfgd flow reads to add its hint on the initial
+        # scale; the weights': a pole of the sliding mode, as the stall guard's refusal)
+        why = "the solution may blow up there" if what == "the state" else "a pole of the sliding mode"
         raise FloatingPointError(
             f"the series of {what} reach norms float64's bounds cannot carry at t = {t!r} (order {int(ks[0])} and "
-            f"up: ‖c_k‖₂ ≥ 2^512){on}: a singularity of the flow or of its sliding mode that float64 cannot pass; "
-            "use the arb tier (dps=...)")
+            f"up: ‖c_k‖₂ ≥ 2^512){on}: {why}, a singularity float64 cannot pass; use the arb tier (dps=...)")
     return cn
 
 
