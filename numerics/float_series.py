@@ -103,6 +103,9 @@ class FloatSeries(FieldWitness):
         self.dmax = 1
         self.field_error = math.nan  # set by run(..., field_error=True)
         self.field_credit = 0.0  # (the same; FieldWitness._witness_bound)
+        # while entries slide: the bound on what the weights' error at Newton's floor puts into F (set by the
+        # weights' solve, numerics.weights_error), part of every field_error
+        self.weights_error = 0.0
         self._witness_flops: tuple[int, int, int] | None = None  # (float_witness._witnessed)
         self._outset = set(outs)
         self.exact_masks = False  # every mask entry in {0, 1} (ReLU, linear): set by the caller
@@ -305,6 +308,8 @@ class FloatSeries(FieldWitness):
                 self.field_credit = 0.0
                 if self._witnessed(coef, need, p):  # the field measured (numerics.float_witness)
                     self.field_error, self.field_credit = self._witness_bound(y0, ys, coef, need)
+                if self.slide:  # F(θ, μ̂) against the Filippov field F(θ, μ*) (numerics.weights_error)
+                    self.field_error += self.weights_error
         return ys, {w: (coef[w] if const[w] else coef[w][:p]) for w in watched if coef[w] is not None}
 
     @property

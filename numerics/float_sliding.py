@@ -16,6 +16,7 @@ arb tier's sliding machinery (:mod:`numerics.kink_flows`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable, Sequence
 
@@ -260,6 +261,79 @@ class FloatSliding:
                 f"the Filippov weights of the sliding entries {sl} did not converge (last Newton correction "
                 f"{float(np.abs(delta).max()):.3g}); use the arb tier (dps=...)")
         self._D, self._A, self._sl, self._members = D, A, reps, members
+        self.series.weights_error = self._weights_error(reps, members)
+
+    def _weights_error(self, reps: list, members: dict) -> float:
+        """q ≥ ‖F(θ, μ̂) − F(θ, μ*)‖₂: what the weights μ̂ Newton stopped at put into the field against the exact
+        weights μ* of the state (:mod:`numerics.weights_error`), from order-0 float evaluations with their rigorous
+        rounding bounds at μ̂, at each unknown bumped by 1 and on the vertices of the monomial supports; a tied
+        group's members each bumped too, for their step errors and their mismatch with the group's weight."""
+        from .kink_flows import UnsupportedKinkError
+        from .float_witness import _LD_RATIO, _LD_WIDER
+        from .weights_error import Evaluation, _difference, field_bound, supports
+
+        S, m = self.series, len(reps)
+        zd = [self.zdot[j] for j, _, _ in reps]
+        need = S._need(zd)
+
+        def evaluate(bumps: list, dtype: type = np.float64) -> Evaluation:
+            kept = [(key, S.slide[key[0] + 1][key[1:]][0]) for key, _ in bumps]
+            for (j, u, i), sg in bumps:
+                S.slide[j + 1][(u, i)][0] += sg
+            try:
+                val, errs = S._order0(self.y, need, None, dtype)
+            finally:
+                for (j, u, i), mu in kept:  # (μ̂ + σ − σ need not be μ̂: restored as it was)
+                    S.slide[j + 1][(u, i)][0] = mu
+            g = np.array([val[z][u, i] for z, (_, u, i) in zip(zd, reps)])
+            eg = np.array([errs[z][u, i] if np.ndim(errs[z]) else float(errs[z]) for z, (_, u, i) in zip(zd, reps)])
+            eF = math.sqrt(sum(float(np.sum(np.broadcast_to(errs[o], np.shape(val[o])) ** 2)) for o in S.outs))
+            return Evaluation(g, eg, [val[o] for o in S.outs], eF)
+
+        def bumps(T) -> list:
+            return [b for c in T for b in members[reps[c]]]
+
+        T2 = supports([j for j, _, _ in reps], [{c for (_, _, c), _ in members[r]} for r in reps])
+        ev = {frozenset(): evaluate([])}
+        for T in [frozenset({c}) for c in range(m)] + T2:
+            for k in range(1, len(T) + 1):
+                for V in map(frozenset, itertools.combinations(sorted(T), k)):
+                    if V not in ev:
+                        ev[V] = evaluate(bumps(V))
+        tie = None
+        if any(len(members[r]) > 1 for r in reps):
+            # members stored apart: each one's partial (bumped alone), its mismatch τ with the group's weight
+            # (σ = 1: μ̂_m − μ̂_r, exact for such close numbers; σ = −1: μ̂_m − (1 + α − μ̂_r), two roundings) and
+            # the steps' errors (≤ 2u each) in the group's bumped column
+            EA_t, eta_t, q_t = np.zeros((m, m)), np.zeros(m), 0.0
+            for c, r in enumerate(reps):
+                if len(members[r]) == 1:
+                    continue
+                mu_r = S.slide[r[0] + 1][r[1:]][0]
+                for key, sg in members[r]:
+                    dg, dF = _difference({frozenset(): ev[frozenset()], frozenset({0}): evaluate([(key, sg)])},
+                                         frozenset({0}))
+                    mu = S.slide[key[0] + 1][key[1:]][0]
+                    ref = mu_r if sg > 0 else 1 + self.alpha - mu_r
+                    tau = abs(mu - ref) + (0.0 if sg > 0 else 4 * EPS * (abs(mu) + abs(mu_r) + 1 + abs(self.alpha)))
+                    EA_t[:, c] += EPS * dg
+                    eta_t += dg * tau
+                    q_t += dF * tau
+            tie = (EA_t, eta_t, q_t)
+        # the exact residual at μ̂, read in longdouble where it is wider (its rounding ≤ r·R; numerics.weights_error,
+        # "The residual"), else from the float evaluation and its bound
+        if _LD_WIDER:
+            ld = evaluate([], np.longdouble)
+            resid = (np.abs(ld.g.astype(np.float64)) + _LD_RATIO * ld.eg) * (1 + 2.0**-20)
+        else:
+            resid = np.abs(ev[frozenset()].g) + ev[frozenset()].eg
+        rho, q = field_bound(ev, m, T2, resid, tie)
+        if not math.isfinite(q):
+            raise UnsupportedKinkError(
+                f"{self._now()}the error of the sliding entries' Filippov weights ({self._names(reps)}) cannot be "
+                "bounded in float64 (their constraints' Jacobian is singular within its rounding); use the arb "
+                "tier (dps=...)")
+        return q
 
     def _now(self) -> str:
         # (the run's clock is the current instant in this tier: set at each step's start and end, before any event)

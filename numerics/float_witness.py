@@ -119,7 +119,22 @@ class FieldWitness:
         float pass's bound (:meth:`_error0` with ``every_product``; every rule is first order in the unit)
         and r = u_ld/u the ratio of the units (``_LD_RATIO``, 2^-11 on x86) (module docstring of
         :mod:`numerics.float_rounding`, "The witness")."""
-        ld = np.longdouble
+        val, errs = self._order0(y0, need, coef, np.longdouble)
+        R = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], len(self.ops))
+        w2 = np.longdouble(0)
+        for Y, o in zip(ys, self.outs):
+            d = Y[1].astype(np.longdouble) - self.sign * val[o]
+            w2 += np.sum(d * d)
+        return math.sqrt(float(w2)), R
+
+    def _order0(self, y0: list[np.ndarray], need: list[bool], coef: list | None, dtype: type
+                ) -> tuple[list, list]:
+        """The order-0 values of the needed nodes in ``dtype`` on the float inputs and masks, and beside each the
+        rigorous bound (:meth:`_error0` with ``every_product``) on the rounding a float64 evaluation of it makes,
+        read at the float64 rounding of the values: the float pass's R for the witness (``np.longdouble``), and
+        for ``np.float64`` a float evaluation with its own error bound (the sliding weights' residual,
+        :mod:`numerics.weights_error`). Constants: the pass's values ``coef`` where given, else evaluated here;
+        exact floats, as in the pass's own bound."""
         n = len(self.ops)
         val: list[Any] = [None] * n
         fake: list[Any] = [None] * n  # float64 order-0 values in _error0's layout (stacks: index 0)
@@ -128,31 +143,25 @@ class FieldWitness:
             if not need[i]:
                 continue
             if self.const[i]:
-                val[i] = np.asarray(coef[i], dtype=ld)
-            elif op == "input":
-                val[i] = y0[payload].astype(ld)
-            elif op == "scale":  # the exact constant, not its float64 rounding, which the float pass alone makes
-                val[i] = val[a] * _longdouble(payload)
-            else:  # the order-0 rule of every other node (_const's), on longdouble operands
+                v = coef[i] if coef is not None else self._const(i, op, a, b, payload, fake)
+                val[i], fake[i] = np.asarray(v, dtype=dtype), v
+                continue
+            if op == "input":
+                val[i] = y0[payload].astype(dtype)
+            elif op == "scale" and dtype is not np.float64:  # the exact constant, not its float64 rounding,
+                val[i] = val[a] * _longdouble(payload)       # which the float pass alone makes
+            else:  # the order-0 rule of every other node (_const's)
                 val[i] = self._const(i, op, a, b, payload, val)
                 S = self.slide.get(payload.layer) if op == "hadamard" else None
                 if S:  # sliding entries: the weight μ₀ (0 on the kink's own products), as the pass used it
-                    v = val[i] = np.array(np.broadcast_to(val[i], np.shape(val[a])), dtype=ld)
+                    v = val[i] = np.array(np.broadcast_to(val[i], np.shape(val[a])), dtype=dtype)
                     zero = a in payload.zero_inputs
                     for (u, c), mus in S.items():
-                        v[u, c] = 0 if zero else ld(mus[0]) * val[a][u, c]
-            if self.const[i]:
-                fake[i] = coef[i]
-                continue
+                        v[u, c] = 0 if zero else dtype(mus[0]) * val[a][u, c]
             vf = val[i].astype(np.float64)
             fake[i] = (vf,)
             if op == "T":
                 errs[i] = errs[a].T if np.ndim(errs[a]) else errs[a]
             elif op != "input":
                 errs[i] = self._error0(i, op, a, b, payload, vf, fake, errs, every_product=True)
-        R = output_error(errs, self.outs, [Y.shape[1:] for Y in ys], n)
-        w2 = ld(0)
-        for Y, o in zip(ys, self.outs):
-            d = Y[1].astype(ld) - self.sign * val[o]
-            w2 += np.sum(d * d)
-        return math.sqrt(float(w2)), R
+        return val, errs
