@@ -139,9 +139,8 @@ class MeasuredGrowth:
     again (:meth:`step`): SLACK of log-growth per step (1e-4: over 10⁴ steps at most a factor e on the
     estimate) or REL = 5 % of the sampled rate.
 
-    ``step(y0, ym, y1, h)`` takes θ at the step's start, midpoint and end (float64 arrays) and
-    returns the bound for the whole step; the end value is reused as the next step's start.
-    ``integral`` accumulates ∫ μ⁺ (the log of the growth factor), ``samples`` the raw λ_min.
+    ``step(y0, ym, y1, h)`` takes θ at the step's start, midpoint and end (float64 arrays; the end is the next
+    start) and returns the bound for the whole step. ``integral`` accumulates ∫ μ⁺, ``samples`` the raw λ_min.
     """
 
     SLACK = 1e-4
@@ -207,7 +206,8 @@ class MeasuredGrowth:
         self.track_norm = False
         self.last_norm: float | None = None  # Λ of the last step (lipschitz path with track_norm), else None
         self.step_norm = math.inf  # ≥ ‖H‖ over the last step given masks (step(..., masks=...)), else ∞
-        self._three: tuple | None = None  # that step's three samples and δ²K/8, for three_point_norm
+        self._three: tuple | None = None  # that step's three samples and δ²K/8 (or _mid: midpoint, masks, (h/2)L)
+        self._mid: tuple | None = None
         self._carried_norm: float | None = None
         self.norm_samples: list[float] = []
 
@@ -466,10 +466,9 @@ class MeasuredGrowth:
         at the ends, where an event may sit on a region boundary), and when even that costs more than
         SLACK (long steps) the three-sample bound is computed too and the larger lower bound kept."""
         half = h / 2
-        # with masks: an upper bound of ‖H‖ over the step for the caller (the sliding forcing term): the
-        # carried Λ (step_norm), or the three-point bound where sampled (three_point_norm)
+        # with masks: a bound of ‖H‖ over the step for the sliding forcing term: the carried Λ or three_point_norm
         self.step_norm = math.inf
-        self._three = None
+        self._three, self._mid = None, (ym, masks[1], half * lipschitz) if masks and lipschitz is not None else None
         if lipschitz is None:
             lo = self._three_sample(y0, ym, y1, h, coeffs, masks, mask_coeffs)
         else:
@@ -527,12 +526,14 @@ class MeasuredGrowth:
         return lo
 
     def three_point_norm(self) -> float:
-        """≥ ‖H(t)‖₂ over the last step taken with ``masks`` where its three-point bound was computed (else
-        ∞): on each half ‖H(t)‖ ≤ ‖the linear interpolation‖ + δ²/8·sup‖H''‖ (the norm is convex), so the
-        largest of the three samples' norms + δ²K/8, K from :meth:`curvature_bound`. Computed on demand
-        (three norms: the caller asks only where the carried Λ costs too much)."""
+        """≥ ‖H(t)‖₂ over the last step taken with ``masks``: where its three-point bound was computed, on each half
+        ‖H(t)‖ ≤ ‖the linear interpolation‖ + δ²/8·sup‖H''‖ (the norm is convex), so the largest of the three
+        samples' norms + δ²K/8, K from :meth:`curvature_bound`; else ‖H(t_m)‖ + (h/2)·L (Weyl, as for the carried Λ;
+        without it a set-propagated run, which carries no Λ, fell back on the global B₂: docs/theory.md F, "The
+        growth on a sliding stretch"). On demand (the caller asks where the carried Λ costs too much); else ∞."""
         if self._three is None:
-            return math.inf
+            return math.inf if self._mid is None else self._norm_upper_of(self._sample(self._mid[0], self._mid[1])[1]) \
+                + self._mid[2]
         *mats, extra = self._three
         return max(self._norm_upper_of(H) for H in mats) + extra
 
