@@ -192,7 +192,8 @@ def rank_one_norm_upper(u: np.ndarray, v: np.ndarray) -> float:
 
 def crossing_factor(kappa: float, eta: float, vhat: np.ndarray) -> tuple[RankOne, float, float]:
     """(Ã, a, δ) for a lone crossing's saltation matrix S = I + κv̂v̂ᵀ + N, ‖N‖ ≤ η
-    (:func:`numerics.error_windows.lone_saltation`): Ã = I + fl(κv̂)v̂ᵀ (:class:`RankOne`). ‖v̂‖² = 1 within 2(P + 4)ε
+    (:func:`numerics.error_windows.lone_saltation`, with its inputs' errors added by the float tier:
+    :func:`numerics.saltation.saltation_inputs_error`): Ã = I + fl(κv̂)v̂ᵀ (:class:`RankOne`). ‖v̂‖² = 1 within 2(P + 4)ε
     (its normalization), which moves the rank-one term by |κ|·2(P + 4)ε; κv̂ rounds once per entry, ≤ ε|κ|.
     (Until 2026-12-07 Ã was formed as a matrix, with 3ε|κ|‖v̂‖² + ε for its entries' roundings; the allowance
     is kept.) a = :func:`rank_one_norm_upper` of Ã's own vectors, as for the other rank-one factors (the exact
@@ -319,19 +320,22 @@ def sliding_factors(jac_at: Callable[[float], tuple[np.ndarray, float]], h: floa
     return out
 
 
-def saltation_factor(pre: float, dF: list[np.ndarray], grad_z: list[np.ndarray]) -> tuple[RankOne, float, float]:
+def saltation_factor(pre: float, dF: list[np.ndarray], grad_z: list[np.ndarray], inputs: float = 0.0
+                     ) -> tuple[RankOne, float, float]:
     """(Ã, a, δ) for the saltation matrix S = I + uvᵀ, u = ΔF/ż_pre, v = ∇_θz (ΔF, ∇z in θ's blocks) of a kink
     that is not a lone crossing (an entry entering sliding, a crossing while others slide, a pinned entry's
     arrival: docs/theory.md F, "Kinks (saltation)"). Ã = I + ûvᵀ (:class:`RankOne`), û = fl(ΔF/ż_pre) within ε‖u‖;
     the computed ΔF and ż_pre enter as computed, with the same allowance as a lone crossing's inner products,
     3(P + 4)ε‖u‖‖v‖ (:func:`numerics.error_windows.lone_saltation`). (Until 2026-12-07 Ã was formed as a matrix,
-    with 2ε‖u‖‖v‖ + ε for its entries' roundings; the allowance is kept.) a = :func:`rank_one_norm_upper`."""
+    with 2ε‖u‖‖v‖ + ε for its entries' roundings; the allowance is kept.) a = :func:`rank_one_norm_upper`.
+    ``inputs`` ≥ ‖S* − Ŝ‖₂ for S* of the exact ΔF, ż_pre, ∇z at the computed state (their own errors:
+    :meth:`numerics.float_crossings.FloatCrossings._saltation_inputs_error`), added to δ."""
     d = np.concatenate([np.ravel(x) for x in dF])
     v = np.concatenate([np.ravel(x) for x in grad_z])
     P = len(v)
     u = d / pre
     uv = float(np.linalg.norm(u)) * float(np.linalg.norm(v)) * (1 + 4 * EPS)
-    delta = ((3 * (P + 4) + 4) * EPS * uv + 2 * EPS) * (1 + 4 * EPS)
+    delta = ((3 * (P + 4) + 4) * EPS * uv + 2 * EPS + inputs) * (1 + 4 * EPS)
     return RankOne(u, v), rank_one_norm_upper(u, v), delta
 
 

@@ -37,7 +37,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .saltation import saltation_norm
+from .saltation import saltation_inputs_error, saltation_norm
 from .float_steps import EPS
 from .error_windows import lone_saltation
 from .gradients import sample_gradient_columns
@@ -275,6 +275,20 @@ class FloatCrossings:
         n_rel = self.series.dmax + 2 + n_g + sum(y.size for y in self.y)
         return [gz * (eF + EPS * n_rel * Fn) * (1 + 8 * EPS) for _, Fn, eF in rates]
 
+    def _saltation_inputs_error(self, j: int, pre: tuple, F_post: list[np.ndarray], e_post: float, dF: float,
+                                gz: float) -> float:
+        """≥ ‖S* − Ŝ‖₂ for the saltation matrix of a kink, S* from the exact ΔF, ż_pre, ∇z at the computed state
+        (:func:`numerics.saltation.saltation_inputs_error`), with e_ΔF from both fields' error bars
+        (``field_error``), their relative terms u(d + 2)‖F‖ and the difference's rounding; e_ż the rate's bar
+        (:meth:`_rate_rounding`); e_v = u·n‖∇z‖ (n the summed fan-ins and two per layer up to z, as there).
+        ``pre`` = (ż_pre, F_pre, e_pre)."""
+        z, F_pre, e_pre = pre
+        n_pre, n_post = _norm(F_pre), _norm(F_post)
+        e_dF = e_pre + e_post + EPS * (self.series.dmax + 2) * (n_pre + n_post) + EPS * dF
+        e_z = self._rate_rounding(j, [(z, n_pre, e_pre)], gz)[0]
+        Ws = self.y[0::2] if self.bias else self.y
+        return saltation_inputs_error(z, dF, gz, e_dF, e_z, EPS * sum(W.shape[1] + 2 for W in Ws[: j + 1]) * gz)
+
     def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
         """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
         (docs/theory.md F, "Where the computed state switches"): the event is the root of z's series
@@ -366,22 +380,26 @@ class FloatCrossings:
         post_rate = (post, _norm(F_post), fr)
         self._rates_within_bar(j, u, i, t, [pre_rate, post_rate] if from_side < 0 else [post_rate, pre_rate],
                                pre, gz)
-        return self._crossed(j, u, i, [i], t, (p_next, ys, w, lf), pre, post, dF, g)
+        return self._crossed(j, u, i, [i], t, (p_next, ys, w, lf), pre, post, dF, g, (self._pre_field, pre_rate[2]),
+                             (F_post, fr))
 
     def _crossed(self, j: int, u: int, i: int, samples: list[int], t: float, next_pass: tuple, pre: float,
-                 post: float, dF: list, g: list) -> float:
+                 post: float, dF: list, g: list, before: tuple, after: tuple) -> float:
         """The end of a crossing decided with the next step's pass (lone, or a group's): the entries of unit u on
         ``samples`` marked switched and recorded (in sample order: which entry the locator met first is
         rounding), the pass kept for the next step, the window's (κ, η, v̂), the location error of z_{u,i}, and
-        the saltation factor."""
+        the saltation factor. ``before``, ``after``: (F, its error bar) of the two fields; the saltation's error
+        from its inputs' (:meth:`_saltation_inputs_error`) joins η and the factor."""
         for c in sorted(samples):
             self.skip[(j, u, c)] = 1
             self._record(t, "cross", j, u, c)
         self._next_pass = next_pass
-        self._lone = lone_saltation(pre, dF, g)
         ndF, gz = _norm(dF), _norm(g)
+        ds = self._saltation_inputs_error(j, (pre, *before), after[0], after[1], ndF, gz)  # (finite: decided rates)
+        kappa, eta, vhat = lone_saltation(pre, dF, g)
+        self._lone = (kappa, (eta + ds) * (1 + 2 * EPS), vhat)
         self._event_err = self._location_error(j, u, i, ndF, pre, gz)
-        return saltation_norm(pre, post, ndF, gz)
+        return saltation_norm(pre, post, ndF, gz) + ds
 
     def _group_cross(self, j: int, u: int, i: int, t: float, from_side: int, p_next: int,
                      group: list[tuple[int, float]]) -> float:
@@ -457,7 +475,8 @@ class FloatCrossings:
             self.skip[(j, u, i)] = 1
             return 1.0
         self._pre_field = F_pre  # F_from at the event (the end-defect check)
-        return self._crossed(j, u, i, names, t, (p_next, ys, w, lf), pre, post, dF, g)
+        return self._crossed(j, u, i, names, t, (p_next, ys, w, lf), pre, post, dF, g, (F_pre, pre_rate[2]),
+                             (F_post, fr))
 
     def _check_proportional(self, j: int, u: int, i: int, t: float, members: list, gnorms: list[float],
                             cands: list[tuple[list[float], tuple[float, float, float]]]) -> None:

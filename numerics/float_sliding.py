@@ -419,13 +419,13 @@ class FloatSliding:
                 dict(self._tie))
 
     def _arriving(self, j: int, u: int, i: int, from_side: int, cm: dict, cp: dict) -> tuple:
-        """(ż, F) of the field the flow arrives with at a kink: the candidate of its own side when nothing
-        leaves under it (the same pass), else the state as it is."""
+        """(ż, F, e_F) of the field the flow arrives with at a kink: the candidate of its own side when nothing
+        leaves under it (the same pass), else the state as it is; e_F its error bar (``field_error``)."""
         c = cm if from_side < 0 else cp
         if not c["left"]:
-            return c["rate"], c["F"]
+            return c["rate"], c["F"], c["fr"]
         snap = self._snapshot()
-        pre = self._field(j, u, i, [])[:2]
+        pre = self._field(j, u, i, [])[:2] + (self.series.field_error,)
         self._restore(snap)  # the pass re-solved μ_0: start the settling as the candidates did
         return pre
 

@@ -301,7 +301,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         # a lone crossing ran (numerics.float_crossings)
         self._next_pass: tuple | None = None
         self._lone: tuple | None = None  # the last _kink's (κ, η, v̂) if it was a lone crossing
-        self._salt: tuple | None = None  # else its (ż_pre, ΔF, ∇z), where S = I + ΔF∇zᵀ/ż_pre is known
+        self._salt: tuple | None = None  # else its (ż_pre, ΔF, ∇z, inputs' error), where S = I + ΔF∇zᵀ/ż_pre is known
         self._pre_field: list | None = None  # the field the last kink was reached with (the end-defect check)
         self._event_err = 0.0
         self._moved = 0.0  # what kink decisions moved the state by (_frozen_zero_weights), for the error bound
@@ -451,7 +451,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         from .kink_flows import NonUniqueFlowError, UnsupportedKinkError
 
         self._lone = None  # (κ, η, v̂) when this is a lone crossing (no entry slides before or after it)
-        self._salt = None  # (ż_pre, ΔF, ∇z) of S = I + ΔF∇zᵀ/ż_pre otherwise, where it applies (the dense carrier)
+        self._salt = None  # (ż_pre, ΔF, ∇z, inputs' error) of S = I + ΔF∇zᵀ/ż_pre otherwise, where it applies (the dense carrier)
         self._pre_field = None  # the field the flow arrives with, when reached from a side (the end-defect check)
         self._zc_key = None  # (_switch_z's value is computed once per event)
         self._event_err = 0.0  # the error of switching where the computed z is not exactly 0 (_location_error)
@@ -505,8 +505,9 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             gz = _norm(g)
             dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(cm["F"], pre[1])))
             self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=True)
-            self._salt = (pre[0], [x - y for x, y in zip(cm["F"], pre[1])], g)
-            return saltation_norm(pre[0], 0.0, dF, gz)
+            ds = self._salt_inputs(j, u, i, t, pre, cm["F"], cm["fr"], dF, gz)
+            self._salt = (pre[0], [x - y for x, y in zip(cm["F"], pre[1])], g, ds)
+            return saltation_norm(pre[0], 0.0, dF, gz) + ds
         g = self._grad_z(j + 1, u, i)
         gz = _norm(g)
         from_a_side = from_side != 0 and max(abs(a), abs(b)) > 0
@@ -554,7 +555,8 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             self._set_mask(j)
             left = self._settle(joining=(j, u, i), t=t)
             _, F_post, out = self._field(j, u, i, left)
-            self._weightless_within_bar(left, out, F_post, self.series.field_error, t)
+            e_post = self.series.field_error
+            self._weightless_within_bar(left, out, F_post, e_post, t)
             post = 0.0  # the sliding field keeps z at 0
         else:
             c = cp if a > 0 else cm
@@ -568,7 +570,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
                     self._apply_lift(sides, cc, t)
             self._set_mask(j)
             left = self._settle_as(c)
-            F_post, out, post = c["F"], c["out"], c["rate"]
+            F_post, out, post, e_post = c["F"], c["out"], c["rate"], c["fr"]
         self._apply_left(left, out, t)
         if pre is None:  # no side it came from (t = 0, or a pinned entry set moving): either candidate
             dF = max(math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(F_post, c["F"]))) for c in (cm, cp))
@@ -576,11 +578,27 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         dFs = [x - y for x, y in zip(F_post, pre[1])]
         dF = _norm(dFs)
         self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=post == 0.0)
+        ds = self._salt_inputs(j, u, i, t, pre, F_post, e_post, dF, gz)
         if lone and not left and post != 0 and not self.series.slide:
-            self._lone = lone_saltation(pre[0], dFs, g)
+            kappa, eta, vhat = lone_saltation(pre[0], dFs, g)
+            self._lone = (kappa, (eta + ds) * (1 + 2 * EPS), vhat)  # (S* within ds of I + ûv̂ᵀ: η bounds the rest)
         else:
-            self._salt = (pre[0], dFs, g)
-        return saltation_norm(pre[0], post, dF, gz)
+            self._salt = (pre[0], dFs, g, ds)
+        return saltation_norm(pre[0], post, dF, gz) + ds
+
+    def _salt_inputs(self, j: int, u: int, i: int, t: float, pre: tuple, F_post: list, e_post: float, dF: float,
+                     gz: float) -> float:
+        """The saltation's error from its inputs' (:meth:`numerics.float_crossings.FloatCrossings.
+        _saltation_inputs_error`), refused where the rate before the kink has no sign within its bar."""
+        from .kink_flows import UnsupportedKinkError
+
+        ds = self._saltation_inputs_error(j, pre, F_post, e_post, dF, gz)
+        if not math.isfinite(ds):
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rate the flow arrives with ({pre[0]:.3g}) "
+                "is within its rounding, so the saltation of this kink is not bounded in float64; use the arb tier "
+                "(dps=...)")
+        return ds
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction

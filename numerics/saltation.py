@@ -33,3 +33,21 @@ def saltation_norm(pre: float, post: float, dF: float, grad_z: float) -> float:
     disc = s2 * (max(0.0, s2 + 4 * D) + 4 * eps * (s2 + 4 * abs(D)))
     sigma1 = math.sqrt(max(0.0, T + math.sqrt(disc)) / 2)
     return max(1.0, sigma1 * (1 + 8 * eps))
+
+
+def saltation_inputs_error(pre: float, dF: float, grad_z: float, e_dF: float, e_pre: float, e_v: float) -> float:
+    """A bound on ‖S* − Ŝ‖₂ for saltation matrices S = I + uvᵀ, u = ΔF/ż_pre, v = ∇z, where Ŝ is formed from
+    computed ΔF̂, ż̂_pre, v̂ (``dF`` = ‖ΔF̂‖₂, ``grad_z`` = ‖v̂‖₂, ``pre`` = ż̂_pre) and S* from any exact ones
+    within ‖ΔF* − ΔF̂‖ ≤ e_dF, |ż* − ż̂| ≤ e_pre, ‖v* − v̂‖ ≤ e_v (docs/theory.md F, "Kinks (saltation)", *Its
+    inputs' errors*): u*v*ᵀ − ûv̂ᵀ = (u* − û)v*ᵀ + û(v* − v̂)ᵀ, and
+
+        ‖u* − û‖ ≤ ‖ΔF* − ΔF̂‖/|ż*| + ‖ΔF̂‖·|1/ż* − 1/ż̂| ≤ (e_dF + ‖û‖e_pre)/(|ż̂| − e_pre),
+
+    so ‖S* − Ŝ‖ ≤ ‖u* − û‖(‖v̂‖ + e_v) + ‖û‖e_v; ×(1 + 16ε) for this evaluation's own roundings (a few
+    operations on nonnegative terms). ∞ where e_pre ≥ |ż̂_pre|: the rate may be 0, S unbounded."""
+    eps = float(np.finfo(float).eps)
+    if not e_pre < abs(pre):
+        return math.inf
+    u = dF / abs(pre)
+    e_u = (e_dF + u * e_pre) / (abs(pre) - e_pre)
+    return (e_u * (grad_z + e_v) + u * e_v) * (1 + 16 * eps)

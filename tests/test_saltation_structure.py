@@ -170,3 +170,35 @@ def test_trajectory_records_saltation_factors():
     recorded = {(t, layer, unit, sample) for (t, layer, unit, sample, _) in tr.saltations}
     for e in crossings:
         assert (float(e.t), e.layer, e.unit, e.sample) in recorded, e
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(float).eps, reason="needs a longdouble wider than float64")
+@given(st.integers(0, 2**32 - 1), st.integers(2, 12), st.floats(-12, -4), st.floats(-4, 1))
+def test_saltation_inputs_error_bounds_every_perturbed_matrix(seed, P, log_e, log_pre):
+    """numerics.saltation.saltation_inputs_error against matrices formed directly: S* = I + u*v*ᵀ from inputs
+    perturbed within the stated radii (at random and at the worst rate, ż* = ż̂ ∓ e toward 0), its distance from
+    Ŝ = I + ûv̂ᵀ in the 2-norm by numpy's SVD. The difference is formed in longdouble: its rounding, ≤ ~4u_ld‖S‖
+    against ‖S* − Ŝ‖ ≥ ~10⁻¹²‖S‖ here, is ≤ 3·10⁻⁷ of it, inside the 10⁻⁶ allowed."""
+    from numerics.saltation import saltation_inputs_error
+
+    rng = np.random.default_rng(seed)
+    dF, v = rng.standard_normal(P), rng.standard_normal(P)
+    pre = math.copysign(10.0**log_pre, rng.standard_normal())
+    scale = 10.0**log_e
+    e_dF, e_v = scale * float(np.linalg.norm(dF)), scale * float(np.linalg.norm(v))
+    e_pre = min(scale, 0.5) * abs(pre)
+    bound = saltation_inputs_error(pre, float(np.linalg.norm(dF)), float(np.linalg.norm(v)), e_dF, e_pre, e_v)
+    ld = np.longdouble
+    S_hat = np.outer(dF.astype(ld) / ld(pre), v.astype(ld))
+    worst = 0.0
+    for k in range(20):
+        a, b = rng.standard_normal(P), rng.standard_normal(P)
+        dF_s = dF.astype(ld) + ld(e_dF) * (a / np.linalg.norm(a)).astype(ld) * ld(rng.uniform(0, 1))
+        v_s = v.astype(ld) + ld(e_v) * (b / np.linalg.norm(b)).astype(ld) * ld(rng.uniform(0, 1))
+        pre_s = ld(pre) - ld(math.copysign(e_pre, pre)) * (ld(1) if k % 2 else ld(rng.uniform(0, 1)))
+        D = np.outer(dF_s / pre_s, v_s) - S_hat
+        worst = max(worst, float(np.linalg.norm(D.astype(np.float64), 2)))
+    target(worst / bound, label="‖S* − Ŝ‖ / bound")
+    assert worst <= bound * (1 + 1e-6), (worst, bound)
+    assert bound <= 10 * max(worst, 1e-300) or worst == 0.0  # (not loose: the perturbations reach its terms)
+    assert saltation_inputs_error(pre, 1.0, 1.0, 0.0, abs(pre), 0.0) == math.inf
