@@ -275,19 +275,28 @@ class FloatCrossings:
         n_rel = self.series.dmax + 2 + n_g + sum(y.size for y in self.y)
         return [gz * (eF + EPS * n_rel * Fn) * (1 + 8 * EPS) for _, Fn, eF in rates]
 
-    def _saltation_inputs_error(self, j: int, pre: tuple, F_post: list[np.ndarray], e_post: float, dF: float,
-                                gz: float) -> float:
-        """≥ ‖S* − Ŝ‖₂ for the saltation matrix of a kink, S* from the exact ΔF, ż_pre, ∇z at the computed state
-        (:func:`numerics.saltation.saltation_inputs_error`), with e_ΔF from both fields' error bars
+    def _saltation_inputs_error(self, j: int, u: int, i: int, t: float, pre: tuple, F_post: list[np.ndarray],
+                                e_post: float, dF: float, gz: float) -> float:
+        """≥ ‖S* − Ŝ‖₂ for the saltation matrix of the kink of z_{j+1}[u, i], S* from the exact ΔF, ż_pre, ∇z at the
+        computed state (:func:`numerics.saltation.saltation_inputs_error`), with e_ΔF from both fields' error bars
         (``field_error``), their relative terms u(d + 2)‖F‖ and the difference's rounding; e_ż the rate's bar
         (:meth:`_rate_rounding`); e_v = u·n‖∇z‖ (n the summed fan-ins and two per layer up to z, as there).
-        ``pre`` = (ż_pre, F_pre, e_pre)."""
+        ``pre`` = (ż_pre, F_pre, e_pre). Refused where the rate before the kink has no sign within its bar (S
+        unbounded; not met at a decided kink, whose rates are outside their bars)."""
+        from .kink_flows import UnsupportedKinkError
+
         z, F_pre, e_pre = pre
         n_pre, n_post = _norm(F_pre), _norm(F_post)
         e_dF = e_pre + e_post + EPS * (self.series.dmax + 2) * (n_pre + n_post) + EPS * dF
         e_z = self._rate_rounding(j, [(z, n_pre, e_pre)], gz)[0]
         Ws = self.y[0::2] if self.bias else self.y
-        return saltation_inputs_error(z, dF, gz, e_dF, e_z, EPS * sum(W.shape[1] + 2 for W in Ws[: j + 1]) * gz)
+        ds = saltation_inputs_error(z, dF, gz, e_dF, e_z, EPS * sum(W.shape[1] + 2 for W in Ws[: j + 1]) * gz)
+        if not math.isfinite(ds):
+            raise UnsupportedKinkError(
+                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rate the flow arrives with ({z:.3g}) "
+                "is within its rounding, so the saltation of this kink is not bounded in float64; use the arb tier "
+                "(dps=...)")
+        return ds
 
     def _location_error(self, j: int, u: int, i: int, dF: float, pre: float, gz: float, sliding: bool = False) -> float:
         """The error of switching the field where the computed state's z_{j+1}[u, i] is not exactly 0
@@ -395,7 +404,7 @@ class FloatCrossings:
             self._record(t, "cross", j, u, c)
         self._next_pass = next_pass
         ndF, gz = _norm(dF), _norm(g)
-        ds = self._saltation_inputs_error(j, (pre, *before), after[0], after[1], ndF, gz)  # (finite: decided rates)
+        ds = self._saltation_inputs_error(j, u, i, t, (pre, *before), after[0], after[1], ndF, gz)
         kappa, eta, vhat = lone_saltation(pre, dF, g)
         self._lone = (kappa, (eta + ds) * (1 + 2 * EPS), vhat)
         self._event_err = self._location_error(j, u, i, ndF, pre, gz)

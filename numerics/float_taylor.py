@@ -505,7 +505,7 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
             gz = _norm(g)
             dF = math.sqrt(sum(float(np.sum((x - y) ** 2)) for x, y in zip(cm["F"], pre[1])))
             self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=True)
-            ds = self._salt_inputs(j, u, i, t, pre, cm["F"], cm["fr"], dF, gz)
+            ds = self._saltation_inputs_error(j, u, i, t, pre, cm["F"], cm["fr"], dF, gz)
             self._salt = (pre[0], [x - y for x, y in zip(cm["F"], pre[1])], g, ds)
             return saltation_norm(pre[0], 0.0, dF, gz) + ds
         g = self._grad_z(j + 1, u, i)
@@ -578,27 +578,13 @@ class _FloatFlow(FloatBounds, FloatCrossings, FloatPins, FloatSliding, SlidingBo
         dFs = [x - y for x, y in zip(F_post, pre[1])]
         dF = _norm(dFs)
         self._event_err = self._location_error(j, u, i, dF, pre[0], gz, sliding=post == 0.0)
-        ds = self._salt_inputs(j, u, i, t, pre, F_post, e_post, dF, gz)
+        ds = self._saltation_inputs_error(j, u, i, t, pre, F_post, e_post, dF, gz)
         if lone and not left and post != 0 and not self.series.slide:
             kappa, eta, vhat = lone_saltation(pre[0], dFs, g)
             self._lone = (kappa, (eta + ds) * (1 + 2 * EPS), vhat)  # (S* within ds of I + ûv̂ᵀ: η bounds the rest)
         else:
             self._salt = (pre[0], dFs, g, ds)
         return saltation_norm(pre[0], post, dF, gz) + ds
-
-    def _salt_inputs(self, j: int, u: int, i: int, t: float, pre: tuple, F_post: list, e_post: float, dF: float,
-                     gz: float) -> float:
-        """The saltation's error from its inputs' (:meth:`numerics.float_crossings.FloatCrossings.
-        _saltation_inputs_error`), refused where the rate before the kink has no sign within its bar."""
-        from .kink_flows import UnsupportedKinkError
-
-        ds = self._saltation_inputs_error(j, pre, F_post, e_post, dF, gz)
-        if not math.isfinite(ds):
-            raise UnsupportedKinkError(
-                f"t = {t:.17g}: unit {u} of layer {j + 1} on sample {i}: the rate the flow arrives with ({pre[0]:.3g}) "
-                "is within its rounding, so the saltation of this kink is not bounded in float64; use the arb tier "
-                "(dps=...)")
-        return ds
 
     def _record(self, t: float, kind: str, j: int, u: int, i: int) -> None:
         from fractions import Fraction
