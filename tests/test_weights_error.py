@@ -14,8 +14,7 @@ import itertools
 
 import mpmath
 import numpy as np
-import pytest
-from hypothesis import given, strategies as st, target
+from hypothesis import given, reject, strategies as st, target
 
 from numerics.weights_error import Evaluation, field_bound, inverse_norm_upper, supports
 
@@ -108,8 +107,8 @@ def test_the_bound_holds_on_multilinear_systems_with_known_roots(data):
         try:
             star = mpmath.findroot(lambda *xs: g(list(xs)), [mpmath.mpf(x) for x in root]) if m > 1 else \
                 [mpmath.findroot(lambda x: g([x])[0], mpmath.mpf(root[0]))]
-        except (ValueError, ZeroDivisionError):
-            pytest.skip("findroot did not converge on this draw")
+        except (ValueError, ZeroDivisionError):  # findroot did not converge: no exact root to compare with
+            reject()
         star = [star[c] for c in range(m)]
         dmu = max(abs(a - b) for a, b in zip(mu_hat, star))
         Fh, Fs = F(mu_hat), F(star)
