@@ -270,7 +270,7 @@ class FloatSliding:
         group's members each bumped too, for their step errors and their mismatch with the group's weight."""
         from .kink_flows import UnsupportedKinkError
         from .float_witness import _LD_RATIO, _LD_WIDER
-        from .weights_error import Evaluation, _difference, field_bound, supports
+        from .weights_error import Evaluation, partials_bound, field_bound, supports
 
         S, m = self.series, len(reps)
         zd = [self.zdot[j] for j, _, _ in reps]
@@ -311,7 +311,7 @@ class FloatSliding:
                     continue
                 mu_r = S.slide[r[0] + 1][r[1:]][0]
                 for key, sg in members[r]:
-                    dg, dF = _difference({frozenset(): ev[frozenset()], frozenset({0}): evaluate([(key, sg)])},
+                    dg, dF = partials_bound({frozenset(): ev[frozenset()], frozenset({0}): evaluate([(key, sg)])},
                                          frozenset({0}))
                     mu = S.slide[key[0] + 1][key[1:]][0]
                     ref = mu_r if sg > 0 else 1 + self.alpha - mu_r

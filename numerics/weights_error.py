@@ -80,7 +80,7 @@ def supports(layers: list[int], samples: list[set[int]]) -> list[frozenset[int]]
     return out
 
 
-def _difference(ev: dict[frozenset, Evaluation], T: frozenset) -> tuple[np.ndarray, float]:
+def partials_bound(ev: dict[frozenset, Evaluation], T: frozenset) -> tuple[np.ndarray, float]:
     """(|∂_T g| upper (m,), ‖∂_T F‖₂ upper) from the 2^{|T|} evaluations on T's vertices."""
     sg, sF, eg, eF, ag, aF = 0.0, None, 0.0, 0.0, 0.0, 0.0
     for k in range(len(T) + 1):
@@ -124,7 +124,7 @@ def field_bound(ev: dict[frozenset, Evaluation], m: int, T2: list[frozenset], re
     ``T2``; ``resid`` ≥ |g(μ̂)| entrywise, the exact residual at μ̂ (module docstring, "The residual"). ``tie``: (the Jacobian's extra bound (m, m) from the members' step errors, η's extra
     Σ_m |∂_m g||τ_m| (m,), q's extra Σ_m ‖∂_m F‖|τ_m|). (∞, ∞) where no box is certified."""
     base = ev[frozenset()]
-    cols = [_difference(ev, frozenset({c})) for c in range(m)]
+    cols = [partials_bound(ev, frozenset({c})) for c in range(m)]
     Ahat = np.array([[ev[frozenset({c})].g[r] - base.g[r] for c in range(m)] for r in range(m)])
     EA = np.array([[cols[c][0][r] - abs(Ahat[r, c]) for c in range(m)] for r in range(m)])  # the differences' bounds
     EA = np.maximum(EA, 0.0) + 3 * U * np.abs(Ahat)
@@ -138,7 +138,7 @@ def field_bound(ev: dict[frozenset, Evaluation], m: int, T2: list[frozenset], re
     if not math.isfinite(beta):
         return math.inf, math.inf
     eta = float(eta_v.max()) * (1 + 4 * U)
-    higher = [(len(T), *_difference(ev, T)) for T in T2]
+    higher = [(len(T), *partials_bound(ev, T)) for T in T2]
     fF = [c[1] for c in cols]
 
     def nu(rho: float) -> float:
